@@ -1,0 +1,1 @@
+"""Shared runtime of every Casedesk process: settings, logs, telemetry, gRPC server, Kafka."""
