@@ -18,8 +18,11 @@ def _echo_binding():
     handler = grpc.method_handlers_generic_handler(
         "casedesk.test.v1.Echo", {"Reject": grpc.unary_unary_rpc_method_handler(reject)}
     )
-    return (lambda servicer, server: server.add_generic_rpc_handlers((handler,)), None,
-            "casedesk.test.v1.Echo")
+    return (
+        lambda servicer, server: server.add_generic_rpc_handlers((handler,)),
+        None,
+        "casedesk.test.v1.Echo",
+    )
 
 
 @pytest.fixture

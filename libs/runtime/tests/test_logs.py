@@ -13,8 +13,13 @@ def _format(record: logging.LogRecord) -> dict:
 
 def test_json_line_masks_message_and_extra_fields() -> None:
     record = logging.makeLogRecord(
-        {"msg": "sms to %s", "args": ("+79123456789",), "levelname": "INFO", "name": "notify",
-         "recipient": "ivan@example.ru"}
+        {
+            "msg": "sms to %s",
+            "args": ("+79123456789",),
+            "levelname": "INFO",
+            "name": "notify",
+            "recipient": "ivan@example.ru",
+        }
     )
     entry = _format(record)
     assert entry["service"] == "case"

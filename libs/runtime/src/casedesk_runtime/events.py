@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from casedesk.common.v1 import envelope_pb2, types_pb2
 from google.protobuf import timestamp_pb2
+
+from casedesk.common.v1 import envelope_pb2, types_pb2
 
 
 def to_timestamp(moment: datetime) -> timestamp_pb2.Timestamp:

@@ -65,8 +65,11 @@ def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
     if connection.get("security_protocol") != "PLAINTEXT":
         from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
 
-        mechanisms = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256,
-                      "SCRAM-SHA-512": SASLScram512}
+        mechanisms = {
+            "PLAIN": SASLPlaintext,
+            "SCRAM-SHA-256": SASLScram256,
+            "SCRAM-SHA-512": SASLScram512,
+        }
         if settings.kafka_sasl_mechanism:
             broker_kwargs["security"] = mechanisms[settings.kafka_sasl_mechanism](
                 username=settings.kafka_sasl_username or "",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from dataclasses import dataclass
 
@@ -68,10 +69,9 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [t.as_new_topic(replication_factor) for t in topics if t.name not in existing]
         if missing:
-            try:
+            # Another replica of this command may win the race: that is the goal anyway.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another replica of this command won the race: that is the goal anyway
         return [t.name for t in missing]
     finally:
         await admin.close()
@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     created = asyncio.run(ensure_topics(bootstrap, TOPICS, args.replication_factor, **connection))
     for spec in TOPICS:
         state = "created" if spec.name in created else "exists"
-        print(f"{spec.name}\tpartitions={spec.partitions}\tretention_ms={spec.retention_ms}\t{state}")
+        print(
+            f"{spec.name}\tpartitions={spec.partitions}\tretention_ms={spec.retention_ms}\t{state}"
+        )
     return 0
 
 
