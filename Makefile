@@ -1,0 +1,43 @@
+# Casedesk — one entry point for people and CI. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PYTEST := $(UV) run --frozen pytest
+UNIT_PATHS := $(wildcard libs/*/tests services/*/tests deploy/helm/tests)
+
+.PHONY: help setup proto up down test test-unit test-integration lint bench images
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+setup: ## install everything a fresh machine needs (OS packages, uv, Python deps, generated code)
+	bash tools/infra/bootstrap.sh
+
+proto: ## compile proto/ into the casedesk package and lint the contracts
+	$(UV) run --frozen python tools/gen_proto.py
+	cd proto && ../.venv/bin/buf lint
+
+up: setup ## run the whole system locally (Kafka, topics, mail and SMS sinks, every service)
+	bash tools/devstack/up.sh
+
+down: ## stop everything `make up` started
+	bash tools/devstack/down.sh
+
+test: setup lint test-unit test-integration ## the full suite CI runs
+
+test-unit: proto ## unit and component tests (no external servers)
+	$(PYTEST) $(UNIT_PATHS) -q
+
+test-integration: proto ## whole-system tests on real Kafka and PostgreSQL
+	$(PYTEST) tests/integration -q
+
+lint: proto ## ruff, formatting, buf
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+bench: setup ## every benchmark; each figure printed as `BENCH <metric> <value> <unit>`
+	bash tools/bench.sh
+
+images: setup ## container images of the infrastructure and of every service
+	bash tools/infra/images/build-infra-images.sh
+	bash tools/build-service-images.sh

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `make up`: the whole system on this machine — a local Kafka broker, the topics, a mail sink, an
+# SMS-gateway sink and every service that exists, each with its embedded SQLite event store.
+# Everything it starts is recorded under .run/devstack so that `make down` stops exactly that.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+UV="${UV:-$(command -v uv || echo 'python3 -m uv')}"
+RUN="${CASEDESK_RUN_DIR:-$PWD/.run}"
+STACK="$RUN/devstack"
+mkdir -p "$STACK/logs" "$STACK/pids" "$STACK/data"
+export CASEDESK_RUN_DIR="$RUN"
+KAFKA_PORT="${CASEDESK_KAFKA_PORT:-9092}"
+export CASEDESK_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT"
+MAIL_PORT="${CASEDESK_DEV_SMTP_PORT:-2525}"
+SMS_PORT="${CASEDESK_DEV_SMS_PORT:-8025}"
+
+bash tools/infra/kafka-local.sh start >/dev/null
+$UV run --frozen casedesk-topics --bootstrap "$CASEDESK_KAFKA_BOOTSTRAP_SERVERS" >/dev/null
+
+start() {  # name, command...
+  local name=$1; shift
+  if [ -f "$STACK/pids/$name" ] && kill -0 "$(cat "$STACK/pids/$name")" 2>/dev/null; then
+    return 0
+  fi
+  setsid nohup "$@" >"$STACK/logs/$name.log" 2>&1 &
+  echo $! >"$STACK/pids/$name"
+}
+
+start mail-sink $UV run --frozen python tools/devstack/mail_sink.py --port "$MAIL_PORT" --dir "$STACK/mail"
+start sms-sink $UV run --frozen python tools/devstack/sms_sink.py --port "$SMS_PORT" --file "$STACK/sms.jsonl"
+
+declare -A PORTS=([intake]=50051 [case]=50052 [sla]=50053 [escalation]=50054 [notify]=50055)
+export PERSISTENCE_MODULE=eventsourcing.sqlite
+export CASEDESK_CASE_ADDRESS="127.0.0.1:${PORTS[case]}"
+export CASEDESK_SMTP_HOST=127.0.0.1 CASEDESK_SMTP_PORT="$MAIL_PORT"
+export CASEDESK_SMS_GATEWAY_URL="http://127.0.0.1:$SMS_PORT/send"
+running=()
+for name in case intake sla escalation notify; do
+  if [ ! -f "services/$name/src/casedesk_$name/__main__.py" ]; then
+    echo "  $name: not built yet, skipped"
+    continue
+  fi
+  SQLITE_DBNAME="$STACK/data/$name.sqlite" CASEDESK_GRPC_PORT="${PORTS[$name]}" \
+    start "$name" $UV run --frozen python -m "casedesk_$name"
+  running+=("$name")
+done
+
+# A service is up when its standard health check answers SERVING.
+for name in "${running[@]}"; do
+  $UV run --frozen python tools/devstack/wait_healthy.py "127.0.0.1:${PORTS[$name]}" 60 \
+    || { echo "$name did not become healthy; see $STACK/logs/$name.log" >&2; exit 1; }
+done
+
+echo "Casedesk is up:"
+echo "  kafka          $CASEDESK_KAFKA_BOOTSTRAP_SERVERS"
+echo "  mail sink      smtp://127.0.0.1:$MAIL_PORT   (messages in $STACK/mail)"
+echo "  sms sink       http://127.0.0.1:$SMS_PORT/send   (messages in $STACK/sms.jsonl)"
+for name in "${running[@]}"; do
+  printf '  %-14s grpc://127.0.0.1:%s   (log %s)\n' "$name" "${PORTS[$name]}" "$STACK/logs/$name.log"
+done
+echo "Stop with: make down"
