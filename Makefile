@@ -28,8 +28,11 @@ test: setup lint test-unit test-integration ## the full suite CI runs
 test-unit: proto ## unit and component tests (no external servers)
 	$(PYTEST) $(UNIT_PATHS) -q
 
+# In CI the infrastructure must be the real containers: a fallback would hide a broken install.
 test-integration: proto ## whole-system tests on real Kafka and PostgreSQL
-	$(PYTEST) tests/integration -q
+	bash tools/infra/docker-engine.sh ensure
+	bash tools/infra/images/build-infra-images.sh
+	$(if $(CI),CASEDESK_TEST_INFRA=docker) $(PYTEST) tests/integration -q
 
 lint: proto ## ruff, formatting, buf
 	$(UV) run --frozen ruff check .
