@@ -1,0 +1,170 @@
+{{/*
+Names, labels and the pieces shared by the services, the topic hook and the test pod.
+*/}}
+
+{{- define "casedesk.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 50 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of one service's objects; 50 + "-escalation" stays within DNS label limits. */}}
+{{- define "casedesk.componentName" -}}
+{{- printf "%s-%s" (include "casedesk.fullname" .root) .name -}}
+{{- end -}}
+
+{{- define "casedesk.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: casedesk
+{{- end -}}
+
+{{/* Selector labels of one component; context: dict root, name. */}}
+{{- define "casedesk.selectorLabels" -}}
+app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .name }}
+{{- end -}}
+
+{{- define "casedesk.componentLabels" -}}
+{{ include "casedesk.labels" .root }}
+app.kubernetes.io/component: {{ .name }}
+{{- end -}}
+
+{{- define "casedesk.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "casedesk.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Who talks to whom: the architecture of DESIGN.md, not configuration, with the variable names each
+service's settings read. Every service uses Kafka.
+  calls:    called service -> variable receiving its host:port (also a NetworkPolicy rule)
+  database: variables selecting the service's store for each database.backend; with postgres the
+            POSTGRES_* variables are added and PostgreSQL becomes reachable
+  smtp/sms: the notification gateways
+*/}}
+{{- define "casedesk.topology" -}}
+intake:
+  calls: {case: CASEDESK_CASE_SERVICE_ADDRESS}
+case:
+  database:
+    sqlite: {PERSISTENCE_MODULE: eventsourcing.sqlite, SQLITE_DBNAME: /var/lib/casedesk/case.sqlite}
+    postgres: {PERSISTENCE_MODULE: eventsourcing.postgres}
+sla: {}
+escalation:
+  calls: {case: CASEDESK_CASE_ADDRESS}
+  database:
+    sqlite: {CASEDESK_ESCALATION_STORE: sqlite}
+    postgres: {CASEDESK_ESCALATION_STORE: postgres}
+notify:
+  smtp: true
+  sms: true
+{{- end -}}
+
+{{/* Image reference of a service; context: dict root, name. */}}
+{{- define "casedesk.image" -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- $repository := $svc.image.repository -}}
+{{- with .root.Values.image.registry }}{{ $repository = printf "%s/%s" . $repository }}{{ end -}}
+{{- if $svc.image.digest -}}
+{{- printf "%s@%s" $repository $svc.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repository (include "casedesk.imageTag" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The version a service runs: its own tag, the release-wide tag or appVersion. */}}
+{{- define "casedesk.imageTag" -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- $tag := $svc.image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
+{{- if eq (lower $tag) "latest" }}{{ fail "image tags must be immutable: 'latest' is not allowed" }}{{ end -}}
+{{- $tag -}}
+{{- end -}}
+
+{{/* gRPC address of a service inside the cluster; context: dict root, name. */}}
+{{- define "casedesk.address" -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- printf "%s:%d" (include "casedesk.componentName" .) (int $svc.port) -}}
+{{- end -}}
+
+{{/* Kafka connection variables (services and the topic hook); context: root. */}}
+{{- define "casedesk.kafkaEnv" -}}
+{{- $kafka := .Values.kafka -}}
+- name: CASEDESK_KAFKA_BOOTSTRAP_SERVERS
+  value: {{ required "kafka.bootstrapServers is required (host:port[,host:port...])" $kafka.bootstrapServers | quote }}
+- name: CASEDESK_KAFKA_SECURITY_PROTOCOL
+  value: {{ $kafka.securityProtocol | quote }}
+{{- if $kafka.sasl.mechanism }}
+- name: CASEDESK_KAFKA_SASL_MECHANISM
+  value: {{ $kafka.sasl.mechanism | quote }}
+- name: CASEDESK_KAFKA_SASL_USERNAME
+  valueFrom:
+    secretKeyRef:
+      name: {{ $kafka.sasl.existingSecret }}
+      key: {{ $kafka.sasl.usernameKey }}
+- name: CASEDESK_KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $kafka.sasl.existingSecret }}
+      key: {{ $kafka.sasl.passwordKey }}
+{{- end }}
+{{- if $kafka.tls.caSecret }}
+- name: CASEDESK_KAFKA_SSL_CAFILE
+  value: {{ printf "/etc/casedesk/kafka-ca/%s" $kafka.tls.caKey | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Hardened security contexts; not configurable on purpose. */}}
+{{- define "casedesk.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "casedesk.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Volumes every pod gets: a writable /tmp and, with TLS to Kafka, the CA bundle. */}}
+{{- define "casedesk.commonVolumes" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- if .Values.kafka.tls.caSecret }}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.kafka.tls.caSecret }}
+    items:
+      - key: {{ .Values.kafka.tls.caKey }}
+        path: {{ .Values.kafka.tls.caKey }}
+{{- end }}
+{{- end -}}
+
+{{- define "casedesk.commonVolumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- if .Values.kafka.tls.caSecret }}
+- name: kafka-ca
+  mountPath: /etc/casedesk/kafka-ca
+  readOnly: true
+{{- end }}
+{{- end -}}

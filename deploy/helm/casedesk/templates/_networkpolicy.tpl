@@ -1,0 +1,89 @@
+{{/*
+NetworkPolicy of one service: deny by default, then allow exactly the paths of DESIGN.md.
+Ingress: intake from `networkPolicy.intakeFrom` (any source when empty); every other service only
+from the services that call it. The `helm test` pod may reach every service.
+Egress: DNS and Kafka for all; the called services; PostgreSQL for the services with a database;
+SMTP and the
+SMS gateway for notify; the OpenTelemetry collector when configured.
+Context: same as casedesk.service.
+*/}}
+{{- define "casedesk.networkPolicy" -}}
+{{- $root := .root -}}
+{{- $np := $root.Values.networkPolicy -}}
+{{- $topology := include "casedesk.topology" $root | fromYaml -}}
+{{- $callers := list -}}
+{{- range $caller, $entry := $topology }}
+{{- if and (hasKey ($entry.calls | default dict) $.name) (index $root.Values.services $caller).enabled }}
+{{- $callers = append $callers $caller }}
+{{- end }}
+{{- end -}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ include "casedesk.componentName" . }}
+  labels:
+    {{- include "casedesk.componentLabels" . | nindent 4 }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "casedesk.selectorLabels" . | nindent 6 }}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    {{- if eq .name "intake" }}
+    - ports:
+        - port: grpc
+          protocol: TCP
+      {{- with $np.intakeFrom }}
+      from:
+        {{- toYaml . | nindent 8 }}
+        - podSelector:
+            matchLabels:
+              {{- include "casedesk.selectorLabels" (dict "root" $root "name" "health-check") | nindent 14 }}
+      {{- end }}
+    {{- else }}
+    - ports:
+        - port: grpc
+          protocol: TCP
+      from:
+        {{- range (append $callers "health-check") }}
+        - podSelector:
+            matchLabels:
+              {{- include "casedesk.selectorLabels" (dict "root" $root "name" .) | nindent 14 }}
+        {{- end }}
+    {{- end }}
+  egress:
+    {{- include "casedesk.egressRule" $np.dns | nindent 4 }}
+    {{- include "casedesk.egressRule" $np.kafka | nindent 4 }}
+    {{- range $callee, $_ := .topology.calls }}
+    - to:
+        - podSelector:
+            matchLabels:
+              {{- include "casedesk.selectorLabels" (dict "root" $root "name" $callee) | nindent 14 }}
+      ports:
+        - port: {{ (index $root.Values.services $callee).port }}
+          protocol: TCP
+    {{- end }}
+    {{- if and .topology.database (eq $root.Values.database.backend "postgres") }}
+    {{- include "casedesk.egressRule" (dict "to" $np.postgres.to "ports" (list (dict "port" $root.Values.database.postgres.port "protocol" "TCP"))) | nindent 4 }}
+    {{- end }}
+    {{- if .topology.smtp }}
+    {{- include "casedesk.egressRule" (dict "to" $np.smtp.to "ports" (list (dict "port" $root.Values.smtp.port "protocol" "TCP"))) | nindent 4 }}
+    {{- end }}
+    {{- if .topology.sms }}
+    {{- include "casedesk.egressRule" $np.smsGateway | nindent 4 }}
+    {{- end }}
+    {{- if $root.Values.telemetry.otlpEndpoint }}
+    {{- include "casedesk.egressRule" $np.otlp | nindent 4 }}
+    {{- end }}
+{{- end -}}
+
+{{/* One egress rule from {to: [peers], ports: [ports]}; no peers means any address. */}}
+{{- define "casedesk.egressRule" -}}
+- ports:
+    {{- toYaml .ports | nindent 4 }}
+  {{- with .to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}

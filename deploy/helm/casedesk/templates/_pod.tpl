@@ -1,0 +1,98 @@
+{{/*
+Pod spec of a service. The container runs as the image's non-root user on a read-only root file
+system; it writes only to /tmp and to its working directory /var/lib/casedesk (the "data" volume:
+a PersistentVolumeClaim with persistence.enabled, else an emptyDir), where each service keeps its
+local durable state. Context: same as casedesk.service.
+*/}}
+{{- define "casedesk.podSpec" -}}
+{{- $values := .root.Values -}}
+serviceAccountName: {{ include "casedesk.serviceAccountName" .root }}
+automountServiceAccountToken: false
+enableServiceLinks: false
+terminationGracePeriodSeconds: {{ .svc.terminationGracePeriodSeconds | default 30 }}
+securityContext:
+  {{- include "casedesk.podSecurityContext" . | nindent 2 }}
+{{- with $values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (.svc.priorityClassName | default $values.priorityClassName) }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with (.svc.nodeSelector | default $values.nodeSelector) }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (.svc.tolerations | default $values.tolerations) }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (.svc.affinity | default $values.affinity) }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if $values.spreadAcrossNodes }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "casedesk.selectorLabels" . | nindent 8 }}
+{{- end }}
+containers:
+  - name: {{ .name }}
+    image: {{ include "casedesk.image" . | quote }}
+    imagePullPolicy: {{ $values.image.pullPolicy }}
+    workingDir: /var/lib/casedesk
+    ports:
+      - name: grpc
+        containerPort: {{ .svc.port }}
+        protocol: TCP
+    env:
+      {{- include "casedesk.serviceEnv" . | nindent 6 }}
+    # Native gRPC probes against the standard health service (overall status ""), which turns
+    # NOT_SERVING as soon as a shutdown starts, so endpoints drain before the server stops.
+    startupProbe:
+      grpc:
+        port: {{ .svc.port }}
+      periodSeconds: 2
+      failureThreshold: 30
+    readinessProbe:
+      grpc:
+        port: {{ .svc.port }}
+      periodSeconds: 5
+      timeoutSeconds: 2
+      failureThreshold: 2
+    livenessProbe:
+      grpc:
+        port: {{ .svc.port }}
+      periodSeconds: 10
+      timeoutSeconds: 3
+      failureThreshold: 3
+    resources:
+      {{- toYaml .svc.resources | nindent 6 }}
+    securityContext:
+      {{- include "casedesk.containerSecurityContext" . | nindent 6 }}
+    volumeMounts:
+      {{- include "casedesk.commonVolumeMounts" .root | nindent 6 }}
+      - name: data
+        mountPath: /var/lib/casedesk
+      {{- if .svc.files }}
+      - name: files
+        mountPath: /etc/casedesk/files
+        readOnly: true
+      {{- end }}
+volumes:
+  {{- include "casedesk.commonVolumes" .root | nindent 2 }}
+  {{- if not .svc.persistence.enabled }}
+  - name: data
+    emptyDir:
+      sizeLimit: {{ .svc.persistence.size }}
+  {{- end }}
+  {{- if .svc.files }}
+  - name: files
+    configMap:
+      name: {{ include "casedesk.componentName" . }}-files
+  {{- end }}
+{{- end -}}

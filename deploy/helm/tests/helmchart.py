@@ -1,0 +1,58 @@
+"""The chart under test: where it lives, and the rendered release as a queryable list of dicts."""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass
+from typing import Any
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+CHART = REPO / "deploy" / "helm" / "casedesk"
+CI_VALUES = CHART / "ci"
+SERVICES = ("intake", "case", "sla", "escalation", "notify")
+PORTS = {"intake": 50051, "case": 50052, "sla": 50053, "escalation": 50054, "notify": 50055}
+RELEASE = "cd"
+
+Manifest = dict[str, Any]
+
+
+class RenderError(Exception):
+    """helm refused the values; the message is helm's stderr."""
+
+
+def component_name(service: str) -> str:
+    return f"{RELEASE}-casedesk-{service}"
+
+
+@dataclass(frozen=True)
+class Release:
+    manifests: list[Manifest]
+
+    def of_kind(self, kind: str) -> list[Manifest]:
+        return [m for m in self.manifests if m["kind"] == kind]
+
+    def get(self, kind: str, name: str) -> Manifest:
+        matches = [m for m in self.of_kind(kind) if m["metadata"]["name"] == name]
+        assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
+        return matches[0]
+
+    def workloads(self) -> list[Manifest]:
+        return [m for m in self.manifests if m["kind"] in ("Deployment", "StatefulSet")]
+
+    def workload(self, service: str) -> Manifest:
+        matches = [w for w in self.workloads() if w["metadata"]["name"] == component_name(service)]
+        assert len(matches) == 1, f"expected one workload for {service}, found {len(matches)}"
+        return matches[0]
+
+    def container(self, service: str) -> Manifest:
+        return self.workload(service)["spec"]["template"]["spec"]["containers"][0]
+
+    def env(self, service: str) -> dict[str, Manifest]:
+        return {e["name"]: e for e in self.container(service)["env"]}
+
+    def pod_specs(self) -> list[Manifest]:
+        """Every pod spec the release can create: workloads, the hook Job and the test pod."""
+        specs = [w["spec"]["template"]["spec"] for w in self.workloads()]
+        specs += [j["spec"]["template"]["spec"] for j in self.of_kind("Job")]
+        specs += [p["spec"] for p in self.of_kind("Pod")]
+        return specs

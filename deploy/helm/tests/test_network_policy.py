@@ -1,0 +1,113 @@
+"""NetworkPolicies: only intake is reachable from outside; each service reaches what it needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helmchart import PORTS, SERVICES, Manifest, Release, component_name
+
+
+def policy(release: Release, service: str) -> Manifest:
+    found = release.get("NetworkPolicy", component_name(service))
+    assert found["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert found["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == service
+    return found
+
+
+def peer_components(peers: list[dict[str, Any]]) -> set[str]:
+    return {
+        p["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for p in peers
+        if "podSelector" in p and "namespaceSelector" not in p
+    }
+
+
+def egress_ports(release: Release, service: str) -> set[int]:
+    return {
+        port["port"]
+        for rule in policy(release, service)["spec"]["egress"]
+        for port in rule["ports"]
+    }
+
+
+def test_every_service_has_a_policy(release: Release) -> None:
+    names = {p["metadata"]["name"] for p in release.of_kind("NetworkPolicy")}
+    assert names == {component_name(s) for s in SERVICES}
+
+
+def test_intake_accepts_any_source_unless_restricted(minimal: Release) -> None:
+    (rule,) = policy(minimal, "intake")["spec"]["ingress"]
+    assert "from" not in rule
+    assert rule["ports"] == [{"port": "grpc", "protocol": "TCP"}]
+
+
+def test_intake_restricted_to_the_frontends_namespace_and_the_test_pod(production: Release) -> None:
+    (rule,) = policy(production, "intake")["spec"]["ingress"]
+    namespaces = [
+        p["namespaceSelector"]["matchLabels"] for p in rule["from"] if "namespaceSelector" in p
+    ]
+    assert namespaces == [{"kubernetes.io/metadata.name": "channel-frontends"}]
+    assert peer_components(rule["from"]) == {"health-check"}
+
+
+def test_internal_services_accept_only_their_callers(release: Release) -> None:
+    expected = {
+        "case": {"intake", "escalation", "health-check"},
+        "sla": {"health-check"},
+        "escalation": {"health-check"},
+        "notify": {"health-check"},
+    }
+    for service, callers in expected.items():
+        (rule,) = policy(release, service)["spec"]["ingress"]
+        assert peer_components(rule["from"]) == callers, service
+        assert all(set(peer) == {"podSelector"} for peer in rule["from"]), service
+
+
+def test_only_intake_and_escalation_may_call_case(release: Release) -> None:
+    for service in SERVICES:
+        rules = policy(release, service)["spec"]["egress"]
+        callees = {c for rule in rules for c in peer_components(rule.get("to", []))}
+        assert callees == ({"case"} if service in ("intake", "escalation") else set()), service
+        if callees:
+            (rule,) = [r for r in rules if peer_components(r.get("to", []))]
+            assert rule["ports"] == [{"port": PORTS["case"], "protocol": "TCP"}]
+
+
+def test_everyone_resolves_names_and_reaches_kafka(production: Release) -> None:
+    for service in SERVICES:
+        rules = policy(production, service)["spec"]["egress"]
+        dns = [r for r in rules if {"port": 53, "protocol": "UDP"} in r["ports"]]
+        assert dns and dns[0]["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+        kafka = [r for r in rules if r["ports"] == [{"port": 9093, "protocol": "TCP"}]]
+        assert kafka[0]["to"] == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}
+        ]
+
+
+def test_postgres_only_for_services_with_a_database(production: Release, minimal: Release) -> None:
+    for service in SERVICES:
+        reaches_postgres = 5432 in egress_ports(production, service)
+        assert reaches_postgres == (service in ("case", "escalation")), service
+        assert 5432 not in egress_ports(minimal, service)
+
+
+def test_only_notify_reaches_smtp_and_the_sms_gateway(production: Release) -> None:
+    for service in SERVICES:
+        ports = egress_ports(production, service)
+        if service == "notify":
+            assert {587, 443} <= ports
+        else:
+            assert not {587, 443} & ports, service
+
+
+def test_telemetry_egress_only_when_a_collector_is_set(
+    production: Release, minimal: Release
+) -> None:
+    for service in SERVICES:
+        assert 4317 in egress_ports(production, service)
+        assert 4317 not in egress_ports(minimal, service)
+
+
+def test_policies_can_be_switched_off(render: Any) -> None:
+    released = render("minimal-values.yaml", values={"networkPolicy": {"enabled": False}})
+    assert released.of_kind("NetworkPolicy") == []

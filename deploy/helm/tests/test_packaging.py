@@ -1,0 +1,52 @@
+"""The chart, the images and the project agree: lint is clean, versions and ports match."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tomllib
+
+import pytest
+import yaml
+from helmchart import CHART, PORTS, REPO, SERVICES
+
+
+@pytest.mark.parametrize("values", ["minimal-values.yaml", "production-values.yaml"])
+def test_helm_lint_strict(helm: str, values: str) -> None:
+    linted = subprocess.run(
+        [helm, "lint", "--strict", str(CHART), "--values", str(CHART / "ci" / values)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    assert "[WARNING]" not in linted.stdout
+
+
+def test_app_version_is_the_project_version() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["appVersion"] == project
+
+
+def test_chart_defaults_use_the_built_image_names_and_ports() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for service in SERVICES:
+        assert values["services"][service]["image"]["repository"] == f"casedesk/{service}"
+        assert values["services"][service]["port"] == PORTS[service]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_dockerfile_matches_the_chart(service: str) -> None:
+    dockerfile = (REPO / "services" / service / "Dockerfile").read_text()
+    port = PORTS[service]
+    assert re.search(rf"^EXPOSE {port}$", dockerfile, re.MULTILINE)
+    assert f"CASEDESK_GRPC_PORT={port}" in dockerfile
+    assert f'CMD ["python", "-m", "casedesk_{service}"]' in dockerfile
+    assert f"--package casedesk-{service}" in dockerfile
+    # The chart's pod security context runs as 10001 and mounts /var/lib/casedesk as workingDir.
+    assert re.search(r"^USER 10001:10001$", dockerfile, re.MULTILINE)
+    assert "WORKDIR /var/lib/casedesk" in dockerfile
+    stages = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+    assert stages == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
+    assert "ARG BASE_IMAGE=casedesk/debian:bookworm" in dockerfile

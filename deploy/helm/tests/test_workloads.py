@@ -1,0 +1,142 @@
+"""What every rendered pod must be: hardened, probed, sized, pinned, and free of inlined secrets."""
+
+from __future__ import annotations
+
+import re
+
+from helmchart import PORTS, SERVICES, Release, component_name
+
+CREDENTIAL_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|MASTER_KEY|DATABASE_URL")
+
+
+def test_every_service_is_rendered_once_with_its_port(release: Release) -> None:
+    for service in SERVICES:
+        container = release.container(service)
+        assert container["ports"] == [
+            {"name": "grpc", "containerPort": PORTS[service], "protocol": "TCP"}
+        ]
+        env = release.env(service)
+        assert env["CASEDESK_GRPC_PORT"]["value"] == str(PORTS[service])
+        assert env["CASEDESK_GRPC_HOST"]["value"] == "0.0.0.0"
+        service_object = release.get("Service", component_name(service))
+        assert service_object["spec"]["ports"][0]["port"] == PORTS[service]
+
+
+def test_probes_are_native_grpc_on_the_service_port(release: Release) -> None:
+    for service in SERVICES:
+        container = release.container(service)
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert container[probe]["grpc"] == {"port": PORTS[service]}, (service, probe)
+
+
+def test_pods_are_hardened(release: Release) -> None:
+    for spec in release.pod_specs():
+        assert spec["automountServiceAccountToken"] is False
+        pod_context = spec["securityContext"]
+        assert pod_context["runAsNonRoot"] is True
+        assert pod_context["runAsUser"] != 0
+        assert pod_context["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"] == {"drop": ["ALL"]}
+            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+            assert "/tmp" in mounts
+            volumes = {v["name"]: v for v in spec["volumes"]}
+            assert "emptyDir" in volumes[mounts["/tmp"]]
+
+
+def test_service_account_has_no_token(release: Release) -> None:
+    (account,) = release.of_kind("ServiceAccount")
+    assert account["automountServiceAccountToken"] is False
+    for workload in release.workloads():
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == account["metadata"]["name"]
+
+
+def test_every_container_has_requests_and_a_memory_limit(release: Release) -> None:
+    for spec in release.pod_specs():
+        for container in spec["containers"]:
+            resources = container["resources"]
+            assert resources["requests"]["cpu"] and resources["requests"]["memory"]
+            assert resources["limits"]["memory"]
+
+
+def test_images_are_pinned(release: Release) -> None:
+    for spec in release.pod_specs():
+        for container in spec["containers"]:
+            image = container["image"]
+            repository, _, tag = image.rpartition(":")
+            assert repository and tag, image
+            assert tag.lower() != "latest", image
+
+
+def test_production_images_come_from_the_registry_with_the_release_tag(production: Release) -> None:
+    for service in SERVICES:
+        image = production.container(service)["image"]
+        assert image == f"registry.casedesk.internal/casedesk/{service}:0.1.0"
+
+
+def test_credentials_are_secret_references_only(release: Release) -> None:
+    for spec in release.pod_specs():
+        for container in spec["containers"]:
+            for variable in container.get("env", []):
+                if CREDENTIAL_NAME.search(variable["name"]):
+                    assert "value" not in variable, variable["name"]
+                    assert "secretKeyRef" in variable["valueFrom"], variable["name"]
+    assert release.of_kind("Secret") == []
+
+
+def test_production_reads_every_credential_from_its_secret(production: Release) -> None:
+    def secret_of(service: str, variable: str) -> tuple[str, str]:
+        ref = production.env(service)[variable]["valueFrom"]["secretKeyRef"]
+        return ref["name"], ref["key"]
+
+    assert secret_of("case", "POSTGRES_PASSWORD") == ("casedesk-postgres", "password")
+    assert secret_of("case", "POSTGRES_USER") == ("casedesk-postgres", "username")
+    assert secret_of("escalation", "POSTGRES_PASSWORD") == ("casedesk-postgres", "password")
+    assert secret_of("notify", "CASEDESK_SMTP_PASSWORD") == ("casedesk-smtp", "password")
+    assert secret_of("notify", "CASEDESK_SMS_GATEWAY_TOKEN") == ("casedesk-sms", "token")
+    assert secret_of("intake", "CASEDESK_MASTER_KEY") == ("casedesk-intake", "master-key")
+    for service in SERVICES:
+        assert secret_of(service, "CASEDESK_KAFKA_SASL_PASSWORD") == ("casedesk-kafka", "password")
+
+
+def test_production_talks_tls_to_kafka_with_the_mounted_ca(production: Release) -> None:
+    for service in SERVICES:
+        env = production.env(service)
+        assert env["CASEDESK_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+        assert env["CASEDESK_KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
+        assert env["CASEDESK_KAFKA_SSL_CAFILE"]["value"] == "/etc/casedesk/kafka-ca/ca.crt"
+        mounts = {m["mountPath"] for m in production.container(service)["volumeMounts"]}
+        assert "/etc/casedesk/kafka-ca" in mounts
+        assert (
+            env["CASEDESK_OTLP_ENDPOINT"]["value"] == "http://otel-collector.observability.svc:4317"
+        )
+
+
+def test_production_stores_events_in_postgres_with_three_case_replicas(production: Release) -> None:
+    env = production.env("case")
+    assert env["PERSISTENCE_MODULE"]["value"] == "eventsourcing.postgres"
+    assert env["POSTGRES_HOST"]["value"] == "casedesk-pg-rw.postgres.svc"
+    assert production.env("escalation")["CASEDESK_ESCALATION_STORE"]["value"] == "postgres"
+    for service in ("case", "escalation"):
+        assert production.workload(service)["spec"]["replicas"] == 3
+    intake_hpa = production.get("HorizontalPodAutoscaler", component_name("intake"))
+    assert intake_hpa["spec"]["minReplicas"] == 3
+    assert "replicas" not in production.workload("intake")["spec"]
+
+
+def test_minimal_runs_the_event_store_on_sqlite_in_the_data_volume(minimal: Release) -> None:
+    env = minimal.env("case")
+    assert env["PERSISTENCE_MODULE"]["value"] == "eventsourcing.sqlite"
+    assert env["SQLITE_DBNAME"]["value"].startswith("/var/lib/casedesk/")
+    assert not any(name.startswith("POSTGRES_") for name in env)
+    assert minimal.workload("case")["spec"]["replicas"] == 1
+
+
+def test_callers_get_the_case_service_address(minimal: Release) -> None:
+    case_address = f"{component_name('case')}:50052"
+    assert minimal.env("intake")["CASEDESK_CASE_SERVICE_ADDRESS"]["value"] == case_address
+    assert minimal.env("escalation")["CASEDESK_CASE_ADDRESS"]["value"] == case_address
