@@ -1,0 +1,129 @@
+"""Composition root of the SLA service: `python -m casedesk_sla`.
+
+Loads the clocks and offsets from the store, then runs four things in one event loop: the
+consumer of case.events.v1, the alarm timer, the outbox relay to sla.events.v1 and the gRPC server
+(health and reflection only, port 50053). The health status turns SERVING only after the clocks
+are loaded. If any of the loops fails the process stops, so an orchestrator restarts it from the
+store rather than leaving it half alive; SIGTERM drains and stops everything in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from casedesk_deadlines import CalendarOverrides, russian_calendar
+from casedesk_runtime.grpc_server import GrpcServer
+from casedesk_runtime.kafka import consumer_config, producer_config
+from casedesk_runtime.logs import configure_logging, get_logger
+from casedesk_runtime.settings import SettingsError, load_settings
+from casedesk_runtime.telemetry import configure_telemetry
+from casedesk_sla.adapters.consumer import CaseEventConsumer
+from casedesk_sla.adapters.partitions import wait_for_partitions
+from casedesk_sla.adapters.relay import OutboxRelay
+from casedesk_sla.adapters.store import SqliteClockStore
+from casedesk_sla.clock_source import SystemClock
+from casedesk_sla.domain import PolicyRegistry, SlaBook
+from casedesk_sla.engine import SlaEngine
+from casedesk_sla.settings import SlaSettings
+from casedesk_sla.timer import AlarmTimer
+from casedesk_sla.watermarks import Watermarks
+
+log = get_logger("casedesk_sla")
+
+
+def build_policies(settings: SlaSettings) -> PolicyRegistry:
+    overrides = None
+    if settings.sla_calendar_overrides:
+        overrides = CalendarOverrides.from_file(settings.sla_calendar_overrides)
+    return PolicyRegistry(settings.sla_policy_version, russian_calendar(overrides))
+
+
+async def serve(settings: SlaSettings) -> int:
+    policies = build_policies(settings)
+    store = SqliteClockStore(settings.sla_db_path)
+    book = SlaBook(policies, is_retired=store.is_retired)
+    cases = store.load(book)
+    log.info(
+        "clocks loaded",
+        extra={"cases": cases, "policy_version": policies.current.version},
+    )
+    clock = SystemClock()
+    producer = AIOKafkaProducer(**producer_config(settings, client_id="casedesk-sla"))
+    kafka_consumer = AIOKafkaConsumer(
+        **consumer_config(settings, group_id=settings.sla_consumer_group),
+        client_id="casedesk-sla",
+    )
+    relay = OutboxRelay(store, producer, settings.sla_target_topic, settings.sla_relay_batch_size)
+    engine = SlaEngine(book, store, clock, Watermarks(store.positions()), on_outbox=relay.wake)
+    timer = AlarmTimer(engine, clock)
+    consumer = CaseEventConsumer(
+        kafka_consumer,
+        engine,
+        settings.sla_source_topic,
+        dlq_producer=producer,
+        on_progress=timer.wake,
+        max_records=settings.sla_batch_max_records,
+    )
+    await producer.start()
+    await kafka_consumer.start()
+    await consumer.start(await wait_for_partitions(settings, settings.sla_source_topic))
+    loops = [
+        asyncio.create_task(consumer.run(), name="consumer"),
+        asyncio.create_task(timer.run(), name="timer"),
+        asyncio.create_task(relay.run(), name="relay"),
+    ]
+    failed: list[BaseException] = []
+
+    def on_loop_done(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            failed.append(task.exception())  # type: ignore[arg-type]
+            log.error("%s loop failed; stopping", task.get_name(), exc_info=task.exception())
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    for loop in loops:
+        loop.add_done_callback(on_loop_done)
+
+    async def shut_down() -> None:
+        consumer.stop()
+        timer.stop()
+        relay.stop()
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        if not failed:
+            # Best effort within the grace period: whatever is left is published after restart.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(relay.drain(), settings.shutdown_grace_s)
+        await kafka_consumer.stop()
+        await producer.stop()
+        store.close()
+
+    server = GrpcServer(settings)
+    await server.start()
+    await server.serve_until_signal(on_shutdown=shut_down)
+    return 1 if failed else 0
+
+
+def main() -> None:
+    try:
+        settings = load_settings(SlaSettings)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        sys.exit(2)
+    configure_logging(settings.service_name, settings.log_level)
+    telemetry = configure_telemetry(settings.service_name, settings.otlp_endpoint)
+    try:
+        code = asyncio.run(serve(settings))
+    finally:
+        telemetry.shutdown()
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

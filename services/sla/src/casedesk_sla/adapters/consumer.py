@@ -1,0 +1,125 @@
+"""Reads case.events.v1 into the engine, resuming exactly where the store says it stopped.
+
+Offsets live in the SLA store, committed with the clocks they produced, so the consumer assigns
+itself every partition and seeks to the stored positions instead of trusting Kafka's committed
+offsets (which are still committed afterwards, best effort, so lag shows in the usual tools).
+One process owns all partitions; run a single replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+from casedesk.case.v1 import events_pb2 as case_events
+from casedesk_runtime.kafka import dead_letter
+from casedesk_runtime.logs import get_logger
+from casedesk_sla.adapters.codec import case_fact, event_time
+from casedesk_sla.engine import ConsumedEvent, SlaEngine
+
+log = get_logger(__name__)
+CONSUMER_NAME = "sla"
+
+
+class CaseEventConsumer:
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        engine: SlaEngine,
+        topic: str,
+        dlq_producer: AIOKafkaProducer,
+        on_progress: Callable[[], None] = lambda: None,
+        max_records: int = 1000,
+    ) -> None:
+        self._consumer = consumer
+        self._engine = engine
+        self._topic = topic
+        self._dlq_producer = dlq_producer
+        self._on_progress = on_progress
+        self._max_records = max_records
+        self._partitions: list[TopicPartition] = []
+        self._stopping = False
+
+    async def start(self, partitions: list[int]) -> None:
+        """Assign `partitions` of the topic and seek each to its stored position."""
+        self._partitions = [TopicPartition(self._topic, number) for number in partitions]
+        consumer = self._consumer
+        consumer.assign(self._partitions)
+        watermarks = self._engine.watermarks
+        watermarks.assign((tp.topic, tp.partition) for tp in self._partitions)
+        fresh = []
+        for tp in self._partitions:
+            position = watermarks.position((tp.topic, tp.partition))
+            if position is None:
+                fresh.append(tp)
+            else:
+                consumer.seek(tp, position.next_offset)
+        if fresh:
+            await consumer.seek_to_beginning(*fresh)
+        log.info("consuming", extra={"topic": self._topic, "partitions": len(self._partitions)})
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def run(self) -> None:
+        while not self._stopping:
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=self._max_records)
+            records = [record for batch in batches.values() for record in batch]
+            events = [await self._decode(record) for record in records]
+            if events:
+                rejected = self._engine.consume(events)
+                by_position = {(r.topic, r.partition, r.offset): r for r in records}
+                for event, error in rejected:
+                    record = by_position[(*event.partition, event.offset)]
+                    await self._dead_letter(record, error)
+            await self._update_caught_up()
+            self._on_progress()
+            if events:
+                await self._commit_to_kafka()
+
+    async def _decode(self, record: ConsumerRecord) -> ConsumedEvent:
+        partition = (record.topic, record.partition)
+        try:
+            event = case_events.CaseEvent.FromString(record.value)
+            return ConsumedEvent(
+                partition, record.offset, event_time(event), case_fact(event), _traceparent(record)
+            )
+        except Exception as error:  # a poisoned record must not stop every clock behind it
+            await self._dead_letter(record, error)
+            return ConsumedEvent(partition, record.offset, record.timestamp * 1_000, None)
+
+    async def _dead_letter(self, record: ConsumerRecord, error: Exception) -> None:
+        log.error(
+            "case event refused: dead-lettered",
+            extra={"partition": record.partition, "offset": record.offset, "error": str(error)},
+        )
+        await dead_letter(self._dlq_producer, self._topic, CONSUMER_NAME, record, error)
+
+    async def _update_caught_up(self) -> None:
+        watermarks = self._engine.watermarks
+        for tp in self._partitions:
+            highwater = self._consumer.highwater(tp)
+            position = await self._consumer.position(tp)
+            caught_up = highwater is not None and position >= highwater
+            watermarks.set_caught_up((tp.topic, tp.partition), caught_up)
+
+    async def _commit_to_kafka(self) -> None:
+        watermarks = self._engine.watermarks
+        offsets = {}
+        for tp in self._partitions:
+            position = watermarks.position((tp.topic, tp.partition))
+            if position is not None:
+                offsets[tp] = position.next_offset
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as error:  # informational only: the store holds the real offsets
+            log.warning("committing offsets to Kafka failed", extra={"error": str(error)})
+
+
+def _traceparent(record: ConsumerRecord) -> str | None:
+    for key, value in record.headers or ():
+        if key == "traceparent":
+            return bytes(value).decode(errors="replace")
+    return None

@@ -1,0 +1,30 @@
+"""The SLA domain: clocks per case, their alarms and the facts they record. No I/O in here."""
+
+from casedesk_sla.domain.book import Changes, SlaBook
+from casedesk_sla.domain.facts import (
+    CaseFact,
+    CaseOpened,
+    PublicReply,
+    SlaFact,
+    SlaKind,
+    StatusChanged,
+    TierChanged,
+)
+from casedesk_sla.domain.instants import Micros, from_micros, to_micros
+from casedesk_sla.domain.policies import PolicyRegistry
+
+__all__ = [
+    "CaseFact",
+    "CaseOpened",
+    "Changes",
+    "Micros",
+    "PolicyRegistry",
+    "PublicReply",
+    "SlaBook",
+    "SlaFact",
+    "SlaKind",
+    "StatusChanged",
+    "TierChanged",
+    "from_micros",
+    "to_micros",
+]

@@ -1,0 +1,87 @@
+"""What the SLA book consumes (facts about a case) and what it records (facts about its clocks).
+
+Both sides are plain values in the domain's words; the protobuf envelopes of case.events.v1 and
+sla.events.v1 are translated at the edge (`casedesk_sla.adapters.codec`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from casedesk_deadlines import TargetKind
+from casedesk_sla.domain.instants import Micros
+
+# Statuses named as in casedesk.common.v1.Status.
+WAITING_FOR_CITIZEN = "WAITING_FOR_CITIZEN"
+RESOLVING_STATUSES = frozenset({"ANSWER_READY", "CLOSED"})
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFact:
+    case_id: str
+    case_version: int
+    at: Micros
+    event_id: str
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseOpened(CaseFact):
+    channel: str  # casedesk.common.v1.Channel name, the key of the policy's channel table
+    tier: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged(CaseFact):
+    from_status: str
+    to_status: str
+    by_citizen: bool  # the citizen's answer resumes the work; it is no response from support
+
+
+@dataclass(frozen=True, slots=True)
+class PublicReply(CaseFact):
+    """A specialist's public comment: the first one meets the first-response target."""
+
+
+@dataclass(frozen=True, slots=True)
+class TierChanged(CaseFact):
+    tier: str
+
+
+class SlaKind(StrEnum):
+    STARTED = "ClockStarted"
+    PAUSED = "ClockPaused"
+    RESUMED = "ClockResumed"
+    WARNING = "Warning"
+    BREACHED = "Breached"
+    MET = "Met"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaFact:
+    """One thing that happened to one clock, with the instants and versions it was computed with.
+
+    `at` is the logical instant of the fact: the case event's time for started, paused, resumed
+    and met, the scheduled instant for warning and breached. It never depends on when the service
+    happened to run, which is what lets a replay reproduce the facts exactly.
+    """
+
+    kind: SlaKind
+    case_id: str
+    case_version: int
+    target: TargetKind
+    channel: str
+    policy_version: str
+    calendar_version: str
+    due: Micros
+    at: Micros
+    run: int  # pauses so far: tells repeated pause/resume facts with equal due instants apart
+    event_id: str
+    causation_id: str
+    correlation_id: str = ""
+    warn_at: Micros | None = None
+    remaining: Micros | None = None
+    tier: str = ""
+    late: bool = False
+    elapsed_fraction: float = 0.0

@@ -1,0 +1,159 @@
+"""Compact storage of every open clock: parallel typed columns instead of an object per clock.
+
+A Python object with a dict, a few datetimes and a boxed due instant costs close to a kilobyte;
+a million of them would not fit the 1 GB budget. Here a case takes one index into bytearray and
+`array('q')` columns, and its two clocks take slots `2 * case + target`. What remains per case is
+the id string and its dict entry; per clock, 46 bytes of columns (and one alarm in the queue).
+Freed case indices are reused, so the columns stay as long as the peak number of open cases.
+"""
+
+from __future__ import annotations
+
+from array import array
+from enum import IntEnum
+
+from casedesk_deadlines import TargetKind
+
+TARGETS = (TargetKind.FIRST_RESPONSE, TargetKind.RESOLUTION)
+
+
+class ClockState(IntEnum):
+    ABSENT = 0  # the policy sets no such target for the channel (MFC first response)
+    RUNNING = 1
+    PAUSED = 2
+    MET = 3
+
+
+WARNED = 1
+BREACHED = 2
+
+
+def slot_of(case: int, target: TargetKind) -> int:
+    return 2 * case + (target is TargetKind.RESOLUTION)
+
+
+def case_of(slot: int) -> int:
+    return slot >> 1
+
+
+def target_of(slot: int) -> TargetKind:
+    return TARGETS[slot & 1]
+
+
+class Vocabulary:
+    """Interns the few distinct strings of a column (channels, tiers, policy versions)."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, int] = {}
+        self.words: list[str] = []
+
+    def code(self, word: str) -> int:
+        code = self._codes.get(word)
+        if code is None:
+            if len(self.words) >= 256:
+                raise OverflowError("a vocabulary column holds at most 256 distinct values")
+            code = self._codes[word] = len(self.words)
+            self.words.append(word)
+        return code
+
+
+class ClockTable:
+    # The per-clock columns, in the order they are stored and restored.
+    CLOCK_FIELDS = ("state", "flags", "budget", "remaining", "since", "due", "warn", "run")
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.case_ids: list[str | None] = []
+        self._free: list[int] = []
+        self.channels, self.tiers, self.policies = Vocabulary(), Vocabulary(), Vocabulary()
+        # Per case.
+        self.channel = bytearray()
+        self.tier = bytearray()
+        self.policy = bytearray()
+        self.case_version = array("q")
+        # Per clock slot. `since` is when the current run started; `remaining` is the clock time
+        # left as of `since` (or as of the pause); `due` and `warn` are cached from them.
+        self.state = bytearray()
+        self.flags = bytearray()
+        self.budget = array("q")
+        self.remaining = array("q")
+        self.since = array("q")
+        self.due = array("q")
+        self.warn = array("q")
+        self.run = array("I")
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def find(self, case_id: str) -> int | None:
+        return self.index.get(case_id)
+
+    def add_case(self, case_id: str, channel: str, tier: str, policy: str, version: int) -> int:
+        if self._free:
+            case = self._free.pop()
+            self.case_ids[case] = case_id
+        else:
+            case = len(self.case_ids)
+            self.case_ids.append(case_id)
+            self._grow()
+        self.index[case_id] = case
+        self.channel[case] = self.channels.code(channel)
+        self.tier[case] = self.tiers.code(tier)
+        self.policy[case] = self.policies.code(policy)
+        self.case_version[case] = version
+        for slot in (2 * case, 2 * case + 1):
+            self.clear_clock(slot)
+        return case
+
+    def remove_case(self, case: int) -> str:
+        case_id = self.case_ids[case]
+        assert case_id is not None, "removing a free case index"
+        del self.index[case_id]
+        self.case_ids[case] = None
+        self._free.append(case)
+        return case_id
+
+    def clear_clock(self, slot: int) -> None:
+        self.state[slot] = ClockState.ABSENT
+        self.flags[slot] = 0
+        self.budget[slot] = self.remaining[slot] = self.since[slot] = 0
+        self.due[slot] = self.warn[slot] = 0
+        self.run[slot] = 0
+
+    def channel_of(self, case: int) -> str:
+        return self.channels.words[self.channel[case]]
+
+    def tier_of(self, case: int) -> str:
+        return self.tiers.words[self.tier[case]]
+
+    def policy_of(self, case: int) -> str:
+        return self.policies.words[self.policy[case]]
+
+    def set_tier(self, case: int, tier: str) -> None:
+        self.tier[case] = self.tiers.code(tier)
+
+    def clock_columns(self) -> tuple[bytearray | array[int], ...]:
+        return tuple(getattr(self, name) for name in self.CLOCK_FIELDS)
+
+    def slots(self) -> range:
+        """Every clock slot in use or free (free ones are ABSENT)."""
+        return range(2 * len(self.case_ids))
+
+    def _grow(self) -> None:
+        """Make room for one more case; columns grow in chunks, appending one by one is slow."""
+        cases = len(self.case_ids)
+        if cases <= len(self.case_version):
+            return
+        chunk = max(1024, cases // 8)
+        for small in (self.channel, self.tier, self.policy):
+            small.extend(bytes(chunk))
+        self.case_version.extend(_zeros("q", chunk))
+        for narrow in (self.state, self.flags):
+            narrow.extend(bytes(2 * chunk))
+        for wide in (self.budget, self.remaining, self.since, self.due, self.warn):
+            wide.extend(_zeros("q", 2 * chunk))
+        self.run.extend(_zeros("I", 2 * chunk))
+
+
+def _zeros(typecode: str, count: int) -> array[int]:
+    return array(typecode, bytes(array(typecode).itemsize * count))

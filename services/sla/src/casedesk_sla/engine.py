@@ -1,0 +1,142 @@
+"""The SLA engine: applies consumed case events and the passing of time, then stores the outcome.
+
+Each call is one unit of work that ends in one store transaction: the clocks it changed, the
+offsets it consumed and the SLA events it decided. The book is mutated before the commit, so a
+failed commit leaves memory ahead of the database; the engine then refuses to go on and the
+process must restart from the store (the composition root exits on any engine error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from opentelemetry import metrics
+
+from casedesk_deadlines import DeadlineError
+from casedesk_sla.adapters.codec import sla_event
+from casedesk_sla.adapters.store import OutboxEntry, PartitionKey, SqliteClockStore
+from casedesk_sla.clock_source import ClockSource
+from casedesk_sla.domain import CaseFact, Micros, SlaBook, SlaFact, SlaKind
+from casedesk_sla.watermarks import Watermarks
+
+_meter = metrics.get_meter("casedesk_sla")
+_facts_counter = _meter.create_counter("sla.events", description="SLA events decided, by kind")
+_breach_lateness = _meter.create_histogram(
+    "sla.breach.lateness", unit="ms", description="Decision time of a breach minus its due instant"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedEvent:
+    """One record of case.events.v1, decoded; `fact` is None when it moves no clock."""
+
+    partition: PartitionKey
+    offset: int
+    event_time: Micros
+    fact: CaseFact | None
+    traceparent: str | None = None
+
+
+Rejected = tuple[ConsumedEvent, Exception]
+
+
+class EngineHalted(RuntimeError):
+    """A commit failed after the book changed; only a restart from the store is safe."""
+
+
+class SlaEngine:
+    def __init__(
+        self,
+        book: SlaBook,
+        store: SqliteClockStore,
+        clock: ClockSource,
+        watermarks: Watermarks,
+        on_outbox: Callable[[], None] = lambda: None,
+        on_decided: Callable[[Sequence[SlaFact]], None] = lambda facts: None,
+    ) -> None:
+        """`on_outbox` runs after a commit that added SLA events (to wake the relay);
+        `on_decided` receives those events' facts (for measurements)."""
+        self.book = book
+        self.watermarks = watermarks
+        self._store = store
+        self._clock = clock
+        self._on_outbox = on_outbox
+        self._on_decided = on_decided
+        self._halted = False
+
+    def consume(self, events: Sequence[ConsumedEvent]) -> list[Rejected]:
+        """Apply a batch of case events and store the outcome; returns the events refused.
+
+        A refused event (a channel the policy does not know) changes nothing; its offset is
+        consumed all the same, so one bad record cannot hold back every clock behind it.
+        """
+        self._check_running()
+        decided: list[tuple[SlaFact, str | None]] = []
+        rejected: list[Rejected] = []
+        for event in events:
+            self.watermarks.consumed(event.partition, event.offset, event.event_time)
+            if event.fact is None:
+                continue
+            try:
+                facts = self.book.apply(event.fact)
+            except DeadlineError as error:
+                rejected.append((event, error))
+                continue
+            decided.extend((fact, event.traceparent) for fact in facts)
+        self._advance(decided)
+        self._commit(decided)
+        return rejected
+
+    def tick(self) -> int:
+        """Fire the alarms the watermark allows; returns the number of SLA events decided."""
+        self._check_running()
+        decided: list[tuple[SlaFact, str | None]] = []
+        self._advance(decided)
+        return self._commit(decided) if decided else 0
+
+    def next_alarm_at(self) -> Micros | None:
+        return self.book.next_alarm_at()
+
+    def safe_time(self) -> Micros | None:
+        return self.watermarks.safe_time(self._clock.now())
+
+    def _advance(self, decided: list[tuple[SlaFact, str | None]]) -> None:
+        safe = self.safe_time()
+        if safe is not None:
+            decided.extend((fact, None) for fact in self.book.advance(safe))
+
+    def _commit(self, decided: list[tuple[SlaFact, str | None]]) -> int:
+        entries = [
+            OutboxEntry(
+                fact.event_id,
+                fact.case_id,
+                f"sla.{fact.kind.value}",
+                sla_event(fact).SerializeToString(),
+                traceparent,
+            )
+            for fact, traceparent in decided
+        ]
+        try:
+            self._store.save(
+                self.book.table, self.book.take_changes(), self.watermarks.take_changed(), entries
+            )
+        except BaseException as error:
+            self._halted = True
+            raise EngineHalted("storing SLA state failed; restart from the store") from error
+        self._record_metrics(decided)
+        if entries:
+            self._on_outbox()
+            self._on_decided([fact for fact, _ in decided])
+        return len(entries)
+
+    def _record_metrics(self, decided: list[tuple[SlaFact, str | None]]) -> None:
+        now = self._clock.now()
+        for fact, _ in decided:
+            _facts_counter.add(1, {"kind": fact.kind.value, "target": fact.target.value})
+            if fact.kind is SlaKind.BREACHED:
+                _breach_lateness.record(max(now - fact.at, 0) / 1_000)
+
+    def _check_running(self) -> None:
+        if self._halted:
+            raise EngineHalted("the engine halted after a failed commit; restart the service")

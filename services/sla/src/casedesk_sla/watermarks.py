@@ -1,0 +1,59 @@
+"""How far time may safely advance: the event-time watermark over every consumed partition.
+
+An alarm may fire only once no unread case event could still be older than it. For a partition
+the consumer has caught up with, that is the present; for one it is still reading a backlog of
+(after a restart, after an outage), it is the time of the last event read there. Timers fire up to
+the minimum over all partitions, so a backlog is worked off in event time, as a replay would, and
+a case answered at 10:03 is not breached at 10:05 only because its answer was still unread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from casedesk_sla.adapters.store import PartitionKey, Position
+from casedesk_sla.domain import Micros
+
+_UNKNOWN = -1
+
+
+class Watermarks:
+    def __init__(self, stored: dict[PartitionKey, Position] | None = None) -> None:
+        self._positions: dict[PartitionKey, Position] = dict(stored or {})
+        self._caught_up: dict[PartitionKey, bool] = {}
+        self._changed: set[PartitionKey] = set()
+
+    def assign(self, partitions: Iterable[PartitionKey]) -> None:
+        self._caught_up = {key: False for key in partitions}
+
+    def position(self, key: PartitionKey) -> Position | None:
+        return self._positions.get(key)
+
+    def consumed(self, key: PartitionKey, offset: int, event_time: Micros) -> None:
+        previous = self._positions.get(key)
+        latest = event_time if previous is None else max(previous.event_time, event_time)
+        self._positions[key] = Position(offset + 1, latest)
+        self._changed.add(key)
+
+    def set_caught_up(self, key: PartitionKey, caught_up: bool) -> None:
+        self._caught_up[key] = caught_up
+
+    def safe_time(self, now: Micros) -> Micros | None:
+        """The instant alarms may fire before, or None while some partition is still unknown."""
+        if not self._caught_up:
+            return None
+        safe = now
+        for key, caught_up in self._caught_up.items():
+            if caught_up:
+                continue
+            position = self._positions.get(key)
+            event_time = position.event_time if position else _UNKNOWN
+            if event_time == _UNKNOWN:
+                return None
+            safe = min(safe, event_time)
+        return safe
+
+    def take_changed(self) -> dict[PartitionKey, Position]:
+        changed = {key: self._positions[key] for key in self._changed}
+        self._changed = set()
+        return changed

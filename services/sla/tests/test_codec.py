@@ -1,0 +1,92 @@
+"""Translation of case.events.v1 into facts and of facts into sla.events.v1."""
+
+from __future__ import annotations
+
+from sla_builders import SECOND, T0, commented, created, status_changed
+
+from casedesk.case.v1 import events_pb2 as case_events
+from casedesk.common.v1 import types_pb2
+from casedesk.sla.v1 import events_pb2 as sla_events
+from casedesk_sla.adapters.codec import case_fact, sla_event, timestamp_of
+from casedesk_sla.domain import (
+    CaseOpened,
+    PolicyRegistry,
+    PublicReply,
+    SlaBook,
+    StatusChanged,
+    TierChanged,
+)
+
+
+def test_created_starts_at_registration_with_channel_and_tier():
+    event = created("c-1", T0, channel="SOCIAL", tier="L2")
+    event.meta.occurred_at.CopyFrom(timestamp_of(T0 + 5 * SECOND))  # stored after registration
+
+    fact = case_fact(event)
+
+    assert isinstance(fact, CaseOpened)
+    assert (fact.at, fact.channel, fact.tier, fact.case_version) == (T0, "SOCIAL", "L2", 1)
+
+
+def test_only_public_specialist_comments_are_replies():
+    specialist = case_fact(commented("c-1", 2, T0, public=True))
+    note = case_fact(commented("c-1", 2, T0, public=False))
+    citizen = case_fact(commented("c-1", 2, T0, public=True, actor=types_pb2.Actor.CITIZEN))
+
+    assert isinstance(specialist, PublicReply)
+    assert (note, citizen) == (None, None)
+
+
+def test_status_change_knows_who_made_it():
+    fact = case_fact(
+        status_changed(
+            "c-1", 3, T0, "WAITING_FOR_CITIZEN", "IN_PROGRESS", actor=types_pb2.Actor.CITIZEN
+        )
+    )
+
+    assert isinstance(fact, StatusChanged)
+    assert (fact.from_status, fact.to_status, fact.by_citizen) == (
+        "WAITING_FOR_CITIZEN",
+        "IN_PROGRESS",
+        True,
+    )
+
+
+def test_escalation_changes_the_tier_and_assignment_moves_no_clock():
+    escalated = created("c-1", T0)
+    escalated.ClearField("created")
+    escalated.escalated.CopyFrom(
+        case_events.Escalated(from_tier=types_pb2.L1, to_tier=types_pb2.L3)
+    )
+    assigned = created("c-1", T0)
+    assigned.ClearField("created")
+    assigned.assigned.CopyFrom(case_events.Assigned(specialist_id="s-1", tier=types_pb2.L1))
+
+    fact = case_fact(escalated)
+
+    assert isinstance(fact, TierChanged) and fact.tier == "L3"
+    assert case_fact(assigned) is None
+
+
+def test_sla_event_carries_envelope_versions_and_instants():
+    book = SlaBook(PolicyRegistry("test-seconds"))
+    started, _ = book.apply(case_fact(created("c-1", T0, channel="PHONE")))
+    (warning,) = book.advance(T0 + 3_300_000)
+    (breach,) = book.advance(T0 + 4 * SECOND + 1)
+
+    start_event, warning_event, breach_event = map(sla_event, (started, warning, breach))
+
+    assert start_event.meta.event_type == "sla.ClockStarted"
+    assert start_event.meta.case_id == "c-1"
+    assert start_event.meta.causation_id == "c-1/v1"
+    assert start_event.meta.correlation_id == "corr-c-1"
+    assert start_event.meta.actor.kind == types_pb2.Actor.SYSTEM
+    assert start_event.channel == types_pb2.PHONE
+    assert start_event.target == sla_events.FIRST_RESPONSE
+    assert start_event.due_at.ToMicroseconds() == T0 + 4 * SECOND
+    assert start_event.started.warn_at.ToMicroseconds() == T0 + 3_200_000
+    assert warning_event.warning.elapsed_fraction == 0.8
+    assert breach_event.meta.causation_id == start_event.meta.event_id
+    assert breach_event.breached.fired_at.ToMicroseconds() == T0 + 4 * SECOND
+    assert breach_event.breached.tier == types_pb2.L1
+    assert len({e.meta.event_id for e in (start_event, warning_event, breach_event)}) == 3

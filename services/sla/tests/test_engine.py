@@ -1,0 +1,188 @@
+"""The engine with a real SQLite store and an injected clock: restarts, backlogs, exactly once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sla_builders import SECOND, T0, commented, created, status_changed
+
+from casedesk.sla.v1 import events_pb2 as sla_events
+from casedesk_sla.adapters.codec import case_fact, event_time
+from casedesk_sla.adapters.store import SqliteClockStore
+from casedesk_sla.clock_source import ManualClock
+from casedesk_sla.domain import PolicyRegistry, SlaBook
+from casedesk_sla.engine import ConsumedEvent, SlaEngine
+from casedesk_sla.watermarks import Watermarks
+
+TOPIC = "case.events.v1"
+PARTITIONS = [(TOPIC, 0), (TOPIC, 1)]
+
+
+class Service:
+    """One incarnation of the service over a database file; dropping it is a kill -9."""
+
+    def __init__(self, db: Path, clock: ManualClock, policy: str = "test-seconds") -> None:
+        self.store = SqliteClockStore(db)
+        book = SlaBook(PolicyRegistry(policy), is_retired=self.store.is_retired)
+        self.store.load(book)
+        watermarks = Watermarks(self.store.positions())
+        watermarks.assign(PARTITIONS)
+        for key in PARTITIONS:
+            watermarks.set_caught_up(key, True)
+        self.engine = SlaEngine(book, self.store, clock, watermarks)
+
+    def next_offset(self, partition: int) -> int:
+        position = self.engine.watermarks.position((TOPIC, partition))
+        return position.next_offset if position else 0
+
+    def consume(self, partition: int, *events):
+        offset = self.next_offset(partition)
+        batch = [
+            ConsumedEvent((TOPIC, partition), offset + i, event_time(e), case_fact(e))
+            for i, e in enumerate(events)
+        ]
+        return self.engine.consume(batch)
+
+    def published(self) -> list[sla_events.SlaEvent]:
+        """Publish (and delete) the outbox, as the relay does."""
+        rows = self.store.pending(10_000)
+        if rows:
+            self.store.mark_published(rows[-1].seq)
+        return [sla_events.SlaEvent.FromString(row.payload) for row in rows]
+
+
+def summary(events: list[sla_events.SlaEvent]) -> list[tuple[str, str, str]]:
+    return [
+        (e.meta.case_id, sla_events.Target.Name(e.target), e.WhichOneof("payload")) for e in events
+    ]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "sla.sqlite3"
+
+
+def test_kill_between_warning_and_breach_yields_each_exactly_once(db: Path, clock: ManualClock):
+    first = Service(db, clock)
+    first.consume(0, created("chat-1", T0))
+    clock.set(T0 + 3_300_000)
+    first.engine.tick()
+    before = first.published()
+    del first  # kill -9: nothing else is written
+
+    clock.set(T0 + 9 * SECOND)  # both breaches fell due while the service was down
+    second = Service(db, clock)
+    second.engine.tick()
+    second.engine.tick()
+    after = second.published()
+
+    assert summary(before) == [
+        ("chat-1", "FIRST_RESPONSE", "started"),
+        ("chat-1", "RESOLUTION", "started"),
+        ("chat-1", "FIRST_RESPONSE", "warning"),
+    ]
+    assert summary(after) == [
+        ("chat-1", "FIRST_RESPONSE", "breached"),
+        ("chat-1", "RESOLUTION", "warning"),
+        ("chat-1", "RESOLUTION", "breached"),
+    ]
+    breach = after[0]
+    assert breach.due_at.ToMicroseconds() == T0 + 4 * SECOND
+    assert breach.breached.fired_at == breach.due_at
+    assert breach.policy_version == "test-seconds"
+
+
+def test_crash_before_publishing_keeps_events_in_the_outbox(db: Path, clock: ManualClock):
+    first = Service(db, clock)
+    first.consume(0, created("chat-1", T0))
+    clock.set(T0 + 5 * SECOND)
+    first.engine.tick()
+    del first  # killed before the relay ran
+
+    second = Service(db, clock)
+    kinds = [e.WhichOneof("payload") for e in second.published()]
+
+    assert kinds == ["started", "started", "warning", "breached"]
+
+
+def test_restart_resumes_at_the_stored_offsets(db: Path, clock: ManualClock):
+    first = Service(db, clock)
+    first.consume(0, created("chat-1", T0))
+    first.consume(1, created("chat-2", T0))
+    first.published()
+
+    second = Service(db, clock)
+
+    assert (second.next_offset(0), second.next_offset(1)) == (1, 1)
+    assert len(second.engine.book.table) == 2
+
+
+def test_redelivered_events_change_nothing(db: Path, clock: ManualClock):
+    service = Service(db, clock)
+    service.consume(0, created("chat-1", T0), commented("chat-1", 2, T0 + SECOND, public=True))
+    service.published()
+
+    service.consume(0, created("chat-1", T0), commented("chat-1", 2, T0 + SECOND, public=True))
+
+    assert service.published() == []
+
+
+def test_created_of_a_finished_case_does_not_start_it_again(db: Path, clock: ManualClock):
+    service = Service(db, clock)
+    service.consume(0, created("chat-1", T0))
+    service.consume(0, status_changed("chat-1", 2, T0 + SECOND, "REGISTERED", "IN_PROGRESS"))
+    service.consume(0, status_changed("chat-1", 3, T0 + 2 * SECOND, "IN_PROGRESS", "ANSWER_READY"))
+    service.published()
+    restarted = Service(db, clock)
+
+    restarted.consume(0, created("chat-1", T0))
+
+    assert restarted.published() == []
+    assert len(restarted.engine.book.table) == 0
+
+
+def test_internal_note_and_citizen_comment_are_no_first_response(db: Path, clock: ManualClock):
+    service = Service(db, clock)
+    service.consume(0, created("chat-1", T0))
+    service.published()
+
+    service.consume(
+        0,
+        commented("chat-1", 2, T0 + SECOND, public=False),
+        commented("chat-1", 3, T0 + SECOND, public=True, actor=1),
+    )
+
+    assert service.published() == []
+
+
+def test_unknown_channel_is_refused_and_its_offset_consumed(db: Path, clock: ManualClock):
+    service = Service(db, clock)
+    bad = created("odd-1", T0)
+    bad.created.channel = 0  # CHANNEL_UNSPECIFIED
+
+    rejected = service.consume(0, bad, created("chat-1", T0))
+
+    assert [event.offset for event, _ in rejected] == [0]
+    assert service.next_offset(0) == 2
+    assert [e.meta.case_id for e in service.published()] == ["chat-1", "chat-1"]
+
+
+def test_lagging_partition_holds_alarms_at_its_event_time(db: Path, clock: ManualClock):
+    service = Service(db, clock)
+    service.consume(0, created("chat-1", T0))
+    service.published()
+    watermarks = service.engine.watermarks
+    watermarks.set_caught_up((TOPIC, 1), False)
+    service.consume(1, created("chat-2", T0 + SECOND))
+    clock.set(T0 + 20 * SECOND)
+
+    service.engine.tick()
+    held = service.published()
+    watermarks.set_caught_up((TOPIC, 1), True)
+    service.engine.tick()
+    released = service.published()
+
+    # Partition 1 is read only up to T0 + 1 s: nothing after that instant may fire yet.
+    assert [e.WhichOneof("payload") for e in held] == ["started", "started"]
+    assert [e.WhichOneof("payload") for e in released].count("breached") == 4

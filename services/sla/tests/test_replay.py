@@ -1,0 +1,175 @@
+"""Replay determinism: the live engine and a replay of the same case log decide the same events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sla_builders import SECOND, T0, commented, created, status_changed
+
+from casedesk.case.v1 import events_pb2 as case_events
+from casedesk.common.v1 import types_pb2
+from casedesk_sla.adapters.codec import case_fact, event_time, sla_event
+from casedesk_sla.adapters.store import SqliteClockStore
+from casedesk_sla.clock_source import ManualClock
+from casedesk_sla.domain import PolicyRegistry, SlaBook, SlaKind
+from casedesk_sla.engine import ConsumedEvent, SlaEngine
+from casedesk_sla.replay import merge_partitions, replay
+from casedesk_sla.watermarks import Watermarks
+
+TOPIC = "case.events.v1"
+# What a specialist or the citizen may do next, by status (the case service's lifecycle).
+MOVES = {
+    "REGISTERED": ["IN_PROGRESS", "reply"],
+    "IN_PROGRESS": ["WAITING_FOR_CITIZEN", "ANSWER_READY", "reply", "escalate"],
+    "WAITING_FOR_CITIZEN": ["IN_PROGRESS", "ANSWER_READY"],
+    "ANSWER_READY": ["CLOSED"],
+    "CLOSED": [],
+}
+
+
+def history(case_id: str, start: int, choices: list[tuple[int, int]]) -> list:
+    """A lifecycle-respecting event list for one case, driven by (delay, choice) pairs."""
+    events = [created(case_id, start, channel="PORTAL_CHAT")]
+    status, at, version = "REGISTERED", start, 1
+    for delay, choice in choices:
+        moves = MOVES[status]
+        if not moves:
+            break
+        move = moves[choice % len(moves)]
+        at += delay
+        version += 1
+        if move == "reply":
+            events.append(commented(case_id, version, at, public=True))
+        elif move == "escalate":
+            escalated = case_events.Escalated(from_tier=types_pb2.L1, to_tier=types_pb2.L2)
+            event = status_changed(case_id, version, at, status, status)
+            event.ClearField("status_changed")
+            event.escalated.CopyFrom(escalated)
+            events.append(event)
+        else:
+            citizen = status == "WAITING_FOR_CITIZEN" and move == "IN_PROGRESS"
+            actor = types_pb2.Actor.CITIZEN if citizen else types_pb2.Actor.SPECIALIST
+            events.append(status_changed(case_id, version, at, status, move, actor=actor))
+            status = move
+    return events
+
+
+cases = st.lists(
+    st.tuples(
+        st.integers(0, 5 * SECOND),
+        st.lists(st.tuples(st.integers(0, 6 * SECOND), st.integers(0, 3)), max_size=8),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def live_run(db: Path, partitions: list[list], end: int) -> dict[str, bytes]:
+    """Feed the log as the service would see it: ticks of the wall clock between events."""
+    clock = ManualClock(T0)
+    store = SqliteClockStore(db)
+    watermarks = Watermarks()
+    keys = [(TOPIC, p) for p in range(len(partitions))]
+    watermarks.assign(keys)
+    for key in keys:
+        watermarks.set_caught_up(key, True)
+    engine = SlaEngine(SlaBook(PolicyRegistry("test-seconds")), store, clock, watermarks)
+    offsets = dict.fromkeys(keys, 0)
+    where = {id(e): (p, e) for p, events in enumerate(partitions) for e in events}
+    for event in merge_partitions(partitions):
+        partition = where[id(event)][0]
+        clock.set(max(clock.now(), event_time(event)))
+        engine.tick()
+        key = (TOPIC, partition)
+        engine.consume([ConsumedEvent(key, offsets[key], event_time(event), case_fact(event))])
+        offsets[key] += 1
+    clock.set(max(clock.now(), end))
+    engine.tick()
+    return {row.event_id: row.payload for row in store.pending(100_000)}
+
+
+def backlog_run(db: Path, partitions: list[list], end: int) -> dict[str, bytes]:
+    """The whole log read after an outage, partition by partition, with the wall clock at `end`."""
+    clock = ManualClock(end)
+    store = SqliteClockStore(db)
+    watermarks = Watermarks()
+    keys = [(TOPIC, p) for p in range(len(partitions))]
+    watermarks.assign(keys)
+    engine = SlaEngine(SlaBook(PolicyRegistry("test-seconds")), store, clock, watermarks)
+    for key, events in zip(keys, partitions, strict=True):
+        for offset, event in enumerate(events):
+            engine.consume([ConsumedEvent(key, offset, event_time(event), case_fact(event))])
+    for key in keys:
+        watermarks.set_caught_up(key, True)
+    engine.tick()
+    return {row.event_id: row.payload for row in store.pending(100_000)}
+
+
+def generated_log(generated) -> list[list]:
+    partitions: list[list] = [[], []]
+    for number, (offset, choices) in enumerate(generated):
+        partitions[number % 2].extend(history(f"case-{number}", T0 + offset, choices))
+    # The case service's relay publishes in commit order, so each partition is in time order.
+    return [sorted(events, key=event_time) for events in partitions]
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cases)
+def test_replay_reproduces_the_live_events(tmp_path_factory, generated) -> None:
+    partitions = generated_log(generated)
+    end = T0 + 120 * SECOND
+    live = live_run(tmp_path_factory.mktemp("live") / "sla.sqlite3", partitions, end)
+
+    replayed = replay(merge_partitions(partitions), PolicyRegistry("test-seconds"), end + 1)
+
+    assert {f.event_id: sla_event(f).SerializeToString() for f in replayed.facts} == live
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cases)
+def test_a_backlog_after_an_outage_decides_what_live_service_would(tmp_path_factory, generated):
+    partitions = generated_log(generated)
+    end = T0 + 120 * SECOND
+
+    backlog = backlog_run(tmp_path_factory.mktemp("backlog") / "sla.sqlite3", partitions, end)
+    live = live_run(tmp_path_factory.mktemp("live") / "sla.sqlite3", partitions, end)
+
+    assert backlog == live
+
+
+def test_another_policy_answers_what_if() -> None:
+    log = [
+        created("chat-1", T0),
+        commented("chat-1", 2, T0 + 10 * SECOND, public=True),
+        status_changed("chat-1", 3, T0 + 20 * SECOND, "REGISTERED", "IN_PROGRESS"),
+    ]
+
+    seconds = replay(log, PolicyRegistry("test-seconds"), T0 + 60 * SECOND)
+    regulation = replay(log, PolicyRegistry("2023.1"), T0 + 60 * SECOND)
+
+    assert [f.target.value for f in seconds.facts if f.kind is SlaKind.BREACHED] == [
+        "FIRST_RESPONSE",
+        "RESOLUTION",
+    ]
+    assert [f for f in regulation.facts if f.kind is SlaKind.BREACHED] == []
+    assert {f.policy_version for f in regulation.facts} == {"2023.1"}
+
+
+def test_a_republished_created_of_a_finished_case_is_ignored_as_live() -> None:
+    log = [
+        created("chat-1", T0),
+        status_changed("chat-1", 2, T0 + SECOND, "REGISTERED", "IN_PROGRESS"),
+        status_changed("chat-1", 3, T0 + 2 * SECOND, "IN_PROGRESS", "ANSWER_READY"),
+        created("chat-1", T0),  # the case service's relay crashed and published it again
+    ]
+
+    result = replay(log, PolicyRegistry("test-seconds"), T0 + 60 * SECOND)
+
+    assert [f.kind for f in result.facts].count(SlaKind.STARTED) == 2
+    assert [f for f in result.facts if f.kind is SlaKind.BREACHED] == []
