@@ -1,0 +1,5 @@
+import sys
+
+from casedesk_replay.cli import main
+
+sys.exit(main())

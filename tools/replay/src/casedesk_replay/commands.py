@@ -1,0 +1,195 @@
+"""The commands of `casedesk-replay`: each builds its sources and fold, replays, then reports.
+
+This is the composition root: the only module that knows every adapter, projection and output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from rich.console import Console
+
+from casedesk_deadlines import load_policy
+from casedesk_replay import render, reports, tables, whatif_report
+from casedesk_replay.checkpoint import CheckpointFile
+from casedesk_replay.export import Format, write_tables
+from casedesk_replay.history import CaseTimeline, NumberLookup, parse_case_ref
+from casedesk_replay.progress import ReplayProgress, RichProgress, SilentProgress
+from casedesk_replay.projections import ReplayState, WhatIfClocks
+from casedesk_replay.runner import Fold, Replay, ReplayResult
+from casedesk_replay.settings import ReplaySettings
+from casedesk_replay.sources import EVERYTHING, Source, TimeRange
+from casedesk_replay.sources.kafka import KafkaSource
+from casedesk_replay.sources.recordfile import RecordFileSource, RecordFileWriter
+from casedesk_replay.sources.store import EventStoreSource, find_case_by_number
+from casedesk_replay.topics import Stream, TopicMap
+from casedesk_replay.wire import to_micros
+from casedesk_runtime.kafka import connection_config
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """Where to read from and how: the options every command shares."""
+
+    settings: ReplaySettings
+    bootstrap: str | None = None
+    topic_prefix: str = ""
+    streams: tuple[Stream, ...] = tuple(Stream)
+    case_events_from: str = "kafka"  # or "store": the case service's event store
+    file: Path | None = None
+    time_range: TimeRange = EVERYTHING
+    checkpoint: Path | None = None
+    checkpoint_every_s: float = 30.0
+    progress: bool = True
+
+    def sources(self, case_id: str | None = None) -> list[Source]:
+        """`case_id`: read only what concerns that case (its partitions, its stored stream)."""
+        if self.file is not None:
+            return [RecordFileSource(self.file, self.streams)]
+        sources: list[Source] = []
+        kafka_streams = list(self.streams)
+        if self.case_events_from == "store" and Stream.CASE in kafka_streams:
+            kafka_streams.remove(Stream.CASE)
+            store_case = UUID(case_id) if case_id else None
+            sources.append(EventStoreSource(time_range=self.time_range, case_id=store_case))
+        if kafka_streams:
+            connection = connection_config(self.settings)
+            if self.bootstrap:
+                connection["bootstrap_servers"] = self.bootstrap
+            keys = [case_id.encode()] if case_id else []
+            sources.append(KafkaSource(connection, TopicMap(self.topic_prefix), kafka_streams,
+                                       self.time_range, keys))  # fmt: skip
+        return sources
+
+    def fingerprint(self, whatif_policy: str = "") -> dict[str, str]:
+        bootstrap = self.bootstrap or self.settings.kafka_bootstrap_servers
+        origin = f"file:{self.file.resolve()}" if self.file else f"kafka:{bootstrap}"
+        return {
+            "origin": origin,
+            "topic_prefix": self.topic_prefix,
+            "streams": ",".join(stream.value for stream in self.streams),
+            "case_events_from": "file" if self.file else self.case_events_from,
+            "range": self.time_range.describe(),
+            "whatif_policy": whatif_policy,
+        }
+
+    def progress_bar(self) -> ReplayProgress:
+        return RichProgress() if self.progress else SilentProgress()
+
+
+async def replay(options: ReplayOptions, fold: Fold, sources: Sequence[Source],
+                 fingerprint: dict[str, str] | None, console: Console) -> ReplayResult:  # fmt: skip
+    """Run one replay; `fingerprint` None: a one-off (a case, a capture), never checkpointed."""
+    checkpoint = CheckpointFile(options.checkpoint) if options.checkpoint and fingerprint else None
+    runner = Replay(sources, fold, options.progress_bar(), checkpoint, fingerprint,
+                    options.checkpoint_every_s)  # fmt: skip
+    result = await runner.run()
+    rate = result.events / result.seconds if result.seconds > 0 else 0.0
+    resumed = " (resumed from the checkpoint)" if result.resumed else ""
+    console.print(f"replayed {result.events:,} events in {result.seconds:.1f} s "
+                  f"({rate:,.0f} events/s){resumed}", style="dim")  # fmt: skip
+    return result
+
+
+async def report(options: ReplayOptions, dimensions: Sequence[str], as_json: bool,
+                 out: Console, err: Console) -> None:  # fmt: skip
+    state = ReplayState()
+    await replay(options, state, options.sources(), options.fingerprint(), err)
+    summary = reports.summarize(state, dimensions)
+    if as_json:
+        out.print_json(render.report_json(summary))
+    else:
+        render.print_report(summary, out)
+
+
+async def export(options: ReplayOptions, directory: Path, formats: tuple[Format, ...],
+                 names: Sequence[str], err: Console) -> list[Path]:  # fmt: skip
+    state = ReplayState()
+    await replay(options, state, options.sources(), options.fingerprint(), err)
+    written = write_tables({name: tables.TABLES[name](state) for name in names}, directory, formats)
+    for path in written:
+        err.print(f"wrote {path}", style="dim")
+    return written
+
+
+async def case(options: ReplayOptions, reference: str, as_of: datetime | None,
+               out: Console, err: Console) -> bool:  # fmt: skip
+    ref = parse_case_ref(reference)
+    case_id = ref.case_id or await _find_number(options, ref.number or "", err)
+    if case_id is None:
+        err.print(f"no case numbered {reference} in the replayed range")
+        return False
+    timeline = CaseTimeline(case_id, to_micros(as_of) if as_of else None)
+    await replay(options, timeline, options.sources(case_id), None, err)
+    view = timeline.view()
+    if view is None:
+        err.print(f"case {reference} ({case_id}) has no events in the replayed range")
+        return False
+    out.print_json(data=view)
+    return True
+
+
+async def _find_number(options: ReplayOptions, number: str, err: Console) -> str | None:
+    """The store knows a number with one read; a topic or file has to be scanned for it."""
+    if options.file is None and options.case_events_from == "store":
+        return await asyncio.to_thread(find_case_by_number, number)
+    lookup = NumberLookup(number)
+    scan = replace(options, streams=(Stream.CASE,))
+    await replay(scan, lookup, scan.sources(), None, err)
+    return lookup.case_id
+
+
+async def whatif(options: ReplayOptions, policy_version: str, as_of: datetime | None,
+                 directory: Path | None, formats: tuple[Format, ...], as_json: bool,
+                 out: Console, err: Console) -> None:  # fmt: skip
+    policy = load_policy(policy_version)
+    clocks = WhatIfClocks(policy)
+    state = ReplayState(clocks)
+    await replay(options, state, options.sources(), options.fingerprint(policy.version), err)
+    moment = to_micros(as_of or datetime.now(UTC))
+    rows = whatif_report.compare(state, moment)
+    if clocks.unknown_channels:
+        skipped = ", ".join(
+            f"{name} ({count:,} cases)" for name, count in clocks.unknown_channels.items()
+        )
+        err.print(f"policy {policy.version} has no targets for {skipped}: not counted")
+    if directory is not None:
+        table = {"whatif_outcomes": tables.whatif_outcomes(state, moment)}
+        for path in write_tables(table, directory, formats):
+            err.print(f"wrote {path}", style="dim")
+    if as_json:
+        out.print_json(render.whatif_json(rows, policy.version))
+    else:
+        render.print_whatif(rows, policy.version, out)
+
+
+class RecordCapture:
+    """A fold that writes what it is fed to a record file (no checkpoint: rerun it instead)."""
+
+    def __init__(self, writer: RecordFileWriter) -> None:
+        self._writer = writer
+        self.events = 0
+
+    def apply(self, stream: Stream, events: Sequence[Any]) -> None:
+        self._writer.write_all(stream, (event.SerializeToString() for event in events))
+        self.events += len(events)
+
+    def snapshot(self) -> dict[str, Any]:
+        raise NotImplementedError("a capture is not checkpointed")
+
+    def restore(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError("a capture is not checkpointed")
+
+
+async def capture(options: ReplayOptions, path: Path, err: Console) -> int:
+    with RecordFileWriter(path) as writer:
+        fold = RecordCapture(writer)
+        await replay(options, fold, options.sources(), None, err)
+    err.print(f"wrote {fold.events:,} records to {path}", style="dim")
+    return fold.events

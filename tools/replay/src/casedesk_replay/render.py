@@ -1,0 +1,106 @@
+"""Reports on the terminal (rich tables) and as JSON (for scripts and notebooks)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from casedesk_replay.reports import PERCENTILES, Compliance, Durations, Repeats, SummaryReport
+from casedesk_replay.whatif_report import WhatIfRow
+
+
+def report_json(report: SummaryReport) -> str:
+    data = asdict(report)
+    for dimension, rows in report.compliance.items():
+        for row, plain in zip(rows, data["compliance"][dimension], strict=True):
+            plain["rate"] = row.rate
+    for repeat, plain in zip(report.repeats, data["repeats"], strict=True):
+        plain["rate"] = repeat.rate
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def print_report(report: SummaryReport, console: Console) -> None:
+    console.print(f"Events replayed: {_counts(report.events)}")
+    for dimension, rows in report.compliance.items():
+        console.print(_compliance_table(dimension, rows))
+    console.print(_times_table(report.response_times))
+    e = report.escalations
+    console.print(
+        f"Escalations: {e.escalations:,} ({e.escalated_cases:,} of {e.cases:,} cases), "
+        f"{e.requests:,} citizen requests, decisions {e.decisions_accepted:,} accepted / "
+        f"{e.decisions_rejected:,} rejected; by reason {_counts(e.by_reason)}; "
+        f"to tier {_counts(e.by_tier)}"
+    )
+    console.print(_repeats_table(report.repeats))
+
+
+def _compliance_table(dimension: str, rows: list[Compliance]) -> Table:
+    table = _table(f"SLA compliance per {dimension}", (dimension, "target"),
+                   ("met", "met late", "breached", "open", "compliance"))  # fmt: skip
+    for row in rows:
+        table.add_row(row.group, row.target, f"{row.met:,}", f"{row.met_late:,}",
+                      f"{row.breached:,}", f"{row.open:,}", _percent(row.rate))  # fmt: skip
+    return table
+
+
+def _times_table(rows: list[Durations]) -> Table:
+    table = _table("Time to first response and to resolution (wall clock)",
+                   ("channel", "measure"), ("cases", *(f"p{p}" for p in PERCENTILES)))  # fmt: skip
+    for row in rows:
+        table.add_row(row.channel, row.measure, f"{row.count:,}",
+                      *(_duration(row.percentiles[p]) for p in PERCENTILES))  # fmt: skip
+    return table
+
+
+def _repeats_table(rows: list[Repeats]) -> Table:
+    table = _table("Repeat rate (cases that repeat an earlier answered case)", ("channel",),
+                   ("cases", "repeats", "rate"))  # fmt: skip
+    for row in rows:
+        table.add_row(row.channel, f"{row.cases:,}", f"{row.repeats:,}", _percent(row.rate))
+    return table
+
+
+def _table(title: str, labels: tuple[str, ...], numbers: tuple[str, ...]) -> Table:
+    table = Table(title=title)
+    for column in labels:
+        table.add_column(column)
+    for column in numbers:
+        table.add_column(column, justify="right")
+    return table
+
+
+def print_whatif(rows: list[WhatIfRow], policy: str, console: Console) -> None:
+    table = _table(f"What if policy {policy} had been in force", ("channel", "target"),
+                   ("clocks", "actual", "what-if", "changed", "newly breached",
+                    "no longer breached"))  # fmt: skip
+    for r in rows:
+        table.add_row(r.channel, r.target, f"{r.clocks:,}", _percent(r.actual),
+                      _percent(r.whatif), f"{r.changed:,}", f"{r.newly_breached:,}",
+                      f"{r.no_longer_breached:,}")  # fmt: skip
+    console.print(table)
+
+
+def whatif_json(rows: list[WhatIfRow], policy: str) -> str:
+    return json.dumps({"policy": policy, "rows": [asdict(r) for r in rows]}, indent=2)
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.1%}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:.1f} d"
+
+
+def _counts(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {value:,}" for key, value in counts.items()) or "none"
