@@ -1,0 +1,120 @@
+"""The case service process: `python -m casedesk_case`. The one composition root.
+
+Wires the application, its followers (case index, WatchCase feed, outbox relay) and the gRPC
+server, and shuts them down in order on SIGTERM: stop taking calls, drain, stop followers, close
+the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from casedesk.case.v1 import case_service_pb2_grpc
+from casedesk_case.application import CaseApplication
+from casedesk_case.feed import CaseEventFeed
+from casedesk_case.following import Doorbell
+from casedesk_case.grpc_api.servicer import CaseServicer
+from casedesk_case.readmodel import CaseIndexProjector
+from casedesk_case.relay import OutboxRelay
+from casedesk_case.roster import RosterError, load_roster
+from casedesk_case.settings import CaseSettings
+from casedesk_runtime.grpc_server import GrpcServer
+from casedesk_runtime.kafka import producer_config
+from casedesk_runtime.logs import configure_logging, get_logger
+from casedesk_runtime.settings import SettingsError, load_settings
+from casedesk_runtime.telemetry import configure_telemetry
+
+SERVICE_NAME = "casedesk.case.v1.CaseService"
+log = get_logger("casedesk_case")
+
+
+async def serve(settings: CaseSettings) -> None:
+    telemetry = configure_telemetry(settings.service_name, settings.otlp_endpoint)
+    app = CaseApplication(
+        roster=load_roster(settings.roster_path),
+        number_block_size=settings.number_block_size,
+        group_commit=settings.group_commit,
+    )
+    executor = ThreadPoolExecutor(settings.command_workers, thread_name_prefix="case-command")
+    feed = CaseEventFeed(app, idle_s=settings.follow_idle_s)
+    app.on_recorded(feed.bell.ring)
+    followers: list[Coroutine[Any, Any, None]] = [feed.run()]
+    bells = [feed.bell]
+    if settings.index_enabled:
+        projector = CaseIndexProjector(app, app.index)
+        app.on_recorded(projector.bell.ring)
+        followers.append(projector.run(settings.follow_idle_s))
+        bells.append(projector.bell)
+    if settings.relay_enabled:
+        relay = OutboxRelay(
+            app,
+            connect=lambda: _start_producer(settings),
+            topic=settings.case_events_topic,
+            batch_size=settings.relay_batch_size,
+            idle_s=settings.follow_idle_s,
+        )
+        app.on_recorded(relay.bell.ring)
+        followers.append(_delayed(relay.run, settings.relay_start_delay_s, relay.bell))
+        bells.append(relay.bell)
+
+    server = GrpcServer(
+        settings,
+        [(case_service_pb2_grpc.add_CaseServiceServicer_to_server,
+          CaseServicer(app, executor, feed), SERVICE_NAME)],
+    )  # fmt: skip
+    await server.start()
+    tasks = [asyncio.create_task(follower) for follower in followers]
+    log.info("case service started", extra={"persistence": type(app.factory).__module__})
+
+    async def shut_down() -> None:
+        for bell in bells:
+            bell.close()  # followers finish their current step, then return
+        await asyncio.gather(*tasks, return_exceptions=True)
+        executor.shutdown(wait=True)
+        app.close()
+        telemetry.shutdown()
+
+    await server.serve_until_signal(on_shutdown=shut_down)
+
+
+async def _start_producer(settings: CaseSettings) -> AIOKafkaProducer:
+    producer = AIOKafkaProducer(**producer_config(settings, client_id="casedesk-case-relay"))
+    try:
+        await producer.start()
+    except BaseException:
+        await producer.stop()
+        raise
+    return producer
+
+
+async def _delayed(follower: Callable[[], Awaitable[None]], delay_s: float, bell: Doorbell) -> None:
+    if delay_s:
+        bell.bind()
+        await bell.sleep(delay_s)  # ends early only when closed
+    if not bell.closed:
+        await follower()
+
+
+def main() -> int:
+    try:
+        settings = load_settings(CaseSettings)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    configure_logging(settings.service_name, settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    except RosterError as error:
+        log.error("cannot start: %s", error)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""The running of one command: idempotency, expected version, retry on conflict, atomic save."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from casedesk_case.domain.case import Case
+from casedesk_case.domain.errors import CaseError, CaseNotFound, InvalidCommand, VersionConflict
+from casedesk_case.domain.values import EventContext
+from casedesk_case.receipts import CommandReceipt, fingerprint, receipt_id
+from casedesk_case.views import CaseView
+
+if TYPE_CHECKING:
+    from casedesk_case.application import CaseApplication
+
+# Without an expected version a conflicting concurrent write is retried on the new state.
+MAX_ATTEMPTS = 5
+
+# decide(case or None) -> (the case the caller gets back, other aggregates saved with it)
+Decision = Callable[[Case | None], tuple[Case, Sequence[Aggregate]]]
+
+
+@dataclass(frozen=True)
+class CommandMeta:
+    """What every command carries besides its own arguments."""
+
+    context: EventContext
+    idempotency_key: str = ""
+    expected_version: int = 0  # 0: do not check
+
+
+def parse_case_id(case_id: str, field: str = "case_id") -> UUID:
+    try:
+        return UUID(case_id)
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidCommand(field, "is not a case id (a UUID)") from None
+
+
+class CommandRunner:
+    def __init__(self, app: CaseApplication) -> None:
+        self._app = app
+
+    def run(
+        self,
+        name: str,
+        meta: CommandMeta,
+        arguments: tuple[object, ...],
+        case_id: UUID | None,
+        decide: Decision,
+    ) -> CaseView:
+        digest = fingerprint(name, *arguments)
+        lock = self._app.case_locks.hold(str(case_id)) if case_id is not None else nullcontext()
+        with lock:
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                try:
+                    return self._attempt(name, digest, meta, case_id, decide)
+                except CaseError as refusal:
+                    # The receipt is looked for only now: a retry of a command that succeeded
+                    # is refused by the state it produced, or collides with its own receipt.
+                    replayed = self._replay(name, digest, meta)
+                    if replayed is not None:
+                        return replayed
+                    retry = isinstance(refusal, VersionConflict) and not meta.expected_version
+                    if not retry or attempt == MAX_ATTEMPTS:
+                        raise
+        raise AssertionError("unreachable")
+
+    def load_case(self, case_id: UUID) -> Case:
+        try:
+            case: Any = self._app.repository.get(case_id)
+        except AggregateNotFoundError:
+            raise CaseNotFound(str(case_id)) from None
+        if not isinstance(case, Case):
+            raise CaseNotFound(str(case_id))
+        return case
+
+    def _attempt(
+        self, name: str, digest: str, meta: CommandMeta, case_id: UUID | None, decide: Decision
+    ) -> CaseView:
+        current = self.load_case(case_id) if case_id is not None else None
+        if (
+            current is not None
+            and meta.expected_version
+            and current.version != meta.expected_version
+        ):
+            raise VersionConflict(str(case_id), meta.expected_version, current.version)
+        base_version = current.version if current is not None else 0
+        case, others = decide(current)
+        pending: list[Aggregate] = [case, *others]
+        if meta.idempotency_key:
+            pending.append(
+                CommandReceipt(
+                    idempotency_key=meta.idempotency_key,
+                    command=name,
+                    fingerprint=digest,
+                    case_id=str(case.id),
+                    case_version=case.version,
+                )
+            )
+        try:
+            self._app.save(*pending)
+        except IntegrityError:
+            # Another command moved one of the aggregates on, or this command's receipt exists.
+            raise VersionConflict(str(case.id), meta.expected_version or base_version) from None
+        return self._app.view_of(case)
+
+    def _replay(self, name: str, digest: str, meta: CommandMeta) -> CaseView | None:
+        if not meta.idempotency_key:
+            return None
+        try:
+            receipt: Any = self._app.repository.get(receipt_id(meta.idempotency_key))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(receipt, CommandReceipt)
+        receipt.check_same_command(name, digest)
+        return self._app.get_case(receipt.case_id, as_of_version=receipt.case_version)

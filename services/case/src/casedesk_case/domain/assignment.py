@@ -1,0 +1,59 @@
+"""Who works a case: routing by specialization (category -> queue per tier) and by load.
+
+The rule: the case goes to the least-loaded active specialist of the case's tier who serves its
+queue; ties go to the smallest specialist id so that the choice is reproducible. When nobody
+qualifies, the case waits in the queue unassigned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from casedesk_case.domain.values import Category, Tier
+
+DEFAULT_ROUTE = "default"
+
+
+@dataclass(frozen=True)
+class Specialist:
+    id: str
+    tier: Tier
+    queues: frozenset[str]
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Specialists and the queue each tier uses for each category."""
+
+    specialists: tuple[Specialist, ...]
+    # tier -> {category name or "default": queue}
+    routes: Mapping[Tier, Mapping[str, str]] = field(default_factory=dict)
+
+    def queue_for(self, category: Category, tier: Tier) -> str:
+        table = self.routes.get(tier, {})
+        queue = table.get(category.value) or table.get(DEFAULT_ROUTE)
+        if queue is None:
+            # Configuration is validated at load time, so this is a programming error.
+            raise LookupError(f"no queue for category {category.value} at tier {tier.value}")
+        return queue
+
+    def find(self, specialist_id: str) -> Specialist | None:
+        return next((s for s in self.specialists if s.id == specialist_id), None)
+
+    def candidates(self, queue: str, tier: Tier) -> list[Specialist]:
+        return [s for s in self.specialists if s.active and s.tier is tier and queue in s.queues]
+
+
+def choose_specialist(
+    roster: Roster, queue: str, tier: Tier, load: Mapping[str, int]
+) -> Specialist | None:
+    """The least-loaded active specialist of `tier` in `queue`, or None when nobody serves it.
+
+    `load` maps specialist id to the number of cases they are working; absent means zero.
+    """
+    candidates = roster.candidates(queue, tier)
+    if not candidates:
+        return None
+    return min(candidates, key=lambda s: (load.get(s.id, 0), s.id))

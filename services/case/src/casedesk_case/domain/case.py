@@ -1,0 +1,274 @@
+"""The Case aggregate: the only place where a case's rules are decided.
+
+Public methods check the rules and then call an event-recording method (decorated with @event);
+the decorated bodies only change state, because they also run when the case is rebuilt from its
+stored events. Event and aggregate topics are explicit so that stored events survive refactoring.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from eventsourcing.domain import Aggregate, event
+
+from casedesk_case.domain.errors import CaseClosed, InvalidCommand, PreconditionFailed
+from casedesk_case.domain.lifecycle import REPEATABLE, check_transition
+from casedesk_case.domain.values import (
+    ActorKind,
+    Attachment,
+    CaseContent,
+    CaseType,
+    Category,
+    Channel,
+    Citizen,
+    Comment,
+    EscalationReason,
+    EventContext,
+    Origin,
+    Priority,
+    Status,
+    Tier,
+)
+
+
+class Case(Aggregate):
+    TOPIC = "casedesk.case.Case"
+
+    # Event classes, defined by the @event decorators below; declared for readers and checkers.
+    Created: ClassVar[type[Any]]
+    Commented: ClassVar[type[Any]]
+    StatusChanged: ClassVar[type[Any]]
+    Assigned: ClassVar[type[Any]]
+    Repeated: ClassVar[type[Any]]
+    EscalationRequested: ClassVar[type[Any]]
+    Escalated: ClassVar[type[Any]]
+    AttachmentAdded: ClassVar[type[Any]]
+    Linked: ClassVar[type[Any]]
+
+    @event("Created", topic="casedesk.case.Case.Created")
+    def __init__(
+        self,
+        number: str,
+        channel: Channel,
+        case_type: CaseType,
+        category: Category,
+        queue: str,
+        tier: Tier,
+        priority: Priority,
+        citizen: Citizen,
+        content: CaseContent,
+        origin: Origin,
+        attachments: list[Attachment],
+        repeat_of: str,
+        linked_to: str,
+        context: EventContext,
+    ) -> None:
+        self.number = number
+        self.channel = channel
+        self.case_type = case_type
+        self.category = category
+        self.queue = queue
+        self.tier = tier
+        self.priority = priority
+        self.citizen = citizen
+        self.content = content
+        self.origin = origin
+        self.attachments = list(attachments)
+        self.repeat_of = repeat_of
+        self.linked_to = linked_to
+        self.status = Status.REGISTERED
+        self.assignee = ""
+        # Only the count: the conversation can grow long, and the state of a case stays small so
+        # that loading it (snapshot plus a few events) is fast; comments are read from the events.
+        self.comment_count = 0
+        self.repeated_by: list[str] = []
+        self.linked: list[str] = []
+        self.escalation_requests: list[str] = []
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def comment(
+        self,
+        comment_id: str,
+        body: str,
+        public: bool,
+        attachments: list[Attachment],
+        context: EventContext,
+    ) -> None:
+        """Record a comment; a citizen's reply to a clarification request resumes the work."""
+        if self.status is Status.CLOSED:
+            raise CaseClosed(self.number, "comment", "the citizen repeats the case instead")
+        citizen = context.actor.kind is ActorKind.CITIZEN
+        if citizen and not public:
+            raise InvalidCommand("public", "a citizen's comment is always public")
+        self._commented(comment_id, body, public, list(attachments), context)
+        if citizen and self.status is Status.WAITING_FOR_CITIZEN:
+            self._status_changed(
+                self.status, Status.IN_PROGRESS, "the citizen answered the clarification", context
+            )
+
+    def change_status(self, to_status: Status, reason: str, context: EventContext) -> None:
+        check_transition(self.number, self.status, to_status)
+        self._status_changed(self.status, to_status, reason, context)
+
+    def assign(self, specialist_id: str, queue: str, context: EventContext) -> None:
+        """Hand the case to a specialist (or, with an empty id, to the queue alone)."""
+        if self.status is Status.CLOSED:
+            raise CaseClosed(self.number, "assign")
+        if specialist_id == self.assignee and queue == self.queue:
+            return  # already there: nothing happened, so nothing is recorded
+        self._assigned(specialist_id, queue, self.tier, self.assignee, context)
+
+    def record_repeat(
+        self, new_case_id: str, new_case_number: str, reason: str, context: EventContext
+    ) -> None:
+        if self.status not in REPEATABLE:
+            raise PreconditionFailed(
+                f"case {self.number} is {self.status.value}: only an answered case "
+                "(ANSWER_READY or CLOSED) can be repeated"
+            )
+        self._repeated(new_case_id, new_case_number, reason, context)
+
+    def request_escalation(
+        self,
+        request_id: str,
+        reason: EscalationReason,
+        explanation: str,
+        context: EventContext,
+    ) -> None:
+        if self.status is Status.CLOSED:
+            raise CaseClosed(self.number, "request escalation", "the citizen repeats the case")
+        self._escalation_requested(request_id, reason, explanation, context)
+
+    def escalate(
+        self,
+        to_tier: Tier,
+        reason: EscalationReason,
+        cause_ref: str,
+        priority: Priority | None,
+        callback_required: bool,
+        context: EventContext,
+    ) -> None:
+        if self.status is Status.CLOSED:
+            raise CaseClosed(self.number, "escalate")
+        if to_tier.rank <= self.tier.rank:
+            raise PreconditionFailed(
+                f"case {self.number} is already at tier {self.tier.value}: "
+                f"escalation must go to a higher tier than {self.tier.value}"
+            )
+        self._escalated(
+            self.tier, to_tier, reason, cause_ref, priority or self.priority,
+            callback_required, context,
+        )  # fmt: skip
+
+    def add_attachment(self, attachment: Attachment, context: EventContext) -> None:
+        if self.status is Status.CLOSED:
+            raise CaseClosed(self.number, "add an attachment", "the citizen repeats the case")
+        if any(a.attachment_id == attachment.attachment_id for a in self.attachments):
+            raise PreconditionFailed(
+                f"attachment {attachment.attachment_id} is already on case {self.number}"
+            )
+        self._attachment_added(attachment, context)
+
+    def link(self, linked_case_id: str, reason: str, context: EventContext) -> None:
+        if linked_case_id in self.linked or linked_case_id == str(self.id):
+            return
+        self._linked(linked_case_id, reason, context)
+
+    # -- recorded events: state changes only ----------------------------------------------
+
+    @event("Commented", topic="casedesk.case.Case.Commented")
+    def _commented(
+        self,
+        comment_id: str,
+        body: str,
+        public: bool,
+        attachments: list[Attachment],
+        context: EventContext,
+    ) -> None:
+        self.comment_count += 1
+
+    @event("StatusChanged", topic="casedesk.case.Case.StatusChanged")
+    def _status_changed(
+        self, from_status: Status, to_status: Status, reason: str, context: EventContext
+    ) -> None:
+        self.status = to_status
+
+    @event("Assigned", topic="casedesk.case.Case.Assigned")
+    def _assigned(
+        self,
+        specialist_id: str,
+        queue: str,
+        tier: Tier,
+        previous_specialist_id: str,
+        context: EventContext,
+    ) -> None:
+        self.assignee = specialist_id
+        self.queue = queue
+
+    @event("Repeated", topic="casedesk.case.Case.Repeated")
+    def _repeated(
+        self, new_case_id: str, new_case_number: str, reason: str, context: EventContext
+    ) -> None:
+        self.repeated_by.append(new_case_id)
+
+    @event("EscalationRequested", topic="casedesk.case.Case.EscalationRequested")
+    def _escalation_requested(
+        self,
+        request_id: str,
+        reason: EscalationReason,
+        explanation: str,
+        context: EventContext,
+    ) -> None:
+        self.escalation_requests.append(request_id)
+
+    @event("Escalated", topic="casedesk.case.Case.Escalated")
+    def _escalated(
+        self,
+        from_tier: Tier,
+        to_tier: Tier,
+        reason: EscalationReason,
+        cause_ref: str,
+        priority: Priority,
+        callback_required: bool,
+        context: EventContext,
+    ) -> None:
+        self.tier = to_tier
+        self.priority = priority
+
+    @event("AttachmentAdded", topic="casedesk.case.Case.AttachmentAdded")
+    def _attachment_added(self, attachment: Attachment, context: EventContext) -> None:
+        self.attachments.append(attachment)
+
+    @event("Linked", topic="casedesk.case.Case.Linked")
+    def _linked(self, linked_case_id: str, reason: str, context: EventContext) -> None:
+        self.linked.append(linked_case_id)
+
+
+# Every stored event type of a case, by its stored topic: what the outbox and the index follow.
+CASE_EVENT_TOPICS: tuple[str, ...] = tuple(
+    event_class.TOPIC
+    for event_class in (
+        Case.Created,
+        Case.Commented,
+        Case.StatusChanged,
+        Case.Assigned,
+        Case.Repeated,
+        Case.EscalationRequested,
+        Case.Escalated,
+        Case.AttachmentAdded,
+        Case.Linked,
+    )
+)
+
+
+def comment_of(event: Any) -> Comment:
+    """The comment a Commented event recorded."""
+    return Comment(
+        comment_id=event.comment_id,
+        body=event.body,
+        public=event.public,
+        author=event.context.actor,
+        at=event.timestamp,
+        attachments=tuple(event.attachments),
+    )

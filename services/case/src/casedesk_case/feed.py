@@ -1,0 +1,65 @@
+"""Telling WatchCase streams that their case has new events.
+
+The feed only rings: each stream then reads its own case's events after the last version it sent,
+from the store, so a stream never skips or repeats an event whichever replica stored it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from casedesk_case.application import CaseApplication
+from casedesk_case.domain.case import CASE_EVENT_TOPICS
+from casedesk_case.following import Doorbell, follow
+
+
+class CaseEventFeed:
+    def __init__(self, app: CaseApplication, idle_s: float = 0.2, batch_size: int = 1000) -> None:
+        self._app = app
+        self._idle_s = idle_s
+        self._batch_size = batch_size
+        self._watchers: dict[str, set[asyncio.Event]] = {}
+        self._position: int | None = None
+        self.bell = Doorbell()
+
+    @asynccontextmanager
+    async def watch(self, case_id: str) -> AsyncIterator[asyncio.Event]:
+        """An event set whenever the case may have new events; starts set."""
+        if self._position is None:
+            # Follow the log from here on; the watcher reads what came before itself.
+            self._position = await asyncio.to_thread(self._app.recorder.max_notification_id) or 0
+        signal = asyncio.Event()
+        signal.set()
+        self._watchers.setdefault(case_id, set()).add(signal)
+        try:
+            yield signal
+        finally:
+            watchers = self._watchers.get(case_id, set())
+            watchers.discard(signal)
+            if not watchers:
+                self._watchers.pop(case_id, None)
+            if not self._watchers:
+                self._position = None  # nobody watches: stop reading the log
+
+    async def run(self) -> None:
+        await follow("case event feed", self._step, self.bell, self._idle_s)
+
+    async def _step(self) -> int:
+        position = self._position
+        if position is None:
+            return 0
+        notifications = await asyncio.to_thread(
+            self._app.recorder.select_notifications,
+            position,
+            self._batch_size,
+            topics=CASE_EVENT_TOPICS,
+            inclusive_of_start=False,
+        )
+        for notification in notifications:
+            for signal in self._watchers.get(str(notification.originator_id), ()):
+                signal.set()
+        if notifications and self._position is not None:
+            self._position = max(self._position, notifications[-1].id)
+        return len(notifications)

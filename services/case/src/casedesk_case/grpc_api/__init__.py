@@ -1,0 +1,1 @@
+"""gRPC transport of the case service: request decoding, the servicer, error mapping."""

@@ -1,0 +1,128 @@
+"""Turning requests into application arguments, checking everything the domain cannot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from casedesk.case.v1 import case_service_pb2 as pb
+from casedesk.common.v1 import types_pb2
+from casedesk_case.commands import CommandMeta
+from casedesk_case.domain.values import (
+    Attachment,
+    CaseType,
+    Category,
+    Channel,
+    EscalationReason,
+    EventContext,
+    Priority,
+    Status,
+    Tier,
+)
+from casedesk_case.grpc_api.checks import MAX_KEY_LENGTH, RequestCheck
+from casedesk_case.wire.enums import from_proto, require
+from casedesk_case.wire.values import (
+    actor_from_proto,
+    attachment_from_proto,
+    citizen_from_proto,
+    content_from_proto,
+    origin_from_proto,
+)
+
+# What each lifecycle action asks for.
+ACTION_TARGETS = {
+    pb.TAKE_IN_WORK: Status.IN_PROGRESS,
+    pb.ASK_CLARIFICATION: Status.WAITING_FOR_CITIZEN,
+    pb.ANSWER_READY_ACTION: Status.ANSWER_READY,
+    pb.CLOSE: Status.CLOSED,
+}
+
+
+def command_meta(
+    check: RequestCheck, context: pb.CommandContext, command_id: str, trace_parent: str
+) -> CommandMeta:
+    check.require(context.HasField("actor"), "context.actor", "is required")
+    actor = check.decode(lambda: actor_from_proto(context.actor, "context.actor"))
+    check.require(bool(context.actor.id), "context.actor.id", "is required")
+    check.require(context.expected_version >= 0, "context.expected_version", "must not be negative")
+    check.require(
+        len(context.idempotency_key) <= MAX_KEY_LENGTH,
+        "context.idempotency_key",
+        f"must be at most {MAX_KEY_LENGTH} characters",
+    )
+    # Without ids from the caller, this command starts its own causal chain.
+    causation = context.causation_id or command_id
+    return CommandMeta(
+        context=EventContext(
+            actor=actor,  # type: ignore[arg-type]  # None only when the check fails
+            correlation_id=context.correlation_id or causation,
+            causation_id=causation,
+            trace_parent=trace_parent,
+        ),
+        idempotency_key=context.idempotency_key,
+        expected_version=context.expected_version,
+    )
+
+
+def attachments(check: RequestCheck, messages: Any, field: str) -> list[Attachment]:
+    decoded = []
+    for position, message in enumerate(messages):
+        attachment(check, message, f"{field}[{position}]")
+        decoded.append(attachment_from_proto(message))
+    return decoded
+
+
+def attachment(check: RequestCheck, message: types_pb2.Attachment, field: str) -> Attachment:
+    check.require(bool(message.attachment_id), f"{field}.attachment_id", "is required")
+    check.require(bool(message.file_name), f"{field}.file_name", "is required")
+    check.require(message.size_bytes >= 0, f"{field}.size_bytes", "must not be negative")
+    check.sha256(message.sha256, f"{field}.sha256")
+    return attachment_from_proto(message)
+
+
+def create_arguments(check: RequestCheck, request: pb.CreateCaseRequest) -> dict[str, Any]:
+    content = request.content
+    check.require(
+        bool(content.subject.strip() or content.description.strip()),
+        "content.subject",
+        "a case needs a subject or a description",
+    )
+    if request.linked_to:
+        check.case_id(request.linked_to, "linked_to")
+    return {
+        "channel": check.decode(lambda: require(Channel, request.channel, "channel")),
+        "case_type": check.decode(lambda: require(CaseType, request.type, "type")),
+        "category": check.decode(lambda: require(Category, request.category, "category")),
+        "citizen": check.decode(lambda: citizen_from_proto(request.citizen)),
+        "content": content_from_proto(content),
+        "queue": request.queue,
+        "priority": check.decode(
+            lambda: from_proto(Priority, request.priority, "priority", required=False)
+        ),
+        "origin": origin_from_proto(request.provenance),
+        "attachments": attachments(check, request.attachments, "attachments"),
+        "linked_to": request.linked_to,
+    }
+
+
+def status_target(check: RequestCheck, action: int) -> Status | None:
+    target = ACTION_TARGETS.get(action)  # type: ignore[call-overload]
+    check.require(
+        target is not None,
+        "action",
+        "must be one of TAKE_IN_WORK, ASK_CLARIFICATION, ANSWER_READY_ACTION, CLOSE",
+    )
+    return target
+
+
+def escalate_arguments(check: RequestCheck, request: pb.EscalateRequest) -> dict[str, Any]:
+    return {
+        "to_tier": check.decode(lambda: require(Tier, request.to_tier, "to_tier")),
+        "reason": check.decode(
+            lambda: from_proto(EscalationReason, request.reason, "reason", required=False)
+        ),
+        "cause_ref": request.cause_ref,
+        "priority": check.decode(
+            lambda: from_proto(Priority, request.priority, "priority", required=False)
+        ),
+        "callback_required": request.callback_required,
+    }

@@ -1,0 +1,119 @@
+"""Keeping the case index up to date from the notification log, in batches."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from casedesk_case.domain.case import CASE_EVENT_TOPICS, Case
+from casedesk_case.domain.lifecycle import OPEN_WORK
+from casedesk_case.domain.values import Status
+from casedesk_case.following import Doorbell, follow
+from casedesk_case.readmodel.index import CaseIndex
+from casedesk_case.views import CaseSummary
+
+
+def project(row: CaseSummary | None, event: Any) -> CaseSummary | None:
+    """The index row after `event`; None while the case has no row (its creation unseen)."""
+    if isinstance(event, Case.Created):
+        return CaseSummary(
+            case_id=str(event.originator_id),
+            number=event.number,
+            version=event.originator_version,
+            status=Status.REGISTERED,
+            channel=event.channel,
+            queue=event.queue,
+            assignee="",
+            tier=event.tier,
+            subject=event.content.subject,
+            citizen_login=event.citizen.account_login,
+            registered_at=event.timestamp,
+            updated_at=event.timestamp,
+        )
+    if row is None:
+        return None
+    row = replace(row, version=event.originator_version, updated_at=event.timestamp)
+    if isinstance(event, Case.StatusChanged):
+        return replace(row, status=event.to_status)
+    if isinstance(event, Case.Assigned):
+        return replace(row, assignee=event.specialist_id, queue=event.queue, tier=event.tier)
+    if isinstance(event, Case.Escalated):
+        return replace(row, tier=event.to_tier)
+    return row
+
+
+def open_work(row: CaseSummary | None) -> dict[str, int]:
+    """What a case adds to its assignee's load."""
+    if row is None or not row.assignee or row.status not in OPEN_WORK:
+        return {}
+    return {row.assignee: 1}
+
+
+class CaseIndexProjector:
+    def __init__(self, app: Application, index: CaseIndex, batch_size: int = 500) -> None:
+        self._app = app
+        self._index = index
+        self._batch_size = batch_size
+        # The position is kept per follower of the application's log.
+        self.tracking_name = f"{app.name}.case_index"
+        self.bell = Doorbell()
+
+    async def run(self, idle_s: float = 0.2) -> None:
+        """Follow the log until the bell is closed."""
+        await follow("case index", lambda: asyncio.to_thread(self.catch_up), self.bell, idle_s)
+
+    def position(self) -> int:
+        return self._index.max_tracking_id(self.tracking_name) or 0
+
+    def catch_up(self) -> int:
+        """Project everything recorded so far; returns how many events were projected."""
+        total = 0
+        while True:
+            try:
+                count = self.process_batch()
+            except IntegrityError:
+                continue  # another projector (replica) wrote this batch: read the position again
+            if not count:
+                return total
+            total += count
+
+    def process_batch(self) -> int:
+        notifications = self._app.recorder.select_notifications(
+            start=self.position(),
+            limit=self._batch_size,
+            topics=CASE_EVENT_TOPICS,
+            inclusive_of_start=False,
+        )
+        if not notifications:
+            return 0
+        events = [self._app.mapper.to_domain_event(n) for n in notifications]
+        rows = self._index.rows({str(e.originator_id) for e in events})
+        changed: dict[str, CaseSummary] = {}
+        load: dict[str, int] = {}
+        for event in events:
+            case_id = str(event.originator_id)
+            before = rows.get(case_id)
+            after = project(before, event)
+            _add(load, open_work(after), +1)
+            _add(load, open_work(before), -1)
+            if after is not None:
+                rows[case_id] = changed[case_id] = after
+        self._index.write(
+            list(changed.values()),
+            {k: v for k, v in load.items() if v},
+            Tracking(self.tracking_name, notifications[-1].id),
+        )
+        return len(notifications)
+
+    def rebuild(self) -> int:
+        self._index.reset(self.tracking_name)
+        return self.catch_up()
+
+
+def _add(total: dict[str, int], changes: dict[str, int], sign: int) -> None:
+    for key, value in changes.items():
+        total[key] = total.get(key, 0) + sign * value

@@ -1,0 +1,29 @@
+"""`python -m casedesk_case.rebuild_index`: rebuild the case index from the event store.
+
+Drops the index's rows, loads and position, then replays the notification log from the start. Run
+it with the same persistence variables as the service (PERSISTENCE_MODULE, POSTGRES_*, ...); the
+service may keep running meanwhile, ListCases then shows a partial list until the replay ends.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from casedesk_case.application import CaseApplication
+from casedesk_case.readmodel import CaseIndexProjector
+
+
+def main() -> int:
+    app = CaseApplication()
+    try:
+        started = time.monotonic()
+        count = CaseIndexProjector(app, app.index).rebuild()
+        print(f"case index rebuilt from {count} events in {time.monotonic() - started:.1f} s")
+    finally:
+        app.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Settings of the case service (CASEDESK_* variables); the event store has its own variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from casedesk_runtime.settings import ServiceSettings
+
+
+class CaseSettings(ServiceSettings):
+    service_name: str = "case"
+    grpc_port: int = Field(default=50052, ge=0, le=65535)
+
+    # Specialists, queues and tiers; unset: the roster shipped in the package.
+    roster_path: Path | None = None
+    # Case numbers each replica reserves at once (unused ones are skipped after a restart).
+    number_block_size: int = Field(default=50, ge=1, le=100_000)
+    # Threads running application calls (database I/O) for the asyncio gRPC server.
+    command_workers: int = Field(default=16, ge=1, le=256)
+    # Group concurrent saves into one transaction (see group_commit.py).
+    group_commit: bool = True
+
+    case_events_topic: str = "case.events.v1"
+    # The outbox relay: off, or started late, only to exercise crash recovery in tests.
+    relay_enabled: bool = True
+    relay_start_delay_s: float = Field(default=0.0, ge=0)
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Keep the case index (ListCases, load) up to date from this process.
+    index_enabled: bool = True
+    # How often followers look for events stored by other replicas.
+    follow_idle_s: float = Field(default=0.2, gt=0, le=60)

@@ -1,0 +1,103 @@
+"""Stored case events -> the `CaseEvent` envelope published on case.events.v1.
+
+The event id is derived from (case id, version), which identify a stored event for good, so a
+re-publish after a crash carries the same id and consumers deduplicate it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID, uuid5
+
+from casedesk.case.v1 import events_pb2
+from casedesk.common.v1 import envelope_pb2
+from casedesk_case.domain.case import Case
+from casedesk_case.wire.enums import to_proto
+from casedesk_case.wire.values import (
+    actor_to_proto,
+    attachment_to_proto,
+    citizen_to_proto,
+    content_to_proto,
+    origin_to_proto,
+)
+from casedesk_runtime.events import to_timestamp
+
+_EVENT_NAMESPACE = UUID("c0a5e1d2-7b3f-4e59-9d8a-61f2b4c7e903")
+
+
+def event_id(case_id: str, version: int) -> str:
+    return str(uuid5(_EVENT_NAMESPACE, f"{case_id}/{version}"))
+
+
+def event_type(event: Any) -> str:
+    return f"case.{type(event).__name__}"
+
+
+def to_case_event(event: Any) -> events_pb2.CaseEvent:
+    case_id = str(event.originator_id)
+    context = event.context
+    meta = envelope_pb2.EventMeta(
+        event_id=event_id(case_id, event.originator_version),
+        case_id=case_id,
+        case_version=event.originator_version,
+        event_type=event_type(event),
+        occurred_at=to_timestamp(event.timestamp),
+        causation_id=context.causation_id,
+        correlation_id=context.correlation_id,
+        actor=actor_to_proto(context.actor),
+    )
+    field, build = _PAYLOADS[type(event)]
+    return events_pb2.CaseEvent(meta=meta, **{field: build(event)})
+
+
+def _created(e: Any) -> events_pb2.Created:
+    return events_pb2.Created(
+        number=e.number,
+        channel=to_proto(e.channel),  # type: ignore[arg-type]
+        type=to_proto(e.case_type),  # type: ignore[arg-type]
+        category=to_proto(e.category),  # type: ignore[arg-type]
+        queue=e.queue,
+        citizen=citizen_to_proto(e.citizen),
+        content=content_to_proto(e.content),
+        provenance=origin_to_proto(e.origin),
+        attachments=[attachment_to_proto(a) for a in e.attachments],
+        repeat_of=e.repeat_of,
+        linked_to=e.linked_to,
+        tier=to_proto(e.tier),  # type: ignore[arg-type]
+        priority=to_proto(e.priority),  # type: ignore[arg-type]
+        registered_at=to_timestamp(e.timestamp),
+    )
+
+
+_PAYLOADS: dict[type, tuple[str, Callable[[Any], Any]]] = {
+    Case.Created: ("created", _created),
+    Case.Commented: ("commented", lambda e: events_pb2.Commented(
+        comment_id=e.comment_id, body=e.body, public=e.public,
+        attachments=[attachment_to_proto(a) for a in e.attachments],
+    )),
+    Case.StatusChanged: ("status_changed", lambda e: events_pb2.StatusChanged(
+        from_status=to_proto(e.from_status), to_status=to_proto(e.to_status), reason=e.reason,
+    )),
+    Case.Assigned: ("assigned", lambda e: events_pb2.Assigned(
+        specialist_id=e.specialist_id, queue=e.queue, tier=to_proto(e.tier),
+        previous_specialist_id=e.previous_specialist_id,
+    )),
+    Case.Repeated: ("repeated", lambda e: events_pb2.Repeated(
+        new_case_id=e.new_case_id, new_case_number=e.new_case_number, reason=e.reason,
+    )),
+    Case.EscalationRequested: ("escalation_requested", lambda e: events_pb2.EscalationRequested(
+        request_id=e.request_id, reason=to_proto(e.reason), explanation=e.explanation,
+    )),
+    Case.Escalated: ("escalated", lambda e: events_pb2.Escalated(
+        from_tier=to_proto(e.from_tier), to_tier=to_proto(e.to_tier), reason=to_proto(e.reason),
+        cause_ref=e.cause_ref, priority=to_proto(e.priority),
+        callback_required=e.callback_required,
+    )),
+    Case.AttachmentAdded: ("attachment_added", lambda e: events_pb2.AttachmentAdded(
+        attachment=attachment_to_proto(e.attachment),
+    )),
+    Case.Linked: ("linked", lambda e: events_pb2.Linked(
+        linked_case_id=e.linked_case_id, reason=e.reason,
+    )),
+}  # fmt: skip

@@ -1,0 +1,56 @@
+"""An in-process case service (gRPC server, feed, case index) on SQLite, and a client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+
+from casedesk.case.v1 import case_service_pb2_grpc
+from casedesk_case.application import CaseApplication
+from casedesk_case.feed import CaseEventFeed
+from casedesk_case.grpc_api.servicer import CaseServicer
+from casedesk_case.readmodel import CaseIndexProjector
+from casedesk_case.settings import CaseSettings
+from casedesk_runtime.grpc_server import GrpcServer
+
+
+@dataclass
+class RunningService:
+    app: CaseApplication
+    stub: case_service_pb2_grpc.CaseServiceStub
+    projector: CaseIndexProjector
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[RunningService]:
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "c.db")}
+    app = CaseApplication(env=env)
+    executor = ThreadPoolExecutor(4)
+    feed = CaseEventFeed(app, idle_s=0.05)
+    projector = CaseIndexProjector(app, app.index)
+    app.on_recorded(feed.bell.ring)
+    app.on_recorded(projector.bell.ring)
+    server = GrpcServer(
+        CaseSettings(grpc_port=0),
+        [(case_service_pb2_grpc.add_CaseServiceServicer_to_server,
+          CaseServicer(app, executor, feed), "casedesk.case.v1.CaseService")],
+    )  # fmt: skip
+    port = await server.start()
+    tasks = [asyncio.create_task(feed.run()), asyncio.create_task(projector.run(0.05))]
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield RunningService(app, case_service_pb2_grpc.CaseServiceStub(channel), projector)
+    finally:
+        await channel.close()
+        await server.stop(0)
+        feed.bell.close()
+        projector.bell.close()
+        await asyncio.gather(*tasks)
+        executor.shutdown()
+        app.close()

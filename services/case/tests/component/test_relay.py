@@ -1,0 +1,136 @@
+"""The outbox relay against an in-memory broker: order, envelope, position only after acks."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from casedesk.case.v1 import events_pb2
+from casedesk_case.application import CaseApplication
+from casedesk_case.commands import CommandMeta
+from casedesk_case.domain.values import Actor, ActorKind, EventContext, Status
+from casedesk_case.relay import OutboxRelay
+from casedesk_case.wire.events import event_id
+
+from ..conftest import create
+
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+class MemoryBroker:
+    """Acknowledges (or refuses) sends like aiokafka's producer: send() returns a future."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.refuse = False
+        self.stopped = False
+
+    async def send(self, topic: str, value: bytes, key: bytes, headers: list[Any]) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        if self.refuse:
+            future.set_exception(ConnectionError("broker gone"))
+        else:
+            self.records.append(
+                {"topic": topic, "value": value, "key": key, "headers": dict(headers)}
+            )
+            future.set_result(None)
+        return future
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Any:
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "c.db")}
+    application = CaseApplication(env=env)
+    yield application
+    application.close()
+
+
+def traced(key: str = "") -> CommandMeta:
+    return CommandMeta(
+        EventContext(Actor(ActorKind.SPECIALIST, "l1-004"), "corr", "cause", TRACE), key
+    )
+
+
+async def connected(app: CaseApplication, broker: MemoryBroker) -> OutboxRelay:
+    async def connect() -> MemoryBroker:
+        return broker
+
+    relay = OutboxRelay(app, connect, batch_size=3)
+    relay._producer = broker  # as run() would after connecting
+    return relay
+
+
+async def test_publishes_every_case_event_in_order_with_its_envelope(app: CaseApplication) -> None:
+    broker = MemoryBroker()
+    relay = await connected(app, broker)
+    case = create(app, meta=traced("key-1"))  # also stores a receipt and a number block
+    app.change_status(case.case_id, to_status=Status.IN_PROGRESS, reason="", meta=traced())
+    while await relay.publish_batch():
+        pass
+    published = [events_pb2.CaseEvent.FromString(r["value"]) for r in broker.records]
+    assert [(e.meta.case_version, e.WhichOneof("payload")) for e in published] == [
+        (1, "created"), (2, "assigned"), (3, "status_changed"),
+    ]  # fmt: skip
+    for record, event in zip(broker.records, published, strict=True):
+        assert record["topic"] == "case.events.v1"
+        assert record["key"] == case.case_id.encode()
+        assert record["headers"]["traceparent"] == TRACE.encode()
+        assert event.meta.event_id == event_id(case.case_id, event.meta.case_version)
+        assert (event.meta.correlation_id, event.meta.causation_id) == ("corr", "cause")
+    assert relay.position() > 0 and relay.lag_events == 0
+
+
+async def test_position_moves_only_after_kafka_acknowledged(app: CaseApplication) -> None:
+    broker = MemoryBroker()
+    relay = await connected(app, broker)
+    create(app)
+    broker.refuse = True
+    with pytest.raises(ConnectionError):
+        await relay.publish_batch()
+    assert relay.position() == 0
+    broker.refuse = False
+    await relay.publish_batch()
+    assert len(broker.records) == 2 and relay.position() > 0
+
+
+async def test_a_restarted_relay_continues_where_the_last_acknowledged_batch_ended(
+    app: CaseApplication,
+) -> None:
+    first_broker = MemoryBroker()
+    relay = await connected(app, first_broker)
+    create(app)
+    await relay.publish_batch()
+    second = create(app)
+    restarted = await connected(app, MemoryBroker())
+    broker = restarted._producer
+    await restarted.publish_batch()
+    assert [events_pb2.CaseEvent.FromString(r["value"]).meta.case_id for r in broker.records] == [
+        second.case_id,
+        second.case_id,
+    ]
+
+
+async def test_run_stops_when_its_bell_is_closed(app: CaseApplication) -> None:
+    broker = MemoryBroker()
+
+    async def connect() -> MemoryBroker:
+        return broker
+
+    relay = OutboxRelay(app, connect, idle_s=0.05)
+    app.on_recorded(relay.bell.ring)
+    task = asyncio.create_task(relay.run())
+    await asyncio.sleep(0.05)
+    await asyncio.to_thread(create, app)
+    for _ in range(100):
+        if len(broker.records) == 2:
+            break
+        await asyncio.sleep(0.02)
+    relay.bell.close()
+    await asyncio.wait_for(task, 5)
+    assert len(broker.records) == 2 and broker.stopped

@@ -1,0 +1,69 @@
+"""Shared builders for the case service's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from casedesk_case.application import CaseApplication
+from casedesk_case.commands import CommandMeta
+from casedesk_case.domain.values import (
+    Actor,
+    ActorKind,
+    CaseContent,
+    CaseType,
+    Category,
+    Channel,
+    Citizen,
+    EventContext,
+)
+
+SYSTEM = EventContext(Actor(ActorKind.SYSTEM, "intake"), correlation_id="corr-1")
+SPECIALIST = EventContext(Actor(ActorKind.SPECIALIST, "l1-004"), correlation_id="corr-2")
+CITIZEN = EventContext(Actor(ActorKind.CITIZEN, "ivanov.ii"), correlation_id="corr-3")
+
+
+def meta(context: EventContext = SYSTEM, key: str = "", expected: int = 0) -> CommandMeta:
+    return CommandMeta(context=context, idempotency_key=key, expected_version=expected)
+
+
+def citizen(login: str = "ivanov.ii") -> Citizen:
+    return Citizen(
+        full_name="Иванов Иван Иванович",
+        snils="11223344595",
+        account_login=login,
+        mobile_phone="+79161234567",
+        email="ivanov@example.ru",
+    )
+
+
+def create(app: CaseApplication, **overrides: object):  # type: ignore[no-untyped-def]
+    arguments: dict[str, object] = {
+        "channel": Channel.EMAIL,
+        "case_type": CaseType.TECHNICAL,
+        "category": Category.TECHNICAL_FAULT,
+        "citizen": citizen(),
+        "content": CaseContent(subject="Не приходит СМС-код", description="Жду 10 минут"),
+        "meta": meta(),
+    }
+    arguments.update(overrides)
+    return app.create_case(**arguments)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["popo", "sqlite"])
+def persistence_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    if request.param == "popo":
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(tmp_path / "cases.db"),
+    }
+
+
+@pytest.fixture
+def app(persistence_env: dict[str, str]) -> Iterator[CaseApplication]:
+    application = CaseApplication(env=persistence_env)
+    yield application
+    application.close()

@@ -1,0 +1,80 @@
+"""Group commit: saves that wait together are written together, conflicts stay individual."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.popo import POPOApplicationRecorder
+
+from casedesk_case.group_commit import GroupCommitRecorder
+
+
+class CountingRecorder(POPOApplicationRecorder):
+    """Counts transactions; the first one is slow so that the others queue up behind it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transactions: list[int] = []
+        self.release_first = threading.Event()
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        if not self.transactions:
+            self.transactions.append(len(stored_events))
+            self.release_first.wait(5)
+        else:
+            self.transactions.append(len(stored_events))
+        return super().insert_events(stored_events, **kwargs)
+
+
+def stored(originator: uuid.UUID, version: int = 1) -> StoredEvent:
+    return StoredEvent(originator, version, "topic", b"{}")
+
+
+def test_waiting_saves_share_one_transaction_and_keep_their_ids() -> None:
+    inner = CountingRecorder()
+    recorder = GroupCommitRecorder(inner)
+    ids = [uuid.uuid4() for _ in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        first = pool.submit(recorder.insert_events, [stored(ids[0])])
+        time.sleep(0.05)  # the first save is now the leader, inside its transaction
+        rest = [pool.submit(recorder.insert_events, [stored(i), stored(i, 2)]) for i in ids[1:]]
+        time.sleep(0.05)
+        inner.release_first.set()
+        results = [first.result(), *(f.result() for f in rest)]
+    assert inner.transactions == [1, 10]  # the five waiting saves went in one transaction
+    assert sorted(n for r in results for n in r) == list(range(1, 12))
+    for result, originator in zip(results, ids, strict=True):
+        versions = [e.originator_version for e in inner.select_events(originator)]
+        assert len(result) == len(versions)
+
+
+def test_a_conflict_in_a_group_fails_only_its_own_save() -> None:
+    inner = CountingRecorder()
+    recorder = GroupCommitRecorder(inner)
+    taken = uuid.uuid4()
+    inner.release_first.set()
+    recorder.insert_events([stored(taken)])
+    inner.release_first.clear()
+    inner.transactions.clear()
+    fresh = [uuid.uuid4() for _ in range(3)]
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        leader = pool.submit(recorder.insert_events, [stored(uuid.uuid4())])
+        time.sleep(0.05)
+        good = [pool.submit(recorder.insert_events, [stored(i)]) for i in fresh]
+        clash = pool.submit(recorder.insert_events, [stored(taken)])
+        time.sleep(0.05)
+        inner.release_first.set()
+        leader.result()
+        for future in good:
+            assert len(future.result()) == 1
+        with pytest.raises(IntegrityError):
+            clash.result()
+    for originator in fresh:
+        assert len(inner.select_events(originator)) == 1

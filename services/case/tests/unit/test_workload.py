@@ -1,0 +1,38 @@
+"""The workload counts behind assignment: the index's counts, refreshed, plus local assignments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from casedesk_case.workload import Workload
+
+
+class CountingIndex:
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+        self.reads = 0
+
+    def loads(self, specialist_ids: Sequence[str]) -> dict[str, int]:
+        self.reads += 1
+        return {s: self.counts[s] for s in specialist_ids if s in self.counts}
+
+
+def test_local_assignments_count_until_the_next_read() -> None:
+    index = CountingIndex({"anna": 2})
+    workload = Workload(index.loads, ["anna", "boris"], ttl_s=60)
+    assert workload.loads(["anna", "boris"]) == {"anna": 2}
+    workload.assigned("boris", "")
+    workload.assigned("boris", "")
+    workload.assigned("anna", "boris")
+    assert workload.loads(["anna", "boris"]) == {"anna": 3, "boris": 1}
+    assert index.reads == 1  # within the time to live nothing is re-read
+
+
+def test_counts_are_re_read_after_their_time_to_live() -> None:
+    index = CountingIndex({"anna": 2})
+    workload = Workload(index.loads, ["anna"], ttl_s=0)
+    workload.loads(["anna"])
+    workload.assigned("anna", "")
+    index.counts["anna"] = 7  # the index caught up with every replica's assignments
+    assert workload.loads(["anna"]) == {"anna": 7}
+    assert index.reads == 2
