@@ -44,7 +44,11 @@ if ! command -v uv >/dev/null; then
     quietly "pip install uv" python3 -m pip install --quiet uv
 fi
 
+# pip may put uv where no PATH entry (or pyenv shim) reaches yet: fall back to the module.
+uv=(uv)
+command -v uv >/dev/null || uv=(python3 -m uv)
+
 cd "$REPO_ROOT"
-quietly "uv sync --all-packages" uv sync --all-packages
-quietly "protobuf generation" uv run python tools/gen_proto.py
+quietly "uv sync --all-packages" "${uv[@]}" sync --all-packages --frozen
+quietly "protobuf generation" "${uv[@]}" run --frozen python tools/gen_proto.py
 log "ready: uv run pytest tests/integration -q (tools/infra/README.md explains the infrastructure)"
