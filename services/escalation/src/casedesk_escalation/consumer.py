@@ -1,0 +1,164 @@
+"""The consume-decide-commit loop over case.events.v1 and sla.events.v1.
+
+Offsets live in the decision store, not in Kafka (assignment.py): a batch's decisions, case
+states and next offsets are committed in one transaction. Only then are the Escalate commands
+sent and the journal published, both from the store, so a kill -9 at any point neither repeats a
+decision nor loses one (README "Exactly once").
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+from casedesk_escalation.assignment import PartitionOwnership
+from casedesk_escalation.breach_wait import BreachWait
+from casedesk_escalation.commands import CommandRunner
+from casedesk_escalation.desk import Consumed, EscalationDesk
+from casedesk_escalation.journal import DecisionJournal
+from casedesk_escalation.store.records import OffsetConflict, Partition
+from casedesk_escalation.store.sql import DecisionStore
+from casedesk_escalation.wire import Topics, UndecodableRecord, read_record
+from casedesk_runtime.kafka import dead_letter
+from casedesk_runtime.logs import get_logger
+
+log = get_logger(__name__)
+CONSUMER_NAME = "escalation"
+# A record that is not a valid event of its topic, and why.
+Poisoned = tuple[ConsumerRecord, str]
+
+
+class EscalationConsumer:
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        store: DecisionStore,
+        desk: EscalationDesk,
+        commands: CommandRunner,
+        journal: DecisionJournal,
+        topics: Topics,
+        group: str,
+        batch_max: int,
+        breach_wait_s: float,
+    ) -> None:
+        self._consumer = consumer
+        self._producer = producer
+        self._store = store
+        self._desk = desk
+        self._commands = commands
+        self._journal = journal
+        self._topics = topics
+        self._group = group
+        self._batch_max = batch_max
+        self._wait = BreachWait(consumer, topics, breach_wait_s)
+        self._ownership = PartitionOwnership(consumer, store, group, topics, self._forget)
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        # Work a previous process committed but did not finish comes first.
+        await self._commands.run_pending()
+        await self._journal.publish_pending()
+        self._consumer.subscribe(self._topics.consumed, listener=self._ownership)
+        while not self._stopping.is_set():
+            await self._step()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _forget(self) -> None:
+        self._desk.forget()
+        self._wait.reset()
+
+    async def _step(self) -> None:
+        if self._ownership.failure is not None:
+            raise self._ownership.failure
+        if self._wait.waiting and not await self._wait.should_continue():
+            self._consumer.resume(*self._assigned(self._topics.case))
+        timeout_ms = 100 if self._wait.waiting else 500
+        fetched = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=self._batch_max)
+        if not fetched:
+            return
+        # A batch applies breaches before case events, so a request consumed together with the
+        # breach it depends on sees it.
+        ordered = sorted(fetched.items(), key=lambda e: (e[0].topic != self._topics.sla, e[0]))
+        items, poisoned = _decode(self._topics, [r for _, rs in ordered for r in rs])
+        if not self._wait.waiting and await self._wait.should_start(items):
+            items = self._hold_case_records(fetched, items)
+        await self._process(items, poisoned)
+
+    def _hold_case_records(
+        self, fetched: dict[TopicPartition, list[ConsumerRecord]], items: list[Consumed]
+    ) -> list[Consumed]:
+        for tp, records in fetched.items():
+            if tp.topic == self._topics.case:
+                self._consumer.seek(tp, records[0].offset)
+        self._consumer.pause(*self._assigned(self._topics.case))
+        return [item for item in items if item.partition[0] == self._topics.sla]
+
+    async def _process(self, items: list[Consumed], poisoned: list[Poisoned]) -> None:
+        # Records of partitions held back by the breach wait are dead-lettered when they return.
+        kept = {item.partition for item in items}
+        for record, error in poisoned:
+            if (record.topic, record.partition) in kept:
+                await dead_letter(self._producer, record.topic, CONSUMER_NAME, record, error)
+        if not items:
+            return
+        batch = await self._desk.decide(items, self._ownership.stored)
+        try:
+            await self._store.commit(self._group, batch)
+        except OffsetConflict as conflict:
+            log.warning("batch discarded: %s", conflict)
+            self._desk.forget()
+            await self._ownership.seek_to_stored(self._consumer.assignment())
+            return
+        except BaseException:
+            self._desk.forget()
+            raise
+        self._ownership.advanced(batch.offsets)
+        await self._commit_to_kafka(batch.offsets)
+        await self._commands.run_pending()
+        await self._journal.publish_pending()
+
+    async def _commit_to_kafka(self, offsets: dict[Partition, tuple[int | None, int]]) -> None:
+        """Mirror the stored offsets to the group, for lag monitoring only (the store decides)."""
+        try:
+            await self._consumer.commit(
+                {TopicPartition(t, p): new for (t, p), (_, new) in offsets.items()}
+            )
+        except (KafkaError, AssertionError) as error:
+            log.debug("offset mirror to Kafka skipped: %s", error)
+
+    def _assigned(self, topic: str) -> list[TopicPartition]:
+        return [tp for tp in self._consumer.assignment() if tp.topic == topic]
+
+
+def _decode(topics: Topics, records: list[ConsumerRecord]) -> tuple[list[Consumed], list[Poisoned]]:
+    items: list[Consumed] = []
+    poisoned: list[Poisoned] = []
+    for record in records:
+        try:
+            observation = read_record(topics, record.topic, record.value)
+        except UndecodableRecord as error:
+            log.error(
+                "undecodable record dead-lettered",
+                extra={
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "error": str(error),
+                },
+            )
+            observation = None
+            poisoned.append((record, str(error)))
+        items.append(
+            Consumed(
+                (record.topic, record.partition),
+                record.offset,
+                observation,
+                tuple(record.headers or ()),
+            )
+        )
+    return items, poisoned

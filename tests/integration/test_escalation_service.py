@@ -1,0 +1,248 @@
+"""Escalation with the real case and SLA services, on real Kafka and PostgreSQL.
+
+The case service (event store on its own PostgreSQL schema) publishes case events; the SLA service
+runs the `test-seconds` policy (chat: first response 4 s, resolution 8 s) and publishes breaches;
+the escalation service decides and calls the case service's Escalate. Each test has its own topics,
+so the three services see only the cases of that test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import grpc
+import psycopg
+import pytest
+from support.services import ServiceLauncher, ServiceProcess
+
+from casedesk.case.v1 import case_service_pb2 as pb
+from casedesk.case.v1 import case_service_pb2_grpc, events_pb2
+from casedesk.common.v1 import types_pb2
+from casedesk.escalation.v1 import events_pb2 as escalation_pb2
+from casedesk_escalation.testing.journal import read_decisions
+from casedesk_escalation.testing.policies import packaged_without_cooldown
+from casedesk_escalation.wire import Topics
+from casedesk_runtime.topics import TopicSpec, ensure_topics
+
+pytestmark = pytest.mark.integration
+Decisions = list[escalation_pb2.EscalationDecision]
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str) -> Topics:
+    suffix = uuid.uuid4().hex[:8]
+    topics = Topics(
+        f"case.events.v1.escalation-system-{suffix}",
+        f"sla.events.v1.escalation-system-{suffix}",
+        f"escalation.decisions.v1.escalation-system-{suffix}",
+    )
+    specs = [TopicSpec(name, partitions=3) for name in (topics.case, topics.sla, topics.decisions)]
+    specs += [
+        TopicSpec(f"{topics.case}.dlq.sla", partitions=1),
+        *(TopicSpec(f"{name}.dlq.escalation", partitions=1) for name in topics.consumed),
+    ]
+    asyncio.run(ensure_topics(kafka_bootstrap, tuple(specs)))
+    return topics
+
+
+@pytest.fixture
+def case_service(
+    services: ServiceLauncher,
+    postgres_env: dict[str, str],
+    postgres_dsn: str,
+    kafka_bootstrap: str,
+    topics: Topics,
+) -> Iterator[ServiceProcess]:
+    schema = f"case_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    yield services(
+        "casedesk_case",
+        {
+            **postgres_env,
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_SCHEMA": schema,
+            "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "CASEDESK_CASE_EVENTS_TOPIC": topics.case,
+            "CASEDESK_FOLLOW_IDLE_S": "0.1",
+            "CASEDESK_SHUTDOWN_GRACE_S": "1",
+        },
+    )
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def start_sla(
+    services: ServiceLauncher, kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> Callable[[str], ServiceProcess]:
+    def start(policy_version: str) -> ServiceProcess:
+        return services(
+            "casedesk_sla",
+            {
+                "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+                "CASEDESK_SLA_POLICY_VERSION": policy_version,
+                "CASEDESK_SLA_DB_PATH": str(tmp_path / "sla.sqlite3"),
+                "CASEDESK_SLA_SOURCE_TOPIC": topics.case,
+                "CASEDESK_SLA_TARGET_TOPIC": topics.sla,
+                "CASEDESK_SLA_CONSUMER_GROUP": f"sla-{uuid.uuid4().hex[:8]}",
+            },
+        )
+
+    return start
+
+
+@pytest.fixture
+def escalation(
+    services: ServiceLauncher,
+    kafka_bootstrap: str,
+    topics: Topics,
+    case_service: ServiceProcess,
+    tmp_path: Path,
+) -> ServiceProcess:
+    return services(
+        "casedesk_escalation",
+        {
+            "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "CASEDESK_CASE_ADDRESS": case_service.address,
+            # test-seconds breaches come 4 s apart: the production cooldown would hold L3 back.
+            "CASEDESK_ESCALATION_POLICY_FILE": str(packaged_without_cooldown(tmp_path)),
+            "CASEDESK_ESCALATION_SQLITE_PATH": str(tmp_path / "escalation.sqlite"),
+            "CASEDESK_ESCALATION_CONSUMER_GROUP": f"escalation-{uuid.uuid4().hex[:8]}",
+            "CASEDESK_ESCALATION_CASE_TOPIC": topics.case,
+            "CASEDESK_ESCALATION_SLA_TOPIC": topics.sla,
+            "CASEDESK_ESCALATION_DECISION_TOPIC": topics.decisions,
+        },
+    )
+
+
+@pytest.fixture
+async def cases(
+    case_service: ServiceProcess,
+) -> AsyncIterator[case_service_pb2_grpc.CaseServiceStub]:
+    async with grpc.aio.insecure_channel(case_service.address) as channel:
+        yield case_service_pb2_grpc.CaseServiceStub(channel)
+
+
+@pytest.fixture
+def journal(kafka_bootstrap: str, topics: Topics) -> Callable[..., Awaitable[Decisions]]:
+    async def at_least(case_ids: set[str], count: int, timeout_s: float = 60.0) -> Decisions:
+        return await read_decisions(
+            kafka_bootstrap, topics.decisions, case_ids, lambda ds: len(ds) >= count, timeout_s
+        )
+
+    return at_least
+
+
+def command(actor: int = types_pb2.Actor.SYSTEM, actor_id: str = "intake") -> pb.CommandContext:
+    return pb.CommandContext(
+        idempotency_key=str(uuid.uuid4()), actor=types_pb2.Actor(kind=actor, id=actor_id)
+    )
+
+
+async def open_chat_case(cases: case_service_pb2_grpc.CaseServiceStub) -> str:
+    view = await cases.CreateCase(
+        pb.CreateCaseRequest(
+            context=command(),
+            channel=types_pb2.PORTAL_CHAT,
+            type=types_pb2.TECHNICAL,
+            category=types_pb2.REGISTRATION_SIGN_IN,
+            citizen=types_pb2.Citizen(account_login="petrova.an", mobile_phone="+79161234567"),
+            content=types_pb2.CaseContent(subject="Не приходит СМС-код", description="Жду час"),
+        )
+    )
+    return view.case_id
+
+
+async def escalations(cases: case_service_pb2_grpc.CaseServiceStub, case_id: str) -> list:
+    page = await cases.GetHistory(pb.GetHistoryRequest(case_id=case_id, page_size=1000))
+    return [e.escalated for e in page.events if e.WhichOneof("payload") == "escalated"]
+
+
+async def test_unanswered_chat_case_escalates_l1_l2_l3_and_stops_there(
+    start_sla: Callable[[str], ServiceProcess],
+    escalation: ServiceProcess,
+    cases: case_service_pb2_grpc.CaseServiceStub,
+    journal: Callable[..., Awaitable[Decisions]],
+) -> None:
+    await asyncio.to_thread(start_sla, "test-seconds")
+    case_id = await open_chat_case(cases)
+    ladder = await journal({case_id}, 2)
+    complaint = pb.RequestEscalationRequest(
+        context=command(types_pb2.Actor.CITIZEN, "petrova.an"),
+        case_id=case_id,
+        reason=events_pb2.NO_ANSWER_IN_TIME,
+    )
+    await cases.RequestEscalation(complaint)
+    decisions = await journal({case_id}, 3)
+
+    assert [(d.reason, d.accepted, d.from_tier, d.to_tier) for d in ladder] == [
+        (events_pb2.FIRST_RESPONSE_BREACH, True, types_pb2.L1, types_pb2.L2),
+        (events_pb2.RESOLUTION_BREACH, True, types_pb2.L2, types_pb2.L3),
+    ]
+    refused = decisions[2]
+    assert refused.reason == events_pb2.NO_ANSWER_IN_TIME and not refused.accepted
+    assert "never goes above L3" in refused.explanation
+    view = await cases.GetCase(pb.GetCaseRequest(case_id=case_id))
+    assert view.tier == types_pb2.L3
+    recorded = await escalations(cases, case_id)
+    assert [(e.to_tier, e.cause_ref) for e in recorded] == [
+        (types_pb2.L2, ladder[0].trigger_event_id),
+        (types_pb2.L3, ladder[1].trigger_event_id),
+    ]
+    assert not any(e.callback_required for e in recorded)  # chat, not phone
+
+
+async def test_no_answer_in_time_within_the_deadline_is_rejected_and_journaled(
+    start_sla: Callable[[str], ServiceProcess],
+    escalation: ServiceProcess,
+    cases: case_service_pb2_grpc.CaseServiceStub,
+    journal: Callable[..., Awaitable[Decisions]],
+) -> None:
+    await asyncio.to_thread(start_sla, "2023.1")  # chat: first answer due in 5 minutes
+    case_id = await open_chat_case(cases)
+    await cases.RequestEscalation(
+        pb.RequestEscalationRequest(
+            context=command(types_pb2.Actor.CITIZEN, "petrova.an"),
+            case_id=case_id,
+            reason=events_pb2.NO_ANSWER_IN_TIME,
+            explanation="Никто не отвечает",
+        )
+    )
+    (decision,) = await journal({case_id}, 1)
+
+    assert decision.reason == events_pb2.NO_ANSWER_IN_TIME and not decision.accepted
+    assert "no deadline of this case has been breached" in decision.explanation
+    assert decision.from_tier == types_pb2.L1
+    view = await cases.GetCase(pb.GetCaseRequest(case_id=case_id))
+    assert view.tier == types_pb2.L1
+    assert await escalations(cases, case_id) == []
+
+
+async def test_kill_9_of_the_escalation_service_mid_way_changes_nothing(
+    start_sla: Callable[[str], ServiceProcess],
+    escalation: ServiceProcess,
+    cases: case_service_pb2_grpc.CaseServiceStub,
+    journal: Callable[..., Awaitable[Decisions]],
+) -> None:
+    await asyncio.to_thread(start_sla, "test-seconds")
+    case_ids = {await open_chat_case(cases) for _ in range(8)}
+    before_kill = await journal(case_ids, 1)  # the first breaches are being decided
+    escalation.kill()
+    await asyncio.sleep(1)
+    await asyncio.to_thread(escalation.start)
+    decisions = await journal(case_ids, 2 * len(case_ids), timeout_s=90)
+    await asyncio.sleep(2)  # room for anything decided or escalated twice to show up
+
+    assert len(before_kill) < 2 * len(case_ids), "the kill came too late to prove anything"
+    assert len(decisions) == 2 * len(case_ids)
+    assert all(d.accepted for d in decisions)
+    for case_id in case_ids:
+        view = await cases.GetCase(pb.GetCaseRequest(case_id=case_id))
+        assert view.tier == types_pb2.L3, case_id
+        recorded = await escalations(cases, case_id)
+        assert [e.to_tier for e in recorded] == [types_pb2.L2, types_pb2.L3], case_id
+    assert len(await journal(case_ids, 2 * len(case_ids))) == 2 * len(case_ids)
