@@ -136,7 +136,7 @@ def test_minimal_runs_the_event_store_on_sqlite_in_the_data_volume(minimal: Rele
     assert minimal.workload("case")["spec"]["replicas"] == 1
 
 
-def test_callers_get_the_case_service_address(minimal: Release) -> None:
+def test_callers_get_the_case_address(minimal: Release) -> None:
     case_address = f"{component_name('case')}:50052"
-    assert minimal.env("intake")["CASEDESK_CASE_SERVICE_ADDRESS"]["value"] == case_address
+    assert minimal.env("intake")["CASEDESK_CASE_ADDRESS"]["value"] == case_address
     assert minimal.env("escalation")["CASEDESK_CASE_ADDRESS"]["value"] == case_address

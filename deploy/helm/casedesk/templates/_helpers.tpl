@@ -54,7 +54,7 @@ service's settings read. Every service uses Kafka.
 */}}
 {{- define "casedesk.topology" -}}
 intake:
-  calls: {case: CASEDESK_CASE_SERVICE_ADDRESS}
+  calls: {case: CASEDESK_CASE_ADDRESS}
 case:
   database:
     sqlite: {PERSISTENCE_MODULE: eventsourcing.sqlite, SQLITE_DBNAME: /var/lib/casedesk/case.sqlite}

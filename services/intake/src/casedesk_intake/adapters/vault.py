@@ -1,0 +1,146 @@
+"""Attachments encrypted at rest: AES-256-GCM under a per-citizen data key.
+
+Each citizen's data key is random and stored only wrapped (encrypted) by the master key. Erasing
+that wrapped key makes every file of the citizen unreadable at once (crypto-shredding), which is
+how a right-to-erasure request is honoured even for copies in backups. A file's id and digest are
+bound into its authentication tag, so swapping two encrypted files is detected on read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import threading
+import uuid
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from casedesk_intake.adapters.keys import KEY_BYTES
+
+_NONCE = 12
+_FORMAT = b"\x01"
+
+
+class AttachmentUnreadable(Exception):
+    """The file is gone, its citizen's key was erased, or the content was tampered with."""
+
+
+class AttachmentVault:
+    def __init__(self, directory: Path, master_key: bytes) -> None:
+        self._keys_dir = directory / "keys"
+        self._blobs_dir = directory / "blobs"
+        self._master = AESGCM(master_key)
+        self._data_keys: dict[str, AESGCM] = {}
+        self._lock = threading.Lock()
+        self._keys_dir.mkdir(parents=True, exist_ok=True)
+        self._blobs_dir.mkdir(parents=True, exist_ok=True)
+
+    async def store(self, citizen_ref: str, attachment_id: str, content: bytes) -> str:
+        """Encrypt and store; returns the hex sha256 of the plaintext."""
+        return await asyncio.to_thread(self._store, citizen_ref, attachment_id, content)
+
+    async def read(self, citizen_ref: str, attachment_id: str) -> bytes:
+        return await asyncio.to_thread(self._read, citizen_ref, attachment_id)
+
+    async def erase_citizen(self, citizen_ref: str) -> None:
+        await asyncio.to_thread(self._erase, citizen_ref)
+
+    def _store(self, citizen_ref: str, attachment_id: str, content: bytes) -> str:
+        digest = hashlib.sha256(content).hexdigest()
+        nonce = os.urandom(_NONCE)
+        sealed = self._data_key(citizen_ref).encrypt(nonce, content, _aad(attachment_id, digest))
+        path = self._blob_path(citizen_ref, attachment_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path, _FORMAT + digest.encode() + nonce + sealed)
+        return digest
+
+    def _read(self, citizen_ref: str, attachment_id: str) -> bytes:
+        try:
+            data = self._blob_path(citizen_ref, attachment_id).read_bytes()
+            key = self._data_key(citizen_ref, create=False)
+        except FileNotFoundError:
+            raise AttachmentUnreadable(f"attachment {attachment_id} is not available") from None
+        digest, nonce, sealed = data[1:65].decode(), data[65 : 65 + _NONCE], data[65 + _NONCE :]
+        try:
+            content = key.decrypt(nonce, sealed, _aad(attachment_id, digest))
+        except InvalidTag:
+            raise AttachmentUnreadable(f"attachment {attachment_id} failed its check") from None
+        if hashlib.sha256(content).hexdigest() != digest:
+            raise AttachmentUnreadable(f"attachment {attachment_id} failed its sha256 check")
+        return content
+
+    def _erase(self, citizen_ref: str) -> None:
+        with self._lock:
+            self._data_keys.pop(citizen_ref, None)
+            self._key_path(citizen_ref).unlink(missing_ok=True)
+            _fsync_directory(self._keys_dir)
+        shutil.rmtree(self._blobs_dir / _safe(citizen_ref), ignore_errors=True)
+
+    def _data_key(self, citizen_ref: str, create: bool = True) -> AESGCM:
+        with self._lock:
+            cached = self._data_keys.get(citizen_ref)
+            if cached is None:
+                cached = self._data_keys[citizen_ref] = self._load_key(citizen_ref, create)
+            return cached
+
+    def _load_key(self, citizen_ref: str, create: bool) -> AESGCM:
+        path = self._key_path(citizen_ref)
+        aad = b"casedesk-intake/data-key/" + citizen_ref.encode()
+        if not path.exists():
+            if not create:
+                raise FileNotFoundError(path)
+            nonce = os.urandom(_NONCE)
+            wrapped = nonce + self._master.encrypt(nonce, AESGCM.generate_key(256), aad)
+            # Another replica on a shared volume may create the key at the same moment:
+            # linking fails if the name exists, and then both use the winner's key.
+            temporary = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+            _write_atomically(temporary, wrapped)
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass
+            finally:
+                temporary.unlink(missing_ok=True)
+        wrapped = path.read_bytes()
+        key = self._master.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], aad)
+        if len(key) != KEY_BYTES:
+            raise AttachmentUnreadable("a data key has the wrong length")
+        return AESGCM(key)
+
+    def _key_path(self, citizen_ref: str) -> Path:
+        return self._keys_dir / f"{_safe(citizen_ref)}.key"
+
+    def _blob_path(self, citizen_ref: str, attachment_id: str) -> Path:
+        return self._blobs_dir / _safe(citizen_ref) / f"{_safe(attachment_id)}.bin"
+
+
+def _aad(attachment_id: str, digest: str) -> bytes:
+    return f"casedesk-intake/attachment/{attachment_id}/{digest}".encode()
+
+
+def _safe(name: str) -> str:
+    if not name or not all(c.isalnum() or c == "-" for c in name) or not name.isascii():
+        raise ValueError("file names in the vault are hex digests and uuids only")
+    return name
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    with temporary.open("wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

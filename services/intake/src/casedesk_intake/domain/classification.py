@@ -1,0 +1,126 @@
+"""Classification of a case by Russian keyword rules, when the frontend did not give it.
+
+The rules are data (a TOML file shipped in the package, replaceable by a setting), so support can
+tune the vocabulary without a release. See classification_rules.toml for the matching rules.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from casedesk_intake.domain.keywords import Keyword, KeywordError, KeywordIndex
+
+CATEGORIES = ("REGISTRATION_SIGN_IN", "SERVICE_DELIVERY", "TECHNICAL_FAULT", "OTHER")
+CASE_TYPES = ("TECHNICAL", "CONSULTATION", "COMPLAINT")
+
+
+class RulesError(ValueError):
+    """The rules file is malformed; the message names the offending entry."""
+
+
+@dataclass(frozen=True)
+class Classification:
+    case_type: str
+    category: str
+    queue: str
+    rules_version: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    keywords: tuple[Keyword, ...]
+    case_type: str = ""
+    queue: str = ""
+    overrides_category: bool = False
+
+    def score(self, found: frozenset[Keyword]) -> int:
+        return sum(len(k.stems) for k in self.keywords if k in found)
+
+
+class Classifier:
+    def __init__(self, document: dict[str, Any]) -> None:
+        try:
+            self.version = str(document["version"])
+            defaults = document["defaults"]
+            self.default_category = _member(defaults["category"], CATEGORIES, "defaults.category")
+            self.default_type = _member(defaults["type"], CASE_TYPES, "defaults.type")
+            self.categories = tuple(
+                _rule(entry, CATEGORIES, f"category[{i}]")
+                for i, entry in enumerate(document.get("category", []))
+            )
+            self.types = tuple(
+                _rule(entry, CASE_TYPES, f"type[{i}]")
+                for i, entry in enumerate(document.get("type", []))
+            )
+        except KeyError as missing:
+            raise RulesError(f"classification rules lack {missing}") from None
+        self._index = KeywordIndex(k for r in (*self.categories, *self.types) for k in r.keywords)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Classifier:
+        if path is None:
+            text = resources.files("casedesk_intake").joinpath("classification_rules.toml")
+            return cls(tomllib.loads(text.read_text(encoding="utf-8")))
+        with path.open("rb") as file:
+            return cls(tomllib.load(file))
+
+    def classify(self, text: str, case_type: str = "", category: str = "") -> Classification:
+        """Fill in what the frontend left empty; what it gave is kept as given."""
+        found = self._index.found_in(text)
+        rule = next((r for r in self.categories if r.name == category), None)
+        if not category:
+            rule = _best(self.categories, found)
+            category = rule.name if rule else self.default_category
+        return Classification(
+            case_type=case_type or self._type_for(found, rule),
+            category=category,
+            queue=rule.queue if rule else "",
+            rules_version=self.version,
+        )
+
+    def _type_for(self, found: frozenset[Keyword], category_rule: Rule | None) -> str:
+        overriding = _best([r for r in self.types if r.overrides_category], found)
+        if overriding:
+            return overriding.name
+        if category_rule and category_rule.case_type:
+            return category_rule.case_type
+        hinted = _best(self.types, found)
+        return hinted.name if hinted else self.default_type
+
+
+def _best(rules: Any, found: frozenset[Keyword]) -> Rule | None:
+    best, best_score = None, 0
+    for rule in rules:
+        score = rule.score(found)
+        if score > best_score:
+            best, best_score = rule, score
+    return best
+
+
+def _member(value: Any, allowed: tuple[str, ...], where: str) -> str:
+    if value not in allowed:
+        raise RulesError(f"{where}: {value!r} is not one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _rule(entry: dict[str, Any], names: tuple[str, ...], where: str) -> Rule:
+    case_type = entry.get("type", "")
+    return Rule(
+        name=_member(entry.get("name"), names, f"{where}.name"),
+        keywords=_keywords(entry.get("keywords", []), where),
+        case_type=_member(case_type, CASE_TYPES, f"{where}.type") if case_type else "",
+        queue=str(entry.get("queue", "")),
+        overrides_category=bool(entry.get("overrides_category", False)),
+    )
+
+
+def _keywords(phrases: list[str], where: str) -> tuple[Keyword, ...]:
+    try:
+        return tuple(Keyword.parse(phrase) for phrase in phrases)
+    except KeywordError as problem:
+        raise RulesError(f"{where}: {problem}") from None

@@ -1,0 +1,76 @@
+"""Intake's settings: CASEDESK_* environment variables on top of the shared ServiceSettings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from casedesk_intake.frontends import FrontendEntry
+from casedesk_runtime.settings import ServiceSettings
+
+MIB = 1024 * 1024
+
+
+class IntakeSettings(ServiceSettings):
+    service_name: str = "intake"
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
+
+    case_address: str = "127.0.0.1:50052"
+    # Deadline a call to the case service gets before intake answers UNAVAILABLE.
+    case_service_timeout_s: float = Field(default=10.0, gt=0)
+
+    # Where idempotency records, the linking index, keys and attachments live by default.
+    data_dir: Path = Path("intake-data")
+    # sqlite:///path/to/file.db (default: <data_dir>/intake.sqlite3) or postgresql://user:pw@host/db
+    database_url: str | None = None
+    idempotency_retention_days: int = Field(default=7, ge=1)
+
+    # Frontends: a TOML file of [[frontend]] tables and/or a JSON list in CASEDESK_FRONTENDS.
+    frontends_file: Path | None = None
+    frontends: list[FrontendEntry] = Field(default_factory=list)
+
+    # Base64 of 32 random bytes; wraps every citizen's data key. Unset: a key file in data_dir is
+    # created on first start (fine for a laptop, not for a cluster: set it from a secret).
+    master_key: SecretStr | None = None
+
+    classification_rules_path: Path | None = None
+    deadline_policy_version: str | None = None
+    # A new case about the same service from the same citizen within this window is linked.
+    link_window_hours: float = Field(default=72.0, ge=0)
+
+    attachments_dir: Path | None = None
+    attachment_max_count: int = Field(default=5, ge=0)
+    # The gRPC server accepts messages up to 4 MiB, which bounds what a request can carry.
+    attachment_max_bytes: int = Field(default=3 * MIB, ge=1)
+    attachments_max_total_bytes: int = Field(default=3 * MIB + MIB // 2, ge=1)
+    attachment_media_types: list[str] = Field(
+        default_factory=lambda: [
+            "application/pdf",
+            "image/jpeg",
+            "image/png",
+            "image/gif",
+            "image/webp",
+            "text/plain",
+            "application/msword",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.oasis.opendocument.text",
+            "application/vnd.ms-excel",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ]
+    )
+
+    citizen_rate_per_s: float = Field(default=0.5, gt=0)
+    citizen_burst: float = Field(default=20, ge=1)
+    frontend_rate_per_s: float = Field(default=2000, gt=0)
+    frontend_burst: float = Field(default=4000, ge=1)
+
+    social_networks: list[str] = Field(
+        default_factory=lambda: ["telegram", "vk", "ok", "facebook", "instagram", "max"]
+    )
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'intake.sqlite3'}"
+
+    def resolved_attachments_dir(self) -> Path:
+        return self.attachments_dir or self.data_dir / "attachments"

@@ -1,0 +1,104 @@
+"""Frontend tokens, channel bindings, citizen ownership and rate limits."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from intake_messages import metadata, submission
+
+from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
+
+
+async def _refusal(call) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def]
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await call
+    return refused.value
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        (),
+        (("authorization", "Bearer wrong-token"),),
+        (("authorization", "Basic chat-token-0123456789"),),
+        (("authorization", "Bearer "),),
+    ],
+)
+async def test_unknown_or_missing_tokens_are_unauthenticated(intake, pairs) -> None:
+    error = await _refusal(intake.stub.SubmitCase(submission(), metadata=pairs))
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert not intake.cases.commands
+
+
+async def test_a_frontend_submits_only_on_its_channels(intake) -> None:
+    error = await _refusal(
+        intake.stub.SubmitCase(submission("MFC"), metadata=metadata("portal-chat"))
+    )
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "MFC" in error.details()
+
+
+async def test_only_the_mail_gateway_ingests_mail(intake) -> None:
+    request = intake_pb2.IngestEmailRequest(idempotency_key="k", raw_message=b"From: a@b.ru\r\n")
+    error = await _refusal(intake.stub.IngestEmail(request, metadata=metadata("portal-chat")))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize(
+    ("rpc", "request_message"),
+    [
+        ("GetCase", intake_pb2.GetCaseRequest(case_number="2026-0000001")),
+        ("ListMyCases", intake_pb2.ListMyCasesRequest()),
+        (
+            "AddComment",
+            intake_pb2.AddCommentRequest(idempotency_key="k", case_number="2026-0000001", body="x"),
+        ),
+    ],
+)
+async def test_citizen_calls_need_the_citizen_login(intake, rpc: str, request_message) -> None:
+    error = await _refusal(
+        getattr(intake.stub, rpc)(request_message, metadata=metadata(login=None))
+    )
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "x-citizen-login" in error.details()
+
+
+async def test_a_citizen_reads_and_comments_only_his_own_cases(intake) -> None:
+    mine = await intake.stub.SubmitCase(submission(), metadata=metadata(login="ivanov.ii"))
+    foreign = metadata(login="petrov.pp")
+    read = await _refusal(
+        intake.stub.GetCase(intake_pb2.GetCaseRequest(case_number=mine.number), metadata=foreign)
+    )
+    comment = intake_pb2.AddCommentRequest(idempotency_key="c1", case_number=mine.number, body="x")
+    commented = await _refusal(intake.stub.AddComment(comment, metadata=foreign))
+    assert read.code() == commented.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "Иванов" not in read.details()
+    assert len(intake.cases.commands) == 1
+
+
+@pytest.mark.parametrize("settings_overrides", [{"citizen_rate_per_s": 0.001, "citizen_burst": 2}])
+async def test_a_citizen_over_his_rate_gets_resource_exhausted_with_retry_info(intake) -> None:
+    for _ in range(2):
+        await intake.stub.SubmitCase(submission(), metadata=metadata())
+    error = await _refusal(intake.stub.SubmitCase(submission(), metadata=metadata()))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    status = rpc_status.from_call(error)
+    retry = error_details_pb2.RetryInfo()
+    assert status is not None and status.details[0].Unpack(retry)
+    assert retry.retry_delay.seconds > 100
+    other = await intake.stub.SubmitCase(submission(), metadata=metadata(login="petrov.pp"))
+    assert other.number, "another citizen is not limited"
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"frontend_rate_per_s": 0.001, "frontend_burst": 1}]
+)
+async def test_a_frontend_over_its_rate_is_limited(intake) -> None:
+    await intake.stub.SubmitCase(submission(), metadata=metadata())
+    error = await _refusal(
+        intake.stub.SubmitCase(submission(), metadata=metadata(login="petrov.pp"))
+    )
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "frontend" in error.details()

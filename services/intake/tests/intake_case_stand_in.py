@@ -1,0 +1,178 @@
+"""A stand-in CaseService: an in-memory servicer with the contract's behaviour intake relies on.
+
+Commands are idempotent by CommandContext.idempotency_key (a retry returns the stored view; the
+same key with another command is ALREADY_EXISTS), numbers look like the real ones, and only an
+answered case can be repeated. Every received command is kept for assertions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime
+
+import grpc
+from google.protobuf.message import Message
+
+from casedesk.case.v1 import case_service_pb2 as case_pb2
+from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
+from casedesk.common.v1 import types_pb2
+from casedesk_runtime.events import to_timestamp
+
+_REPEATABLE = (types_pb2.ANSWER_READY, types_pb2.CLOSED)
+
+
+class CaseServiceStandIn(case_grpc.CaseServiceServicer):
+    def __init__(self) -> None:
+        self.cases: dict[str, case_pb2.CaseView] = {}
+        self.commands: list[Message] = []
+        self._by_key: dict[str, tuple[bytes, str]] = {}
+        self._serials = itertools.count(1)
+        self.unavailable_next = 0
+
+    # -- helpers for tests ------------------------------------------------------------------
+
+    def by_number(self, number: str) -> case_pb2.CaseView:
+        return next(c for c in self.cases.values() if c.number == number)
+
+    def set_status(self, number: str, status: int) -> None:
+        self.by_number(number).status = status
+
+    def reply_as_specialist(self, number: str, body: str, public: bool = True) -> None:
+        case = self.by_number(number)
+        case.comments.add(
+            comment_id=str(uuid.uuid4()),
+            body=body,
+            public=public,
+            author=types_pb2.Actor(kind=types_pb2.Actor.SPECIALIST, id="l1-001"),
+            at=to_timestamp(datetime.now(UTC)),
+        )
+
+    def of_type(self, kind: type[Message]) -> list[Message]:
+        return [c for c in self.commands if isinstance(c, kind)]
+
+    # -- the contract -----------------------------------------------------------------------
+
+    async def _once(self, request, context, apply):  # type: ignore[no-untyped-def]
+        if self.unavailable_next:
+            self.unavailable_next -= 1
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "stand-in is briefly unavailable")
+        self.commands.append(request)
+        key = request.context.idempotency_key
+        payload = request.SerializeToString(deterministic=True)
+        if key in self._by_key:
+            stored_payload, case_id = self._by_key[key]
+            if stored_payload != payload:
+                await context.abort(grpc.StatusCode.ALREADY_EXISTS, "key reused")
+            return self.cases[case_id]
+        case = await apply()
+        self._by_key[key] = (payload, case.case_id)
+        case.version += 1
+        case.updated_at.CopyFrom(to_timestamp(datetime.now(UTC)))
+        return case
+
+    def _new_case(self, request: case_pb2.CreateCaseRequest) -> case_pb2.CaseView:
+        number = f"{datetime.now(UTC).year}-{next(self._serials):07d}"
+        case = case_pb2.CaseView(
+            case_id=str(uuid.uuid5(uuid.NAMESPACE_URL, number)),
+            number=number,
+            status=types_pb2.REGISTERED,
+            channel=request.channel,
+            type=request.type,
+            category=request.category,
+            queue=request.queue or "l1-general",
+            tier=types_pb2.L1,
+            citizen=request.citizen,
+            content=request.content,
+            provenance=request.provenance,
+            attachments=request.attachments,
+            linked_to=request.linked_to,
+            registered_at=to_timestamp(datetime.now(UTC)),
+        )
+        self.cases[case.case_id] = case
+        return case
+
+    async def _existing(self, case_id: str, context) -> case_pb2.CaseView:  # type: ignore[no-untyped-def]
+        if case_id not in self.cases:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"case {case_id} not found")
+        return self.cases[case_id]
+
+    async def CreateCase(self, request, context):  # type: ignore[no-untyped-def]
+        async def create() -> case_pb2.CaseView:
+            return self._new_case(request)
+
+        return await self._once(request, context, create)
+
+    async def AddComment(self, request, context):  # type: ignore[no-untyped-def]
+        async def comment() -> case_pb2.CaseView:
+            case = await self._existing(request.case_id, context)
+            case.comments.add(
+                comment_id=str(uuid.uuid4()),
+                body=request.body,
+                public=request.public,
+                author=request.context.actor,
+                at=to_timestamp(datetime.now(UTC)),
+            )
+            case.attachments.extend(request.attachments)
+            return case
+
+        return await self._once(request, context, comment)
+
+    async def RepeatCase(self, request, context):  # type: ignore[no-untyped-def]
+        async def repeat() -> case_pb2.CaseView:
+            original = await self._existing(request.case_id, context)
+            if original.status not in _REPEATABLE:
+                await context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION, "only an answered case can be repeated"
+                )
+            create = case_pb2.CreateCaseRequest(
+                channel=original.channel,
+                type=original.type,
+                category=original.category,
+                citizen=original.citizen,
+                content=original.content,
+                provenance=original.provenance,
+            )
+            new = self._new_case(create)
+            new.repeat_of = original.case_id
+            original.repeated_by.append(new.case_id)
+            return new
+
+        return await self._once(request, context, repeat)
+
+    async def RequestEscalation(self, request, context):  # type: ignore[no-untyped-def]
+        async def escalate() -> case_pb2.CaseView:
+            return await self._existing(request.case_id, context)
+
+        return await self._once(request, context, escalate)
+
+    async def GetCase(self, request, context):  # type: ignore[no-untyped-def]
+        for case in self.cases.values():
+            if request.number and case.number == request.number:
+                return case
+            if request.case_id and case.case_id == request.case_id:
+                return case
+        await context.abort(grpc.StatusCode.NOT_FOUND, "case not found")
+
+    async def ListCases(self, request, context):  # type: ignore[no-untyped-def]
+        mine = [c for c in self.cases.values() if c.citizen.account_login == request.citizen_login]
+        if request.page_token and not request.page_token.isdigit():
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_token is not ours")
+        start = int(request.page_token or 0)
+        page = mine[start : start + (request.page_size or 50)]
+        following = start + len(page)
+        return case_pb2.CaseList(
+            cases=[
+                case_pb2.CaseSummary(
+                    case_id=c.case_id,
+                    number=c.number,
+                    status=c.status,
+                    channel=c.channel,
+                    subject=c.content.subject,
+                    registered_at=c.registered_at,
+                    updated_at=c.updated_at,
+                )
+                for c in page
+            ],
+            next_page_token=str(following) if following < len(mine) else "",
+        )

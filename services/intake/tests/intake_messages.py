@@ -1,0 +1,113 @@
+"""Valid requests of every channel, to be spoiled one field at a time by the tests."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import uuid
+
+from casedesk.common.v1 import types_pb2
+from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
+from casedesk_intake.frontends import CHANNELS, FrontendEntry
+
+VALID_SNILS = "112-233-445 95"
+VALID_INN = "500100732259"
+MASTER_KEY = base64.b64encode(os.urandom(32)).decode()
+PDF = b"%PDF-1.7\n% a scanned statement\n"
+
+# One token per frontend; "desk-all" may use every channel.
+TOKENS = {
+    "portal-chat": ("chat-token-0123456789", ["PORTAL_CHAT"]),
+    "personal-account": ("account-token-0123456789", ["PERSONAL_ACCOUNT"]),
+    "mail-gateway": ("mail-token-0123456789", ["EMAIL"]),
+    "contact-centre": ("phone-token-0123456789", ["PHONE"]),
+    "social-moderation": ("social-token-0123456789", ["SOCIAL"]),
+    "mfc-desk": ("mfc-token-0123456789", ["MFC"]),
+    "desk-all": ("all-token-0123456789", list(CHANNELS)),
+}
+FRONTEND_OF_CHANNEL = {
+    "PORTAL_CHAT": "portal-chat",
+    "PERSONAL_ACCOUNT": "personal-account",
+    "EMAIL": "mail-gateway",
+    "PHONE": "contact-centre",
+    "SOCIAL": "social-moderation",
+    "MFC": "mfc-desk",
+}
+
+
+def frontend_entries() -> list[FrontendEntry]:
+    return [
+        FrontendEntry(
+            name=name, token_sha256=hashlib.sha256(token.encode()).hexdigest(), channels=channels
+        )
+        for name, (token, channels) in TOKENS.items()
+    ]
+
+
+def metadata(frontend: str = "desk-all", login: str | None = "ivanov.ii") -> tuple:
+    token = TOKENS[frontend][0]
+    pairs = [("authorization", f"Bearer {token}")]
+    if login:
+        pairs.append(("x-citizen-login", login))
+    return tuple(pairs)
+
+
+def provenance(channel: str) -> types_pb2.Provenance:
+    return {
+        "PORTAL_CHAT": types_pb2.Provenance(chat=types_pb2.ChatOrigin(session_id="chat-77")),
+        "PERSONAL_ACCOUNT": types_pb2.Provenance(
+            personal_account=types_pb2.PersonalAccountOrigin(form_id="feedback-form")
+        ),
+        "EMAIL": types_pb2.Provenance(
+            email=types_pb2.EmailOrigin(
+                message_id="m-1@mail.example.ru", from_address="ivanov@example.ru"
+            )
+        ),
+        "PHONE": types_pb2.Provenance(
+            phone=types_pb2.PhoneOrigin(call_id="call-9", caller_number="+49 151 2345 6789")
+        ),
+        "SOCIAL": types_pb2.Provenance(
+            social=types_pb2.SocialOrigin(
+                network="Telegram",
+                post_reference="https://t.me/gosuslugi/12345",
+                author_handle="@ivanov",
+            )
+        ),
+        "MFC": types_pb2.Provenance(
+            mfc=types_pb2.MfcOrigin(office_code="MFC-77-012", operator_id="op-5")
+        ),
+    }[channel]
+
+
+def submission(
+    channel: str = "PERSONAL_ACCOUNT", key: str | None = None, **content: str
+) -> intake_pb2.SubmitCaseRequest:
+    return intake_pb2.SubmitCaseRequest(
+        idempotency_key=key or str(uuid.uuid4()),
+        channel=types_pb2.Channel.Value(channel),
+        citizen=types_pb2.Citizen(
+            full_name="Иванов Иван Иванович",
+            snils=VALID_SNILS,
+            inn=VALID_INN,
+            mobile_phone="+7 (912) 345-67-89",
+            email="ivanov@example.ru",
+            preferred_contact=types_pb2.CONTACT_SMS_AND_EMAIL,
+        ),
+        content=types_pb2.CaseContent(
+            subject=content.get("subject", "Не могу войти в личный кабинет"),
+            description=content.get("description", "Пишет неверный пароль, хотя пароль верный."),
+            service_name=content.get("service_name", "Вход на портал"),
+            service_code=content.get("service_code", ""),
+        ),
+        provenance=provenance(channel),
+    )
+
+
+def upload(content: bytes = PDF, name: str = "заявление.pdf") -> intake_pb2.AttachmentUpload:
+    return intake_pb2.AttachmentUpload(
+        file_name=name,
+        media_type="application/pdf",
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+    )

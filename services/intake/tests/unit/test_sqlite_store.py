@@ -1,0 +1,85 @@
+"""Idempotency records and the linking index on SQLite (PostgreSQL: tests/integration)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from casedesk_intake.adapters.store import IntakeStore, RecentCase, RequestMismatch, open_store
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    opened = await open_store(f"sqlite:///{tmp_path / 'intake.sqlite3'}")
+    yield opened
+    await opened.close()
+
+
+async def test_first_claim_runs_then_the_reply_is_replayed(store: IntakeStore) -> None:
+    assert await store.claim("chat", "k1", "hash-a") is None
+    await store.complete("chat", "k1", b"reply")
+    assert await store.claim("chat", "k1", "hash-a") == b"reply"
+
+
+async def test_unfinished_claim_runs_again(store: IntakeStore) -> None:
+    assert await store.claim("chat", "k1", "hash-a") is None
+    assert await store.claim("chat", "k1", "hash-a") is None
+
+
+async def test_reused_key_with_other_content_is_refused(store: IntakeStore) -> None:
+    await store.claim("chat", "k1", "hash-a")
+    with pytest.raises(RequestMismatch):
+        await store.claim("chat", "k1", "hash-b")
+
+
+async def test_keys_are_per_frontend(store: IntakeStore) -> None:
+    await store.claim("chat", "k1", "hash-a")
+    await store.complete("chat", "k1", b"reply")
+    assert await store.claim("mfc", "k1", "hash-b") is None
+
+
+async def test_released_claim_frees_the_key_but_a_finished_one_stays(store: IntakeStore) -> None:
+    await store.claim("chat", "k1", "hash-a")
+    await store.release("chat", "k1")
+    assert await store.claim("chat", "k1", "hash-b") is None
+    await store.complete("chat", "k1", b"reply")
+    await store.release("chat", "k1")
+    assert await store.claim("chat", "k1", "hash-b") == b"reply"
+
+
+async def test_latest_case_within_the_window(store: IntakeStore) -> None:
+    for case_id, at in (("c1", 100.0), ("c2", 200.0)):
+        await store.claim("chat", case_id, "h")
+        await store.complete(
+            "chat", case_id, b"r", RecentCase("ref", "code:1", case_id, case_id, at)
+        )
+    latest = await store.latest_case("ref", "code:1", since=150.0)
+    assert latest is not None and latest.case_id == "c2"
+    assert await store.latest_case("ref", "code:1", since=250.0) is None
+    assert await store.latest_case("ref", "code:2", since=0.0) is None
+    assert await store.latest_case("other", "code:1", since=0.0) is None
+
+
+async def test_purge_forgets_old_records(store: IntakeStore) -> None:
+    await store.claim("chat", "k1", "h")
+    await store.complete("chat", "k1", b"r", RecentCase("ref", "s", "c1", "n1", 10.0))
+    await store.purge(idempotency_before=1e12, recent_before=20.0)
+    assert await store.claim("chat", "k1", "other") is None
+    assert await store.latest_case("ref", "s", since=0.0) is None
+
+
+async def test_records_survive_reopening(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'nested' / 'intake.sqlite3'}"
+    first = await open_store(url)
+    await first.claim("chat", "k1", "h")
+    await first.complete("chat", "k1", b"reply")
+    await first.close()
+    second = await open_store(url)
+    assert await second.claim("chat", "k1", "h") == b"reply"
+    await second.close()
+
+
+async def test_unknown_database_urls_are_refused() -> None:
+    with pytest.raises(ValueError, match="sqlite:///"):
+        await open_store("mysql://x")
