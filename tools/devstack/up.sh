@@ -30,10 +30,20 @@ start mail-sink $UV run --frozen python tools/devstack/mail_sink.py --port "$MAI
 start sms-sink $UV run --frozen python tools/devstack/sms_sink.py --port "$SMS_PORT" --file "$STACK/sms.jsonl"
 
 declare -A PORTS=([intake]=50051 [case]=50052 [sla]=50053 [escalation]=50054 [notify]=50055)
+DATA="$STACK/data"
 export PERSISTENCE_MODULE=eventsourcing.sqlite
 export CASEDESK_CASE_ADDRESS="127.0.0.1:${PORTS[case]}"
 export CASEDESK_SMTP_HOST=127.0.0.1 CASEDESK_SMTP_PORT="$MAIL_PORT"
 export CASEDESK_SMS_GATEWAY_URL="http://127.0.0.1:$SMS_PORT/send"
+# Every service's own state lives under the stack's data directory (never in the work tree).
+export CASEDESK_DATA_DIR="$DATA/intake"
+export CASEDESK_SLA_DB_PATH="$DATA/sla.sqlite3"
+export CASEDESK_ESCALATION_SQLITE_PATH="$DATA/escalation.sqlite"
+export CASEDESK_STORE_PATH="$DATA/notify.sqlite3"
+# One development frontend allowed on every channel; its token is printed below.
+DEV_TOKEN="${CASEDESK_DEV_FRONTEND_TOKEN:-casedesk-dev-token}"
+DEV_TOKEN_SHA=$(printf '%s' "$DEV_TOKEN" | sha256sum | cut -d' ' -f1)
+export CASEDESK_FRONTENDS="[{\"name\": \"dev\", \"token_sha256\": \"$DEV_TOKEN_SHA\", \"channels\": [\"PORTAL_CHAT\", \"PERSONAL_ACCOUNT\", \"EMAIL\", \"PHONE\", \"SOCIAL\", \"MFC\"]}]"
 running=()
 for name in case intake sla escalation notify; do
   if [ ! -f "services/$name/src/casedesk_$name/__main__.py" ]; then
@@ -58,4 +68,5 @@ echo "  sms sink       http://127.0.0.1:$SMS_PORT/send   (messages in $STACK/sms
 for name in "${running[@]}"; do
   printf '  %-14s grpc://127.0.0.1:%s   (log %s)\n' "$name" "${PORTS[$name]}" "$STACK/logs/$name.log"
 done
+echo "  frontend token $DEV_TOKEN   (metadata: authorization: Bearer <token>, x-citizen-login: <login>)"
 echo "Stop with: make down"

@@ -77,6 +77,28 @@ async def ensure_topics(
         await admin.close()
 
 
+async def existing_partitions(names: list[str], **connection: object) -> dict[str, list[int]]:
+    """Partition numbers of those of `names` that exist on the cluster (missing ones are left out).
+
+    A consumer without a group knows only the topics assigned to it, so this asks the cluster. It
+    lists topics before describing them: describing a missing topic makes a broker with automatic
+    creation on create it with its own defaults (wrong partitions and retention), and provisioning
+    would then leave that wrong topic alone.
+    """
+    admin = AIOKafkaAdminClient(**connection)
+    await admin.start()
+    try:
+        present = [name for name in names if name in set(await admin.list_topics())]
+        described = await admin.describe_topics(present) if present else []
+    finally:
+        await admin.close()
+    return {
+        entry["topic"]: sorted(p["partition"] for p in entry["partitions"])
+        for entry in described
+        if entry["error_code"] == 0 and entry["partitions"]
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Create Casedesk's Kafka topics (idempotent).")
     parser.add_argument("--bootstrap", default=None, help="host:port (default from settings)")

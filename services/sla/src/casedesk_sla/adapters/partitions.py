@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from casedesk_runtime.kafka import connection_config
 from casedesk_runtime.logs import get_logger
 from casedesk_runtime.settings import ServiceSettings
+from casedesk_runtime.topics import existing_partitions
 
 log = get_logger(__name__)
 
 
 async def topic_partitions(settings: ServiceSettings, topic: str) -> list[int]:
     """Partition numbers of `topic`, or [] when the cluster does not have it."""
-    admin = AIOKafkaAdminClient(**connection_config(settings))
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    for entry in described:
-        if entry["topic"] == topic and entry["error_code"] == 0:
-            return sorted(partition["partition"] for partition in entry["partitions"])
-    return []
+    found = await existing_partitions([topic], **connection_config(settings))
+    return found.get(topic, [])
 
 
 async def wait_for_partitions(

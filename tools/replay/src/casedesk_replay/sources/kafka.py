@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from casedesk_replay.sources import EVERYTHING, Batch, SourceError, TimeRange
 from casedesk_replay.topics import Stream, TopicMap
 from casedesk_replay.wire import UndecodableRecord, decode_many
+from casedesk_runtime.topics import existing_partitions
 
 _FETCH_TIMEOUT_MS = 500
 # After this long without a record from a partition short of its end, the replay gives up.
@@ -154,20 +154,13 @@ class KafkaSource:
         self._consumer.pause(tp)
 
     async def _partitions(self) -> list[TopicPartition]:
-        # A consumer without a group knows only assigned topics: ask the cluster.
-        admin = AIOKafkaAdminClient(**self._connection)
-        await admin.start()
-        try:
-            names = [self._topics.topic(stream) for stream in self._streams]
-            described = {entry["topic"]: entry for entry in await admin.describe_topics(names)}
-        finally:
-            await admin.close()
+        names = [self._topics.topic(stream) for stream in self._streams]
+        existing = await existing_partitions(names, **self._connection)
         partitions: list[TopicPartition] = []
         for topic in names:
-            entry = described.get(topic)
-            if entry is None or entry["error_code"] != 0 or not entry["partitions"]:
+            numbers = existing.get(topic)
+            if not numbers:
                 raise SourceError(f"topic {topic} does not exist on the Kafka cluster")
-            numbers = sorted(partition["partition"] for partition in entry["partitions"])
             if self._keys:
                 # The producers' partitioner: a case's events are all in one partition.
                 partitioner = DefaultPartitioner()
