@@ -1,0 +1,138 @@
+"""The consumer loop over case.events.v1 (raw aiokafka, offsets owned by the store).
+
+The offsets that count are the ones committed in the store together with the deliveries they
+caused; on every partition assignment the consumer seeks there. Offsets are also committed to
+Kafka, lazily and best-effort, only so that lag monitoring sees notify's progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+
+from casedesk_notify.dispatcher import Dispatcher
+from casedesk_notify.planning import BatchPlanner
+from casedesk_notify.store import DeliveryStore
+
+log = logging.getLogger(__name__)
+
+ParkRecord = Callable[[Any, Exception], Awaitable[None]]
+
+
+class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: AIOKafkaConsumer, store: DeliveryStore, topic: str) -> None:
+        self._consumer = consumer
+        self._store = store
+        self._topic = topic
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Nothing to flush: every processed batch is already committed in the store."""
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        stored = self._store.stored_offsets(self._topic)
+        for partition in assigned:
+            if partition.partition in stored:
+                self._consumer.seek(partition, stored[partition.partition])
+        log.info("partitions assigned", extra={"partitions": sorted(p.partition for p in assigned)})
+
+
+class CaseEventConsumer:
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        topic: str,
+        store: DeliveryStore,
+        planner: BatchPlanner,
+        dispatcher: Dispatcher,
+        park: ParkRecord,
+        journal_written: Callable[[], None],
+        max_records: int = 500,
+        max_backlog: int = 20_000,
+        kafka_commit_interval_s: float = 5.0,
+    ) -> None:
+        self._consumer = consumer
+        self._topic = topic
+        self._store = store
+        self._planner = planner
+        self._dispatcher = dispatcher
+        self._park = park
+        self._journal_written = journal_written
+        self._max_records = max_records
+        self._max_backlog = max_backlog
+        self._commit_interval_s = kafka_commit_interval_s
+        self._stopping = asyncio.Event()
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._last_commit = time.monotonic()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def run(self) -> None:
+        self._consumer.subscribe(
+            [self._topic], listener=_SeekToStoredOffsets(self._consumer, self._store, self._topic)
+        )
+        while not self._stopping.is_set():
+            self._apply_backpressure()
+            fetched = await self._consumer.getmany(timeout_ms=200, max_records=self._max_records)
+            records = [record for batch in fetched.values() for record in batch]
+            if records:
+                await self._process(records)
+            await self._commit_to_kafka(force=False)
+        await self._commit_to_kafka(force=True)
+
+    async def _process(self, records: list[Any]) -> None:
+        planned = self._planner.plan(records)
+        for record, poison in planned.poisoned:
+            log.error(
+                "poisoned record dead-lettered",
+                extra={
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "error": str(poison),
+                },
+            )
+            await self._park(record, poison)
+        # No await between the commit and the hand-over: a cancellation cannot split them.
+        created = self._store.commit_batch(planned.changes)
+        self._dispatcher.submit(created)
+        if created:
+            self._journal_written()
+        for (topic, partition), offset in planned.changes.offsets.items():
+            self._uncommitted[TopicPartition(topic, partition)] = offset
+
+    def _apply_backpressure(self) -> None:
+        """Stop fetching while the dispatcher is far behind (a provider outage), keep polling."""
+        assigned = self._consumer.assignment()
+        if self._dispatcher.backlog > self._max_backlog:
+            self._consumer.pause(*assigned)
+        elif self._consumer.paused():
+            self._consumer.resume(*assigned)
+
+    async def _commit_to_kafka(self, force: bool) -> None:
+        due = time.monotonic() - self._last_commit >= self._commit_interval_s
+        if not self._uncommitted or not (force or due):
+            return
+        assigned = self._consumer.assignment()
+        offsets = {
+            partition: OffsetAndMetadata(offset, "")
+            for partition, offset in self._uncommitted.items()
+            if partition in assigned
+        }
+        self._uncommitted.clear()
+        self._last_commit = time.monotonic()
+        try:
+            if offsets:
+                await self._consumer.commit(offsets)
+        except KafkaError as error:  # informational only: the store holds the real offsets
+            log.warning("Kafka offset commit failed", extra={"error": str(error)})

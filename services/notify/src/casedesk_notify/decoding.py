@@ -1,0 +1,112 @@
+"""case.events.v1 records -> notify's domain facts (the anti-corruption layer).
+
+Events notify has no message for (Assigned, AttachmentAdded, internal notes, a citizen's own
+comment ...) decode to no fact. A record that is not a valid CaseEvent raises `PoisonRecord`, and
+the consumer parks it on the dead-letter topic instead of stalling the partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+
+from casedesk.case.v1 import events_pb2
+from casedesk.common.v1 import envelope_pb2, types_pb2
+from casedesk_notify.deadlines import DeadlineEstimator
+from casedesk_notify.domain import (
+    CaseCard,
+    CaseStatus,
+    ContactPreference,
+    Contacts,
+    Escalated,
+    Fact,
+    PublicReply,
+    Registered,
+    StatusChanged,
+)
+from casedesk_runtime.events import from_timestamp
+
+
+class PoisonRecord(ValueError):
+    """The record cannot be understood; retrying it would fail the same way."""
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    event_id: str
+    case_id: str
+    case_version: int
+    correlation_id: str
+    fact: Fact | None
+
+
+_PREFERENCES = {
+    types_pb2.CONTACT_SMS: ContactPreference.SMS,
+    types_pb2.CONTACT_EMAIL: ContactPreference.EMAIL,
+    types_pb2.CONTACT_SMS_AND_EMAIL: ContactPreference.BOTH,
+}
+
+
+class CaseEventDecoder:
+    def __init__(self, deadlines: DeadlineEstimator) -> None:
+        self._deadlines = deadlines
+
+    def decode(self, value: bytes) -> DecodedEvent:
+        event = events_pb2.CaseEvent()
+        try:
+            event.ParseFromString(value)
+        except DecodeError as error:
+            raise PoisonRecord(f"not a CaseEvent: {error}") from None
+        meta = event.meta
+        if not meta.event_id or not meta.case_id:
+            raise PoisonRecord("CaseEvent without event_id or case_id")
+        return DecodedEvent(
+            event_id=meta.event_id,
+            case_id=meta.case_id,
+            case_version=meta.case_version,
+            correlation_id=meta.correlation_id,
+            fact=self._fact(event),
+        )
+
+    def _fact(self, event: events_pb2.CaseEvent) -> Fact | None:
+        kind = event.WhichOneof("payload")
+        if kind == "created":
+            return Registered(self._card(event.meta, event.created))
+        if kind == "status_changed":
+            return StatusChanged(_status(event.status_changed.to_status))
+        if kind == "escalated":
+            escalated = event.escalated
+            return Escalated(types_pb2.Tier.Name(escalated.to_tier), escalated.callback_required)
+        if kind == "commented":
+            by_specialist = event.meta.actor.kind == types_pb2.Actor.SPECIALIST
+            return PublicReply() if event.commented.public and by_specialist else None
+        return None
+
+    def _card(self, meta: envelope_pb2.EventMeta, created: events_pb2.Created) -> CaseCard:
+        if not created.number:
+            raise PoisonRecord("Created without a case number")
+        citizen = created.citizen
+        stamp = created.registered_at if created.HasField("registered_at") else meta.occurred_at
+        registered_at = from_timestamp(stamp)
+        return CaseCard(
+            case_id=meta.case_id,
+            number=created.number,
+            status=CaseStatus.REGISTERED,
+            contacts=Contacts(
+                phone=citizen.mobile_phone,
+                email=citizen.email,
+                preference=_PREFERENCES.get(citizen.preferred_contact, ContactPreference.BOTH),
+            ),
+            deadlines=self._deadlines.expected(
+                types_pb2.Channel.Name(created.channel), registered_at
+            ),
+            tier=types_pb2.Tier.Name(created.tier) if created.tier else "L1",
+        )
+
+
+def _status(value: int) -> CaseStatus:
+    try:
+        return CaseStatus(types_pb2.Status.Name(value))
+    except ValueError:
+        raise PoisonRecord(f"StatusChanged to unknown status {value}") from None

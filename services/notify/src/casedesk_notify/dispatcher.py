@@ -1,0 +1,197 @@
+"""Sends pending deliveries: in order per (case, channel), retrying without blocking other cases.
+
+Every (case, channel) pair is a lane with its own task: a citizen gets "В работе" before "Ответ
+готов", while a lane waiting out an SMTP 4xx backoff holds up nobody else. State changes commit
+with their journal entry (see store.sqlite). The one window the design cannot close is a crash
+after the provider accepted a message and before `sent` committed: that delivery is sent again on
+restart, with the same Message-ID / client id, so the duplicate is recognisable downstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from opentelemetry import trace
+
+from casedesk_notify import journal
+from casedesk_notify.delivery import Delivery, DeliveryState, SourceRecord, Verdict
+from casedesk_notify.domain import Channel
+from casedesk_notify.outlets import ChannelOutlet
+from casedesk_notify.retry import RetryPolicy
+from casedesk_notify.senders.base import DeliveryFailure, TemporaryFailure
+from casedesk_notify.store import DeliveryStore
+from casedesk_notify.verdicts import VerdictWriter
+from casedesk_runtime.kafka import extract_trace_context
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+DeadLetter = Callable[[SourceRecord, str], Awaitable[None]]
+LaneKey = tuple[str, Channel]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: DeliveryStore,
+        outlets: Mapping[Channel, ChannelOutlet],
+        retry: RetryPolicy,
+        dead_letter: DeadLetter,
+        journal_written: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._verdicts = VerdictWriter(store)
+        self._outlets = outlets
+        self._retry = retry
+        self._dead_letter = dead_letter
+        self._journal_written = journal_written
+        self._lanes: dict[LaneKey, deque[Delivery]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def submit(self, deliveries: Iterable[Delivery]) -> None:
+        for delivery in deliveries:
+            key = (delivery.case_id, delivery.channel)
+            lane = self._lanes.get(key)
+            if lane is not None:
+                lane.append(delivery)
+                continue
+            self._lanes[key] = deque([delivery])
+            task = asyncio.create_task(self._run_lane(key), name=f"lane-{delivery.channel}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            self._idle.clear()
+
+    @property
+    def backlog(self) -> int:
+        return sum(len(lane) for lane in self._lanes.values())
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    async def stop(self, grace_s: float) -> None:
+        """Let sends in flight finish (retry waits end at once); cancel what exceeds the grace."""
+        self._stopping.set()
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    async def _run_lane(self, key: LaneKey) -> None:
+        lane = self._lanes[key]
+        try:
+            while lane and not self._stopping.is_set():
+                if await self._deliver(lane[0]):
+                    lane.popleft()
+        except Exception:
+            # A bug, not a provider failure: the delivery stays pending and resumes on restart.
+            log.exception("lane stopped", extra={"case_id": key[0], "channel": key[1].value})
+        finally:
+            del self._lanes[key]
+            if not self._lanes:
+                self._idle.set()
+
+    async def _deliver(self, delivery: Delivery) -> bool:
+        """Try until sent or dead (True), or until stopping interrupts a retry wait (False)."""
+        attempts = delivery.attempts
+        parent = extract_trace_context(delivery.source.headers)
+        while True:
+            attempts += 1
+            with tracer.start_as_current_span(
+                f"notify.send {delivery.channel.value}",
+                context=parent,
+                attributes={
+                    "casedesk.case_id": delivery.case_id,
+                    "casedesk.notification_id": delivery.notification_id,
+                    "casedesk.attempt": attempts,
+                },
+            ):
+                failure = await self._attempt(delivery, attempts)
+                if failure is None:
+                    return True
+                if not failure.temporary or self._retry.gives_up_after(attempts):
+                    await self._give_up(delivery, attempts, failure)
+                    return True
+                delay = self._retry.delay_after(attempts)
+                await self._record_retry(delivery, attempts, failure, delay)
+            if await self._wait_or_stop(delay):
+                return False
+
+    async def _attempt(self, delivery: Delivery, attempts: int) -> DeliveryFailure | None:
+        try:
+            receipt = await self._outlets[delivery.channel].send(delivery)
+        except DeliveryFailure as failure:
+            return failure
+        except Exception as error:  # an adapter bug must not kill the lane: retry it
+            log.exception("unexpected send error", extra={"channel": delivery.channel.value})
+            return TemporaryFailure(f"unexpected {type(error).__name__}")
+        now = datetime.now(UTC)
+        provider_id = receipt.provider_message_id
+        entry = journal.sent(delivery, attempts, provider_id, now)
+        await self._verdicts.record(
+            Verdict(delivery, DeliveryState.SENT, attempts, now, (entry,), "", provider_id)
+        )
+        self._journal_written()
+        return None
+
+    async def _record_retry(
+        self, delivery: Delivery, attempts: int, failure: DeliveryFailure, delay: float
+    ) -> None:
+        retry_at = datetime.now(UTC) + timedelta(seconds=delay)
+        entry = journal.failed(delivery, attempts, str(failure), True, retry_at)
+        await self._verdicts.record(
+            Verdict(delivery, DeliveryState.PENDING, attempts, retry_at, (entry,), str(failure))
+        )
+        self._journal_written()
+        log.warning(
+            "delivery failed, will retry",
+            extra={
+                "notification_id": delivery.notification_id,
+                "attempt": attempts,
+                "retry_in_s": round(delay, 3),
+                "error": str(failure),
+            },
+        )
+
+    async def _give_up(self, delivery: Delivery, attempts: int, failure: DeliveryFailure) -> None:
+        error = str(failure)
+        # Parked before the verdict commits: a crash in between parks it twice, never zero times.
+        await self._park(delivery.source, error)
+        now = datetime.now(UTC)
+        entries = (
+            journal.failed(delivery, attempts, error, failure.temporary, None, now),
+            journal.dead_lettered(delivery, attempts, error, now),
+        )
+        await self._verdicts.record(
+            Verdict(delivery, DeliveryState.DEAD, attempts, now, entries, error)
+        )
+        self._journal_written()
+        log.error(
+            "delivery dead-lettered",
+            extra={"notification_id": delivery.notification_id, "attempts": attempts},
+        )
+
+    async def _park(self, source: SourceRecord, error: str) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await self._dead_letter(source, error)
+                return
+            except Exception:
+                log.exception("dead-letter publish failed; retrying")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    async def _wait_or_stop(self, delay: float) -> bool:
+        """Sleep `delay`; True when stopping cut the wait short."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+        except TimeoutError:
+            return False
+        return True

@@ -1,0 +1,100 @@
+"""Entries of the delivery journal (notification.events.v1): requested, sent, failed, dead.
+
+Entries are built here and stored in the outbox in the same transaction as the state change they
+describe; `JournalRelay` publishes them. Event ids are derived from (notification, stage, attempt),
+so an entry re-published after a crash carries the id it had the first time. The recipient only
+ever appears masked.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from casedesk.common.v1 import types_pb2
+from casedesk.notification.v1 import events_pb2
+from casedesk_notify.delivery import Delivery, JournalEntry
+from casedesk_notify.domain import Channel
+from casedesk_notify.identity import journal_event_id
+from casedesk_runtime.events import new_meta, to_timestamp
+from casedesk_runtime.kafka import trace_headers
+
+_CHANNELS = {Channel.EMAIL: events_pb2.EMAIL, Channel.SMS: events_pb2.SMS}
+_ACTOR = types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="notify")
+
+
+def _entry(
+    delivery: Delivery, stage: str, attempt: int, now: datetime, **payload: object
+) -> JournalEntry:
+    meta = new_meta(
+        case_id=delivery.case_id,
+        case_version=delivery.case_version,
+        event_type=f"notification.{stage}",
+        actor=_ACTOR,
+        causation_id=delivery.source_event_id,
+        correlation_id=delivery.correlation_id,
+        event_id=journal_event_id(delivery.notification_id, stage, attempt),
+        occurred_at=now,
+    )
+    event = events_pb2.NotificationEvent(
+        meta=meta,
+        notification_id=delivery.notification_id,
+        source_event_id=delivery.source_event_id,
+        channel=_CHANNELS[delivery.channel],
+        template=delivery.message.template,
+        recipient_masked=delivery.recipient_masked,
+        **payload,  # type: ignore[arg-type]
+    )
+    return JournalEntry(
+        key=delivery.case_id.encode(),
+        value=event.SerializeToString(),
+        headers=_trace_of(delivery),
+    )
+
+
+def _trace_of(delivery: Delivery) -> tuple[tuple[str, bytes], ...]:
+    """The current span (a send) continues the case's trace; outside one, the case event's."""
+    current = tuple(trace_headers())
+    if current:
+        return current
+    return tuple((k, v) for k, v in delivery.source.headers if k in ("traceparent", "tracestate"))
+
+
+def requested(delivery: Delivery, now: datetime | None = None) -> JournalEntry:
+    payload = events_pb2.Requested(sms_segments=delivery.message.sms_segments)
+    return _entry(delivery, "Requested", 0, now or datetime.now(UTC), requested=payload)
+
+
+def sent(
+    delivery: Delivery, attempt: int, provider_message_id: str, now: datetime | None = None
+) -> JournalEntry:
+    moment = now or datetime.now(UTC)
+    payload = events_pb2.Sent(
+        sent_at=to_timestamp(moment),
+        attempt=attempt,
+        provider_message_id=provider_message_id,
+        sms_segments=delivery.message.sms_segments,
+    )
+    return _entry(delivery, "Sent", attempt, moment, sent=payload)
+
+
+def failed(
+    delivery: Delivery,
+    attempt: int,
+    error: str,
+    temporary: bool,
+    retry_at: datetime | None,
+    now: datetime | None = None,
+) -> JournalEntry:
+    payload = events_pb2.Failed(attempt=attempt, error=error, temporary=temporary)
+    if retry_at is not None:
+        payload.retry_at.CopyFrom(to_timestamp(retry_at))
+    return _entry(delivery, "Failed", attempt, now or datetime.now(UTC), failed=payload)
+
+
+def dead_lettered(
+    delivery: Delivery, attempts: int, error: str, now: datetime | None = None
+) -> JournalEntry:
+    payload = events_pb2.DeadLettered(attempts=attempts, error=error)
+    return _entry(
+        delivery, "DeadLettered", attempts, now or datetime.now(UTC), dead_lettered=payload
+    )

@@ -1,0 +1,112 @@
+"""Rendering a `Notice` into the e-mail or SMS text the citizen receives.
+
+Templates are Jinja2 files under templates/<version>/<kind>/ (email.txt.j2, email.html.j2,
+sms.txt.j2), so wording changes ship as a new version directory and the journal records exactly
+which one every message used (`kind@version`). HTML is autoescaped; undefined variables fail loudly
+instead of sending a message with a hole in it.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from casedesk_notify.domain import Channel, Notice
+from casedesk_notify.sms_segments import count_segments
+
+TEMPLATES_ROOT = pathlib.Path(__file__).parent / "templates"
+# Deadlines are promised in the time the regulation counts in.
+MOSCOW = ZoneInfo("Europe/Moscow")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    template: str  # kind@version, as the journal records it
+    subject: str = ""  # e-mail only
+    text: str = ""
+    html: str = ""  # e-mail only
+    sms_segments: int = 0  # SMS only
+
+
+def _moscow(moment: datetime) -> tuple[datetime, str]:
+    """Local date and time; a deadline at midnight reads as 24:00 of the day it ends."""
+    local = moment.astimezone(MOSCOW)
+    if (local.hour, local.minute) == (0, 0):
+        return local - timedelta(minutes=1), "24:00"
+    return local, local.strftime("%H:%M")
+
+
+def format_moscow(moment: datetime) -> str:
+    day, time = _moscow(moment)
+    return f"{day:%d.%m.%Y} {time} (МСК)"
+
+
+def format_moscow_short(moment: datetime) -> str:
+    day, time = _moscow(moment)
+    return f"{day:%d.%m} {time} МСК"
+
+
+def _tidy(text: str) -> str:
+    """Plain text free of the blank lines that template conditionals leave behind."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines))
+
+
+class TemplateCatalog:
+    def __init__(
+        self, portal_base_url: str, version: str = "v1", root: pathlib.Path = TEMPLATES_ROOT
+    ) -> None:
+        directory = root / version
+        if not directory.is_dir():
+            raise ValueError(f"no template version {version!r} under {root}")
+        self.version = version
+        self._portal_base_url = portal_base_url.rstrip("/")
+        self._env = Environment(
+            loader=FileSystemLoader(directory),
+            autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,  # a version directory never changes under a running process
+        )
+        self._env.filters["msk"] = format_moscow
+        self._env.filters["msk_short"] = format_moscow_short
+
+    def case_url(self, number: str) -> str:
+        return f"{self._portal_base_url}/{quote(number)}"
+
+    def render(self, notice: Notice) -> RenderedMessage:
+        context = self._context(notice)
+        template = f"{notice.kind.value}@{self.version}"
+        if notice.channel is Channel.SMS:
+            text = " ".join(self._render(f"{notice.kind.value}/sms.txt.j2", context).split())
+            return RenderedMessage(template, text=text, sms_segments=count_segments(text).segments)
+        return RenderedMessage(
+            template,
+            subject=self._render("subject.txt.j2", context).strip(),
+            text=_tidy(self._render(f"{notice.kind.value}/email.txt.j2", context)),
+            html=self._render(f"{notice.kind.value}/email.html.j2", context).strip() + "\n",
+        )
+
+    def _render(self, name: str, context: dict[str, object]) -> str:
+        return self._env.get_template(name).render(context)
+
+    def _context(self, notice: Notice) -> dict[str, object]:
+        card = notice.card
+        return {
+            "number": card.number,
+            "status": card.status.value,
+            "status_label": card.status.label,
+            "case_url": self.case_url(card.number),
+            "first_response_due": card.deadlines.first_response_due,
+            "resolution_due": card.deadlines.resolution_due,
+            "tier": card.tier,
+            "callback_required": notice.callback_required,
+        }

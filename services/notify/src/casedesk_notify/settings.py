@@ -1,0 +1,80 @@
+"""Notify's settings: `CASEDESK_*` environment variables (README lists them all)."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from casedesk_runtime.settings import ServiceSettings
+
+
+class NotifySettings(ServiceSettings):
+    service_name: str = "notify"
+    grpc_port: int = Field(default=50055, ge=0, le=65535)
+
+    # Kafka
+    consumer_group: str = "notify"
+    source_topic: str = "case.events.v1"
+    journal_topic: str = "notification.events.v1"
+    fetch_max_wait_ms: int = Field(default=50, ge=1)
+    max_batch: int = Field(default=500, ge=1)
+
+    # Durable state (offsets, case cards, delivery states, journal outbox)
+    store_path: pathlib.Path = pathlib.Path("notify.sqlite3")
+    # NORMAL (WAL): survives a process crash (kill -9, OOM); a power cut may roll back the last
+    # commits, whose deliveries are then sent again with the same Message-ID. FULL also survives
+    # that, at one fsync per state change.
+    store_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+
+    # What is sent, and how it reads
+    portal_base_url: str = "https://casedesk.local/cases"
+    template_version: str = "v1"
+    notify_on_public_reply: bool = True
+    notify_on_escalation: bool = True
+    deadline_policy_version: str | None = None  # None: the library's default policy
+
+    # E-mail over SMTP; no host means e-mail is off
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    # Connections kept open; each message costs ~4 round trips, so parallelism sets throughput.
+    smtp_pool_size: int = Field(default=16, ge=1)
+    smtp_validate_certs: bool = True
+    email_from: str = "Служба поддержки <support@casedesk.local>"
+    email_reply_to: str | None = None
+    message_id_domain: str = "notify.casedesk.local"
+    email_rate_per_s: float = Field(default=100.0, gt=0)
+    email_burst: int = Field(default=200, ge=1)
+
+    # SMS over an HTTP gateway; no URL means SMS is off
+    sms_gateway_url: str | None = None
+    sms_gateway_token: SecretStr | None = None
+    sms_body_format: Literal["json", "form"] = "json"
+    sms_sender_name: str = ""
+    sms_field_to: str = "to"
+    sms_field_text: str = "text"
+    sms_field_client_id: str = "client_message_id"
+    sms_field_sender: str = "sender"
+    sms_response_id_field: str = "message_id"
+    sms_timeout_s: float = Field(default=5.0, gt=0)
+    sms_max_in_flight: int = Field(default=16, ge=1)
+    sms_rate_per_s: float = Field(default=50.0, gt=0)
+    sms_burst: int = Field(default=100, ge=1)
+
+    # Retries of temporary failures
+    max_attempts: int = Field(default=8, ge=1)
+    retry_base_s: float = Field(default=0.5, gt=0)
+    retry_max_s: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> NotifySettings:
+        if self.smtp_host is None and self.sms_gateway_url is None:
+            raise ValueError("set CASEDESK_SMTP_HOST and/or CASEDESK_SMS_GATEWAY_URL")
+        if self.retry_max_s < self.retry_base_s:
+            raise ValueError("CASEDESK_RETRY_MAX_S must not be below CASEDESK_RETRY_BASE_S")
+        return self

@@ -1,0 +1,124 @@
+"""Conversions between notify's records and SQLite rows."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from datetime import datetime
+
+from casedesk_notify.delivery import Delivery, Headers, SourceRecord
+from casedesk_notify.domain import (
+    CaseCard,
+    CaseStatus,
+    Channel,
+    ContactPreference,
+    Contacts,
+    ExpectedDeadlines,
+)
+from casedesk_notify.rendering import RenderedMessage
+
+
+def encode_headers(headers: Headers) -> str:
+    return json.dumps([[key, base64.b64encode(value).decode()] for key, value in headers])
+
+
+def decode_headers(text: str | None) -> Headers:
+    return tuple((key, base64.b64decode(value)) for key, value in json.loads(text or "[]"))
+
+
+def _instant(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse_instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def card_row(card: CaseCard) -> tuple[object, ...]:
+    contacts, deadlines = card.contacts, card.deadlines
+    return (
+        card.case_id,
+        card.number,
+        card.status.value,
+        contacts.phone,
+        contacts.email,
+        contacts.preference.value,
+        _instant(deadlines.first_response_due),
+        _instant(deadlines.resolution_due),
+        card.tier,
+    )
+
+
+def card_from(row: sqlite3.Row) -> CaseCard:
+    return CaseCard(
+        case_id=row["case_id"],
+        number=row["number"],
+        status=CaseStatus(row["status"]),
+        contacts=Contacts(row["phone"], row["email"], ContactPreference(row["preference"])),
+        deadlines=ExpectedDeadlines(
+            _parse_instant(row["first_response_due"]), _parse_instant(row["resolution_due"])
+        ),
+        tier=row["tier"],
+    )
+
+
+DELIVERY_COLUMNS = (
+    "notification_id, source_event_id, case_id, case_version, correlation_id, channel, "
+    "recipient, template, subject, body_text, body_html, sms_segments, state, attempts, "
+    "source_topic, source_partition, source_offset, source_key, source_value, source_headers"
+)
+
+
+def delivery_row(delivery: Delivery) -> tuple[object, ...]:
+    message, source = delivery.message, delivery.source
+    return (
+        delivery.notification_id,
+        delivery.source_event_id,
+        delivery.case_id,
+        delivery.case_version,
+        delivery.correlation_id,
+        delivery.channel.value,
+        delivery.recipient,
+        message.template,
+        message.subject,
+        message.text,
+        message.html,
+        message.sms_segments,
+        "pending",
+        delivery.attempts,
+        source.topic,
+        source.partition,
+        source.offset,
+        source.key,
+        source.value,
+        encode_headers(source.headers),
+    )
+
+
+def delivery_from(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        notification_id=row["notification_id"],
+        source_event_id=row["source_event_id"],
+        case_id=row["case_id"],
+        case_version=row["case_version"],
+        correlation_id=row["correlation_id"],
+        channel=Channel(row["channel"]),
+        recipient=row["recipient"],
+        message=RenderedMessage(
+            template=row["template"],
+            subject=row["subject"] or "",
+            text=row["body_text"] or "",
+            html=row["body_html"] or "",
+            sms_segments=row["sms_segments"],
+        ),
+        source=SourceRecord(
+            topic=row["source_topic"],
+            partition=row["source_partition"],
+            offset=row["source_offset"],
+            key=row["source_key"],
+            value=row["source_value"] or b"",
+            headers=decode_headers(row["source_headers"]),
+        ),
+        attempts=row["attempts"],
+    )

@@ -1,0 +1,189 @@
+"""The dedupe store: delivery states, consumed offsets, case cards and the journal outbox.
+
+Exactly once per (event, channel) rests on one rule: whatever a consumed batch changes (cards, new
+pending deliveries with their `Requested` journal entries, the partition's next offset) commits in
+one transaction, and every later state change commits together with its journal entry. A crash
+therefore leaves either the whole batch or none of it, and on restart the consumer seeks to the
+stored offsets and the dispatcher resumes the pending deliveries.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from casedesk_notify.delivery import Delivery, DeliveryState, JournalEntry, Verdict
+from casedesk_notify.domain import CaseCard
+from casedesk_notify.store import rows
+from casedesk_notify.store.schema import connect
+
+
+@dataclass
+class ConsumedBatch:
+    """Everything one poll of case.events.v1 changes, to be committed at once."""
+
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to read
+    cards: dict[str, CaseCard] = field(default_factory=dict)
+    deliveries: list[tuple[Delivery, JournalEntry]] = field(default_factory=list)
+
+
+class DeliveryStore:
+    def __init__(
+        self, path: pathlib.Path | str, synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    ) -> None:
+        self._db = connect(path, synchronous)
+        self._db.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- consuming -------------------------------------------------------------------------
+
+    def stored_offsets(self, topic: str) -> dict[int, int]:
+        cursor = self._db.execute(
+            "SELECT partition, next_offset FROM consumed_offsets WHERE topic = ?", (topic,)
+        )
+        return {row["partition"]: row["next_offset"] for row in cursor}
+
+    def card(self, case_id: str) -> CaseCard | None:
+        row = self._db.execute("SELECT * FROM case_cards WHERE case_id = ?", (case_id,)).fetchone()
+        return rows.card_from(row) if row else None
+
+    def commit_batch(self, batch: ConsumedBatch) -> list[Delivery]:
+        """Commit a consumed batch; return the deliveries that are new (not seen before)."""
+        created: list[Delivery] = []
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO case_cards VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [rows.card_row(card) for card in batch.cards.values()],
+            )
+            for delivery, requested in batch.deliveries:
+                cursor = db.execute(
+                    f"INSERT OR IGNORE INTO deliveries ({rows.DELIVERY_COLUMNS}) "
+                    f"VALUES ({', '.join('?' * 20)})",
+                    rows.delivery_row(delivery),
+                )
+                if cursor.rowcount == 1:
+                    created.append(delivery)
+                    self._append_journal(db, requested)
+            db.executemany(
+                "INSERT INTO consumed_offsets VALUES (?, ?, ?) ON CONFLICT (topic, partition) "
+                "DO UPDATE SET next_offset = excluded.next_offset",
+                [(topic, part, offset) for (topic, part), offset in batch.offsets.items()],
+            )
+        return created
+
+    # -- delivering ------------------------------------------------------------------------
+
+    def pending(self) -> list[Delivery]:
+        cursor = self._db.execute("SELECT * FROM deliveries WHERE state = 'pending' ORDER BY seq")
+        return [rows.delivery_from(row) for row in cursor]
+
+    def state(self, notification_id: str) -> tuple[DeliveryState, int] | None:
+        row = self._db.execute(
+            "SELECT state, attempts FROM deliveries WHERE notification_id = ?", (notification_id,)
+        ).fetchone()
+        return (DeliveryState(row["state"]), row["attempts"]) if row else None
+
+    def record(self, verdicts: Sequence[Verdict]) -> None:
+        """Commit the outcomes of attempts, each with its journal entries, in one transaction."""
+        with self._transaction() as db:
+            for verdict in verdicts:
+                if verdict.state is DeliveryState.PENDING:
+                    self._retry_later(db, verdict)
+                else:
+                    self._finish(db, verdict)
+                for entry in verdict.entries:
+                    self._append_journal(db, entry)
+
+    def record_failure(
+        self, delivery: Delivery, attempts: int, error: str, retry_at: datetime, entry: JournalEntry
+    ) -> None:
+        """A temporary failure: count the attempt, remember when the next one is due."""
+        verdict = Verdict(delivery, DeliveryState.PENDING, attempts, retry_at, (entry,), error)
+        self.record([verdict])
+
+    def record_final(
+        self,
+        delivery: Delivery,
+        state: Literal[DeliveryState.SENT, DeliveryState.DEAD],
+        attempts: int,
+        finished_at: datetime,
+        entries: Sequence[JournalEntry],
+        error: str = "",
+        provider_message_id: str = "",
+    ) -> None:
+        verdict = Verdict(
+            delivery, state, attempts, finished_at, tuple(entries), error, provider_message_id
+        )
+        self.record([verdict])
+
+    @staticmethod
+    def _retry_later(db: sqlite3.Connection, verdict: Verdict) -> None:
+        db.execute(
+            "UPDATE deliveries SET attempts = ?, last_error = ?, retry_at = ? "
+            "WHERE notification_id = ? AND state = 'pending'",
+            (
+                verdict.attempts,
+                verdict.error,
+                verdict.at.isoformat(),
+                verdict.delivery.notification_id,
+            ),
+        )
+
+    @staticmethod
+    def _finish(db: sqlite3.Connection, verdict: Verdict) -> None:
+        """Sent or dead: keep the verdict, drop the message and the personal data in it."""
+        db.execute(
+            "UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, "
+            "provider_message_id = ?, finished_at = ?, recipient = ?, subject = NULL, "
+            "body_text = NULL, body_html = NULL, source_value = NULL, source_key = NULL, "
+            "source_headers = NULL WHERE notification_id = ? AND state = 'pending'",
+            (
+                verdict.state.value,
+                verdict.attempts,
+                verdict.error or None,
+                verdict.provider_message_id or None,
+                verdict.at.isoformat(),
+                verdict.delivery.recipient_masked,
+                verdict.delivery.notification_id,
+            ),
+        )
+
+    # -- journal outbox --------------------------------------------------------------------
+
+    @staticmethod
+    def _append_journal(db: sqlite3.Connection, entry: JournalEntry) -> None:
+        db.execute(
+            "INSERT INTO journal_outbox (key, value, headers) VALUES (?, ?, ?)",
+            (entry.key, entry.value, rows.encode_headers(entry.headers)),
+        )
+
+    def journal_batch(self, limit: int) -> list[tuple[int, JournalEntry]]:
+        cursor = self._db.execute(
+            "SELECT seq, key, value, headers FROM journal_outbox ORDER BY seq LIMIT ?", (limit,)
+        )
+        return [(row["seq"], _journal_entry(row)) for row in cursor]
+
+    def drop_journal(self, seqs: Sequence[int]) -> None:
+        with self._transaction() as db:
+            db.executemany("DELETE FROM journal_outbox WHERE seq = ?", [(seq,) for seq in seqs])
+
+
+def _journal_entry(row: sqlite3.Row) -> JournalEntry:
+    return JournalEntry(row["key"], row["value"], rows.decode_headers(row["headers"]))

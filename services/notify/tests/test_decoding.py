@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from casedesk.common.v1 import types_pb2
+from casedesk_notify.deadlines import NoDeadlines
+from casedesk_notify.decoding import CaseEventDecoder, PoisonRecord
+from casedesk_notify.domain import (
+    CaseStatus,
+    ContactPreference,
+    Escalated,
+    ExpectedDeadlines,
+    PublicReply,
+    Registered,
+    StatusChanged,
+)
+from casedesk_notify.testing import events
+
+
+class FixedDeadlines:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, datetime]] = []
+
+    def expected(self, channel: str, registered_at: datetime) -> ExpectedDeadlines:
+        self.asked.append((channel, registered_at))
+        return ExpectedDeadlines(resolution_due=datetime(2026, 3, 5, 21, tzinfo=UTC))
+
+
+def test_created_becomes_a_card_with_contacts_and_deadlines() -> None:
+    deadlines = FixedDeadlines()
+    registered_at = datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
+    event = events.created(
+        "case-7", "2026-0000007", preferred=types_pb2.CONTACT_SMS,
+        channel=types_pb2.EMAIL, registered_at=registered_at,
+    )  # fmt: skip
+    decoded = CaseEventDecoder(deadlines).decode(event.SerializeToString())
+    assert (decoded.event_id, decoded.case_id, decoded.case_version) == (
+        event.meta.event_id, "case-7", 1,
+    )  # fmt: skip
+    assert isinstance(decoded.fact, Registered)
+    card = decoded.fact.card
+    assert (card.number, card.status, card.tier) == ("2026-0000007", CaseStatus.REGISTERED, "L1")
+    assert card.contacts.preference is ContactPreference.SMS
+    assert card.contacts.phone == "+79161234567"
+    assert card.deadlines.resolution_due == datetime(2026, 3, 5, 21, tzinfo=UTC)
+    assert deadlines.asked == [("EMAIL", registered_at)]
+
+
+def test_status_escalation_and_public_specialist_reply_are_facts() -> None:
+    decoder = CaseEventDecoder(NoDeadlines())
+    status = events.status_changed("c", 2, types_pb2.REGISTERED, types_pb2.WAITING_FOR_CITIZEN)
+    assert decoder.decode(status.SerializeToString()).fact == StatusChanged(
+        CaseStatus.WAITING_FOR_CITIZEN
+    )
+    escalated = events.escalated("c", 3, types_pb2.L2, callback_required=True)
+    assert decoder.decode(escalated.SerializeToString()).fact == Escalated("L2", True)
+    reply = events.commented("c", 4, public=True, by_specialist=True)
+    assert decoder.decode(reply.SerializeToString()).fact == PublicReply()
+
+
+@pytest.mark.parametrize(("public", "by_specialist"), [(False, True), (True, False)])
+def test_internal_notes_and_citizen_comments_are_not_facts(
+    public: bool, by_specialist: bool
+) -> None:
+    comment = events.commented("c", 4, public=public, by_specialist=by_specialist)
+    assert CaseEventDecoder(NoDeadlines()).decode(comment.SerializeToString()).fact is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"\xff\xff\xff",  # not protobuf
+        b"",  # no meta
+        events.status_changed("c", 2, types_pb2.IN_PROGRESS, 0).SerializeToString(),
+    ],
+)
+def test_records_that_cannot_be_understood_are_poison(value: bytes) -> None:
+    with pytest.raises(PoisonRecord):
+        CaseEventDecoder(NoDeadlines()).decode(value)

@@ -1,0 +1,69 @@
+"""Group commit: verdicts reported in one loop turn share a transaction."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from casedesk_notify import journal
+from casedesk_notify.deadlines import NoDeadlines
+from casedesk_notify.decoding import CaseEventDecoder
+from casedesk_notify.delivery import Delivery, DeliveryState, Verdict
+from casedesk_notify.domain import Channel, NotifyPolicy
+from casedesk_notify.planning import BatchPlanner
+from casedesk_notify.rendering import TemplateCatalog
+from casedesk_notify.store import DeliveryStore
+from casedesk_notify.testing import events
+from casedesk_notify.verdicts import VerdictWriter
+
+
+class CountingStore(DeliveryStore):
+    def __init__(self, path) -> None:
+        super().__init__(path)
+        self.transactions: list[int] = []
+
+    def record(self, verdicts) -> None:
+        self.transactions.append(len(verdicts))
+        super().record(verdicts)
+
+
+def deliveries(store: DeliveryStore, cases: int) -> list[Delivery]:
+    planner = BatchPlanner(
+        CaseEventDecoder(NoDeadlines()), TemplateCatalog("https://portal.test/cases"),
+        NotifyPolicy(), (Channel.EMAIL,), store.card,
+    )  # fmt: skip
+    records = [events.record(events.created(f"c{i}", f"2026-{i:07d}"), i) for i in range(cases)]
+    return store.commit_batch(planner.plan(records).changes)
+
+
+def sent(delivery: Delivery) -> Verdict:
+    now = datetime.now(UTC)
+    entry = journal.sent(delivery, 1, "250 ok", now)
+    return Verdict(delivery, DeliveryState.SENT, 1, now, (entry,))
+
+
+async def test_verdicts_of_one_loop_turn_commit_together_and_are_durable_on_return(
+    tmp_path,
+) -> None:
+    store = CountingStore(tmp_path / "n.sqlite3")
+    writer = VerdictWriter(store)
+    batch = deliveries(store, 10)
+    await asyncio.gather(*(writer.record(sent(d)) for d in batch))
+    assert store.transactions == [10]
+    assert all(store.state(d.notification_id) == (DeliveryState.SENT, 1) for d in batch)
+    await writer.record(sent(batch[0]))  # a later turn: its own transaction
+    assert store.transactions == [10, 1]
+    store.close()
+
+
+async def test_a_failed_commit_fails_every_reporter(tmp_path) -> None:
+    store = DeliveryStore(tmp_path / "n.sqlite3")
+    writer = VerdictWriter(store)
+    batch = deliveries(store, 2)
+    store.close()  # the next commit cannot succeed
+    results = await asyncio.gather(*(writer.record(sent(d)) for d in batch), return_exceptions=True)
+    assert all(isinstance(r, Exception) for r in results)
+    with pytest.raises(Exception, match="closed"):
+        store.pending()

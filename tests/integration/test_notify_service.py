@@ -1,0 +1,323 @@
+"""notify as a real process on real Kafka, sending to a real SMTP server and an HTTP SMS sink.
+
+Case events are produced to case.events.v1 as the case service's relay would; every test uses
+its own consumer group, committed at the topic's end before notify starts, so the history other
+tests left on the topic is not replayed. The tests that arm a receiver to fail use a private
+source topic, so that nothing but their own events can take the armed failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+from support.services import ServiceLauncher, ServiceProcess
+
+from casedesk.case.v1 import events_pb2
+from casedesk.common.v1 import types_pb2
+from casedesk.notification.v1 import events_pb2 as journal_pb2
+from casedesk_notify.domain import Channel
+from casedesk_notify.identity import message_id, notification_id
+from casedesk_notify.testing import events
+from casedesk_notify.testing.sinks import SmsSink, SmtpSink
+from casedesk_runtime.topics import TopicSpec, ensure_topics
+
+pytestmark = pytest.mark.integration
+
+DOMAIN = "notify.casedesk.test"
+PORTAL = "https://portal.test/cases"
+LIFECYCLE = [
+    types_pb2.REGISTERED,
+    types_pb2.IN_PROGRESS,
+    types_pb2.WAITING_FOR_CITIZEN,
+    types_pb2.IN_PROGRESS,
+    types_pb2.ANSWER_READY,
+    types_pb2.CLOSED,
+]
+LABELS = {
+    types_pb2.IN_PROGRESS: "В работе",
+    types_pb2.WAITING_FOR_CITIZEN: "Требуется уточнение",
+    types_pb2.ANSWER_READY: "Ответ готов",
+    types_pb2.CLOSED: "Закрыта",
+}
+
+
+@pytest.fixture
+async def kafka(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    await ensure_topics(kafka_bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture
+async def private_topic(kafka_bootstrap: str) -> str:
+    name = f"case.events.v1.notify-test-{uuid.uuid4().hex[:8]}"
+    specs = (TopicSpec(name, partitions=3), TopicSpec(f"{name}.dlq.notify", partitions=1))
+    await ensure_topics(kafka_bootstrap, specs)
+    return name
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+async def sms() -> AsyncIterator[SmsSink]:
+    sink = await SmsSink(token="sms-token").start()
+    yield sink
+    await sink.stop()
+
+
+async def group_at_end(
+    bootstrap: str, producer: AIOKafkaProducer, group: str, topic: str = events.TOPIC
+) -> None:
+    """Commit `group`'s offsets at the end of `topic`, as if it had consumed everything so far."""
+    partitions = [TopicPartition(topic, p) for p in await producer.partitions_for(topic)]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in ends.items()})
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+async def notify_env(
+    kafka: AIOKafkaProducer, kafka_bootstrap: str, smtp: SmtpSink, sms: SmsSink, tmp_path: Path
+) -> dict[str, str]:
+    group = f"notify-test-{uuid.uuid4().hex[:8]}"
+    await group_at_end(kafka_bootstrap, kafka, group)
+    return {
+        "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "CASEDESK_CONSUMER_GROUP": group,
+        "CASEDESK_STORE_PATH": str(tmp_path / "notify.sqlite3"),
+        "CASEDESK_SMTP_HOST": "127.0.0.1",
+        "CASEDESK_SMTP_PORT": str(smtp.port),
+        "CASEDESK_MESSAGE_ID_DOMAIN": DOMAIN,
+        "CASEDESK_SMS_GATEWAY_URL": sms.url,
+        "CASEDESK_SMS_GATEWAY_TOKEN": "sms-token",
+        "CASEDESK_PORTAL_BASE_URL": PORTAL,
+        "CASEDESK_RETRY_BASE_S": "0.05",
+        "CASEDESK_RETRY_MAX_S": "0.5",
+        "CASEDESK_MAX_ATTEMPTS": "20",
+    }
+
+
+@pytest.fixture
+def start_notify(services: ServiceLauncher) -> Callable[[dict[str, str]], ServiceProcess]:
+    def start(env: dict[str, str]) -> ServiceProcess:
+        return services("casedesk_notify", env, timeout=60)
+
+    return start
+
+
+def case_story(index: int) -> tuple[str, list[events_pb2.CaseEvent]]:
+    case_id = f"case-{uuid.uuid4()}"
+    story = [events.created(case_id, f"2026-{index:07d}", email=f"citizen{index}@example.org")]
+    for version, (before, after) in enumerate(itertools.pairwise(LIFECYCLE), 2):
+        story.append(events.status_changed(case_id, version, before, after))
+    return case_id, story
+
+
+async def produce(
+    producer: AIOKafkaProducer,
+    stories: list[list[events_pb2.CaseEvent]],
+    topic: str = events.TOPIC,
+) -> None:
+    for story in stories:
+        for event in story:
+            await producer.send(
+                topic, value=event.SerializeToString(), key=event.meta.case_id.encode()
+            )
+    await producer.flush()
+
+
+def expected_ids(stories: list[list[events_pb2.CaseEvent]], channel: Channel) -> list[str]:
+    return [notification_id(e.meta.event_id, channel) for story in stories for e in story]
+
+
+async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def received(smtp: SmtpSink, sms: SmsSink, ids: set[str]) -> tuple[list[str], list[str]]:
+    """Notification ids of what the two receivers accepted, restricted to `ids`."""
+    emails = [m.message_id.strip("<>").split("@")[0] for m in smtp.snapshot()]
+    texts = [s.fields["client_message_id"] for s in sms.accepted]
+    return [i for i in emails if i in ids], [i for i in texts if i in ids]
+
+
+async def journal_of(bootstrap: str, case_ids: set[str], want: int) -> list:
+    consumer = AIOKafkaConsumer(
+        "notification.events.v1", bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        group_id=f"journal-reader-{uuid.uuid4()}", enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    found: list = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while len(found) < want and loop.time() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for record in (r for batch in batches.values() for r in batch):
+                event = journal_pb2.NotificationEvent.FromString(record.value)
+                if event.meta.case_id in case_ids:
+                    found.append(event)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_one_email_and_one_sms_per_change_with_the_right_russian_text(
+    kafka: AIOKafkaProducer, kafka_bootstrap: str, smtp: SmtpSink, sms: SmsSink,
+    notify_env: dict[str, str], start_notify,
+) -> None:  # fmt: skip
+    notify = await asyncio.to_thread(start_notify, notify_env)
+    cases = [case_story(i) for i in range(3)]
+    stories = [story for _, story in cases]
+    await produce(kafka, stories)
+    email_ids, sms_ids = expected_ids(stories, Channel.EMAIL), expected_ids(stories, Channel.SMS)
+    wanted = set(email_ids) | set(sms_ids)
+    await until(lambda: sum(map(len, received(smtp, sms, wanted))) >= len(wanted), 60, "all")
+    await asyncio.sleep(1.0)  # anything doubled would arrive meanwhile
+    got_emails, got_sms = received(smtp, sms, wanted)
+    assert sorted(got_emails) == sorted(email_ids)
+    assert sorted(got_sms) == sorted(sms_ids)
+
+    by_id = {m.message_id: m for m in smtp.snapshot()}
+    texts = {s.fields["client_message_id"]: s.fields for s in sms.accepted}
+    for index, story in enumerate(stories):
+        number = f"2026-{index:07d}"
+        for event in story:
+            mail = by_id[message_id(notification_id(event.meta.event_id, Channel.EMAIL), DOMAIN)]
+            sms_fields = texts[notification_id(event.meta.event_id, Channel.SMS)]
+            assert mail.message["Subject"] == f"Обращение в службу поддержки - {number}"
+            assert mail.recipients == (f"citizen{index}@example.org",)
+            assert sms_fields["to"] == "+79161234567"
+            assert f"{PORTAL}/{number}" in mail.body("plain")
+            if event.HasField("created"):
+                assert f"зарегистрировано под номером {number}" in mail.body("plain")
+                assert sms_fields["text"].startswith(f"Обращение {number} зарегистрировано")
+            else:
+                label = LABELS[event.status_changed.to_status]
+                assert f"изменился: «{label}»" in mail.body("plain")
+                assert f"«{label}»" in mail.body("html")
+                assert sms_fields["text"].startswith(f"Обращение {number}: статус «{label}».")
+
+    journal = await journal_of(kafka_bootstrap, {c for c, _ in cases}, want=2 * len(wanted))
+    stages = collections.Counter(e.WhichOneof("payload") for e in journal)
+    assert stages == {"requested": len(wanted), "sent": len(wanted)}
+    assert all("+79161234567" not in e.recipient_masked for e in journal)
+    assert all("@example.org" in e.recipient_masked or e.recipient_masked.startswith("+***")
+               for e in journal)  # fmt: skip
+    segments = {e.sent.sms_segments for e in journal if e.WhichOneof("payload") == "sent"
+                and e.channel == journal_pb2.SMS}  # fmt: skip
+    assert segments <= {1, 2} and 1 in segments
+    assert await asyncio.to_thread(notify.terminate) == 0  # SIGTERM: graceful, clean exit
+
+
+async def test_smtp_answering_4xx_for_a_while_is_retried_into_single_deliveries(
+    kafka: AIOKafkaProducer, kafka_bootstrap: str, smtp: SmtpSink, sms: SmsSink,
+    notify_env: dict[str, str], start_notify, private_topic: str,
+) -> None:  # fmt: skip
+    smtp.fail_next(8)
+    await asyncio.to_thread(start_notify, {**notify_env, "CASEDESK_SOURCE_TOPIC": private_topic})
+    case_id, story = case_story(1)
+    await produce(kafka, [story], private_topic)
+    email_ids = expected_ids([story], Channel.EMAIL)
+    await until(lambda: len(received(smtp, sms, set(email_ids))[0]) >= len(email_ids), 60, "mail")
+    await asyncio.sleep(1.0)
+    assert smtp.refused == 8
+    assert sorted(received(smtp, sms, set(email_ids))[0]) == sorted(email_ids)
+    journal = await journal_of(kafka_bootstrap, {case_id}, want=4 * len(email_ids) + 8)
+    failed = [e for e in journal if e.WhichOneof("payload") == "failed"]
+    assert len(failed) == 8
+    assert all(e.failed.temporary and "451" in e.failed.error for e in failed)
+
+
+async def test_a_permanent_sms_failure_is_dead_lettered(
+    kafka: AIOKafkaProducer, kafka_bootstrap: str, smtp: SmtpSink, sms: SmsSink,
+    notify_env: dict[str, str], start_notify, private_topic: str,
+) -> None:  # fmt: skip
+    sms.fail_next(1, 400)
+    await asyncio.to_thread(start_notify, {**notify_env, "CASEDESK_SOURCE_TOPIC": private_topic})
+    case_id = f"case-{uuid.uuid4()}"
+    created = events.created(case_id, "2026-0099999")
+    await produce(kafka, [[created]], private_topic)
+    dlq = AIOKafkaConsumer(
+        f"{private_topic}.dlq.notify", bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest", group_id=f"dlq-reader-{uuid.uuid4()}",
+    )  # fmt: skip
+    await dlq.start()
+    try:
+        parked = None
+        while parked is None:
+            record = await asyncio.wait_for(dlq.getone(), timeout=60)
+            if record.key == case_id.encode():
+                parked = record
+    finally:
+        await dlq.stop()
+    assert parked.value == created.SerializeToString()
+    assert b"HTTP 400" in dict(parked.headers)["casedesk-dlq"]
+    journal = await journal_of(kafka_bootstrap, {case_id}, want=5)
+    assert sorted(e.WhichOneof("payload") for e in journal) == [
+        "dead_lettered", "failed", "requested", "requested", "sent",
+    ]  # fmt: skip
+
+
+async def test_kill_9_mid_batch_loses_nothing_and_doubles_nothing(
+    kafka: AIOKafkaProducer, smtp: SmtpSink, sms: SmsSink,
+    notify_env: dict[str, str], start_notify,
+) -> None:  # fmt: skip
+    # Paced, so that the kill lands while most of the batch is still to be sent.
+    env = {**notify_env, "CASEDESK_EMAIL_RATE_PER_S": "150", "CASEDESK_EMAIL_BURST": "1",
+           "CASEDESK_SMS_RATE_PER_S": "150", "CASEDESK_SMS_BURST": "1"}  # fmt: skip
+    notify = await asyncio.to_thread(start_notify, env)
+    stories = [case_story(i)[1] for i in range(50)]
+    await produce(kafka, stories)
+    email_ids, sms_ids = expected_ids(stories, Channel.EMAIL), expected_ids(stories, Channel.SMS)
+    wanted = set(email_ids) | set(sms_ids)
+    await until(lambda: len(received(smtp, sms, wanted)[0]) >= 60, 60, "the first e-mails")
+    await asyncio.to_thread(notify.kill)
+    at_kill = [len(ids) for ids in received(smtp, sms, wanted)]
+    assert at_kill[0] < len(email_ids), "the kill came too late to test anything"
+
+    await asyncio.to_thread(notify.start)
+    await until(
+        lambda: all(len(set(got)) == len(ids) for got, ids in
+                    zip(received(smtp, sms, wanted), (email_ids, sms_ids), strict=True)),
+        90, "every notification after the restart",
+    )  # fmt: skip
+    await asyncio.sleep(1.5)
+    got_emails, got_sms = received(smtp, sms, wanted)
+    # No loss: every (event, channel) arrived. No duplicate: each arrived exactly once, except
+    # at most the few in flight at the kill (provider accepted, `sent` not yet committed), which
+    # carry the same Message-ID / client id and so are recognised downstream.
+    assert set(got_emails) == set(email_ids) and set(got_sms) == set(sms_ids)
+    in_flight_bound = 16 + 16  # SMTP pool size + SMS in-flight cap (the defaults)
+    doubled = (len(got_emails) - len(email_ids)) + (len(got_sms) - len(sms_ids))
+    assert doubled <= in_flight_bound, f"{doubled} duplicates beyond the documented window"
+    for ids in (got_emails, got_sms):
+        counts = collections.Counter(ids)
+        assert max(counts.values()) <= 2
