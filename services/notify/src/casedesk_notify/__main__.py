@@ -21,6 +21,10 @@ def main() -> int:
     configure_logging(settings.service_name, settings.log_level)
     telemetry = configure_telemetry(settings.service_name, settings.otlp_endpoint)
     try:
+        if settings.event_loop == "uvloop":
+            import uvloop
+
+            return uvloop.run(run(settings))
         return asyncio.run(run(settings))
     finally:
         telemetry.shutdown()

@@ -1,8 +1,8 @@
-"""When to try a temporarily failed delivery again: exponential backoff with full jitter.
+"""When to try a temporarily failed delivery again: exponential backoff with jitter.
 
-Full jitter (a uniform draw below the exponential cap) spreads the retries of many messages that
-failed together, e.g. when the SMTP relay answered 421 to everybody for a minute, so the relay
-is not hit by a synchronised wave when it comes back.
+The delay is drawn uniformly between a tenth of the exponential ceiling and the ceiling itself.
+That spreads the retries of many messages that failed together (the SMTP relay answered 421 to
+everybody for a minute), so the relay is not hit by a synchronised wave when it comes back.
 """
 
 from __future__ import annotations

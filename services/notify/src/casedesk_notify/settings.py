@@ -14,6 +14,9 @@ class NotifySettings(ServiceSettings):
     service_name: str = "notify"
     grpc_port: int = Field(default=50055, ge=0, le=65535)
 
+    # uvloop roughly halves the event loop's share of the CPU per message; asyncio is the fallback.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+
     # Kafka
     consumer_group: str = "notify"
     source_topic: str = "case.events.v1"

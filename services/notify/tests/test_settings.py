@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+
+from casedesk_notify.domain import Channel
+from casedesk_notify.outlets_factory import build_outlets
+from casedesk_notify.settings import NotifySettings
+from casedesk_runtime.settings import SettingsError, load_settings
+
+
+def test_defaults_follow_the_port_plan_and_topics(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEDESK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.delenv("CASEDESK_SMS_GATEWAY_URL", raising=False)
+    settings = load_settings(NotifySettings)
+    assert settings.grpc_port == 50055
+    assert (settings.source_topic, settings.journal_topic) == (
+        "case.events.v1", "notification.events.v1",
+    )  # fmt: skip
+    outlets, senders = build_outlets(settings)
+    assert list(outlets) == [Channel.EMAIL]  # no gateway URL: SMS is off
+    assert len(senders) == 1
+
+
+def test_a_service_with_no_provider_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CASEDESK_SMTP_HOST", raising=False)
+    monkeypatch.delenv("CASEDESK_SMS_GATEWAY_URL", raising=False)
+    with pytest.raises(SettingsError, match="CASEDESK_SMTP_HOST and/or CASEDESK_SMS_GATEWAY_URL"):
+        load_settings(NotifySettings)
+
+
+def test_bad_values_name_their_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEDESK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("CASEDESK_SMTP_TLS", "sometimes")
+    monkeypatch.setenv("CASEDESK_MAX_ATTEMPTS", "0")
+    with pytest.raises(SettingsError) as error:
+        load_settings(NotifySettings)
+    assert "CASEDESK_SMTP_TLS" in str(error.value)
+    assert "CASEDESK_MAX_ATTEMPTS" in str(error.value)
+
+
+def test_secrets_never_show_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEDESK_SMS_GATEWAY_URL", "http://127.0.0.1:1/send")
+    monkeypatch.setenv("CASEDESK_SMS_GATEWAY_TOKEN", "very-secret-token")
+    monkeypatch.setenv("CASEDESK_SMTP_PASSWORD", "very-secret-password")
+    text = repr(load_settings(NotifySettings))
+    assert "very-secret" not in text
