@@ -11,6 +11,9 @@ CHART = REPO / "deploy" / "helm" / "casedesk"
 CI_VALUES = CHART / "ci"
 SERVICES = ("intake", "case", "sla", "escalation", "notify")
 PORTS = {"intake": 50051, "case": 50052, "sla": 50053, "escalation": 50054, "notify": 50055}
+# Intake has no Kafka client: its effects reach Kafka through the case service's outbox.
+KAFKA_CLIENTS = ("case", "sla", "escalation", "notify")
+DATA_DIR = "/var/lib/casedesk"
 RELEASE = "cd"
 
 Manifest = dict[str, Any]
@@ -49,6 +52,21 @@ class Release:
 
     def env(self, service: str) -> dict[str, Manifest]:
         return {e["name"]: e for e in self.container(service)["env"]}
+
+    def value(self, service: str, variable: str) -> str:
+        """The plain value of one of the service's variables."""
+        return str(self.env(service)[variable]["value"])
+
+    def secret_of(self, service: str, variable: str) -> tuple[str, str]:
+        """(Secret name, key) a variable of the service is read from."""
+        ref = self.env(service)[variable]["valueFrom"]["secretKeyRef"]
+        return ref["name"], ref["key"]
+
+    def volumes(self, service: str) -> dict[str, Manifest]:
+        return {v["name"]: v for v in self.workload(service)["spec"]["template"]["spec"]["volumes"]}
+
+    def mounts(self, service: str) -> dict[str, Manifest]:
+        return {m["mountPath"]: m for m in self.container(service)["volumeMounts"]}
 
     def pod_specs(self) -> list[Manifest]:
         """Every pod spec the release can create: workloads, the hook Job and the test pod."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import tomllib
@@ -9,6 +10,11 @@ import tomllib
 import pytest
 import yaml
 from helmchart import CHART, PORTS, REPO, SERVICES
+
+from casedesk_deadlines import DEFAULT_POLICY_VERSION, policy_versions
+
+# Shipped for the integration tests (deadlines of seconds); never a release's policy.
+TEST_POLICIES = {"test-seconds"}
 
 
 @pytest.mark.parametrize("values", ["minimal-values.yaml", "production-values.yaml"])
@@ -34,6 +40,14 @@ def test_chart_defaults_use_the_built_image_names_and_ports() -> None:
     for service in SERVICES:
         assert values["services"][service]["image"]["repository"] == f"casedesk/{service}"
         assert values["services"][service]["port"] == PORTS[service]
+
+
+def test_policy_versions_are_the_shipped_production_policies() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    allowed = schema["properties"]["deadlines"]["properties"]["policyVersion"]["enum"]
+    assert sorted(allowed) == sorted(set(policy_versions()) - TEST_POLICIES)
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["deadlines"]["policyVersion"] == DEFAULT_POLICY_VERSION
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from helmchart import SERVICES, Release, component_name
-
-DATA_DIR = "/var/lib/casedesk"
+from helmchart import DATA_DIR, SERVICES, Release, component_name
 
 
 def data_volume(release: Release, service: str) -> dict[str, Any] | None:
@@ -31,11 +29,11 @@ def test_without_persistence_state_lives_in_an_empty_dir(minimal: Release) -> No
     assert minimal.of_kind("StatefulSet") == []
 
 
-def test_persistent_services_get_a_claim_per_replica(production: Release) -> None:
-    sizes = {"intake": "5Gi", "sla": "10Gi", "notify": "5Gi"}
-    for service, size in sizes.items():
+def test_single_pod_stores_get_a_claim_per_pod(production: Release) -> None:
+    for service, size in {"sla": "10Gi", "notify": "5Gi"}.items():
         workload = production.workload(service)
         assert workload["kind"] == "StatefulSet"
+        assert workload["spec"]["replicas"] == 1
         assert workload["spec"]["serviceName"] == component_name(service)
         assert workload["spec"]["persistentVolumeClaimRetentionPolicy"] == {
             "whenDeleted": "Retain",
@@ -43,6 +41,7 @@ def test_persistent_services_get_a_claim_per_replica(production: Release) -> Non
         }
         (claim,) = workload["spec"]["volumeClaimTemplates"]
         assert claim["metadata"]["name"] == "data"
+        assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
         assert claim["spec"]["resources"]["requests"]["storage"] == size
         assert claim["spec"]["storageClassName"] == "ssd"
         assert data_volume(production, service) is None
@@ -50,13 +49,52 @@ def test_persistent_services_get_a_claim_per_replica(production: Release) -> Non
         assert production.workload(service)["kind"] == "Deployment"
 
 
-def test_autoscaler_targets_the_statefulset(production: Release) -> None:
+def test_intake_pods_share_one_read_write_many_claim(production: Release) -> None:
+    workload = production.workload("intake")
+    assert workload["kind"] == "Deployment"
+    claim = production.get("PersistentVolumeClaim", f"{component_name('intake')}-data")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    # Kept on uninstall, like the StatefulSets' claims: attachments are citizens' documents.
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    volume = data_volume(production, "intake")
+    assert volume == {
+        "name": "data",
+        "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]},
+    }
+    assert production.value("intake", "CASEDESK_ATTACHMENTS_DIR").startswith(DATA_DIR + "/")
+    assert [c["metadata"]["name"] for c in production.of_kind("PersistentVolumeClaim")] == [
+        claim["metadata"]["name"]
+    ]
+
+
+def test_autoscaler_targets_the_workload(production: Release) -> None:
     hpa = production.get("HorizontalPodAutoscaler", component_name("intake"))
     assert hpa["spec"]["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
+        "kind": "Deployment",
         "name": component_name("intake"),
     }
+
+
+def test_calendar_overrides_are_a_file_of_the_sla_pod(production: Release) -> None:
+    config = production.get("ConfigMap", f"{component_name('sla')}-files")
+    overrides = config["data"]["calendar-overrides.toml"]
+    assert overrides == (
+        "holidays = [2027-01-11]\nworking_days = [2027-02-20]\nshortened_days = [2027-02-20]\n"
+    )
+    path = production.value("sla", "CASEDESK_SLA_CALENDAR_OVERRIDES")
+    assert path == "/etc/casedesk/files/calendar-overrides.toml"
+    assert production.mounts("sla")["/etc/casedesk/files"]["readOnly"] is True
+    annotations = production.workload("sla")["spec"]["template"]["metadata"]["annotations"]
+    assert "checksum/files" in annotations
+
+
+def test_without_calendar_overrides_sla_uses_the_built_in_calendar(minimal: Release) -> None:
+    assert "CASEDESK_SLA_CALENDAR_OVERRIDES" not in minimal.env("sla")
+    assert minimal.of_kind("ConfigMap") == [
+        minimal.get("ConfigMap", component_name("health-check"))
+    ]
 
 
 def test_files_are_mounted_read_only_and_roll_the_pods(render: Any) -> None:

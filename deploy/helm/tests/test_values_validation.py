@@ -7,6 +7,20 @@ from typing import Any
 import pytest
 from helmchart import RenderError
 
+FRONTEND = {
+    "name": "portal-chat",
+    "token_sha256": "8075195b0eade8ec01a2247ee330e0138c0c857e04d407dd9cca3485b0c846fc",
+    "channels": ["PORTAL_CHAT"],
+}
+SHARED_INTAKE = {
+    "databaseUrl": {"existingSecret": "casedesk-intake", "key": "database-url"},
+    "masterKey": {"existingSecret": "casedesk-intake", "key": "master-key"},
+}
+POSTGRES = {
+    "backend": "postgres",
+    "postgres": {"host": "pg.example", "existingSecret": "casedesk-postgres"},
+}
+
 SCHEMA_REJECTS = [
     pytest.param({"image": {"tag": "latest"}}, ["/image/tag"], id="global-latest-tag"),
     pytest.param(
@@ -75,23 +89,165 @@ SCHEMA_REJECTS = [
         ["/sms/gatewayUrl", "does not match pattern"],
         id="gateway-url-without-scheme",
     ),
+    pytest.param(
+        {"deadlines": {"policyVersion": "test-seconds"}},
+        ["/deadlines/policyVersion", "'2023.1'"],
+        id="test-policy-in-a-release",
+    ),
+    pytest.param(
+        {
+            "services": {
+                "intake": {"frontends": {"entries": [FRONTEND | {"token_sha256": "s3cr3t"}]}}
+            }
+        },
+        ["/services/intake/frontends/entries/0/token_sha256", "does not match pattern"],
+        id="frontend-token-instead-of-its-hash",
+    ),
+    pytest.param(
+        {"services": {"intake": {"frontends": {"entries": [FRONTEND | {"channels": ["FAX"]}]}}}},
+        ["/services/intake/frontends/entries/0/channels/0", "'PORTAL_CHAT'"],
+        id="frontend-unknown-channel",
+    ),
+    pytest.param(
+        {"services": {"intake": {"masterKey": {"value": "c2VjcmV0"}}}},
+        ["/services/intake/masterKey", "additional properties 'value' not allowed"],
+        id="inline-master-key",
+    ),
+    pytest.param(
+        {"services": {"sla": {"masterKey": {"existingSecret": "k", "key": "k"}}}},
+        ["/services/sla", "additional properties 'masterKey' not allowed"],
+        id="setting-of-another-service",
+    ),
+    pytest.param(
+        {"services": {"case": {"env": {"CASEDESK_DATABASE_URL": "postgresql://u:pw@pg/db"}}}},
+        ["invalid propertyName 'CASEDESK_DATABASE_URL'"],
+        id="database-url-as-plain-env",
+    ),
+    pytest.param(
+        {"services": {"intake": {"persistence": {"accessMode": "ReadWriteOncePod"}}}},
+        ["/services/intake/persistence/accessMode", "'ReadWriteMany'"],
+        id="unknown-access-mode",
+    ),
+    pytest.param(
+        {"services": {"notify": {"portalBaseUrl": "gosuslugi.ru/cases"}}},
+        ["/services/notify/portalBaseUrl", "does not match pattern"],
+        id="portal-url-without-scheme",
+    ),
 ]
+
+SINGLE_POD = " must run a single pod (replicas: 0 or 1, autoscaling off): "
 
 CHART_REJECTS = [
     pytest.param(
         {"services": {"case": {"replicas": 3}}},
-        "database.backend=sqlite keeps services.case's state in one pod's file",
-        id="sqlite-with-replicas",
+        "services.case" + SINGLE_POD + "database.backend=sqlite keeps its store in a SQLite file",
+        id="case-replicas-on-sqlite",
+    ),
+    pytest.param(
+        {"services": {"escalation": {"autoscaling": {"enabled": True}}}},
+        "services.escalation" + SINGLE_POD + "database.backend=sqlite",
+        id="escalation-autoscaling-on-sqlite",
+    ),
+    pytest.param(
+        {"database": POSTGRES, "services": {"sla": {"replicas": 2}}},
+        "services.sla" + SINGLE_POD + "its consumer assigns itself every partition",
+        id="sla-replicas",
+    ),
+    pytest.param(
+        {"services": {"notify": {"autoscaling": {"enabled": True}}}},
+        "services.notify" + SINGLE_POD + "its delivery store is a SQLite file of one process",
+        id="notify-autoscaling",
+    ),
+    pytest.param(
+        {"services": {"intake": {"replicas": 2}}},
+        "services.intake" + SINGLE_POD + "several pods must share its state; set "
+        "services.intake.databaseUrl (idempotency records on PostgreSQL), "
+        "services.intake.masterKey (one key for every pod), "
+        "services.intake.persistence with accessMode ReadWriteMany",
+        id="intake-replicas-without-shared-state",
+    ),
+    pytest.param(
+        {"services": {"intake": SHARED_INTAKE | {"replicas": 2, "persistence": {"enabled": True}}}},
+        "several pods must share its state; set services.intake.persistence with accessMode "
+        "ReadWriteMany (attachments shared by every pod)",
+        id="intake-replicas-with-a-claim-per-pod",
+    ),
+    pytest.param(
+        {"services": {"intake": {"persistence": {"enabled": True}}}},
+        "services.intake.masterKey is required with persistence",
+        id="intake-persistent-without-master-key",
+    ),
+    pytest.param(
+        {"services": {"intake": {"frontends": {"entries": []}}}},
+        "services.intake.frontends: configure at least one frontend",
+        id="intake-without-frontends",
+    ),
+    pytest.param(
+        {"services": {"intake": {"frontends": {"existingSecret": "a", "existingConfigMap": "b"}}}},
+        "services.intake.frontends: set existingSecret or existingConfigMap, not both",
+        id="intake-frontends-from-two-files",
+    ),
+    pytest.param(
+        {
+            "services": {
+                "intake": {"frontends": {"entries": [FRONTEND, FRONTEND | {"name": "mfc"}]}}
+            }
+        },
+        "services.intake.frontends.entries: portal-chat and mfc have the same token_sha256",
+        id="intake-frontends-sharing-a-token",
+    ),
+    pytest.param(
+        {"smtp": {"host": ""}},
+        "services.notify has no way to reach citizens: set smtp.host and/or sms.gatewayUrl",
+        id="notify-without-gateways",
+    ),
+    pytest.param(
+        {"services": {"notify": {"portalBaseUrl": ""}}},
+        "services.notify.portalBaseUrl is required",
+        id="notify-without-portal-url",
+    ),
+    pytest.param(
+        {"deadlines": {"calendarOverrides": "holidays = [2027-01-11"}},
+        "deadlines.calendarOverrides is not valid TOML",
+        id="calendar-overrides-malformed",
+    ),
+    pytest.param(
+        {"deadlines": {"calendarOverrides": "holiday = [2027-01-11]\n"}},
+        'deadlines.calendarOverrides: unknown key "holiday"',
+        id="calendar-overrides-unknown-key",
+    ),
+    pytest.param(
+        {
+            "deadlines": {"calendarOverrides": "holidays = [2027-01-11]\n"},
+            "services": {"sla": {"files": {"calendar-overrides.toml": "holidays = []\n"}}},
+        },
+        "services.sla.files.calendar-overrides.toml is the chart's own file",
+        id="files-shadow-calendar-overrides",
+    ),
+    pytest.param(
+        {
+            "services": {
+                "intake": {"secretEnv": {"CASEDESK_MASTER_KEY": {"secret": "s", "key": "k"}}}
+            }
+        },
+        "services.intake.secretEnv.CASEDESK_MASTER_KEY is set by the chart from "
+        "services.intake.masterKey",
+        id="secret-env-bypasses-master-key",
+    ),
+    pytest.param(
+        {"services": {"case": {"env": {"PERSISTENCE_MODULE": "eventsourcing.popo"}}}},
+        "services.case.env.PERSISTENCE_MODULE is set by the chart from database.backend",
+        id="env-overrides-event-store",
+    ),
+    pytest.param(
+        {"services": {"sla": {"env": {"CASEDESK_GRPC_PORT": "6000"}}}},
+        "services.sla.env.CASEDESK_GRPC_PORT is set by the chart from services.sla.port",
+        id="env-overrides-port",
     ),
     pytest.param(
         {"services": {"case": {"enabled": False}}},
         "services.escalation calls services.case, which is disabled",
         id="case-disabled-but-called",
-    ),
-    pytest.param(
-        {"smtp": {"host": ""}},
-        "smtp.host is required while services.notify is enabled",
-        id="notify-without-smtp",
     ),
     pytest.param(
         {"kafka": {"tls": {"caSecret": "kafka-ca"}}},
@@ -139,11 +295,32 @@ def test_kafka_bootstrap_servers_are_required(render: Any) -> None:
     assert "kafka.bootstrapServers is required" in str(refused.value)
 
 
-def test_credentials_go_through_secret_env(render: Any) -> None:
-    reference = {"secret": "casedesk-notify", "key": "token"}
+def test_extra_settings_may_come_from_secrets(render: Any) -> None:
+    reference = {"secret": "casedesk-notify", "key": "reply-to"}
     released = render(
         "minimal-values.yaml",
-        values={"services": {"notify": {"secretEnv": {"CASEDESK_SMS_GATEWAY_TOKEN": reference}}}},
+        values={"services": {"notify": {"secretEnv": {"CASEDESK_EMAIL_REPLY_TO": reference}}}},
     )
-    variable = released.env("notify")["CASEDESK_SMS_GATEWAY_TOKEN"]
-    assert variable["valueFrom"]["secretKeyRef"] == {"name": "casedesk-notify", "key": "token"}
+    assert released.secret_of("notify", "CASEDESK_EMAIL_REPLY_TO") == (
+        "casedesk-notify",
+        "reply-to",
+    )
+
+
+def test_notify_may_send_sms_only(render: Any) -> None:
+    released = render(
+        "minimal-values.yaml",
+        values={"smtp": {"host": ""}, "sms": {"gatewayUrl": "https://sms.example/send"}},
+    )
+    env = released.env("notify")
+    assert env["CASEDESK_SMS_GATEWAY_URL"]["value"] == "https://sms.example/send"
+    assert not [name for name in env if name.startswith("CASEDESK_SMTP_")]
+
+
+def test_kafka_sasl_credentials_stay_out_of_intake(render: Any) -> None:
+    sasl = {"mechanism": "PLAIN", "existingSecret": "casedesk-kafka"}
+    released = render(
+        "minimal-values.yaml", values={"kafka": {"securityProtocol": "SASL_SSL", "sasl": sasl}}
+    )
+    assert "CASEDESK_KAFKA_SASL_PASSWORD" in released.env("case")
+    assert "CASEDESK_KAFKA_SASL_PASSWORD" not in released.env("intake")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from helmchart import PORTS, SERVICES, Release, component_name
+from helmchart import KAFKA_CLIENTS, PORTS, SERVICES, Release, component_name
 
-CREDENTIAL_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|MASTER_KEY|DATABASE_URL")
+CREDENTIAL_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|MASTER_KEY|CIPHER_KEY|DATABASE_URL")
 
 
 def test_every_service_is_rendered_once_with_its_port(release: Release) -> None:
@@ -89,31 +90,33 @@ def test_credentials_are_secret_references_only(release: Release) -> None:
 
 
 def test_production_reads_every_credential_from_its_secret(production: Release) -> None:
-    def secret_of(service: str, variable: str) -> tuple[str, str]:
-        ref = production.env(service)[variable]["valueFrom"]["secretKeyRef"]
-        return ref["name"], ref["key"]
-
+    secret_of = production.secret_of
     assert secret_of("case", "POSTGRES_PASSWORD") == ("casedesk-postgres", "password")
     assert secret_of("case", "POSTGRES_USER") == ("casedesk-postgres", "username")
+    assert secret_of("case", "CIPHER_KEY") == ("casedesk-case-cipher", "cipher-key")
     assert secret_of("escalation", "POSTGRES_PASSWORD") == ("casedesk-postgres", "password")
     assert secret_of("notify", "CASEDESK_SMTP_PASSWORD") == ("casedesk-smtp", "password")
     assert secret_of("notify", "CASEDESK_SMS_GATEWAY_TOKEN") == ("casedesk-sms", "token")
     assert secret_of("intake", "CASEDESK_MASTER_KEY") == ("casedesk-intake", "master-key")
-    for service in SERVICES:
+    assert secret_of("intake", "CASEDESK_DATABASE_URL") == ("casedesk-intake", "database-url")
+    for service in KAFKA_CLIENTS:
         assert secret_of(service, "CASEDESK_KAFKA_SASL_PASSWORD") == ("casedesk-kafka", "password")
 
 
+def test_intake_gets_no_kafka_settings(release: Release) -> None:
+    assert not [name for name in release.env("intake") if name.startswith("CASEDESK_KAFKA_")]
+
+
 def test_production_talks_tls_to_kafka_with_the_mounted_ca(production: Release) -> None:
-    for service in SERVICES:
+    for service in KAFKA_CLIENTS:
         env = production.env(service)
         assert env["CASEDESK_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
         assert env["CASEDESK_KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
         assert env["CASEDESK_KAFKA_SSL_CAFILE"]["value"] == "/etc/casedesk/kafka-ca/ca.crt"
-        mounts = {m["mountPath"] for m in production.container(service)["volumeMounts"]}
-        assert "/etc/casedesk/kafka-ca" in mounts
-        assert (
-            env["CASEDESK_OTLP_ENDPOINT"]["value"] == "http://otel-collector.observability.svc:4317"
-        )
+        assert "/etc/casedesk/kafka-ca" in production.mounts(service)
+    for service in SERVICES:
+        endpoint = production.value(service, "CASEDESK_OTLP_ENDPOINT")
+        assert endpoint == "http://otel-collector.observability.svc:4317"
 
 
 def test_production_stores_events_in_postgres_with_three_case_replicas(production: Release) -> None:
@@ -132,11 +135,61 @@ def test_minimal_runs_the_event_store_on_sqlite_in_the_data_volume(minimal: Rele
     env = minimal.env("case")
     assert env["PERSISTENCE_MODULE"]["value"] == "eventsourcing.sqlite"
     assert env["SQLITE_DBNAME"]["value"].startswith("/var/lib/casedesk/")
-    assert not any(name.startswith("POSTGRES_") for name in env)
+    assert not any(name.startswith(("POSTGRES_", "CIPHER_")) for name in env)
     assert minimal.workload("case")["spec"]["replicas"] == 1
+    assert minimal.value("escalation", "CASEDESK_ESCALATION_STORE") == "sqlite"
 
 
 def test_callers_get_the_case_address(minimal: Release) -> None:
     case_address = f"{component_name('case')}:50052"
     assert minimal.env("intake")["CASEDESK_CASE_ADDRESS"]["value"] == case_address
     assert minimal.env("escalation")["CASEDESK_CASE_ADDRESS"]["value"] == case_address
+
+
+def test_one_deadline_policy_for_promises_and_clocks(release: Release) -> None:
+    promised = {release.value(s, "CASEDESK_DEADLINE_POLICY_VERSION") for s in ("intake", "notify")}
+    enforced = release.value("sla", "CASEDESK_SLA_POLICY_VERSION")
+    assert promised == {enforced} == {"2023.1"}
+
+
+def test_notify_links_to_the_portal_and_sends_only_through_configured_gateways(
+    minimal: Release, production: Release
+) -> None:
+    portal = "http://portal.casedesk.svc.cluster.local/cases"
+    assert minimal.value("notify", "CASEDESK_PORTAL_BASE_URL") == portal
+    assert minimal.value("notify", "CASEDESK_SMTP_TLS") == "none"
+    assert not [name for name in minimal.env("notify") if name.startswith("CASEDESK_SMS_")]
+    assert production.value("notify", "CASEDESK_SMTP_TLS") == "starttls"
+    gateway = production.value("notify", "CASEDESK_SMS_GATEWAY_URL")
+    assert gateway == "https://sms-gateway.sms.svc/api/v1/messages"
+
+
+def test_intake_reads_its_frontends_from_the_mounted_secret(production: Release) -> None:
+    path = production.value("intake", "CASEDESK_FRONTENDS_FILE")
+    directory, _, name = path.rpartition("/")
+    mount = production.mounts("intake")[directory]
+    assert mount["readOnly"] is True
+    volume = production.volumes("intake")[mount["name"]]
+    assert volume["secret"] == {
+        "secretName": "casedesk-frontends",
+        "items": [{"key": "frontends.toml", "path": name}],
+    }
+    assert "CASEDESK_FRONTENDS" not in production.env("intake")
+
+
+def test_intake_frontends_may_come_from_a_config_map(render: Any) -> None:
+    frontends = {"entries": [], "existingConfigMap": "channel-frontends", "key": "all.toml"}
+    released = render(
+        "minimal-values.yaml", values={"services": {"intake": {"frontends": frontends}}}
+    )
+    assert released.value("intake", "CASEDESK_FRONTENDS_FILE") == "/etc/casedesk/frontends/all.toml"
+    mount = released.mounts("intake")["/etc/casedesk/frontends"]
+    volume = released.volumes("intake")[mount["name"]]
+    assert volume["configMap"]["name"] == "channel-frontends"
+
+
+def test_case_events_are_encrypted_only_when_a_key_is_given(
+    minimal: Release, production: Release
+) -> None:
+    assert production.value("case", "CIPHER_TOPIC") == "eventsourcing.cipher:AESCipher"
+    assert "CIPHER_KEY" not in minimal.env("case")

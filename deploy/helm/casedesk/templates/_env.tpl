@@ -1,23 +1,24 @@
 {{/*
 Environment of a service container: casedesk_runtime settings (CASEDESK_*), eventsourcing's own
-variables for the event store, and credentials only as secretKeyRef.
+variables for the event store, the service's own settings (_settings.tpl), then the extra `env`
+and `secretEnv` of its values. Credentials only ever come as secretKeyRef.
 Context: same as casedesk.service.
 */}}
 {{- define "casedesk.serviceEnv" -}}
 {{- $managed := include "casedesk.managedEnv" . -}}
 {{- $managedNames := list -}}
 {{- range fromYamlArray $managed }}{{ $managedNames = append $managedNames .name }}{{ end -}}
+{{- $owned := include "casedesk.ownedVariables" . | fromYaml -}}
 {{ $managed }}
 {{- range $name, $value := .svc.env }}
-{{- if has $name $managedNames }}
-{{- fail (printf "services.%s.env.%s is set by the chart from its own values; change those instead" $.name $name) }}
-{{- end }}
+{{- include "casedesk.refuseManaged" (dict "field" (printf "services.%s.env.%s" $.name $name) "name" $name "service" $.name "owned" $owned "managed" $managedNames) }}
 - name: {{ $name }}
   value: {{ $value | quote }}
 {{- end }}
 {{- range $name, $ref := .svc.secretEnv }}
-{{- if or (has $name $managedNames) (hasKey $.svc.env $name) }}
-{{- fail (printf "services.%s.secretEnv.%s is already set by the chart or by services.%s.env" $.name $name $.name) }}
+{{- include "casedesk.refuseManaged" (dict "field" (printf "services.%s.secretEnv.%s" $.name $name) "name" $name "service" $.name "owned" $owned "managed" $managedNames) }}
+{{- if hasKey $.svc.env $name }}
+{{- fail (printf "services.%s.secretEnv.%s is also set in services.%s.env: keep one" $.name $name $.name) }}
 {{- end }}
 - name: {{ $name }}
   valueFrom:
@@ -27,7 +28,19 @@ Context: same as casedesk.service.
 {{- end }}
 {{- end -}}
 
-{{/* The variables the chart derives from its values; same context. */}}
+{{/* Fails when an extra variable would override one the chart sets; context: dict field, name,
+service, owned (variable -> value path), managed (names rendered for this service, e.g. the
+fixed CASEDESK_SERVICE_NAME and CASEDESK_GRPC_HOST). */}}
+{{- define "casedesk.refuseManaged" -}}
+{{- if hasKey .owned .name }}
+{{- fail (printf "%s is set by the chart from %s: change that value instead" .field (replace "<name>" .service (index .owned .name))) }}
+{{- end }}
+{{- if has .name .managed }}
+{{- fail (printf "%s is set by the chart: remove it" .field) }}
+{{- end }}
+{{- end -}}
+
+{{/* The variables the chart derives from its values; same context as casedesk.serviceEnv. */}}
 {{- define "casedesk.managedEnv" -}}
 {{- $values := .root.Values -}}
 - name: CASEDESK_SERVICE_NAME
@@ -38,7 +51,9 @@ Context: same as casedesk.service.
   value: {{ .svc.port | quote }}
 - name: CASEDESK_LOG_LEVEL
   value: {{ .svc.logLevel | default $values.logLevel | quote }}
+{{- if .topology.kafka }}
 {{ include "casedesk.kafkaEnv" .root }}
+{{- end }}
 {{- with $values.telemetry.otlpEndpoint }}
 - name: CASEDESK_OTLP_ENDPOINT
   value: {{ . | quote }}
@@ -66,11 +81,14 @@ Context: same as casedesk.service.
 {{ include "casedesk.postgresEnv" $.root }}
 {{- end }}
 {{- end }}
-{{- if .topology.smtp }}
+{{- if and .topology.smtp $values.smtp.host }}
 {{ include "casedesk.smtpEnv" .root }}
 {{- end }}
-{{- if .topology.sms }}
+{{- if and .topology.sms $values.sms.gatewayUrl }}
 {{ include "casedesk.smsEnv" .root }}
+{{- end }}
+{{- with include (printf "casedesk.settings.%s" .name) . }}
+{{ . }}
 {{- end }}
 {{- end -}}
 
@@ -99,6 +117,7 @@ Context: same as casedesk.service.
       key: {{ $pg.passwordKey }}
 {{- end -}}
 
+{{/* notify's e-mail gateway; rendered only when smtp.host is set (no host: e-mail off). */}}
 {{- define "casedesk.smtpEnv" -}}
 {{- $smtp := .Values.smtp -}}
 - name: CASEDESK_SMTP_HOST
@@ -121,6 +140,7 @@ Context: same as casedesk.service.
 {{- end }}
 {{- end -}}
 
+{{/* notify's SMS gateway; rendered only when sms.gatewayUrl is set (no URL: SMS off). */}}
 {{- define "casedesk.smsEnv" -}}
 {{- $sms := .Values.sms -}}
 - name: CASEDESK_SMS_GATEWAY_URL
@@ -132,4 +152,13 @@ Context: same as casedesk.service.
       name: {{ $sms.existingSecret }}
       key: {{ $sms.tokenKey }}
 {{- end }}
+{{- end -}}
+
+{{/* One variable from a key of an existing Secret; context: dict name, ref ({existingSecret, key}). */}}
+{{- define "casedesk.secretVariable" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .ref.existingSecret }}
+      key: {{ .ref.key }}
 {{- end -}}

@@ -44,32 +44,6 @@ app.kubernetes.io/component: {{ .name }}
 {{- end -}}
 {{- end -}}
 
-{{/*
-Who talks to whom: the architecture of DESIGN.md, not configuration, with the variable names each
-service's settings read. Every service uses Kafka.
-  calls:    called service -> variable receiving its host:port (also a NetworkPolicy rule)
-  database: variables selecting the service's store for each database.backend; with postgres the
-            POSTGRES_* variables are added and PostgreSQL becomes reachable
-  smtp/sms: the notification gateways
-*/}}
-{{- define "casedesk.topology" -}}
-intake:
-  calls: {case: CASEDESK_CASE_ADDRESS}
-case:
-  database:
-    sqlite: {PERSISTENCE_MODULE: eventsourcing.sqlite, SQLITE_DBNAME: /var/lib/casedesk/case.sqlite}
-    postgres: {PERSISTENCE_MODULE: eventsourcing.postgres}
-sla: {}
-escalation:
-  calls: {case: CASEDESK_CASE_ADDRESS}
-  database:
-    sqlite: {CASEDESK_ESCALATION_STORE: sqlite}
-    postgres: {CASEDESK_ESCALATION_STORE: postgres}
-notify:
-  smtp: true
-  sms: true
-{{- end -}}
-
 {{/* Image reference of a service; context: dict root, name. */}}
 {{- define "casedesk.image" -}}
 {{- $svc := index .root.Values.services .name -}}

@@ -2,9 +2,9 @@
 NetworkPolicy of one service: deny by default, then allow exactly the paths of DESIGN.md.
 Ingress: intake from `networkPolicy.intakeFrom` (any source when empty); every other service only
 from the services that call it. The `helm test` pod may reach every service.
-Egress: DNS and Kafka for all; the called services; PostgreSQL for the services with a database;
-SMTP and the
-SMS gateway for notify; the OpenTelemetry collector when configured.
+Egress: DNS for all; Kafka for the services that use it (not intake); the called services;
+PostgreSQL for the services connected to it; the configured SMTP relay and SMS gateway for notify;
+the OpenTelemetry collector when configured.
 Context: same as casedesk.service.
 */}}
 {{- define "casedesk.networkPolicy" -}}
@@ -54,7 +54,9 @@ spec:
     {{- end }}
   egress:
     {{- include "casedesk.egressRule" $np.dns | nindent 4 }}
+    {{- if .topology.kafka }}
     {{- include "casedesk.egressRule" $np.kafka | nindent 4 }}
+    {{- end }}
     {{- range $callee, $_ := .topology.calls }}
     - to:
         - podSelector:
@@ -64,13 +66,13 @@ spec:
         - port: {{ (index $root.Values.services $callee).port }}
           protocol: TCP
     {{- end }}
-    {{- if and .topology.database (eq $root.Values.database.backend "postgres") }}
+    {{- if include "casedesk.reachesPostgres" . }}
     {{- include "casedesk.egressRule" (dict "to" $np.postgres.to "ports" (list (dict "port" $root.Values.database.postgres.port "protocol" "TCP"))) | nindent 4 }}
     {{- end }}
-    {{- if .topology.smtp }}
+    {{- if and .topology.smtp $root.Values.smtp.host }}
     {{- include "casedesk.egressRule" (dict "to" $np.smtp.to "ports" (list (dict "port" $root.Values.smtp.port "protocol" "TCP"))) | nindent 4 }}
     {{- end }}
-    {{- if .topology.sms }}
+    {{- if and .topology.sms $root.Values.sms.gatewayUrl }}
     {{- include "casedesk.egressRule" $np.smsGateway | nindent 4 }}
     {{- end }}
     {{- if $root.Values.telemetry.otlpEndpoint }}

@@ -1,8 +1,9 @@
 {{/*
 Pod spec of a service. The container runs as the image's non-root user on a read-only root file
 system; it writes only to /tmp and to its working directory /var/lib/casedesk (the "data" volume:
-a PersistentVolumeClaim with persistence.enabled, else an emptyDir), where each service keeps its
-local durable state. Context: same as casedesk.service.
+a claim per pod, a shared claim or an emptyDir, see casedesk.service), where each service keeps
+its local durable state. Context: same as casedesk.service, with "files" (the files ConfigMap's
+content) added by it.
 */}}
 {{- define "casedesk.podSpec" -}}
 {{- $values := .root.Values -}}
@@ -78,9 +79,14 @@ containers:
       {{- include "casedesk.commonVolumeMounts" .root | nindent 6 }}
       - name: data
         mountPath: /var/lib/casedesk
-      {{- if .svc.files }}
+      {{- if .files }}
       - name: files
         mountPath: /etc/casedesk/files
+        readOnly: true
+      {{- end }}
+      {{- if include "casedesk.frontendsSource" . }}
+      - name: frontends
+        mountPath: /etc/casedesk/frontends
         readOnly: true
       {{- end }}
 volumes:
@@ -89,10 +95,28 @@ volumes:
   - name: data
     emptyDir:
       sizeLimit: {{ .svc.persistence.size }}
+  {{- else if eq .svc.persistence.accessMode "ReadWriteMany" }}
+  - name: data
+    persistentVolumeClaim:
+      claimName: {{ include "casedesk.componentName" . }}-data
   {{- end }}
-  {{- if .svc.files }}
+  {{- if .files }}
   - name: files
     configMap:
       name: {{ include "casedesk.componentName" . }}-files
+  {{- end }}
+  {{- with include "casedesk.frontendsSource" . }}
+  {{- $frontends := $.svc.frontends }}
+  - name: frontends
+    {{- if eq . "secret" }}
+    secret:
+      secretName: {{ $frontends.existingSecret }}
+    {{- else }}
+    configMap:
+      name: {{ $frontends.existingConfigMap }}
+    {{- end }}
+      items:
+        - key: {{ $frontends.key }}
+          path: {{ $frontends.key }}
   {{- end }}
 {{- end -}}

@@ -1,13 +1,20 @@
 {{/*
-The one template that renders a Casedesk service: its workload (a Deployment, or a StatefulSet
-when its local state is persistent), Service, optional files ConfigMap, and as configured
-HorizontalPodAutoscaler, PodDisruptionBudget and NetworkPolicy.
+The one template that renders a Casedesk service: its workload, Service, optional files ConfigMap
+and shared data claim, and as configured HorizontalPodAutoscaler, PodDisruptionBudget and
+NetworkPolicy. The workload is a StatefulSet with a claim per pod when its data volume is
+persistent ReadWriteOnce, else a Deployment (on a shared ReadWriteMany claim or an emptyDir); a
+service that must run a single pod is replaced, never surged (Recreate).
 Context: dict "root" $ "name" <service name> "svc" <its values> "topology" <its topology entry>.
 */}}
 {{- define "casedesk.service" -}}
 {{- $fullName := include "casedesk.componentName" . -}}
-{{- $kind := ternary "StatefulSet" "Deployment" .svc.persistence.enabled -}}
-{{- if .svc.files }}
+{{- $persistence := .svc.persistence -}}
+{{- $perPodClaim := and $persistence.enabled (eq $persistence.accessMode "ReadWriteOnce") -}}
+{{- $kind := ternary "StatefulSet" "Deployment" $perPodClaim -}}
+{{- $singlePod := include "casedesk.singlePodReason" . -}}
+{{- $files := merge (include "casedesk.generatedFiles" . | fromJson) .svc.files -}}
+{{- $_ := set . "files" $files -}}
+{{- if $files }}
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -16,7 +23,27 @@ metadata:
   labels:
     {{- include "casedesk.componentLabels" . | nindent 4 }}
 data:
-  {{- toYaml .svc.files | nindent 2 }}
+  {{- toYaml $files | nindent 2 }}
+{{- end }}
+{{- if and $persistence.enabled (not $perPodClaim) }}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: {{ $fullName }}-data
+  labels:
+    {{- include "casedesk.componentLabels" . | nindent 4 }}
+  annotations:
+    # Shared state outlives uninstalls, as the per-pod claims do; delete it deliberately.
+    helm.sh/resource-policy: keep
+spec:
+  accessModes: [{{ $persistence.accessMode }}]
+  {{- with $persistence.storageClass }}
+  storageClassName: {{ . }}
+  {{- end }}
+  resources:
+    requests:
+      storage: {{ $persistence.size }}
 {{- end }}
 ---
 apiVersion: apps/v1
@@ -42,6 +69,10 @@ spec:
     # Local state outlives scale-downs and uninstalls; delete the PVCs deliberately.
     whenDeleted: Retain
     whenScaled: Retain
+  {{- else if $singlePod }}
+  strategy:
+    # Never two processes on one store, not even during an upgrade.
+    type: Recreate
   {{- else }}
   strategy:
     type: RollingUpdate
@@ -53,14 +84,14 @@ spec:
     metadata:
       labels:
         {{- include "casedesk.componentLabels" . | nindent 8 }}
-      {{- if or .svc.podAnnotations .svc.files }}
+      {{- if or .svc.podAnnotations $files }}
       annotations:
         {{- with .svc.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
-        {{- if .svc.files }}
+        {{- if $files }}
         # Roll the pods when their files change.
-        checksum/files: {{ toYaml .svc.files | sha256sum }}
+        checksum/files: {{ toYaml $files | sha256sum }}
         {{- end }}
       {{- end }}
     spec:
@@ -73,12 +104,12 @@ spec:
           {{- include "casedesk.selectorLabels" . | nindent 10 }}
       spec:
         accessModes: [ReadWriteOnce]
-        {{- with .svc.persistence.storageClass }}
+        {{- with $persistence.storageClass }}
         storageClassName: {{ . }}
         {{- end }}
         resources:
           requests:
-            storage: {{ .svc.persistence.size }}
+            storage: {{ $persistence.size }}
   {{- end }}
 ---
 apiVersion: v1

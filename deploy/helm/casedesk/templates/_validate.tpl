@@ -8,23 +8,38 @@ values to change.
 {{- if and $values.kafka.tls.caSecret (not (has $values.kafka.securityProtocol (list "SSL" "SASL_SSL"))) }}
 {{- fail (printf "kafka.tls.caSecret is set but kafka.securityProtocol is %s: use SSL or SASL_SSL" $values.kafka.securityProtocol) }}
 {{- end }}
+{{- include "casedesk.validateCalendarOverrides" $values.deadlines }}
 {{- $topology := include "casedesk.topology" . | fromYaml -}}
 {{- range $name, $entry := $topology }}
 {{- $svc := index $services $name }}
 {{- if $svc.enabled }}
-{{- if and $entry.database (eq $values.database.backend "sqlite") (or (gt (int $svc.replicas) 1) $svc.autoscaling.enabled) }}
-{{- fail (printf "database.backend=sqlite keeps services.%s's state in one pod's file: run it with replicas: 1 and no autoscaling, or use database.backend=postgres" $name) }}
+{{- $ctx := dict "root" $ "name" $name "svc" $svc "topology" $entry }}
+{{- if or (gt (int $svc.replicas) 1) $svc.autoscaling.enabled }}
+{{- with include "casedesk.singlePodReason" $ctx }}
+{{- fail (printf "services.%s must run a single pod (replicas: 0 or 1, autoscaling off): %s" $name .) }}
+{{- end }}
 {{- end }}
 {{- range $callee, $_ := ($entry.calls | default dict) }}
 {{- if not (index $services $callee).enabled }}
 {{- fail (printf "services.%s calls services.%s, which is disabled" $name $callee) }}
 {{- end }}
 {{- end }}
-{{- if and $entry.smtp (not $values.smtp.host) }}
-{{- fail (printf "smtp.host is required while services.%s is enabled" $name) }}
+{{- if and $entry.smtp $entry.sms (not (or $values.smtp.host $values.sms.gatewayUrl)) }}
+{{- fail (printf "services.%s has no way to reach citizens: set smtp.host and/or sms.gatewayUrl" $name) }}
 {{- end }}
-{{- if and $entry.sms (not $values.sms.gatewayUrl) }}
-{{- fail (printf "sms.gatewayUrl is required while services.%s is enabled" $name) }}
+{{- if and (hasKey $svc "portalBaseUrl") (not $svc.portalBaseUrl) }}
+{{- fail (printf "services.%s.portalBaseUrl is required: every message links to <portalBaseUrl>/<case number>" $name) }}
+{{- end }}
+{{- if hasKey $svc "frontends" }}
+{{- include "casedesk.validateFrontends" $ctx }}
+{{- end }}
+{{- if and (hasKey $svc "masterKey") $svc.persistence.enabled (not $svc.masterKey.existingSecret) }}
+{{- fail (printf "services.%s.masterKey is required with persistence: without it the key that wraps citizens' data keys is a file in the same volume as the encrypted attachments" $name) }}
+{{- end }}
+{{- range $file, $_ := (include "casedesk.generatedFiles" $ctx | fromJson) }}
+{{- if hasKey $svc.files $file }}
+{{- fail (printf "services.%s.files.%s is the chart's own file (from deadlines.calendarOverrides): remove it" $name $file) }}
+{{- end }}
 {{- end }}
 {{- if and $svc.autoscaling.enabled (gt (int $svc.autoscaling.minReplicas) (int $svc.autoscaling.maxReplicas)) }}
 {{- fail (printf "services.%s.autoscaling.minReplicas is greater than maxReplicas" $name) }}
@@ -35,6 +50,40 @@ values to change.
 {{- $replicas := ternary $svc.autoscaling.minReplicas $svc.replicas $svc.autoscaling.enabled }}
 {{- if and $svc.pdb.enabled (hasKey $svc.pdb "minAvailable") (not (kindIs "string" $svc.pdb.minAvailable)) (ge (int $svc.pdb.minAvailable) (int $replicas)) }}
 {{- fail (printf "services.%s.pdb.minAvailable (%d) would block every node drain with %d replica(s): lower it or add replicas" $name (int $svc.pdb.minAvailable) (int $replicas)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* intake's frontends: at least one, from one file source, each token hash once. Context as
+casedesk.service. */}}
+{{- define "casedesk.validateFrontends" -}}
+{{- $frontends := .svc.frontends -}}
+{{- if and $frontends.existingSecret $frontends.existingConfigMap }}
+{{- fail (printf "services.%s.frontends: set existingSecret or existingConfigMap, not both" .name) }}
+{{- end }}
+{{- if not (or $frontends.entries (include "casedesk.frontendsSource" .)) }}
+{{- fail (printf "services.%s.frontends: configure at least one frontend (entries, or a TOML file of [[frontend]] tables in existingSecret or existingConfigMap), otherwise every call is UNAUTHENTICATED" .name) }}
+{{- end }}
+{{- $seen := dict -}}
+{{- range $entry := $frontends.entries }}
+{{- with get $seen $entry.token_sha256 }}
+{{- fail (printf "services.%s.frontends.entries: %s and %s have the same token_sha256; every frontend needs its own token" $.name . $entry.name) }}
+{{- end }}
+{{- $_ := set $seen $entry.token_sha256 $entry.name -}}
+{{- end }}
+{{- end -}}
+
+{{/* deadlines.calendarOverrides must be the TOML file sla reads; context: .Values.deadlines. */}}
+{{- define "casedesk.validateCalendarOverrides" -}}
+{{- with .calendarOverrides }}
+{{- $parsed := fromToml . }}
+{{- if hasKey $parsed "Error" }}
+{{- fail (printf "deadlines.calendarOverrides is not valid TOML: %s" $parsed.Error) }}
+{{- end }}
+{{- range $key, $_ := $parsed }}
+{{- if not (has $key (list "holidays" "working_days" "shortened_days")) }}
+{{- fail (printf "deadlines.calendarOverrides: unknown key %q (the file lists holidays, working_days and shortened_days)" $key) }}
 {{- end }}
 {{- end }}
 {{- end }}

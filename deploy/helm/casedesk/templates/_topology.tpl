@@ -1,0 +1,135 @@
+{{/*
+Who talks to whom and where each service keeps its state: the architecture of DESIGN.md and of the
+services' READMEs, not configuration.
+  calls:       called service -> variable receiving its host:port (also a NetworkPolicy rule)
+  kafka:       consumes or produces Kafka topics (intake does neither: its effects reach Kafka
+               through the case service's outbox)
+  database:    variables selecting the service's store for each database.backend; with postgres the
+               POSTGRES_* variables are added and PostgreSQL becomes reachable
+  localState:  keeps durable state in its data volume (/var/lib/casedesk) whatever the backend
+  sharedState: may run several pods once they share that state (intake: PostgreSQL through
+               services.intake.databaseUrl, one master key, a ReadWriteMany volume)
+  singlePod:   why the service can never run more than one pod
+  calendar:    reads the production-calendar overrides (deadlines.calendarOverrides)
+  smtp/sms:    the notification gateways
+*/}}
+{{- define "casedesk.topology" -}}
+intake:
+  calls: {case: CASEDESK_CASE_ADDRESS}
+  localState: true
+  sharedState: true
+case:
+  kafka: true
+  database:
+    sqlite: {PERSISTENCE_MODULE: eventsourcing.sqlite, SQLITE_DBNAME: /var/lib/casedesk/case.sqlite}
+    postgres: {PERSISTENCE_MODULE: eventsourcing.postgres}
+sla:
+  kafka: true
+  localState: true
+  calendar: true
+  singlePod: its consumer assigns itself every partition and keeps the clocks in one SQLite file
+escalation:
+  kafka: true
+  calls: {case: CASEDESK_CASE_ADDRESS}
+  database:
+    sqlite:
+      CASEDESK_ESCALATION_STORE: sqlite
+      CASEDESK_ESCALATION_SQLITE_PATH: /var/lib/casedesk/escalation.sqlite
+    postgres: {CASEDESK_ESCALATION_STORE: postgres}
+notify:
+  kafka: true
+  localState: true
+  smtp: true
+  sms: true
+  singlePod: its delivery store is a SQLite file of one process (a shared store is not built)
+{{- end -}}
+
+{{/*
+Why a service must run a single pod under the current values; empty when it may scale out. Such a
+service gets replicas <= 1, no autoscaling and a Recreate strategy, so that an upgrade never runs
+two processes on one store. Context: same as casedesk.service.
+*/}}
+{{- define "casedesk.singlePodReason" -}}
+{{- if .topology.singlePod -}}
+{{ .topology.singlePod }}
+{{- else if and .topology.database (eq .root.Values.database.backend "sqlite") -}}
+database.backend=sqlite keeps its store in a SQLite file of one pod; set database.backend=postgres to run more
+{{- else if .topology.sharedState -}}
+{{- $missing := list -}}
+{{- if not .svc.databaseUrl.existingSecret -}}
+{{- $missing = append $missing (printf "services.%s.databaseUrl (idempotency records on PostgreSQL)" .name) -}}
+{{- end -}}
+{{- if not .svc.masterKey.existingSecret -}}
+{{- $missing = append $missing (printf "services.%s.masterKey (one key for every pod)" .name) -}}
+{{- end -}}
+{{- if not (and .svc.persistence.enabled (eq .svc.persistence.accessMode "ReadWriteMany")) -}}
+{{- $missing = append $missing (printf "services.%s.persistence with accessMode ReadWriteMany (attachments shared by every pod)" .name) -}}
+{{- end -}}
+{{- with $missing -}}
+several pods must share its state; set {{ join ", " . }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the service keeps durable state in its data volume; context as above. */}}
+{{- define "casedesk.hasLocalState" -}}
+{{- if or .topology.localState (and .topology.database (eq .root.Values.database.backend "sqlite")) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the service connects to PostgreSQL; context as above. */}}
+{{- define "casedesk.reachesPostgres" -}}
+{{- $eventStore := and .topology.database (eq .root.Values.database.backend "postgres") -}}
+{{- $ownDatabase := and .topology.sharedState .svc.databaseUrl.existingSecret -}}
+{{- if or $eventStore $ownDatabase -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+Variables the chart derives from dedicated values, whether or not it renders them for a given
+service: `env` and `secretEnv` may not set them, so every setting has one place in the values.
+*/}}
+{{- define "casedesk.ownedVariables" -}}
+CASEDESK_GRPC_PORT: services.<name>.port
+CASEDESK_LOG_LEVEL: logLevel
+CASEDESK_CASE_ADDRESS: services.case.port
+CASEDESK_KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrapServers
+CASEDESK_KAFKA_SECURITY_PROTOCOL: kafka.securityProtocol
+CASEDESK_KAFKA_SASL_MECHANISM: kafka.sasl
+CASEDESK_KAFKA_SASL_USERNAME: kafka.sasl
+CASEDESK_KAFKA_SASL_PASSWORD: kafka.sasl
+CASEDESK_KAFKA_SSL_CAFILE: kafka.tls
+CASEDESK_OTLP_ENDPOINT: telemetry.otlpEndpoint
+PERSISTENCE_MODULE: database.backend
+SQLITE_DBNAME: database.backend
+CASEDESK_ESCALATION_STORE: database.backend
+CASEDESK_ESCALATION_SQLITE_PATH: database.backend
+POSTGRES_HOST: database.postgres
+POSTGRES_PORT: database.postgres
+POSTGRES_DBNAME: database.postgres
+POSTGRES_USER: database.postgres
+POSTGRES_PASSWORD: database.postgres
+CIPHER_TOPIC: services.case.eventCipher
+CIPHER_KEY: services.case.eventCipher
+CASEDESK_DATA_DIR: services.intake.persistence
+CASEDESK_ATTACHMENTS_DIR: services.intake.persistence
+CASEDESK_DATABASE_URL: services.intake.databaseUrl
+CASEDESK_MASTER_KEY: services.intake.masterKey
+CASEDESK_FRONTENDS: services.intake.frontends
+CASEDESK_FRONTENDS_FILE: services.intake.frontends
+CASEDESK_DEADLINE_POLICY_VERSION: deadlines.policyVersion
+CASEDESK_SLA_POLICY_VERSION: deadlines.policyVersion
+CASEDESK_SLA_CALENDAR_OVERRIDES: deadlines.calendarOverrides
+CASEDESK_SLA_DB_PATH: services.sla.persistence
+CASEDESK_STORE_PATH: services.notify.persistence
+CASEDESK_PORTAL_BASE_URL: services.notify.portalBaseUrl
+CASEDESK_SMTP_HOST: smtp
+CASEDESK_SMTP_PORT: smtp
+CASEDESK_SMTP_TLS: smtp
+CASEDESK_SMTP_USERNAME: smtp
+CASEDESK_SMTP_PASSWORD: smtp
+CASEDESK_SMS_GATEWAY_URL: sms
+CASEDESK_SMS_GATEWAY_TOKEN: sms
+{{- end -}}

@@ -1,0 +1,142 @@
+"""The chart configures the services as their settings modules read them, not as it once assumed.
+
+Each service's pydantic settings class (and, for the case service's event store, eventsourcing's
+own variables) is the source of truth: every variable the chart renders must be one the service
+reads, and the rendered environment must load as a valid configuration whose local state lands in
+the data volume.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.cipher import AESCipher
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.sqlite import SQLiteFactory
+from eventsourcing.utils import resolve_topic
+from helmchart import DATA_DIR, SERVICES, Release
+from pydantic_settings import BaseSettings
+
+from casedesk_runtime.settings import ENV_PREFIX, ServiceSettings, load_settings
+
+# Set by Kubernetes and read by the OpenTelemetry SDK, not by the services' settings.
+PLATFORM_VARIABLES = {"POD_NAME", "POD_NAMESPACE", "OTEL_RESOURCE_ATTRIBUTES"}
+
+
+def settings_class(service: str) -> type[ServiceSettings]:
+    module = importlib.import_module(f"casedesk_{service}.settings")
+    (found,) = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, ServiceSettings)
+        and value.__module__ == module.__name__
+    ]
+    return found
+
+
+def variables_read_by(service: str) -> set[str]:
+    cls: type[BaseSettings] = settings_class(service)
+    names = set()
+    for field_name, field in cls.model_fields.items():
+        alias = field.validation_alias
+        names.add(alias if isinstance(alias, str) else ENV_PREFIX + field_name.upper())
+    if service == "case":
+        names |= event_store_variables()
+    return names
+
+
+def event_store_variables() -> set[str]:
+    """The environment variables eventsourcing's SQLite and PostgreSQL factories read."""
+    names = {AESCipher.CIPHER_KEY}
+    for factory in (SQLiteFactory, PostgresFactory):
+        constants = (
+            getattr(factory, attribute) for attribute in dir(factory) if attribute.isupper()
+        )
+        names |= {value for value in constants if isinstance(value, str)}
+    return names
+
+
+def load_rendered(release: Release, service: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The service's settings loaded from the rendered environment (Secrets: placeholders)."""
+    for name in list(os.environ):
+        if name.startswith((ENV_PREFIX, "POSTGRES_")):
+            monkeypatch.delenv(name)
+    for name, variable in release.env(service).items():
+        if name in PLATFORM_VARIABLES:
+            continue
+        value = variable.get("value")
+        if value is None:
+            ref = variable["valueFrom"]["secretKeyRef"]
+            value = f"from-secret-{ref['name']}-{ref['key']}"
+        monkeypatch.setenv(name, value)
+    return load_settings(settings_class(service))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_rendered_variable_is_read_by_its_service(release: Release, service: str) -> None:
+    rendered = set(release.env(service)) - PLATFORM_VARIABLES
+    assert rendered - variables_read_by(service) == set()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_rendered_environment_is_a_valid_configuration(
+    release: Release, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_rendered(release, service, monkeypatch)
+    assert settings.service_name == service
+    assert settings.grpc_host == "0.0.0.0"
+
+
+def test_local_state_lands_in_the_data_volume(
+    release: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = Path(DATA_DIR)
+    intake = load_rendered(release, "intake", monkeypatch)
+    assert intake.resolved_attachments_dir().is_relative_to(data)
+    assert intake.data_dir == data
+    sla = load_rendered(release, "sla", monkeypatch)
+    assert Path(sla.sla_db_path).parent == data
+    notify = load_rendered(release, "notify", monkeypatch)
+    assert notify.store_path.parent == data
+
+
+def test_sqlite_stores_land_in_the_data_volume(
+    minimal: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    intake = load_rendered(minimal, "intake", monkeypatch)
+    assert intake.resolved_database_url() == f"sqlite:///{DATA_DIR}/intake.sqlite3"
+    escalation = load_rendered(minimal, "escalation", monkeypatch)
+    assert escalation.escalation_store == "sqlite"
+    assert Path(escalation.escalation_sqlite_path).parent == Path(DATA_DIR)
+    assert Path(minimal.value("case", "SQLITE_DBNAME")).parent == Path(DATA_DIR)
+
+
+def test_inline_frontends_load_as_intake_reads_them(
+    minimal: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    intake = load_rendered(minimal, "intake", monkeypatch)
+    (frontend,) = intake.frontends
+    assert frontend.name == "portal-chat"
+    assert frontend.channels == ["PORTAL_CHAT"]
+    assert intake.master_key is None and intake.database_url is None
+
+
+def test_production_settings_come_from_their_secrets(
+    production: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    intake = load_rendered(production, "intake", monkeypatch)
+    assert intake.database_url == "from-secret-casedesk-intake-database-url"
+    assert intake.master_key.get_secret_value() == "from-secret-casedesk-intake-master-key"
+    assert intake.frontends_file == Path("/etc/casedesk/frontends/frontends.toml")
+    escalation = load_rendered(production, "escalation", monkeypatch)
+    assert escalation.escalation_store == "postgres"
+    assert escalation.postgres_conninfo()["host"] == "casedesk-pg-rw.postgres.svc"
+
+
+def test_event_cipher_names_a_cipher_eventsourcing_can_load(production: Release) -> None:
+    assert resolve_topic(production.value("case", "CIPHER_TOPIC")) is AESCipher
