@@ -18,6 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from casedesk_runtime.telemetry import configure_telemetry
 
 # --import-mode=importlib leaves sys.path alone, so make `support` importable for these tests.
 _HERE = Path(__file__).resolve().parent
@@ -80,6 +83,15 @@ def postgres_env(postgres_server: PostgresServer) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def postgres_dsn(postgres_server: PostgresServer) -> str:
     return postgres_server.dsn
+
+
+@pytest.fixture(scope="session")
+def span_exporter() -> InMemorySpanExporter:
+    """The test process's spans. OpenTelemetry sets its global providers once per process, so
+    every test that traces as a frontend shares this one exporter (clear it before use)."""
+    exporter = InMemorySpanExporter()
+    configure_telemetry("integration-tests", span_exporter=exporter)
+    return exporter
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from casedesk_runtime.grpc_client import insecure_channel
 from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.kafka import make_broker
 from casedesk_runtime.settings import ServiceSettings
-from casedesk_runtime.telemetry import configure_telemetry
 from casedesk_runtime.topics import TOPICS, ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -44,13 +43,6 @@ def _traceparent_trace_id(record) -> str:
     return headers["traceparent"].decode().split("-")[1]
 
 
-@pytest.fixture(scope="module")
-def telemetry_spans() -> InMemorySpanExporter:
-    exporter = InMemorySpanExporter()
-    configure_telemetry("integration-tests", span_exporter=exporter)
-    return exporter
-
-
 async def test_topic_provisioning_is_idempotent(kafka_bootstrap: str) -> None:
     await ensure_topics(kafka_bootstrap)
     assert await ensure_topics(kafka_bootstrap) == []
@@ -59,7 +51,7 @@ async def test_topic_provisioning_is_idempotent(kafka_bootstrap: str) -> None:
 
 
 async def test_service_process_serves_health_and_carries_trace_into_kafka(
-    kafka_bootstrap: str, services, telemetry_spans: InMemorySpanExporter
+    kafka_bootstrap: str, services, span_exporter: InMemorySpanExporter
 ) -> None:
     topic = f"probe.{uuid.uuid4().hex[:8]}"
     probe = services(
@@ -83,7 +75,7 @@ async def test_service_process_serves_health_and_carries_trace_into_kafka(
 
 
 async def test_one_trace_spans_grpc_call_and_kafka_message(
-    kafka_bootstrap: str, telemetry_spans: InMemorySpanExporter
+    kafka_bootstrap: str, span_exporter: InMemorySpanExporter
 ) -> None:
     topic = f"probe.{uuid.uuid4().hex[:8]}"
     settings = ServiceSettings(grpc_port=0, kafka_bootstrap_servers=kafka_bootstrap)
@@ -113,7 +105,7 @@ async def test_one_trace_spans_grpc_call_and_kafka_message(
     )
     await broker.start()
     await server.start()
-    telemetry_spans.clear()
+    span_exporter.clear()
     try:
         async with insecure_channel(f"127.0.0.1:{server.port}") as channel:
             await channel.unary_unary("/casedesk.probe.v1.Probe/Publish")(b"payload")
@@ -121,7 +113,7 @@ async def test_one_trace_spans_grpc_call_and_kafka_message(
     finally:
         await server.stop(0)
         await broker.stop()
-    spans = telemetry_spans.get_finished_spans()
+    spans = span_exporter.get_finished_spans()
     grpc_spans = [s for s in spans if s.kind in (trace.SpanKind.CLIENT, trace.SpanKind.SERVER)]
     kafka_spans = [s for s in spans if s.kind in (trace.SpanKind.PRODUCER, trace.SpanKind.CONSUMER)]
     assert grpc_spans and kafka_spans

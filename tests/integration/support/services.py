@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -28,13 +29,24 @@ class ServiceStartError(RuntimeError):
     """The service exited or never reported SERVING; the message ends with its last log lines."""
 
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel handed out for a listener can be
+# taken by some client's outgoing connection before the service binds it; these cannot.
+_PORT_RANGE = (20000, 32000)
+
+
 def free_ports(count: int) -> list[int]:
     """Distinct loopback ports free right now; all are held open until every one is chosen."""
+    chosen: list[int] = []
     with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
+        while len(chosen) < count:
+            port = random.randrange(*_PORT_RANGE)
+            sock = stack.enter_context(socket.socket())
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            chosen.append(port)
+    return chosen
 
 
 def free_port() -> int:

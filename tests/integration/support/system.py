@@ -1,0 +1,307 @@
+"""The whole of Casedesk for one test module: five service processes wired as in production.
+
+`start_casedesk()` provisions a private copy of every topic, starts a real SMTP server and an HTTP
+SMS gateway on 127.0.0.1, then the case service (on its own PostgreSQL schema), intake, sla,
+escalation and notify, each with its local store in a temporary directory. `read_topic()` reads a
+topic back, keeping only the records of the cases a test follows.
+
+Why private topics: sla, escalation and notify start from the beginning of their input topics
+when their store is empty (the design: the store, not a consumer group, remembers the position).
+On the session's shared `case.events.v1` they would replay every other module's cases first; on
+their own copy they see only what this module's case service publishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
+
+import psycopg
+from aiokafka import AIOKafkaConsumer
+
+from casedesk_escalation.testing.policies import packaged_without_cooldown
+from casedesk_notify.testing.sinks import SmsSink, SmtpSink
+from casedesk_runtime.topics import CONSUMERS_WITH_DLQ, TOPICS, TopicSpec, ensure_topics
+
+from .services import ServiceLauncher, ServiceProcess
+
+SLA_POLICY = "test-seconds"  # chat: first response 4 s, resolution 8 s, wall clock
+MESSAGE_ID_DOMAIN = "notify.casedesk.e2e"
+PORTAL_BASE_URL = "https://portal.e2e/cases"
+SMS_TOKEN = "e2e-sms-gateway-token"
+
+
+@dataclass(frozen=True)
+class SystemTopics:
+    case: str
+    sla: str
+    notification: str
+    decisions: str
+
+    @classmethod
+    def private(cls, suffix: str) -> SystemTopics:
+        return cls(*(f"{name}.e2e-{suffix}" for name in _CATALOGUE_NAMES))
+
+    def specs(self) -> tuple[TopicSpec, ...]:
+        """The catalogue's topics (partitions, retention, dead-letter topics) under our names."""
+        renamed = dict(zip(_CATALOGUE_NAMES, (self.case, self.sla, self.notification,
+                                              self.decisions), strict=True))  # fmt: skip
+        main = [
+            TopicSpec(renamed[spec.name], spec.partitions, spec.retention_ms)
+            for spec in TOPICS
+            if spec.name in renamed
+        ]
+        dlq_spec = next(spec for spec in TOPICS if ".dlq." in spec.name)
+        dead_letters = [
+            TopicSpec(
+                f"{renamed[topic]}.dlq.{consumer}", dlq_spec.partitions, dlq_spec.retention_ms
+            )
+            for topic, consumers in CONSUMERS_WITH_DLQ.items()
+            for consumer in consumers
+        ]
+        return (*main, *dead_letters)
+
+
+_CATALOGUE_NAMES = ("case.events.v1", "sla.events.v1", "notification.events.v1",
+                    "escalation.decisions.v1")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """The portal chat widget as intake knows it: a bearer token allowed PORTAL_CHAT only."""
+
+    name: str
+    token: str
+
+    def entry(self) -> dict[str, object]:
+        digest = hashlib.sha256(self.token.encode()).hexdigest()
+        return {"name": self.name, "token_sha256": digest, "channels": ["PORTAL_CHAT"]}
+
+    def acting_for(self, login: str) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.token}"), ("x-citizen-login", login))
+
+
+@dataclass
+class Casedesk:
+    bootstrap: str
+    topics: SystemTopics
+    frontend: Frontend
+    smtp: SmtpSink
+    sms: SmsSink
+    case: ServiceProcess
+    intake: ServiceProcess
+    sla: ServiceProcess
+    escalation: ServiceProcess
+    notify: ServiceProcess
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    bootstrap: str
+    topics: SystemTopics
+    suffix: str
+    directory: Path
+
+    def kafka(self, **variables: str) -> dict[str, str]:
+        return {"CASEDESK_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                "CASEDESK_SHUTDOWN_GRACE_S": "1", **variables}  # fmt: skip
+
+    def store(self, name: str) -> str:
+        return str(self.directory / name)
+
+
+@contextlib.asynccontextmanager
+async def start_casedesk(
+    bootstrap: str, postgres_env: dict[str, str], postgres_dsn: str, directory: Path
+) -> AsyncIterator[Casedesk]:
+    suffix = uuid.uuid4().hex[:8]
+    wiring = _Wiring(bootstrap, SystemTopics.private(suffix), suffix, directory)
+    await ensure_topics(bootstrap, wiring.topics.specs())
+    schema = f"case_e2e_{suffix}"
+    await asyncio.to_thread(_sql, postgres_dsn, f"CREATE SCHEMA {schema}")
+    (directory / "logs").mkdir()
+    launcher = ServiceLauncher(directory / "logs")
+    async with contextlib.AsyncExitStack() as cleanup:
+        # Unwound in reverse: services first, then the receivers they send to, then the schema.
+        cleanup.push_async_callback(asyncio.to_thread, _sql, postgres_dsn,
+                                    f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # fmt: skip
+        smtp = SmtpSink().start()
+        cleanup.callback(smtp.stop)
+        sms = await SmsSink(token=SMS_TOKEN).start()
+        cleanup.push_async_callback(sms.stop)
+        cleanup.push_async_callback(asyncio.to_thread, launcher.stop_all)
+        frontend = Frontend("portal-chat", secrets.token_urlsafe(32))
+        case = await _start(launcher, "casedesk_case", _case_env(wiring, postgres_env, schema))
+        # The others depend on the case service only, so their starts overlap. Every start is
+        # awaited, even after one failed, so that none is left running past stop_all().
+        started = await asyncio.gather(
+            _start(launcher, "casedesk_intake", _intake_env(wiring, case, frontend)),
+            _start(launcher, "casedesk_sla", _sla_env(wiring)),
+            _start(launcher, "casedesk_escalation", _escalation_env(wiring, case)),
+            _start(launcher, "casedesk_notify", _notify_env(wiring, smtp, sms)),
+            return_exceptions=True,
+        )
+        processes = [outcome for outcome in started if isinstance(outcome, ServiceProcess)]
+        if len(processes) < len(started):
+            raise next(outcome for outcome in started if isinstance(outcome, BaseException))
+        intake, sla, escalation, notify = processes
+        yield Casedesk(bootstrap, wiring.topics, frontend, smtp, sms, case, intake, sla,
+                       escalation, notify)  # fmt: skip
+
+
+async def _start(launcher: ServiceLauncher, module: str, env: dict[str, str]) -> ServiceProcess:
+    # From a thread: the SMS gateway shares this event loop and must keep serving meanwhile.
+    return await asyncio.to_thread(launcher, module, env, timeout=60.0)
+
+
+def _sql(dsn: str, statement: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(statement)  # type: ignore[arg-type]  # a fixed, generated name
+
+
+def _case_env(wiring: _Wiring, postgres_env: dict[str, str], schema: str) -> dict[str, str]:
+    return wiring.kafka(
+        **postgres_env,
+        PERSISTENCE_MODULE="eventsourcing.postgres",
+        POSTGRES_SCHEMA=schema,
+        CASEDESK_CASE_EVENTS_TOPIC=wiring.topics.case,
+        CASEDESK_FOLLOW_IDLE_S="0.1",
+    )
+
+
+def _intake_env(wiring: _Wiring, case: ServiceProcess, frontend: Frontend) -> dict[str, str]:
+    return {
+        "CASEDESK_CASE_ADDRESS": case.address,
+        "CASEDESK_DATA_DIR": wiring.store("intake"),
+        "CASEDESK_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "CASEDESK_FRONTENDS": json.dumps([frontend.entry()]),
+        # The acknowledgement promises the deadlines the sla service enforces.
+        "CASEDESK_DEADLINE_POLICY_VERSION": SLA_POLICY,
+        "CASEDESK_SHUTDOWN_GRACE_S": "1",
+    }
+
+
+def _sla_env(wiring: _Wiring) -> dict[str, str]:
+    return wiring.kafka(
+        CASEDESK_SLA_POLICY_VERSION=SLA_POLICY,
+        CASEDESK_SLA_DB_PATH=wiring.store("sla.sqlite3"),
+        CASEDESK_SLA_SOURCE_TOPIC=wiring.topics.case,
+        CASEDESK_SLA_TARGET_TOPIC=wiring.topics.sla,
+        CASEDESK_SLA_CONSUMER_GROUP=f"sla-e2e-{wiring.suffix}",
+    )
+
+
+def _escalation_env(wiring: _Wiring, case: ServiceProcess) -> dict[str, str]:
+    # test-seconds breaches come 4 s apart: the production 30-minute cooldown would hold L3 back.
+    policy = packaged_without_cooldown(wiring.directory)
+    return wiring.kafka(
+        CASEDESK_CASE_ADDRESS=case.address,
+        CASEDESK_ESCALATION_POLICY_FILE=str(policy),
+        CASEDESK_ESCALATION_SQLITE_PATH=wiring.store("escalation.sqlite"),
+        CASEDESK_ESCALATION_CONSUMER_GROUP=f"escalation-e2e-{wiring.suffix}",
+        CASEDESK_ESCALATION_CASE_TOPIC=wiring.topics.case,
+        CASEDESK_ESCALATION_SLA_TOPIC=wiring.topics.sla,
+        CASEDESK_ESCALATION_DECISION_TOPIC=wiring.topics.decisions,
+    )
+
+
+def _notify_env(wiring: _Wiring, smtp: SmtpSink, sms: SmsSink) -> dict[str, str]:
+    return wiring.kafka(
+        CASEDESK_CONSUMER_GROUP=f"notify-e2e-{wiring.suffix}",
+        CASEDESK_SOURCE_TOPIC=wiring.topics.case,
+        CASEDESK_JOURNAL_TOPIC=wiring.topics.notification,
+        CASEDESK_STORE_PATH=wiring.store("notify.sqlite3"),
+        CASEDESK_SMTP_HOST="127.0.0.1",
+        CASEDESK_SMTP_PORT=str(smtp.port),
+        CASEDESK_MESSAGE_ID_DOMAIN=MESSAGE_ID_DOMAIN,
+        CASEDESK_SMS_GATEWAY_URL=sms.url,
+        CASEDESK_SMS_GATEWAY_TOKEN=SMS_TOKEN,
+        CASEDESK_PORTAL_BASE_URL=PORTAL_BASE_URL,
+        CASEDESK_DEADLINE_POLICY_VERSION=SLA_POLICY,
+        CASEDESK_RETRY_BASE_S="0.05",
+        CASEDESK_RETRY_MAX_S="0.5",
+    )
+
+
+class _Meta(Protocol):
+    case_id: str
+
+
+class _Event(Protocol):
+    @property
+    def meta(self) -> _Meta: ...
+
+
+E = TypeVar("E", bound=_Event)
+
+
+@dataclass(frozen=True)
+class Record(Generic[E]):
+    event: E
+    headers: dict[str, bytes]
+
+    def trace_id(self) -> str | None:
+        """The trace id of the record's W3C `traceparent` header, if it has one."""
+        parent = self.headers.get("traceparent")
+        return parent.decode().split("-")[1] if parent else None
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    decode: Callable[[bytes], E],
+    case_ids: Collection[str],
+    until: Callable[[list[Record[E]]], bool],
+    timeout_s: float = 30.0,
+    settle_s: float = 0.0,
+) -> list[Record[E]]:
+    """Records of `case_ids` in topic order (one case stays in one partition) once `until` holds.
+
+    With `settle_s`, reading goes on that long after the condition first held, so that anything
+    published twice or too many times has the chance to show up. Raises AssertionError with what
+    was read when the condition does not hold within `timeout_s`.
+    """
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        group_id=f"e2e-reader-{uuid.uuid4()}", enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    found: list[Record[E]] = []
+    deadline = time.monotonic() + timeout_s
+    settled_at: float | None = None
+    try:
+        while settled_at is None or time.monotonic() < settled_at:
+            if settled_at is None and until(found):
+                settled_at = time.monotonic() + settle_s
+                continue
+            if settled_at is None and time.monotonic() > deadline:
+                seen = [type(r.event).__name__ + ":" + str(r.event).replace("\n", " ")[:160]
+                        for r in found]  # fmt: skip
+                raise AssertionError(f"{topic}: condition not met in {timeout_s}s; read {seen}")
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for raw in records:
+                    event = decode(raw.value or b"")
+                    if event.meta.case_id in case_ids:
+                        found.append(Record(event, dict(raw.headers or ())))
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def until_true(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        await asyncio.sleep(0.1)
