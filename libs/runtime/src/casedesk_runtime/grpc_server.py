@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
@@ -25,6 +26,27 @@ from casedesk_runtime.settings import ServiceSettings
 ServiceBinding = tuple[Callable[[Any, grpc.aio.Server], None], Any, str]
 
 log = get_logger(__name__)
+
+
+class _MethodAwarePool:
+    """The default descriptor pool, also finding the file that declares a method.
+
+    `grpcurl describe pkg.Service.Method` asks reflection for the file containing a method's full
+    name, which the upb-based pool does not resolve (grpc/grpc#34743); unknown names still raise
+    KeyError, which reflection answers with NOT_FOUND.
+    """
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    def FindFileContainingSymbol(self, symbol: str) -> Any:
+        try:
+            return self._pool.FindFileContainingSymbol(symbol)
+        except KeyError:
+            return self._pool.FindMethodByName(symbol).containing_service.file
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
 
 
 class GrpcServer:
@@ -42,7 +64,11 @@ class GrpcServer:
         for add_to_server, servicer, name in self._services:
             add_to_server(servicer, server)
             names.append(name)
-        reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
+        reflection.enable_server_reflection(
+            [*names, reflection.SERVICE_NAME],
+            server,
+            pool=_MethodAwarePool(descriptor_pool.Default()),
+        )
         address = f"{self._settings.grpc_host}:{self._settings.grpc_port}"
         self.port = server.add_insecure_port(address)
         await server.start()
