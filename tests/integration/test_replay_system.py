@@ -326,13 +326,6 @@ async def follow(ledger: Ledger, bootstrap: str, topics: TopicMap) -> None:
         await consumer.stop()
 
 
-def accepted_messages(system: System) -> dict[str, str]:
-    """Notification id -> channel of every message the SMTP server and the SMS gateway took."""
-    emails = {mail.message_id.strip("<>").split("@")[0]: "EMAIL" for mail in system.smtp.snapshot()}
-    texts = {sms.fields["client_message_id"]: "SMS" for sms in list(system.sms.accepted)}
-    return {**emails, **texts}
-
-
 # -- the workload: cases through the case service's API -------------------------------------
 
 
@@ -444,11 +437,11 @@ def owed(ledger: Ledger, system: System, created: dict[int, str]) -> list[str]:
     announced = {source for _, source in requested.values()}
     if unannounced := len(mine(ledger.notifying, ours).keys() - announced):
         problems.append(f"{unannounced} case events without notifications requested")
-    finished = mine(ledger.sent, ours).keys() | mine(ledger.dead, ours).keys()
-    if unfinished := len(requested.keys() - finished):
+    sent = mine(ledger.sent, ours)
+    if unfinished := len(requested.keys() - sent.keys() - mine(ledger.dead, ours).keys()):
         problems.append(f"{unfinished} notifications not sent yet")
-    if (delivered := len(received(system, set(requested)))) != len(mine(ledger.sent, ours)):
-        problems.append(f"{delivered} messages received for {len(ledger.sent)} sent")
+    if (delivered := len(received(system, set(requested)))) != len(sent):
+        problems.append(f"{delivered} messages received for {len(sent)} sent")
     if time.monotonic() - ledger.last_record_at < QUIET_S:
         problems.append("records still arriving")
     return problems
@@ -544,6 +537,56 @@ async def export(system: System, out: Path, ours: set[str]) -> dict[str, list[di
     }
 
 
+# -- the counts -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The headline numbers an analyst reads off the replay."""
+
+    cases_per_status: Counter[str]
+    cases_per_tier: Counter[str]
+    breaches_per_target: Counter[str]
+    escalations: int
+    escalation_requests: int
+    decisions: Counter[str]  # "accepted" / "rejected"
+    notifications_sent_per_channel: Counter[str]
+
+
+def recorded_counts(
+    listed: dict[str, tuple[str, str]], ledger: Ledger, messages: list[tuple[str, str]]
+) -> Counts:
+    """As the services recorded them: the case service's ListCases, the SLA, escalation and
+    case topics read back, and the messages the SMTP server and the SMS gateway received."""
+    ours = set(listed)
+    return Counts(
+        cases_per_status=Counter(status for status, _ in listed.values()),
+        cases_per_tier=Counter(tier for _, tier in listed.values()),
+        breaches_per_target=Counter(target for _, target in mine(ledger.breaches, ours).values()),
+        escalations=len(mine(ledger.escalated, ours)),
+        escalation_requests=len(mine(ledger.requests, ours)),
+        decisions=Counter(verdict for _, verdict in mine(ledger.decisions, ours).values()),
+        notifications_sent_per_channel=Counter(channel for _, channel in messages),
+    )
+
+
+def exported_counts(tables: dict[str, list[dict]]) -> Counts:
+    """The same numbers from the replay's exported tables."""
+    cases, escalations = tables["cases"], tables["escalations"]
+    breached = [row for row in tables["sla_outcomes"] if row["breached_at"] is not None]
+    decided = [row for row in escalations if row["source"] == "DECIDED"]
+    sent = [row for row in tables["notifications"] if row["state"] == "SENT"]
+    return Counts(
+        cases_per_status=Counter(row["status"] for row in cases),
+        cases_per_tier=Counter(row["tier"] for row in cases),
+        breaches_per_target=Counter(row["target"] for row in breached),
+        escalations=sum(row["source"] == "ESCALATED" for row in escalations),
+        escalation_requests=sum(row["source"] == "REQUESTED" for row in escalations),
+        decisions=Counter("accepted" if row["accepted"] else "rejected" for row in decided),
+        notifications_sent_per_channel=Counter(row["channel"] for row in sent),
+    )
+
+
 # -- the test -------------------------------------------------------------------------------
 
 
@@ -574,61 +617,50 @@ async def test_replayed_counts_match_what_the_services_recorded(
     finally:
         following.cancel()
         await asyncio.gather(following, return_exceptions=True)
+    replay_started = time.monotonic()
     replayed = await export(system, tmp_path / "tables", ours)
-    log.info(
-        "generated %d cases in %.1f s, settled in %.1f s, replayed in %.1f s",
-        len(ours),
-        generated - began,
-        settled - generated,
-        time.monotonic() - settled,
-    )
-
-    # Cases per status and tier: the replay, the case index (ListCases) and the plan agree.
-    statuses = Counter(status for status, _ in planned.values())
-    assert Counter(status for status, _ in in_index.values()) == statuses
-    assert in_index == planned
-    assert in_aggregates == {case: planned[case][1] for case in escalated_cases}
-    rows = replayed["cases"]
-    assert Counter(row["status"] for row in rows) == statuses
-    assert {row["case_id"]: (row["status"], row["tier"]) for row in rows} == in_index
-    assert all(row["created_seen"] for row in rows)
-
-    # Breaches: one per breached clock, as sla.events.v1 holds them.
-    breaches = mine(ledger.breaches, ours)
-    breached_clocks = set(breaches.values())
-    assert len(breached_clocks) == len(breaches), "a clock breached twice"
-    sla_rows = replayed["sla_outcomes"]
-    assert {(r["case_id"], r["target"]) for r in sla_rows if r["breached_at"]} == breached_clocks
-    assert (
-        Counter(target for _, target in breached_clocks)["FIRST_RESPONSE"] >= statuses["REGISTERED"]
-    )
-
-    # Escalations: tier changes on case.events.v1, decisions on escalation.decisions.v1.
-    escalations = replayed["escalations"]
-    sources = Counter(row["source"] for row in escalations)
-    assert sources["ESCALATED"] == len(mine(ledger.escalated, ours)) > 0
-    assert sources["REQUESTED"] == len(mine(ledger.requests, ours)) > 0
-    assert sources["DECIDED"] == len(mine(ledger.decisions, ours))
-    verdicts = Counter(verdict for _, verdict in mine(ledger.decisions, ours).values())
-    decided = Counter(
-        "accepted" if row["accepted"] else "rejected"
-        for row in escalations
-        if row["source"] == "DECIDED"
-    )
-    assert decided == verdicts
-    assert sum(row["escalations"] for row in rows) == sources["ESCALATED"]
-
-    # Notifications: the journal's Sent entries, and what the providers actually received.
-    sent = {key: channel for key, (_, channel) in mine(ledger.sent, ours).items()}
     messages = received(system, set(mine(ledger.requested, ours)))
-    assert Counter(channel for _, channel in messages) == Counter(sent.values())
+    recorded = recorded_counts(in_index, ledger, messages)
+    log.info(
+        "%d cases generated in %.1f s, settled %.1f s later, replayed in %.1f s: %s",
+        len(ours), generated - began, settled - generated,
+        time.monotonic() - replay_started, recorded,
+    )  # fmt: skip
+
+    # What the services recorded agrees with itself and with the plan.
+    assert in_index == planned, "ListCases disagrees with the lifecycles or the Escalated events"
+    assert in_aggregates == {case: planned[case][1] for case in escalated_cases}
+    sent = {key: channel for key, (_, channel) in mine(ledger.sent, ours).items()}
+    assert Counter(key for key, _ in messages) == Counter(sent.keys()), (
+        "not one message per Sent entry"
+    )
     assert dict(messages) == sent
-    notification_rows = replayed["notifications"]
+    assert not mine(ledger.dead, ours)
+    assert recorded.notifications_sent_per_channel.keys() == {"EMAIL", "SMS"}
+    breaches = mine(ledger.breaches, ours)
+    assert len(set(breaches.values())) == len(breaches), "a clock breached twice"
+    assert recorded.decisions["accepted"] == recorded.escalations > 0
+    unanswered = sum(lifecycle(i).final == T.REGISTERED for i in created)
+    assert recorded.breaches_per_target["FIRST_RESPONSE"] >= unanswered
+    complaints = sum(Step.COMPLAIN in lifecycle(i).steps for i in created)
+    assert recorded.escalation_requests == complaints
+
+    # The replay's exported counts are the services' counts.
+    assert exported_counts(replayed) == recorded
+
+    # ... down to the individual case, clock and message.
+    cases_rows = replayed["cases"]
+    assert {row["case_id"]: (row["status"], row["tier"]) for row in cases_rows} == in_index
+    assert all(row["created_seen"] for row in cases_rows)
+    assert sum(row["escalations"] for row in cases_rows) == recorded.escalations
     assert {
-        r["notification_id"]: r["channel"] for r in notification_rows if r["state"] == "SENT"
+        (row["case_id"], row["target"])
+        for row in replayed["sla_outcomes"]
+        if row["breached_at"] is not None
+    } == set(breaches.values())
+    assert {
+        row["notification_id"]: row["channel"]
+        for row in replayed["notifications"]
+        if row["state"] == "SENT"
     } == sent
-    assert Counter(r["state"] for r in notification_rows) == {
-        "SENT": len(sent),
-        **({"DEAD_LETTERED": n} if (n := len(mine(ledger.dead, ours))) else {}),
-    }
-    assert set(sent.values()) == {"EMAIL", "SMS"}
+    assert {row["state"] for row in replayed["notifications"]} == {"SENT"}

@@ -19,7 +19,7 @@ from casedesk.sla.v1 import events_pb2 as sla_events
 
 
 class Stream(StrEnum):
-    """What a topic is about; the CLI's `--topics` takes these names."""
+    """What a topic is about; the CLI's `--streams` takes these names."""
 
     CASE = "case"
     SLA = "sla"
