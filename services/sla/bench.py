@@ -3,10 +3,11 @@
     uv run python services/sla/bench.py [--clocks 1000000] [--window-s 10]
 
 1. Consume: Created events for e-mail, phone, social and personal-account cases (two clocks
-   each, due in minutes to days), as protobuf bytes from case.events.v1, go through the real
-   decode, engine and SQLite store (one transaction per 1,000-record batch; the outbox is drained
-   as the relay would). Prints `BENCH sla.events_per_s` and, with every clock open,
-   `BENCH sla.rss_mb_1m_clocks` (resident set size of the whole process).
+   each, due in minutes to days), as protobuf bytes from case.events.v1, each with a trace
+   context of its own that its clocks keep, go through the real decode, engine and SQLite
+   store (one transaction per 1,000-record batch; the outbox is drained as the relay would).
+   Prints `BENCH sla.events_per_s` and, with every clock open, `BENCH sla.rss_mb_1m_clocks`
+   (resident set size of the whole process).
 2. Fire: chat cases whose first-response breaches fall due over the next `--window-s` seconds are
    added, then the real alarm timer runs on the system clock while more cases keep arriving
    (500 events/s). Lateness = commit of the breach to the outbox minus its due instant.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import secrets
 import statistics
 import subprocess
 import sys
@@ -54,7 +56,11 @@ def rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def created_record(channel: str, registered_at: int) -> bytes:
+# A case.events.v1 record as the service reads it: the value and its `traceparent` header.
+Record = tuple[bytes, str]
+
+
+def created_record(channel: str, registered_at: int) -> Record:
     case_id = str(uuid.uuid4())
     event = case_events.CaseEvent(
         meta=envelope_pb2.EventMeta(
@@ -72,7 +78,9 @@ def created_record(channel: str, registered_at: int) -> bytes:
             registered_at=timestamp_of(registered_at),
         ),
     )
-    return event.SerializeToString()
+    # Every case in a trace of its own, as from the frontends: the clocks keep each one.
+    traceparent = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    return event.SerializeToString(), traceparent
 
 
 class Bench:
@@ -104,11 +112,12 @@ class Bench:
             (now - fact.at) / 1_000 for fact in facts if fact.kind is SlaKind.BREACHED
         )
 
-    def consume(self, records: Sequence[bytes]) -> None:
+    def consume(self, records: Sequence[Record]) -> None:
         batch = []
-        for value in records:
+        for value, traceparent in records:
             event = case_events.CaseEvent.FromString(value)
-            batch.append(ConsumedEvent(PARTITION, self.offset, event_time(event), case_fact(event)))
+            fact = case_fact(event, traceparent)
+            batch.append(ConsumedEvent(PARTITION, self.offset, event_time(event), fact))
             self.offset += 1
         self.engine.consume(batch)
         # The relay's share: published rows are deleted.
@@ -117,7 +126,7 @@ class Bench:
             self.store.mark_published(1 << 62)
 
 
-def bulk_batches(cases: int, now: int) -> Iterator[list[bytes]]:
+def bulk_batches(cases: int, now: int) -> Iterator[list[Record]]:
     for start in range(0, cases, BATCH):
         count = min(BATCH, cases - start)
         yield [created_record(BULK_CHANNELS[(start + i) % 4], now) for i in range(count)]

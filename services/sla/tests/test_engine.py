@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -9,13 +11,14 @@ from sla_builders import SECOND, T0, commented, created, status_changed
 
 from casedesk.sla.v1 import events_pb2 as sla_events
 from casedesk_sla.adapters.codec import case_fact, event_time
-from casedesk_sla.adapters.store import SqliteClockStore
+from casedesk_sla.adapters.store import OutboxRow, SqliteClockStore
 from casedesk_sla.clock_source import ManualClock
 from casedesk_sla.domain import PolicyRegistry, SlaBook
 from casedesk_sla.engine import ConsumedEvent, SlaEngine
 from casedesk_sla.watermarks import Watermarks
 
 TOPIC = "case.events.v1"
+TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 PARTITIONS = [(TOPIC, 0), (TOPIC, 1)]
 
 
@@ -36,20 +39,23 @@ class Service:
         position = self.engine.watermarks.position((TOPIC, partition))
         return position.next_offset if position else 0
 
-    def consume(self, partition: int, *events):
+    def consume(self, partition: int, *events, traceparent: str | None = None):
         offset = self.next_offset(partition)
         batch = [
-            ConsumedEvent((TOPIC, partition), offset + i, event_time(e), case_fact(e))
+            ConsumedEvent((TOPIC, partition), offset + i, event_time(e), case_fact(e, traceparent))
             for i, e in enumerate(events)
         ]
         return self.engine.consume(batch)
 
-    def published(self) -> list[sla_events.SlaEvent]:
+    def published_rows(self) -> list[OutboxRow]:
         """Publish (and delete) the outbox, as the relay does."""
         rows = self.store.pending(10_000)
         if rows:
             self.store.mark_published(rows[-1].seq)
-        return [sla_events.SlaEvent.FromString(row.payload) for row in rows]
+        return rows
+
+    def published(self) -> list[sla_events.SlaEvent]:
+        return [sla_events.SlaEvent.FromString(row.payload) for row in self.published_rows()]
 
 
 def summary(events: list[sla_events.SlaEvent]) -> list[tuple[str, str, str]]:
@@ -91,6 +97,48 @@ def test_kill_between_warning_and_breach_yields_each_exactly_once(db: Path, cloc
     assert breach.due_at.ToMicroseconds() == T0 + 4 * SECOND
     assert breach.breached.fired_at == breach.due_at
     assert breach.policy_version == "test-seconds"
+
+
+def test_breach_after_a_kill_carries_the_trace_of_the_created(db: Path, clock: ManualClock):
+    first = Service(db, clock)
+    first.consume(0, created("chat-1", T0), traceparent=TRACE)
+    clock.set(T0 + 3_300_000)
+    first.engine.tick()
+    before = first.published_rows()
+    del first  # kill -9: the trace survives only in the store
+
+    clock.set(T0 + 9 * SECOND)
+    second = Service(db, clock)
+    second.engine.tick()
+    after = second.published_rows()
+
+    assert [row.event_type for row in before + after] == [
+        "sla.ClockStarted", "sla.ClockStarted", "sla.Warning",
+        "sla.Breached", "sla.Warning", "sla.Breached",
+    ]  # fmt: skip
+    assert {row.traceparent for row in before + after} == {TRACE}
+
+
+def test_store_of_an_earlier_release_gains_the_trace_column(db: Path, clock: ManualClock):
+    old = Service(db, clock)
+    old.consume(0, created("chat-1", T0))
+    old.store.close()
+    with contextlib.closing(sqlite3.connect(db)) as raw:  # as the previous release created it
+        raw.execute("ALTER TABLE sla_case DROP COLUMN trace_context")
+
+    upgraded = Service(db, clock)
+    upgraded.consume(0, created("chat-2", T0), traceparent=TRACE)
+    clock.set(T0 + 5 * SECOND)
+    upgraded.engine.tick()
+    restarted = Service(db, clock)
+
+    breaches = {
+        row.case_id: row.traceparent
+        for row in restarted.published_rows()
+        if row.event_type == "sla.Breached"
+    }
+    assert breaches == {"chat-1": None, "chat-2": TRACE}
+    assert len(restarted.engine.book.table) == 2
 
 
 def test_crash_before_publishing_keeps_events_in_the_outbox(db: Path, clock: ManualClock):

@@ -29,13 +29,15 @@ _breach_lateness = _meter.create_histogram(
 
 @dataclass(frozen=True, slots=True)
 class ConsumedEvent:
-    """One record of case.events.v1, decoded; `fact` is None when it moves no clock."""
+    """One record of case.events.v1, decoded; `fact` is None when it moves no clock.
+
+    The record's trace context travels in the fact, which hands it on to the clocks it sets
+    running and to the SLA events it causes."""
 
     partition: PartitionKey
     offset: int
     event_time: Micros
     fact: CaseFact | None
-    traceparent: str | None = None
 
 
 Rejected = tuple[ConsumedEvent, Exception]
@@ -72,7 +74,7 @@ class SlaEngine:
         consumed all the same, so one bad record cannot hold back every clock behind it.
         """
         self._check_running()
-        decided: list[tuple[SlaFact, str | None]] = []
+        decided: list[SlaFact] = []
         rejected: list[Rejected] = []
         for event in events:
             self.watermarks.consumed(event.partition, event.offset, event.event_time)
@@ -83,7 +85,7 @@ class SlaEngine:
             except DeadlineError as error:
                 rejected.append((event, error))
                 continue
-            decided.extend((fact, event.traceparent) for fact in facts)
+            decided.extend(facts)
         self._advance(decided)
         self._commit(decided)
         return rejected
@@ -91,7 +93,7 @@ class SlaEngine:
     def tick(self) -> int:
         """Fire the alarms the watermark allows; returns the number of SLA events decided."""
         self._check_running()
-        decided: list[tuple[SlaFact, str | None]] = []
+        decided: list[SlaFact] = []
         self._advance(decided)
         return self._commit(decided) if decided else 0
 
@@ -101,21 +103,21 @@ class SlaEngine:
     def safe_time(self) -> Micros | None:
         return self.watermarks.safe_time(self._clock.now())
 
-    def _advance(self, decided: list[tuple[SlaFact, str | None]]) -> None:
+    def _advance(self, decided: list[SlaFact]) -> None:
         safe = self.safe_time()
         if safe is not None:
-            decided.extend((fact, None) for fact in self.book.advance(safe))
+            decided.extend(self.book.advance(safe))
 
-    def _commit(self, decided: list[tuple[SlaFact, str | None]]) -> int:
+    def _commit(self, decided: list[SlaFact]) -> int:
         entries = [
             OutboxEntry(
                 fact.event_id,
                 fact.case_id,
                 f"sla.{fact.kind.value}",
                 sla_event(fact).SerializeToString(),
-                traceparent,
+                fact.traceparent,
             )
-            for fact, traceparent in decided
+            for fact in decided
         ]
         try:
             self._store.save(
@@ -127,12 +129,12 @@ class SlaEngine:
         self._record_metrics(decided)
         if entries:
             self._on_outbox()
-            self._on_decided([fact for fact, _ in decided])
+            self._on_decided(decided)
         return len(entries)
 
-    def _record_metrics(self, decided: list[tuple[SlaFact, str | None]]) -> None:
+    def _record_metrics(self, decided: list[SlaFact]) -> None:
         now = self._clock.now()
-        for fact, _ in decided:
+        for fact in decided:
             _facts_counter.add(1, {"kind": fact.kind.value, "target": fact.target.value})
             if fact.kind is SlaKind.BREACHED:
                 _breach_lateness.record(max(now - fact.at, 0) / 1_000)

@@ -41,8 +41,11 @@ def event_time(event: case_events.CaseEvent) -> Micros:
     return micros_of(event.meta.occurred_at)
 
 
-def case_fact(event: case_events.CaseEvent) -> CaseFact | None:
-    """The clock-relevant fact a case event carries, or None when it moves no clock."""
+def case_fact(event: case_events.CaseEvent, traceparent: str | None = None) -> CaseFact | None:
+    """The clock-relevant fact a case event carries, or None when it moves no clock.
+
+    `traceparent` is the record's W3C header: the trace the fact's SLA events will belong to.
+    """
     meta = event.meta
     if not meta.case_id:
         raise ValueError("case event without a case id")
@@ -62,6 +65,7 @@ def case_fact(event: case_events.CaseEvent) -> CaseFact | None:
             correlation,
             channel=types_pb2.Channel.Name(created.channel),
             tier=types_pb2.Tier.Name(created.tier),
+            traceparent=traceparent,
         )
     if payload == "status_changed":
         change = event.status_changed
@@ -71,13 +75,15 @@ def case_fact(event: case_events.CaseEvent) -> CaseFact | None:
             from_status=types_pb2.Status.Name(change.from_status),
             to_status=types_pb2.Status.Name(change.to_status),
             by_citizen=meta.actor.kind == _CITIZEN,
+            traceparent=traceparent,
         )
     if payload == "commented":
         if event.commented.public and meta.actor.kind == _SPECIALIST:
-            return PublicReply(*common, correlation)
+            return PublicReply(*common, correlation, traceparent=traceparent)
         return None
     if payload == "escalated":
-        return TierChanged(*common, correlation, tier=types_pb2.Tier.Name(event.escalated.to_tier))
+        tier = types_pb2.Tier.Name(event.escalated.to_tier)
+        return TierChanged(*common, correlation, tier=tier, traceparent=traceparent)
     return None
 
 

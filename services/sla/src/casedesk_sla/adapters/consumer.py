@@ -83,9 +83,8 @@ class CaseEventConsumer:
         partition = (record.topic, record.partition)
         try:
             event = case_events.CaseEvent.FromString(record.value)
-            return ConsumedEvent(
-                partition, record.offset, event_time(event), case_fact(event), _traceparent(record)
-            )
+            fact = case_fact(event, _traceparent(record))
+            return ConsumedEvent(partition, record.offset, event_time(event), fact)
         except Exception as error:  # a poisoned record must not stop every clock behind it
             await self._dead_letter(record, error)
             return ConsumedEvent(partition, record.offset, record.timestamp * 1_000, None)

@@ -14,8 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from casedesk_sla.adapters.sqlite_schema import CASE_COLUMNS, CLOCK_COLUMNS, SCHEMA, TARGET_PREFIXES
-from casedesk_sla.domain import Changes, SlaBook
+from casedesk_sla.adapters.sqlite_schema import (
+    CASE_COLUMNS,
+    CLOCK_COLUMNS,
+    TARGET_PREFIXES,
+    upgrade,
+)
+from casedesk_sla.domain import Changes, SlaBook, trace_context
 from casedesk_sla.domain.table import ClockTable
 
 PartitionKey = tuple[str, int]
@@ -65,7 +70,7 @@ class SqliteClockStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit survives a power cut too, not only a killed process.
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        upgrade(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -143,6 +148,7 @@ def _row(table: ClockTable, case: int) -> tuple[object, ...]:
         table.tier_of(case),
         table.policy_of(case),
         table.case_version[case],
+        _packed_or_null(table.packed_trace(case)),
     ]
     columns = table.clock_columns()
     for slot in (2 * case, 2 * case + 1):
@@ -151,9 +157,15 @@ def _row(table: ClockTable, case: int) -> tuple[object, ...]:
 
 
 def _restore(table: ClockTable, columns: Sequence[Any], row: tuple[Any, ...]) -> None:
-    case_id, channel, tier, policy, version = row[:_FIRST]
+    case_id, channel, tier, policy, version, trace = row[:_FIRST]
     case = table.add_case(case_id, channel, tier, policy, version)
+    if trace is not None:
+        table.set_packed_trace(case, trace)
     first, second = 2 * case, 2 * case + 1
     for column, mine, other in zip(columns, row[_FIRST:_SECOND], row[_SECOND:], strict=True):
         column[first] = mine
         column[second] = other
+
+
+def _packed_or_null(packed: bytes) -> bytes | None:
+    return None if packed == trace_context.NONE else packed

@@ -1,5 +1,6 @@
 """The SLA domain: clocks per case, their alarms and the facts they record. No I/O in here."""
 
+from casedesk_sla.domain import trace_context
 from casedesk_sla.domain.book import Changes, SlaBook
 from casedesk_sla.domain.facts import (
     CaseFact,
@@ -27,4 +28,5 @@ __all__ = [
     "TierChanged",
     "from_micros",
     "to_micros",
+    "trace_context",
 ]

@@ -9,6 +9,7 @@ each transition records.
 from __future__ import annotations
 
 from casedesk_deadlines import Countdown, Target, TargetKind
+from casedesk_sla.domain import trace_context
 from casedesk_sla.domain.alarms import AlarmKind, AlarmQueue
 from casedesk_sla.domain.facts import CaseFact, SlaFact, SlaKind
 from casedesk_sla.domain.identity import fact_id, schedule_id
@@ -33,6 +34,7 @@ class ClockKeeper:
 
     def start(self, slot: int, target: Target, cause: CaseFact, out: list[SlaFact]) -> None:
         self._run(slot, target.start(from_micros(cause.at)))
+        self._keep_trace(slot, cause)
         out.append(self._fact(SlaKind.STARTED, slot, cause.at, cause, warn_at=self._warn(slot)))
 
     def pause(self, slot: int, cause: CaseFact, out: list[SlaFact]) -> None:
@@ -52,6 +54,7 @@ class ClockKeeper:
         if self._table.state[slot] != ClockState.PAUSED:
             return
         self._run(slot, self._countdown(slot).resume(from_micros(cause.at)))
+        self._keep_trace(slot, cause)
         out.append(self._fact(SlaKind.RESUMED, slot, cause.at, cause, warn_at=self._warn(slot)))
 
     def meet(self, slot: int, cause: CaseFact, out: list[SlaFact]) -> None:
@@ -112,6 +115,13 @@ class ClockKeeper:
         table.warn[slot] = 0 if warn is None or table.flags[slot] & WARNED else to_micros(warn)
         self._schedule(slot)
 
+    def _keep_trace(self, slot: int, cause: CaseFact) -> None:
+        # An event without a trace context leaves the one kept: the alarm stays in the case's
+        # trace rather than starting a trace of its own.
+        packed = trace_context.pack(cause.traceparent)
+        if packed != trace_context.NONE:
+            self._table.set_packed_trace(slot >> 1, packed)
+
     def _schedule(self, slot: int) -> None:
         alarm = self.next_alarm(slot)
         if alarm is not None:
@@ -169,6 +179,7 @@ class ClockKeeper:
             # A timer fact is caused by the start or resume that set its due instant.
             causation_id=cause.event_id if cause else schedule_id(case_id, target, due, run),
             correlation_id=cause.correlation_id if cause else "",
+            traceparent=cause.traceparent if cause else table.traceparent_of(case),
             warn_at=warn_at,
             remaining=remaining,
             tier=tier,

@@ -6,7 +6,7 @@ sla.events.v1 are translated at the edge (`casedesk_sla.adapters.codec`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from casedesk_deadlines import TargetKind
@@ -24,6 +24,9 @@ class CaseFact:
     at: Micros
     event_id: str
     correlation_id: str
+    # The W3C traceparent the case event travelled with: the trace the clocks it starts or
+    # resumes keep for their warning and breach (domain.trace_context).
+    traceparent: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +88,7 @@ class SlaFact:
     tier: str = ""
     late: bool = False
     elapsed_fraction: float = 0.0
+    # Where the fact belongs in tracing: the cause's trace, or for a warning and a breach the one
+    # of the event that set the clock running. Context, not content: a replay without headers
+    # decides equal facts.
+    traceparent: str | None = field(default=None, compare=False)

@@ -3,8 +3,9 @@
 A Python object with a dict, a few datetimes and a boxed due instant costs close to a kilobyte;
 a million of them would not fit the 1 GB budget. Here a case takes one index into bytearray and
 `array('q')` columns, and its two clocks take slots `2 * case + target`. What remains per case is
-the id string and its dict entry; per clock, 46 bytes of columns (and one alarm in the queue).
-Freed case indices are reused, so the columns stay as long as the peak number of open cases.
+the id string, its dict entry and a 25-byte trace context; per clock, 46 bytes of columns (and one
+alarm in the queue). Freed case indices are reused, so the columns stay as long as the peak number
+of open cases.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from array import array
 from enum import IntEnum
 
 from casedesk_deadlines import TargetKind
+from casedesk_sla.domain import trace_context
 
 TARGETS = (TargetKind.FIRST_RESPONSE, TargetKind.RESOLUTION)
 
@@ -71,6 +73,10 @@ class ClockTable:
         self.tier = bytearray()
         self.policy = bytearray()
         self.case_version = array("q")
+        # Packed W3C trace contexts, trace_context.SIZE bytes per case. One per case serves both
+        # clocks: the same Created starts them and the same status change resumes them, so a clock
+        # with an alarm pending was always set running by the case's latest start or resume.
+        self.trace = bytearray()
         # Per clock slot. `since` is when the current run started; `remaining` is the clock time
         # left as of `since` (or as of the pause); `due` and `warn` are cached from them.
         self.state = bytearray()
@@ -101,6 +107,7 @@ class ClockTable:
         self.tier[case] = self.tiers.code(tier)
         self.policy[case] = self.policies.code(policy)
         self.case_version[case] = version
+        self.set_packed_trace(case, trace_context.NONE)
         for slot in (2 * case, 2 * case + 1):
             self.clear_clock(slot)
         return case
@@ -132,6 +139,19 @@ class ClockTable:
     def set_tier(self, case: int, tier: str) -> None:
         self.tier[case] = self.tiers.code(tier)
 
+    def traceparent_of(self, case: int) -> str | None:
+        return trace_context.unpack(self.packed_trace(case))
+
+    def packed_trace(self, case: int) -> bytes:
+        start = case * trace_context.SIZE
+        return bytes(self.trace[start : start + trace_context.SIZE])
+
+    def set_packed_trace(self, case: int, packed: bytes) -> None:
+        if len(packed) != trace_context.SIZE:
+            raise ValueError(f"a packed trace context has {trace_context.SIZE} bytes")
+        start = case * trace_context.SIZE
+        self.trace[start : start + trace_context.SIZE] = packed
+
     def clock_columns(self) -> tuple[bytearray | array[int], ...]:
         return tuple(getattr(self, name) for name in self.CLOCK_FIELDS)
 
@@ -148,6 +168,7 @@ class ClockTable:
         for small in (self.channel, self.tier, self.policy):
             small.extend(bytes(chunk))
         self.case_version.extend(_zeros("q", chunk))
+        self.trace.extend(bytes(trace_context.SIZE * chunk))
         for narrow in (self.state, self.flags):
             narrow.extend(bytes(2 * chunk))
         for wide in (self.budget, self.remaining, self.since, self.due, self.warn):
