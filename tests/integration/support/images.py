@@ -107,7 +107,11 @@ class ServiceContainer:
 def run_service_image(
     client: docker.DockerClient, service: str, port: int, env: dict[str, str]
 ) -> ServiceContainer:
-    """Start `service`'s image serving gRPC on 127.0.0.1:`port` with `env` added."""
+    """Start `service`'s image with the environment `env`, serving gRPC on 127.0.0.1:`port`.
+
+    The gRPC bind address is the only variable set here, and it wins over `env`'s: containers on
+    the host's network must listen on loopback, on a port free on this machine.
+    """
     # A tmpfs is root-owned; Kubernetes makes the chart's emptyDirs writable through fsGroup.
     owned_by_app = f"uid={APP_UID},gid={APP_UID},mode=0750"
     container = client.containers.run(
@@ -120,12 +124,7 @@ def run_service_image(
         tmpfs={"/tmp": "mode=1777", "/var/lib/casedesk": owned_by_app},
         cap_drop=["ALL"],
         security_opt=["no-new-privileges"],
-        environment={
-            "CASEDESK_SERVICE_NAME": service,
-            "CASEDESK_GRPC_HOST": "127.0.0.1",
-            "CASEDESK_GRPC_PORT": str(port),
-            **env,
-        },
+        environment={**env, "CASEDESK_GRPC_HOST": "127.0.0.1", "CASEDESK_GRPC_PORT": str(port)},
         labels={SESSION_LABEL: str(os.getpid())},
     )
     return ServiceContainer(service, port, container)
