@@ -48,7 +48,11 @@ async def stub_factory() -> AsyncIterator[Any]:
     channels: list[grpc.aio.Channel] = []
 
     def connect(address: str) -> case_service_pb2_grpc.CaseServiceStub:
-        channel = grpc.aio.insecure_channel(address)
+        # A private subchannel pool: after a kill -9, gRPC's process-wide pool would hand a new
+        # channel the old connection still in reconnect backoff, failing calls to the restarted
+        # service with UNAVAILABLE for a while.
+        private_pool = [("grpc.use_local_subchannel_pool", 1)]
+        channel = grpc.aio.insecure_channel(address, options=private_pool)
         channels.append(channel)
         return case_service_pb2_grpc.CaseServiceStub(channel)
 
