@@ -95,21 +95,25 @@ def change(case_id: str, action: int) -> pb.ChangeStatusRequest:
 async def consume_events(
     bootstrap: str, case_ids: set[str], expected: int, timeout: float = 30.0
 ) -> list[tuple[Any, events_pb2.CaseEvent]]:
-    """Records of these cases on case.events.v1, in log order per partition, until `expected`."""
+    """Records of these cases on case.events.v1, in log order per partition, until `expected`
+    distinct events were seen (a re-publish after a crash repeats an event id: it must not count
+    towards `expected`, or the reading would stop before the last events)."""
     consumer = AIOKafkaConsumer(
         TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
     )
     await consumer.start()
     found: list[tuple[Any, events_pb2.CaseEvent]] = []
+    distinct: set[str] = set()
     deadline = time.monotonic() + timeout
     try:
-        while len(found) < expected and time.monotonic() < deadline:
+        while len(distinct) < expected and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
                     event = events_pb2.CaseEvent.FromString(record.value)
                     if event.meta.case_id in case_ids:
                         found.append((record, event))
+                        distinct.add(event.meta.event_id)
     finally:
         await consumer.stop()
     return found
