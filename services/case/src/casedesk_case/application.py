@@ -12,11 +12,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, Snapshot
-from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Recording
+from eventsourcing.persistence import (
+    Notification,
+    Recording,
+)
 from eventsourcing.utils import EnvType
 
+from casedesk_case.case_cache import DEFAULT_CASE_CACHE_SIZE, CaseCache
 from casedesk_case.commands import CommandMeta, CommandRunner, parse_case_id
 from casedesk_case.domain.assignment import Roster, choose_specialist
 from casedesk_case.domain.case import Case
@@ -36,13 +39,13 @@ from casedesk_case.domain.values import (
     Status,
     Tier,
 )
-from casedesk_case.group_commit import GroupCommitRecorder
+from casedesk_case.event_storage import CaseEventStorage
 from casedesk_case.locks import KeyedLocks
 from casedesk_case.numbers import CaseNumberAllocator
 from casedesk_case.queries import CaseQueries
 from casedesk_case.readmodel import construct_case_index
+from casedesk_case.recent_events import RecentEvents
 from casedesk_case.roster import load_roster
-from casedesk_case.transcodings import register_domain_transcodings
 from casedesk_case.views import CaseView
 from casedesk_case.workload import Workload
 
@@ -50,7 +53,7 @@ from casedesk_case.workload import Workload
 CASE_SNAPSHOT_INTERVAL = 10
 
 
-class CaseApplication(CaseQueries, Application):
+class CaseApplication(CaseQueries, CaseEventStorage):
     name = "Cases"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
         Case: CASE_SNAPSHOT_INTERVAL,
@@ -73,43 +76,23 @@ class CaseApplication(CaseQueries, Application):
         number_block_size: int = 50,
         group_commit: bool = True,
         workload_ttl_s: float = 0.5,
+        case_cache_size: int = DEFAULT_CASE_CACHE_SIZE,
     ) -> None:
         self._group_commit = group_commit
         super().__init__(env)
         self.roster = roster if roster is not None else load_roster()
         self.numbers = CaseNumberAllocator(self, number_block_size)
         self.case_locks = KeyedLocks()
+        self.case_cache = CaseCache(case_cache_size)
         self.index = construct_case_index(self.factory)
         self.workload = Workload(
             self.index.loads, [s.id for s in self.roster.specialists], workload_ttl_s
         )
         self._runner = CommandRunner(self)
         self._listeners: list[Callable[[], None]] = []
+        self._recent_events = RecentEvents()
 
-    # -- infrastructure hooks ---------------------------------------------------------------
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        register_domain_transcodings(transcoder)
-
-    def construct_recorder(self) -> ApplicationRecorder:
-        recorder = super().construct_recorder()
-        return GroupCommitRecorder(recorder) if self._group_commit else recorder
-
-    def _take_snapshots(self, processing_event: ProcessingEvent[Any]) -> None:
-        # Snapshot the aggregate just saved instead of rebuilding it from the store (the
-        # library's way): a snapshot may then sit a version or two past the interval.
-        if self.snapshots is None:
-            return
-        for aggregate_id, aggregate in processing_event.aggregates.items():
-            interval = self.snapshotting_intervals.get(type(aggregate))
-            versions = [
-                e.originator_version
-                for e in processing_event.events
-                if e.originator_id == aggregate_id
-            ]
-            if interval and any(v % interval == 0 for v in versions):
-                self.snapshots.put([Snapshot.take(aggregate)])
+    # -- followers of the log ---------------------------------------------------------------
 
     def on_recorded(self, listener: Callable[[], None]) -> None:
         """Call `listener` (without arguments, from the saving thread) after each save."""
@@ -120,8 +103,14 @@ class CaseApplication(CaseQueries, Application):
             event = recording.domain_event
             if isinstance(event, Case.Assigned):  # type: ignore[attr-defined]
                 self.workload.assigned(event.specialist_id, event.previous_specialist_id)
+        self._recent_events.remember(recordings)
         for listener in self._listeners:
             listener()
+
+    def event_of(self, notification: Notification) -> Any:
+        """The domain event of a notification of the log (not decoded again when stored here)."""
+        event = self._recent_events.get(notification)
+        return event if event is not None else self.mapper.to_domain_event(notification)
 
     # -- commands ---------------------------------------------------------------------------
 

@@ -44,6 +44,14 @@ def parse_case_id(case_id: str, field: str = "case_id") -> UUID:
         raise InvalidCommand(field, "is not a case id (a UUID)") from None
 
 
+@dataclass(frozen=True)
+class _Current:
+    """The state a command is decided on, and whether it came from this process's cache."""
+
+    case: Case
+    cached: bool
+
+
 class CommandRunner:
     def __init__(self, app: CaseApplication) -> None:
         self._app = app
@@ -59,10 +67,19 @@ class CommandRunner:
         digest = fingerprint(name, *arguments)
         lock = self._app.case_locks.hold(str(case_id)) if case_id is not None else nullcontext()
         with lock:
-            for attempt in range(1, MAX_ATTEMPTS + 1):
+            attempt, trust_cache = 0, True
+            while True:
+                current: _Current | None = None
                 try:
-                    return self._attempt(name, digest, meta, case_id, decide)
+                    current = self._current(case_id, trust_cache)
+                    return self._attempt(name, digest, meta, current, decide)
                 except CaseError as refusal:
+                    if current is not None and current.cached:
+                        # Decided on the case as this process last saved it, which another
+                        # replica may have changed since: decide again on the stored state.
+                        trust_cache = False
+                        continue
+                    attempt += 1
                     # The receipt is looked for only now: a retry of a command that succeeded
                     # is refused by the state it produced, or collides with its own receipt.
                     replayed = self._replay(name, digest, meta)
@@ -71,7 +88,6 @@ class CommandRunner:
                     retry = isinstance(refusal, VersionConflict) and not meta.expected_version
                     if not retry or attempt == MAX_ATTEMPTS:
                         raise
-        raise AssertionError("unreachable")
 
     def load_case(self, case_id: UUID) -> Case:
         try:
@@ -82,18 +98,22 @@ class CommandRunner:
             raise CaseNotFound(str(case_id))
         return case
 
+    def _current(self, case_id: UUID | None, trust_cache: bool) -> _Current | None:
+        if case_id is None:
+            return None
+        cached = self._app.case_cache.take(case_id)
+        if cached is not None and trust_cache:
+            return _Current(cached, cached=True)
+        return _Current(self.load_case(case_id), cached=False)
+
     def _attempt(
-        self, name: str, digest: str, meta: CommandMeta, case_id: UUID | None, decide: Decision
+        self, name: str, digest: str, meta: CommandMeta, current: _Current | None, decide: Decision
     ) -> CaseView:
-        current = self.load_case(case_id) if case_id is not None else None
-        if (
-            current is not None
-            and meta.expected_version
-            and current.version != meta.expected_version
-        ):
-            raise VersionConflict(str(case_id), meta.expected_version, current.version)
-        base_version = current.version if current is not None else 0
-        case, others = decide(current)
+        state = current.case if current is not None else None
+        if state is not None and meta.expected_version and state.version != meta.expected_version:
+            raise VersionConflict(str(state.id), meta.expected_version, state.version)
+        base_version = state.version if state is not None else 0
+        case, others = decide(state)
         pending: list[Aggregate] = [case, *others]
         if meta.idempotency_key:
             pending.append(
@@ -110,6 +130,9 @@ class CommandRunner:
         except IntegrityError:
             # Another command moved one of the aggregates on, or this command's receipt exists.
             raise VersionConflict(str(case.id), meta.expected_version or base_version) from None
+        for saved in (case, *others):
+            if isinstance(saved, Case):
+                self._app.case_cache.put(saved)
         return self._app.view_of(case)
 
     def _replay(self, name: str, digest: str, meta: CommandMeta) -> CaseView | None:

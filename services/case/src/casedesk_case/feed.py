@@ -43,6 +43,11 @@ class CaseEventFeed:
             if not self._watchers:
                 self._position = None  # nobody watches: stop reading the log
 
+    def ring(self) -> None:
+        """After each save (from the saving thread): wake the feed, but only while watched."""
+        if self._watchers:
+            self.bell.ring()
+
     async def run(self) -> None:
         await follow("case event feed", self._step, self.bell, self._idle_s)
 

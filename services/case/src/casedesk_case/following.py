@@ -35,8 +35,11 @@ class Doorbell:
 
     def ring(self) -> None:
         loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._event.set)
+        # Already rung and not yet answered: the follower's next step starts after this save
+        # was committed, so it will see it. Skipping saves a wake-up of the loop per save.
+        if self._event.is_set() or loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._event.set)
 
     def clear(self) -> None:
         if not self.closed:
@@ -44,8 +47,11 @@ class Doorbell:
 
     async def wait(self, timeout: float) -> None:
         """Until rung or closed, at most `timeout` seconds."""
+        if self._event.is_set():
+            return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):  # unlike wait_for, no task per wait
+                await self._event.wait()
 
     async def sleep(self, seconds: float) -> None:
         """Sleep through rings; only closing the bell ends the sleep early."""
@@ -57,9 +63,21 @@ class Doorbell:
 
 
 async def follow(
-    name: str, step: Callable[[], Awaitable[int]], bell: Doorbell, idle_s: float
+    name: str,
+    step: Callable[[], Awaitable[int]],
+    bell: Doorbell,
+    idle_s: float,
+    pace_s: float = 0.0,
+    full_step: int = 0,
 ) -> None:
     """Run `step` (returns how much it did) until the bell is closed; rest when idle.
+
+    Under a steady stream of saves every save rings the bell, and stepping at each ring would
+    read and write a handful of events per step: the fixed cost of a step (its queries) would then
+    dominate. After a step that did something, the follower therefore lets `pace_s` pass before
+    the next one, so that the next step takes everything that arrived meanwhile; a step that did
+    `full_step` or more (a backlog) is followed at once. The first save after a quiet spell is
+    still followed within milliseconds.
 
     Stopping by closing the bell, not by cancelling, lets a step that runs in a worker thread
     finish before the database it uses is closed.
@@ -81,3 +99,5 @@ async def follow(
         failures = 0
         if not done:
             await bell.wait(idle_s)
+        elif pace_s and not (full_step and done >= full_step):
+            await asyncio.sleep(pace_s)  # rings meanwhile leave the bell set: step again after

@@ -13,20 +13,28 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from opentelemetry import metrics
 
 from casedesk_case.application import CaseApplication
 from casedesk_case.domain.case import CASE_EVENT_TOPICS
 from casedesk_case.following import Doorbell, follow
-from casedesk_case.wire.events import to_case_event
+from casedesk_case.wire.events import OutboxRecord, to_outbox_record
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPE = b"application/x-protobuf; messageType=casedesk.case.v1.CaseEvent"
+# Under a steady stream the lag is measured at most this often (a query of its own).
+LAG_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class _Batch:
+    reached: int  # notification id of its last event
+    records: list[OutboxRecord]
 
 
 class OutboxRelay:
@@ -37,6 +45,7 @@ class OutboxRelay:
         topic: str = "case.events.v1",
         batch_size: int = 500,
         idle_s: float = 0.2,
+        pace_s: float = 0.0,
     ) -> None:
         self._app = app
         self._connect = connect  # returns a started aiokafka.AIOKafkaProducer (or alike)
@@ -44,11 +53,16 @@ class OutboxRelay:
         self._topic = topic
         self._batch_size = batch_size
         self._idle_s = idle_s
+        self._pace_s = pace_s
         self._positions = app.factory.tracking_recorder()  # same database as the events
         self.tracking_name = f"{app.name}.outbox.{topic}"
         self.bell = Doorbell()
         self.lag_events = 0
         self.lag_seconds = 0.0
+        self._lag_measured_at = float("-inf")
+        # The position this relay recorded last (None: read it from the database), so that a
+        # batch costs one query to read and one to record, not four.
+        self._position: int | None = None
         self._register_metrics()
 
     async def run(self) -> None:
@@ -67,7 +81,10 @@ class OutboxRelay:
                 )
                 await self.bell.sleep(delay)
         try:
-            await follow("outbox relay", self.publish_batch, self.bell, self._idle_s)
+            await follow(
+                "outbox relay", self.publish_batch, self.bell, self._idle_s, self._pace_s,
+                full_step=self._batch_size,
+            )  # fmt: skip
         finally:
             await self._producer.stop()
 
@@ -76,52 +93,46 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         """Publish the next batch of unpublished events; returns how many were published."""
-        position = await asyncio.to_thread(self.position)
-        notifications = await asyncio.to_thread(self._next_batch, position)
-        if not notifications:
-            await asyncio.to_thread(self._measure_lag, position)
+        batch = await asyncio.to_thread(self._next_batch)
+        if batch is None:
             return 0
-        events = [self._app.mapper.to_domain_event(n) for n in notifications]
-        self._measure_age(events)
         # send() only enqueues into the producer's batches; the futures resolve on acks=all.
-        acks = [await self._send(event) for event in events]
-        await asyncio.gather(*acks)
-        reached = notifications[-1].id
-        try:
-            await asyncio.to_thread(
-                self._positions.insert_tracking, Tracking(self.tracking_name, reached)
+        acks = [
+            await self._producer.send(
+                self._topic, value=record.value, key=record.key, headers=record.headers
             )
+            for record in batch.records
+        ]
+        await asyncio.gather(*acks)
+        await asyncio.to_thread(self._record_position, batch.reached)
+        self._published.add(len(batch.records), {"topic": self._topic})
+        return len(batch.records)
+
+    def _next_batch(self) -> _Batch | None:
+        """The next events to publish as Kafka records, built here in a worker thread."""
+        if self._position is None:
+            self._position = self.position()
+        notifications = self._app.recorder.select_notifications(
+            self._position, self._batch_size, topics=CASE_EVENT_TOPICS, inclusive_of_start=False
+        )
+        if not notifications:
+            self._measure_lag(self._position)
+            return None
+        events = [self._app.event_of(n) for n in notifications]
+        self.lag_seconds = max(0.0, time.time() - events[0].timestamp.timestamp())
+        return _Batch(notifications[-1].id, [to_outbox_record(e) for e in events])
+
+    def _record_position(self, reached: int) -> None:
+        try:
+            self._positions.insert_tracking(Tracking(self.tracking_name, reached))
         except IntegrityError:
             # Another replica's relay published the same batch first (same event ids).
             log.info("outbox position already past %s: another relay is ahead", reached)
-        await asyncio.to_thread(self._measure_lag, reached)
-        self._published.add(len(events), {"topic": self._topic})
-        return len(events)
-
-    def _next_batch(self, position: int) -> Sequence[Notification]:
-        return self._app.recorder.select_notifications(
-            position, self._batch_size, topics=CASE_EVENT_TOPICS, inclusive_of_start=False
-        )
-
-    async def _send(self, event: Any) -> asyncio.Future[Any]:
-        record = to_case_event(event)
-        headers = [
-            ("content-type", CONTENT_TYPE),
-            ("casedesk-event-type", record.meta.event_type.encode()),
-        ]
-        if event.context.trace_parent:
-            # The trace of the command that stored the event, so consumers continue it.
-            headers.append(("traceparent", event.context.trace_parent.encode()))
-        future: asyncio.Future[Any] = await self._producer.send(
-            self._topic,
-            value=record.SerializeToString(),
-            key=record.meta.case_id.encode(),
-            headers=headers,
-        )
-        return future
-
-    def _measure_age(self, events: Sequence[Any]) -> None:
-        self.lag_seconds = max(0.0, time.time() - events[0].timestamp.timestamp())
+            self._position = None  # read it again: continue from where that relay got
+            return
+        self._position = reached
+        if time.monotonic() - self._lag_measured_at >= LAG_INTERVAL_S:
+            self._measure_lag(reached)
 
     def _measure_lag(self, position: int) -> None:
         newest = self._app.recorder.max_notification_id() or 0
@@ -129,6 +140,7 @@ class OutboxRelay:
         self.lag_events = max(0, newest - position)
         if not self.lag_events:
             self.lag_seconds = 0.0
+        self._lag_measured_at = time.monotonic()
 
     def _register_metrics(self) -> None:
         meter = metrics.get_meter("casedesk.case.relay")

@@ -31,3 +31,7 @@ class CaseSettings(ServiceSettings):
     index_enabled: bool = True
     # How often followers look for events stored by other replicas.
     follow_idle_s: float = Field(default=0.2, gt=0, le=60)
+    # Under a steady stream of commands the relay and the index step at most this often, each
+    # step taking everything stored meanwhile: a step costs a few queries however small it is.
+    relay_pace_s: float = Field(default=0.02, ge=0, le=5)
+    index_pace_s: float = Field(default=0.1, ge=0, le=5)

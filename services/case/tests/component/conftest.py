@@ -34,7 +34,7 @@ async def service(tmp_path: Path) -> AsyncIterator[RunningService]:
     executor = ThreadPoolExecutor(4)
     feed = CaseEventFeed(app, idle_s=0.05)
     projector = CaseIndexProjector(app, app.index)
-    app.on_recorded(feed.bell.ring)
+    app.on_recorded(feed.ring)  # rings only while somebody watches
     app.on_recorded(projector.bell.ring)
     server = GrpcServer(
         CaseSettings(grpc_port=0),

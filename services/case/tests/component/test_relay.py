@@ -134,3 +134,21 @@ async def test_run_stops_when_its_bell_is_closed(app: CaseApplication) -> None:
     relay.bell.close()
     await asyncio.wait_for(task, 5)
     assert len(broker.records) == 2 and broker.stopped
+
+
+async def test_a_relay_behind_another_continues_from_where_that_one_got(
+    app: CaseApplication,
+) -> None:
+    broker = MemoryBroker()
+    behind, ahead = await connected(app, broker), await connected(app, MemoryBroker())
+    create(app)
+    assert await behind.publish_batch() == 2
+    create(app)
+    assert await ahead.publish_batch() == 2  # another replica's relay publishes the next case
+    # The relay behind publishes that case again (same event ids), learns the position ...
+    assert await behind.publish_batch() == 2
+    assert behind.position() == ahead.position()
+    # ... and goes on from there: nothing is left for it.
+    assert await behind.publish_batch() == 0
+    ids = [events_pb2.CaseEvent.FromString(r["value"]).meta.event_id for r in broker.records]
+    assert len(set(ids)) == 4 and len(ids) == 4

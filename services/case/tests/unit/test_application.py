@@ -187,3 +187,33 @@ def test_long_case_is_rebuilt_from_a_snapshot(app: CaseApplication) -> None:
     view = app.get_case(case_id, as_of_version=63)
     assert view == app.get_case(case_id)
     assert len(view.comments) == 60 and view.comments[-1].body == "комментарий 59"
+
+
+def test_the_store_reads_back_events_and_the_log_in_every_query_shape(
+    app: CaseApplication,
+) -> None:
+    """The event store's queries, as the application, the relay and the index use them."""
+    case_id = uuid.UUID(answered(app))  # Created, Assigned, 2 status changes
+    recorder = app.recorder
+
+    def versions(**query: object) -> list[int]:
+        return [e.originator_version for e in recorder.select_events(case_id, **query)]  # type: ignore[arg-type]
+
+    assert versions() == [1, 2, 3, 4]
+    assert versions(gt=1, lte=3) == [2, 3]
+    assert versions(desc=True, limit=2) == [4, 3]
+    assert versions(gt=2, limit=1) == [3]
+    stored = recorder.select_events(case_id, lte=1)[0]
+    assert app.mapper.to_domain_event(stored).number == app.get_case(str(case_id)).number
+
+    log = recorder.select_notifications(None, 1000)
+    mine = [n for n in log if n.originator_id == case_id]
+    assert [n.originator_version for n in mine] == [1, 2, 3, 4]
+    first = mine[0].id
+    assert recorder.select_notifications(first, 1)[0].id == first
+    after = recorder.select_notifications(first, 2, inclusive_of_start=False)
+    assert [n.id for n in after] == [n.id for n in log if n.id > first][:2]
+    topics = (Case.StatusChanged.TOPIC,)
+    changes = recorder.select_notifications(first, 10, topics=topics, stop=mine[-1].id)
+    assert [n.originator_version for n in changes] == [3, 4]
+    assert recorder.max_notification_id() == log[-1].id

@@ -56,3 +56,33 @@ def test_competing_replicas_retry_on_conflict(tmp_path: Path) -> None:
     assert len(second.get_case(case.case_id).comments) == 20
     first.close()
     second.close()
+
+
+def test_a_refusal_on_a_replicas_cached_case_is_decided_again_on_the_stored_one(
+    tmp_path: Path,
+) -> None:
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "c.db")}
+    first, second = CaseApplication(env=env), CaseApplication(env=env)
+    case = create(first)
+    first.change_status(
+        case.case_id, to_status=Status.IN_PROGRESS, reason="", meta=meta(SPECIALIST)
+    )  # the first replica now holds the case as IN_PROGRESS
+    second.change_status(
+        case.case_id, to_status=Status.WAITING_FOR_CITIZEN, reason="", meta=meta(SPECIALIST)
+    )
+    # IN_PROGRESS -> IN_PROGRESS would be illegal; WAITING_FOR_CITIZEN -> IN_PROGRESS is not.
+    resumed = first.change_status(
+        case.case_id, to_status=Status.IN_PROGRESS, reason="", meta=meta(SPECIALIST)
+    )
+    assert (resumed.status, resumed.version) == (Status.IN_PROGRESS, case.version + 3)
+    # An expected version the first replica has not seen is checked against the store.
+    second.change_status(
+        case.case_id, to_status=Status.WAITING_FOR_CITIZEN, reason="", meta=meta(SPECIALIST)
+    )
+    again = first.change_status(
+        case.case_id, to_status=Status.IN_PROGRESS, reason="",
+        meta=meta(SPECIALIST, expected=case.version + 4),
+    )  # fmt: skip
+    assert again.version == case.version + 5
+    first.close()
+    second.close()

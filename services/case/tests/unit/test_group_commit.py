@@ -78,3 +78,20 @@ def test_a_conflict_in_a_group_fails_only_its_own_save() -> None:
             clash.result()
     for originator in fresh:
         assert len(inner.select_events(originator)) == 1
+
+
+def test_saves_as_the_event_store_makes_them_are_grouped_too() -> None:
+    """eventsourcing's event store always passes `tracking` (None): that is no reason to wait."""
+    inner = CountingRecorder()
+    recorder = GroupCommitRecorder(inner)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        first = pool.submit(recorder.insert_events, [stored(uuid.uuid4())], tracking=None)
+        time.sleep(0.05)
+        rest = [
+            pool.submit(recorder.insert_events, [stored(uuid.uuid4())], tracking=None)
+            for _ in range(3)
+        ]
+        time.sleep(0.05)
+        inner.release_first.set()
+        assert [len(f.result()) for f in (first, *rest)] == [1, 1, 1, 1]
+    assert inner.transactions == [1, 3]

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
-from opentelemetry import propagate
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc, events_pb2
@@ -28,6 +28,9 @@ from casedesk_case.wire.values import case_view_to_proto, summary_to_proto
 from casedesk_runtime.events import from_timestamp
 
 T = TypeVar("T")
+# Only the W3C traceparent is kept with the events: the other configured propagators (baggage)
+# would only cost time.
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
 
 
 class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
@@ -56,7 +59,7 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
     @staticmethod
     def _meta(check: RequestCheck, context: pb.CommandContext) -> CommandMeta:
         carrier: dict[str, str] = {}
-        propagate.inject(carrier)  # the trace of this call, to be kept with the events
+        _TRACE_CONTEXT.inject(carrier)  # the trace of this call, to be kept with the events
         return requests.command_meta(
             check, context, str(uuid.uuid4()), carrier.get("traceparent", "")
         )

@@ -50,7 +50,7 @@ def construct_case_index(factory: InfrastructureFactory[Any]) -> CaseIndex:
     # Imported here: each implementation pulls in its database driver.
     module = type(factory).__module__
     if module == "eventsourcing.postgres":
-        from casedesk_case.readmodel.sql import PostgresCaseIndex
+        from casedesk_case.readmodel.postgres import PostgresCaseIndex
 
         return cast(CaseIndex, factory.tracking_recorder(PostgresCaseIndex))
     if module == "eventsourcing.sqlite":

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from casedesk_case.domain.case import CASE_EVENT_TOPICS, Case
@@ -15,6 +14,9 @@ from casedesk_case.domain.values import Status
 from casedesk_case.following import Doorbell, follow
 from casedesk_case.readmodel.index import CaseIndex
 from casedesk_case.views import CaseSummary
+
+if TYPE_CHECKING:
+    from casedesk_case.application import CaseApplication
 
 
 def project(row: CaseSummary | None, event: Any) -> CaseSummary | None:
@@ -54,7 +56,7 @@ def open_work(row: CaseSummary | None) -> dict[str, int]:
 
 
 class CaseIndexProjector:
-    def __init__(self, app: Application, index: CaseIndex, batch_size: int = 500) -> None:
+    def __init__(self, app: CaseApplication, index: CaseIndex, batch_size: int = 500) -> None:
         self._app = app
         self._index = index
         self._batch_size = batch_size
@@ -62,9 +64,16 @@ class CaseIndexProjector:
         self.tracking_name = f"{app.name}.case_index"
         self.bell = Doorbell()
 
-    async def run(self, idle_s: float = 0.2) -> None:
-        """Follow the log until the bell is closed."""
-        await follow("case index", lambda: asyncio.to_thread(self.catch_up), self.bell, idle_s)
+    async def run(self, idle_s: float = 0.2, pace_s: float = 0.0) -> None:
+        """Follow the log until the bell is closed (see `follow` for the pace)."""
+        await follow(
+            "case index",
+            lambda: asyncio.to_thread(self._step),
+            self.bell,
+            idle_s,
+            pace_s,
+            full_step=self._batch_size,
+        )
 
     def position(self) -> int:
         return self._index.max_tracking_id(self.tracking_name) or 0
@@ -81,6 +90,12 @@ class CaseIndexProjector:
                 return total
             total += count
 
+    def _step(self) -> int:
+        try:
+            return self.process_batch()
+        except IntegrityError:
+            return 1  # another projector (replica) wrote this batch: look again at once
+
     def process_batch(self) -> int:
         notifications = self._app.recorder.select_notifications(
             start=self.position(),
@@ -90,7 +105,7 @@ class CaseIndexProjector:
         )
         if not notifications:
             return 0
-        events = [self._app.mapper.to_domain_event(n) for n in notifications]
+        events = [self._app.event_of(n) for n in notifications]
         rows = self._index.rows({str(e.originator_id) for e in events})
         changed: dict[str, CaseSummary] = {}
         load: dict[str, int] = {}

@@ -1,7 +1,8 @@
 """The case index in SQL, in the application's own SQLite or PostgreSQL database.
 
 One SQL dialect serves both (upserts with ON CONFLICT, keyset paging on registered time and id);
-only placeholders, table qualification and the tracking table differ.
+only placeholders, table qualification and the tracking table differ. PostgreSQL's subclass, with
+its faster batch write, is in postgres.py.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
-from psycopg.sql import SQL
 
 from casedesk_case.domain.values import Channel, Status, Tier
 from casedesk_case.readmodel.index import (
@@ -24,13 +23,13 @@ from casedesk_case.readmodel.index import (
 )
 from casedesk_case.views import CaseFilter, CasePage, CaseSummary
 
-_COLUMNS = (
+COLUMNS = (
     "case_id", "number", "version", "status", "channel", "queue", "assignee", "tier", "subject",
     "citizen_login", "registered_us", "updated_us",
 )  # fmt: skip
 
 
-def _schema(cases: str, loads: str) -> list[str]:
+def schema_statements(cases: str, loads: str) -> list[str]:
     return [
         f"CREATE TABLE IF NOT EXISTS {cases} (case_id TEXT PRIMARY KEY, number TEXT NOT NULL, "
         "version BIGINT NOT NULL, status TEXT NOT NULL, channel TEXT NOT NULL, "
@@ -46,7 +45,7 @@ def _schema(cases: str, loads: str) -> list[str]:
     ]
 
 
-class _SqlCaseIndex(CaseIndex):
+class SqlCaseIndex(CaseIndex):
     """Queries shared by both databases; written with `?` placeholders."""
 
     datastore: Any
@@ -71,10 +70,10 @@ class _SqlCaseIndex(CaseIndex):
     def write(
         self, rows: Sequence[CaseSummary], load_changes: Mapping[str, int], tracking: Tracking
     ) -> None:
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
+        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
         upsert_row = (
-            f"INSERT INTO {self.cases_table} ({', '.join(_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(_COLUMNS))}) "
+            f"INSERT INTO {self.cases_table} ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(COLUMNS))}) "
             f"ON CONFLICT (case_id) DO UPDATE SET {updates}"
         )
         add_load = (
@@ -86,7 +85,7 @@ class _SqlCaseIndex(CaseIndex):
             # The position first: if another projector is ahead, nothing else is written.
             self._insert_tracking(cursor, tracking)
             if rows:
-                cursor.executemany(self._sql(upsert_row), [_values(r) for r in rows])
+                cursor.executemany(self._sql(upsert_row), [row_values(r) for r in rows])
             if load_changes:
                 cursor.executemany(self._sql(add_load), list(load_changes.items()))
 
@@ -132,33 +131,16 @@ class _SqlCaseIndex(CaseIndex):
         raise NotImplementedError
 
 
-class SQLiteCaseIndex(_SqlCaseIndex, SQLiteTrackingRecorder):
+class SQLiteCaseIndex(SqlCaseIndex, SQLiteTrackingRecorder):
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
-        return [*statements, *_schema(self.cases_table, self.loads_table)]
+        return [*statements, *schema_statements(self.cases_table, self.loads_table)]
 
     def _tracking_table(self) -> str:
         return "tracking"
 
 
-class PostgresCaseIndex(_SqlCaseIndex, PostgresTrackingRecorder):
-    placeholder = "%s"
-
-    def __init__(self, datastore: Any, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        schema = self.datastore.schema
-        self.cases_table = f'"{schema}".case_index'
-        self.loads_table = f'"{schema}".case_specialist_load'
-        self.sql_create_statements.extend(
-            SQL(statement)  # type: ignore[arg-type,misc]
-            for statement in _schema(self.cases_table, self.loads_table)
-        )
-
-    def _tracking_table(self) -> str:
-        return f'"{self.datastore.schema}".{self.tracking_table_name}'
-
-
-def _values(row: CaseSummary) -> tuple[object, ...]:
+def row_values(row: CaseSummary) -> tuple[object, ...]:
     return (
         row.case_id, row.number, row.version, row.status.value, row.channel.value, row.queue,
         row.assignee, row.tier.value, row.subject, row.citizen_login,

@@ -36,23 +36,35 @@ _PROTO: dict[type[Enum], tuple[Any, str, str]] = {
 }
 
 
+def _numbers(enum_type: type[Enum]) -> dict[Enum, int]:
+    wrapper, prefix, zero = _PROTO[enum_type]
+    return {
+        member: int(wrapper.Value(zero if member.value == "UNSPECIFIED" else prefix + member.value))
+        for member in enum_type
+    }
+
+
+def _names(enum_type: type[Enum]) -> dict[int, str]:
+    wrapper, _, _ = _PROTO[enum_type]
+    return {number: name for name, number in wrapper.items()}
+
+
+# Looked up on every request and response: the mapping by name, computed once.
+_TO_NUMBER: dict[Enum, int] = {m: n for t in _PROTO for m, n in _numbers(t).items()}
+_TO_NAME: dict[type[Enum], dict[int, str]] = {t: _names(t) for t in _PROTO}
+
+
 def to_proto(member: Enum | None) -> int:
     """The protobuf number of a domain member; None and UNSPECIFIED map to zero."""
-    if member is None:
-        return 0
-    wrapper, prefix, zero = _PROTO[type(member)]
-    if member.value == "UNSPECIFIED":
-        return int(wrapper.Value(zero))
-    return int(wrapper.Value(prefix + member.value))
+    return 0 if member is None else _TO_NUMBER[member]
 
 
 def from_proto(enum_type: type[E], number: int, field: str, *, required: bool = True) -> E | None:
     """The domain member for a protobuf number; zero is refused when `required`."""
-    wrapper, prefix, zero = _PROTO[enum_type]
-    try:
-        name = wrapper.Name(number)
-    except ValueError:
-        raise InvalidCommand(field, f"unknown value {number}") from None
+    _, prefix, zero = _PROTO[enum_type]
+    name = _TO_NAME[enum_type].get(number)
+    if name is None:
+        raise InvalidCommand(field, f"unknown value {number}")
     if name == zero:
         if required:
             raise InvalidCommand(field, "must be specified")

@@ -7,6 +7,7 @@ re-publish after a crash carries the same id and consumers deduplicate it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -14,6 +15,7 @@ from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import envelope_pb2
 from casedesk_case.domain.case import Case
 from casedesk_case.wire.enums import to_proto
+from casedesk_case.wire.timestamps import to_timestamp
 from casedesk_case.wire.values import (
     actor_to_proto,
     attachment_to_proto,
@@ -21,7 +23,6 @@ from casedesk_case.wire.values import (
     content_to_proto,
     origin_to_proto,
 )
-from casedesk_runtime.events import to_timestamp
 
 _EVENT_NAMESPACE = UUID("c0a5e1d2-7b3f-4e59-9d8a-61f2b4c7e903")
 
@@ -101,3 +102,27 @@ _PAYLOADS: dict[type, tuple[str, Callable[[Any], Any]]] = {
         linked_case_id=e.linked_case_id, reason=e.reason,
     )),
 }  # fmt: skip
+
+
+CONTENT_TYPE = b"application/x-protobuf; messageType=casedesk.case.v1.CaseEvent"
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """A stored case event as the Kafka record the outbox relay sends (keyed by case id)."""
+
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def to_outbox_record(event: Any) -> OutboxRecord:
+    envelope = to_case_event(event)
+    headers = [
+        ("content-type", CONTENT_TYPE),
+        ("casedesk-event-type", envelope.meta.event_type.encode()),
+    ]
+    if event.context.trace_parent:
+        # The trace of the command that stored the event, so consumers continue it.
+        headers.append(("traceparent", event.context.trace_parent.encode()))
+    return OutboxRecord(envelope.meta.case_id.encode(), envelope.SerializeToString(), headers)

@@ -16,7 +16,8 @@ from casedesk_case.domain.values import (
 )
 from casedesk_case.views import CaseSummary, CaseView
 from casedesk_case.wire.enums import from_proto, require, to_proto
-from casedesk_runtime.events import from_timestamp, to_timestamp
+from casedesk_case.wire.timestamps import to_timestamp
+from casedesk_runtime.events import from_timestamp
 
 
 def actor_from_proto(message: types_pb2.Actor, field: str) -> Actor:
