@@ -2,136 +2,71 @@
 
 The case service (event store on its own PostgreSQL schema) publishes case events; the SLA service
 runs the `test-seconds` policy (chat: first response 4 s, resolution 8 s) and publishes breaches;
-the escalation service decides and calls the case service's Escalate. Each test has its own topics,
-so the three services see only the cases of that test.
+the escalation service decides and calls the case service's Escalate. Each test starts the three
+with support/system.py on its own copy of the topics, so they see only the cases of that test.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import grpc
-import psycopg
 import pytest
-from support.services import ServiceLauncher, ServiceProcess
+from support.system import Casedesk, start_casedesk
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc, events_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk.escalation.v1 import events_pb2 as escalation_pb2
 from casedesk_escalation.testing.journal import read_decisions
-from casedesk_escalation.testing.policies import packaged_without_cooldown
-from casedesk_escalation.wire import Topics
-from casedesk_runtime.topics import TopicSpec, ensure_topics
 
 pytestmark = pytest.mark.integration
 Decisions = list[escalation_pb2.EscalationDecision]
 
 
 @pytest.fixture
-def topics(kafka_bootstrap: str) -> Topics:
-    suffix = uuid.uuid4().hex[:8]
-    topics = Topics(
-        f"case.events.v1.escalation-system-{suffix}",
-        f"sla.events.v1.escalation-system-{suffix}",
-        f"escalation.decisions.v1.escalation-system-{suffix}",
-    )
-    specs = [TopicSpec(name, partitions=3) for name in (topics.case, topics.sla, topics.decisions)]
-    specs += [
-        TopicSpec(f"{topics.case}.dlq.sla", partitions=1),
-        *(TopicSpec(f"{name}.dlq.escalation", partitions=1) for name in topics.consumed),
-    ]
-    asyncio.run(ensure_topics(kafka_bootstrap, tuple(specs)))
-    return topics
+def sla_policy() -> str:
+    """The policy sla runs; a test choosing another parametrizes `sla_policy`."""
+    return "test-seconds"
 
 
 @pytest.fixture
-def case_service(
-    services: ServiceLauncher,
+async def casedesk(
+    kafka_bootstrap: str,
     postgres_env: dict[str, str],
     postgres_dsn: str,
-    kafka_bootstrap: str,
-    topics: Topics,
-) -> Iterator[ServiceProcess]:
-    schema = f"case_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    yield services(
-        "casedesk_case",
-        {
-            **postgres_env,
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_SCHEMA": schema,
-            "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "CASEDESK_CASE_EVENTS_TOPIC": topics.case,
-            "CASEDESK_FOLLOW_IDLE_S": "0.1",
-            "CASEDESK_SHUTDOWN_GRACE_S": "1",
-        },
-    )
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture
-def start_sla(
-    services: ServiceLauncher, kafka_bootstrap: str, topics: Topics, tmp_path: Path
-) -> Callable[[str], ServiceProcess]:
-    def start(policy_version: str) -> ServiceProcess:
-        return services(
-            "casedesk_sla",
-            {
-                "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-                "CASEDESK_SLA_POLICY_VERSION": policy_version,
-                "CASEDESK_SLA_DB_PATH": str(tmp_path / "sla.sqlite3"),
-                "CASEDESK_SLA_SOURCE_TOPIC": topics.case,
-                "CASEDESK_SLA_TARGET_TOPIC": topics.sla,
-                "CASEDESK_SLA_CONSUMER_GROUP": f"sla-{uuid.uuid4().hex[:8]}",
-            },
-        )
-
-    return start
-
-
-@pytest.fixture
-def escalation(
-    services: ServiceLauncher,
-    kafka_bootstrap: str,
-    topics: Topics,
-    case_service: ServiceProcess,
     tmp_path: Path,
-) -> ServiceProcess:
-    return services(
-        "casedesk_escalation",
-        {
-            "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "CASEDESK_CASE_ADDRESS": case_service.address,
-            # test-seconds breaches come 4 s apart: the production cooldown would hold L3 back.
-            "CASEDESK_ESCALATION_POLICY_FILE": str(packaged_without_cooldown(tmp_path)),
-            "CASEDESK_ESCALATION_SQLITE_PATH": str(tmp_path / "escalation.sqlite"),
-            "CASEDESK_ESCALATION_CONSUMER_GROUP": f"escalation-{uuid.uuid4().hex[:8]}",
-            "CASEDESK_ESCALATION_CASE_TOPIC": topics.case,
-            "CASEDESK_ESCALATION_SLA_TOPIC": topics.sla,
-            "CASEDESK_ESCALATION_DECISION_TOPIC": topics.decisions,
-        },
-    )
+    sla_policy: str,
+) -> AsyncIterator[Casedesk]:
+    async with start_casedesk(
+        kafka_bootstrap,
+        postgres_env,
+        postgres_dsn,
+        tmp_path,
+        services=("case", "sla", "escalation"),
+        settings={"sla": {"CASEDESK_SLA_POLICY_VERSION": sla_policy}},
+    ) as system:
+        yield system
 
 
 @pytest.fixture
-async def cases(
-    case_service: ServiceProcess,
-) -> AsyncIterator[case_service_pb2_grpc.CaseServiceStub]:
-    async with grpc.aio.insecure_channel(case_service.address) as channel:
+async def cases(casedesk: Casedesk) -> AsyncIterator[case_service_pb2_grpc.CaseServiceStub]:
+    async with grpc.aio.insecure_channel(casedesk.case.address) as channel:
         yield case_service_pb2_grpc.CaseServiceStub(channel)
 
 
 @pytest.fixture
-def journal(kafka_bootstrap: str, topics: Topics) -> Callable[..., Awaitable[Decisions]]:
+def journal(casedesk: Casedesk) -> Callable[..., Awaitable[Decisions]]:
     async def at_least(case_ids: set[str], count: int, timeout_s: float = 60.0) -> Decisions:
         return await read_decisions(
-            kafka_bootstrap, topics.decisions, case_ids, lambda ds: len(ds) >= count, timeout_s
+            casedesk.bootstrap,
+            casedesk.topics.decisions,
+            case_ids,
+            lambda ds: len(ds) >= count,
+            timeout_s,
         )
 
     return at_least
@@ -163,12 +98,8 @@ async def escalations(cases: case_service_pb2_grpc.CaseServiceStub, case_id: str
 
 
 async def test_unanswered_chat_case_escalates_l1_l2_l3_and_stops_there(
-    start_sla: Callable[[str], ServiceProcess],
-    escalation: ServiceProcess,
-    cases: case_service_pb2_grpc.CaseServiceStub,
-    journal: Callable[..., Awaitable[Decisions]],
+    cases: case_service_pb2_grpc.CaseServiceStub, journal: Callable[..., Awaitable[Decisions]]
 ) -> None:
-    await asyncio.to_thread(start_sla, "test-seconds")
     case_id = await open_chat_case(cases)
     ladder = await journal({case_id}, 2)
     complaint = pb.RequestEscalationRequest(
@@ -196,13 +127,10 @@ async def test_unanswered_chat_case_escalates_l1_l2_l3_and_stops_there(
     assert not any(e.callback_required for e in recorded)  # chat, not phone
 
 
+@pytest.mark.parametrize("sla_policy", ["2023.1"])  # chat: first answer due in 5 minutes
 async def test_no_answer_in_time_within_the_deadline_is_rejected_and_journaled(
-    start_sla: Callable[[str], ServiceProcess],
-    escalation: ServiceProcess,
-    cases: case_service_pb2_grpc.CaseServiceStub,
-    journal: Callable[..., Awaitable[Decisions]],
+    cases: case_service_pb2_grpc.CaseServiceStub, journal: Callable[..., Awaitable[Decisions]]
 ) -> None:
-    await asyncio.to_thread(start_sla, "2023.1")  # chat: first answer due in 5 minutes
     case_id = await open_chat_case(cases)
     await cases.RequestEscalation(
         pb.RequestEscalationRequest(
@@ -223,12 +151,11 @@ async def test_no_answer_in_time_within_the_deadline_is_rejected_and_journaled(
 
 
 async def test_kill_9_of_the_escalation_service_mid_way_changes_nothing(
-    start_sla: Callable[[str], ServiceProcess],
-    escalation: ServiceProcess,
+    casedesk: Casedesk,
     cases: case_service_pb2_grpc.CaseServiceStub,
     journal: Callable[..., Awaitable[Decisions]],
 ) -> None:
-    await asyncio.to_thread(start_sla, "test-seconds")
+    escalation = casedesk.escalation
     case_ids = {await open_chat_case(cases) for _ in range(8)}
     before_kill = await journal(case_ids, 1)  # the first breaches are being decided
     escalation.kill()

@@ -1,11 +1,12 @@
 """The SLA service fed by the real case service: a chat case created over gRPC, left unanswered.
 
-The case service (event store on its own PostgreSQL schema) publishes the case's events to a
-private copy of case.events.v1; the SLA service, under policy `test-seconds` (chat: first response
-4 s with its warning at 3.2 s, resolution 8 s with its warning at 6.4 s, wall clock), reads them and
-publishes to a private sla.events.v1, so no other test's cases reach either. The SLA service is
-killed with SIGKILL right after the first warning and started again once the first-response breach
-is due: every warning and breach still comes exactly once, at its instant, in the case's trace.
+The two services are started by support/system.py: the case service (event store on its own
+PostgreSQL schema) publishes the case's events to a private copy of case.events.v1; the SLA service,
+under policy `test-seconds` (chat: first response 4 s with its warning at 3.2 s, resolution 8 s with
+its warning at 6.4 s, wall clock), reads them and publishes to a private sla.events.v1, so no other
+test's cases reach either. The SLA service is killed with SIGKILL right after the first warning
+and started again once the first-response breach is due: every warning and breach still comes
+exactly once, at its instant, in the case's trace.
 """
 
 from __future__ import annotations
@@ -13,15 +14,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
-import psycopg
 import pytest
-from support.services import ServiceLauncher, ServiceProcess
-from support.system import Record, read_topic
+from support.system import Casedesk, Record, read_topic, start_casedesk
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc
@@ -29,7 +27,6 @@ from casedesk.case.v1 import events_pb2 as case_events
 from casedesk.common.v1 import types_pb2
 from casedesk.sla.v1 import events_pb2 as sla_events
 from casedesk_deadlines import TargetKind
-from casedesk_runtime.topics import TopicSpec, ensure_topics
 from casedesk_sla.domain import SlaKind
 from casedesk_sla.domain.identity import fact_id
 
@@ -50,74 +47,19 @@ FRONTEND_TRACEPARENT = f"00-{FRONTEND_TRACE_ID}-{uuid.uuid4().hex[:16]}-01"
 SlaRecord = Record[sla_events.SlaEvent]
 
 
-@dataclass(frozen=True)
-class Topics:
-    case: str
-    sla: str
+@pytest.fixture
+async def casedesk(
+    kafka_bootstrap: str, postgres_env: dict[str, str], postgres_dsn: str, tmp_path: Path
+) -> AsyncIterator[Casedesk]:
+    async with start_casedesk(
+        kafka_bootstrap, postgres_env, postgres_dsn, tmp_path, services=("case", "sla")
+    ) as system:
+        yield system
 
 
 @pytest.fixture
-def topics(kafka_bootstrap: str) -> Topics:
-    suffix = uuid.uuid4().hex[:8]
-    topics = Topics(f"case.events.v1.sla-case-{suffix}", f"sla.events.v1.sla-case-{suffix}")
-    specs = (
-        TopicSpec(topics.case, partitions=3),
-        TopicSpec(topics.sla, partitions=3),
-        TopicSpec(f"{topics.case}.dlq.sla", partitions=1),
-    )
-    asyncio.run(ensure_topics(kafka_bootstrap, specs))
-    return topics
-
-
-@pytest.fixture
-def case_service(
-    services: ServiceLauncher,
-    postgres_env: dict[str, str],
-    postgres_dsn: str,
-    kafka_bootstrap: str,
-    topics: Topics,
-) -> Iterator[ServiceProcess]:
-    schema = f"case_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    yield services(
-        "casedesk_case",
-        {
-            **postgres_env,
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_SCHEMA": schema,
-            "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "CASEDESK_CASE_EVENTS_TOPIC": topics.case,
-            "CASEDESK_FOLLOW_IDLE_S": "0.1",
-            "CASEDESK_SHUTDOWN_GRACE_S": "1",
-        },
-    )
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture
-def sla(
-    services: ServiceLauncher, kafka_bootstrap: str, topics: Topics, tmp_path: Path
-) -> ServiceProcess:
-    return services(
-        "casedesk_sla",
-        {
-            "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "CASEDESK_SLA_POLICY_VERSION": "test-seconds",
-            "CASEDESK_SLA_DB_PATH": str(tmp_path / "sla.sqlite3"),
-            "CASEDESK_SLA_SOURCE_TOPIC": topics.case,
-            "CASEDESK_SLA_TARGET_TOPIC": topics.sla,
-            "CASEDESK_SLA_CONSUMER_GROUP": f"sla-case-{uuid.uuid4().hex[:8]}",
-        },
-    )
-
-
-@pytest.fixture
-async def cases(
-    case_service: ServiceProcess,
-) -> AsyncIterator[case_service_pb2_grpc.CaseServiceStub]:
-    async with grpc.aio.insecure_channel(case_service.address) as channel:
+async def cases(casedesk: Casedesk) -> AsyncIterator[case_service_pb2_grpc.CaseServiceStub]:
+    async with grpc.aio.insecure_channel(casedesk.case.address) as channel:
         yield case_service_pb2_grpc.CaseServiceStub(channel)
 
 
@@ -162,18 +104,18 @@ def now_ms() -> int:
 
 
 async def test_unanswered_case_is_warned_then_breached_once_across_a_kill(
-    cases: case_service_pb2_grpc.CaseServiceStub, sla: ServiceProcess, kafka_bootstrap: str,
-    topics: Topics,
-) -> None:  # fmt: skip
+    casedesk: Casedesk, cases: case_service_pb2_grpc.CaseServiceStub
+) -> None:
+    sla = casedesk.sla
     called_ms = now_ms()
     case_id = await open_chat_case(cases)
     returned_ms = now_ms()
-    read_sla = _reader(kafka_bootstrap, topics.sla, case_id)
+    read_sla = _reader(casedesk.bootstrap, casedesk.topics.sla, case_id)
 
     await read_sla(has(("warning", "FIRST_RESPONSE")), timeout_s=30)
     warned_seen_ms = now_ms()
     await asyncio.to_thread(sla.kill)
-    created = await _created(kafka_bootstrap, topics.case, case_id)
+    created = await _created(casedesk.bootstrap, casedesk.topics.case, case_id)
     registered_ms = created.event.created.registered_at.ToMilliseconds()
     first_due_ms = registered_ms + INSTANTS_MS["FIRST_RESPONSE"][1]
     # Restarted only once the first-response breach is due, so it fires from the store.

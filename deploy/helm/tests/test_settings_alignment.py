@@ -9,22 +9,39 @@ the data volume.
 from __future__ import annotations
 
 import importlib
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import annotated_types
 import pytest
+import yaml
 from eventsourcing.cipher import AESCipher
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import resolve_topic
-from helmchart import DATA_DIR, SERVICES, Release
+from helmchart import CHART, DATA_DIR, SERVICES, Release
 from pydantic_settings import BaseSettings
 
 from casedesk_runtime.settings import ENV_PREFIX, ServiceSettings, load_settings
 
 # Set by Kubernetes and read by the OpenTelemetry SDK, not by the services' settings.
 PLATFORM_VARIABLES = {"POD_NAME", "POD_NAMESPACE", "OTEL_RESOURCE_ATTRIBUTES"}
+# Numeric settings the chart owns: (service, key under services.<service>, settings field).
+TUNING = [
+    ("case", "relayPaceSeconds", "relay_pace_s"),
+    ("case", "indexPaceSeconds", "index_pace_s"),
+    *((service, "shutdownGraceSeconds", "shutdown_grace_s") for service in SERVICES),
+]
+# pydantic's Field(ge=..., ...) constraints as JSON-schema keywords.
+SCHEMA_BOUNDS = {
+    annotated_types.Ge: ("minimum", "ge"),
+    annotated_types.Gt: ("exclusiveMinimum", "gt"),
+    annotated_types.Le: ("maximum", "le"),
+    annotated_types.Lt: ("exclusiveMaximum", "lt"),
+}
 
 
 def settings_class(service: str) -> type[ServiceSettings]:
@@ -140,3 +157,38 @@ def test_production_settings_come_from_their_secrets(
 
 def test_event_cipher_names_a_cipher_eventsourcing_can_load(production: Release) -> None:
     assert resolve_topic(production.value("case", "CIPHER_TOPIC")) is AESCipher
+
+
+def schema_of_value(service: str, key: str) -> dict[str, Any]:
+    """The schema of services.<service>.<key>: the service's own, or the one every service has."""
+    definitions = json.loads((CHART / "values.schema.json").read_text())["definitions"]
+    own = definitions[f"{service}Service"]["properties"][key]
+    return own if isinstance(own, dict) else definitions["service"]["properties"][key]
+
+
+@pytest.mark.parametrize(("service", "key", "field"), TUNING)
+def test_tuning_values_have_their_settings_bounds_and_defaults(
+    service: str, key: str, field: str
+) -> None:
+    setting = settings_class(service).model_fields[field]
+    bounds = {
+        SCHEMA_BOUNDS[type(c)][0]: getattr(c, SCHEMA_BOUNDS[type(c)][1])
+        for c in setting.metadata
+        if type(c) in SCHEMA_BOUNDS
+    }
+    schema = schema_of_value(service, key)
+    keywords = {keyword for keyword, _ in SCHEMA_BOUNDS.values()}
+    assert schema["type"] == "number"
+    assert {k: v for k, v in schema.items() if k in keywords} == bounds
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert defaults["services"][service][key] == setting.default
+
+
+def test_tuning_values_reach_the_service_as_it_reads_them(
+    render: Callable[..., Release], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tuned = {"relayPaceSeconds": 0.5, "indexPaceSeconds": 0, "shutdownGraceSeconds": 2.5}
+    case = load_rendered(
+        render("minimal-values.yaml", values={"services": {"case": tuned}}), "case", monkeypatch
+    )
+    assert (case.relay_pace_s, case.index_pace_s, case.shutdown_grace_s) == (0.5, 0.0, 2.5)

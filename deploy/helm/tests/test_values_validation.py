@@ -133,6 +133,26 @@ SCHEMA_REJECTS = [
         ["/services/notify/portalBaseUrl", "does not match pattern"],
         id="portal-url-without-scheme",
     ),
+    pytest.param(
+        {"services": {"case": {"relayPaceSeconds": 5.5}}},
+        ["/services/case/relayPaceSeconds", "maximum"],
+        id="relay-pace-above-its-bound",
+    ),
+    pytest.param(
+        {"services": {"case": {"indexPaceSeconds": -0.1}}},
+        ["/services/case/indexPaceSeconds", "minimum"],
+        id="negative-index-pace",
+    ),
+    pytest.param(
+        {"services": {"case": {"relayPaceSeconds": "20ms"}}},
+        ["/services/case/relayPaceSeconds", "want number"],
+        id="relay-pace-with-a-unit",
+    ),
+    pytest.param(
+        {"services": {"notify": {"shutdownGraceSeconds": -1}}},
+        ["/services/notify/shutdownGraceSeconds", "minimum"],
+        id="negative-shutdown-grace",
+    ),
 ]
 
 SINGLE_POD = " must run a single pod (replicas: 0 or 1, autoscaling off): "
@@ -268,6 +288,24 @@ CHART_REJECTS = [
         {"services": {"sla": {"pdb": {"enabled": True, "minAvailable": 1, "maxUnavailable": 1}}}},
         "services.sla.pdb: set either minAvailable or maxUnavailable, not both",
         id="pdb-both-bounds",
+    ),
+    pytest.param(
+        {"services": {"notify": {"terminationGracePeriodSeconds": 15}}},
+        "services.notify.shutdownGraceSeconds (10) must be less than half of "
+        "terminationGracePeriodSeconds (15)",
+        id="shutdown-grace-outlasts-termination",
+    ),
+    pytest.param(
+        {"services": {"case": {"env": {"CASEDESK_RELAY_PACE_S": "0.5"}}}},
+        "services.case.env.CASEDESK_RELAY_PACE_S is set by the chart from "
+        "services.case.relayPaceSeconds",
+        id="env-overrides-relay-pace",
+    ),
+    pytest.param(
+        {"services": {"sla": {"env": {"CASEDESK_SHUTDOWN_GRACE_S": "1"}}}},
+        "services.sla.env.CASEDESK_SHUTDOWN_GRACE_S is set by the chart from "
+        "services.sla.shutdownGraceSeconds",
+        id="env-overrides-shutdown-grace",
     ),
 ]
 

@@ -2,13 +2,15 @@
 
 `start_casedesk()` provisions a private copy of every topic, starts a real SMTP server and an HTTP
 SMS gateway on 127.0.0.1, then the case service (on its own PostgreSQL schema), intake, sla,
-escalation and notify, each with its local store in a temporary directory. `read_topic()` reads a
-topic back, keeping only the records of the cases a test follows.
+escalation and notify, each with its local store in a temporary directory. `services` starts only
+some of them (the case service always), `settings` adds or overrides a service's variables.
+`read_topic()` reads a topic back, keeping only the records of the cases a test follows.
 
 Why private topics: sla, escalation and notify start from the beginning of their input topics
 when their store is empty (the design: the store, not a consumer group, remembers the position).
 On the session's shared `case.events.v1` they would replay every other module's cases first; on
-their own copy they see only what this module's case service publishes.
+their own copy they see only what this system's case service publishes. The copies carry a unique
+prefix, `e2e-<run>.case.events.v1` and so on, the naming of `casedesk-replay --topic-prefix`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
@@ -32,7 +34,7 @@ from aiokafka import AIOKafkaConsumer
 
 from casedesk_escalation.testing.policies import packaged_without_cooldown
 from casedesk_notify.testing.sinks import SmsSink, SmtpSink
-from casedesk_runtime.topics import CONSUMERS_WITH_DLQ, TOPICS, TopicSpec, ensure_topics
+from casedesk_runtime.topics import TOPICS, TopicSpec, ensure_topics
 
 from .services import ServiceLauncher, ServiceProcess
 
@@ -40,41 +42,41 @@ SLA_POLICY = "test-seconds"  # chat: first response 4 s, resolution 8 s, wall cl
 MESSAGE_ID_DOMAIN = "notify.casedesk.e2e"
 PORTAL_BASE_URL = "https://portal.e2e/cases"
 SMS_TOKEN = "e2e-sms-gateway-token"
+SERVICES = ("case", "intake", "sla", "escalation", "notify")
 
 
 @dataclass(frozen=True)
 class SystemTopics:
-    case: str
-    sla: str
-    notification: str
-    decisions: str
+    """The catalogue's topics under a prefix ending in a dot, as `--topic-prefix` takes it."""
+
+    prefix: str
 
     @classmethod
-    def private(cls, suffix: str) -> SystemTopics:
-        return cls(*(f"{name}.e2e-{suffix}" for name in _CATALOGUE_NAMES))
+    def private(cls, run: str) -> SystemTopics:
+        return cls(f"e2e-{run}.")
+
+    @property
+    def case(self) -> str:
+        return self.prefix + "case.events.v1"
+
+    @property
+    def sla(self) -> str:
+        return self.prefix + "sla.events.v1"
+
+    @property
+    def notification(self) -> str:
+        return self.prefix + "notification.events.v1"
+
+    @property
+    def decisions(self) -> str:
+        return self.prefix + "escalation.decisions.v1"
 
     def specs(self) -> tuple[TopicSpec, ...]:
-        """The catalogue's topics (partitions, retention, dead-letter topics) under our names."""
-        renamed = dict(zip(_CATALOGUE_NAMES, (self.case, self.sla, self.notification,
-                                              self.decisions), strict=True))  # fmt: skip
-        main = [
-            TopicSpec(renamed[spec.name], spec.partitions, spec.retention_ms)
+        """Every topic of the catalogue (partitions, retention, dead-letter topics), prefixed."""
+        return tuple(
+            TopicSpec(self.prefix + spec.name, spec.partitions, spec.retention_ms)
             for spec in TOPICS
-            if spec.name in renamed
-        ]
-        dlq_spec = next(spec for spec in TOPICS if ".dlq." in spec.name)
-        dead_letters = [
-            TopicSpec(
-                f"{renamed[topic]}.dlq.{consumer}", dlq_spec.partitions, dlq_spec.retention_ms
-            )
-            for topic, consumers in CONSUMERS_WITH_DLQ.items()
-            for consumer in consumers
-        ]
-        return (*main, *dead_letters)
-
-
-_CATALOGUE_NAMES = ("case.events.v1", "sla.events.v1", "notification.events.v1",
-                    "escalation.decisions.v1")  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -97,20 +99,53 @@ class Casedesk:
     bootstrap: str
     topics: SystemTopics
     frontend: Frontend
-    smtp: SmtpSink
-    sms: SmsSink
-    case: ServiceProcess
-    intake: ServiceProcess
-    sla: ServiceProcess
-    escalation: ServiceProcess
-    notify: ServiceProcess
+    processes: dict[str, ServiceProcess]
+    sinks: tuple[SmtpSink, SmsSink] | None  # notify's receivers, when it runs
+
+    def service(self, name: str) -> ServiceProcess:
+        if name not in self.processes:
+            raise LookupError(f"{name} was not started: add it to start_casedesk(services=...)")
+        return self.processes[name]
+
+    @property
+    def case(self) -> ServiceProcess:
+        return self.service("case")
+
+    @property
+    def intake(self) -> ServiceProcess:
+        return self.service("intake")
+
+    @property
+    def sla(self) -> ServiceProcess:
+        return self.service("sla")
+
+    @property
+    def escalation(self) -> ServiceProcess:
+        return self.service("escalation")
+
+    @property
+    def notify(self) -> ServiceProcess:
+        return self.service("notify")
+
+    @property
+    def smtp(self) -> SmtpSink:
+        return self._receivers()[0]
+
+    @property
+    def sms(self) -> SmsSink:
+        return self._receivers()[1]
+
+    def _receivers(self) -> tuple[SmtpSink, SmsSink]:
+        if self.sinks is None:
+            raise LookupError("notify was not started, so neither were its SMTP and SMS sinks")
+        return self.sinks
 
 
 @dataclass(frozen=True)
 class _Wiring:
     bootstrap: str
     topics: SystemTopics
-    suffix: str
+    run: str
     directory: Path
 
     def kafka(self, **variables: str) -> dict[str, str]:
@@ -123,51 +158,91 @@ class _Wiring:
 
 @contextlib.asynccontextmanager
 async def start_casedesk(
-    bootstrap: str, postgres_env: dict[str, str], postgres_dsn: str, directory: Path
+    bootstrap: str,
+    postgres_env: dict[str, str],
+    postgres_dsn: str,
+    directory: Path,
+    *,
+    services: Collection[str] = SERVICES,
+    settings: Mapping[str, Mapping[str, str]] | None = None,
 ) -> AsyncIterator[Casedesk]:
-    suffix = uuid.uuid4().hex[:8]
-    wiring = _Wiring(bootstrap, SystemTopics.private(suffix), suffix, directory)
+    """Start `services` (all five by default); `settings[name]` overrides a service's variables."""
+    unknown = (set(services) | set(settings or {})) - set(SERVICES)
+    if unknown or "case" not in services:
+        raise ValueError(f"services must include case and name only {SERVICES}; got {unknown}")
+    run = uuid.uuid4().hex[:8]
+    wiring = _Wiring(bootstrap, SystemTopics.private(run), run, directory)
     await ensure_topics(bootstrap, wiring.topics.specs())
-    schema = f"case_e2e_{suffix}"
+    schema = f"case_e2e_{run}"
     await asyncio.to_thread(_sql, postgres_dsn, f"CREATE SCHEMA {schema}")
     (directory / "logs").mkdir()
     launcher = ServiceLauncher(directory / "logs")
+    extra = settings or {}
     async with contextlib.AsyncExitStack() as cleanup:
         # Unwound in reverse: services first, then the receivers they send to, then the schema.
         cleanup.push_async_callback(asyncio.to_thread, _sql, postgres_dsn,
                                     f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # fmt: skip
-        smtp = SmtpSink().start()
-        cleanup.callback(smtp.stop)
-        sms = await SmsSink(token=SMS_TOKEN).start()
-        cleanup.push_async_callback(sms.stop)
+        sinks = None
+        if "notify" in services:
+            smtp = SmtpSink().start()
+            cleanup.callback(smtp.stop)
+            sms = await SmsSink(token=SMS_TOKEN).start()
+            cleanup.push_async_callback(sms.stop)
+            sinks = (smtp, sms)
         cleanup.push_async_callback(asyncio.to_thread, launcher.stop_all)
         frontend = Frontend("portal-chat", secrets.token_urlsafe(32))
-        case = await _start(launcher, "casedesk_case", _case_env(wiring, postgres_env, schema))
+        case = await _start(launcher, "case", _case_env(wiring, postgres_env, schema), extra)
+        names = [name for name in SERVICES if name != "case" and name in services]
         # The others depend on the case service only, so their starts overlap. Every start is
         # awaited, even after one failed, so that none is left running past stop_all().
         started = await asyncio.gather(
-            _start(launcher, "casedesk_intake", _intake_env(wiring, case, frontend)),
-            _start(launcher, "casedesk_sla", _sla_env(wiring)),
-            _start(launcher, "casedesk_escalation", _escalation_env(wiring, case)),
-            _start(launcher, "casedesk_notify", _notify_env(wiring, smtp, sms)),
+            *(
+                _start(launcher, name, _env(name, wiring, case, frontend, sinks), extra)
+                for name in names
+            ),
             return_exceptions=True,
         )
-        processes = [outcome for outcome in started if isinstance(outcome, ServiceProcess)]
-        if len(processes) < len(started):
-            raise next(outcome for outcome in started if isinstance(outcome, BaseException))
-        intake, sla, escalation, notify = processes
-        yield Casedesk(bootstrap, wiring.topics, frontend, smtp, sms, case, intake, sla,
-                       escalation, notify)  # fmt: skip
+        processes = {"case": case}
+        for name, outcome in zip(names, started, strict=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            processes[name] = outcome
+        yield Casedesk(bootstrap, wiring.topics, frontend, processes, sinks)
 
 
-async def _start(launcher: ServiceLauncher, module: str, env: dict[str, str]) -> ServiceProcess:
+async def _start(
+    launcher: ServiceLauncher,
+    name: str,
+    env: dict[str, str],
+    settings: Mapping[str, Mapping[str, str]],
+) -> ServiceProcess:
+    """Start `casedesk_<name>` with `env`, overridden by the test's `settings` for it."""
+    env = {**env, **settings.get(name, {})}
     # From a thread: the SMS gateway shares this event loop and must keep serving meanwhile.
-    return await asyncio.to_thread(launcher, module, env, timeout=60.0)
+    return await asyncio.to_thread(launcher, f"casedesk_{name}", env, timeout=60.0)
 
 
 def _sql(dsn: str, statement: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute(statement)  # type: ignore[arg-type]  # a fixed, generated name
+
+
+def _env(
+    name: str,
+    wiring: _Wiring,
+    case: ServiceProcess,
+    frontend: Frontend,
+    sinks: tuple[SmtpSink, SmsSink] | None,
+) -> dict[str, str]:
+    if name == "intake":
+        return _intake_env(wiring, case, frontend)
+    if name == "sla":
+        return _sla_env(wiring)
+    if name == "escalation":
+        return _escalation_env(wiring, case)
+    if sinks is None:
+        raise AssertionError("notify starts with its SMTP and SMS sinks")
+    return _notify_env(wiring, *sinks)
 
 
 def _case_env(wiring: _Wiring, postgres_env: dict[str, str], schema: str) -> dict[str, str]:
@@ -198,7 +273,7 @@ def _sla_env(wiring: _Wiring) -> dict[str, str]:
         CASEDESK_SLA_DB_PATH=wiring.store("sla.sqlite3"),
         CASEDESK_SLA_SOURCE_TOPIC=wiring.topics.case,
         CASEDESK_SLA_TARGET_TOPIC=wiring.topics.sla,
-        CASEDESK_SLA_CONSUMER_GROUP=f"sla-e2e-{wiring.suffix}",
+        CASEDESK_SLA_CONSUMER_GROUP=f"sla-e2e-{wiring.run}",
     )
 
 
@@ -209,7 +284,7 @@ def _escalation_env(wiring: _Wiring, case: ServiceProcess) -> dict[str, str]:
         CASEDESK_CASE_ADDRESS=case.address,
         CASEDESK_ESCALATION_POLICY_FILE=str(policy),
         CASEDESK_ESCALATION_SQLITE_PATH=wiring.store("escalation.sqlite"),
-        CASEDESK_ESCALATION_CONSUMER_GROUP=f"escalation-e2e-{wiring.suffix}",
+        CASEDESK_ESCALATION_CONSUMER_GROUP=f"escalation-e2e-{wiring.run}",
         CASEDESK_ESCALATION_CASE_TOPIC=wiring.topics.case,
         CASEDESK_ESCALATION_SLA_TOPIC=wiring.topics.sla,
         CASEDESK_ESCALATION_DECISION_TOPIC=wiring.topics.decisions,
@@ -218,7 +293,7 @@ def _escalation_env(wiring: _Wiring, case: ServiceProcess) -> dict[str, str]:
 
 def _notify_env(wiring: _Wiring, smtp: SmtpSink, sms: SmsSink) -> dict[str, str]:
     return wiring.kafka(
-        CASEDESK_CONSUMER_GROUP=f"notify-e2e-{wiring.suffix}",
+        CASEDESK_CONSUMER_GROUP=f"notify-e2e-{wiring.run}",
         CASEDESK_SOURCE_TOPIC=wiring.topics.case,
         CASEDESK_JOURNAL_TOPIC=wiring.topics.notification,
         CASEDESK_STORE_PATH=wiring.store("notify.sqlite3"),

@@ -51,6 +51,8 @@ fixed CASEDESK_SERVICE_NAME and CASEDESK_GRPC_HOST). */}}
   value: {{ .svc.port | quote }}
 - name: CASEDESK_LOG_LEVEL
   value: {{ .svc.logLevel | default $values.logLevel | quote }}
+- name: CASEDESK_SHUTDOWN_GRACE_S
+  value: {{ .svc.shutdownGraceSeconds | quote }}
 {{- if .topology.kafka }}
 {{ include "casedesk.kafkaEnv" .root }}
 {{- end }}

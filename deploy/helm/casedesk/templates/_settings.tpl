@@ -48,8 +48,13 @@ key that wraps them, and the frontends allowed to call it.
 {{- end }}
 {{- end -}}
 
-{{/* case: the event store is in _env.tpl (database.*); optionally encrypted at rest. */}}
+{{/* case: the event store is in _env.tpl (database.*); optionally encrypted at rest; how often
+the outbox relay and the case index step under load. */}}
 {{- define "casedesk.settings.case" -}}
+- name: CASEDESK_RELAY_PACE_S
+  value: {{ .svc.relayPaceSeconds | quote }}
+- name: CASEDESK_INDEX_PACE_S
+  value: {{ .svc.indexPaceSeconds | quote }}
 {{- if .svc.eventCipher.existingSecret }}
 - name: CIPHER_TOPIC
   value: "eventsourcing.cipher:AESCipher"

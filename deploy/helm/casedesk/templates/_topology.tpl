@@ -94,6 +94,7 @@ service: `env` and `secretEnv` may not set them, so every setting has one place 
 {{- define "casedesk.ownedVariables" -}}
 CASEDESK_GRPC_PORT: services.<name>.port
 CASEDESK_LOG_LEVEL: logLevel
+CASEDESK_SHUTDOWN_GRACE_S: services.<name>.shutdownGraceSeconds
 CASEDESK_CASE_ADDRESS: services.case.port
 CASEDESK_KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrapServers
 CASEDESK_KAFKA_SECURITY_PROTOCOL: kafka.securityProtocol
@@ -113,6 +114,8 @@ POSTGRES_USER: database.postgres
 POSTGRES_PASSWORD: database.postgres
 CIPHER_TOPIC: services.case.eventCipher
 CIPHER_KEY: services.case.eventCipher
+CASEDESK_RELAY_PACE_S: services.case.relayPaceSeconds
+CASEDESK_INDEX_PACE_S: services.case.indexPaceSeconds
 CASEDESK_DATA_DIR: services.intake.persistence
 CASEDESK_ATTACHMENTS_DIR: services.intake.persistence
 CASEDESK_DATABASE_URL: services.intake.databaseUrl

@@ -41,6 +41,10 @@ values to change.
 {{- fail (printf "services.%s.files.%s is the chart's own file (from deadlines.calendarOverrides): remove it" $name $file) }}
 {{- end }}
 {{- end }}
+{{- $termination := float64 ($svc.terminationGracePeriodSeconds | default 30) }}
+{{- if ge (mulf 2 $svc.shutdownGraceSeconds) $termination }}
+{{- fail (printf "services.%s.shutdownGraceSeconds (%v) must be less than half of terminationGracePeriodSeconds (%v): in-flight calls, then the service's own drain, each take up to that long before the kubelet kills the process" $name $svc.shutdownGraceSeconds $termination) }}
+{{- end }}
 {{- if and $svc.autoscaling.enabled (gt (int $svc.autoscaling.minReplicas) (int $svc.autoscaling.maxReplicas)) }}
 {{- fail (printf "services.%s.autoscaling.minReplicas is greater than maxReplicas" $name) }}
 {{- end }}
