@@ -263,6 +263,9 @@ async def test_kill_between_warning_and_breach_still_yields_each_exactly_once(
         assert len(ids) == 1, f"{key} decided more than once: {ids}"
     first_breach = next(s for s in watcher.seen if s.key == ("breached", "FIRST_RESPONSE"))
     assert due_ms(first_breach) == offset_ms(registered_at, FIRST_RESPONSE_S)
+    # Alarms decided after the restart still belong to the request that created the case.
+    correlations = {seen.event.meta.correlation_id for seen in watcher.seen}
+    assert len(correlations) == 1 and "" not in correlations
 
 
 async def test_replay_of_the_case_log_reproduces_the_published_sla_events(

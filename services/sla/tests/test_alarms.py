@@ -49,6 +49,20 @@ def test_many_pause_cycles_do_not_grow_the_queue_without_bound(seconds_book: Sla
     assert [f.kind for f in facts] == [SlaKind.WARNING, SlaKind.BREACHED]
 
 
+def test_a_book_driven_by_case_facts_alone_still_compacts_its_queue(seconds_book: SlaBook):
+    # As a replay does that judges each case by its own events only.
+    case = CaseHistory()
+    seconds_book.apply(case.opened(T0))
+    at = T0
+    for _ in range(3_000):
+        at += 1
+        seconds_book.apply(case.status(at, "REGISTERED", "WAITING_FOR_CITIZEN"))
+        at += 1
+        seconds_book.apply(case.status(at, "WAITING_FOR_CITIZEN", "REGISTERED", True))
+
+    assert len(seconds_book.alarms) <= 4 * len(seconds_book.table) + 1024
+
+
 def test_pause_and_resume_facts_with_equal_due_instants_get_distinct_ids(regulation_book):
     # E-mail resolution counts working time only: pauses and resumes within one weekend leave
     # the due instant unchanged each time.

@@ -87,6 +87,8 @@ def test_sla_event_carries_envelope_versions_and_instants():
     assert start_event.started.warn_at.ToMicroseconds() == T0 + 3_200_000
     assert warning_event.warning.elapsed_fraction == 0.8
     assert breach_event.meta.causation_id == start_event.meta.event_id
+    # Decided by the timer, the alarms still belong to the request that opened the case.
+    assert warning_event.meta.correlation_id == breach_event.meta.correlation_id == "corr-c-1"
     assert breach_event.breached.fired_at.ToMicroseconds() == T0 + 4 * SECOND
     assert breach_event.breached.tier == types_pb2.L1
     assert len({e.meta.event_id for e in (start_event, warning_event, breach_event)}) == 3

@@ -141,6 +141,49 @@ def test_store_of_an_earlier_release_gains_the_trace_column(db: Path, clock: Man
     assert len(restarted.engine.book.table) == 2
 
 
+def test_alarms_after_a_kill_carry_the_correlation_of_the_event_that_set_them(
+    db: Path, clock: ManualClock
+):
+    first = Service(db, clock)
+    first.consume(0, created("chat-1", T0))
+    waiting = status_changed("chat-1", 2, T0 + SECOND, "REGISTERED", "WAITING_FOR_CITIZEN")
+    answered = status_changed(
+        "chat-1", 3, T0 + 2 * SECOND, "WAITING_FOR_CITIZEN", "IN_PROGRESS", actor=1
+    )
+    answered.meta.correlation_id = "citizen-answer-1"
+    first.consume(0, waiting, answered)
+    first.published()
+    del first  # kill -9: the correlation ids survive only in the store
+
+    clock.set(T0 + 20 * SECOND)
+    second = Service(db, clock)
+    second.engine.tick()
+
+    # First response was met by the specialist's move; resolution resumed with the answer.
+    assert [(e.WhichOneof("payload"), e.meta.correlation_id) for e in second.published()] == [
+        ("warning", "citizen-answer-1"),
+        ("breached", "citizen-answer-1"),
+    ]
+
+
+def test_store_of_an_earlier_release_gains_the_correlation_column(db: Path, clock: ManualClock):
+    old = Service(db, clock)
+    old.consume(0, created("chat-1", T0))
+    old.store.close()
+    with contextlib.closing(sqlite3.connect(db)) as raw:  # as the previous release created it
+        raw.execute("ALTER TABLE sla_case DROP COLUMN correlation_id")
+
+    upgraded = Service(db, clock)
+    upgraded.consume(0, created("chat-2", T0))
+    clock.set(T0 + 5 * SECOND)
+    upgraded.engine.tick()
+    restarted = Service(db, clock)
+
+    published = restarted.published()
+    breaches = {e.meta.case_id: e.meta.correlation_id for e in published if e.HasField("breached")}
+    assert breaches == {"chat-1": "", "chat-2": "corr-chat-2"}
+
+
 def test_crash_before_publishing_keeps_events_in_the_outbox(db: Path, clock: ManualClock):
     first = Service(db, clock)
     first.consume(0, created("chat-1", T0))

@@ -12,13 +12,14 @@ from hypothesis import strategies as st
 from casedesk_replay.projections import ReplayState, WhatIfClocks
 from casedesk_replay.synthetic import generate
 from casedesk_replay.topics import Stream
+from casedesk_sla.domain import PolicyRegistry
 
 SCENARIO = generate(40, seed=5)
 STREAMS = SCENARIO.streams()
 
 
 def replay_all_at_once() -> dict[str, Any]:
-    state = ReplayState(WhatIfClocks(SCENARIO.policy))
+    state = ReplayState(WhatIfClocks(PolicyRegistry(SCENARIO.policy.version)))
     for stream, events in STREAMS.items():
         state.apply(stream, events)
     return without_counters(state.snapshot())
@@ -55,7 +56,7 @@ def deliveries(rng: random.Random) -> list[tuple[Stream, list[Any]]]:
 @settings(max_examples=25, deadline=None)
 @given(st.integers(min_value=0, max_value=2**32 - 1))
 def test_any_batching_interleaving_and_redelivery_gives_the_same_state(seed: int) -> None:
-    state = ReplayState(WhatIfClocks(SCENARIO.policy))
+    state = ReplayState(WhatIfClocks(PolicyRegistry(SCENARIO.policy.version)))
     for stream, events in deliveries(random.Random(seed)):
         state.apply(stream, events)
     assert without_counters(state.snapshot()) == EXPECTED

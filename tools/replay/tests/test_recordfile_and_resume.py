@@ -16,6 +16,7 @@ from casedesk_replay.sources import Batch, Source, SourceError
 from casedesk_replay.sources.recordfile import MAGIC, RecordFileSource, RecordFileWriter
 from casedesk_replay.synthetic import Scenario
 from casedesk_replay.topics import Stream
+from casedesk_sla.domain import PolicyRegistry
 
 
 def write_scenario(scenario: Scenario, path: Path) -> Path:
@@ -107,17 +108,17 @@ def test_an_interrupted_replay_resumes_to_the_same_result(
     def source() -> RecordFileSource:
         return RecordFileSource(path, tuple(Stream), chunk_records=700)
 
-    first = ReplayState(WhatIfClocks(scenario.policy))
+    first = ReplayState(WhatIfClocks(PolicyRegistry(scenario.policy.version)))
     with pytest.raises(asyncio.CancelledError):
         replay(Interrupting(source(), after=5), first, checkpoint, fingerprint)
     saved = checkpoint.load(fingerprint)
     assert saved is not None and not saved.complete
     assert 0 < saved.positions["file"]["records"] < path.stat().st_size
 
-    resumed = ReplayState(WhatIfClocks(scenario.policy))
+    resumed = ReplayState(WhatIfClocks(PolicyRegistry(scenario.policy.version)))
     progress = replay(source(), resumed, checkpoint, fingerprint)
     assert 0 < progress.events < scenario.total_events  # only what was left
-    uninterrupted = ReplayState(WhatIfClocks(scenario.policy))
+    uninterrupted = ReplayState(WhatIfClocks(PolicyRegistry(scenario.policy.version)))
     replay(source(), uninterrupted)
     assert resumed.snapshot() == uninterrupted.snapshot()
     finished = checkpoint.load(fingerprint)

@@ -11,10 +11,11 @@ from casedesk_replay.export import Format, write_tables
 from casedesk_replay.projections import ReplayState, WhatIfClocks
 from casedesk_replay.synthetic import Scenario
 from casedesk_replay.wire import to_micros
+from casedesk_sla.domain import PolicyRegistry
 
 
 def replayed(scenario: Scenario) -> ReplayState:
-    state = ReplayState(WhatIfClocks(scenario.policy))
+    state = ReplayState(WhatIfClocks(PolicyRegistry(scenario.policy.version)))
     for stream, events in scenario.streams().items():
         state.apply(stream, events)
     return state

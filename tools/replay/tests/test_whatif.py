@@ -1,28 +1,35 @@
-"""What-if SLA outcomes: clock rules on hand-computed cases, then a whole synthetic stream."""
+"""What-if SLA outcomes: hand-computed cases, equality with what the SLA service decides, and a
+whole synthetic stream against its recorded sla.events.v1."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from casedesk.case.v1.events_pb2 import CaseEvent
-from casedesk_deadlines import Policy, load_policy
-from casedesk_replay.projections import ReplayState, WhatIfClocks
+from casedesk_replay.projections import ReplayState, SlaOutcomes, WhatIfClocks
+from casedesk_replay.projections.sla import outcome
+from casedesk_replay.projections.whatif import WHATIF_COLUMNS
 from casedesk_replay.synthetic import Scenario
 from casedesk_replay.synthetic.builders import CaseEvents, msk
 from casedesk_replay.topics import Stream
 from casedesk_replay.whatif_report import compare
 from casedesk_replay.wire import to_micros
+from casedesk_sla.adapters.codec import sla_event
+from casedesk_sla.domain import PolicyRegistry
+from casedesk_sla.replay import merge_partitions
+from casedesk_sla.replay import replay as sla_service_replay
 
-POLICY = load_policy("2023.1")
+POLICIES = PolicyRegistry("2023.1")
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
 
 
 def whatif(*events: CaseEvent, as_of: datetime | None = None) -> dict[str, dict[str, Any]]:
-    state = ReplayState(WhatIfClocks(POLICY))
+    state = ReplayState(WhatIfClocks(POLICIES))
     state.apply(Stream.CASE, list(events))
     assert state.whatif is not None
     moment = as_of or msk(2030, 1, 1)
@@ -109,22 +116,62 @@ def test_running_clocks_are_judged_at_the_as_of_instant(case: CaseEvents) -> Non
 
 
 def test_channels_unknown_to_the_policy_are_counted_not_guessed(case: CaseEvents) -> None:
-    state = ReplayState(WhatIfClocks(POLICY))
+    state = ReplayState(WhatIfClocks(POLICIES))
     state.apply(Stream.CASE, [case.created(msk(2025, 10, 20, 10, 0), "CHANNEL_UNSPECIFIED")])
     assert state.whatif is not None
     assert state.whatif.rows(0) == []
     assert state.whatif.unknown_channels == {"CHANNEL_UNSPECIFIED": 1}
 
 
-def replayed(scenario: Scenario, policy: Policy) -> ReplayState:
-    state = ReplayState(WhatIfClocks(policy))
+def test_a_checkpoint_of_an_earlier_release_is_refused() -> None:
+    with pytest.raises(ValueError, match="earlier release"):
+        WhatIfClocks(POLICIES).restore({"policy": "2023.1", "cases": {}, "unknown": {}})
+
+
+def decided_by_the_sla_service(scenario: Scenario, version: str) -> SlaOutcomes:
+    """The SLA events the SLA service's own replay decides under `version`, folded as this tool
+    folds sla.events.v1."""
+    by_case: dict[str, list[CaseEvent]] = defaultdict(list)
+    for event in scenario.case_events:
+        by_case[event.meta.case_id].append(event)
+    # Each case's events in order, all in event time: the order the service consumes them in.
+    events = merge_partitions(by_case.values())
+    decided = sla_service_replay(events, PolicyRegistry(version), to_micros(scenario.as_of))
+    outcomes = SlaOutcomes()
+    for fact in decided.facts:
+        outcomes.apply(sla_event(fact))
+    return outcomes
+
+
+@pytest.mark.parametrize("version", ["2023.1", "test-seconds"])
+def test_what_if_equals_what_the_sla_service_decides(scenario: Scenario, version: str) -> None:
+    state = ReplayState(WhatIfClocks(PolicyRegistry(version)))
+    state.apply(Stream.CASE, scenario.case_events)
+    assert state.whatif is not None
+    rows = state.whatif.rows(to_micros(scenario.as_of))
+    service = decided_by_the_sla_service(scenario, version).clocks
+    expected = [
+        {**{column: clock[column] for column in WHATIF_COLUMNS[:-1]}, "outcome": outcome(clock)}
+        for clock in service.values()
+    ]
+    assert len(rows) == len(expected) > 0
+    assert sorted(rows, key=_clock_key) == sorted(expected, key=_clock_key)
+    assert len({row["outcome"] for row in rows}) > 1  # clocks of several fates were compared
+
+
+def _clock_key(row: dict[str, Any]) -> tuple[str, str]:
+    return row["case_id"], row["target"]
+
+
+def replayed(scenario: Scenario, version: str) -> ReplayState:
+    state = ReplayState(WhatIfClocks(PolicyRegistry(version)))
     for stream, events in scenario.streams().items():
         state.apply(stream, events)
     return state
 
 
 def test_the_policy_in_force_reproduces_the_sla_topic(scenario: Scenario) -> None:
-    state = replayed(scenario, scenario.policy)
+    state = replayed(scenario, scenario.policy.version)
     rows = compare(state, to_micros(scenario.as_of))
     assert sum(row.clocks for row in rows) == len(state.sla.clocks)
     assert all(row.changed == 0 for row in rows)
@@ -132,7 +179,7 @@ def test_the_policy_in_force_reproduces_the_sla_topic(scenario: Scenario) -> Non
 
 
 def test_a_stricter_policy_breaches_clocks_that_were_met(scenario: Scenario) -> None:
-    rows = compare(replayed(scenario, load_policy("test-seconds")), to_micros(scenario.as_of))
+    rows = compare(replayed(scenario, "test-seconds"), to_micros(scenario.as_of))
     assert sum(row.newly_breached for row in rows) > 0
     assert sum(row.no_longer_breached for row in rows) == 0
     for row in rows:

@@ -15,7 +15,6 @@ from uuid import UUID
 
 from rich.console import Console
 
-from casedesk_deadlines import load_policy
 from casedesk_replay import render, reports, tables, whatif_report
 from casedesk_replay.checkpoint import CheckpointFile
 from casedesk_replay.export import Format, write_tables
@@ -31,6 +30,7 @@ from casedesk_replay.sources.store import EventStoreSource, find_case_by_number
 from casedesk_replay.topics import Stream, TopicMap
 from casedesk_replay.wire import to_micros
 from casedesk_runtime.kafka import connection_config
+from casedesk_sla.domain import PolicyRegistry
 
 
 @dataclass(frozen=True)
@@ -148,8 +148,10 @@ async def _find_number(options: ReplayOptions, number: str, err: Console) -> str
 async def whatif(options: ReplayOptions, policy_version: str, as_of: datetime | None,
                  directory: Path | None, formats: tuple[Format, ...], as_json: bool,
                  out: Console, err: Console) -> None:  # fmt: skip
-    policy = load_policy(policy_version)
-    clocks = WhatIfClocks(policy)
+    # The SLA service's own registry: its book starts every clock under the what-if policy.
+    policies = PolicyRegistry(policy_version)
+    policy = policies.current
+    clocks = WhatIfClocks(policies)
     state = ReplayState(clocks)
     await replay(options, state, options.sources(), options.fingerprint(policy.version), err)
     moment = to_micros(as_of or datetime.now(UTC))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
+from casedesk_sla.domain.rows import CASE_FIELDS
 from casedesk_sla.domain.table import ClockTable
 
-# `trace_context`: the packed W3C context of the event that set the clocks running (NULL if none).
-CASE_COLUMNS = ("case_id", "channel", "tier", "policy_version", "case_version", "trace_context")
+# Per case, named after the row's fields (domain.rows): NULL trace_context when none.
+CASE_COLUMNS = CASE_FIELDS
 # Per clock, named after the table's columns; instants and amounts are in microseconds.
 CLOCK_COLUMNS = ClockTable.CLOCK_FIELDS
 TARGET_PREFIXES = ("fr_", "rs_")  # first response, resolution
@@ -22,6 +23,7 @@ CREATE TABLE IF NOT EXISTS sla_case (
     policy_version TEXT NOT NULL,
     case_version INTEGER NOT NULL,
     trace_context BLOB,
+    correlation_id TEXT,
     {_CLOCKS}
 ) WITHOUT ROWID;
 -- Cases whose clocks all ended: kept so a redelivered Created cannot start them again.
@@ -48,6 +50,8 @@ def upgrade(db: sqlite3.Connection) -> None:
     """Create the schema, or bring a store written by an earlier release up to date."""
     db.executescript(SCHEMA)
     case_columns = {row[1] for row in db.execute("PRAGMA table_info(sla_case)")}
-    if "trace_context" not in case_columns:
-        # Clocks stored before warnings and breaches kept their trace: they fire without one.
-        db.execute("ALTER TABLE sla_case ADD COLUMN trace_context BLOB")
+    # Clocks stored before warnings and breaches kept their cause's trace or correlation id have
+    # NULL there: they fire without one, as they would have before.
+    for column, kind in (("trace_context", "BLOB"), ("correlation_id", "TEXT")):
+        if column not in case_columns:
+            db.execute(f"ALTER TABLE sla_case ADD COLUMN {column} {kind}")

@@ -9,10 +9,9 @@ still holds, so nothing is missed and nothing is decided twice. Published rows a
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from casedesk_sla.adapters.sqlite_schema import (
     CASE_COLUMNS,
@@ -20,7 +19,8 @@ from casedesk_sla.adapters.sqlite_schema import (
     TARGET_PREFIXES,
     upgrade,
 )
-from casedesk_sla.domain import Changes, SlaBook, trace_context
+from casedesk_sla.domain import Changes, SlaBook
+from casedesk_sla.domain.rows import case_row, restore_rows
 from casedesk_sla.domain.table import ClockTable
 
 PartitionKey = tuple[str, int]
@@ -53,10 +53,8 @@ class OutboxEntry:
     traceparent: str | None = None
 
 
+# In the order of domain.rows: the case, then its first-response and resolution clocks.
 _ALL_COLUMNS = [*CASE_COLUMNS, *(p + c for p in TARGET_PREFIXES for c in CLOCK_COLUMNS)]
-# Where each clock's columns start in a row: first response, then resolution.
-_FIRST = len(CASE_COLUMNS)
-_SECOND = _FIRST + len(CLOCK_COLUMNS)
 _UPSERT = (
     f"INSERT OR REPLACE INTO sla_case ({', '.join(_ALL_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _ALL_COLUMNS)})"
@@ -77,12 +75,8 @@ class SqliteClockStore:
 
     def load(self, book: SlaBook) -> int:
         """Fill the book's table with every stored clock; returns the number of cases."""
-        table = book.table
-        columns = table.clock_columns()
-        count = 0
-        for row in self._db.execute(f"SELECT {', '.join(_ALL_COLUMNS)} FROM sla_case"):
-            _restore(table, columns, row)
-            count += 1
+        rows = self._db.execute(f"SELECT {', '.join(_ALL_COLUMNS)} FROM sla_case")
+        count = restore_rows(book.table, rows)
         book.rebuild_alarms()
         return count
 
@@ -108,7 +102,7 @@ class SqliteClockStore:
                 retired = [(case_id,) for case_id in changes.retired]
                 db.executemany("DELETE FROM sla_case WHERE case_id = ?", retired)
                 db.executemany("INSERT OR IGNORE INTO sla_retired (case_id) VALUES (?)", retired)
-            db.executemany(_UPSERT, (_row(table, case) for case in changes.cases))
+            db.executemany(_UPSERT, (case_row(table, case) for case in changes.cases))
             db.executemany(
                 "INSERT INTO sla_offset (topic, partition, next_offset, event_time) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (topic, partition) DO UPDATE SET "
@@ -139,33 +133,3 @@ class SqliteClockStore:
 
     def outbox_size(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM sla_outbox").fetchone()[0])
-
-
-def _row(table: ClockTable, case: int) -> tuple[object, ...]:
-    values: list[object] = [
-        table.case_ids[case],
-        table.channel_of(case),
-        table.tier_of(case),
-        table.policy_of(case),
-        table.case_version[case],
-        _packed_or_null(table.packed_trace(case)),
-    ]
-    columns = table.clock_columns()
-    for slot in (2 * case, 2 * case + 1):
-        values.extend(column[slot] for column in columns)
-    return tuple(values)
-
-
-def _restore(table: ClockTable, columns: Sequence[Any], row: tuple[Any, ...]) -> None:
-    case_id, channel, tier, policy, version, trace = row[:_FIRST]
-    case = table.add_case(case_id, channel, tier, policy, version)
-    if trace is not None:
-        table.set_packed_trace(case, trace)
-    first, second = 2 * case, 2 * case + 1
-    for column, mine, other in zip(columns, row[_FIRST:_SECOND], row[_SECOND:], strict=True):
-        column[first] = mine
-        column[second] = other
-
-
-def _packed_or_null(packed: bytes) -> bytes | None:
-    return None if packed == trace_context.NONE else packed

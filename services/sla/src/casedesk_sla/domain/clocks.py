@@ -34,7 +34,7 @@ class ClockKeeper:
 
     def start(self, slot: int, target: Target, cause: CaseFact, out: list[SlaFact]) -> None:
         self._run(slot, target.start(from_micros(cause.at)))
-        self._keep_trace(slot, cause)
+        self._keep_cause(slot, cause)
         out.append(self._fact(SlaKind.STARTED, slot, cause.at, cause, warn_at=self._warn(slot)))
 
     def pause(self, slot: int, cause: CaseFact, out: list[SlaFact]) -> None:
@@ -54,7 +54,7 @@ class ClockKeeper:
         if self._table.state[slot] != ClockState.PAUSED:
             return
         self._run(slot, self._countdown(slot).resume(from_micros(cause.at)))
-        self._keep_trace(slot, cause)
+        self._keep_cause(slot, cause)
         out.append(self._fact(SlaKind.RESUMED, slot, cause.at, cause, warn_at=self._warn(slot)))
 
     def meet(self, slot: int, cause: CaseFact, out: list[SlaFact]) -> None:
@@ -115,12 +115,16 @@ class ClockKeeper:
         table.warn[slot] = 0 if warn is None or table.flags[slot] & WARNED else to_micros(warn)
         self._schedule(slot)
 
-    def _keep_trace(self, slot: int, cause: CaseFact) -> None:
-        # An event without a trace context leaves the one kept: the alarm stays in the case's
-        # trace rather than starting a trace of its own.
+    def _keep_cause(self, slot: int, cause: CaseFact) -> None:
+        """Keep what the alarms this start or resume schedules carry on from their cause."""
+        case = slot >> 1
+        # An event without a trace context or correlation id leaves the one kept: the alarm stays
+        # in the case's trace and request rather than belonging to none.
         packed = trace_context.pack(cause.traceparent)
         if packed != trace_context.NONE:
-            self._table.set_packed_trace(slot >> 1, packed)
+            self._table.set_packed_trace(case, packed)
+        if cause.correlation_id:
+            self._table.correlation[case] = cause.correlation_id
 
     def _schedule(self, slot: int) -> None:
         alarm = self.next_alarm(slot)
@@ -178,7 +182,7 @@ class ClockKeeper:
             event_id=fact_id(case_id, target, kind, due, run),
             # A timer fact is caused by the start or resume that set its due instant.
             causation_id=cause.event_id if cause else schedule_id(case_id, target, due, run),
-            correlation_id=cause.correlation_id if cause else "",
+            correlation_id=cause.correlation_id if cause else table.correlation[case],
             traceparent=cause.traceparent if cause else table.traceparent_of(case),
             warn_at=warn_at,
             remaining=remaining,

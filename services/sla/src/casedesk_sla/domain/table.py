@@ -3,9 +3,9 @@
 A Python object with a dict, a few datetimes and a boxed due instant costs close to a kilobyte;
 a million of them would not fit the 1 GB budget. Here a case takes one index into bytearray and
 `array('q')` columns, and its two clocks take slots `2 * case + target`. What remains per case is
-the id string, its dict entry and a 25-byte trace context; per clock, 46 bytes of columns (and one
-alarm in the queue). Freed case indices are reused, so the columns stay as long as the peak number
-of open cases.
+the id string, its dict entry, a 25-byte trace context and a reference to the correlation id; per
+clock, 46 bytes of columns (and one alarm in the queue). Freed case indices are reused, so the
+columns stay as long as the peak number of open cases.
 """
 
 from __future__ import annotations
@@ -77,6 +77,10 @@ class ClockTable:
         # clocks: the same Created starts them and the same status change resumes them, so a clock
         # with an alarm pending was always set running by the case's latest start or resume.
         self.trace = bytearray()
+        # The correlation id of that same event, for the same reason: a warning or a breach belongs
+        # to the request whose event set its clock running. Ids are free text (the intake's
+        # idempotency keys), so they cannot be packed; "" (shared) when the event had none.
+        self.correlation: list[str] = []
         # Per clock slot. `since` is when the current run started; `remaining` is the clock time
         # left as of `since` (or as of the pause); `due` and `warn` are cached from them.
         self.state = bytearray()
@@ -98,9 +102,11 @@ class ClockTable:
         if self._free:
             case = self._free.pop()
             self.case_ids[case] = case_id
+            self.correlation[case] = ""
         else:
             case = len(self.case_ids)
             self.case_ids.append(case_id)
+            self.correlation.append("")
             self._grow()
         self.index[case_id] = case
         self.channel[case] = self.channels.code(channel)

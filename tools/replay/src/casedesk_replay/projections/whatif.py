@@ -1,34 +1,27 @@
-"""What if another SLA policy had been in force: every clock recomputed from case.events.v1.
+"""What if another SLA policy had been in force: the SLA service's own book, fed case.events.v1.
 
-The rules of a clock's life are the SLA service's (DESIGN.md "Deadlines"): both clocks start at
-registration; a public specialist reply or any status change not made by the citizen meets the
-first response; ANSWER_READY or CLOSED meets both; WAITING_FOR_CITIZEN pauses both and leaving it
-resumes them; a clock whose due instant passed before the next fact of its case is breached and
-no longer pauses. Every due instant, pause and resume is computed by the deadline library
-(`casedesk_deadlines` countdowns) under the chosen policy; nothing here counts calendar time.
+No clock rule lives here. Each case event goes through the SLA service's codec into its
+`SlaBook` (casedesk_sla.domain) under the chosen policy, which decides when a clock starts,
+pauses, resumes, warns, breaches and is met, exactly as the service would; this fold only keeps
+the SLA facts it decides as one row per clock, in the shape of the fold of sla.events.v1.
 
-Clock state is kept as plain numbers (microseconds) so a checkpoint can store it; a `Countdown`
-is rebuilt from them for each computation.
+Time is never advanced across cases: batches of different partitions arrive in any order, and the
+book fires a case's own alarms due before each event of that case anyway. Clocks still running
+at the end are judged by letting a copy of the book's time pass up to the as-of instant.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import copy
 from typing import Any
 
-from casedesk_deadlines import Countdown, Policy, Target, TargetKind
-from casedesk_replay.projections.cases import RESOLVING
+from casedesk_deadlines import UnknownChannelError
 from casedesk_replay.projections.sla import outcome
-from casedesk_replay.wire import (
-    CHANNEL,
-    CITIZEN,
-    SPECIALIST,
-    STATUS,
-    Micros,
-    from_micros,
-    to_micros,
-)
-from casedesk_replay.wire import micros as micros_of
+from casedesk_replay.wire import Micros
+from casedesk_sla.adapters.codec import case_fact
+from casedesk_sla.domain import CaseOpened, PolicyRegistry, SlaBook, SlaFact, SlaKind
+from casedesk_sla.domain.rows import case_row, restore_rows
+from casedesk_sla.domain.table import ClockTable
 
 Clock = dict[str, Any]
 
@@ -36,169 +29,99 @@ WHATIF_COLUMNS = (
     "case_id", "target", "channel", "policy_version", "calendar_version", "started_at",
     "due_at", "breached_at", "met_at", "late", "pauses", "outcome",
 )  # fmt: skip
-_KINDS = (TargetKind.FIRST_RESPONSE, TargetKind.RESOLUTION)
+# The case events that can move a clock; the codec ignores the rest, so they are not decoded.
+_CLOCK_PAYLOADS = frozenset({"created", "status_changed", "commented", "escalated"})
 
 
 class WhatIfClocks:
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
-        self.cases: dict[str, list[Clock]] = {}
+    def __init__(self, policies: PolicyRegistry) -> None:
+        """New clocks start under `policies.current`, the what-if policy."""
+        self.policies = policies
+        self.cases: dict[str, dict[str, Clock]] = {}  # case id -> target -> clock row
         self.unknown_channels: dict[str, int] = {}  # channels the policy has no targets for
-        self._targets: dict[str, list[tuple[TargetKind, Target]]] = {}
+        self._book = self._new_book(ClockTable())
 
     def apply(self, event: Any, payload: str | None) -> None:
-        if payload == "created":
-            self._open(event)
+        if payload not in _CLOCK_PAYLOADS:
             return
-        clocks = self.cases.get(event.meta.case_id)
-        if not clocks:
+        try:
+            fact = case_fact(event)
+        except ValueError:
+            return  # no case id, or an enum value unknown here: the service dead-letters it
+        if fact is None:
             return
-        at = micros_of(event.meta.occurred_at) or 0
-        if payload == "status_changed":
-            self._catch_up(clocks, at)
-            self._status_changed(clocks, event, at)
-        elif payload == "commented" and _is_public_reply(event):
-            self._catch_up(clocks, at)
-            _meet(clocks[0], at, TargetKind.FIRST_RESPONSE)
+        try:
+            decided = self._book.apply(fact)
+        except UnknownChannelError:
+            assert isinstance(fact, CaseOpened)  # only a Created looks its channel up
+            self.unknown_channels[fact.channel] = self.unknown_channels.get(fact.channel, 0) + 1
+            return
+        self._book.take_changes()  # nothing stores them; taken so they do not pile up
+        for sla_fact in decided:
+            self._record(sla_fact)
 
     def rows(self, as_of: Micros) -> list[Clock]:
         """Every clock as of `as_of`: a running clock due before it is breached by then."""
+        judged = self._new_book(copy.deepcopy(self._book.table))
+        breached = {
+            (fact.case_id, fact.target.value): fact.at
+            for fact in judged.advance(as_of)
+            if fact.kind is SlaKind.BREACHED
+        }
         out = []
-        for clocks in self.cases.values():
-            for clock in clocks:
+        for case_id, clocks in self.cases.items():
+            for target, clock in clocks.items():
                 row = {key: clock[key] for key in WHATIF_COLUMNS if key != "outcome"}
-                if _overdue(clock, as_of):
-                    row["breached_at"] = clock["due_at"]
+                row["breached_at"] = breached.get((case_id, target), row["breached_at"])
                 row["outcome"] = outcome(row)
                 out.append(row)
         return out
 
-    def _open(self, event: Any) -> None:
-        case_id = event.meta.case_id
-        if case_id in self.cases:
+    def _new_book(self, table: ClockTable) -> SlaBook:
+        # A case with clock rows that is not in the table has finished: as in the service, a
+        # Created published again must not start its clocks again.
+        return SlaBook(self.policies, is_retired=self.cases.__contains__, table=table)
+
+    def _record(self, fact: SlaFact) -> None:
+        kind = fact.kind
+        if kind is SlaKind.STARTED:
+            clocks = self.cases.setdefault(fact.case_id, {})
+            clocks[fact.target.value] = {
+                "case_id": fact.case_id, "target": fact.target.value, "channel": fact.channel,
+                "policy_version": fact.policy_version, "calendar_version": fact.calendar_version,
+                "started_at": fact.at, "due_at": fact.due, "breached_at": None, "met_at": None,
+                "late": False, "pauses": 0,
+            }  # fmt: skip
             return
-        channel = CHANNEL[event.created.channel]
-        targets = self._targets_of(channel)
-        if targets is None:
-            self.unknown_channels[channel] = self.unknown_channels.get(channel, 0) + 1
-            return
-        start = micros_of(event.created.registered_at) or micros_of(event.meta.occurred_at) or 0
-        clocks = []
-        for kind, target in targets:
-            countdown = target.start(from_micros(start))
-            clocks.append(
-                {"case_id": case_id, "target": kind.value, "channel": channel,
-                 "policy_version": self.policy.version,
-                 "calendar_version": self.policy.calendar_version, "started_at": start,
-                 "due_at": _due(countdown), "breached_at": None, "met_at": None, "late": False,
-                 "pauses": 0, "budget": _us(countdown.budget), "remaining": _us(countdown.budget),
-                 "running_since": start, "_target": target}
-            )  # fmt: skip
-        self.cases[case_id] = clocks
+        clock = self.cases[fact.case_id][fact.target.value]
+        clock["due_at"] = fact.due  # a resume sets a new one; the other facts repeat it
+        if kind is SlaKind.PAUSED:
+            clock["pauses"] += 1
+        elif kind is SlaKind.BREACHED:
+            clock["breached_at"] = fact.at
+        elif kind is SlaKind.MET:
+            clock["met_at"], clock["late"] = fact.at, fact.late
 
-    def _status_changed(self, clocks: list[Clock], event: Any, at: Micros) -> None:
-        change = event.status_changed
-        to_status, from_status = STATUS[change.to_status], STATUS[change.from_status]
-        if event.meta.actor.kind != CITIZEN:
-            _meet(clocks[0], at, TargetKind.FIRST_RESPONSE)
-        if to_status in RESOLVING:
-            for clock in clocks:
-                _meet(clock, at, None)
-        elif to_status == "WAITING_FOR_CITIZEN":
-            for clock in clocks:
-                _pause(clock, at)
-        elif from_status == "WAITING_FOR_CITIZEN":
-            for clock in clocks:
-                _resume(clock, at)
-
-    def _catch_up(self, clocks: list[Clock], at: Micros) -> None:
-        for clock in clocks:
-            if _overdue(clock, at):
-                clock["breached_at"] = clock["due_at"]
-
-    def _targets_of(self, channel: str) -> list[tuple[TargetKind, Target]] | None:
-        if channel not in self._targets:
-            if channel not in self.policy.targets:
-                return None
-            self._targets[channel] = [
-                (kind, target)
-                for kind in _KINDS
-                if (target := self.policy.find_target(channel, kind)) is not None
-            ]
-        return self._targets[channel]
-
-    # -- checkpoint: targets are looked up again from the policy on restore ------------------
+    # -- checkpoint: open clocks as the SLA store keeps them, by case id -----------------------
 
     def snapshot(self) -> dict[str, Any]:
-        cases = {
-            case_id: [{k: v for k, v in clock.items() if k != "_target"} for clock in clocks]
-            for case_id, clocks in self.cases.items()
+        table = self._book.table
+        open_clocks = {case_id: case_row(table, case) for case_id, case in table.index.items()}
+        return {
+            "policy": self.policies.current.version,
+            "cases": self.cases,
+            "open": open_clocks,
+            "unknown": self.unknown_channels,
         }
-        return {"policy": self.policy.version, "cases": cases, "unknown": self.unknown_channels}
 
     def restore(self, state: dict[str, Any]) -> None:
-        if state["policy"] != self.policy.version:
-            raise ValueError(
-                f"checkpoint is for policy {state['policy']}, not {self.policy.version}"
-            )
+        version = self.policies.current.version
+        if state["policy"] != version:
+            raise ValueError(f"checkpoint is for policy {state['policy']}, not {version}")
+        if "open" not in state:
+            raise ValueError("the checkpoint's what-if state is of an earlier release; delete it")
         self.unknown_channels = state["unknown"]
         self.cases = state["cases"]
-        for clocks in self.cases.values():
-            for clock in clocks:
-                clock["_target"] = self.policy.target(clock["channel"], clock["target"])
-
-
-def _is_public_reply(event: Any) -> bool:
-    return bool(event.commented.public) and event.meta.actor.kind == SPECIALIST
-
-
-def _overdue(clock: Clock, at: Micros) -> bool:
-    running = clock["running_since"] is not None and clock["met_at"] is None
-    return running and clock["breached_at"] is None and clock["due_at"] < at
-
-
-def _meet(clock: Clock, at: Micros, kind: TargetKind | None) -> None:
-    if kind is not None and clock["target"] != kind.value:
-        return  # a channel without a first-response target (MFC) has only the resolution clock
-    if clock["met_at"] is None:
-        clock["met_at"] = at
-        clock["late"] = clock["breached_at"] is not None
-
-
-def _pause(clock: Clock, at: Micros) -> None:
-    if clock["met_at"] is not None or clock["running_since"] is None:
-        return
-    if clock["breached_at"] is not None:  # nothing left to count: it waits to be met, late
-        return
-    paused = _countdown(clock).pause(from_micros(at))
-    clock["remaining"] = _us(paused.remaining)
-    clock["running_since"] = None
-    clock["pauses"] += 1
-
-
-def _resume(clock: Clock, at: Micros) -> None:
-    if clock["met_at"] is not None or clock["running_since"] is not None:
-        return
-    resumed = _countdown(clock).resume(from_micros(at))
-    clock["running_since"] = at
-    clock["due_at"] = _due(resumed)
-
-
-def _countdown(clock: Clock) -> Countdown:
-    since = clock["running_since"]
-    return Countdown(
-        clock["_target"],
-        timedelta(microseconds=clock["budget"]),
-        timedelta(microseconds=clock["remaining"]),
-        None if since is None else from_micros(since),
-    )
-
-
-def _due(countdown: Countdown) -> Micros:
-    due = countdown.due()
-    assert due is not None, "a running countdown always has a due instant"
-    return to_micros(due)
-
-
-def _us(duration: timedelta) -> int:
-    return (duration.days * 86_400 + duration.seconds) * 1_000_000 + duration.microseconds
+        table = ClockTable()
+        restore_rows(table, state["open"].values())
+        self._book = self._new_book(table)
