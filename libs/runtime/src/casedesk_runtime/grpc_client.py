@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import grpc
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
+from casedesk_runtime.grpc_tracing import client_interceptors
 
 
 def insecure_channel(target: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(target, interceptors=aio_client_interceptors())
+    return grpc.aio.insecure_channel(target, interceptors=client_interceptors())

@@ -17,8 +17,8 @@ import grpc
 from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
+from casedesk_runtime.grpc_tracing import TracingServerInterceptor
 from casedesk_runtime.logs import get_logger
 from casedesk_runtime.settings import ServiceSettings
 
@@ -54,7 +54,7 @@ class GrpcServer:
         self._settings = settings
         self._services = list(services)
         self._health = health.aio.HealthServicer()
-        self._server = grpc.aio.server(interceptors=[aio_server_interceptor()])
+        self._server = grpc.aio.server(interceptors=[TracingServerInterceptor()])
         self.port: int = 0
 
     async def start(self) -> int:

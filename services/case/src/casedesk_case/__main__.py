@@ -22,6 +22,7 @@ from casedesk_case.feed import CaseEventFeed
 from casedesk_case.following import Doorbell
 from casedesk_case.grpc_api.servicer import CaseServicer
 from casedesk_case.partitioning import CaseKeyPartitioner
+from casedesk_case.pipeline import CommandPipeline
 from casedesk_case.readmodel import CaseIndexProjector
 from casedesk_case.relay import OutboxRelay
 from casedesk_case.roster import RosterError, load_roster
@@ -66,10 +67,11 @@ async def serve(settings: CaseSettings) -> None:
         followers.append(_delayed(relay.run, settings.relay_start_delay_s, relay.bell))
         bells.append(relay.bell)
 
+    pipeline = CommandPipeline(app, executor) if settings.command_pipeline else None
     server = GrpcServer(
         settings,
         [(case_service_pb2_grpc.add_CaseServiceServicer_to_server,
-          CaseServicer(app, executor, feed), SERVICE_NAME)],
+          CaseServicer(app, executor, feed, pipeline), SERVICE_NAME)],
     )  # fmt: skip
     await server.start()
     _tune_garbage_collector()
@@ -80,6 +82,8 @@ async def serve(settings: CaseSettings) -> None:
         for bell in bells:
             bell.close()  # followers finish their current step, then return
         await asyncio.gather(*tasks, return_exceptions=True)
+        if pipeline is not None:
+            await asyncio.to_thread(pipeline.stop)
         executor.shutdown(wait=True)
         app.close()
         telemetry.shutdown()

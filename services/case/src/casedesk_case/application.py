@@ -20,7 +20,13 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import EnvType
 
 from casedesk_case.case_cache import DEFAULT_CASE_CACHE_SIZE, CaseCache
-from casedesk_case.commands import CommandMeta, CommandRunner, parse_case_id
+from casedesk_case.commands import (
+    Command,
+    CommandMeta,
+    CommandRunner,
+    Decided,
+    parse_case_id,
+)
 from casedesk_case.domain.assignment import Roster, choose_specialist
 from casedesk_case.domain.case import Case
 from casedesk_case.domain.errors import InvalidCommand, PreconditionFailed
@@ -113,6 +119,16 @@ class CaseApplication(CaseQueries, CaseEventStorage):
         return event if event is not None else self.mapper.to_domain_event(notification)
 
     # -- commands ---------------------------------------------------------------------------
+
+    def plan(self, method: Callable[..., CaseView], *args: Any, **kwargs: Any) -> Command:
+        """The command `method(*args, **kwargs)` would run, for the command pipeline."""
+        return self._runner.plan(method, *args, **kwargs)
+
+    def decide_cached(self, command: Command) -> Decided | None:
+        return self._runner.decide_cached(command)
+
+    def execute(self, command: Command) -> CaseView:
+        return self._runner.execute(command)
 
     def create_case(
         self,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -37,6 +38,31 @@ class CommandMeta:
     expected_version: int = 0  # 0: do not check
 
 
+@dataclass(frozen=True)
+class Command:
+    """One command as the application planned it: what it asks and how it decides."""
+
+    name: str
+    meta: CommandMeta
+    arguments: tuple[object, ...]
+    case_id: UUID | None  # None: the command creates its case
+    decide: Decision
+
+
+@dataclass
+class Decided:
+    """A command decided on this process's cached case, its aggregates not saved yet."""
+
+    command: Command
+    case: Case
+    pending: list[Aggregate] = field(default_factory=list)
+
+
+class _Planned(Exception):
+    def __init__(self, command: Command) -> None:
+        self.command = command
+
+
 def parse_case_id(case_id: str, field: str = "case_id") -> UUID:
     try:
         return UUID(case_id)
@@ -55,6 +81,7 @@ class _Current:
 class CommandRunner:
     def __init__(self, app: CaseApplication) -> None:
         self._app = app
+        self._planning = threading.local()
 
     def run(
         self,
@@ -64,6 +91,58 @@ class CommandRunner:
         case_id: UUID | None,
         decide: Decision,
     ) -> CaseView:
+        command = Command(name, meta, arguments, case_id, decide)
+        if getattr(self._planning, "active", False):
+            raise _Planned(command)
+        return self.execute(command)
+
+    def plan(self, method: Callable[..., CaseView], *args: Any, **kwargs: Any) -> Command:
+        """The command an application method would run, checked but neither decided nor run.
+
+        Every command method of the application ends by handing its command to `run`; while
+        planning, `run` hands it back here instead, before anything was read or decided.
+        """
+        self._planning.active = True
+        try:
+            method(*args, **kwargs)
+        except _Planned as planned:
+            return planned.command
+        finally:
+            self._planning.active = False
+        raise TypeError(f"{method!r} is not a command of the case application")
+
+    def decide_cached(self, command: Command) -> Decided | None:
+        """Decide on the case as this process last saved it, without reading the store.
+
+        None when that cannot settle the command: the case is not cached, the expected version
+        differs, or the decision was a refusal (the cached case may be stale; `execute` decides
+        again on the stored state, and looks for the command's receipt, before refusing).
+        """
+        state: Case | None = None
+        if command.case_id is not None:
+            state = self._app.case_cache.take(command.case_id)
+            if state is None:
+                return None
+            expected = command.meta.expected_version
+            if expected and state.version != expected:
+                self._app.case_cache.put(state)  # untouched: still what this process saved
+                return None
+        try:
+            case, others = command.decide(state)
+        except CaseError:
+            return None  # the taken case may be half-changed: it stays out of the cache
+        pending = [case, *others]
+        receipt = self._receipt(command.name, fingerprint(command.name, *command.arguments),
+                                command.meta, case)  # fmt: skip
+        if receipt is not None:
+            pending.append(receipt)
+        return Decided(command, case, pending)
+
+    def execute(self, command: Command) -> CaseView:
+        """Run a command to its end: retries on conflicts, receipts of earlier attempts."""
+        name, meta, arguments, case_id, decide = (
+            command.name, command.meta, command.arguments, command.case_id, command.decide,
+        )  # fmt: skip
         digest = fingerprint(name, *arguments)
         lock = self._app.case_locks.hold(str(case_id)) if case_id is not None else nullcontext()
         with lock:
@@ -115,16 +194,9 @@ class CommandRunner:
         base_version = state.version if state is not None else 0
         case, others = decide(state)
         pending: list[Aggregate] = [case, *others]
-        if meta.idempotency_key:
-            pending.append(
-                CommandReceipt(
-                    idempotency_key=meta.idempotency_key,
-                    command=name,
-                    fingerprint=digest,
-                    case_id=str(case.id),
-                    case_version=case.version,
-                )
-            )
+        receipt = self._receipt(name, digest, meta, case)
+        if receipt is not None:
+            pending.append(receipt)
         try:
             self._app.save(*pending)
         except IntegrityError:
@@ -134,6 +206,18 @@ class CommandRunner:
             if isinstance(saved, Case):
                 self._app.case_cache.put(saved)
         return self._app.view_of(case)
+
+    @staticmethod
+    def _receipt(name: str, digest: str, meta: CommandMeta, case: Case) -> CommandReceipt | None:
+        if not meta.idempotency_key:
+            return None
+        return CommandReceipt(
+            idempotency_key=meta.idempotency_key,
+            command=name,
+            fingerprint=digest,
+            case_id=str(case.id),
+            case_version=case.version,
+        )
 
     def _replay(self, name: str, digest: str, meta: CommandMeta) -> CaseView | None:
         if not meta.idempotency_key:

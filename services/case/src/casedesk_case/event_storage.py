@@ -5,11 +5,17 @@ eventsourcing's infrastructure hooks, overridden where the service needs more th
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate, Snapshot
-from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Recording
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    JSONTranscoder,
+    Recording,
+)
 from eventsourcing.utils import Environment, EnvType
 
 from casedesk_case.group_commit import GroupCommitRecorder
@@ -46,14 +52,40 @@ class CaseEventStorage(Application):
         The library checks each saved object against runtime-checkable Protocols, which on
         Python 3.11 costs more than collecting the events themselves.
         """
-        processing_event: ProcessingEvent[Any] = ProcessingEvent()
-        for obj in objs:
-            if isinstance(obj, BaseAggregate):
-                processing_event.events.extend(obj.collect_events())
-                processing_event.aggregates[obj.id] = obj
-            else:
-                processing_event.collect_events(obj)
+        processing_event = _collect(objs)
         processing_event.saved_kwargs.update(kwargs)
+        return self._store(processing_event)
+
+    def save_groups(self, groups: Sequence[Sequence[Any]]) -> list[BaseException | None]:
+        """Save several commands' aggregates in one transaction; one outcome per group.
+
+        When the transaction is refused (a group conflicts with a concurrent write), each group
+        is saved on its own so that only the conflicting ones fail.
+        """
+        collected = [_collect(group) for group in groups]
+        together: ProcessingEvent[Any] = ProcessingEvent()
+        for processing_event in collected:
+            together.events.extend(processing_event.events)
+            together.aggregates.update(processing_event.aggregates)
+        try:
+            self._store(together)
+        except IntegrityError:
+            pass  # somebody in the group conflicts: find out who, one by one
+        except Exception as error:
+            return [error] * len(groups)
+        else:
+            return [None] * len(groups)
+        outcomes: list[BaseException | None] = []
+        for processing_event in collected:
+            try:
+                self._store(processing_event)
+            except Exception as error:
+                outcomes.append(error)
+            else:
+                outcomes.append(None)
+        return outcomes
+
+    def _store(self, processing_event: ProcessingEvent[Any]) -> list[Recording]:
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)
@@ -73,3 +105,14 @@ class CaseEventStorage(Application):
             ]
             if interval and any(v % interval == 0 for v in versions):
                 self.snapshots.put([Snapshot.take(aggregate)])
+
+
+def _collect(objs: Iterable[Any]) -> ProcessingEvent[Any]:
+    processing_event: ProcessingEvent[Any] = ProcessingEvent()
+    for obj in objs:
+        if isinstance(obj, BaseAggregate):
+            processing_event.events.extend(obj.collect_events())
+            processing_event.aggregates[obj.id] = obj
+        else:
+            processing_event.collect_events(obj)
+    return processing_event

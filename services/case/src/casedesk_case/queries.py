@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, project_aggregate
 
@@ -114,14 +116,18 @@ class CaseQueries:
 
     def view_of(self, case: Case) -> CaseView:
         """The view of a case, its conversation read from its Commented events."""
-        if not case.comment_count:
-            return CaseView.of(case)
+        return self.with_comments(CaseView.of(case), case.comment_count)
+
+    def with_comments(self, view: CaseView, comment_count: int) -> CaseView:
+        """`view` (of a case with `comment_count` comments) with its conversation."""
+        if not comment_count:
+            return view
         # Only the comments are decoded; other events are skipped by their stored topic.
-        stored = self.recorder.select_events(case.id, lte=case.version)
+        stored = self.recorder.select_events(UUID(view.case_id), lte=view.version)
         comments = tuple(
             comment_of(self.mapper.to_domain_event(s)) for s in stored if s.topic == _COMMENTED
         )
-        return CaseView.of(case, comments)
+        return replace(view, comments=comments)
 
     def _exists(self, target: Any) -> bool:
         return bool(list(self.events.get(target, limit=1)))

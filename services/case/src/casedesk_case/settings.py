@@ -21,6 +21,9 @@ class CaseSettings(ServiceSettings):
     command_workers: int = Field(default=16, ge=1, le=256)
     # Group concurrent saves into one transaction (see group_commit.py).
     group_commit: bool = True
+    # Commands decided and stored in batches by one thread (see pipeline.py); off: a thread of
+    # the pool per command.
+    command_pipeline: bool = True
 
     case_events_topic: str = "case.events.v1"
     # The outbox relay: off, or started late, only to exercise crash recovery in tests.

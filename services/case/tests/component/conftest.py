@@ -15,6 +15,7 @@ from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk_case.application import CaseApplication
 from casedesk_case.feed import CaseEventFeed
 from casedesk_case.grpc_api.servicer import CaseServicer
+from casedesk_case.pipeline import CommandPipeline
 from casedesk_case.readmodel import CaseIndexProjector
 from casedesk_case.settings import CaseSettings
 from casedesk_runtime.grpc_server import GrpcServer
@@ -27,8 +28,9 @@ class RunningService:
     projector: CaseIndexProjector
 
 
-@pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[RunningService]:
+# The service as it runs (commands through the pipeline), and with a thread per command.
+@pytest.fixture(params=["pipeline", "thread-per-command"])
+async def service(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[RunningService]:
     env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "c.db")}
     app = CaseApplication(env=env)
     executor = ThreadPoolExecutor(4)
@@ -36,10 +38,11 @@ async def service(tmp_path: Path) -> AsyncIterator[RunningService]:
     projector = CaseIndexProjector(app, app.index)
     app.on_recorded(feed.ring)  # rings only while somebody watches
     app.on_recorded(projector.bell.ring)
+    pipeline = CommandPipeline(app, executor) if request.param == "pipeline" else None
     server = GrpcServer(
         CaseSettings(grpc_port=0),
         [(case_service_pb2_grpc.add_CaseServiceServicer_to_server,
-          CaseServicer(app, executor, feed), "casedesk.case.v1.CaseService")],
+          CaseServicer(app, executor, feed, pipeline), "casedesk.case.v1.CaseService")],
     )  # fmt: skip
     port = await server.start()
     tasks = [asyncio.create_task(feed.run()), asyncio.create_task(projector.run(0.05))]
@@ -52,5 +55,7 @@ async def service(tmp_path: Path) -> AsyncIterator[RunningService]:
         feed.bell.close()
         projector.bell.close()
         await asyncio.gather(*tasks)
+        if pipeline is not None:
+            pipeline.stop()
         executor.shutdown()
         app.close()

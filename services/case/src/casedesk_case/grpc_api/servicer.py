@@ -21,6 +21,7 @@ from casedesk_case.feed import CaseEventFeed
 from casedesk_case.grpc_api import requests
 from casedesk_case.grpc_api.checks import RequestCheck
 from casedesk_case.grpc_api.errors import abort_for, rpc
+from casedesk_case.pipeline import CommandPipeline
 from casedesk_case.views import CaseFilter, CaseView
 from casedesk_case.wire.enums import from_proto
 from casedesk_case.wire.events import to_case_event
@@ -34,10 +35,17 @@ _TRACE_CONTEXT = TraceContextTextMapPropagator()
 
 
 class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
-    def __init__(self, app: CaseApplication, executor: Executor, feed: CaseEventFeed) -> None:
+    def __init__(
+        self,
+        app: CaseApplication,
+        executor: Executor,
+        feed: CaseEventFeed,
+        pipeline: CommandPipeline | None = None,
+    ) -> None:
         self._app = app
         self._executor = executor
         self._feed = feed
+        self._pipeline = pipeline
 
     async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -54,7 +62,9 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
         **kwargs: Any,
     ) -> pb.CaseView:
         check.done()
-        return case_view_to_proto(await self._call(method, *args, meta=meta, **kwargs))
+        if self._pipeline is None:
+            return case_view_to_proto(await self._call(method, *args, meta=meta, **kwargs))
+        return case_view_to_proto(await self._pipeline.run(method, *args, meta=meta, **kwargs))
 
     @staticmethod
     def _meta(check: RequestCheck, context: pb.CommandContext) -> CommandMeta:
@@ -105,9 +115,11 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
         check = RequestCheck()
         meta = self._meta(check, request.context)
         check.case_id(request.case_id)
-        return await self._command(
-            check, self._app.repeat_case, meta, request.case_id, reason=request.reason
-        )
+        check.done()
+        # Not through the pipeline: a repeat changes the original case under its lock.
+        view = await self._call(self._app.repeat_case, request.case_id, reason=request.reason,
+                                meta=meta)  # fmt: skip
+        return case_view_to_proto(view)
 
     @rpc
     async def RequestEscalation(
