@@ -200,11 +200,15 @@ async def measure_grpc(address: str, pid: int) -> None:
             for c in case_ids[: PACED - PACED // 2]
             if rounds % 2 == 1  # the walk left these cases WAITING_FOR_CITIZEN
         ]
-        at_rate = await paced(creates, stubs) + await paced(changes, stubs)
+        creates_at_rate = await paced(creates, stubs)
+        changes_at_rate = await paced(changes, stubs)
+        at_rate = creates_at_rate + changes_at_rate
         print(f"BENCH case.p99_ms_postgres {percentile(at_rate, 0.99):.1f} ms", flush=True)
         print(
             f"# at {RATE:.0f}/s offered: p50 {percentile(at_rate, 0.5):.1f} ms over "
-            f"{len(at_rate)} commands; at saturation ({IN_FLIGHT} in flight): p50 "
+            f"{len(at_rate)} commands (p99 creates {percentile(creates_at_rate, 0.99):.1f} ms, "
+            f"status changes {percentile(changes_at_rate, 0.99):.1f} ms); "
+            f"at saturation ({IN_FLIGHT} in flight): p50 "
             f"{statistics.median(saturated):.1f} ms, p99 {percentile(saturated, 0.99):.1f} ms; "
             f"server CPU {cpu_ms:.2f} ms per command",
             file=sys.stderr,

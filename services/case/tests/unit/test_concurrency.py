@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from casedesk_case.application import CaseApplication
+from casedesk_case.domain.numbers import YearCounter
 from casedesk_case.domain.values import Status
 
 from ..conftest import SPECIALIST, create, meta
@@ -86,3 +88,22 @@ def test_a_refusal_on_a_replicas_cached_case_is_decided_again_on_the_stored_one(
     assert again.version == case.version + 5
     first.close()
     second.close()
+
+
+def test_the_next_block_of_numbers_is_reserved_before_it_is_needed(tmp_path: Path) -> None:
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "c.db")}
+    app = CaseApplication(env=env, number_block_size=10)
+    first = create(app)
+    year = int(first.number.split("-")[0])
+    counter_id = YearCounter.create_id(year)
+    for _ in range(5):  # half of the first block used
+        create(app)
+    deadline = time.monotonic() + 5
+    # Versions: created, first block reserved, second block reserved.
+    while app.repository.get(counter_id).version < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert app.repository.get(counter_id).version == 3  # the second block, reserved ahead
+    numbers = [create(app).number for _ in range(20)]
+    serials = [int(n.split("-")[1]) for n in numbers]
+    assert serials == sorted(serials) and len(set(serials)) == 20
+    app.close()
