@@ -1,5 +1,6 @@
 """Spans of gRPC calls: one trace from client to server, status codes, untraced probes."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -33,6 +34,12 @@ async def _count(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIter
         yield bytes([n])
 
 
+async def _watch(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+    yield b"first"
+    await asyncio.Event().wait()  # until the client goes away
+    yield b"never"
+
+
 @pytest.fixture
 def exporter() -> InMemorySpanExporter:
     return InMemorySpanExporter()
@@ -48,6 +55,7 @@ async def channel(exporter: InMemorySpanExporter) -> AsyncIterator[grpc.aio.Chan
         "Refuse": grpc.unary_unary_rpc_method_handler(_refuse),
         "Crash": grpc.unary_unary_rpc_method_handler(_crash),
         "Count": grpc.unary_stream_rpc_method_handler(_count),
+        "Watch": grpc.unary_stream_rpc_method_handler(_watch),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
@@ -114,6 +122,22 @@ async def test_server_streaming_is_traced_until_the_stream_ends(
     (client,) = _by_kind(exporter.get_finished_spans(), SpanKind.CLIENT)
     assert server.name == f"{SERVICE}/Count"
     assert server.context.trace_id == client.context.trace_id
+
+
+async def test_a_stream_the_client_cancels_is_not_a_server_fault(
+    channel: grpc.aio.Channel, exporter: InMemorySpanExporter
+) -> None:
+    call = channel.unary_stream(f"/{SERVICE}/Watch")(b"")
+    assert await call.read() == b"first"
+    call.cancel()
+    for _ in range(200):
+        servers = _by_kind(exporter.get_finished_spans(), SpanKind.SERVER)
+        if servers:
+            break
+        await asyncio.sleep(0.01)
+    (server,) = servers
+    assert server.attributes is not None and server.attributes["rpc.grpc.status_code"] == 1
+    assert server.status.status_code is StatusCode.UNSET
 
 
 async def test_health_checks_are_not_traced(

@@ -14,6 +14,7 @@ an unsampled call still carries its trace id to the callee and into Kafka header
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -136,7 +137,12 @@ def _end_server_span(span: Any, context: Any, error: BaseException | None) -> No
         return
     code = context.code()
     if code is None:
-        code = grpc.StatusCode.OK if error is None else grpc.StatusCode.UNKNOWN
+        if error is None:
+            code = grpc.StatusCode.OK
+        elif isinstance(error, asyncio.CancelledError | GeneratorExit):
+            code = grpc.StatusCode.CANCELLED  # the client went away (a closed watch stream)
+        else:
+            code = grpc.StatusCode.UNKNOWN
     span.set_attribute("rpc.grpc.status_code", code.value[0])
     if code in _SERVER_FAULTS:
         description = f"{code.name}: {type(error).__name__}" if error is not None else code.name

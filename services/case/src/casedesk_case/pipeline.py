@@ -107,7 +107,11 @@ class CommandPipeline:
                     stopping = True
                     break
                 batch.append(item)
-            deferred = self._process(batch)
+            try:
+                deferred = self._process(batch)
+            except BaseException as error:  # a bug here must not leave callers waiting forever
+                self._hand_back([(item, None, error) for item in batch])
+                deferred = []
 
     def _process(self, batch: list[_Queued]) -> list[_Queued]:
         """Settle a batch; returns the commands left for the next one."""
