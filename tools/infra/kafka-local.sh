@@ -50,7 +50,7 @@ start() {
     write_config
     if [[ ! -f "$dir/data/meta.properties" ]]; then
         cluster_id="$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null)"
-        java -cp "$libs/*" kafka.tools.StorageTool format -t "$cluster_id" -c "$config" \
+        java -cp "$libs/*" kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$config" \
             >"$logfile" 2>&1 || { show_tail "$logfile"; die "formatting the KRaft storage failed"; }
     fi
     # setsid: the broker must outlive this script and ignore the terminal's Ctrl-C.

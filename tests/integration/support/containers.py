@@ -39,8 +39,12 @@ class RunningContainer:
 
 
 def _cluster_id() -> str:
-    # KRaft cluster ids are 16 random bytes in URL-safe base64 without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    # KRaft cluster ids are 16 random bytes in URL-safe base64 without padding. Like Kafka's own
+    # Uuid.randomUuid, never one that starts with "-": a command line would read it as an option.
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def kafka_environment(port: int, controller_port: int) -> dict[str, str]:

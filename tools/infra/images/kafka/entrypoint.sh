@@ -48,9 +48,10 @@ write_config_from_env() {
 write_config_from_env
 
 cluster_id="${CLUSTER_ID:-$(java -cp "$classpath" kafka.tools.StorageTool random-uuid)}"
-# --ignore-formatted keeps a restarted container's existing data.
+# --ignore-formatted keeps a restarted container's existing data. "--cluster-id=" keeps an id that
+# starts with "-" (one base64 id in 64) from being read as an option.
 java -cp "$classpath" -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.properties \
-    kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" -c "$config" >/dev/null
+    kafka.tools.StorageTool format --ignore-formatted --cluster-id="$cluster_id" -c "$config" >/dev/null
 
 # Word splitting of the option variables is intended: each holds several JVM flags.
 # shellcheck disable=SC2086
