@@ -31,7 +31,9 @@ async def store(postgres_dsn: str) -> AsyncIterator[IntakeStore]:
 async def test_claim_complete_replay_and_mismatch(store: IntakeStore) -> None:
     assert await store.claim("chat", "k1", "hash-a") is None
     assert await store.claim("chat", "k1", "hash-a") is None  # unfinished: run again
-    await store.complete("chat", "k1", b"reply", RecentCase("ref", "code:1", "c1", "2026-1", 5.0))
+    await store.complete(
+        "chat", "k1", "hash-a", b"reply", RecentCase("ref", "code:1", "c1", "2026-1", 5.0)
+    )
     assert await store.claim("chat", "k1", "hash-a") == b"reply"
     with pytest.raises(RequestMismatch):
         await store.claim("chat", "k1", "hash-b")
@@ -45,7 +47,7 @@ async def test_concurrent_first_claims_let_both_run_and_one_reply_stays(store: I
         store.claim("chat", "race", "h"), store.claim("chat", "race", "h")
     )
     assert first is None and second is None
-    await store.complete("chat", "race", b"winner")
+    await store.complete("chat", "race", "h", b"winner")
     assert await store.claim("chat", "race", "h") == b"winner"
 
 
@@ -53,7 +55,58 @@ async def test_release_and_purge(store: IntakeStore) -> None:
     await store.claim("chat", "k1", "h")
     await store.release("chat", "k1")
     assert await store.claim("chat", "k1", "other") is None
-    await store.complete("chat", "k1", b"r", RecentCase("ref", "s", "c1", "n1", 10.0))
+    await store.complete("chat", "k1", "other", b"r", RecentCase("ref", "s", "c1", "n1", 10.0))
     await store.purge(idempotency_before=float("inf"), recent_before=20.0)
     assert await store.claim("chat", "k1", "again") is None
     assert await store.latest_case("ref", "s", since=0.0) is None
+
+
+async def test_concurrent_calls_share_statements_and_keep_their_own_answers(
+    store: IntakeStore,
+) -> None:
+    """Claims and completions made together go to PostgreSQL as batches: each call still gets
+    its own answer, a key twice in one batch included."""
+    await store.claim("chat", "done", "h-done")
+    await store.complete("chat", "done", "h-done", b"stored reply")
+    claims = await asyncio.gather(
+        *(store.claim("chat", f"new-{i}", f"h{i}") for i in range(50)),
+        store.claim("chat", "done", "h-done"),
+        store.claim("chat", "done", "h-other"),
+        store.claim("chat", "twice", "h-twice"),
+        store.claim("chat", "twice", "h-twice"),
+        store.claim("chat", "twice", "h-changed"),
+        return_exceptions=True,
+    )
+    assert claims[:50] == [None] * 50
+    assert claims[50] == b"stored reply"
+    assert isinstance(claims[51], RequestMismatch)
+    assert claims[52:54] == [None, None]
+    assert isinstance(claims[54], RequestMismatch)
+
+    await asyncio.gather(
+        *(
+            store.complete(
+                "chat",
+                f"new-{i}",
+                f"h{i}",
+                f"reply {i}".encode(),
+                RecentCase("ref", f"s{i}", f"c{i}", f"n{i}", 7.0),
+            )
+            for i in range(50)
+        ),
+        store.complete("chat", "twice", "h-twice", b"no case to remember"),
+    )
+    replayed = await asyncio.gather(*(store.claim("chat", f"new-{i}", f"h{i}") for i in range(50)))
+    assert replayed == [f"reply {i}".encode() for i in range(50)]
+    assert await store.claim("chat", "twice", "h-twice") == b"no case to remember"
+    remembered = await asyncio.gather(*(store.latest_case("ref", f"s{i}", 0.0) for i in range(50)))
+    assert [r.case_id if r else None for r in remembered] == [f"c{i}" for i in range(50)]
+
+
+async def test_a_completion_whose_claim_was_purged_is_stored_afresh(store: IntakeStore) -> None:
+    await store.claim("chat", "k1", "h")
+    await store.purge(idempotency_before=float("inf"), recent_before=0.0)
+    await store.complete("chat", "k1", "h", b"reply")
+    assert await store.claim("chat", "k1", "h") == b"reply"
+    with pytest.raises(RequestMismatch):
+        await store.claim("chat", "k1", "other")

@@ -69,7 +69,7 @@ class IdempotentCalls:
             if _nothing_happened(refusal):
                 await self._store.release(frontend, key)
             raise
-        await self._store.complete(frontend, key, reply.SerializeToString(), recent)
+        await self._store.complete(frontend, key, digest, reply.SerializeToString(), recent)
         return reply
 
 

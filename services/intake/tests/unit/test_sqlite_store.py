@@ -18,7 +18,7 @@ async def store(tmp_path: Path):
 
 async def test_first_claim_runs_then_the_reply_is_replayed(store: IntakeStore) -> None:
     assert await store.claim("chat", "k1", "hash-a") is None
-    await store.complete("chat", "k1", b"reply")
+    await store.complete("chat", "k1", "hash-a", b"reply")
     assert await store.claim("chat", "k1", "hash-a") == b"reply"
 
 
@@ -35,7 +35,7 @@ async def test_reused_key_with_other_content_is_refused(store: IntakeStore) -> N
 
 async def test_keys_are_per_frontend(store: IntakeStore) -> None:
     await store.claim("chat", "k1", "hash-a")
-    await store.complete("chat", "k1", b"reply")
+    await store.complete("chat", "k1", "hash-a", b"reply")
     assert await store.claim("mfc", "k1", "hash-b") is None
 
 
@@ -43,7 +43,7 @@ async def test_released_claim_frees_the_key_but_a_finished_one_stays(store: Inta
     await store.claim("chat", "k1", "hash-a")
     await store.release("chat", "k1")
     assert await store.claim("chat", "k1", "hash-b") is None
-    await store.complete("chat", "k1", b"reply")
+    await store.complete("chat", "k1", "hash-b", b"reply")
     await store.release("chat", "k1")
     assert await store.claim("chat", "k1", "hash-b") == b"reply"
 
@@ -52,7 +52,7 @@ async def test_latest_case_within_the_window(store: IntakeStore) -> None:
     for case_id, at in (("c1", 100.0), ("c2", 200.0)):
         await store.claim("chat", case_id, "h")
         await store.complete(
-            "chat", case_id, b"r", RecentCase("ref", "code:1", case_id, case_id, at)
+            "chat", case_id, "h", b"r", RecentCase("ref", "code:1", case_id, case_id, at)
         )
     latest = await store.latest_case("ref", "code:1", since=150.0)
     assert latest is not None and latest.case_id == "c2"
@@ -63,7 +63,7 @@ async def test_latest_case_within_the_window(store: IntakeStore) -> None:
 
 async def test_purge_forgets_old_records(store: IntakeStore) -> None:
     await store.claim("chat", "k1", "h")
-    await store.complete("chat", "k1", b"r", RecentCase("ref", "s", "c1", "n1", 10.0))
+    await store.complete("chat", "k1", "h", b"r", RecentCase("ref", "s", "c1", "n1", 10.0))
     await store.purge(idempotency_before=1e12, recent_before=20.0)
     assert await store.claim("chat", "k1", "other") is None
     assert await store.latest_case("ref", "s", since=0.0) is None
@@ -73,7 +73,7 @@ async def test_records_survive_reopening(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'nested' / 'intake.sqlite3'}"
     first = await open_store(url)
     await first.claim("chat", "k1", "h")
-    await first.complete("chat", "k1", b"reply")
+    await first.complete("chat", "k1", "h", b"reply")
     await first.close()
     second = await open_store(url)
     assert await second.claim("chat", "k1", "h") == b"reply"
@@ -83,3 +83,12 @@ async def test_records_survive_reopening(tmp_path: Path) -> None:
 async def test_unknown_database_urls_are_refused() -> None:
     with pytest.raises(ValueError, match="sqlite:///"):
         await open_store("mysql://x")
+
+
+async def test_a_completion_whose_claim_was_purged_is_stored_afresh(store: IntakeStore) -> None:
+    await store.claim("chat", "k1", "h")
+    await store.purge(idempotency_before=1e12, recent_before=0.0)
+    await store.complete("chat", "k1", "h", b"reply")
+    assert await store.claim("chat", "k1", "h") == b"reply"
+    with pytest.raises(RequestMismatch):
+        await store.claim("chat", "k1", "other")

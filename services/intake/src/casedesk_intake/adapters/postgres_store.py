@@ -1,59 +1,98 @@
 """IntakeStore on PostgreSQL, for replicas that share their idempotency records.
 
-Connections run in autocommit mode and every operation is one statement, so a call costs one
-round trip per store operation and no BEGIN/COMMIT pairs.
+Connections run in autocommit mode and every operation is one statement. Claims and completions
+of concurrent calls are coalesced: one statement (one round trip, one commit) serves every call
+that arrived while the previous one ran, which is what keeps intake's cost per case low under load.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from casedesk_intake.adapters.store import SCHEMA, RecentCase, RequestMismatch
+from casedesk_runtime.batching import Coalescer
 
-# Insert the claim, or read the existing record when the key was used before. A record that a
-# concurrent first attempt has not committed yet is invisible to the read: no row comes back,
-# and the call runs (the case service's idempotency covers that race).
+# Every statement is an INSERT ... ON CONFLICT over unnest()ed arrays: the unique index decides,
+# so the plan PostgreSQL caches while the table is still empty stays right when it holds millions
+# of rows (a join with the table would be planned as a scan of the nearly empty table and then
+# scan the grown table on every call).
+#
+# Claims insert the keys; the ones not inserted were used before. ON CONFLICT waits for a
+# concurrent first attempt to commit, so the follow-up read finds its record.
 _CLAIM = """
-    WITH inserted AS (
-        INSERT INTO intake_idempotency (frontend, idempotency_key, request_hash, created_at)
-        VALUES (%(frontend)s, %(key)s, %(hash)s, %(now)s)
-        ON CONFLICT DO NOTHING
-        RETURNING 1
-    )
-    SELECT TRUE, NULL, NULL FROM inserted
-    UNION ALL
-    SELECT FALSE, request_hash, response FROM intake_idempotency
-    WHERE frontend = %(frontend)s AND idempotency_key = %(key)s
-      AND NOT EXISTS (SELECT 1 FROM inserted)
+    INSERT INTO intake_idempotency (frontend, idempotency_key, request_hash, created_at)
+    SELECT frontend, idempotency_key, request_hash, %(now)s
+    FROM unnest(%(frontends)s::text[], %(keys)s::text[], %(hashes)s::text[])
+        AS r(frontend, idempotency_key, request_hash)
+    ORDER BY frontend, idempotency_key
+    ON CONFLICT DO NOTHING
+    RETURNING frontend, idempotency_key
 """
+_EARLIER = """
+    SELECT frontend, idempotency_key, request_hash, response FROM intake_idempotency
+    WHERE (frontend, idempotency_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+"""
+# A completion stores the reply on its claim (an upsert, so a claim purged meanwhile is
+# re-created) and remembers the new cases for linking, in one statement.
 _COMPLETE = """
-    UPDATE intake_idempotency SET response = %(response)s
-    WHERE frontend = %(frontend)s AND idempotency_key = %(key)s
-"""
-_COMPLETE_AND_REMEMBER = f"""
-    WITH completed AS ({_COMPLETE})
+    WITH completed AS (
+        INSERT INTO intake_idempotency
+            (frontend, idempotency_key, request_hash, response, created_at)
+        SELECT *, %(now)s FROM unnest(
+            %(frontends)s::text[], %(keys)s::text[], %(hashes)s::text[], %(responses)s::bytea[]
+        )
+        ORDER BY 1, 2
+        ON CONFLICT (frontend, idempotency_key) DO UPDATE SET response = EXCLUDED.response
+    )
     INSERT INTO intake_recent_cases
         (case_id, citizen_ref, service_key, case_number, registered_at)
-    VALUES (%(case_id)s, %(citizen_ref)s, %(service_key)s, %(case_number)s, %(registered_at)s)
+    SELECT * FROM unnest(
+        %(case_ids)s::text[], %(citizen_refs)s::text[], %(service_keys)s::text[],
+        %(case_numbers)s::text[], %(registered_at)s::float8[]
+    )
     ON CONFLICT DO NOTHING
 """
 
 
-async def _autocommit(connection: AsyncConnection) -> None:
+@dataclass(frozen=True)
+class _Claim:
+    frontend: str
+    key: str
+    request_hash: str
+
+
+@dataclass(frozen=True)
+class _Completion:
+    frontend: str
+    key: str
+    request_hash: str
+    response: bytes
+    recent: RecentCase | None
+
+
+async def _configure(connection: AsyncConnection) -> None:
     await connection.set_autocommit(True)
+    # No commit waits for its WAL flush: a record lost in a crash of the database server only
+    # makes a retry run again, and the case service answers it with the original case (see
+    # store.py). The flush would cost every call a disk round trip for nothing.
+    await connection.execute("SET synchronous_commit = off")
 
 
 class PostgresStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
+        self._claims: Coalescer[_Claim, bytes | None] = Coalescer(self._claim_batch)
+        self._completions: Coalescer[_Completion, None] = Coalescer(self._complete_batch)
 
     @classmethod
     async def open(cls, url: str, max_size: int = 8) -> PostgresStore:
         pool = AsyncConnectionPool(
-            url, min_size=2, max_size=max_size, open=False, configure=_autocommit
+            url, min_size=2, max_size=max_size, open=False, configure=_configure
         )
         await pool.open(wait=True)
         async with pool.connection() as db, db.transaction():
@@ -64,25 +103,58 @@ class PostgresStore:
         return cls(pool)
 
     async def claim(self, frontend: str, key: str, request_hash: str) -> bytes | None:
-        parameters = {"frontend": frontend, "key": key, "hash": request_hash, "now": time.time()}
-        async with self._pool.connection() as db:
-            cursor = await db.execute(_CLAIM, parameters)
-            row = await cursor.fetchone()
-        if row is None or row[0]:
-            return None
-        _, stored_hash, response = row
-        if stored_hash != request_hash:
-            raise RequestMismatch
-        return bytes(response) if response is not None else None
+        return await self._claims(_Claim(frontend, key, request_hash))
 
     async def complete(
-        self, frontend: str, key: str, response: bytes, recent: RecentCase | None = None
+        self,
+        frontend: str,
+        key: str,
+        request_hash: str,
+        response: bytes,
+        recent: RecentCase | None = None,
     ) -> None:
-        parameters: dict[str, object] = {"frontend": frontend, "key": key, "response": response}
-        if recent is not None:
-            parameters.update(vars(recent))
+        await self._completions(_Completion(frontend, key, request_hash, response, recent))
+
+    async def _claim_batch(self, claims: Sequence[_Claim]) -> list[bytes | Exception | None]:
+        # A key twice in one batch (a retry racing its first attempt) is sent once; the second
+        # caller is answered like a claim that found the first one unfinished.
+        unique = list({(c.frontend, c.key): c for c in reversed(claims)}.values())
+        parameters = {
+            "frontends": [c.frontend for c in unique],
+            "keys": [c.key for c in unique],
+            "hashes": [c.request_hash for c in unique],
+            "now": time.time(),
+        }
         async with self._pool.connection() as db:
-            await db.execute(_COMPLETE_AND_REMEMBER if recent else _COMPLETE, parameters)
+            cursor = await db.execute(_CLAIM, parameters)
+            inserted = {(row[0], row[1]) for row in await cursor.fetchall()}
+            used = [c for c in unique if (c.frontend, c.key) not in inserted]
+            earlier = {}
+            if used:  # retries: read what their first attempts stored
+                cursor = await db.execute(
+                    _EARLIER, ([c.frontend for c in used], [c.key for c in used])
+                )
+                earlier = {(row[0], row[1]): (row[2], row[3]) for row in await cursor.fetchall()}
+        first_hash = {(c.frontend, c.key): c.request_hash for c in unique}
+        return [_claimed(c, earlier.get((c.frontend, c.key)), first_hash) for c in claims]
+
+    async def _complete_batch(self, completions: Sequence[_Completion]) -> list[None]:
+        recent = [c.recent for c in completions if c.recent is not None]
+        parameters = {
+            "frontends": [c.frontend for c in completions],
+            "keys": [c.key for c in completions],
+            "hashes": [c.request_hash for c in completions],
+            "responses": [c.response for c in completions],
+            "now": time.time(),
+            "case_ids": [r.case_id for r in recent],
+            "citizen_refs": [r.citizen_ref for r in recent],
+            "service_keys": [r.service_key for r in recent],
+            "case_numbers": [r.case_number for r in recent],
+            "registered_at": [r.registered_at for r in recent],
+        }
+        async with self._pool.connection() as db:
+            await db.execute(_COMPLETE, parameters)
+        return [None] * len(completions)
 
     async def release(self, frontend: str, key: str) -> None:
         async with self._pool.connection() as db:
@@ -115,4 +187,21 @@ class PostgresStore:
             )
 
     async def close(self) -> None:
+        await self._claims.close()
+        await self._completions.close()
         await self._pool.close()
+
+
+def _claimed(
+    claim: _Claim,
+    earlier: tuple[str, bytes | None] | None,
+    first_hash: dict[tuple[str, str], str],
+) -> bytes | Exception | None:
+    """The stored reply to replay, None when the call must run, or the mismatch refusal."""
+    if earlier is None:
+        expected = first_hash[(claim.frontend, claim.key)]
+        return RequestMismatch() if claim.request_hash != expected else None
+    stored_hash, response = earlier
+    if stored_hash != claim.request_hash:
+        return RequestMismatch()
+    return bytes(response) if response is not None else None

@@ -69,15 +69,22 @@ class SqliteStore:
         return await self._run(claim)
 
     async def complete(
-        self, frontend: str, key: str, response: bytes, recent: RecentCase | None = None
+        self,
+        frontend: str,
+        key: str,
+        request_hash: str,
+        response: bytes,
+        recent: RecentCase | None = None,
     ) -> None:
         def complete(db: sqlite3.Connection) -> None:
             with db:
                 db.execute("BEGIN")
                 db.execute(
-                    "UPDATE intake_idempotency SET response = ? "
-                    "WHERE frontend = ? AND idempotency_key = ?",
-                    (response, frontend, key),
+                    "INSERT INTO intake_idempotency (frontend, idempotency_key, request_hash, "
+                    "response, created_at) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (frontend, idempotency_key) DO UPDATE SET response = "
+                    "excluded.response",
+                    (frontend, key, request_hash, response, time.time()),
                 )
                 if recent is not None:
                     db.execute(

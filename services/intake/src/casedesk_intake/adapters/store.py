@@ -60,9 +60,15 @@ class IntakeStore(Protocol):
         None when the call must run. Raises RequestMismatch for a reused key."""
 
     async def complete(
-        self, frontend: str, key: str, response: bytes, recent: RecentCase | None = None
+        self,
+        frontend: str,
+        key: str,
+        request_hash: str,
+        response: bytes,
+        recent: RecentCase | None = None,
     ) -> None:
-        """Store the reply (and the new case for linking) in one transaction."""
+        """Store the reply (and the new case for linking) in one transaction; a claim purged
+        meanwhile is written afresh."""
 
     async def release(self, frontend: str, key: str) -> None:
         """Forget an unfinished call that was refused, so its key may carry a corrected request."""
