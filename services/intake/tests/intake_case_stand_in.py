@@ -29,6 +29,8 @@ class CaseServiceStandIn(case_grpc.CaseServiceServicer):
         self._by_key: dict[str, tuple[bytes, str]] = {}
         self._serials = itertools.count(1)
         self.unavailable_next = 0
+        self.create_batches: list[int] = []  # the size of every CreateCases call
+        self.batching = True  # False: CreateCases is UNIMPLEMENTED, like an older case service
 
     # -- helpers for tests ------------------------------------------------------------------
 
@@ -53,22 +55,42 @@ class CaseServiceStandIn(case_grpc.CaseServiceServicer):
 
     # -- the contract -----------------------------------------------------------------------
 
-    async def _once(self, request, context, apply):  # type: ignore[no-untyped-def]
+    async def _unavailable_now(self, context) -> None:  # type: ignore[no-untyped-def]
         if self.unavailable_next:
             self.unavailable_next -= 1
             await context.abort(grpc.StatusCode.UNAVAILABLE, "stand-in is briefly unavailable")
+
+    def _earlier(self, request: Message) -> tuple[bytes, case_pb2.CaseView | None]:
+        """The request's payload (its command, not its trace) and the case an earlier command
+        under its key returned; raises KeyError for a key reused with another command."""
         self.commands.append(request)
-        key = request.context.idempotency_key
-        payload = request.SerializeToString(deterministic=True)
-        if key in self._by_key:
-            stored_payload, case_id = self._by_key[key]
-            if stored_payload != payload:
-                await context.abort(grpc.StatusCode.ALREADY_EXISTS, "key reused")
-            return self.cases[case_id]
-        case = await apply()
-        self._by_key[key] = (payload, case.case_id)
+        command = type(request)()
+        command.CopyFrom(request)
+        command.context.ClearField("traceparent")  # type: ignore[attr-defined]
+        payload = command.SerializeToString(deterministic=True)
+        key = request.context.idempotency_key  # type: ignore[attr-defined]
+        if key not in self._by_key:
+            return payload, None
+        stored_payload, case_id = self._by_key[key]
+        if stored_payload != payload:
+            raise KeyError(key)
+        return payload, self.cases[case_id]
+
+    def _done(self, request: Message, payload: bytes, case: case_pb2.CaseView) -> None:
+        self._by_key[request.context.idempotency_key] = (payload, case.case_id)  # type: ignore[attr-defined]
         case.version += 1
         case.updated_at.CopyFrom(to_timestamp(datetime.now(UTC)))
+
+    async def _once(self, request, context, apply):  # type: ignore[no-untyped-def]
+        await self._unavailable_now(context)
+        try:
+            payload, earlier = self._earlier(request)
+        except KeyError:
+            await context.abort(grpc.StatusCode.ALREADY_EXISTS, "key reused")
+        if earlier is not None:
+            return earlier
+        case = await apply()
+        self._done(request, payload, case)
         return case
 
     def _new_case(self, request: case_pb2.CreateCaseRequest) -> case_pb2.CaseView:
@@ -102,6 +124,27 @@ class CaseServiceStandIn(case_grpc.CaseServiceServicer):
             return self._new_case(request)
 
         return await self._once(request, context, create)
+
+    async def CreateCases(self, request, context):  # type: ignore[no-untyped-def]
+        if not self.batching:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        await self._unavailable_now(context)
+        self.create_batches.append(len(request.cases))
+        results = []
+        for item in request.cases:
+            try:
+                payload, case = self._earlier(item)
+            except KeyError:
+                refusal = case_pb2.CommandRefusal(
+                    code=grpc.StatusCode.ALREADY_EXISTS.value[0], message="key reused"
+                )
+                results.append(case_pb2.CreateCaseResult(refusal=refusal))
+                continue
+            if case is None:
+                case = self._new_case(item)
+                self._done(item, payload, case)
+            results.append(case_pb2.CreateCaseResult(created=case))
+        return case_pb2.CreateCasesResponse(results=results)
 
     async def AddComment(self, request, context):  # type: ignore[no-untyped-def]
         async def comment() -> case_pb2.CaseView:

@@ -19,6 +19,9 @@ class IntakeSettings(ServiceSettings):
     case_address: str = "127.0.0.1:50052"
     # Deadline a call to the case service gets before intake answers UNAVAILABLE.
     case_service_timeout_s: float = Field(default=10.0, gt=0)
+    # Creates waiting while another is on its way go to the case service together, up to this
+    # many per CreateCases call; 1 sends one CreateCase call per case.
+    case_creates_per_call: int = Field(default=64, ge=1, le=256)
 
     # Where idempotency records, the linking index, keys and attachments live by default.
     data_dir: Path = Path("intake-data")

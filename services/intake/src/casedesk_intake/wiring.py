@@ -95,7 +95,7 @@ async def assembled(
     vault = AttachmentVault(settings.resolved_attachments_dir(), key)
     references = CitizenReferences(key)
     rules = attachment_rules(settings)
-    cases = CaseClient(channel, settings.case_service_timeout_s)
+    cases = CaseClient(channel, settings.case_service_timeout_s, settings.case_creates_per_call)
     keeper = AttachmentKeeper(vault)
     replies = Replies(Deadlines(policy))
     submissions = SubmissionValidator(rules, settings.social_networks)
@@ -132,6 +132,7 @@ async def assembled(
         purging.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purging
+        await cases.close()
         if case_channel is None:
             await channel.close()
         await store.close()

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from google.rpc import status_pb2
+from grpc_status import rpc_status
 
 from casedesk_case.domain.errors import (
     CaseNotFound,
@@ -23,22 +25,39 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 
+REFUSALS = (
+    InvalidRequest,
+    InvalidCommand,
+    IdempotencyKeyReused,
+    CaseNotFound,
+    VersionConflict,
+    PreconditionFailed,
+)
+
+
+def refusal_status(error: Exception) -> grpc.Status | None:
+    """The status a refused command ends with (details included); None for anything else."""
+    if isinstance(error, InvalidRequest):
+        return bad_request_status(error.violations)
+    if isinstance(error, InvalidCommand):
+        return bad_request_status([(error.field, error.description)])
+    if isinstance(error, IdempotencyKeyReused):
+        return bad_request_status([("context.idempotency_key", str(error))])
+    for kind, code in (
+        (CaseNotFound, grpc.StatusCode.NOT_FOUND),
+        (VersionConflict, grpc.StatusCode.ABORTED),
+        (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
+    ):
+        if isinstance(error, kind):
+            return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=str(error)))
+    return None
+
+
 async def abort_for(error: Exception, context: grpc.aio.ServicerContext) -> None:
     """Abort the call with the status that says what went wrong; re-raise anything unexpected."""
-    if isinstance(error, InvalidRequest):
-        await context.abort_with_status(bad_request_status(error.violations))
-    if isinstance(error, InvalidCommand):
-        await context.abort_with_status(bad_request_status([(error.field, error.description)]))
-    if isinstance(error, IdempotencyKeyReused):
-        await context.abort_with_status(
-            bad_request_status([("context.idempotency_key", str(error))])
-        )
-    if isinstance(error, CaseNotFound):
-        await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
-    if isinstance(error, VersionConflict):
-        await context.abort(grpc.StatusCode.ABORTED, str(error))
-    if isinstance(error, PreconditionFailed):
-        await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+    status = refusal_status(error)
+    if status is not None:
+        await context.abort_with_status(status)
     raise error
 
 
@@ -51,8 +70,7 @@ def rpc(
     async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> R:
         try:
             return await method(self, request, context)
-        except (InvalidRequest, InvalidCommand, IdempotencyKeyReused, CaseNotFound,
-                VersionConflict, PreconditionFailed) as error:  # fmt: skip
+        except REFUSALS as error:
             await abort_for(error, context)
             raise AssertionError("unreachable: abort raises") from error
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from casedesk.case.v1 import case_service_pb2 as pb
@@ -28,6 +29,8 @@ from casedesk_case.wire.values import (
     origin_from_proto,
 )
 
+_TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+
 # What each lifecycle action asks for.
 ACTION_TARGETS = {
     pb.TAKE_IN_WORK: Status.IN_PROGRESS,
@@ -48,6 +51,11 @@ def command_meta(
         len(context.idempotency_key) <= MAX_KEY_LENGTH,
         "context.idempotency_key",
         f"must be at most {MAX_KEY_LENGTH} characters",
+    )
+    check.require(
+        not context.traceparent or bool(_TRACEPARENT.match(context.traceparent)),
+        "context.traceparent",
+        "must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)",
     )
     # Without ids from the caller, this command starts its own causal chain.
     causation = context.causation_id or command_id

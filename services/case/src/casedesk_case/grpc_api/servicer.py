@@ -20,7 +20,7 @@ from casedesk_case.domain.values import Channel, EscalationReason, Status
 from casedesk_case.feed import CaseEventFeed
 from casedesk_case.grpc_api import requests
 from casedesk_case.grpc_api.checks import RequestCheck
-from casedesk_case.grpc_api.errors import abort_for, rpc
+from casedesk_case.grpc_api.errors import REFUSALS, abort_for, refusal_status, rpc
 from casedesk_case.pipeline import CommandPipeline
 from casedesk_case.views import CaseFilter, CaseView
 from casedesk_case.wire.enums import from_proto
@@ -32,6 +32,7 @@ T = TypeVar("T")
 # Only the W3C traceparent is kept with the events: the other configured propagators (baggage)
 # would only cost time.
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
+MAX_BATCH = 256
 
 
 class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
@@ -68,20 +69,50 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
 
     @staticmethod
     def _meta(check: RequestCheck, context: pb.CommandContext) -> CommandMeta:
-        carrier: dict[str, str] = {}
-        _TRACE_CONTEXT.inject(carrier)  # the trace of this call, to be kept with the events
-        return requests.command_meta(
-            check, context, str(uuid.uuid4()), carrier.get("traceparent", "")
-        )
+        trace_parent = context.traceparent
+        if not trace_parent:
+            carrier: dict[str, str] = {}
+            _TRACE_CONTEXT.inject(carrier)  # the trace of this call, to be kept with the events
+            trace_parent = carrier.get("traceparent", "")
+        return requests.command_meta(check, context, str(uuid.uuid4()), trace_parent)
 
     # -- commands -----------------------------------------------------------------------------
 
     @rpc
     async def CreateCase(self, request: pb.CreateCaseRequest, context: Any) -> pb.CaseView:
+        return await self._create(request)
+
+    async def _create(self, request: pb.CreateCaseRequest) -> pb.CaseView:
         check = RequestCheck()
         meta = self._meta(check, request.context)
         arguments = requests.create_arguments(check, request)
         return await self._command(check, self._app.create_case, meta, **arguments)
+
+    @rpc
+    async def CreateCases(
+        self, request: pb.CreateCasesRequest, context: Any
+    ) -> pb.CreateCasesResponse:
+        check = RequestCheck()
+        check.require(
+            1 <= len(request.cases) <= MAX_BATCH, "cases", f"must hold 1 to {MAX_BATCH} cases"
+        )
+        check.done()
+        # Started together, the creates reach the command pipeline in one loop turn and are
+        # decided and stored as one batch.
+        results = await asyncio.gather(*(self._create_one(item) for item in request.cases))
+        return pb.CreateCasesResponse(results=results)
+
+    async def _create_one(self, request: pb.CreateCaseRequest) -> pb.CreateCaseResult:
+        try:
+            return pb.CreateCaseResult(created=await self._create(request))
+        except REFUSALS as error:
+            status = refusal_status(error)
+            assert status is not None  # every REFUSALS kind has its status
+            details = dict(status.trailing_metadata or ()).get("grpc-status-details-bin", b"")
+            refusal = pb.CommandRefusal(
+                code=status.code.value[0], message=status.details, status_details=details
+            )
+            return pb.CreateCaseResult(refusal=refusal)
 
     @rpc
     async def AddComment(self, request: pb.AddCommentRequest, context: Any) -> pb.CaseView:

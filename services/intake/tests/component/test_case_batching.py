@@ -1,0 +1,140 @@
+"""Creates of concurrent submissions travel to the case service together (CreateCases)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+from intake_case_stand_in import CaseServiceStandIn
+from intake_messages import metadata, submission
+from opentelemetry.sdk.trace import TracerProvider
+
+from casedesk.case.v1 import case_service_pb2 as case_pb2
+from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
+from casedesk.common.v1 import types_pb2
+from casedesk_intake.adapters.case_client import CaseClient
+from casedesk_intake.errors import CaseServiceError
+
+
+def submissions(count: int) -> list:
+    requests = []
+    for n in range(count):
+        request = submission("PERSONAL_ACCOUNT")
+        request.idempotency_key = f"batch-{n}"
+        request.content.subject = f"Обращение {n}"
+        requests.append(request)
+    return requests
+
+
+async def test_concurrent_submissions_share_calls_and_keep_their_own_cases(intake) -> None:
+    replies = await asyncio.gather(
+        *(
+            intake.stub.SubmitCase(request, metadata=metadata("personal-account"))
+            for request in submissions(20)
+        )
+    )
+    assert len({reply.number for reply in replies}) == 20
+    subjects = {intake.cases.by_number(reply.number).content.subject for reply in replies}
+    assert subjects == {f"Обращение {n}" for n in range(20)}
+    assert sum(intake.cases.create_batches) == 20
+    assert max(intake.cases.create_batches) > 1  # some went together
+
+
+async def test_a_retry_finds_the_case_its_batch_created(intake) -> None:
+    request = submissions(1)[0]
+    first = await intake.stub.SubmitCase(request, metadata=metadata("personal-account"))
+    again = await intake.stub.SubmitCase(request, metadata=metadata("personal-account"))
+    assert again == first
+    assert len(intake.cases.cases) == 1
+
+
+@pytest.mark.parametrize("settings_overrides", [{"case_creates_per_call": 1}])
+async def test_batching_can_be_switched_off(intake) -> None:
+    replies = await asyncio.gather(
+        *(
+            intake.stub.SubmitCase(request, metadata=metadata("personal-account"))
+            for request in submissions(5)
+        )
+    )
+    assert len({reply.number for reply in replies}) == 5
+    assert intake.cases.create_batches == []
+
+
+async def test_an_older_case_service_gets_single_calls(intake) -> None:
+    intake.cases.batching = False
+    replies = await asyncio.gather(
+        *(
+            intake.stub.SubmitCase(request, metadata=metadata("personal-account"))
+            for request in submissions(5)
+        )
+    )
+    assert len({reply.number for reply in replies}) == 5
+    assert len(intake.cases.of_type(case_pb2.CreateCaseRequest)) == 5
+
+
+@pytest.fixture
+async def stand_in_client():
+    cases = CaseServiceStandIn()
+    server = grpc.aio.server()
+    case_grpc.add_CaseServiceServicer_to_server(cases, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    client = CaseClient(channel)
+    yield cases, client
+    await client.close()
+    await channel.close()
+    await server.stop(0)
+
+
+def create(key: str, subject: str) -> case_pb2.CreateCaseRequest:
+    return case_pb2.CreateCaseRequest(
+        context=case_pb2.CommandContext(idempotency_key=key),
+        channel=types_pb2.PORTAL_CHAT,
+        content=types_pb2.CaseContent(subject=subject),
+    )
+
+
+async def test_a_refused_item_fails_only_its_own_caller(stand_in_client) -> None:
+    cases, client = stand_in_client
+    await client.create_case(create("used", "first"))
+    refused, created = await asyncio.gather(
+        client.create_case(create("used", "another subject")),
+        client.create_case(create("fresh", "second")),
+        return_exceptions=True,
+    )
+    assert isinstance(refused, CaseServiceError)
+    assert refused.code == grpc.StatusCode.ALREADY_EXISTS
+    assert isinstance(created, case_pb2.CaseView) and created.content.subject == "second"
+    assert cases.create_batches[-1] == 2
+
+
+async def test_each_create_carries_its_callers_trace(stand_in_client) -> None:
+    cases, client = stand_in_client
+    tracer = TracerProvider().get_tracer(__name__)
+
+    async def traced_create(n: int) -> str:
+        with tracer.start_as_current_span("frontend call") as span:
+            await client.create_case(create(f"k{n}", f"subject {n}"))
+            return format(span.get_span_context().trace_id, "032x")
+
+    trace_ids = await asyncio.gather(*(traced_create(n) for n in range(3)))
+    sent = {r.content.subject: r for r in cases.of_type(case_pb2.CreateCaseRequest)}
+    assert cases.create_batches == [3]
+    for n, trace_id in enumerate(trace_ids):
+        assert sent[f"subject {n}"].context.traceparent.split("-")[1] == trace_id
+
+
+async def test_a_batch_the_case_service_cannot_take_fails_each_caller(stand_in_client) -> None:
+    cases, client = stand_in_client
+    cases.unavailable_next = 10  # more than the client's retries
+    failures = await asyncio.gather(
+        client.create_case(create("a", "s")),
+        client.create_case(create("b", "s")),
+        return_exceptions=True,
+    )
+    assert all(
+        isinstance(f, CaseServiceError) and f.code == grpc.StatusCode.UNAVAILABLE for f in failures
+    )
+    assert cases.cases == {}
