@@ -110,3 +110,17 @@ async def test_a_completion_whose_claim_was_purged_is_stored_afresh(store: Intak
     assert await store.claim("chat", "k1", "h") == b"reply"
     with pytest.raises(RequestMismatch):
         await store.claim("chat", "k1", "other")
+
+
+async def test_a_retry_in_the_same_statement_as_its_completion_gets_the_reply(
+    store: IntakeStore,
+) -> None:
+    """Claims and completions share statements: a retry claimed together with its first
+    attempt's completion finds the reply, and new claims in that statement still run."""
+    await store.claim("chat", "k1", "h1")
+    _, retry, fresh = await asyncio.gather(
+        store.complete("chat", "k1", "h1", b"first reply"),
+        store.claim("chat", "k1", "h1"),
+        store.claim("chat", "k2", "h2"),
+    )
+    assert (retry, fresh) == (b"first reply", None)

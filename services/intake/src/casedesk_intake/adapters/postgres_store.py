@@ -1,8 +1,9 @@
 """IntakeStore on PostgreSQL, for replicas that share their idempotency records.
 
-Connections run in autocommit mode and every operation is one statement. Claims and completions
-of concurrent calls are coalesced: one statement (one round trip, one commit) serves every call
-that arrived while the previous one ran, which is what keeps intake's cost per case low under load.
+Connections run in autocommit mode and every operation is one statement. The claims and
+completions of concurrent calls are coalesced: one statement (one round trip, one commit) serves
+every call that arrived while the previous one ran, which keeps intake's cost per case low under
+load.
 """
 
 from __future__ import annotations
@@ -17,45 +18,49 @@ from psycopg_pool import AsyncConnectionPool
 from casedesk_intake.adapters.store import SCHEMA, RecentCase, RequestMismatch
 from casedesk_runtime.batching import Coalescer
 
-# Every statement is an INSERT ... ON CONFLICT over unnest()ed arrays: the unique index decides,
-# so the plan PostgreSQL caches while the table is still empty stays right when it holds millions
-# of rows (a join with the table would be planned as a scan of the nearly empty table and then
-# scan the grown table on every call).
+# Claims of new calls and completions of finished ones travel in the same statement: at a few
+# hundred calls a second few calls arrive during one round trip, so batching each kind apart
+# would still cost about one statement per call.
 #
-# Claims insert the keys; the ones not inserted were used before. ON CONFLICT waits for a
-# concurrent first attempt to commit, so the follow-up read finds its record.
-_CLAIM = """
+# Every part is an INSERT ... ON CONFLICT over unnest()ed arrays: the unique index decides, so
+# the plan PostgreSQL caches while the table is still empty stays right when it holds millions of
+# rows (a join with the table would be planned as a scan of the nearly empty table and then scan
+# the grown table on every call).
+#
+# A completion stores the reply on its claim (an upsert: a claim purged meanwhile is written
+# afresh) and remembers the new case for linking. A claim inserts its key; the keys not inserted
+# were used before. ON CONFLICT waits for a concurrent first attempt to commit, so the follow-up
+# read (_EARLIER) finds its record. Keys are inserted in order, so two replicas' statements do
+# not deadlock on each other's keys.
+_WRITE = """
+    WITH completed AS (
+        INSERT INTO intake_idempotency
+            (frontend, idempotency_key, request_hash, response, created_at)
+        SELECT *, %(now)s FROM unnest(
+            %(done_frontends)s::text[], %(done_keys)s::text[], %(done_hashes)s::text[],
+            %(responses)s::bytea[]
+        )
+        ORDER BY 1, 2
+        ON CONFLICT (frontend, idempotency_key) DO UPDATE SET response = EXCLUDED.response
+    ), remembered AS (
+        INSERT INTO intake_recent_cases
+            (case_id, citizen_ref, service_key, case_number, registered_at)
+        SELECT * FROM unnest(
+            %(case_ids)s::text[], %(citizen_refs)s::text[], %(service_keys)s::text[],
+            %(case_numbers)s::text[], %(registered_at)s::float8[]
+        )
+        ON CONFLICT DO NOTHING
+    )
     INSERT INTO intake_idempotency (frontend, idempotency_key, request_hash, created_at)
-    SELECT frontend, idempotency_key, request_hash, %(now)s
+    SELECT *, %(now)s
     FROM unnest(%(frontends)s::text[], %(keys)s::text[], %(hashes)s::text[])
-        AS r(frontend, idempotency_key, request_hash)
-    ORDER BY frontend, idempotency_key
+    ORDER BY 1, 2
     ON CONFLICT DO NOTHING
     RETURNING frontend, idempotency_key
 """
 _EARLIER = """
     SELECT frontend, idempotency_key, request_hash, response FROM intake_idempotency
     WHERE (frontend, idempotency_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
-"""
-# A completion stores the reply on its claim (an upsert, so a claim purged meanwhile is
-# re-created) and remembers the new cases for linking, in one statement.
-_COMPLETE = """
-    WITH completed AS (
-        INSERT INTO intake_idempotency
-            (frontend, idempotency_key, request_hash, response, created_at)
-        SELECT *, %(now)s FROM unnest(
-            %(frontends)s::text[], %(keys)s::text[], %(hashes)s::text[], %(responses)s::bytea[]
-        )
-        ORDER BY 1, 2
-        ON CONFLICT (frontend, idempotency_key) DO UPDATE SET response = EXCLUDED.response
-    )
-    INSERT INTO intake_recent_cases
-        (case_id, citizen_ref, service_key, case_number, registered_at)
-    SELECT * FROM unnest(
-        %(case_ids)s::text[], %(citizen_refs)s::text[], %(service_keys)s::text[],
-        %(case_numbers)s::text[], %(registered_at)s::float8[]
-    )
-    ON CONFLICT DO NOTHING
 """
 
 
@@ -86,8 +91,7 @@ async def _configure(connection: AsyncConnection) -> None:
 class PostgresStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
-        self._claims: Coalescer[_Claim, bytes | None] = Coalescer(self._claim_batch)
-        self._completions: Coalescer[_Completion, None] = Coalescer(self._complete_batch)
+        self._writes: Coalescer[_Claim | _Completion, bytes | None] = Coalescer(self._write_batch)
 
     @classmethod
     async def open(cls, url: str, max_size: int = 8) -> PostgresStore:
@@ -103,7 +107,7 @@ class PostgresStore:
         return cls(pool)
 
     async def claim(self, frontend: str, key: str, request_hash: str) -> bytes | None:
-        return await self._claims(_Claim(frontend, key, request_hash))
+        return await self._writes(_Claim(frontend, key, request_hash))
 
     async def complete(
         self,
@@ -113,20 +117,34 @@ class PostgresStore:
         response: bytes,
         recent: RecentCase | None = None,
     ) -> None:
-        await self._completions(_Completion(frontend, key, request_hash, response, recent))
+        await self._writes(_Completion(frontend, key, request_hash, response, recent))
 
-    async def _claim_batch(self, claims: Sequence[_Claim]) -> list[bytes | Exception | None]:
-        # A key twice in one batch (a retry racing its first attempt) is sent once; the second
+    async def _write_batch(
+        self, writes: Sequence[_Claim | _Completion]
+    ) -> list[bytes | Exception | None]:
+        claims = [w for w in writes if isinstance(w, _Claim)]
+        completions = [w for w in writes if isinstance(w, _Completion)]
+        # A key twice in one batch (a retry racing its first attempt) is claimed once; the second
         # caller is answered like a claim that found the first one unfinished.
         unique = list({(c.frontend, c.key): c for c in reversed(claims)}.values())
+        recent = [c.recent for c in completions if c.recent is not None]
         parameters = {
+            "now": time.time(),
             "frontends": [c.frontend for c in unique],
             "keys": [c.key for c in unique],
             "hashes": [c.request_hash for c in unique],
-            "now": time.time(),
+            "done_frontends": [c.frontend for c in completions],
+            "done_keys": [c.key for c in completions],
+            "done_hashes": [c.request_hash for c in completions],
+            "responses": [c.response for c in completions],
+            "case_ids": [r.case_id for r in recent],
+            "citizen_refs": [r.citizen_ref for r in recent],
+            "service_keys": [r.service_key for r in recent],
+            "case_numbers": [r.case_number for r in recent],
+            "registered_at": [r.registered_at for r in recent],
         }
         async with self._pool.connection() as db:
-            cursor = await db.execute(_CLAIM, parameters)
+            cursor = await db.execute(_WRITE, parameters)
             inserted = {(row[0], row[1]) for row in await cursor.fetchall()}
             used = [c for c in unique if (c.frontend, c.key) not in inserted]
             earlier = {}
@@ -136,25 +154,12 @@ class PostgresStore:
                 )
                 earlier = {(row[0], row[1]): (row[2], row[3]) for row in await cursor.fetchall()}
         first_hash = {(c.frontend, c.key): c.request_hash for c in unique}
-        return [_claimed(c, earlier.get((c.frontend, c.key)), first_hash) for c in claims]
-
-    async def _complete_batch(self, completions: Sequence[_Completion]) -> list[None]:
-        recent = [c.recent for c in completions if c.recent is not None]
-        parameters = {
-            "frontends": [c.frontend for c in completions],
-            "keys": [c.key for c in completions],
-            "hashes": [c.request_hash for c in completions],
-            "responses": [c.response for c in completions],
-            "now": time.time(),
-            "case_ids": [r.case_id for r in recent],
-            "citizen_refs": [r.citizen_ref for r in recent],
-            "service_keys": [r.service_key for r in recent],
-            "case_numbers": [r.case_number for r in recent],
-            "registered_at": [r.registered_at for r in recent],
-        }
-        async with self._pool.connection() as db:
-            await db.execute(_COMPLETE, parameters)
-        return [None] * len(completions)
+        return [
+            _claimed(w, earlier.get((w.frontend, w.key)), first_hash)
+            if isinstance(w, _Claim)
+            else None
+            for w in writes
+        ]
 
     async def release(self, frontend: str, key: str) -> None:
         async with self._pool.connection() as db:
@@ -187,8 +192,7 @@ class PostgresStore:
             )
 
     async def close(self) -> None:
-        await self._claims.close()
-        await self._completions.close()
+        await self._writes.close()
         await self._pool.close()
 
 
