@@ -8,7 +8,6 @@ the database.
 from __future__ import annotations
 
 import asyncio
-import gc
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from casedesk_case.readmodel import CaseIndexProjector
 from casedesk_case.relay import OutboxRelay
 from casedesk_case.roster import RosterError, load_roster
 from casedesk_case.settings import CaseSettings
+from casedesk_runtime.collector import tune_garbage_collector
 from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.kafka import producer_config
 from casedesk_runtime.logs import configure_logging, get_logger
@@ -74,7 +74,7 @@ async def serve(settings: CaseSettings) -> None:
           CaseServicer(app, executor, feed, pipeline), SERVICE_NAME)],
     )  # fmt: skip
     await server.start()
-    _tune_garbage_collector()
+    tune_garbage_collector()
     tasks = [asyncio.create_task(follower) for follower in followers]
     log.info("case service started", extra={"persistence": type(app.factory).__module__})
 
@@ -91,24 +91,12 @@ async def serve(settings: CaseSettings) -> None:
     await server.serve_until_signal(on_shutdown=shut_down)
 
 
-def _tune_garbage_collector() -> None:
-    """Collect cyclic garbage less often than CPython's default (every 700 net allocations).
-
-    The process keeps tens of thousands of long-lived objects (cached cases, protobuf and
-    OpenTelemetry machinery) while each command allocates hundreds of short-lived ones. With the
-    default thresholds the collector took about 5% of the process's CPU in the benchmark, most of
-    it re-scanning the long-lived objects, and its full collections paused every call at once.
-    """
-    gc.collect()
-    gc.freeze()  # what start-up created lives as long as the process: never scan it again
-    gc.set_threshold(10_000, 20, 20)
-
-
 async def _start_producer(settings: CaseSettings) -> AIOKafkaProducer:
-    producer = AIOKafkaProducer(
-        **producer_config(settings, client_id="casedesk-case-relay"),
-        partitioner=CaseKeyPartitioner(),
-    )
+    config = producer_config(settings, client_id="casedesk-case-relay")
+    # The relay hands the producer a whole batch before it waits for anything, so the batch is
+    # complete without lingering; a linger would only delay every batch.
+    config["linger_ms"] = 0
+    producer = AIOKafkaProducer(**config, partitioner=CaseKeyPartitioner())
     try:
         await producer.start()
     except BaseException:

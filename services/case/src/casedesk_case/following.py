@@ -74,18 +74,21 @@ async def follow(
 
     Under a steady stream of saves every save rings the bell, and stepping at each ring would
     read and write a handful of events per step: the fixed cost of a step (its queries) would then
-    dominate. After a step that did something, the follower therefore lets `pace_s` pass before
-    the next one, so that the next step takes everything that arrived meanwhile; a step that did
-    `full_step` or more (a backlog) is followed at once. The first save after a quiet spell is
-    still followed within milliseconds.
+    dominate. After a step that did something, the follower therefore starts the next one no
+    sooner than `pace_s` after this one started, so that it takes everything that arrived
+    meanwhile (a step that took longer than the pace is followed at once: pacing must not add to
+    the latency of a busy follower); a step that did `full_step` or more (a backlog) is followed
+    at once. The first save after a quiet spell is still followed within milliseconds.
 
     Stopping by closing the bell, not by cancelling, lets a step that runs in a worker thread
     finish before the database it uses is closed.
     """
     bell.bind()
+    loop = asyncio.get_running_loop()
     failures = 0
     while not bell.closed:
         bell.clear()  # before the step: a ring during the step means "look again"
+        started = loop.time()
         try:
             done = await step()
         except asyncio.CancelledError:
@@ -100,4 +103,5 @@ async def follow(
         if not done:
             await bell.wait(idle_s)
         elif pace_s and not (full_step and done >= full_step):
-            await asyncio.sleep(pace_s)  # rings meanwhile leave the bell set: step again after
+            # Rings meanwhile leave the bell set: step again after the pause.
+            await asyncio.sleep(max(0.0, pace_s - (loop.time() - started)))

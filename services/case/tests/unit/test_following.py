@@ -7,7 +7,9 @@ import asyncio
 from casedesk_case.following import Doorbell, follow
 
 
-async def _run_while_ringing(pace_s: float, done_per_step: int, full_step: int = 0) -> int:
+async def _run_while_ringing(
+    pace_s: float, done_per_step: int, full_step: int = 0, step_s: float = 0.001
+) -> int:
     """How many steps a follower takes in 0.3 s of saves ringing every millisecond."""
     bell = Doorbell()
     steps = 0
@@ -15,7 +17,7 @@ async def _run_while_ringing(pace_s: float, done_per_step: int, full_step: int =
     async def step() -> int:
         nonlocal steps
         steps += 1
-        await asyncio.sleep(0.001)  # a real step waits for the database or the broker
+        await asyncio.sleep(step_s)  # a real step waits for the database or the broker
         return done_per_step
 
     follower = asyncio.create_task(follow("test", step, bell, 1.0, pace_s, full_step))
@@ -30,6 +32,14 @@ async def _run_while_ringing(pace_s: float, done_per_step: int, full_step: int =
 async def test_a_steady_stream_is_followed_in_paced_steps() -> None:
     assert await _run_while_ringing(pace_s=0.1, done_per_step=3) <= 5
     assert await _run_while_ringing(pace_s=0.0, done_per_step=3) >= 50
+
+
+async def test_the_pace_counts_from_the_start_of_a_step() -> None:
+    # Steps that take longer than the pace follow each other at once, as if there were no pace
+    # (a pause after each step would nearly halve their number).
+    unpaced = await _run_while_ringing(pace_s=0.0, done_per_step=3, step_s=0.03)
+    paced = await _run_while_ringing(pace_s=0.025, done_per_step=3, step_s=0.03)
+    assert paced >= unpaced - 2
 
 
 async def test_a_backlog_is_followed_without_pause() -> None:

@@ -8,6 +8,7 @@ import sys
 from casedesk_intake.grpc_api import binding
 from casedesk_intake.settings import IntakeSettings
 from casedesk_intake.wiring import assembled
+from casedesk_runtime.collector import tune_garbage_collector
 from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.logs import configure_logging
 from casedesk_runtime.settings import SettingsError, load_settings
@@ -19,6 +20,7 @@ async def serve(settings: IntakeSettings) -> None:
     try:
         async with assembled(settings) as parts:
             server = GrpcServer(settings, [binding(parts.servicer)])
+            tune_garbage_collector()
             await server.serve_until_signal()
     finally:
         telemetry.shutdown()
