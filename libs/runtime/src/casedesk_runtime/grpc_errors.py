@@ -15,6 +15,8 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 FieldViolation = tuple[str, str]
+# The trailer that carries a serialized google.rpc.Status with the error's details.
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
 def bad_request_status(violations: Iterable[FieldViolation], message: str = "") -> grpc.Status:

@@ -19,7 +19,7 @@ from casedesk_intake.errors import (
     RateLimited,
     Unauthenticated,
 )
-from casedesk_runtime.grpc_errors import bad_request_status
+from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY, bad_request_status
 
 _SIMPLE = {
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
@@ -39,7 +39,6 @@ _PASSED_ON = frozenset(
     }
 )
 _TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
-_DETAILS_KEY = "grpc-status-details-bin"
 
 
 def status_code_of(refusal: IntakeError) -> grpc.StatusCode:
@@ -85,7 +84,7 @@ async def _abort_for_case_service(
     code = status_code_of(refusal)
     if code in _PASSED_ON:
         details = tuple(
-            (key, value) for key, value in (refusal.trailing or ()) if key == _DETAILS_KEY
+            (key, value) for key, value in (refusal.trailing or ()) if key == STATUS_DETAILS_KEY
         )
         await context.abort(code, str(refusal), details)
     if code == grpc.StatusCode.UNAVAILABLE:

@@ -27,6 +27,7 @@ from casedesk_case.wire.enums import from_proto
 from casedesk_case.wire.events import to_case_event
 from casedesk_case.wire.values import case_view_to_proto, summary_to_proto
 from casedesk_runtime.events import from_timestamp
+from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY
 
 T = TypeVar("T")
 # Only the W3C traceparent is kept with the events: the other configured propagators (baggage)
@@ -108,7 +109,7 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
         except REFUSALS as error:
             status = refusal_status(error)
             assert status is not None  # every REFUSALS kind has its status
-            details = dict(status.trailing_metadata or ()).get("grpc-status-details-bin", b"")
+            details = dict(status.trailing_metadata or ()).get(STATUS_DETAILS_KEY, b"")
             refusal = pb.CommandRefusal(
                 code=status.code.value[0], message=status.details, status_details=details
             )

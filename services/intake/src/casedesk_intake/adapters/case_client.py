@@ -23,11 +23,11 @@ from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
 from casedesk_intake.errors import CaseServiceError
 from casedesk_runtime.batching import Coalescer
+from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY
 
 T = TypeVar("T")
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
 _BACKOFF_S = (0.05, 0.2, 0.5)
-_DETAILS_KEY = "grpc-status-details-bin"
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
 MAX_CREATES_PER_CALL = 64
@@ -120,6 +120,6 @@ def _outcome(result: case_pb2.CreateCaseResult) -> case_pb2.CaseView | CaseServi
     if result.WhichOneof("outcome") == "created":
         return result.created
     refusal = result.refusal
-    trailing = ((_DETAILS_KEY, refusal.status_details),) if refusal.status_details else None
+    trailing = ((STATUS_DETAILS_KEY, refusal.status_details),) if refusal.status_details else None
     code = _CODES.get(refusal.code, grpc.StatusCode.UNKNOWN)
     return CaseServiceError(code, refusal.message, trailing)
