@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST := $(UV) run --frozen pytest
 UNIT_PATHS := $(wildcard libs/*/tests services/*/tests tools/*/tests deploy/helm/tests)
 
-.PHONY: help setup proto up down test test-unit test-integration lint bench images
+.PHONY: help setup proto up down status test test-unit test-integration lint bench images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ up: setup ## run the whole system locally (Kafka, topics, mail and SMS sinks, ev
 
 down: ## stop everything `make up` started
 	bash tools/devstack/down.sh
+
+status: ## what `make up` runs, the broker, and the outbox relay's lag
+	bash tools/devstack/status.sh
 
 test: setup lint test-unit test-integration ## the full suite CI runs
 

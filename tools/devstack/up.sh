@@ -69,4 +69,6 @@ for name in "${running[@]}"; do
   printf '  %-14s grpc://127.0.0.1:%s   (log %s)\n' "$name" "${PORTS[$name]}" "$STACK/logs/$name.log"
 done
 echo "  frontend token $DEV_TOKEN   (metadata: authorization: Bearer <token>, x-citizen-login: <login>)"
+echo "Status (make status):"
+bash tools/devstack/status.sh
 echo "Stop with: make down"

@@ -37,6 +37,13 @@ class RunningContainer:
     def stop(self) -> None:
         self.container.stop(force=True, delete_volume=True)
 
+    def halt(self) -> None:
+        """Stop the server (SIGTERM, as an orchestrator would) and keep its data for `resume`."""
+        self.container.get_wrapped_container().stop(timeout=30)
+
+    def resume(self) -> None:
+        self.container.get_wrapped_container().start()
+
 
 def _cluster_id() -> str:
     # KRaft cluster ids are 16 random bytes in URL-safe base64 without padding. Like Kafka's own

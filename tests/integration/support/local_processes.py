@@ -44,6 +44,13 @@ class LocalProcess:
     def stop(self) -> None:
         self.run("stop", timeout=90)
 
+    def halt(self) -> None:
+        """Stop the server and keep its data for `resume` (the scripts never reformat it)."""
+        self.run("stop", timeout=90)
+
+    def resume(self) -> None:
+        self.run("start", timeout=120)
+
 
 def start_kafka(run_dir: Path, port: int, controller_port: int, timeout: float) -> LocalProcess:
     process = LocalProcess(

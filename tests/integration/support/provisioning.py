@@ -49,6 +49,29 @@ def _run_tool(script: str, action: list[str], timeout: float) -> None:
         raise InfrastructureError(f"{script} {' '.join(action)} failed:\n{output}")
 
 
+class Restartable(Started, Protocol):
+    def halt(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+
+@dataclass
+class RestartableKafka:
+    """A broker for outage tests: `stop()` takes it away with its data kept, `start()` brings it
+    back on the same port and returns once it serves again."""
+
+    bootstrap: str
+    server: Restartable
+    ready_timeout: float
+
+    def stop(self) -> None:
+        self.server.halt()
+
+    def start(self) -> float:
+        self.server.resume()
+        return wait_for_kafka(self.bootstrap, self.ready_timeout)
+
+
 @dataclass
 class SessionInfrastructure:
     settings: InfraSettings
@@ -67,9 +90,18 @@ class SessionInfrastructure:
             except InfrastructureError as error:
                 raise InfrastructureError(f"CASEDESK_TEST_KAFKA_BOOTSTRAP: {error}") from error
             return self.settings.existing_kafka
+        bootstrap, _ = self._start_kafka("kafka")
+        return bootstrap
+
+    def restartable_kafka(self) -> RestartableKafka:
+        """A broker of its own (never the session's shared one) that a test may stop and start."""
+        bootstrap, server = self._start_kafka("restartable kafka")
+        return RestartableKafka(bootstrap, server, self.settings.ready_timeout)
+
+    def _start_kafka(self, name: str) -> tuple[str, Restartable]:
         port, controller_port = free_ports(2)
         timeout = self.settings.ready_timeout
-        started: Started
+        started: Restartable
         use_docker = self._use_docker()  # engine and image preparation is timed on its own
         clock = time.monotonic()
         if use_docker:
@@ -77,12 +109,13 @@ class SessionInfrastructure:
                 self.settings.kafka_image, port, controller_port, timeout
             )
         else:
+            # Its own directory: two local brokers must not share data, log or pid files.
             started = local_processes.start_kafka(
-                self._scratch_dir(), port, controller_port, timeout
+                self._scratch_dir() / f"kafka-{port}", port, controller_port, timeout
             )
-        self.timings["kafka"] = time.monotonic() - clock
-        self._cleanups.append(("Kafka", started.stop))
-        return f"127.0.0.1:{port}"
+        self.timings[name] = time.monotonic() - clock
+        self._cleanups.append((name, started.stop))
+        return f"127.0.0.1:{port}", started
 
     def postgres(self) -> PostgresServer:
         if self.settings.existing_postgres:

@@ -101,6 +101,7 @@ class Casedesk:
     frontend: Frontend
     processes: dict[str, ServiceProcess]
     sinks: tuple[SmtpSink, SmsSink] | None  # notify's receivers, when it runs
+    case_store_env: dict[str, str]  # the case service's event store, for tools that read it
 
     def service(self, name: str) -> ServiceProcess:
         if name not in self.processes:
@@ -191,7 +192,8 @@ async def start_casedesk(
             sinks = (smtp, sms)
         cleanup.push_async_callback(asyncio.to_thread, launcher.stop_all)
         frontend = Frontend("portal-chat", secrets.token_urlsafe(32))
-        case = await _start(launcher, "case", _case_env(wiring, postgres_env, schema), extra)
+        case_env = _case_env(wiring, postgres_env, schema)
+        case = await _start(launcher, "case", case_env, extra)
         names = [name for name in SERVICES if name != "case" and name in services]
         # The others depend on the case service only, so their starts overlap. Every start is
         # awaited, even after one failed, so that none is left running past stop_all().
@@ -207,7 +209,8 @@ async def start_casedesk(
             if isinstance(outcome, BaseException):
                 raise outcome
             processes[name] = outcome
-        yield Casedesk(bootstrap, wiring.topics, frontend, processes, sinks)
+        store_env = {k: v for k, v in case_env.items() if not k.startswith("CASEDESK_")}
+        yield Casedesk(bootstrap, wiring.topics, frontend, processes, sinks, store_env)
 
 
 async def _start(

@@ -1,14 +1,31 @@
 """Kafka with safe defaults for every service.
 
 Producers are idempotent with acks=all (a retried send never duplicates nor reorders within a
-partition). Consumers never auto-commit: FastStream subscribers made with `durable_subscriber`
-acknowledge only after the handler returned, raw aiokafka consumers commit themselves after the
-effect is durable. The W3C trace context travels in record headers.
+partition) and are driven through `casedesk_runtime.publishing.Publisher`, which replaces a
+producer whose send failed instead of retrying through it. Consumers never auto-commit: FastStream
+subscribers made with `durable_subscriber` acknowledge only after the handler returned, raw
+aiokafka consumers commit themselves after the effect is durable. The W3C trace context travels in
+record headers.
+
+Timeouts, chosen together (aiokafka's own defaults are 40 s requests, 100 ms retry backoff and
+idempotent batches retried without end):
+- REQUEST_TIMEOUT_MS, 15 s: how long one request may wait for its answer, and how long the
+  leader may wait for the in-sync replicas before answering a produce request. Long enough for a
+  loaded cluster, short enough that a broker that went away is noticed within seconds.
+- DELIVERY_TIMEOUT_S, 30 s: a batch handed to a producer that is not wholly acknowledged in
+  this time fails; the Publisher then discards the producer and re-sends with a fresh one. Twice
+  the request timeout, so one lost request and its retry fit (Kafka's rule delivery.timeout.ms >=
+  linger.ms + request.timeout.ms).
+- RETRY_BACKOFF_MS, 500 ms: between a client's retries and metadata refreshes while a broker is
+  away (at 100 ms the clients spin, logging two errors per attempt).
+- METADATA_MAX_AGE_MS, 60 s: metadata is refreshed at least this often, so partitions and
+  leaders that moved without an error to tell are found within a minute.
+The Publisher's own backoff between fresh producers (publishing.BACKOFF_S) grows to 10 s, so
+publishing resumes within about 10 s of a broker's return after an outage of any length.
 """
 
 from __future__ import annotations
 
-import json
 import ssl
 from collections.abc import Iterable
 from typing import Any
@@ -23,12 +40,20 @@ from casedesk_runtime.settings import ServiceSettings
 
 Headers = list[tuple[str, bytes]]
 
+REQUEST_TIMEOUT_MS = 15_000
+DELIVERY_TIMEOUT_S = 30.0
+RETRY_BACKOFF_MS = 500
+METADATA_MAX_AGE_MS = 60_000
+
 
 def connection_config(settings: ServiceSettings) -> dict[str, Any]:
     """Keyword arguments shared by aiokafka producers, consumers and admin clients."""
     config: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
         "security_protocol": settings.kafka_security_protocol,
+        "request_timeout_ms": REQUEST_TIMEOUT_MS,
+        "retry_backoff_ms": RETRY_BACKOFF_MS,
+        "metadata_max_age_ms": METADATA_MAX_AGE_MS,
     }
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
         config["ssl_context"] = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
@@ -110,25 +135,3 @@ def extract_trace_context(headers: Iterable[tuple[str, bytes]] | None) -> otel_c
 
 def dlq_topic(topic: str, consumer: str) -> str:
     return f"{topic}.dlq.{consumer}"
-
-
-async def dead_letter(
-    producer: Any, topic: str, consumer: str, record: Any, error: BaseException | str
-) -> None:
-    """Park a poisoned record on `<topic>.dlq.<consumer>` with where it came from and why.
-
-    `producer` is an started aiokafka producer; the original key, value and headers are kept so
-    the record can be re-driven unchanged after a fix.
-    """
-    reason = {
-        "source_topic": record.topic,
-        "source_partition": record.partition,
-        "source_offset": record.offset,
-        "consumer": consumer,
-        "error": str(error)[:1000],
-        "error_type": type(error).__name__ if isinstance(error, BaseException) else "error",
-    }
-    headers = [*(record.headers or ()), ("casedesk-dlq", json.dumps(reason).encode())]
-    await producer.send_and_wait(
-        dlq_topic(topic, consumer), value=record.value, key=record.key, headers=headers
-    )

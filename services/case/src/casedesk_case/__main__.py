@@ -13,8 +13,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk_case.application import CaseApplication
 from casedesk_case.feed import CaseEventFeed
@@ -28,8 +26,8 @@ from casedesk_case.roster import RosterError, load_roster
 from casedesk_case.settings import CaseSettings
 from casedesk_runtime.collector import tune_garbage_collector
 from casedesk_runtime.grpc_server import GrpcServer
-from casedesk_runtime.kafka import producer_config
 from casedesk_runtime.logs import configure_logging, get_logger
+from casedesk_runtime.publishing import Publisher, StartProducer, producer_starter
 from casedesk_runtime.settings import SettingsError, load_settings
 from casedesk_runtime.telemetry import configure_telemetry
 
@@ -48,16 +46,16 @@ async def serve(settings: CaseSettings) -> None:
     feed = CaseEventFeed(app, idle_s=settings.follow_idle_s)
     app.on_recorded(feed.ring)
     followers: list[Coroutine[Any, Any, None]] = [feed.run()]
-    bells = [feed.bell]
+    stoppers: list[Callable[[], None]] = [feed.bell.close]
     if settings.index_enabled:
         projector = CaseIndexProjector(app, app.index)
         app.on_recorded(projector.bell.ring)
         followers.append(projector.run(settings.follow_idle_s, settings.index_pace_s))
-        bells.append(projector.bell)
+        stoppers.append(projector.bell.close)
     if settings.relay_enabled:
         relay = OutboxRelay(
             app,
-            connect=lambda: _start_producer(settings),
+            Publisher(_producer_starter(settings), name="case outbox relay"),
             topic=settings.case_events_topic,
             batch_size=settings.relay_batch_size,
             idle_s=settings.follow_idle_s,
@@ -65,7 +63,7 @@ async def serve(settings: CaseSettings) -> None:
         )
         app.on_recorded(relay.bell.ring)
         followers.append(_delayed(relay.run, settings.relay_start_delay_s, relay.bell))
-        bells.append(relay.bell)
+        stoppers.append(relay.stop)
 
     pipeline = CommandPipeline(app, executor) if settings.command_pipeline else None
     server = GrpcServer(
@@ -79,8 +77,8 @@ async def serve(settings: CaseSettings) -> None:
     log.info("case service started", extra={"persistence": type(app.factory).__module__})
 
     async def shut_down() -> None:
-        for bell in bells:
-            bell.close()  # followers finish their current step, then return
+        for stop in stoppers:
+            stop()  # followers finish their current step, then return
         await asyncio.gather(*tasks, return_exceptions=True)
         if pipeline is not None:
             await asyncio.to_thread(pipeline.stop)
@@ -91,18 +89,12 @@ async def serve(settings: CaseSettings) -> None:
     await server.serve_until_signal(on_shutdown=shut_down)
 
 
-async def _start_producer(settings: CaseSettings) -> AIOKafkaProducer:
-    config = producer_config(settings, client_id="casedesk-case-relay")
+def _producer_starter(settings: CaseSettings) -> StartProducer:
     # The relay hands the producer a whole batch before it waits for anything, so the batch is
     # complete without lingering; a linger would only delay every batch.
-    config["linger_ms"] = 0
-    producer = AIOKafkaProducer(**config, partitioner=CaseKeyPartitioner())
-    try:
-        await producer.start()
-    except BaseException:
-        await producer.stop()
-        raise
-    return producer
+    return producer_starter(
+        settings, "casedesk-case-relay", linger_ms=0, partitioner=CaseKeyPartitioner()
+    )
 
 
 async def _delayed(follower: Callable[[], Awaitable[None]], delay_s: float, bell: Doorbell) -> None:

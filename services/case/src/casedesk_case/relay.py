@@ -5,17 +5,20 @@ relay publishes them afterwards as `CaseEvent` envelopes keyed by case id (so on
 stay in one partition, in order). Its position is recorded in the same database only after Kafka
 acknowledged the whole batch (idempotent producer, acks=all). A crash between the two re-publishes
 that batch on restart: consumers see duplicates with the same event id, never a gap.
+
+A broker outage holds the relay at its position while commands go on filling the outbox; the
+publisher replaces its producer after a failed send and re-sends only what no partition
+acknowledged, so publishing resumes by itself within seconds of the broker's return. The relay
+reports its lag (records stored but not yet on Kafka) as a metric and, while it is behind, in a
+log line a minute; `python -m casedesk_case.outbox_status` reads it from the store.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
 from opentelemetry import metrics
@@ -23,90 +26,93 @@ from opentelemetry import metrics
 from casedesk_case.application import CaseApplication
 from casedesk_case.domain.case import CASE_EVENT_TOPICS
 from casedesk_case.following import Doorbell, follow
-from casedesk_case.wire.events import OutboxRecord, to_outbox_record
+from casedesk_case.wire.events import to_outbox_record
+from casedesk_runtime.publishing import OutgoingRecord, Publisher
 
 log = logging.getLogger(__name__)
 
 # Under a steady stream the lag is measured at most this often (a query of its own).
 LAG_INTERVAL_S = 1.0
+# A relay whose oldest unpublished event is this old is behind: it says so once a minute.
+BEHIND_AFTER_S = 10.0
+LAG_REPORT_EVERY_S = 60.0
+
+
+def tracking_name(application_name: str, topic: str) -> str:
+    """The name under which the relay records its position in the event store."""
+    return f"{application_name}.outbox.{topic}"
 
 
 @dataclass(frozen=True)
 class _Batch:
     reached: int  # notification id of its last event
-    records: list[OutboxRecord]
+    records: list[OutgoingRecord]
 
 
 class OutboxRelay:
     def __init__(
         self,
         app: CaseApplication,
-        connect: Callable[[], Awaitable[Any]],
+        publisher: Publisher,
         topic: str = "case.events.v1",
         batch_size: int = 500,
         idle_s: float = 0.2,
         pace_s: float = 0.0,
+        report_every_s: float = LAG_REPORT_EVERY_S,
     ) -> None:
         self._app = app
-        self._connect = connect  # returns a started aiokafka.AIOKafkaProducer (or alike)
-        self._producer: Any = None
+        # Replaces its producer after a failed send and re-sends only what no partition took,
+        # so a broker outage of any length ends without a restart (casedesk_runtime.publishing).
+        self._publisher = publisher
         self._topic = topic
         self._batch_size = batch_size
         self._idle_s = idle_s
         self._pace_s = pace_s
+        self._report_every_s = report_every_s
         self._positions = app.factory.tracking_recorder()  # same database as the events
-        self.tracking_name = f"{app.name}.outbox.{topic}"
+        self.tracking_name = tracking_name(app.name, topic)
         self.bell = Doorbell()
         self.lag_events = 0
         self.lag_seconds = 0.0
         self._lag_measured_at = float("-inf")
+        self._lag_reported_at = float("-inf")
+        self._behind_since: float | None = None
+        self._oldest_pending: float | None = None  # occurred-at (epoch s) of the batch's first
         # The position this relay recorded last (None: read it from the database), so that a
         # batch costs one query to read and one to record, not four.
         self._position: int | None = None
         self._register_metrics()
 
     async def run(self) -> None:
-        """Connect (retrying while Kafka is unreachable) and publish until the bell is closed."""
+        """Publish until stopped; the producer is started lazily and replaced after failures."""
         self.bell.bind()
-        for attempt in itertools.count():
-            if self.bell.closed:
-                return
-            try:
-                self._producer = await self._connect()
-                break
-            except Exception as error:  # commands keep working meanwhile: the outbox fills
-                delay = min(5.0, 0.5 * 2**attempt)
-                log.warning(
-                    "Kafka unreachable (%s); retrying in %.1f s", type(error).__name__, delay
-                )
-                await self.bell.sleep(delay)
         try:
             await follow(
                 "outbox relay", self.publish_batch, self.bell, self._idle_s, self._pace_s,
                 full_step=self._batch_size,
             )  # fmt: skip
         finally:
-            await self._producer.stop()
+            await self._publisher.aclose()
 
-    def position(self) -> int:
-        return self._positions.max_tracking_id(self.tracking_name) or 0
+    def stop(self) -> None:
+        """Stop after the current batch; a batch held up by a broker outage is abandoned (it is
+        published again after the next start, with the same event ids)."""
+        self.bell.close()
+        self._publisher.close()
 
     async def publish_batch(self) -> int:
         """Publish the next batch of unpublished events; returns how many were published."""
         batch = await asyncio.to_thread(self._next_batch)
         if batch is None:
             return 0
-        # send() only enqueues into the producer's batches; the futures resolve on acks=all.
-        acks = [
-            await self._producer.send(
-                self._topic, value=record.value, key=record.key, headers=record.headers
-            )
-            for record in batch.records
-        ]
-        await asyncio.gather(*acks)
+        if not await self._publisher.deliver(batch.records, waiting_at=self._waiting_at):
+            return 0  # stopped meanwhile: the position stays where Kafka's acks left it
         await asyncio.to_thread(self._record_position, batch.reached)
         self._published.add(len(batch.records), {"topic": self._topic})
         return len(batch.records)
+
+    def position(self) -> int:
+        return self._positions.max_tracking_id(self.tracking_name) or 0
 
     def _next_batch(self) -> _Batch | None:
         """The next events to publish as Kafka records, built here in a worker thread."""
@@ -116,11 +122,16 @@ class OutboxRelay:
             self._position, self._batch_size, topics=CASE_EVENT_TOPICS, inclusive_of_start=False
         )
         if not notifications:
-            self._measure_lag(self._position)
+            self._caught_up(self._position)
             return None
         events = [self._app.event_of(n) for n in notifications]
-        self.lag_seconds = max(0.0, time.time() - events[0].timestamp.timestamp())
-        return _Batch(notifications[-1].id, [to_outbox_record(e) for e in events])
+        self._oldest_pending = events[0].timestamp.timestamp()
+        self.lag_seconds = max(0.0, time.time() - self._oldest_pending)
+        records = []
+        for event in events:
+            record = to_outbox_record(event)
+            records.append(OutgoingRecord(self._topic, record.value, record.key, record.headers))
+        return _Batch(notifications[-1].id, records)
 
     def _record_position(self, reached: int) -> None:
         try:
@@ -136,11 +147,52 @@ class OutboxRelay:
 
     def _measure_lag(self, position: int) -> None:
         newest = self._app.recorder.max_notification_id() or 0
-        # Counts every record of the log behind the position (receipts and counters too).
+        # Counts every record of the log behind the position (receipts and counters too): one
+        # cheap query, an upper bound of the case events still to publish.
         self.lag_events = max(0, newest - position)
-        if not self.lag_events:
-            self.lag_seconds = 0.0
         self._lag_measured_at = time.monotonic()
+        self._report_lag(position)
+
+    def _caught_up(self, position: int) -> None:
+        """No case event left to publish (records of other kinds may follow the position)."""
+        self.lag_events = 0
+        self.lag_seconds = 0.0
+        self._oldest_pending = None
+        self._lag_measured_at = time.monotonic()
+        self._report_lag(position)
+
+    def _report_lag(self, position: int) -> None:
+        """A line a minute while the relay stays behind, and one when it has caught up."""
+        now = time.monotonic()
+        behind = self.lag_seconds >= BEHIND_AFTER_S
+        if behind and self._behind_since is None:
+            self._behind_since = now
+        if not self.lag_events and self._behind_since is not None:
+            log.info(
+                "outbox relay caught up after %.0f s behind", now - self._behind_since,
+                extra={"position": position, "topic": self._topic},
+            )  # fmt: skip
+            self._behind_since = None
+            self._lag_reported_at = float("-inf")
+            return
+        if behind and now - self._lag_reported_at >= self._report_every_s:
+            log.info(
+                "outbox relay behind: %d records not yet on %s, oldest %.0f s old",
+                self.lag_events, self._topic, self.lag_seconds,
+                extra={"position": position, "lag_events": self.lag_events,
+                       "lag_seconds": round(self.lag_seconds, 1)},
+            )  # fmt: skip
+            self._lag_reported_at = now
+
+    def _waiting_at(self) -> dict[str, object]:
+        """Where the relay waits, for the publisher's lines during a broker outage."""
+        position = self._position or 0
+        newest = self._app.recorder.max_notification_id() or 0  # one query a minute at most
+        self.lag_events = max(0, newest - position)
+        if self._oldest_pending is not None:
+            self.lag_seconds = max(0.0, time.time() - self._oldest_pending)
+        return {"topic": self._topic, "position": position, "lag_events": self.lag_events,
+                "lag_seconds": round(self.lag_seconds, 1)}  # fmt: skip
 
     def _register_metrics(self) -> None:
         meter = metrics.get_meter("casedesk.case.relay")

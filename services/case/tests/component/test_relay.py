@@ -14,6 +14,7 @@ from casedesk_case.commands import CommandMeta
 from casedesk_case.domain.values import Actor, ActorKind, EventContext, Status
 from casedesk_case.relay import OutboxRelay
 from casedesk_case.wire.events import event_id
+from casedesk_runtime.publishing import Publisher
 
 from ..conftest import create
 
@@ -57,13 +58,16 @@ def traced(key: str = "") -> CommandMeta:
     )
 
 
-async def connected(app: CaseApplication, broker: MemoryBroker) -> OutboxRelay:
+def publisher(broker: MemoryBroker) -> Publisher:
     async def connect() -> MemoryBroker:
+        broker.stopped = False  # a fresh producer in front of the same broker
         return broker
 
-    relay = OutboxRelay(app, connect, batch_size=3)
-    relay._producer = broker  # as run() would after connecting
-    return relay
+    return Publisher(connect, "test relay", backoff_s=(0.01,))
+
+
+async def connected(app: CaseApplication, broker: MemoryBroker) -> OutboxRelay:
+    return OutboxRelay(app, publisher(broker), batch_size=3)
 
 
 async def test_publishes_every_case_event_in_order_with_its_envelope(app: CaseApplication) -> None:
@@ -91,12 +95,24 @@ async def test_position_moves_only_after_kafka_acknowledged(app: CaseApplication
     relay = await connected(app, broker)
     create(app)
     broker.refuse = True
-    with pytest.raises(ConnectionError):
-        await relay.publish_batch()
-    assert relay.position() == 0
+    publishing = asyncio.create_task(relay.publish_batch())
+    await asyncio.sleep(0.1)  # several refused attempts, each with a fresh producer
+    assert not publishing.done() and relay.position() == 0
     broker.refuse = False
-    await relay.publish_batch()
+    assert await asyncio.wait_for(publishing, 5) == 2
     assert len(broker.records) == 2 and relay.position() > 0
+
+
+async def test_stopping_abandons_a_batch_held_up_by_an_outage(app: CaseApplication) -> None:
+    broker = MemoryBroker()
+    relay = await connected(app, broker)
+    create(app)
+    broker.refuse = True
+    publishing = asyncio.create_task(relay.publish_batch())
+    await asyncio.sleep(0.05)
+    relay.stop()
+    assert await asyncio.wait_for(publishing, 5) == 0
+    assert relay.position() == 0  # published again, with the same event ids, after a restart
 
 
 async def test_a_restarted_relay_continues_where_the_last_acknowledged_batch_ended(
@@ -107,8 +123,8 @@ async def test_a_restarted_relay_continues_where_the_last_acknowledged_batch_end
     create(app)
     await relay.publish_batch()
     second = create(app)
-    restarted = await connected(app, MemoryBroker())
-    broker = restarted._producer
+    broker = MemoryBroker()
+    restarted = await connected(app, broker)
     await restarted.publish_batch()
     assert [events_pb2.CaseEvent.FromString(r["value"]).meta.case_id for r in broker.records] == [
         second.case_id,
@@ -118,11 +134,7 @@ async def test_a_restarted_relay_continues_where_the_last_acknowledged_batch_end
 
 async def test_run_stops_when_its_bell_is_closed(app: CaseApplication) -> None:
     broker = MemoryBroker()
-
-    async def connect() -> MemoryBroker:
-        return broker
-
-    relay = OutboxRelay(app, connect, idle_s=0.05)
+    relay = OutboxRelay(app, publisher(broker), idle_s=0.05)
     app.on_recorded(relay.bell.ring)
     task = asyncio.create_task(relay.run())
     await asyncio.sleep(0.05)
@@ -131,7 +143,7 @@ async def test_run_stops_when_its_bell_is_closed(app: CaseApplication) -> None:
         if len(broker.records) == 2:
             break
         await asyncio.sleep(0.02)
-    relay.bell.close()
+    relay.stop()
     await asyncio.wait_for(task, 5)
     assert len(broker.records) == 2 and broker.stopped
 

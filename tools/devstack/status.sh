@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make status`: what `make up` started and whether it still runs, whether the broker answers,
+# and how far the case service's outbox relay has got (events stored but not yet on Kafka).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+UV="${UV:-$(command -v uv || echo 'python3 -m uv')}"
+RUN="${CASEDESK_RUN_DIR:-$PWD/.run}"
+STACK="$RUN/devstack"
+KAFKA_PORT="${CASEDESK_KAFKA_PORT:-9092}"
+
+if ! compgen -G "$STACK/pids/*" >/dev/null; then
+  echo "nothing runs: start it with make up"
+  exit 0
+fi
+for pidfile in "$STACK"/pids/*; do
+  name=$(basename "$pidfile")
+  if kill -0 "$(cat "$pidfile")" 2>/dev/null; then state=running; else state=STOPPED; fi
+  printf '  %-14s %s\n' "$name" "$state"
+done
+if (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
+  printf '  %-14s %s\n' kafka "listening on 127.0.0.1:$KAFKA_PORT"
+else
+  printf '  %-14s %s\n' kafka "NOT REACHABLE on 127.0.0.1:$KAFKA_PORT (the relay keeps events meanwhile)"
+fi
+# The same store variables as up.sh gives the case service.
+PERSISTENCE_MODULE=eventsourcing.sqlite SQLITE_DBNAME="$STACK/data/case.sqlite" \
+  $UV run --frozen python -m casedesk_case.outbox_status | sed 's/^/  /'
