@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST := $(UV) run --frozen pytest
 UNIT_PATHS := $(wildcard libs/*/tests services/*/tests tools/*/tests deploy/helm/tests)
 
-.PHONY: help setup proto up down status test test-unit test-integration lint bench images
+.PHONY: help setup proto up down status test test-unit test-integration test-outage-long lint bench images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -36,6 +36,13 @@ test-integration: proto ## whole-system tests on real Kafka and PostgreSQL
 	bash tools/infra/docker-engine.sh ensure
 	bash tools/infra/images/build-infra-images.sh
 	$(if $(CI),CASEDESK_TEST_INFRA=docker) $(PYTEST) tests/integration -q
+
+# The 1- and 5-minute outages run in test-integration; this adds the 15-minute one (~20 min).
+test-outage-long: proto ## the system through a 15-minute Kafka outage under load
+	bash tools/infra/docker-engine.sh ensure
+	bash tools/infra/images/build-infra-images.sh
+	CASEDESK_TEST_OUTAGES_S=900 $(if $(CI),CASEDESK_TEST_INFRA=docker) \
+		$(PYTEST) tests/integration/test_relay_outage.py -q
 
 lint: proto ## ruff, formatting, buf
 	$(UV) run --frozen ruff check .
