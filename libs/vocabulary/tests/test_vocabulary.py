@@ -1,0 +1,79 @@
+"""The vocabulary agrees with the protobuf contract, and reads the same to every citizen."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+
+import pytest
+
+from casedesk.case.v1 import events_pb2
+from casedesk.common.v1 import types_pb2
+from casedesk.sla.v1 import events_pb2 as sla_pb2
+from casedesk_vocabulary import enums, topics, wording
+from casedesk_vocabulary.moscow import from_micros, to_micros
+
+# Each domain enum, the proto enum it mirrors, and the prefix the proto puts on member names.
+MIRRORS = [
+    (enums.Status, types_pb2.Status, ""),
+    (enums.Channel, types_pb2.Channel, ""),
+    (enums.CaseType, types_pb2.CaseType, ""),
+    (enums.Category, types_pb2.Category, ""),
+    (enums.Tier, types_pb2.Tier, ""),
+    (enums.Priority, types_pb2.Priority, ""),
+    (enums.ContactChannel, types_pb2.ContactChannel, "CONTACT_"),
+    (enums.ActorKind, types_pb2.Actor.Kind, ""),
+    (enums.EscalationReason, events_pb2.EscalationReason, ""),
+    (enums.DeadlineTarget, sla_pb2.Target, ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("domain", "proto", "prefix"), MIRRORS, ids=lambda m: getattr(m, "__name__", "")
+)
+def test_every_domain_enum_is_its_proto_enum_member_for_member(
+    domain: type[Enum], proto: object, prefix: str
+) -> None:
+    members = proto.keys()  # type: ignore[attr-defined]
+    names = [name for name in members if not name.endswith("UNSPECIFIED")]
+    expected = [name.removeprefix(prefix) for name in names]
+    actual = [m.name for m in domain if m.name != "UNSPECIFIED"]
+    assert actual == expected
+    assert all(member.value == member.name for member in domain)
+
+
+def test_tiers_are_ordered_and_know_the_next_one_up() -> None:
+    assert enums.Tier.L1 < enums.Tier.L2 < enums.Tier.L3
+    assert max(enums.Tier) is enums.Tier.L3
+    assert enums.Tier.L1.above() is enums.Tier.L2 and enums.Tier.L3.above() is None
+
+
+def test_every_status_and_tier_has_its_words() -> None:
+    assert set(wording.STATUS_LABELS) == set(enums.Status)
+    assert set(wording.TIER_NAMES) == set(enums.Tier) == set(wording.TIER_ESCALATED_TO)
+    assert wording.status_label("WAITING_FOR_CITIZEN") == "Требуется уточнение"
+    assert wording.status_label(enums.Status.ANSWER_READY) == "Ответ готов"
+    assert wording.status_label("NO_SUCH_STATUS") == "Статус уточняется"
+
+
+def test_a_deadline_at_midnight_is_the_end_of_the_previous_day_in_moscow() -> None:
+    midnight = datetime(2026, 12, 4, 21, 0, tzinfo=UTC)  # 00:00 of 5 December in Moscow
+    assert wording.deadline_phrase(midnight) == "до конца дня 04.12.2026 (мск)"
+    assert wording.deadline_phrase_short(midnight) == "до конца дня 04.12 мск"
+    afternoon = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    assert wording.deadline_phrase(afternoon) == "до 05.12.2026 15:00 (мск)"
+    assert wording.deadline_phrase_short(afternoon) == "до 05.12 15:00 мск"
+
+
+def test_instants_round_trip_through_microseconds_exactly() -> None:
+    moment = datetime(2026, 12, 3, 13, 14, 15, 123456, tzinfo=UTC)
+    assert to_micros(moment) == 1_796_303_655_123_456
+    assert from_micros(to_micros(moment)) == moment
+    with pytest.raises(ValueError, match="naive"):
+        to_micros(datetime(2026, 12, 3))
+
+
+def test_topic_names_and_their_settings() -> None:
+    assert topics.CASE_EVENTS == "case.events.v1"
+    assert set(topics.SETTINGS) == set(topics.ALL)
+    assert topics.dlq_topic(topics.CASE_EVENTS, "notify") == "case.events.v1.dlq.notify"
