@@ -30,6 +30,7 @@ def without_counters(snapshot: dict[str, Any]) -> dict[str, Any]:
     # order in which case escalations and the decision journal, two topics, were interleaved.
     snapshot.pop("events")
     snapshot["cases"].pop("duplicates")
+    snapshot["versions"].pop("duplicates")
     escalations = snapshot["escalations"]
     escalations["rows"] = sorted(escalations["rows"], key=lambda row: (row.event_id, row.source))
     return snapshot

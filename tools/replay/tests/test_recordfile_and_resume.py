@@ -13,7 +13,7 @@ from casedesk_replay.progress import SilentProgress
 from casedesk_replay.projections import ReplayState, WhatIfClocks
 from casedesk_replay.runner import Replay
 from casedesk_replay.sources import Batch, Source, SourceError
-from casedesk_replay.sources.recordfile import MAGIC, RecordFileSource, RecordFileWriter
+from casedesk_replay.sources.recordfile import RecordFileSource, RecordFileWriter, read_header
 from casedesk_replay.synthetic import Scenario
 from casedesk_replay.topics import Stream
 from casedesk_sla.domain import PolicyRegistry
@@ -47,7 +47,7 @@ def test_a_record_file_replays_every_event(scenario: Scenario, tmp_path: Path) -
     state = ReplayState()
     progress = replay(RecordFileSource(path, tuple(Stream), chunk_records=500), state)
     assert progress.events == scenario.total_events
-    assert progress.positions == path.stat().st_size - len(MAGIC)
+    assert progress.positions == path.stat().st_size - read_header(path).size
     assert state.sla.breaches == scenario.expected.breaches
     assert len(state.cases.rows) == scenario.expected.cases
 
@@ -58,7 +58,7 @@ def test_streams_not_asked_for_are_skipped(scenario: Scenario, tmp_path: Path) -
     progress = replay(RecordFileSource(path, (Stream.SLA,), chunk_records=300), state)
     assert progress.events == len(scenario.sla_events)
     assert state.cases.rows == {}
-    assert progress.positions == path.stat().st_size - len(MAGIC)
+    assert progress.positions == path.stat().st_size - read_header(path).size
 
 
 def test_a_truncated_file_is_an_error_with_its_position(scenario: Scenario, tmp_path: Path) -> None:

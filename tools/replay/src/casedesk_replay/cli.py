@@ -24,6 +24,8 @@ from casedesk_runtime.logs import configure_logging
 from casedesk_runtime.settings import SettingsError, load_settings
 
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
+# `report --compare-with-store`: the topic misses events of the store (an operator's script acts).
+EXIT_TOPIC_INCOMPLETE = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _run(args: argparse.Namespace, options: commands.ReplayOptions,
                out: Console, err: Console) -> int:  # fmt: skip
     if args.command == "report":
-        await commands.report(options, args.by, args.json, out, err)
+        complete = await commands.report(options, args.by, args.json, out, err,
+                                         args.compare_with_store)  # fmt: skip
+        return 0 if complete else EXIT_TOPIC_INCOMPLETE
     elif args.command == "export":
         await commands.export(options, args.out, args.format, args.tables, err)
     elif args.command == "case":
@@ -124,6 +128,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"SLA compliance groupings, of {','.join(DIMENSIONS)}",
     )
     report.add_argument("--json", action="store_true")
+    report.add_argument(
+        "--compare-with-store",
+        action="store_true",
+        help="also read the case event store (PERSISTENCE_MODULE, SQLITE_DBNAME, POSTGRES_*) "
+        f"and count stored events missing from the topic; exit {EXIT_TOPIC_INCOMPLETE} if any",
+    )
     export = sub.add_parser("export", parents=[common], help="write flat tables")
     export.add_argument("--out", type=Path, required=True, metavar="DIR")
     export.add_argument(

@@ -15,17 +15,18 @@ from uuid import UUID
 
 from rich.console import Console
 
-from casedesk_replay import render, reports, tables, whatif_report
+from casedesk_replay import render, reports, storecheck, tables, whatif_report
 from casedesk_replay.checkpoint import CheckpointFile
 from casedesk_replay.export import Format, write_tables
+from casedesk_replay.gaps import find_gaps
 from casedesk_replay.history import CaseTimeline, NumberLookup, parse_case_ref
 from casedesk_replay.progress import ReplayProgress, RichProgress, SilentProgress
-from casedesk_replay.projections import ReplayState, WhatIfClocks
+from casedesk_replay.projections import CaseVersions, ReplayState, WhatIfClocks
 from casedesk_replay.runner import Fold, Replay, ReplayResult
 from casedesk_replay.settings import ReplaySettings
 from casedesk_replay.sources import EVERYTHING, Source, TimeRange
 from casedesk_replay.sources.kafka import KafkaSource
-from casedesk_replay.sources.recordfile import RecordFileSource, RecordFileWriter
+from casedesk_replay.sources.recordfile import RecordFileSource, RecordFileWriter, read_header
 from casedesk_replay.sources.store import EventStoreSource, find_case_by_number
 from casedesk_replay.topics import Stream, TopicMap
 from casedesk_replay.wire import to_micros
@@ -82,9 +83,24 @@ class ReplayOptions:
     def progress_bar(self) -> ReplayProgress:
         return RichProgress() if self.progress else SilentProgress()
 
+    def window(self) -> TimeRange | None:
+        """The window of the streams this replay reads; None when unknown. A record file holds
+        what it was captured from (the range options do not apply to it)."""
+        if self.file is not None:
+            return read_header(self.file).window
+        return self.time_range
+
+    def reads_from_start(self) -> bool:
+        """Whether every case's events are read from its first one, so that versions are
+        expected from 1 (CaseVersions). A window opened at `--since` starts in the middle of
+        cases; so may a record file that does not say what it holds."""
+        window = self.window()
+        return window is not None and window.since is None
+
 
 async def replay(options: ReplayOptions, fold: Fold, sources: Sequence[Source],
-                 fingerprint: dict[str, str] | None, console: Console) -> ReplayResult:  # fmt: skip
+                 fingerprint: dict[str, str] | None, console: Console,
+                 done: str = "replayed") -> ReplayResult:  # fmt: skip
     """Run one replay; `fingerprint` None: a one-off (a case, a capture), never checkpointed."""
     checkpoint = CheckpointFile(options.checkpoint) if options.checkpoint and fingerprint else None
     runner = Replay(sources, fold, options.progress_bar(), checkpoint, fingerprint,
@@ -92,29 +108,63 @@ async def replay(options: ReplayOptions, fold: Fold, sources: Sequence[Source],
     result = await runner.run()
     rate = result.events / result.seconds if result.seconds > 0 else 0.0
     resumed = " (resumed from the checkpoint)" if result.resumed else ""
-    console.print(f"replayed {result.events:,} events in {result.seconds:.1f} s "
+    console.print(f"{done} {result.events:,} events in {result.seconds:.1f} s "
                   f"({rate:,.0f} events/s){resumed}", style="dim")  # fmt: skip
     return result
 
 
 async def report(options: ReplayOptions, dimensions: Sequence[str], as_json: bool,
-                 out: Console, err: Console) -> None:  # fmt: skip
-    state = ReplayState()
+                 out: Console, err: Console, compare_with_store: bool = False) -> bool:  # fmt: skip
+    """Print the reports; False when compared with the store and the topic misses events."""
+    stored = await _stored_versions(options, err) if compare_with_store else None
+    state = ReplayState(from_start=options.reads_from_start())
     await replay(options, state, options.sources(), options.fingerprint(), err)
     summary = reports.summarize(state, dimensions)
+    comparison = storecheck.compare(stored, state.versions) if stored is not None else None
     if as_json:
-        out.print_json(render.report_json(summary))
+        out.print_json(render.report_json(summary, comparison))
     else:
         render.print_report(summary, out)
+        if comparison is not None:
+            render.print_store_comparison(comparison, out)
+    render.warn_about_gaps(summary.gaps, err)
+    if comparison is None:
+        return True
+    render.warn_about_missing(comparison, err)
+    return comparison.topic_complete
+
+
+async def _stored_versions(options: ReplayOptions, err: Console) -> CaseVersions:
+    """The store's side of a comparison, read whole (never checkpointed) and before the topic:
+    the topic's end is then fixed after the store's, so an event stored just before the store
+    was read has had the relay's lag to reach the topic instead of being reported missing."""
+    if options.case_events_from == "store":
+        raise ValueError("--compare-with-store compares the topic with the store: "
+                         "leave out --case-events-from store")  # fmt: skip
+    if Stream.CASE not in options.streams:
+        raise ValueError("--compare-with-store needs the case stream in --streams")
+    # Kafka's window is by publication time, the store's by occurred-at: during an outage they
+    # differ by hours, and a window would report events published late as missing.
+    if options.time_range != EVERYTHING:
+        raise ValueError("--compare-with-store compares whole histories: "
+                         "leave out --since and --until")  # fmt: skip
+    if not options.reads_from_start():
+        raise ValueError(f"{options.file} does not say it holds the streams from their "
+                         "beginning (captured with --since, or by an older casedesk-replay): "
+                         "it cannot be compared with the store")  # fmt: skip
+    fold = storecheck.StoredVersions()
+    await replay(options, fold, [EventStoreSource()], None, err, "read the case event store:")
+    return fold.versions
 
 
 async def export(options: ReplayOptions, directory: Path, formats: tuple[Format, ...],
                  names: Sequence[str], err: Console) -> list[Path]:  # fmt: skip
-    state = ReplayState()
+    state = ReplayState(from_start=options.reads_from_start())
     await replay(options, state, options.sources(), options.fingerprint(), err)
     written = write_tables({name: tables.TABLES[name](state) for name in names}, directory, formats)
     for path in written:
         err.print(f"wrote {path}", style="dim")
+    render.warn_about_gaps(find_gaps(state.versions), err)
     return written
 
 
@@ -125,13 +175,15 @@ async def case(options: ReplayOptions, reference: str, as_of: datetime | None,
     if case_id is None:
         err.print(f"no case numbered {reference} in the replayed range")
         return False
-    timeline = CaseTimeline(case_id, to_micros(as_of) if as_of else None)
+    timeline = CaseTimeline(case_id, to_micros(as_of) if as_of else None,
+                            from_start=options.reads_from_start())  # fmt: skip
     await replay(options, timeline, options.sources(case_id), None, err)
     view = timeline.view()
     if view is None:
         err.print(f"case {reference} ({case_id}) has no events in the replayed range")
         return False
     out.print_json(data=view)
+    render.warn_about_gaps(find_gaps(timeline.state.versions), err)
     return True
 
 
@@ -152,7 +204,7 @@ async def whatif(options: ReplayOptions, policy_version: str, as_of: datetime | 
     policies = PolicyRegistry(policy_version)
     policy = policies.current
     clocks = WhatIfClocks(policies)
-    state = ReplayState(clocks)
+    state = ReplayState(clocks, from_start=options.reads_from_start())
     await replay(options, state, options.sources(), options.fingerprint(policy.version), err)
     moment = to_micros(as_of or datetime.now(UTC))
     rows = whatif_report.compare(state, moment)
@@ -169,6 +221,7 @@ async def whatif(options: ReplayOptions, policy_version: str, as_of: datetime | 
         out.print_json(render.whatif_json(rows, policy.version))
     else:
         render.print_whatif(rows, policy.version, out)
+    render.warn_about_gaps(find_gaps(state.versions), err)
 
 
 class RecordCapture:
@@ -190,7 +243,8 @@ class RecordCapture:
 
 
 async def capture(options: ReplayOptions, path: Path, err: Console) -> int:
-    with RecordFileWriter(path) as writer:
+    # The file says which window it holds, so that its replays judge gaps as this read would.
+    with RecordFileWriter(path, options.window()) as writer:
         fold = RecordCapture(writer)
         await replay(options, fold, options.sources(), None, err)
     err.print(f"wrote {fold.events:,} records to {path}", style="dim")

@@ -73,10 +73,10 @@ class NumberLookup:
 class CaseTimeline:
     """A fold for the runner: keeps one case's events that happened at or before `as_of`."""
 
-    def __init__(self, case_id: str, as_of: Micros | None = None) -> None:
+    def __init__(self, case_id: str, as_of: Micros | None = None, from_start: bool = True) -> None:
         self.case_id = case_id
         self.as_of = as_of
-        self.state = ReplayState()
+        self.state = ReplayState(from_start=from_start)
         self.case_events: list[Any] = []
 
     def apply(self, stream: Stream, events: Sequence[Any]) -> None:

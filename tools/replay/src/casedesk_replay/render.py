@@ -9,12 +9,19 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from casedesk_replay.gaps import CaseExample, GapReport, version_ranges
 from casedesk_replay.reports import PERCENTILES, Compliance, Durations, Repeats, SummaryReport
+from casedesk_replay.storecheck import StoreComparison
 from casedesk_replay.whatif_report import WhatIfRow
 
+_WARNING = "bold yellow"
 
-def report_json(report: SummaryReport) -> str:
+
+def report_json(report: SummaryReport, comparison: StoreComparison | None = None) -> str:
     data = asdict(report)
+    if comparison is not None:
+        data["store_comparison"] = {**asdict(comparison),
+                                    "topic_complete": comparison.topic_complete}  # fmt: skip
     for dimension, rows in report.compliance.items():
         for row, plain in zip(rows, data["compliance"][dimension], strict=True):
             plain["rate"] = row.rate
@@ -36,6 +43,80 @@ def print_report(report: SummaryReport, console: Console) -> None:
         f"to tier {_counts(e.by_tier)}"
     )
     console.print(_repeats_table(report.repeats))
+
+
+def warn_about_gaps(gaps: GapReport, console: Console) -> None:
+    """A loud note on stderr when the case stream has holes; nothing when it has none."""
+    if not gaps.cases_with_gaps:
+        return
+    _say(
+        console,
+        f"WARNING: gaps in the case stream: {_many(gaps.missing_events, 'event')} missing in "
+        f"{gaps.cases_with_gaps:,} of {_many(gaps.cases, 'case')} (versions expected from "
+        f"{gaps.judged_from}); {_many(gaps.duplicate_records, 'duplicate record')} (re-sent, "
+        "counted once). Figures about these cases are incomplete.",
+    )
+    _examples(console, gaps.examples, gaps.cases_with_gaps, "missing ")
+    _say(
+        console,
+        "  Cases of which no event arrived cannot show as gaps: compare the topic with the case "
+        "event store (casedesk-replay report --compare-with-store).",
+    )
+
+
+def print_store_comparison(c: StoreComparison, console: Console) -> None:
+    lines = [
+        "Topic compared with the case event store",
+        f"  events in the store: {c.stored_events:,} ({_many(c.stored_cases, 'case')})",
+        f"  distinct events on the topic (by event id): {c.topic_events:,}",
+        f"  stored events missing from the topic: {c.missing_from_topic:,} "
+        f"(in {_many(c.cases_missing_events, 'case')}, {c.cases_absent_from_topic:,} of them "
+        "with no event on the topic)",
+        *_example_lines(c.missing_examples, c.cases_missing_events),
+        f"  events on the topic not in the store: {c.not_in_store:,} "
+        f"(in {_many(c.cases_not_in_store, 'case')})",
+        *_example_lines(c.not_in_store_examples, c.cases_not_in_store),
+        f"  duplicate records on the topic: {c.topic_duplicates:,}",
+    ]
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def warn_about_missing(c: StoreComparison, console: Console) -> None:
+    if c.topic_complete:
+        return
+    _say(
+        console,
+        f"WARNING: the topic misses {c.missing_from_topic:,} of the "
+        f"{_many(c.stored_events, 'event')} in the case event store "
+        f"({_many(c.cases_missing_events, 'case')}).",
+    )
+    _examples(console, c.missing_examples, c.cases_missing_events, "missing ")
+
+
+def _examples(console: Console, examples: list[CaseExample], cases: int, what: str) -> None:
+    for line in _example_lines(examples, cases, what):
+        _say(console, line)
+
+
+def _example_lines(examples: list[CaseExample], cases: int, what: str = "") -> list[str]:
+    lines = [
+        f"    case {e.case_id}: {what}version{'s' if len(e.versions) > 1 else ''} "
+        f"{version_ranges(e.versions)}"
+        for e in examples
+    ]
+    if cases > len(examples):
+        lines.append(f"    ... and {cases - len(examples):,} more cases")
+    return lines
+
+
+def _many(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _say(console: Console, line: str) -> None:
+    # soft_wrap: one line per message however narrow the terminal, so scripts can grep it.
+    console.print(line, style=_WARNING, markup=False, highlight=False, soft_wrap=True)
 
 
 def _compliance_table(dimension: str, rows: list[Compliance]) -> Table:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from casedesk_deadlines import MOSCOW
+from casedesk_replay.gaps import GapReport, find_gaps
 from casedesk_replay.projections import ReplayState
 from casedesk_replay.projections.escalations import DECIDED, ESCALATED, REQUESTED
 from casedesk_replay.projections.sla import BREACHED, MET, MET_LATE, OPEN, outcome
@@ -80,6 +81,7 @@ class SummaryReport:
     response_times: list[Durations]
     escalations: Escalations
     repeats: list[Repeats]
+    gaps: GapReport  # holes in the case stream: counts above miss those events
 
 
 def summarize(state: ReplayState, dimensions: Iterable[str] = DIMENSIONS) -> SummaryReport:
@@ -89,6 +91,7 @@ def summarize(state: ReplayState, dimensions: Iterable[str] = DIMENSIONS) -> Sum
         response_times=response_times(state),
         escalations=escalations(state),
         repeats=repeats(state),
+        gaps=find_gaps(state.versions),
     )
 
 

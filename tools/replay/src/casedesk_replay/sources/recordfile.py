@@ -1,31 +1,87 @@
 """A file of length-prefixed records: replays without a broker (tests, captures, hand-offs).
 
-Layout: the magic line `casedesk-replay-records/1\\n`, then per record a 1-byte stream-name
-length, a 4-byte big-endian value length, the stream name (`case`, `sla`, ...) and the value
-(the serialized protobuf payload, exactly as it was on the topic). Positions are byte offsets.
+Layout: the magic line `casedesk-replay-records/2\\n`, a JSON line saying which window of the
+streams the file holds (`{"window": {"since": ISO or null, "until": ISO or null}}`, or
+`{"window": null}` when unknown), then per record a 1-byte stream-name length, a 4-byte
+big-endian value length, the stream name (`case`, `sla`, ...) and the value (the serialized
+protobuf payload, exactly as it was on the topic). Positions are byte offsets.
+
+The window matters to gap detection: a capture that starts at `--since` begins in the middle of
+cases, and its first versions are not missing. Files of version 1 (no window line) are still
+read; their window is unknown.
 """
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from casedesk_replay.sources import Batch, SourceError
+from casedesk_replay.sources import EVERYTHING, Batch, SourceError, TimeRange
 from casedesk_replay.topics import Stream
 from casedesk_replay.wire import UndecodableRecord, decode_many
 
-MAGIC = b"casedesk-replay-records/1\n"
+MAGIC = b"casedesk-replay-records/2\n"
+MAGIC_V1 = b"casedesk-replay-records/1\n"
+_WINDOW_LINE_MAX = 4096
 _HEADER = struct.Struct(">BI")
 _PART = "records"
 
 
+@dataclass(frozen=True)
+class FileHeader:
+    window: TimeRange | None  # the streams' window the file holds; None: it does not say
+    size: int  # bytes before the first record
+
+
+def window_line(window: TimeRange | None) -> bytes:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    plain = None if window is None else {"since": iso(window.since), "until": iso(window.until)}
+    return json.dumps({"window": plain}).encode() + b"\n"
+
+
+def parse_header(head: bytes, path: Path) -> FileHeader:
+    """The header of a record file from its first bytes (at least the magic and window line)."""
+    if head.startswith(MAGIC_V1):
+        return FileHeader(None, len(MAGIC_V1))
+    if not head.startswith(MAGIC):
+        raise SourceError(f"{path} is not a casedesk-replay record file")
+    end = head.find(b"\n", len(MAGIC))
+    try:
+        if end < 0:
+            raise ValueError("no window line")
+        plain = json.loads(head[len(MAGIC) : end])["window"]
+        window = None
+        if plain is not None:
+            since, until = (datetime.fromisoformat(t) if t else None
+                            for t in (plain["since"], plain["until"]))  # fmt: skip
+            window = TimeRange(since, until)
+    except (ValueError, KeyError, TypeError) as error:
+        raise SourceError(f"{path}: damaged header: {error}") from error
+    return FileHeader(window, end + 1)
+
+
+def read_header(path: Path) -> FileHeader:
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(MAGIC) + _WINDOW_LINE_MAX)
+    except OSError as error:
+        raise SourceError(f"cannot read {path}: {error.strerror}") from error
+    return parse_header(head, path)
+
+
 class RecordFileWriter:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, window: TimeRange | None = EVERYTHING) -> None:
+        """`window`: what the records cover (None: unknown, e.g. a copy of a version 1 file)."""
         self._file: BinaryIO = path.open("wb")
-        self._file.write(MAGIC)
+        self._file.write(MAGIC + window_line(window))
 
     def write(self, stream: Stream, value: bytes) -> None:
         name = stream.value.encode()
@@ -62,9 +118,8 @@ class RecordFileSource:
             self._data = self._path.read_bytes()
         except OSError as error:
             raise SourceError(f"cannot read {self._path}: {error.strerror}") from error
-        if not self._data.startswith(MAGIC):
-            raise SourceError(f"{self._path} is not a casedesk-replay record file")
-        self._position = max(resume.get(_PART, len(MAGIC)), len(MAGIC))
+        header = parse_header(self._data[: len(MAGIC) + _WINDOW_LINE_MAX], self._path)
+        self._position = max(resume.get(_PART, header.size), header.size)
         return len(self._data) - self._position
 
     async def batches(self) -> AsyncIterator[Batch]:

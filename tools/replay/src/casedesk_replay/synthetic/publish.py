@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
@@ -23,27 +25,43 @@ async def publish(
 ) -> None:
     """Create the scenario's topics (if missing) and produce every event, acks=all."""
     await ensure_topics(bootstrap, tuple(TopicSpec(topics.topic(s), partitions) for s in Stream))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
+    producer = await _producer(bootstrap)
     try:
         for stream, events in scenario.streams().items():
-            topic = topics.topic(stream)
-            numbers = sorted(await producer.partitions_for(topic))
-            by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
-            partitioner = DefaultPartitioner()
-            for event in events:
-                key = event.meta.case_id.encode()
-                by_partition[partitioner(key, numbers, numbers)].append(
-                    (key, event.SerializeToString())
-                )
-            await asyncio.gather(
-                *(
-                    _send(producer, topic, number, records)
-                    for number, records in by_partition.items()
-                )
-            )
+            await _produce(producer, topics.topic(stream), events)
     finally:
         await producer.stop()
+
+
+async def publish_events(
+    bootstrap: str, topic: str, events: Sequence[Any], partitions: int = 6
+) -> None:
+    """Create `topic` (if missing) and produce `events` to it in their order, acks=all: a
+    stream as a relay left it, holes and re-sends included, for tests of what a replay notices."""
+    await ensure_topics(bootstrap, (TopicSpec(topic, partitions),))
+    producer = await _producer(bootstrap)
+    try:
+        await _produce(producer, topic, events)
+    finally:
+        await producer.stop()
+
+
+async def _producer(bootstrap: str) -> AIOKafkaProducer:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    return producer
+
+
+async def _produce(producer: AIOKafkaProducer, topic: str, events: Sequence[Any]) -> None:
+    numbers = sorted(await producer.partitions_for(topic))
+    by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+    partitioner = DefaultPartitioner()
+    for event in events:
+        key = event.meta.case_id.encode()
+        by_partition[partitioner(key, numbers, numbers)].append((key, event.SerializeToString()))
+    await asyncio.gather(
+        *(_send(producer, topic, number, records) for number, records in by_partition.items())
+    )
 
 
 async def _send(producer: AIOKafkaProducer, topic: str, partition: int,
