@@ -31,11 +31,17 @@ FAST_RETRY = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, rn
 
 
 class Parked:
-    def __init__(self) -> None:
-        self.records: list[tuple[SourceRecord, str]] = []
+    """The dead-letter callable: records what it parks; `closed` refuses, as at shutdown."""
 
-    async def __call__(self, source: SourceRecord, error: str) -> None:
+    def __init__(self, closed: bool = False) -> None:
+        self.records: list[tuple[SourceRecord, str]] = []
+        self.closed = closed
+
+    async def __call__(self, source: SourceRecord, error: str) -> bool:
+        if self.closed:
+            return False
         self.records.append((source, error))
+        return True
 
 
 @pytest.fixture
@@ -189,3 +195,17 @@ async def test_resumed_deliveries_continue_their_attempt_count(
     await asyncio.wait_for(dispatcher.wait_idle(), 10)
     assert store.state(email.notification_id) == (DeliveryState.DEAD, 4)
     assert smtp_sink.refused == 2
+
+
+async def test_a_dead_letter_refused_at_shutdown_leaves_the_delivery_pending(
+    store: DeliveryStore, smtp_sink: SmtpSink, sms_sink: SmsSink, dispatcher_for
+) -> None:
+    [email, sms] = plan(store, story("case-1", "2026-0000001")[0])
+    sms_sink.fail_next(1, 400)
+    dispatcher = dispatcher_for(store, smtp_sink, sms_sink, Parked(closed=True))
+    dispatcher.submit([email, sms])
+    await asyncio.wait_for(dispatcher.wait_idle(), 10)
+    # Not parked, so not dead: resumed after the restart (and parked then).
+    assert store.state(sms.notification_id) == (DeliveryState.PENDING, 0)
+    assert store.state(email.notification_id) == (DeliveryState.SENT, 1)
+    assert "dead_lettered" not in journal_payloads(store)

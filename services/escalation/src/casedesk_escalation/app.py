@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from casedesk_escalation.case_client import CaseEscalator
@@ -23,10 +23,13 @@ from casedesk_escalation.settings import EscalationSettings
 from casedesk_escalation.store import store_from_settings
 from casedesk_runtime.grpc_client import insecure_channel
 from casedesk_runtime.grpc_server import GrpcServer
-from casedesk_runtime.kafka import consumer_config, producer_config
+from casedesk_runtime.kafka import consumer_config
 from casedesk_runtime.logs import get_logger
+from casedesk_runtime.publishing import Publisher, producer_starter
 
 log = get_logger(__name__)
+# After the grace period and abandoning Kafka deliveries, how long the consumer still gets to end.
+ABANDON_WAIT_S = 5.0
 
 
 async def run(settings: EscalationSettings) -> int:
@@ -44,7 +47,8 @@ async def escalation_pipeline(settings: EscalationSettings) -> AsyncIterator[Esc
     store = store_from_settings(settings)
     await store.open()
     channel = insecure_channel(settings.case_address)
-    producer = AIOKafkaProducer(**producer_config(settings, client_id="escalation"))
+    # Dead letters and the journal are delivered one after the other by the consumer loop.
+    publisher = Publisher(producer_starter(settings, "escalation"), name="escalation")
     consumer = AIOKafkaConsumer(
         **consumer_config(settings, settings.escalation_consumer_group),
         client_id="escalation",
@@ -53,11 +57,10 @@ async def escalation_pipeline(settings: EscalationSettings) -> AsyncIterator[Esc
         partition_assignment_strategy=(RangePartitionAssignor,),
     )
     try:
-        await producer.start()
         await consumer.start()
         escalations = EscalationConsumer(
             consumer=consumer,
-            producer=producer,
+            publisher=publisher,
             store=store,
             desk=EscalationDesk(policy, store, settings.escalation_state_cache),
             commands=CommandRunner(
@@ -65,7 +68,7 @@ async def escalation_pipeline(settings: EscalationSettings) -> AsyncIterator[Esc
                 CaseEscalator(channel, settings.case_call_timeout_s, settings.case_call_attempts),
                 settings.escalation_call_concurrency,
             ),
-            journal=DecisionJournal(store, producer, settings.topics().decisions),
+            journal=DecisionJournal(store, publisher, settings.topics().decisions),
             topics=settings.topics(),
             group=settings.escalation_consumer_group,
             batch_max=settings.escalation_batch_max,
@@ -78,11 +81,24 @@ async def escalation_pipeline(settings: EscalationSettings) -> AsyncIterator[Esc
         yield escalations
     finally:
         with contextlib.suppress(Exception):
-            await consumer.stop()
-        with contextlib.suppress(Exception):
-            await producer.stop()
+            await _stop_consumer(consumer)
+        await publisher.aclose()
         await channel.close()
         await store.close()
+
+
+async def _stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """`consumer.stop()`, tolerating what aiokafka 0.14 lets escape while the broker is away.
+
+    Its fetcher cancels a fetch that is sleeping out its retry backoff and re-raises that
+    CancelledError from stop(); ignored unless this task itself is being cancelled.
+    """
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
 
 
 async def _serve(server: GrpcServer, escalations: EscalationConsumer, grace_s: float) -> int:
@@ -97,9 +113,16 @@ async def _serve(server: GrpcServer, escalations: EscalationConsumer, grace_s: f
         log.error("consumer stopped unexpectedly", exc_info=error)
         return 1
     escalations.stop()
-    try:
-        # Everything is committed batch by batch, so cutting a slow batch short is safe.
-        await asyncio.wait_for(consuming, timeout=grace_s)
-    except TimeoutError:
-        log.warning("consumer did not stop within the grace period; cancelled")
+    # Everything is committed batch by batch, so cutting a slow batch short is safe: first what
+    # waits for Kafka (an outage), then whatever else holds it (the case service, the store).
+    done, _ = await asyncio.wait({consuming}, timeout=grace_s)
+    if not done:
+        log.warning("consumer did not stop within the grace period; Kafka deliveries abandoned")
+        escalations.abandon_publishing()
+        try:
+            await asyncio.wait_for(consuming, timeout=ABANDON_WAIT_S)
+        except TimeoutError:
+            log.warning("consumer still busy after abandoning Kafka deliveries; cancelled")
+    else:
+        await consuming  # raises what the consumer failed with while stopping, if anything
     return 0

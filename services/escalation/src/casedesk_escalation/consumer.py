@@ -3,14 +3,16 @@
 Offsets live in the decision store, not in Kafka (assignment.py): a batch's decisions, case
 states and next offsets are committed in one transaction. Only then are the Escalate commands
 sent and the journal published, both from the store, so a kill -9 at any point neither repeats a
-decision nor loses one (README "Exactly once").
+decision nor loses one (README "Exactly once"). Dead letters (acknowledged before the batch
+holding the poisoned record commits) and the journal go through one `Publisher`, which waits out
+a broker outage of any length.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from casedesk_escalation.assignment import PartitionOwnership
@@ -21,8 +23,8 @@ from casedesk_escalation.journal import DecisionJournal
 from casedesk_escalation.store.records import OffsetConflict, Partition
 from casedesk_escalation.store.sql import DecisionStore
 from casedesk_escalation.wire import Topics, UndecodableRecord, read_record
-from casedesk_runtime.kafka import dead_letter
 from casedesk_runtime.logs import get_logger
+from casedesk_runtime.publishing import Publisher, dead_letter
 
 log = get_logger(__name__)
 CONSUMER_NAME = "escalation"
@@ -30,11 +32,15 @@ CONSUMER_NAME = "escalation"
 Poisoned = tuple[ConsumerRecord, str]
 
 
+class PublishingAbandoned(RuntimeError):
+    """The publisher was closed before Kafka acknowledged a dead letter: the batch is not stored."""
+
+
 class EscalationConsumer:
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
-        producer: AIOKafkaProducer,
+        publisher: Publisher,
         store: DecisionStore,
         desk: EscalationDesk,
         commands: CommandRunner,
@@ -45,7 +51,7 @@ class EscalationConsumer:
         breach_wait_s: float,
     ) -> None:
         self._consumer = consumer
-        self._producer = producer
+        self._publisher = publisher
         self._store = store
         self._desk = desk
         self._commands = commands
@@ -62,11 +68,21 @@ class EscalationConsumer:
         await self._commands.run_pending()
         await self._journal.publish_pending()
         self._consumer.subscribe(self._topics.consumed, listener=self._ownership)
-        while not self._stopping.is_set():
-            await self._step()
+        try:
+            while not self._stopping.is_set():
+                await self._step()
+        except PublishingAbandoned:
+            if not self._stopping.is_set():
+                raise
+            log.warning("stopped before a dead letter was acknowledged; its batch is read again")
 
     def stop(self) -> None:
+        """Finish the batch under way, then return from `run`."""
         self._stopping.set()
+
+    def abandon_publishing(self) -> None:
+        """Stop waiting for Kafka (a shutdown during an outage): what is unpublished stays so."""
+        self._publisher.close()
 
     def _forget(self) -> None:
         self._desk.forget()
@@ -103,7 +119,7 @@ class EscalationConsumer:
         kept = {item.partition for item in items}
         for record, error in poisoned:
             if (record.topic, record.partition) in kept:
-                await dead_letter(self._producer, record.topic, CONSUMER_NAME, record, error)
+                await self._dead_letter(record, error)
         if not items:
             return
         batch = await self._desk.decide(items, self._ownership.stored)
@@ -121,6 +137,10 @@ class EscalationConsumer:
         await self._commit_to_kafka(batch.offsets)
         await self._commands.run_pending()
         await self._journal.publish_pending()
+
+    async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
+        if not await dead_letter(self._publisher, record.topic, CONSUMER_NAME, record, error):
+            raise PublishingAbandoned(f"{record.topic}/{record.partition}@{record.offset}")
 
     async def _commit_to_kafka(self, offsets: dict[Partition, tuple[int | None, int]]) -> None:
         """Mirror the stored offsets to the group, for lag monitoring only (the store decides)."""

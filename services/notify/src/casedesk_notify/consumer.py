@@ -2,7 +2,9 @@
 
 The offsets that count are the ones committed in the store together with the deliveries they
 caused; on every partition assignment the consumer seeks there. Offsets are also committed to
-Kafka, lazily and best-effort, only so that lag monitoring sees notify's progress.
+Kafka, lazily and best-effort, only so that lag monitoring sees notify's progress. A record that
+is not a valid case event is parked on the dead-letter topic before its batch commits (waiting out
+a Kafka outage), so its offset moves on only once the broker acknowledged the dead letter.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from casedesk_notify.dispatcher import Dispatcher
+from casedesk_notify.dispatcher import Dispatcher, ParkingClosed
 from casedesk_notify.planning import BatchPlanner
 from casedesk_notify.store import DeliveryStore
 
 log = logging.getLogger(__name__)
 
-ParkRecord = Callable[[Any, Exception], Awaitable[None]]
+# True once Kafka acknowledged the dead letter, False if the publisher was closed first.
+ParkRecord = Callable[[Any, Exception], Awaitable[bool]]
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -82,13 +85,20 @@ class CaseEventConsumer:
         self._consumer.subscribe(
             [self._topic], listener=_SeekToStoredOffsets(self._consumer, self._store, self._topic)
         )
-        while not self._stopping.is_set():
-            self._apply_backpressure()
-            fetched = await self._consumer.getmany(timeout_ms=200, max_records=self._max_records)
-            records = [record for batch in fetched.values() for record in batch]
-            if records:
-                await self._process(records)
-            await self._commit_to_kafka(force=False)
+        try:
+            while not self._stopping.is_set():
+                self._apply_backpressure()
+                fetched = await self._consumer.getmany(
+                    timeout_ms=200, max_records=self._max_records
+                )
+                records = [record for batch in fetched.values() for record in batch]
+                if records:
+                    await self._process(records)
+                await self._commit_to_kafka(force=False)
+        except ParkingClosed:
+            if not self.stopping:
+                raise
+            log.warning("stopped before a poisoned record was parked; its batch is read again")
         await self._commit_to_kafka(force=True)
 
     async def _process(self, records: list[Any]) -> None:
@@ -102,7 +112,8 @@ class CaseEventConsumer:
                     "error": str(poison),
                 },
             )
-            await self._park(record, poison)
+            if not await self._park(record, poison):
+                raise ParkingClosed(f"{record.topic}/{record.partition}@{record.offset}")
         # No await between the commit and the hand-over: a cancellation cannot split them.
         created = self._store.commit_batch(planned.changes)
         self._dispatcher.submit(created)

@@ -30,8 +30,14 @@ from casedesk_runtime.kafka import extract_trace_context
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
-DeadLetter = Callable[[SourceRecord, str], Awaitable[None]]
+# Parks a source record on the dead-letter topic; True once Kafka acknowledged it, False if the
+# publisher was closed first (shutdown).
+DeadLetter = Callable[[SourceRecord, str], Awaitable[bool]]
 LaneKey = tuple[str, Channel]
+
+
+class ParkingClosed(Exception):
+    """The dead-letter publisher was closed before the record was parked (shutdown)."""
 
 
 class Dispatcher:
@@ -89,6 +95,11 @@ class Dispatcher:
             while lane and not self._stopping.is_set():
                 if await self._deliver(lane[0]):
                     lane.popleft()
+        except ParkingClosed:
+            log.warning(
+                "lane stopped before a dead letter was parked; the delivery resumes on restart",
+                extra={"case_id": key[0], "channel": key[1].value},
+            )
         except Exception:
             # A bug, not a provider failure: the delivery stays pending and resumes on restart.
             log.exception("lane stopped", extra={"case_id": key[0], "channel": key[1].value})
@@ -162,7 +173,9 @@ class Dispatcher:
     async def _give_up(self, delivery: Delivery, attempts: int, failure: DeliveryFailure) -> None:
         error = str(failure)
         # Parked before the verdict commits: a crash in between parks it twice, never zero times.
-        await self._park(delivery.source, error)
+        # The dead letter waits out a Kafka outage; only a shutdown makes it give up.
+        if not await self._dead_letter(delivery.source, error):
+            raise ParkingClosed(delivery.notification_id)
         now = datetime.now(UTC)
         entries = (
             journal.failed(delivery, attempts, error, failure.temporary, None, now),
@@ -176,17 +189,6 @@ class Dispatcher:
             "delivery dead-lettered",
             extra={"notification_id": delivery.notification_id, "attempts": attempts},
         )
-
-    async def _park(self, source: SourceRecord, error: str) -> None:
-        backoff = 0.5
-        while True:
-            try:
-                await self._dead_letter(source, error)
-                return
-            except Exception:
-                log.exception("dead-letter publish failed; retrying")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
 
     async def _wait_or_stop(self, delay: float) -> bool:
         """Sleep `delay`; True when stopping cut the wait short."""

@@ -1,7 +1,9 @@
 """Publishes the journal outbox to notification.events.v1, in order, at least once.
 
-Entries are deleted only after Kafka acknowledged them (acks=all, idempotent producer), so a crash
-re-publishes at most the last unacknowledged batch, with the same event ids.
+Entries are deleted only after Kafka acknowledged them, so a crash re-publishes at most the last
+unacknowledged batch, with the same event ids. Deliveries go through a `Publisher`: a broker
+outage of any length is waited out with fresh producers (logged when it starts, once a minute and
+when it ends), the entries staying in the outbox meanwhile.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from casedesk_notify.store import DeliveryStore
+from casedesk_runtime.publishing import OutgoingRecord, Publisher
 
 log = logging.getLogger(__name__)
 
@@ -20,13 +24,13 @@ class JournalRelay:
     def __init__(
         self,
         store: DeliveryStore,
-        producer: Any,
+        publisher: Publisher,
         topic: str,
         batch_size: int = 500,
         idle_poll_s: float = 1.0,
     ) -> None:
         self._store = store
-        self._producer = producer
+        self._publisher = publisher
         self._topic = topic
         self._batch_size = batch_size
         self._idle_poll_s = idle_poll_s
@@ -38,36 +42,38 @@ class JournalRelay:
         self._wakeup.set()
 
     async def publish_pending(self) -> int:
-        """Publish everything in the outbox now; return how many entries went out."""
+        """Publish everything in the outbox now; return how many entries went out.
+
+        Waits out a broker outage; returns early, the rest kept, if the publisher is closed.
+        """
         total = 0
         while batch := self._store.journal_batch(self._batch_size):
-            futures = [
-                await self._producer.send(
-                    self._topic, value=entry.value, key=entry.key, headers=list(entry.headers)
-                )
+            records = [
+                OutgoingRecord(self._topic, entry.value, entry.key, tuple(entry.headers))
                 for _, entry in batch
             ]
-            await asyncio.gather(*futures)
+            if not await self._publisher.deliver(records, self._waiting_at(batch[0][0])):
+                break
             self._store.drop_journal([seq for seq, _ in batch])
             total += len(batch)
         return total
 
     async def run(self) -> None:
-        """Publish until `stop()`; the last round flushes what the final deliveries wrote."""
-        backoff = 0.5
+        """Publish until `stop()`; the last round flushes what the final deliveries wrote.
+
+        Closing the publisher (shutdown while Kafka is away) ends it at once, the rest unpublished.
+        """
         while True:
             stopping = self._stopping
-            try:
-                await self.publish_pending()
-                backoff = 0.5
-            except Exception:  # Kafka unavailable: the outbox keeps the entries meanwhile
-                if stopping:
-                    log.warning("journal not fully flushed at shutdown; published on restart")
-                    return
-                log.exception("journal publish failed; retrying", extra={"retry_in_s": backoff})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
+            await self.publish_pending()
+            if self._publisher.closed:
+                backlog = self._store.journal_backlog()
+                if backlog:
+                    log.warning(
+                        "journal not fully flushed at shutdown; published on restart",
+                        extra={"journal_backlog": backlog},
+                    )
+                return
             if stopping:
                 return
             with contextlib.suppress(TimeoutError):
@@ -78,3 +84,11 @@ class JournalRelay:
         """Ask `run` to do a last flush and return."""
         self._stopping = True
         self._wakeup.set()
+
+    def _waiting_at(self, first_seq: int) -> Callable[[], Mapping[str, Any]]:
+        """For the outage log lines: where the journal waits and how much is behind it."""
+
+        def where() -> Mapping[str, Any]:
+            return {"journal_seq": first_seq, "journal_backlog": self._store.journal_backlog()}
+
+        return where

@@ -10,20 +10,20 @@ store rather than leaving it half alive; SIGTERM drains and stops everything in 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from casedesk_deadlines import CalendarOverrides, russian_calendar
 from casedesk_runtime.grpc_server import GrpcServer
-from casedesk_runtime.kafka import consumer_config, producer_config
+from casedesk_runtime.kafka import consumer_config
 from casedesk_runtime.logs import configure_logging, get_logger
+from casedesk_runtime.publishing import Publisher, producer_starter
 from casedesk_runtime.settings import SettingsError, load_settings
 from casedesk_runtime.telemetry import configure_telemetry
-from casedesk_sla.adapters.consumer import CaseEventConsumer
+from casedesk_sla.adapters.consumer import CaseEventConsumer, stop_kafka_consumer
 from casedesk_sla.adapters.partitions import wait_for_partitions
 from casedesk_sla.adapters.relay import OutboxRelay
 from casedesk_sla.adapters.store import SqliteClockStore
@@ -54,29 +54,36 @@ async def serve(settings: SlaSettings) -> int:
         extra={"cases": cases, "policy_version": policies.current.version},
     )
     clock = SystemClock()
-    producer = AIOKafkaProducer(**producer_config(settings, client_id="casedesk-sla"))
+    # Two publishers, as the relay and the consumer deliver concurrently (one delivery at a time
+    # each); the dead-letter one starts its producer only when a record is refused.
+    relay_publisher = Publisher(producer_starter(settings, "casedesk-sla"), name="sla relay")
+    dead_letters = Publisher(
+        producer_starter(settings, "casedesk-sla-dlq"), name="sla dead letters"
+    )
     kafka_consumer = AIOKafkaConsumer(
         **consumer_config(settings, group_id=settings.sla_consumer_group),
         client_id="casedesk-sla",
     )
-    relay = OutboxRelay(store, producer, settings.sla_target_topic, settings.sla_relay_batch_size)
+    relay = OutboxRelay(
+        store, relay_publisher, settings.sla_target_topic, settings.sla_relay_batch_size
+    )
     engine = SlaEngine(book, store, clock, Watermarks(store.positions()), on_outbox=relay.wake)
     timer = AlarmTimer(engine, clock)
     consumer = CaseEventConsumer(
         kafka_consumer,
         engine,
         settings.sla_source_topic,
-        dlq_producer=producer,
+        dead_letters=dead_letters,
         on_progress=timer.wake,
         max_records=settings.sla_batch_max_records,
     )
-    await producer.start()
     await kafka_consumer.start()
     await consumer.start(await wait_for_partitions(settings, settings.sla_source_topic))
+    relaying = asyncio.create_task(relay.run(), name="relay")
     loops = [
         asyncio.create_task(consumer.run(), name="consumer"),
         asyncio.create_task(timer.run(), name="timer"),
-        asyncio.create_task(relay.run(), name="relay"),
+        relaying,
     ]
     failed: list[BaseException] = []
 
@@ -93,21 +100,46 @@ async def serve(settings: SlaSettings) -> int:
         consumer.stop()
         timer.stop()
         relay.stop()
-        for loop in loops:
+        others = [loop for loop in loops if loop is not relaying]  # the relay ends its batch
+        for loop in others:
             loop.cancel()
-        await asyncio.gather(*loops, return_exceptions=True)
-        if not failed:
-            # Best effort within the grace period: whatever is left is published after restart.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(relay.drain(), settings.shutdown_grace_s)
-        await kafka_consumer.stop()
-        await producer.stop()
+        await asyncio.gather(*others, return_exceptions=True)
+        await dead_letters.aclose()
+        # Best effort within the grace period: whatever is left is published after restart.
+        await finish_relay(relay, relaying, relay_publisher, failed, settings.shutdown_grace_s)
+        await relay_publisher.aclose()
+        await stop_kafka_consumer(kafka_consumer)
         store.close()
 
     server = GrpcServer(settings)
     await server.start()
     await server.serve_until_signal(on_shutdown=shut_down)
     return 1 if failed else 0
+
+
+async def finish_relay(
+    relay: OutboxRelay,
+    relaying: asyncio.Task[None],
+    publisher: Publisher,
+    failed: list[BaseException],
+    grace_s: float,
+) -> None:
+    """Let the stopped relay end its batch and, unless a loop `failed`, empty the outbox, all
+    within `grace_s`. A delivery still waiting for the broker then (an outage) is abandoned: its
+    rows stay in the outbox for the next run.
+    """
+
+    async def finish() -> None:
+        await asyncio.gather(relaying, return_exceptions=True)
+        if not failed:
+            await relay.drain()
+
+    finishing = asyncio.ensure_future(finish())
+    done, _ = await asyncio.wait({finishing}, timeout=grace_s)
+    if not done:
+        log.warning("outbox not drained within the grace period; published after the restart")
+        publisher.close()
+    await finishing
 
 
 def main() -> None:

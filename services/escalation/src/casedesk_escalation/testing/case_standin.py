@@ -29,7 +29,9 @@ class StandInCase:
 
 @dataclass
 class StandInCaseService(case_service_pb2_grpc.CaseServiceServicer):
-    producer: object | None = None  # a started aiokafka producer, or None
+    # A started aiokafka producer, or None. A plain one, not a Publisher: the stand-in lives for
+    # one test on a healthy broker; surviving outages is the real case service's relay's job.
+    producer: object | None = None
     topic: str = "case.events.v1"
     delay_s: float = 0.0
     address: str = ""  # set by serve_standin

@@ -180,6 +180,9 @@ class DeliveryStore:
         )
         return [(row["seq"], _journal_entry(row)) for row in cursor]
 
+    def journal_backlog(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM journal_outbox").fetchone()[0])
+
     def drop_journal(self, seqs: Sequence[int]) -> None:
         with self._transaction() as db:
             db.executemany("DELETE FROM journal_outbox WHERE seq = ?", [(seq,) for seq in seqs])

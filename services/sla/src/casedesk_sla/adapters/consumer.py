@@ -4,23 +4,32 @@ Offsets live in the SLA store, committed with the clocks they produced, so the c
 itself every partition and seeks to the stored positions instead of trusting Kafka's committed
 offsets (which are still committed afterwards, best effort, so lag shows in the usual tools).
 One process owns all partitions; run a single replica.
+
+A record that cannot be read is dead-lettered before the batch holding it is stored, so its offset
+is consumed only once the broker acknowledged the dead letter; during a broker outage the consumer
+waits for that acknowledgement (the `Publisher` replaces its producers until Kafka is back).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from casedesk.case.v1 import events_pb2 as case_events
-from casedesk_runtime.kafka import dead_letter
 from casedesk_runtime.logs import get_logger
+from casedesk_runtime.publishing import Publisher, dead_letter
 from casedesk_sla.adapters.codec import case_fact, event_time
 from casedesk_sla.engine import ConsumedEvent, SlaEngine
 
 log = get_logger(__name__)
 CONSUMER_NAME = "sla"
+
+
+class DeadLetterAbandoned(RuntimeError):
+    """The dead-letter publisher was closed before the broker acknowledged a dead letter."""
 
 
 class CaseEventConsumer:
@@ -29,14 +38,14 @@ class CaseEventConsumer:
         consumer: AIOKafkaConsumer,
         engine: SlaEngine,
         topic: str,
-        dlq_producer: AIOKafkaProducer,
+        dead_letters: Publisher,
         on_progress: Callable[[], None] = lambda: None,
         max_records: int = 1000,
     ) -> None:
         self._consumer = consumer
         self._engine = engine
         self._topic = topic
-        self._dlq_producer = dlq_producer
+        self._dead_letters = dead_letters
         self._on_progress = on_progress
         self._max_records = max_records
         self._partitions: list[TopicPartition] = []
@@ -71,6 +80,8 @@ class CaseEventConsumer:
             if events:
                 rejected = self._engine.consume(events)
                 by_position = {(r.topic, r.partition, r.offset): r for r in records}
+                # Known only once the batch is stored: a process killed before the broker
+                # acknowledged one of these loses it (its error line still names the record).
                 for event, error in rejected:
                     record = by_position[(*event.partition, event.offset)]
                     await self._dead_letter(record, error)
@@ -94,7 +105,11 @@ class CaseEventConsumer:
             "case event refused: dead-lettered",
             extra={"partition": record.partition, "offset": record.offset, "error": str(error)},
         )
-        await dead_letter(self._dlq_producer, self._topic, CONSUMER_NAME, record, error)
+        if not await dead_letter(self._dead_letters, self._topic, CONSUMER_NAME, record, error):
+            raise DeadLetterAbandoned(
+                f"dead letter of {record.topic}/{record.partition}@{record.offset} not "
+                "acknowledged: the publisher was closed"
+            )
 
     async def _update_caught_up(self) -> None:
         watermarks = self._engine.watermarks
@@ -115,6 +130,21 @@ class CaseEventConsumer:
             await self._consumer.commit(offsets)
         except KafkaError as error:  # informational only: the store holds the real offsets
             log.warning("committing offsets to Kafka failed", extra={"error": str(error)})
+
+
+async def stop_kafka_consumer(consumer: AIOKafkaConsumer) -> None:
+    """`consumer.stop()`, tolerating what aiokafka 0.14 lets escape while the broker is away.
+
+    Its fetcher cancels a fetch that is sleeping out its retry backoff and re-raises that
+    CancelledError from stop(); ignored unless this task itself is being cancelled.
+    """
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.debug("Kafka consumer stopped while the broker was away")
 
 
 def _traceparent(record: ConsumerRecord) -> str | None:

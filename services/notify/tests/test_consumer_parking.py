@@ -1,0 +1,116 @@
+"""A poisoned case event is parked before its batch commits: the offset waits for Kafka's ack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from casedesk_notify.consumer import CaseEventConsumer
+from casedesk_notify.deadlines import NoDeadlines
+from casedesk_notify.decoding import CaseEventDecoder
+from casedesk_notify.dispatcher import Dispatcher
+from casedesk_notify.domain import NotifyPolicy
+from casedesk_notify.planning import BatchPlanner
+from casedesk_notify.rendering import TemplateCatalog
+from casedesk_notify.retry import RetryPolicy
+from casedesk_notify.store import DeliveryStore
+from casedesk_notify.testing import events
+from casedesk_notify.testing.kafka import FakeKafka
+from casedesk_runtime.publishing import Publisher, dead_letter
+
+PARTITION = TopicPartition(events.TOPIC, 0)
+
+
+@dataclass
+class FakeCaseEvents:
+    """What CaseEventConsumer needs of an AIOKafkaConsumer: one batch of one partition."""
+
+    batch: list[Any]
+    committed: list[dict[TopicPartition, Any]] = field(default_factory=list)
+
+    def subscribe(self, topics: list[str], listener: Any) -> None:
+        pass
+
+    def assignment(self) -> set[TopicPartition]:
+        return {PARTITION}
+
+    def paused(self) -> set[TopicPartition]:
+        return set()
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
+        batch, self.batch = self.batch, []
+        if not batch:
+            await asyncio.sleep(0.005)
+            return {}
+        return {PARTITION: batch}
+
+    async def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        self.committed.append(offsets)
+
+
+def consumer_for(store: DeliveryStore, source: FakeCaseEvents, dlq: Publisher) -> CaseEventConsumer:
+    async def park(record: Any, error: Exception | str) -> bool:
+        return await dead_letter(dlq, events.TOPIC, "notify", record, error)
+
+    planner = BatchPlanner(
+        CaseEventDecoder(NoDeadlines()), TemplateCatalog("https://portal.test/cases"),
+        NotifyPolicy(), channels=(), load_card=store.card,
+    )  # fmt: skip
+    dispatcher = Dispatcher(store, {}, RetryPolicy(1, 0.01, 0.01), dead_letter=park)
+    return CaseEventConsumer(
+        source, events.TOPIC, store, planner, dispatcher, park,  # type: ignore[arg-type]
+        journal_written=lambda: None, kafka_commit_interval_s=0,
+    )  # fmt: skip
+
+
+async def test_a_park_that_fails_once_is_retried_and_the_offset_stored_only_after_the_ack(
+    store: DeliveryStore,
+) -> None:
+    poisoned = events.Record(events.TOPIC, 0, 0, b"case-1", b"\xff not a case event")
+    created = events.record(events.created("case-1", "2026-0000001"), offset=1)
+    source = FakeCaseEvents([poisoned, created])
+    kafka = FakeKafka(fail_sends=1)
+    consumer = consumer_for(store, source, kafka.publisher())
+
+    running = asyncio.create_task(consumer.run())
+    try:
+        await kafka.until_failures(1)
+        assert store.stored_offsets(events.TOPIC) == {}  # the batch waits for the dead letter
+        async with asyncio.timeout(5):
+            while not store.stored_offsets(events.TOPIC):
+                await asyncio.sleep(0.005)
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(running, 5)
+
+    assert store.stored_offsets(events.TOPIC) == {0: 2}
+    assert store.card("case-1") is not None
+    [parked] = kafka.written
+    assert (parked.topic, parked.key, parked.value) == (
+        f"{events.TOPIC}.dlq.notify", b"case-1", b"\xff not a case event",
+    )  # fmt: skip
+    assert json.loads(parked.header("casedesk-dlq") or b"{}")["source_offset"] == 0
+    assert [offsets[PARTITION].offset for offsets in source.committed] == [2]
+
+
+async def test_a_park_abandoned_at_shutdown_leaves_the_batch_to_be_read_again(
+    store: DeliveryStore,
+) -> None:
+    poisoned = events.Record(events.TOPIC, 0, 0, b"case-1", b"\xff")
+    source = FakeCaseEvents([poisoned])
+    kafka = FakeKafka(down=True)
+    dlq = kafka.publisher()
+    consumer = consumer_for(store, source, dlq)
+
+    running = asyncio.create_task(consumer.run())
+    await kafka.until_failures(2)
+    consumer.stop()
+    dlq.close()
+    await asyncio.wait_for(running, 5)  # returns: a stop, not a failure
+
+    assert store.stored_offsets(events.TOPIC) == {}
+    assert source.committed == []

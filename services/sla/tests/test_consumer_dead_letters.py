@@ -1,0 +1,109 @@
+"""Dead letters of the case-event consumer: the offset is stored only once Kafka took the letter."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import TopicPartition
+from fake_kafka import FakeKafka
+from sla_builders import T0, created
+
+from casedesk_sla.adapters.consumer import CaseEventConsumer
+from casedesk_sla.adapters.store import SqliteClockStore
+from casedesk_sla.clock_source import ManualClock
+from casedesk_sla.domain import PolicyRegistry, SlaBook
+from casedesk_sla.engine import SlaEngine
+from casedesk_sla.watermarks import Watermarks
+
+TOPIC = "case.events.v1"
+
+
+@dataclass
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp: int = T0 // 1000
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass
+class FakeCaseEvents:
+    """What CaseEventConsumer needs of an AIOKafkaConsumer: one partition, handed out once."""
+
+    records: list[Record]
+    committed: list[dict[TopicPartition, int]] = field(default_factory=list)
+    _next: int = 0
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        pass
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._next = offset
+
+    async def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        self._next = 0
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
+        batch = self.records[self._next :]
+        self._next = len(self.records)
+        if not batch:
+            await asyncio.sleep(0.005)
+            return {}
+        return {TopicPartition(TOPIC, 0): batch}
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return len(self.records)
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self._next
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.committed.append(dict(offsets))
+
+
+async def test_a_poisoned_record_is_stored_as_consumed_only_after_its_dead_letter_is_acked(
+    tmp_path: Path,
+) -> None:
+    store = SqliteClockStore(tmp_path / "sla.sqlite3")
+    engine = SlaEngine(
+        SlaBook(PolicyRegistry("test-seconds")), store, ManualClock(T0), Watermarks()
+    )
+    good = created("chat-1", T0).SerializeToString()
+    source = FakeCaseEvents(
+        [
+            Record(TOPIC, 0, 0, b"bad", b"\xff not a case event", headers=(("traceparent", b"x"),)),
+            Record(TOPIC, 0, 1, b"chat-1", good),
+        ]
+    )
+    kafka = FakeKafka(refuse_starts=1, fail_sends=1)  # the dead letter fails twice, then goes
+    consumer = CaseEventConsumer(source, engine, TOPIC, kafka.publisher())  # type: ignore[arg-type]
+    await consumer.start([0])
+    running = asyncio.create_task(consumer.run())
+    try:
+        await kafka.until_failures(2)
+        assert store.positions() == {}  # nothing consumed while the dead letter is not acked
+        async with asyncio.timeout(5):
+            while not source.committed:
+                await asyncio.sleep(0.005)
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(running, 5)
+
+    assert store.positions()[(TOPIC, 0)].next_offset == 2
+    assert source.committed[0] == {TopicPartition(TOPIC, 0): 2}
+    [parked] = kafka.written
+    assert (parked.topic, parked.key, parked.value) == (
+        f"{TOPIC}.dlq.sla", b"bad", b"\xff not a case event",
+    )  # fmt: skip
+    assert parked.header("traceparent") == b"x"
+    reason = json.loads(parked.header("casedesk-dlq") or b"{}")
+    assert (reason["source_offset"], reason["consumer"]) == (0, "sla")
+    assert store.outbox_size() == 2  # the good record started its clocks
+    store.close()
