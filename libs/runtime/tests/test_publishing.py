@@ -195,3 +195,14 @@ async def test_a_dead_letter_keeps_the_record_and_says_where_it_came_from() -> N
     assert headers["traceparent"] == b"00-abc-def-01"
     reason = json.loads(headers["casedesk-dlq"])
     assert reason["source_offset"] == 1207 and reason["error_type"] == "ValueError"
+
+
+async def test_concurrent_deliveries_take_turns_through_a_failure() -> None:
+    cluster = Cluster([lambda _: "fail"])  # the first producer fails whatever it is given
+    publisher = _publisher(cluster)
+    first, second = _records(2, keys="a"), _records(3, keys="b")
+    results = await asyncio.gather(publisher.deliver(first), publisher.deliver(second))
+    assert results == [True, True]
+    failed, fresh = cluster.producers
+    assert failed.sent == first  # the second delivery waited instead of joining a doomed producer
+    assert fresh.sent == first + second

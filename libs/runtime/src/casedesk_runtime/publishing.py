@@ -80,7 +80,12 @@ def producer_starter(settings: ServiceSettings, client_id: str, **overrides: Any
 
 
 async def dead_letter(
-    publisher: Publisher, topic: str, consumer: str, record: Any, error: BaseException | str
+    publisher: Publisher,
+    topic: str,
+    consumer: str,
+    record: Any,
+    error: BaseException | str,
+    waiting_at: Callable[[], Mapping[str, Any]] | None = None,
 ) -> bool:
     """Park a poisoned record on `<topic>.dlq.<consumer>` with where it came from and why.
 
@@ -98,7 +103,10 @@ async def dead_letter(
     }
     headers = (*(record.headers or ()), ("casedesk-dlq", json.dumps(reason).encode()))
     parked = OutgoingRecord(dlq_topic(topic, consumer), record.value, record.key, headers)
-    return await publisher.deliver([parked])
+    where = waiting_at or (
+        lambda: {"parking": f"{record.topic}/{record.partition}@{record.offset}"}
+    )
+    return await publisher.deliver([parked], waiting_at=where)
 
 
 class ProducerDiscarded(Exception):
@@ -134,6 +142,8 @@ class Publisher:
     _producer: Any = None
     _closed: asyncio.Event = field(default_factory=asyncio.Event)
     _outage: _Outage | None = None
+    # Deliveries take turns: a failure discards the producer every waiting delivery shares.
+    _turn: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         meter = metrics.get_meter("casedesk.runtime.publishing")
@@ -167,8 +177,17 @@ class Publisher:
         """Until every record is acknowledged (True), or the publisher is closed (False).
 
         `waiting_at` describes where the caller stands (its position, its lag) for the lines
-        logged while the broker is away; it is called at most once a minute.
+        logged while the broker is away; it is called at most once a minute. Concurrent calls
+        take turns.
         """
+        async with self._turn:
+            return await self._deliver(records, waiting_at)
+
+    async def _deliver(
+        self,
+        records: Sequence[OutgoingRecord],
+        waiting_at: Callable[[], Mapping[str, Any]] | None,
+    ) -> bool:
         pending = list(records)
         attempt = 0
         while pending:
@@ -264,6 +283,13 @@ class Publisher:
         accumulator = getattr(producer, "_message_accumulator", None)
         if accumulator is not None:
             accumulator.fail_all(ProducerDiscarded("producer discarded after a failed send"))
+        # That is all the sender's own failure callback would do; in aiokafka 0.14 it then
+        # raises AttributeError for an idempotent producer (no transaction to fail), which the
+        # event loop logs as an ERROR with a traceback on every discard.
+        sender = getattr(producer, "_sender", None)
+        task = getattr(sender, "sender_task", None)
+        if task is not None and hasattr(sender, "_fail_all"):
+            task.remove_done_callback(sender._fail_all)
         try:
             async with asyncio.timeout(_DISCARD_TIMEOUT_S):
                 await producer.stop()
