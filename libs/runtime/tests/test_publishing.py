@@ -206,3 +206,26 @@ async def test_concurrent_deliveries_take_turns_through_a_failure() -> None:
     failed, fresh = cluster.producers
     assert failed.sent == first  # the second delivery waited instead of joining a doomed producer
     assert fresh.sent == first + second
+
+
+async def test_the_shared_fake_broker_refuses_then_takes_what_a_publisher_sends() -> None:
+    from casedesk_runtime.testing.kafka import FakeKafka
+
+    kafka = FakeKafka(refuse_starts=2, fail_sends=1)
+    publisher = kafka.publisher()
+    assert await publisher.deliver(_records(3))
+    assert kafka.starts == 4 and kafka.failures == 3  # two refused starts, one failed send
+    # e0's send failed while the others were taken: only e0 is sent again.
+    assert [w.value for w in kafka.written] == [b"e1", b"e2", b"e0"]
+    await publisher.aclose()
+    assert kafka.stopped == 2  # the producer whose send failed, and the last one
+
+
+async def test_stopping_a_consumer_ignores_the_stray_cancellation_of_aiokafka() -> None:
+    from casedesk_runtime.kafka import stop_consumer
+
+    class Consumer:
+        async def stop(self) -> None:
+            raise asyncio.CancelledError  # what aiokafka 0.14's fetcher lets escape
+
+    await stop_consumer(Consumer())  # no exception: the caller is not being cancelled

@@ -26,6 +26,7 @@ publishing resumes within about 10 s of a broker's return after an outage of any
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Iterable
 from typing import Any
@@ -135,3 +136,17 @@ def extract_trace_context(headers: Iterable[tuple[str, bytes]] | None) -> otel_c
 
 def dlq_topic(topic: str, consumer: str) -> str:
     return f"{topic}.dlq.{consumer}"
+
+
+async def stop_consumer(consumer: Any) -> None:
+    """`consumer.stop()`, tolerating what aiokafka 0.14 lets escape while the broker is away.
+
+    Its fetcher cancels a fetch that is sleeping out its retry backoff and re-raises that
+    CancelledError from stop(); ignored unless the calling task itself is being cancelled.
+    """
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise

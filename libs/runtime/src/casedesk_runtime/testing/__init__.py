@@ -1,0 +1,1 @@
+"""Test support shared by every suite (no broker, no network)."""
