@@ -219,8 +219,7 @@ async def measure_grpc(address: str, pid: int) -> None:
 
 
 def measure_rebuild(env: dict[str, str]) -> None:
-    from casedesk_case.application import CaseApplication
-    from casedesk_case.commands import CommandMeta
+    from casedesk_case.application import CommandMeta
     from casedesk_case.domain.values import (
         Actor,
         ActorKind,
@@ -232,6 +231,7 @@ def measure_rebuild(env: dict[str, str]) -> None:
         EventContext,
         Status,
     )  # fmt: skip
+    from casedesk_case.testing import CaseApplication
 
     writer = CaseApplication(env=env)
     context = EventContext(Actor(ActorKind.SPECIALIST, "l1-001"), "bench", "bench")

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from casedesk_case.application import CaseApplication  # noqa: E402
+from casedesk_case.testing import CaseApplication  # noqa: E402
 from services.case.tests.unit import (  # noqa: E402
     test_application,
     test_case_index,

@@ -23,8 +23,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from casedesk_case.application import CaseApplication
-from casedesk_case.commands import CommandMeta
+from casedesk_case.application import CommandMeta
 from casedesk_case.domain.values import (
     Actor,
     ActorKind,
@@ -36,6 +35,7 @@ from casedesk_case.domain.values import (
     EventContext,
     Status,
 )
+from casedesk_case.testing import CaseApplication
 from casedesk_replay.cli import EXIT_TOPIC_INCOMPLETE, main
 from casedesk_replay.sources.store import CaseStoreReader
 from casedesk_replay.synthetic import generate

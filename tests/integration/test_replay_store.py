@@ -17,8 +17,7 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
-from casedesk_case.application import CaseApplication
-from casedesk_case.commands import CommandMeta
+from casedesk_case.application import CommandMeta
 from casedesk_case.domain.values import (
     Actor,
     ActorKind,
@@ -30,6 +29,7 @@ from casedesk_case.domain.values import (
     EventContext,
     Status,
 )
+from casedesk_case.testing import CaseApplication
 from casedesk_replay.cli import main
 
 pytestmark = pytest.mark.integration

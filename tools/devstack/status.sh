@@ -24,4 +24,4 @@ else
 fi
 # The same store variables as up.sh gives the case service.
 PERSISTENCE_MODULE=eventsourcing.sqlite SQLITE_DBNAME="$STACK/data/case.sqlite" \
-  $UV run --frozen python -m casedesk_case.outbox_status | sed 's/^/  /'
+  $UV run --frozen python -m casedesk_case.cli.outbox_status | sed 's/^/  /'

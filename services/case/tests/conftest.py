@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from casedesk_case.application import CaseApplication
-from casedesk_case.commands import CommandMeta
+from casedesk_case.application import CommandMeta
 from casedesk_case.domain.values import (
     Actor,
     ActorKind,
@@ -19,6 +18,7 @@ from casedesk_case.domain.values import (
     Citizen,
     EventContext,
 )
+from casedesk_case.testing import CaseApplication
 
 SYSTEM = EventContext(Actor(ActorKind.SYSTEM, "intake"), correlation_id="corr-1")
 SPECIALIST = EventContext(Actor(ActorKind.SPECIALIST, "l1-004"), correlation_id="corr-2")

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from casedesk_case.application import CaseApplication
-from casedesk_case.commands import CommandMeta
+from casedesk_case.application import CommandMeta
 from casedesk_case.domain.values import (
     Actor,
     ActorKind,
@@ -24,6 +23,7 @@ from casedesk_case.domain.values import (
     EventContext,
     Status,
 )
+from casedesk_case.testing import CaseApplication
 from casedesk_replay.cli import EXIT_FAILED, EXIT_TOPIC_INCOMPLETE, main
 from casedesk_replay.sources import EVERYTHING, TimeRange
 from casedesk_replay.sources.recordfile import MAGIC_V1, RecordFileWriter, read_header

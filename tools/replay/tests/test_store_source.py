@@ -10,8 +10,7 @@ from uuid import UUID
 
 import pytest
 
-from casedesk_case.application import CaseApplication
-from casedesk_case.commands import CommandMeta
+from casedesk_case.application import CommandMeta
 from casedesk_case.domain.values import (
     Actor,
     ActorKind,
@@ -23,6 +22,7 @@ from casedesk_case.domain.values import (
     EventContext,
     Status,
 )
+from casedesk_case.testing import CaseApplication
 from casedesk_replay.progress import SilentProgress
 from casedesk_replay.projections import ReplayState
 from casedesk_replay.runner import Replay

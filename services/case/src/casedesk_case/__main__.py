@@ -14,15 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from casedesk.case.v1 import case_service_pb2_grpc
+from casedesk_case.adapters.log_follower import Doorbell
+from casedesk_case.adapters.outbox.partitioning import CaseKeyPartitioner
+from casedesk_case.adapters.outbox.relay import OutboxRelay
+from casedesk_case.adapters.persistence import CaseStoreSetup
+from casedesk_case.adapters.readmodel import CaseIndexProjector
+from casedesk_case.adapters.roster_file import RosterError, load_roster
+from casedesk_case.adapters.watch_feed import CaseEventFeed
 from casedesk_case.application import CaseApplication
-from casedesk_case.feed import CaseEventFeed
-from casedesk_case.following import Doorbell
+from casedesk_case.application.pipeline import CommandPipeline
 from casedesk_case.grpc_api.servicer import CaseServicer
-from casedesk_case.partitioning import CaseKeyPartitioner
-from casedesk_case.pipeline import CommandPipeline
-from casedesk_case.readmodel import CaseIndexProjector
-from casedesk_case.relay import OutboxRelay
-from casedesk_case.roster import RosterError, load_roster
 from casedesk_case.settings import CaseSettings
 from casedesk_runtime.collector import tune_garbage_collector
 from casedesk_runtime.grpc_server import GrpcServer
@@ -38,9 +39,9 @@ log = get_logger("casedesk_case")
 async def serve(settings: CaseSettings) -> None:
     telemetry = configure_telemetry(settings.service_name, settings.otlp_endpoint)
     app = CaseApplication(
+        store_setup=CaseStoreSetup(group_commit=settings.group_commit),
         roster=load_roster(settings.roster_path),
         number_block_size=settings.number_block_size,
-        group_commit=settings.group_commit,
     )
     executor = ThreadPoolExecutor(settings.command_workers, thread_name_prefix="case-command")
     feed = CaseEventFeed(app, idle_s=settings.follow_idle_s)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from casedesk_runtime.settings import ServiceSettings
+from casedesk_vocabulary.topics import CASE_EVENTS
 
 
 class CaseSettings(ServiceSettings):
@@ -19,13 +20,13 @@ class CaseSettings(ServiceSettings):
     number_block_size: int = Field(default=50, ge=1, le=100_000)
     # Threads running application calls (database I/O) for the asyncio gRPC server.
     command_workers: int = Field(default=16, ge=1, le=256)
-    # Group concurrent saves into one transaction (see group_commit.py).
+    # Group concurrent saves into one transaction (see adapters/persistence/group_commit.py).
     group_commit: bool = True
-    # Commands decided and stored in batches by one thread (see pipeline.py); off: a thread of
-    # the pool per command.
+    # Commands decided and stored in batches by one thread (see application/pipeline.py); off:
+    # a thread of the pool per command.
     command_pipeline: bool = True
 
-    case_events_topic: str = "case.events.v1"
+    case_events_topic: str = CASE_EVENTS
     # The outbox relay: off, or started late, only to exercise crash recovery in tests.
     relay_enabled: bool = True
     relay_start_delay_s: float = Field(default=0.0, ge=0)

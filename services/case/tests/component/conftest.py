@@ -12,12 +12,12 @@ import grpc
 import pytest
 
 from casedesk.case.v1 import case_service_pb2_grpc
-from casedesk_case.application import CaseApplication
-from casedesk_case.feed import CaseEventFeed
+from casedesk_case.adapters.readmodel import CaseIndexProjector
+from casedesk_case.adapters.watch_feed import CaseEventFeed
+from casedesk_case.application.pipeline import CommandPipeline
 from casedesk_case.grpc_api.servicer import CaseServicer
-from casedesk_case.pipeline import CommandPipeline
-from casedesk_case.readmodel import CaseIndexProjector
 from casedesk_case.settings import CaseSettings
+from casedesk_case.testing import CaseApplication
 from casedesk_runtime.grpc_server import GrpcServer
 
 

@@ -90,14 +90,14 @@ async def test_watch_streams_past_and_new_events(service: RunningService) -> Non
 
 
 async def test_watch_sees_events_stored_by_another_replica(service: RunningService) -> None:
-    from casedesk_case.application import CaseApplication
+    from casedesk_case.testing import CaseApplication
 
     created = await service.stub.CreateCase(create_request())
     stream = service.stub.WatchCase(pb.WatchCaseRequest(case_id=created.case_id, after_version=2))
     other = CaseApplication(env=dict(service.app.env))  # same database, another "process"
     try:
         await asyncio.sleep(0.1)
-        from casedesk_case.commands import CommandMeta
+        from casedesk_case.application import CommandMeta
         from casedesk_case.domain.values import Actor, ActorKind, EventContext, Status
 
         await asyncio.to_thread(

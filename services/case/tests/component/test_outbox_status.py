@@ -1,4 +1,4 @@
-"""`python -m casedesk_case.outbox_status` reads the relay's lag from the store, read only."""
+"""`python -m casedesk_case.cli.outbox_status` reads the relay's lag from the store, read only."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from casedesk_case import outbox_status
-from casedesk_case.application import CaseApplication
-from casedesk_case.relay import OutboxRelay
+from casedesk_case.adapters.outbox.relay import OutboxRelay
+from casedesk_case.cli import outbox_status
+from casedesk_case.testing import CaseApplication
 
 from ..conftest import create
 from .test_relay import MemoryBroker, publisher

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from casedesk.case.v1 import events_pb2
-from casedesk_case.application import CaseApplication
-from casedesk_case.commands import CommandMeta
+from casedesk_case.adapters.outbox.relay import OutboxRelay
+from casedesk_case.application import CommandMeta
 from casedesk_case.domain.values import Actor, ActorKind, EventContext, Status
-from casedesk_case.relay import OutboxRelay
+from casedesk_case.testing import CaseApplication
 from casedesk_case.wire.events import event_id
 from casedesk_runtime.publishing import Publisher
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from casedesk_case.application import CaseApplication
 from casedesk_case.domain.case import Case
 from casedesk_case.domain.errors import (
     CaseNotFound,
@@ -17,6 +16,7 @@ from casedesk_case.domain.errors import (
     VersionConflict,
 )
 from casedesk_case.domain.values import Category, EscalationReason, Priority, Status, Tier
+from casedesk_case.testing import CaseApplication
 
 from ..conftest import CITIZEN, SPECIALIST, create, meta
 
@@ -140,7 +140,7 @@ def test_manual_assignment_needs_a_known_specialist(app: CaseApplication) -> Non
 
 
 def test_load_balances_new_cases_across_the_queue(app: CaseApplication) -> None:
-    from casedesk_case.readmodel import CaseIndexProjector
+    from casedesk_case.adapters.readmodel import CaseIndexProjector
 
     projector = CaseIndexProjector(app, app.index)
     assignees = []

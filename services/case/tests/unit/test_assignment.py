@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from casedesk_case.adapters.roster_file import RosterError, load_roster, parse_roster
 from casedesk_case.domain.assignment import Roster, Specialist, choose_specialist
 from casedesk_case.domain.values import Category, Tier
-from casedesk_case.roster import RosterError, load_roster, parse_roster
 
 ROSTER = Roster(
     specialists=(

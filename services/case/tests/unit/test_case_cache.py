@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from casedesk_case.case_cache import CaseCache
+from casedesk_case.application.case_cache import CaseCache
 from casedesk_case.domain.case import Case
 from casedesk_case.domain.values import (
     CaseContent,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from casedesk_case.application import CaseApplication
+from casedesk_case.adapters.readmodel import CaseIndexProjector
+from casedesk_case.application.views import CaseFilter
 from casedesk_case.domain.errors import InvalidCommand
 from casedesk_case.domain.values import Channel, Status
-from casedesk_case.readmodel import CaseIndexProjector
-from casedesk_case.views import CaseFilter
+from casedesk_case.testing import CaseApplication
 
 from ..conftest import SPECIALIST, citizen, create, meta
 

@@ -6,9 +6,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from casedesk_case.application import CaseApplication
 from casedesk_case.domain.numbers import YearCounter
 from casedesk_case.domain.values import Status
+from casedesk_case.testing import CaseApplication
 
 from ..conftest import SPECIALIST, create, meta
 

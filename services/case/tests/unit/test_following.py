@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from casedesk_case.following import Doorbell, follow
+from casedesk_case.adapters.log_follower import Doorbell, follow
 
 
 async def _run_while_ringing(

@@ -13,7 +13,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 
-from casedesk_case.group_commit import GroupCommitRecorder
+from casedesk_case.adapters.persistence.group_commit import GroupCommitRecorder
 
 
 class CountingRecorder(POPOApplicationRecorder):

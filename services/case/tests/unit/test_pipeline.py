@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from casedesk_case.application import CaseApplication
+from casedesk_case.application.pipeline import CommandPipeline
 from casedesk_case.domain.errors import IdempotencyKeyReused, PreconditionFailed, VersionConflict
 from casedesk_case.domain.values import CaseContent, CaseType, Category, Channel, Status
-from casedesk_case.pipeline import CommandPipeline
+from casedesk_case.testing import CaseApplication
 
 from ..conftest import SPECIALIST, citizen, meta
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from eventsourcing.persistence import Notification, Recording
 
-from casedesk_case.application import CaseApplication
+from casedesk_case.application.recently_stored import RecentEvents
 from casedesk_case.domain.case import CASE_EVENT_TOPICS
 from casedesk_case.domain.values import Status
-from casedesk_case.recent_events import RecentEvents
+from casedesk_case.testing import CaseApplication
 
 from ..conftest import SPECIALIST, create, meta
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
+from casedesk_case.adapters.outbox.partitioning import CaseKeyPartitioner
 from casedesk_case.domain.values import ActorKind, ContactChannel, EscalationReason, Status
-from casedesk_case.partitioning import CaseKeyPartitioner
 from casedesk_case.wire.enums import from_proto, to_proto
 from casedesk_case.wire.timestamps import to_timestamp
 from casedesk_runtime.events import to_timestamp as runtime_to_timestamp

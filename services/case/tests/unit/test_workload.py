@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from casedesk_case.workload import Workload
+from casedesk_case.application.workload import Workload
 
 
 class CountingIndex:

@@ -1,4 +1,5 @@
-"""The pure case domain: aggregate, lifecycle, numbers, assignment rule and errors.
+"""The pure case domain: aggregate, lifecycle, numbers, assignment rule, receipts and errors.
 
-Imports only the standard library and eventsourcing.domain: no transport, no environment.
+Imports only the standard library, eventsourcing.domain and casedesk_vocabulary: no transport,
+no storage, no environment.
 """

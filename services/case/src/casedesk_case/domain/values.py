@@ -1,84 +1,44 @@
 """The case's vocabulary: enumerations and immutable value objects.
 
-Names mirror the protobuf contract (casedesk.common.v1) member by member, so the transport maps
-them by name and no numeric constant is duplicated here.
+The enumerations are the whole system's (casedesk_vocabulary), re-exported here so the case
+domain reads them from one place; the value objects are the case service's own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 
+from casedesk_vocabulary.enums import (
+    ActorKind,
+    CaseType,
+    Category,
+    Channel,
+    ContactChannel,
+    EscalationReason,
+    Priority,
+    Status,
+    Tier,
+)
 
-class Status(Enum):
-    REGISTERED = "REGISTERED"
-    IN_PROGRESS = "IN_PROGRESS"
-    WAITING_FOR_CITIZEN = "WAITING_FOR_CITIZEN"
-    ANSWER_READY = "ANSWER_READY"
-    CLOSED = "CLOSED"
-
-
-class Channel(Enum):
-    PORTAL_CHAT = "PORTAL_CHAT"
-    PERSONAL_ACCOUNT = "PERSONAL_ACCOUNT"
-    EMAIL = "EMAIL"
-    PHONE = "PHONE"
-    SOCIAL = "SOCIAL"
-    MFC = "MFC"
-
-
-class CaseType(Enum):
-    TECHNICAL = "TECHNICAL"
-    CONSULTATION = "CONSULTATION"
-    COMPLAINT = "COMPLAINT"
-
-
-class Category(Enum):
-    REGISTRATION_SIGN_IN = "REGISTRATION_SIGN_IN"
-    SERVICE_DELIVERY = "SERVICE_DELIVERY"
-    TECHNICAL_FAULT = "TECHNICAL_FAULT"
-    OTHER = "OTHER"
-
-
-class Tier(Enum):
-    """Escalation tiers, ordered: L1 first line, L2 senior specialist, L3 quality control."""
-
-    L1 = "L1"
-    L2 = "L2"
-    L3 = "L3"
-
-    @property
-    def rank(self) -> int:
-        return int(self.value[1:])
-
-
-class Priority(Enum):
-    NORMAL = "NORMAL"
-    HIGH = "HIGH"
-    CRITICAL = "CRITICAL"
-
-
-class ContactChannel(Enum):
-    UNSPECIFIED = "UNSPECIFIED"
-    SMS = "SMS"
-    EMAIL = "EMAIL"
-    SMS_AND_EMAIL = "SMS_AND_EMAIL"
-
-
-class ActorKind(Enum):
-    CITIZEN = "CITIZEN"
-    SPECIALIST = "SPECIALIST"
-    SYSTEM = "SYSTEM"
-
-
-class EscalationReason(Enum):
-    UNSPECIFIED = "UNSPECIFIED"
-    NO_ANSWER_IN_TIME = "NO_ANSWER_IN_TIME"
-    UNSATISFYING_ANSWER = "UNSATISFYING_ANSWER"
-    CRITICAL_ERROR = "CRITICAL_ERROR"
-    FIRST_RESPONSE_BREACH = "FIRST_RESPONSE_BREACH"
-    RESOLUTION_BREACH = "RESOLUTION_BREACH"
+__all__ = [
+    "Actor",
+    "ActorKind",
+    "Attachment",
+    "CaseContent",
+    "CaseType",
+    "Category",
+    "Channel",
+    "Citizen",
+    "Comment",
+    "ContactChannel",
+    "EscalationReason",
+    "EventContext",
+    "Origin",
+    "Priority",
+    "Status",
+    "Tier",
+]
 
 
 @dataclass(frozen=True)

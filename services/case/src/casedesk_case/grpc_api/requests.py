@@ -7,7 +7,7 @@ from typing import Any
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.common.v1 import types_pb2
-from casedesk_case.commands import CommandMeta
+from casedesk_case.application import CommandMeta
 from casedesk_case.domain.values import (
     Attachment,
     CaseType,

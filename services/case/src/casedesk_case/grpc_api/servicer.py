@@ -13,16 +13,15 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc, events_pb2
-from casedesk_case.application import CaseApplication
-from casedesk_case.commands import CommandMeta
+from casedesk_case.adapters.watch_feed import CaseEventFeed
+from casedesk_case.application import CaseApplication, CommandMeta
+from casedesk_case.application.pipeline import CommandPipeline
+from casedesk_case.application.views import CaseFilter, CaseView
 from casedesk_case.domain.errors import CaseError
 from casedesk_case.domain.values import Channel, EscalationReason, Status
-from casedesk_case.feed import CaseEventFeed
 from casedesk_case.grpc_api import requests
 from casedesk_case.grpc_api.checks import RequestCheck
 from casedesk_case.grpc_api.errors import REFUSALS, abort_for, refusal_status, rpc
-from casedesk_case.pipeline import CommandPipeline
-from casedesk_case.views import CaseFilter, CaseView
 from casedesk_case.wire.enums import from_proto
 from casedesk_case.wire.events import to_case_event
 from casedesk_case.wire.values import case_view_to_proto, summary_to_proto

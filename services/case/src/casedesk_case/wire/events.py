@@ -1,4 +1,4 @@
-"""Stored case events -> the `CaseEvent` envelope published on case.events.v1.
+"""Stored case events -> the `CaseEvent` envelope the outbox relay publishes (case events topic).
 
 The event id is derived from (case id, version), which identify a stored event for good, so a
 re-publish after a crash carries the same id and consumers deduplicate it.

@@ -7,15 +7,14 @@ result as `casedesk_runtime.events.to_timestamp` (timezone-aware instants only),
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from casedesk_vocabulary.moscow import to_micros
 
 
 def to_timestamp(moment: datetime) -> Timestamp:
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: every instant in Casedesk is timezone-aware")
-    since = moment - _EPOCH
-    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
+    # Floor division keeps nanos non-negative before 1970 too, as protobuf requires.
+    seconds, micros = divmod(to_micros(moment), 1_000_000)
+    return Timestamp(seconds=seconds, nanos=micros * 1000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from casedesk.case.v1 import case_service_pb2
 from casedesk.common.v1 import types_pb2
+from casedesk_case.application.views import CaseSummary, CaseView
 from casedesk_case.domain.values import (
     Actor,
     ActorKind,
@@ -14,7 +15,6 @@ from casedesk_case.domain.values import (
     ContactChannel,
     Origin,
 )
-from casedesk_case.views import CaseSummary, CaseView
 from casedesk_case.wire.enums import from_proto, require, to_proto
 from casedesk_case.wire.timestamps import to_timestamp
 from casedesk_runtime.events import from_timestamp

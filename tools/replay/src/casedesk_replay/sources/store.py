@@ -1,70 +1,30 @@
 """Reading case events from the case service's event store, for history Kafka no longer has.
 
-The store is read through the `eventsourcing` library with the case service's own mapping: its
-transcodings decode the stored events and `casedesk_case.wire.events.to_case_event` turns each
-into the `CaseEvent` the outbox relay publishes, so both sources yield identical envelopes. The
-database is chosen by the library's variables (PERSISTENCE_MODULE, SQLITE_DBNAME, POSTGRES_*,
-optionally prefixed CASES_), exactly as for the case service; tables are never created here.
-Positions are notification ids; the time range applies to the events' occurred-at.
+The store is read through the case service's public read-only entry point,
+`casedesk_case.export.CaseStoreReader`: the service's own mapping turns each stored event into the
+`CaseEvent` the outbox relay publishes, so both sources yield identical envelopes. The database is
+chosen by the library's variables (PERSISTENCE_MODULE, SQLITE_DBNAME, POSTGRES_*, optionally
+prefixed CASES_), exactly as for the case service; tables are never created here. Positions are
+notification ids; the time range applies to the events' occurred-at.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import JSONTranscoder
 from eventsourcing.utils import EnvType
 
-from casedesk_case.application import CaseApplication
-from casedesk_case.domain.case import CASE_EVENT_TOPICS
-from casedesk_case.domain.numbers import claim_id_for
-from casedesk_case.transcodings import register_domain_transcodings
-from casedesk_case.wire.events import to_case_event
+from casedesk_case.export import CaseStoreReader
 from casedesk_replay.sources import EVERYTHING, Batch, SourceError, TimeRange
 from casedesk_replay.topics import Stream
 from casedesk_replay.wire import micros, to_micros
 
+__all__ = ["CaseStoreReader", "EventStoreSource", "find_case_by_number"]
+
 _PART = "notifications"
-
-
-class CaseStoreReader(Application):
-    """Read-only access to the case service's stored events (same name, so same variables)."""
-
-    name = CaseApplication.name
-    env: ClassVar[dict[str, str]] = {"CREATE_TABLE": "no"}
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        register_domain_transcodings(transcoder)
-
-    def case_events(self, start: int, stop: int, limit: int) -> tuple[list[Any], int | None]:
-        """Up to `limit` case events after notification `start` up to `stop`, and the last id."""
-        notifications = self.recorder.select_notifications(
-            start, limit, stop, topics=CASE_EVENT_TOPICS, inclusive_of_start=False
-        )
-        events = [to_case_event(self.mapper.to_domain_event(n)) for n in notifications]
-        return events, notifications[-1].id if notifications else None
-
-    def last_notification_id(self) -> int:
-        return self.recorder.max_notification_id() or 0
-
-    def case_id_of(self, number: str) -> str | None:
-        """The id of the case registered with `number` (its number claim), if any."""
-        try:
-            claim: Any = self.repository.get(claim_id_for(number))
-        except AggregateNotFoundError:
-            return None
-        return str(claim.case_id)
-
-    def events_of(self, case_id: UUID) -> list[Any]:
-        return [
-            to_case_event(self.mapper.to_domain_event(stored))
-            for stored in self.recorder.select_events(case_id)
-        ]
 
 
 class EventStoreSource:

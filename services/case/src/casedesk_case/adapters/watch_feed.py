@@ -1,4 +1,4 @@
-"""Telling WatchCase streams that their case has new events.
+"""The WatchCase feed: telling WatchCase streams that their case has new events.
 
 The feed only rings: each stream then reads its own case's events after the last version it sent,
 from the store, so a stream never skips or repeats an event whichever replica stored it.
@@ -10,9 +10,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from casedesk_case.adapters.log_follower import Doorbell, follow
 from casedesk_case.application import CaseApplication
 from casedesk_case.domain.case import CASE_EVENT_TOPICS
-from casedesk_case.following import Doorbell, follow
 
 
 class CaseEventFeed:

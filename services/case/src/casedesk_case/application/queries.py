@@ -10,17 +10,17 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, project_aggregate
 
-from casedesk_case.commands import parse_case_id
+from casedesk_case.application.command import parse_case_id
+from casedesk_case.application.views import CaseFilter, CasePage, CaseView, HistoryPage
 from casedesk_case.domain.case import Case, comment_of
 from casedesk_case.domain.errors import CaseNotFound, InvalidCommand
 from casedesk_case.domain.numbers import NumberClaim, claim_id_for, parse_number
-from casedesk_case.views import CaseFilter, CasePage, CaseView, HistoryPage
 
 if TYPE_CHECKING:
     from eventsourcing.application import Repository
     from eventsourcing.persistence import ApplicationRecorder, EventStore, Mapper
 
-    from casedesk_case.readmodel import CaseIndex
+    from casedesk_case.application.ports import CaseIndex
 
 _COMMENTED = Case.Commented.TOPIC  # type: ignore[attr-defined]
 MAX_HISTORY_PAGE = 1000

@@ -1,4 +1,4 @@
-"""`python -m casedesk_case.rebuild_index`: rebuild the case index from the event store.
+"""`python -m casedesk_case.cli.rebuild_index`: rebuild the case index from the event store.
 
 Drops the index's rows, loads and position, then replays the notification log from the start. Run
 it with the same persistence variables as the service (PERSISTENCE_MODULE, POSTGRES_*, ...); the
@@ -10,12 +10,14 @@ from __future__ import annotations
 import sys
 import time
 
+from casedesk_case.adapters.persistence import CaseStoreSetup
+from casedesk_case.adapters.readmodel import CaseIndexProjector
+from casedesk_case.adapters.roster_file import load_roster
 from casedesk_case.application import CaseApplication
-from casedesk_case.readmodel import CaseIndexProjector
 
 
 def main() -> int:
-    app = CaseApplication()
+    app = CaseApplication(store_setup=CaseStoreSetup(), roster=load_roster())
     try:
         started = time.monotonic()
         count = CaseIndexProjector(app, app.index).rebuild()

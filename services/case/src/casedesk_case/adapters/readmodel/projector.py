@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from casedesk_case.adapters.log_follower import Doorbell, follow
+from casedesk_case.application.ports import CaseIndex
+from casedesk_case.application.positions import index_tracking_name
+from casedesk_case.application.views import CaseSummary
 from casedesk_case.domain.case import CASE_EVENT_TOPICS, Case
 from casedesk_case.domain.lifecycle import OPEN_WORK
 from casedesk_case.domain.values import Status
-from casedesk_case.following import Doorbell, follow
-from casedesk_case.readmodel.index import CaseIndex
-from casedesk_case.views import CaseSummary
 
 if TYPE_CHECKING:
     from casedesk_case.application import CaseApplication
@@ -61,7 +62,7 @@ class CaseIndexProjector:
         self._index = index
         self._batch_size = batch_size
         # The position is kept per follower of the application's log.
-        self.tracking_name = f"{app.name}.case_index"
+        self.tracking_name = index_tracking_name(app.name)
         self.bell = Doorbell()
 
     async def run(self, idle_s: float = 0.2, pace_s: float = 0.0) -> None:

@@ -1,4 +1,4 @@
-"""The outbox relay: every stored case event, in store order, onto Kafka topic case.events.v1.
+"""The outbox relay: every stored case event, in store order, onto the case events Kafka topic.
 
 The notification log of the event store is the outbox: commands only write events, and this
 relay publishes them afterwards as `CaseEvent` envelopes keyed by case id (so one case's events
@@ -10,7 +10,7 @@ A broker outage holds the relay at its position while commands go on filling the
 publisher replaces its producer after a failed send and re-sends only what no partition
 acknowledged, so publishing resumes by itself within seconds of the broker's return. The relay
 reports its lag (records stored but not yet on Kafka) as a metric and, while it is behind, in a
-log line a minute; `python -m casedesk_case.outbox_status` reads it from the store.
+log line a minute; `python -m casedesk_case.cli.outbox_status` reads it from the store.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from eventsourcing.persistence import IntegrityError, Tracking
 from opentelemetry import metrics
 
+from casedesk_case.adapters.log_follower import Doorbell, follow
 from casedesk_case.application import CaseApplication
+from casedesk_case.application.positions import outbox_tracking_name
 from casedesk_case.domain.case import CASE_EVENT_TOPICS
-from casedesk_case.following import Doorbell, follow
 from casedesk_case.wire.events import to_outbox_record
 from casedesk_runtime.publishing import OutgoingRecord, Publisher
+from casedesk_vocabulary.topics import CASE_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,6 @@ LAG_INTERVAL_S = 1.0
 # A relay whose oldest unpublished event is this old is behind: it says so once a minute.
 BEHIND_AFTER_S = 10.0
 LAG_REPORT_EVERY_S = 60.0
-
-
-def tracking_name(application_name: str, topic: str) -> str:
-    """The name under which the relay records its position in the event store."""
-    return f"{application_name}.outbox.{topic}"
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ class OutboxRelay:
         self,
         app: CaseApplication,
         publisher: Publisher,
-        topic: str = "case.events.v1",
+        topic: str = CASE_EVENTS,
         batch_size: int = 500,
         idle_s: float = 0.2,
         pace_s: float = 0.0,
@@ -70,7 +67,7 @@ class OutboxRelay:
         self._pace_s = pace_s
         self._report_every_s = report_every_s
         self._positions = app.factory.tracking_recorder()  # same database as the events
-        self.tracking_name = tracking_name(app.name, topic)
+        self.tracking_name = outbox_tracking_name(app.name, topic)
         self.bell = Doorbell()
         self.lag_events = 0
         self.lag_seconds = 0.0

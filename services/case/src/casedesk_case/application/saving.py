@@ -1,6 +1,7 @@
-"""How the case application stores its events: recorder, transcodings, saves and snapshots.
+"""How the case application stores its events: saves, batches of saves, and snapshots.
 
-eventsourcing's infrastructure hooks, overridden where the service needs more than the defaults.
+eventsourcing's infrastructure hooks, overridden where the service needs more than the defaults;
+what depends on the database (recorder, transcodings) comes from an `EventStoreSetup`.
 """
 
 from __future__ import annotations
@@ -18,33 +19,23 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType
 
-from casedesk_case.group_commit import GroupCommitRecorder
-from casedesk_case.transcodings import register_domain_transcodings
-
-# Named, not imported: the module pulls in PostgreSQL's driver, needed only there.
-POSTGRES_RECORDER_TOPIC = "casedesk_case.postgres_store:CasePostgresRecorder"
+from casedesk_case.application.ports import EventStoreSetup
 
 
-class CaseEventStorage(Application):
-    _group_commit: bool = True  # set before eventsourcing constructs the recorder
+class EventSaving(Application):
+    _setup: EventStoreSetup  # set before eventsourcing constructs the store
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         environment = super().construct_env(name, env)
-        # On PostgreSQL, this service's recorder writes the same table far cheaper (see
-        # postgres_store.py); a recorder named in the environment still wins.
-        if environment.get("PERSISTENCE_MODULE") == "eventsourcing.postgres" and not (
-            environment.get("APPLICATION_RECORDER_TOPIC")
-        ):
-            environment["APPLICATION_RECORDER_TOPIC"] = POSTGRES_RECORDER_TOPIC
+        self._setup.configure(environment)
         return environment
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        register_domain_transcodings(transcoder)
+        self._setup.register_transcodings(transcoder)
 
     def construct_recorder(self) -> ApplicationRecorder:
-        recorder = super().construct_recorder()
-        return GroupCommitRecorder(recorder) if self._group_commit else recorder
+        return self._setup.recorder(super().construct_recorder())
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording]:
         """The library's save, collecting the pending events of aggregates directly.
@@ -90,6 +81,9 @@ class CaseEventStorage(Application):
         self._take_snapshots(processing_event)
         self._notify(recordings)
         return recordings
+
+    def _notify(self, recordings: list[Recording]) -> None:
+        """Called after each save with what it stored."""
 
     def _take_snapshots(self, processing_event: ProcessingEvent[Any]) -> None:
         # Snapshot the aggregate just saved instead of rebuilding it from the store (the

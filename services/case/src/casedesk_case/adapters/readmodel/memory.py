@@ -7,13 +7,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 
-from casedesk_case.readmodel.index import (
-    CaseIndex,
-    decode_page_token,
-    encode_page_token,
-    to_micros,
-)
-from casedesk_case.views import CaseFilter, CasePage, CaseSummary
+from casedesk_case.adapters.readmodel.page_tokens import decode_page_token, encode_page_token
+from casedesk_case.application.ports import CaseIndex
+from casedesk_case.application.views import CaseFilter, CasePage, CaseSummary
+from casedesk_vocabulary.moscow import to_micros
 
 
 class InMemoryCaseIndex(POPOTrackingRecorder, CaseIndex):

@@ -1,4 +1,4 @@
-"""Idempotency receipts: what a command with an idempotency key produced.
+"""Idempotency receipts: what a command with an idempotency key produced (an aggregate).
 
 A receipt is an aggregate whose id is derived from the key and which is saved in the same
 transaction as the command's events. A retry finds it and gets the original result; two first

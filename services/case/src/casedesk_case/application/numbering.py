@@ -14,14 +14,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from casedesk_case.domain.numbers import YearCounter, format_number
+from casedesk_vocabulary.moscow import MOSCOW
 
-MOSCOW = ZoneInfo("Europe/Moscow")
 _MAX_RESERVE_ATTEMPTS = 20
 
 

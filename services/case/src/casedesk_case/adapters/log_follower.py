@@ -1,4 +1,5 @@
-"""Following the application's notification log: woken by local saves, polling for others'.
+"""Following the application's notification log (the relay, the case index, the WatchCase
+feed): woken by local saves, polling for others'.
 
 Saves made by this process ring the doorbell, so its followers react within milliseconds; saves
 made by other replicas are found by polling every `idle_s` seconds.

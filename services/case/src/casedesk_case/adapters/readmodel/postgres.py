@@ -15,8 +15,13 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL
 
-from casedesk_case.readmodel.sql import COLUMNS, SqlCaseIndex, row_values, schema_statements
-from casedesk_case.views import CaseSummary
+from casedesk_case.adapters.readmodel.sql import (
+    COLUMNS,
+    SqlCaseIndex,
+    row_values,
+    schema_statements,
+)
+from casedesk_case.application.views import CaseSummary
 
 # PostgreSQL types of COLUMNS, in their order.
 _TYPES = ("text", "text", "int8") + ("text",) * 7 + ("int8", "int8")

@@ -2,72 +2,26 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from casedesk_case.application.case_cache import CaseCache
+from casedesk_case.application.command import Command, CommandMeta, Decided, Decision
+from casedesk_case.application.locks import KeyedLocks
+from casedesk_case.application.views import CaseView
 from casedesk_case.domain.case import Case
-from casedesk_case.domain.errors import CaseError, CaseNotFound, InvalidCommand, VersionConflict
-from casedesk_case.domain.values import EventContext
-from casedesk_case.receipts import CommandReceipt, fingerprint, receipt_id
-from casedesk_case.views import CaseView
-
-if TYPE_CHECKING:
-    from casedesk_case.application import CaseApplication
+from casedesk_case.domain.errors import CaseError, CaseNotFound, VersionConflict
+from casedesk_case.domain.receipts import CommandReceipt, fingerprint, receipt_id
 
 # Without an expected version a conflicting concurrent write is retried on the new state.
 MAX_ATTEMPTS = 5
-
-# decide(case or None) -> (the case the caller gets back, other aggregates saved with it)
-Decision = Callable[[Case | None], tuple[Case, Sequence[Aggregate]]]
-
-
-@dataclass(frozen=True)
-class CommandMeta:
-    """What every command carries besides its own arguments."""
-
-    context: EventContext
-    idempotency_key: str = ""
-    expected_version: int = 0  # 0: do not check
-
-
-@dataclass(frozen=True)
-class Command:
-    """One command as the application planned it: what it asks and how it decides."""
-
-    name: str
-    meta: CommandMeta
-    arguments: tuple[object, ...]
-    case_id: UUID | None  # None: the command creates its case
-    decide: Decision
-
-
-@dataclass
-class Decided:
-    """A command decided on this process's cached case, its aggregates not saved yet."""
-
-    command: Command
-    case: Case
-    pending: list[Aggregate] = field(default_factory=list)
-
-
-class _Planned(Exception):
-    def __init__(self, command: Command) -> None:
-        self.command = command
-
-
-def parse_case_id(case_id: str, field: str = "case_id") -> UUID:
-    try:
-        return UUID(case_id)
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidCommand(field, "is not a case id (a UUID)") from None
 
 
 @dataclass(frozen=True)
@@ -79,37 +33,27 @@ class _Current:
 
 
 class CommandRunner:
-    def __init__(self, app: CaseApplication) -> None:
-        self._app = app
-        self._planning = threading.local()
+    """Decides and stores planned commands, given the application's store and views.
 
-    def run(
+    `view_of` makes the view a command returns; `view_at(case_id, version)` the view a receipt
+    of an earlier attempt points to.
+    """
+
+    def __init__(
         self,
-        name: str,
-        meta: CommandMeta,
-        arguments: tuple[object, ...],
-        case_id: UUID | None,
-        decide: Decision,
-    ) -> CaseView:
-        command = Command(name, meta, arguments, case_id, decide)
-        if getattr(self._planning, "active", False):
-            raise _Planned(command)
-        return self.execute(command)
-
-    def plan(self, method: Callable[..., CaseView], *args: Any, **kwargs: Any) -> Command:
-        """The command an application method would run, checked but neither decided nor run.
-
-        Every command method of the application ends by handing its command to `run`; while
-        planning, `run` hands it back here instead, before anything was read or decided.
-        """
-        self._planning.active = True
-        try:
-            method(*args, **kwargs)
-        except _Planned as planned:
-            return planned.command
-        finally:
-            self._planning.active = False
-        raise TypeError(f"{method!r} is not a command of the case application")
+        repository: Repository[Any],
+        save: Callable[..., object],
+        cache: CaseCache,
+        locks: KeyedLocks,
+        view_of: Callable[[Case], CaseView],
+        view_at: Callable[[str, int], CaseView],
+    ) -> None:
+        self._repository = repository
+        self._save = save
+        self._cache = cache
+        self._locks = locks
+        self._view_of = view_of
+        self._view_at = view_at
 
     def decide_cached(self, command: Command) -> Decided | None:
         """Decide on the case as this process last saved it, without reading the store.
@@ -120,12 +64,12 @@ class CommandRunner:
         """
         state: Case | None = None
         if command.case_id is not None:
-            state = self._app.case_cache.take(command.case_id)
+            state = self._cache.take(command.case_id)
             if state is None:
                 return None
             expected = command.meta.expected_version
             if expected and state.version != expected:
-                self._app.case_cache.put(state)  # untouched: still what this process saved
+                self._cache.put(state)  # untouched: still what this process saved
                 return None
         try:
             case, others = command.decide(state)
@@ -144,7 +88,7 @@ class CommandRunner:
             command.name, command.meta, command.arguments, command.case_id, command.decide,
         )  # fmt: skip
         digest = fingerprint(name, *arguments)
-        lock = self._app.case_locks.hold(str(case_id)) if case_id is not None else nullcontext()
+        lock = self._locks.hold(str(case_id)) if case_id is not None else nullcontext()
         with lock:
             attempt, trust_cache = 0, True
             while True:
@@ -170,7 +114,7 @@ class CommandRunner:
 
     def load_case(self, case_id: UUID) -> Case:
         try:
-            case: Any = self._app.repository.get(case_id)
+            case: Any = self._repository.get(case_id)
         except AggregateNotFoundError:
             raise CaseNotFound(str(case_id)) from None
         if not isinstance(case, Case):
@@ -180,7 +124,7 @@ class CommandRunner:
     def _current(self, case_id: UUID | None, trust_cache: bool) -> _Current | None:
         if case_id is None:
             return None
-        cached = self._app.case_cache.take(case_id)
+        cached = self._cache.take(case_id)
         if cached is not None and trust_cache:
             return _Current(cached, cached=True)
         return _Current(self.load_case(case_id), cached=False)
@@ -198,14 +142,14 @@ class CommandRunner:
         if receipt is not None:
             pending.append(receipt)
         try:
-            self._app.save(*pending)
+            self._save(*pending)
         except IntegrityError:
             # Another command moved one of the aggregates on, or this command's receipt exists.
             raise VersionConflict(str(case.id), meta.expected_version or base_version) from None
         for saved in (case, *others):
             if isinstance(saved, Case):
-                self._app.case_cache.put(saved)
-        return self._app.view_of(case)
+                self._cache.put(saved)
+        return self._view_of(case)
 
     @staticmethod
     def _receipt(name: str, digest: str, meta: CommandMeta, case: Case) -> CommandReceipt | None:
@@ -223,9 +167,9 @@ class CommandRunner:
         if not meta.idempotency_key:
             return None
         try:
-            receipt: Any = self._app.repository.get(receipt_id(meta.idempotency_key))
+            receipt: Any = self._repository.get(receipt_id(meta.idempotency_key))
         except AggregateNotFoundError:
             return None
         assert isinstance(receipt, CommandReceipt)
         receipt.check_same_command(name, digest)
-        return self._app.get_case(receipt.case_id, as_of_version=receipt.case_version)
+        return self._view_at(receipt.case_id, receipt.case_version)

@@ -13,15 +13,11 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
+from casedesk_case.adapters.readmodel.page_tokens import decode_page_token, encode_page_token
+from casedesk_case.application.ports import CaseIndex
+from casedesk_case.application.views import CaseFilter, CasePage, CaseSummary
 from casedesk_case.domain.values import Channel, Status, Tier
-from casedesk_case.readmodel.index import (
-    CaseIndex,
-    decode_page_token,
-    encode_page_token,
-    from_micros,
-    to_micros,
-)
-from casedesk_case.views import CaseFilter, CasePage, CaseSummary
+from casedesk_vocabulary.moscow import from_micros, to_micros
 
 COLUMNS = (
     "case_id", "number", "version", "status", "channel", "queue", "assignee", "tier", "subject",

@@ -1,5 +1,7 @@
 """The case service's PostgreSQL event recorder: eventsourcing's, with far cheaper writes.
 
+Its reads are in postgres_reads.py (the base class).
+
 Same table, same lock (one writer at a time, so that notification ids follow commit order), same
 NOTIFY, same results. What changes is the client-side CPU per save, which decides how many
 commands one process serves:
@@ -14,7 +16,7 @@ commands one process serves:
   application's table, hence its name); where tables are not created by the application and the
   function is missing, saves fall back to the pipelined transaction.
 
-Selected by `CaseApplication` through eventsourcing's own APPLICATION_RECORDER_TOPIC variable.
+Selected by `CaseStoreSetup` through eventsourcing's own APPLICATION_RECORDER_TOPIC variable.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from casedesk_case.postgres_reads import PostgresReads, composed
+from casedesk_case.adapters.persistence.postgres_reads import PostgresReads, composed
 
 _ARRAYS = "%b::{id_type}[], %b::int8[], %b::text[], %b::bytea[]"
 

@@ -1,5 +1,7 @@
 """Reading the case service's events from PostgreSQL more cheaply than eventsourcing does.
 
+The read half of `CasePostgresRecorder` (postgres_recorder.py), its base class.
+
 Same queries and results as eventsourcing's recorder, but each statement variant is composed once
 (eventsourcing composes its statements anew on every call, and psycopg converts them every time)
 and rows are read in binary format, so states arrive as bytes without hex decoding.

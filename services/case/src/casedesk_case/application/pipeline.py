@@ -27,10 +27,10 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from casedesk_case.application import CaseApplication
-from casedesk_case.commands import Command, Decided
+from casedesk_case.application.case_application import CaseApplication
+from casedesk_case.application.command import Command, Decided
+from casedesk_case.application.views import CaseView
 from casedesk_case.domain.case import Case
-from casedesk_case.views import CaseView
 
 MAX_BATCH = 200
 

@@ -1,4 +1,4 @@
-"""`python -m casedesk_case.outbox_status`: how far the outbox relay has got, read from the store.
+"""`python -m casedesk_case.cli.outbox_status`: how far the outbox relay has got (from the store).
 
 For an operator (and `make status`) while Kafka is away or the relay seems stuck: the position
 the relay recorded, the case events stored after it (not yet acknowledged by Kafka) and the age
@@ -15,19 +15,12 @@ import json
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder
-
-from casedesk_case.application import CaseApplication
-from casedesk_case.domain.case import CASE_EVENT_TOPICS
-from casedesk_case.relay import tracking_name
+from casedesk_case.export import CaseStoreReader
 from casedesk_case.settings import CaseSettings
-from casedesk_case.transcodings import register_domain_transcodings
 from casedesk_runtime.settings import SettingsError, load_settings
 
-_PAGE = 10_000
 _COUNT_AT_MOST = 1_000_000  # beyond this, "at least" is all an operator needs to know
 
 
@@ -51,47 +44,23 @@ class OutboxStatus:
         )
 
 
-class _OutboxReader(Application):
-    """The case service's store, read only (same name, so the same variables)."""
-
-    name = CaseApplication.name
-    env: ClassVar[dict[str, str]] = {"CREATE_TABLE": "no"}
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        register_domain_transcodings(transcoder)
-
-    def status(self, topic: str, now: float) -> OutboxStatus:
-        positions = self.factory.tracking_recorder()
-        position = positions.max_tracking_id(tracking_name(self.name, topic)) or 0
-        newest = self.recorder.max_notification_id() or 0
-        unpublished, start, oldest = 0, position, None
-        while unpublished < _COUNT_AT_MOST:
-            page = self.recorder.select_notifications(
-                start, _PAGE, topics=CASE_EVENT_TOPICS, inclusive_of_start=False
-            )
-            if not page:
-                break
-            if oldest is None:
-                oldest = self.mapper.to_domain_event(page[0]).timestamp.timestamp()
-            unpublished += len(page)
-            start = page[-1].id
-        return OutboxStatus(
-            topic=topic,
-            position=position,
-            newest=newest,
-            unpublished=unpublished,
-            unpublished_is_lower_bound=unpublished >= _COUNT_AT_MOST,
-            oldest_unpublished_age_s=None if oldest is None else round(max(0.0, now - oldest), 1),
-        )
-
-
 def read_status(topic: str, env: dict[str, Any] | None = None) -> OutboxStatus:
-    reader = _OutboxReader(env=env)
+    reader = CaseStoreReader(env=env)
     try:
-        return reader.status(topic, time.time())
+        now = time.time()
+        position = reader.outbox_position(topic)
+        newest = reader.last_notification_id()
+        unpublished, oldest = reader.count_case_events_after(position, _COUNT_AT_MOST)
     finally:
         reader.close()
+    return OutboxStatus(
+        topic=topic,
+        position=position,
+        newest=newest,
+        unpublished=unpublished,
+        unpublished_is_lower_bound=unpublished >= _COUNT_AT_MOST,
+        oldest_unpublished_age_s=None if oldest is None else round(max(0.0, now - oldest), 1),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,244 @@
+"""Planning the case application's commands: arguments checked, the decision prepared.
+
+A plan reads nothing and changes nothing: it is a `Command` (name, arguments, the case it
+targets, and how it decides on that case). The application runs a plan at once; the command
+pipeline queues plans and decides many in one batch. Every command method of the application has
+a planning method of the same name and arguments here (`COMMANDS`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from casedesk_case.application.command import Command, CommandMeta, parse_case_id
+from casedesk_case.application.numbering import CaseNumberAllocator
+from casedesk_case.application.workload import Workload
+from casedesk_case.domain.assignment import Roster, choose_specialist
+from casedesk_case.domain.case import Case
+from casedesk_case.domain.errors import InvalidCommand, PreconditionFailed
+from casedesk_case.domain.numbers import NumberClaim
+from casedesk_case.domain.values import (
+    Attachment,
+    CaseContent,
+    CaseType,
+    Category,
+    Channel,
+    Citizen,
+    EscalationReason,
+    EventContext,
+    Origin,
+    Priority,
+    Status,
+    Tier,
+)
+
+COMMANDS = frozenset({
+    "create_case", "add_comment", "change_status", "repeat_case", "request_escalation",
+    "escalate", "assign", "add_attachment",
+})  # fmt: skip
+
+
+class CommandPlanner:
+    def __init__(
+        self,
+        roster: Roster,
+        numbers: CaseNumberAllocator,
+        workload: Workload,
+        load_case: Callable[[UUID], Case],
+    ) -> None:
+        self._roster = roster
+        self._numbers = numbers
+        self._workload = workload
+        self._load_case = load_case  # for decisions that change a second case
+
+    def create_case(
+        self,
+        *,
+        channel: Channel,
+        case_type: CaseType,
+        category: Category,
+        citizen: Citizen,
+        content: CaseContent,
+        meta: CommandMeta,
+        queue: str = "",
+        priority: Priority | None = None,
+        origin: Origin | None = None,
+        attachments: Sequence[Attachment] = (),
+        linked_to: str = "",
+        repeat_of: str = "",
+    ) -> Command:
+        linked_id = parse_case_id(linked_to, "linked_to") if linked_to else None
+        arguments = (channel, case_type, category, citizen, content, queue, priority, origin,
+                     tuple(attachments), linked_to)  # fmt: skip
+
+        def decide(_: Case | None) -> tuple[Case, Sequence[Aggregate]]:
+            case, claim = self._register(
+                channel, case_type, category, queue or self._roster.queue_for(category, Tier.L1),
+                Tier.L1, priority or Priority.NORMAL, citizen, content, origin or Origin(),
+                list(attachments), repeat_of, linked_to, meta.context,
+            )  # fmt: skip
+            if linked_id is None:
+                return case, (claim,)
+            earlier = self._load_case(linked_id)
+            earlier.link(str(case.id), "a later case of the same citizen", meta.context)
+            return case, (claim, earlier)
+
+        return Command("CreateCase", meta, arguments, None, decide)
+
+    def add_comment(
+        self,
+        case_id: str,
+        *,
+        body: str,
+        public: bool,
+        meta: CommandMeta,
+        attachments: Sequence[Attachment] = (),
+    ) -> Command:
+        if not body.strip():
+            raise InvalidCommand("body", "a comment needs text")
+        comment_id = str(uuid.uuid4())
+        return _on_case(
+            "AddComment", case_id, meta, (body, public, tuple(attachments)),
+            lambda case: case.comment(comment_id, body, public, list(attachments), meta.context),
+        )  # fmt: skip
+
+    def change_status(
+        self, case_id: str, *, to_status: Status, reason: str, meta: CommandMeta
+    ) -> Command:
+        return _on_case(
+            "ChangeStatus", case_id, meta, (to_status, reason),
+            lambda case: case.change_status(to_status, reason, meta.context),
+        )  # fmt: skip
+
+    def repeat_case(self, case_id: str, *, reason: str, meta: CommandMeta) -> Command:
+        """A new case repeating an answered one; the NEW case is the command's case."""
+        original_id = parse_case_id(case_id)
+
+        def decide(_: Case | None) -> tuple[Case, Sequence[Aggregate]]:
+            original = self._load_case(original_id)
+            content = CaseContent(
+                subject=original.content.subject,
+                description=reason,
+                service_name=original.content.service_name,
+                service_code=original.content.service_code,
+            )
+            repeat, claim = self._register(
+                original.channel, original.case_type, original.category,
+                self._roster.queue_for(original.category, original.tier), original.tier,
+                original.priority, original.citizen, content, original.origin, [],
+                str(original.id), "", meta.context,
+            )  # fmt: skip
+            original.record_repeat(str(repeat.id), repeat.number, reason, meta.context)
+            return repeat, (claim, original)
+
+        return Command("RepeatCase", meta, (case_id, reason), None, decide)
+
+    def request_escalation(
+        self, case_id: str, *, reason: EscalationReason, explanation: str, meta: CommandMeta
+    ) -> Command:
+        request_id = str(uuid.uuid4())
+        return _on_case(
+            "RequestEscalation", case_id, meta, (reason, explanation),
+            lambda case: case.request_escalation(request_id, reason, explanation, meta.context),
+        )  # fmt: skip
+
+    def escalate(
+        self,
+        case_id: str,
+        *,
+        to_tier: Tier,
+        reason: EscalationReason,
+        meta: CommandMeta,
+        cause_ref: str = "",
+        priority: Priority | None = None,
+        callback_required: bool = False,
+    ) -> Command:
+        def decide(case: Case) -> None:
+            case.escalate(to_tier, reason, cause_ref, priority, callback_required, meta.context)
+            # The new tier works the case from its own queue, by the same rule as at intake.
+            queue = self._roster.queue_for(case.category, to_tier)
+            chosen = choose_specialist(self._roster, queue, to_tier, self._loads(queue, to_tier))
+            case.assign(chosen.id if chosen else "", queue, meta.context)
+
+        arguments = (to_tier, reason, cause_ref, priority, callback_required)
+        return _on_case("Escalate", case_id, meta, arguments, decide)
+
+    def assign(self, case_id: str, *, specialist_id: str, meta: CommandMeta) -> Command:
+        """Assign to the named specialist, or by specialization and load when none is named."""
+
+        def decide(case: Case) -> None:
+            if not specialist_id:
+                chosen = choose_specialist(
+                    self._roster, case.queue, case.tier, self._loads(case.queue, case.tier)
+                )
+                case.assign(chosen.id if chosen else "", case.queue, meta.context)
+                return
+            specialist = self._roster.find(specialist_id)
+            if specialist is None:
+                raise InvalidCommand("specialist_id", "no such specialist in the roster")
+            if not specialist.active:
+                raise PreconditionFailed(f"specialist {specialist_id} is not active")
+            case.assign(specialist_id, case.queue, meta.context)
+
+        return _on_case("Assign", case_id, meta, (specialist_id,), decide)
+
+    def add_attachment(self, case_id: str, *, attachment: Attachment, meta: CommandMeta) -> Command:
+        return _on_case(
+            "AddAttachment", case_id, meta, (attachment,),
+            lambda case: case.add_attachment(attachment, meta.context),
+        )  # fmt: skip
+
+    def _register(
+        self,
+        channel: Channel,
+        case_type: CaseType,
+        category: Category,
+        queue: str,
+        tier: Tier,
+        priority: Priority,
+        citizen: Citizen,
+        content: CaseContent,
+        origin: Origin,
+        attachments: list[Attachment],
+        repeat_of: str,
+        linked_to: str,
+        context: EventContext,
+    ) -> tuple[Case, NumberClaim]:
+        """A new case with the next number (and its claim), assigned by specialization and load."""
+        number = self._numbers.next_number(datetime.now(UTC))
+        case = Case(
+            number=number, channel=channel, case_type=case_type, category=category,
+            queue=queue, tier=tier, priority=priority, citizen=citizen, content=content,
+            origin=origin, attachments=attachments, repeat_of=repeat_of, linked_to=linked_to,
+            context=context,
+        )  # fmt: skip
+        chosen = choose_specialist(self._roster, queue, tier, self._loads(queue, tier))
+        if chosen is not None:
+            case.assign(chosen.id, queue, context)
+        return case, NumberClaim(number=number, case_id=str(case.id))
+
+    def _loads(self, queue: str, tier: Tier) -> dict[str, int]:
+        return self._workload.loads([s.id for s in self._roster.candidates(queue, tier)])
+
+
+def _on_case(
+    name: str,
+    case_id: str,
+    meta: CommandMeta,
+    arguments: tuple[object, ...],
+    change: Callable[[Case], None],
+) -> Command:
+    """A command that changes one existing case."""
+    target = parse_case_id(case_id)
+
+    def decide(case: Case | None) -> tuple[Case, Sequence[Aggregate]]:
+        assert case is not None
+        change(case)
+        return case, ()
+
+    return Command(name, meta, (case_id, *arguments), target, decide)

@@ -1,0 +1,73 @@
+"""What the case application needs from its adapters (implemented in casedesk_case.adapters)."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InfrastructureFactory,
+    JSONTranscoder,
+    Tracking,
+    TrackingRecorder,
+)
+from eventsourcing.utils import Environment
+
+from casedesk_case.application.views import CaseFilter, CasePage, CaseSummary
+
+
+class CaseIndex(TrackingRecorder):
+    """The case index (read model behind ListCases and the specialists' load): rows per case,
+    open-case counts per specialist, and the position they reflect.
+
+    A materialised view of the application's events, kept with its position (a tracking record)
+    in the same transaction as its rows, so it can always be rebuilt from the notification log.
+    """
+
+    @abstractmethod
+    def rows(self, case_ids: Iterable[str]) -> dict[str, CaseSummary]:
+        """The stored rows of those cases that are indexed."""
+
+    @abstractmethod
+    def write(
+        self, rows: Sequence[CaseSummary], load_changes: Mapping[str, int], tracking: Tracking
+    ) -> None:
+        """Atomically upsert rows, add load changes and advance the position.
+
+        Raises eventsourcing's IntegrityError when the position is not ahead of the stored one
+        (another projector got there first); nothing is written then.
+        """
+
+    @abstractmethod
+    def search(self, criteria: CaseFilter, limit: int, page_token: str) -> CasePage:
+        """Newest cases first, matching every given criterion."""
+
+    @abstractmethod
+    def loads(self, specialist_ids: Sequence[str]) -> dict[str, int]:
+        """How many open cases each of these specialists has (absent: none)."""
+
+    @abstractmethod
+    def reset(self, tracking_name: str) -> None:
+        """Forget every row, load and the position, so the index can be rebuilt."""
+
+
+class EventStoreSetup(Protocol):
+    """How the application's event store and case index are built on the chosen database.
+
+    eventsourcing builds the store from the environment (PERSISTENCE_MODULE, ...) while the
+    application is constructed; these hooks add what the case service stores differently.
+    """
+
+    def configure(self, environment: Environment) -> None:
+        """Adjust eventsourcing's settings (e.g. name a recorder) before anything is built."""
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        """Teach the transcoder the domain's enums and value objects."""
+
+    def recorder(self, recorder: ApplicationRecorder) -> ApplicationRecorder:
+        """The recorder the application saves through (the library's, or one wrapping it)."""
+
+    def case_index(self, factory: InfrastructureFactory[Any]) -> CaseIndex:
+        """The case index, in the same database as the events."""
