@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,15 +22,25 @@ class CountingRecorder(POPOApplicationRecorder):
     def __init__(self) -> None:
         super().__init__()
         self.transactions: list[int] = []
+        self.first_entered = threading.Event()
         self.release_first = threading.Event()
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
         if not self.transactions:
             self.transactions.append(len(stored_events))
+            self.first_entered.set()
             self.release_first.wait(5)
         else:
             self.transactions.append(len(stored_events))
         return super().insert_events(stored_events, **kwargs)
+
+
+def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Wait for a state of the recorder, however slow the machine (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the saves never queued up"
+        time.sleep(0.001)
 
 
 def stored(originator: uuid.UUID, version: int = 1) -> StoredEvent:
@@ -43,9 +53,9 @@ def test_waiting_saves_share_one_transaction_and_keep_their_ids() -> None:
     ids = [uuid.uuid4() for _ in range(6)]
     with ThreadPoolExecutor(max_workers=6) as pool:
         first = pool.submit(recorder.insert_events, [stored(ids[0])])
-        time.sleep(0.05)  # the first save is now the leader, inside its transaction
+        assert inner.first_entered.wait(5)  # the first save leads, inside its transaction
         rest = [pool.submit(recorder.insert_events, [stored(i), stored(i, 2)]) for i in ids[1:]]
-        time.sleep(0.05)
+        until(lambda: recorder.waiting == 5)
         inner.release_first.set()
         results = [first.result(), *(f.result() for f in rest)]
     assert inner.transactions == [1, 10]  # the five waiting saves went in one transaction
@@ -63,13 +73,14 @@ def test_a_conflict_in_a_group_fails_only_its_own_save() -> None:
     recorder.insert_events([stored(taken)])
     inner.release_first.clear()
     inner.transactions.clear()
+    inner.first_entered.clear()
     fresh = [uuid.uuid4() for _ in range(3)]
     with ThreadPoolExecutor(max_workers=5) as pool:
         leader = pool.submit(recorder.insert_events, [stored(uuid.uuid4())])
-        time.sleep(0.05)
+        assert inner.first_entered.wait(5)
         good = [pool.submit(recorder.insert_events, [stored(i)]) for i in fresh]
         clash = pool.submit(recorder.insert_events, [stored(taken)])
-        time.sleep(0.05)
+        until(lambda: recorder.waiting == 4)
         inner.release_first.set()
         leader.result()
         for future in good:
@@ -86,12 +97,12 @@ def test_saves_as_the_event_store_makes_them_are_grouped_too() -> None:
     recorder = GroupCommitRecorder(inner)
     with ThreadPoolExecutor(max_workers=4) as pool:
         first = pool.submit(recorder.insert_events, [stored(uuid.uuid4())], tracking=None)
-        time.sleep(0.05)
+        assert inner.first_entered.wait(5)
         rest = [
             pool.submit(recorder.insert_events, [stored(uuid.uuid4())], tracking=None)
             for _ in range(3)
         ]
-        time.sleep(0.05)
+        until(lambda: recorder.waiting == 3)
         inner.release_first.set()
         assert [len(f.result()) for f in (first, *rest)] == [1, 1, 1, 1]
     assert inner.transactions == [1, 3]

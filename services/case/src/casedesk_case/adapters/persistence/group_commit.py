@@ -46,6 +46,12 @@ class GroupCommitRecorder(ApplicationRecorder):
         self._queue: list[_PendingSave] = []
         self._busy = False
 
+    @property
+    def waiting(self) -> int:
+        """Saves queued behind the transaction under way (for tests and diagnostics)."""
+        with self._lock:
+            return len(self._queue)
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
