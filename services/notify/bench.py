@@ -27,8 +27,8 @@ from aiokafka import AIOKafkaProducer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from casedesk.common.v1 import types_pb2
-from casedesk_notify.domain import Channel
-from casedesk_notify.identity import notification_id
+from casedesk_notify.domain import DeliveryChannel as Channel
+from casedesk_notify.domain.identity import notification_id
 from casedesk_notify.testing import events
 from casedesk_notify.testing.sinks import SmsSink, SmtpSink, free_port
 from casedesk_runtime.topics import TOPICS, TopicSpec, ensure_topics

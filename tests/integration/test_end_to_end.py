@@ -45,8 +45,8 @@ from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
 from casedesk.notification.v1 import events_pb2 as journal_pb2
 from casedesk.sla.v1 import events_pb2 as sla_pb2
-from casedesk_notify.domain import Channel
-from casedesk_notify.identity import message_id, notification_id
+from casedesk_notify.domain import DeliveryChannel as Channel
+from casedesk_notify.domain.identity import message_id, notification_id
 from casedesk_notify.testing.sinks import AcceptedEmail, AcceptedSms
 from casedesk_runtime.grpc_client import insecure_channel
 

@@ -23,8 +23,8 @@ from support.services import ServiceLauncher, ServiceProcess
 from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk.notification.v1 import events_pb2 as journal_pb2
-from casedesk_notify.domain import Channel
-from casedesk_notify.identity import message_id, notification_id
+from casedesk_notify.domain import DeliveryChannel as Channel
+from casedesk_notify.domain.identity import message_id, notification_id
 from casedesk_notify.testing import events
 from casedesk_notify.testing.sinks import SmsSink, SmtpSink
 from casedesk_runtime.topics import TopicSpec, ensure_topics

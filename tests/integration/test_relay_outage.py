@@ -40,8 +40,8 @@ from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
 from casedesk.sla.v1 import events_pb2 as sla_pb2
 from casedesk_case.cli.outbox_status import OutboxStatus, read_status
-from casedesk_notify.domain import Channel
-from casedesk_notify.identity import message_id, notification_id
+from casedesk_notify.domain import DeliveryChannel as Channel
+from casedesk_notify.domain.identity import message_id, notification_id
 from casedesk_runtime.grpc_client import insecure_channel
 from casedesk_runtime.topics import existing_partitions
 

@@ -5,16 +5,15 @@ from datetime import UTC, datetime
 
 import pytest
 
+from casedesk_notify.adapters.rendering import TemplateCatalog
+from casedesk_notify.adapters.store import DeliveryStore
 from casedesk_notify.domain import (
     CaseCard,
-    CaseStatus,
-    ContactPreference,
     Contacts,
     ExpectedDeadlines,
 )
-from casedesk_notify.rendering import TemplateCatalog
-from casedesk_notify.store import DeliveryStore
 from casedesk_notify.testing.sinks import SmsSink, SmtpSink
+from casedesk_vocabulary.enums import ContactChannel, Status
 
 PORTAL = "https://portal.test/cases"
 
@@ -29,8 +28,8 @@ def card() -> CaseCard:
     return CaseCard(
         case_id="case-1",
         number="2026-0001234",
-        status=CaseStatus.REGISTERED,
-        contacts=Contacts("+79161234567", "ivanov@example.org", ContactPreference.BOTH),
+        status=Status.REGISTERED,
+        contacts=Contacts("+79161234567", "ivanov@example.org", ContactChannel.SMS_AND_EMAIL),
         deadlines=ExpectedDeadlines(
             first_response_due=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),  # 12:00 in Moscow
             resolution_due=datetime(2026, 3, 5, 21, 0, tzinfo=UTC),  # 24:00 in Moscow

@@ -9,17 +9,19 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from casedesk_notify.consumer import CaseEventConsumer
-from casedesk_notify.deadlines import NoDeadlines
-from casedesk_notify.decoding import CaseEventDecoder
-from casedesk_notify.dispatcher import Dispatcher
+from casedesk_notify.adapters.deadline_policy import NoDeadlines
+from casedesk_notify.adapters.kafka.case_events import CaseEventConsumer
+from casedesk_notify.adapters.rendering import TemplateCatalog
+from casedesk_notify.adapters.store import DeliveryStore
+from casedesk_notify.application.batch_handler import BatchHandler
+from casedesk_notify.application.dispatcher import Dispatcher
+from casedesk_notify.application.planning import BatchPlanner
 from casedesk_notify.domain import NotifyPolicy
-from casedesk_notify.planning import BatchPlanner
-from casedesk_notify.rendering import TemplateCatalog
-from casedesk_notify.retry import RetryPolicy
-from casedesk_notify.store import DeliveryStore
+from casedesk_notify.domain.retry import RetryPolicy
 from casedesk_notify.testing import events
 from casedesk_notify.testing.kafka import FakeKafka
+from casedesk_notify.wire import journal
+from casedesk_notify.wire.case_events import CaseEventDecoder
 from casedesk_runtime.publishing import Publisher, dead_letter
 
 PARTITION = TopicPartition(events.TOPIC, 0)
@@ -58,12 +60,15 @@ def consumer_for(store: DeliveryStore, source: FakeCaseEvents, dlq: Publisher) -
 
     planner = BatchPlanner(
         CaseEventDecoder(NoDeadlines()), TemplateCatalog("https://portal.test/cases"),
-        NotifyPolicy(), channels=(), load_card=store.card,
+        NotifyPolicy(), channels=(), load_card=store.card, journal=journal,
     )  # fmt: skip
-    dispatcher = Dispatcher(store, {}, RetryPolicy(1, 0.01, 0.01), dead_letter=park)
+    dispatcher = Dispatcher(
+        store, {}, RetryPolicy(1, 0.01, 0.01), dead_letter=park, journal=journal
+    )
+    handler = BatchHandler(store, planner, dispatcher, park, journal_written=lambda: None)
     return CaseEventConsumer(
-        source, events.TOPIC, store, planner, dispatcher, park,  # type: ignore[arg-type]
-        journal_written=lambda: None, kafka_commit_interval_s=0,
+        source, events.TOPIC, handler,  # type: ignore[arg-type]
+        kafka_commit_interval_s=0,
     )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from casedesk_notify.deadlines import PolicyDeadlines, deadline_estimator
+from casedesk_notify.adapters.deadline_policy import PolicyDeadlines, deadline_estimator
 from casedesk_notify.domain import ExpectedDeadlines
 
 MOSCOW = ZoneInfo("Europe/Moscow")

@@ -5,11 +5,8 @@ from datetime import UTC, datetime
 import pytest
 
 from casedesk.common.v1 import types_pb2
-from casedesk_notify.deadlines import NoDeadlines
-from casedesk_notify.decoding import CaseEventDecoder, PoisonRecord
+from casedesk_notify.adapters.deadline_policy import NoDeadlines
 from casedesk_notify.domain import (
-    CaseStatus,
-    ContactPreference,
     Escalated,
     ExpectedDeadlines,
     PublicReply,
@@ -17,6 +14,8 @@ from casedesk_notify.domain import (
     StatusChanged,
 )
 from casedesk_notify.testing import events
+from casedesk_notify.wire.case_events import CaseEventDecoder, PoisonRecord
+from casedesk_vocabulary.enums import ContactChannel, Status, Tier
 
 
 class FixedDeadlines:
@@ -41,8 +40,8 @@ def test_created_becomes_a_card_with_contacts_and_deadlines() -> None:
     )  # fmt: skip
     assert isinstance(decoded.fact, Registered)
     card = decoded.fact.card
-    assert (card.number, card.status, card.tier) == ("2026-0000007", CaseStatus.REGISTERED, "L1")
-    assert card.contacts.preference is ContactPreference.SMS
+    assert (card.number, card.status, card.tier) == ("2026-0000007", Status.REGISTERED, Tier.L1)
+    assert card.contacts.preference is ContactChannel.SMS
     assert card.contacts.phone == "+79161234567"
     assert card.deadlines.resolution_due == datetime(2026, 3, 5, 21, tzinfo=UTC)
     assert deadlines.asked == [("EMAIL", registered_at)]
@@ -52,10 +51,10 @@ def test_status_escalation_and_public_specialist_reply_are_facts() -> None:
     decoder = CaseEventDecoder(NoDeadlines())
     status = events.status_changed("c", 2, types_pb2.REGISTERED, types_pb2.WAITING_FOR_CITIZEN)
     assert decoder.decode(status.SerializeToString()).fact == StatusChanged(
-        CaseStatus.WAITING_FOR_CITIZEN
+        Status.WAITING_FOR_CITIZEN
     )
     escalated = events.escalated("c", 3, types_pb2.L2, callback_required=True)
-    assert decoder.decode(escalated.SerializeToString()).fact == Escalated("L2", True)
+    assert decoder.decode(escalated.SerializeToString()).fact == Escalated(Tier.L2, True)
     reply = events.commented("c", 4, public=True, by_specialist=True)
     assert decoder.decode(reply.SerializeToString()).fact == PublicReply()
 

@@ -9,22 +9,23 @@ import pytest
 
 from casedesk.common.v1 import types_pb2
 from casedesk.notification.v1 import events_pb2 as journal_pb2
-from casedesk_notify.deadlines import NoDeadlines
-from casedesk_notify.decoding import CaseEventDecoder
-from casedesk_notify.delivery import Delivery, DeliveryState, SourceRecord
-from casedesk_notify.dispatcher import Dispatcher
-from casedesk_notify.domain import Channel, NotifyPolicy
-from casedesk_notify.identity import message_id
-from casedesk_notify.outlets import email_outlet, sms_outlet
-from casedesk_notify.planning import BatchPlanner
-from casedesk_notify.ratelimit import TokenBucket
-from casedesk_notify.rendering import TemplateCatalog
-from casedesk_notify.retry import RetryPolicy
-from casedesk_notify.senders.sms_gateway import HttpSmsSender, SmsGatewayConfig
-from casedesk_notify.senders.smtp import SmtpConfig, SmtpEmailSender
-from casedesk_notify.store import DeliveryStore
+from casedesk_notify.adapters.deadline_policy import NoDeadlines
+from casedesk_notify.adapters.outlets import email_outlet, sms_outlet
+from casedesk_notify.adapters.rate_limit import TokenBucket
+from casedesk_notify.adapters.rendering import TemplateCatalog
+from casedesk_notify.adapters.senders.sms_gateway import HttpSmsSender, SmsGatewayConfig
+from casedesk_notify.adapters.senders.smtp import SmtpConfig, SmtpEmailSender
+from casedesk_notify.adapters.store import DeliveryStore
+from casedesk_notify.application.deliveries import Delivery, DeliveryState, SourceRecord
+from casedesk_notify.application.dispatcher import Dispatcher
+from casedesk_notify.application.planning import BatchPlanner
+from casedesk_notify.domain import DeliveryChannel, NotifyPolicy
+from casedesk_notify.domain.identity import message_id
+from casedesk_notify.domain.retry import RetryPolicy
 from casedesk_notify.testing import events
 from casedesk_notify.testing.sinks import SmsSink, SmtpSink
+from casedesk_notify.wire import journal
+from casedesk_notify.wire.case_events import CaseEventDecoder
 
 DOMAIN = "notify.casedesk.test"
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, rng=random.Random(7))
@@ -55,10 +56,10 @@ async def dispatcher_for():
         gateway = HttpSmsSender(SmsGatewayConfig(url=sms.url, token="gateway-token"))
         senders.extend([email, gateway])
         outlets = {
-            Channel.EMAIL: email_outlet(email, DOMAIN, TokenBucket(1000, 1000), 4),
-            Channel.SMS: sms_outlet(gateway, TokenBucket(1000, 1000), 4),
+            DeliveryChannel.EMAIL: email_outlet(email, DOMAIN, TokenBucket(1000, 1000), 4),
+            DeliveryChannel.SMS: sms_outlet(gateway, TokenBucket(1000, 1000), 4),
         }
-        return Dispatcher(store, outlets, retry, parked)
+        return Dispatcher(store, outlets, retry, parked, journal=journal)
 
     yield build
     for sender in senders:
@@ -68,7 +69,7 @@ async def dispatcher_for():
 def plan(store: DeliveryStore, *case_events) -> list[Delivery]:
     planner = BatchPlanner(
         CaseEventDecoder(NoDeadlines()), TemplateCatalog("https://portal.test/cases"),
-        NotifyPolicy(), (Channel.EMAIL, Channel.SMS), store.card,
+        NotifyPolicy(), (DeliveryChannel.EMAIL, DeliveryChannel.SMS), store.card, journal=journal,
     )  # fmt: skip
     records = [events.record(event, offset) for offset, event in enumerate(case_events)]
     return store.commit_batch(planner.plan(records).changes)
@@ -99,7 +100,9 @@ async def test_every_delivery_goes_out_once_in_order(
     await dispatcher.stop(1)
     emails = smtp_sink.snapshot()
     assert [m.message_id for m in emails] == [
-        message_id(d.notification_id, DOMAIN) for d in deliveries if d.channel is Channel.EMAIL
+        message_id(d.notification_id, DOMAIN)
+        for d in deliveries
+        if d.channel is DeliveryChannel.EMAIL
     ]
     assert ["«В работе»" in m.body("plain") for m in emails] == [False, True, False]
     assert [s.fields["text"].split(": ")[-1] for s in sms_sink.accepted][1:] == [
@@ -188,7 +191,7 @@ async def test_resumed_deliveries_continue_their_attempt_count(
     [email, _] = plan(store, story("case-1", "2026-0000001")[0])
     smtp_sink.fail_next(3)
     parked = Parked()
-    resumed = [d for d in store.pending() if d.channel is Channel.EMAIL]
+    resumed = [d for d in store.pending() if d.channel is DeliveryChannel.EMAIL]
     resumed = [Delivery(**{**d.__dict__, "attempts": 2}) for d in resumed]
     dispatcher = dispatcher_for(store, smtp_sink, sms_sink, parked)
     dispatcher.submit(resumed)

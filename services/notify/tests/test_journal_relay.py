@@ -7,15 +7,16 @@ import logging
 
 import pytest
 
-from casedesk_notify.deadlines import NoDeadlines
-from casedesk_notify.decoding import CaseEventDecoder
-from casedesk_notify.domain import Channel, NotifyPolicy
-from casedesk_notify.planning import BatchPlanner
-from casedesk_notify.relay import JournalRelay
-from casedesk_notify.rendering import TemplateCatalog
-from casedesk_notify.store import DeliveryStore
+from casedesk_notify.adapters.deadline_policy import NoDeadlines
+from casedesk_notify.adapters.kafka.journal_relay import JournalRelay
+from casedesk_notify.adapters.rendering import TemplateCatalog
+from casedesk_notify.adapters.store import DeliveryStore
+from casedesk_notify.application.planning import BatchPlanner
+from casedesk_notify.domain import DeliveryChannel, NotifyPolicy
 from casedesk_notify.testing import events
 from casedesk_notify.testing.kafka import FakeKafka
+from casedesk_notify.wire import journal
+from casedesk_notify.wire.case_events import CaseEventDecoder
 
 TOPIC = "notification.events.v1"
 
@@ -24,7 +25,7 @@ def write_journal(store: DeliveryStore, cases: int, first: int = 0) -> list[byte
     """Consume `cases` new cases: two `Requested` entries each (e-mail, SMS); returns them all."""
     planner = BatchPlanner(
         CaseEventDecoder(NoDeadlines()), TemplateCatalog("https://portal.test/cases"),
-        NotifyPolicy(), (Channel.EMAIL, Channel.SMS), store.card,
+        NotifyPolicy(), (DeliveryChannel.EMAIL, DeliveryChannel.SMS), store.card, journal=journal,
     )  # fmt: skip
     records = [
         events.record(events.created(f"case-{n}", f"2026-{n:07d}"), offset=n)
@@ -95,7 +96,7 @@ async def test_closing_the_publisher_in_an_outage_ends_the_relay_and_keeps_the_e
     running = asyncio.create_task(relay.run())
     await kafka.until_failures(2)
 
-    with caplog.at_level(logging.WARNING, logger="casedesk_notify.relay"):
+    with caplog.at_level(logging.WARNING, logger="casedesk_notify.adapters.kafka.journal_relay"):
         relay.stop()
         await asyncio.sleep(0.05)
         assert not running.done()  # the last flush waits for Kafka ...

@@ -5,8 +5,8 @@ import email.policy
 
 import pytest
 
-from casedesk_notify.senders.base import EmailMessage, PermanentFailure
-from casedesk_notify.senders.mime import address_header, build_message
+from casedesk_notify.adapters.senders.base import EmailMessage, PermanentFailure
+from casedesk_notify.adapters.senders.mime import address_header, build_message
 
 MESSAGE = EmailMessage(
     message_id="<0b6e9a4c-1f2d@notify.casedesk.test>",

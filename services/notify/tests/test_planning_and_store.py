@@ -9,25 +9,33 @@ import pytest
 
 from casedesk.common.v1 import types_pb2
 from casedesk.notification.v1 import events_pb2 as journal_pb2
-from casedesk_notify import journal
-from casedesk_notify.deadlines import NoDeadlines
-from casedesk_notify.decoding import CaseEventDecoder
-from casedesk_notify.delivery import DeliveryState
-from casedesk_notify.domain import CaseStatus, Channel, NotifyPolicy
-from casedesk_notify.identity import notification_id
-from casedesk_notify.planning import BatchPlanner
-from casedesk_notify.rendering import TemplateCatalog
-from casedesk_notify.store import DeliveryStore
+from casedesk_notify.adapters.deadline_policy import NoDeadlines
+from casedesk_notify.adapters.rendering import TemplateCatalog
+from casedesk_notify.adapters.store import DeliveryStore
+from casedesk_notify.application.deliveries import DeliveryState
+from casedesk_notify.application.planning import BatchPlanner
+from casedesk_notify.domain import DeliveryChannel, NotifyPolicy
+from casedesk_notify.domain.identity import notification_id
 from casedesk_notify.testing import events
+from casedesk_notify.wire import journal
+from casedesk_notify.wire.case_events import CaseEventDecoder
+from casedesk_vocabulary.enums import Status
 
 IN_PROGRESS, ANSWER_READY = types_pb2.IN_PROGRESS, types_pb2.ANSWER_READY
 
 
 def planner_for(
-    store: DeliveryStore, catalog: TemplateCatalog, channels=(Channel.EMAIL, Channel.SMS)
+    store: DeliveryStore,
+    catalog: TemplateCatalog,
+    channels=(DeliveryChannel.EMAIL, DeliveryChannel.SMS),
 ) -> BatchPlanner:
     return BatchPlanner(
-        CaseEventDecoder(NoDeadlines()), catalog, NotifyPolicy(), channels, store.card
+        CaseEventDecoder(NoDeadlines()),
+        catalog,
+        NotifyPolicy(),
+        channels,
+        store.card,
+        journal=journal,
     )
 
 
@@ -54,14 +62,14 @@ def test_a_batch_commits_cards_deliveries_journal_and_offset_together(
     planned = planner_for(store, catalog).plan(a_case_story())
     created = store.commit_batch(planned.changes)
     assert [(d.channel, d.message.template) for d in created] == [
-        (Channel.EMAIL, "acknowledgement@v1"), (Channel.SMS, "acknowledgement@v1"),
-        (Channel.EMAIL, "status_changed@v1"), (Channel.SMS, "status_changed@v1"),
-        (Channel.EMAIL, "status_changed@v1"), (Channel.SMS, "status_changed@v1"),
+        (DeliveryChannel.EMAIL, "acknowledgement@v1"), (DeliveryChannel.SMS, "acknowledgement@v1"),
+        (DeliveryChannel.EMAIL, "status_changed@v1"), (DeliveryChannel.SMS, "status_changed@v1"),
+        (DeliveryChannel.EMAIL, "status_changed@v1"), (DeliveryChannel.SMS, "status_changed@v1"),
     ]  # fmt: skip
     assert "«Ответ готов»" in created[-1].message.text
     assert store.stored_offsets(events.TOPIC) == {0: 3}
     card = store.card("case-1")
-    assert card is not None and card.status is CaseStatus.ANSWER_READY
+    assert card is not None and card.status is Status.ANSWER_READY
     assert journal_stages(store) == ["requested"] * 6
     assert [d.notification_id for d in store.pending()] == [d.notification_id for d in created]
 
@@ -99,9 +107,9 @@ def test_events_of_unknown_cases_and_poison_advance_the_offset_only(
 def test_disabled_channels_get_no_deliveries(
     store: DeliveryStore, catalog: TemplateCatalog
 ) -> None:
-    planner = planner_for(store, catalog, channels=(Channel.EMAIL,))
+    planner = planner_for(store, catalog, channels=(DeliveryChannel.EMAIL,))
     created = store.commit_batch(planner.plan(a_case_story()).changes)
-    assert {d.channel for d in created} == {Channel.EMAIL}
+    assert {d.channel for d in created} == {DeliveryChannel.EMAIL}
 
 
 def test_notification_ids_derive_from_event_and_channel(
@@ -112,8 +120,8 @@ def test_notification_ids_derive_from_event_and_channel(
     event_id = events.created("x", "y").meta.event_id  # any other event: other ids
     ids = {d.notification_id for d in created}
     assert len(ids) == 2
-    assert notification_id(event_id, Channel.EMAIL) not in ids
-    assert {notification_id(created[0].source_event_id, c) for c in Channel} == ids
+    assert notification_id(event_id, DeliveryChannel.EMAIL) not in ids
+    assert {notification_id(created[0].source_event_id, c) for c in DeliveryChannel} == ids
 
 
 def test_a_failing_batch_leaves_nothing_behind(

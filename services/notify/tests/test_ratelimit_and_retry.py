@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from casedesk_notify.ratelimit import TokenBucket
-from casedesk_notify.retry import RetryPolicy
+from casedesk_notify.adapters.rate_limit import TokenBucket
+from casedesk_notify.domain.retry import RetryPolicy
 
 
 class FakeClock:

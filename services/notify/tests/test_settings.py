@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from casedesk_notify.domain import Channel
-from casedesk_notify.outlets_factory import build_outlets
+from casedesk_notify.__main__ import build_outlets
+from casedesk_notify.domain import DeliveryChannel
 from casedesk_notify.settings import NotifySettings
 from casedesk_runtime.settings import SettingsError, load_settings
 
@@ -17,7 +17,7 @@ def test_defaults_follow_the_port_plan_and_topics(monkeypatch: pytest.MonkeyPatc
         "case.events.v1", "notification.events.v1",
     )  # fmt: skip
     outlets, senders = build_outlets(settings)
-    assert list(outlets) == [Channel.EMAIL]  # no gateway URL: SMS is off
+    assert list(outlets) == [DeliveryChannel.EMAIL]  # no gateway URL: SMS is off
     assert len(senders) == 1
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from casedesk_notify.senders.base import PermanentFailure, SmsMessage, TemporaryFailure
-from casedesk_notify.senders.sms_gateway import HttpSmsSender, SmsGatewayConfig
+from casedesk_notify.adapters.senders.base import PermanentFailure, SmsMessage, TemporaryFailure
+from casedesk_notify.adapters.senders.sms_gateway import HttpSmsSender, SmsGatewayConfig
 from casedesk_notify.testing.sinks import SmsSink, free_port
 
 MESSAGE = SmsMessage(

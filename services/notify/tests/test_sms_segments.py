@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from casedesk_notify.sms_segments import SmsEncoding, count_segments
+from casedesk_notify.domain.sms_segments import SmsEncoding, count_segments
 
 
 @pytest.mark.parametrize(

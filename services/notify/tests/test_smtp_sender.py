@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from casedesk_notify.senders.base import (
+from casedesk_notify.adapters.senders.base import (
     DeliveryFailure,
     EmailMessage,
     PermanentFailure,
     TemporaryFailure,
 )
-from casedesk_notify.senders.smtp import SmtpConfig, SmtpEmailSender
+from casedesk_notify.adapters.senders.smtp import SmtpConfig, SmtpEmailSender
 from casedesk_notify.testing.sinks import SmtpSink, free_port
 
 # The authenticating test server warns that it allows AUTH without TLS: that is the point.

@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from casedesk_notify import journal
-from casedesk_notify.deadlines import NoDeadlines
-from casedesk_notify.decoding import CaseEventDecoder
-from casedesk_notify.delivery import Delivery, DeliveryState, Verdict
-from casedesk_notify.domain import Channel, NotifyPolicy
-from casedesk_notify.planning import BatchPlanner
-from casedesk_notify.rendering import TemplateCatalog
-from casedesk_notify.store import DeliveryStore
+from casedesk_notify.adapters.deadline_policy import NoDeadlines
+from casedesk_notify.adapters.rendering import TemplateCatalog
+from casedesk_notify.adapters.store import DeliveryStore
+from casedesk_notify.application.deliveries import Delivery, DeliveryState, Verdict
+from casedesk_notify.application.planning import BatchPlanner
+from casedesk_notify.application.verdicts import VerdictWriter
+from casedesk_notify.domain import DeliveryChannel, NotifyPolicy
 from casedesk_notify.testing import events
-from casedesk_notify.verdicts import VerdictWriter
+from casedesk_notify.wire import journal
+from casedesk_notify.wire.case_events import CaseEventDecoder
 
 
 class CountingStore(DeliveryStore):
@@ -32,7 +32,7 @@ class CountingStore(DeliveryStore):
 def deliveries(store: DeliveryStore, cases: int) -> list[Delivery]:
     planner = BatchPlanner(
         CaseEventDecoder(NoDeadlines()), TemplateCatalog("https://portal.test/cases"),
-        NotifyPolicy(), (Channel.EMAIL,), store.card,
+        NotifyPolicy(), (DeliveryChannel.EMAIL,), store.card, journal=journal,
     )  # fmt: skip
     records = [events.record(events.created(f"c{i}", f"2026-{i:07d}"), i) for i in range(cases)]
     return store.commit_batch(planner.plan(records).changes)

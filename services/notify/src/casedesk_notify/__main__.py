@@ -1,15 +1,52 @@
-"""`python -m casedesk_notify`: load settings, configure logs and telemetry, run."""
+"""`python -m casedesk_notify`: the composition root. Builds notify from its settings and runs it.
+
+Runs three loops (consumer, dispatcher lanes, journal relay) beside the runtime's gRPC server,
+which serves only health and reflection. A failing consumer or relay loop ends the process with an
+error, so the orchestrator restarts it; nothing is lost, the store resumes where it stopped.
+
+Kafka is written through two `Publisher`s (journal, dead letters), which wait out a broker outage
+of any length. Shutdown takes at most about the grace period: what still waits for Kafka then is
+abandoned (the store keeps it for the next run).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
+from typing import Any
 
-from casedesk_notify.app import run
+from aiokafka import AIOKafkaConsumer
+
+from casedesk_notify.adapters.deadline_policy import deadline_estimator
+from casedesk_notify.adapters.kafka.case_events import CaseEventConsumer
+from casedesk_notify.adapters.kafka.journal_relay import JournalRelay
+from casedesk_notify.adapters.kafka.shutdown import finish, stop_consumer
+from casedesk_notify.adapters.outlets import ChannelOutlet, email_outlet, sms_outlet
+from casedesk_notify.adapters.rate_limit import TokenBucket
+from casedesk_notify.adapters.rendering import TemplateCatalog
+from casedesk_notify.adapters.senders.sms_gateway import HttpSmsSender, SmsGatewayConfig
+from casedesk_notify.adapters.senders.smtp import SmtpConfig, SmtpEmailSender
+from casedesk_notify.adapters.store import DeliveryStore
+from casedesk_notify.application.batch_handler import BatchHandler
+from casedesk_notify.application.dispatcher import Dispatcher
+from casedesk_notify.application.planning import BatchPlanner
+from casedesk_notify.domain import DeliveryChannel, NotifyPolicy
+from casedesk_notify.domain.retry import RetryPolicy
 from casedesk_notify.settings import NotifySettings
+from casedesk_notify.wire import journal
+from casedesk_notify.wire.case_events import CaseEventDecoder
+from casedesk_runtime.grpc_server import GrpcServer
+from casedesk_runtime.kafka import consumer_config
 from casedesk_runtime.logs import configure_logging
+from casedesk_runtime.publishing import Publisher, dead_letter, producer_starter
 from casedesk_runtime.settings import SettingsError, load_settings
 from casedesk_runtime.telemetry import configure_telemetry
+
+log = logging.getLogger(__name__)
+CONSUMER_NAME = "notify"  # names the dead-letter topic case.events.v1.dlq.notify
+# The journal's last flush gets at least this long, even when the deliveries used up the grace.
+MIN_FLUSH_S = 1.0
 
 
 def main() -> int:
@@ -28,6 +65,143 @@ def main() -> int:
         return asyncio.run(run(settings))
     finally:
         telemetry.shutdown()
+
+
+async def run(settings: NotifySettings) -> int:
+    store = DeliveryStore(settings.store_path, settings.store_synchronous)
+    catalog = TemplateCatalog(settings.portal_base_url, settings.template_version)
+    journal_publisher = Publisher(producer_starter(settings, "notify"), name="notify journal")
+    # The consumer and every dispatcher lane may park records: one delivery at a time.
+    dlq_publisher = Publisher(producer_starter(settings, "notify-dlq"), name="notify dead letters")
+    parking = asyncio.Lock()
+    consumer = AIOKafkaConsumer(
+        **consumer_config(settings, group_id=settings.consumer_group),
+        client_id="notify",
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+    )
+    outlets, senders = build_outlets(settings)
+    relay = JournalRelay(store, journal_publisher, settings.journal_topic)
+
+    async def park(record: Any, error: Exception | str) -> bool:
+        async with parking:
+            return await dead_letter(
+                dlq_publisher, settings.source_topic, CONSUMER_NAME, record, error
+            )
+
+    dispatcher = Dispatcher(
+        store,
+        outlets,
+        RetryPolicy(settings.max_attempts, settings.retry_base_s, settings.retry_max_s),
+        dead_letter=park,  # a SourceRecord has the fields of a ConsumerRecord
+        journal=journal,
+        journal_written=relay.wake,
+    )
+    planner = BatchPlanner(
+        CaseEventDecoder(deadline_estimator(settings.deadline_policy_version)),
+        catalog,
+        NotifyPolicy(settings.notify_on_escalation, settings.notify_on_public_reply),
+        channels=outlets.keys(),
+        load_card=store.card,
+        journal=journal,
+    )
+    handler = BatchHandler(store, planner, dispatcher, park, journal_written=relay.wake)
+    case_events = CaseEventConsumer(
+        consumer, settings.source_topic, handler, max_records=settings.max_batch
+    )
+    server = GrpcServer(settings)
+
+    await consumer.start()
+    pending = store.pending()
+    dispatcher.submit(pending)  # resume what a previous run left unfinished
+    log.info("notify started", extra={"resumed_deliveries": len(pending),
+                                      "channels": sorted(c.value for c in outlets)})  # fmt: skip
+    relay_task = asyncio.create_task(relay.run(), name="journal-relay")
+    consumer_task = asyncio.create_task(case_events.run(), name="case-events")
+
+    async def shut_down() -> None:
+        # One grace period for the whole drain; the journal's last flush comes last.
+        deadline = asyncio.get_running_loop().time() + settings.shutdown_grace_s
+
+        def left() -> float:
+            return max(deadline - asyncio.get_running_loop().time(), 0.0)
+
+        case_events.stop()
+        await finish(consumer_task, left(), dlq_publisher)
+        await dispatcher.stop(left())  # lanes still parking after it are cancelled
+        await dlq_publisher.aclose()
+        relay.stop()
+        await finish(relay_task, max(left(), MIN_FLUSH_S), journal_publisher)
+        await journal_publisher.aclose()
+        await stop_consumer(consumer)
+        for sender in senders:
+            await sender.close()
+        store.close()
+
+    serving = asyncio.create_task(server.serve_until_signal(on_shutdown=shut_down), name="grpc")
+    loops = {consumer_task, relay_task}
+    await asyncio.wait({serving, *loops}, return_when=asyncio.FIRST_COMPLETED)
+    if serving.done() or case_events.stopping:
+        await serving  # a signal arrived: let the graceful shutdown run to its end
+        return 0
+    failed = next(task for task in loops if task.done())
+    log.error("%s loop failed; stopping", failed.get_name(), exc_info=failed.exception())
+    await server.stop(grace=1.0)
+    serving.cancel()
+    await shut_down()
+    return 1
+
+
+def build_outlets(
+    settings: NotifySettings,
+) -> tuple[dict[DeliveryChannel, ChannelOutlet], list[Any]]:
+    """The outlets the settings enable (a channel without a provider is off), and the senders
+    to close at shutdown."""
+    outlets: dict[DeliveryChannel, ChannelOutlet] = {}
+    senders: list[Any] = []
+    if settings.smtp_host:
+        email = SmtpEmailSender(
+            SmtpConfig(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                tls=settings.smtp_tls,
+                username=settings.smtp_username,
+                password=_secret(settings.smtp_password),
+                timeout_s=settings.smtp_timeout_s,
+                pool_size=settings.smtp_pool_size,
+                sender=settings.email_from,
+                reply_to=settings.email_reply_to,
+                validate_certs=settings.smtp_validate_certs,
+            )
+        )
+        senders.append(email)
+        bucket = TokenBucket(settings.email_rate_per_s, settings.email_burst)
+        outlets[DeliveryChannel.EMAIL] = email_outlet(
+            email, settings.message_id_domain, bucket, settings.smtp_pool_size
+        )
+    if settings.sms_gateway_url:
+        sms = HttpSmsSender(
+            SmsGatewayConfig(
+                url=settings.sms_gateway_url,
+                token=_secret(settings.sms_gateway_token),
+                body_format=settings.sms_body_format,
+                sender_name=settings.sms_sender_name,
+                field_to=settings.sms_field_to,
+                field_text=settings.sms_field_text,
+                field_client_id=settings.sms_field_client_id,
+                field_sender=settings.sms_field_sender,
+                response_id_field=settings.sms_response_id_field,
+                timeout_s=settings.sms_timeout_s,
+                max_connections=settings.sms_max_in_flight,
+            )
+        )
+        senders.append(sms)
+        bucket = TokenBucket(settings.sms_rate_per_s, settings.sms_burst)
+        outlets[DeliveryChannel.SMS] = sms_outlet(sms, bucket, settings.sms_max_in_flight)
+    return outlets, senders
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 if __name__ == "__main__":

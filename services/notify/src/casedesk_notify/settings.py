@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 
 from casedesk_runtime.settings import ServiceSettings
+from casedesk_vocabulary import topics
 
 
 class NotifySettings(ServiceSettings):
@@ -19,8 +20,8 @@ class NotifySettings(ServiceSettings):
 
     # Kafka
     consumer_group: str = "notify"
-    source_topic: str = "case.events.v1"
-    journal_topic: str = "notification.events.v1"
+    source_topic: str = topics.CASE_EVENTS
+    journal_topic: str = topics.NOTIFICATION_EVENTS
     fetch_max_wait_ms: int = Field(default=50, ge=1)
     max_batch: int = Field(default=500, ge=1)
 

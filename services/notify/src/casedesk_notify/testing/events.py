@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk_runtime.events import new_meta, to_timestamp
+from casedesk_vocabulary.topics import CASE_EVENTS
 
-TOPIC = "case.events.v1"
+TOPIC = CASE_EVENTS
 
 
 def created(

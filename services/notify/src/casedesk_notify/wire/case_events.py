@@ -2,22 +2,19 @@
 
 Events notify has no message for (Assigned, AttachmentAdded, internal notes, a citizen's own
 comment ...) decode to no fact. A record that is not a valid CaseEvent raises `PoisonRecord`, and
-the consumer parks it on the dead-letter topic instead of stalling the partition.
+the consumer parks it on the dead-letter topic instead of stalling the partition. Enums map to the
+vocabulary by name (its members are named as in the proto).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
 from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import envelope_pb2, types_pb2
-from casedesk_notify.deadlines import DeadlineEstimator
+from casedesk_notify.application.ports import DeadlineEstimator, DecodedEvent, PoisonRecord
 from casedesk_notify.domain import (
     CaseCard,
-    CaseStatus,
-    ContactPreference,
     Contacts,
     Escalated,
     Fact,
@@ -26,26 +23,12 @@ from casedesk_notify.domain import (
     StatusChanged,
 )
 from casedesk_runtime.events import from_timestamp
+from casedesk_vocabulary.enums import ContactChannel, Status, Tier
 
+__all__ = ["CaseEventDecoder", "PoisonRecord"]
 
-class PoisonRecord(ValueError):
-    """The record cannot be understood; retrying it would fail the same way."""
-
-
-@dataclass(frozen=True)
-class DecodedEvent:
-    event_id: str
-    case_id: str
-    case_version: int
-    correlation_id: str
-    fact: Fact | None
-
-
-_PREFERENCES = {
-    types_pb2.CONTACT_SMS: ContactPreference.SMS,
-    types_pb2.CONTACT_EMAIL: ContactPreference.EMAIL,
-    types_pb2.CONTACT_SMS_AND_EMAIL: ContactPreference.BOTH,
-}
+# Proto `ContactChannel` names carry a CONTACT_ prefix the vocabulary drops.
+_CONTACT_PREFIX = "CONTACT_"
 
 
 class CaseEventDecoder:
@@ -77,7 +60,7 @@ class CaseEventDecoder:
             return StatusChanged(_status(event.status_changed.to_status))
         if kind == "escalated":
             escalated = event.escalated
-            return Escalated(types_pb2.Tier.Name(escalated.to_tier), escalated.callback_required)
+            return Escalated(_tier(escalated.to_tier), escalated.callback_required)
         if kind == "commented":
             by_specialist = event.meta.actor.kind == types_pb2.Actor.SPECIALIST
             return PublicReply() if event.commented.public and by_specialist else None
@@ -92,21 +75,38 @@ class CaseEventDecoder:
         return CaseCard(
             case_id=meta.case_id,
             number=created.number,
-            status=CaseStatus.REGISTERED,
+            status=Status.REGISTERED,
             contacts=Contacts(
                 phone=citizen.mobile_phone,
                 email=citizen.email,
-                preference=_PREFERENCES.get(citizen.preferred_contact, ContactPreference.BOTH),
+                preference=_preference(citizen.preferred_contact),
             ),
             deadlines=self._deadlines.expected(
                 types_pb2.Channel.Name(created.channel), registered_at
             ),
-            tier=types_pb2.Tier.Name(created.tier) if created.tier else "L1",
+            tier=_tier(created.tier),
         )
 
 
-def _status(value: int) -> CaseStatus:
+def _status(value: int) -> Status:
     try:
-        return CaseStatus(types_pb2.Status.Name(value))
+        return Status(types_pb2.Status.Name(value))
     except ValueError:
         raise PoisonRecord(f"StatusChanged to unknown status {value}") from None
+
+
+def _tier(value: int) -> Tier:
+    """An unstated (or unknown) tier is the first line, where every case starts."""
+    name = types_pb2.Tier.Name(value) if value in types_pb2.Tier.values() else ""
+    return Tier.__members__.get(name, Tier.L1)
+
+
+def _preference(value: int) -> ContactChannel:
+    """An unstated (or unknown) preference means both channels."""
+    name = (
+        types_pb2.ContactChannel.Name(value) if value in types_pb2.ContactChannel.values() else ""
+    )
+    stated = ContactChannel.__members__.get(name.removeprefix(_CONTACT_PREFIX))
+    if stated is None or stated is ContactChannel.UNSPECIFIED:
+        return ContactChannel.SMS_AND_EMAIL
+    return stated

@@ -7,16 +7,27 @@ import json
 import sqlite3
 from datetime import datetime
 
-from casedesk_notify.delivery import Delivery, Headers, SourceRecord
-from casedesk_notify.domain import (
-    CaseCard,
-    CaseStatus,
-    Channel,
-    ContactPreference,
-    Contacts,
-    ExpectedDeadlines,
+from casedesk_notify.application.deliveries import (
+    Delivery,
+    Headers,
+    RenderedMessage,
+    SourceRecord,
 )
-from casedesk_notify.rendering import RenderedMessage
+from casedesk_notify.domain import CaseCard, Contacts, DeliveryChannel, ExpectedDeadlines
+from casedesk_vocabulary.enums import ContactChannel, Status, Tier
+
+# The stored spelling of a contact preference (kept from before the vocabulary existed).
+_PREFERENCE_COLUMN = {
+    ContactChannel.SMS: "sms",
+    ContactChannel.EMAIL: "email",
+    ContactChannel.SMS_AND_EMAIL: "both",
+    ContactChannel.UNSPECIFIED: "both",  # means both, as it always did
+}
+_PREFERENCE_FROM_COLUMN = {
+    "sms": ContactChannel.SMS,
+    "email": ContactChannel.EMAIL,
+    "both": ContactChannel.SMS_AND_EMAIL,
+}
 
 
 def encode_headers(headers: Headers) -> str:
@@ -43,10 +54,10 @@ def card_row(card: CaseCard) -> tuple[object, ...]:
         card.status.value,
         contacts.phone,
         contacts.email,
-        contacts.preference.value,
+        _PREFERENCE_COLUMN[contacts.preference],
         _instant(deadlines.first_response_due),
         _instant(deadlines.resolution_due),
-        card.tier,
+        card.tier.value,
     )
 
 
@@ -54,12 +65,13 @@ def card_from(row: sqlite3.Row) -> CaseCard:
     return CaseCard(
         case_id=row["case_id"],
         number=row["number"],
-        status=CaseStatus(row["status"]),
-        contacts=Contacts(row["phone"], row["email"], ContactPreference(row["preference"])),
+        status=Status(row["status"]),
+        contacts=Contacts(row["phone"], row["email"], _PREFERENCE_FROM_COLUMN[row["preference"]]),
         deadlines=ExpectedDeadlines(
             _parse_instant(row["first_response_due"]), _parse_instant(row["resolution_due"])
         ),
-        tier=row["tier"],
+        # Cards stored before tiers were checked may hold an unspecified tier: it read as L1.
+        tier=Tier.__members__.get(row["tier"], Tier.L1),
     )
 
 
@@ -103,7 +115,7 @@ def delivery_from(row: sqlite3.Row) -> Delivery:
         case_id=row["case_id"],
         case_version=row["case_version"],
         correlation_id=row["correlation_id"],
-        channel=Channel(row["channel"]),
+        channel=DeliveryChannel(row["channel"]),
         recipient=row["recipient"],
         message=RenderedMessage(
             template=row["template"],

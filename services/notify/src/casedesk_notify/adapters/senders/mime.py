@@ -13,7 +13,7 @@ import email.utils
 import functools
 from email.header import Header
 
-from casedesk_notify.senders.base import EmailMessage, PermanentFailure
+from casedesk_notify.adapters.senders.base import EmailMessage, PermanentFailure
 
 CRLF = "\r\n"
 

@@ -1,8 +1,9 @@
-"""The small interfaces the dispatcher talks to, and the two ways a send can fail.
+"""The small interfaces of the senders, and the two ways a send can fail.
 
-Adapters translate their provider's answers into `TemporaryFailure` (try again later: SMTP 4xx,
+Senders translate their provider's answers into `TemporaryFailure` (try again later: SMTP 4xx,
 gateway 5xx or 429, timeouts, refused connections) or `PermanentFailure` (retrying cannot help:
-SMTP 5xx, gateway 4xx). Error texts must never contain the recipient's address or number.
+SMTP 5xx, gateway 4xx), the failure kinds the application's dispatcher acts on. Error texts must
+never contain the recipient's address or number.
 """
 
 from __future__ import annotations
@@ -10,17 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from casedesk_notify.application.ports import (
+    DeliveryFailure,
+    PermanentFailure,
+    SendReceipt,
+    TemporaryFailure,
+)
 
-class DeliveryFailure(Exception):
-    temporary: bool = False
-
-
-class TemporaryFailure(DeliveryFailure):
-    temporary = True
-
-
-class PermanentFailure(DeliveryFailure):
-    temporary = False
+__all__ = [
+    "DeliveryFailure",
+    "EmailMessage",
+    "EmailSender",
+    "PermanentFailure",
+    "SendReceipt",
+    "SmsMessage",
+    "SmsSender",
+    "TemporaryFailure",
+]
 
 
 @dataclass(frozen=True)
@@ -37,11 +44,6 @@ class SmsMessage:
     client_id: str  # the notification id: gateways that dedupe on a client id drop duplicates
     to: str
     text: str
-
-
-@dataclass(frozen=True)
-class SendReceipt:
-    provider_message_id: str = ""
 
 
 class EmailSender(Protocol):

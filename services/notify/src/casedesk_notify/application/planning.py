@@ -1,4 +1,4 @@
-"""One consumed batch of case events -> the changes to commit at once (see store.sqlite).
+"""One consumed batch of case events -> the changes to commit at once (see adapters.store).
 
 For every record: decode it, move the case card forward, decide the notices, render them, and
 wrap each into a pending delivery with its `Requested` journal entry. Nothing is sent here and
@@ -12,13 +12,16 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from casedesk_notify import journal
-from casedesk_notify.decoding import CaseEventDecoder, DecodedEvent, PoisonRecord
-from casedesk_notify.delivery import Delivery, SourceRecord
-from casedesk_notify.domain import CaseCard, Channel, NotifyPolicy, apply, notices_for
-from casedesk_notify.identity import notification_id
-from casedesk_notify.rendering import TemplateCatalog
-from casedesk_notify.store import ConsumedBatch
+from casedesk_notify.application.deliveries import ConsumedBatch, Delivery, SourceRecord
+from casedesk_notify.application.ports import (
+    DecodedEvent,
+    EventDecoder,
+    MessageRenderer,
+    NotificationJournal,
+    PoisonRecord,
+)
+from casedesk_notify.domain import CaseCard, DeliveryChannel, NotifyPolicy, apply, notices_for
+from casedesk_notify.domain.identity import notification_id
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +35,17 @@ class PlannedBatch:
 class BatchPlanner:
     def __init__(
         self,
-        decoder: CaseEventDecoder,
-        catalog: TemplateCatalog,
+        decoder: EventDecoder,
+        catalog: MessageRenderer,
         policy: NotifyPolicy,
-        channels: Collection[Channel],
+        channels: Collection[DeliveryChannel],
         load_card: Callable[[str], CaseCard | None],
+        *,
+        journal: NotificationJournal,
     ) -> None:
         self._decoder = decoder
         self._catalog = catalog
+        self._journal = journal
         self._policy = policy
         self._channels = frozenset(channels)
         self._load_card = load_card
@@ -90,4 +96,4 @@ class BatchPlanner:
                 message=self._catalog.render(notice),
                 source=source,
             )
-            changes.deliveries.append((delivery, journal.requested(delivery)))
+            changes.deliveries.append((delivery, self._journal.requested(delivery)))

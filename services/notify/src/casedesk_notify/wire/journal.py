@@ -1,9 +1,9 @@
 """Entries of the delivery journal (notification.events.v1): requested, sent, failed, dead.
 
-Entries are built here and stored in the outbox in the same transaction as the state change they
-describe; `JournalRelay` publishes them. Event ids are derived from (notification, stage, attempt),
-so an entry re-published after a crash carries the id it had the first time. The recipient only
-ever appears masked.
+Entries are built here (this module is the application's `NotificationJournal`) and stored in the
+outbox in the same transaction as the state change they describe; `JournalRelay` publishes them.
+Event ids are derived from (notification, stage, attempt), so an entry re-published after a crash
+carries the id it had the first time. The recipient only ever appears masked.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 
 from casedesk.common.v1 import types_pb2
 from casedesk.notification.v1 import events_pb2
-from casedesk_notify.delivery import Delivery, JournalEntry
-from casedesk_notify.domain import Channel
-from casedesk_notify.identity import journal_event_id
+from casedesk_notify.application.deliveries import Delivery, JournalEntry
+from casedesk_notify.domain import DeliveryChannel
+from casedesk_notify.domain.identity import journal_event_id
 from casedesk_runtime.events import new_meta, to_timestamp
 from casedesk_runtime.kafka import trace_headers
 
-_CHANNELS = {Channel.EMAIL: events_pb2.EMAIL, Channel.SMS: events_pb2.SMS}
+_CHANNELS = {DeliveryChannel.EMAIL: events_pb2.EMAIL, DeliveryChannel.SMS: events_pb2.SMS}
 _ACTOR = types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="notify")
 
 

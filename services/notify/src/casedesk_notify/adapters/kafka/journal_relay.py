@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from casedesk_notify.store import DeliveryStore
+from casedesk_notify.adapters.store import DeliveryStore
 from casedesk_runtime.publishing import OutgoingRecord, Publisher
 
 log = logging.getLogger(__name__)

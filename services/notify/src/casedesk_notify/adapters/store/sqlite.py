@@ -13,23 +13,19 @@ import pathlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from casedesk_notify.delivery import Delivery, DeliveryState, JournalEntry, Verdict
+from casedesk_notify.adapters.store import rows
+from casedesk_notify.adapters.store.schema import connect
+from casedesk_notify.application.deliveries import (
+    ConsumedBatch,
+    Delivery,
+    DeliveryState,
+    JournalEntry,
+    Verdict,
+)
 from casedesk_notify.domain import CaseCard
-from casedesk_notify.store import rows
-from casedesk_notify.store.schema import connect
-
-
-@dataclass
-class ConsumedBatch:
-    """Everything one poll of case.events.v1 changes, to be committed at once."""
-
-    offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to read
-    cards: dict[str, CaseCard] = field(default_factory=dict)
-    deliveries: list[tuple[Delivery, JournalEntry]] = field(default_factory=list)
 
 
 class DeliveryStore:

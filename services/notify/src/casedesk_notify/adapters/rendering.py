@@ -3,54 +3,33 @@
 Templates are Jinja2 files under templates/<version>/<kind>/ (email.txt.j2, email.html.j2,
 sms.txt.j2), so wording changes ship as a new version directory and the journal records exactly
 which one every message used (`kind@version`). HTML is autoescaped; undefined variables fail loudly
-instead of sending a message with a hole in it.
+instead of sending a message with a hole in it. Words other services also use (status labels, tier
+names, how a deadline reads) come from the vocabulary, so the portal, replies and messages agree.
 """
 
 from __future__ import annotations
 
 import pathlib
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from casedesk_notify.domain import Channel, Notice
-from casedesk_notify.sms_segments import count_segments
+from casedesk_notify.application.deliveries import RenderedMessage
+from casedesk_notify.domain import DeliveryChannel, Notice
+from casedesk_notify.domain.sms_segments import count_segments
+from casedesk_vocabulary.wording import (
+    TIER_ESCALATED_TO,
+    deadline_phrase,
+    deadline_phrase_short,
+    status_label,
+)
 
-TEMPLATES_ROOT = pathlib.Path(__file__).parent / "templates"
-# Deadlines are promised in the time the regulation counts in.
-MOSCOW = ZoneInfo("Europe/Moscow")
+# The templates are data of the package, beside the code that reads them.
+TEMPLATES_ROOT = pathlib.Path(__file__).parents[1] / "templates"
 _BLANK_LINES = re.compile(r"\n{3,}")
-
-
-@dataclass(frozen=True)
-class RenderedMessage:
-    template: str  # kind@version, as the journal records it
-    subject: str = ""  # e-mail only
-    text: str = ""
-    html: str = ""  # e-mail only
-    sms_segments: int = 0  # SMS only
-
-
-def _moscow(moment: datetime) -> tuple[datetime, str]:
-    """Local date and time; a deadline at midnight reads as 24:00 of the day it ends."""
-    local = moment.astimezone(MOSCOW)
-    if (local.hour, local.minute) == (0, 0):
-        return local - timedelta(minutes=1), "24:00"
-    return local, local.strftime("%H:%M")
-
-
-def format_moscow(moment: datetime) -> str:
-    day, time = _moscow(moment)
-    return f"{day:%d.%m.%Y} {time} (МСК)"
-
-
-def format_moscow_short(moment: datetime) -> str:
-    day, time = _moscow(moment)
-    return f"{day:%d.%m} {time} МСК"
+# «передано …» by tier name, as the templates see the tier.
+_ESCALATED_TO = {tier.value: words for tier, words in TIER_ESCALATED_TO.items()}
 
 
 def _tidy(text: str) -> str:
@@ -76,8 +55,8 @@ class TemplateCatalog:
             lstrip_blocks=True,
             auto_reload=False,  # a version directory never changes under a running process
         )
-        self._env.filters["msk"] = format_moscow
-        self._env.filters["msk_short"] = format_moscow_short
+        self._env.filters["deadline"] = deadline_phrase
+        self._env.filters["deadline_short"] = deadline_phrase_short
 
     def case_url(self, number: str) -> str:
         return f"{self._portal_base_url}/{quote(number)}"
@@ -85,7 +64,7 @@ class TemplateCatalog:
     def render(self, notice: Notice) -> RenderedMessage:
         context = self._context(notice)
         template = f"{notice.kind.value}@{self.version}"
-        if notice.channel is Channel.SMS:
+        if notice.channel is DeliveryChannel.SMS:
             text = " ".join(self._render(f"{notice.kind.value}/sms.txt.j2", context).split())
             return RenderedMessage(template, text=text, sms_segments=count_segments(text).segments)
         return RenderedMessage(
@@ -103,10 +82,11 @@ class TemplateCatalog:
         return {
             "number": card.number,
             "status": card.status.value,
-            "status_label": card.status.label,
+            "status_label": status_label(card.status),
             "case_url": self.case_url(card.number),
             "first_response_due": card.deadlines.first_response_due,
             "resolution_due": card.deadlines.resolution_due,
-            "tier": card.tier,
+            "tier": card.tier.value,
+            "tier_escalated_to": _ESCALATED_TO,
             "callback_required": notice.callback_required,
         }

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import uuid
 
-from casedesk_notify.domain import Channel
+from casedesk_notify.domain.case_card import DeliveryChannel
 
 # Fixed forever: changing it would make every stored id unrecognisable.
 NAMESPACE = uuid.UUID("5f0a7c2e-3b8d-4c61-9d0e-6a1f2b7c9e41")
 
 
-def notification_id(source_event_id: str, channel: Channel) -> str:
+def notification_id(source_event_id: str, channel: DeliveryChannel) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{source_event_id}/{channel.value}"))
 
 

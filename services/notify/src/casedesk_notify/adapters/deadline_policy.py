@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Protocol
 
+from casedesk_notify.application.ports import DeadlineEstimator
 from casedesk_notify.domain import ExpectedDeadlines
 
 log = logging.getLogger(__name__)
-
-
-class DeadlineEstimator(Protocol):
-    def expected(self, channel: str, registered_at: datetime) -> ExpectedDeadlines: ...
 
 
 class NoDeadlines:

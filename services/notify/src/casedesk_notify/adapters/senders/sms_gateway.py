@@ -15,7 +15,12 @@ from typing import Any, Literal
 
 import aiohttp
 
-from casedesk_notify.senders.base import PermanentFailure, SendReceipt, SmsMessage, TemporaryFailure
+from casedesk_notify.adapters.senders.base import (
+    PermanentFailure,
+    SendReceipt,
+    SmsMessage,
+    TemporaryFailure,
+)
 from casedesk_runtime.masking import mask_text
 
 _TEMPORARY_STATUSES = frozenset({408, 425, 429})

@@ -13,13 +13,13 @@ from typing import Literal
 
 import aiosmtplib
 
-from casedesk_notify.senders.base import (
+from casedesk_notify.adapters.senders.base import (
     EmailMessage,
     PermanentFailure,
     SendReceipt,
     TemporaryFailure,
 )
-from casedesk_notify.senders.mime import address_header, build_message
+from casedesk_notify.adapters.senders.mime import address_header, build_message
 from casedesk_runtime.masking import mask_text
 
 TlsMode = Literal["none", "starttls", "tls"]

@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from casedesk_notify.delivery import Delivery
-from casedesk_notify.identity import message_id
-from casedesk_notify.ratelimit import TokenBucket
-from casedesk_notify.senders.base import (
+from casedesk_notify.adapters.rate_limit import TokenBucket
+from casedesk_notify.adapters.senders.base import (
     EmailMessage,
     EmailSender,
     SendReceipt,
     SmsMessage,
     SmsSender,
 )
+from casedesk_notify.application.deliveries import Delivery
+from casedesk_notify.domain.identity import message_id
 
 
 class ChannelOutlet:

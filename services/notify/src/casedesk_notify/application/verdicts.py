@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 
-from casedesk_notify.delivery import Verdict
-from casedesk_notify.store import DeliveryStore
+from casedesk_notify.application.deliveries import Verdict
+from casedesk_notify.application.ports import DeliveryStates
 
 
 class VerdictWriter:
-    def __init__(self, store: DeliveryStore) -> None:
+    def __init__(self, store: DeliveryStates) -> None:
         self._store = store
         self._waiting: list[Verdict] = []
         self._committed: asyncio.Future[None] | None = None

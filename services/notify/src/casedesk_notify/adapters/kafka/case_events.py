@@ -1,10 +1,8 @@
 """The consumer loop over case.events.v1 (raw aiokafka, offsets owned by the store).
 
 The offsets that count are the ones committed in the store together with the deliveries they
-caused; on every partition assignment the consumer seeks there. Offsets are also committed to
-Kafka, lazily and best-effort, only so that lag monitoring sees notify's progress. A record that
-is not a valid case event is parked on the dead-letter topic before its batch commits (waiting out
-a Kafka outage), so its offset moves on only once the broker acknowledged the dead letter.
+caused (`BatchHandler`); on every partition assignment the consumer seeks there. Offsets are also
+committed to Kafka, lazily and best-effort, only so that lag monitoring sees notify's progress.
 """
 
 from __future__ import annotations
@@ -12,34 +10,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from casedesk_notify.dispatcher import Dispatcher, ParkingClosed
-from casedesk_notify.planning import BatchPlanner
-from casedesk_notify.store import DeliveryStore
+from casedesk_notify.application.batch_handler import BatchHandler
+from casedesk_notify.application.ports import ParkingClosed
 
 log = logging.getLogger(__name__)
 
-# True once Kafka acknowledged the dead letter, False if the publisher was closed first.
-ParkRecord = Callable[[Any, Exception], Awaitable[bool]]
-
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, consumer: AIOKafkaConsumer, store: DeliveryStore, topic: str) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, handler: BatchHandler, topic: str) -> None:
         self._consumer = consumer
-        self._store = store
+        self._handler = handler
         self._topic = topic
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """Nothing to flush: every processed batch is already committed in the store."""
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        stored = self._store.stored_offsets(self._topic)
+        stored = self._handler.stored_offsets(self._topic)
         for partition in assigned:
             if partition.partition in stored:
                 self._consumer.seek(partition, stored[partition.partition])
@@ -51,22 +44,14 @@ class CaseEventConsumer:
         self,
         consumer: AIOKafkaConsumer,
         topic: str,
-        store: DeliveryStore,
-        planner: BatchPlanner,
-        dispatcher: Dispatcher,
-        park: ParkRecord,
-        journal_written: Callable[[], None],
+        handler: BatchHandler,
         max_records: int = 500,
         max_backlog: int = 20_000,
         kafka_commit_interval_s: float = 5.0,
     ) -> None:
         self._consumer = consumer
         self._topic = topic
-        self._store = store
-        self._planner = planner
-        self._dispatcher = dispatcher
-        self._park = park
-        self._journal_written = journal_written
+        self._handler = handler
         self._max_records = max_records
         self._max_backlog = max_backlog
         self._commit_interval_s = kafka_commit_interval_s
@@ -83,7 +68,7 @@ class CaseEventConsumer:
 
     async def run(self) -> None:
         self._consumer.subscribe(
-            [self._topic], listener=_SeekToStoredOffsets(self._consumer, self._store, self._topic)
+            [self._topic], listener=_SeekToStoredOffsets(self._consumer, self._handler, self._topic)
         )
         try:
             while not self._stopping.is_set():
@@ -102,30 +87,14 @@ class CaseEventConsumer:
         await self._commit_to_kafka(force=True)
 
     async def _process(self, records: list[Any]) -> None:
-        planned = self._planner.plan(records)
-        for record, poison in planned.poisoned:
-            log.error(
-                "poisoned record dead-lettered",
-                extra={
-                    "partition": record.partition,
-                    "offset": record.offset,
-                    "error": str(poison),
-                },
-            )
-            if not await self._park(record, poison):
-                raise ParkingClosed(f"{record.topic}/{record.partition}@{record.offset}")
-        # No await between the commit and the hand-over: a cancellation cannot split them.
-        created = self._store.commit_batch(planned.changes)
-        self._dispatcher.submit(created)
-        if created:
-            self._journal_written()
-        for (topic, partition), offset in planned.changes.offsets.items():
+        offsets = await self._handler.handle(records)
+        for (topic, partition), offset in offsets.items():
             self._uncommitted[TopicPartition(topic, partition)] = offset
 
     def _apply_backpressure(self) -> None:
         """Stop fetching while the dispatcher is far behind (a provider outage), keep polling."""
         assigned = self._consumer.assignment()
-        if self._dispatcher.backlog > self._max_backlog:
+        if self._handler.backlog > self._max_backlog:
             self._consumer.pause(*assigned)
         elif self._consumer.paused():
             self._consumer.resume(*assigned)

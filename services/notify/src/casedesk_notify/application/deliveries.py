@@ -1,13 +1,16 @@
-"""A delivery: one rendered message to one recipient on one channel, and where it came from."""
+"""A delivery: one rendered message to one recipient on one channel, and where it came from.
+
+Also the outcome of an attempt (`Verdict`) and the serialized journal entries that report it:
+what the dispatcher hands to the store, to be committed together.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from casedesk_notify.domain import Channel
-from casedesk_notify.rendering import RenderedMessage
+from casedesk_notify.domain import CaseCard, DeliveryChannel
 from casedesk_runtime.masking import mask_email, mask_phone
 
 
@@ -20,6 +23,15 @@ class DeliveryState(StrEnum):
 
 
 Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    template: str  # kind@version, as the journal records it
+    subject: str = ""  # e-mail only
+    text: str = ""
+    html: str = ""  # e-mail only
+    sms_segments: int = 0  # SMS only
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,7 @@ class Delivery:
     case_id: str
     case_version: int
     correlation_id: str
-    channel: Channel
+    channel: DeliveryChannel
     recipient: str
     message: RenderedMessage
     source: SourceRecord
@@ -52,8 +64,8 @@ class Delivery:
         return mask_recipient(self.channel, self.recipient)
 
 
-def mask_recipient(channel: Channel, recipient: str) -> str:
-    return mask_email(recipient) if channel is Channel.EMAIL else mask_phone(recipient)
+def mask_recipient(channel: DeliveryChannel, recipient: str) -> str:
+    return mask_email(recipient) if channel is DeliveryChannel.EMAIL else mask_phone(recipient)
 
 
 @dataclass(frozen=True)
@@ -80,3 +92,12 @@ class JournalEntry:
     key: bytes
     value: bytes
     headers: Headers = ()
+
+
+@dataclass
+class ConsumedBatch:
+    """Everything one poll of case.events.v1 changes, to be committed at once."""
+
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to read
+    cards: dict[str, CaseCard] = field(default_factory=dict)
+    deliveries: list[tuple[Delivery, JournalEntry]] = field(default_factory=list)

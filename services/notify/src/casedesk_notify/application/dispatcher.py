@@ -2,7 +2,7 @@
 
 Every (case, channel) pair is a lane with its own task: a citizen gets "В работе" before "Ответ
 готов", while a lane waiting out an SMTP 4xx backoff holds up nobody else. State changes commit
-with their journal entry (see store.sqlite). The one window the design cannot close is a crash
+with their journal entry (see adapters.store). The one window the design cannot close is a crash
 after the provider accepted a message and before `sent` committed: that delivery is sent again on
 restart, with the same Message-ID / client id, so the duplicate is recognisable downstream.
 """
@@ -12,44 +12,45 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from opentelemetry import trace
 
-from casedesk_notify import journal
-from casedesk_notify.delivery import Delivery, DeliveryState, SourceRecord, Verdict
-from casedesk_notify.domain import Channel
-from casedesk_notify.outlets import ChannelOutlet
-from casedesk_notify.retry import RetryPolicy
-from casedesk_notify.senders.base import DeliveryFailure, TemporaryFailure
-from casedesk_notify.store import DeliveryStore
-from casedesk_notify.verdicts import VerdictWriter
+from casedesk_notify.application.deliveries import Delivery, DeliveryState, Verdict
+from casedesk_notify.application.ports import (
+    DeadLetter,
+    DeliveryFailure,
+    DeliveryStates,
+    NotificationJournal,
+    Outlet,
+    ParkingClosed,
+    TemporaryFailure,
+)
+from casedesk_notify.application.verdicts import VerdictWriter
+from casedesk_notify.domain import DeliveryChannel
+from casedesk_notify.domain.retry import RetryPolicy
 from casedesk_runtime.kafka import extract_trace_context
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
-# Parks a source record on the dead-letter topic; True once Kafka acknowledged it, False if the
-# publisher was closed first (shutdown).
-DeadLetter = Callable[[SourceRecord, str], Awaitable[bool]]
-LaneKey = tuple[str, Channel]
-
-
-class ParkingClosed(Exception):
-    """The dead-letter publisher was closed before the record was parked (shutdown)."""
+LaneKey = tuple[str, DeliveryChannel]
 
 
 class Dispatcher:
     def __init__(
         self,
-        store: DeliveryStore,
-        outlets: Mapping[Channel, ChannelOutlet],
+        store: DeliveryStates,
+        outlets: Mapping[DeliveryChannel, Outlet],
         retry: RetryPolicy,
         dead_letter: DeadLetter,
+        *,
+        journal: NotificationJournal,
         journal_written: Callable[[], None] = lambda: None,
     ) -> None:
         self._verdicts = VerdictWriter(store)
+        self._journal = journal
         self._outlets = outlets
         self._retry = retry
         self._dead_letter = dead_letter
@@ -144,7 +145,7 @@ class Dispatcher:
             return TemporaryFailure(f"unexpected {type(error).__name__}")
         now = datetime.now(UTC)
         provider_id = receipt.provider_message_id
-        entry = journal.sent(delivery, attempts, provider_id, now)
+        entry = self._journal.sent(delivery, attempts, provider_id, now)
         await self._verdicts.record(
             Verdict(delivery, DeliveryState.SENT, attempts, now, (entry,), "", provider_id)
         )
@@ -155,7 +156,7 @@ class Dispatcher:
         self, delivery: Delivery, attempts: int, failure: DeliveryFailure, delay: float
     ) -> None:
         retry_at = datetime.now(UTC) + timedelta(seconds=delay)
-        entry = journal.failed(delivery, attempts, str(failure), True, retry_at)
+        entry = self._journal.failed(delivery, attempts, str(failure), True, retry_at)
         await self._verdicts.record(
             Verdict(delivery, DeliveryState.PENDING, attempts, retry_at, (entry,), str(failure))
         )
@@ -178,8 +179,8 @@ class Dispatcher:
             raise ParkingClosed(delivery.notification_id)
         now = datetime.now(UTC)
         entries = (
-            journal.failed(delivery, attempts, error, failure.temporary, None, now),
-            journal.dead_lettered(delivery, attempts, error, now),
+            self._journal.failed(delivery, attempts, error, failure.temporary, None, now),
+            self._journal.dead_lettered(delivery, attempts, error, now),
         )
         await self._verdicts.record(
             Verdict(delivery, DeliveryState.DEAD, attempts, now, entries, error)

@@ -1,0 +1,1 @@
+"""Kafka: the case.events.v1 consumer and the journal relay to notification.events.v1."""

@@ -1,0 +1,143 @@
+"""What the application needs from outside it, as small interfaces that `__main__` fills in.
+
+The wire decodes case events and builds journal entries; the adapters look up deadlines, render,
+send and keep state. Tests plug in the real implementations (real SMTP and HTTP sinks, SQLite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from casedesk_notify.application.deliveries import (
+    ConsumedBatch,
+    Delivery,
+    JournalEntry,
+    RenderedMessage,
+    SourceRecord,
+    Verdict,
+)
+from casedesk_notify.domain import CaseCard, ExpectedDeadlines, Fact, Notice
+
+# -- reading case events -------------------------------------------------------------------
+
+
+class PoisonRecord(ValueError):
+    """The record cannot be understood; retrying it would fail the same way."""
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    event_id: str
+    case_id: str
+    case_version: int
+    correlation_id: str
+    fact: Fact | None  # None: an event notify has no message for
+
+
+class EventDecoder(Protocol):
+    def decode(self, value: bytes) -> DecodedEvent:
+        """The event in a case.events.v1 record value; raises `PoisonRecord`."""
+        ...
+
+
+class DeadlineEstimator(Protocol):
+    def expected(self, channel: str, registered_at: datetime) -> ExpectedDeadlines:
+        """`channel`: the name of the case's intake channel."""
+        ...
+
+
+# -- writing messages and the journal ------------------------------------------------------
+
+
+class MessageRenderer(Protocol):
+    def render(self, notice: Notice) -> RenderedMessage: ...
+
+
+class NotificationJournal(Protocol):
+    """Builds the notification.events.v1 entries that report each step of a delivery."""
+
+    def requested(self, delivery: Delivery, now: datetime | None = None) -> JournalEntry: ...
+
+    def sent(
+        self,
+        delivery: Delivery,
+        attempt: int,
+        provider_message_id: str,
+        now: datetime | None = None,
+    ) -> JournalEntry: ...
+
+    def failed(
+        self,
+        delivery: Delivery,
+        attempt: int,
+        error: str,
+        temporary: bool,
+        retry_at: datetime | None,
+        now: datetime | None = None,
+    ) -> JournalEntry: ...
+
+    def dead_lettered(
+        self, delivery: Delivery, attempts: int, error: str, now: datetime | None = None
+    ) -> JournalEntry: ...
+
+
+# -- sending -------------------------------------------------------------------------------
+
+
+class DeliveryFailure(Exception):
+    """A send that did not go through; the text never contains the recipient's address."""
+
+    temporary: bool = False
+
+
+class TemporaryFailure(DeliveryFailure):
+    """Try again later: SMTP 4xx, gateway 5xx or 429, timeouts, refused connections."""
+
+    temporary = True
+
+
+class PermanentFailure(DeliveryFailure):
+    """Retrying cannot help: SMTP 5xx, gateway 4xx."""
+
+    temporary = False
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    provider_message_id: str = ""
+
+
+class Outlet(Protocol):
+    """One channel's provider: raises a `DeliveryFailure` when the message did not go out."""
+
+    async def send(self, delivery: Delivery) -> SendReceipt: ...
+
+
+# Parks a record on the dead-letter topic; True once Kafka acknowledged it, False if the
+# publisher was closed first (shutdown).
+DeadLetter = Callable[[SourceRecord, str], Awaitable[bool]]
+ParkRecord = Callable[[Any, Exception], Awaitable[bool]]
+
+
+class ParkingClosed(Exception):
+    """The dead-letter publisher was closed before the record was parked (shutdown)."""
+
+
+# -- state ---------------------------------------------------------------------------------
+
+
+class DeliveryStates(Protocol):
+    """Notify's durable state: offsets, case cards, deliveries and the journal outbox."""
+
+    def stored_offsets(self, topic: str) -> dict[int, int]: ...
+
+    def card(self, case_id: str) -> CaseCard | None: ...
+
+    def commit_batch(self, batch: ConsumedBatch) -> list[Delivery]: ...
+
+    def record(self, verdicts: Sequence[Verdict]) -> None: ...
+
+    def pending(self) -> list[Delivery]: ...

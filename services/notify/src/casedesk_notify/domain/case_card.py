@@ -1,0 +1,77 @@
+"""What notify knows about one case: where to write to the citizen and how to word it.
+
+Later case events do not repeat the citizen's contacts, so notify keeps its own `CaseCard` per
+case, built from `Created` and kept current by the events that follow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from casedesk_vocabulary.enums import ContactChannel, Status, Tier
+
+
+class DeliveryChannel(StrEnum):
+    """How notify reaches the citizen (not the channel a case came in through).
+
+    The values are part of every notification id and of the store: never change them.
+    """
+
+    EMAIL = "email"
+    SMS = "sms"
+
+
+# The channels each stated preference asks for; an unstated one means both.
+_WANTED = {
+    ContactChannel.SMS: [DeliveryChannel.SMS],
+    ContactChannel.EMAIL: [DeliveryChannel.EMAIL],
+    ContactChannel.SMS_AND_EMAIL: [DeliveryChannel.EMAIL, DeliveryChannel.SMS],
+    ContactChannel.UNSPECIFIED: [DeliveryChannel.EMAIL, DeliveryChannel.SMS],
+}
+
+
+@dataclass(frozen=True)
+class Contacts:
+    phone: str = ""
+    email: str = ""
+    preference: ContactChannel = ContactChannel.SMS_AND_EMAIL
+
+    def channels(self) -> list[DeliveryChannel]:
+        """Where to write: the preferred channels that have an address.
+
+        When the preferred channel has no address (the citizen chose SMS but gave only an e-mail),
+        the other known contact is used: a status change nobody hears about is worse than one on
+        the second-best channel.
+        """
+        known = [c for c in (DeliveryChannel.EMAIL, DeliveryChannel.SMS) if self.address(c)]
+        chosen = [c for c in _WANTED[self.preference] if c in known]
+        return chosen or known
+
+    def address(self, channel: DeliveryChannel) -> str:
+        return self.email if channel is DeliveryChannel.EMAIL else self.phone
+
+
+@dataclass(frozen=True)
+class ExpectedDeadlines:
+    first_response_due: datetime | None = None
+    resolution_due: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CaseCard:
+    """Notify's projection of one case: enough to address and word every later message."""
+
+    case_id: str
+    number: str
+    status: Status
+    contacts: Contacts
+    deadlines: ExpectedDeadlines = field(default_factory=ExpectedDeadlines)
+    tier: Tier = Tier.L1
+
+    def with_status(self, status: Status) -> CaseCard:
+        return replace(self, status=status)
+
+    def with_tier(self, tier: Tier) -> CaseCard:
+        return replace(self, tier=tier)
