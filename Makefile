@@ -44,9 +44,10 @@ test-outage-long: proto ## the system through a 15-minute Kafka outage under loa
 	CASEDESK_TEST_OUTAGES_S=900 $(if $(CI),CASEDESK_TEST_INFRA=docker) \
 		$(PYTEST) tests/integration/test_relay_outage.py -q
 
-lint: proto ## ruff, formatting, buf
+lint: proto ## ruff, formatting, import contracts (.importlinter)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
 
 bench: setup ## every benchmark; each figure printed as `BENCH <metric> <value> <unit>`
 	bash tools/bench.sh
