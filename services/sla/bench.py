@@ -34,13 +34,14 @@ from pathlib import Path
 
 from casedesk.case.v1 import events_pb2 as case_events
 from casedesk.common.v1 import envelope_pb2, types_pb2
-from casedesk_sla.adapters.codec import case_fact, event_time, timestamp_of
 from casedesk_sla.adapters.store import SqliteClockStore
-from casedesk_sla.clock_source import SystemClock
+from casedesk_sla.adapters.system_clock import SystemClock
+from casedesk_sla.application.engine import ConsumedEvent, SlaEngine
+from casedesk_sla.application.timer import AlarmTimer
+from casedesk_sla.application.watermarks import Watermarks
 from casedesk_sla.domain import PolicyRegistry, SlaBook, SlaFact, SlaKind
-from casedesk_sla.engine import ConsumedEvent, SlaEngine
-from casedesk_sla.timer import AlarmTimer
-from casedesk_sla.watermarks import Watermarks
+from casedesk_sla.wire.case_events import case_fact, event_time
+from casedesk_sla.wire.timestamps import timestamp_of
 
 PARTITION = ("case.events.v1", 0)
 BULK_CHANNELS = ("EMAIL", "PHONE", "SOCIAL", "PERSONAL_ACCOUNT")

@@ -27,8 +27,8 @@ from casedesk.sla.v1 import events_pb2 as sla_events
 from casedesk_runtime.events import to_timestamp
 from casedesk_runtime.settings import ServiceSettings
 from casedesk_runtime.topics import TopicSpec, ensure_topics
-from casedesk_sla import whatif
 from casedesk_sla.adapters.partitions import topic_partitions
+from casedesk_sla.cli import whatif
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ if _HERE not in sys.path:
 
 from sla_builders import T0  # noqa: E402
 
-from casedesk_sla.clock_source import ManualClock  # noqa: E402
 from casedesk_sla.domain import PolicyRegistry, SlaBook  # noqa: E402
+from casedesk_sla.testing import ManualClock  # noqa: E402
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import envelope_pb2, types_pb2
-from casedesk_sla.adapters.codec import timestamp_of
 from casedesk_sla.domain import CaseOpened, PublicReply, StatusChanged, TierChanged, to_micros
+from casedesk_sla.wire.timestamps import timestamp_of
 
 SECOND = 1_000_000
 MINUTE = 60 * SECOND

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sla_builders import MINUTE, SECOND, T0, CaseHistory
 
-from casedesk_deadlines import TargetKind
-from casedesk_sla.clock_source import ManualClock
 from casedesk_sla.domain import SlaBook, SlaKind
+from casedesk_sla.testing import ManualClock
+from casedesk_vocabulary.enums import DeadlineTarget
 
-FR, RES = TargetKind.FIRST_RESPONSE, TargetKind.RESOLUTION
+FR, RES = DeadlineTarget.FIRST_RESPONSE, DeadlineTarget.RESOLUTION
 
 
 def kinds(facts):

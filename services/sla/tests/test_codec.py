@@ -7,7 +7,6 @@ from sla_builders import SECOND, T0, commented, created, status_changed
 from casedesk.case.v1 import events_pb2 as case_events
 from casedesk.common.v1 import types_pb2
 from casedesk.sla.v1 import events_pb2 as sla_events
-from casedesk_sla.adapters.codec import case_fact, sla_event, timestamp_of
 from casedesk_sla.domain import (
     CaseOpened,
     PolicyRegistry,
@@ -16,6 +15,9 @@ from casedesk_sla.domain import (
     StatusChanged,
     TierChanged,
 )
+from casedesk_sla.wire.case_events import case_fact
+from casedesk_sla.wire.sla_events import sla_event
+from casedesk_sla.wire.timestamps import timestamp_of
 
 
 def test_created_starts_at_registration_with_channel_and_tier():

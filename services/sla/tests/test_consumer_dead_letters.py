@@ -14,10 +14,10 @@ from sla_builders import T0, created
 
 from casedesk_sla.adapters.consumer import CaseEventConsumer
 from casedesk_sla.adapters.store import SqliteClockStore
-from casedesk_sla.clock_source import ManualClock
+from casedesk_sla.application.engine import SlaEngine
+from casedesk_sla.application.watermarks import Watermarks
 from casedesk_sla.domain import PolicyRegistry, SlaBook
-from casedesk_sla.engine import SlaEngine
-from casedesk_sla.watermarks import Watermarks
+from casedesk_sla.testing import ManualClock
 
 TOPIC = "case.events.v1"
 

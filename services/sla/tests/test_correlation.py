@@ -6,11 +6,11 @@ from dataclasses import replace
 
 from sla_builders import SECOND, T0, CaseHistory
 
-from casedesk_deadlines import TargetKind
 from casedesk_sla.adapters.store import SqliteClockStore
 from casedesk_sla.domain import PolicyRegistry, SlaBook, SlaKind
+from casedesk_vocabulary.enums import DeadlineTarget
 
-RES = TargetKind.RESOLUTION
+RES = DeadlineTarget.RESOLUTION
 
 
 def correlated(fact, correlation_id):

@@ -10,12 +10,12 @@ import pytest
 from sla_builders import SECOND, T0, commented, created, status_changed
 
 from casedesk.sla.v1 import events_pb2 as sla_events
-from casedesk_sla.adapters.codec import case_fact, event_time
 from casedesk_sla.adapters.store import OutboxRow, SqliteClockStore
-from casedesk_sla.clock_source import ManualClock
+from casedesk_sla.application.engine import ConsumedEvent, SlaEngine
+from casedesk_sla.application.watermarks import Watermarks
 from casedesk_sla.domain import PolicyRegistry, SlaBook
-from casedesk_sla.engine import ConsumedEvent, SlaEngine
-from casedesk_sla.watermarks import Watermarks
+from casedesk_sla.testing import ManualClock
+from casedesk_sla.wire.case_events import case_fact, event_time
 
 TOPIC = "case.events.v1"
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

@@ -10,13 +10,14 @@ from sla_builders import SECOND, T0, commented, created, status_changed
 
 from casedesk.case.v1 import events_pb2 as case_events
 from casedesk.common.v1 import types_pb2
-from casedesk_sla.adapters.codec import case_fact, event_time, sla_event
 from casedesk_sla.adapters.store import SqliteClockStore
-from casedesk_sla.clock_source import ManualClock
+from casedesk_sla.application.engine import ConsumedEvent, SlaEngine
+from casedesk_sla.application.watermarks import Watermarks
 from casedesk_sla.domain import PolicyRegistry, SlaBook, SlaKind
-from casedesk_sla.engine import ConsumedEvent, SlaEngine
-from casedesk_sla.replay import merge_partitions, replay
-from casedesk_sla.watermarks import Watermarks
+from casedesk_sla.replaying import merge_partitions, replay
+from casedesk_sla.testing import ManualClock
+from casedesk_sla.wire.case_events import case_fact, event_time
+from casedesk_sla.wire.sla_events import sla_event
 
 TOPIC = "case.events.v1"
 # What a specialist or the citizen may do next, by status (the case service's lifecycle).

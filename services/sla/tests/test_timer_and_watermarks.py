@@ -7,12 +7,12 @@ from pathlib import Path
 
 from sla_builders import SECOND, T0, CaseHistory
 
-from casedesk_sla.adapters.store import Position, SqliteClockStore
-from casedesk_sla.clock_source import ManualClock
+from casedesk_sla.adapters.store import SqliteClockStore
+from casedesk_sla.application.engine import SlaEngine
+from casedesk_sla.application.timer import AlarmTimer
+from casedesk_sla.application.watermarks import Position, Watermarks
 from casedesk_sla.domain import PolicyRegistry, SlaBook
-from casedesk_sla.engine import SlaEngine
-from casedesk_sla.timer import AlarmTimer
-from casedesk_sla.watermarks import Watermarks
+from casedesk_sla.testing import ManualClock
 
 A, B = ("case.events.v1", 0), ("case.events.v1", 1)
 

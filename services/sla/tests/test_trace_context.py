@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 from sla_builders import SECOND, T0, CaseHistory
 
-from casedesk_deadlines import TargetKind
 from casedesk_sla.domain import SlaBook, SlaKind, trace_context
+from casedesk_vocabulary.enums import DeadlineTarget
 
-FR, RES = TargetKind.FIRST_RESPONSE, TargetKind.RESOLUTION
+FR, RES = DeadlineTarget.FIRST_RESPONSE, DeadlineTarget.RESOLUTION
 CREATED = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 RESUMED = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 REPLIED = "00-11111111111111111111111111111111-2222222222222222-00"

@@ -8,7 +8,7 @@ from google.protobuf import json_format
 from sla_builders import SECOND, T0, commented, created
 
 from casedesk.sla.v1 import events_pb2 as sla_events
-from casedesk_sla import whatif
+from casedesk_sla.cli import whatif
 
 
 def write_log(path: Path, events) -> Path:

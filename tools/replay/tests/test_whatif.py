@@ -18,10 +18,8 @@ from casedesk_replay.synthetic.builders import CaseEvents, msk
 from casedesk_replay.topics import Stream
 from casedesk_replay.whatif_report import compare
 from casedesk_replay.wire import to_micros
-from casedesk_sla.adapters.codec import sla_event
-from casedesk_sla.domain import PolicyRegistry
-from casedesk_sla.replay import merge_partitions
-from casedesk_sla.replay import replay as sla_service_replay
+from casedesk_sla.replaying import PolicyRegistry, merge_partitions, sla_event
+from casedesk_sla.replaying import replay as sla_service_replay
 
 POLICIES = PolicyRegistry("2023.1")
 H = timedelta(hours=1)

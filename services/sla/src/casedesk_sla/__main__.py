@@ -27,12 +27,12 @@ from casedesk_sla.adapters.consumer import CaseEventConsumer, stop_kafka_consume
 from casedesk_sla.adapters.partitions import wait_for_partitions
 from casedesk_sla.adapters.relay import OutboxRelay
 from casedesk_sla.adapters.store import SqliteClockStore
-from casedesk_sla.clock_source import SystemClock
+from casedesk_sla.adapters.system_clock import SystemClock
+from casedesk_sla.application.engine import SlaEngine
+from casedesk_sla.application.timer import AlarmTimer
+from casedesk_sla.application.watermarks import Watermarks
 from casedesk_sla.domain import PolicyRegistry, SlaBook
-from casedesk_sla.engine import SlaEngine
 from casedesk_sla.settings import SlaSettings
-from casedesk_sla.timer import AlarmTimer
-from casedesk_sla.watermarks import Watermarks
 
 log = get_logger("casedesk_sla")
 

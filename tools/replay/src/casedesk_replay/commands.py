@@ -31,7 +31,7 @@ from casedesk_replay.sources.store import EventStoreSource, find_case_by_number
 from casedesk_replay.topics import Stream, TopicMap
 from casedesk_replay.wire import to_micros
 from casedesk_runtime.kafka import connection_config
-from casedesk_sla.domain import PolicyRegistry
+from casedesk_sla.replaying import PolicyRegistry
 
 
 @dataclass(frozen=True)

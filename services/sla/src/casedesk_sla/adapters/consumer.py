@@ -21,8 +21,8 @@ from aiokafka.errors import KafkaError
 from casedesk.case.v1 import events_pb2 as case_events
 from casedesk_runtime.logs import get_logger
 from casedesk_runtime.publishing import Publisher, dead_letter
-from casedesk_sla.adapters.codec import case_fact, event_time
-from casedesk_sla.engine import ConsumedEvent, SlaEngine
+from casedesk_sla.application.engine import ConsumedEvent, SlaEngine
+from casedesk_sla.wire.case_events import case_fact, event_time
 
 log = get_logger(__name__)
 CONSUMER_NAME = "sla"

@@ -9,7 +9,7 @@ still holds, so nothing is missed and nothing is decided twice. Published rows a
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,19 +19,11 @@ from casedesk_sla.adapters.sqlite_schema import (
     TARGET_PREFIXES,
     upgrade,
 )
-from casedesk_sla.domain import Changes, SlaBook
+from casedesk_sla.application.watermarks import PartitionKey, Position
+from casedesk_sla.domain import Changes, SlaBook, SlaFact
 from casedesk_sla.domain.rows import case_row, restore_rows
 from casedesk_sla.domain.table import ClockTable
-
-PartitionKey = tuple[str, int]
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where a partition was consumed up to, and the event time of the last record read there."""
-
-    next_offset: int
-    event_time: int
+from casedesk_sla.wire.sla_events import event_type, sla_event
 
 
 @dataclass(frozen=True)
@@ -88,11 +80,21 @@ class SqliteClockStore:
         row = self._db.execute("SELECT 1 FROM sla_retired WHERE case_id = ?", (case_id,))
         return row.fetchone() is not None
 
+    def save_decided(
+        self,
+        table: ClockTable,
+        changes: Changes,
+        positions: Mapping[PartitionKey, Position],
+        decided: Sequence[SlaFact],
+    ) -> None:
+        """`save`, with the SLA events `decided` encoded for sla.events.v1 into the outbox."""
+        self.save(table, changes, positions, [outbox_entry(fact) for fact in decided])
+
     def save(
         self,
         table: ClockTable,
         changes: Changes,
-        positions: dict[PartitionKey, Position],
+        positions: Mapping[PartitionKey, Position],
         outbox: Iterable[OutboxEntry],
     ) -> None:
         db = self._db
@@ -133,3 +135,13 @@ class SqliteClockStore:
 
     def outbox_size(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM sla_outbox").fetchone()[0])
+
+
+def outbox_entry(fact: SlaFact) -> OutboxEntry:
+    return OutboxEntry(
+        fact.event_id,
+        fact.case_id,
+        event_type(fact),
+        sla_event(fact).SerializeToString(),
+        fact.traceparent,
+    )

@@ -13,11 +13,13 @@ from casedesk_sla.domain.facts import (
 )
 from casedesk_sla.domain.instants import Micros, from_micros, to_micros
 from casedesk_sla.domain.policies import PolicyRegistry
+from casedesk_vocabulary.enums import DeadlineTarget
 
 __all__ = [
     "CaseFact",
     "CaseOpened",
     "Changes",
+    "DeadlineTarget",
     "Micros",
     "PolicyRegistry",
     "PublicReply",

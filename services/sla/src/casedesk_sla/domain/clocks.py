@@ -8,7 +8,7 @@ each transition records.
 
 from __future__ import annotations
 
-from casedesk_deadlines import Countdown, Target, TargetKind
+from casedesk_deadlines import Countdown, Target
 from casedesk_sla.domain import trace_context
 from casedesk_sla.domain.alarms import AlarmKind, AlarmQueue
 from casedesk_sla.domain.facts import CaseFact, SlaFact, SlaKind
@@ -22,6 +22,7 @@ from casedesk_sla.domain.instants import (
 )
 from casedesk_sla.domain.policies import PolicyRegistry
 from casedesk_sla.domain.table import BREACHED, WARNED, ClockState, ClockTable, target_of
+from casedesk_vocabulary.enums import DeadlineTarget
 
 Alarm = tuple[Micros, AlarmKind]
 
@@ -165,7 +166,7 @@ class ClockKeeper:
         case = slot >> 1
         case_id = table.case_ids[case]
         assert case_id is not None
-        target: TargetKind = target_of(slot)
+        target: DeadlineTarget = target_of(slot)
         policy = self._policies.get(table.policy_of(case))
         due, run = table.due[slot], table.run[slot]
         return SlaFact(

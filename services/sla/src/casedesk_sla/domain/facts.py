@@ -1,7 +1,7 @@
 """What the SLA book consumes (facts about a case) and what it records (facts about its clocks).
 
 Both sides are plain values in the domain's words; the protobuf envelopes of case.events.v1 and
-sla.events.v1 are translated at the edge (`casedesk_sla.adapters.codec`).
+sla.events.v1 are translated at the edge (`casedesk_sla.wire`).
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from casedesk_deadlines import TargetKind
 from casedesk_sla.domain.instants import Micros
+from casedesk_vocabulary.enums import DeadlineTarget, Status
 
-# Statuses named as in casedesk.common.v1.Status.
-WAITING_FOR_CITIZEN = "WAITING_FOR_CITIZEN"
-RESOLVING_STATUSES = frozenset({"ANSWER_READY", "CLOSED"})
+# Case facts name statuses, channels and tiers by their vocabulary member's name (= value).
+WAITING_FOR_CITIZEN = Status.WAITING_FOR_CITIZEN.value
+RESOLVING_STATUSES = frozenset({Status.ANSWER_READY.value, Status.CLOSED.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class CaseFact:
 
 @dataclass(frozen=True, slots=True)
 class CaseOpened(CaseFact):
-    channel: str  # casedesk.common.v1.Channel name, the key of the policy's channel table
+    channel: str  # a casedesk_vocabulary Channel name, the key of the policy's channel table
     tier: str
 
 
@@ -73,7 +73,7 @@ class SlaFact:
     kind: SlaKind
     case_id: str
     case_version: int
-    target: TargetKind
+    target: DeadlineTarget
     channel: str
     policy_version: str
     calendar_version: str

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from casedesk_deadlines import TargetKind
 from casedesk_sla.domain.facts import SlaKind
 from casedesk_sla.domain.instants import Micros
+from casedesk_vocabulary.enums import DeadlineTarget
 
 # Fixed forever: changing it would give every fact a new id and defeat deduplication downstream.
 NAMESPACE = uuid.UUID("0b7a4d52-8f1e-4c3a-9a65-2d9e7c41f803")
@@ -20,7 +20,7 @@ _NAMESPACE_BYTES = NAMESPACE.bytes
 _RUN_SCOPED = frozenset({SlaKind.PAUSED, SlaKind.RESUMED})
 
 
-def fact_id(case_id: str, target: TargetKind, kind: SlaKind, due: Micros, run: int = 0) -> str:
+def fact_id(case_id: str, target: DeadlineTarget, kind: SlaKind, due: Micros, run: int = 0) -> str:
     key = f"{case_id}/{target.value}/{kind.value}/{due}"
     if kind in _RUN_SCOPED:
         key += f"/{run}"
@@ -37,7 +37,7 @@ def _uuid5(name: str) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-def schedule_id(case_id: str, target: TargetKind, due: Micros, run: int) -> str:
+def schedule_id(case_id: str, target: DeadlineTarget, due: Micros, run: int) -> str:
     """Id of the fact that set a clock's current due instant: its start, or its latest resume."""
     if run == 0:
         return fact_id(case_id, target, SlaKind.STARTED, due)

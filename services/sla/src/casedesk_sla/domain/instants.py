@@ -1,30 +1,20 @@
-"""Instants as integer microseconds since the Unix epoch (UTC).
+"""Instants as integer microseconds since the Unix epoch (UTC), and durations likewise.
 
 A million open clocks keep their instants in `array('q')` columns, so the clock state uses plain
 integers; datetimes appear only where the deadline library does calendar arithmetic and at the
-wire. Microseconds keep every instant exact, so a replay derives the same event ids.
+wire. Microseconds keep every instant exact, so a replay derives the same event ids. The instant
+conversions are the vocabulary's (casedesk_vocabulary.moscow); durations are the clocks' own.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-Micros = int
+from casedesk_vocabulary.moscow import Micros, from_micros, to_micros
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+__all__ = ["Micros", "duration_micros", "from_micros", "micros_duration", "to_micros"]
+
 _MICROSECOND = timedelta(microseconds=1)
-
-
-def to_micros(moment: datetime) -> Micros:
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: every instant in Casedesk is timezone-aware")
-    # Field arithmetic: exact, and cheaper than dividing one timedelta by another.
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(micros: Micros) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
 
 
 def duration_micros(amount: timedelta) -> Micros:

@@ -6,7 +6,8 @@ only; a clock started under the old version keeps pausing and resuming under it.
 
 from __future__ import annotations
 
-from casedesk_deadlines import Policy, ProductionCalendar, Target, TargetKind, load_policy
+from casedesk_deadlines import Policy, ProductionCalendar, Target, load_policy
+from casedesk_vocabulary.enums import DeadlineTarget
 
 
 class PolicyRegistry:
@@ -22,5 +23,6 @@ class PolicyRegistry:
             policy = self._loaded[version] = load_policy(version, self._calendar)
         return policy
 
-    def target(self, version: str, channel: str, kind: TargetKind) -> Target:
-        return self.get(version).target(channel, kind)
+    def target(self, version: str, channel: str, kind: DeadlineTarget) -> Target:
+        # The deadline library names targets by the same strings (its TargetKind values).
+        return self.get(version).target(channel, kind.value)

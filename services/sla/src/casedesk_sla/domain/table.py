@@ -13,10 +13,10 @@ from __future__ import annotations
 from array import array
 from enum import IntEnum
 
-from casedesk_deadlines import TargetKind
 from casedesk_sla.domain import trace_context
+from casedesk_vocabulary.enums import DeadlineTarget
 
-TARGETS = (TargetKind.FIRST_RESPONSE, TargetKind.RESOLUTION)
+TARGETS = (DeadlineTarget.FIRST_RESPONSE, DeadlineTarget.RESOLUTION)
 
 
 class ClockState(IntEnum):
@@ -30,15 +30,15 @@ WARNED = 1
 BREACHED = 2
 
 
-def slot_of(case: int, target: TargetKind) -> int:
-    return 2 * case + (target is TargetKind.RESOLUTION)
+def slot_of(case: int, target: DeadlineTarget) -> int:
+    return 2 * case + (target is DeadlineTarget.RESOLUTION)
 
 
 def case_of(slot: int) -> int:
     return slot >> 1
 
 
-def target_of(slot: int) -> TargetKind:
+def target_of(slot: int) -> DeadlineTarget:
     return TARGETS[slot & 1]
 
 

@@ -18,10 +18,17 @@ from typing import Any
 from casedesk_deadlines import UnknownChannelError
 from casedesk_replay.projections.sla import outcome
 from casedesk_replay.wire import Micros
-from casedesk_sla.adapters.codec import case_fact
-from casedesk_sla.domain import CaseOpened, PolicyRegistry, SlaBook, SlaFact, SlaKind
-from casedesk_sla.domain.rows import case_row, restore_rows
-from casedesk_sla.domain.table import ClockTable
+from casedesk_sla.replaying import (
+    CaseOpened,
+    ClockTable,
+    PolicyRegistry,
+    SlaBook,
+    SlaFact,
+    SlaKind,
+    case_fact,
+    case_row,
+    restore_rows,
+)
 
 Clock = dict[str, Any]
 

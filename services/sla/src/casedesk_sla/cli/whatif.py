@@ -1,7 +1,7 @@
 """What if another SLA policy had been in force? Replays case.events.v1 and reports breaches.
 
-    python -m casedesk_sla.whatif --policy test-seconds --bootstrap 127.0.0.1:9092
-    python -m casedesk_sla.whatif --policy 2023.1 --events case-events.jsonl --baseline 2023.1
+    python -m casedesk_sla.cli.whatif --policy test-seconds --bootstrap 127.0.0.1:9092
+    python -m casedesk_sla.cli.whatif --policy 2023.1 --events case-events.jsonl --baseline 2023.1
 
 Events come from the topic (every partition, up to its end when the command starts) or from a
 file of protobuf-JSON CaseEvents, one per line. Clocks still running at the end are judged as of
@@ -22,16 +22,18 @@ from google.protobuf import json_format
 from casedesk.case.v1 import events_pb2 as case_events
 from casedesk_deadlines import CalendarOverrides, DeadlineError, russian_calendar
 from casedesk_runtime.settings import ServiceSettings
-from casedesk_sla.adapters.case_log import read_file, read_topic
-from casedesk_sla.adapters.codec import sla_event
-from casedesk_sla.domain import Micros, PolicyRegistry, from_micros, to_micros
-from casedesk_sla.replay import Replay, merge_partitions, replay
-from casedesk_sla.whatif_report import render_report
+from casedesk_sla.cli.case_log import read_file, read_topic
+from casedesk_sla.cli.whatif_report import render_report
+from casedesk_sla.domain import Micros, PolicyRegistry
+from casedesk_sla.replaying import Replay, merge_partitions, replay, sla_event
+from casedesk_sla.wire.case_events import event_time
+from casedesk_vocabulary.moscow import from_micros, to_micros
+from casedesk_vocabulary.topics import CASE_EVENTS
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m casedesk_sla.whatif",
+        prog="python -m casedesk_sla.cli.whatif",
         description="Replay case events under an SLA policy version and report what breaches.",
     )
     parser.add_argument("--policy", required=True, help="policy version to replay under")
@@ -39,7 +41,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--bootstrap", help="Kafka bootstrap servers, host:port")
     source.add_argument("--events", help="file of protobuf-JSON CaseEvents, one per line")
-    parser.add_argument("--topic", default="case.events.v1")
+    parser.add_argument("--topic", default=CASE_EVENTS)
     parser.add_argument("--as-of", help="ISO instant or 'now' (default: the last event's time)")
     parser.add_argument("--calendar-overrides", help="production calendar override file (TOML)")
     parser.add_argument("--list", action="store_true", help="list every breach")
@@ -65,7 +67,7 @@ def as_of(value: str | None, events: Sequence[case_events.CaseEvent]) -> Micros 
     if not events:
         return None
     # Just after the last event, so that an alarm due exactly then fires as it would live.
-    return max(event.meta.occurred_at.ToMicroseconds() for event in events) + 1
+    return max(event_time(event) for event in events) + 1
 
 
 def run(args: argparse.Namespace) -> str:

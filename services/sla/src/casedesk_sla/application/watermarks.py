@@ -10,9 +10,20 @@ a case answered at 10:03 is not breached at 10:05 only because its answer was st
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from casedesk_sla.adapters.store import PartitionKey, Position
 from casedesk_sla.domain import Micros
+
+PartitionKey = tuple[str, int]  # (topic, partition)
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a partition was consumed up to, and the event time of the last record read there."""
+
+    next_offset: int
+    event_time: int
+
 
 _UNKNOWN = -1
 

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from opentelemetry import metrics
 
 from casedesk_deadlines import DeadlineError
-from casedesk_sla.adapters.codec import sla_event
-from casedesk_sla.adapters.store import OutboxEntry, PartitionKey, SqliteClockStore
-from casedesk_sla.clock_source import ClockSource
+from casedesk_sla.application.ports import ClockSource, ClockStore
+from casedesk_sla.application.watermarks import PartitionKey, Watermarks
 from casedesk_sla.domain import CaseFact, Micros, SlaBook, SlaFact, SlaKind
-from casedesk_sla.watermarks import Watermarks
 
 _meter = metrics.get_meter("casedesk_sla")
 _facts_counter = _meter.create_counter("sla.events", description="SLA events decided, by kind")
@@ -51,7 +49,7 @@ class SlaEngine:
     def __init__(
         self,
         book: SlaBook,
-        store: SqliteClockStore,
+        store: ClockStore,
         clock: ClockSource,
         watermarks: Watermarks,
         on_outbox: Callable[[], None] = lambda: None,
@@ -109,28 +107,18 @@ class SlaEngine:
             decided.extend(self.book.advance(safe))
 
     def _commit(self, decided: list[SlaFact]) -> int:
-        entries = [
-            OutboxEntry(
-                fact.event_id,
-                fact.case_id,
-                f"sla.{fact.kind.value}",
-                sla_event(fact).SerializeToString(),
-                fact.traceparent,
-            )
-            for fact in decided
-        ]
         try:
-            self._store.save(
-                self.book.table, self.book.take_changes(), self.watermarks.take_changed(), entries
+            self._store.save_decided(
+                self.book.table, self.book.take_changes(), self.watermarks.take_changed(), decided
             )
         except BaseException as error:
             self._halted = True
             raise EngineHalted("storing SLA state failed; restart from the store") from error
         self._record_metrics(decided)
-        if entries:
+        if decided:
             self._on_outbox()
             self._on_decided(decided)
-        return len(entries)
+        return len(decided)
 
     def _record_metrics(self, decided: list[SlaFact]) -> None:
         now = self._clock.now()

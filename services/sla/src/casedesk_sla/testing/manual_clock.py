@@ -1,20 +1,8 @@
-"""Where "now" comes from: the system clock in the service, a hand-moved clock in tests."""
+"""A clock moved by hand: tests decide when time passes."""
 
 from __future__ import annotations
 
-import time
-from typing import Protocol
-
 from casedesk_sla.domain import Micros
-
-
-class ClockSource(Protocol):
-    def now(self) -> Micros: ...
-
-
-class SystemClock:
-    def now(self) -> Micros:
-        return time.time_ns() // 1_000
 
 
 class ManualClock:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from io import StringIO
 
+from casedesk_sla.application.replay import Replay
 from casedesk_sla.domain import SlaFact, SlaKind, from_micros
-from casedesk_sla.replay import Replay
 
 _COLUMNS = ("clocks", "warned", "breached", "met", "met late")
 

@@ -1,4 +1,4 @@
-"""Reading the whole of case.events.v1 (or a file of it) for replays."""
+"""Reading the whole of case.events.v1 (or a file of it) for the what-if command."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from casedesk.case.v1 import events_pb2 as case_events
 from casedesk_runtime.kafka import connection_config
 from casedesk_runtime.settings import ServiceSettings
-from casedesk_sla.adapters.partitions import topic_partitions
+from casedesk_runtime.topics import existing_partitions
 
 
 async def read_topic(settings: ServiceSettings, topic: str) -> list[list[case_events.CaseEvent]]:
@@ -19,7 +19,7 @@ async def read_topic(settings: ServiceSettings, topic: str) -> list[list[case_ev
     consumer = AIOKafkaConsumer(
         **connection_config(settings), enable_auto_commit=False, isolation_level="read_committed"
     )
-    numbers = await topic_partitions(settings, topic)
+    numbers = (await existing_partitions([topic], **connection_config(settings))).get(topic, [])
     if not numbers:
         raise LookupError(f"topic {topic} does not exist")
     await consumer.start()

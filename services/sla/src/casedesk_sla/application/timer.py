@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from casedesk_sla.clock_source import ClockSource
-from casedesk_sla.engine import SlaEngine
+from casedesk_sla.application.engine import SlaEngine
+from casedesk_sla.application.ports import ClockSource
 
 
 class AlarmTimer:

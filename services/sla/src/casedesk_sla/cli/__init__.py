@@ -1,0 +1,1 @@
+"""Command-line tools of the SLA service other than the service itself."""

@@ -1,0 +1,1 @@
+"""Protobuf <-> domain: case.events.v1 into case facts, SLA facts into sla.events.v1."""
