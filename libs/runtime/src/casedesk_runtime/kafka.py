@@ -134,10 +134,6 @@ def extract_trace_context(headers: Iterable[tuple[str, bytes]] | None) -> otel_c
     return propagate.extract(carrier)
 
 
-def dlq_topic(topic: str, consumer: str) -> str:
-    return f"{topic}.dlq.{consumer}"
-
-
 async def stop_consumer(consumer: Any) -> None:
     """`consumer.stop()`, tolerating what aiokafka 0.14 lets escape while the broker is away.
 

@@ -33,10 +33,10 @@ from opentelemetry import metrics
 from casedesk_runtime.kafka import (
     DELIVERY_TIMEOUT_S,
     REQUEST_TIMEOUT_MS,
-    dlq_topic,
     producer_config,
 )
 from casedesk_runtime.settings import ServiceSettings
+from casedesk_vocabulary.topics import dlq_topic
 
 log = logging.getLogger(__name__)
 

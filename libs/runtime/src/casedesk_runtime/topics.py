@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from casedesk_vocabulary import topics
+
 FOREVER = -1
 THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000
-CONSUMERS_WITH_DLQ = {
-    "case.events.v1": ("sla", "escalation", "notify"),
-    "sla.events.v1": ("escalation",),
-}
 
 
 @dataclass(frozen=True)
@@ -39,15 +37,10 @@ class TopicSpec:
 
 
 def _catalogue() -> tuple[TopicSpec, ...]:
-    main = [
-        TopicSpec("case.events.v1"),
-        TopicSpec("sla.events.v1"),
-        TopicSpec("notification.events.v1"),
-        TopicSpec("escalation.decisions.v1"),
-    ]
+    main = [TopicSpec(name) for name in topics.ALL]
     dead_letters = [
-        TopicSpec(f"{topic}.dlq.{consumer}", partitions=1, retention_ms=THIRTY_DAYS_MS)
-        for topic, consumers in CONSUMERS_WITH_DLQ.items()
+        TopicSpec(topics.dlq_topic(topic, consumer), partitions=1, retention_ms=THIRTY_DAYS_MS)
+        for topic, consumers in topics.CONSUMERS_WITH_DLQ.items()
         for consumer in consumers
     ]
     return (*main, *dead_letters)
