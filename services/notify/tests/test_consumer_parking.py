@@ -19,10 +19,10 @@ from casedesk_notify.application.planning import BatchPlanner
 from casedesk_notify.domain import NotifyPolicy
 from casedesk_notify.domain.retry import RetryPolicy
 from casedesk_notify.testing import events
-from casedesk_notify.testing.kafka import FakeKafka
 from casedesk_notify.wire import journal
 from casedesk_notify.wire.case_events import CaseEventDecoder
 from casedesk_runtime.publishing import Publisher, dead_letter
+from casedesk_runtime.testing.kafka import FakeKafka
 
 PARTITION = TopicPartition(events.TOPIC, 0)
 

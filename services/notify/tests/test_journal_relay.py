@@ -14,9 +14,9 @@ from casedesk_notify.adapters.store import DeliveryStore
 from casedesk_notify.application.planning import BatchPlanner
 from casedesk_notify.domain import DeliveryChannel, NotifyPolicy
 from casedesk_notify.testing import events
-from casedesk_notify.testing.kafka import FakeKafka
 from casedesk_notify.wire import journal
 from casedesk_notify.wire.case_events import CaseEventDecoder
+from casedesk_runtime.testing.kafka import FakeKafka
 
 TOPIC = "notification.events.v1"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import TopicPartition
-from fake_kafka import FakeKafka
 from sla_builders import T0, created
 
+from casedesk_runtime.testing.kafka import FakeKafka
 from casedesk_sla.adapters.consumer import CaseEventConsumer
 from casedesk_sla.adapters.store import SqliteClockStore
 from casedesk_sla.application.engine import SlaEngine

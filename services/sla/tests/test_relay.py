@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_kafka import FakeKafka
 
+from casedesk_runtime.testing.kafka import FakeKafka
 from casedesk_sla.adapters.relay import OutboxRelay
 from casedesk_sla.adapters.store import OutboxEntry, SqliteClockStore
 from casedesk_sla.domain import PolicyRegistry, SlaBook

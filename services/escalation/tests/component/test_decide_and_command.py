@@ -16,17 +16,18 @@ from casedesk.common.v1 import types_pb2
 from casedesk.escalation.v1 import events_pb2 as escalation_pb2
 from casedesk.sla.v1 import events_pb2 as sla_pb2
 from casedesk_escalation import wire
-from casedesk_escalation.case_client import CaseEscalator
-from casedesk_escalation.commands import CommandRunner
-from casedesk_escalation.desk import Consumed, EscalationDesk
-from casedesk_escalation.policy_file import load_policy
-from casedesk_escalation.store.dialects import sqlite_dialect
-from casedesk_escalation.store.sql import DecisionStore
+from casedesk_escalation.adapters.case_service import CaseEscalator
+from casedesk_escalation.adapters.persistence.dialects import sqlite_dialect
+from casedesk_escalation.adapters.persistence.sql_store import SqlDecisionStore
+from casedesk_escalation.adapters.policy_file import load_policy
+from casedesk_escalation.application.command_runner import CommandRunner
+from casedesk_escalation.application.desk import Consumed, EscalationDesk
 from casedesk_escalation.testing.case_standin import StandInCaseService, serve_standin
 from casedesk_runtime.events import new_meta, to_timestamp
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 GROUP = "g"
+ENCODING = wire.ProtobufDecisions()
 
 
 @pytest.fixture
@@ -38,8 +39,8 @@ async def case_service() -> AsyncIterator[tuple[StandInCaseService, str]]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[DecisionStore]:
-    store = DecisionStore(sqlite_dialect(str(tmp_path / "e.sqlite")))
+async def store(tmp_path: Path) -> AsyncIterator[SqlDecisionStore]:
+    store = SqlDecisionStore(sqlite_dialect(str(tmp_path / "e.sqlite")))
     await store.open()
     yield store
     await store.close()
@@ -94,10 +95,10 @@ def journal(records) -> list[escalation_pb2.EscalationDecision]:
 
 
 async def test_breaches_escalate_by_command_and_every_decision_is_journaled(
-    store: DecisionStore, case_service: tuple[StandInCaseService, str]
+    store: SqlDecisionStore, case_service: tuple[StandInCaseService, str]
 ) -> None:
     servicer, address = case_service
-    desk = EscalationDesk(load_policy(), store, cache_size=10)
+    desk = EscalationDesk(load_policy(), store, cache_size=10, encoding=ENCODING)
     feed = Feed()
     items = [
         feed.case("c1", **created()),
@@ -108,7 +109,7 @@ async def test_breaches_escalate_by_command_and_every_decision_is_journaled(
     batch = await desk.decide(items, stored={})
     await store.commit(GROUP, batch)
     async with grpc.aio.insecure_channel(address) as channel:
-        runner = CommandRunner(store, CaseEscalator(channel, first_backoff_s=0.01), 4)
+        runner = CommandRunner(store, CaseEscalator(channel, first_backoff_s=0.01), 4, ENCODING)
         assert await runner.run_pending() == 2
 
     assert [(c.to_tier, c.reason, c.callback_required) for c in servicer.calls] == [
@@ -127,16 +128,16 @@ async def test_breaches_escalate_by_command_and_every_decision_is_journaled(
 
 
 async def test_refusal_by_the_case_service_is_journaled_as_a_rejection(
-    store: DecisionStore, case_service: tuple[StandInCaseService, str]
+    store: SqlDecisionStore, case_service: tuple[StandInCaseService, str]
 ) -> None:
     servicer, address = case_service
     servicer.script["c2"] = [grpc.StatusCode.FAILED_PRECONDITION]
-    desk = EscalationDesk(load_policy(), store, cache_size=10)
+    desk = EscalationDesk(load_policy(), store, cache_size=10, encoding=ENCODING)
     feed = Feed()
     items = [feed.case("c2", **created()), feed.breach("c2", sla_pb2.FIRST_RESPONSE, 1, 30)]
     await store.commit(GROUP, await desk.decide(items, stored={}))
     async with grpc.aio.insecure_channel(address) as channel:
-        await CommandRunner(store, CaseEscalator(channel), 4).run_pending()
+        await CommandRunner(store, CaseEscalator(channel), 4, ENCODING).run_pending()
 
     (decision,) = journal(await store.unpublished())
     assert not decision.accepted
@@ -147,11 +148,11 @@ async def test_refusal_by_the_case_service_is_journaled_as_a_rejection(
 
 
 async def test_unavailable_case_service_is_retried_with_the_same_key_until_it_answers(
-    store: DecisionStore, case_service: tuple[StandInCaseService, str]
+    store: SqlDecisionStore, case_service: tuple[StandInCaseService, str]
 ) -> None:
     servicer, address = case_service
     servicer.script["c3"] = [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED]
-    desk = EscalationDesk(load_policy(), store, cache_size=10)
+    desk = EscalationDesk(load_policy(), store, cache_size=10, encoding=ENCODING)
     feed = Feed()
     items = [
         feed.case("c3", **created()),
@@ -164,7 +165,9 @@ async def test_unavailable_case_service_is_retried_with_the_same_key_until_it_an
     ]
     await store.commit(GROUP, await desk.decide(items, stored={}))
     async with grpc.aio.insecure_channel(address) as channel:
-        await CommandRunner(store, CaseEscalator(channel, first_backoff_s=0.01), 4).run_pending()
+        await CommandRunner(
+            store, CaseEscalator(channel, first_backoff_s=0.01), 4, ENCODING
+        ).run_pending()
 
     assert len(servicer.calls) == 3
     assert len({c.context.idempotency_key for c in servicer.calls}) == 1
@@ -174,30 +177,32 @@ async def test_unavailable_case_service_is_retried_with_the_same_key_until_it_an
 
 
 async def test_unexpected_errors_are_retried_a_bounded_number_of_times(
-    store: DecisionStore, case_service: tuple[StandInCaseService, str]
+    store: SqlDecisionStore, case_service: tuple[StandInCaseService, str]
 ) -> None:
     servicer, address = case_service
     servicer.script["c4"] = [grpc.StatusCode.INTERNAL] * 5
-    desk = EscalationDesk(load_policy(), store, cache_size=10)
+    desk = EscalationDesk(load_policy(), store, cache_size=10, encoding=ENCODING)
     feed = Feed()
     items = [feed.case("c4", **created()), feed.breach("c4", sla_pb2.FIRST_RESPONSE, 1, 30)]
     await store.commit(GROUP, await desk.decide(items, stored={}))
     async with grpc.aio.insecure_channel(address) as channel:
         escalator = CaseEscalator(channel, attempts_on_error=3, first_backoff_s=0.01)
-        await CommandRunner(store, escalator, 4).run_pending()
+        await CommandRunner(store, escalator, 4, ENCODING).run_pending()
 
     assert len(servicer.calls) == 3
     (decision,) = journal(await store.unpublished())
     assert not decision.accepted and "failed 3 times (INTERNAL)" in decision.explanation
 
 
-async def test_decisions_continue_from_stored_state_after_a_restart(store: DecisionStore) -> None:
+async def test_decisions_continue_from_stored_state_after_a_restart(
+    store: SqlDecisionStore,
+) -> None:
     feed = Feed()
-    first = EscalationDesk(load_policy(), store, cache_size=10)
+    first = EscalationDesk(load_policy(), store, cache_size=10, encoding=ENCODING)
     items = [feed.case("c5", **created()), feed.breach("c5", sla_pb2.FIRST_RESPONSE, 1, 30)]
     await store.commit(GROUP, await first.decide(items, stored={}))
     # A new process: nothing cached, state comes from the store.
-    again = EscalationDesk(load_policy(), store, cache_size=10)
+    again = EscalationDesk(load_policy(), store, cache_size=10, encoding=ENCODING)
     redelivered = feed.breach("c5", sla_pb2.FIRST_RESPONSE, 1, 30)  # the same event id
     re_emitted = feed.breach("c5", sla_pb2.FIRST_RESPONSE, 1, 30)
     re_emitted = Consumed(

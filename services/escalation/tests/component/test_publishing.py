@@ -14,33 +14,36 @@ import grpc
 import pytest
 from aiokafka import TopicPartition
 
-from casedesk_escalation.case_client import CaseEscalator
-from casedesk_escalation.commands import CommandRunner
-from casedesk_escalation.consumer import EscalationConsumer
-from casedesk_escalation.desk import EscalationDesk
-from casedesk_escalation.journal import DecisionJournal
-from casedesk_escalation.policy_file import load_policy
-from casedesk_escalation.store.dialects import sqlite_dialect
-from casedesk_escalation.store.records import DecidedBatch, JournalEntry
-from casedesk_escalation.store.sql import DecisionStore
+from casedesk_escalation.adapters.case_service import CaseEscalator
+from casedesk_escalation.adapters.kafka.consumer import EscalationConsumer
+from casedesk_escalation.adapters.kafka.journal_topic import KafkaJournalTopic
+from casedesk_escalation.adapters.persistence.dialects import sqlite_dialect
+from casedesk_escalation.adapters.persistence.sql_store import SqlDecisionStore
+from casedesk_escalation.adapters.policy_file import load_policy
+from casedesk_escalation.application.command_runner import CommandRunner
+from casedesk_escalation.application.desk import EscalationDesk
+from casedesk_escalation.application.escalations import Escalations
+from casedesk_escalation.application.journal_relay import DecisionJournal
+from casedesk_escalation.application.records import DecidedBatch, JournalEntry
 from casedesk_escalation.testing import events
-from casedesk_escalation.testing.kafka import FakeKafka
-from casedesk_escalation.wire import Topics
+from casedesk_escalation.wire import ProtobufDecisions, Topics
+from casedesk_runtime.testing.kafka import FakeKafka
 
 GROUP = "g"
 TOPICS = Topics()
+ENCODING = ProtobufDecisions()
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[DecisionStore]:
-    store = DecisionStore(sqlite_dialect(str(tmp_path / "e.sqlite")))
+async def store(tmp_path: Path) -> AsyncIterator[SqlDecisionStore]:
+    store = SqlDecisionStore(sqlite_dialect(str(tmp_path / "e.sqlite")))
     await store.open()
     yield store
     await store.close()
 
 
-async def journal_entries(store: DecisionStore, count: int) -> list[str]:
+async def journal_entries(store: SqlDecisionStore, count: int) -> list[str]:
     ids = [f"d{n}" for n in range(count)]
     entries = [JournalEntry(i, f"case-{n % 2}", f"record-{i}".encode()) for n, i in enumerate(ids)]
     await store.commit(
@@ -50,11 +53,11 @@ async def journal_entries(store: DecisionStore, count: int) -> list[str]:
 
 
 async def test_the_journal_waits_out_an_outage_and_marks_rows_only_once_acknowledged(
-    store: DecisionStore,
+    store: SqlDecisionStore,
 ) -> None:
     kafka = FakeKafka(down=True)
     ids = await journal_entries(store, 3)
-    journal = DecisionJournal(store, kafka.publisher(), TOPICS.decisions)
+    journal = DecisionJournal(store, KafkaJournalTopic(kafka.publisher(), TOPICS.decisions))
 
     publishing = asyncio.create_task(journal.publish_pending(page=2))
     await kafka.until_failures(3)
@@ -69,12 +72,12 @@ async def test_the_journal_waits_out_an_outage_and_marks_rows_only_once_acknowle
 
 
 async def test_a_closed_publisher_leaves_the_journal_for_the_next_run(
-    store: DecisionStore,
+    store: SqlDecisionStore,
 ) -> None:
     kafka = FakeKafka(down=True)
     await journal_entries(store, 2)
     publisher = kafka.publisher()
-    journal = DecisionJournal(store, publisher, TOPICS.decisions)
+    journal = DecisionJournal(store, KafkaJournalTopic(publisher, TOPICS.decisions))
 
     publishing = asyncio.create_task(journal.publish_pending())
     await kafka.until_failures(1)
@@ -113,7 +116,7 @@ class FakeConsumer:
 
 
 async def test_a_poisoned_record_commits_its_batch_only_after_the_dead_letter_is_acknowledged(
-    store: DecisionStore,
+    store: SqlDecisionStore,
 ) -> None:
     case_tp = TopicPartition(TOPICS.case, 0)
     source = FakeConsumer(
@@ -129,12 +132,16 @@ async def test_a_poisoned_record_commits_its_batch_only_after_the_dead_letter_is
         consumer = EscalationConsumer(
             consumer=source,  # type: ignore[arg-type]
             publisher=kafka.publisher(),
-            store=store,
-            desk=EscalationDesk(load_policy(), store, cache_size=10),
-            commands=CommandRunner(store, CaseEscalator(channel), 4),
-            journal=DecisionJournal(store, kafka.publisher(), TOPICS.decisions),
+            escalations=Escalations(
+                store=store,
+                desk=EscalationDesk(load_policy(), store, cache_size=10, encoding=ENCODING),
+                commands=CommandRunner(store, CaseEscalator(channel), 4, ENCODING),
+                journal=DecisionJournal(
+                    store, KafkaJournalTopic(kafka.publisher(), TOPICS.decisions)
+                ),
+                group=GROUP,
+            ),
             topics=TOPICS,
-            group=GROUP,
             batch_max=100,
             breach_wait_s=0,
         )

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from casedesk_escalation.adapters.persistence.dialects import sqlite_dialect
+from casedesk_escalation.adapters.persistence.sql_store import SqlDecisionStore
+from casedesk_escalation.application.records import DecidedBatch, JournalEntry, OffsetConflict
 from casedesk_escalation.domain.case_state import CaseState
-from casedesk_escalation.domain.model import Tier
-from casedesk_escalation.store.dialects import sqlite_dialect
-from casedesk_escalation.store.records import DecidedBatch, JournalEntry, OffsetConflict
-from casedesk_escalation.store.sql import DecisionStore
+from casedesk_vocabulary.enums import Tier
 
 GROUP = "casedesk-escalation"
 CASE_P0 = ("case.events.v1", 0)
@@ -19,8 +19,8 @@ SLA_P0 = ("sla.events.v1", 0)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[DecisionStore]:
-    store = DecisionStore(sqlite_dialect(str(tmp_path / "escalation.sqlite")))
+async def store(tmp_path: Path) -> AsyncIterator[SqlDecisionStore]:
+    store = SqlDecisionStore(sqlite_dialect(str(tmp_path / "escalation.sqlite")))
     await store.open()
     yield store
     await store.close()
@@ -32,7 +32,7 @@ def batch(offsets, entries=(), cases=()) -> DecidedBatch:
     )
 
 
-async def test_a_batch_is_committed_whole(store: DecisionStore) -> None:
+async def test_a_batch_is_committed_whole(store: SqlDecisionStore) -> None:
     state = CaseState("case-1", version=3, tier=Tier.L2, decided={"breach:X": "e1"})
     accepted = JournalEntry("d1", "case-1", b"accepted", b"command", '{"traceparent": "x"}')
     rejected = JournalEntry("d2", "case-1", b"rejected")
@@ -51,7 +51,7 @@ async def test_a_batch_is_committed_whole(store: DecisionStore) -> None:
 
 
 async def test_settled_commands_release_their_decisions_to_the_journal_in_order(
-    store: DecisionStore,
+    store: SqlDecisionStore,
 ) -> None:
     entries = [JournalEntry("d1", "c", b"r1", b"cmd"), JournalEntry("d2", "c", b"r2")]
     await store.commit(GROUP, batch({CASE_P0: (None, 2)}, entries))
@@ -65,7 +65,7 @@ async def test_settled_commands_release_their_decisions_to_the_journal_in_order(
     assert await store.unpublished() == []
 
 
-async def test_offsets_advance_only_from_the_value_read(store: DecisionStore) -> None:
+async def test_offsets_advance_only_from_the_value_read(store: SqlDecisionStore) -> None:
     await store.commit(GROUP, batch({CASE_P0: (None, 5)}))
     await store.commit(GROUP, batch({CASE_P0: (5, 9)}))
     # A consumer that read offset 5 before the other one committed 9 is fenced off ...
@@ -82,7 +82,7 @@ async def test_offsets_advance_only_from_the_value_read(store: DecisionStore) ->
         await store.commit(GROUP, batch({CASE_P0: (None, 1)}))
 
 
-async def test_a_decision_is_never_stored_twice(store: DecisionStore) -> None:
+async def test_a_decision_is_never_stored_twice(store: SqlDecisionStore) -> None:
     await store.commit(GROUP, batch({CASE_P0: (None, 1)}, [JournalEntry("d1", "c", b"r")]))
     with pytest.raises(Exception, match="UNIQUE"):
         await store.commit(GROUP, batch({CASE_P0: (1, 2)}, [JournalEntry("d1", "c", b"r")]))
@@ -91,11 +91,11 @@ async def test_a_decision_is_never_stored_twice(store: DecisionStore) -> None:
 
 async def test_state_survives_reopening_the_file(tmp_path: Path) -> None:
     path = str(tmp_path / "durable.sqlite")
-    first = DecisionStore(sqlite_dialect(path))
+    first = SqlDecisionStore(sqlite_dialect(path))
     await first.open()
     await first.commit(GROUP, batch({SLA_P0: (None, 3)}, cases=[CaseState("c", tier=Tier.L3)]))
     await first.close()
-    again = DecisionStore(sqlite_dialect(path))
+    again = SqlDecisionStore(sqlite_dialect(path))
     await again.open()
     try:
         assert await again.offsets(GROUP) == {SLA_P0: 3}

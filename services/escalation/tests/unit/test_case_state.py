@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from casedesk_escalation.adapters.persistence.state_json import dump_state, load_state
 from casedesk_escalation.domain.case_state import (
     CaseEscalated,
     CaseOpened,
@@ -13,37 +14,32 @@ from casedesk_escalation.domain.case_state import (
     DeadlineBreached,
     StatusChanged,
 )
-from casedesk_escalation.domain.model import (
-    Channel,
-    Decision,
-    Reason,
-    Status,
-    Target,
-    Tier,
-    Trigger,
-)
-from casedesk_escalation.store.codec import dump_state, load_state
+from casedesk_escalation.domain.decisions import Decision
+from casedesk_escalation.domain.triggers import Trigger
+from casedesk_vocabulary.enums import Channel, DeadlineTarget, EscalationReason, Status, Tier
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def test_a_late_escalated_event_never_lowers_the_tier() -> None:
     state = CaseState("c")
-    state.apply(CaseEscalated(Tier.L2, Tier.L3, Reason.RESOLUTION_BREACH, "b2", T0, 5))
-    state.apply(CaseEscalated(Tier.L1, Tier.L2, Reason.FIRST_RESPONSE_BREACH, "b1", T0, 4))
+    state.apply(CaseEscalated(Tier.L2, Tier.L3, EscalationReason.RESOLUTION_BREACH, "b2", T0, 5))
+    state.apply(
+        CaseEscalated(Tier.L1, Tier.L2, EscalationReason.FIRST_RESPONSE_BREACH, "b1", T0, 4)
+    )
     assert state.tier is Tier.L3
     assert state.escalations == {"b2": (Tier.L2, Tier.L3), "b1": (Tier.L1, Tier.L2)}
-    assert state.breached == {Target.FIRST_RESPONSE, Target.RESOLUTION}
+    assert state.breached == {DeadlineTarget.FIRST_RESPONSE, DeadlineTarget.RESOLUTION}
     assert state.version == 5
 
 
 def test_breach_consumed_before_the_creation_keeps_its_channel_and_the_status_follows() -> None:
     state = CaseState("c")
-    state.apply(DeadlineBreached(Target.FIRST_RESPONSE, Channel.PHONE))
+    state.apply(DeadlineBreached(DeadlineTarget.FIRST_RESPONSE, Channel.PHONE))
     state.apply(CaseOpened(None, Tier.L1, 1))
     assert state.channel is Channel.PHONE
     assert state.status is Status.REGISTERED
-    assert state.breached == {Target.FIRST_RESPONSE}
+    assert state.breached == {DeadlineTarget.FIRST_RESPONSE}
 
 
 def test_status_follows_the_case_stream_and_other_events_only_advance_the_version() -> None:
@@ -57,25 +53,27 @@ def test_status_follows_the_case_stream_and_other_events_only_advance_the_versio
 
 def test_an_accepted_decision_moves_the_tier_and_starts_the_cooldown_a_rejected_does_not() -> None:
     state = CaseState("c")
-    trigger = Trigger.request("e1", "c", "r1", Reason.CRITICAL_ERROR, T0)
+    trigger = Trigger.request("e1", "c", "r1", EscalationReason.CRITICAL_ERROR, T0)
     state.record(Decision(trigger, False, "no", "v", Tier.L1, Tier.L2))
     assert (state.tier, state.last_escalated_at) == (Tier.L1, None)
-    later = Trigger.request("e2", "c", "r2", Reason.CRITICAL_ERROR, T0 + timedelta(hours=1))
+    later = Trigger.request(
+        "e2", "c", "r2", EscalationReason.CRITICAL_ERROR, T0 + timedelta(hours=1)
+    )
     state.record(Decision(later, True, "yes", "v", Tier.L1, Tier.L2))
     assert (state.tier, state.last_escalated_at) == (Tier.L2, later.occurred_at)
     assert state.decided == {"request:r1": "e1", "request:r2": "e2"}
     assert state.is_redelivery(trigger) and not state.is_redelivery(
-        Trigger.request("e3", "c", "r1", Reason.CRITICAL_ERROR, T0)
+        Trigger.request("e3", "c", "r1", EscalationReason.CRITICAL_ERROR, T0)
     )
 
 
 def test_our_own_escalation_coming_back_late_does_not_move_the_cooldown() -> None:
     state = CaseState("c")
-    trigger = Trigger.request("e1", "c", "r1", Reason.CRITICAL_ERROR, T0)
+    trigger = Trigger.request("e1", "c", "r1", EscalationReason.CRITICAL_ERROR, T0)
     state.record(Decision(trigger, True, "yes", "v", Tier.L1, Tier.L2))
     # The case service applied it ten minutes later (this service was down meanwhile).
     late = T0 + timedelta(minutes=10)
-    state.apply(CaseEscalated(Tier.L1, Tier.L2, Reason.CRITICAL_ERROR, "r1", late, 4))
+    state.apply(CaseEscalated(Tier.L1, Tier.L2, EscalationReason.CRITICAL_ERROR, "r1", late, 4))
     assert state.last_escalated_at == T0
     # Someone else's escalation does start the cooldown when it happened.
     state.apply(CaseEscalated(Tier.L2, Tier.L3, None, "manual-7", late, 5))
@@ -90,7 +88,7 @@ def test_state_survives_its_stored_form() -> None:
         channel=Channel.SOCIAL,
         status=Status.ANSWER_READY,
         tier=Tier.L2,
-        breached={Target.RESOLUTION},
+        breached={DeadlineTarget.RESOLUTION},
         last_escalated_at=T0,
         decided={"breach:RESOLUTION:x": "e1", "request:r": "e2"},
         escalations={"b": (Tier.L1, Tier.L2)},

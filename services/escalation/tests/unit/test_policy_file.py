@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from casedesk_escalation.domain.model import Channel, Priority, Reason, Status, Tier
-from casedesk_escalation.policy_file import PolicyError, load_policy
+from casedesk_escalation.adapters.policy_file import PolicyError, load_policy
+from casedesk_escalation.domain.triggers import REASONS
+from casedesk_vocabulary.enums import Channel, EscalationReason, Priority, Status, Tier
 
 VALID = """
 version = "test-policy-3"
@@ -35,13 +36,15 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_packaged_policy_has_a_rule_for_every_reason() -> None:
     policy = load_policy()
-    assert set(policy.rules) == set(Reason)
+    assert set(policy.rules) == set(REASONS)
     assert policy.highest_tier is Tier.L3
     assert policy.cooldown == timedelta(minutes=30)
     assert policy.callback_channels == {Channel.PHONE}
-    assert policy.rules[Reason.NO_ANSWER_IN_TIME].requires_breach
-    assert policy.rules[Reason.UNSATISFYING_ANSWER].requires_status == {Status.ANSWER_READY}
-    assert policy.rules[Reason.CRITICAL_ERROR].priority is Priority.CRITICAL
+    assert policy.rules[EscalationReason.NO_ANSWER_IN_TIME].requires_breach
+    assert policy.rules[EscalationReason.UNSATISFYING_ANSWER].requires_status == {
+        Status.ANSWER_READY
+    }
+    assert policy.rules[EscalationReason.CRITICAL_ERROR].priority is Priority.CRITICAL
 
 
 def test_override_file_is_read_with_its_own_version(tmp_path: Path) -> None:
@@ -49,8 +52,10 @@ def test_override_file_is_read_with_its_own_version(tmp_path: Path) -> None:
     assert policy.version == "test-policy-3"
     assert policy.cooldown == timedelta(seconds=5)
     assert policy.callback_channels == {Channel.PHONE, Channel.MFC}
-    assert policy.rules[Reason.UNSATISFYING_ANSWER].to_tier is None  # "next" is the default
-    assert Reason.RESOLUTION_BREACH not in policy.rules
+    assert (
+        policy.rules[EscalationReason.UNSATISFYING_ANSWER].to_tier is None
+    )  # "next" is the default
+    assert EscalationReason.RESOLUTION_BREACH not in policy.rules
 
 
 @pytest.mark.parametrize(

@@ -19,17 +19,17 @@ from casedesk_escalation.domain.case_state import (
     DeadlineBreached,
     StatusChanged,
 )
-from casedesk_escalation.domain.model import (
-    Channel,
-    Decision,
-    Priority,
-    Reason,
-    Status,
-    Target,
-    Tier,
-    Trigger,
-)
+from casedesk_escalation.domain.decisions import Decision
+from casedesk_escalation.domain.triggers import Trigger
 from casedesk_runtime.events import new_meta, to_timestamp
+from casedesk_vocabulary.enums import (
+    Channel,
+    DeadlineTarget,
+    EscalationReason,
+    Priority,
+    Status,
+    Tier,
+)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DUE = datetime(2026, 3, 2, 9, 5, tzinfo=UTC)
@@ -81,7 +81,7 @@ def test_created_status_changed_and_escalated_become_facts() -> None:
     assert created.facts == (CaseOpened(Channel.EMAIL, Tier.L1, 1),)
     assert changed.facts == (StatusChanged(Status.ANSWER_READY, 2),)
     assert escalated.facts == (
-        CaseEscalated(Tier.L1, Tier.L2, Reason.FIRST_RESPONSE_BREACH, "b-1", T0, 3),
+        CaseEscalated(Tier.L1, Tier.L2, EscalationReason.FIRST_RESPONSE_BREACH, "b-1", T0, 3),
     )
     assert commented.facts == (CaseTouched(4),)
     assert all(o.trigger is None and o.case_id == "case-1" for o in (created, changed, commented))
@@ -97,16 +97,16 @@ def test_escalation_request_is_a_trigger_keyed_by_its_request_id() -> None:
         )
     )
     assert observation.trigger == Trigger.request(
-        "ev-5", "case-1", "req-9", Reason.UNSATISFYING_ANSWER, T0, "corr-1"
+        "ev-5", "case-1", "req-9", EscalationReason.UNSATISFYING_ANSWER, T0, "corr-1"
     )
 
 
 def test_breach_is_a_fact_and_a_trigger_identified_by_target_and_due() -> None:
     observation = wire.read_sla_event(sla_event(breached=sla_pb2.Breached(tier=types_pb2.L2)))
-    assert observation.facts == (DeadlineBreached(Target.RESOLUTION, Channel.PHONE),)
+    assert observation.facts == (DeadlineBreached(DeadlineTarget.RESOLUTION, Channel.PHONE),)
     trigger = observation.trigger
     assert trigger is not None
-    assert trigger.reason is Reason.RESOLUTION_BREACH
+    assert trigger.reason is EscalationReason.RESOLUTION_BREACH
     assert trigger.key == "breach:RESOLUTION:2026-03-02T09:05:00+00:00"
     assert (trigger.cause_ref, trigger.tier_at_breach, trigger.channel) == (
         "sla-ev-1",
@@ -136,7 +136,14 @@ def test_undecodable_records_are_refused(topic: str, value: bytes) -> None:
 
 def test_accepted_decision_becomes_an_idempotent_command_and_a_journal_record() -> None:
     trigger = Trigger.breach(
-        "sla-ev-1", "case-1", Target.FIRST_RESPONSE, DUE, T0, Tier.L1, Channel.PHONE, "corr-1"
+        "sla-ev-1",
+        "case-1",
+        DeadlineTarget.FIRST_RESPONSE,
+        DUE,
+        T0,
+        Tier.L1,
+        Channel.PHONE,
+        "corr-1",
     )
     decision = Decision(trigger, True, "why", "v1", Tier.L1, Tier.L2, Priority.HIGH, True)
     command = wire.escalate_command(decision)
@@ -164,7 +171,7 @@ def test_accepted_decision_becomes_an_idempotent_command_and_a_journal_record() 
 
 
 def test_rejected_decision_without_destination_is_journaled_without_a_to_tier() -> None:
-    trigger = Trigger.request("e", "case-1", "r", Reason.NO_ANSWER_IN_TIME, T0)
+    trigger = Trigger.request("e", "case-1", "r", EscalationReason.NO_ANSWER_IN_TIME, T0)
     record = wire.decision_record(Decision(trigger, False, "at L3", "v1", Tier.L3), 9)
     assert isinstance(record, escalation_pb2.EscalationDecision)
     assert not record.accepted and record.to_tier == types_pb2.TIER_UNSPECIFIED
@@ -174,6 +181,6 @@ def test_rejected_decision_without_destination_is_journaled_without_a_to_tier() 
 
 
 def test_decision_ids_are_stable_per_trigger_event() -> None:
-    a = Trigger.request("e1", "case-1", "r", Reason.CRITICAL_ERROR, T0)
-    b = Trigger.request("e2", "case-1", "r", Reason.CRITICAL_ERROR, T0)
+    a = Trigger.request("e1", "case-1", "r", EscalationReason.CRITICAL_ERROR, T0)
+    b = Trigger.request("e2", "case-1", "r", EscalationReason.CRITICAL_ERROR, T0)
     assert wire.decision_id(a) == wire.decision_id(a) != wire.decision_id(b)

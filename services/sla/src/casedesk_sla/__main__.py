@@ -18,12 +18,12 @@ from aiokafka import AIOKafkaConsumer
 
 from casedesk_deadlines import CalendarOverrides, russian_calendar
 from casedesk_runtime.grpc_server import GrpcServer
-from casedesk_runtime.kafka import consumer_config
+from casedesk_runtime.kafka import consumer_config, stop_consumer
 from casedesk_runtime.logs import configure_logging, get_logger
 from casedesk_runtime.publishing import Publisher, producer_starter
 from casedesk_runtime.settings import SettingsError, load_settings
 from casedesk_runtime.telemetry import configure_telemetry
-from casedesk_sla.adapters.consumer import CaseEventConsumer, stop_kafka_consumer
+from casedesk_sla.adapters.consumer import CaseEventConsumer
 from casedesk_sla.adapters.partitions import wait_for_partitions
 from casedesk_sla.adapters.relay import OutboxRelay
 from casedesk_sla.adapters.store import SqliteClockStore
@@ -108,7 +108,7 @@ async def serve(settings: SlaSettings) -> int:
         # Best effort within the grace period: whatever is left is published after restart.
         await finish_relay(relay, relaying, relay_publisher, failed, settings.shutdown_grace_s)
         await relay_publisher.aclose()
-        await stop_kafka_consumer(kafka_consumer)
+        await stop_consumer(kafka_consumer)
         store.close()
 
     server = GrpcServer(settings)

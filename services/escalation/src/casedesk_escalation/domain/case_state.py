@@ -11,15 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from casedesk_escalation.domain.model import (
-    Channel,
-    Decision,
-    Reason,
-    Status,
-    Target,
-    Tier,
-    Trigger,
-)
+from casedesk_escalation.domain.decisions import Decision
+from casedesk_escalation.domain.triggers import BREACHED_TARGETS, Trigger
+from casedesk_vocabulary.enums import Channel, DeadlineTarget, EscalationReason, Status, Tier
 
 
 @dataclass(frozen=True)
@@ -39,7 +33,7 @@ class StatusChanged:
 class CaseEscalated:
     from_tier: Tier
     to_tier: Tier
-    reason: Reason | None
+    reason: EscalationReason | None
     cause_ref: str
     occurred_at: datetime
     version: int
@@ -54,7 +48,7 @@ class CaseTouched:
 
 @dataclass(frozen=True)
 class DeadlineBreached:
-    target: Target
+    target: DeadlineTarget
     channel: Channel | None
 
 
@@ -75,7 +69,7 @@ class CaseState:
     channel: Channel | None = None
     status: Status | None = None
     tier: Tier = Tier.L1
-    breached: set[Target] = field(default_factory=set)
+    breached: set[DeadlineTarget] = field(default_factory=set)
     last_escalated_at: datetime | None = None
     # Trigger key -> id of the event decided for it (accepted or rejected): one decision per
     # breach / request.
@@ -132,10 +126,8 @@ class CaseState:
             self._escalated_at(escalated.occurred_at)
             if cause:
                 self.escalations[cause] = (escalated.from_tier, escalated.to_tier)
-        if escalated.reason is Reason.FIRST_RESPONSE_BREACH:
-            self.breached.add(Target.FIRST_RESPONSE)
-        elif escalated.reason is Reason.RESOLUTION_BREACH:
-            self.breached.add(Target.RESOLUTION)
+        if escalated.reason in BREACHED_TARGETS:
+            self.breached.add(BREACHED_TARGETS[escalated.reason])
         self._seen(escalated.version)
 
     def _escalated_at(self, moment: datetime) -> None:

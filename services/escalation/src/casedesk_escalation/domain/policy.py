@@ -12,15 +12,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from casedesk_escalation.domain.case_state import CaseState
-from casedesk_escalation.domain.model import (
-    Channel,
-    Decision,
-    Priority,
-    Reason,
-    Status,
-    Tier,
-    Trigger,
-)
+from casedesk_escalation.domain.decisions import Decision
+from casedesk_escalation.domain.triggers import Trigger
+from casedesk_vocabulary.enums import Channel, EscalationReason, Priority, Status, Tier
 
 # A guard looks at the case, the trigger and the tier it asks for; it returns an objection or None.
 Guard = Callable[[CaseState, Trigger, Tier | None], str | None]
@@ -28,7 +22,7 @@ Guard = Callable[[CaseState, Trigger, Tier | None], str | None]
 
 @dataclass(frozen=True)
 class EscalationRule:
-    reason: Reason
+    reason: EscalationReason
     # Fixed destination, or None for "one tier above" the tier the trigger refers to.
     to_tier: Tier | None = None
     # Priority to set on the case; None keeps the case's own priority.
@@ -42,7 +36,7 @@ class EscalationRule:
 @dataclass(frozen=True)
 class EscalationPolicy:
     version: str
-    rules: Mapping[Reason, EscalationRule]
+    rules: Mapping[EscalationReason, EscalationRule]
     # Minimum time between two escalations of the same case, measured on event time.
     cooldown: timedelta = timedelta(0)
     # Channels where the senior specialist calls the citizen back after an escalation.
@@ -172,6 +166,6 @@ class EscalationPolicy:
 
 
 def _cause(trigger: Trigger) -> str:
-    if trigger.reason.is_breach:
+    if trigger.is_breach:
         return f"{trigger.reason.value} {trigger.cause_ref}"
     return f"citizen request {trigger.cause_ref} ({trigger.reason.value})"

@@ -18,6 +18,7 @@ import grpc
 from casedesk.case.v1 import case_service_pb2, case_service_pb2_grpc, events_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk_runtime.events import new_meta
+from casedesk_vocabulary.topics import CASE_EVENTS
 
 
 @dataclass
@@ -32,7 +33,7 @@ class StandInCaseService(case_service_pb2_grpc.CaseServiceServicer):
     # A started aiokafka producer, or None. A plain one, not a Publisher: the stand-in lives for
     # one test on a healthy broker; surviving outages is the real case service's relay's job.
     producer: object | None = None
-    topic: str = "case.events.v1"
+    topic: str = CASE_EVENTS
     delay_s: float = 0.0
     address: str = ""  # set by serve_standin
     calls: list[case_service_pb2.EscalateRequest] = field(default_factory=list)

@@ -6,7 +6,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from casedesk_escalation.policy_file import PACKAGED_POLICY
+from casedesk_escalation.adapters.policy_file import PACKAGED_POLICY
 
 
 def packaged_without_cooldown(directory: Path, version: str = "no-cooldown") -> Path:

@@ -1,7 +1,7 @@
 """Translation between the protobuf contracts and the escalation domain."""
 
+from casedesk_escalation.domain.observation import Observation
 from casedesk_escalation.wire.inbound import (
-    Observation,
     UndecodableRecord,
     read_case_event,
     read_record,
@@ -9,6 +9,7 @@ from casedesk_escalation.wire.inbound import (
 )
 from casedesk_escalation.wire.outbound import (
     ACTOR,
+    ProtobufDecisions,
     decision_id,
     decision_record,
     escalate_command,
@@ -21,6 +22,7 @@ __all__ = [
     "DECISION_TOPIC",
     "SLA_TOPIC",
     "Observation",
+    "ProtobufDecisions",
     "Topics",
     "UndecodableRecord",
     "decision_id",

@@ -7,7 +7,6 @@ a valid event of its topic raises `UndecodableRecord` and is dead-lettered by th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -18,9 +17,11 @@ from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk.sla.v1 import events_pb2 as sla_pb2
 from casedesk_escalation.domain import case_state as facts
-from casedesk_escalation.domain.model import Channel, Reason, Status, Target, Tier, Trigger
+from casedesk_escalation.domain.observation import Observation
+from casedesk_escalation.domain.triggers import Trigger
 from casedesk_escalation.wire.topics import Topics
 from casedesk_runtime.events import from_timestamp
+from casedesk_vocabulary.enums import Channel, DeadlineTarget, EscalationReason, Status, Tier
 
 M = TypeVar("M", bound=Message)
 D = TypeVar("D", bound=Enum)
@@ -28,13 +29,6 @@ D = TypeVar("D", bound=Enum)
 
 class UndecodableRecord(ValueError):
     """The record is not a valid event of its topic; it goes to the dead-letter topic."""
-
-
-@dataclass(frozen=True)
-class Observation:
-    case_id: str
-    facts: tuple[facts.Fact, ...]
-    trigger: Trigger | None = None
 
 
 def read_record(topics: Topics, topic: str, value: bytes | None) -> Observation:
@@ -67,7 +61,7 @@ def read_case_event(value: bytes) -> Observation:
         fact = facts.CaseEscalated(
             _enum(Tier, types_pb2.Tier, escalated.from_tier) or Tier.L1,
             _enum(Tier, types_pb2.Tier, escalated.to_tier) or Tier.L1,
-            _enum(Reason, events_pb2.EscalationReason, escalated.reason),
+            _enum(EscalationReason, events_pb2.EscalationReason, escalated.reason),
             escalated.cause_ref,
             _when(meta),
             meta.case_version,
@@ -76,7 +70,7 @@ def read_case_event(value: bytes) -> Observation:
         fact = facts.CaseTouched(meta.case_version)
         if kind == "escalation_requested":
             requested = event.escalation_requested
-            reason = _enum(Reason, events_pb2.EscalationReason, requested.reason)
+            reason = _enum(EscalationReason, events_pb2.EscalationReason, requested.reason)
             if reason is None or not requested.request_id:
                 raise UndecodableRecord("EscalationRequested without a reason or a request id")
             trigger = Trigger.request(
@@ -96,7 +90,7 @@ def read_sla_event(value: bytes) -> Observation:
     channel = _enum(Channel, types_pb2.Channel, event.channel)
     if event.WhichOneof("payload") != "breached":
         return Observation(_case_id(meta), (facts.ClockObserved(channel),))
-    target = _enum(Target, sla_pb2.Target, event.target)
+    target = _enum(DeadlineTarget, sla_pb2.Target, event.target)
     if target is None or not event.HasField("due_at"):
         raise UndecodableRecord("Breached without a target or a due instant")
     trigger = Trigger.breach(

@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from casedesk.case.v1 import case_service_pb2, events_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk.escalation.v1 import events_pb2 as escalation_pb2
-from casedesk_escalation.domain.model import Decision, Trigger
+from casedesk_escalation.application.ports import EncodedDecision
+from casedesk_escalation.domain.decisions import Decision
+from casedesk_escalation.domain.triggers import Trigger
 from casedesk_runtime.events import new_meta
 
 ACTOR = types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="escalation")
@@ -64,3 +66,24 @@ def escalate_command(decision: Decision) -> case_service_pb2.EscalateRequest:
 
 def decision_id(trigger: Trigger) -> str:
     return str(uuid.uuid5(_DECISION_IDS, f"{trigger.case_id}/{trigger.event_id}"))
+
+
+class ProtobufDecisions:
+    """The application's DecisionEncoding: journal records and commands as protobuf bytes."""
+
+    def encode(self, decision: Decision, case_version: int) -> EncodedDecision:
+        record = decision_record(decision, case_version)
+        command = escalate_command(decision) if decision.needs_command else None
+        return EncodedDecision(
+            decision_id=record.meta.event_id,
+            record=record.SerializeToString(),
+            command=command.SerializeToString() if command is not None else None,
+        )
+
+    def refused(self, record: bytes, refusal: str) -> bytes:
+        decision = escalation_pb2.EscalationDecision.FromString(record)
+        decision.accepted = False
+        decision.explanation = (
+            f"accepted by policy ({decision.explanation}), but not carried out: {refusal}"
+        )
+        return decision.SerializeToString()

@@ -1,12 +1,14 @@
-"""The topics the escalation service reads and writes (DESIGN.md "Kafka topics")."""
+"""The topics the escalation service reads and writes (names: casedesk_vocabulary.topics)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-CASE_TOPIC = "case.events.v1"
-SLA_TOPIC = "sla.events.v1"
-DECISION_TOPIC = "escalation.decisions.v1"
+from casedesk_vocabulary.topics import CASE_EVENTS, ESCALATION_DECISIONS, SLA_EVENTS
+
+CASE_TOPIC = CASE_EVENTS
+SLA_TOPIC = SLA_EVENTS
+DECISION_TOPIC = ESCALATION_DECISIONS
 
 
 @dataclass(frozen=True)

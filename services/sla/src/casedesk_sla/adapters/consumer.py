@@ -12,7 +12,6 @@ waits for that acknowledgement (the `Publisher` replaces its producers until Kaf
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -130,21 +129,6 @@ class CaseEventConsumer:
             await self._consumer.commit(offsets)
         except KafkaError as error:  # informational only: the store holds the real offsets
             log.warning("committing offsets to Kafka failed", extra={"error": str(error)})
-
-
-async def stop_kafka_consumer(consumer: AIOKafkaConsumer) -> None:
-    """`consumer.stop()`, tolerating what aiokafka 0.14 lets escape while the broker is away.
-
-    Its fetcher cancels a fetch that is sleeping out its retry backoff and re-raises that
-    CancelledError from stop(); ignored unless this task itself is being cancelled.
-    """
-    try:
-        await consumer.stop()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
-        log.debug("Kafka consumer stopped while the broker was away")
 
 
 def _traceparent(record: ConsumerRecord) -> str | None:

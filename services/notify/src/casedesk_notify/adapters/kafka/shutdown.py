@@ -5,28 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer
-
+from casedesk_runtime.kafka import stop_consumer
 from casedesk_runtime.publishing import Publisher
+
+__all__ = ["finish", "stop_consumer"]
 
 log = logging.getLogger(__name__)
 
 # After abandoning Kafka deliveries, how long a loop still gets to end before it is cancelled.
 ABANDON_WAIT_S = 5.0
-
-
-async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
-    """`consumer.stop()`, tolerating what aiokafka 0.14 lets escape while the broker is away.
-
-    Its fetcher cancels a fetch that is sleeping out its retry backoff and re-raises that
-    CancelledError from stop(); ignored unless this task itself is being cancelled.
-    """
-    try:
-        await consumer.stop()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
 
 
 async def finish(loop: asyncio.Task[None], within_s: float, publisher: Publisher) -> None:

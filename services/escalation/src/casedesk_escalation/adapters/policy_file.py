@@ -12,11 +12,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from casedesk_escalation.domain.model import Channel, Priority, Reason, Status, Tier
 from casedesk_escalation.domain.policy import EscalationPolicy, EscalationRule
+from casedesk_escalation.domain.triggers import REASONS
+from casedesk_vocabulary.enums import Channel, EscalationReason, Priority, Status, Tier
 
 PACKAGED_POLICY = "escalation-v1.toml"
-E = TypeVar("E", Reason, Tier, Channel, Priority, Status)
+E = TypeVar("E", EscalationReason, Tier, Channel, Priority, Status)
 
 
 class PolicyError(ValueError):
@@ -55,7 +56,7 @@ def parse_policy(document: dict[str, Any]) -> EscalationPolicy:
         raise PolicyError("`rules` must be a table with one sub-table per escalation reason")
     rules = {}
     for name, table in rules_table.items():
-        reason = _member(Reason, name, "rules")
+        reason = _member(EscalationReason, name, "rules", REASONS)
         rules[reason] = _rule(reason, table)
     return EscalationPolicy(
         version=version,
@@ -68,7 +69,7 @@ def parse_policy(document: dict[str, Any]) -> EscalationPolicy:
     )
 
 
-def _rule(reason: Reason, table: Any) -> EscalationRule:
+def _rule(reason: EscalationReason, table: Any) -> EscalationRule:
     where = f"rules.{reason.value}"
     if not isinstance(table, dict):
         raise PolicyError(f"`{where}` must be a table")
@@ -91,9 +92,14 @@ def _rule(reason: Reason, table: Any) -> EscalationRule:
     )
 
 
-def _member(kind: type[E], name: Any, where: str) -> E:
+def _member(kind: type[E], name: Any, where: str, members: tuple[E, ...] | None = None) -> E:
+    """The member of `kind` named `name`, among `members` (default: all of them)."""
+    allowed = members if members is not None else tuple(kind)
     try:
-        return kind[name]
+        member = kind[name]
     except (KeyError, TypeError):
-        allowed = ", ".join(m.name for m in kind)
-        raise PolicyError(f"`{where}`: {name!r} is not one of {allowed}") from None
+        member = None
+    if member is None or member not in allowed:
+        names = ", ".join(m.name for m in allowed)
+        raise PolicyError(f"`{where}`: {name!r} is not one of {names}")
+    return member

@@ -15,20 +15,29 @@ from collections import defaultdict
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 
-from casedesk.case.v1 import case_service_pb2
-from casedesk.escalation.v1 import events_pb2 as escalation_pb2
-from casedesk_escalation.case_client import CaseEscalator, CommandResult
-from casedesk_escalation.store.records import PendingCommand
-from casedesk_escalation.store.sql import DecisionStore
+from casedesk_escalation.application.ports import (
+    CaseService,
+    CommandResult,
+    DecisionEncoding,
+    DecisionStore,
+)
+from casedesk_escalation.application.records import PendingCommand
 from casedesk_runtime.logs import get_logger
 
 log = get_logger(__name__)
 
 
 class CommandRunner:
-    def __init__(self, store: DecisionStore, escalator: CaseEscalator, concurrency: int) -> None:
+    def __init__(
+        self,
+        store: DecisionStore,
+        case_service: CaseService,
+        concurrency: int,
+        encoding: DecisionEncoding,
+    ) -> None:
         self._store = store
-        self._escalator = escalator
+        self._case_service = case_service
+        self._encoding = encoding
         self._slots = asyncio.Semaphore(concurrency)
 
     async def run_pending(self, page: int = 1000) -> int:
@@ -49,15 +58,14 @@ class CommandRunner:
         async with self._slots:
             for command in commands:
                 result = await self._send(command)
-                outcomes.append((command.seq, final_record(command.record, result)))
+                outcomes.append((command.seq, self._final_record(command.record, result)))
         return outcomes
 
     async def _send(self, command: PendingCommand) -> CommandResult:
-        request = case_service_pb2.EscalateRequest.FromString(command.command)
         parent = propagate.extract(json.loads(command.trace)) if command.trace else None
         token = otel_context.attach(parent) if parent is not None else None
         try:
-            result = await self._escalator.escalate(request)
+            result = await self._case_service.escalate(command.command)
         finally:
             if token is not None:
                 otel_context.detach(token)
@@ -68,14 +76,7 @@ class CommandRunner:
             )
         return result
 
-
-def final_record(record: bytes, result: CommandResult) -> bytes:
-    """The journal record once the case service answered: unchanged if applied, else rejected."""
-    if result.applied:
-        return record
-    decision = escalation_pb2.EscalationDecision.FromString(record)
-    decision.accepted = False
-    decision.explanation = (
-        f"accepted by policy ({decision.explanation}), but not carried out: {result.refusal}"
-    )
-    return decision.SerializeToString()
+    def _final_record(self, record: bytes, result: CommandResult) -> bytes:
+        """The journal record once the case service answered: unchanged if applied, else
+        rejected."""
+        return record if result.applied else self._encoding.refused(record, result.refusal)

@@ -10,11 +10,11 @@ is journaled as the reason the escalation did not happen.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import grpc
 
 from casedesk.case.v1 import case_service_pb2, case_service_pb2_grpc
+from casedesk_escalation.application.ports import CommandResult
 from casedesk_runtime.logs import get_logger
 
 log = get_logger(__name__)
@@ -41,13 +41,6 @@ REFUSALS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    applied: bool
-    # Why the escalation did not happen (for the journal); empty when applied.
-    refusal: str = ""
-
-
 class CaseEscalator:
     def __init__(
         self,
@@ -63,7 +56,9 @@ class CaseEscalator:
         self._first_backoff_s = first_backoff_s
         self._max_backoff_s = max_backoff_s
 
-    async def escalate(self, request: case_service_pb2.EscalateRequest) -> CommandResult:
+    async def escalate(self, command: bytes) -> CommandResult:
+        """`command`: a serialized EscalateRequest, as the decision store keeps it."""
+        request = case_service_pb2.EscalateRequest.FromString(command)
         errors = 0
         backoff = self._first_backoff_s
         while True:

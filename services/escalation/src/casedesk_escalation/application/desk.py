@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 from opentelemetry import propagate
 
-from casedesk_escalation import wire
+from casedesk_escalation.application.ports import DecisionEncoding, DecisionStore
+from casedesk_escalation.application.records import DecidedBatch, JournalEntry, Partition
 from casedesk_escalation.domain.case_state import CaseState
-from casedesk_escalation.domain.model import Decision, Trigger
+from casedesk_escalation.domain.decisions import Decision
+from casedesk_escalation.domain.observation import Observation
 from casedesk_escalation.domain.policy import EscalationPolicy
-from casedesk_escalation.store.records import DecidedBatch, JournalEntry, Partition
-from casedesk_escalation.store.sql import DecisionStore
+from casedesk_escalation.domain.triggers import Trigger
 from casedesk_runtime.kafka import extract_trace_context
 from casedesk_runtime.logs import get_logger
 from casedesk_runtime.telemetry import meter, tracer
@@ -39,14 +40,21 @@ class Consumed:
 
     partition: Partition
     offset: int
-    observation: wire.Observation | None
+    observation: Observation | None
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class EscalationDesk:
-    def __init__(self, policy: EscalationPolicy, store: DecisionStore, cache_size: int) -> None:
+    def __init__(
+        self,
+        policy: EscalationPolicy,
+        store: DecisionStore,
+        cache_size: int,
+        encoding: DecisionEncoding,
+    ) -> None:
         self.policy = policy
         self._store = store
+        self._encoding = encoding
         self._cache: OrderedDict[str, CaseState] = OrderedDict()
         self._cache_size = cache_size
 
@@ -94,13 +102,12 @@ class EscalationDesk:
         _decisions.add(
             1, {"reason": trigger.reason.value, "accepted": str(decision.accepted).lower()}
         )
-        command = wire.escalate_command(decision) if decision.needs_command else None
-        record = wire.decision_record(decision, state.version)
+        encoded = self._encoding.encode(decision, state.version)
         return JournalEntry(
-            decision_id=record.meta.event_id,
+            decision_id=encoded.decision_id,
             case_id=trigger.case_id,
-            record=record.SerializeToString(),
-            command=command.SerializeToString() if command is not None else None,
+            record=encoded.record,
+            command=encoded.command,
             trace=json.dumps(carrier) if carrier else "",
         )
 

@@ -16,22 +16,24 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from casedesk_escalation.domain.case_state import CaseState
-from casedesk_escalation.store.codec import dump_state, load_state
-from casedesk_escalation.store.dialects import Dialect
-from casedesk_escalation.store.records import (
+from casedesk_escalation.adapters.persistence.dialects import Dialect
+from casedesk_escalation.adapters.persistence.state_json import dump_state, load_state
+from casedesk_escalation.application.records import (
     DecidedBatch,
     OffsetConflict,
     Partition,
     PendingCommand,
     StoredDecision,
 )
+from casedesk_escalation.domain.case_state import CaseState
 
 T = TypeVar("T")
 _CHUNK = 500
 
 
-class DecisionStore:
+class SqlDecisionStore:
+    """The application's DecisionStore on SQLite or PostgreSQL."""
+
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="escalation-store")

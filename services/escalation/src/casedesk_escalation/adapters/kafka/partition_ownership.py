@@ -9,13 +9,12 @@ numbers of both, i.e. both streams of each of its cases.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
-from casedesk_escalation.store.records import Partition
-from casedesk_escalation.store.sql import DecisionStore
+from casedesk_escalation.application.records import Partition
 from casedesk_escalation.wire import Topics
 from casedesk_runtime.logs import get_logger
 
@@ -30,14 +29,13 @@ class PartitionOwnership(ConsumerRebalanceListener):
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
-        store: DecisionStore,
-        group: str,
+        stored_offsets: Callable[[], Awaitable[dict[Partition, int]]],
         topics: Topics,
         on_change: Callable[[], None],
     ) -> None:
         self._consumer = consumer
-        self._store = store
-        self._group = group
+        # What the store holds for this consumer group.
+        self._stored_offsets = stored_offsets
         self._topics = topics
         # Called on every change of ownership: cached per-case state may belong to others now.
         self._on_change = on_change
@@ -67,7 +65,7 @@ class PartitionOwnership(ConsumerRebalanceListener):
         )
 
     async def seek_to_stored(self, partitions: Iterable[TopicPartition]) -> None:
-        stored = await self._store.offsets(self._group)
+        stored = await self._stored_offsets()
         for tp in partitions:
             offset = stored.get((tp.topic, tp.partition))
             self.stored[(tp.topic, tp.partition)] = offset

@@ -1,4 +1,4 @@
-"""What the consumer hands to the store, and what the store hands back.
+"""What the application hands to the store, and what the store hands back.
 
 A decided batch is written in one transaction: the new per-case states, the journal entries and
 the next offset of every partition the batch came from. An accepted decision is stored together

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from casedesk_escalation.domain.case_state import CaseState
-from casedesk_escalation.domain.model import Channel, Status, Target, Tier
+from casedesk_vocabulary.enums import Channel, DeadlineTarget, Status, Tier
 
 
 def dump_state(state: CaseState) -> str:
@@ -35,7 +35,7 @@ def load_state(case_id: str, text: str) -> CaseState:
         channel=Channel(document["channel"]) if document.get("channel") else None,
         status=Status(document["status"]) if document.get("status") else None,
         tier=Tier[document.get("tier", "L1")],
-        breached={Target(t) for t in document.get("breached", [])},
+        breached={DeadlineTarget(t) for t in document.get("breached", [])},
         last_escalated_at=datetime.fromisoformat(last) if last else None,
         decided=dict(document.get("decided", {})),
         escalations={

@@ -1,11 +1,9 @@
 """The consume-decide-commit loop over case.events.v1 and sla.events.v1.
 
-Offsets live in the decision store, not in Kafka (assignment.py): a batch's decisions, case
-states and next offsets are committed in one transaction. Only then are the Escalate commands
-sent and the journal published, both from the store, so a kill -9 at any point neither repeats a
-decision nor loses one (README "Exactly once"). Dead letters (acknowledged before the batch
-holding the poisoned record commits) and the journal go through one `Publisher`, which waits out
-a broker outage of any length.
+Offsets live in the decision store, not in Kafka (partition_ownership.py); deciding a batch and
+committing it is the application's (application/escalations.py). Dead letters (acknowledged
+before the batch holding the poisoned record commits) and the journal go through one
+`Publisher`, which waits out a broker outage of any length.
 """
 
 from __future__ import annotations
@@ -15,13 +13,11 @@ import asyncio
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from casedesk_escalation.assignment import PartitionOwnership
-from casedesk_escalation.breach_wait import BreachWait
-from casedesk_escalation.commands import CommandRunner
-from casedesk_escalation.desk import Consumed, EscalationDesk
-from casedesk_escalation.journal import DecisionJournal
-from casedesk_escalation.store.records import OffsetConflict, Partition
-from casedesk_escalation.store.sql import DecisionStore
+from casedesk_escalation.adapters.kafka.breach_wait import BreachWait
+from casedesk_escalation.adapters.kafka.partition_ownership import PartitionOwnership
+from casedesk_escalation.application.desk import Consumed
+from casedesk_escalation.application.escalations import Escalations
+from casedesk_escalation.application.records import Partition
 from casedesk_escalation.wire import Topics, UndecodableRecord, read_record
 from casedesk_runtime.logs import get_logger
 from casedesk_runtime.publishing import Publisher, dead_letter
@@ -41,32 +37,25 @@ class EscalationConsumer:
         self,
         consumer: AIOKafkaConsumer,
         publisher: Publisher,
-        store: DecisionStore,
-        desk: EscalationDesk,
-        commands: CommandRunner,
-        journal: DecisionJournal,
+        escalations: Escalations,
         topics: Topics,
-        group: str,
         batch_max: int,
         breach_wait_s: float,
     ) -> None:
         self._consumer = consumer
         self._publisher = publisher
-        self._store = store
-        self._desk = desk
-        self._commands = commands
-        self._journal = journal
+        self._escalations = escalations
         self._topics = topics
-        self._group = group
         self._batch_max = batch_max
         self._wait = BreachWait(consumer, topics, breach_wait_s)
-        self._ownership = PartitionOwnership(consumer, store, group, topics, self._forget)
+        self._ownership = PartitionOwnership(
+            consumer, escalations.stored_offsets, topics, self._forget
+        )
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
         # Work a previous process committed but did not finish comes first.
-        await self._commands.run_pending()
-        await self._journal.publish_pending()
+        await self._escalations.carry_out_committed()
         self._consumer.subscribe(self._topics.consumed, listener=self._ownership)
         try:
             while not self._stopping.is_set():
@@ -85,7 +74,7 @@ class EscalationConsumer:
         self._publisher.close()
 
     def _forget(self) -> None:
-        self._desk.forget()
+        self._escalations.forget()
         self._wait.reset()
 
     async def _step(self) -> None:
@@ -122,21 +111,13 @@ class EscalationConsumer:
                 await self._dead_letter(record, error)
         if not items:
             return
-        batch = await self._desk.decide(items, self._ownership.stored)
-        try:
-            await self._store.commit(self._group, batch)
-        except OffsetConflict as conflict:
-            log.warning("batch discarded: %s", conflict)
-            self._desk.forget()
+        batch = await self._escalations.decide_and_commit(items, self._ownership.stored)
+        if batch is None:
             await self._ownership.seek_to_stored(self._consumer.assignment())
             return
-        except BaseException:
-            self._desk.forget()
-            raise
         self._ownership.advanced(batch.offsets)
         await self._commit_to_kafka(batch.offsets)
-        await self._commands.run_pending()
-        await self._journal.publish_pending()
+        await self._escalations.carry_out_committed()
 
     async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
         if not await dead_letter(self._publisher, record.topic, CONSUMER_NAME, record, error):

@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from casedesk_escalation.desk import Consumed
-from casedesk_escalation.domain.model import Reason
-from casedesk_escalation.store.records import Partition
+from casedesk_escalation.application.desk import Consumed
+from casedesk_escalation.application.records import Partition
 from casedesk_escalation.wire import Topics
 from casedesk_runtime.logs import get_logger
+from casedesk_vocabulary.enums import EscalationReason
 
 log = get_logger(__name__)
 
@@ -93,6 +93,6 @@ class BreachWait:
         return (
             observation is not None
             and observation.trigger is not None
-            and observation.trigger.reason is Reason.NO_ANSWER_IN_TIME
+            and observation.trigger.reason is EscalationReason.NO_ANSWER_IN_TIME
             and item.offset > self._released.get(item.partition, -1)
         )
