@@ -124,7 +124,7 @@ def grpcurl_built() -> str:
 def new_frontend(directory: Path) -> tuple[str, Path]:
     """A PORTAL_CHAT frontend made the README's way: casedesk-intake-token's token and entry."""
     printed = subprocess.run(
-        [sys.executable, "-m", "casedesk_intake.tokens", "portal-chat", "PORTAL_CHAT"],
+        [sys.executable, "-m", "casedesk_intake.cli.tokens", "portal-chat", "PORTAL_CHAT"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     comments = [line[2:] for line in printed.splitlines() if line.startswith("# ")]

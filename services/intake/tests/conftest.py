@@ -12,9 +12,9 @@ import pytest
 
 from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
 from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
-from casedesk_intake.grpc_api import binding
+from casedesk_intake.__main__ import Assembly, assembled
+from casedesk_intake.grpc_api.servicer import binding
 from casedesk_intake.settings import IntakeSettings
-from casedesk_intake.wiring import Assembly, assembled
 from casedesk_runtime.grpc_server import GrpcServer
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -1,8 +1,9 @@
 """A stand-in CaseService: an in-memory servicer with the contract's behaviour intake relies on.
 
 Commands are idempotent by CommandContext.idempotency_key (a retry returns the stored view; the
-same key with another command is ALREADY_EXISTS), numbers look like the real ones, and only an
-answered case can be repeated. Every received command is kept for assertions.
+same key with another command is INVALID_ARGUMENT naming context.idempotency_key, as the real
+case service answers), numbers look like the real ones, and only an answered case can be
+repeated. Every received command is kept for assertions.
 """
 
 from __future__ import annotations
@@ -18,8 +19,16 @@ from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
 from casedesk.common.v1 import types_pb2
 from casedesk_runtime.events import to_timestamp
+from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY, bad_request_status
 
 _REPEATABLE = (types_pb2.ANSWER_READY, types_pb2.CLOSED)
+
+
+def _key_reused() -> grpc.Status:
+    """The real case service's answer to a key reused with another command."""
+    return bad_request_status(
+        [("context.idempotency_key", "was already used for a different command")]
+    )
 
 
 class CaseServiceStandIn(case_grpc.CaseServiceServicer):
@@ -86,7 +95,7 @@ class CaseServiceStandIn(case_grpc.CaseServiceServicer):
         try:
             payload, earlier = self._earlier(request)
         except KeyError:
-            await context.abort(grpc.StatusCode.ALREADY_EXISTS, "key reused")
+            await context.abort_with_status(_key_reused())
         if earlier is not None:
             return earlier
         case = await apply()
@@ -135,8 +144,10 @@ class CaseServiceStandIn(case_grpc.CaseServiceServicer):
             try:
                 payload, case = self._earlier(item)
             except KeyError:
+                status = _key_reused()
+                details = dict(status.trailing_metadata or ()).get(STATUS_DETAILS_KEY, b"")
                 refusal = case_pb2.CommandRefusal(
-                    code=grpc.StatusCode.ALREADY_EXISTS.value[0], message="key reused"
+                    code=status.code.value[0], message=status.details, status_details=details
                 )
                 results.append(case_pb2.CreateCaseResult(refusal=refusal))
                 continue

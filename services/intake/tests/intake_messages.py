@@ -9,7 +9,8 @@ import uuid
 
 from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
-from casedesk_intake.frontends import CHANNELS, FrontendEntry
+from casedesk_intake.domain.frontends import CHANNELS
+from casedesk_intake.settings import FrontendEntry
 
 VALID_SNILS = "112-233-445 95"
 VALID_INN = "500100732259"

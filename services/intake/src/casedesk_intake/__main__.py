@@ -1,18 +1,182 @@
-"""`python -m casedesk_intake`: serve IntakeService (with health and reflection) until SIGTERM."""
+"""`python -m casedesk_intake`: serve IntakeService (with health and reflection) until SIGTERM.
+
+The composition root: the only module that chooses implementations (SQLite or PostgreSQL, the
+real case service or a test's channel) and wires adapters, use cases and the servicer together.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from casedesk_intake.grpc_api import binding
+import grpc
+
+from casedesk_deadlines import Deadlines, load_policy
+from casedesk_intake.adapters.case_client import CaseClient
+from casedesk_intake.adapters.classification_rules import load_classifier
+from casedesk_intake.adapters.frontends_file import read_frontends_file
+from casedesk_intake.adapters.keys import (
+    CitizenReferences,
+    decode_master_key,
+    load_or_create_key_file,
+)
+from casedesk_intake.adapters.vault import AttachmentVault
+from casedesk_intake.application.acknowledgements import Acknowledgements
+from casedesk_intake.application.admission import Admission
+from casedesk_intake.application.attachments import AttachmentKeeper
+from casedesk_intake.application.erasure import erase_citizen
+from casedesk_intake.application.follow_ups import CaseOwnership, FollowUps
+from casedesk_intake.application.idempotency import IdempotentCalls
+from casedesk_intake.application.intake import Intake, ReplyCodecs
+from casedesk_intake.application.mail_intake import MailIntake
+from casedesk_intake.application.ports import IntakeStore
+from casedesk_intake.application.registration import CaseRegistration, LinkPolicy
+from casedesk_intake.cli import erase as erase_cli
+from casedesk_intake.domain.attachment_rules import AttachmentRules
+from casedesk_intake.domain.frontends import FrontendRegistry
+from casedesk_intake.domain.rate_limits import Rate, RateLimiter
+from casedesk_intake.domain.submission_rules import SubmissionRules
+from casedesk_intake.grpc_api.servicer import IntakeServicer, binding
 from casedesk_intake.settings import IntakeSettings
-from casedesk_intake.wiring import assembled
+from casedesk_intake.wire.follow_ups import FollowUpRequests
+from casedesk_intake.wire.replies import (
+    AcknowledgementRecords,
+    CitizenCaseRecords,
+    MailOutcomeRecords,
+)
 from casedesk_runtime.collector import tune_garbage_collector
+from casedesk_runtime.grpc_client import insecure_channel
 from casedesk_runtime.grpc_server import GrpcServer
-from casedesk_runtime.logs import configure_logging
+from casedesk_runtime.logs import configure_logging, get_logger
 from casedesk_runtime.settings import SettingsError, load_settings
 from casedesk_runtime.telemetry import configure_telemetry
+
+log = get_logger("casedesk_intake")
+PURGE_EVERY_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Assembly:
+    servicer: IntakeServicer
+    frontends: FrontendRegistry
+    store: IntakeStore
+    vault: AttachmentVault
+    references: CitizenReferences
+
+
+async def open_store(url: str) -> IntakeStore:
+    if url.startswith(("postgresql://", "postgres://")):
+        from casedesk_intake.adapters.persistence.postgres import PostgresStore
+
+        return await PostgresStore.open(url)
+    if url.startswith("sqlite:///"):
+        from casedesk_intake.adapters.persistence.sqlite import SqliteStore
+
+        return await SqliteStore.open(url.removeprefix("sqlite:///"))
+    raise ValueError("CASEDESK_DATABASE_URL must start with sqlite:/// or postgresql://")
+
+
+def master_key(settings: IntakeSettings) -> bytes:
+    if settings.master_key is not None:
+        return decode_master_key(settings.master_key.get_secret_value())
+    path = settings.data_dir / "master.key"
+    log.warning(
+        "CASEDESK_MASTER_KEY is not set: using a key file beside the data (development only)",
+        extra={"key_file": str(path)},
+    )
+    return load_or_create_key_file(path)
+
+
+def frontend_registry(settings: IntakeSettings) -> FrontendRegistry:
+    entries = list(settings.frontends)
+    if settings.frontends_file is not None:
+        entries += read_frontends_file(settings.frontends_file)
+    registry = FrontendRegistry(entries)
+    if not len(registry):
+        log.warning("no frontends configured: every call will be UNAUTHENTICATED")
+    return registry
+
+
+def attachment_rules(settings: IntakeSettings) -> AttachmentRules:
+    return AttachmentRules(
+        max_count=settings.attachment_max_count,
+        max_bytes=settings.attachment_max_bytes,
+        max_total_bytes=settings.attachments_max_total_bytes,
+        media_types=frozenset(t.lower() for t in settings.attachment_media_types),
+    )
+
+
+@contextlib.asynccontextmanager
+async def assembled(
+    settings: IntakeSettings, case_channel: grpc.aio.Channel | None = None
+) -> AsyncIterator[Assembly]:
+    key = master_key(settings)
+    frontends = frontend_registry(settings)
+    version = settings.deadline_policy_version
+    policy = load_policy(version) if version else None
+    store = await open_store(settings.resolved_database_url())
+    channel = case_channel or insecure_channel(settings.case_address)
+    vault = AttachmentVault(settings.resolved_attachments_dir(), key)
+    references = CitizenReferences(key)
+    rules = attachment_rules(settings)
+    cases = CaseClient(channel, settings.case_service_timeout_s, settings.case_creates_per_call)
+    keeper = AttachmentKeeper(vault)
+    acknowledgements = Acknowledgements(Deadlines(policy))
+    submissions = SubmissionRules(rules, settings.social_networks)
+    ownership = CaseOwnership(cases, references)
+    follow_ups = FollowUps(cases, ownership, keeper, acknowledgements)
+    registration = CaseRegistration(
+        cases,
+        store,
+        keeper,
+        references,
+        load_classifier(settings.classification_rules_path),
+        acknowledgements,
+        LinkPolicy(window_s=settings.link_window_hours * 3600),
+        clock=lambda: datetime.now(UTC),
+    )
+    intake = Intake(
+        admission=Admission(
+            RateLimiter("frontend", Rate(settings.frontend_rate_per_s, settings.frontend_burst)),
+            RateLimiter("citizen", Rate(settings.citizen_rate_per_s, settings.citizen_burst)),
+        ),
+        calls=IdempotentCalls(store),
+        replies=ReplyCodecs(AcknowledgementRecords(), CitizenCaseRecords(), MailOutcomeRecords()),
+        attachment_rules=rules,
+        registration=registration,
+        ownership=ownership,
+        follow_ups=follow_ups,
+        mail=MailIntake(cases, follow_ups, registration, submissions),
+    )
+    servicer = IntakeServicer(intake, frontends, submissions, FollowUpRequests(rules))
+    purging = asyncio.create_task(_purge_forever(store, settings))
+    try:
+        yield Assembly(servicer, frontends, store, vault, references)
+    finally:
+        purging.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purging
+        await cases.close()
+        if case_channel is None:
+            await channel.close()
+        await store.close()
+
+
+async def _purge_forever(store: IntakeStore, settings: IntakeSettings) -> None:
+    """Old idempotency records and links past the window are of no use; keep the tables small."""
+    retention_s = settings.idempotency_retention_days * 86400
+    while True:
+        now = time.time()
+        try:
+            await store.purge(now - retention_s, now - settings.link_window_hours * 3600)
+        except Exception:
+            log.exception("purging old idempotency records failed; will try again")
+        await asyncio.sleep(PURGE_EVERY_S)
 
 
 async def serve(settings: IntakeSettings) -> None:
@@ -24,6 +188,17 @@ async def serve(settings: IntakeSettings) -> None:
             await server.serve_until_signal()
     finally:
         telemetry.shutdown()
+
+
+async def erase(settings: IntakeSettings, names: list[str]) -> int:
+    """Shred the attachments of a citizen's identities (`casedesk-intake-erase`)."""
+    key = master_key(settings)
+    vault = AttachmentVault(settings.resolved_attachments_dir(), key)
+    return await erase_citizen(vault, CitizenReferences(key), names)
+
+
+def erase_main(argv: list[str] | None = None) -> int:
+    return erase_cli.main(erase, argv)
 
 
 def main() -> int:

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from casedesk_intake.frontends import FrontendEntry
 from casedesk_runtime.settings import ServiceSettings
+from casedesk_vocabulary.enums import Channel
 
 MIB = 1024 * 1024
+CHANNELS = tuple(channel.value for channel in Channel)
+
+
+class FrontendEntry(BaseModel):
+    """One frontend as configured (TOML file or the CASEDESK_FRONTENDS JSON setting)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    channels: list[str] = Field(min_length=1)
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, channels: list[str]) -> list[str]:
+        unknown = sorted(set(channels) - set(CHANNELS))
+        if unknown:
+            raise ValueError(f"unknown channels {unknown}; known: {', '.join(CHANNELS)}")
+        return channels
 
 
 class IntakeSettings(ServiceSettings):

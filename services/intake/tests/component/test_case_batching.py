@@ -12,9 +12,12 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
-from casedesk.common.v1 import types_pb2
 from casedesk_intake.adapters.case_client import CaseClient
-from casedesk_intake.errors import CaseServiceError
+from casedesk_intake.domain.cases import Actor, Case, Command, NewCase
+from casedesk_intake.domain.citizens import Citizen
+from casedesk_intake.domain.errors import CaseServiceError
+from casedesk_intake.domain.submissions import CaseContent
+from casedesk_vocabulary.enums import ActorKind, CaseType, Category, Channel
 
 
 def submissions(count: int) -> list:
@@ -88,11 +91,17 @@ async def stand_in_client():
     await server.stop(0)
 
 
-def create(key: str, subject: str) -> case_pb2.CreateCaseRequest:
-    return case_pb2.CreateCaseRequest(
-        context=case_pb2.CommandContext(idempotency_key=key),
-        channel=types_pb2.PORTAL_CHAT,
-        content=types_pb2.CaseContent(subject=subject),
+def create(key: str, subject: str) -> NewCase:
+    return NewCase(
+        command=Command(key, Actor(ActorKind.CITIZEN, "ivanov.ii")),
+        channel=Channel.PORTAL_CHAT,
+        case_type=CaseType.TECHNICAL,
+        category=Category.OTHER,
+        queue="",
+        citizen=Citizen(),
+        content=CaseContent(subject=subject),
+        provenance=None,
+        attachments=(),
     )
 
 
@@ -105,8 +114,8 @@ async def test_a_refused_item_fails_only_its_own_caller(stand_in_client) -> None
         return_exceptions=True,
     )
     assert isinstance(refused, CaseServiceError)
-    assert refused.code == grpc.StatusCode.ALREADY_EXISTS
-    assert isinstance(created, case_pb2.CaseView) and created.content.subject == "second"
+    assert refused.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert isinstance(created, Case) and created.subject == "second"
     assert cases.create_batches[-1] == 2
 
 

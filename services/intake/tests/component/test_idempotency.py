@@ -9,7 +9,7 @@ from intake_messages import metadata, submission
 from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
-from casedesk_intake.idempotency import derived_key
+from casedesk_intake.application.idempotency import derived_key
 
 
 async def test_a_retry_returns_the_original_acknowledgement(intake) -> None:

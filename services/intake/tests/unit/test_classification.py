@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from casedesk_intake.adapters.classification_rules import load_classifier
 from casedesk_intake.domain.classification import Classifier, RulesError
 from casedesk_intake.domain.keywords import Keyword, KeywordIndex
 
 
 @pytest.fixture(scope="module")
 def classifier() -> Classifier:
-    return Classifier.load()
+    return load_classifier()
 
 
 @pytest.mark.parametrize(

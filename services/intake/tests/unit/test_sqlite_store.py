@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from casedesk_intake.adapters.store import IntakeStore, RecentCase, RequestMismatch, open_store
+from casedesk_intake.__main__ import open_store
+from casedesk_intake.application.ports import IntakeStore, RecentCase, RequestMismatch
 
 
 @pytest.fixture

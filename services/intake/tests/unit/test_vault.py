@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from casedesk_intake.__main__ import erase
 from casedesk_intake.adapters.keys import (
     CitizenReferences,
     MasterKeyError,
-    citizen_identity,
     decode_master_key,
     load_or_create_key_file,
 )
 from casedesk_intake.adapters.vault import AttachmentUnreadable, AttachmentVault
-from casedesk_intake.erase import erase, identities
+from casedesk_intake.application.erasure import identities
+from casedesk_intake.domain.citizens import citizen_identity
 from casedesk_intake.settings import IntakeSettings
 
 MASTER = os.urandom(32)

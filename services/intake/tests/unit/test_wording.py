@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from casedesk_intake.domain.wording import (
-    AcknowledgementFacts,
-    acknowledgement_text,
-    moscow_deadline,
-)
+from casedesk_intake.domain.wording import AcknowledgementFacts, acknowledgement_text
+from casedesk_vocabulary.wording import deadline_phrase
 
 
 def test_deadlines_are_shown_in_moscow_time() -> None:
-    assert moscow_deadline(datetime(2026, 3, 2, 9, 5, tzinfo=UTC)) == "до 02.03.2026 12:05 (мск)"
+    assert deadline_phrase(datetime(2026, 3, 2, 9, 5, tzinfo=UTC)) == "до 02.03.2026 12:05 (мск)"
 
 
 def test_midnight_is_the_end_of_the_previous_day() -> None:
     assert (
-        moscow_deadline(datetime(2026, 3, 4, 21, 0, tzinfo=UTC)) == "до конца дня 04.03.2026 (мск)"
+        deadline_phrase(datetime(2026, 3, 4, 21, 0, tzinfo=UTC)) == "до конца дня 04.03.2026 (мск)"
     )
 
 

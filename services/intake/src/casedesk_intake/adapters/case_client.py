@@ -21,12 +21,32 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
-from casedesk_intake.errors import CaseServiceError
+from casedesk_intake.domain.cases import (
+    Case,
+    CasePage,
+    EscalationPlea,
+    NewCase,
+    NewComment,
+    Repetition,
+)
+from casedesk_intake.domain.errors import CaseServiceError
+from casedesk_intake.wire import cases as wire
 from casedesk_runtime.batching import Coalescer
 from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY
 
 T = TypeVar("T")
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
+# Refusals after which nothing happened; any other failure may have left a done command behind.
+_DEFINITE_REFUSALS = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.ABORTED,
+    }
+)
 _BACKOFF_S = (0.05, 0.2, 0.5)
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
@@ -55,19 +75,19 @@ class CaseClient:
                 if error.code() in _RETRYABLE and pause is not None:
                     await asyncio.sleep(pause)
                     continue
-                raise CaseServiceError(
+                raise _refusal(
                     error.code(), error.details() or "", error.trailing_metadata()
                 ) from None
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def create_case(self, request: case_pb2.CreateCaseRequest) -> case_pb2.CaseView:
+    async def create_case(self, new: NewCase) -> Case:
+        request = wire.create_case_request(new)
         if not self._batched:
-            return await self._call(self._stub.CreateCase, request)
-        if not request.context.traceparent:
-            carrier: dict[str, str] = {}
-            _TRACE_CONTEXT.inject(carrier)  # this frontend call's trace, not the batch's
-            request.context.traceparent = carrier.get("traceparent", "")
-        return await self._creates(request)
+            return wire.case(await self._call(self._stub.CreateCase, request))
+        carrier: dict[str, str] = {}
+        _TRACE_CONTEXT.inject(carrier)  # this frontend call's trace, not the batch's
+        request.context.traceparent = carrier.get("traceparent", "")
+        return wire.case(await self._creates(request))
 
     async def _create_together(
         self, requests: Sequence[case_pb2.CreateCaseRequest]
@@ -88,32 +108,32 @@ class CaseClient:
     async def close(self) -> None:
         await self._creates.close()
 
-    async def add_comment(self, request: case_pb2.AddCommentRequest) -> case_pb2.CaseView:
-        return await self._call(self._stub.AddComment, request)
+    async def add_comment(self, comment: NewComment) -> Case:
+        request = wire.add_comment_request(comment)
+        return wire.case(await self._call(self._stub.AddComment, request))
 
-    async def repeat_case(self, request: case_pb2.RepeatCaseRequest) -> case_pb2.CaseView:
-        return await self._call(self._stub.RepeatCase, request)
+    async def repeat_case(self, repetition: Repetition) -> Case:
+        request = wire.repeat_case_request(repetition)
+        return wire.case(await self._call(self._stub.RepeatCase, request))
 
-    async def request_escalation(
-        self, request: case_pb2.RequestEscalationRequest
-    ) -> case_pb2.CaseView:
-        return await self._call(self._stub.RequestEscalation, request)
+    async def request_escalation(self, plea: EscalationPlea) -> Case:
+        request = wire.request_escalation_request(plea)
+        return wire.case(await self._call(self._stub.RequestEscalation, request))
 
-    async def find_by_number(self, number: str) -> case_pb2.CaseView | None:
+    async def find_by_number(self, number: str) -> Case | None:
         try:
-            return await self._call(self._stub.GetCase, case_pb2.GetCaseRequest(number=number))
+            view = await self._call(self._stub.GetCase, case_pb2.GetCaseRequest(number=number))
         except CaseServiceError as error:
             if error.code == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
+        return wire.case(view)
 
-    async def list_for_citizen(
-        self, login: str, page_size: int, page_token: str
-    ) -> case_pb2.CaseList:
+    async def list_for_citizen(self, login: str, page_size: int, page_token: str) -> CasePage:
         request = case_pb2.ListCasesRequest(
             citizen_login=login, page_size=page_size, page_token=page_token
         )
-        return await self._call(self._stub.ListCases, request)
+        return wire.case_page(await self._call(self._stub.ListCases, request))
 
 
 def _outcome(result: case_pb2.CreateCaseResult) -> case_pb2.CaseView | CaseServiceError:
@@ -122,4 +142,8 @@ def _outcome(result: case_pb2.CreateCaseResult) -> case_pb2.CaseView | CaseServi
     refusal = result.refusal
     trailing = ((STATUS_DETAILS_KEY, refusal.status_details),) if refusal.status_details else None
     code = _CODES.get(refusal.code, grpc.StatusCode.UNKNOWN)
-    return CaseServiceError(code, refusal.message, trailing)
+    return _refusal(code, refusal.message, trailing)
+
+
+def _refusal(code: grpc.StatusCode, message: str, trailing: object) -> CaseServiceError:
+    return CaseServiceError(code, message, trailing, nothing_done=code in _DEFINITE_REFUSALS)  # type: ignore[arg-type]

@@ -44,17 +44,6 @@ def load_or_create_key_file(path: Path) -> bytes:
     return decode_master_key(path.read_text())
 
 
-def citizen_identity(login: str = "", email: str = "", phone: str = "") -> str:
-    """The strongest identifier a request carries: the account login, else e-mail, else phone."""
-    if login:
-        return f"login:{login}"
-    if email:
-        return f"email:{email.lower()}"
-    if phone:
-        return f"phone:{phone}"
-    return ""
-
-
 class CitizenReferences:
     def __init__(self, master_key: bytes) -> None:
         self._pepper = hmac.new(master_key, b"casedesk-intake/citizen-ref", hashlib.sha256).digest()

@@ -1,4 +1,5 @@
-"""Intake's pure domain: identifier checks, classification, acknowledgements, e-mail parsing.
+"""Intake's pure domain: submissions and their checks, identifiers, classification, rate limits,
+e-mail parsing, the acknowledgement's wording, and the refusals.
 
-Nothing here imports gRPC, protobuf, databases or settings.
+Standard library and casedesk_vocabulary only: no gRPC, protobuf, databases, settings or files.
 """

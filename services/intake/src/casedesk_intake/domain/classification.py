@@ -1,21 +1,20 @@
 """Classification of a case by Russian keyword rules, when the frontend did not give it.
 
 The rules are data (a TOML file shipped in the package, replaceable by a setting), so support can
-tune the vocabulary without a release. See classification_rules.toml for the matching rules.
+tune the vocabulary without a release. See classification_rules.toml for the matching rules;
+adapters/classification_rules.py reads the file, the classifier gets its parsed document.
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from casedesk_intake.domain.keywords import Keyword, KeywordError, KeywordIndex
+from casedesk_vocabulary.enums import CaseType, Category
 
-CATEGORIES = ("REGISTRATION_SIGN_IN", "SERVICE_DELIVERY", "TECHNICAL_FAULT", "OTHER")
-CASE_TYPES = ("TECHNICAL", "CONSULTATION", "COMPLAINT")
+CATEGORIES = tuple(category.value for category in Category)
+CASE_TYPES = tuple(case_type.value for case_type in CaseType)
 
 
 class RulesError(ValueError):
@@ -60,14 +59,6 @@ class Classifier:
         except KeyError as missing:
             raise RulesError(f"classification rules lack {missing}") from None
         self._index = KeywordIndex(k for r in (*self.categories, *self.types) for k in r.keywords)
-
-    @classmethod
-    def load(cls, path: Path | None = None) -> Classifier:
-        if path is None:
-            text = resources.files("casedesk_intake").joinpath("classification_rules.toml")
-            return cls(tomllib.loads(text.read_text(encoding="utf-8")))
-        with path.open("rb") as file:
-            return cls(tomllib.load(file))
 
     def classify(self, text: str, case_type: str = "", category: str = "") -> Classification:
         """Fill in what the frontend left empty; what it gave is kept as given."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from casedesk_intake.errors import RateLimited
+from casedesk_intake.domain.errors import RateLimited
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,16 @@
-"""What the citizen reads: status labels and the acknowledgement of a registered case.
+"""What the citizen reads in intake's acknowledgement of a registered case.
 
-Times are shown in Moscow time, the time zone of the support desk and of every deadline. A due
-instant at midnight is "the end of" the previous day, as the regulation counts working days.
+Status labels and deadline phrasing are the whole system's (casedesk_vocabulary.wording), so the
+acknowledgement, the portal, SMS and e-mail read alike.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-MOSCOW = ZoneInfo("Europe/Moscow")
-
-STATUS_LABELS = {
-    "REGISTERED": "Зарегистрирована",
-    "IN_PROGRESS": "В работе",
-    "WAITING_FOR_CITIZEN": "Ожидает уточнения",
-    "ANSWER_READY": "Ответ готов",
-    "CLOSED": "Закрыта",
-}
+from casedesk_vocabulary.enums import Status
+from casedesk_vocabulary.wording import deadline_phrase, status_label
 
 # The e-mail subject that routes a reply to its case (seed: "Подготовка к обращению").
 EMAIL_SUBJECT_PREFIX = "Обращение в службу поддержки"
@@ -27,22 +19,11 @@ EMAIL_SUBJECT_PREFIX = "Обращение в службу поддержки"
 @dataclass(frozen=True)
 class AcknowledgementFacts:
     number: str
-    status: str
+    status: Status | str
     resolution_due: datetime
     first_response_due: datetime | None = None
     linked_to_number: str = ""
     repeat_of_number: str = ""
-
-
-def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, "Статус уточняется")
-
-
-def moscow_deadline(due: datetime) -> str:
-    local = due.astimezone(MOSCOW)
-    if (local.hour, local.minute, local.second) == (0, 0, 0):
-        return f"до конца дня {(local - timedelta(days=1)):%d.%m.%Y} (мск)"
-    return f"до {local:%d.%m.%Y %H:%M} (мск)"
 
 
 def acknowledgement_text(facts: AcknowledgementFacts) -> str:
@@ -59,8 +40,8 @@ def acknowledgement_text(facts: AcknowledgementFacts) -> str:
             f"Обращение связано с вашим ранее поданным обращением № {facts.linked_to_number}."
         )
     if facts.first_response_due is not None:
-        lines.append(f"Первый ответ специалиста: {moscow_deadline(facts.first_response_due)}.")
-    lines.append(f"Срок решения: {moscow_deadline(facts.resolution_due)}.")
+        lines.append(f"Первый ответ специалиста: {deadline_phrase(facts.first_response_due)}.")
+    lines.append(f"Срок решения: {deadline_phrase(facts.resolution_due)}.")
     lines.append(
         "Уточнения и документы добавляйте комментарием к этому обращению, не создавая нового; "
         f"в письме укажите тему «{EMAIL_SUBJECT_PREFIX} - {facts.number}»."

@@ -1,0 +1,1 @@
+"""IntakeStore on SQLite (the embedded default) or PostgreSQL (replicas sharing records)."""

@@ -1,0 +1,212 @@
+"""IntakeStore on PostgreSQL, for replicas that share their idempotency records.
+
+Connections run in autocommit mode and every operation is one statement. The claims and
+completions of concurrent calls are coalesced: one statement (one round trip, one commit) serves
+every call that arrived while the previous one ran, which keeps intake's cost per case low under
+load.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from casedesk_intake.adapters.persistence.schema import SCHEMA
+from casedesk_intake.application.ports import RecentCase, RequestMismatch
+from casedesk_runtime.batching import Coalescer
+
+# Claims of new calls and completions of finished ones travel in the same statement: at a few
+# hundred calls a second few calls arrive during one round trip, so batching each kind apart
+# would still cost about one statement per call.
+#
+# Every part is an INSERT ... ON CONFLICT over unnest()ed arrays: the unique index decides, so
+# the plan PostgreSQL caches while the table is still empty stays right when it holds millions of
+# rows (a join with the table would be planned as a scan of the nearly empty table and then scan
+# the grown table on every call).
+#
+# A completion stores the reply on its claim (an upsert: a claim purged meanwhile is written
+# afresh) and remembers the new case for linking. A claim inserts its key; the keys not inserted
+# were used before. ON CONFLICT waits for a concurrent first attempt to commit, so the follow-up
+# read (_EARLIER) finds its record. Keys are inserted in order, so two replicas' statements do
+# not deadlock on each other's keys.
+_WRITE = """
+    WITH completed AS (
+        INSERT INTO intake_idempotency
+            (frontend, idempotency_key, request_hash, response, created_at)
+        SELECT *, %(now)s FROM unnest(
+            %(done_frontends)s::text[], %(done_keys)s::text[], %(done_hashes)s::text[],
+            %(responses)s::bytea[]
+        )
+        ORDER BY 1, 2
+        ON CONFLICT (frontend, idempotency_key) DO UPDATE SET response = EXCLUDED.response
+    ), remembered AS (
+        INSERT INTO intake_recent_cases
+            (case_id, citizen_ref, service_key, case_number, registered_at)
+        SELECT * FROM unnest(
+            %(case_ids)s::text[], %(citizen_refs)s::text[], %(service_keys)s::text[],
+            %(case_numbers)s::text[], %(registered_at)s::float8[]
+        )
+        ON CONFLICT DO NOTHING
+    )
+    INSERT INTO intake_idempotency (frontend, idempotency_key, request_hash, created_at)
+    SELECT *, %(now)s
+    FROM unnest(%(frontends)s::text[], %(keys)s::text[], %(hashes)s::text[])
+    ORDER BY 1, 2
+    ON CONFLICT DO NOTHING
+    RETURNING frontend, idempotency_key
+"""
+_EARLIER = """
+    SELECT frontend, idempotency_key, request_hash, response FROM intake_idempotency
+    WHERE (frontend, idempotency_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+"""
+
+
+@dataclass(frozen=True)
+class _Claim:
+    frontend: str
+    key: str
+    request_hash: str
+
+
+@dataclass(frozen=True)
+class _Completion:
+    frontend: str
+    key: str
+    request_hash: str
+    response: bytes
+    recent: RecentCase | None
+
+
+async def _configure(connection: AsyncConnection) -> None:
+    await connection.set_autocommit(True)
+    # No commit waits for its WAL flush: a record lost in a crash of the database server only
+    # makes a retry run again, and the case service answers it with the original case (see
+    # application/ports.py). The flush would cost every call a disk round trip for nothing.
+    await connection.execute("SET synchronous_commit = off")
+
+
+class PostgresStore:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+        self._writes: Coalescer[_Claim | _Completion, bytes | None] = Coalescer(self._write_batch)
+
+    @classmethod
+    async def open(cls, url: str, max_size: int = 8) -> PostgresStore:
+        pool = AsyncConnectionPool(
+            url, min_size=2, max_size=max_size, open=False, configure=_configure
+        )
+        await pool.open(wait=True)
+        async with pool.connection() as db, db.transaction():
+            # Replicas starting together would race on CREATE TABLE IF NOT EXISTS.
+            await db.execute("SELECT pg_advisory_xact_lock(hashtext('casedesk-intake-schema'))")
+            for statement in SCHEMA:
+                await db.execute(statement.format(blob="BYTEA"))
+        return cls(pool)
+
+    async def claim(self, frontend: str, key: str, request_hash: str) -> bytes | None:
+        return await self._writes(_Claim(frontend, key, request_hash))
+
+    async def complete(
+        self,
+        frontend: str,
+        key: str,
+        request_hash: str,
+        response: bytes,
+        recent: RecentCase | None = None,
+    ) -> None:
+        await self._writes(_Completion(frontend, key, request_hash, response, recent))
+
+    async def _write_batch(
+        self, writes: Sequence[_Claim | _Completion]
+    ) -> list[bytes | Exception | None]:
+        claims = [w for w in writes if isinstance(w, _Claim)]
+        completions = [w for w in writes if isinstance(w, _Completion)]
+        # A key twice in one batch (a retry racing its first attempt) is claimed once; the second
+        # caller is answered like a claim that found the first one unfinished.
+        unique = list({(c.frontend, c.key): c for c in reversed(claims)}.values())
+        recent = [c.recent for c in completions if c.recent is not None]
+        parameters = {
+            "now": time.time(),
+            "frontends": [c.frontend for c in unique],
+            "keys": [c.key for c in unique],
+            "hashes": [c.request_hash for c in unique],
+            "done_frontends": [c.frontend for c in completions],
+            "done_keys": [c.key for c in completions],
+            "done_hashes": [c.request_hash for c in completions],
+            "responses": [c.response for c in completions],
+            "case_ids": [r.case_id for r in recent],
+            "citizen_refs": [r.citizen_ref for r in recent],
+            "service_keys": [r.service_key for r in recent],
+            "case_numbers": [r.case_number for r in recent],
+            "registered_at": [r.registered_at for r in recent],
+        }
+        async with self._pool.connection() as db:
+            cursor = await db.execute(_WRITE, parameters)
+            inserted = {(row[0], row[1]) for row in await cursor.fetchall()}
+            used = [c for c in unique if (c.frontend, c.key) not in inserted]
+            earlier = {}
+            if used:  # retries: read what their first attempts stored
+                cursor = await db.execute(
+                    _EARLIER, ([c.frontend for c in used], [c.key for c in used])
+                )
+                earlier = {(row[0], row[1]): (row[2], row[3]) for row in await cursor.fetchall()}
+        first_hash = {(c.frontend, c.key): c.request_hash for c in unique}
+        return [
+            _claimed(w, earlier.get((w.frontend, w.key)), first_hash)
+            if isinstance(w, _Claim)
+            else None
+            for w in writes
+        ]
+
+    async def release(self, frontend: str, key: str) -> None:
+        async with self._pool.connection() as db:
+            await db.execute(
+                "DELETE FROM intake_idempotency "
+                "WHERE frontend = %s AND idempotency_key = %s AND response IS NULL",
+                (frontend, key),
+            )
+
+    async def latest_case(
+        self, citizen_ref: str, service_key: str, since: float
+    ) -> RecentCase | None:
+        async with self._pool.connection() as db:
+            cursor = await db.execute(
+                "SELECT case_id, case_number, registered_at FROM intake_recent_cases "
+                "WHERE citizen_ref = %s AND service_key = %s AND registered_at >= %s "
+                "ORDER BY registered_at DESC LIMIT 1",
+                (citizen_ref, service_key, since),
+            )
+            row = await cursor.fetchone()
+        return RecentCase(citizen_ref, service_key, *row) if row else None
+
+    async def purge(self, idempotency_before: float, recent_before: float) -> None:
+        async with self._pool.connection() as db, db.transaction():
+            await db.execute(
+                "DELETE FROM intake_idempotency WHERE created_at < %s", (idempotency_before,)
+            )
+            await db.execute(
+                "DELETE FROM intake_recent_cases WHERE registered_at < %s", (recent_before,)
+            )
+
+    async def close(self) -> None:
+        await self._writes.close()
+        await self._pool.close()
+
+
+def _claimed(
+    claim: _Claim,
+    earlier: tuple[str, bytes | None] | None,
+    first_hash: dict[tuple[str, str], str],
+) -> bytes | Exception | None:
+    """The stored reply to replay, None when the call must run, or the mismatch refusal."""
+    if earlier is None:
+        expected = first_hash[(claim.frontend, claim.key)]
+        return RequestMismatch() if claim.request_hash != expected else None
+    stored_hash, response = earlier
+    if stored_hash != claim.request_hash:
+        return RequestMismatch()
+    return bytes(response) if response is not None else None

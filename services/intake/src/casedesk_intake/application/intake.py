@@ -1,0 +1,155 @@
+"""The intake use cases, one method per RPC: domain requests in, domain replies out.
+
+Order of every call: rate limits (cheapest refusal first), the frontend's channel, the request's
+checks, then the idempotent run, so a rejected request never uses up its idempotency key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from casedesk_intake.application.admission import Admission
+from casedesk_intake.application.follow_ups import CaseOwnership, FollowUps
+from casedesk_intake.application.idempotency import IdempotentCalls
+from casedesk_intake.application.mail_intake import MailIntake, email_uploads
+from casedesk_intake.application.ports import ReplyCodec
+from casedesk_intake.application.registration import CaseRegistration
+from casedesk_intake.domain.attachment_rules import AttachmentRules
+from casedesk_intake.domain.citizens import citizen_identity
+from casedesk_intake.domain.errors import InvalidRequest
+from casedesk_intake.domain.field_rules import TextLimits, Violations
+from casedesk_intake.domain.frontends import Caller
+from casedesk_intake.domain.inbound_email import MalformedEmail, parse_email
+from casedesk_intake.domain.replies import (
+    Acknowledgement,
+    CitizenCase,
+    CitizenCaseList,
+    MailOutcome,
+)
+from casedesk_intake.domain.requests import (
+    CommentRequest,
+    EscalationRequest,
+    PageRequest,
+    RepeatRequest,
+    Request,
+)
+from casedesk_intake.domain.submissions import Submission
+from casedesk_vocabulary.enums import Channel
+
+
+@dataclass(frozen=True)
+class ReplyCodecs:
+    """How each kind of reply is kept for replay to a retry."""
+
+    acknowledgement: ReplyCodec[Acknowledgement]
+    citizen_case: ReplyCodec[CitizenCase]
+    mail: ReplyCodec[MailOutcome]
+
+
+class Intake:
+    def __init__(
+        self,
+        admission: Admission,
+        calls: IdempotentCalls,
+        replies: ReplyCodecs,
+        attachment_rules: AttachmentRules,
+        registration: CaseRegistration,
+        ownership: CaseOwnership,
+        follow_ups: FollowUps,
+        mail: MailIntake,
+        limits: TextLimits | None = None,
+    ) -> None:
+        self._admission = admission
+        self._calls = calls
+        self._replies = replies
+        self._attachment_rules = attachment_rules
+        self._registration = registration
+        self._ownership = ownership
+        self._follow_ups = follow_ups
+        self._mail = mail
+        self._limits = limits or TextLimits()
+
+    async def submit_case(self, caller: Caller, request: Request[Submission]) -> Acknowledgement:
+        given = request.value
+        self._admission.admit(caller, given.citizen.identity())
+        if given.channel is not None:
+            caller.frontend.check_channel(given.channel)
+        clean = request.checked()
+        return await self._calls.run(
+            caller,
+            request,
+            self._replies.acknowledgement,
+            lambda key: self._registration.register(clean, key),
+        )
+
+    async def add_comment(self, caller: Caller, request: Request[CommentRequest]) -> CitizenCase:
+        login = caller.require_citizen()
+        self._admission.admit(caller)
+        comment = request.checked()
+
+        async def run(key: str) -> tuple[CitizenCase, None]:
+            case = await self._ownership.owned_by_login(login, comment.case_number)
+            reply = await self._follow_ups.comment(
+                case, login, comment.body, comment.attachments, key
+            )
+            return reply, None
+
+        return await self._calls.run(caller, request, self._replies.citizen_case, run)
+
+    async def repeat_case(self, caller: Caller, request: Request[RepeatRequest]) -> Acknowledgement:
+        login = caller.require_citizen()
+        self._admission.admit(caller)
+        repeat = request.checked()
+
+        async def run(key: str) -> tuple[Acknowledgement, None]:
+            reply = await self._follow_ups.repeat(login, repeat.case_number, repeat.reason, key)
+            return reply, None
+
+        return await self._calls.run(caller, request, self._replies.acknowledgement, run)
+
+    async def request_escalation(
+        self, caller: Caller, request: Request[EscalationRequest]
+    ) -> CitizenCase:
+        login = caller.require_citizen()
+        self._admission.admit(caller)
+        plea = request.checked()
+
+        async def run(key: str) -> tuple[CitizenCase, None]:
+            return await self._follow_ups.request_escalation(login, plea, key), None
+
+        return await self._calls.run(caller, request, self._replies.citizen_case, run)
+
+    async def get_case(self, caller: Caller, request: Request[str]) -> CitizenCase:
+        login = caller.require_citizen()
+        self._admission.admit(caller)
+        return await self._follow_ups.read(login, request.checked())
+
+    async def list_my_cases(self, caller: Caller, request: Request[PageRequest]) -> CitizenCaseList:
+        login = caller.require_citizen()
+        self._admission.admit(caller)
+        page = request.checked()
+        return await self._follow_ups.list_cases(login, page.page_size, page.page_token)
+
+    async def ingest_email(self, caller: Caller, request: Request[bytes]) -> MailOutcome:
+        caller.frontend.check_channel(Channel.EMAIL)
+        raw = request.checked()
+        try:
+            email = parse_email(raw)
+        except MalformedEmail as problem:
+            raise InvalidRequest([("raw_message", str(problem))]) from None
+        self._admission.admit(caller, citizen_identity(email=email.from_address))
+        found = Violations()
+        found.text("raw_message", email.body, self._limits.comment)
+        found.extend(
+            ("raw_message", f"{field} {text}")
+            for field, text in self._attachment_rules.violations(
+                email_uploads(email), "attachments"
+            )
+        )
+        found.raise_if_any()
+        return await self._calls.run(
+            caller,
+            request,
+            self._replies.mail,
+            lambda key: self._mail.ingest(caller, email, request.idempotency_key, key),
+        )

@@ -1,0 +1,109 @@
+"""What the use cases need from the outside world; adapters/ implements each.
+
+Idempotency records are keyed by (frontend, key) and hold a digest of the request and, once the
+call succeeded, the serialized reply. A record without a reply is a call that was started and
+never finished (a crash between the case service and here): it is simply run again, because the
+key intake passes on to the case service is derived from this one and the case service returns
+its original result. The same reasoning makes losing the last writes at a power failure harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from casedesk_intake.domain.cases import (
+    Case,
+    CasePage,
+    EscalationPlea,
+    NewCase,
+    NewComment,
+    Repetition,
+)
+
+R = TypeVar("R")
+
+
+class RequestMismatch(Exception):
+    """The key was used before with a request of another digest."""
+
+
+@dataclass(frozen=True)
+class RecentCase:
+    """A case intake registered, remembered so that a follow-up about the same service links."""
+
+    citizen_ref: str
+    service_key: str
+    case_id: str
+    case_number: str
+    registered_at: float  # epoch seconds
+
+
+class IntakeStore(Protocol):
+    """Intake's only durable state: idempotency records and the index of recent cases."""
+
+    async def claim(self, frontend: str, key: str, request_hash: str) -> bytes | None:
+        """Start a call: returns the stored reply of a finished earlier call with this key, or
+        None when the call must run. Raises RequestMismatch for a reused key."""
+
+    async def complete(
+        self,
+        frontend: str,
+        key: str,
+        request_hash: str,
+        response: bytes,
+        recent: RecentCase | None = None,
+    ) -> None:
+        """Store the reply (and the new case for linking) in one transaction; a claim purged
+        meanwhile is written afresh."""
+
+    async def release(self, frontend: str, key: str) -> None:
+        """Forget an unfinished call that was refused, so its key may carry a corrected request."""
+
+    async def latest_case(
+        self, citizen_ref: str, service_key: str, since: float
+    ) -> RecentCase | None: ...
+
+    async def purge(self, idempotency_before: float, recent_before: float) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class CaseService(Protocol):
+    """The case service, the only writer of case state. Refusals raise CaseServiceError."""
+
+    async def create_case(self, new: NewCase) -> Case: ...
+
+    async def add_comment(self, comment: NewComment) -> Case: ...
+
+    async def repeat_case(self, repetition: Repetition) -> Case: ...
+
+    async def request_escalation(self, plea: EscalationPlea) -> Case: ...
+
+    async def find_by_number(self, number: str) -> Case | None: ...
+
+    async def list_for_citizen(self, login: str, page_size: int, page_token: str) -> CasePage: ...
+
+
+class Vault(Protocol):
+    """Encrypted files, per citizen."""
+
+    async def store(self, citizen_ref: str, attachment_id: str, content: bytes) -> str:
+        """Keep the file; returns the hex SHA-256 of its content."""
+
+    async def erase_citizen(self, citizen_ref: str) -> None:
+        """Shred every file of the citizen."""
+
+
+class CitizenReferences(Protocol):
+    """Pseudonyms of citizen identities, so storage holds no readable personal identifier."""
+
+    def of(self, identity: str) -> str: ...
+
+
+class ReplyCodec(Protocol[R]):
+    """How a reply is kept in an idempotency record, to be replayed to a retry."""
+
+    def encode(self, reply: R) -> bytes: ...
+
+    def decode(self, stored: bytes) -> R: ...

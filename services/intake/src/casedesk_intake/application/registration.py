@@ -1,0 +1,93 @@
+"""Registering a new case: classify, link, keep the attachments, create it in the case service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from casedesk_intake.application.acknowledgements import Acknowledgements
+from casedesk_intake.application.attachments import AttachmentKeeper
+from casedesk_intake.application.ports import (
+    CaseService,
+    CitizenReferences,
+    IntakeStore,
+    RecentCase,
+)
+from casedesk_intake.domain.cases import Case, Command, NewCase, citizen_actor
+from casedesk_intake.domain.classification import Classifier
+from casedesk_intake.domain.replies import Acknowledgement
+from casedesk_intake.domain.submissions import Submission
+from casedesk_vocabulary.enums import CaseType, Category
+
+
+@dataclass(frozen=True)
+class LinkPolicy:
+    window_s: float
+
+
+class CaseRegistration:
+    def __init__(
+        self,
+        cases: CaseService,
+        store: IntakeStore,
+        keeper: AttachmentKeeper,
+        references: CitizenReferences,
+        classifier: Classifier,
+        acknowledgements: Acknowledgements,
+        link_policy: LinkPolicy,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._cases = cases
+        self._store = store
+        self._keeper = keeper
+        self._references = references
+        self._classifier = classifier
+        self._acknowledgements = acknowledgements
+        self._link_policy = link_policy
+        self._clock = clock
+
+    async def register(
+        self, submission: Submission, key: str
+    ) -> tuple[Acknowledgement, RecentCase | None]:
+        """Register a checked, normalised submission under the derived key."""
+        citizen, content = submission.citizen, submission.content
+        reference = self._references.of(citizen.identity())
+        classification = self._classifier.classify(
+            " ".join((content.subject, content.description, content.service_name)),
+            case_type=submission.case_type.value if submission.case_type else "",
+            category=submission.category.value if submission.category else "",
+        )
+        topic = content.service_key()
+        earlier = await self._earlier_case(reference, topic)
+        attachments = await self._keeper.keep(reference, key, submission.attachments)
+        created = await self._cases.create_case(
+            NewCase(
+                command=Command(key, citizen_actor(citizen.account_login, reference)),
+                channel=submission.channel,
+                case_type=CaseType(classification.case_type),
+                category=Category(classification.category),
+                queue=classification.queue,
+                citizen=citizen,
+                content=content,
+                provenance=submission.provenance,
+                attachments=attachments,
+                linked_to=earlier.case_id if earlier else "",
+            )
+        )
+        acknowledgement = self._acknowledgements.of(
+            created, linked_to_number=earlier.case_number if earlier else ""
+        )
+        return acknowledgement, self._remembered(created, reference, topic)
+
+    async def _earlier_case(self, reference: str, topic: str) -> RecentCase | None:
+        if not topic or self._link_policy.window_s <= 0:
+            return None
+        since = self._clock().timestamp() - self._link_policy.window_s
+        return await self._store.latest_case(reference, topic, since)
+
+    def _remembered(self, created: Case, reference: str, topic: str) -> RecentCase | None:
+        if not topic:
+            return None
+        registered = created.registered_at or self._clock()
+        return RecentCase(reference, topic, created.case_id, created.number, registered.timestamp())

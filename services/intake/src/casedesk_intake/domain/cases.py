@@ -1,0 +1,129 @@
+"""Cases as the case service shows them to intake, and the commands intake sends it.
+
+Intake owns no case state: it reads cases from the case service and asks it to change them. Each
+command carries a key derived from the frontend's idempotency key, so it is safe to send again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from casedesk_intake.domain.citizens import Citizen
+from casedesk_intake.domain.submissions import CaseContent, Origin
+from casedesk_vocabulary.enums import (
+    ActorKind,
+    CaseType,
+    Category,
+    Channel,
+    EscalationReason,
+    Status,
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: ActorKind
+    id: str
+
+
+def citizen_actor(login: str, citizen_ref: str) -> Actor:
+    """The citizen by login, or by a pseudonym when the channel did not identify an account."""
+    return Actor(ActorKind.CITIZEN, login or f"citizen-ref:{citizen_ref[:16]}")
+
+
+@dataclass(frozen=True)
+class StoredAttachment:
+    """A file kept in intake's vault; only this metadata goes to the case service."""
+
+    attachment_id: str
+    file_name: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class CaseComment:
+    body: str
+    public: bool
+    author_kind: ActorKind | None
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class Case:
+    """What intake reads of a case: enough to check ownership and to show it to its citizen."""
+
+    case_id: str
+    number: str
+    status: Status | None
+    channel: Channel | None
+    citizen: Citizen
+    subject: str
+    comments: tuple[CaseComment, ...] = ()
+    registered_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    case_id: str
+    number: str
+    status: Status | None
+    channel: Channel | None
+    subject: str
+    registered_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CasePage:
+    cases: tuple[CaseSummary, ...]
+    next_page_token: str = ""
+
+
+@dataclass(frozen=True)
+class Command:
+    """Who asks, under which key; the key also correlates everything the call causes downstream."""
+
+    key: str
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class NewCase:
+    command: Command
+    channel: Channel | None
+    case_type: CaseType
+    category: Category
+    queue: str
+    citizen: Citizen
+    content: CaseContent
+    provenance: Origin | None
+    attachments: tuple[StoredAttachment, ...]
+    linked_to: str = ""
+
+
+@dataclass(frozen=True)
+class NewComment:
+    command: Command
+    case_id: str
+    body: str
+    public: bool
+    attachments: tuple[StoredAttachment, ...]
+
+
+@dataclass(frozen=True)
+class Repetition:
+    command: Command
+    case_id: str  # the original
+    reason: str
+
+
+@dataclass(frozen=True)
+class EscalationPlea:
+    command: Command
+    case_id: str
+    reason: EscalationReason
+    explanation: str

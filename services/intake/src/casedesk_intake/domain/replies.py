@@ -1,0 +1,98 @@
+"""What intake answers: the acknowledgement of a new case, and a case as the citizen sees it.
+
+The citizen never sees internal notes, the assignee, the queue or the tier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from casedesk_intake.domain.cases import Case, CaseSummary
+from casedesk_vocabulary.enums import ActorKind, Channel, Status
+from casedesk_vocabulary.wording import status_label
+
+
+@dataclass(frozen=True)
+class DueDates:
+    resolution_due: datetime
+    first_response_due: datetime | None
+    policy_version: str
+    calendar_version: str
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    case_id: str
+    number: str
+    status: Status | None
+    deadlines: DueDates | None
+    text: str
+    linked_to_number: str = ""
+
+
+@dataclass(frozen=True)
+class CitizenComment:
+    body: str
+    from_support: bool
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class CitizenCase:
+    number: str
+    status: Status | None
+    status_label: str
+    channel: Channel | None
+    subject: str
+    comments: tuple[CitizenComment, ...] = ()
+    registered_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def of(cls, case: Case) -> CitizenCase:
+        """The case without what only support sees; public comments only."""
+        return cls(
+            number=case.number,
+            status=case.status,
+            status_label=label_of(case.status),
+            channel=case.channel,
+            subject=case.subject,
+            comments=tuple(
+                CitizenComment(c.body, c.author_kind is not ActorKind.CITIZEN, c.at)
+                for c in case.comments
+                if c.public
+            ),
+            registered_at=case.registered_at,
+            updated_at=case.updated_at,
+        )
+
+    @classmethod
+    def of_summary(cls, case: CaseSummary) -> CitizenCase:
+        return cls(
+            number=case.number,
+            status=case.status,
+            status_label=label_of(case.status),
+            channel=case.channel,
+            subject=case.subject,
+            registered_at=case.registered_at,
+            updated_at=case.updated_at,
+        )
+
+
+@dataclass(frozen=True)
+class CitizenCaseList:
+    cases: tuple[CitizenCase, ...]
+    next_page_token: str = ""
+
+
+@dataclass(frozen=True)
+class MailOutcome:
+    """A message from the e-mail gateway became a new case or a comment on a known one."""
+
+    created: Acknowledgement | None = None
+    commented: CitizenCase | None = None
+
+
+def label_of(status: Status | None) -> str:
+    return status_label(status.value if status is not None else "")

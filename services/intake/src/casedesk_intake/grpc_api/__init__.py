@@ -1,0 +1,1 @@
+"""IntakeService over gRPC: servicers that decode, make one use-case call, encode."""

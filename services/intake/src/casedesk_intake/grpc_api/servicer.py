@@ -1,0 +1,132 @@
+"""IntakeService over gRPC: identify the caller, decode, make one use-case call, encode, and map
+refusals to statuses."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
+from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
+from casedesk_intake.application.intake import Intake
+from casedesk_intake.domain.errors import IntakeError
+from casedesk_intake.domain.frontends import Caller, FrontendRegistry
+from casedesk_intake.domain.submission_rules import SubmissionRules
+from casedesk_intake.grpc_api.callers import identify
+from casedesk_intake.grpc_api.status import abort_with, status_code_of
+from casedesk_intake.wire import replies
+from casedesk_intake.wire.follow_ups import FollowUpRequests
+from casedesk_intake.wire.submissions import checked_submission
+from casedesk_runtime.logs import get_logger
+from casedesk_runtime.telemetry import meter
+
+SERVICE_NAME = intake_pb2.DESCRIPTOR.services_by_name["IntakeService"].full_name
+
+R = TypeVar("R")
+M = TypeVar("M", bound=Message)
+log = get_logger(__name__)
+
+
+class IntakeServicer(intake_grpc.IntakeServiceServicer):
+    def __init__(
+        self,
+        intake: Intake,
+        frontends: FrontendRegistry,
+        submissions: SubmissionRules,
+        follow_ups: FollowUpRequests,
+    ) -> None:
+        self._intake = intake
+        self._frontends = frontends
+        self._submissions = submissions
+        self._follow_ups = follow_ups
+        self._refusals = meter(__name__).create_counter(
+            "intake.refusals", description="Calls refused, by RPC and status code"
+        )
+
+    async def _serve(
+        self,
+        rpc: str,
+        context: grpc.aio.ServicerContext,
+        call: Callable[[Caller], Awaitable[R]],
+        encode: Callable[[R], M],
+    ) -> M:
+        try:
+            caller = identify(self._frontends, context.invocation_metadata() or ())
+            return encode(await call(caller))
+        except IntakeError as refusal:
+            code = status_code_of(refusal)
+            self._refusals.add(1, {"rpc": rpc, "code": code.name})
+            log.info("call refused", extra={"rpc": rpc, "code": code.name, "reason": str(refusal)})
+            await abort_with(context, refusal)
+        except Exception as failure:
+            if isinstance(failure, grpc.aio.AbortError):
+                raise
+            self._refusals.add(1, {"rpc": rpc, "code": "INTERNAL"})
+            log.exception("call failed", extra={"rpc": rpc})
+            await abort_with(context, failure)
+
+    async def SubmitCase(
+        self, request: intake_pb2.SubmitCaseRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.Acknowledgement:
+        def call(caller: Caller) -> Awaitable[Any]:
+            checked = checked_submission(self._submissions, caller, request)
+            return self._intake.submit_case(caller, checked)
+
+        return await self._serve("SubmitCase", context, call, replies.acknowledgement_message)
+
+    async def AddComment(
+        self, request: intake_pb2.AddCommentRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.CitizenCase:
+        def call(caller: Caller) -> Awaitable[Any]:
+            return self._intake.add_comment(caller, self._follow_ups.add_comment(caller, request))
+
+        return await self._serve("AddComment", context, call, replies.citizen_case_message)
+
+    async def RepeatCase(
+        self, request: intake_pb2.RepeatCaseRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.Acknowledgement:
+        def call(caller: Caller) -> Awaitable[Any]:
+            return self._intake.repeat_case(caller, self._follow_ups.repeat_case(caller, request))
+
+        return await self._serve("RepeatCase", context, call, replies.acknowledgement_message)
+
+    async def RequestEscalation(
+        self, request: intake_pb2.RequestEscalationRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.CitizenCase:
+        def call(caller: Caller) -> Awaitable[Any]:
+            plea = self._follow_ups.request_escalation(caller, request)
+            return self._intake.request_escalation(caller, plea)
+
+        return await self._serve("RequestEscalation", context, call, replies.citizen_case_message)
+
+    async def GetCase(
+        self, request: intake_pb2.GetCaseRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.CitizenCase:
+        def call(caller: Caller) -> Awaitable[Any]:
+            return self._intake.get_case(caller, self._follow_ups.get_case(request))
+
+        return await self._serve("GetCase", context, call, replies.citizen_case_message)
+
+    async def ListMyCases(
+        self, request: intake_pb2.ListMyCasesRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.CitizenCaseList:
+        def call(caller: Caller) -> Awaitable[Any]:
+            return self._intake.list_my_cases(caller, self._follow_ups.list_my_cases(request))
+
+        return await self._serve("ListMyCases", context, call, replies.citizen_case_list_message)
+
+    async def IngestEmail(
+        self, request: intake_pb2.IngestEmailRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.IngestEmailResponse:
+        def call(caller: Caller) -> Awaitable[Any]:
+            return self._intake.ingest_email(caller, self._follow_ups.ingest_email(caller, request))
+
+        return await self._serve("IngestEmail", context, call, replies.mail_outcome_message)
+
+
+def binding(servicer: IntakeServicer) -> tuple[object, IntakeServicer, str]:
+    """The (add_to_server, servicer, name) triple the runtime's GrpcServer takes."""
+    return (intake_grpc.add_IntakeServiceServicer_to_server, servicer, SERVICE_NAME)

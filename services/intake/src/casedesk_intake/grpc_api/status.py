@@ -1,0 +1,95 @@
+"""Intake's refusals as gRPC statuses with the standard google.rpc details."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from casedesk_intake.domain.errors import (
+    CaseNotFound,
+    CaseServiceError,
+    IdempotencyKeyReused,
+    IntakeError,
+    InvalidRequest,
+    NotYourCase,
+    RateLimited,
+    Unauthenticated,
+)
+from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY, bad_request_status
+
+_SIMPLE = {
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    NotYourCase: grpc.StatusCode.PERMISSION_DENIED,
+    IdempotencyKeyReused: grpc.StatusCode.ALREADY_EXISTS,
+    CaseNotFound: grpc.StatusCode.NOT_FOUND,
+}
+# What the case service says about the request itself is the frontend's business too.
+_PASSED_ON = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+_TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+def status_code_of(refusal: IntakeError) -> grpc.StatusCode:
+    if isinstance(refusal, InvalidRequest):
+        return grpc.StatusCode.INVALID_ARGUMENT
+    if isinstance(refusal, RateLimited):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+    if isinstance(refusal, CaseServiceError):
+        if refusal.code in _PASSED_ON:
+            return refusal.code  # type: ignore[return-value]
+        if refusal.code in _TRANSIENT:
+            return grpc.StatusCode.UNAVAILABLE
+        return grpc.StatusCode.INTERNAL
+    return _SIMPLE.get(type(refusal), grpc.StatusCode.INTERNAL)
+
+
+def rate_limited_status(refusal: RateLimited) -> grpc.Status:
+    delay = duration_pb2.Duration()
+    delay.FromMilliseconds(max(1, round(refusal.retry_after * 1000)))
+    packed = any_pb2.Any()
+    packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+    return rpc_status.to_status(
+        status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=str(refusal), details=[packed])
+    )
+
+
+async def abort_with(context: grpc.aio.ServicerContext, refusal: Exception) -> NoReturn:
+    if isinstance(refusal, InvalidRequest):
+        await context.abort_with_status(bad_request_status(refusal.violations))
+    elif isinstance(refusal, RateLimited):
+        await context.abort_with_status(rate_limited_status(refusal))
+    elif isinstance(refusal, CaseServiceError):
+        await _abort_for_case_service(context, refusal)
+    elif isinstance(refusal, IntakeError):
+        await context.abort(status_code_of(refusal), str(refusal))
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+    raise AssertionError("unreachable: abort raises")
+
+
+async def _abort_for_case_service(
+    context: grpc.aio.ServicerContext, refusal: CaseServiceError
+) -> NoReturn:
+    code = status_code_of(refusal)
+    if code in _PASSED_ON:
+        details = tuple(
+            (key, value) for key, value in (refusal.trailing or ()) if key == STATUS_DETAILS_KEY
+        )
+        await context.abort(code, str(refusal), details)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        await context.abort(
+            code, "the case service is unavailable; retry with the same idempotency key"
+        )
+    await context.abort(code, "the case service failed")
+    raise AssertionError("unreachable: abort raises")

@@ -1,0 +1,17 @@
+"""The digest that tells a retry from another request under the same idempotency key."""
+
+from __future__ import annotations
+
+import hashlib
+
+from google.protobuf.message import Message
+
+
+def request_digest(rpc: str, citizen_login: str, request: Message) -> str:
+    """Of everything the request says but its key, and of the citizen it was made for."""
+    content = type(request)()
+    content.CopyFrom(request)
+    content.ClearField("idempotency_key")  # type: ignore[arg-type]
+    digest = hashlib.sha256(f"{rpc}\x1f{citizen_login}\x1f".encode())
+    digest.update(content.SerializeToString(deterministic=True))
+    return digest.hexdigest()
