@@ -72,9 +72,9 @@ async def run_once(bootstrap: str, backend: str, postgres: dict[str, str], scrat
         "CASEDESK_ESCALATION_SQLITE_PATH": str(scratch / f"{group}.sqlite"),
         "CASEDESK_ESCALATION_CONSUMER_GROUP": group,
         "CASEDESK_ESCALATION_POLICY_FILE": str(policy),
-        "CASEDESK_ESCALATION_CASE_TOPIC": topics.case,
-        "CASEDESK_ESCALATION_SLA_TOPIC": topics.sla,
-        "CASEDESK_ESCALATION_DECISION_TOPIC": topics.decisions,
+        "CASEDESK_CASE_EVENTS_TOPIC": topics.case,
+        "CASEDESK_SLA_EVENTS_TOPIC": topics.sla,
+        "CASEDESK_ESCALATION_DECISIONS_TOPIC": topics.decisions,
         "CASEDESK_LOG_LEVEL": "INFO",
     }
     servicer = StandInCaseService()

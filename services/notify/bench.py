@@ -77,7 +77,7 @@ def start_notify(bootstrap: str, topic: str, smtp: SmtpSink, sms: SmsSink, workd
     env = {
         **os.environ,
         "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "CASEDESK_SOURCE_TOPIC": topic,
+        "CASEDESK_CASE_EVENTS_TOPIC": topic,
         "CASEDESK_CONSUMER_GROUP": f"notify-bench-{uuid.uuid4().hex[:8]}",
         "CASEDESK_GRPC_PORT": str(port),
         "CASEDESK_STORE_PATH": str(workdir / "notify.sqlite3"),

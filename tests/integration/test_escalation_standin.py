@@ -85,9 +85,9 @@ def start_escalation(
             "CASEDESK_ESCALATION_CONSUMER_GROUP": f"escalation-test-{uuid.uuid4().hex[:8]}",
             "CASEDESK_ESCALATION_SQLITE_PATH": str(tmp_path / "escalation.sqlite"),
             "CASEDESK_ESCALATION_POLICY_FILE": str(policy_file),
-            "CASEDESK_ESCALATION_CASE_TOPIC": topics.case,
-            "CASEDESK_ESCALATION_SLA_TOPIC": topics.sla,
-            "CASEDESK_ESCALATION_DECISION_TOPIC": topics.decisions,
+            "CASEDESK_CASE_EVENTS_TOPIC": topics.case,
+            "CASEDESK_SLA_EVENTS_TOPIC": topics.sla,
+            "CASEDESK_ESCALATION_DECISIONS_TOPIC": topics.decisions,
             **extra,
         }
         # Off the event loop: the stand-in case service shares it and must keep answering.

@@ -242,7 +242,9 @@ async def test_smtp_answering_4xx_for_a_while_is_retried_into_single_deliveries(
     notify_env: dict[str, str], start_notify, private_topic: str,
 ) -> None:  # fmt: skip
     smtp.fail_next(8)
-    await asyncio.to_thread(start_notify, {**notify_env, "CASEDESK_SOURCE_TOPIC": private_topic})
+    await asyncio.to_thread(
+        start_notify, {**notify_env, "CASEDESK_CASE_EVENTS_TOPIC": private_topic}
+    )
     case_id, story = case_story(1)
     await produce(kafka, [story], private_topic)
     email_ids = expected_ids([story], Channel.EMAIL)
@@ -261,7 +263,9 @@ async def test_a_permanent_sms_failure_is_dead_lettered(
     notify_env: dict[str, str], start_notify, private_topic: str,
 ) -> None:  # fmt: skip
     sms.fail_next(1, 400)
-    await asyncio.to_thread(start_notify, {**notify_env, "CASEDESK_SOURCE_TOPIC": private_topic})
+    await asyncio.to_thread(
+        start_notify, {**notify_env, "CASEDESK_CASE_EVENTS_TOPIC": private_topic}
+    )
     case_id = f"case-{uuid.uuid4()}"
     created = events.created(case_id, "2026-0099999")
     await produce(kafka, [[created]], private_topic)

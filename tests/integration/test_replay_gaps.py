@@ -38,9 +38,9 @@ from casedesk_case.domain.values import (
 from casedesk_case.testing import CaseApplication
 from casedesk_replay.cli import EXIT_TOPIC_INCOMPLETE, main
 from casedesk_replay.sources.store import CaseStoreReader
-from casedesk_replay.synthetic import generate
-from casedesk_replay.synthetic.publish import publish_events
 from casedesk_replay.topics import Stream, TopicMap
+from casedesk_replay_testing.synthetic import generate
+from casedesk_replay_testing.synthetic.publish import publish_events
 
 pytestmark = pytest.mark.integration
 

@@ -21,9 +21,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from casedesk_replay.cli import main
-from casedesk_replay.synthetic import Scenario, generate
-from casedesk_replay.synthetic.publish import publish
 from casedesk_replay.topics import Stream, TopicMap
+from casedesk_replay_testing.synthetic import Scenario, generate
+from casedesk_replay_testing.synthetic.publish import publish
 
 pytestmark = pytest.mark.integration
 

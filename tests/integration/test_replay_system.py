@@ -155,8 +155,8 @@ def sla_env(wiring: Wiring) -> dict[str, str]:
     return wiring.env(
         CASEDESK_SLA_POLICY_VERSION="test-seconds",
         CASEDESK_SLA_DB_PATH=str(wiring.directory / "sla.sqlite3"),
-        CASEDESK_SLA_SOURCE_TOPIC=wiring.topic(Stream.CASE),
-        CASEDESK_SLA_TARGET_TOPIC=wiring.topic(Stream.SLA),
+        CASEDESK_CASE_EVENTS_TOPIC=wiring.topic(Stream.CASE),
+        CASEDESK_SLA_EVENTS_TOPIC=wiring.topic(Stream.SLA),
         CASEDESK_SLA_CONSUMER_GROUP=f"sla-replay-system-{wiring.suffix}",
     )
 
@@ -168,17 +168,17 @@ def escalation_env(wiring: Wiring, case: ServiceProcess) -> dict[str, str]:
         CASEDESK_CASE_ADDRESS=case.address,
         CASEDESK_ESCALATION_SQLITE_PATH=str(wiring.directory / "escalation.sqlite"),
         CASEDESK_ESCALATION_CONSUMER_GROUP=f"escalation-replay-system-{wiring.suffix}",
-        CASEDESK_ESCALATION_CASE_TOPIC=wiring.topic(Stream.CASE),
-        CASEDESK_ESCALATION_SLA_TOPIC=wiring.topic(Stream.SLA),
-        CASEDESK_ESCALATION_DECISION_TOPIC=wiring.topic(Stream.ESCALATION),
+        CASEDESK_CASE_EVENTS_TOPIC=wiring.topic(Stream.CASE),
+        CASEDESK_SLA_EVENTS_TOPIC=wiring.topic(Stream.SLA),
+        CASEDESK_ESCALATION_DECISIONS_TOPIC=wiring.topic(Stream.ESCALATION),
     )
 
 
 def notify_env(wiring: Wiring, smtp: SmtpSink, sms: SmsSink) -> dict[str, str]:
     return wiring.env(
         CASEDESK_CONSUMER_GROUP=f"notify-replay-system-{wiring.suffix}",
-        CASEDESK_SOURCE_TOPIC=wiring.topic(Stream.CASE),
-        CASEDESK_JOURNAL_TOPIC=wiring.topic(Stream.NOTIFICATION),
+        CASEDESK_CASE_EVENTS_TOPIC=wiring.topic(Stream.CASE),
+        CASEDESK_NOTIFICATION_EVENTS_TOPIC=wiring.topic(Stream.NOTIFICATION),
         CASEDESK_STORE_PATH=str(wiring.directory / "notify.sqlite3"),
         CASEDESK_SMTP_HOST="127.0.0.1",
         CASEDESK_SMTP_PORT=str(smtp.port),

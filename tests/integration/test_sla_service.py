@@ -84,8 +84,8 @@ def start_sla(
             "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "CASEDESK_SLA_POLICY_VERSION": "test-seconds",
             "CASEDESK_SLA_DB_PATH": str(db),
-            "CASEDESK_SLA_SOURCE_TOPIC": topics.source,
-            "CASEDESK_SLA_TARGET_TOPIC": topics.target,
+            "CASEDESK_CASE_EVENTS_TOPIC": topics.source,
+            "CASEDESK_SLA_EVENTS_TOPIC": topics.target,
             "CASEDESK_SLA_CONSUMER_GROUP": f"sla-test-{uuid.uuid4().hex[:8]}",
         },
     )

@@ -13,7 +13,7 @@ def test_defaults_follow_the_port_plan_and_topics(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("CASEDESK_SMS_GATEWAY_URL", raising=False)
     settings = load_settings(NotifySettings)
     assert settings.grpc_port == 50055
-    assert (settings.source_topic, settings.journal_topic) == (
+    assert (settings.case_events_topic, settings.notification_events_topic) == (
         "case.events.v1", "notification.events.v1",
     )  # fmt: skip
     outlets, senders = build_outlets(settings)

@@ -274,8 +274,8 @@ def _sla_env(wiring: _Wiring) -> dict[str, str]:
     return wiring.kafka(
         CASEDESK_SLA_POLICY_VERSION=SLA_POLICY,
         CASEDESK_SLA_DB_PATH=wiring.store("sla.sqlite3"),
-        CASEDESK_SLA_SOURCE_TOPIC=wiring.topics.case,
-        CASEDESK_SLA_TARGET_TOPIC=wiring.topics.sla,
+        CASEDESK_CASE_EVENTS_TOPIC=wiring.topics.case,
+        CASEDESK_SLA_EVENTS_TOPIC=wiring.topics.sla,
         CASEDESK_SLA_CONSUMER_GROUP=f"sla-e2e-{wiring.run}",
     )
 
@@ -288,17 +288,17 @@ def _escalation_env(wiring: _Wiring, case: ServiceProcess) -> dict[str, str]:
         CASEDESK_ESCALATION_POLICY_FILE=str(policy),
         CASEDESK_ESCALATION_SQLITE_PATH=wiring.store("escalation.sqlite"),
         CASEDESK_ESCALATION_CONSUMER_GROUP=f"escalation-e2e-{wiring.run}",
-        CASEDESK_ESCALATION_CASE_TOPIC=wiring.topics.case,
-        CASEDESK_ESCALATION_SLA_TOPIC=wiring.topics.sla,
-        CASEDESK_ESCALATION_DECISION_TOPIC=wiring.topics.decisions,
+        CASEDESK_CASE_EVENTS_TOPIC=wiring.topics.case,
+        CASEDESK_SLA_EVENTS_TOPIC=wiring.topics.sla,
+        CASEDESK_ESCALATION_DECISIONS_TOPIC=wiring.topics.decisions,
     )
 
 
 def _notify_env(wiring: _Wiring, smtp: SmtpSink, sms: SmsSink) -> dict[str, str]:
     return wiring.kafka(
         CASEDESK_CONSUMER_GROUP=f"notify-e2e-{wiring.run}",
-        CASEDESK_SOURCE_TOPIC=wiring.topics.case,
-        CASEDESK_JOURNAL_TOPIC=wiring.topics.notification,
+        CASEDESK_CASE_EVENTS_TOPIC=wiring.topics.case,
+        CASEDESK_NOTIFICATION_EVENTS_TOPIC=wiring.topics.notification,
         CASEDESK_STORE_PATH=wiring.store("notify.sqlite3"),
         CASEDESK_SMTP_HOST="127.0.0.1",
         CASEDESK_SMTP_PORT=str(smtp.port),

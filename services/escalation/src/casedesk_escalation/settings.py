@@ -25,9 +25,9 @@ class EscalationSettings(ServiceSettings):
     # A policy TOML to use instead of the packaged one (same format, its own version string).
     escalation_policy_file: str | None = None
     escalation_consumer_group: str = "casedesk-escalation"
-    escalation_case_topic: str = CASE_TOPIC
-    escalation_sla_topic: str = SLA_TOPIC
-    escalation_decision_topic: str = DECISION_TOPIC
+    case_events_topic: str = CASE_TOPIC
+    sla_events_topic: str = SLA_TOPIC
+    escalation_decisions_topic: str = DECISION_TOPIC
     escalation_batch_max: int = Field(default=500, ge=1)
     # Cases whose Escalate calls run at the same time (a case's own calls are always sequential).
     escalation_call_concurrency: int = Field(default=32, ge=1)
@@ -64,7 +64,7 @@ class EscalationSettings(ServiceSettings):
 
     def topics(self) -> Topics:
         return Topics(
-            self.escalation_case_topic, self.escalation_sla_topic, self.escalation_decision_topic
+            self.case_events_topic, self.sla_events_topic, self.escalation_decisions_topic
         )
 
     def postgres_conninfo(self) -> dict[str, Any]:

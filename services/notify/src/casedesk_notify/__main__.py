@@ -80,12 +80,12 @@ async def run(settings: NotifySettings) -> int:
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
     )
     outlets, senders = build_outlets(settings)
-    relay = JournalRelay(store, journal_publisher, settings.journal_topic)
+    relay = JournalRelay(store, journal_publisher, settings.notification_events_topic)
 
     async def park(record: Any, error: Exception | str) -> bool:
         async with parking:
             return await dead_letter(
-                dlq_publisher, settings.source_topic, CONSUMER_NAME, record, error
+                dlq_publisher, settings.case_events_topic, CONSUMER_NAME, record, error
             )
 
     dispatcher = Dispatcher(
@@ -106,7 +106,7 @@ async def run(settings: NotifySettings) -> int:
     )
     handler = BatchHandler(store, planner, dispatcher, park, journal_written=relay.wake)
     case_events = CaseEventConsumer(
-        consumer, settings.source_topic, handler, max_records=settings.max_batch
+        consumer, settings.case_events_topic, handler, max_records=settings.max_batch
     )
     server = GrpcServer(settings)
 

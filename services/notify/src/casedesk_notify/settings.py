@@ -20,8 +20,8 @@ class NotifySettings(ServiceSettings):
 
     # Kafka
     consumer_group: str = "notify"
-    source_topic: str = topics.CASE_EVENTS
-    journal_topic: str = topics.NOTIFICATION_EVENTS
+    case_events_topic: str = topics.CASE_EVENTS
+    notification_events_topic: str = topics.NOTIFICATION_EVENTS
     fetch_max_wait_ms: int = Field(default=50, ge=1)
     max_batch: int = Field(default=500, ge=1)
 

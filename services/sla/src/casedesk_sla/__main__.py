@@ -65,20 +65,20 @@ async def serve(settings: SlaSettings) -> int:
         client_id="casedesk-sla",
     )
     relay = OutboxRelay(
-        store, relay_publisher, settings.sla_target_topic, settings.sla_relay_batch_size
+        store, relay_publisher, settings.sla_events_topic, settings.sla_relay_batch_size
     )
     engine = SlaEngine(book, store, clock, Watermarks(store.positions()), on_outbox=relay.wake)
     timer = AlarmTimer(engine, clock)
     consumer = CaseEventConsumer(
         kafka_consumer,
         engine,
-        settings.sla_source_topic,
+        settings.case_events_topic,
         dead_letters=dead_letters,
         on_progress=timer.wake,
         max_records=settings.sla_batch_max_records,
     )
     await kafka_consumer.start()
-    await consumer.start(await wait_for_partitions(settings, settings.sla_source_topic))
+    await consumer.start(await wait_for_partitions(settings, settings.case_events_topic))
     relaying = asyncio.create_task(relay.run(), name="relay")
     loops = [
         asyncio.create_task(consumer.run(), name="consumer"),

@@ -20,10 +20,10 @@ class SlaSettings(ServiceSettings):
     sla_calendar_overrides: str | None = None
     # SQLite file holding clocks, offsets and the outbox; /tmp is the container's writable path.
     sla_db_path: str = "sla.sqlite3"
-    # CASEDESK_SLA_SOURCE_TOPIC / CASEDESK_SLA_TARGET_TOPIC: older than the vocabulary's
+    # CASEDESK_CASE_EVENTS_TOPIC / CASEDESK_SLA_EVENTS_TOPIC: older than the vocabulary's
     # CASEDESK_<NAME>_TOPIC names and kept, as the system tests and their stacks set them.
-    sla_source_topic: str = CASE_EVENTS
-    sla_target_topic: str = SLA_EVENTS
+    case_events_topic: str = CASE_EVENTS
+    sla_events_topic: str = SLA_EVENTS
     sla_consumer_group: str = "casedesk-sla"
     sla_batch_max_records: int = Field(default=1000, ge=1)
     sla_relay_batch_size: int = Field(default=500, ge=1)
