@@ -19,8 +19,9 @@ from casedesk_runtime.grpc_server import GrpcServer
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from intake_case_stand_in import CaseServiceStandIn
 from intake_messages import MASTER_KEY, frontend_entries
+
+from casedesk_intake.testing.case_stand_in import CaseServiceStandIn
 
 
 @dataclass

@@ -6,7 +6,6 @@ import asyncio
 
 import grpc
 import pytest
-from intake_case_stand_in import CaseServiceStandIn
 from intake_messages import metadata, submission
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -17,6 +16,7 @@ from casedesk_intake.domain.cases import Actor, Case, Command, NewCase
 from casedesk_intake.domain.citizens import Citizen
 from casedesk_intake.domain.errors import CaseServiceError
 from casedesk_intake.domain.submissions import CaseContent
+from casedesk_intake.testing.case_stand_in import CaseServiceStandIn
 from casedesk_vocabulary.enums import ActorKind, CaseType, Category, Channel
 
 

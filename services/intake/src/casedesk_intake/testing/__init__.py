@@ -1,0 +1,1 @@
+"""Test support other suites import: the case-service stand-in intake is tested against."""
