@@ -44,6 +44,7 @@ from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
 from casedesk_runtime.collector import tune_garbage_collector
 from casedesk_runtime.topics import ensure_topics
+from casedesk_vocabulary.topics import CASE_EVENTS
 
 SATURATION_CASES = int(os.environ.get("CASEDESK_BENCH_INTAKE_CASES", "3000"))
 PACED_CASES = int(os.environ.get("CASEDESK_BENCH_INTAKE_PACED_CASES", "5000"))
@@ -143,7 +144,7 @@ class KafkaArrivals:
     def __init__(self, bootstrap: str) -> None:
         self.arrived: dict[str, float] = {}
         self._consumer = AIOKafkaConsumer(
-            "case.events.v1", bootstrap_servers=bootstrap, auto_offset_reset="latest"
+            CASE_EVENTS, bootstrap_servers=bootstrap, auto_offset_reset="latest"
         )
         self._task: asyncio.Task[None] | None = None
 

@@ -42,8 +42,9 @@ from casedesk_sla.application.watermarks import Watermarks
 from casedesk_sla.domain import PolicyRegistry, SlaBook, SlaFact, SlaKind
 from casedesk_sla.wire.case_events import case_fact, event_time
 from casedesk_sla.wire.timestamps import timestamp_of
+from casedesk_vocabulary.topics import CASE_EVENTS
 
-PARTITION = ("case.events.v1", 0)
+PARTITION = (CASE_EVENTS, 0)
 BULK_CHANNELS = ("EMAIL", "PHONE", "SOCIAL", "PERSONAL_ACCOUNT")
 SECOND = 1_000_000
 BATCH = 1_000

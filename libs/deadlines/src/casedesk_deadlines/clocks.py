@@ -21,10 +21,10 @@ from casedesk_deadlines.moscow import (
     DAY_US,
     HOUR_US,
     MOSCOW,
+    duration_micros,
     from_local,
     require_aware,
     to_local,
-    to_micros,
 )
 from casedesk_deadlines.russia import DayKind
 
@@ -60,7 +60,7 @@ def office_hours(kind: DayKind) -> tuple[int, int]:
 def _check_amount(amount: timedelta) -> int:
     if not isinstance(amount, timedelta):
         raise TypeError(f"amount must be a timedelta, got {type(amount).__name__}")
-    micros = to_micros(amount)
+    micros = duration_micros(amount)
     if micros < 0:
         raise ValueError(f"amount must not be negative, got {amount}")
     return micros

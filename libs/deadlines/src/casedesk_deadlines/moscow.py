@@ -7,11 +7,11 @@ is still counted as 24 hours of calendar time, which is what the production cale
 """
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from casedesk_deadlines.errors import NaiveDatetimeError
+from casedesk_vocabulary.moscow import MOSCOW
 
-MOSCOW = ZoneInfo("Europe/Moscow")
+__all__ = ["MOSCOW"]  # re-exported: the library's callers have taken the zone from here
 MICROSECOND = timedelta(microseconds=1)
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
@@ -45,6 +45,6 @@ def from_local(ordinal: int, micros: int) -> datetime:
     return midnight + timedelta(microseconds=micros)
 
 
-def to_micros(amount: timedelta) -> int:
-    """Exact integer microseconds of a timedelta."""
+def duration_micros(amount: timedelta) -> int:
+    """Exact integer microseconds of a duration (instants: casedesk_vocabulary.moscow)."""
     return amount // MICROSECOND

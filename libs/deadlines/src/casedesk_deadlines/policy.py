@@ -104,7 +104,7 @@ def _channel_targets(
 ) -> Mapping[TargetKind, Target]:
     if not isinstance(table, dict):
         raise PolicyFormatError(f"{source}: expected a table of targets")
-    kinds = {kind.lower(): kind for kind in TargetKind}
+    kinds = {kind.value.lower(): kind for kind in TargetKind}
     if unknown := sorted(set(table) - set(kinds)):
         raise PolicyFormatError(f"{source}: unknown targets {unknown}; expected {sorted(kinds)}")
     if "resolution" not in table:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from casedesk_deadlines.calendar import ProductionCalendar
 from casedesk_deadlines.clocks import Clock, WallClock
 from casedesk_deadlines.moscow import MOSCOW, require_aware
+from casedesk_vocabulary.enums import DeadlineTarget
 
 ZERO = timedelta(0)
 ONE_DAY = timedelta(days=1)
@@ -29,11 +30,8 @@ class Unit(StrEnum):
     WORKING_DAYS = "working_days"  # due at 24:00 of the N-th working day after registration
 
 
-class TargetKind(StrEnum):
-    """Names match the protobuf enum ``casedesk.sla.v1.Target``."""
-
-    FIRST_RESPONSE = "FIRST_RESPONSE"
-    RESOLUTION = "RESOLUTION"
+# What a deadline is for: the vocabulary's DeadlineTarget, under the name this library has used.
+TargetKind = DeadlineTarget
 
 
 @dataclass(frozen=True)
