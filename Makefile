@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST := $(UV) run --frozen pytest
-UNIT_PATHS := $(wildcard libs/*/tests services/*/tests tools/*/tests deploy/helm/tests)
+UNIT_PATHS := $(wildcard libs/*/tests services/*/tests tools/*/tests replay/tests deploy/helm/tests)
 
 .PHONY: help setup proto up down status test test-unit test-integration test-outage-long lint bench images
 

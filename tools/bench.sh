@@ -19,7 +19,7 @@ export CASEDESK_BENCH_POSTGRES_HOST=127.0.0.1 CASEDESK_BENCH_POSTGRES_PORT="${CA
 export CASEDESK_BENCH_POSTGRES_USER=casedesk CASEDESK_BENCH_POSTGRES_PASSWORD=casedesk
 export CASEDESK_BENCH_POSTGRES_DBNAME=casedesk
 status=0
-for bench in libs/*/bench.py services/*/bench.py tools/*/bench.py; do
+for bench in libs/*/bench.py services/*/bench.py tools/*/bench.py replay/bench.py; do
   [ -f "$bench" ] || continue
   echo "# $bench" >&2
   $UV run --frozen python "$bench" || { echo "# $bench failed" >&2; status=1; }

@@ -28,9 +28,9 @@ from casedesk_replay.cli import EXIT_FAILED, EXIT_TOPIC_INCOMPLETE, main
 from casedesk_replay.sources import EVERYTHING, TimeRange
 from casedesk_replay.sources.recordfile import MAGIC_V1, RecordFileWriter, read_header
 from casedesk_replay.sources.store import CaseStoreReader
-from casedesk_replay.synthetic import Scenario
-from casedesk_replay.synthetic.builders import MINUTE, T0, CaseEvents
 from casedesk_replay.topics import Stream
+from casedesk_replay_testing.synthetic import Scenario
+from casedesk_replay_testing.synthetic.builders import MINUTE, T0, CaseEvents
 
 A = "00000000-0000-4000-8000-00000000000a"
 B = "00000000-0000-4000-8000-00000000000b"

@@ -7,9 +7,9 @@ import pytest
 from casedesk.sla.v1 import events_pb2 as se
 from casedesk_replay import reports
 from casedesk_replay.projections import ReplayState
-from casedesk_replay.synthetic import Scenario
-from casedesk_replay.synthetic.builders import CaseEvents, msk, sla_event
 from casedesk_replay.topics import Stream
+from casedesk_replay_testing.synthetic import Scenario
+from casedesk_replay_testing.synthetic.builders import CaseEvents, msk, sla_event
 from casedesk_runtime.events import to_timestamp
 
 H = timedelta(hours=1)

@@ -23,6 +23,7 @@ from casedesk_replay.history import CaseTimeline, NumberLookup, parse_case_ref
 from casedesk_replay.progress import ReplayProgress, RichProgress, SilentProgress
 from casedesk_replay.projections import CaseVersions, ReplayState, WhatIfClocks
 from casedesk_replay.runner import Fold, Replay, ReplayResult
+from casedesk_replay.scope import ReadScope
 from casedesk_replay.settings import ReplaySettings
 from casedesk_replay.sources import EVERYTHING, Source, TimeRange
 from casedesk_replay.sources.kafka import KafkaSource
@@ -80,6 +81,17 @@ class ReplayOptions:
             "whatif_policy": whatif_policy,
         }
 
+    def scope(self) -> ReadScope:
+        """What this replay reads, for saying why a table is empty."""
+        return ReadScope({stream: self._origin(stream) for stream in self.streams}, self.window())
+
+    def _origin(self, stream: Stream) -> str:
+        if self.file is not None:
+            return f"in the record file {self.file}"
+        if stream is Stream.CASE and self.case_events_from == "store":
+            return "in the case event store"
+        return f"on {TopicMap(self.topic_prefix).topic(stream)}"
+
     def progress_bar(self) -> ReplayProgress:
         return RichProgress() if self.progress else SilentProgress()
 
@@ -124,7 +136,7 @@ async def report(options: ReplayOptions, dimensions: Sequence[str], as_json: boo
     if as_json:
         out.print_json(render.report_json(summary, comparison))
     else:
-        render.print_report(summary, out)
+        render.print_report(summary, out, options.scope())
         if comparison is not None:
             render.print_store_comparison(comparison, out)
     render.warn_about_gaps(summary.gaps, err)
@@ -220,7 +232,8 @@ async def whatif(options: ReplayOptions, policy_version: str, as_of: datetime | 
     if as_json:
         out.print_json(render.whatif_json(rows, policy.version))
     else:
-        render.print_whatif(rows, policy.version, out)
+        render.print_whatif(rows, policy.version, out, options.scope(),
+                            state.events[Stream.CASE.value])  # fmt: skip
     render.warn_about_gaps(find_gaps(state.versions), err)
 
 

@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from casedesk.case.v1.events_pb2 import CaseEvent
 from casedesk_replay.projections import ReplayState
-from casedesk_replay.synthetic import Scenario
-from casedesk_replay.synthetic.builders import MINUTE, T0, CaseEvents
 from casedesk_replay.topics import Stream
 from casedesk_replay.wire import to_micros
+from casedesk_replay_testing.synthetic import Scenario
+from casedesk_replay_testing.synthetic.builders import MINUTE, T0, CaseEvents
 
 
 def fold(*events: CaseEvent) -> ReplayState:

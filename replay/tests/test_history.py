@@ -8,9 +8,9 @@ import pytest
 from casedesk.case.v1.events_pb2 import CaseEvent
 from casedesk.notification.v1 import events_pb2 as ne
 from casedesk_replay.history import CaseRef, CaseTimeline, NumberLookup, parse_case_ref
-from casedesk_replay.synthetic.builders import CaseEvents, msk, notification_event
 from casedesk_replay.topics import Stream
 from casedesk_replay.wire import to_micros
+from casedesk_replay_testing.synthetic.builders import CaseEvents, msk, notification_event
 
 START = msk(2025, 10, 20, 10, 0)
 H = timedelta(hours=1)

@@ -18,10 +18,10 @@ from casedesk.escalation.v1 import events_pb2 as ee
 from casedesk.notification.v1 import events_pb2 as ne
 from casedesk.sla.v1 import events_pb2 as se
 from casedesk_deadlines import Policy, default_policy
-from casedesk_replay.synthetic.clocks import sla_events
-from casedesk_replay.synthetic.deliveries import deliveries, notifies
-from casedesk_replay.synthetic.lifecycle import SYSTEM, CaseStory, new_case, work_case
 from casedesk_replay.topics import Stream
+from casedesk_replay_testing.synthetic.clocks import sla_events
+from casedesk_replay_testing.synthetic.deliveries import deliveries, notifies
+from casedesk_replay_testing.synthetic.lifecycle import SYSTEM, CaseStory, new_case, work_case
 
 # A Monday, so the stream crosses weekends and the working Saturday of 2025-11-01.
 DEFAULT_START = datetime(2025, 10, 20, 6, 0, tzinfo=UTC)

@@ -16,6 +16,7 @@ from casedesk.case.v1 import events_pb2 as case_events
 from casedesk.escalation.v1 import events_pb2 as escalation_events
 from casedesk.notification.v1 import events_pb2 as notification_events
 from casedesk.sla.v1 import events_pb2 as sla_events
+from casedesk_vocabulary import topics
 
 
 class Stream(StrEnum):
@@ -28,10 +29,10 @@ class Stream(StrEnum):
 
 
 DEFAULT_TOPIC_NAMES: dict[Stream, str] = {
-    Stream.CASE: "case.events.v1",
-    Stream.SLA: "sla.events.v1",
-    Stream.NOTIFICATION: "notification.events.v1",
-    Stream.ESCALATION: "escalation.decisions.v1",
+    Stream.CASE: topics.CASE_EVENTS,
+    Stream.SLA: topics.SLA_EVENTS,
+    Stream.NOTIFICATION: topics.NOTIFICATION_EVENTS,
+    Stream.ESCALATION: topics.ESCALATION_DECISIONS,
 }
 
 PAYLOADS: dict[Stream, type[Message]] = {

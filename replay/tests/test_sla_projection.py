@@ -9,10 +9,10 @@ from casedesk.common.v1 import types_pb2
 from casedesk.sla.v1 import events_pb2 as se
 from casedesk_replay.projections import ReplayState
 from casedesk_replay.projections.sla import outcome
-from casedesk_replay.synthetic import Scenario
-from casedesk_replay.synthetic.builders import MINUTE, T0, sla_event
 from casedesk_replay.topics import Stream
 from casedesk_replay.wire import to_micros
+from casedesk_replay_testing.synthetic import Scenario
+from casedesk_replay_testing.synthetic.builders import MINUTE, T0, sla_event
 from casedesk_runtime.events import to_timestamp
 
 CASE = "case-1"

@@ -10,7 +10,7 @@ import pytest
 
 from casedesk_replay.cli import main
 from casedesk_replay.sources.recordfile import RecordFileWriter
-from casedesk_replay.synthetic import Scenario
+from casedesk_replay_testing.synthetic import Scenario
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from uuid import uuid5
 from casedesk.case.v1 import events_pb2 as ce
 from casedesk.common.v1 import envelope_pb2, types_pb2
 from casedesk.notification.v1 import events_pb2 as ne
-from casedesk_replay.synthetic.lifecycle import NAMESPACE
+from casedesk_replay_testing.synthetic.lifecycle import NAMESPACE
 
 NOTIFY_ACTOR = types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="casedesk-notify")
 FINAL_STATES = ("SENT", "DEAD_LETTERED")

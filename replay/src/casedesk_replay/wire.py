@@ -7,7 +7,6 @@ both are cheap to compare, hash and pickle into a checkpoint, and become Arrow c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
@@ -18,11 +17,12 @@ from casedesk.common.v1 import types_pb2
 from casedesk.notification.v1 import events_pb2 as notification_events
 from casedesk.sla.v1 import events_pb2 as sla_events
 from casedesk_replay.topics import PAYLOADS, Stream
+from casedesk_runtime.events import micros_of
+from casedesk_vocabulary.moscow import from_micros, to_micros
+
+__all__ = ["from_micros", "micros", "names", "to_micros"]
 
 Micros = int
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class UndecodableRecord(ValueError):
@@ -38,18 +38,7 @@ def micros(stamp: Any) -> Micros | None:
     seconds, nanos = stamp.seconds, stamp.nanos
     if not seconds and not nanos:
         return None
-    return seconds * 1_000_000 + nanos // 1_000
-
-
-def to_micros(moment: datetime) -> Micros:
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: every instant must be timezone-aware")
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(value: Micros) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
+    return micros_of(stamp)
 
 
 def names(enum: EnumTypeWrapper) -> dict[int, str]:

@@ -8,9 +8,9 @@ from casedesk.common.v1 import envelope_pb2, types_pb2
 from casedesk.escalation.v1 import events_pb2 as ee
 from casedesk.notification.v1 import events_pb2 as ne
 from casedesk_replay.projections import ReplayState
-from casedesk_replay.synthetic import Scenario
-from casedesk_replay.synthetic.builders import MINUTE, T0, notification_event
 from casedesk_replay.topics import Stream
+from casedesk_replay_testing.synthetic import Scenario
+from casedesk_replay_testing.synthetic.builders import MINUTE, T0, notification_event
 
 
 def fold(stream: Stream, *events: Message) -> ReplayState:

@@ -13,11 +13,11 @@ from casedesk.case.v1.events_pb2 import CaseEvent
 from casedesk_replay.projections import ReplayState, SlaOutcomes, WhatIfClocks
 from casedesk_replay.projections.sla import outcome
 from casedesk_replay.projections.whatif import WHATIF_COLUMNS
-from casedesk_replay.synthetic import Scenario
-from casedesk_replay.synthetic.builders import CaseEvents, msk
 from casedesk_replay.topics import Stream
 from casedesk_replay.whatif_report import compare
 from casedesk_replay.wire import to_micros
+from casedesk_replay_testing.synthetic import Scenario
+from casedesk_replay_testing.synthetic.builders import CaseEvents, msk
 from casedesk_sla.replaying import PolicyRegistry, merge_partitions, sla_event
 from casedesk_sla.replaying import replay as sla_service_replay
 

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 from casedesk_replay import tables
 from casedesk_replay.export import Format, write_tables
 from casedesk_replay.projections import ReplayState, WhatIfClocks
-from casedesk_replay.synthetic import Scenario
 from casedesk_replay.wire import to_micros
+from casedesk_replay_testing.synthetic import Scenario
 from casedesk_sla.domain import PolicyRegistry
 
 

@@ -3,18 +3,41 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
 
 from casedesk_replay.gaps import CaseExample, GapReport, version_ranges
 from casedesk_replay.reports import PERCENTILES, Compliance, Durations, Repeats, SummaryReport
+from casedesk_replay.scope import ReadScope
 from casedesk_replay.storecheck import StoreComparison
+from casedesk_replay.topics import Stream
 from casedesk_replay.whatif_report import WhatIfRow
 
 _WARNING = "bold yellow"
+# Wider than any report: lines are as long as their content where no terminal sets a width.
+_UNBOUNDED_WIDTH = 10_000
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console for stdout or stderr. On a terminal rich fits tables to its width; a file or a
+    pipe has none, and rich would assume 80 columns and cut names (FIRST_RESPON…) that scripts
+    and spreadsheets then cannot match: there, tables keep their full width."""
+    if _is_tty(sys.stderr if stderr else sys.stdout):
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=_UNBOUNDED_WIDTH)
+
+
+def _is_tty(stream: TextIO) -> bool:
+    # The device, not rich's is_terminal: FORCE_COLOR (set by many CI systems) makes rich treat
+    # a redirected stream as a terminal, which is right for colours but not for the width.
+    try:
+        return stream.isatty()
+    except ValueError:  # closed
+        return False
 
 
 def report_json(report: SummaryReport, comparison: StoreComparison | None = None) -> str:
@@ -30,11 +53,13 @@ def report_json(report: SummaryReport, comparison: StoreComparison | None = None
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-def print_report(report: SummaryReport, console: Console) -> None:
+def print_report(report: SummaryReport, console: Console, scope: ReadScope) -> None:
+    """The report's tables; a table with no rows is replaced by one line saying why."""
     console.print(f"Events replayed: {_counts(report.events)}")
+    why = _EmptyReasons(report, scope)
     for dimension, rows in report.compliance.items():
-        console.print(_compliance_table(dimension, rows))
-    console.print(_times_table(report.response_times))
+        _print_table(console, _compliance_table(dimension, rows), why.compliance())
+    _print_table(console, _times_table(report.response_times), why.response_times())
     e = report.escalations
     console.print(
         f"Escalations: {e.escalations:,} ({e.escalated_cases:,} of {e.cases:,} cases), "
@@ -42,7 +67,52 @@ def print_report(report: SummaryReport, console: Console) -> None:
         f"{e.decisions_rejected:,} rejected; by reason {_counts(e.by_reason)}; "
         f"to tier {_counts(e.by_tier)}"
     )
-    console.print(_repeats_table(report.repeats))
+    _print_table(console, _repeats_table(report.repeats), why.repeats())
+
+
+class _EmptyReasons:
+    """Why a table of the report has no rows, from what was read and what it held."""
+
+    def __init__(self, report: SummaryReport, scope: ReadScope) -> None:
+        self._scope = scope
+        self._sla_events = report.events.get(Stream.SLA.value, 0)
+        self._case_events = report.events.get(Stream.CASE.value, 0)
+        self._cases = report.escalations.cases
+        # Cases whose registration was read: the repeat rate's overall row counts exactly those.
+        self._registered = next((r.cases for r in report.repeats if r.channel == "ALL"), 0)
+
+    def compliance(self) -> str:
+        if not self._sla_events:
+            return self._scope.no_events(Stream.SLA, "SLA events")
+        return f"no SLA clock among the {_many(self._sla_events, 'SLA event')} read"
+
+    def response_times(self) -> str:
+        if not self._case_events:
+            return self._scope.no_events(Stream.CASE, "case events")
+        if not self._registered:
+            return self._unregistered()
+        return (
+            f"none of the {_many(self._registered, 'case')} registered in what was read has a "
+            "first response or a resolution yet"
+        )
+
+    def repeats(self) -> str:
+        if not self._case_events:
+            return self._scope.no_events(Stream.CASE, "case events")
+        return self._unregistered()
+
+    def _unregistered(self) -> str:
+        return (
+            f"no case registered in what was read: the {_many(self._cases, 'case')} read were "
+            "registered before it began"
+        )
+
+
+def _print_table(console: Console, table: Table, why_empty: str) -> None:
+    if table.row_count:
+        console.print(table)
+        return
+    console.print(f"{table.title}: {why_empty}", markup=False, highlight=False, soft_wrap=True)
 
 
 def warn_about_gaps(gaps: GapReport, console: Console) -> None:
@@ -154,7 +224,8 @@ def _table(title: str, labels: tuple[str, ...], numbers: tuple[str, ...]) -> Tab
     return table
 
 
-def print_whatif(rows: list[WhatIfRow], policy: str, console: Console) -> None:
+def print_whatif(rows: list[WhatIfRow], policy: str, console: Console, scope: ReadScope,
+                 case_events: int) -> None:  # fmt: skip
     table = _table(f"What if policy {policy} had been in force", ("channel", "target"),
                    ("clocks", "actual", "what-if", "changed", "newly breached",
                     "no longer breached"))  # fmt: skip
@@ -162,7 +233,12 @@ def print_whatif(rows: list[WhatIfRow], policy: str, console: Console) -> None:
         table.add_row(r.channel, r.target, f"{r.clocks:,}", _percent(r.actual),
                       _percent(r.whatif), f"{r.changed:,}", f"{r.newly_breached:,}",
                       f"{r.no_longer_breached:,}")  # fmt: skip
-    console.print(table)
+    if case_events:
+        read = _many(case_events, "case event")
+        why = f"no SLA clock of policy {policy} started in the {read} read"
+    else:
+        why = scope.no_events(Stream.CASE, "case events")
+    _print_table(console, table, why)
 
 
 def whatif_json(rows: list[WhatIfRow], policy: str) -> str:

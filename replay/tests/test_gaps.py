@@ -20,9 +20,9 @@ from casedesk_replay.progress import SilentProgress
 from casedesk_replay.projections import CaseVersions, ReplayState
 from casedesk_replay.runner import Replay
 from casedesk_replay.sources import Batch
-from casedesk_replay.synthetic import generate
-from casedesk_replay.synthetic.builders import MINUTE, T0, CaseEvents
 from casedesk_replay.topics import Stream
+from casedesk_replay_testing.synthetic import generate
+from casedesk_replay_testing.synthetic.builders import MINUTE, T0, CaseEvents
 
 A = "00000000-0000-4000-8000-00000000000a"
 B = "00000000-0000-4000-8000-00000000000b"

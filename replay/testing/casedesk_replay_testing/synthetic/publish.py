@@ -15,8 +15,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from casedesk_replay.synthetic import Scenario
 from casedesk_replay.topics import Stream, TopicMap
+from casedesk_replay_testing.synthetic import Scenario
 from casedesk_runtime.topics import TopicSpec, ensure_topics
 
 

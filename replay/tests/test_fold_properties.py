@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casedesk_replay.projections import ReplayState, WhatIfClocks
-from casedesk_replay.synthetic import generate
 from casedesk_replay.topics import Stream
+from casedesk_replay_testing.synthetic import generate
 from casedesk_sla.domain import PolicyRegistry
 
 SCENARIO = generate(40, seed=5)

@@ -14,8 +14,8 @@ from casedesk_replay.projections import ReplayState, WhatIfClocks
 from casedesk_replay.runner import Replay
 from casedesk_replay.sources import Batch, Source, SourceError
 from casedesk_replay.sources.recordfile import RecordFileSource, RecordFileWriter, read_header
-from casedesk_replay.synthetic import Scenario
 from casedesk_replay.topics import Stream
+from casedesk_replay_testing.synthetic import Scenario
 from casedesk_sla.domain import PolicyRegistry
 
 

@@ -1,4 +1,4 @@
-"""`casedesk-replay`: the analysts' command line (see tools/replay/README.md for examples)."""
+"""`casedesk-replay`: the analysts' command line (see replay/README.md for examples)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from casedesk_deadlines import DeadlineError
-from casedesk_replay import commands
+from casedesk_replay import commands, render
 from casedesk_replay.checkpoint import CheckpointError
 from casedesk_replay.export import Format
 from casedesk_replay.reports import DIMENSIONS
@@ -30,7 +30,7 @@ EXIT_TOPIC_INCOMPLETE = 3
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    out, err = Console(), Console(stderr=True)
+    out, err = render.console(), render.console(stderr=True)
     try:
         settings = load_settings(ReplaySettings)
         configure_logging("replay", "INFO" if args.verbose else "WARNING")

@@ -6,7 +6,7 @@ topics on the broker in CASEDESK_BENCH_KAFKA, replays them the way `casedesk-rep
 prints `BENCH replay.events_per_s <value> 1/s`: the median of three replays, because the broker
 and the replay share the machine's two cores with whatever else runs.
 
-    CASEDESK_BENCH_KAFKA=127.0.0.1:9092 uv run python tools/replay/bench.py [--cases 6000]
+    CASEDESK_BENCH_KAFKA=127.0.0.1:9092 uv run python replay/bench.py [--cases 6000]
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from casedesk_replay.progress import SilentProgress
 from casedesk_replay.projections import ReplayState
 from casedesk_replay.runner import Replay
 from casedesk_replay.sources.kafka import KafkaSource
-from casedesk_replay.synthetic import generate
-from casedesk_replay.synthetic.publish import publish
 from casedesk_replay.topics import Stream, TopicMap
+from casedesk_replay_testing.synthetic import generate
+from casedesk_replay_testing.synthetic.publish import publish
 
 RUNS = 3
 
