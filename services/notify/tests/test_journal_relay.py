@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+from typing import Any
 
 import pytest
 
@@ -105,3 +107,30 @@ async def test_closing_the_publisher_in_an_outage_ends_the_relay_and_keeps_the_e
 
     assert store.journal_backlog() == 2
     assert any("not fully flushed" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_failing_store_is_retried_by_the_running_relay(
+    store: DeliveryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kafka = FakeKafka()
+    values = write_journal(store, 1)
+    relay = JournalRelay(store, kafka.publisher(), TOPIC, idle_poll_s=30)
+    journal_batch = store.journal_batch
+    failures = 0
+
+    def flaky_batch(limit: int) -> Any:
+        nonlocal failures
+        if failures < 2:
+            failures += 1
+            raise sqlite3.OperationalError("database is locked")
+        return journal_batch(limit)
+
+    monkeypatch.setattr(store, "journal_batch", flaky_batch)
+    running = asyncio.create_task(relay.run())
+    async with asyncio.timeout(5):
+        while store.journal_backlog():
+            await asyncio.sleep(0.005)
+    relay.stop()
+    await asyncio.wait_for(running, 5)
+    assert failures == 2
+    assert [w.value for w in kafka.written] == values

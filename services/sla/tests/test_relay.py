@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from casedesk_runtime.testing.kafka import FakeKafka
 from casedesk_sla.adapters.relay import OutboxRelay
-from casedesk_sla.adapters.store import OutboxEntry, SqliteClockStore
+from casedesk_sla.adapters.store import OutboxEntry, OutboxRow, SqliteClockStore
 from casedesk_sla.domain import PolicyRegistry, SlaBook
 
 TOPIC = "sla.events.v1"
@@ -120,4 +121,31 @@ async def test_the_running_relay_publishes_rows_added_later_when_woken(
             await asyncio.sleep(0.005)
     relay.stop()
     await asyncio.wait_for(running, 5)
+    assert event_ids(kafka) == ids
+
+
+async def test_a_failing_store_is_retried_by_the_running_relay(
+    store: SqliteClockStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kafka = FakeKafka()
+    ids = add_to_outbox(store, 2)
+    relay = OutboxRelay(store, kafka.publisher(), TOPIC, idle_s=30)
+    pending = store.pending
+    failures = 0
+
+    def flaky_pending(limit: int) -> list[OutboxRow]:
+        nonlocal failures
+        if failures < 2:
+            failures += 1
+            raise sqlite3.OperationalError("database is locked")
+        return pending(limit)
+
+    monkeypatch.setattr(store, "pending", flaky_pending)
+    running = asyncio.create_task(relay.run())
+    async with asyncio.timeout(5):
+        while store.outbox_size():
+            await asyncio.sleep(0.005)
+    relay.stop()
+    await asyncio.wait_for(running, 5)
+    assert failures == 2
     assert event_ids(kafka) == ids

@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from casedesk.case.v1 import case_service_pb2_grpc
-from casedesk_case.adapters.log_follower import Doorbell
 from casedesk_case.adapters.outbox.partitioning import CaseKeyPartitioner
 from casedesk_case.adapters.outbox.relay import OutboxRelay
 from casedesk_case.adapters.persistence import CaseStoreSetup
@@ -23,9 +22,11 @@ from casedesk_case.adapters.roster_file import RosterError, load_roster
 from casedesk_case.adapters.watch_feed import CaseEventFeed
 from casedesk_case.application import CaseApplication
 from casedesk_case.application.pipeline import CommandPipeline
+from casedesk_case.grpc_api.access import CASE_ACCESS
 from casedesk_case.grpc_api.servicer import CaseServicer
 from casedesk_case.settings import CaseSettings
 from casedesk_runtime.collector import tune_garbage_collector
+from casedesk_runtime.following import Doorbell
 from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.logs import configure_logging, get_logger
 from casedesk_runtime.publishing import Publisher, StartProducer, producer_starter
@@ -71,6 +72,7 @@ async def serve(settings: CaseSettings) -> None:
         settings,
         [(case_service_pb2_grpc.add_CaseServiceServicer_to_server,
           CaseServicer(app, executor, feed, pipeline), SERVICE_NAME)],
+        access=CASE_ACCESS,
     )  # fmt: skip
     await server.start()
     tune_garbage_collector()

@@ -1,8 +1,9 @@
 """`python -m casedesk_notify`: the composition root. Builds notify from its settings and runs it.
 
 Runs three loops (consumer, dispatcher lanes, journal relay) beside the runtime's gRPC server,
-which serves only health and reflection. A failing consumer or relay loop ends the process with an
-error, so the orchestrator restarts it; nothing is lost, the store resumes where it stopped.
+which serves only health and reflection. A failing consumer loop ends the process with an error,
+so the orchestrator restarts it; nothing is lost, the store resumes where it stopped. The journal
+relay (the runtime's `following.follow`) tries a failing round again after a backoff.
 
 Kafka is written through two `Publisher`s (journal, dead letters), which wait out a broker outage
 of any length. Shutdown takes at most about the grace period: what still waits for Kafka then is
@@ -36,6 +37,7 @@ from casedesk_notify.domain.retry import RetryPolicy
 from casedesk_notify.settings import NotifySettings
 from casedesk_notify.wire import journal
 from casedesk_notify.wire.case_events import CaseEventDecoder
+from casedesk_runtime.grpc_authz import REFLECTION
 from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.kafka import consumer_config
 from casedesk_runtime.logs import configure_logging
@@ -47,6 +49,10 @@ log = logging.getLogger(__name__)
 CONSUMER_NAME = "notify"  # names the dead-letter topic case.events.v1.dlq.notify
 # The journal's last flush gets at least this long, even when the deliveries used up the grace.
 MIN_FLUSH_S = 1.0
+
+
+# No RPC of its own: health (always open to probes) and, for an operator's grpcurl, reflection.
+OPERATOR_ONLY = {REFLECTION: {"operator"}}
 
 
 def main() -> int:
@@ -108,7 +114,7 @@ async def run(settings: NotifySettings) -> int:
     case_events = CaseEventConsumer(
         consumer, settings.case_events_topic, handler, max_records=settings.max_batch
     )
-    server = GrpcServer(settings)
+    server = GrpcServer(settings, access=OPERATOR_ONLY)
 
     await consumer.start()
     pending = store.pending()

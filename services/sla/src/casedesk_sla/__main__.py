@@ -3,8 +3,9 @@
 Loads the clocks and offsets from the store, then runs four things in one event loop: the
 consumer of case.events.v1, the alarm timer, the outbox relay to sla.events.v1 and the gRPC server
 (health and reflection only, port 50053). The health status turns SERVING only after the clocks
-are loaded. If any of the loops fails the process stops, so an orchestrator restarts it from the
-store rather than leaving it half alive; SIGTERM drains and stops everything in order.
+are loaded. If the consumer or the timer fails the process stops, so an orchestrator restarts it
+from the store rather than leaving it half alive (the relay tries a failing batch again after a
+backoff); SIGTERM drains and stops everything in order.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 from aiokafka import AIOKafkaConsumer
 
 from casedesk_deadlines import CalendarOverrides, russian_calendar
+from casedesk_runtime.grpc_authz import REFLECTION
 from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.kafka import consumer_config, stop_consumer
 from casedesk_runtime.logs import configure_logging, get_logger
@@ -35,6 +37,10 @@ from casedesk_sla.domain import PolicyRegistry, SlaBook
 from casedesk_sla.settings import SlaSettings
 
 log = get_logger("casedesk_sla")
+
+
+# No RPC of its own: health (always open to probes) and, for an operator's grpcurl, reflection.
+OPERATOR_ONLY = {REFLECTION: {"operator"}}
 
 
 def build_policies(settings: SlaSettings) -> PolicyRegistry:
@@ -111,7 +117,7 @@ async def serve(settings: SlaSettings) -> int:
         await stop_consumer(kafka_consumer)
         store.close()
 
-    server = GrpcServer(settings)
+    server = GrpcServer(settings, access=OPERATOR_ONLY)
     await server.start()
     await server.serve_until_signal(on_shutdown=shut_down)
     return 1 if failed else 0

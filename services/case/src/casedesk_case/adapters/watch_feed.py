@@ -10,9 +10,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from casedesk_case.adapters.log_follower import Doorbell, follow
 from casedesk_case.application import CaseApplication
 from casedesk_case.domain.case import CASE_EVENT_TOPICS
+from casedesk_runtime.following import Doorbell, follow
 
 
 class CaseEventFeed:

@@ -4,6 +4,11 @@ Records go out in decision order, keyed by case id. Rows are marked published on
 acknowledged all of them. A crash between the acknowledgement and marking the rows sends them
 again under the same event id, which is what consumers of the journal deduplicate on (DESIGN.md
 "Kafka topics").
+
+Not a follower of its own (casedesk_runtime.following) on purpose: the consumer loop publishes
+after each batch's Escalate commands are answered. A row waits for its command (a refusal rewrites
+it), so a journal publishing concurrently could send a case's later decisions before its earlier
+one, breaking the per-case order of the topic.
 """
 
 from __future__ import annotations

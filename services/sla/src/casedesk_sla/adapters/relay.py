@@ -4,15 +4,16 @@ Rows are deleted only once the broker acknowledged every one of them. A crash be
 acknowledgement and the delete re-publishes those rows after the restart with the same event ids,
 which consumers of sla.events.v1 deduplicate; nothing is lost. A broker outage of any length is
 waited out by the `Publisher` (fresh producers, one log line a minute), the rows stay meanwhile.
+The loop is the runtime's `follow()`: woken by the engine when it adds rows, polling every
+`idle_s`, trying a failing batch (a store error) again after a backoff instead of ending.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from casedesk_runtime.following import Doorbell, follow
 from casedesk_runtime.publishing import OutgoingRecord, Publisher
 from casedesk_sla.adapters.store import OutboxRow, SqliteClockStore
 
@@ -31,25 +32,27 @@ class OutboxRelay:
         self._topic = topic
         self._batch_size = batch_size
         self._idle_s = idle_s
-        self._wakeup = asyncio.Event()
-        self._stopping = False
+        self._bell = Doorbell()
 
     def wake(self) -> None:
-        self._wakeup.set()
+        """New rows are in the outbox: publish them without waiting for the next poll."""
+        self._bell.ring()
 
     def stop(self) -> None:
         """End `run` after the batch under way (whose delivery `Publisher.close` abandons)."""
-        self._stopping = True
-        self._wakeup.set()
+        self._bell.close()
 
     async def run(self) -> None:
-        while not self._stopping and not self._publisher.closed:
-            # Cleared before looking, so a wake-up that arrives while we look is not lost.
-            self._wakeup.clear()
-            published = await self.publish_pending()
-            if not published:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._idle_s)
+        """Publish until stopped or the publisher is closed; a failing batch is tried again."""
+        await follow(
+            "sla outbox relay", self._step, self._bell, self._idle_s, full_step=self._batch_size
+        )
+
+    async def _step(self) -> int:
+        published = await self.publish_pending()
+        if self._publisher.closed:
+            self._bell.close()  # abandoned by the shutdown: the rows wait for the next run
+        return published
 
     async def publish_pending(self) -> int:
         """Publish one batch of the outbox; returns how many rows were published.

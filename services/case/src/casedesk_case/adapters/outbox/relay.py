@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from eventsourcing.persistence import IntegrityError, Tracking
 from opentelemetry import metrics
 
-from casedesk_case.adapters.log_follower import Doorbell, follow
 from casedesk_case.application import CaseApplication
 from casedesk_case.application.positions import outbox_tracking_name
 from casedesk_case.domain.case import CASE_EVENT_TOPICS
 from casedesk_case.wire.events import to_outbox_record
+from casedesk_runtime.following import Doorbell, follow
 from casedesk_runtime.publishing import OutgoingRecord, Publisher
 from casedesk_vocabulary.topics import CASE_EVENTS
 

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from casedesk_case.adapters.log_follower import Doorbell, follow
 from casedesk_case.application.ports import CaseIndex
 from casedesk_case.application.positions import index_tracking_name
 from casedesk_case.application.views import CaseSummary
 from casedesk_case.domain.case import CASE_EVENT_TOPICS, Case
 from casedesk_case.domain.lifecycle import OPEN_WORK
 from casedesk_case.domain.values import Status
+from casedesk_runtime.following import Doorbell, follow
 
 if TYPE_CHECKING:
     from casedesk_case.application import CaseApplication

@@ -3,18 +3,19 @@
 Entries are deleted only after Kafka acknowledged them, so a crash re-publishes at most the last
 unacknowledged batch, with the same event ids. Deliveries go through a `Publisher`: a broker
 outage of any length is waited out with fresh producers (logged when it starts, once a minute and
-when it ends), the entries staying in the outbox meanwhile.
+when it ends), the entries staying in the outbox meanwhile. The loop is the runtime's `follow()`:
+woken when the dispatcher writes entries, polling every `idle_poll_s`, trying a failing round (a
+store error) again after a backoff.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from casedesk_notify.adapters.store import DeliveryStore
+from casedesk_runtime.following import Doorbell, follow
 from casedesk_runtime.publishing import OutgoingRecord, Publisher
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,11 @@ class JournalRelay:
         self._topic = topic
         self._batch_size = batch_size
         self._idle_poll_s = idle_poll_s
-        self._wakeup = asyncio.Event()
-        self._stopping = False
+        self._bell = Doorbell()
 
     def wake(self) -> None:
         """New entries are in the outbox: publish them without waiting for the next poll."""
-        self._wakeup.set()
+        self._bell.ring()
 
     async def publish_pending(self) -> int:
         """Publish everything in the outbox now; return how many entries went out.
@@ -63,27 +63,27 @@ class JournalRelay:
 
         Closing the publisher (shutdown while Kafka is away) ends it at once, the rest unpublished.
         """
-        while True:
-            stopping = self._stopping
+        await follow("notify journal relay", self._step, self._bell, self._idle_poll_s)
+        if not self._publisher.closed:
+            # Begun after stop(): it takes what the lanes' last deliveries wrote, woken or not.
             await self.publish_pending()
-            if self._publisher.closed:
-                backlog = self._store.journal_backlog()
-                if backlog:
-                    log.warning(
-                        "journal not fully flushed at shutdown; published on restart",
-                        extra={"journal_backlog": backlog},
-                    )
-                return
-            if stopping:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll_s)
-            self._wakeup.clear()
+        if self._publisher.closed:
+            backlog = self._store.journal_backlog()
+            if backlog:
+                log.warning(
+                    "journal not fully flushed at shutdown; published on restart",
+                    extra={"journal_backlog": backlog},
+                )
 
     def stop(self) -> None:
-        """Ask `run` to do a last flush and return."""
-        self._stopping = True
-        self._wakeup.set()
+        """Ask `run` to finish the round under way, do a last flush and return."""
+        self._bell.close()
+
+    async def _step(self) -> int:
+        published = await self.publish_pending()
+        if self._publisher.closed:
+            self._bell.close()  # abandoned by the shutdown: the entries wait for the next run
+        return published
 
     def _waiting_at(self, first_seq: int) -> Callable[[], Mapping[str, Any]]:
         """For the outage log lines: where the journal waits and how much is behind it."""
