@@ -78,7 +78,9 @@ async def test_one_trace_spans_grpc_call_and_kafka_message(
     kafka_bootstrap: str, span_exporter: InMemorySpanExporter
 ) -> None:
     topic = f"probe.{uuid.uuid4().hex[:8]}"
-    settings = ServiceSettings(grpc_port=0, kafka_bootstrap_servers=kafka_bootstrap)
+    settings = ServiceSettings(
+        grpc_port=0, kafka_bootstrap_servers=kafka_bootstrap, grpc_insecure_dev=True
+    )
     broker = make_broker(settings, client_id="probe-in-process")
     received: asyncio.Queue = asyncio.Queue()
 

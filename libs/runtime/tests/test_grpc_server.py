@@ -27,7 +27,7 @@ def _echo_binding():
 
 @pytest.fixture
 async def server():
-    server = GrpcServer(ServiceSettings(grpc_port=0), [_echo_binding()])
+    server = GrpcServer(ServiceSettings(grpc_port=0, grpc_insecure_dev=True), [_echo_binding()])
     await server.start()
     yield server
     await server.stop(0)

@@ -41,6 +41,7 @@ def intake_settings(data_dir: Path, **overrides: object) -> IntakeSettings:
         "citizen_rate_per_s": 1000.0,
         "citizen_burst": 1000.0,
         "shutdown_grace_s": 0.0,
+        "grpc_insecure_dev": True,  # the in-process tests speak plaintext (TLS: tests/integration)
     }
     values.update(overrides)
     return IntakeSettings(**values)  # type: ignore[arg-type]

@@ -2,6 +2,11 @@
 
 `start_service("casedesk_case", env)` runs `python -m casedesk_case` with `env` over this
 process's environment and returns once the standard gRPC health check answers SERVING.
+
+A service given TLS files (CASEDESK_TLS_CERT_FILE, _KEY_FILE, _CA_FILE) serves mutual TLS and
+is probed with its own certificate; without them it is started with the explicit development
+setting CASEDESK_GRPC_INSECURE_DEV=true (plaintext, no authorisation), as services refuse
+plaintext otherwise.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 START_TIMEOUT = 30.0
+SERVING = health_pb2.HealthCheckResponse.SERVING
 LOG_TAIL_LINES = 40
 
 
@@ -53,9 +59,29 @@ def free_port() -> int:
     return free_ports(1)[0]
 
 
-def health_status(address: str, timeout: float = 1.0) -> int | None:
+TLS_VARIABLES = ("CASEDESK_TLS_CERT_FILE", "CASEDESK_TLS_KEY_FILE", "CASEDESK_TLS_CA_FILE")
+
+
+def tls_credentials(env: dict[str, str]) -> grpc.ChannelCredentials | None:
+    """Client credentials from a service's own TLS files (any verified identity may probe)."""
+    if not all(env.get(name) for name in TLS_VARIABLES):
+        return None
+    cert, key, ca = (Path(env[name]).read_bytes() for name in TLS_VARIABLES)
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca, private_key=key, certificate_chain=cert
+    )
+
+
+def health_status(
+    address: str, timeout: float = 1.0, credentials: grpc.ChannelCredentials | None = None
+) -> int | None:
     """The overall health status at `address`, or None when nothing answers."""
-    with grpc.insecure_channel(address) as channel:
+    opened = (
+        grpc.secure_channel(address, credentials)
+        if credentials is not None
+        else grpc.insecure_channel(address)
+    )
+    with opened as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
@@ -133,7 +159,8 @@ class ServiceProcess:
             if not self.running:
                 code = self._process.returncode if self._process else None
                 self._fail(f"exited with code {code} before serving")
-            if health_status(self.address) == health_pb2.HealthCheckResponse.SERVING:
+            credentials = tls_credentials(self.env)
+            if health_status(self.address, credentials=credentials) == SERVING:
                 return
             if time.monotonic() >= deadline:
                 self.kill()
@@ -156,6 +183,8 @@ def start_service(
 ) -> ServiceProcess:
     """Start `python -m module` on the port in env[port_env] (a free one when absent)."""
     env = dict(env or {})
+    if tls_credentials(env) is None:
+        env.setdefault("CASEDESK_GRPC_INSECURE_DEV", "true")
     port = int(env.setdefault(port_env, str(free_port())))
     directory = log_dir or Path(tempfile.mkdtemp(prefix="casedesk-services-"))
     log_path = directory / f"{module.replace('.', '-')}-{port}.log"

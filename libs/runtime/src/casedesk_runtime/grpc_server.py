@@ -4,6 +4,15 @@ Standard health service and reflection are always on, so grpcurl, Kubernetes' na
 and the integration tests all talk to any process the same way. On SIGTERM the health status turns
 NOT_SERVING first (load balancers stop routing), in-flight calls get `shutdown_grace_s` to finish,
 then the server stops.
+
+Every connection is mutual TLS (`grpc_tls`, credentials that follow rotated certificate files)
+and every call is authorised by the caller's service identity against the access table the
+service passes in (`grpc_authz`). Without the TLS files the server refuses to be built, unless
+CASEDESK_GRPC_INSECURE_DEV=true: then it listens in plaintext and authorises nothing.
+
+Kubernetes' native gRPC probes speak plaintext only, so with TLS on, CASEDESK_GRPC_HEALTH_PORT
+opens a second, plaintext listener that serves the health service and nothing else (the same
+statuses, NOT_SERVING included during a drain).
 """
 
 from __future__ import annotations
@@ -18,6 +27,12 @@ from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from casedesk_runtime.grpc_authz import (
+    AccessTable,
+    AuthorizationServerInterceptor,
+    validate_access_table,
+)
+from casedesk_runtime.grpc_tls import ReloadingCertificates, server_credentials, tls_files
 from casedesk_runtime.grpc_tracing import TracingServerInterceptor
 from casedesk_runtime.logs import get_logger
 from casedesk_runtime.settings import ServiceSettings
@@ -50,12 +65,33 @@ class _MethodAwarePool:
 
 
 class GrpcServer:
-    def __init__(self, settings: ServiceSettings, services: Sequence[ServiceBinding] = ()) -> None:
+    """`access` is the service's access table (grpc_authz); None or empty: only health is open.
+
+    Raises grpc_tls.TlsNotConfigured (a SettingsError naming the variables to set) when the
+    settings have neither the TLS files nor grpc_insecure_dev.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        services: Sequence[ServiceBinding] = (),
+        *,
+        access: AccessTable | None = None,
+    ) -> None:
         self._settings = settings
         self._services = list(services)
+        self._access: AccessTable = access if access is not None else {}
+        validate_access_table(self._access, [name for _, _, name in self._services])
+        self._secure = tls_files(settings) is not None  # refuses plaintext without the dev flag
         self._health = health.aio.HealthServicer()
-        self._server = grpc.aio.server(interceptors=[TracingServerInterceptor()])
+        # Tracing first: a refused call is still a traced call, with its PERMISSION_DENIED.
+        authorization = AuthorizationServerInterceptor(self._access, enforce=self._secure)
+        self._server = grpc.aio.server(interceptors=[TracingServerInterceptor(), authorization])
+        self._health_server: grpc.aio.Server | None = None
         self.port: int = 0
+        self.health_port: int = 0  # the plaintext health-only listener, 0 when there is none
+        # The certificates being served (their `.material.serial`), None in plaintext.
+        self.certificates: ReloadingCertificates | None = None
 
     async def start(self) -> int:
         server = self._server
@@ -70,18 +106,48 @@ class GrpcServer:
             pool=_MethodAwarePool(descriptor_pool.Default()),
         )
         address = f"{self._settings.grpc_host}:{self._settings.grpc_port}"
-        self.port = server.add_insecure_port(address)
+        credentials = server_credentials(self._settings)
+        if credentials is None:
+            self.port = server.add_insecure_port(address)
+            log.warning(
+                "gRPC in plaintext, every call allowed: CASEDESK_GRPC_INSECURE_DEV is on",
+                extra={"address": address},
+            )
+        else:
+            tls, self.certificates = credentials
+            self.port = server.add_secure_port(address, tls)
         await server.start()
+        if self._settings.grpc_health_port is not None:
+            await self._start_health_listener()
         for _, _, name in self._services:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
-        log.info("gRPC server listening", extra={"address": address, "port": self.port})
+        log.info(
+            "gRPC server listening",
+            extra={
+                "address": address,
+                "port": self.port,
+                "tls": self._secure,
+                "client_auth": self._settings.tls_client_auth if self._secure else None,
+            },
+        )
         return self.port
+
+    async def _start_health_listener(self) -> None:
+        health_server = grpc.aio.server()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, health_server)
+        address = f"{self._settings.grpc_host}:{self._settings.grpc_health_port}"
+        self.health_port = health_server.add_insecure_port(address)
+        await health_server.start()
+        self._health_server = health_server
+        log.info("gRPC health-only listener (plaintext)", extra={"port": self.health_port})
 
     async def stop(self, grace: float | None = None) -> None:
         await self._health.enter_graceful_shutdown()
         grace = self._settings.shutdown_grace_s if grace is None else grace
         await self._server.stop(grace)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
 
     async def serve_until_signal(
         self, on_shutdown: Callable[[], Awaitable[None]] | None = None

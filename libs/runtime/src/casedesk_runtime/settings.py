@@ -7,9 +7,9 @@ fails at start with an actionable line instead of a traceback deep in a handler.
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Literal, Self, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CASEDESK_"
@@ -39,6 +39,35 @@ class ServiceSettings(BaseSettings):
     # OTLP/gRPC endpoint of a collector; unset means telemetry stays in-process (off).
     otlp_endpoint: str | None = None
 
+    # Mutual TLS on every gRPC connection (grpc_tls): this process's certificate and key (served
+    # and presented when calling others) and the CA bundle it trusts. All three or none.
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_ca_file: str | None = None
+    # `optional` (a public edge only): client certificates are not requested, see grpc_tls.
+    tls_client_auth: Literal["require", "optional"] = "require"
+    # Plaintext gRPC without authorisation, for development and tests; without it and without
+    # the TLS files a server refuses to start and a client refuses to make a channel.
+    grpc_insecure_dev: bool = False
+    # A plaintext listener serving only the health service, for Kubernetes' native gRPC probes
+    # (which cannot do TLS); unset: none. 0 picks a free port (tests).
+    grpc_health_port: int | None = Field(default=None, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _tls_files_together(self) -> Self:
+        files = {
+            "CASEDESK_TLS_CERT_FILE": self.tls_cert_file,
+            "CASEDESK_TLS_KEY_FILE": self.tls_key_file,
+            "CASEDESK_TLS_CA_FILE": self.tls_ca_file,
+        }
+        missing = [name for name, value in files.items() if not value]
+        if missing and len(missing) < len(files):
+            raise ValueError(
+                "TLS needs all of CASEDESK_TLS_CERT_FILE, CASEDESK_TLS_KEY_FILE and "
+                f"CASEDESK_TLS_CA_FILE; missing: {', '.join(missing)}"
+            )
+        return self
+
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -50,5 +79,8 @@ def load_settings(settings_class: type[S], **overrides: object) -> S:
         problems = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"])
-            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+            if field:
+                problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+            else:  # a check across fields names its variables itself
+                problems.append(str(error["msg"]).removeprefix("Value error, "))
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

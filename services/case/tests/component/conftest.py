@@ -40,7 +40,7 @@ async def service(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
     app.on_recorded(projector.bell.ring)
     pipeline = CommandPipeline(app, executor) if request.param == "pipeline" else None
     server = GrpcServer(
-        CaseSettings(grpc_port=0),
+        CaseSettings(grpc_port=0, grpc_insecure_dev=True),  # the in-process tests speak plaintext
         [(case_service_pb2_grpc.add_CaseServiceServicer_to_server,
           CaseServicer(app, executor, feed, pipeline), "casedesk.case.v1.CaseService")],
     )  # fmt: skip

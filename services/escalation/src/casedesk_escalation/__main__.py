@@ -28,7 +28,8 @@ from casedesk_escalation.application.escalations import Escalations
 from casedesk_escalation.application.journal_relay import DecisionJournal
 from casedesk_escalation.settings import EscalationSettings
 from casedesk_escalation.wire import ProtobufDecisions
-from casedesk_runtime.grpc_client import insecure_channel
+from casedesk_runtime.grpc_authz import REFLECTION
+from casedesk_runtime.grpc_client import channel_for
 from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.kafka import consumer_config, stop_consumer
 from casedesk_runtime.logs import configure_logging, get_logger
@@ -42,10 +43,14 @@ log = get_logger("casedesk_escalation")
 ABANDON_WAIT_S = 5.0
 
 
+# No RPC of its own: health (always open to probes) and, for an operator's grpcurl, reflection.
+OPERATOR_ONLY = {REFLECTION: {"operator"}}
+
+
 async def run(settings: EscalationSettings) -> int:
     """Run until SIGTERM/SIGINT (returns 0) or until the consumer fails (returns 1)."""
     async with escalation_pipeline(settings) as escalations:
-        server = GrpcServer(settings)
+        server = GrpcServer(settings, access=OPERATOR_ONLY)
         await server.start()
         return await _serve(server, escalations, settings.shutdown_grace_s)
 
@@ -56,7 +61,7 @@ async def escalation_pipeline(settings: EscalationSettings) -> AsyncIterator[Esc
     policy = load_policy(settings.escalation_policy_file)
     store = _store(settings)
     await store.open()
-    channel = insecure_channel(settings.case_address)
+    channel = channel_for(settings, settings.case_address)
     # Dead letters and the journal are delivered one after the other by the consumer loop.
     publisher = Publisher(producer_starter(settings, "escalation"), name="escalation")
     consumer = AIOKafkaConsumer(

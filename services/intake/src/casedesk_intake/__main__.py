@@ -41,6 +41,7 @@ from casedesk_intake.domain.attachment_rules import AttachmentRules
 from casedesk_intake.domain.frontends import FrontendRegistry
 from casedesk_intake.domain.rate_limits import Rate, RateLimiter
 from casedesk_intake.domain.submission_rules import SubmissionRules
+from casedesk_intake.grpc_api.access import INTAKE_ACCESS
 from casedesk_intake.grpc_api.servicer import IntakeServicer, binding
 from casedesk_intake.settings import IntakeSettings
 from casedesk_intake.wire.follow_ups import FollowUpRequests
@@ -50,7 +51,7 @@ from casedesk_intake.wire.replies import (
     MailOutcomeRecords,
 )
 from casedesk_runtime.collector import tune_garbage_collector
-from casedesk_runtime.grpc_client import insecure_channel
+from casedesk_runtime.grpc_client import channel_for
 from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.logs import configure_logging, get_logger
 from casedesk_runtime.settings import SettingsError, load_settings
@@ -120,7 +121,7 @@ async def assembled(
     version = settings.deadline_policy_version
     policy = load_policy(version) if version else None
     store = await open_store(settings.resolved_database_url())
-    channel = case_channel or insecure_channel(settings.case_address)
+    channel = case_channel or channel_for(settings, settings.case_address)
     vault = AttachmentVault(settings.resolved_attachments_dir(), key)
     references = CitizenReferences(key)
     rules = attachment_rules(settings)
@@ -183,7 +184,7 @@ async def serve(settings: IntakeSettings) -> None:
     telemetry = configure_telemetry(settings.service_name, settings.otlp_endpoint)
     try:
         async with assembled(settings) as parts:
-            server = GrpcServer(settings, [binding(parts.servicer)])
+            server = GrpcServer(settings, [binding(parts.servicer)], access=INTAKE_ACCESS)
             tune_garbage_collector()
             await server.serve_until_signal()
     finally:
