@@ -2,8 +2,10 @@
 
 The commands are read from the README's "Try it with grpcurl" section and run by bash as written
 (only the README's default address is swapped for the test's), so the documentation cannot drift
-from what works. Intake and the case service run as processes; the case service keeps its events
-in SQLite with the relay off, because nothing here reads Kafka.
+from what works. Intake and the case service run as processes over mutual TLS with certificates
+from `casedesk-pki`, intake calling the case service as `intake`, grpcurl calling intake as
+`frontend`; the case service keeps its events in SQLite with the relay off, because nothing here
+reads Kafka.
 """
 
 from __future__ import annotations
@@ -89,13 +91,14 @@ class Desk:
     intake: ServiceProcess
     case: ServiceProcess
     token: str
+    pki: Path
 
     def run(self, readme_command: str) -> Outcome:
         command = readme_command.replace(README_ADDRESS, self.intake.address)
         done = subprocess.run(
             ["bash", "-c", command],
             cwd=REPO,
-            env={**os.environ, "CHAT_TOKEN": self.token},
+            env={**os.environ, "CHAT_TOKEN": self.token, "PKI": str(self.pki)},
             capture_output=True,
             text=True,
             timeout=60,
@@ -134,10 +137,32 @@ def new_frontend(directory: Path) -> tuple[str, Path]:
     return comments[1], frontends
 
 
+def tls(pki: Path, name: str) -> dict[str, str]:
+    return {
+        "CASEDESK_TLS_CERT_FILE": str(pki / f"{name}.crt"),
+        "CASEDESK_TLS_KEY_FILE": str(pki / f"{name}.key"),
+        "CASEDESK_TLS_CA_FILE": str(pki / "ca.crt"),
+    }
+
+
+def credentials(pki: Path, name: str) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(
+        root_certificates=(pki / "ca.crt").read_bytes(),
+        private_key=(pki / f"{name}.key").read_bytes(),
+        certificate_chain=(pki / f"{name}.crt").read_bytes(),
+    )
+
+
 @pytest.fixture(scope="module")
 def desk(grpcurl_built: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     directory = tmp_path_factory.mktemp("intake-grpcurl")
     token, frontends = new_frontend(directory)
+    pki = directory / "pki"
+    subprocess.run(
+        [sys.executable, "-m", "casedesk_runtime.pki", "--out", str(pki),
+         "--names", "case,intake,frontend,escalation,operator"],
+        check=True, capture_output=True,
+    )  # fmt: skip
     launcher = ServiceLauncher(directory)
     try:
         case = launcher(
@@ -147,6 +172,7 @@ def desk(grpcurl_built: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 "SQLITE_DBNAME": str(directory / "cases.sqlite3"),
                 "CASEDESK_RELAY_ENABLED": "false",
                 "CASEDESK_SHUTDOWN_GRACE_S": "1",
+                **tls(pki, "case"),
             },
         )
         intake = launcher(
@@ -157,9 +183,10 @@ def desk(grpcurl_built: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 "CASEDESK_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
                 "CASEDESK_FRONTENDS_FILE": str(frontends),
                 "CASEDESK_SHUTDOWN_GRACE_S": "1",
+                **tls(pki, "intake"),
             },
         )
-        yield Desk(intake, case, token)
+        yield Desk(intake, case, token, pki)
     finally:
         launcher.stop_all()
 
@@ -181,6 +208,29 @@ def test_list_shows_intake_and_health(desk: Desk, commands: ReadmeCommands) -> N
     services = listed.stdout.split()
     assert "casedesk.intake.v1.IntakeService" in services
     assert "grpc.health.v1.Health" in services
+
+
+def test_plaintext_and_unknown_or_unauthorised_callers_are_refused(
+    desk: Desk, commands: ReadmeCommands
+) -> None:
+    tls_options = '-cacert "$PKI/ca.crt" -cert "$PKI/frontend.crt" -key "$PKI/frontend.key"'
+    assert tls_options in commands.list_services
+    plaintext = desk.run(commands.list_services.replace(tls_options, "-plaintext"))
+    assert plaintext.returncode != 0, plaintext.output
+    no_client_certificate = desk.run(
+        commands.list_services.replace(tls_options, '-cacert "$PKI/ca.crt"')
+    )
+    assert no_client_certificate.returncode != 0, no_client_certificate.output
+    # The case service's table lets `escalation` escalate, not change a status (nor use
+    # reflection: grpcurl reads the .proto files instead).
+    as_escalation = tls_options.replace("frontend", "escalation")
+    protos = "-import-path proto -proto casedesk/case/v1/case_service.proto"
+    change = desk.run(
+        f'tools/grpcurl.sh {as_escalation} {protos} -d \'{{"case_id": "x"}}\' '
+        f"{desk.case.address} casedesk.case.v1.CaseService/ChangeStatus"
+    )
+    assert change.returncode == 64 + grpc.StatusCode.PERMISSION_DENIED.value[0], change.output
+    assert "casedesk.case.v1.CaseService/ChangeStatus" in change.output
 
 
 def test_describe_shows_the_submit_case_method(desk: Desk, commands: ReadmeCommands) -> None:
@@ -206,7 +256,7 @@ def test_submit_case_registers_a_case_and_returns_its_number(
     assert acknowledgement["status"] == "REGISTERED"
     assert acknowledgement["number"] in acknowledgement["text"]
     # The number names a case the case service really stored, from the chat the README names.
-    with grpc.insecure_channel(desk.case.address) as channel:
+    with grpc.secure_channel(desk.case.address, credentials(desk.pki, "operator")) as channel:
         stored = case_service_pb2_grpc.CaseServiceStub(channel).GetCase(
             case_service_pb2.GetCaseRequest(number=acknowledgement["number"]), timeout=10
         )

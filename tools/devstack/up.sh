@@ -30,6 +30,11 @@ start mail-sink $UV run --frozen python tools/devstack/mail_sink.py --port "$MAI
 start sms-sink $UV run --frozen python tools/devstack/sms_sink.py --port "$SMS_PORT" --file "$STACK/sms.jsonl"
 
 declare -A PORTS=([intake]=50051 [case]=50052 [sla]=50053 [escalation]=50054 [notify]=50055)
+# Mutual TLS between everything: a development CA and a certificate per service, plus `operator`
+# (a person's tools: grpcurl, the health wait below) and `frontend` (a channel frontend).
+PKI="$STACK/pki"
+$UV run --frozen casedesk-pki --out "$PKI" \
+  --names case,intake,sla,escalation,notify,desk,operator,frontend >/dev/null
 DATA="$STACK/data"
 export PERSISTENCE_MODULE=eventsourcing.sqlite
 export CASEDESK_CASE_ADDRESS="127.0.0.1:${PORTS[case]}"
@@ -51,13 +56,15 @@ for name in case intake sla escalation notify; do
     continue
   fi
   SQLITE_DBNAME="$STACK/data/$name.sqlite" CASEDESK_GRPC_PORT="${PORTS[$name]}" \
+    CASEDESK_TLS_CERT_FILE="$PKI/$name.crt" CASEDESK_TLS_KEY_FILE="$PKI/$name.key" \
+    CASEDESK_TLS_CA_FILE="$PKI/ca.crt" \
     start "$name" $UV run --frozen python -m "casedesk_$name"
   running+=("$name")
 done
 
 # A service is up when its standard health check answers SERVING.
 for name in "${running[@]}"; do
-  $UV run --frozen python tools/devstack/wait_healthy.py "127.0.0.1:${PORTS[$name]}" 60 \
+  $UV run --frozen python tools/devstack/wait_healthy.py "127.0.0.1:${PORTS[$name]}" 60 "$PKI" \
     || { echo "$name did not become healthy; see $STACK/logs/$name.log" >&2; exit 1; }
 done
 
@@ -69,6 +76,7 @@ for name in "${running[@]}"; do
   printf '  %-14s grpc://127.0.0.1:%s   (log %s)\n' "$name" "${PORTS[$name]}" "$STACK/logs/$name.log"
 done
 echo "  frontend token $DEV_TOKEN   (metadata: authorization: Bearer <token>, x-citizen-login: <login>)"
+echo "  certificates   $PKI   (ca.crt; <name>.crt/.key for each service, operator and frontend)"
 echo "Status (make status):"
 bash tools/devstack/status.sh
 echo "Stop with: make down"
