@@ -38,6 +38,11 @@ from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk.common.v1 import types_pb2
 from casedesk_runtime.topics import ensure_topics
 
+# The benchmark's clients speak plaintext: the services run with the explicit development setting
+# (mutual TLS is measured separately, see the issue notes).
+PLAINTEXT = {"CASEDESK_GRPC_INSECURE_DEV": "true"}
+
+
 CREATES = int(os.environ.get("CASEDESK_BENCH_CASE_CREATES", "4000"))
 CHANGES = int(os.environ.get("CASEDESK_BENCH_CASE_CHANGES", "4000"))
 IN_FLIGHT = int(os.environ.get("CASEDESK_BENCH_CASE_IN_FLIGHT", "24"))
@@ -277,7 +282,7 @@ def start_service(env: dict[str, str], port: int, log: Path) -> subprocess.Popen
         process = subprocess.Popen(
             [sys.executable, "-m", "casedesk_case"],
             env={**os.environ, **env, "CASEDESK_GRPC_PORT": str(port),
-                 "CASEDESK_LOG_LEVEL": "WARNING"},
+                 "CASEDESK_LOG_LEVEL": "WARNING", **PLAINTEXT},
             stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
     deadline = time.monotonic() + 30

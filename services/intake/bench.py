@@ -46,6 +46,11 @@ from casedesk_runtime.collector import tune_garbage_collector
 from casedesk_runtime.topics import ensure_topics
 from casedesk_vocabulary.topics import CASE_EVENTS
 
+# The benchmark's clients speak plaintext: the services run with the explicit development setting
+# (mutual TLS is measured separately, see the issue notes).
+PLAINTEXT = {"CASEDESK_GRPC_INSECURE_DEV": "true"}
+
+
 SATURATION_CASES = int(os.environ.get("CASEDESK_BENCH_INTAKE_CASES", "3000"))
 PACED_CASES = int(os.environ.get("CASEDESK_BENCH_INTAKE_PACED_CASES", "5000"))
 RATE = float(os.environ.get("CASEDESK_BENCH_INTAKE_RATE", "500"))
@@ -82,7 +87,13 @@ def service(module: str, env: dict[str, str], log_dir: Path) -> Iterator[tuple[s
     log = (log_dir / f"{module}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", module],
-        env={**os.environ, **env, "CASEDESK_GRPC_PORT": str(port), "CASEDESK_LOG_LEVEL": "WARNING"},
+        env={
+            **os.environ,
+            **env,
+            "CASEDESK_GRPC_PORT": str(port),
+            "CASEDESK_LOG_LEVEL": "WARNING",
+            **PLAINTEXT,
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
     )

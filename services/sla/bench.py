@@ -28,12 +28,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from casedesk.case.v1 import events_pb2 as case_events
-from casedesk.common.v1 import envelope_pb2, types_pb2
+from casedesk_runtime.testing.case_events import CaseStream
 from casedesk_sla.adapters.store import SqliteClockStore
 from casedesk_sla.adapters.system_clock import SystemClock
 from casedesk_sla.application.engine import ConsumedEvent, SlaEngine
@@ -41,7 +40,8 @@ from casedesk_sla.application.timer import AlarmTimer
 from casedesk_sla.application.watermarks import Watermarks
 from casedesk_sla.domain import PolicyRegistry, SlaBook, SlaFact, SlaKind
 from casedesk_sla.wire.case_events import case_fact, event_time
-from casedesk_sla.wire.timestamps import timestamp_of
+from casedesk_vocabulary.enums import Channel
+from casedesk_vocabulary.moscow import from_micros
 from casedesk_vocabulary.topics import CASE_EVENTS
 
 PARTITION = (CASE_EVENTS, 0)
@@ -63,23 +63,8 @@ Record = tuple[bytes, str]
 
 
 def created_record(channel: str, registered_at: int) -> Record:
-    case_id = str(uuid.uuid4())
-    event = case_events.CaseEvent(
-        meta=envelope_pb2.EventMeta(
-            event_id=str(uuid.uuid4()),
-            case_id=case_id,
-            case_version=1,
-            event_type="case.Created",
-            occurred_at=timestamp_of(registered_at),
-            actor=types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="bench"),
-        ),
-        created=case_events.Created(
-            number="2026-0000001",
-            channel=types_pb2.Channel.Value(channel),
-            tier=types_pb2.L1,
-            registered_at=timestamp_of(registered_at),
-        ),
-    )
+    case = CaseStream(channel=Channel(channel), at=from_micros(registered_at))
+    event = case.created()
     # Every case in a trace of its own, as from the frontends: the clocks keep each one.
     traceparent = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
     return event.SerializeToString(), traceparent

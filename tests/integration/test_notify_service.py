@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import itertools
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -27,19 +26,20 @@ from casedesk_notify.domain import DeliveryChannel as Channel
 from casedesk_notify.domain.identity import message_id, notification_id
 from casedesk_notify.testing import events
 from casedesk_notify.testing.sinks import SmsSink, SmtpSink
+from casedesk_runtime.testing.case_events import CaseStream, a_citizen
 from casedesk_runtime.topics import TopicSpec, ensure_topics
+from casedesk_vocabulary.enums import Status
 
 pytestmark = pytest.mark.integration
 
 DOMAIN = "notify.casedesk.test"
 PORTAL = "https://portal.test/cases"
-LIFECYCLE = [
-    types_pb2.REGISTERED,
-    types_pb2.IN_PROGRESS,
-    types_pb2.WAITING_FOR_CITIZEN,
-    types_pb2.IN_PROGRESS,
-    types_pb2.ANSWER_READY,
-    types_pb2.CLOSED,
+LIFECYCLE = [  # after REGISTERED
+    Status.IN_PROGRESS,
+    Status.WAITING_FOR_CITIZEN,
+    Status.IN_PROGRESS,
+    Status.ANSWER_READY,
+    Status.CLOSED,
 ]
 LABELS = {
     types_pb2.IN_PROGRESS: "В работе",
@@ -129,9 +129,9 @@ def start_notify(services: ServiceLauncher) -> Callable[[dict[str, str]], Servic
 
 def case_story(index: int) -> tuple[str, list[events_pb2.CaseEvent]]:
     case_id = f"case-{uuid.uuid4()}"
-    story = [events.created(case_id, f"2026-{index:07d}", email=f"citizen{index}@example.org")]
-    for version, (before, after) in enumerate(itertools.pairwise(LIFECYCLE), 2):
-        story.append(events.status_changed(case_id, version, before, after))
+    case = CaseStream(case_id, number=f"2026-{index:07d}")
+    story = [case.created(citizen=a_citizen(email=f"citizen{index}@example.org"))]
+    story += [case.status_changed(to=status) for status in LIFECYCLE]
     return case_id, story
 
 
@@ -267,7 +267,7 @@ async def test_a_permanent_sms_failure_is_dead_lettered(
         start_notify, {**notify_env, "CASEDESK_CASE_EVENTS_TOPIC": private_topic}
     )
     case_id = f"case-{uuid.uuid4()}"
-    created = events.created(case_id, "2026-0099999")
+    created = CaseStream(case_id, number="2026-0099999").created()
     await produce(kafka, [[created]], private_topic)
     dlq = AIOKafkaConsumer(
         f"{private_topic}.dlq.notify", bootstrap_servers=kafka_bootstrap,

@@ -21,14 +21,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from google.protobuf import json_format
 from support.services import ServiceLauncher, ServiceProcess
 
-from casedesk.case.v1 import events_pb2 as case_events
-from casedesk.common.v1 import envelope_pb2, types_pb2
+from casedesk.common.v1 import types_pb2
 from casedesk.sla.v1 import events_pb2 as sla_events
-from casedesk_runtime.events import to_timestamp
 from casedesk_runtime.settings import ServiceSettings
+from casedesk_runtime.testing.case_events import CaseEvent, CaseStream
 from casedesk_runtime.topics import TopicSpec, ensure_topics
 from casedesk_sla.adapters.partitions import topic_partitions
 from casedesk_sla.cli import whatif
+from casedesk_vocabulary.enums import ActorKind, Channel, Status
 
 pytestmark = pytest.mark.integration
 
@@ -91,52 +91,26 @@ def start_sla(
     )
 
 
-def meta(
-    case_id: str, version: int, event_type: str, at: datetime, actor: int = types_pb2.Actor.SYSTEM
-) -> envelope_pb2.EventMeta:
-    return envelope_pb2.EventMeta(
-        event_id=str(uuid.uuid4()),
-        case_id=case_id,
-        case_version=version,
-        event_type=event_type,
-        occurred_at=to_timestamp(at),
-        correlation_id=str(uuid.uuid4()),
-        actor=types_pb2.Actor(kind=actor, id="someone"),
-    )
+async def produce(producer: AIOKafkaProducer, topic: str, event: CaseEvent) -> None:
+    await producer.send_and_wait(topic, event.SerializeToString(), key=event.meta.case_id.encode())
 
 
-def chat_case_created(case_id: str, registered_at: datetime) -> case_events.CaseEvent:
-    return case_events.CaseEvent(
-        meta=meta(case_id, 1, "case.Created", registered_at),
-        created=case_events.Created(
-            number="2026-0000042",
-            channel=types_pb2.PORTAL_CHAT,
-            type=types_pb2.TECHNICAL,
-            category=types_pb2.TECHNICAL_FAULT,
-            tier=types_pb2.L1,
-            priority=types_pb2.NORMAL,
-            registered_at=to_timestamp(registered_at),
-        ),
-    )
-
-
-async def produce_created(producer: AIOKafkaProducer, topic: str, case_id: str) -> datetime:
+async def produce_created(producer: AIOKafkaProducer, topic: str, case: CaseStream) -> datetime:
     registered_at = datetime.now(UTC)
-    event = chat_case_created(case_id, registered_at)
-    await producer.send_and_wait(topic, event.SerializeToString(), key=case_id.encode())
+    await produce(producer, topic, case.created(at=registered_at))
     return registered_at
 
 
 async def produce_status(
-    producer: AIOKafkaProducer, topic: str, case_id: str, version: int, old: int, new: int
+    producer: AIOKafkaProducer, topic: str, case: CaseStream, new: Status
 ) -> None:
-    citizen = old == types_pb2.WAITING_FOR_CITIZEN and new == types_pb2.IN_PROGRESS
-    actor = types_pb2.Actor.CITIZEN if citizen else types_pb2.Actor.SPECIALIST
-    event = case_events.CaseEvent(
-        meta=meta(case_id, version, "case.StatusChanged", datetime.now(UTC), actor),
-        status_changed=case_events.StatusChanged(from_status=old, to_status=new),
-    )
-    await producer.send_and_wait(topic, event.SerializeToString(), key=case_id.encode())
+    citizen = case.status is Status.WAITING_FOR_CITIZEN and new is Status.IN_PROGRESS
+    by = ActorKind.CITIZEN if citizen else ActorKind.SPECIALIST
+    await produce(producer, topic, case.status_changed(to=new, by=by, at=datetime.now(UTC)))
+
+
+def chat_case(case_id: str) -> CaseStream:
+    return CaseStream(case_id, number="2026-0000042", channel=Channel.PORTAL_CHAT)
 
 
 class SlaWatcher:
@@ -207,7 +181,7 @@ async def test_chat_case_gets_warning_then_breach_at_the_right_instants(
     start_sla(services, kafka_bootstrap, topics, tmp_path / "sla.sqlite3")
     case_id = str(uuid.uuid4())
     async with SlaWatcher(kafka_bootstrap, topics.target, case_id) as watcher:
-        registered_at = await produce_created(producer, topics.source, case_id)
+        registered_at = await produce_created(producer, topics.source, chat_case(case_id))
         started = await watcher.until("started", "FIRST_RESPONSE")
         warning = await watcher.until("warning", "FIRST_RESPONSE")
         breach = await watcher.until("breached", "FIRST_RESPONSE")
@@ -240,7 +214,7 @@ async def test_kill_between_warning_and_breach_still_yields_each_exactly_once(
     sla = start_sla(services, kafka_bootstrap, topics, db)
     case_id = str(uuid.uuid4())
     async with SlaWatcher(kafka_bootstrap, topics.target, case_id) as watcher:
-        registered_at = await produce_created(producer, topics.source, case_id)
+        registered_at = await produce_created(producer, topics.source, chat_case(case_id))
         await watcher.until("warning", "FIRST_RESPONSE")
         sla.kill()
         # The first-response breach (4 s) falls due while the service is down.
@@ -278,16 +252,13 @@ async def test_replay_of_the_case_log_reproduces_the_published_sla_events(
     start_sla(services, kafka_bootstrap, topics, tmp_path / "sla.sqlite3")
     quiet, paused = str(uuid.uuid4()), str(uuid.uuid4())
     async with SlaWatcher(kafka_bootstrap, topics.target, paused) as watcher:
-        await produce_created(producer, topics.source, quiet)
-        await produce_created(producer, topics.source, paused)
-        steps = [
-            (types_pb2.REGISTERED, types_pb2.IN_PROGRESS),
-            (types_pb2.IN_PROGRESS, types_pb2.WAITING_FOR_CITIZEN),
-            (types_pb2.WAITING_FOR_CITIZEN, types_pb2.IN_PROGRESS),
-        ]
-        for version, (old, new) in enumerate(steps, start=2):
+        paused_case = chat_case(paused)
+        await produce_created(producer, topics.source, chat_case(quiet))
+        await produce_created(producer, topics.source, paused_case)
+        steps = [Status.IN_PROGRESS, Status.WAITING_FOR_CITIZEN, Status.IN_PROGRESS]
+        for new in steps:
             await asyncio.sleep(1.0)
-            await produce_status(producer, topics.source, paused, version, old, new)
+            await produce_status(producer, topics.source, paused_case, new)
         await watcher.until("breached", "RESOLUTION", timeout_s=40)
     await asyncio.sleep(2.0)  # the quiet case's resolution breached long before; let all settle
     published = await read_sla_events(kafka_bootstrap, topics.target, {quiet, paused})

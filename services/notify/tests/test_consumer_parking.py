@@ -22,6 +22,7 @@ from casedesk_notify.testing import events
 from casedesk_notify.wire import journal
 from casedesk_notify.wire.case_events import CaseEventDecoder
 from casedesk_runtime.publishing import Publisher, dead_letter
+from casedesk_runtime.testing.case_events import CaseStream
 from casedesk_runtime.testing.kafka import FakeKafka
 
 PARTITION = TopicPartition(events.TOPIC, 0)
@@ -76,7 +77,7 @@ async def test_a_park_that_fails_once_is_retried_and_the_offset_stored_only_afte
     store: DeliveryStore,
 ) -> None:
     poisoned = events.Record(events.TOPIC, 0, 0, b"case-1", b"\xff not a case event")
-    created = events.record(events.created("case-1", "2026-0000001"), offset=1)
+    created = events.record(CaseStream("case-1", number="2026-0000001").created(), offset=1)
     source = FakeCaseEvents([poisoned, created])
     kafka = FakeKafka(fail_sends=1)
     consumer = consumer_for(store, source, kafka.publisher())

@@ -13,9 +13,9 @@ from casedesk_notify.domain import (
     Registered,
     StatusChanged,
 )
-from casedesk_notify.testing import events
 from casedesk_notify.wire.case_events import CaseEventDecoder, PoisonRecord
-from casedesk_vocabulary.enums import ContactChannel, Status, Tier
+from casedesk_runtime.testing.case_events import CaseEvent, CaseStream, a_citizen
+from casedesk_vocabulary.enums import ActorKind, Channel, ContactChannel, Status, Tier
 
 
 class FixedDeadlines:
@@ -30,10 +30,10 @@ class FixedDeadlines:
 def test_created_becomes_a_card_with_contacts_and_deadlines() -> None:
     deadlines = FixedDeadlines()
     registered_at = datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
-    event = events.created(
-        "case-7", "2026-0000007", preferred=types_pb2.CONTACT_SMS,
-        channel=types_pb2.EMAIL, registered_at=registered_at,
-    )  # fmt: skip
+    case = CaseStream("case-7", number="2026-0000007", channel=Channel.EMAIL)
+    event = case.created(
+        citizen=a_citizen(preferred=ContactChannel.SMS), registered_at=registered_at
+    )
     decoded = CaseEventDecoder(deadlines).decode(event.SerializeToString())
     assert (decoded.event_id, decoded.case_id, decoded.case_version) == (
         event.meta.event_id, "case-7", 1,
@@ -49,13 +49,15 @@ def test_created_becomes_a_card_with_contacts_and_deadlines() -> None:
 
 def test_status_escalation_and_public_specialist_reply_are_facts() -> None:
     decoder = CaseEventDecoder(NoDeadlines())
-    status = events.status_changed("c", 2, types_pb2.REGISTERED, types_pb2.WAITING_FOR_CITIZEN)
+    case = CaseStream("c")
+    case.created()
+    status = case.status_changed(to=Status.WAITING_FOR_CITIZEN)
     assert decoder.decode(status.SerializeToString()).fact == StatusChanged(
         Status.WAITING_FOR_CITIZEN
     )
-    escalated = events.escalated("c", 3, types_pb2.L2, callback_required=True)
+    escalated = case.escalated(to_tier=Tier.L2, callback_required=True)
     assert decoder.decode(escalated.SerializeToString()).fact == Escalated(Tier.L2, True)
-    reply = events.commented("c", 4, public=True, by_specialist=True)
+    reply = case.commented(public=True, by=ActorKind.SPECIALIST)
     assert decoder.decode(reply.SerializeToString()).fact == PublicReply()
 
 
@@ -63,8 +65,16 @@ def test_status_escalation_and_public_specialist_reply_are_facts() -> None:
 def test_internal_notes_and_citizen_comments_are_not_facts(
     public: bool, by_specialist: bool
 ) -> None:
-    comment = events.commented("c", 4, public=public, by_specialist=by_specialist)
+    author = ActorKind.SPECIALIST if by_specialist else ActorKind.CITIZEN
+    comment = CaseStream("c").commented(public=public, by=author)
     assert CaseEventDecoder(NoDeadlines()).decode(comment.SerializeToString()).fact is None
+
+
+def unknown_status() -> CaseEvent:
+    """A status change to no status at all."""
+    event = CaseStream("c").status_changed(from_=Status.IN_PROGRESS, to=Status.IN_PROGRESS)
+    event.status_changed.to_status = types_pb2.STATUS_UNSPECIFIED
+    return event
 
 
 @pytest.mark.parametrize(
@@ -72,7 +82,7 @@ def test_internal_notes_and_citizen_comments_are_not_facts(
     [
         b"\xff\xff\xff",  # not protobuf
         b"",  # no meta
-        events.status_changed("c", 2, types_pb2.IN_PROGRESS, 0).SerializeToString(),
+        unknown_status().SerializeToString(),
     ],
 )
 def test_records_that_cannot_be_understood_are_poison(value: bytes) -> None:

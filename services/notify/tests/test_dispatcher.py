@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from casedesk.common.v1 import types_pb2
 from casedesk.notification.v1 import events_pb2 as journal_pb2
 from casedesk_notify.adapters.deadline_policy import NoDeadlines
 from casedesk_notify.adapters.outlets import email_outlet, sms_outlet
@@ -26,6 +25,8 @@ from casedesk_notify.testing import events
 from casedesk_notify.testing.sinks import SmsSink, SmtpSink
 from casedesk_notify.wire import journal
 from casedesk_notify.wire.case_events import CaseEventDecoder
+from casedesk_runtime.testing.case_events import CaseStream, a_citizen
+from casedesk_vocabulary.enums import Status
 
 DOMAIN = "notify.casedesk.test"
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, rng=random.Random(7))
@@ -76,10 +77,11 @@ def plan(store: DeliveryStore, *case_events) -> list[Delivery]:
 
 
 def story(case_id: str, number: str) -> list:
+    case = CaseStream(case_id, number=number)
     return [
-        events.created(case_id, number, email=f"{case_id}@example.org"),
-        events.status_changed(case_id, 2, types_pb2.REGISTERED, types_pb2.IN_PROGRESS),
-        events.status_changed(case_id, 3, types_pb2.IN_PROGRESS, types_pb2.ANSWER_READY),
+        case.created(citizen=a_citizen(email=f"{case_id}@example.org")),
+        case.status_changed(to=Status.IN_PROGRESS),
+        case.status_changed(to=Status.ANSWER_READY),
     ]
 
 

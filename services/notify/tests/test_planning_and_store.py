@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from casedesk.common.v1 import types_pb2
 from casedesk.notification.v1 import events_pb2 as journal_pb2
 from casedesk_notify.adapters.deadline_policy import NoDeadlines
 from casedesk_notify.adapters.rendering import TemplateCatalog
@@ -19,9 +18,8 @@ from casedesk_notify.domain.identity import notification_id
 from casedesk_notify.testing import events
 from casedesk_notify.wire import journal
 from casedesk_notify.wire.case_events import CaseEventDecoder
+from casedesk_runtime.testing.case_events import CaseStream
 from casedesk_vocabulary.enums import Status
-
-IN_PROGRESS, ANSWER_READY = types_pb2.IN_PROGRESS, types_pb2.ANSWER_READY
 
 
 def planner_for(
@@ -40,10 +38,11 @@ def planner_for(
 
 
 def a_case_story(case_id: str = "case-1", first_offset: int = 0) -> list[events.Record]:
+    case = CaseStream(case_id, number="2026-0000001")
     story = [
-        events.created(case_id, "2026-0000001"),
-        events.status_changed(case_id, 2, types_pb2.REGISTERED, IN_PROGRESS),
-        events.status_changed(case_id, 3, IN_PROGRESS, ANSWER_READY),
+        case.created(),
+        case.status_changed(to=Status.IN_PROGRESS),
+        case.status_changed(to=Status.ANSWER_READY),
     ]
     return [events.record(event, first_offset + i) for i, event in enumerate(story)]
 
@@ -96,7 +95,9 @@ def test_later_batches_use_the_stored_card(store: DeliveryStore, catalog: Templa
 def test_events_of_unknown_cases_and_poison_advance_the_offset_only(
     store: DeliveryStore, catalog: TemplateCatalog
 ) -> None:
-    orphan = events.status_changed("never-created", 5, IN_PROGRESS, ANSWER_READY)
+    orphan = CaseStream("never-created").status_changed(
+        from_=Status.IN_PROGRESS, to=Status.ANSWER_READY, version=5
+    )
     poison = dataclasses.replace(events.record(orphan, 1), value=b"\x08\x96")
     planned = planner_for(store, catalog).plan([events.record(orphan, 0), poison])
     assert [(r.offset, type(e).__name__) for r, e in planned.poisoned] == [(1, "PoisonRecord")]
@@ -117,7 +118,7 @@ def test_notification_ids_derive_from_event_and_channel(
 ) -> None:
     records = a_case_story()
     created = store.commit_batch(planner_for(store, catalog).plan(records[:1]).changes)
-    event_id = events.created("x", "y").meta.event_id  # any other event: other ids
+    event_id = CaseStream("x", number="y").created().meta.event_id  # any other event: other ids
     ids = {d.notification_id for d in created}
     assert len(ids) == 2
     assert notification_id(event_id, DeliveryChannel.EMAIL) not in ids

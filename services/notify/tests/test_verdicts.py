@@ -17,6 +17,7 @@ from casedesk_notify.domain import DeliveryChannel, NotifyPolicy
 from casedesk_notify.testing import events
 from casedesk_notify.wire import journal
 from casedesk_notify.wire.case_events import CaseEventDecoder
+from casedesk_runtime.testing.case_events import CaseStream
 
 
 class CountingStore(DeliveryStore):
@@ -34,7 +35,10 @@ def deliveries(store: DeliveryStore, cases: int) -> list[Delivery]:
         CaseEventDecoder(NoDeadlines()), TemplateCatalog("https://portal.test/cases"),
         NotifyPolicy(), (DeliveryChannel.EMAIL,), store.card, journal=journal,
     )  # fmt: skip
-    records = [events.record(events.created(f"c{i}", f"2026-{i:07d}"), i) for i in range(cases)]
+    records = [
+        events.record(CaseStream(f"c{i}", number=f"2026-{i:07d}").created(), i)
+        for i in range(cases)
+    ]
     return store.commit_batch(planner.plan(records).changes)
 
 

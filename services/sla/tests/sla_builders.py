@@ -1,14 +1,24 @@
-"""Builders of case facts for the SLA tests; instants are microseconds on an injected clock."""
+"""Builders of case facts and case events for the SLA tests; instants are microseconds.
+
+Case events (protobuf) come from the shared `CaseStream`; `case_stream` starts one at an instant
+in microseconds and `moment` turns later microseconds into the `at=` of its methods.
+"""
 
 from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
+from typing import Any
 
-from casedesk.case.v1 import events_pb2
-from casedesk.common.v1 import envelope_pb2, types_pb2
-from casedesk_sla.domain import CaseOpened, PublicReply, StatusChanged, TierChanged, to_micros
-from casedesk_sla.wire.timestamps import timestamp_of
+from casedesk_runtime.testing.case_events import CaseStream
+from casedesk_sla.domain import (
+    CaseOpened,
+    PublicReply,
+    StatusChanged,
+    TierChanged,
+    from_micros,
+    to_micros,
+)
 
 SECOND = 1_000_000
 MINUTE = 60 * SECOND
@@ -44,44 +54,11 @@ class CaseHistory:
         return TierChanged(*self._common(at), tier=tier)
 
 
-def case_event(
-    case_id: str,
-    version: int,
-    at: int,
-    *,
-    actor: int = 2,
-    **payload: object,
-) -> events_pb2.CaseEvent:
-    """A protobuf CaseEvent as the case service publishes it (actor 2 = SPECIALIST)."""
-    meta = envelope_pb2.EventMeta(
-        event_id=f"{case_id}/v{version}",
-        case_id=case_id,
-        case_version=version,
-        event_type="case.Event",
-        occurred_at=timestamp_of(at),
-        correlation_id=f"corr-{case_id}",
-        actor=types_pb2.Actor(kind=actor, id="someone"),
-    )
-    return events_pb2.CaseEvent(meta=meta, **payload)
+def moment(at: int) -> datetime:
+    """The instant of microseconds `at`, for the shared case-event builder."""
+    return from_micros(at)
 
 
-def created(case_id: str, at: int, channel: str = "PORTAL_CHAT", tier: str = "L1"):
-    payload = events_pb2.Created(
-        number="2026-0000001",
-        channel=types_pb2.Channel.Value(channel),
-        tier=types_pb2.Tier.Value(tier),
-        registered_at=timestamp_of(at),
-    )
-    return case_event(case_id, 1, at, actor=3, created=payload)
-
-
-def status_changed(case_id: str, version: int, at: int, old: str, new: str, actor: int = 2):
-    change = events_pb2.StatusChanged(
-        from_status=types_pb2.Status.Value(old), to_status=types_pb2.Status.Value(new)
-    )
-    return case_event(case_id, version, at, actor=actor, status_changed=change)
-
-
-def commented(case_id: str, version: int, at: int, public: bool, actor: int = 2):
-    comment = events_pb2.Commented(comment_id="c", body="Здравствуйте!", public=public)
-    return case_event(case_id, version, at, actor=actor, commented=comment)
+def case_stream(case_id: str, at: int = T0, **fields: Any) -> CaseStream:
+    """Case events of `case_id` as the case service publishes them, from microseconds `at`."""
+    return CaseStream(case_id, at=moment(at), **fields)

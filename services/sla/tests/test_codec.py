@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sla_builders import SECOND, T0, commented, created, status_changed
+from sla_builders import SECOND, T0, case_stream, moment
 
-from casedesk.case.v1 import events_pb2 as case_events
 from casedesk.common.v1 import types_pb2
 from casedesk.sla.v1 import events_pb2 as sla_events
 from casedesk_sla.domain import (
@@ -17,12 +16,12 @@ from casedesk_sla.domain import (
 )
 from casedesk_sla.wire.case_events import case_fact
 from casedesk_sla.wire.sla_events import sla_event
-from casedesk_sla.wire.timestamps import timestamp_of
+from casedesk_vocabulary.enums import ActorKind, Channel, Status, Tier
 
 
 def test_created_starts_at_registration_with_channel_and_tier():
-    event = created("c-1", T0, channel="SOCIAL", tier="L2")
-    event.meta.occurred_at.CopyFrom(timestamp_of(T0 + 5 * SECOND))  # stored after registration
+    case = case_stream("c-1", channel=Channel.SOCIAL, tier=Tier.L2)
+    event = case.created(registered_at=moment(T0), at=moment(T0 + 5 * SECOND))  # stored later
 
     fact = case_fact(event)
 
@@ -31,9 +30,9 @@ def test_created_starts_at_registration_with_channel_and_tier():
 
 
 def test_only_public_specialist_comments_are_replies():
-    specialist = case_fact(commented("c-1", 2, T0, public=True))
-    note = case_fact(commented("c-1", 2, T0, public=False))
-    citizen = case_fact(commented("c-1", 2, T0, public=True, actor=types_pb2.Actor.CITIZEN))
+    specialist = case_fact(case_stream("c-1").commented(public=True, version=2))
+    note = case_fact(case_stream("c-1").commented(public=False, version=2))
+    citizen = case_fact(case_stream("c-1").commented(public=True, by=ActorKind.CITIZEN, version=2))
 
     assert isinstance(specialist, PublicReply)
     assert (note, citizen) == (None, None)
@@ -41,8 +40,11 @@ def test_only_public_specialist_comments_are_replies():
 
 def test_status_change_knows_who_made_it():
     fact = case_fact(
-        status_changed(
-            "c-1", 3, T0, "WAITING_FOR_CITIZEN", "IN_PROGRESS", actor=types_pb2.Actor.CITIZEN
+        case_stream("c-1").status_changed(
+            from_=Status.WAITING_FOR_CITIZEN,
+            to=Status.IN_PROGRESS,
+            by=ActorKind.CITIZEN,
+            version=3,
         )
     )
 
@@ -55,14 +57,8 @@ def test_status_change_knows_who_made_it():
 
 
 def test_escalation_changes_the_tier_and_assignment_moves_no_clock():
-    escalated = created("c-1", T0)
-    escalated.ClearField("created")
-    escalated.escalated.CopyFrom(
-        case_events.Escalated(from_tier=types_pb2.L1, to_tier=types_pb2.L3)
-    )
-    assigned = created("c-1", T0)
-    assigned.ClearField("created")
-    assigned.assigned.CopyFrom(case_events.Assigned(specialist_id="s-1", tier=types_pb2.L1))
+    escalated = case_stream("c-1").escalated(from_tier=Tier.L1, to_tier=Tier.L3)
+    assigned = case_stream("c-1").assigned(specialist_id="s-1", tier=Tier.L1)
 
     fact = case_fact(escalated)
 
@@ -72,7 +68,7 @@ def test_escalation_changes_the_tier_and_assignment_moves_no_clock():
 
 def test_sla_event_carries_envelope_versions_and_instants():
     book = SlaBook(PolicyRegistry("test-seconds"))
-    started, _ = book.apply(case_fact(created("c-1", T0, channel="PHONE")))
+    started, _ = book.apply(case_fact(case_stream("c-1", channel=Channel.PHONE).created()))
     (warning,) = book.advance(T0 + 3_300_000)
     (breach,) = book.advance(T0 + 4 * SECOND + 1)
 

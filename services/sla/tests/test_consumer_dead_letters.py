@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import TopicPartition
-from sla_builders import T0, created
+from sla_builders import T0, case_stream
 
 from casedesk_runtime.testing.kafka import FakeKafka
 from casedesk_sla.adapters.consumer import CaseEventConsumer
@@ -75,7 +75,7 @@ async def test_a_poisoned_record_is_stored_as_consumed_only_after_its_dead_lette
     engine = SlaEngine(
         SlaBook(PolicyRegistry("test-seconds")), store, ManualClock(T0), Watermarks()
     )
-    good = created("chat-1", T0).SerializeToString()
+    good = case_stream("chat-1").created().SerializeToString()
     source = FakeCaseEvents(
         [
             Record(TOPIC, 0, 0, b"bad", b"\xff not a case event", headers=(("traceparent", b"x"),)),

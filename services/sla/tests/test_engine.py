@@ -7,15 +7,17 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sla_builders import SECOND, T0, commented, created, status_changed
+from sla_builders import SECOND, T0, case_stream, moment
 
 from casedesk.sla.v1 import events_pb2 as sla_events
+from casedesk_runtime.testing.case_events import CaseEvent
 from casedesk_sla.adapters.store import OutboxRow, SqliteClockStore
 from casedesk_sla.application.engine import ConsumedEvent, SlaEngine
 from casedesk_sla.application.watermarks import Watermarks
 from casedesk_sla.domain import PolicyRegistry, SlaBook
 from casedesk_sla.testing import ManualClock
 from casedesk_sla.wire.case_events import case_fact, event_time
+from casedesk_vocabulary.enums import ActorKind, Status
 
 TOPIC = "case.events.v1"
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -64,6 +66,11 @@ def summary(events: list[sla_events.SlaEvent]) -> list[tuple[str, str, str]]:
     ]
 
 
+def opened(case_id: str) -> CaseEvent:
+    """The `Created` of a chat case registered at T0."""
+    return case_stream(case_id).created()
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return tmp_path / "sla.sqlite3"
@@ -71,7 +78,7 @@ def db(tmp_path: Path) -> Path:
 
 def test_kill_between_warning_and_breach_yields_each_exactly_once(db: Path, clock: ManualClock):
     first = Service(db, clock)
-    first.consume(0, created("chat-1", T0))
+    first.consume(0, opened("chat-1"))
     clock.set(T0 + 3_300_000)
     first.engine.tick()
     before = first.published()
@@ -101,7 +108,7 @@ def test_kill_between_warning_and_breach_yields_each_exactly_once(db: Path, cloc
 
 def test_breach_after_a_kill_carries_the_trace_of_the_created(db: Path, clock: ManualClock):
     first = Service(db, clock)
-    first.consume(0, created("chat-1", T0), traceparent=TRACE)
+    first.consume(0, opened("chat-1"), traceparent=TRACE)
     clock.set(T0 + 3_300_000)
     first.engine.tick()
     before = first.published_rows()
@@ -121,13 +128,13 @@ def test_breach_after_a_kill_carries_the_trace_of_the_created(db: Path, clock: M
 
 def test_store_of_an_earlier_release_gains_the_trace_column(db: Path, clock: ManualClock):
     old = Service(db, clock)
-    old.consume(0, created("chat-1", T0))
+    old.consume(0, opened("chat-1"))
     old.store.close()
     with contextlib.closing(sqlite3.connect(db)) as raw:  # as the previous release created it
         raw.execute("ALTER TABLE sla_case DROP COLUMN trace_context")
 
     upgraded = Service(db, clock)
-    upgraded.consume(0, created("chat-2", T0), traceparent=TRACE)
+    upgraded.consume(0, opened("chat-2"), traceparent=TRACE)
     clock.set(T0 + 5 * SECOND)
     upgraded.engine.tick()
     restarted = Service(db, clock)
@@ -145,12 +152,15 @@ def test_alarms_after_a_kill_carry_the_correlation_of_the_event_that_set_them(
     db: Path, clock: ManualClock
 ):
     first = Service(db, clock)
-    first.consume(0, created("chat-1", T0))
-    waiting = status_changed("chat-1", 2, T0 + SECOND, "REGISTERED", "WAITING_FOR_CITIZEN")
-    answered = status_changed(
-        "chat-1", 3, T0 + 2 * SECOND, "WAITING_FOR_CITIZEN", "IN_PROGRESS", actor=1
+    chat = case_stream("chat-1")
+    first.consume(0, chat.created())
+    waiting = chat.status_changed(to=Status.WAITING_FOR_CITIZEN, at=moment(T0 + SECOND))
+    answered = chat.status_changed(
+        to=Status.IN_PROGRESS,
+        by=ActorKind.CITIZEN,
+        at=moment(T0 + 2 * SECOND),
+        correlation_id="citizen-answer-1",
     )
-    answered.meta.correlation_id = "citizen-answer-1"
     first.consume(0, waiting, answered)
     first.published()
     del first  # kill -9: the correlation ids survive only in the store
@@ -168,13 +178,13 @@ def test_alarms_after_a_kill_carry_the_correlation_of_the_event_that_set_them(
 
 def test_store_of_an_earlier_release_gains_the_correlation_column(db: Path, clock: ManualClock):
     old = Service(db, clock)
-    old.consume(0, created("chat-1", T0))
+    old.consume(0, opened("chat-1"))
     old.store.close()
     with contextlib.closing(sqlite3.connect(db)) as raw:  # as the previous release created it
         raw.execute("ALTER TABLE sla_case DROP COLUMN correlation_id")
 
     upgraded = Service(db, clock)
-    upgraded.consume(0, created("chat-2", T0))
+    upgraded.consume(0, opened("chat-2"))
     clock.set(T0 + 5 * SECOND)
     upgraded.engine.tick()
     restarted = Service(db, clock)
@@ -186,7 +196,7 @@ def test_store_of_an_earlier_release_gains_the_correlation_column(db: Path, cloc
 
 def test_crash_before_publishing_keeps_events_in_the_outbox(db: Path, clock: ManualClock):
     first = Service(db, clock)
-    first.consume(0, created("chat-1", T0))
+    first.consume(0, opened("chat-1"))
     clock.set(T0 + 5 * SECOND)
     first.engine.tick()
     del first  # killed before the relay ran
@@ -199,8 +209,8 @@ def test_crash_before_publishing_keeps_events_in_the_outbox(db: Path, clock: Man
 
 def test_restart_resumes_at_the_stored_offsets(db: Path, clock: ManualClock):
     first = Service(db, clock)
-    first.consume(0, created("chat-1", T0))
-    first.consume(1, created("chat-2", T0))
+    first.consume(0, opened("chat-1"))
+    first.consume(1, opened("chat-2"))
     first.published()
 
     second = Service(db, clock)
@@ -211,23 +221,27 @@ def test_restart_resumes_at_the_stored_offsets(db: Path, clock: ManualClock):
 
 def test_redelivered_events_change_nothing(db: Path, clock: ManualClock):
     service = Service(db, clock)
-    service.consume(0, created("chat-1", T0), commented("chat-1", 2, T0 + SECOND, public=True))
+    chat = case_stream("chat-1")
+    story = [chat.created(), chat.commented(public=True, at=moment(T0 + SECOND))]
+    service.consume(0, *story)
     service.published()
 
-    service.consume(0, created("chat-1", T0), commented("chat-1", 2, T0 + SECOND, public=True))
+    service.consume(0, *story)
 
     assert service.published() == []
 
 
 def test_created_of_a_finished_case_does_not_start_it_again(db: Path, clock: ManualClock):
     service = Service(db, clock)
-    service.consume(0, created("chat-1", T0))
-    service.consume(0, status_changed("chat-1", 2, T0 + SECOND, "REGISTERED", "IN_PROGRESS"))
-    service.consume(0, status_changed("chat-1", 3, T0 + 2 * SECOND, "IN_PROGRESS", "ANSWER_READY"))
+    chat = case_stream("chat-1")
+    created = chat.created()
+    service.consume(0, created)
+    service.consume(0, chat.status_changed(to=Status.IN_PROGRESS, at=moment(T0 + SECOND)))
+    service.consume(0, chat.status_changed(to=Status.ANSWER_READY, at=moment(T0 + 2 * SECOND)))
     service.published()
     restarted = Service(db, clock)
 
-    restarted.consume(0, created("chat-1", T0))
+    restarted.consume(0, created)
 
     assert restarted.published() == []
     assert len(restarted.engine.book.table) == 0
@@ -235,13 +249,14 @@ def test_created_of_a_finished_case_does_not_start_it_again(db: Path, clock: Man
 
 def test_internal_note_and_citizen_comment_are_no_first_response(db: Path, clock: ManualClock):
     service = Service(db, clock)
-    service.consume(0, created("chat-1", T0))
+    chat = case_stream("chat-1")
+    service.consume(0, chat.created())
     service.published()
 
     service.consume(
         0,
-        commented("chat-1", 2, T0 + SECOND, public=False),
-        commented("chat-1", 3, T0 + SECOND, public=True, actor=1),
+        chat.commented(public=False, at=moment(T0 + SECOND)),
+        chat.commented(public=True, by=ActorKind.CITIZEN),
     )
 
     assert service.published() == []
@@ -249,10 +264,10 @@ def test_internal_note_and_citizen_comment_are_no_first_response(db: Path, clock
 
 def test_unknown_channel_is_refused_and_its_offset_consumed(db: Path, clock: ManualClock):
     service = Service(db, clock)
-    bad = created("odd-1", T0)
+    bad = opened("odd-1")
     bad.created.channel = 0  # CHANNEL_UNSPECIFIED
 
-    rejected = service.consume(0, bad, created("chat-1", T0))
+    rejected = service.consume(0, bad, opened("chat-1"))
 
     assert [event.offset for event, _ in rejected] == [0]
     assert service.next_offset(0) == 2
@@ -261,11 +276,11 @@ def test_unknown_channel_is_refused_and_its_offset_consumed(db: Path, clock: Man
 
 def test_lagging_partition_holds_alarms_at_its_event_time(db: Path, clock: ManualClock):
     service = Service(db, clock)
-    service.consume(0, created("chat-1", T0))
+    service.consume(0, opened("chat-1"))
     service.published()
     watermarks = service.engine.watermarks
     watermarks.set_caught_up((TOPIC, 1), False)
-    service.consume(1, created("chat-2", T0 + SECOND))
+    service.consume(1, case_stream("chat-2", T0 + SECOND).created())
     clock.set(T0 + 20 * SECOND)
 
     service.engine.tick()

@@ -6,10 +6,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sla_builders import SECOND, T0, commented, created, status_changed
+from sla_builders import SECOND, T0, case_stream, moment
 
-from casedesk.case.v1 import events_pb2 as case_events
-from casedesk.common.v1 import types_pb2
 from casedesk_sla.adapters.store import SqliteClockStore
 from casedesk_sla.application.engine import ConsumedEvent, SlaEngine
 from casedesk_sla.application.watermarks import Watermarks
@@ -18,6 +16,7 @@ from casedesk_sla.replaying import merge_partitions, replay
 from casedesk_sla.testing import ManualClock
 from casedesk_sla.wire.case_events import case_fact, event_time
 from casedesk_sla.wire.sla_events import sla_event
+from casedesk_vocabulary.enums import ActorKind, Channel, Status, Tier
 
 TOPIC = "case.events.v1"
 # What a specialist or the citizen may do next, by status (the case service's lifecycle).
@@ -32,27 +31,23 @@ MOVES = {
 
 def history(case_id: str, start: int, choices: list[tuple[int, int]]) -> list:
     """A lifecycle-respecting event list for one case, driven by (delay, choice) pairs."""
-    events = [created(case_id, start, channel="PORTAL_CHAT")]
-    status, at, version = "REGISTERED", start, 1
+    case = case_stream(case_id, start, channel=Channel.PORTAL_CHAT)
+    events = [case.created()]
+    status, at = "REGISTERED", start
     for delay, choice in choices:
         moves = MOVES[status]
         if not moves:
             break
         move = moves[choice % len(moves)]
         at += delay
-        version += 1
         if move == "reply":
-            events.append(commented(case_id, version, at, public=True))
+            events.append(case.commented(public=True, at=moment(at)))
         elif move == "escalate":
-            escalated = case_events.Escalated(from_tier=types_pb2.L1, to_tier=types_pb2.L2)
-            event = status_changed(case_id, version, at, status, status)
-            event.ClearField("status_changed")
-            event.escalated.CopyFrom(escalated)
-            events.append(event)
+            events.append(case.escalated(from_tier=Tier.L1, to_tier=Tier.L2, at=moment(at)))
         else:
             citizen = status == "WAITING_FOR_CITIZEN" and move == "IN_PROGRESS"
-            actor = types_pb2.Actor.CITIZEN if citizen else types_pb2.Actor.SPECIALIST
-            events.append(status_changed(case_id, version, at, status, move, actor=actor))
+            actor = ActorKind.CITIZEN if citizen else ActorKind.SPECIALIST
+            events.append(case.status_changed(to=Status(move), by=actor, at=moment(at)))
             status = move
     return events
 
@@ -145,10 +140,11 @@ def test_a_backlog_after_an_outage_decides_what_live_service_would(tmp_path_fact
 
 
 def test_another_policy_answers_what_if() -> None:
+    chat = case_stream("chat-1")
     log = [
-        created("chat-1", T0),
-        commented("chat-1", 2, T0 + 10 * SECOND, public=True),
-        status_changed("chat-1", 3, T0 + 20 * SECOND, "REGISTERED", "IN_PROGRESS"),
+        chat.created(),
+        chat.commented(public=True, at=moment(T0 + 10 * SECOND)),
+        chat.status_changed(to=Status.IN_PROGRESS, at=moment(T0 + 20 * SECOND)),
     ]
 
     seconds = replay(log, PolicyRegistry("test-seconds"), T0 + 60 * SECOND)
@@ -163,11 +159,13 @@ def test_another_policy_answers_what_if() -> None:
 
 
 def test_a_republished_created_of_a_finished_case_is_ignored_as_live() -> None:
+    chat = case_stream("chat-1")
+    created = chat.created()
     log = [
-        created("chat-1", T0),
-        status_changed("chat-1", 2, T0 + SECOND, "REGISTERED", "IN_PROGRESS"),
-        status_changed("chat-1", 3, T0 + 2 * SECOND, "IN_PROGRESS", "ANSWER_READY"),
-        created("chat-1", T0),  # the case service's relay crashed and published it again
+        created,
+        chat.status_changed(to=Status.IN_PROGRESS, at=moment(T0 + SECOND)),
+        chat.status_changed(to=Status.ANSWER_READY, at=moment(T0 + 2 * SECOND)),
+        created,  # the case service's relay crashed and published it again
     ]
 
     result = replay(log, PolicyRegistry("test-seconds"), T0 + 60 * SECOND)

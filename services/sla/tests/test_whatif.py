@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from google.protobuf import json_format
-from sla_builders import SECOND, T0, commented, created
+from sla_builders import SECOND, T0, case_stream, moment
 
 from casedesk.sla.v1 import events_pb2 as sla_events
 from casedesk_sla.cli import whatif
+from casedesk_vocabulary.enums import Channel
 
 
 def write_log(path: Path, events) -> Path:
@@ -17,12 +18,13 @@ def write_log(path: Path, events) -> Path:
 
 
 def test_reports_what_would_breach_under_another_policy(tmp_path: Path, capsys) -> None:
+    chat = case_stream("chat-1")
     log = write_log(
         tmp_path / "case-events.jsonl",
         [
-            created("chat-1", T0),
-            commented("chat-1", 2, T0 + 10 * SECOND, public=True),
-            created("mail-1", T0, channel="EMAIL"),
+            chat.created(),
+            chat.commented(public=True, at=moment(T0 + 10 * SECOND)),
+            case_stream("mail-1", channel=Channel.EMAIL).created(),
         ],
     )
     emitted = tmp_path / "sla-events.jsonl"
@@ -58,7 +60,7 @@ def test_reports_what_would_breach_under_another_policy(tmp_path: Path, capsys) 
 
 
 def test_unknown_policy_is_a_clear_error(tmp_path: Path, capsys) -> None:
-    log = write_log(tmp_path / "case-events.jsonl", [created("chat-1", T0)])
+    log = write_log(tmp_path / "case-events.jsonl", [case_stream("chat-1").created()])
 
     code = whatif.main(["--policy", "1999.9", "--events", str(log)])
 

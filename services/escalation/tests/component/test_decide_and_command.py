@@ -24,6 +24,8 @@ from casedesk_escalation.application.command_runner import CommandRunner
 from casedesk_escalation.application.desk import Consumed, EscalationDesk
 from casedesk_escalation.testing.case_standin import StandInCaseService, serve_standin
 from casedesk_runtime.events import new_meta, to_timestamp
+from casedesk_runtime.testing.case_events import CaseStream
+from casedesk_vocabulary.enums import Channel, EscalationReason
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 GROUP = "g"
@@ -51,7 +53,6 @@ class Feed:
 
     def __init__(self) -> None:
         self.offsets: dict[tuple[str, int], int] = defaultdict(int)
-        self.version = 0
 
     def _consumed(self, topic: str, value: bytes) -> Consumed:
         partition = (topic, 0)
@@ -59,17 +60,11 @@ class Feed:
         self.offsets[partition] += 1
         return Consumed(partition, offset, wire.read_record(wire.Topics(), topic, value))
 
-    def case(self, case_id: str, minutes: int = 0, **payload) -> Consumed:
-        self.version += 1
-        meta = new_meta(
-            case_id,
-            self.version,
-            "case.X",
-            event_id=f"{case_id}-v{self.version}",
-            occurred_at=T0 + timedelta(minutes=minutes),
-        )
-        value = events_pb2.CaseEvent(meta=meta, **payload).SerializeToString()
-        return self._consumed(wire.CASE_TOPIC, value)
+    def case(self, event: events_pb2.CaseEvent) -> Consumed:
+        return self._consumed(wire.CASE_TOPIC, event.SerializeToString())
+
+    def opened(self, case_id: str) -> Consumed:
+        return self.case(phone_case(case_id).created())
 
     def breach(self, case_id: str, target: int, tier: int, minutes: int) -> Consumed:
         at = T0 + timedelta(minutes=minutes)
@@ -86,8 +81,8 @@ class Feed:
         return self._consumed(wire.SLA_TOPIC, value)
 
 
-def created(channel: int = types_pb2.PHONE) -> dict:
-    return {"created": events_pb2.Created(channel=channel, tier=types_pb2.L1)}
+def phone_case(case_id: str) -> CaseStream:
+    return CaseStream(case_id, channel=Channel.PHONE, at=T0)
 
 
 def journal(records) -> list[escalation_pb2.EscalationDecision]:
@@ -101,7 +96,7 @@ async def test_breaches_escalate_by_command_and_every_decision_is_journaled(
     desk = EscalationDesk(load_policy(), store, cache_size=10, encoding=ENCODING)
     feed = Feed()
     items = [
-        feed.case("c1", **created()),
+        feed.opened("c1"),
         feed.breach("c1", sla_pb2.FIRST_RESPONSE, types_pb2.L1, minutes=30),
         feed.breach("c1", sla_pb2.RESOLUTION, types_pb2.L2, minutes=24 * 60),
         feed.breach("c1", sla_pb2.RESOLUTION, types_pb2.L3, minutes=25 * 60),
@@ -134,7 +129,10 @@ async def test_refusal_by_the_case_service_is_journaled_as_a_rejection(
     servicer.script["c2"] = [grpc.StatusCode.FAILED_PRECONDITION]
     desk = EscalationDesk(load_policy(), store, cache_size=10, encoding=ENCODING)
     feed = Feed()
-    items = [feed.case("c2", **created()), feed.breach("c2", sla_pb2.FIRST_RESPONSE, 1, 30)]
+    items = [
+        feed.opened("c2"),
+        feed.breach("c2", sla_pb2.FIRST_RESPONSE, 1, 30),
+    ]
     await store.commit(GROUP, await desk.decide(items, stored={}))
     async with grpc.aio.insecure_channel(address) as channel:
         await CommandRunner(store, CaseEscalator(channel), 4, ENCODING).run_pending()
@@ -153,14 +151,11 @@ async def test_unavailable_case_service_is_retried_with_the_same_key_until_it_an
     servicer, address = case_service
     servicer.script["c3"] = [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED]
     desk = EscalationDesk(load_policy(), store, cache_size=10, encoding=ENCODING)
-    feed = Feed()
+    feed, c3 = Feed(), phone_case("c3")
     items = [
-        feed.case("c3", **created()),
+        feed.case(c3.created()),
         feed.case(
-            "c3",
-            escalation_requested=events_pb2.EscalationRequested(
-                request_id="r-1", reason=events_pb2.CRITICAL_ERROR
-            ),
+            c3.escalation_requested(request_id="r-1", reason=EscalationReason.CRITICAL_ERROR)
         ),
     ]
     await store.commit(GROUP, await desk.decide(items, stored={}))
@@ -183,7 +178,10 @@ async def test_unexpected_errors_are_retried_a_bounded_number_of_times(
     servicer.script["c4"] = [grpc.StatusCode.INTERNAL] * 5
     desk = EscalationDesk(load_policy(), store, cache_size=10, encoding=ENCODING)
     feed = Feed()
-    items = [feed.case("c4", **created()), feed.breach("c4", sla_pb2.FIRST_RESPONSE, 1, 30)]
+    items = [
+        feed.opened("c4"),
+        feed.breach("c4", sla_pb2.FIRST_RESPONSE, 1, 30),
+    ]
     await store.commit(GROUP, await desk.decide(items, stored={}))
     async with grpc.aio.insecure_channel(address) as channel:
         escalator = CaseEscalator(channel, attempts_on_error=3, first_backoff_s=0.01)
@@ -199,7 +197,10 @@ async def test_decisions_continue_from_stored_state_after_a_restart(
 ) -> None:
     feed = Feed()
     first = EscalationDesk(load_policy(), store, cache_size=10, encoding=ENCODING)
-    items = [feed.case("c5", **created()), feed.breach("c5", sla_pb2.FIRST_RESPONSE, 1, 30)]
+    items = [
+        feed.opened("c5"),
+        feed.breach("c5", sla_pb2.FIRST_RESPONSE, 1, 30),
+    ]
     await store.commit(GROUP, await first.decide(items, stored={}))
     # A new process: nothing cached, state comes from the store.
     again = EscalationDesk(load_policy(), store, cache_size=10, encoding=ENCODING)

@@ -25,8 +25,8 @@ from casedesk_escalation.application.desk import EscalationDesk
 from casedesk_escalation.application.escalations import Escalations
 from casedesk_escalation.application.journal_relay import DecisionJournal
 from casedesk_escalation.application.records import DecidedBatch, JournalEntry
-from casedesk_escalation.testing import events
 from casedesk_escalation.wire import ProtobufDecisions, Topics
+from casedesk_runtime.testing.case_events import CaseStream
 from casedesk_runtime.testing.kafka import FakeKafka
 
 GROUP = "g"
@@ -119,10 +119,11 @@ async def test_a_poisoned_record_commits_its_batch_only_after_the_dead_letter_is
     store: SqlDecisionStore,
 ) -> None:
     case_tp = TopicPartition(TOPICS.case, 0)
+    created = CaseStream("c1", at=T0).created().SerializeToString()
     source = FakeConsumer(
         {
             case_tp: [
-                Record(TOPICS.case, 0, 0, b"c1", events.created("c1", T0)),
+                Record(TOPICS.case, 0, 0, b"c1", created),
                 Record(TOPICS.case, 0, 1, b"c1", b"\xff garbage", (("traceparent", b"t"),)),
             ]
         }

@@ -22,6 +22,7 @@ from casedesk_escalation.domain.case_state import (
 from casedesk_escalation.domain.decisions import Decision
 from casedesk_escalation.domain.triggers import Trigger
 from casedesk_runtime.events import new_meta, to_timestamp
+from casedesk_runtime.testing.case_events import CaseStream
 from casedesk_vocabulary.enums import (
     Channel,
     DeadlineTarget,
@@ -35,16 +36,8 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DUE = datetime(2026, 3, 2, 9, 5, tzinfo=UTC)
 
 
-def case_event(version: int = 1, **payload) -> bytes:
-    meta = new_meta(
-        "case-1",
-        version,
-        "case.X",
-        event_id=f"ev-{version}",
-        occurred_at=T0,
-        correlation_id="corr-1",
-    )
-    return events_pb2.CaseEvent(meta=meta, **payload).SerializeToString()
+def case_1() -> CaseStream:
+    return CaseStream("case-1", at=T0, correlation_id="corr-1")
 
 
 def sla_event(**payload) -> bytes:
@@ -60,24 +53,17 @@ def sla_event(**payload) -> bytes:
 
 
 def test_created_status_changed_and_escalated_become_facts() -> None:
+    case = case_1()
     created = wire.read_case_event(
-        case_event(1, created=events_pb2.Created(channel=types_pb2.EMAIL, tier=types_pb2.L1))
+        case.created(channel=Channel.EMAIL, tier=Tier.L1).SerializeToString()
     )
-    changed = wire.read_case_event(
-        case_event(2, status_changed=events_pb2.StatusChanged(to_status=types_pb2.ANSWER_READY))
-    )
+    changed = wire.read_case_event(case.status_changed(to=Status.ANSWER_READY).SerializeToString())
     escalated = wire.read_case_event(
-        case_event(
-            3,
-            escalated=events_pb2.Escalated(
-                from_tier=types_pb2.L1,
-                to_tier=types_pb2.L2,
-                reason=events_pb2.FIRST_RESPONSE_BREACH,
-                cause_ref="b-1",
-            ),
-        )
+        case.escalated(
+            to_tier=Tier.L2, reason=EscalationReason.FIRST_RESPONSE_BREACH, cause_ref="b-1"
+        ).SerializeToString()
     )
-    commented = wire.read_case_event(case_event(4, commented=events_pb2.Commented(body="x")))
+    commented = wire.read_case_event(case.commented(body="x").SerializeToString())
     assert created.facts == (CaseOpened(Channel.EMAIL, Tier.L1, 1),)
     assert changed.facts == (StatusChanged(Status.ANSWER_READY, 2),)
     assert escalated.facts == (
@@ -88,14 +74,14 @@ def test_created_status_changed_and_escalated_become_facts() -> None:
 
 
 def test_escalation_request_is_a_trigger_keyed_by_its_request_id() -> None:
-    observation = wire.read_case_event(
-        case_event(
-            5,
-            escalation_requested=events_pb2.EscalationRequested(
-                request_id="req-9", reason=events_pb2.UNSATISFYING_ANSWER, explanation="x"
-            ),
-        )
+    request = case_1().escalation_requested(
+        request_id="req-9",
+        reason=EscalationReason.UNSATISFYING_ANSWER,
+        explanation="x",
+        version=5,
+        event_id="ev-5",
     )
+    observation = wire.read_case_event(request.SerializeToString())
     assert observation.trigger == Trigger.request(
         "ev-5", "case-1", "req-9", EscalationReason.UNSATISFYING_ANSWER, T0, "corr-1"
     )
@@ -125,7 +111,12 @@ def test_other_sla_events_only_tell_the_channel() -> None:
     [
         (wire.CASE_TOPIC, b"\xff\xff\xff"),
         (wire.SLA_TOPIC, sla_pb2.SlaEvent(target=sla_pb2.RESOLUTION).SerializeToString()),
-        (wire.CASE_TOPIC, case_event(1, escalation_requested=events_pb2.EscalationRequested())),
+        (
+            wire.CASE_TOPIC,
+            case_1()
+            .escalation_requested(reason=EscalationReason.UNSPECIFIED, request_id="")
+            .SerializeToString(),
+        ),
         ("other.topic", b""),
     ],
 )

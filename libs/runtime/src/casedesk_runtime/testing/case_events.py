@@ -128,7 +128,6 @@ class CaseStream:
         self.number = number or self.number
         self.channel = channel or self.channel
         self.tier = tier or self.tier
-        self.status = Status.REGISTERED
         envelope.setdefault("by", ActorKind.SYSTEM)
         at = envelope["at"] = self._advance(envelope.get("at"))
         payload = events_pb2.Created(

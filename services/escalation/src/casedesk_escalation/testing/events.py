@@ -1,4 +1,9 @@
-"""Case and SLA events as the case relay and the SLA service put them on Kafka (serialized)."""
+"""Case and SLA events as the case relay and the SLA service put them on Kafka (serialized).
+
+Case events come from the shared `casedesk_runtime.testing.case_events.CaseStream`; `created` and
+`escalation_requested` here only serialize one of its events for the callers that pass proto
+enum values.
+"""
 
 from __future__ import annotations
 
@@ -8,39 +13,27 @@ from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk.sla.v1 import events_pb2 as sla_pb2
 from casedesk_runtime.events import new_meta, to_timestamp
-
-
-def case_event(case_id: str, version: int, at: datetime, **payload: object) -> bytes:
-    """A CaseEvent with one payload field, e.g. created=events_pb2.Created(...)."""
-    (kind,) = payload
-    meta = new_meta(
-        case_id, version, f"case.{kind}", event_id=f"{case_id}/v{version}", occurred_at=at
-    )
-    return events_pb2.CaseEvent(meta=meta, **payload).SerializeToString()  # type: ignore[arg-type]
+from casedesk_runtime.testing.case_events import CaseStream
+from casedesk_vocabulary.enums import Channel, EscalationReason
 
 
 def created(
     case_id: str, at: datetime, channel: int = types_pb2.PORTAL_CHAT, version: int = 1
 ) -> bytes:
-    return case_event(
-        case_id,
-        version,
-        at,
-        created=events_pb2.Created(
-            number=f"2026-{abs(hash(case_id)) % 10_000_000:07d}",
-            channel=channel,
-            tier=types_pb2.L1,
-            priority=types_pb2.NORMAL,
-            registered_at=to_timestamp(at),
-        ),
-    )
+    case = CaseStream(case_id, channel=Channel(types_pb2.Channel.Name(channel)), at=at)
+    return case.created(version=version).SerializeToString()
 
 
 def escalation_requested(
     case_id: str, version: int, at: datetime, request_id: str, reason: int
 ) -> bytes:
-    requested = events_pb2.EscalationRequested(request_id=request_id, reason=reason)
-    return case_event(case_id, version, at, escalation_requested=requested)
+    case = CaseStream(case_id, at=at)
+    complaint = case.escalation_requested(
+        reason=EscalationReason(events_pb2.EscalationReason.Name(reason)),
+        request_id=request_id,
+        version=version,
+    )
+    return complaint.SerializeToString()
 
 
 def sla_event(
