@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from helmchart import PORTS, SERVICES, Release, component_name
+from helmchart import HEALTH_PORT, SERVICES, Release, component_name
 
 
 def test_topics_job_runs_before_install_and_upgrade(release: Release) -> None:
@@ -47,7 +47,8 @@ def test_helm_test_pod_checks_every_enabled_service(release: Release) -> None:
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     (container,) = pod["spec"]["containers"]
     targets = [arg for arg in container["command"] if "=" in arg]
-    assert targets == sorted(f"{s}={component_name(s)}:{PORTS[s]}" for s in SERVICES)
+    # The plaintext health listeners: the gRPC ports want a client certificate.
+    assert targets == sorted(f"{s}={component_name(s)}:{HEALTH_PORT}" for s in SERVICES)
     script = release.get("ConfigMap", component_name("health-check"))
     assert script["metadata"]["annotations"]["helm.sh/hook"] == "test"
     assert "grpc_health" in script["data"]["health_check.py"]

@@ -22,6 +22,12 @@ def peer_components(peers: list[dict[str, Any]]) -> set[str]:
     }
 
 
+def ingress_on(release: Release, service: str, port: str) -> list[dict[str, Any]]:
+    """The ingress rules of the service's policy that open the named container port."""
+    rules = policy(release, service)["spec"]["ingress"]
+    return [r for r in rules if r["ports"] == [{"port": port, "protocol": "TCP"}]]
+
+
 def egress_ports(release: Release, service: str) -> set[int]:
     return {
         port["port"]
@@ -36,31 +42,60 @@ def test_every_service_has_a_policy(release: Release) -> None:
 
 
 def test_intake_accepts_any_source_unless_restricted(minimal: Release) -> None:
-    (rule,) = policy(minimal, "intake")["spec"]["ingress"]
+    (rule,) = ingress_on(minimal, "intake", "grpc")
     assert "from" not in rule
-    assert rule["ports"] == [{"port": "grpc", "protocol": "TCP"}]
 
 
-def test_intake_restricted_to_the_frontends_namespace_and_the_test_pod(production: Release) -> None:
-    (rule,) = policy(production, "intake")["spec"]["ingress"]
-    namespaces = [
-        p["namespaceSelector"]["matchLabels"] for p in rule["from"] if "namespaceSelector" in p
+def test_intake_restricted_to_the_frontends_namespace(production: Release) -> None:
+    (rule,) = ingress_on(production, "intake", "grpc")
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "channel-frontends"}}}
     ]
-    assert namespaces == [{"kubernetes.io/metadata.name": "channel-frontends"}]
-    assert peer_components(rule["from"]) == {"health-check"}
 
 
 def test_internal_services_accept_only_their_callers(release: Release) -> None:
-    expected = {
-        "case": {"intake", "escalation", "health-check"},
-        "sla": {"health-check"},
-        "escalation": {"health-check"},
-        "notify": {"health-check"},
+    expected: dict[str, set[str]] = {
+        "case": {"intake", "escalation"},
+        "sla": set(),
+        "escalation": set(),
+        "notify": set(),
     }
     for service, callers in expected.items():
-        (rule,) = policy(release, service)["spec"]["ingress"]
+        rules = ingress_on(release, service, "grpc")
+        if not callers:
+            assert rules == [], service
+            continue
+        (rule,) = rules
         assert peer_components(rule["from"]) == callers, service
         assert all(set(peer) == {"podSelector"} for peer in rule["from"]), service
+
+
+def test_only_the_test_pod_reaches_the_plaintext_health_port(release: Release) -> None:
+    # The kubelet's probes come from the node, which common CNIs admit whatever the policy says.
+    for service in SERVICES:
+        policy_rules = policy(release, service)["spec"]["ingress"]
+        assert len(policy_rules) == (1 if service in ("sla", "escalation", "notify") else 2)
+        (rule,) = ingress_on(release, service, "health")
+        assert rule["from"] == [
+            {
+                "podSelector": {
+                    "matchLabels": {
+                        "app.kubernetes.io/name": "casedesk",
+                        "app.kubernetes.io/instance": "cd",
+                        "app.kubernetes.io/component": "health-check",
+                    }
+                }
+            }
+        ], service
+
+
+def test_more_peers_may_reach_the_health_port(render: Any) -> None:
+    nodes = {"ipBlock": {"cidr": "10.0.0.0/24"}}
+    released = render("minimal-values.yaml", values={"networkPolicy": {"healthFrom": [nodes]}})
+    for service in SERVICES:
+        (rule,) = ingress_on(released, service, "health")
+        assert rule["from"][1:] == [nodes], service
+        assert peer_components(rule["from"]) == {"health-check"}
 
 
 def test_only_intake_and_escalation_may_call_case(release: Release) -> None:

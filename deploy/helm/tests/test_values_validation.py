@@ -153,6 +153,33 @@ SCHEMA_REJECTS = [
         ["/services/notify/shutdownGraceSeconds", "minimum"],
         id="negative-shutdown-grace",
     ),
+    pytest.param(
+        {"tls": {"mode": "insecureDev"}},
+        ["/tls/allowInsecureDev", "value must be true"],
+        id="insecure-dev-without-acknowledgement",
+    ),
+    pytest.param({"tls": {"mode": "plaintext"}}, ["/tls/mode", "'insecureDev'"], id="tls-mode"),
+    pytest.param(
+        {"tls": {"mode": "certManager"}},
+        ["/tls/certManager/issuerRef/name", "minLength"],
+        id="cert-manager-without-issuer",
+    ),
+    pytest.param(
+        {"tls": {"intakeClientAuth": "none"}},
+        ["/tls/intakeClientAuth", "'optional'"],
+        id="intake-client-auth",
+    ),
+    pytest.param(
+        {"tls": {"secretNames": {"desk": "desk-tls"}}},
+        ["invalid propertyName 'desk'", "'escalation', 'notify'"],
+        id="tls-secret-of-an-unknown-service",
+    ),
+    pytest.param(
+        {"tls": {"certManager": {"renewBefore": "30d"}}},
+        ["/tls/certManager/renewBefore", "does not match pattern"],
+        id="cert-manager-duration-in-days",
+    ),
+    pytest.param({"healthPort": 80}, ["/healthPort", "minimum"], id="privileged-health-port"),
 ]
 
 SINGLE_POD = " must run a single pod (replicas: 0 or 1, autoscaling off): "
@@ -306,6 +333,32 @@ CHART_REJECTS = [
         "services.sla.env.CASEDESK_SHUTDOWN_GRACE_S is set by the chart from "
         "services.sla.shutdownGraceSeconds",
         id="env-overrides-shutdown-grace",
+    ),
+    pytest.param(
+        {"services": {"case": {"env": {"CASEDESK_GRPC_INSECURE_DEV": "true"}}}},
+        "services.case.env.CASEDESK_GRPC_INSECURE_DEV is set by the chart from tls.mode",
+        id="env-bypasses-tls-mode",
+    ),
+    pytest.param(
+        {"services": {"intake": {"env": {"CASEDESK_TLS_CLIENT_AUTH": "optional"}}}},
+        "services.intake.env.CASEDESK_TLS_CLIENT_AUTH is set by the chart from "
+        "tls.intakeClientAuth",
+        id="env-relaxes-client-auth",
+    ),
+    pytest.param(
+        {"services": {"sla": {"env": {"CASEDESK_TLS_CERT_FILE": "/tmp/x.crt"}}}},
+        "services.sla.env.CASEDESK_TLS_CERT_FILE is set by the chart from tls.mode",
+        id="env-overrides-tls-files",
+    ),
+    pytest.param(
+        {"services": {"notify": {"env": {"CASEDESK_GRPC_HEALTH_PORT": "9000"}}}},
+        "services.notify.env.CASEDESK_GRPC_HEALTH_PORT is set by the chart from healthPort",
+        id="env-overrides-health-port",
+    ),
+    pytest.param(
+        {"healthPort": 50053},
+        "services.sla.port and healthPort are both 50053",
+        id="health-port-is-a-service-port",
     ),
 ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from helmchart import KAFKA_CLIENTS, PORTS, SERVICES, Release, component_name
+from helmchart import HEALTH_PORT, KAFKA_CLIENTS, PORTS, SERVICES, Release, component_name
 
 CREDENTIAL_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|MASTER_KEY|CIPHER_KEY|DATABASE_URL")
 
@@ -14,20 +14,26 @@ def test_every_service_is_rendered_once_with_its_port(release: Release) -> None:
     for service in SERVICES:
         container = release.container(service)
         assert container["ports"] == [
-            {"name": "grpc", "containerPort": PORTS[service], "protocol": "TCP"}
+            {"name": "grpc", "containerPort": PORTS[service], "protocol": "TCP"},
+            {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
         ]
         env = release.env(service)
         assert env["CASEDESK_GRPC_PORT"]["value"] == str(PORTS[service])
         assert env["CASEDESK_GRPC_HOST"]["value"] == "0.0.0.0"
         service_object = release.get("Service", component_name(service))
-        assert service_object["spec"]["ports"][0]["port"] == PORTS[service]
+        ports = {p["name"]: p for p in service_object["spec"]["ports"]}
+        assert ports["grpc"]["port"] == PORTS[service]
+        assert ports["health"]["port"] == HEALTH_PORT
+        assert ports["health"]["targetPort"] == "health"
 
 
-def test_probes_are_native_grpc_on_the_service_port(release: Release) -> None:
+def test_probes_are_native_grpc_on_the_plaintext_health_port(release: Release) -> None:
+    # The kubelet's gRPC probes cannot speak TLS: they ask the health-only listener.
     for service in SERVICES:
         container = release.container(service)
+        assert release.value(service, "CASEDESK_GRPC_HEALTH_PORT") == str(HEALTH_PORT)
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert container[probe]["grpc"] == {"port": PORTS[service]}, (service, probe)
+            assert container[probe]["grpc"] == {"port": HEALTH_PORT}, (service, probe)
 
 
 def test_pods_are_hardened(release: Release) -> None:

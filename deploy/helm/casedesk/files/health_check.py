@@ -1,8 +1,12 @@
 """Check that every Casedesk service reports SERVING on the standard gRPC health service.
 
 Run by the chart's `helm test` pod as `python health_check.py [--timeout S] NAME=HOST:PORT ...`
-with the Python of a service image. Each target is polled until it is SERVING or the overall
-timeout passes, so a test started right after an upgrade waits for rollouts instead of failing.
+with the Python of a service image. The gRPC ports speak mutual TLS only, so the targets are each
+service's plaintext health-only listener (the chart's `healthPort`, CASEDESK_GRPC_HEALTH_PORT),
+the one the kubelet's probes use: it serves the health service and nothing else, with the same
+statuses as the TLS port (NOT_SERVING during a drain included). Each target is polled until it
+is SERVING or the overall timeout passes, so a test started right after an upgrade waits for
+rollouts instead of failing.
 Exit status 0 when all targets are SERVING, 1 otherwise (with the last status of each).
 """
 

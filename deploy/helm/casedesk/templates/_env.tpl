@@ -53,6 +53,7 @@ fixed CASEDESK_SERVICE_NAME and CASEDESK_GRPC_HOST). */}}
   value: {{ .svc.logLevel | default $values.logLevel | quote }}
 - name: CASEDESK_SHUTDOWN_GRACE_S
   value: {{ .svc.shutdownGraceSeconds | quote }}
+{{ include "casedesk.tlsEnv" . }}
 {{- if .topology.kafka }}
 {{ include "casedesk.kafkaEnv" .root }}
 {{- end }}

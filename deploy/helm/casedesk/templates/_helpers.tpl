@@ -70,6 +70,43 @@ app.kubernetes.io/component: {{ .name }}
 {{- printf "%s:%d" (include "casedesk.componentName" .) (int $svc.port) -}}
 {{- end -}}
 
+{{/* Where a service's certificate, key and CA bundle are mounted (a directory: no subPath, so a
+rotated Secret reaches the files and the runtime reloads them). */}}
+{{- define "casedesk.tlsDir" -}}/etc/casedesk/tls{{- end -}}
+
+{{/* The Secret holding a service's tls.crt, tls.key and ca.crt; context: dict root, name. */}}
+{{- define "casedesk.tlsSecretName" -}}
+{{- $tls := .root.Values.tls -}}
+{{- if eq $tls.mode "certManager" -}}
+{{- printf "%s-tls" (include "casedesk.componentName" .) -}}
+{{- else -}}
+{{- get $tls.secretNames .name | default (printf "%s-tls" (include "casedesk.componentName" .)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* gRPC security of a service (runtime settings): the TLS files, or the development flag, and
+the plaintext health-only listener the probes use. Context: same as casedesk.service. */}}
+{{- define "casedesk.tlsEnv" -}}
+{{- $tls := .root.Values.tls -}}
+- name: CASEDESK_GRPC_HEALTH_PORT
+  value: {{ .root.Values.healthPort | quote }}
+{{- if eq $tls.mode "insecureDev" }}
+- name: CASEDESK_GRPC_INSECURE_DEV
+  value: "true"
+{{- else }}
+- name: CASEDESK_TLS_CERT_FILE
+  value: {{ printf "%s/tls.crt" (include "casedesk.tlsDir" .) | quote }}
+- name: CASEDESK_TLS_KEY_FILE
+  value: {{ printf "%s/tls.key" (include "casedesk.tlsDir" .) | quote }}
+- name: CASEDESK_TLS_CA_FILE
+  value: {{ printf "%s/ca.crt" (include "casedesk.tlsDir" .) | quote }}
+{{- if eq .name "intake" }}
+- name: CASEDESK_TLS_CLIENT_AUTH
+  value: {{ $tls.intakeClientAuth | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{/* Kafka connection variables (services and the topic hook); context: root. */}}
 {{- define "casedesk.kafkaEnv" -}}
 {{- $kafka := .Values.kafka -}}

@@ -1,7 +1,9 @@
 {{/*
 NetworkPolicy of one service: deny by default, then allow exactly the paths of DESIGN.md.
-Ingress: intake from `networkPolicy.intakeFrom` (any source when empty); every other service only
-from the services that call it. The `helm test` pod may reach every service.
+Ingress on the gRPC port: intake from `networkPolicy.intakeFrom` (any source when empty); every
+other service only from the services that call it. On the plaintext health port (health service
+only): the `helm test` pod and `networkPolicy.healthFrom`; the kubelet's probes come from the node,
+which common CNIs always admit.
 Egress: DNS for all; Kafka for the services that use it (not intake); the called services;
 PostgreSQL for the services connected to it; the configured SMTP relay and SMS gateway for notify;
 the OpenTelemetry collector when configured.
@@ -37,21 +39,28 @@ spec:
       {{- with $np.intakeFrom }}
       from:
         {{- toYaml . | nindent 8 }}
-        - podSelector:
-            matchLabels:
-              {{- include "casedesk.selectorLabels" (dict "root" $root "name" "health-check") | nindent 14 }}
       {{- end }}
-    {{- else }}
+    {{- else if $callers }}
     - ports:
         - port: grpc
           protocol: TCP
       from:
-        {{- range (append $callers "health-check") }}
+        {{- range $callers }}
         - podSelector:
             matchLabels:
               {{- include "casedesk.selectorLabels" (dict "root" $root "name" .) | nindent 14 }}
         {{- end }}
     {{- end }}
+    - ports:
+        - port: health
+          protocol: TCP
+      from:
+        - podSelector:
+            matchLabels:
+              {{- include "casedesk.selectorLabels" (dict "root" $root "name" "health-check") | nindent 14 }}
+        {{- with $np.healthFrom }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
   egress:
     {{- include "casedesk.egressRule" $np.dns | nindent 4 }}
     {{- if .topology.kafka }}

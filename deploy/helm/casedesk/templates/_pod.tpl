@@ -50,24 +50,29 @@ containers:
       - name: grpc
         containerPort: {{ .svc.port }}
         protocol: TCP
+      - name: health
+        containerPort: {{ $values.healthPort }}
+        protocol: TCP
     env:
       {{- include "casedesk.serviceEnv" . | nindent 6 }}
     # Native gRPC probes against the standard health service (overall status ""), which turns
-    # NOT_SERVING as soon as a shutdown starts, so endpoints drain before the server stops.
+    # NOT_SERVING as soon as a shutdown starts, so endpoints drain before the server stops. They
+    # cannot speak TLS: they use the plaintext health-only listener (healthPort), which reports the
+    # same statuses as the TLS port.
     startupProbe:
       grpc:
-        port: {{ .svc.port }}
+        port: {{ $values.healthPort }}
       periodSeconds: 2
       failureThreshold: 30
     readinessProbe:
       grpc:
-        port: {{ .svc.port }}
+        port: {{ $values.healthPort }}
       periodSeconds: 5
       timeoutSeconds: 2
       failureThreshold: 2
     livenessProbe:
       grpc:
-        port: {{ .svc.port }}
+        port: {{ $values.healthPort }}
       periodSeconds: 10
       timeoutSeconds: 3
       failureThreshold: 3
@@ -79,6 +84,13 @@ containers:
       {{- include "casedesk.commonVolumeMounts" .root | nindent 6 }}
       - name: data
         mountPath: /var/lib/casedesk
+      {{- if ne $values.tls.mode "insecureDev" }}
+      # The whole Secret as a directory (never subPath): a rotated Secret replaces the files in
+      # place and the service reloads them without a restart.
+      - name: tls
+        mountPath: {{ include "casedesk.tlsDir" . }}
+        readOnly: true
+      {{- end }}
       {{- if .files }}
       - name: files
         mountPath: /etc/casedesk/files
@@ -99,6 +111,13 @@ volumes:
   - name: data
     persistentVolumeClaim:
       claimName: {{ include "casedesk.componentName" . }}-data
+  {{- end }}
+  {{- if ne $values.tls.mode "insecureDev" }}
+  - name: tls
+    secret:
+      secretName: {{ include "casedesk.tlsSecretName" . }}
+      # Readable by the service's group (fsGroup) only: the private key is in it.
+      defaultMode: 0440
   {{- end }}
   {{- if .files }}
   - name: files

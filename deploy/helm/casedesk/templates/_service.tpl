@@ -128,6 +128,15 @@ spec:
       targetPort: grpc
       protocol: TCP
       appProtocol: grpc
+    # Plaintext, health service only (probes, helm test); the NetworkPolicy limits who reaches it.
+    - name: health
+      port: {{ .root.Values.healthPort }}
+      targetPort: health
+      protocol: TCP
+      appProtocol: grpc
+{{- if eq .root.Values.tls.mode "certManager" }}
+{{ include "casedesk.certificate" . }}
+{{- end }}
 {{- if .svc.autoscaling.enabled }}
 ---
 apiVersion: autoscaling/v2
@@ -180,4 +189,54 @@ spec:
 {{- if .root.Values.networkPolicy.enabled }}
 {{ include "casedesk.networkPolicy" . }}
 {{- end }}
+{{- end -}}
+
+{{/*
+cert-manager Certificate of a service (tls.mode certManager): its identity as the URI SAN
+spiffe://casedesk/<service>, the names of its Service as DNS SANs (callers such as intake verify
+<fullname>-case), usable as server and client certificate, a new key at every renewal. The Secret
+gets tls.crt, tls.key and ca.crt. Context: same as casedesk.service.
+*/}}
+{{- define "casedesk.certificate" -}}
+{{- $tls := .root.Values.tls -}}
+{{- $cm := $tls.certManager -}}
+{{- $host := include "casedesk.componentName" . -}}
+{{- $namespace := .root.Release.Namespace -}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: {{ include "casedesk.tlsSecretName" . }}
+  labels:
+    {{- include "casedesk.componentLabels" . | nindent 4 }}
+spec:
+  secretName: {{ include "casedesk.tlsSecretName" . }}
+  secretTemplate:
+    labels:
+      {{- include "casedesk.componentLabels" . | nindent 6 }}
+  duration: {{ $cm.duration }}
+  renewBefore: {{ $cm.renewBefore }}
+  uris:
+    - {{ printf "spiffe://casedesk/%s" .name }}
+  dnsNames:
+    - {{ $host }}
+    - {{ printf "%s.%s" $host $namespace }}
+    - {{ printf "%s.%s.svc" $host $namespace }}
+    - {{ printf "%s.%s.svc.%s" $host $namespace $cm.clusterDomain }}
+    {{- range (get $cm.extraDnsNames .name | default list) }}
+    - {{ . }}
+    {{- end }}
+  usages:
+    - digital signature
+    - server auth
+    - client auth
+  privateKey:
+    algorithm: ECDSA
+    size: 256
+    encoding: PKCS8
+    rotationPolicy: Always
+  issuerRef:
+    name: {{ $cm.issuerRef.name }}
+    kind: {{ $cm.issuerRef.kind }}
+    group: {{ $cm.issuerRef.group }}
 {{- end -}}

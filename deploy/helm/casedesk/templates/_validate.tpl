@@ -41,6 +41,9 @@ values to change.
 {{- fail (printf "services.%s.files.%s is the chart's own file (from deadlines.calendarOverrides): remove it" $name $file) }}
 {{- end }}
 {{- end }}
+{{- if eq (int $svc.port) (int $values.healthPort) }}
+{{- fail (printf "services.%s.port and healthPort are both %d: the plaintext health listener needs a port of its own" $name (int $svc.port)) }}
+{{- end }}
 {{- $termination := float64 ($svc.terminationGracePeriodSeconds | default 30) }}
 {{- if ge (mulf 2 $svc.shutdownGraceSeconds) $termination }}
 {{- fail (printf "services.%s.shutdownGraceSeconds (%v) must be less than half of terminationGracePeriodSeconds (%v): in-flight calls, then the service's own drain, each take up to that long before the kubelet kills the process" $name $svc.shutdownGraceSeconds $termination) }}
