@@ -4,6 +4,12 @@
 #   tools/infra/kafka-local.sh start|stop|status
 # Environment: CASEDESK_KAFKA_PORT (9092), CASEDESK_KAFKA_CONTROLLER_PORT (port + 1),
 #              CASEDESK_RUN_DIR (<repo>/.run): data, log and pid live in $CASEDESK_RUN_DIR/kafka.
+# A secured broker (tests/integration/support/provisioning.py start_secure_kafka; see README.md):
+#   CASEDESK_KAFKA_CONFIG_FILE  server.properties to use instead of the PLAINTEXT one written here
+#                               (it must listen on CASEDESK_KAFKA_PORT and keep log.dirs unset or
+#                               in $CASEDESK_RUN_DIR/kafka/data: that is where data is formatted)
+#   CASEDESK_KAFKA_SCRAM        'SCRAM-SHA-512=[name=a,password=x];...' users added when the
+#                               storage is first formatted (kafka-storage format --add-scram)
 # shellcheck source=tools/infra/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -17,6 +23,12 @@ logfile="$dir/kafka.log"
 marker="$config"
 
 write_config() {
+    if [[ -n "${CASEDESK_KAFKA_CONFIG_FILE:-}" ]]; then
+        # It may hold the broker's private key (ssl.keystore.key): readable by this account only.
+        (umask 077 && grep -v '^log\.dirs=' "$CASEDESK_KAFKA_CONFIG_FILE" >"$config")
+        echo "log.dirs=$dir/data" >>"$config"
+        return
+    fi
     cat >"$config" <<PROPS
 process.roles=broker,controller
 node.id=1
@@ -50,8 +62,14 @@ start() {
     write_config
     if [[ ! -f "$dir/data/meta.properties" ]]; then
         cluster_id="$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null)"
+        local scram_args=() entries entry
+        IFS=';' read -ra entries <<<"${CASEDESK_KAFKA_SCRAM:-}"
+        for entry in "${entries[@]}"; do
+            [[ -n "$entry" ]] && scram_args+=(--add-scram "$entry")
+        done
         java -cp "$libs/*" kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$config" \
-            >"$logfile" 2>&1 || { show_tail "$logfile"; die "formatting the KRaft storage failed"; }
+            "${scram_args[@]}" >"$logfile" 2>&1 ||
+            { show_tail "$logfile"; die "formatting the KRaft storage failed"; }
     fi
     # setsid: the broker must outlive this script and ignore the terminal's Ctrl-C.
     setsid java -Xms512m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,3 +84,39 @@ def start_postgres(run_dir: Path, port: int, timeout: float) -> tuple[LocalProce
         process.stop()
         raise
     return process, server
+
+
+def start_secure_kafka(
+    run_dir: Path,
+    port: int,
+    controller_port: int,
+    properties: dict[str, str],
+    scram_credentials: list[str],
+    ready: Callable[[Callable[[], None]], float],
+    timeout: float,
+) -> LocalProcess:
+    """kafka-local.sh with `properties` as its server.properties and SCRAM users added at format
+    time; `ready(check_alive)` waits until it serves an authenticated client."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = run_dir / "secure-server.properties"
+    # The values hold the broker's private key: readable by this account only.
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.writelines(f"{name}={value}\n" for name, value in properties.items())
+    process = LocalProcess(
+        INFRA_DIR / "kafka-local.sh",
+        {
+            "CASEDESK_RUN_DIR": str(run_dir),
+            "CASEDESK_KAFKA_PORT": str(port),
+            "CASEDESK_KAFKA_CONTROLLER_PORT": str(controller_port),
+            "CASEDESK_KAFKA_CONFIG_FILE": str(config),
+            "CASEDESK_KAFKA_SCRAM": ";".join(scram_credentials),
+        },
+    )
+    process.run("start", timeout=timeout + 120)  # the first start also downloads the jars
+    try:
+        ready(lambda: None)
+    except BaseException:
+        process.stop()
+        raise
+    return process

@@ -9,7 +9,9 @@ CASEDESK_TEST_INFRA=docker forbids that fallback, CASEDESK_TEST_INFRA=local goes
 
 from __future__ import annotations
 
+import secrets
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
@@ -22,7 +24,7 @@ from typing import Protocol
 from . import containers, local_processes
 from .endpoints import PostgresServer
 from .errors import InfrastructureError
-from .readiness import wait_for_kafka, wait_for_postgres
+from .readiness import _run_blocking, wait_for_kafka, wait_for_postgres, wait_until
 from .services import free_ports
 from .settings import InfraSettings, Mode
 
@@ -117,6 +119,19 @@ class SessionInfrastructure:
         self._cleanups.append((name, started.stop))
         return f"127.0.0.1:{port}", started
 
+    def secure_kafka(self) -> SecureKafka:
+        """A broker of its own with SASL_SSL/SCRAM, ACLs and no PLAINTEXT listener, the topic
+        catalogue created and each service principal's ACLs granted (see `PRINCIPAL_ACLS`)."""
+        image = self.settings.kafka_image if self._use_docker() else None
+        clock = time.monotonic()
+        secured = start_secure_kafka(
+            self._scratch_dir() / "secure-kafka", image, self.settings.ready_timeout
+        )
+        self.timings["secure kafka"] = time.monotonic() - clock
+        assert secured.server is not None
+        self._cleanups.append(("secured kafka", secured.server.stop))
+        return secured
+
     def postgres(self) -> PostgresServer:
         if self.settings.existing_postgres:
             self.backend = self.backend or "existing"
@@ -189,3 +204,181 @@ class SessionInfrastructure:
             # Root hands the local PostgreSQL to an unprivileged account that must reach this path.
             self._scratch.chmod(0o755)
         return self._scratch
+
+
+# -- the secured broker ----------------------------------------------------------------------------
+# Kafka's ACL codes (org.apache.kafka.common.acl / resource): aiokafka 0.14's admin client has no
+# create_acls, but it speaks CreateAcls v1, which Kafka 4.x still serves.
+TOPIC, GROUP, CLUSTER = 2, 3, 4
+READ, WRITE, DESCRIBE, IDEMPOTENT_WRITE = 3, 4, 8, 12
+LITERAL, ALLOW = 3, 3
+CLUSTER_NAME = "kafka-cluster"
+
+ADMIN = "admin"
+SERVICE_PRINCIPALS = ("case", "sla", "escalation", "notify")
+# The broker's certificate (CN=kafka) authenticates it to its own controller listener.
+BROKER_IDENTITY = "kafka"
+BROKER_PRINCIPAL = "CN=kafka,O=Casedesk"
+
+_CASE, _SLA = "case.events.v1", "sla.events.v1"
+
+
+def _acl(resource_type: int, name: str, operation: int) -> tuple[int, str, int]:
+    return (resource_type, name, operation)
+
+
+# The ownership rule: each topic has one writer; readers read with their own group and park
+# poisoned records on their own dead-letter topic (`<topic>.dlq.<consumer>`).
+PRINCIPAL_ACLS: dict[str, tuple[tuple[int, str, int], ...]] = {
+    "case": (
+        _acl(TOPIC, _CASE, WRITE),
+        _acl(TOPIC, _CASE, DESCRIBE),
+        _acl(CLUSTER, CLUSTER_NAME, IDEMPOTENT_WRITE),
+    ),
+    "sla": (
+        _acl(TOPIC, _SLA, WRITE),
+        _acl(TOPIC, _CASE, READ),
+        _acl(GROUP, "casedesk-sla", READ),
+        _acl(TOPIC, f"{_CASE}.dlq.sla", WRITE),
+        _acl(CLUSTER, CLUSTER_NAME, IDEMPOTENT_WRITE),
+    ),
+    "notify": (
+        _acl(TOPIC, "notification.events.v1", WRITE),
+        _acl(TOPIC, _CASE, READ),
+        _acl(GROUP, "notify", READ),
+        _acl(TOPIC, f"{_CASE}.dlq.notify", WRITE),
+        _acl(CLUSTER, CLUSTER_NAME, IDEMPOTENT_WRITE),
+    ),
+    "escalation": (
+        _acl(TOPIC, "escalation.decisions.v1", WRITE),
+        _acl(TOPIC, _CASE, READ),
+        _acl(TOPIC, _SLA, READ),
+        _acl(GROUP, "casedesk-escalation", READ),
+        _acl(TOPIC, f"{_CASE}.dlq.escalation", WRITE),
+        _acl(TOPIC, f"{_SLA}.dlq.escalation", WRITE),
+        _acl(CLUSTER, CLUSTER_NAME, IDEMPOTENT_WRITE),
+    ),
+}
+
+
+@dataclass
+class SecureKafka:
+    """A running secured broker: where it listens, the CA that signed its certificate and the
+    SCRAM password of every principal (`admin` is a super user)."""
+
+    bootstrap: str
+    cafile: Path
+    passwords: dict[str, str]
+    server: Started | None = None  # None only while it starts
+
+    def connection(self, principal: str | None) -> dict[str, object]:
+        """aiokafka keyword arguments for `principal` (None: TLS without credentials)."""
+        config: dict[str, object] = {
+            "bootstrap_servers": self.bootstrap,
+            "ssl_context": ssl.create_default_context(cafile=str(self.cafile)),
+        }
+        if principal is None:
+            return {**config, "security_protocol": "SSL"}
+        return {
+            **config,
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": principal,
+            "sasl_plain_password": self.passwords[principal],
+        }
+
+    def service_settings(self, principal: str, **overrides: object) -> object:
+        """`ServiceSettings` for a service authenticating as `principal`."""
+        from casedesk_runtime.settings import ServiceSettings
+
+        return ServiceSettings(
+            kafka_bootstrap_servers=self.bootstrap,
+            kafka_security_protocol="SASL_SSL",
+            kafka_sasl_mechanism="SCRAM-SHA-512",
+            kafka_sasl_username=principal,
+            kafka_sasl_password=self.passwords[principal],
+            kafka_ssl_cafile=str(self.cafile),
+            **overrides,
+        )
+
+
+async def _serves_and_provision(kafka: SecureKafka, provision: bool) -> bool:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.protocol.admin import CreateAclsRequest
+
+    from casedesk_runtime.topics import ensure_topics
+
+    admin = AIOKafkaAdminClient(request_timeout_ms=5000, **kafka.connection(ADMIN))
+    await admin.start()
+    try:
+        cluster = await admin.describe_cluster()
+        if not (cluster["brokers"] and cluster["controller_id"] >= 0):
+            return False
+        if not provision:
+            return True
+        for principal, acls in PRINCIPAL_ACLS.items():
+            for resource_type, name, operation in acls:
+                request = CreateAclsRequest(
+                    resource_type, name, LITERAL, f"User:{principal}", "*", operation, ALLOW
+                )
+                response = await admin._send_request(request)
+                for code, message in response.creation_responses:
+                    if code:
+                        raise InfrastructureError(
+                            f"creating ACL {principal} {operation} {name}: error {code} {message}"
+                        )
+    finally:
+        await admin.close()
+    connection = kafka.connection(ADMIN)
+    await ensure_topics(str(connection.pop("bootstrap_servers")), **connection)
+    return True
+
+
+def start_secure_kafka(run_dir: Path, image: str | None, timeout: float) -> SecureKafka:
+    """Start a secured single-node broker, in a container from `image` or (None) as a local
+    process, on free ports; create the topic catalogue and `PRINCIPAL_ACLS`.
+
+    The TLS material is the development PKI (`casedesk_runtime.pki`) in `run_dir/pki`: `ca.crt`
+    for clients, `kafka.crt`/`kafka.key` for the broker (SANs 127.0.0.1 and localhost)."""
+    from casedesk_runtime.pki import ensure_pki
+
+    pki_dir = run_dir / "pki"
+    ensure_pki(pki_dir, [BROKER_IDENTITY])
+    passwords = {name: secrets.token_urlsafe(18) for name in (ADMIN, *SERVICE_PRINCIPALS)}
+    port, controller_port = free_ports(2)
+    properties = containers.secure_kafka_properties(
+        port,
+        controller_port,
+        ca_pem=(pki_dir / "ca.crt").read_text(),
+        cert_pem=(pki_dir / f"{BROKER_IDENTITY}.crt").read_text(),
+        key_pem=(pki_dir / f"{BROKER_IDENTITY}.key").read_text(),
+        admin_password=passwords[ADMIN],
+        broker_principal=BROKER_PRINCIPAL,
+    )
+    kafka = SecureKafka(f"127.0.0.1:{port}", pki_dir / "ca.crt", passwords)
+
+    def ready(check_alive: Callable[[], None]) -> float:
+        waited = wait_until(
+            f"secured Kafka at {kafka.bootstrap}",
+            lambda: _run_blocking(lambda: _serves_and_provision(kafka, provision=False)),
+            timeout,
+            check_alive,
+        )
+        _run_blocking(lambda: _serves_and_provision(kafka, provision=True))
+        return waited
+
+    if image is not None:
+        kafka.server = containers.start_secure_kafka(
+            image, port, controller_port, properties, passwords, ready
+        )
+    else:
+        kafka.server = local_processes.start_secure_kafka(
+            run_dir / "local",
+            port,
+            controller_port,
+            properties,
+            containers.scram_credentials(passwords),
+            ready,
+            timeout,
+        )
+    return kafka

@@ -4,6 +4,9 @@
 #   no KAFKA_* configuration at all -> the bundled single-node server.properties.
 # KAFKA_HEAP_OPTS, KAFKA_JVM_PERFORMANCE_OPTS and KAFKA_OPTS are JVM options, not properties.
 # With arguments, runs them instead (for example a Kafka tool class on /opt/kafka/libs).
+# Our addition: SCRAM_CREDENTIALS='SCRAM-SHA-512=[name=a,password=x];SCRAM-SHA-512=[name=b,...]'
+# creates those SCRAM users when the storage is formatted (kafka-storage format --add-scram), so a
+# SASL_SSL broker has its users, the broker's own included, before it first starts.
 set -euo pipefail
 
 if (($# > 0)); then
@@ -50,8 +53,16 @@ write_config_from_env
 cluster_id="${CLUSTER_ID:-$(java -cp "$classpath" kafka.tools.StorageTool random-uuid)}"
 # --ignore-formatted keeps a restarted container's existing data. "--cluster-id=" keeps an id that
 # starts with "-" (one base64 id in 64) from being read as an option.
+scram_args=()
+if [[ -n "${SCRAM_CREDENTIALS:-}" ]]; then
+    IFS=';' read -ra scram_entries <<<"$SCRAM_CREDENTIALS"
+    for entry in "${scram_entries[@]}"; do
+        [[ -n "$entry" ]] && scram_args+=(--add-scram "$entry")
+    done
+fi
 java -cp "$classpath" -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.properties \
-    kafka.tools.StorageTool format --ignore-formatted --cluster-id="$cluster_id" -c "$config" >/dev/null
+    kafka.tools.StorageTool format --ignore-formatted --cluster-id="$cluster_id" -c "$config" \
+    "${scram_args[@]}" >/dev/null
 
 # Word splitting of the option variables is intended: each holds several JVM flags.
 # shellcheck disable=SC2086
