@@ -23,11 +23,11 @@ from support.services import ServiceLauncher, ServiceProcess
 
 from casedesk.common.v1 import types_pb2
 from casedesk.sla.v1 import events_pb2 as sla_events
+from casedesk_replay import cli as replay_cli
 from casedesk_runtime.settings import ServiceSettings
 from casedesk_runtime.testing.case_events import CaseEvent, CaseStream
 from casedesk_runtime.topics import TopicSpec, ensure_topics
 from casedesk_sla.adapters.partitions import topic_partitions
-from casedesk_sla.cli import whatif
 from casedesk_vocabulary.enums import ActorKind, Channel, Status
 
 pytestmark = pytest.mark.integration
@@ -265,9 +265,10 @@ async def test_replay_of_the_case_log_reproduces_the_published_sla_events(
 
     emitted = tmp_path / "replayed.jsonl"
     code = await asyncio.to_thread(
-        whatif.main,
-        ["--policy", "test-seconds", "--bootstrap", kafka_bootstrap, "--topic", topics.source,
-         "--as-of", "now", "--emit", str(emitted)],
+        replay_cli.main,
+        ["what-if", "--policy", "test-seconds", "--bootstrap", kafka_bootstrap,
+         "--topic", f"case={topics.source}", "--streams", "case", "--as-of", "now",
+         "--emit", str(emitted), "--no-progress"],
     )  # fmt: skip
     replayed = {
         event.meta.event_id: event.SerializeToString()

@@ -36,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging("replay", "INFO" if args.verbose else "WARNING")
         options = commands.ReplayOptions(
             settings=settings, bootstrap=args.bootstrap, topic_prefix=args.topic_prefix,
-            streams=args.streams, case_events_from=args.case_events_from, file=args.file,
+            topic_names=dict(args.topic), streams=args.streams,
+            case_events_from=args.case_events_from, file=args.file,
             time_range=TimeRange(args.since, args.until), checkpoint=args.checkpoint,
             checkpoint_every_s=args.checkpoint_every, progress=not args.no_progress,
         )  # fmt: skip
@@ -62,8 +63,11 @@ async def _run(args: argparse.Namespace, options: commands.ReplayOptions,
         found = await commands.case(options, args.case, args.as_of, out, err)
         return 0 if found else EXIT_FAILED
     elif args.command == "what-if":
-        await commands.whatif(options, args.policy, args.as_of, args.out, args.format,
-                              args.json, out, err)  # fmt: skip
+        question = commands.WhatIfQuestion(
+            policy=args.policy, as_of=args.as_of, baseline=args.baseline,
+            calendar_overrides=args.calendar_overrides, list_breaches=args.list, emit=args.emit,
+        )  # fmt: skip
+        await commands.whatif(options, question, args.out, args.format, args.json, out, err)
     else:
         await commands.capture(options, args.out, err)
     return 0
@@ -80,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
         default="",
         metavar="PREFIX",
         help="read PREFIX + case.events.v1 and so on (mirrors, benchmarks)",
+    )
+    source.add_argument(
+        "--topic",
+        type=_topic,
+        action="append",
+        default=[],
+        metavar="STREAM=NAME",
+        help="read this stream from exactly NAME (repeatable; e.g. case=my.case.events)",
     )
     source.add_argument(
         "--streams",
@@ -151,9 +163,29 @@ def _parser() -> argparse.ArgumentParser:
     whatif.add_argument("--policy", required=True, metavar="VERSION", help="e.g. 2023.1")
     whatif.add_argument(
         "--as-of",
-        type=_instant,
+        type=_as_of,
         metavar="TIME",
-        help="clocks still running are judged at TIME (default: now)",
+        help="clocks still running are judged at TIME, 'now' (the default) or 'last': just "
+        "after the last case event",
+    )
+    whatif.add_argument(
+        "--baseline",
+        metavar="VERSION",
+        help="compare with this policy, replayed in the same pass, instead of sla.events.v1",
+    )
+    whatif.add_argument(
+        "--calendar-overrides",
+        type=Path,
+        metavar="FILE",
+        help="production calendar overrides (TOML), the file the SLA service reads from "
+        "CASEDESK_SLA_CALENDAR_OVERRIDES",
+    )
+    whatif.add_argument("--list", action="store_true", help="list every breached clock")
+    whatif.add_argument(
+        "--emit",
+        type=Path,
+        metavar="FILE",
+        help="write the SLA events decided as sla.events.v1 protobuf-JSON lines",
     )
     whatif.add_argument("--out", type=Path, metavar="DIR", help="also export whatif_outcomes")
     whatif.add_argument("--json", action="store_true")
@@ -181,6 +213,19 @@ def _instant(text: str) -> datetime:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}+03:00")
     return moment
+
+
+def _as_of(text: str) -> datetime | str:
+    return text if text in ("last", "now") else _instant(text)
+
+
+def _topic(text: str) -> tuple[Stream, str]:
+    stream, _, name = text.partition("=")
+    if stream not in [s.value for s in Stream] or not name:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give STREAM=NAME, STREAM one of {', '.join(s.value for s in Stream)}"
+        )
+    return Stream(stream), name
 
 
 def _choices(text: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:

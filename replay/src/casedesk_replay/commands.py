@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from google.protobuf import json_format
 from rich.console import Console
 
+from casedesk_deadlines import CalendarOverrides, russian_calendar
 from casedesk_replay import render, reports, storecheck, tables, whatif_report
 from casedesk_replay.checkpoint import CheckpointFile
 from casedesk_replay.export import Format, write_tables
@@ -32,7 +34,7 @@ from casedesk_replay.sources.store import EventStoreSource, find_case_by_number
 from casedesk_replay.topics import Stream, TopicMap
 from casedesk_replay.wire import to_micros
 from casedesk_runtime.kafka import connection_config
-from casedesk_sla.replaying import PolicyRegistry
+from casedesk_sla.replaying import PolicyRegistry, sla_event
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class ReplayOptions:
     settings: ReplaySettings
     bootstrap: str | None = None
     topic_prefix: str = ""
+    topic_names: dict[Stream, str] = field(default_factory=dict)  # exact names (`--topic`)
     streams: tuple[Stream, ...] = tuple(Stream)
     case_events_from: str = "kafka"  # or "store": the case service's event store
     file: Path | None = None
@@ -65,14 +68,14 @@ class ReplayOptions:
             if self.bootstrap:
                 connection["bootstrap_servers"] = self.bootstrap
             keys = [case_id.encode()] if case_id else []
-            sources.append(KafkaSource(connection, TopicMap(self.topic_prefix), kafka_streams,
+            sources.append(KafkaSource(connection, self.topic_map(), kafka_streams,
                                        self.time_range, keys))  # fmt: skip
         return sources
 
     def fingerprint(self, whatif_policy: str = "") -> dict[str, str]:
         bootstrap = self.bootstrap or self.settings.kafka_bootstrap_servers
         origin = f"file:{self.file.resolve()}" if self.file else f"kafka:{bootstrap}"
-        return {
+        fingerprint = {
             "origin": origin,
             "topic_prefix": self.topic_prefix,
             "streams": ",".join(stream.value for stream in self.streams),
@@ -80,6 +83,9 @@ class ReplayOptions:
             "range": self.time_range.describe(),
             "whatif_policy": whatif_policy,
         }
+        if self.topic_names:  # only then, so that earlier checkpoints still match
+            fingerprint["topics"] = ",".join(f"{s}={n}" for s, n in self.topic_names.items())
+        return fingerprint
 
     def scope(self) -> ReadScope:
         """What this replay reads, for saying why a table is empty."""
@@ -90,7 +96,10 @@ class ReplayOptions:
             return f"in the record file {self.file}"
         if stream is Stream.CASE and self.case_events_from == "store":
             return "in the case event store"
-        return f"on {TopicMap(self.topic_prefix).topic(stream)}"
+        return f"on {self.topic_map().topic(stream)}"
+
+    def topic_map(self) -> TopicMap:
+        return TopicMap(self.topic_prefix, self.topic_names)
 
     def progress_bar(self) -> ReplayProgress:
         return RichProgress() if self.progress else SilentProgress()
@@ -209,32 +218,91 @@ async def _find_number(options: ReplayOptions, number: str, err: Console) -> str
     return lookup.case_id
 
 
-async def whatif(options: ReplayOptions, policy_version: str, as_of: datetime | None,
+@dataclass(frozen=True)
+class WhatIfQuestion:
+    """What `what-if` asks: outcomes under `policy`, compared with sla.events.v1 or with the
+    outcomes under `baseline` (decided in the same pass; then sla.events.v1 is not read)."""
+
+    policy: str
+    as_of: datetime | str | None = None  # None or "now"; "last": just after the last case event
+    baseline: str | None = None
+    calendar_overrides: Path | None = None  # as CASEDESK_SLA_CALENDAR_OVERRIDES
+    list_breaches: bool = False
+    emit: Path | None = None  # write every decided SLA fact here as sla.events.v1 JSON lines
+
+    def fingerprint(self) -> str:
+        # Just the policy for a plain what-if, so that earlier checkpoints still match.
+        parts = [self.policy]
+        if self.baseline:
+            parts.append(f"baseline={self.baseline}")
+        if self.calendar_overrides:
+            parts.append(f"calendar={self.calendar_overrides.resolve()}")
+        return ";".join(parts)
+
+
+async def whatif(options: ReplayOptions, question: WhatIfQuestion,
                  directory: Path | None, formats: tuple[Format, ...], as_json: bool,
                  out: Console, err: Console) -> None:  # fmt: skip
+    if question.emit is not None and options.checkpoint is not None:
+        raise ValueError("--emit writes every SLA event of one whole pass: leave out --checkpoint")
+    overrides = question.calendar_overrides
+    calendar = russian_calendar(CalendarOverrides.from_file(overrides) if overrides else None)
     # The SLA service's own registry: its book starts every clock under the what-if policy.
-    policies = PolicyRegistry(policy_version)
+    policies = PolicyRegistry(question.policy, calendar)
     policy = policies.current
-    clocks = WhatIfClocks(policies)
-    state = ReplayState(clocks, from_start=options.reads_from_start())
-    await replay(options, state, options.sources(), options.fingerprint(policy.version), err)
-    moment = to_micros(as_of or datetime.now(UTC))
+    clocks = WhatIfClocks(policies, keep_facts=question.emit is not None)
+    baseline = None
+    if question.baseline:
+        baseline = WhatIfClocks(PolicyRegistry(question.baseline, calendar))
+        # Compared with the baseline, not with what was published: sla.events.v1 is not needed.
+        options = replace(options, streams=tuple(s for s in options.streams if s is not Stream.SLA))
+    state = ReplayState(clocks, from_start=options.reads_from_start(), baseline=baseline)
+    await replay(options, state, options.sources(), options.fingerprint(question.fingerprint()),
+                 err)  # fmt: skip
+    moment = _as_of(question.as_of, clocks)
     rows = whatif_report.compare(state, moment)
     if clocks.unknown_channels:
         skipped = ", ".join(
             f"{name} ({count:,} cases)" for name, count in clocks.unknown_channels.items()
         )
         err.print(f"policy {policy.version} has no targets for {skipped}: not counted")
+    if clocks.refused:
+        err.print(f"{clocks.refused:,} case events refused (the SLA service dead-letters them)")
+    if question.emit is not None:
+        written = write_sla_events(question.emit, [*(clocks.facts or []), *clocks.judged(moment)])
+        err.print(f"wrote {written:,} SLA events to {question.emit}", style="dim")
     if directory is not None:
         table = {"whatif_outcomes": tables.whatif_outcomes(state, moment)}
         for path in write_tables(table, directory, formats):
             err.print(f"wrote {path}", style="dim")
+    breaches = whatif_report.breaches(state, moment) if question.list_breaches else None
+    difference = whatif_report.breach_difference(state, moment) if baseline else None
     if as_json:
-        out.print_json(render.whatif_json(rows, policy.version))
+        out.print_json(render.whatif_json(rows, policy.version, question.baseline, breaches,
+                                          difference))  # fmt: skip
     else:
         render.print_whatif(rows, policy.version, out, options.scope(),
-                            state.events[Stream.CASE.value])  # fmt: skip
+                            state.events[Stream.CASE.value], question.baseline)  # fmt: skip
+        if question.baseline and difference is not None:
+            render.print_breach_difference(difference, policy.version, question.baseline, out)
+        if breaches is not None:
+            render.print_breaches(breaches, policy.version, out)
     render.warn_about_gaps(find_gaps(state.versions), err)
+
+
+def _as_of(as_of: datetime | str | None, clocks: WhatIfClocks) -> int:
+    if as_of == "last":
+        # Just after the last event, so that an alarm due exactly then fires as it would live.
+        return clocks.last_event_at + 1 if clocks.last_event_at is not None else 0
+    return to_micros(as_of if isinstance(as_of, datetime) else datetime.now(UTC))
+
+
+def write_sla_events(path: Path, facts: Sequence[Any]) -> int:
+    """The facts as sla.events.v1 messages in protobuf JSON, one per line, in decision order."""
+    with path.open("w", encoding="utf-8") as lines:
+        for fact in facts:
+            lines.write(json_format.MessageToJson(sla_event(fact), indent=None) + "\n")
+    return len(facts)
 
 
 class RecordCapture:

@@ -16,6 +16,7 @@ from casedesk_replay.scope import ReadScope
 from casedesk_replay.storecheck import StoreComparison
 from casedesk_replay.topics import Stream
 from casedesk_replay.whatif_report import WhatIfRow
+from casedesk_replay.wire import from_micros
 
 _WARNING = "bold yellow"
 # Wider than any report: lines are as long as their content where no terminal sets a width.
@@ -225,14 +226,19 @@ def _table(title: str, labels: tuple[str, ...], numbers: tuple[str, ...]) -> Tab
 
 
 def print_whatif(rows: list[WhatIfRow], policy: str, console: Console, scope: ReadScope,
-                 case_events: int) -> None:  # fmt: skip
-    table = _table(f"What if policy {policy} had been in force", ("channel", "target"),
-                   ("clocks", "actual", "what-if", "changed", "newly breached",
-                    "no longer breached"))  # fmt: skip
+                 case_events: int, baseline: str | None = None) -> None:  # fmt: skip
+    """`actual`: compliance as published on sla.events.v1, or under the `baseline` policy."""
+    title = f"What if policy {policy} had been in force"
+    if baseline:
+        title += f" instead of {baseline}"
+    table = _table(title, ("channel", "target"),
+                   ("clocks", baseline or "actual", "what-if", "changed", "newly breached",
+                    "no longer breached", "warned", "breached", "met", "met late"))  # fmt: skip
     for r in rows:
         table.add_row(r.channel, r.target, f"{r.clocks:,}", _percent(r.actual),
                       _percent(r.whatif), f"{r.changed:,}", f"{r.newly_breached:,}",
-                      f"{r.no_longer_breached:,}")  # fmt: skip
+                      f"{r.no_longer_breached:,}", f"{r.warned:,}", f"{r.breached:,}",
+                      f"{r.met:,}", f"{r.met_late:,}")  # fmt: skip
     if case_events:
         read = _many(case_events, "case event")
         why = f"no SLA clock of policy {policy} started in the {read} read"
@@ -241,8 +247,38 @@ def print_whatif(rows: list[WhatIfRow], policy: str, console: Console, scope: Re
     _print_table(console, table, why)
 
 
-def whatif_json(rows: list[WhatIfRow], policy: str) -> str:
-    return json.dumps({"policy": policy, "rows": [asdict(r) for r in rows]}, indent=2)
+def print_breaches(breaches: list[dict[str, Any]], policy: str, console: Console) -> None:
+    """One line per breached clock (`--list`): case, target, due instant, tier at the breach."""
+    console.print(f"breaches under {policy}: {len(breaches):,}", markup=False, highlight=False)
+    for row in breaches:
+        due = from_micros(row["due_at"]).isoformat()
+        line = f"  {row['case_id']}  {row['target']:<15} due {due}  tier {row['tier']}"
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_breach_difference(difference: tuple[int, int], policy: str, baseline: str,
+                            console: Console) -> None:  # fmt: skip
+    ours, theirs = difference
+    for line in (f"breached under {policy} but not under {baseline}: {ours:,}",
+                 f"breached under {baseline} but not under {policy}: {theirs:,}"):  # fmt: skip
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def whatif_json(rows: list[WhatIfRow], policy: str, baseline: str | None = None,
+                breaches: list[dict[str, Any]] | None = None,
+                difference: tuple[int, int] | None = None) -> str:  # fmt: skip
+    result: dict[str, Any] = {"policy": policy, "rows": [asdict(r) for r in rows]}
+    if baseline:
+        result["baseline"] = baseline
+    if difference is not None:
+        result["breached_only_under_policy"], result["breached_only_under_baseline"] = difference
+    if breaches is not None:
+        result["breaches"] = [
+            {"case_id": row["case_id"], "target": row["target"],
+             "due": from_micros(row["due_at"]).isoformat(), "tier": row["tier"]}
+            for row in breaches
+        ]  # fmt: skip
+    return json.dumps(result, indent=2)
 
 
 def _percent(rate: float | None) -> str:

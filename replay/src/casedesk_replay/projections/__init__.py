@@ -25,15 +25,18 @@ STATE_FORMAT = 2
 
 
 class ReplayState:
-    def __init__(self, whatif: WhatIfClocks | None = None, *, from_start: bool = True) -> None:
+    def __init__(self, whatif: WhatIfClocks | None = None, *, from_start: bool = True,
+                 baseline: WhatIfClocks | None = None) -> None:  # fmt: skip
         """`from_start`: the read begins at the start of the streams (no `--since` window), so
-        every case's versions are expected from 1 (see `CaseVersions`)."""
+        every case's versions are expected from 1 (see `CaseVersions`). `baseline`: a second
+        set of what-if clocks, fed the same events, to compare `whatif` with."""
         self.versions = CaseVersions(from_start)
         self.cases = CaseBook()
         self.sla = SlaOutcomes()
         self.notifications = NotificationJournal()
         self.escalations = EscalationLog()
         self.whatif = whatif
+        self.baseline = baseline
         self.events: dict[str, int] = {stream.value: 0 for stream in Stream}
 
     def apply(self, stream: Stream, events: Sequence[Any]) -> None:
@@ -56,7 +59,7 @@ class ReplayState:
     def _apply_case_events(self, events: Sequence[Any]) -> None:
         apply_case = self.cases.apply
         on_escalation = self.escalations.on_case_event
-        whatif = self.whatif
+        whatif, baseline = self.whatif, self.baseline
         versions = self.versions
         tops, above, note_version = versions.run_top, versions.above, versions.note
         for event in events:
@@ -78,6 +81,8 @@ class ReplayState:
                 on_escalation(event, payload)
             if whatif is not None:
                 whatif.apply(event, payload)
+            if baseline is not None:
+                baseline.apply(event, payload)
 
     def snapshot(self) -> dict[str, Any]:
         """Everything folded so far, as plain containers a checkpoint can store."""
@@ -90,6 +95,7 @@ class ReplayState:
             "notifications": self.notifications.snapshot(),
             "escalations": self.escalations.snapshot(),
             "whatif": self.whatif.snapshot() if self.whatif is not None else None,
+            "baseline": self.baseline.snapshot() if self.baseline is not None else None,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -108,6 +114,10 @@ class ReplayState:
             if state["whatif"] is None:
                 raise ValueError("the checkpoint was taken without a what-if policy")
             self.whatif.restore(state["whatif"])
+        if self.baseline is not None:
+            if state.get("baseline") is None:
+                raise ValueError("the checkpoint was taken without a baseline policy")
+            self.baseline.restore(state["baseline"])
 
 
 __all__ = [
