@@ -31,9 +31,11 @@ from casedesk_escalation.testing.case_standin import StandInCaseService, serve_s
 from casedesk_escalation.testing.journal import read_decisions
 from casedesk_escalation.testing.policies import packaged_without_cooldown
 from casedesk_escalation.wire import Topics
+from casedesk_runtime.events import from_timestamp
 from casedesk_runtime.testing.case_events import CaseStream
 from casedesk_runtime.topics import TopicSpec, ensure_topics
 from casedesk_vocabulary.enums import Channel, EscalationReason
+from casedesk_vocabulary.topics import CASE_EVENTS, ESCALATION_DECISIONS, SLA_EVENTS
 
 # The benchmark's clients speak plaintext: the services run with the explicit development setting
 # (mutual TLS is measured separately, see the issue notes).
@@ -69,7 +71,9 @@ async def produce_backlog(bootstrap: str, topics: Topics, case_ids: list[str]) -
 
 async def run_once(bootstrap: str, backend: str, postgres: dict[str, str], scratch: Path) -> float:
     group = f"escalation-bench-{uuid.uuid4().hex[:8]}"
-    topics = Topics(f"case.events.v1.{group}", f"sla.events.v1.{group}", f"decisions.{group}")
+    topics = Topics(
+        f"{CASE_EVENTS}.{group}", f"{SLA_EVENTS}.{group}", f"{ESCALATION_DECISIONS}.{group}"
+    )
     specs = [TopicSpec(name) for name in (topics.case, topics.sla, topics.decisions)]
     specs += [TopicSpec(f"{name}.dlq.escalation", partitions=1) for name in topics.consumed]
     await ensure_topics(bootstrap, tuple(specs))
@@ -109,7 +113,7 @@ async def run_once(bootstrap: str, backend: str, postgres: dict[str, str], scrat
         process.terminate()
         await process.wait()
         await server.stop(0)
-    first = min(d.meta.occurred_at.ToDatetime(tzinfo=UTC).timestamp() for d in decisions)
+    first = min(from_timestamp(d.meta.occurred_at).timestamp() for d in decisions)
     accepted = sum(d.accepted for d in decisions)
     if accepted != 2 * len(case_ids) or len(servicer.applied) != accepted:
         raise SystemExit(f"bench: {accepted} accepted, {len(servicer.applied)} applied")

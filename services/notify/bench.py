@@ -32,6 +32,7 @@ from casedesk_notify.testing.sinks import SmsSink, SmtpSink, free_port
 from casedesk_runtime.testing.case_events import CaseStream
 from casedesk_runtime.topics import TOPICS, TopicSpec, ensure_topics
 from casedesk_vocabulary.enums import Status
+from casedesk_vocabulary.topics import CASE_EVENTS
 
 # The benchmark's clients speak plaintext: the services run with the explicit development setting
 # (mutual TLS is measured separately, see the issue notes).
@@ -135,7 +136,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 async def main() -> None:
     bootstrap = os.environ.get("CASEDESK_BENCH_KAFKA", "127.0.0.1:9092")
-    topic = f"case.events.v1.bench-{uuid.uuid4().hex[:8]}"
+    topic = f"{CASE_EVENTS}.bench-{uuid.uuid4().hex[:8]}"
     private = (TopicSpec(topic), TopicSpec(f"{topic}.dlq.notify", 1))
     await ensure_topics(bootstrap, (*TOPICS, *private))
     smtp = SmtpSink().start()
