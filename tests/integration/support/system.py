@@ -166,8 +166,12 @@ async def start_casedesk(
     *,
     services: Collection[str] = SERVICES,
     settings: Mapping[str, Mapping[str, str]] | None = None,
+    sms_gateway_deduplicates: bool = False,
 ) -> AsyncIterator[Casedesk]:
-    """Start `services` (all five by default); `settings[name]` overrides a service's variables."""
+    """Start `services` (all five by default); `settings[name]` overrides a service's variables.
+
+    `sms_gateway_deduplicates`: the SMS gateway honours client message ids, as notify expects of
+    a production gateway (its `repeated` list shows what notify sent again after a timeout)."""
     unknown = (set(services) | set(settings or {})) - set(SERVICES)
     if unknown or "case" not in services:
         raise ValueError(f"services must include case and name only {SERVICES}; got {unknown}")
@@ -187,7 +191,7 @@ async def start_casedesk(
         if "notify" in services:
             smtp = SmtpSink().start()
             cleanup.callback(smtp.stop)
-            sms = await SmsSink(token=SMS_TOKEN).start()
+            sms = await SmsSink(token=SMS_TOKEN, deduplicate=sms_gateway_deduplicates).start()
             cleanup.push_async_callback(sms.stop)
             sinks = (smtp, sms)
         cleanup.push_async_callback(asyncio.to_thread, launcher.stop_all)

@@ -123,10 +123,17 @@ class AcceptedSms:
 
 @dataclass
 class SmsSink:
-    """A minimal HTTP SMS gateway: POST / with JSON or form fields, answers {"message_id": ...}."""
+    """A minimal HTTP SMS gateway: POST / with JSON or form fields, answers {"message_id": ...}.
+
+    With `deduplicate`, it behaves like a gateway that honours client message ids (notify sends
+    its notification id as one): a request repeating an accepted id (notify's retry after a
+    timed-out answer) gets the first answer and is kept in `repeated`, not sent again.
+    """
 
     token: str | None = None
+    deduplicate: bool = False
     accepted: list[AcceptedSms] = field(default_factory=list)
+    repeated: list[AcceptedSms] = field(default_factory=list)
     port: int = 0
     _fail_remaining: int = 0
     _fail_status: int = 503
@@ -169,5 +176,12 @@ class SmsSink:
             fields = {str(k): str(v) for k, v in (await request.json()).items()}
         else:
             fields = {str(k): str(v) for k, v in (await request.post()).items()}
-        self.accepted.append(AcceptedSms(time.time(), fields, authorization))
+        sms = AcceptedSms(time.time(), fields, authorization)
+        client_id = fields.get("client_message_id")
+        if self.deduplicate and client_id:
+            for number, earlier in enumerate(self.accepted, start=1):
+                if earlier.fields.get("client_message_id") == client_id:
+                    self.repeated.append(sms)
+                    return web.json_response({"message_id": f"gw-{number}"})
+        self.accepted.append(sms)
         return web.json_response({"message_id": f"gw-{len(self.accepted)}"})
