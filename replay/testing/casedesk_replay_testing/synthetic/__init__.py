@@ -22,6 +22,7 @@ from casedesk_replay.topics import Stream
 from casedesk_replay_testing.synthetic.clocks import sla_events
 from casedesk_replay_testing.synthetic.deliveries import deliveries, notifies
 from casedesk_replay_testing.synthetic.lifecycle import SYSTEM, CaseStory, new_case, work_case
+from casedesk_runtime.events import from_timestamp
 
 # A Monday, so the stream crosses weekends and the working Saturday of 2025-11-01.
 DEFAULT_START = datetime(2025, 10, 20, 6, 0, tzinfo=UTC)
@@ -107,9 +108,7 @@ def generate(
             expected.repeats += 1
 
     case_events = [event for story in stories for event in story.events]
-    as_of = max(e.meta.occurred_at.ToDatetime(tzinfo=UTC) for e in case_events) + timedelta(
-        seconds=1
-    )
+    as_of = max(from_timestamp(e.meta.occurred_at) for e in case_events) + timedelta(seconds=1)
     sla = [event for story in stories for event in sla_events(story.events, policy, as_of)]
     notifications: list[ne.NotificationEvent] = []
     for event in case_events:

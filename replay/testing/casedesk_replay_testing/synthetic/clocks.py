@@ -15,7 +15,7 @@ from casedesk.case.v1 import events_pb2 as ce
 from casedesk.common.v1 import envelope_pb2, types_pb2
 from casedesk.sla.v1 import events_pb2 as se
 from casedesk_deadlines import Countdown, Policy, TargetKind
-from casedesk_runtime.events import to_timestamp
+from casedesk_runtime.events import from_timestamp, to_timestamp
 
 SLA_ACTOR = types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="casedesk-sla")
 _RESOLVING = (types_pb2.ANSWER_READY, types_pb2.CLOSED)
@@ -32,7 +32,7 @@ class _Clock:
 def sla_events(case: list[ce.CaseEvent], policy: Policy, as_of: datetime) -> Iterator[se.SlaEvent]:
     created = case[0]
     channel = types_pb2.Channel.Name(created.created.channel)
-    start = created.created.registered_at.ToDatetime(tzinfo=as_of.tzinfo)
+    start = from_timestamp(created.created.registered_at).astimezone(as_of.tzinfo)
     clocks = [
         _Clock(kind, target.start(start))
         for kind in TargetKind
@@ -42,7 +42,7 @@ def sla_events(case: list[ce.CaseEvent], policy: Policy, as_of: datetime) -> Ite
     for clock in clocks:
         yield emit(clock, "started", start, started=se.ClockStarted(started_at=to_timestamp(start)))
     for event in case[1:]:
-        at = event.meta.occurred_at.ToDatetime(tzinfo=as_of.tzinfo)
+        at = from_timestamp(event.meta.occurred_at).astimezone(as_of.tzinfo)
         yield from _breaches(clocks, at, emit)
         for clock, action in _actions(clocks, event):
             if clock.met:  # met by this very event (a specialist's move to waiting)

@@ -12,6 +12,7 @@ from casedesk.case.v1 import events_pb2 as ce
 from casedesk.common.v1 import envelope_pb2, types_pb2
 from casedesk.notification.v1 import events_pb2 as ne
 from casedesk_replay_testing.synthetic.lifecycle import NAMESPACE
+from casedesk_runtime.events import from_timestamp, to_timestamp
 
 NOTIFY_ACTOR = types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="casedesk-notify")
 FINAL_STATES = ("SENT", "DEAD_LETTERED")
@@ -56,7 +57,7 @@ class _Journal:
             channel,
             template,
         )
-        self.at = source.meta.occurred_at.ToDatetime() + timedelta(seconds=1)
+        self.at = from_timestamp(source.meta.occurred_at) + timedelta(seconds=1)
         self.count = 0
 
     def next(self, **payload: object) -> ne.NotificationEvent:
@@ -67,7 +68,7 @@ class _Journal:
             event_type="notification." + type(next(iter(payload.values()))).__name__,
             actor=NOTIFY_ACTOR,
         )  # fmt: skip
-        meta.occurred_at.FromDatetime(self.at)
+        meta.occurred_at.CopyFrom(to_timestamp(self.at))
         return ne.NotificationEvent(
             meta=meta, notification_id=self.id, source_event_id=self.source.meta.event_id,
             channel=self.channel, template=self.template, recipient_masked="+***67",  # type: ignore[arg-type]
