@@ -130,7 +130,8 @@ class Publisher:
     """Delivers batches of records with replaceable idempotent producers.
 
     `start` makes and starts a producer (the service's own configuration: client id, partitioner,
-    linger); it is called lazily and again after every failed delivery. One `deliver()` at a time.
+    linger); it is called lazily and again after every failed delivery. Concurrent deliveries
+    take turns (see `deliver`).
     """
 
     start: StartProducer
