@@ -1,7 +1,9 @@
 """Fixtures for the whole-system tests: real Kafka, real PostgreSQL, real service processes.
 
 Session fixtures (started on first use, stopped at the end of the session):
-  kafka_bootstrap -> "127.0.0.1:<port>"
+  kafka_bootstrap -> "127.0.0.1:<port>", a PLAINTEXT broker for component tests
+  secure_kafka    -> SecureKafka: SASL_SSL/SCRAM with ACLs, one principal per service (the
+                     whole-system tests run on it, as production does)
   postgres_env    -> eventsourcing's POSTGRES_* variables
                      (add PERSISTENCE_MODULE=eventsourcing.postgres to select that store)
   postgres_dsn    -> "postgresql://casedesk:casedesk@127.0.0.1:<port>/casedesk"
@@ -29,7 +31,7 @@ if str(_HERE) not in sys.path:
 
 from support.endpoints import PostgresServer  # noqa: E402
 from support.errors import InfrastructureError  # noqa: E402
-from support.provisioning import SessionInfrastructure  # noqa: E402
+from support.provisioning import SecureKafka, SessionInfrastructure  # noqa: E402
 from support.services import ServiceLauncher  # noqa: E402
 from support.settings import InfraSettings  # noqa: E402
 
@@ -65,6 +67,14 @@ def kafka_bootstrap(infrastructure: SessionInfrastructure) -> str:
         return infrastructure.kafka_bootstrap()
     except InfrastructureError as error:
         pytest.fail(f"Kafka for integration tests is not available: {error}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def secure_kafka(infrastructure: SessionInfrastructure) -> SecureKafka:
+    try:
+        return infrastructure.secure_kafka()
+    except InfrastructureError as error:
+        pytest.fail(f"a secured Kafka broker is not available: {error}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ import pytest
 import pytest_asyncio
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from support.provisioning import SecureKafka
 from support.system import (
     MESSAGE_ID_DOMAIN,
     SLA_POLICY,
@@ -48,7 +49,6 @@ from casedesk.sla.v1 import events_pb2 as sla_pb2
 from casedesk_notify.domain import DeliveryChannel as Channel
 from casedesk_notify.domain.identity import message_id, notification_id
 from casedesk_notify.testing.sinks import AcceptedEmail, AcceptedSms
-from casedesk_runtime.grpc_client import insecure_channel
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -64,25 +64,25 @@ Journal = list[Record[journal_pb2.NotificationEvent]]
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def casedesk(
-    kafka_bootstrap: str,
+    secure_kafka: SecureKafka,
     postgres_env: dict[str, str],
     postgres_dsn: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Casedesk]:
     directory: Path = tmp_path_factory.mktemp("casedesk-e2e")
-    async with start_casedesk(kafka_bootstrap, postgres_env, postgres_dsn, directory) as system:
+    async with start_casedesk(secure_kafka, postgres_env, postgres_dsn, directory) as system:
         yield system
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def intake(casedesk: Casedesk) -> AsyncIterator[intake_grpc.IntakeServiceStub]:
-    async with insecure_channel(casedesk.intake.address) as channel:
+    async with casedesk.channel("intake", caller="frontend") as channel:
         yield intake_grpc.IntakeServiceStub(channel)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def cases(casedesk: Casedesk) -> AsyncIterator[case_grpc.CaseServiceStub]:
-    async with insecure_channel(casedesk.case.address) as channel:
+    async with casedesk.channel("case", caller="desk") as channel:
         yield case_grpc.CaseServiceStub(channel)
 
 
@@ -158,7 +158,7 @@ async def case_history(
     casedesk: Casedesk, case_id: str, done: Callable[[CaseRecords], bool], settle_s: float = 1.0
 ) -> CaseRecords:
     return await read_topic(
-        casedesk.bootstrap, casedesk.topics.case, events_pb2.CaseEvent.FromString, {case_id},
+        casedesk.kafka, casedesk.topics.case, events_pb2.CaseEvent.FromString, {case_id},
         done, timeout_s=30, settle_s=settle_s,
     )  # fmt: skip
 
@@ -192,7 +192,7 @@ async def journal_sent(
                 if r.event.WhichOneof("payload") == "sent"]  # fmt: skip
 
     everything = await read_topic(
-        casedesk.bootstrap, casedesk.topics.notification,
+        casedesk.kafka, casedesk.topics.notification,
         journal_pb2.NotificationEvent.FromString, {case_id},
         lambda records: set(sent(records)) >= wanted, timeout_s=30, settle_s=0.5,
     )  # fmt: skip
@@ -210,7 +210,7 @@ async def sla_events(
     casedesk: Casedesk, case_id: str, done: Callable[[list[tuple[str, str]]], bool]
 ) -> SlaRecords:
     return await read_topic(
-        casedesk.bootstrap, casedesk.topics.sla, sla_pb2.SlaEvent.FromString, {case_id},
+        casedesk.kafka, casedesk.topics.sla, sla_pb2.SlaEvent.FromString, {case_id},
         lambda records: done(sla_kinds(records)), timeout_s=30, settle_s=0.5,
     )  # fmt: skip
 
@@ -300,7 +300,7 @@ async def test_an_unanswered_chat_case_climbs_to_l3_stops_there_and_the_citizen_
 
     async def decisions(count: int) -> list[escalation_pb2.EscalationDecision]:
         records = await read_topic(
-            casedesk.bootstrap, casedesk.topics.decisions,
+            casedesk.kafka, casedesk.topics.decisions,
             escalation_pb2.EscalationDecision.FromString, {ack.case_id},
             lambda rs: len(rs) >= count, timeout_s=40,
         )  # fmt: skip
@@ -361,7 +361,7 @@ async def test_one_trace_follows_the_case_from_the_frontend_call_to_the_email_se
     spans = span_exporter
     spans.clear()
     tracer = trace.get_tracer("casedesk.e2e.frontend")
-    async with insecure_channel(casedesk.intake.address) as channel:
+    async with casedesk.channel("intake", caller="frontend") as channel:
         with tracer.start_as_current_span("portal-chat: submit case") as span:
             ack = await intake_grpc.IntakeServiceStub(channel).SubmitCase(
                 citizen.submission(), metadata=casedesk.frontend.acting_for(citizen.login)

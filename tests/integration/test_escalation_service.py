@@ -13,8 +13,8 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-import grpc
 import pytest
+from support.provisioning import SecureKafka
 from support.system import Casedesk, start_casedesk
 
 from casedesk.case.v1 import case_service_pb2 as pb
@@ -35,14 +35,14 @@ def sla_policy() -> str:
 
 @pytest.fixture
 async def casedesk(
-    kafka_bootstrap: str,
+    secure_kafka: SecureKafka,
     postgres_env: dict[str, str],
     postgres_dsn: str,
     tmp_path: Path,
     sla_policy: str,
 ) -> AsyncIterator[Casedesk]:
     async with start_casedesk(
-        kafka_bootstrap,
+        secure_kafka,
         postgres_env,
         postgres_dsn,
         tmp_path,
@@ -54,7 +54,15 @@ async def casedesk(
 
 @pytest.fixture
 async def cases(casedesk: Casedesk) -> AsyncIterator[case_service_pb2_grpc.CaseServiceStub]:
-    async with grpc.aio.insecure_channel(casedesk.case.address) as channel:
+    """The case service as intake calls it (citizens' cases and complaints)."""
+    async with casedesk.channel("case", caller="intake") as channel:
+        yield case_service_pb2_grpc.CaseServiceStub(channel)
+
+
+@pytest.fixture
+async def desk(casedesk: Casedesk) -> AsyncIterator[case_service_pb2_grpc.CaseServiceStub]:
+    """The case service as the specialists' desk calls it (a case's history)."""
+    async with casedesk.channel("case", caller="desk") as channel:
         yield case_service_pb2_grpc.CaseServiceStub(channel)
 
 
@@ -62,7 +70,7 @@ async def cases(casedesk: Casedesk) -> AsyncIterator[case_service_pb2_grpc.CaseS
 def journal(casedesk: Casedesk) -> Callable[..., Awaitable[Decisions]]:
     async def at_least(case_ids: set[str], count: int, timeout_s: float = 60.0) -> Decisions:
         return await read_decisions(
-            casedesk.bootstrap,
+            casedesk.kafka.connection(),
             casedesk.topics.decisions,
             case_ids,
             lambda ds: len(ds) >= count,
@@ -98,7 +106,9 @@ async def escalations(cases: case_service_pb2_grpc.CaseServiceStub, case_id: str
 
 
 async def test_unanswered_chat_case_escalates_l1_l2_l3_and_stops_there(
-    cases: case_service_pb2_grpc.CaseServiceStub, journal: Callable[..., Awaitable[Decisions]]
+    cases: case_service_pb2_grpc.CaseServiceStub,
+    desk: case_service_pb2_grpc.CaseServiceStub,
+    journal: Callable[..., Awaitable[Decisions]],
 ) -> None:
     case_id = await open_chat_case(cases)
     ladder = await journal({case_id}, 2)
@@ -119,7 +129,7 @@ async def test_unanswered_chat_case_escalates_l1_l2_l3_and_stops_there(
     assert "never goes above L3" in refused.explanation
     view = await cases.GetCase(pb.GetCaseRequest(case_id=case_id))
     assert view.tier == types_pb2.L3
-    recorded = await escalations(cases, case_id)
+    recorded = await escalations(desk, case_id)
     assert [(e.to_tier, e.cause_ref) for e in recorded] == [
         (types_pb2.L2, ladder[0].trigger_event_id),
         (types_pb2.L3, ladder[1].trigger_event_id),
@@ -129,7 +139,9 @@ async def test_unanswered_chat_case_escalates_l1_l2_l3_and_stops_there(
 
 @pytest.mark.parametrize("sla_policy", ["2023.1"])  # chat: first answer due in 5 minutes
 async def test_no_answer_in_time_within_the_deadline_is_rejected_and_journaled(
-    cases: case_service_pb2_grpc.CaseServiceStub, journal: Callable[..., Awaitable[Decisions]]
+    cases: case_service_pb2_grpc.CaseServiceStub,
+    desk: case_service_pb2_grpc.CaseServiceStub,
+    journal: Callable[..., Awaitable[Decisions]],
 ) -> None:
     case_id = await open_chat_case(cases)
     await cases.RequestEscalation(
@@ -147,12 +159,13 @@ async def test_no_answer_in_time_within_the_deadline_is_rejected_and_journaled(
     assert decision.from_tier == types_pb2.L1
     view = await cases.GetCase(pb.GetCaseRequest(case_id=case_id))
     assert view.tier == types_pb2.L1
-    assert await escalations(cases, case_id) == []
+    assert await escalations(desk, case_id) == []
 
 
 async def test_kill_9_of_the_escalation_service_mid_way_changes_nothing(
     casedesk: Casedesk,
     cases: case_service_pb2_grpc.CaseServiceStub,
+    desk: case_service_pb2_grpc.CaseServiceStub,
     journal: Callable[..., Awaitable[Decisions]],
 ) -> None:
     escalation = casedesk.escalation
@@ -170,6 +183,6 @@ async def test_kill_9_of_the_escalation_service_mid_way_changes_nothing(
     for case_id in case_ids:
         view = await cases.GetCase(pb.GetCaseRequest(case_id=case_id))
         assert view.tier == types_pb2.L3, case_id
-        recorded = await escalations(cases, case_id)
+        recorded = await escalations(desk, case_id)
         assert [e.to_tier for e in recorded] == [types_pb2.L2, types_pb2.L3], case_id
     assert len(await journal(case_ids, 2 * len(case_ids))) == 2 * len(case_ids)

@@ -1,15 +1,14 @@
 """The secured broker (issue 15): SASL_SSL with SCRAM-SHA-512, the StandardAuthorizer denying what
 no ACL allows, and one principal per service granted what the topic ownership rule gives it.
 
-A broker of this module's own (`SessionInfrastructure.secure_kafka`); the session's PLAINTEXT broker
-is untouched.
+The session's secured broker (`secure_kafka`, shared with the whole-system tests), on the
+catalogue's own topic names; the session's PLAINTEXT broker is untouched.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -19,8 +18,7 @@ from aiokafka.errors import (
     KafkaError,
     TopicAuthorizationFailedError,
 )
-from support.errors import InfrastructureError
-from support.provisioning import SecureKafka, SessionInfrastructure
+from support.provisioning import SecureKafka
 
 from casedesk_runtime.kafka import consumer_config, producer_config
 from casedesk_runtime.publishing import OutgoingRecord, Publisher, producer_starter
@@ -29,14 +27,6 @@ pytestmark = pytest.mark.integration
 
 CASE_EVENTS = "case.events.v1"
 NOTIFICATION_EVENTS = "notification.events.v1"
-
-
-@pytest.fixture(scope="module")
-def secure_kafka(infrastructure: SessionInfrastructure) -> Iterator[SecureKafka]:
-    try:
-        yield infrastructure.secure_kafka()
-    except InfrastructureError as error:
-        pytest.fail(f"a secured Kafka broker is not available: {error}", pytrace=False)
 
 
 async def _send_raw(producer_kwargs: dict[str, object], topic: str) -> None:

@@ -32,7 +32,7 @@ import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from support.provisioning import RestartableKafka, SessionInfrastructure
-from support.system import MESSAGE_ID_DOMAIN, Casedesk, start_casedesk
+from support.system import MESSAGE_ID_DOMAIN, Casedesk, Kafka, start_casedesk
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
@@ -44,7 +44,6 @@ from casedesk.sla.v1 import events_pb2 as sla_pb2
 from casedesk_case.cli.outbox_status import OutboxStatus, read_status
 from casedesk_notify.domain import DeliveryChannel as Channel
 from casedesk_notify.domain.identity import message_id, notification_id
-from casedesk_runtime.grpc_client import insecure_channel
 from casedesk_runtime.topics import existing_partitions
 
 pytestmark = pytest.mark.integration
@@ -58,7 +57,8 @@ E = TypeVar("E")
 
 @pytest.fixture(scope="module")
 def broker(infrastructure: SessionInfrastructure) -> RestartableKafka:
-    return infrastructure.restartable_kafka()
+    # Secured as in production: TLS and SCRAM re-authentication are part of what must recover.
+    return infrastructure.restartable_secure_kafka()
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,8 @@ class Load:
 async def steady_load(system: Casedesk, load: Load, stop: asyncio.Event) -> None:
     """New chat cases at CASES_PER_S, each taken in work by a specialist a second later."""
     async with (
-        insecure_channel(system.intake.address) as intake_channel,
-        insecure_channel(system.case.address) as case_channel,
+        system.channel("intake", caller="frontend") as intake_channel,
+        system.channel("case", caller="desk") as case_channel,
     ):
         intake = intake_grpc.IntakeServiceStub(intake_channel)
         cases = case_grpc.CaseServiceStub(case_channel)
@@ -142,12 +142,12 @@ async def one_case(
 
 
 async def read_to_end(
-    bootstrap: str, topic: str, decode: Callable[[bytes], E]
+    kafka: Kafka, topic: str, decode: Callable[[bytes], E]
 ) -> list[tuple[int, int, E]]:
     """Every record of `topic` up to its end offsets now: (partition, offset, decoded value)."""
-    numbers = (await existing_partitions([topic], bootstrap_servers=bootstrap))[topic]
+    numbers = (await existing_partitions([topic], **kafka.connection()))[topic]
     partitions = [TopicPartition(topic, number) for number in numbers]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.connection(), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -201,7 +201,7 @@ async def system(
     tmp_path: Path,
 ) -> AsyncIterator[Casedesk]:
     async with start_casedesk(
-        broker.bootstrap, postgres_env, postgres_dsn, tmp_path,
+        broker.access, postgres_env, postgres_dsn, tmp_path,
         services=("case", "intake", "sla", "notify"),
         # Like a production gateway, the SMS sink honours notify's client message ids: a retry
         # after an answer that timed out on this loaded machine is absorbed, and counted below.
@@ -250,7 +250,7 @@ async def test_a_broker_outage_under_load_ends_without_a_restart(
 
     # Every acknowledged case and change is on case.events.v1, each event at least once.
     decode = events_pb2.CaseEvent.FromString
-    records = await read_to_end(system.bootstrap, system.topics.case, decode)
+    records = await read_to_end(system.kafka, system.topics.case, decode)
     events = _distinct(record[2] for record in records)
     report(f"case_events[{outage_s}]", len(events))
     report(f"case_event_duplicates[{outage_s}]", len(records) - len(events))
@@ -287,7 +287,7 @@ async def test_a_broker_outage_under_load_ends_without_a_restart(
         assert len(got) == expected, f"{case_id}: {len(got)} e-mails, expected {expected}"
 
     # The SLA service's own producer came through too: every case's clocks started.
-    sla = await read_to_end(system.bootstrap, system.topics.sla, sla_pb2.SlaEvent.FromString)
+    sla = await read_to_end(system.kafka, system.topics.sla, sla_pb2.SlaEvent.FromString)
     sla_events = _distinct(record[2] for record in sla)
     report(f"sla_events[{outage_s}]", len(sla_events))
     report(f"sla_event_duplicates[{outage_s}]", len(sla) - len(sla_events))

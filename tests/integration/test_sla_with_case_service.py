@@ -17,9 +17,9 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import grpc
 import pytest
-from support.system import Casedesk, Record, read_topic, start_casedesk
+from support.provisioning import SecureKafka
+from support.system import Casedesk, Kafka, Record, read_topic, start_casedesk
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc
@@ -49,17 +49,17 @@ SlaRecord = Record[sla_events.SlaEvent]
 
 @pytest.fixture
 async def casedesk(
-    kafka_bootstrap: str, postgres_env: dict[str, str], postgres_dsn: str, tmp_path: Path
+    secure_kafka: SecureKafka, postgres_env: dict[str, str], postgres_dsn: str, tmp_path: Path
 ) -> AsyncIterator[Casedesk]:
     async with start_casedesk(
-        kafka_bootstrap, postgres_env, postgres_dsn, tmp_path, services=("case", "sla")
+        secure_kafka, postgres_env, postgres_dsn, tmp_path, services=("case", "sla")
     ) as system:
         yield system
 
 
 @pytest.fixture
 async def cases(casedesk: Casedesk) -> AsyncIterator[case_service_pb2_grpc.CaseServiceStub]:
-    async with grpc.aio.insecure_channel(casedesk.case.address) as channel:
+    async with casedesk.channel("case", caller="intake") as channel:
         yield case_service_pb2_grpc.CaseServiceStub(channel)
 
 
@@ -110,12 +110,12 @@ async def test_unanswered_case_is_warned_then_breached_once_across_a_kill(
     called_ms = now_ms()
     case_id = await open_chat_case(cases)
     returned_ms = now_ms()
-    read_sla = _reader(casedesk.bootstrap, casedesk.topics.sla, case_id)
+    read_sla = _reader(casedesk.kafka, casedesk.topics.sla, case_id)
 
     await read_sla(has(("warning", "FIRST_RESPONSE")), timeout_s=30)
     warned_seen_ms = now_ms()
     await asyncio.to_thread(sla.kill)
-    created = await _created(casedesk.bootstrap, casedesk.topics.case, case_id)
+    created = await _created(casedesk.kafka, casedesk.topics.case, case_id)
     registered_ms = created.event.created.registered_at.ToMilliseconds()
     first_due_ms = registered_ms + INSTANTS_MS["FIRST_RESPONSE"][1]
     # Restarted only once the first-response breach is due, so it fires from the store.
@@ -150,18 +150,18 @@ async def test_unanswered_case_is_warned_then_breached_once_across_a_kill(
     assert {record.trace_id() for record in records} == {created.trace_id()}
 
 
-def _reader(bootstrap: str, topic: str, case_id: str):
+def _reader(kafka: Kafka, topic: str, case_id: str):
     async def read(until, timeout_s: float, settle_s: float = 0.0) -> list[SlaRecord]:
         return await read_topic(
-            bootstrap, topic, sla_events.SlaEvent.FromString, {case_id}, until, timeout_s, settle_s
+            kafka, topic, sla_events.SlaEvent.FromString, {case_id}, until, timeout_s, settle_s
         )
 
     return read
 
 
-async def _created(bootstrap: str, topic: str, case_id: str) -> Record[case_events.CaseEvent]:
+async def _created(kafka: Kafka, topic: str, case_id: str) -> Record[case_events.CaseEvent]:
     records = await read_topic(
-        bootstrap, topic, case_events.CaseEvent.FromString, {case_id},
+        kafka, topic, case_events.CaseEvent.FromString, {case_id},
         lambda found: any(r.event.HasField("created") for r in found), timeout_s=10,
     )  # fmt: skip
     return next(record for record in records if record.event.HasField("created"))

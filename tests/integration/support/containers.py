@@ -21,6 +21,8 @@ os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
+from casedesk_runtime import dev_kafka
+
 from .endpoints import CASEDESK_DATABASE, PostgresServer
 from .errors import InfrastructureError
 from .readiness import wait_for_kafka, wait_for_postgres
@@ -144,64 +146,6 @@ def start_postgres(
 
 # -- a secured broker: SASL_SSL (SCRAM-SHA-512) for clients, mutual TLS for the controller --------
 
-SECURE_LISTENER = "CLIENT"
-
-
-def _pem_property(pem: str) -> str:
-    # java.util.Properties reads "\n" as a line break, so a whole PEM fits on one property line
-    # (the entrypoint writes each KAFKA_* value verbatim).
-    return pem.strip().replace("\n", "\\n")
-
-
-def secure_kafka_properties(
-    port: int,
-    controller_port: int,
-    *,
-    ca_pem: str,
-    cert_pem: str,
-    key_pem: str,
-    admin_password: str,
-    broker_principal: str,
-) -> dict[str, str]:
-    """server.properties of a single node with the client listener on SASL_SSL (SCRAM-SHA-512),
-    the controller listener on mutual TLS, the StandardAuthorizer denying whatever no ACL allows,
-    and two super users: `admin` (SCRAM) and the broker's certificate subject (controller link).
-    The broker's own inter-broker client authenticates as `admin`."""
-    listener = SECURE_LISTENER.lower()
-    jaas = (
-        "org.apache.kafka.common.security.scram.ScramLoginModule required "
-        f'username="admin" password="{admin_password}";'
-    )
-    return {
-        "node.id": "1",
-        "process.roles": "broker,controller",
-        "listeners": f"{SECURE_LISTENER}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"{SECURE_LISTENER}://127.0.0.1:{port}",
-        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": f"{SECURE_LISTENER}:SASL_SSL,CONTROLLER:SSL",
-        "inter.broker.listener.name": SECURE_LISTENER,
-        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
-        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
-        f"listener.name.{listener}.scram-sha-512.sasl.jaas.config": jaas,
-        "listener.name.controller.ssl.client.auth": "required",
-        "ssl.keystore.type": "PEM",
-        "ssl.keystore.certificate.chain": _pem_property(cert_pem),
-        "ssl.keystore.key": _pem_property(key_pem),
-        "ssl.truststore.type": "PEM",
-        "ssl.truststore.certificates": _pem_property(ca_pem),
-        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-        "allow.everyone.if.no.acl.found": "false",
-        "super.users": f"User:admin;User:{broker_principal}",
-        "auto.create.topics.enable": "false",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        "group.initial.rebalance.delay.ms": "0",
-    }
-
 
 def environment_for(properties: dict[str, str]) -> dict[str, str]:
     """The KAFKA_* variables the image's entrypoint turns back into `properties`
@@ -211,11 +155,6 @@ def environment_for(properties: dict[str, str]) -> dict[str, str]:
         return "KAFKA_" + name.replace("_", "__").replace("-", "___").replace(".", "_").upper()
 
     return {variable(name): value for name, value in properties.items()}
-
-
-def scram_credentials(passwords: dict[str, str]) -> list[str]:
-    """`kafka-storage format --add-scram` values, one per user."""
-    return [f"SCRAM-SHA-512=[name={name},password={pw}]" for name, pw in passwords.items()]
 
 
 def start_secure_kafka(
@@ -230,7 +169,7 @@ def start_secure_kafka(
     `ready(check_alive)` waits until it serves an authenticated client."""
     env = {
         "CLUSTER_ID": _cluster_id(),
-        "SCRAM_CREDENTIALS": ";".join(scram_credentials(passwords)),
+        "SCRAM_CREDENTIALS": ";".join(dev_kafka.scram_credentials(passwords)),
         "KAFKA_HEAP_OPTS": "-Xms512m -Xmx512m",
         **environment_for(properties),
     }

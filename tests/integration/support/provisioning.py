@@ -9,7 +9,6 @@ CASEDESK_TEST_INFRA=docker forbids that fallback, CASEDESK_TEST_INFRA=local goes
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import ssl
 import subprocess
@@ -20,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from casedesk_runtime import dev_kafka, kafka_access
 
 from . import containers, local_processes
 from .endpoints import PostgresServer
@@ -62,15 +63,21 @@ class RestartableKafka:
     """A broker for outage tests: `stop()` takes it away with its data kept, `start()` brings it
     back on the same port and returns once it serves again."""
 
-    bootstrap: str
+    access: PlainKafka | SecureKafka
     server: Restartable
     ready_timeout: float
+
+    @property
+    def bootstrap(self) -> str:
+        return self.access.bootstrap
 
     def stop(self) -> None:
         self.server.halt()
 
     def start(self) -> float:
         self.server.resume()
+        if isinstance(self.access, SecureKafka):
+            return wait_for_secure_kafka(self.access, self.ready_timeout)
         return wait_for_kafka(self.bootstrap, self.ready_timeout)
 
 
@@ -83,6 +90,7 @@ class SessionInfrastructure:
     _docker_checked: bool = False
     _scratch: Path | None = None
     _cleanups: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    _secure_kafka: SecureKafka | None = None
 
     def kafka_bootstrap(self) -> str:
         if self.settings.existing_kafka:
@@ -96,9 +104,17 @@ class SessionInfrastructure:
         return bootstrap
 
     def restartable_kafka(self) -> RestartableKafka:
-        """A broker of its own (never the session's shared one) that a test may stop and start."""
+        """A PLAINTEXT broker of its own (never the session's shared one) that a test may stop
+        and start."""
         bootstrap, server = self._start_kafka("restartable kafka")
-        return RestartableKafka(bootstrap, server, self.settings.ready_timeout)
+        return RestartableKafka(PlainKafka(bootstrap), server, self.settings.ready_timeout)
+
+    def restartable_secure_kafka(self) -> RestartableKafka:
+        """A secured broker of its own (see `secure_kafka`) that a test may stop and start."""
+        secured = self._start_secure_kafka("restartable secured kafka")
+        server = secured.server
+        assert server is not None
+        return RestartableKafka(secured, server, self.settings.ready_timeout)  # type: ignore[arg-type]
 
     def _start_kafka(self, name: str) -> tuple[str, Restartable]:
         port, controller_port = free_ports(2)
@@ -120,16 +136,21 @@ class SessionInfrastructure:
         return f"127.0.0.1:{port}", started
 
     def secure_kafka(self) -> SecureKafka:
-        """A broker of its own with SASL_SSL/SCRAM, ACLs and no PLAINTEXT listener, the topic
-        catalogue created and each service principal's ACLs granted (see `PRINCIPAL_ACLS`)."""
+        """The session's secured broker (started on first use): SASL_SSL/SCRAM, ACLs and no
+        PLAINTEXT listener, the topic catalogue created and the topic ownership rule granted to
+        one principal per service (`casedesk_runtime.kafka_access`)."""
+        if self._secure_kafka is None:
+            self._secure_kafka = self._start_secure_kafka("secured kafka")
+        return self._secure_kafka
+
+    def _start_secure_kafka(self, name: str) -> SecureKafka:
         image = self.settings.kafka_image if self._use_docker() else None
         clock = time.monotonic()
-        secured = start_secure_kafka(
-            self._scratch_dir() / "secure-kafka", image, self.settings.ready_timeout
-        )
-        self.timings["secure kafka"] = time.monotonic() - clock
+        run_dir = self._scratch_dir() / name.replace(" ", "-")
+        secured = start_secure_kafka(run_dir, image, self.settings.ready_timeout)
+        self.timings[name] = time.monotonic() - clock
         assert secured.server is not None
-        self._cleanups.append(("secured kafka", secured.server.stop))
+        self._cleanups.append((name, secured.server.stop))
         return secured
 
     def postgres(self) -> PostgresServer:
@@ -207,58 +228,21 @@ class SessionInfrastructure:
 
 
 # -- the secured broker ----------------------------------------------------------------------------
-# Kafka's ACL codes (org.apache.kafka.common.acl / resource): aiokafka 0.14's admin client has no
-# create_acls, but it speaks CreateAcls v1, which Kafka 4.x still serves.
-TOPIC, GROUP, CLUSTER = 2, 3, 4
-READ, WRITE, DESCRIBE, IDEMPOTENT_WRITE = 3, 4, 8, 12
-LITERAL, ALLOW = 3, 3
-CLUSTER_NAME = "kafka-cluster"
-
-ADMIN = "admin"
-SERVICE_PRINCIPALS = ("case", "sla", "escalation", "notify")
-# The broker's certificate (CN=kafka) authenticates it to its own controller listener.
-BROKER_IDENTITY = "kafka"
-BROKER_PRINCIPAL = "CN=kafka,O=Casedesk"
-
-_CASE, _SLA = "case.events.v1", "sla.events.v1"
+ADMIN = dev_kafka.ADMIN
 
 
-def _acl(resource_type: int, name: str, operation: int) -> tuple[int, str, int]:
-    return (resource_type, name, operation)
+@dataclass(frozen=True)
+class PlainKafka:
+    """A PLAINTEXT broker (a setting Casedesk keeps for development): no credentials at all."""
 
+    bootstrap: str
+    secured = False
 
-# The ownership rule: each topic has one writer; readers read with their own group and park
-# poisoned records on their own dead-letter topic (`<topic>.dlq.<consumer>`).
-PRINCIPAL_ACLS: dict[str, tuple[tuple[int, str, int], ...]] = {
-    "case": (
-        _acl(TOPIC, _CASE, WRITE),
-        _acl(TOPIC, _CASE, DESCRIBE),
-        _acl(CLUSTER, CLUSTER_NAME, IDEMPOTENT_WRITE),
-    ),
-    "sla": (
-        _acl(TOPIC, _SLA, WRITE),
-        _acl(TOPIC, _CASE, READ),
-        _acl(GROUP, "casedesk-sla", READ),
-        _acl(TOPIC, f"{_CASE}.dlq.sla", WRITE),
-        _acl(CLUSTER, CLUSTER_NAME, IDEMPOTENT_WRITE),
-    ),
-    "notify": (
-        _acl(TOPIC, "notification.events.v1", WRITE),
-        _acl(TOPIC, _CASE, READ),
-        _acl(GROUP, "notify", READ),
-        _acl(TOPIC, f"{_CASE}.dlq.notify", WRITE),
-        _acl(CLUSTER, CLUSTER_NAME, IDEMPOTENT_WRITE),
-    ),
-    "escalation": (
-        _acl(TOPIC, "escalation.decisions.v1", WRITE),
-        _acl(TOPIC, _CASE, READ),
-        _acl(TOPIC, _SLA, READ),
-        _acl(GROUP, "casedesk-escalation", READ),
-        _acl(TOPIC, f"{_CASE}.dlq.escalation", WRITE),
-        _acl(TOPIC, f"{_SLA}.dlq.escalation", WRITE),
-        _acl(CLUSTER, CLUSTER_NAME, IDEMPOTENT_WRITE),
-    ),
-}
+    def connection(self, principal: str | None = None) -> dict[str, object]:
+        return {"bootstrap_servers": self.bootstrap}
+
+    def service_env(self, principal: str) -> dict[str, str]:
+        return {"CASEDESK_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
 
 
 @dataclass
@@ -270,8 +254,9 @@ class SecureKafka:
     cafile: Path
     passwords: dict[str, str]
     server: Started | None = None  # None only while it starts
+    secured = True
 
-    def connection(self, principal: str | None) -> dict[str, object]:
+    def connection(self, principal: str | None = ADMIN) -> dict[str, object]:
         """aiokafka keyword arguments for `principal` (None: TLS without credentials)."""
         config: dict[str, object] = {
             "bootstrap_servers": self.bootstrap,
@@ -285,6 +270,17 @@ class SecureKafka:
             "sasl_mechanism": "SCRAM-SHA-512",
             "sasl_plain_username": principal,
             "sasl_plain_password": self.passwords[principal],
+        }
+
+    def service_env(self, principal: str) -> dict[str, str]:
+        """The CASEDESK_KAFKA_* variables of a service process authenticating as `principal`."""
+        return {
+            "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "CASEDESK_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "CASEDESK_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "CASEDESK_KAFKA_SASL_USERNAME": principal,
+            "CASEDESK_KAFKA_SASL_PASSWORD": self.passwords[principal],
+            "CASEDESK_KAFKA_SSL_CAFILE": str(self.cafile),
         }
 
     def service_settings(self, principal: str, **overrides: object) -> object:
@@ -302,36 +298,38 @@ class SecureKafka:
         )
 
 
-async def _serves_and_provision(kafka: SecureKafka, provision: bool) -> bool:
+async def _serves(kafka: SecureKafka) -> bool:
+    """The broker answers an authenticated administrator and has elected its controller."""
     from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.protocol.admin import CreateAclsRequest
 
-    from casedesk_runtime.topics import ensure_topics
-
-    admin = AIOKafkaAdminClient(request_timeout_ms=5000, **kafka.connection(ADMIN))
+    admin = AIOKafkaAdminClient(request_timeout_ms=5000, **kafka.connection(ADMIN))  # type: ignore[arg-type]
     await admin.start()
     try:
         cluster = await admin.describe_cluster()
-        if not (cluster["brokers"] and cluster["controller_id"] >= 0):
-            return False
-        if not provision:
-            return True
-        for principal, acls in PRINCIPAL_ACLS.items():
-            for resource_type, name, operation in acls:
-                request = CreateAclsRequest(
-                    resource_type, name, LITERAL, f"User:{principal}", "*", operation, ALLOW
-                )
-                response = await admin._send_request(request)
-                for code, message in response.creation_responses:
-                    if code:
-                        raise InfrastructureError(
-                            f"creating ACL {principal} {operation} {name}: error {code} {message}"
-                        )
+        return bool(cluster["brokers"]) and cluster["controller_id"] >= 0
     finally:
         await admin.close()
+
+
+async def _provision(kafka: SecureKafka) -> bool:
+    """The topic catalogue and the topic ownership rule, as `make up` and the chart's Job do."""
+    from casedesk_runtime.topics import ensure_topics
+
     connection = kafka.connection(ADMIN)
+    await kafka_access.apply(kafka_access.grants(), **connection)
     await ensure_topics(str(connection.pop("bootstrap_servers")), **connection)
     return True
+
+
+def wait_for_secure_kafka(
+    kafka: SecureKafka, timeout: float, check_alive: Callable[[], None] = lambda: None
+) -> float:
+    return wait_until(
+        f"secured Kafka at {kafka.bootstrap}",
+        lambda: _run_blocking(lambda: _serves(kafka)),
+        timeout,
+        check_alive,
+    )
 
 
 def start_secure_kafka(run_dir: Path, image: str | None, timeout: float) -> SecureKafka:
@@ -343,28 +341,22 @@ def start_secure_kafka(run_dir: Path, image: str | None, timeout: float) -> Secu
     from casedesk_runtime.pki import ensure_pki
 
     pki_dir = run_dir / "pki"
-    ensure_pki(pki_dir, [BROKER_IDENTITY])
-    passwords = {name: secrets.token_urlsafe(18) for name in (ADMIN, *SERVICE_PRINCIPALS)}
+    ensure_pki(pki_dir, [dev_kafka.BROKER_IDENTITY])
+    passwords = dev_kafka.new_passwords()
     port, controller_port = free_ports(2)
-    properties = containers.secure_kafka_properties(
+    properties = dev_kafka.secured_properties(
         port,
         controller_port,
         ca_pem=(pki_dir / "ca.crt").read_text(),
-        cert_pem=(pki_dir / f"{BROKER_IDENTITY}.crt").read_text(),
-        key_pem=(pki_dir / f"{BROKER_IDENTITY}.key").read_text(),
+        cert_pem=(pki_dir / f"{dev_kafka.BROKER_IDENTITY}.crt").read_text(),
+        key_pem=(pki_dir / f"{dev_kafka.BROKER_IDENTITY}.key").read_text(),
         admin_password=passwords[ADMIN],
-        broker_principal=BROKER_PRINCIPAL,
     )
     kafka = SecureKafka(f"127.0.0.1:{port}", pki_dir / "ca.crt", passwords)
 
     def ready(check_alive: Callable[[], None]) -> float:
-        waited = wait_until(
-            f"secured Kafka at {kafka.bootstrap}",
-            lambda: _run_blocking(lambda: _serves_and_provision(kafka, provision=False)),
-            timeout,
-            check_alive,
-        )
-        _run_blocking(lambda: _serves_and_provision(kafka, provision=True))
+        waited = wait_for_secure_kafka(kafka, timeout, check_alive)
+        _run_blocking(lambda: _provision(kafka))
         return waited
 
     if image is not None:
@@ -377,7 +369,7 @@ def start_secure_kafka(run_dir: Path, image: str | None, timeout: float) -> Secu
             port,
             controller_port,
             properties,
-            containers.scram_credentials(passwords),
+            dev_kafka.scram_credentials(passwords),
             ready,
             timeout,
         )

@@ -2,8 +2,16 @@
 
 `start_casedesk()` provisions a private copy of every topic, starts a real SMTP server and an HTTP
 SMS gateway on 127.0.0.1, then the case service (on its own PostgreSQL schema), intake, sla,
-escalation and notify, each with its local store in a temporary directory. `services` starts only
-some of them (the case service always), `settings` adds or overrides a service's variables.
+escalation and notify, each with its local store in a temporary directory.
+
+As in production: every gRPC connection is mutual TLS with a certificate per service from a
+development CA of the system's own (`Casedesk.channel()` calls a service as `frontend`, `desk` or
+`operator`), and on a secured broker (`SecureKafka`) every service authenticates as its own SCRAM
+principal, granted the topic ownership rule on the private topics and its own consumer group
+(`casedesk_runtime.kafka_access`). A `PlainKafka` broker runs the same system over PLAINTEXT.
+
+`services` starts only some of them (the case service always), `settings` adds or overrides a
+service's variables.
 `read_topic()` reads a topic back, keeping only the records of the cases a test follows.
 
 Why private topics: sla, escalation and notify start from the beginning of their input topics
@@ -29,13 +37,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
+import grpc
 import psycopg
 from aiokafka import AIOKafkaConsumer
 
 from casedesk_escalation.testing.policies import packaged_without_cooldown
 from casedesk_notify.testing.sinks import SmsSink, SmtpSink
+from casedesk_runtime import kafka_access
+from casedesk_runtime.grpc_tracing import client_interceptors
+from casedesk_runtime.pki import ensure_pki
 from casedesk_runtime.topics import TOPICS, TopicSpec, ensure_topics
 
+from .provisioning import PlainKafka, SecureKafka
 from .services import ServiceLauncher, ServiceProcess
 
 SLA_POLICY = "test-seconds"  # chat: first response 4 s, resolution 8 s, wall clock
@@ -43,6 +56,9 @@ MESSAGE_ID_DOMAIN = "notify.casedesk.e2e"
 PORTAL_BASE_URL = "https://portal.e2e/cases"
 SMS_TOKEN = "e2e-sms-gateway-token"
 SERVICES = ("case", "intake", "sla", "escalation", "notify")
+# Who else holds a certificate: a channel frontend, the specialists' desk, an operator's tools.
+CALLERS = ("frontend", "desk", "operator")
+Kafka = PlainKafka | SecureKafka
 
 
 @dataclass(frozen=True)
@@ -96,12 +112,28 @@ class Frontend:
 
 @dataclass
 class Casedesk:
-    bootstrap: str
+    kafka: Kafka
     topics: SystemTopics
+    pki: Path  # ca.crt and <name>.crt/.key for every service and caller
     frontend: Frontend
     processes: dict[str, ServiceProcess]
     sinks: tuple[SmtpSink, SmsSink] | None  # notify's receivers, when it runs
     case_store_env: dict[str, str]  # the case service's event store, for tools that read it
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka.bootstrap
+
+    def channel(self, service: str, caller: str = "frontend") -> grpc.aio.Channel:
+        """A mutual-TLS channel to `service`, presenting `caller`'s certificate."""
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=(self.pki / "ca.crt").read_bytes(),
+            private_key=(self.pki / f"{caller}.key").read_bytes(),
+            certificate_chain=(self.pki / f"{caller}.crt").read_bytes(),
+        )
+        return grpc.aio.secure_channel(
+            self.service(service).address, credentials, interceptors=client_interceptors()
+        )
 
     def service(self, name: str) -> ServiceProcess:
         if name not in self.processes:
@@ -144,14 +176,29 @@ class Casedesk:
 
 @dataclass(frozen=True)
 class _Wiring:
-    bootstrap: str
+    broker: Kafka
     topics: SystemTopics
     run: str
     directory: Path
 
-    def kafka(self, **variables: str) -> dict[str, str]:
-        return {"CASEDESK_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-                "CASEDESK_SHUTDOWN_GRACE_S": "1", **variables}  # fmt: skip
+    @property
+    def pki(self) -> Path:
+        return self.directory / "pki"
+
+    def group(self, service: str) -> str:
+        return f"{service}-e2e-{self.run}"
+
+    def common(self, name: str) -> dict[str, str]:
+        """What every service process gets: its certificate and a short shutdown grace."""
+        return {
+            "CASEDESK_TLS_CERT_FILE": str(self.pki / f"{name}.crt"),
+            "CASEDESK_TLS_KEY_FILE": str(self.pki / f"{name}.key"),
+            "CASEDESK_TLS_CA_FILE": str(self.pki / "ca.crt"),
+            "CASEDESK_SHUTDOWN_GRACE_S": "1",
+        }
+
+    def kafka(self, service: str, **variables: str) -> dict[str, str]:
+        return {**self.common(service), **self.broker.service_env(service), **variables}
 
     def store(self, name: str) -> str:
         return str(self.directory / name)
@@ -159,7 +206,7 @@ class _Wiring:
 
 @contextlib.asynccontextmanager
 async def start_casedesk(
-    bootstrap: str,
+    kafka: Kafka,
     postgres_env: dict[str, str],
     postgres_dsn: str,
     directory: Path,
@@ -176,8 +223,14 @@ async def start_casedesk(
     if unknown or "case" not in services:
         raise ValueError(f"services must include case and name only {SERVICES}; got {unknown}")
     run = uuid.uuid4().hex[:8]
-    wiring = _Wiring(bootstrap, SystemTopics.private(run), run, directory)
-    await ensure_topics(bootstrap, wiring.topics.specs())
+    wiring = _Wiring(kafka, SystemTopics.private(run), run, directory)
+    await asyncio.to_thread(ensure_pki, wiring.pki, [*SERVICES, *CALLERS])
+    admin = kafka.connection()
+    await ensure_topics(str(admin.pop("bootstrap_servers")), wiring.topics.specs(), **admin)
+    if kafka.secured:
+        groups = {name: wiring.group(name) for name in kafka_access.DEFAULT_GROUPS}
+        grants = kafka_access.grants(wiring.topics.prefix, groups)
+        await kafka_access.apply(grants, **kafka.connection())
     schema = f"case_e2e_{run}"
     await asyncio.to_thread(_sql, postgres_dsn, f"CREATE SCHEMA {schema}")
     (directory / "logs").mkdir()
@@ -214,7 +267,7 @@ async def start_casedesk(
                 raise outcome
             processes[name] = outcome
         store_env = {k: v for k, v in case_env.items() if not k.startswith("CASEDESK_")}
-        yield Casedesk(bootstrap, wiring.topics, frontend, processes, sinks, store_env)
+        yield Casedesk(kafka, wiring.topics, wiring.pki, frontend, processes, sinks, store_env)
 
 
 async def _start(
@@ -254,6 +307,7 @@ def _env(
 
 def _case_env(wiring: _Wiring, postgres_env: dict[str, str], schema: str) -> dict[str, str]:
     return wiring.kafka(
+        "case",
         **postgres_env,
         PERSISTENCE_MODULE="eventsourcing.postgres",
         POSTGRES_SCHEMA=schema,
@@ -264,23 +318,24 @@ def _case_env(wiring: _Wiring, postgres_env: dict[str, str], schema: str) -> dic
 
 def _intake_env(wiring: _Wiring, case: ServiceProcess, frontend: Frontend) -> dict[str, str]:
     return {
+        **wiring.common("intake"),
         "CASEDESK_CASE_ADDRESS": case.address,
         "CASEDESK_DATA_DIR": wiring.store("intake"),
         "CASEDESK_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
         "CASEDESK_FRONTENDS": json.dumps([frontend.entry()]),
         # The acknowledgement promises the deadlines the sla service enforces.
         "CASEDESK_DEADLINE_POLICY_VERSION": SLA_POLICY,
-        "CASEDESK_SHUTDOWN_GRACE_S": "1",
     }
 
 
 def _sla_env(wiring: _Wiring) -> dict[str, str]:
     return wiring.kafka(
+        "sla",
         CASEDESK_SLA_POLICY_VERSION=SLA_POLICY,
         CASEDESK_SLA_DB_PATH=wiring.store("sla.sqlite3"),
         CASEDESK_CASE_EVENTS_TOPIC=wiring.topics.case,
         CASEDESK_SLA_EVENTS_TOPIC=wiring.topics.sla,
-        CASEDESK_SLA_CONSUMER_GROUP=f"sla-e2e-{wiring.run}",
+        CASEDESK_SLA_CONSUMER_GROUP=wiring.group("sla"),
     )
 
 
@@ -288,10 +343,11 @@ def _escalation_env(wiring: _Wiring, case: ServiceProcess) -> dict[str, str]:
     # test-seconds breaches come 4 s apart: the production 30-minute cooldown would hold L3 back.
     policy = packaged_without_cooldown(wiring.directory)
     return wiring.kafka(
+        "escalation",
         CASEDESK_CASE_ADDRESS=case.address,
         CASEDESK_ESCALATION_POLICY_FILE=str(policy),
         CASEDESK_ESCALATION_SQLITE_PATH=wiring.store("escalation.sqlite"),
-        CASEDESK_ESCALATION_CONSUMER_GROUP=f"escalation-e2e-{wiring.run}",
+        CASEDESK_ESCALATION_CONSUMER_GROUP=wiring.group("escalation"),
         CASEDESK_CASE_EVENTS_TOPIC=wiring.topics.case,
         CASEDESK_SLA_EVENTS_TOPIC=wiring.topics.sla,
         CASEDESK_ESCALATION_DECISIONS_TOPIC=wiring.topics.decisions,
@@ -300,7 +356,8 @@ def _escalation_env(wiring: _Wiring, case: ServiceProcess) -> dict[str, str]:
 
 def _notify_env(wiring: _Wiring, smtp: SmtpSink, sms: SmsSink) -> dict[str, str]:
     return wiring.kafka(
-        CASEDESK_CONSUMER_GROUP=f"notify-e2e-{wiring.run}",
+        "notify",
+        CASEDESK_CONSUMER_GROUP=wiring.group("notify"),
         CASEDESK_CASE_EVENTS_TOPIC=wiring.topics.case,
         CASEDESK_NOTIFICATION_EVENTS_TOPIC=wiring.topics.notification,
         CASEDESK_STORE_PATH=wiring.store("notify.sqlite3"),
@@ -340,7 +397,7 @@ class Record(Generic[E]):
 
 
 async def read_topic(
-    bootstrap: str,
+    kafka: Kafka,
     topic: str,
     decode: Callable[[bytes], E],
     case_ids: Collection[str],
@@ -355,7 +412,7 @@ async def read_topic(
     was read when the condition does not hold within `timeout_s`.
     """
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        topic, **kafka.connection(), auto_offset_reset="earliest",
         group_id=f"e2e-reader-{uuid.uuid4()}", enable_auto_commit=False,
     )  # fmt: skip
     await consumer.start()

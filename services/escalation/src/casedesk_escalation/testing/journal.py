@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 from aiokafka import AIOKafkaConsumer
 
@@ -15,7 +15,7 @@ Decisions = list[escalation_pb2.EscalationDecision]
 
 
 async def read_decisions(
-    bootstrap: str,
+    kafka: str | Mapping[str, object],
     topic: str,
     case_ids: Collection[str],
     until: Callable[[Decisions], bool],
@@ -26,9 +26,11 @@ async def read_decisions(
     Records are deduplicated on their event id, as any consumer of the journal does. Raises
     TimeoutError with what was read if the condition does not hold in time.
     """
+    # A bootstrap address (PLAINTEXT) or aiokafka's connection arguments (a secured broker).
+    connection = {"bootstrap_servers": kafka} if isinstance(kafka, str) else dict(kafka)
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **connection,  # type: ignore[arg-type]
         group_id=f"journal-reader-{uuid.uuid4()}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
