@@ -15,4 +15,6 @@ for pidfile in "$STACK"/pids/*; do
   rm -f "$pidfile"
   echo "stopped $(basename "$pidfile")"
 done
+# The secured broker (make up's default) keeps its data under the stack, a PLAINTEXT one in $RUN.
+CASEDESK_RUN_DIR="$STACK" bash tools/infra/kafka-local.sh stop
 bash tools/infra/kafka-local.sh stop

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make up`: the whole system on this machine — a local Kafka broker, the topics, a mail sink, an
+# `make up`: the whole system on this machine — a local Kafka broker (secured), the topics, a mail sink, an
 # SMS-gateway sink and every service that exists, each with its embedded SQLite event store.
 # Everything it starts is recorded under .run/devstack so that `make down` stops exactly that.
 set -euo pipefail
@@ -14,8 +14,47 @@ export CASEDESK_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT"
 MAIL_PORT="${CASEDESK_DEV_SMTP_PORT:-2525}"
 SMS_PORT="${CASEDESK_DEV_SMS_PORT:-8025}"
 
-bash tools/infra/kafka-local.sh start >/dev/null
-$UV run --frozen casedesk-topics --bootstrap "$CASEDESK_KAFKA_BOOTSTRAP_SERVERS" >/dev/null
+# Mutual TLS between everything: a development CA and a certificate per service, plus `operator`
+# (a person's tools: grpcurl, the health wait below), `frontend` (a channel frontend) and `kafka`
+# (the broker).
+PKI="$STACK/pki"
+$UV run --frozen casedesk-pki --out "$PKI" \
+  --names case,intake,sla,escalation,notify,desk,operator,frontend,kafka >/dev/null
+
+# Kafka as in production: SASL_SSL with a SCRAM principal per service and ACLs that let each write
+# only the topics it owns (casedesk_runtime.kafka_access). CASEDESK_DEV_KAFKA_SECURITY=plaintext
+# runs a PLAINTEXT broker instead (its data lives apart: .run/kafka, not .run/devstack/kafka).
+KAFKA_SECURITY="${CASEDESK_DEV_KAFKA_SECURITY:-sasl_ssl}"
+declare -A KAFKA_PASSWORD=()
+kafka_env() {  # principal -> the CASEDESK_KAFKA_* variables a process authenticating as it needs
+  [ "$KAFKA_SECURITY" = plaintext ] && return 0
+  echo CASEDESK_KAFKA_SECURITY_PROTOCOL=SASL_SSL CASEDESK_KAFKA_SASL_MECHANISM=SCRAM-SHA-512 \
+    CASEDESK_KAFKA_SSL_CAFILE="$PKI/ca.crt" CASEDESK_KAFKA_SASL_USERNAME="$1" \
+    CASEDESK_KAFKA_SASL_PASSWORD="${KAFKA_PASSWORD[$1]}"
+}
+case "$KAFKA_SECURITY" in
+  plaintext)
+    bash tools/infra/kafka-local.sh start >/dev/null ;;
+  sasl_ssl)
+    SCRAM=$($UV run --frozen python -m casedesk_runtime.dev_kafka --pki "$PKI" \
+      --port "$KAFKA_PORT" --properties "$STACK/kafka-server.properties" \
+      --credentials "$STACK/kafka-credentials" --print-scram)
+    while IFS='=' read -r principal password; do
+      KAFKA_PASSWORD[$principal]=$password
+    done <"$STACK/kafka-credentials"
+    CASEDESK_RUN_DIR="$STACK" CASEDESK_KAFKA_CONFIG_FILE="$STACK/kafka-server.properties" \
+      CASEDESK_KAFKA_SCRAM="$SCRAM" bash tools/infra/kafka-local.sh start >/dev/null ;;
+  *) echo "CASEDESK_DEV_KAFKA_SECURITY must be sasl_ssl or plaintext, not $KAFKA_SECURITY" >&2
+     exit 2 ;;
+esac
+# Topics and ACLs as the administrator (idempotent; the chart's topics Job does the same).
+# shellcheck disable=SC2046  # kafka_env's words are NAME=value pairs without spaces
+env $(kafka_env admin) $UV run --frozen casedesk-topics \
+  --bootstrap "$CASEDESK_KAFKA_BOOTSTRAP_SERVERS" >/dev/null
+if [ "$KAFKA_SECURITY" = sasl_ssl ]; then
+  # shellcheck disable=SC2046
+  env $(kafka_env admin) $UV run --frozen casedesk-kafka-access >/dev/null
+fi
 
 start() {  # name, command...
   local name=$1; shift
@@ -30,11 +69,6 @@ start mail-sink $UV run --frozen python tools/devstack/mail_sink.py --port "$MAI
 start sms-sink $UV run --frozen python tools/devstack/sms_sink.py --port "$SMS_PORT" --file "$STACK/sms.jsonl"
 
 declare -A PORTS=([intake]=50051 [case]=50052 [sla]=50053 [escalation]=50054 [notify]=50055)
-# Mutual TLS between everything: a development CA and a certificate per service, plus `operator`
-# (a person's tools: grpcurl, the health wait below) and `frontend` (a channel frontend).
-PKI="$STACK/pki"
-$UV run --frozen casedesk-pki --out "$PKI" \
-  --names case,intake,sla,escalation,notify,desk,operator,frontend >/dev/null
 DATA="$STACK/data"
 export PERSISTENCE_MODULE=eventsourcing.sqlite
 export CASEDESK_CASE_ADDRESS="127.0.0.1:${PORTS[case]}"
@@ -55,10 +89,12 @@ for name in case intake sla escalation notify; do
     echo "  $name: not built yet, skipped"
     continue
   fi
+  kafka=()  # intake does not use Kafka
+  [ "$name" != intake ] && read -ra kafka <<<"$(kafka_env "$name")"
   SQLITE_DBNAME="$STACK/data/$name.sqlite" CASEDESK_GRPC_PORT="${PORTS[$name]}" \
     CASEDESK_TLS_CERT_FILE="$PKI/$name.crt" CASEDESK_TLS_KEY_FILE="$PKI/$name.key" \
     CASEDESK_TLS_CA_FILE="$PKI/ca.crt" \
-    start "$name" $UV run --frozen python -m "casedesk_$name"
+    start "$name" env "${kafka[@]}" $UV run --frozen python -m "casedesk_$name"
   running+=("$name")
 done
 
@@ -69,7 +105,7 @@ for name in "${running[@]}"; do
 done
 
 echo "Casedesk is up:"
-echo "  kafka          $CASEDESK_KAFKA_BOOTSTRAP_SERVERS"
+echo "  kafka          $CASEDESK_KAFKA_BOOTSTRAP_SERVERS   ($KAFKA_SECURITY; principals' passwords in $STACK/kafka-credentials)"
 echo "  mail sink      smtp://127.0.0.1:$MAIL_PORT   (messages in $STACK/mail)"
 echo "  sms sink       http://127.0.0.1:$SMS_PORT/send   (messages in $STACK/sms.jsonl)"
 for name in "${running[@]}"; do
