@@ -1,18 +1,33 @@
 """Benchmark of the case service on PostgreSQL, through gRPC, with the outbox relay running.
 
-Prints `BENCH <metric> <value> <unit>` lines:
+Prints `BENCH <metric> <value> <unit>` lines, over mutual TLS (the production configuration):
   case.creates_per_s_postgres         CreateCase calls per second (concurrent grpc.aio clients)
   case.status_changes_per_s_postgres  ChangeStatus calls per second
   case.p99_ms_postgres                99th percentile latency at RATE commands/s offered (paced,
                                       open loop: creates, then status changes; measured from each
                                       call's scheduled start, so a stalled server is not hidden)
+then the same three with the suffix `_plaintext` (the same workload over plaintext gRPC), and
+  case.tls_cost_cpu_pct               the case service's CPU per command over TLS, in % more than
+                                      over plaintext (closed-loop phases, both runs of this process)
   case.rebuild_1000_events_ms         rebuilding a 1,000-event case from the store (median)
 Needs PostgreSQL and Kafka: CASEDESK_BENCH_POSTGRES_{HOST,PORT,USER,PASSWORD,DBNAME} and
 CASEDESK_BENCH_KAFKA (tools/bench.sh starts both). Bounded: a fixed number of calls, each with a
 deadline. Must (DESIGN.md): >= 500 commands/s with p99 <= 50 ms, rebuild <= 1 ms.
 Throughput is measured closed loop with IN_FLIGHT calls at a time, where latency is only
 IN_FLIGHT / throughput by construction (printed as a comment, not as the p99).
-Knobs: CASEDESK_BENCH_CASE_{CREATES,CHANGES,IN_FLIGHT,RATE,PACED};
+
+TLS against plaintext. Two case services run side by side, one with mutual TLS (certificates of
+a development PKI made in a temporary directory, the bench calling as `desk`, the identity the
+access table lets create cases and change statuses), one with CASEDESK_GRPC_INSECURE_DEV, each
+on its own schema. The workload is split into ROUNDS rounds per transport, taken in the order
+plaintext, TLS, TLS, plaintext, ... so that drift in the machine's speed (a shared machine) falls
+on both alike; throughputs are the median of the rounds, percentiles are over every paced call of
+the transport's rounds (as many as one run had before). Each service is called over one channel
+(one HTTP/2 connection, as before: see measure_grpc), made and warmed up before the first round
+and reused throughout, as services reuse theirs: the TLS handshake is not in the figures (the
+bench checks that no connection was made during the rounds).
+Knobs: CASEDESK_BENCH_CASE_{CREATES,CHANGES,PACED} (per transport, split over the rounds),
+CASEDESK_BENCH_CASE_{IN_FLIGHT,RATE,ROUNDS};
 CASEDESK_BENCH_CASE_EXTRA="K=V,K=V" adds service settings (e.g. CASEDESK_RELAY_ENABLED=false
 to see the relay's share).
 """
@@ -20,6 +35,7 @@ to see the relay's share).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -27,6 +43,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -36,19 +54,21 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk.common.v1 import types_pb2
+from casedesk_runtime.pki import ensure_pki
 from casedesk_runtime.topics import ensure_topics
 
-# The benchmark's clients speak plaintext: the services run with the explicit development setting
-# (mutual TLS is measured separately, see the issue notes).
+# The plaintext run: the service's explicit development setting, every call allowed.
 PLAINTEXT = {"CASEDESK_GRPC_INSECURE_DEV": "true"}
+# The TLS run calls as the desk: CreateCase and ChangeStatus are both open to it (access.py).
+CLIENT_IDENTITY = "desk"
 
 
 CREATES = int(os.environ.get("CASEDESK_BENCH_CASE_CREATES", "4000"))
 CHANGES = int(os.environ.get("CASEDESK_BENCH_CASE_CHANGES", "4000"))
 IN_FLIGHT = int(os.environ.get("CASEDESK_BENCH_CASE_IN_FLIGHT", "24"))
-CHANNELS = 4
 RATE = float(os.environ.get("CASEDESK_BENCH_CASE_RATE", "500"))
 PACED = int(os.environ.get("CASEDESK_BENCH_CASE_PACED", "3000"))
+ROUNDS = max(1, int(os.environ.get("CASEDESK_BENCH_CASE_ROUNDS", "2")))
 DEADLINE_S = 5.0
 EXTRA = dict(
     v.split("=", 1) for v in os.environ.get("CASEDESK_BENCH_CASE_EXTRA", "").split(",") if v
@@ -134,93 +154,215 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def measure_grpc(address: str, pid: int) -> None:
-    channels = [grpc.aio.insecure_channel(address) for _ in range(CHANNELS)]
-    stubs = [case_service_pb2_grpc.CaseServiceStub(c) for c in channels]
-    try:
-        warm = [
-            lambda s, n=n: s.CreateCase(create_request(n), timeout=DEADLINE_S) for n in range(300)
-        ]
-        await drive(warm, stubs)
-        case_ids: list[str] = []
-        cpu_before = cpu_seconds(pid)
+@dataclass(frozen=True)
+class Transport:
+    """How the bench reaches one of the two case services: mutual TLS or plaintext."""
 
-        async def create(stub: case_service_pb2_grpc.CaseServiceStub, n: int) -> None:
-            view = await stub.CreateCase(create_request(n), timeout=DEADLINE_S)
-            case_ids.append(view.case_id)
+    name: str  # "tls" or "plaintext", as printed in the comments
+    suffix: str  # appended to the metric names: the TLS figures keep the names they always had
+    service_env: dict[str, str]
+    credentials: grpc.ChannelCredentials | None  # the bench's certificate and the CA; None: plain
 
-        elapsed, create_ms = await drive(
-            [lambda s, n=n: create(s, n) for n in range(CREATES)], stubs
-        )
-        print(f"BENCH case.creates_per_s_postgres {CREATES / elapsed:.0f} ops/s", flush=True)
+    def channel(self, address: str) -> grpc.aio.Channel:
+        if self.credentials is None:
+            return grpc.aio.insecure_channel(address)
+        return grpc.aio.secure_channel(address, self.credentials)
 
-        # Each case moves IN_PROGRESS <-> WAITING_FOR_CITIZEN; one call per case at a time.
-        rounds = max(1, CHANGES // len(case_ids))
-        actions = [pb.TAKE_IN_WORK] + [pb.ASK_CLARIFICATION, pb.TAKE_IN_WORK] * rounds
-        specialist = types_pb2.Actor.SPECIALIST
 
-        async def walk(stub: case_service_pb2_grpc.CaseServiceStub, case_id: str) -> None:
-            for action in actions[: rounds + 1]:
-                request = pb.ChangeStatusRequest(
-                    context=actor(specialist, "l1-001"),
-                    case_id=case_id,
-                    action=action,  # type: ignore[arg-type]
-                )
-                await stub.ChangeStatus(request, timeout=DEADLINE_S)
+def transports(pki: Path) -> tuple[Transport, Transport]:
+    """(TLS, plaintext), with a development PKI made in `pki`: the service presents `case`'s
+    certificate, the bench CLIENT_IDENTITY's."""
+    ensure_pki(pki, ["case", CLIENT_IDENTITY])
+    tls_env = {
+        "CASEDESK_TLS_CERT_FILE": str(pki / "case.crt"),
+        "CASEDESK_TLS_KEY_FILE": str(pki / "case.key"),
+        "CASEDESK_TLS_CA_FILE": str(pki / "ca.crt"),
+    }
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=(pki / "ca.crt").read_bytes(),
+        private_key=(pki / f"{CLIENT_IDENTITY}.key").read_bytes(),
+        certificate_chain=(pki / f"{CLIENT_IDENTITY}.crt").read_bytes(),
+    )
+    return (
+        Transport("tls", "", tls_env, credentials),
+        Transport("plaintext", "_plaintext", PLAINTEXT, None),
+    )
 
-        changes = len(case_ids) * (rounds + 1)
-        per_call: list[float] = []
-        began = time.perf_counter()
 
-        async def timed_walk(stub: case_service_pb2_grpc.CaseServiceStub, case_id: str) -> None:
-            for action in actions[: rounds + 1]:
-                request = pb.ChangeStatusRequest(
-                    context=actor(specialist, "l1-001"),
-                    case_id=case_id,
-                    action=action,  # type: ignore[arg-type]
-                )
-                started = time.perf_counter()
-                await stub.ChangeStatus(request, timeout=DEADLINE_S)
-                per_call.append((time.perf_counter() - started) * 1000)
+@dataclass
+class Figures:
+    """One transport's measurements, accumulated over its rounds."""
 
-        await drive([lambda s, c=c: timed_walk(s, c) for c in case_ids], stubs)
-        elapsed = time.perf_counter() - began
-        print(f"BENCH case.status_changes_per_s_postgres {changes / elapsed:.0f} ops/s", flush=True)
-        commands = len(create_ms) + len(per_call)
-        cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000 / commands
-        saturated = create_ms + per_call
+    creates_per_s: list[float] = field(default_factory=list)
+    changes_per_s: list[float] = field(default_factory=list)
+    saturated_ms: list[float] = field(default_factory=list)  # closed-loop calls
+    creates_at_rate_ms: list[float] = field(default_factory=list)
+    changes_at_rate_ms: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0  # the service's CPU over the closed-loop phases
+    commands: int = 0  # the closed-loop commands that CPU was spent on
 
-        # Latency at the required rate: new cases, then one status change per walked case.
-        creates = [
-            lambda s, n=n: s.CreateCase(create_request(n), timeout=DEADLINE_S)
-            for n in range(10**6, 10**6 + PACED // 2)
-        ]
-        changes = [
-            lambda s, c=c: s.ChangeStatus(
-                pb.ChangeStatusRequest(
-                    context=actor(specialist, "l1-001"), case_id=c, action=pb.TAKE_IN_WORK
-                ),
-                timeout=DEADLINE_S,
+    def at_rate_ms(self) -> list[float]:
+        return self.creates_at_rate_ms + self.changes_at_rate_ms
+
+    def cpu_ms_per_command(self) -> float:
+        return self.cpu_s * 1000 / self.commands
+
+
+def established(port: int) -> set[str]:
+    """The peers of the established TCP connections to local `port` (Linux /proc/net)."""
+    peers = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    peers.add(fields[2])
+    return peers
+
+
+async def measure_round(stubs: list, pid: int, figures: Figures, first: int) -> None:  # type: ignore[type-arg]
+    """One round on one service: its share of the creates and status changes closed loop, then
+    its share of the paced commands. `first` numbers this round's cases."""
+    creates_n, changes_n, paced_n = (max(2, n // ROUNDS) for n in (CREATES, CHANGES, PACED))
+    case_ids: list[str] = []
+    cpu_before = cpu_seconds(pid)
+
+    async def create(stub: case_service_pb2_grpc.CaseServiceStub, n: int) -> None:
+        view = await stub.CreateCase(create_request(n), timeout=DEADLINE_S)
+        case_ids.append(view.case_id)
+
+    elapsed, create_ms = await drive(
+        [lambda s, n=n: create(s, n) for n in range(first, first + creates_n)], stubs
+    )
+    figures.creates_per_s.append(creates_n / elapsed)
+
+    # Each case moves IN_PROGRESS <-> WAITING_FOR_CITIZEN; one call per case at a time.
+    laps = max(1, changes_n // len(case_ids))
+    actions = [pb.TAKE_IN_WORK] + [pb.ASK_CLARIFICATION, pb.TAKE_IN_WORK] * laps
+    specialist = types_pb2.Actor.SPECIALIST
+    changes = len(case_ids) * (laps + 1)
+    per_call: list[float] = []
+    began = time.perf_counter()
+
+    async def timed_walk(stub: case_service_pb2_grpc.CaseServiceStub, case_id: str) -> None:
+        for action in actions[: laps + 1]:
+            request = pb.ChangeStatusRequest(
+                context=actor(specialist, "l1-001"),
+                case_id=case_id,
+                action=action,  # type: ignore[arg-type]
             )
-            for c in case_ids[: PACED - PACED // 2]
-            if rounds % 2 == 1  # the walk left these cases WAITING_FOR_CITIZEN
-        ]
-        creates_at_rate = await paced(creates, stubs)
-        changes_at_rate = await paced(changes, stubs)
-        at_rate = creates_at_rate + changes_at_rate
-        print(f"BENCH case.p99_ms_postgres {percentile(at_rate, 0.99):.1f} ms", flush=True)
-        print(
-            f"# at {RATE:.0f}/s offered: p50 {percentile(at_rate, 0.5):.1f} ms over "
-            f"{len(at_rate)} commands (p99 creates {percentile(creates_at_rate, 0.99):.1f} ms, "
-            f"status changes {percentile(changes_at_rate, 0.99):.1f} ms); "
-            f"at saturation ({IN_FLIGHT} in flight): p50 "
-            f"{statistics.median(saturated):.1f} ms, p99 {percentile(saturated, 0.99):.1f} ms; "
-            f"server CPU {cpu_ms:.2f} ms per command",
-            file=sys.stderr,
+            started = time.perf_counter()
+            await stub.ChangeStatus(request, timeout=DEADLINE_S)
+            per_call.append((time.perf_counter() - started) * 1000)
+
+    await drive([lambda s, c=c: timed_walk(s, c) for c in case_ids], stubs)
+    elapsed = time.perf_counter() - began
+    figures.changes_per_s.append(changes / elapsed)
+    figures.cpu_s += cpu_seconds(pid) - cpu_before
+    figures.commands += len(create_ms) + len(per_call)
+    figures.saturated_ms += create_ms + per_call
+
+    # Latency at the required rate: new cases, then one status change per walked case.
+    creates = [
+        lambda s, n=n: s.CreateCase(create_request(n), timeout=DEADLINE_S)
+        for n in range(10**6 + first, 10**6 + first + paced_n // 2)
+    ]
+    paced_changes = [
+        lambda s, c=c: s.ChangeStatus(
+            pb.ChangeStatusRequest(
+                context=actor(specialist, "l1-001"), case_id=c, action=pb.TAKE_IN_WORK
+            ),
+            timeout=DEADLINE_S,
         )
+        for c in case_ids[: paced_n - paced_n // 2]
+        if laps % 2 == 1  # the walk left these cases WAITING_FOR_CITIZEN
+    ]
+    figures.creates_at_rate_ms += await paced(creates, stubs)
+    figures.changes_at_rate_ms += await paced(paced_changes, stubs)
+
+
+async def measure_grpc(targets: list[tuple[Transport, str, int]]) -> dict[str, Figures]:
+    """Warm each (transport, address, service pid) up, then ROUNDS rounds on each, in the order
+    A B B A A B ... so that a machine slowing down or speeding up weighs on both alike.
+
+    One channel, hence one HTTP/2 connection, per service, as a service holds one per peer. (The
+    four plaintext channels this bench used to open shared one connection, gRPC's global
+    subchannel pool, whereas four TLS channels open four: one channel each keeps the two alike.)
+    """
+    stubs: dict[str, list] = {}  # type: ignore[type-arg]
+    channels: list[grpc.aio.Channel] = []
+    figures = {transport.name: Figures() for transport, _, _ in targets}
+    try:
+        for transport, address, _ in targets:
+            channels.append(channel := transport.channel(address))
+            stubs[transport.name] = [case_service_pb2_grpc.CaseServiceStub(channel)]
+            warm = [
+                lambda s, n=n: s.CreateCase(create_request(n), timeout=DEADLINE_S)
+                for n in range(300)
+            ]
+            await drive(warm, stubs[transport.name])  # connects: the handshakes happen here
+        ports = {t.name: int(address.rsplit(":", 1)[1]) for t, address, _ in targets}
+        connected = {name: established(port) for name, port in ports.items()}
+        for number in range(ROUNDS):
+            for transport, _, pid in targets if number % 2 == 0 else targets[::-1]:
+                name = transport.name
+                await measure_round(stubs[name], pid, figures[name], first=number * 100_000)
+        for name, port in ports.items():
+            new = established(port) - connected[name]
+            if new:
+                print(
+                    f"# {name}: {len(new)} connection(s) made during the rounds: their "
+                    "handshakes are in the figures",
+                    file=sys.stderr,
+                )
+            else:
+                print(
+                    f"# {name}: {len(connected[name])} connection(s), made before the rounds, "
+                    "carried every call",
+                    file=sys.stderr,
+                )
     finally:
         for channel in channels:
             await channel.close()
+    return figures
+
+
+def report(transport: Transport, figures: Figures) -> None:
+    suffix = transport.suffix
+    creates_per_s = statistics.median(figures.creates_per_s)
+    changes_per_s = statistics.median(figures.changes_per_s)
+    at_rate, saturated = figures.at_rate_ms(), figures.saturated_ms
+    print(f"BENCH case.creates_per_s_postgres{suffix} {creates_per_s:.0f} ops/s", flush=True)
+    print(f"BENCH case.status_changes_per_s_postgres{suffix} {changes_per_s:.0f} ops/s", flush=True)
+    print(f"BENCH case.p99_ms_postgres{suffix} {percentile(at_rate, 0.99):.1f} ms", flush=True)
+    rounds = ", ".join(
+        f"{c:.0f}/{s:.0f}"
+        for c, s in zip(figures.creates_per_s, figures.changes_per_s, strict=True)
+    )
+    print(
+        f"# {transport.name}: at {RATE:.0f}/s offered: p50 {percentile(at_rate, 0.5):.1f} ms over "
+        f"{len(at_rate)} commands (p99 creates {percentile(figures.creates_at_rate_ms, 0.99):.1f} "
+        f"ms, status changes {percentile(figures.changes_at_rate_ms, 0.99):.1f} ms); "
+        f"at saturation ({IN_FLIGHT} in flight): p50 "
+        f"{statistics.median(saturated):.1f} ms, p99 {percentile(saturated, 0.99):.1f} ms; "
+        f"server CPU {figures.cpu_ms_per_command():.2f} ms per command; "
+        f"creates/status changes per s by round: {rounds}",
+        file=sys.stderr,
+    )
+
+
+def report_cost(tls: Figures, plaintext: Figures) -> None:
+    """What TLS costs, from the two transports' figures of this same run."""
+    cpu_ratio = tls.cpu_ms_per_command() / plaintext.cpu_ms_per_command()
+    print(f"BENCH case.tls_cost_cpu_pct {(cpu_ratio - 1) * 100:.1f} %", flush=True)
+    creates = statistics.median(tls.creates_per_s) / statistics.median(plaintext.creates_per_s)
+    changes = statistics.median(tls.changes_per_s) / statistics.median(plaintext.changes_per_s)
+    p99 = percentile(tls.at_rate_ms(), 0.99) / percentile(plaintext.at_rate_ms(), 0.99)
+    print(
+        f"# TLS/plaintext: creates/s x{creates:.2f}, status changes/s x{changes:.2f}, "
+        f"p99 at {RATE:.0f}/s x{p99:.2f}, service CPU per command x{cpu_ratio:.2f}",
+        file=sys.stderr,
+    )
 
 
 def measure_rebuild(env: dict[str, str]) -> None:
@@ -277,16 +419,50 @@ def measure_rebuild(env: dict[str, str]) -> None:
     reader.close()
 
 
-def start_service(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def service_environment(transport: Transport) -> dict[str, str]:
+    """This process's environment without any TLS or plaintext setting of the caller's own: each
+    service runs exactly as its transport says."""
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CASEDESK_TLS_") and k != "CASEDESK_GRPC_INSECURE_DEV"
+    }
+    return {**inherited, **transport.service_env}
+
+
+@contextlib.contextmanager
+def running_service(
+    transport: Transport, env: dict[str, str], log: Path
+) -> Iterator[tuple[str, int]]:
+    """The case service over `transport` until the block ends: its address and pid."""
+    port = free_port()
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "casedesk_case"],
-            env={**os.environ, **env, "CASEDESK_GRPC_PORT": str(port),
-                 "CASEDESK_LOG_LEVEL": "WARNING", **PLAINTEXT},
+            env={**service_environment(transport), **env, "CASEDESK_GRPC_PORT": str(port),
+                 "CASEDESK_LOG_LEVEL": "WARNING"},
             stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
+    try:
+        wait_serving(transport, f"127.0.0.1:{port}", process, log)
+        yield f"127.0.0.1:{port}", process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_serving(
+    transport: Transport, address: str, process: subprocess.Popen[bytes], log: Path
+) -> None:
     deadline = time.monotonic() + 30
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+    if transport.credentials is None:
+        channel = grpc.insecure_channel(address)
+    else:  # health is open to any caller that completed the TLS handshake
+        channel = grpc.secure_channel(address, transport.credentials)
+    with channel:
         health = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -294,11 +470,10 @@ def start_service(env: dict[str, str], port: int, log: Path) -> subprocess.Popen
             try:
                 reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return process
+                    return
             except grpc.RpcError:
                 time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("case service did not start within 30 s")
+    raise RuntimeError(f"case service ({transport.name}) did not start within 30 s")
 
 
 def free_port() -> int:
@@ -312,32 +487,43 @@ def free_port() -> int:
 def main() -> int:
     base = postgres_env()
     kafka = os.environ.get("CASEDESK_BENCH_KAFKA", "127.0.0.1:9092")
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    # One schema per service: the two never share a store, an outbox or a relay.
+    schemas = {name: f"bench_{uuid.uuid4().hex[:10]}" for name in ("tls", "plaintext")}
     with psycopg.connect(dsn(base), autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    env = {**base, "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_SCHEMA": schema}
-    asyncio.run(ensure_topics(kafka))
-    log = Path(tempfile.mkdtemp(prefix="case-bench-")) / "case.log"
-    service_env = {
-        **env,
-        "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka,
-        "POSTGRES_POOL_SIZE": "10",
-        **EXTRA,
+        for schema in schemas.values():
+            connection.execute(f"CREATE SCHEMA {schema}")
+    envs = {
+        name: {**base, "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_SCHEMA": schema}
+        for name, schema in schemas.items()
     }
-    process = start_service(service_env, port := free_port(), log)
     try:
-        asyncio.run(measure_grpc(f"127.0.0.1:{port}", process.pid))
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    try:
-        measure_rebuild(env)
+        asyncio.run(ensure_topics(kafka))
+        logs = Path(tempfile.mkdtemp(prefix="case-bench-"))
+        with tempfile.TemporaryDirectory(prefix="case-bench-pki-") as pki:
+            tls, plaintext = transports(Path(pki))
+            with contextlib.ExitStack() as services:
+                targets = []
+                for transport in (plaintext, tls):  # the first round is plaintext's
+                    service_env = {
+                        **envs[transport.name],
+                        "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka,
+                        "POSTGRES_POOL_SIZE": "10",
+                        **EXTRA,
+                    }
+                    log = logs / f"case-{transport.name}.log"
+                    address, pid = services.enter_context(
+                        running_service(transport, service_env, log)
+                    )
+                    targets.append((transport, address, pid))
+                figures = asyncio.run(measure_grpc(targets))
+        report(tls, figures[tls.name])  # TLS on is the production configuration
+        report(plaintext, figures[plaintext.name])
+        report_cost(figures[tls.name], figures[plaintext.name])
+        measure_rebuild(envs["tls"])
     finally:
         with psycopg.connect(dsn(base), autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+            for schema in schemas.values():
+                connection.execute(f"DROP SCHEMA {schema} CASCADE")
     return 0
 
 

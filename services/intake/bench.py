@@ -13,6 +13,23 @@ Prints `BENCH <metric> <value> <unit>` lines:
 Needs CASEDESK_BENCH_POSTGRES_{HOST,PORT,USER,PASSWORD,DBNAME} and CASEDESK_BENCH_KAFKA
 (tools/bench.sh starts both). Bounded: fixed case counts, every wait has a deadline.
 Must (DESIGN.md): 500 cases/s with p99 <= 100 ms.
+
+These are the figures over mutual TLS, the production configuration: the bench calls intake with
+the `frontend` certificate (and its bearer token), intake calls the case service with its own
+certificate, from a development PKI made in a temporary directory. The same four lines with the
+suffix `_plaintext` are the same workload over plaintext gRPC (CASEDESK_GRPC_INSECURE_DEV), and
+  intake.tls_cost_cpu_pct        intake's and the case service's CPU per case over TLS, in % more
+                                 than over plaintext (saturation phases, both runs of this process)
+Two stacks (case service + intake, each on its own schema) run side by side, one per transport;
+the cases are split into ROUNDS rounds per transport, taken in the order plaintext, TLS, TLS,
+plaintext, ... (every saturation round, SETTLE_S, every paced round) so that drift in a shared
+machine's speed falls on both alike. Throughputs are the median of the rounds, percentiles are
+over every paced case of the transport's rounds (as many as one run had before). Every
+connection (bench -> intake, intake -> case service) is made during the warm-up and reused
+throughout, as in production: the TLS handshakes are not in the figures (the bench checks that
+no connection was made during the rounds).
+Knobs: CASEDESK_BENCH_INTAKE_{CASES,PACED_CASES} (per transport, split over the rounds),
+CASEDESK_BENCH_INTAKE_{RATE,IN_FLIGHT,ROUNDS}.
 """
 
 from __future__ import annotations
@@ -24,12 +41,14 @@ import hashlib
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -43,18 +62,22 @@ from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
 from casedesk_runtime.collector import tune_garbage_collector
+from casedesk_runtime.pki import ensure_pki
 from casedesk_runtime.topics import ensure_topics
 from casedesk_vocabulary.topics import CASE_EVENTS
 
-# The benchmark's clients speak plaintext: the services run with the explicit development setting
-# (mutual TLS is measured separately, see the issue notes).
+# The plaintext run: the services' explicit development setting, every call allowed.
 PLAINTEXT = {"CASEDESK_GRPC_INSECURE_DEV": "true"}
+# Identities of the TLS run: intake serves frontends (its access table), the case service lets
+# intake create cases (its own).
+FRONTEND, INTAKE, CASE = "frontend", "intake", "case"
 
 
 SATURATION_CASES = int(os.environ.get("CASEDESK_BENCH_INTAKE_CASES", "3000"))
 PACED_CASES = int(os.environ.get("CASEDESK_BENCH_INTAKE_PACED_CASES", "5000"))
 RATE = float(os.environ.get("CASEDESK_BENCH_INTAKE_RATE", "500"))
 IN_FLIGHT = int(os.environ.get("CASEDESK_BENCH_INTAKE_IN_FLIGHT", "32"))
+ROUNDS = max(1, int(os.environ.get("CASEDESK_BENCH_INTAKE_ROUNDS", "2")))
 TOKEN = "bench-" + uuid.uuid4().hex
 DEADLINE_S = 60.0
 # Between the saturation run and the paced one: the paced run measures the service at RATE, not
@@ -79,42 +102,103 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextlib.contextmanager
-def service(module: str, env: dict[str, str], log_dir: Path) -> Iterator[tuple[str, int]]:
-    """`python -m module` until SERVING on a free port; yields its address and pid."""
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    log = (log_dir / f"{module}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", module],
-        env={
-            **os.environ,
-            **env,
-            "CASEDESK_GRPC_PORT": str(port),
-            "CASEDESK_LOG_LEVEL": "WARNING",
-            **PLAINTEXT,
-        },
-        stdout=log,
-        stderr=subprocess.STDOUT,
+@dataclass(frozen=True)
+class Transport:
+    """How the bench and the services talk to each other: mutual TLS or plaintext."""
+
+    name: str  # "tls" or "plaintext", as printed in the comments
+    suffix: str  # appended to the metric names: the TLS figures keep the names they always had
+    pki: Path | None  # the development PKI; None for plaintext
+    credentials: grpc.ChannelCredentials | None  # the bench's (frontend's) certificate and the CA
+
+    def service_env(self, identity: str) -> dict[str, str]:
+        """The settings that make a service speak this transport as `identity`."""
+        if self.pki is None:
+            return PLAINTEXT
+        return {
+            "CASEDESK_TLS_CERT_FILE": str(self.pki / f"{identity}.crt"),
+            "CASEDESK_TLS_KEY_FILE": str(self.pki / f"{identity}.key"),
+            "CASEDESK_TLS_CA_FILE": str(self.pki / "ca.crt"),
+        }
+
+    def channel(self, address: str) -> grpc.aio.Channel:
+        if self.credentials is None:
+            return grpc.aio.insecure_channel(address)
+        return grpc.aio.secure_channel(address, self.credentials)
+
+
+def transports(pki: Path) -> tuple[Transport, Transport]:
+    """(TLS, plaintext), with a development PKI made in `pki`."""
+    ensure_pki(pki, [CASE, INTAKE, FRONTEND])
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=(pki / "ca.crt").read_bytes(),
+        private_key=(pki / f"{FRONTEND}.key").read_bytes(),
+        certificate_chain=(pki / f"{FRONTEND}.crt").read_bytes(),
     )
+    return (
+        Transport("tls", "", pki, credentials),
+        Transport("plaintext", "_plaintext", None, None),
+    )
+
+
+def inherited_environment() -> dict[str, str]:
+    """This process's environment without any TLS or plaintext setting of the caller's own: each
+    service runs exactly as its transport says."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CASEDESK_TLS_") and k != "CASEDESK_GRPC_INSECURE_DEV"
+    }
+
+
+@contextlib.contextmanager
+def services(
+    specs: list[tuple[str, dict[str, str], Transport]], log_dir: Path
+) -> Iterator[list[tuple[str, int]]]:
+    """`python -m module` for each (module, env, transport), all started at once, each on a free
+    port, until every one is SERVING; yields their addresses and pids, in order."""
+    started = []
     try:
+        for module, env, transport in specs:
+            port = free_port()
+            log = (log_dir / f"{module}-{transport.name}.log").open("wb")
+            process = subprocess.Popen(
+                [sys.executable, "-m", module],
+                env={
+                    **inherited_environment(),
+                    **env,
+                    "CASEDESK_GRPC_PORT": str(port),
+                    "CASEDESK_LOG_LEVEL": "WARNING",
+                    **transport.service_env(module.removeprefix("casedesk_")),
+                },
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            started.append((module, transport, f"127.0.0.1:{port}", process, log))
         deadline = time.monotonic() + 60
-        while not _serving(address):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{module} did not start; see {log.name}")
-            time.sleep(0.2)
-        yield address, process.pid
+        for module, transport, address, process, log in started:
+            while not _serving(address, transport):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{module} ({transport.name}) did not start; see {log.name}")
+                time.sleep(0.2)
+        yield [(address, process.pid) for _, _, address, process, _ in started]
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        for *_, process, _ in started:
+            process.terminate()
+        for *_, process, log in started:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            log.close()
 
 
-def _serving(address: str) -> bool:
-    with grpc.insecure_channel(address) as channel:
+def _serving(address: str, transport: Transport) -> bool:
+    if transport.credentials is None:
+        channel = grpc.insecure_channel(address)
+    else:  # health is open to any caller that completed the TLS handshake
+        channel = grpc.secure_channel(address, transport.credentials)
+    with channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=1
@@ -122,6 +206,18 @@ def _serving(address: str) -> bool:
         except grpc.RpcError:
             return False
     return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def established(port: int) -> set[str]:
+    """The peers of the established TCP connections to local `port` (Linux /proc/net)."""
+    peers = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    peers.add(fields[2])
+    return peers
 
 
 def cpu_seconds(pid: int) -> float:
@@ -225,40 +321,156 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def measure(intake_address: str, bootstrap: str, pids: dict[str, int]) -> None:
-    arrivals = KafkaArrivals(bootstrap)
-    await arrivals.start()
-    try:
-        async with grpc.aio.insecure_channel(intake_address) as channel:
-            stub = intake_grpc.IntakeServiceStub(channel)
-            await submit_all(stub, 0, 50, None)  # warm-up: connections, caches
-            # This client's own collector pauses would be counted as the services' latency.
-            tune_garbage_collector()
-            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            begin = time.perf_counter()
-            sent, _ = await submit_all(stub, 100, SATURATION_CASES, None)
-            await arrivals.wait_for(list(sent))
-            done = [arrivals.arrived[c] for c in sent if c in arrivals.arrived]
-            throughput = len(done) / (max(done) - begin)
-            cpu = {n: (cpu_seconds(p) - cpu_before[n]) * 1000 / len(sent) for n, p in pids.items()}
-            await asyncio.sleep(SETTLE_S)
-            paced, acknowledged = await submit_all(stub, 10**6, PACED_CASES, RATE)
-            await arrivals.wait_for(list(paced))
-    finally:
-        await arrivals.stop()
+@dataclass(frozen=True)
+class Stack:
+    """A case service and the intake in front of it, over one transport."""
+
+    transport: Transport
+    intake_address: str
+    case_address: str
+    pids: dict[str, int]
+
+
+@dataclass
+class Figures:
+    """One transport's measurements, accumulated over its rounds."""
+
+    cases_per_s: list[float] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)  # paced, submit to Kafka
+    acknowledged_ms: list[float] = field(default_factory=list)  # paced, the SubmitCase call
+    cpu_s: dict[str, float] = field(default_factory=dict)  # per process, saturation phases
+    cases: int = 0  # the saturation cases that CPU was spent on
+    missing: int = 0
+
+    def cpu_ms_per_case(self, name: str | None = None) -> float:
+        spent = self.cpu_s[name] if name else sum(self.cpu_s.values())
+        return spent * 1000 / self.cases
+
+
+async def saturate(
+    stub: intake_grpc.IntakeServiceStub,
+    pids: dict[str, int],
+    arrivals: KafkaArrivals,
+    figures: Figures,
+    first: int,
+) -> None:
+    """One stack's share of the saturation cases, IN_FLIGHT at a time, until all are on Kafka."""
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    begin = time.perf_counter()
+    sent, _ = await submit_all(stub, first, max(1, SATURATION_CASES // ROUNDS), None)
+    await arrivals.wait_for(list(sent))
+    done = [arrivals.arrived[c] for c in sent if c in arrivals.arrived]
+    figures.cases_per_s.append(len(done) / (max(done) - begin))
+    for name, pid in pids.items():
+        figures.cpu_s[name] = figures.cpu_s.get(name, 0.0) + cpu_seconds(pid) - cpu_before[name]
+    figures.cases += len(sent)
+    figures.missing += len(sent) - len(done)
+
+
+async def pace(
+    stub: intake_grpc.IntakeServiceStub, arrivals: KafkaArrivals, figures: Figures, first: int
+) -> None:
+    """One stack's share of the paced cases, at RATE/s, until all are on Kafka."""
+    paced, acknowledged = await submit_all(stub, first, max(1, PACED_CASES // ROUNDS), RATE)
+    await arrivals.wait_for(list(paced))
     latencies = [
         (arrivals.arrived[c] - t) * 1000 for c, t in paced.items() if c in arrivals.arrived
     ]
-    missing = len(sent) + len(paced) - len(done) - len(latencies)
-    if missing:
-        print(f"# {missing} cases never reached Kafka within {DEADLINE_S:.0f} s", file=sys.stderr)
-    print(f"BENCH intake.cases_per_s {throughput:.0f} cases/s")
-    print(f"BENCH intake.p99_ms {percentile(latencies, 0.99):.1f} ms")
-    print(f"BENCH intake.p50_ms {percentile(latencies, 0.50):.1f} ms")
-    ack_p99 = percentile([a * 1000 for a in acknowledged], 0.99)
-    print(f"BENCH intake.acknowledgement_p99_ms {ack_p99:.1f} ms")
-    for name, per_case in cpu.items():
-        print(f"# {name}: {per_case:.2f} ms of CPU per case", file=sys.stderr)
+    figures.latencies_ms += latencies
+    figures.acknowledged_ms += [a * 1000 for a in acknowledged]
+    figures.missing += len(paced) - len(latencies)
+
+
+async def measure(stacks: list[Stack], bootstrap: str) -> dict[str, Figures]:
+    """Warm each stack up, then ROUNDS rounds on each, in the order A B B A A B ..."""
+    arrivals = KafkaArrivals(bootstrap)
+    await arrivals.start()
+    channels = {s.transport.name: s.transport.channel(s.intake_address) for s in stacks}
+    figures = {s.transport.name: Figures() for s in stacks}
+    try:
+        stubs = {name: intake_grpc.IntakeServiceStub(c) for name, c in channels.items()}
+        for stub in stubs.values():
+            # Warm-up: connections (and their handshakes), caches.
+            await submit_all(stub, 0, 50, None)
+        # This client's own collector pauses would be counted as the services' latency.
+        tune_garbage_collector()
+        ports = {
+            f"{s.transport.name} {service}": int(address.rsplit(":", 1)[1])
+            for s in stacks
+            for service, address in (("intake", s.intake_address), ("case", s.case_address))
+        }
+        connected = {link: established(port) for link, port in ports.items()}
+        # Every saturation round, then every paced one: one SETTLE_S between the two, as in a
+        # single run, since the stacks share the machine and the database.
+        order = [
+            (number, stack)
+            for number in range(ROUNDS)
+            for stack in (stacks if number % 2 == 0 else stacks[::-1])
+        ]
+        for number, stack in order:
+            name = stack.transport.name
+            first = 100 + number * 100_000
+            await saturate(stubs[name], stack.pids, arrivals, figures[name], first)
+        await asyncio.sleep(SETTLE_S)
+        for number, stack in order:
+            name = stack.transport.name
+            await pace(stubs[name], arrivals, figures[name], 10**6 + number * 100_000)
+        for link, port in ports.items():
+            new = established(port) - connected[link]
+            if new:
+                print(
+                    f"# {link}: {len(new)} connection(s) made during the rounds: their "
+                    "handshakes are in the figures",
+                    file=sys.stderr,
+                )
+            else:
+                print(
+                    f"# {link}: {len(connected[link])} connection(s), made before the rounds, "
+                    "carried every call",
+                    file=sys.stderr,
+                )
+    finally:
+        for channel in channels.values():
+            await channel.close()
+        await arrivals.stop()
+    return figures
+
+
+def report(transport: Transport, figures: Figures) -> None:
+    suffix, latencies = transport.suffix, figures.latencies_ms
+    if figures.missing:
+        print(
+            f"# {transport.name}: {figures.missing} cases never reached Kafka within "
+            f"{DEADLINE_S:.0f} s",
+            file=sys.stderr,
+        )
+    print(f"BENCH intake.cases_per_s{suffix} {statistics.median(figures.cases_per_s):.0f} cases/s")
+    print(f"BENCH intake.p99_ms{suffix} {percentile(latencies, 0.99):.1f} ms")
+    print(f"BENCH intake.p50_ms{suffix} {percentile(latencies, 0.50):.1f} ms")
+    ack_p99 = percentile(figures.acknowledged_ms, 0.99)
+    print(f"BENCH intake.acknowledgement_p99_ms{suffix} {ack_p99:.1f} ms")
+    for name in figures.cpu_s:
+        per_case = figures.cpu_ms_per_case(name)
+        print(f"# {transport.name}: {name}: {per_case:.2f} ms of CPU per case", file=sys.stderr)
+    rounds = ", ".join(f"{r:.0f}" for r in figures.cases_per_s)
+    print(f"# {transport.name}: cases/s by round: {rounds}", file=sys.stderr)
+
+
+def report_cost(tls: Figures, plaintext: Figures) -> None:
+    """What TLS costs, from the two transports' figures of this same run."""
+    cpu_ratio = tls.cpu_ms_per_case() / plaintext.cpu_ms_per_case()
+    print(f"BENCH intake.tls_cost_cpu_pct {(cpu_ratio - 1) * 100:.1f} %")
+    per_process = ", ".join(
+        f"{name} x{tls.cpu_ms_per_case(name) / plaintext.cpu_ms_per_case(name):.2f}"
+        for name in tls.cpu_s
+    )
+    throughput = statistics.median(tls.cases_per_s) / statistics.median(plaintext.cases_per_s)
+    p99 = percentile(tls.latencies_ms, 0.99) / percentile(plaintext.latencies_ms, 0.99)
+    print(
+        f"# TLS/plaintext: cases/s x{throughput:.2f}, p99 at {RATE:.0f}/s x{p99:.2f}, "
+        f"CPU per case x{cpu_ratio:.2f} ({per_process})",
+        file=sys.stderr,
+    )
     note = f"# latencies at {RATE:.0f} cases/s paced; throughput with {IN_FLIGHT} in flight"
     print(note, file=sys.stderr)
 
@@ -266,44 +478,81 @@ async def measure(intake_address: str, bootstrap: str, pids: dict[str, int]) -> 
 def main() -> int:
     bootstrap = os.environ.get("CASEDESK_BENCH_KAFKA", "127.0.0.1:9092")
     database = postgres_env()
-    schema = f"bench_intake_{uuid.uuid4().hex[:10]}"
+    # One schema per stack: the two never share a store, an outbox or idempotency records.
+    schemas = {name: f"bench_intake_{uuid.uuid4().hex[:10]}" for name in ("tls", "plaintext")}
     dsn = (
         f"postgresql://{quote(database['POSTGRES_USER'])}:{quote(database['POSTGRES_PASSWORD'])}"
         f"@{database['POSTGRES_HOST']}:{database['POSTGRES_PORT']}/{database['POSTGRES_DBNAME']}"
     )
     with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    asyncio.run(ensure_topics(bootstrap))
+        for schema in schemas.values():
+            connection.execute(f"CREATE SCHEMA {schema}")
     frontend = {
         "name": "bench",
         "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
         "channels": ["PERSONAL_ACCOUNT"],
     }
     try:
+        asyncio.run(ensure_topics(bootstrap))
         with tempfile.TemporaryDirectory(prefix="casedesk-intake-bench-") as scratch:
             logs = Path(scratch)
-            case_env = {
-                **database,
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
-                "POSTGRES_SCHEMA": schema,
-                "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            }
-            with service("casedesk_case", case_env, logs) as (case_address, case_pid):
-                intake_env = {
-                    "CASEDESK_CASE_ADDRESS": case_address,
-                    "CASEDESK_DATABASE_URL": f"{dsn}?options=" + quote(f"-csearch_path={schema}"),
-                    "CASEDESK_DATA_DIR": str(logs / "intake"),
-                    "CASEDESK_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-                    "CASEDESK_FRONTENDS": json.dumps([frontend]),
-                    "CASEDESK_FRONTEND_RATE_PER_S": "100000",
-                    "CASEDESK_FRONTEND_BURST": "100000",
-                }
-                with service("casedesk_intake", intake_env, logs) as (address, intake_pid):
-                    pids = {"intake": intake_pid, "case service": case_pid}
-                    asyncio.run(measure(address, bootstrap, pids))
+            tls, plaintext = transports(logs / "pki")
+            order = (plaintext, tls)  # the first round is plaintext's
+            case_specs = [
+                (
+                    "casedesk_case",
+                    {
+                        **database,
+                        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                        "POSTGRES_SCHEMA": schemas[transport.name],
+                        "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                    },
+                    transport,
+                )
+                for transport in order
+            ]
+            with services(case_specs, logs) as cases:
+                intake_specs = [
+                    (
+                        "casedesk_intake",
+                        {
+                            "CASEDESK_CASE_ADDRESS": case_address,
+                            "CASEDESK_DATABASE_URL": f"{dsn}?options="
+                            + quote(f"-csearch_path={schemas[transport.name]}"),
+                            "CASEDESK_DATA_DIR": str(logs / f"intake-{transport.name}"),
+                            "CASEDESK_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+                            "CASEDESK_FRONTENDS": json.dumps([frontend]),
+                            "CASEDESK_FRONTEND_RATE_PER_S": "100000",
+                            "CASEDESK_FRONTEND_BURST": "100000",
+                            # A paced run that falls behind has up to 10 x IN_FLIGHT calls in
+                            # progress (submit_all): measured, not refused by the edge's cap.
+                            "CASEDESK_FRONTEND_MAX_CONCURRENT_CALLS": str(10 * IN_FLIGHT),
+                        },
+                        transport,
+                    )
+                    for transport, (case_address, _) in zip(order, cases, strict=True)
+                ]
+                with services(intake_specs, logs) as intakes:
+                    stacks = [
+                        Stack(
+                            transport,
+                            intake_address,
+                            case_address,
+                            {"intake": intake_pid, "case service": case_pid},
+                        )
+                        for transport, (case_address, case_pid), (
+                            intake_address,
+                            intake_pid,
+                        ) in zip(order, cases, intakes, strict=True)
+                    ]
+                    figures = asyncio.run(measure(stacks, bootstrap))
+        report(tls, figures[tls.name])  # TLS on is the production configuration
+        report(plaintext, figures[plaintext.name])
+        report_cost(figures[tls.name], figures[plaintext.name])
     finally:
         with psycopg.connect(dsn, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+            for schema in schemas.values():
+                connection.execute(f"DROP SCHEMA {schema} CASCADE")
     return 0
 
 
