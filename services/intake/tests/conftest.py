@@ -12,10 +12,8 @@ import pytest
 
 from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
 from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
-from casedesk_intake.__main__ import Assembly, assembled
-from casedesk_intake.grpc_api.servicer import binding
+from casedesk_intake.__main__ import Assembly, assembled, intake_server
 from casedesk_intake.settings import IntakeSettings
-from casedesk_runtime.grpc_server import GrpcServer
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -64,7 +62,7 @@ async def intake(
     settings = intake_settings(tmp_path, **settings_overrides)
     case_channel = grpc.aio.insecure_channel(f"127.0.0.1:{case_port}")
     async with assembled(settings, case_channel) as parts:
-        server = GrpcServer(settings, [binding(parts.servicer)])
+        server = intake_server(settings, parts)
         port = await server.start()
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             yield RunningIntake(intake_grpc.IntakeServiceStub(channel), cases, parts, settings)

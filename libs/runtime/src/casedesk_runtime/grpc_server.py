@@ -67,6 +67,10 @@ class _MethodAwarePool:
 class GrpcServer:
     """`access` is the service's access table (grpc_authz); None or empty: only health is open.
 
+    `interceptors` run before tracing and authorisation, on each call's metadata, before its
+    request is read: a public edge's own admission (`grpc_limits`; intake's frontend tokens).
+    `options` are grpc.aio server options (`grpc.max_receive_message_length`, ...).
+
     Raises grpc_tls.TlsNotConfigured (a SettingsError naming the variables to set) when the
     settings have neither the TLS files nor grpc_insecure_dev.
     """
@@ -77,6 +81,8 @@ class GrpcServer:
         services: Sequence[ServiceBinding] = (),
         *,
         access: AccessTable | None = None,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        options: Sequence[tuple[str, Any]] = (),
     ) -> None:
         self._settings = settings
         self._services = list(services)
@@ -86,7 +92,10 @@ class GrpcServer:
         self._health = health.aio.HealthServicer()
         # Tracing first: a refused call is still a traced call, with its PERMISSION_DENIED.
         authorization = AuthorizationServerInterceptor(self._access, enforce=self._secure)
-        self._server = grpc.aio.server(interceptors=[TracingServerInterceptor(), authorization])
+        self._server = grpc.aio.server(
+            interceptors=[*interceptors, TracingServerInterceptor(), authorization],
+            options=list(options) or None,
+        )
         self._health_server: grpc.aio.Server | None = None
         self.port: int = 0
         self.health_port: int = 0  # the plaintext health-only listener, 0 when there is none

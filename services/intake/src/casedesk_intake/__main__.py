@@ -41,8 +41,9 @@ from casedesk_intake.domain.attachment_rules import AttachmentRules
 from casedesk_intake.domain.frontends import FrontendRegistry
 from casedesk_intake.domain.rate_limits import Rate, RateLimiter
 from casedesk_intake.domain.submission_rules import SubmissionRules
-from casedesk_intake.grpc_api.access import INTAKE_ACCESS
-from casedesk_intake.grpc_api.servicer import IntakeServicer, binding
+from casedesk_intake.grpc_api.access import check_public_rpcs_are_guarded, intake_access
+from casedesk_intake.grpc_api.edge import FrontendEdge
+from casedesk_intake.grpc_api.servicer import SERVICE_NAME, IntakeServicer, binding
 from casedesk_intake.settings import IntakeSettings
 from casedesk_intake.wire.follow_ups import FollowUpRequests
 from casedesk_intake.wire.replies import (
@@ -52,6 +53,7 @@ from casedesk_intake.wire.replies import (
 )
 from casedesk_runtime.collector import tune_garbage_collector
 from casedesk_runtime.grpc_client import channel_for
+from casedesk_runtime.grpc_limits import receive_limit_options
 from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.logs import configure_logging, get_logger
 from casedesk_runtime.settings import SettingsError, load_settings
@@ -64,6 +66,7 @@ PURGE_EVERY_S = 3600.0
 @dataclass(frozen=True)
 class Assembly:
     servicer: IntakeServicer
+    edge: FrontendEdge
     frontends: FrontendRegistry
     store: IntakeStore
     vault: AttachmentVault
@@ -154,10 +157,16 @@ async def assembled(
         follow_ups=follow_ups,
         mail=MailIntake(cases, follow_ups, registration, submissions),
     )
-    servicer = IntakeServicer(intake, frontends, submissions, FollowUpRequests(rules))
+    servicer = IntakeServicer(intake, submissions, FollowUpRequests(rules))
+    edge = FrontendEdge(
+        frontends,
+        service=SERVICE_NAME,
+        per_frontend=settings.frontend_max_concurrent_calls,
+        tokenless=settings.tokenless_max_concurrent_calls,
+    )
     purging = asyncio.create_task(_purge_forever(store, settings))
     try:
-        yield Assembly(servicer, frontends, store, vault, references)
+        yield Assembly(servicer, edge, frontends, store, vault, references)
     finally:
         purging.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -180,11 +189,36 @@ async def _purge_forever(store: IntakeStore, settings: IntakeSettings) -> None:
         await asyncio.sleep(PURGE_EVERY_S)
 
 
+def intake_server(settings: IntakeSettings, parts: Assembly) -> GrpcServer:
+    """The gRPC server: the edge first, the access table of the TLS setting, the receive limit."""
+    access = intake_access(settings.tls_client_auth)
+    check_public_rpcs_are_guarded(access, parts.edge.guards)
+    max_receive = settings.max_receive_bytes()
+    slots = len(parts.frontends) * parts.edge.per_frontend.limit + parts.edge.tokenless.limit
+    log.info(
+        "public edge",
+        extra={
+            "max_receive_bytes": max_receive,
+            "frontend_max_concurrent_calls": parts.edge.per_frontend.limit,
+            "tokenless_max_concurrent_calls": parts.edge.tokenless.limit,
+            # What requests being read can take at worst (each also decoded once).
+            "requests_at_most_bytes": slots * max_receive,
+        },
+    )
+    return GrpcServer(
+        settings,
+        [binding(parts.servicer)],
+        access=access,
+        interceptors=[parts.edge],
+        options=receive_limit_options(max_receive),
+    )
+
+
 async def serve(settings: IntakeSettings) -> None:
     telemetry = configure_telemetry(settings.service_name, settings.otlp_endpoint)
     try:
         async with assembled(settings) as parts:
-            server = GrpcServer(settings, [binding(parts.servicer)], access=INTAKE_ACCESS)
+            server = intake_server(settings, parts)
             tune_garbage_collector()
             await server.serve_until_signal()
     finally:

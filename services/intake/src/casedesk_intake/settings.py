@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
+from casedesk_intake.domain.request_limits import (
+    MIB,
+    default_receive_limit,
+    smallest_receive_limit,
+)
 from casedesk_runtime.settings import ServiceSettings
 from casedesk_vocabulary.enums import Channel
 
-MIB = 1024 * 1024
 CHANNELS = tuple(channel.value for channel in Channel)
 
 
@@ -61,8 +66,8 @@ class IntakeSettings(ServiceSettings):
 
     attachments_dir: Path | None = None
     attachment_max_count: int = Field(default=5, ge=0)
-    # The gRPC server accepts messages up to 4 MiB, which bounds what a request can carry.
     attachment_max_bytes: int = Field(default=3 * MIB, ge=1)
+    # Per request; the receive limit (grpc_max_receive_bytes) follows it unless that is set.
     attachments_max_total_bytes: int = Field(default=3 * MIB + MIB // 2, ge=1)
     attachment_media_types: list[str] = Field(
         default_factory=lambda: [
@@ -80,6 +85,15 @@ class IntakeSettings(ServiceSettings):
         ]
     )
 
+    # The public edge (grpc_api/edge.py). The largest request message read; unset: room for the
+    # largest valid request (domain/request_limits.py). Larger messages: RESOURCE_EXHAUSTED.
+    grpc_max_receive_bytes: int | None = Field(default=None, ge=1)
+    # Calls one frontend may have in progress; one more is refused RESOURCE_EXHAUSTED at once.
+    frontend_max_concurrent_calls: int = Field(default=32, ge=1)
+    # Calls without a frontend token (health checks, reflection) in progress together: a health
+    # check's request is read before anything checks its caller, so their number is bounded.
+    tokenless_max_concurrent_calls: int = Field(default=16, ge=1)
+
     citizen_rate_per_s: float = Field(default=0.5, gt=0)
     citizen_burst: float = Field(default=20, ge=1)
     frontend_rate_per_s: float = Field(default=2000, gt=0)
@@ -88,6 +102,22 @@ class IntakeSettings(ServiceSettings):
     social_networks: list[str] = Field(
         default_factory=lambda: ["telegram", "vk", "ok", "facebook", "instagram", "max"]
     )
+
+    @model_validator(mode="after")
+    def _receive_limit_fits_attachments(self) -> Self:
+        needed = smallest_receive_limit(self.attachments_max_total_bytes)
+        if self.grpc_max_receive_bytes is not None and self.grpc_max_receive_bytes < needed:
+            raise ValueError(
+                f"CASEDESK_GRPC_MAX_RECEIVE_BYTES ({self.grpc_max_receive_bytes}) is below the "
+                f"{needed} bytes a request with CASEDESK_ATTACHMENTS_MAX_TOTAL_BYTES of "
+                "attachments needs: raise it, lower the attachments' total, or leave it unset"
+            )
+        return self
+
+    def max_receive_bytes(self) -> int:
+        if self.grpc_max_receive_bytes is not None:
+            return self.grpc_max_receive_bytes
+        return default_receive_limit(self.attachments_max_total_bytes)
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'intake.sqlite3'}"

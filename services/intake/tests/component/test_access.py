@@ -9,6 +9,9 @@ from grpc_status import rpc_status
 from intake_messages import metadata, submission
 
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
+from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
+from casedesk_intake.grpc_api.servicer import binding
+from casedesk_runtime.grpc_server import GrpcServer
 
 
 async def _refusal(call) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def]
@@ -102,3 +105,17 @@ async def test_a_frontend_over_its_rate_is_limited(intake) -> None:
     )
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "frontend" in error.details()
+
+
+async def test_without_the_edge_the_servicer_serves_nobody(intake) -> None:
+    # a server wired without FrontendEdge: every call fails closed, even with a valid token
+    server = GrpcServer(intake.settings, [binding(intake.parts.servicer)])
+    port = await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = intake_grpc.IntakeServiceStub(channel)
+            error = await _refusal(stub.SubmitCase(submission(), metadata=metadata()))
+    finally:
+        await server.stop(0)
+    assert error.code() == grpc.StatusCode.INTERNAL
+    assert not intake.cases.commands

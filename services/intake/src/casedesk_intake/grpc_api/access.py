@@ -1,17 +1,48 @@
-"""Who may call which RPC of intake: the one table, checked by the runtime (default deny).
+"""Who may call which RPC of intake: the table checked by the runtime (default deny).
 
-Intake is the edge for channel frontends (identity `frontend`); a frontend is then bound to its
-channels by its bearer token (settings' frontend registry). Reflection serves frontends'
-developers and operators (grpcurl).
+Every IntakeService RPC is a frontend's: the edge (edge.py) admits it by the frontend's bearer
+token before the request is read, whatever the TLS setting. What the certificate adds depends on
+CASEDESK_TLS_CLIENT_AUTH:
+
+- `require` (mutual TLS): the frontend also presents the `frontend` certificate; a call needs
+  both, the token (UNAUTHENTICATED without it) and the certificate (PERMISSION_DENIED for any
+  other identity).
+- `optional` (TLS without client certificates, see grpc_tls): no caller has a certificate, so
+  the frontend RPCs are PUBLIC to the certificate check and the token alone admits them.
+
+Nothing but frontend RPCs may ever be PUBLIC (`check_public_rpcs_are_guarded`, at start). The
+other RPCs keep certificate authorisation: reflection, for frontends' developers and operators
+(grpcurl), needs a verified `frontend` or `operator` identity, so with `optional` no caller
+reaches it (PERMISSION_DENIED). Health is open to every caller, as on every Casedesk server.
 """
 
 from __future__ import annotations
 
-from casedesk_runtime.grpc_authz import REFLECTION, AccessTable
+from collections.abc import Callable
+from typing import Literal
+
+from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
+from casedesk_runtime.grpc_authz import PUBLIC, REFLECTION, AccessTable
 
 FRONTEND, OPERATOR = "frontend", "operator"
+INTAKE_SERVICE = intake_pb2.DESCRIPTOR.services_by_name["IntakeService"].full_name
 
-INTAKE_ACCESS: AccessTable = {
-    "/casedesk.intake.v1.IntakeService/*": {FRONTEND},
-    REFLECTION: {FRONTEND, OPERATOR},
-}
+
+def intake_access(client_auth: Literal["require", "optional"]) -> AccessTable:
+    frontend_rpcs = {FRONTEND} if client_auth == "require" else {PUBLIC}
+    return {
+        f"/{INTAKE_SERVICE}/*": frontend_rpcs,
+        REFLECTION: {FRONTEND, OPERATOR},
+    }
+
+
+def check_public_rpcs_are_guarded(table: AccessTable, guarded: Callable[[str], bool]) -> None:
+    """Refuse to serve a table granting PUBLIC an RPC the token check does not cover."""
+    unguarded = sorted(
+        key for key, grantees in table.items() if PUBLIC in grantees and not guarded(key)
+    )
+    if unguarded:
+        raise ValueError(
+            "PUBLIC (no certificate) is only for RPCs that the frontend token check guards; "
+            f"not guarded: {', '.join(unguarded)}"
+        )

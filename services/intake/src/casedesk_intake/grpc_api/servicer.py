@@ -1,5 +1,5 @@
-"""IntakeService over gRPC: identify the caller, decode, make one use-case call, encode, and map
-refusals to statuses."""
+"""IntakeService over gRPC: take the caller the edge admitted, decode, make one use-case call,
+encode, and map refusals to statuses."""
 
 from __future__ import annotations
 
@@ -13,33 +13,39 @@ from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
 from casedesk_intake.application.intake import Intake
 from casedesk_intake.domain.errors import IntakeError
-from casedesk_intake.domain.frontends import Caller, FrontendRegistry
+from casedesk_intake.domain.frontends import Caller
 from casedesk_intake.domain.submission_rules import SubmissionRules
-from casedesk_intake.grpc_api.callers import identify
+from casedesk_intake.grpc_api.access import INTAKE_SERVICE
+from casedesk_intake.grpc_api.edge import admitted_caller
 from casedesk_intake.grpc_api.status import abort_with, status_code_of
 from casedesk_intake.wire import replies
 from casedesk_intake.wire.follow_ups import FollowUpRequests
 from casedesk_intake.wire.submissions import checked_submission
+from casedesk_runtime.grpc_server import ServiceBinding
 from casedesk_runtime.logs import get_logger
 from casedesk_runtime.telemetry import meter
 
-SERVICE_NAME = intake_pb2.DESCRIPTOR.services_by_name["IntakeService"].full_name
+SERVICE_NAME = INTAKE_SERVICE
 
 R = TypeVar("R")
 M = TypeVar("M", bound=Message)
 log = get_logger(__name__)
 
 
+class EdgeMissing(RuntimeError):
+    """A call reached the servicer without the edge's admission: the server is miswired."""
+
+
 class IntakeServicer(intake_grpc.IntakeServiceServicer):
+    """Serves only behind `edge.FrontendEdge`, which authenticates every call."""
+
     def __init__(
         self,
         intake: Intake,
-        frontends: FrontendRegistry,
         submissions: SubmissionRules,
         follow_ups: FollowUpRequests,
     ) -> None:
         self._intake = intake
-        self._frontends = frontends
         self._submissions = submissions
         self._follow_ups = follow_ups
         self._refusals = meter(__name__).create_counter(
@@ -54,7 +60,9 @@ class IntakeServicer(intake_grpc.IntakeServiceServicer):
         encode: Callable[[R], M],
     ) -> M:
         try:
-            caller = identify(self._frontends, context.invocation_metadata() or ())
+            caller = admitted_caller()
+            if caller is None:  # fail closed: never serve a call nobody authenticated
+                raise EdgeMissing("IntakeService is served without the FrontendEdge interceptor")
             return encode(await call(caller))
         except IntakeError as refusal:
             code = status_code_of(refusal)
@@ -127,6 +135,6 @@ class IntakeServicer(intake_grpc.IntakeServiceServicer):
         return await self._serve("IngestEmail", context, call, replies.mail_outcome_message)
 
 
-def binding(servicer: IntakeServicer) -> tuple[object, IntakeServicer, str]:
+def binding(servicer: IntakeServicer) -> ServiceBinding:
     """The (add_to_server, servicer, name) triple the runtime's GrpcServer takes."""
     return (intake_grpc.add_IntakeServiceServicer_to_server, servicer, SERVICE_NAME)

@@ -210,7 +210,9 @@ class CaseServiceStandIn(case_grpc.CaseServiceServicer):
 
     async def ListCases(self, request, context):  # type: ignore[no-untyped-def]
         mine = [c for c in self.cases.values() if c.citizen.account_login == request.citizen_login]
-        if request.page_token and not request.page_token.isdigit():
+        # isdigit alone takes "²" and other digits int() refuses
+        token = request.page_token
+        if token and not (token.isascii() and token.isdigit()):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_token is not ours")
         start = int(request.page_token or 0)
         page = mine[start : start + (request.page_size or 50)]

@@ -8,6 +8,7 @@ from casedesk_intake.domain.attachment_rules import AttachmentRules
 from casedesk_intake.domain.errors import InvalidRequest
 from casedesk_intake.domain.field_rules import TextLimits, Violations
 from casedesk_intake.domain.frontends import Caller
+from casedesk_intake.domain.request_limits import MAX_RAW_EMAIL_BYTES
 from casedesk_intake.domain.requests import (
     CommentRequest,
     EscalationRequest,
@@ -28,7 +29,6 @@ CITIZEN_ESCALATION_REASONS = (
 )
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-MAX_RAW_EMAIL_BYTES = 4 * 1024 * 1024
 
 
 def _verdict(found: Violations) -> InvalidRequest | None:

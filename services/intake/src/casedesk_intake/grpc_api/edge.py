@@ -1,0 +1,157 @@
+"""Intake's public edge: a call is admitted on its metadata, before its request is read.
+
+Every IntakeService call carries `authorization: Bearer <frontend token>` (and `x-citizen-login`
+when it acts for a citizen). `FrontendEdge`, the server's first interceptor, checks them against
+the frontend registry with nothing but the metadata: a call without a valid token is refused
+UNAUTHENTICATED before its message is read or deserialised, so a stranger's 4 MiB message costs
+intake a header's worth of work. An admitted call takes one of its frontend's
+CASEDESK_FRONTEND_MAX_CONCURRENT_CALLS slots until it ends; with all of them taken it is refused
+RESOURCE_EXHAUSTED at once, unread too. Each frontend's calls in progress are bounded, and so is
+the memory their messages take: slots x CASEDESK_GRPC_MAX_RECEIVE_BYTES per frontend.
+
+Calls of other methods (health checks, reflection) carry no token, and a health check's request
+is read before anything checks its caller (health is open to all), so together they get
+CASEDESK_TOKENLESS_MAX_CONCURRENT_CALLS slots. There is no server-wide cap
+(`maximum_concurrent_rpcs`): it would count calls before their token is known, and a flood of
+strangers' calls would then lock out the frontends it is meant to protect.
+
+The servicer reads the admitted caller with `admitted_caller()`: the token is hashed once a call.
+Refusals here are counted (`intake.edge_refusals`, by RPC and code) and logged at most once per
+RPC and code every `LOG_EVERY_S`, since a flood of bad calls must not become a flood of log lines;
+they have no span (tracing comes after the edge).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Awaitable, Callable
+
+import grpc
+
+from casedesk_intake.domain.errors import Unauthenticated
+from casedesk_intake.domain.frontends import Caller, FrontendRegistry
+from casedesk_intake.grpc_api.callers import identify
+from casedesk_runtime.grpc_limits import ConcurrentCalls, held_until_done, refusal
+from casedesk_runtime.logs import get_logger
+from casedesk_runtime.telemetry import meter
+
+log = get_logger(__name__)
+LOG_EVERY_S = 10.0
+TOKENLESS = "<tokenless>"
+
+# Set in the call's own task by the edge (grpc.aio runs a call's interceptors and its handler in
+# one task), so the servicer of that call, and only it, sees it.
+_admitted: contextvars.ContextVar[Caller | None] = contextvars.ContextVar(
+    "intake_admitted_caller", default=None
+)
+
+
+def admitted_caller() -> Caller | None:
+    """The frontend (and citizen) the edge admitted the current call for; None outside one."""
+    return _admitted.get()
+
+
+class FrontendEdge(grpc.aio.ServerInterceptor):
+    """Admits the calls of `service` by frontend token and per-frontend slots (module docstring)."""
+
+    def __init__(
+        self,
+        frontends: FrontendRegistry,
+        *,
+        service: str,
+        per_frontend: int,
+        tokenless: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._frontends = frontends
+        self._prefix = f"/{service}/"
+        self.per_frontend = ConcurrentCalls(per_frontend)
+        self.tokenless = ConcurrentCalls(tokenless)
+        self._refusals = meter(__name__).create_counter(
+            "intake.edge_refusals", description="Calls refused before their request was read"
+        )
+        self._log = _ThrottledLog(clock)
+
+    def guards(self, method: str) -> bool:
+        """Whether calls of `method` (or of every method, for `/Service/*`) need a token."""
+        return method.startswith(self._prefix)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler  # UNIMPLEMENTED, and nothing read
+        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        if not self.guards(method):
+            slot = self.tokenless.enter(TOKENLESS)
+            if slot is None:
+                return self._refuse(
+                    handler,
+                    method,
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"{self.tokenless.limit} calls without a frontend token are in progress, "
+                    "the limit (CASEDESK_TOKENLESS_MAX_CONCURRENT_CALLS); retry later",
+                )
+            return held_until_done(handler, slot)
+        metadata = handler_call_details.invocation_metadata or ()  # type: ignore[attr-defined]
+        try:
+            caller = identify(self._frontends, metadata)
+        except Unauthenticated as refused:
+            return self._refuse(handler, method, grpc.StatusCode.UNAUTHENTICATED, str(refused))
+        name = caller.frontend.name
+        slot = self.per_frontend.enter(name)
+        if slot is None:
+            return self._refuse(
+                handler,
+                method,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"frontend {name} already has {self.per_frontend.limit} calls in progress, "
+                "the limit (CASEDESK_FRONTEND_MAX_CONCURRENT_CALLS); retry when one has ended",
+                frontend=name,
+            )
+        _admitted.set(caller)
+        return held_until_done(handler, slot)
+
+    def _refuse(
+        self,
+        handler: grpc.RpcMethodHandler,
+        method: str,
+        code: grpc.StatusCode,
+        details: str,
+        frontend: str | None = None,
+    ) -> grpc.RpcMethodHandler:
+        rpc = method.rpartition("/")[2]
+        self._refusals.add(1, {"rpc": rpc, "code": code.name})
+        self._log.refused(rpc, code.name, details, frontend)
+        return refusal(handler, code, details)
+
+
+class _ThrottledLog:
+    """The first refusal of each RPC and code, then at most one every LOG_EVERY_S with how many
+    were left out. Keys are few: only served methods get here, with three codes."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def refused(self, rpc: str, code: str, reason: str, frontend: str | None) -> None:
+        now = self._clock()
+        logged_at, left_out = self._last.get((rpc, code), (None, 0))
+        if logged_at is not None and now - logged_at < LOG_EVERY_S:
+            self._last[(rpc, code)] = (logged_at, left_out + 1)
+            return
+        self._last[(rpc, code)] = (now, 0)
+        log.info(
+            "call refused at the edge",
+            extra={
+                "rpc": rpc,
+                "code": code,
+                "reason": reason,
+                "frontend": frontend,
+                "not_logged_since": left_out,
+            },
+        )

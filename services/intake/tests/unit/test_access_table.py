@@ -1,0 +1,68 @@
+"""Who may call intake's RPCs under each TLS setting: the token check and the certificate check."""
+
+from __future__ import annotations
+
+import pytest
+from intake_messages import frontend_entries
+
+from casedesk_intake.domain.frontends import FrontendRegistry
+from casedesk_intake.grpc_api.access import (
+    INTAKE_SERVICE,
+    check_public_rpcs_are_guarded,
+    intake_access,
+)
+from casedesk_intake.grpc_api.edge import FrontendEdge
+from casedesk_runtime.grpc_authz import (
+    PUBLIC,
+    REFLECTION,
+    Caller,
+    is_allowed,
+    validate_access_table,
+)
+
+SUBMIT = f"/{INTAKE_SERVICE}/SubmitCase"
+REFLECT = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+HEALTH = "/grpc.health.v1.Health/Check"
+NO_CERTIFICATE = Caller(name=None, spiffe_id=None, verified=False)
+
+
+def _identity(name: str) -> Caller:
+    return Caller(name=name, spiffe_id=f"spiffe://casedesk/{name}", verified=True)
+
+
+def _guards() -> FrontendEdge:
+    return FrontendEdge(
+        FrontendRegistry(frontend_entries()), service=INTAKE_SERVICE, per_frontend=1, tokenless=1
+    )
+
+
+@pytest.mark.parametrize("client_auth", ["require", "optional"])
+def test_both_tables_are_valid_and_public_only_where_the_token_is_checked(client_auth) -> None:
+    table = intake_access(client_auth)
+    validate_access_table(table, [INTAKE_SERVICE])
+    check_public_rpcs_are_guarded(table, _guards().guards)
+
+
+def test_require_needs_the_frontend_certificate_for_frontend_rpcs() -> None:
+    table = intake_access("require")
+    assert is_allowed(table, SUBMIT, _identity("frontend"))
+    assert not is_allowed(table, SUBMIT, _identity("case"))
+    assert not is_allowed(table, SUBMIT, NO_CERTIFICATE)
+    assert is_allowed(table, REFLECT, _identity("operator"))
+
+
+def test_optional_leaves_frontend_rpcs_to_the_token_and_nothing_else() -> None:
+    table = intake_access("optional")
+    assert is_allowed(table, SUBMIT, NO_CERTIFICATE), "the edge's token check admits these"
+    assert not is_allowed(table, REFLECT, NO_CERTIFICATE)
+    assert is_allowed(table, HEALTH, NO_CERTIFICATE)
+
+
+@pytest.mark.parametrize(
+    "key", [REFLECTION, "/casedesk.intake.v1.IntakeAdmin/*", "/grpc.health.v1.Health/Check"]
+)
+def test_a_public_grant_the_token_does_not_guard_is_refused(key: str) -> None:
+    table = {**intake_access("optional"), key: {PUBLIC}}
+    with pytest.raises(ValueError, match="not guarded") as refused:
+        check_public_rpcs_are_guarded(table, _guards().guards)
+    assert key in str(refused.value)
