@@ -1,0 +1,176 @@
+"""Access tokens from an OpenID Connect identity provider, verified into a `VerifiedToken`.
+
+A token is accepted only if all of these hold: it is a JWS signed with RS256 or ES256 (never
+`none`, never HS*), its header names the signing key (`kid`) and that key is one the issuer
+publishes (see `keys`), the signature verifies with it, `iss` is the configured issuer, `aud` is or
+contains the configured audience, and `exp`/`nbf`/`iat` hold within the leeway. `sub`, `exp` and
+`iat` must be present. Whatever fails is a `TokenRejected` with a fixed reason; only the key fetch
+failing is an `IdpUnavailable`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+from jwt import exceptions as jwt_errors
+
+from casedesk_runtime.logs import get_logger
+from casedesk_runtime.oidc.errors import Reason, TokenRejected
+from casedesk_runtime.oidc.fetch import tls_context
+from casedesk_runtime.oidc.keys import ALGORITHMS, SigningKeys, discovery_url
+
+log = get_logger(__name__)
+
+# Keycloak's access tokens are 1-3 KB; a cap keeps a hostile header from costing a parse.
+MAX_TOKEN_BYTES = 16 * 1024
+_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """Who the token says the caller is. Names and the raw claims stay out of `repr`, so a token
+    logged by mistake shows only its subject id, roles and tier."""
+
+    subject: str
+    issuer: str
+    expires_at: datetime
+    realm_roles: frozenset[str]
+    tier: str | None
+    username: str | None = field(repr=False)  # `preferred_username`
+    display_name: str | None = field(repr=False)  # `name`
+    claims: Mapping[str, Any] = field(repr=False)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.realm_roles
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        issuer: str,
+        audience: str,
+        *,
+        jwks_url: str | None = None,
+        ca_file: str | Path | None = None,
+        leeway_s: float = 30.0,
+        fetch_timeout_s: float = 5.0,
+        refetch_interval_s: float = 10.0,
+        max_key_age_s: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not issuer or not audience:
+            raise ValueError("a token verifier needs an issuer and an audience")
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway_s = leeway_s
+        first_fetch = urlsplit(jwks_url or discovery_url(issuer))
+        if first_fetch.scheme != "https" and first_fetch.hostname not in _LOOPBACK:
+            log.warning(
+                "signing keys of %s are fetched over plaintext %s: whoever is on the path can "
+                "substitute them (acceptable for development only)",
+                issuer,
+                first_fetch.scheme,
+            )
+        self._keys = SigningKeys(
+            issuer,
+            jwks_url=jwks_url,
+            tls=tls_context(str(ca_file) if ca_file else None),
+            fetch_timeout_s=fetch_timeout_s,
+            refetch_interval_s=refetch_interval_s,
+            max_age_s=max_key_age_s,
+            clock=clock,
+        )
+
+    async def refresh_keys(self) -> None:
+        """Fetch the signing keys now (optional; `verify` fetches them when needed).
+        Raises IdpUnavailable."""
+        await self._keys.refresh()
+
+    async def verify(self, token: str) -> VerifiedToken:
+        """Raises TokenRejected, or IdpUnavailable when the signing keys cannot be fetched."""
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_BYTES:
+            raise TokenRejected(Reason.MALFORMED)
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt_errors.PyJWTError:
+            raise TokenRejected(Reason.MALFORMED) from None
+        algorithm, kid = header.get("alg"), header.get("kid")
+        if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+            raise TokenRejected(Reason.UNSUPPORTED_ALGORITHM)
+        if not isinstance(kid, str) or not kid:
+            raise TokenRejected(Reason.MALFORMED)
+        # Before looking the key up: a token of another issuer (another realm, say) must not
+        # trigger a refetch of this issuer's keys.
+        if unverified.get("iss") != self.issuer:
+            raise TokenRejected(Reason.WRONG_ISSUER)
+        key = await self._keys.key_for(kid)
+        if key.algorithm_name != algorithm:
+            raise TokenRejected(Reason.BAD_SIGNATURE)
+        return _verified(self._decode(token, key))
+
+    def _decode(self, token: str, key: jwt.PyJWK) -> dict[str, Any]:
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[key.algorithm_name],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway_s,
+                options={"require": _REQUIRED_CLAIMS, "strict_aud": False},
+            )
+        except jwt_errors.PyJWTError as exc:
+            raise TokenRejected(_reason(exc)) from None
+
+
+def _reason(exc: jwt_errors.PyJWTError) -> Reason:
+    match exc:
+        case jwt_errors.InvalidSignatureError():
+            return Reason.BAD_SIGNATURE
+        case jwt_errors.ExpiredSignatureError():
+            return Reason.EXPIRED
+        case jwt_errors.ImmatureSignatureError():
+            return Reason.NOT_YET_VALID
+        case jwt_errors.InvalidAudienceError():
+            return Reason.WRONG_AUDIENCE
+        case jwt_errors.MissingRequiredClaimError(claim="aud"):
+            return Reason.WRONG_AUDIENCE  # a token for nobody in particular is not for us
+        case jwt_errors.InvalidIssuerError():
+            return Reason.WRONG_ISSUER
+        case jwt_errors.InvalidAlgorithmError():
+            return Reason.UNSUPPORTED_ALGORITHM
+        case _:
+            return Reason.MALFORMED
+
+
+def _verified(claims: dict[str, Any]) -> VerifiedToken:
+    realm_access = claims.get("realm_access", {})
+    roles = realm_access.get("roles", []) if isinstance(realm_access, dict) else None
+    username, name, tier = (claims.get(c) for c in ("preferred_username", "name", "tier"))
+    if (
+        not isinstance(claims["sub"], str)
+        or not isinstance(roles, list)
+        or not all(isinstance(role, str) for role in roles)
+        or not all(value is None or isinstance(value, str) for value in (username, name, tier))
+    ):
+        raise TokenRejected(Reason.MALFORMED)
+    return VerifiedToken(
+        subject=claims["sub"],
+        issuer=claims["iss"],
+        expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        realm_roles=frozenset(roles),
+        tier=tier,
+        username=username,
+        display_name=name,
+        claims=MappingProxyType(claims),
+    )
