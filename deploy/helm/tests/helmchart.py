@@ -17,6 +17,13 @@ TLS_DIR = "/etc/casedesk/tls"
 # Intake has no Kafka client: its effects reach Kafka through the case service's outbox.
 KAFKA_CLIENTS = ("case", "sla", "escalation", "notify")
 DATA_DIR = "/var/lib/casedesk"
+# Kafka principals: each Kafka client as itself, admin for the topics Job (topics and ACLs).
+KAFKA_PRINCIPALS = (*KAFKA_CLIENTS, "admin")
+# Values for SASL_SSL with a Secret per principal, on top of ci/minimal-values.yaml (PLAINTEXT).
+KAFKA_SASL = {
+    "securityProtocol": "SASL_SSL",
+    "sasl": {"credentials": {p: {"secretName": f"kafka-{p}"} for p in KAFKA_PRINCIPALS}},
+}
 RELEASE = "cd"
 
 Manifest = dict[str, Any]

@@ -16,25 +16,27 @@ def test_topics_job_runs_before_install_and_upgrade(release: Release) -> None:
     assert pod["restartPolicy"] == "Never"
     # The release's ServiceAccount does not exist yet when a pre-install hook runs.
     assert "serviceAccountName" not in pod
-    (container,) = pod["containers"]
-    assert container["command"][0] == "casedesk-topics"
-    assert container["image"].split("/")[-1].startswith("case:")
+    # Topics first (the only step, or the init container before the ACL grants: test_kafka.py).
+    topics = [*pod.get("initContainers", []), *pod["containers"]][0]
+    assert topics["command"][0] == "casedesk-topics"
+    assert topics["image"].split("/")[-1].startswith("case:")
 
 
 def test_topics_job_uses_the_release_kafka_settings(production: Release) -> None:
     job = production.get("Job", component_name("topics"))
-    (container,) = job["spec"]["template"]["spec"]["containers"]
+    (container,) = job["spec"]["template"]["spec"]["initContainers"]
     assert container["command"] == ["casedesk-topics", "--replication-factor", "3"]
     env = {e["name"]: e for e in container["env"]}
     workload_env = production.env("case")
     for name in (
         "CASEDESK_KAFKA_BOOTSTRAP_SERVERS",
         "CASEDESK_KAFKA_SECURITY_PROTOCOL",
-        "CASEDESK_KAFKA_SASL_USERNAME",
-        "CASEDESK_KAFKA_SASL_PASSWORD",
+        "CASEDESK_KAFKA_SASL_MECHANISM",
         "CASEDESK_KAFKA_SSL_CAFILE",
     ):
         assert env[name] == workload_env[name], name
+    # Its own principal, not a service's (test_kafka.py).
+    assert env["CASEDESK_KAFKA_SASL_PASSWORD"] != workload_env["CASEDESK_KAFKA_SASL_PASSWORD"]
 
 
 def test_topics_job_can_be_left_to_the_kafka_team(render: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helmchart import RenderError
+from helmchart import KAFKA_SASL, RenderError
 
 FRONTEND = {
     "name": "portal-chat",
@@ -60,9 +60,24 @@ SCHEMA_REJECTS = [
         id="bootstrap-without-port",
     ),
     pytest.param(
-        {"kafka": {"securityProtocol": "SASL_SSL"}},
-        ["/kafka/sasl/mechanism", "/kafka/sasl/existingSecret"],
-        id="sasl-without-mechanism-and-secret",
+        {"kafka": {"sasl": {"existingSecret": "casedesk-kafka"}}},
+        ["/kafka/sasl", "additional properties 'existingSecret' not allowed"],
+        id="one-kafka-secret-for-every-service",
+    ),
+    pytest.param(
+        {"kafka": {"sasl": {"credentials": {"intake": {"secretName": "kafka-intake"}}}}},
+        ["/kafka/sasl/credentials", "'intake' not allowed"],
+        id="kafka-principal-for-intake",
+    ),
+    pytest.param(
+        {"kafka": {"sasl": {"credentials": {"sla": {"password": "hunter2"}}}}},
+        ["/kafka/sasl/credentials/sla", "'password' not allowed"],
+        id="inline-kafka-password",
+    ),
+    pytest.param(
+        {"kafka": {"sasl": {"mechanism": "GSSAPI"}}},
+        ["/kafka/sasl/mechanism", "'SCRAM-SHA-512'"],
+        id="unknown-sasl-mechanism",
     ),
     pytest.param(
         {"kafka": {"securityProtocol": "TLS"}},
@@ -302,6 +317,32 @@ CHART_REJECTS = [
         id="ca-without-tls",
     ),
     pytest.param(
+        {"kafka": {"tls": {"caConfigMap": "kafka-ca"}}},
+        "kafka.tls.caConfigMap is set but kafka.securityProtocol is PLAINTEXT",
+        id="ca-config-map-without-tls",
+    ),
+    pytest.param(
+        {"kafka": {"securityProtocol": "SSL", "tls": {"caSecret": "a", "caConfigMap": "b"}}},
+        "kafka.tls: set caSecret or caConfigMap, not both",
+        id="two-kafka-cas",
+    ),
+    pytest.param(
+        {"kafka": {"securityProtocol": "SASL_SSL"}},
+        "kafka.sasl.credentials.case.secretName is required with kafka.securityProtocol=SASL_SSL",
+        id="sasl-without-credentials",
+    ),
+    pytest.param(
+        {"services": {"sla": {"env": {"CASEDESK_KAFKA_SASL_USERNAME": "sla"}}}},
+        "services.sla.env.CASEDESK_KAFKA_SASL_USERNAME is set by the chart from "
+        "kafka.sasl.credentials.sla",
+        id="env-overrides-kafka-principal",
+    ),
+    pytest.param(
+        {"services": {"case": {"env": {"CASEDESK_OTLP_INSECURE": "true"}}}},
+        "services.case.env.CASEDESK_OTLP_INSECURE is set by the chart from telemetry.insecure",
+        id="env-bypasses-otlp-tls",
+    ),
+    pytest.param(
         {"services": {"notify": {"env": {"CASEDESK_SMTP_HOST": "elsewhere"}}}},
         "services.notify.env.CASEDESK_SMTP_HOST is set by the chart",
         id="env-overrides-managed-variable",
@@ -409,9 +450,6 @@ def test_notify_may_send_sms_only(render: Any) -> None:
 
 
 def test_kafka_sasl_credentials_stay_out_of_intake(render: Any) -> None:
-    sasl = {"mechanism": "PLAIN", "existingSecret": "casedesk-kafka"}
-    released = render(
-        "minimal-values.yaml", values={"kafka": {"securityProtocol": "SASL_SSL", "sasl": sasl}}
-    )
+    released = render("minimal-values.yaml", values={"kafka": KAFKA_SASL})
     assert "CASEDESK_KAFKA_SASL_PASSWORD" in released.env("case")
     assert "CASEDESK_KAFKA_SASL_PASSWORD" not in released.env("intake")

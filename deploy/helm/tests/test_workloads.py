@@ -106,7 +106,10 @@ def test_production_reads_every_credential_from_its_secret(production: Release) 
     assert secret_of("intake", "CASEDESK_MASTER_KEY") == ("casedesk-intake", "master-key")
     assert secret_of("intake", "CASEDESK_DATABASE_URL") == ("casedesk-intake", "database-url")
     for service in KAFKA_CLIENTS:
-        assert secret_of(service, "CASEDESK_KAFKA_SASL_PASSWORD") == ("casedesk-kafka", "password")
+        assert secret_of(service, "CASEDESK_KAFKA_SASL_PASSWORD") == (
+            f"casedesk-kafka-{service}",
+            "password",
+        )
 
 
 def test_intake_gets_no_kafka_settings(release: Release) -> None:
@@ -122,7 +125,7 @@ def test_production_talks_tls_to_kafka_with_the_mounted_ca(production: Release) 
         assert "/etc/casedesk/kafka-ca" in production.mounts(service)
     for service in SERVICES:
         endpoint = production.value(service, "CASEDESK_OTLP_ENDPOINT")
-        assert endpoint == "http://otel-collector.observability.svc:4317"
+        assert endpoint == "https://otel-collector.observability.svc:4317"
 
 
 def test_production_stores_events_in_postgres_with_three_case_replicas(production: Release) -> None:

@@ -35,7 +35,7 @@ def probe_binding(broker, topic: str):
 async def main() -> None:
     settings = load_settings(ServiceSettings, service_name="probe")
     configure_logging(settings.service_name, settings.log_level)
-    configure_telemetry(settings.service_name, settings.otlp_endpoint)
+    configure_telemetry(settings.service_name, settings=settings)
     broker = make_broker(settings, client_id="probe")
     await broker.start()
     server = GrpcServer(settings, [probe_binding(broker, os.environ["CASEDESK_PROBE_TOPIC"])])

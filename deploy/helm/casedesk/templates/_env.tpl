@@ -55,11 +55,10 @@ fixed CASEDESK_SERVICE_NAME and CASEDESK_GRPC_HOST). */}}
   value: {{ .svc.shutdownGraceSeconds | quote }}
 {{ include "casedesk.tlsEnv" . }}
 {{- if .topology.kafka }}
-{{ include "casedesk.kafkaEnv" .root }}
+{{ include "casedesk.kafkaEnv" (dict "root" .root "principal" .name) }}
 {{- end }}
-{{- with $values.telemetry.otlpEndpoint }}
-- name: CASEDESK_OTLP_ENDPOINT
-  value: {{ . | quote }}
+{{- if $values.telemetry.otlpEndpoint }}
+{{ include "casedesk.otlpEnv" .root }}
 {{- end }}
 - name: POD_NAME
   valueFrom:
@@ -92,6 +91,26 @@ fixed CASEDESK_SERVICE_NAME and CASEDESK_GRPC_HOST). */}}
 {{- end }}
 {{- with include (printf "casedesk.settings.%s" .name) . }}
 {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* Export to the collector: TLS unless telemetry.insecure, checked against the configured CA
+bundle (else the image's system CAs), with the service's own certificate when clientAuth. */}}
+{{- define "casedesk.otlpEnv" -}}
+{{- $telemetry := .Values.telemetry -}}
+- name: CASEDESK_OTLP_ENDPOINT
+  value: {{ $telemetry.otlpEndpoint | quote }}
+{{- if include "casedesk.caSource" $telemetry }}
+- name: CASEDESK_OTLP_CA_FILE
+  value: {{ printf "%s/%s" (include "casedesk.otlpCaDir" .) $telemetry.caKey | quote }}
+{{- end }}
+{{- if $telemetry.clientAuth }}
+- name: CASEDESK_OTLP_CLIENT_AUTH
+  value: "true"
+{{- end }}
+{{- if $telemetry.insecure }}
+- name: CASEDESK_OTLP_INSECURE
+  value: "true"
 {{- end }}
 {{- end -}}
 

@@ -107,30 +107,36 @@ the plaintext health-only listener the probes use. Context: same as casedesk.ser
 {{- end }}
 {{- end -}}
 
-{{/* Kafka connection variables (services and the topic hook); context: root. */}}
-{{- define "casedesk.kafkaEnv" -}}
-{{- $kafka := .Values.kafka -}}
-- name: CASEDESK_KAFKA_BOOTSTRAP_SERVERS
-  value: {{ required "kafka.bootstrapServers is required (host:port[,host:port...])" $kafka.bootstrapServers | quote }}
-- name: CASEDESK_KAFKA_SECURITY_PROTOCOL
-  value: {{ $kafka.securityProtocol | quote }}
-{{- if $kafka.sasl.mechanism }}
-- name: CASEDESK_KAFKA_SASL_MECHANISM
-  value: {{ $kafka.sasl.mechanism | quote }}
-- name: CASEDESK_KAFKA_SASL_USERNAME
-  valueFrom:
-    secretKeyRef:
-      name: {{ $kafka.sasl.existingSecret }}
-      key: {{ $kafka.sasl.usernameKey }}
-- name: CASEDESK_KAFKA_SASL_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ $kafka.sasl.existingSecret }}
-      key: {{ $kafka.sasl.passwordKey }}
+{{- define "casedesk.otlpCaDir" -}}/etc/casedesk/otlp-ca{{- end -}}
+
+{{/* Where a CA bundle ({caSecret, caConfigMap, caKey}) comes from: "secret", "configMap" or
+empty (the image's system CAs). */}}
+{{- define "casedesk.caSource" -}}
+{{- if .caSecret }}secret{{ else if .caConfigMap }}configMap{{ end -}}
+{{- end -}}
+
+{{/* "true" when the services mount the collector's CA bundle: export on, bundle configured. */}}
+{{- define "casedesk.otlpCaMounted" -}}
+{{- with .Values.telemetry }}
+{{- if and .otlpEndpoint (include "casedesk.caSource" .) }}true{{ end -}}
 {{- end }}
-{{- if $kafka.tls.caSecret }}
-- name: CASEDESK_KAFKA_SSL_CAFILE
-  value: {{ printf "/etc/casedesk/kafka-ca/%s" $kafka.tls.caKey | quote }}
+{{- end -}}
+
+{{/* A volume holding only the CA bundle; context: dict name (the volume's), ca ({caSecret,
+caConfigMap, caKey}). Nothing when the bundle is the image's. */}}
+{{- define "casedesk.caVolume" -}}
+{{- with include "casedesk.caSource" .ca -}}
+- name: {{ $.name }}
+  {{- if eq . "secret" }}
+  secret:
+    secretName: {{ $.ca.caSecret }}
+  {{- else }}
+  configMap:
+    name: {{ $.ca.caConfigMap }}
+  {{- end }}
+    items:
+      - key: {{ $.ca.caKey }}
+        path: {{ $.ca.caKey }}
 {{- end }}
 {{- end -}}
 
@@ -160,22 +166,17 @@ seccompProfile:
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
-{{- if .Values.kafka.tls.caSecret }}
-- name: kafka-ca
-  secret:
-    secretName: {{ .Values.kafka.tls.caSecret }}
-    items:
-      - key: {{ .Values.kafka.tls.caKey }}
-        path: {{ .Values.kafka.tls.caKey }}
+{{- with include "casedesk.caVolume" (dict "name" "kafka-ca" "ca" .Values.kafka.tls) }}
+{{ . }}
 {{- end }}
 {{- end -}}
 
 {{- define "casedesk.commonVolumeMounts" -}}
 - name: tmp
   mountPath: /tmp
-{{- if .Values.kafka.tls.caSecret }}
+{{- if include "casedesk.caSource" .Values.kafka.tls }}
 - name: kafka-ca
-  mountPath: /etc/casedesk/kafka-ca
+  mountPath: {{ include "casedesk.kafkaCaDir" . }}
   readOnly: true
 {{- end }}
 {{- end -}}

@@ -91,6 +91,11 @@ containers:
         mountPath: {{ include "casedesk.tlsDir" . }}
         readOnly: true
       {{- end }}
+      {{- if include "casedesk.otlpCaMounted" .root }}
+      - name: otlp-ca
+        mountPath: {{ include "casedesk.otlpCaDir" . }}
+        readOnly: true
+      {{- end }}
       {{- if .files }}
       - name: files
         mountPath: /etc/casedesk/files
@@ -118,6 +123,9 @@ volumes:
       secretName: {{ include "casedesk.tlsSecretName" . }}
       # Readable by the service's group (fsGroup) only: the private key is in it.
       defaultMode: 0440
+  {{- end }}
+  {{- if include "casedesk.otlpCaMounted" .root }}
+  {{- include "casedesk.caVolume" (dict "name" "otlp-ca" "ca" $values.telemetry) | nindent 2 }}
   {{- end }}
   {{- if .files }}
   - name: files

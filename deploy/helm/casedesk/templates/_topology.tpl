@@ -11,6 +11,8 @@ services' READMEs, not configuration.
                services.intake.databaseUrl, one master key, a ReadWriteMany volume)
   singlePod:   why the service can never run more than one pod
   calendar:    reads the production-calendar overrides (deadlines.calendarOverrides)
+  consumerGroup: the variable naming its Kafka consumer group and the service's default for it
+               (its settings.py); the topics Job grants the service's principal that group
   smtp/sms:    the notification gateways
 */}}
 {{- define "casedesk.topology" -}}
@@ -25,11 +27,13 @@ case:
     postgres: {PERSISTENCE_MODULE: eventsourcing.postgres}
 sla:
   kafka: true
+  consumerGroup: {variable: CASEDESK_SLA_CONSUMER_GROUP, default: casedesk-sla}
   localState: true
   calendar: true
   singlePod: its consumer assigns itself every partition and keeps the clocks in one SQLite file
 escalation:
   kafka: true
+  consumerGroup: {variable: CASEDESK_ESCALATION_CONSUMER_GROUP, default: casedesk-escalation}
   calls: {case: CASEDESK_CASE_ADDRESS}
   database:
     sqlite:
@@ -38,6 +42,7 @@ escalation:
     postgres: {CASEDESK_ESCALATION_STORE: postgres}
 notify:
   kafka: true
+  consumerGroup: {variable: CASEDESK_CONSUMER_GROUP, default: notify}
   localState: true
   smtp: true
   sms: true
@@ -98,11 +103,14 @@ CASEDESK_SHUTDOWN_GRACE_S: services.<name>.shutdownGraceSeconds
 CASEDESK_CASE_ADDRESS: services.case.port
 CASEDESK_KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrapServers
 CASEDESK_KAFKA_SECURITY_PROTOCOL: kafka.securityProtocol
-CASEDESK_KAFKA_SASL_MECHANISM: kafka.sasl
-CASEDESK_KAFKA_SASL_USERNAME: kafka.sasl
-CASEDESK_KAFKA_SASL_PASSWORD: kafka.sasl
+CASEDESK_KAFKA_SASL_MECHANISM: kafka.sasl.mechanism
+CASEDESK_KAFKA_SASL_USERNAME: kafka.sasl.credentials.<name>
+CASEDESK_KAFKA_SASL_PASSWORD: kafka.sasl.credentials.<name>
 CASEDESK_KAFKA_SSL_CAFILE: kafka.tls
 CASEDESK_OTLP_ENDPOINT: telemetry.otlpEndpoint
+CASEDESK_OTLP_CA_FILE: telemetry.caSecret or telemetry.caConfigMap
+CASEDESK_OTLP_CLIENT_AUTH: telemetry.clientAuth
+CASEDESK_OTLP_INSECURE: telemetry.insecure
 CASEDESK_GRPC_HEALTH_PORT: healthPort
 CASEDESK_GRPC_INSECURE_DEV: tls.mode
 CASEDESK_TLS_CERT_FILE: tls.mode

@@ -5,9 +5,8 @@ values to change.
 {{- define "casedesk.validate" -}}
 {{- $values := .Values -}}
 {{- $services := $values.services -}}
-{{- if and $values.kafka.tls.caSecret (not (has $values.kafka.securityProtocol (list "SSL" "SASL_SSL"))) }}
-{{- fail (printf "kafka.tls.caSecret is set but kafka.securityProtocol is %s: use SSL or SASL_SSL" $values.kafka.securityProtocol) }}
-{{- end }}
+{{- include "casedesk.validateKafka" . }}
+{{- include "casedesk.validateTelemetry" . }}
 {{- include "casedesk.validateCalendarOverrides" $values.deadlines }}
 {{- $topology := include "casedesk.topology" . | fromYaml -}}
 {{- range $name, $entry := $topology }}
@@ -92,6 +91,29 @@ casedesk.service. */}}
 {{- if not (has $key (list "holidays" "working_days" "shortened_days")) }}
 {{- fail (printf "deadlines.calendarOverrides: unknown key %q (the file lists holidays, working_days and shortened_days)" $key) }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The transport to the collector must be unambiguous, as the runtime demands it (a plaintext
+http:// endpoint only with telemetry.insecure); context: root. */}}
+{{- define "casedesk.validateTelemetry" -}}
+{{- with .Values.telemetry }}
+{{- if and .caSecret .caConfigMap }}
+{{- fail "telemetry: set caSecret or caConfigMap, not both" }}
+{{- end }}
+{{- if .insecure }}
+{{- if hasPrefix "https://" .otlpEndpoint }}
+{{- fail "telemetry.otlpEndpoint is https:// but telemetry.insecure is true: choose one" }}
+{{- end }}
+{{- if or (include "casedesk.caSource" .) .clientAuth }}
+{{- fail "telemetry.insecure is true (plaintext): telemetry.caSecret, caConfigMap and clientAuth would not be used; remove them or insecure" }}
+{{- end }}
+{{- else if hasPrefix "http://" .otlpEndpoint }}
+{{- fail "telemetry.otlpEndpoint is http:// (plaintext): use https://host:port or host:port for TLS to the collector (with telemetry.caSecret or caConfigMap for a private CA), or set telemetry.insecure=true" }}
+{{- end }}
+{{- if and .clientAuth (eq $.Values.tls.mode "insecureDev") }}
+{{- fail "telemetry.clientAuth presents each service's certificate, and tls.mode=insecureDev mounts none" }}
 {{- end }}
 {{- end }}
 {{- end -}}

@@ -12,9 +12,9 @@ them changed, reads all three again. A half-rotated state (a certificate whose k
 yet, an unreadable file) is not adopted: the server keeps serving with the last good pair, and
 tries again at the next handshake. Established connections keep the handshake they made.
 
-Client credentials are read from the files each time a channel is made (`grpc_client`): a channel
-created after a rotation presents the new certificate; an existing channel keeps the one it
-handshook with until it reconnects.
+Clients follow a rotation too: `grpc_client.channel_for` returns a channel that checks the files
+(with the same `ReloadingCertificates`) at most every few seconds and moves new calls to a fresh
+secure channel once a matching certificate and key are in place.
 
 Client authentication. `require` (the default) makes the TLS handshake fail for a client without a
 certificate signed by the CA. `optional` is for a public edge (intake): grpc's Python API can

@@ -36,8 +36,17 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_password: str | None = None
     kafka_ssl_cafile: str | None = None
 
-    # OTLP/gRPC endpoint of a collector; unset means telemetry stays in-process (off).
+    # OTLP/gRPC endpoint of a collector; unset means telemetry stays in-process (off). Always TLS
+    # unless CASEDESK_OTLP_INSECURE=true (telemetry.otlp_credentials): `https://host:port` or
+    # `host:port`; an `http://` endpoint means plaintext, so it needs CASEDESK_OTLP_INSECURE=true.
     otlp_endpoint: str | None = None
+    # CA bundle the collector's certificate is checked against; unset: the system's CAs.
+    otlp_ca_file: str | None = None
+    # Plaintext to the collector, for a collector beside the process (a sidecar) or development.
+    otlp_insecure: bool = False
+    # Mutual TLS: present this process's own certificate (CASEDESK_TLS_CERT_FILE/_KEY_FILE) to
+    # the collector, for a collector that authenticates its senders.
+    otlp_client_auth: bool = False
 
     # Mutual TLS on every gRPC connection (grpc_tls): this process's certificate and key (served
     # and presented when calling others) and the CA bundle it trusts. All three or none.
@@ -66,6 +75,34 @@ class ServiceSettings(BaseSettings):
                 "TLS needs all of CASEDESK_TLS_CERT_FILE, CASEDESK_TLS_KEY_FILE and "
                 f"CASEDESK_TLS_CA_FILE; missing: {', '.join(missing)}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _otlp_transport_is_unambiguous(self) -> Self:
+        # Each contradiction would otherwise be settled silently, one way or the other.
+        problems = []
+        scheme = (self.otlp_endpoint or "").partition("://")[0].lower()
+        if self.otlp_insecure:
+            if scheme == "https":
+                problems.append(
+                    "CASEDESK_OTLP_ENDPOINT is https:// but CASEDESK_OTLP_INSECURE=true"
+                )
+            if self.otlp_ca_file:
+                problems.append("CASEDESK_OTLP_CA_FILE is set but CASEDESK_OTLP_INSECURE=true")
+            if self.otlp_client_auth:
+                problems.append("CASEDESK_OTLP_CLIENT_AUTH=true but CASEDESK_OTLP_INSECURE=true")
+        elif scheme == "http":
+            problems.append(
+                "CASEDESK_OTLP_ENDPOINT is http:// (plaintext): use https://host:port or host:port "
+                "for TLS, or set CASEDESK_OTLP_INSECURE=true to send telemetry unencrypted"
+            )
+        if self.otlp_client_auth and not (self.tls_cert_file and self.tls_key_file):
+            problems.append(
+                "CASEDESK_OTLP_CLIENT_AUTH=true presents this process's certificate: set "
+                "CASEDESK_TLS_CERT_FILE, CASEDESK_TLS_KEY_FILE and CASEDESK_TLS_CA_FILE"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 

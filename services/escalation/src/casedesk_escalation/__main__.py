@@ -150,7 +150,7 @@ def main() -> int:
         print(error, file=sys.stderr)
         return 2
     configure_logging(settings.service_name, settings.log_level)
-    telemetry = configure_telemetry(settings.service_name, settings.otlp_endpoint)
+    telemetry = configure_telemetry(settings.service_name, settings=settings)
     try:
         return asyncio.run(run(settings))
     except PolicyError as error:

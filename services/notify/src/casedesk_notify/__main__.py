@@ -62,7 +62,7 @@ def main() -> int:
         print(f"notify: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.service_name, settings.log_level)
-    telemetry = configure_telemetry(settings.service_name, settings.otlp_endpoint)
+    telemetry = configure_telemetry(settings.service_name, settings=settings)
     try:
         if settings.event_loop == "uvloop":
             import uvloop

@@ -155,7 +155,7 @@ def main() -> None:
         print(error, file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.service_name, settings.log_level)
-    telemetry = configure_telemetry(settings.service_name, settings.otlp_endpoint)
+    telemetry = configure_telemetry(settings.service_name, settings=settings)
     try:
         code = asyncio.run(serve(settings))
     finally:
