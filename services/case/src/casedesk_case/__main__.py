@@ -17,12 +17,14 @@ from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk_case.adapters.outbox.partitioning import CaseKeyPartitioner
 from casedesk_case.adapters.outbox.relay import OutboxRelay
 from casedesk_case.adapters.persistence import CaseStoreSetup
+from casedesk_case.adapters.person_tokens import OidcPersonTokens
 from casedesk_case.adapters.readmodel import CaseIndexProjector
 from casedesk_case.adapters.roster_file import RosterError, load_roster
 from casedesk_case.adapters.watch_feed import CaseEventFeed
 from casedesk_case.application import CaseApplication
 from casedesk_case.application.pipeline import CommandPipeline
 from casedesk_case.grpc_api.access import CASE_ACCESS
+from casedesk_case.grpc_api.people import People
 from casedesk_case.grpc_api.servicer import CaseServicer
 from casedesk_case.settings import CaseSettings
 from casedesk_runtime.collector import tune_garbage_collector
@@ -68,12 +70,12 @@ async def serve(settings: CaseSettings) -> None:
         stoppers.append(relay.stop)
 
     pipeline = CommandPipeline(app, executor) if settings.command_pipeline else None
+    servicer = CaseServicer(app, executor, feed, pipeline, _people(settings))
     server = GrpcServer(
         settings,
-        [(case_service_pb2_grpc.add_CaseServiceServicer_to_server,
-          CaseServicer(app, executor, feed, pipeline), SERVICE_NAME)],
+        [(case_service_pb2_grpc.add_CaseServiceServicer_to_server, servicer, SERVICE_NAME)],
         access=CASE_ACCESS,
-    )  # fmt: skip
+    )
     await server.start()
     tune_garbage_collector()
     tasks = [asyncio.create_task(follower) for follower in followers]
@@ -90,6 +92,18 @@ async def serve(settings: CaseSettings) -> None:
         telemetry.shutdown()
 
     await server.serve_until_signal(on_shutdown=shut_down)
+
+
+def _people(settings: CaseSettings) -> People:
+    if not settings.oidc_issuer:
+        # Intake and escalation need no identity provider; the desk's calls are refused, each
+        # saying why, until one is configured.
+        log.warning(
+            "no identity provider configured (CASEDESK_OIDC_ISSUER, CASEDESK_OIDC_AUDIENCE): "
+            "calls of the desk and of operators' tools will be refused as unauthenticated"
+        )
+        return People(None)
+    return People(OidcPersonTokens(settings.person_token_verifier()))
 
 
 def _producer_starter(settings: CaseSettings) -> StartProducer:

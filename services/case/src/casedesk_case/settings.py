@@ -6,11 +6,15 @@ from pathlib import Path
 
 from pydantic import Field
 
+from casedesk_runtime.oidc import OidcSettings
 from casedesk_runtime.settings import ServiceSettings
 from casedesk_vocabulary.topics import CASE_EVENTS
 
 
-class CaseSettings(ServiceSettings):
+class CaseSettings(ServiceSettings, OidcSettings):
+    """CASEDESK_OIDC_ISSUER / _AUDIENCE (casedesk-case) / _JWKS_URL / _CA_FILE / _LEEWAY_S: the
+    specialists' identity provider, whose access tokens the desk's calls carry (OidcSettings)."""
+
     service_name: str = "case"
     grpc_port: int = Field(default=50052, ge=0, le=65535)
 

@@ -19,6 +19,7 @@ from casedesk_case.application.case_cache import DEFAULT_CASE_CACHE_SIZE, CaseCa
 from casedesk_case.application.command import Command, CommandMeta, Decided, parse_case_id
 from casedesk_case.application.locks import KeyedLocks
 from casedesk_case.application.numbering import CaseNumberAllocator
+from casedesk_case.application.person_reads import PersonReads
 from casedesk_case.application.planning import COMMANDS, CommandPlanner
 from casedesk_case.application.ports import EventStoreSetup
 from casedesk_case.application.queries import CaseQueries
@@ -80,6 +81,9 @@ class CaseApplication(CaseQueries, EventSaving):
         self.case_locks = KeyedLocks()
         self.case_cache = CaseCache(case_cache_size)
         self.index = store_setup.case_index(self.factory)
+        self.access_journal = store_setup.access_journal(self.factory)
+        # People's reads: who sees which case, and the access journal of what they read.
+        self.person_reads = PersonReads(self, self.access_journal)
         self.workload = Workload(
             self.index.loads, [s.id for s in self.roster.specialists], workload_ttl_s
         )

@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate
 
 from casedesk_case.domain.case import Case
 from casedesk_case.domain.errors import InvalidCommand
+from casedesk_case.domain.person_rules import Person
 from casedesk_case.domain.values import EventContext
 
 # decide(case or None) -> (the case the caller gets back, other aggregates saved with it)
@@ -23,6 +24,9 @@ class CommandMeta:
     context: EventContext
     idempotency_key: str = ""
     expected_version: int = 0  # 0: do not check
+    # The member of staff acting (their verified token), whose rules (domain/person_rules.py)
+    # the command must pass; None for a service acting for a citizen or as the system.
+    person: Person | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@ A plan reads nothing and changes nothing: it is a `Command` (name, arguments, th
 targets, and how it decides on that case). The application runs a plan at once; the command
 pipeline queues plans and decides many in one batch. Every command method of the application has
 a planning method of the same name and arguments here (`COMMANDS`).
+
+A person's command (`meta.person`, domain/person_rules.py) passes the rules that need no case when
+it is planned, and the tier rule when it is decided: on the very state its events are appended
+to, so the check and the write cannot drift apart (a case another replica escalated meanwhile
+fails the save's version check, and the command is decided again on the new state).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from casedesk_case.domain.assignment import Roster, choose_specialist
 from casedesk_case.domain.case import Case
 from casedesk_case.domain.errors import InvalidCommand, PreconditionFailed
 from casedesk_case.domain.numbers import NumberClaim
+from casedesk_case.domain.person_rules import Work, check_may, check_may_work
 from casedesk_case.domain.values import (
     Attachment,
     CaseContent,
@@ -75,12 +81,17 @@ class CommandPlanner:
         linked_id = parse_case_id(linked_to, "linked_to") if linked_to else None
         arguments = (channel, case_type, category, citizen, content, queue, priority, origin,
                      tuple(attachments), linked_to)  # fmt: skip
+        # A person registers a case for a citizen they met (a call, a visit) and identified.
+        identified_by = ""
+        if meta.person is not None:
+            check_may(meta.person, Work.REGISTER, channel)
+            identified_by = meta.person.username
 
         def decide(_: Case | None) -> tuple[Case, Sequence[Aggregate]]:
             case, claim = self._register(
                 channel, case_type, category, queue or self._roster.queue_for(category, Tier.L1),
                 Tier.L1, priority or Priority.NORMAL, citizen, content, origin or Origin(),
-                list(attachments), repeat_of, linked_to, meta.context,
+                list(attachments), repeat_of, linked_to, meta.context, identified_by,
             )  # fmt: skip
             if linked_id is None:
                 return case, (claim,)
@@ -118,9 +129,13 @@ class CommandPlanner:
     def repeat_case(self, case_id: str, *, reason: str, meta: CommandMeta) -> Command:
         """A new case repeating an answered one; the NEW case is the command's case."""
         original_id = parse_case_id(case_id)
+        if meta.person is not None:  # citizens repeat through intake; a person only in dev
+            check_may(meta.person, Work.WORK)
 
         def decide(_: Case | None) -> tuple[Case, Sequence[Aggregate]]:
             original = self._load_case(original_id)
+            if meta.person is not None:
+                check_may_work(meta.person, original.tier)
             content = CaseContent(
                 subject=original.content.subject,
                 description=reason,
@@ -185,7 +200,7 @@ class CommandPlanner:
                 raise PreconditionFailed(f"specialist {specialist_id} is not active")
             case.assign(specialist_id, case.queue, meta.context)
 
-        return _on_case("Assign", case_id, meta, (specialist_id,), decide)
+        return _on_case("Assign", case_id, meta, (specialist_id,), decide, Work.REASSIGN)
 
     def add_attachment(self, case_id: str, *, attachment: Attachment, meta: CommandMeta) -> Command:
         return _on_case(
@@ -208,6 +223,7 @@ class CommandPlanner:
         repeat_of: str,
         linked_to: str,
         context: EventContext,
+        identified_by: str = "",
     ) -> tuple[Case, NumberClaim]:
         """A new case with the next number (and its claim), assigned by specialization and load."""
         number = self._numbers.next_number(datetime.now(UTC))
@@ -215,7 +231,7 @@ class CommandPlanner:
             number=number, channel=channel, case_type=case_type, category=category,
             queue=queue, tier=tier, priority=priority, citizen=citizen, content=content,
             origin=origin, attachments=attachments, repeat_of=repeat_of, linked_to=linked_to,
-            context=context,
+            context=context, identified_by=identified_by,
         )  # fmt: skip
         chosen = choose_specialist(self._roster, queue, tier, self._loads(queue, tier))
         if chosen is not None:
@@ -232,12 +248,18 @@ def _on_case(
     meta: CommandMeta,
     arguments: tuple[object, ...],
     change: Callable[[Case], None],
+    work: Work = Work.WORK,
 ) -> Command:
-    """A command that changes one existing case."""
+    """A command that changes one existing case: a person's passes `work`'s rules first."""
     target = parse_case_id(case_id)
+    person = meta.person
+    if person is not None:
+        check_may(person, work)
 
     def decide(case: Case | None) -> tuple[Case, Sequence[Aggregate]]:
         assert case is not None
+        if person is not None and work is Work.WORK:
+            check_may_work(person, case.tier)  # the tier the case has as this command decides
         change(case)
         return case, ()
 

@@ -15,7 +15,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
-from casedesk_case.application.views import CaseFilter, CasePage, CaseSummary
+from casedesk_case.application.views import AccessFilter, CaseFilter, CasePage, CaseSummary
+from casedesk_case.domain.access_journal import AccessEntry, AccessRecord
 
 
 class CaseIndex(TrackingRecorder):
@@ -53,6 +54,20 @@ class CaseIndex(TrackingRecorder):
         """Forget every row, load and the position, so the index can be rebuilt."""
 
 
+class AccessJournal(Protocol):
+    """The append-only journal of people's reads (domain/access_journal.py), in the same
+    database as the events. Nothing is ever updated or deleted."""
+
+    def create_table(self) -> None:
+        """Create the table (idempotent), where the service creates its tables."""
+
+    def append(self, entries: Sequence[AccessEntry]) -> list[AccessRecord]:
+        """Record the entries after the last record, chained to it, atomically; the records."""
+
+    def search(self, criteria: AccessFilter, after_sequence: int, limit: int) -> list[AccessRecord]:
+        """Records matching every criterion with a sequence above `after_sequence`, in order."""
+
+
 class EventStoreSetup(Protocol):
     """How the application's event store and case index are built on the chosen database.
 
@@ -71,3 +86,6 @@ class EventStoreSetup(Protocol):
 
     def case_index(self, factory: InfrastructureFactory[Any]) -> CaseIndex:
         """The case index, in the same database as the events."""
+
+    def access_journal(self, factory: InfrastructureFactory[Any]) -> AccessJournal:
+        """The access journal, in the same database as the events."""

@@ -15,6 +15,7 @@ from casedesk_case.application.views import CaseFilter, CasePage, CaseView, Hist
 from casedesk_case.domain.case import Case, comment_of
 from casedesk_case.domain.errors import CaseNotFound, InvalidCommand
 from casedesk_case.domain.numbers import NumberClaim, claim_id_for, parse_number
+from casedesk_case.domain.values import Tier
 
 if TYPE_CHECKING:
     from eventsourcing.application import Repository
@@ -66,13 +67,30 @@ class CaseQueries:
         as_of_version: int | None = None,
         as_of_time: datetime | None = None,
     ) -> CaseView:
+        return self.get_case(
+            self.case_id_of(number), as_of_version=as_of_version, as_of_time=as_of_time
+        )
+
+    def case_id_of(self, number: str) -> str:
+        """The id of the case with this number (CaseNotFound naming the number)."""
         parse_number(number)
         try:
             claim: Any = self.repository.get(claim_id_for(number))
         except AggregateNotFoundError:
             raise CaseNotFound(number) from None
         assert isinstance(claim, NumberClaim)
-        return self.get_case(claim.case_id, as_of_version=as_of_version, as_of_time=as_of_time)
+        return str(claim.case_id)
+
+    def current_tier(self, case_id: str) -> Tier:
+        """The case's tier now (CaseNotFound naming `case_id`): what decides who sees it."""
+        target = parse_case_id(case_id)
+        try:
+            case: Any = self.repository.get(target)
+        except AggregateNotFoundError:
+            raise CaseNotFound(case_id) from None
+        if not isinstance(case, Case):
+            raise CaseNotFound(case_id)
+        return case.tier
 
     def history(self, case_id: str, *, after_version: int = 0, page_size: int = 100) -> HistoryPage:
         if page_size < 0 or after_version < 0:

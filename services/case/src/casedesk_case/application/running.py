@@ -76,18 +76,15 @@ class CommandRunner:
         except CaseError:
             return None  # the taken case may be half-changed: it stays out of the cache
         pending = [case, *others]
-        receipt = self._receipt(command.name, fingerprint(command.name, *command.arguments),
-                                command.meta, case)  # fmt: skip
+        receipt = self._receipt(command.name, _digest(command), command.meta, case)
         if receipt is not None:
             pending.append(receipt)
         return Decided(command, case, pending)
 
     def execute(self, command: Command) -> CaseView:
         """Run a command to its end: retries on conflicts, receipts of earlier attempts."""
-        name, meta, arguments, case_id, decide = (
-            command.name, command.meta, command.arguments, command.case_id, command.decide,
-        )  # fmt: skip
-        digest = fingerprint(name, *arguments)
+        name, meta, case_id, decide = command.name, command.meta, command.case_id, command.decide
+        digest = _digest(command)
         lock = self._locks.hold(str(case_id)) if case_id is not None else nullcontext()
         with lock:
             attempt, trust_cache = 0, True
@@ -173,3 +170,12 @@ class CommandRunner:
         assert isinstance(receipt, CommandReceipt)
         receipt.check_same_command(name, digest)
         return self._view_at(receipt.case_id, receipt.case_version)
+
+
+def _digest(command: Command) -> str:
+    """What the command asked for, to tell a retry from a reused key. A person's command also
+    names the person: another person's command with the same key is another command, and must
+    not be answered with the first one's result."""
+    person = command.meta.person
+    names = (f"person={person.username}",) if person is not None else ()
+    return fingerprint(command.name, *command.arguments, *names)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from casedesk_case.domain.access_journal import AccessRecord
 from casedesk_case.domain.case import Case
 from casedesk_case.domain.values import (
     Attachment,
@@ -112,3 +113,19 @@ class CasePage:
 class HistoryPage:
     events: Sequence[object]  # the case's domain events, oldest first
     next_after_version: int  # 0 when there is no more
+
+
+@dataclass(frozen=True)
+class AccessFilter:
+    """ListAccessRecords criteria; empty fields do not filter. `until` is exclusive."""
+
+    case_id: str = ""
+    person: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AccessPage:
+    records: Sequence[AccessRecord]  # in the order they were appended
+    next_page_token: str  # empty on the last page

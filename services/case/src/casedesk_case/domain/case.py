@@ -62,6 +62,10 @@ class Case(Aggregate):
         repeat_of: str,
         linked_to: str,
         context: EventContext,
+        # A case registered at the desk for a citizen met by phone or in person: the specialist
+        # (also the actor) who identified the citizen. Absent from events stored before it
+        # existed, hence the default; kept in the event only, not in the case's state.
+        identified_by: str = "",
     ) -> None:
         self.number = number
         self.channel = channel

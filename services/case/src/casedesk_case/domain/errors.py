@@ -45,6 +45,14 @@ class CaseClosed(PreconditionFailed):
         super().__init__(f"{message}; {hint}" if hint else message)
 
 
+class NotPermitted(CaseError):
+    """Who acts may not do this (gRPC: PERMISSION_DENIED); the message is the rule, in words.
+
+    Raised by the rules in person_rules.py. Never raised for a case the actor may not see: that
+    case is answered as missing (CaseNotFound), so a refusal tells nothing about its existence.
+    """
+
+
 class CaseNotFound(CaseError):
     def __init__(self, reference: str) -> None:
         super().__init__(f"case {reference} not found")

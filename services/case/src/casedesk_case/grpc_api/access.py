@@ -3,14 +3,17 @@
 Callers are known by the identity in their certificate (`spiffe://casedesk/<name>`, DESIGN.md
 "Identity and trust"): intake creates cases and acts for citizens, escalation escalates, the
 desk performs specialists' actions and reads, an operator's tools may read and use reflection.
+This table says which service may call an RPC at all; what a call may then do — as whom intake
+and escalation act, what the person behind a desk or operator call may do (their token's roles
+and tier), which cases they see — is decided by domain/person_rules.py.
 """
 
 from __future__ import annotations
 
+from casedesk_case.domain.person_rules import DESK, ESCALATION, INTAKE, OPERATOR
 from casedesk_runtime.grpc_authz import REFLECTION, AccessTable
 
 _SERVICE = "/casedesk.case.v1.CaseService/"
-INTAKE, ESCALATION, DESK, OPERATOR = "intake", "escalation", "desk", "operator"
 
 CASE_ACCESS: AccessTable = {
     # Citizens' requests, relayed by intake; the desk registers cases taken by phone or at an MFC.
@@ -24,10 +27,13 @@ CASE_ACCESS: AccessTable = {
     _SERVICE + "ChangeStatus": {DESK},
     _SERVICE + "Assign": {DESK},
     _SERVICE + "Escalate": {ESCALATION, DESK},
-    # Reads.
+    # Reads: intake's for the citizen the case belongs to (intake checks that); the desk's and
+    # an operator's for a person, journaled.
     _SERVICE + "GetCase": {INTAKE, DESK, OPERATOR},
     _SERVICE + "GetHistory": {DESK, OPERATOR},
     _SERVICE + "ListCases": {INTAKE, DESK, OPERATOR},
     _SERVICE + "WatchCase": {DESK},
+    # The access journal, for a person with the auditor role.
+    _SERVICE + "ListAccessRecords": {DESK, OPERATOR},
     REFLECTION: {OPERATOR},
 }

@@ -11,10 +11,15 @@ import grpc
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
+from casedesk_case.application.identity import (
+    IdentityProviderUnavailable,
+    PersonUnauthenticated,
+)
 from casedesk_case.domain.errors import (
     CaseNotFound,
     IdempotencyKeyReused,
     InvalidCommand,
+    NotPermitted,
     PreconditionFailed,
     VersionConflict,
 )
@@ -32,6 +37,9 @@ REFUSALS = (
     CaseNotFound,
     VersionConflict,
     PreconditionFailed,
+    NotPermitted,
+    PersonUnauthenticated,
+    IdentityProviderUnavailable,
 )
 
 
@@ -47,6 +55,9 @@ def refusal_status(error: Exception) -> grpc.Status | None:
         (CaseNotFound, grpc.StatusCode.NOT_FOUND),
         (VersionConflict, grpc.StatusCode.ABORTED),
         (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
+        (NotPermitted, grpc.StatusCode.PERMISSION_DENIED),
+        (PersonUnauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+        (IdentityProviderUnavailable, grpc.StatusCode.UNAVAILABLE),
     ):
         if isinstance(error, kind):
             return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=str(error)))

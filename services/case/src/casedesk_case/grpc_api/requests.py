@@ -8,7 +8,9 @@ from typing import Any
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.common.v1 import types_pb2
 from casedesk_case.application import CommandMeta
+from casedesk_case.application.views import AccessFilter
 from casedesk_case.domain.values import (
+    Actor,
     Attachment,
     CaseType,
     Category,
@@ -20,6 +22,7 @@ from casedesk_case.domain.values import (
     Tier,
 )
 from casedesk_case.grpc_api.checks import MAX_KEY_LENGTH, RequestCheck
+from casedesk_case.grpc_api.people import Acting
 from casedesk_case.wire.enums import from_proto, require
 from casedesk_case.wire.values import (
     actor_from_proto,
@@ -28,6 +31,7 @@ from casedesk_case.wire.values import (
     content_from_proto,
     origin_from_proto,
 )
+from casedesk_runtime.events import from_timestamp
 
 _TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
@@ -41,11 +45,20 @@ ACTION_TARGETS = {
 
 
 def command_meta(
-    check: RequestCheck, context: pb.CommandContext, command_id: str, trace_parent: str
+    check: RequestCheck,
+    context: pb.CommandContext,
+    command_id: str,
+    trace_parent: str,
+    acting: Acting,
 ) -> CommandMeta:
-    check.require(context.HasField("actor"), "context.actor", "is required")
-    actor = check.decode(lambda: actor_from_proto(context.actor, "context.actor"))
-    check.require(bool(context.actor.id), "context.actor.id", "is required")
+    named: Actor | None = None
+    # A person's command may leave the actor out: the person token says who acts.
+    if context.HasField("actor") or acting.person is None:
+        check.require(context.HasField("actor"), "context.actor", "is required")
+        named = check.decode(lambda: actor_from_proto(context.actor, "context.actor"))
+        check.require(bool(context.actor.id), "context.actor.id", "is required")
+    # A request that names an actor badly is refused for that (INVALID_ARGUMENT) first.
+    actor = acting.actor(named) if not check.violations else None
     check.require(context.expected_version >= 0, "context.expected_version", "must not be negative")
     check.require(
         len(context.idempotency_key) <= MAX_KEY_LENGTH,
@@ -68,6 +81,7 @@ def command_meta(
         ),
         idempotency_key=context.idempotency_key,
         expected_version=context.expected_version,
+        person=acting.person,
     )
 
 
@@ -134,3 +148,15 @@ def escalate_arguments(check: RequestCheck, request: pb.EscalateRequest) -> dict
         ),
         "callback_required": request.callback_required,
     }
+
+
+def access_filter(check: RequestCheck, request: pb.ListAccessRecordsRequest) -> AccessFilter:
+    if request.case_id:
+        check.case_id(request.case_id)
+    check.require(request.page_size >= 0, "page_size", "must not be negative")
+    since = from_timestamp(request.since) if request.HasField("since") else None
+    until = from_timestamp(request.until) if request.HasField("until") else None
+    check.require(
+        since is None or until is None or since < until, "until", "must be later than since"
+    )
+    return AccessFilter(case_id=request.case_id, person=request.person, since=since, until=until)

@@ -68,6 +68,8 @@ def _created(e: Any) -> events_pb2.Created:
         tier=to_proto(e.tier),  # type: ignore[arg-type]
         priority=to_proto(e.priority),  # type: ignore[arg-type]
         registered_at=to_timestamp(e.timestamp),
+        # Events stored before the field existed do not have it.
+        identified_by=getattr(e, "identified_by", ""),
     )
 
 

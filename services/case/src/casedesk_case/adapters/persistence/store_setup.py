@@ -2,8 +2,8 @@
 
 Implements the application's `EventStoreSetup`: on PostgreSQL the service's own recorder
 (postgres_recorder.py), saves grouped into shared transactions (group_commit.py), the domain's
-values stored by explicit names (transcodings.py), and the case index living next to the events
-(casedesk_case.adapters.readmodel).
+values stored by explicit names (transcodings.py); the case index (casedesk_case.adapters.readmodel)
+and the access journal (casedesk_case.adapters.access_journal) live next to the events.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from eventsourcing.utils import Environment
 
 from casedesk_case.adapters.persistence.group_commit import GroupCommitRecorder
 from casedesk_case.adapters.persistence.transcodings import register_domain_transcodings
-from casedesk_case.application.ports import CaseIndex
+from casedesk_case.application.ports import AccessJournal, CaseIndex
 
 # Named, not imported: the module pulls in PostgreSQL's driver, needed only there.
 POSTGRES_RECORDER_TOPIC = (
@@ -55,3 +55,23 @@ class CaseStoreSetup:
         from casedesk_case.adapters.readmodel.memory import InMemoryCaseIndex
 
         return cast(CaseIndex, factory.tracking_recorder(InMemoryCaseIndex))
+
+    def access_journal(self, factory: InfrastructureFactory[Any]) -> AccessJournal:
+        module = type(factory).__module__
+        journal: AccessJournal
+        if module == "eventsourcing.postgres":
+            from casedesk_case.adapters.access_journal.postgres import PostgresAccessJournal
+
+            journal = PostgresAccessJournal(factory.datastore)  # type: ignore[attr-defined]
+        elif module == "eventsourcing.sqlite":
+            from casedesk_case.adapters.access_journal.sql import SQLiteAccessJournal
+
+            journal = SQLiteAccessJournal(factory.datastore)  # type: ignore[attr-defined]
+        else:
+            from casedesk_case.adapters.access_journal.memory import InMemoryAccessJournal
+
+            return InMemoryAccessJournal()
+        # Like the event tables: created unless CREATE_TABLE=false (tables made by a migration).
+        if factory.env_create_table():  # type: ignore[attr-defined]
+            journal.create_table()
+        return journal

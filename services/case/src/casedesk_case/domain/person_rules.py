@@ -1,0 +1,163 @@
+"""Who may do what to a case: the one place these rules live.
+
+Two kinds of actors reach the case service (DESIGN.md "Identity and trust"):
+- services, known by their certificate: intake acts for citizens (and as itself), escalation as
+  the system. Nobody but intake acts as a citizen.
+- people, known by the access token the identity provider signed for them, whose realm roles
+  say what they may do:
+
+| role | reads | works (status, comments, attachments, escalation) | also |
+|---|---|---|---|
+| specialist L1 | every case | L1 cases | registers PHONE and MFC cases at the desk |
+| specialist L2 | every case | L1 and L2 cases | registers PHONE and MFC cases at the desk |
+| specialist L3 | every case | every case | registers PHONE and MFC cases at the desk |
+| supervisor | every case | none (unless also a specialist) | reassigns any case |
+| auditor | every case | none | reads the access journal |
+
+Reading is not tier-limited: a first-line specialist answers the citizen's call about a case that
+went up to L2, and the tier rule refuses commands with its reason (PERMISSION_DENIED), which
+would tell anyway that the case exists. Every read by a person is journaled instead. A person
+with none of the roles sees no case at all, and is answered exactly as for a missing case.
+
+The tier rule is checked on the case as the command is decided, so it uses the tier the command's
+events are appended to (the store's version check refuses the save if the case moved meanwhile).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from casedesk_case.domain.errors import NotPermitted
+from casedesk_case.domain.values import Actor, ActorKind, Channel, Tier
+
+INTAKE, ESCALATION, DESK, OPERATOR = "intake", "escalation", "desk", "operator"
+
+# Services that act by themselves, and as whom: the actor they name in a command.
+SERVICE_ACTORS: Mapping[str, frozenset[ActorKind]] = {
+    INTAKE: frozenset({ActorKind.CITIZEN, ActorKind.SYSTEM}),
+    ESCALATION: frozenset({ActorKind.SYSTEM}),
+}
+# Callers that carry a person's access token: the actor is the person, never the request's word.
+PERSON_CALLERS = frozenset({DESK, OPERATOR})
+# Channels where a member of staff meets the citizen (a call, a visit) and registers the case.
+DESK_CHANNELS = frozenset({Channel.PHONE, Channel.MFC})
+
+
+class Role(Enum):
+    SPECIALIST = "specialist"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+
+
+class Work(Enum):
+    """What a person's command does, as far as the rules are concerned."""
+
+    WORK = "work"  # status changes, comments, attachments, escalation: tier-limited
+    REASSIGN = "reassign"  # Assign
+    REGISTER = "register"  # CreateCase at the desk (a phone call, an MFC visit)
+
+
+@dataclass(frozen=True)
+class Person:
+    """A member of staff as the identity provider vouches for them (a verified access token)."""
+
+    username: str
+    roles: frozenset[Role]
+    tier: Tier | None = None  # the `tier` claim; only a specialist's means anything
+
+    @property
+    def working_tier(self) -> Tier | None:
+        """The tier whose cases (and those below) this person works; None: works no case."""
+        return self.tier if Role.SPECIALIST in self.roles else None
+
+    def describe(self) -> str:
+        """How a refusal names the person: `l1.ivanova (L1)`, `audit.kuznetsov (auditor)`."""
+        if self.working_tier is not None:
+            return f"{self.username} ({self.working_tier.value})"
+        return f"{self.username} ({self.role_label() or 'no casedesk role'})"
+
+    def role_label(self) -> str:
+        """The roles as the access journal records them: `supervisor, specialist L3`."""
+        labels = []
+        for role in Role:
+            if role in self.roles:
+                tier = f" {self.tier.value}" if role is Role.SPECIALIST and self.tier else ""
+                labels.append(role.value + tier)
+        return ", ".join(labels)
+
+
+def check_may(person: Person, work: Work, channel: Channel | None = None) -> None:
+    """The rules that need no case: the role the work needs (and, to register, the channel)."""
+    if work is Work.REASSIGN:
+        if Role.SUPERVISOR not in person.roles:
+            raise NotPermitted(f"{person.describe()} may not reassign cases: only supervisors do")
+        return
+    if Role.SPECIALIST not in person.roles:
+        only = "auditors only read" if Role.AUDITOR in person.roles else "specialists do"
+        raise NotPermitted(f"{person.describe()} may not {work.value} cases: {only}")
+    if person.tier is None:
+        raise NotPermitted(
+            f"{person.username} is a specialist without a tier (the token's tier claim is not "
+            "L1, L2 or L3), so works no case"
+        )
+    if work is Work.REGISTER and channel not in DESK_CHANNELS:
+        name = channel.value if channel is not None else "unspecified"
+        raise NotPermitted(
+            f"the desk registers PHONE and MFC cases only; a {name} case comes through intake"
+        )
+
+
+def check_may_work(person: Person, case_tier: Tier) -> None:
+    """The tier rule, on the case as it is now: L1 works L1 cases, L2 also L1, L3 all."""
+    check_may(person, Work.WORK)
+    tier = person.working_tier
+    assert tier is not None  # check_may refused a person without one
+    if case_tier.rank > tier.rank:
+        raise NotPermitted(f"{person.describe()} may not work an {case_tier.value} case")
+
+
+def reads_cases(person: Person) -> bool:
+    """Whether the person sees any case at all: any casedesk role."""
+    return bool(person.roles)
+
+
+def may_read(person: Person, case_tier: Tier) -> bool:
+    """Whether the person sees a case of `case_tier` (module docstring: every role reads every
+    tier; `case_tier` is where a tier-limited policy would look)."""
+    del case_tier
+    return reads_cases(person)
+
+
+def check_may_audit(person: Person) -> None:
+    if Role.AUDITOR not in person.roles:
+        raise NotPermitted(f"{person.describe()} may not read the access journal: only auditors do")
+
+
+def person_actor(person: Person, named: Actor | None) -> Actor:
+    """The actor of a person's command: the person, whatever the request would have said.
+
+    A request may repeat the person (the desk's older clients name the specialist) but not name
+    anybody else; a mismatch is refused rather than silently overridden, so the client's bug
+    shows.
+    """
+    actor = Actor(ActorKind.SPECIALIST, person.username)
+    if named is not None and named != actor:
+        raise NotPermitted(
+            f"context.actor must be empty or SPECIALIST {person.username} (the person token's "
+            "user): a person acts only as themself"
+        )
+    return actor
+
+
+def check_service_actor(service: str, actor: Actor) -> None:
+    """A service acting by itself may name only the actors it stands for."""
+    allowed = SERVICE_ACTORS.get(service)
+    if allowed is None:
+        raise NotPermitted(f"{service} acts on cases only for a person, with a person token")
+    if actor.kind not in allowed:
+        if actor.kind is ActorKind.CITIZEN:
+            raise NotPermitted(f"only intake acts as a citizen; {service} acts as SYSTEM")
+        kinds = " or ".join(sorted(k.value for k in allowed))
+        raise NotPermitted(f"{service} may act only as {kinds}, not as {actor.kind.value}")

@@ -1,0 +1,192 @@
+"""The case service's reads: GetCase, GetHistory, ListCases, WatchCase and ListAccessRecords.
+
+Mixed into `CaseServicer`. A person's reads (the desk's, an operator's) go through the
+application's `person_reads`: who sees which case, and the access journal; a service's (intake
+serving a citizen their own case) through the plain queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import grpc
+
+from casedesk.case.v1 import case_service_pb2 as pb
+from casedesk.case.v1 import events_pb2
+from casedesk_case.adapters.watch_feed import CaseEventFeed
+from casedesk_case.application import CaseApplication
+from casedesk_case.application.identity import PersonUnauthenticated
+from casedesk_case.application.views import CaseFilter
+from casedesk_case.domain.values import Channel, Status
+from casedesk_case.grpc_api import requests
+from casedesk_case.grpc_api.checks import RequestCheck
+from casedesk_case.grpc_api.errors import REFUSALS, abort_for, rpc
+from casedesk_case.grpc_api.people import PERSON_TOKEN_KEY, People
+from casedesk_case.wire.access_records import access_page_to_proto
+from casedesk_case.wire.enums import from_proto
+from casedesk_case.wire.events import to_case_event
+from casedesk_case.wire.values import case_view_to_proto, summary_to_proto
+from casedesk_runtime.events import from_timestamp
+
+T = TypeVar("T")
+
+
+class CaseReadRpcs:
+    """The read RPCs, and the one helper every RPC uses; the servicer sets the attributes."""
+
+    _app: CaseApplication
+    _executor: Executor
+    _feed: CaseEventFeed
+    _people: People
+
+    async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`function(*args, **kwargs)` in a worker thread: application calls do database I/O."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, functools.partial(function, *args, **kwargs)
+        )
+
+    @rpc
+    async def GetCase(self, request: pb.GetCaseRequest, context: Any) -> pb.CaseView:
+        acting = await self._people.acting(context)
+        check = RequestCheck()
+        key = request.WhichOneof("key")
+        check.require(key is not None, "case_id", "give a case_id or a number")
+        if key == "case_id":
+            check.case_id(request.case_id)
+        has_time = request.HasField("as_of_time")
+        check.require(request.as_of_version >= 0, "as_of_version", "must not be negative")
+        check.require(
+            not (has_time and request.as_of_version),
+            "as_of_time",
+            "give either as_of_version or as_of_time",
+        )
+        check.done()
+        as_of = {
+            "as_of_version": request.as_of_version or None,
+            "as_of_time": from_timestamp(request.as_of_time) if has_time else None,
+        }
+        by_number = key == "number"
+        reference = request.number if by_number else request.case_id
+        reader = acting.reader()
+        if reader is None:
+            get = self._app.get_case_by_number if by_number else self._app.get_case
+            view = await self._call(get, reference, **as_of)
+        else:
+            reads = self._app.person_reads
+            get_for = reads.get_case_by_number if by_number else reads.get_case
+            view = await self._call(get_for, reader, reference, **as_of)
+        return case_view_to_proto(view)
+
+    @rpc
+    async def GetHistory(self, request: pb.GetHistoryRequest, context: Any) -> pb.HistoryPage:
+        acting = await self._people.acting(context)
+        check = RequestCheck()
+        check.case_id(request.case_id)
+        check.require(request.after_version >= 0, "after_version", "must not be negative")
+        check.require(request.page_size >= 0, "page_size", "must not be negative")
+        check.done()
+        paging = {"after_version": request.after_version, "page_size": request.page_size}
+        reader = acting.reader()
+        page = await (
+            self._call(self._app.history, request.case_id, **paging)
+            if reader is None
+            else self._call(self._app.person_reads.history, reader, request.case_id, **paging)
+        )
+        return pb.HistoryPage(
+            events=[to_case_event(e) for e in page.events],
+            next_after_version=page.next_after_version,
+        )
+
+    @rpc
+    async def ListCases(self, request: pb.ListCasesRequest, context: Any) -> pb.CaseList:
+        acting = await self._people.acting(context)
+        check = RequestCheck()
+        status = check.decode(lambda: from_proto(Status, request.status, "status", required=False))
+        channel = check.decode(
+            lambda: from_proto(Channel, request.channel, "channel", required=False)
+        )
+        check.require(request.page_size >= 0, "page_size", "must not be negative")
+        check.done()
+        criteria = CaseFilter(
+            citizen_login=request.citizen_login, status=status, queue=request.queue,
+            assignee=request.assignee, channel=channel,
+        )  # fmt: skip
+        paging = {"page_size": request.page_size, "page_token": request.page_token}
+        reader = acting.reader()
+        page = await (
+            self._call(self._app.list_cases, criteria, **paging)
+            if reader is None
+            else self._call(self._app.person_reads.list_cases, reader, criteria, **paging)
+        )
+        return pb.CaseList(
+            cases=[summary_to_proto(s) for s in page.cases], next_page_token=page.next_page_token
+        )
+
+    @rpc
+    async def ListAccessRecords(
+        self, request: pb.ListAccessRecordsRequest, context: Any
+    ) -> pb.AccessRecordPage:
+        acting = await self._people.acting(context)
+        check = RequestCheck()
+        criteria = requests.access_filter(check, request)
+        check.done()
+        if acting.person is None:
+            raise PersonUnauthenticated(
+                f"the access journal is read by an auditor: send their token as {PERSON_TOKEN_KEY}"
+            )
+        page = await self._call(
+            self._app.person_reads.access_records, acting.person, criteria,
+            page_size=request.page_size, page_token=request.page_token,
+        )  # fmt: skip
+        return access_page_to_proto(page)
+
+    async def WatchCase(
+        self, request: pb.WatchCaseRequest, context: Any
+    ) -> AsyncIterator[events_pb2.CaseEvent]:
+        try:
+            acting = await self._people.acting(context)
+            check = RequestCheck()
+            check.case_id(request.case_id)
+            check.require(request.after_version >= 0, "after_version", "must not be negative")
+            check.done()
+            reader = acting.reader()
+            if reader is None:
+                await self._call(self._app.get_case, request.case_id)  # NOT_FOUND before streaming
+            else:
+                await self._call(self._app.person_reads.start_watch, reader, request.case_id)
+        except REFUSALS as error:
+            await abort_for(error, context)
+            raise AssertionError("unreachable: abort raises") from error
+        last = request.after_version
+        async with self._feed.watch(request.case_id) as signal:
+            while True:
+                if not await _wait_until(signal, acting.expires_at):
+                    # A person's stream lasts as long as their token: a revoked specialist
+                    # stops receiving the case at the latest when it expires.
+                    await context.abort(
+                        grpc.StatusCode.UNAUTHENTICATED,
+                        f"{PERSON_TOKEN_KEY} expired: watch again with a fresh one",
+                    )
+                signal.clear()
+                for event in await self._call(self._app.events_after, request.case_id, last):
+                    yield to_case_event(event)
+                    last = event.originator_version
+
+
+async def _wait_until(signal: asyncio.Event, deadline: datetime | None) -> bool:
+    """Wait for the signal; False when `deadline` came first."""
+    if deadline is None:
+        await signal.wait()
+        return True
+    remaining = (deadline - datetime.now(UTC)).total_seconds()
+    try:
+        await asyncio.wait_for(signal.wait(), max(0.0, remaining))
+    except TimeoutError:
+        return False
+    return True
