@@ -17,7 +17,7 @@ from casedesk_intake.settings import IntakeSettings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from intake_messages import MASTER_KEY, frontend_entries
+from intake_messages import MASTER_KEY, frontend_entries, identity_settings
 
 from casedesk_intake.testing.case_stand_in import CaseServiceStandIn
 
@@ -40,6 +40,7 @@ def intake_settings(data_dir: Path, **overrides: object) -> IntakeSettings:
         "citizen_burst": 1000.0,
         "shutdown_grace_s": 0.0,
         "grpc_insecure_dev": True,  # the in-process tests speak plaintext (TLS: tests/integration)
+        **identity_settings(),
     }
     values.update(overrides)
     return IntakeSettings(**values)  # type: ignore[arg-type]

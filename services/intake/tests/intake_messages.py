@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import uuid
@@ -11,6 +12,7 @@ from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk_intake.domain.frontends import CHANNELS
 from casedesk_intake.settings import FrontendEntry
+from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 
 VALID_SNILS = "112-233-445 95"
 VALID_INN = "500100732259"
@@ -46,12 +48,61 @@ def frontend_entries() -> list[FrontendEntry]:
     ]
 
 
+PORTAL_AUDIENCE = STAFF_AUDIENCE = "casedesk-intake"
+PORTAL_CLIENT = "casedesk-portal-frontend"
+
+
+@functools.cache
+def portal() -> FakeIdentityProvider:
+    """The portal's sign-in, for the whole test session (its own thread, never stopped)."""
+    return FakeIdentityProvider(realm="portal", audience=PORTAL_AUDIENCE).start()
+
+
+@functools.cache
+def staff() -> FakeIdentityProvider:
+    """The staff's identity provider (realm casedesk), for operators' tokens."""
+    return FakeIdentityProvider(realm="casedesk", audience=STAFF_AUDIENCE).start()
+
+
+@functools.cache
+def citizen_token(login: str) -> str:
+    return portal().mint_citizen(login, expires_in=3600, extra={"azp": PORTAL_CLIENT})
+
+
+@functools.cache
+def operator_token(username: str = "l1.ivanova", role: str = "specialist") -> str:
+    return staff().mint_specialist(username, tier="L1", roles=[role], expires_in=3600)
+
+
+def identity_settings() -> dict[str, object]:
+    return {
+        "citizen_oidc_issuer": portal().issuer,
+        "citizen_oidc_audience": PORTAL_AUDIENCE,
+        "oidc_issuer": staff().issuer,
+        "oidc_audience": STAFF_AUDIENCE,
+    }
+
+
+def frontend_only(frontend: str = "desk-all") -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {TOKENS[frontend][0]}")]
+
+
 def metadata(frontend: str = "desk-all", login: str | None = "ivanov.ii") -> tuple:
-    token = TOKENS[frontend][0]
-    pairs = [("authorization", f"Bearer {token}")]
-    if login:
-        pairs.append(("x-citizen-login", login))
+    """The frontend's token and, from a frontend serving a portal channel, the citizen's
+    portal token for `login` (as the portal's frontends forward it)."""
+    pairs = frontend_only(frontend)
+    portal_frontend = {"PORTAL_CHAT", "PERSONAL_ACCOUNT"} & set(TOKENS[frontend][1])
+    if login and portal_frontend:
+        pairs.append(("x-citizen-token", citizen_token(login)))
     return tuple(pairs)
+
+
+def as_operator(frontend: str = "contact-centre", username: str = "l1.ivanova") -> tuple:
+    return (*frontend_only(frontend), ("x-person-token", operator_token(username)))
+
+
+def with_code(frontend: str, code: str) -> tuple:
+    return (*frontend_only(frontend), ("x-case-access-code", code))
 
 
 def provenance(channel: str) -> types_pb2.Provenance:

@@ -19,24 +19,43 @@ import grpc
 from casedesk_deadlines import Deadlines, load_policy
 from casedesk_intake.adapters.case_client import CaseClient
 from casedesk_intake.adapters.classification_rules import load_classifier
+from casedesk_intake.adapters.code_senders import (
+    CodeSenders,
+    SmsGateway,
+    SmsGatewayConfig,
+    SmtpConfig,
+    SmtpMail,
+)
 from casedesk_intake.adapters.frontends_file import read_frontends_file
+from casedesk_intake.adapters.identity_tokens import OidcIdentityTokens
 from casedesk_intake.adapters.keys import (
+    AccessCodeDigests,
     CitizenReferences,
     decode_master_key,
     load_or_create_key_file,
 )
 from casedesk_intake.adapters.vault import AttachmentVault
+from casedesk_intake.application.access_codes import AccessCodes, CodeDeliveries
 from casedesk_intake.application.acknowledgements import Acknowledgements
 from casedesk_intake.application.admission import Admission
 from casedesk_intake.application.attachments import AttachmentKeeper
 from casedesk_intake.application.erasure import erase_citizen
-from casedesk_intake.application.follow_ups import CaseOwnership, FollowUps
+from casedesk_intake.application.follow_ups import CaseAccess, FollowUps
 from casedesk_intake.application.idempotency import IdempotentCalls
+from casedesk_intake.application.identification import Identification
 from casedesk_intake.application.intake import Intake, ReplyCodecs
 from casedesk_intake.application.mail_intake import MailIntake
 from casedesk_intake.application.ports import IntakeStore
 from casedesk_intake.application.registration import CaseRegistration, LinkPolicy
 from casedesk_intake.cli import erase as erase_cli
+from casedesk_intake.domain.access_codes import CodePolicy
+from casedesk_intake.domain.acting import (
+    CITIZEN_TOKEN_KEY,
+    CONTACT_CHANNELS,
+    OPERATOR_CHANNELS,
+    PERSON_TOKEN_KEY,
+    PORTAL_CHANNELS,
+)
 from casedesk_intake.domain.attachment_rules import AttachmentRules
 from casedesk_intake.domain.frontends import FrontendRegistry
 from casedesk_intake.domain.rate_limits import Rate, RateLimiter
@@ -71,6 +90,7 @@ class Assembly:
     store: IntakeStore
     vault: AttachmentVault
     references: CitizenReferences
+    deliveries: CodeDeliveries
 
 
 async def open_store(url: str) -> IntakeStore:
@@ -106,6 +126,86 @@ def frontend_registry(settings: IntakeSettings) -> FrontendRegistry:
     return registry
 
 
+def identification(settings: IntakeSettings, frontends: FrontendRegistry) -> Identification:
+    """Citizens' and operators' tokens, verified when their identity providers are configured;
+    a frontend that would need one that is not is warned about (its calls are refused)."""
+    citizens = staff = None
+    if settings.citizen_oidc_issuer:
+        verifier = settings.citizen_token_verifier()
+        citizens = OidcIdentityTokens(verifier, CITIZEN_TOKEN_KEY)
+    elif frontends.serving(PORTAL_CHANNELS):
+        log.warning(
+            "CASEDESK_CITIZEN_OIDC_ISSUER is not set: portal frontends' calls for citizens "
+            "will be UNAUTHENTICATED",
+            extra={"frontends": frontends.serving(PORTAL_CHANNELS)},
+        )
+    if settings.oidc_issuer:
+        staff = OidcIdentityTokens(settings.person_token_verifier(), PERSON_TOKEN_KEY)
+    elif frontends.serving(OPERATOR_CHANNELS):
+        log.info(
+            "CASEDESK_OIDC_ISSUER is not set: operators cannot act for citizens (x-person-token)",
+            extra={"frontends": frontends.serving(OPERATOR_CHANNELS)},
+        )
+    return Identification(citizens, staff, settings.operator_roles)
+
+
+def code_senders(settings: IntakeSettings, frontends: FrontendRegistry) -> CodeSenders:
+    mail = sms = None
+    if settings.smtp_host:
+        password = settings.smtp_password
+        mail = SmtpMail(
+            SmtpConfig(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                tls=settings.smtp_tls,
+                username=settings.smtp_username,
+                password=password.get_secret_value() if password else None,
+                sender=settings.smtp_sender,
+                timeout_s=settings.smtp_timeout_s,
+                validate_certs=settings.smtp_validate_certs,
+            )
+        )
+    if settings.sms_gateway_url:
+        token = settings.sms_gateway_token
+        sms = SmsGateway(
+            SmsGatewayConfig(
+                url=settings.sms_gateway_url,
+                token=token.get_secret_value() if token else None,
+                sender_name=settings.sms_sender_name,
+                field_to=settings.sms_field_to,
+                field_text=settings.sms_field_text,
+                field_client_id=settings.sms_field_client_id,
+                field_sender=settings.sms_field_sender,
+                timeout_s=settings.sms_timeout_s,
+            )
+        )
+    if mail is None and sms is None and frontends.serving(CONTACT_CHANNELS):
+        log.warning(
+            "neither CASEDESK_SMTP_HOST nor CASEDESK_SMS_GATEWAY_URL is set: no one-time codes "
+            "can be sent, so citizens without a portal account cannot follow up their cases"
+        )
+    return CodeSenders(mail, sms)
+
+
+def access_codes(
+    settings: IntakeSettings,
+    store: IntakeStore,
+    key: bytes,
+    cases: CaseClient,
+    frontends: FrontendRegistry,
+) -> AccessCodes:
+    refill = 1 / settings.access_code_refill_s
+    return AccessCodes(
+        store,
+        AccessCodeDigests(key),
+        cases,
+        code_senders(settings, frontends),
+        CodePolicy(settings.access_code_ttl_s, settings.access_code_max_wrong),
+        per_case=RateLimiter("case number", Rate(refill, settings.access_code_case_burst)),
+        per_contact=RateLimiter("contact", Rate(refill, settings.access_code_contact_burst)),
+    )
+
+
 def attachment_rules(settings: IntakeSettings) -> AttachmentRules:
     return AttachmentRules(
         max_count=settings.attachment_max_count,
@@ -132,8 +232,10 @@ async def assembled(
     keeper = AttachmentKeeper(vault)
     acknowledgements = Acknowledgements(Deadlines(policy))
     submissions = SubmissionRules(rules, settings.social_networks)
-    ownership = CaseOwnership(cases, references)
-    follow_ups = FollowUps(cases, ownership, keeper, acknowledgements)
+    codes = access_codes(settings, store, key, cases, frontends)
+    deliveries = CodeDeliveries(codes.deliver)
+    access = CaseAccess(cases, references, codes)
+    follow_ups = FollowUps(cases, access, keeper, acknowledgements)
     registration = CaseRegistration(
         cases,
         store,
@@ -153,11 +255,15 @@ async def assembled(
         replies=ReplyCodecs(AcknowledgementRecords(), CitizenCaseRecords(), MailOutcomeRecords()),
         attachment_rules=rules,
         registration=registration,
-        ownership=ownership,
+        access=access,
         follow_ups=follow_ups,
         mail=MailIntake(cases, follow_ups, registration, submissions),
+        codes=codes,
+        deliveries=deliveries,
     )
-    servicer = IntakeServicer(intake, submissions, FollowUpRequests(rules))
+    servicer = IntakeServicer(
+        intake, identification(settings, frontends), submissions, FollowUpRequests(rules)
+    )
     edge = FrontendEdge(
         frontends,
         service=SERVICE_NAME,
@@ -166,11 +272,12 @@ async def assembled(
     )
     purging = asyncio.create_task(_purge_forever(store, settings))
     try:
-        yield Assembly(servicer, edge, frontends, store, vault, references)
+        yield Assembly(servicer, edge, frontends, store, vault, references, deliveries)
     finally:
         purging.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purging
+        await deliveries.close()
         await cases.close()
         if case_channel is None:
             await channel.close()
@@ -183,7 +290,9 @@ async def _purge_forever(store: IntakeStore, settings: IntakeSettings) -> None:
     while True:
         now = time.time()
         try:
-            await store.purge(now - retention_s, now - settings.link_window_hours * 3600)
+            await store.purge(
+                now - retention_s, now - settings.link_window_hours * 3600, codes_before=now
+            )
         except Exception:
             log.exception("purging old idempotency records failed; will try again")
         await asyncio.sleep(PURGE_EVERY_S)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
@@ -12,6 +12,7 @@ from casedesk_intake.domain.request_limits import (
     default_receive_limit,
     smallest_receive_limit,
 )
+from casedesk_runtime.oidc import CitizenOidcSettings, OidcSettings
 from casedesk_runtime.settings import ServiceSettings
 from casedesk_vocabulary.enums import Channel
 
@@ -24,6 +25,8 @@ class FrontendEntry(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     channels: list[str] = Field(min_length=1)
+    # Portal clients (the `azp` of citizen tokens) this frontend forwards tokens of; empty: any.
+    citizen_token_clients: list[str] = Field(default_factory=list)
 
     @field_validator("channels")
     @classmethod
@@ -34,7 +37,11 @@ class FrontendEntry(BaseModel):
         return channels
 
 
-class IntakeSettings(ServiceSettings):
+class IntakeSettings(ServiceSettings, CitizenOidcSettings, OidcSettings):
+    """CASEDESK_CITIZEN_OIDC_*: the portal's sign-in, whose tokens prove citizens
+    (x-citizen-token); CASEDESK_OIDC_*: the staff's identity provider, whose tokens prove the
+    operators acting for citizens (x-person-token). Either unset: such tokens are refused."""
+
     service_name: str = "intake"
     grpc_port: int = Field(default=50051, ge=0, le=65535)
 
@@ -98,6 +105,37 @@ class IntakeSettings(ServiceSettings):
     citizen_burst: float = Field(default=20, ge=1)
     frontend_rate_per_s: float = Field(default=2000, gt=0)
     frontend_burst: float = Field(default=4000, ge=1)
+
+    # Realm roles of the staff token that let an operator act for citizens.
+    operator_roles: list[str] = Field(default_factory=lambda: ["specialist", "supervisor"])
+
+    # One-time codes for citizens without a portal account (domain/access_codes.py).
+    access_code_ttl_s: float = Field(default=600.0, ge=60, le=3600)
+    # The access_code_max_wrong-th wrong code locks the code.
+    access_code_max_wrong: int = Field(default=10, ge=1, le=100)
+    # Code requests per case number, and codes sent per contact: this many at once, then one
+    # more every access_code_refill_s.
+    access_code_case_burst: int = Field(default=3, ge=1)
+    access_code_contact_burst: int = Field(default=5, ge=1)
+    access_code_refill_s: float = Field(default=600.0, gt=0)
+
+    # Where codes go: the same servers, and variables, as notify's. Unset: that kind is not sent.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "Служба поддержки <support@casedesk.local>"
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    smtp_validate_certs: bool = True
+    sms_gateway_url: str | None = None
+    sms_gateway_token: SecretStr | None = None
+    sms_sender_name: str = ""
+    sms_field_to: str = "to"
+    sms_field_text: str = "text"
+    sms_field_client_id: str = "client_message_id"
+    sms_field_sender: str = "sender"
+    sms_timeout_s: float = Field(default=5.0, gt=0)
 
     social_networks: list[str] = Field(
         default_factory=lambda: ["telegram", "vk", "ok", "facebook", "instagram", "max"]

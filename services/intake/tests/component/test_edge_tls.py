@@ -14,7 +14,14 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from intake_messages import MASTER_KEY, frontend_entries, metadata, submission, upload
+from intake_messages import (
+    MASTER_KEY,
+    frontend_entries,
+    identity_settings,
+    metadata,
+    submission,
+    upload,
+)
 
 from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
@@ -115,6 +122,7 @@ async def edge(
         "tls_cert_file": str(pki_dir / "intake.crt"),
         "tls_key_file": str(pki_dir / "intake.key"),
         "tls_ca_file": str(pki_dir / pki.CA_CERT),
+        **identity_settings(),
         **edge_settings,
     }
     settings = IntakeSettings(**values)  # type: ignore[arg-type]

@@ -68,13 +68,16 @@ async def test_a_reply_naming_the_case_becomes_a_comment(intake, subject: str) -
     assert len(intake.cases.of_type(case_pb2.CreateCaseRequest)) == 1
 
 
-async def test_only_the_case_owner_comments_by_mail(intake) -> None:
+async def test_mail_naming_somebody_elses_case_is_a_new_case_like_an_unknown_number(
+    intake,
+) -> None:
     case = await intake.stub.SubmitCase(submission(), metadata=metadata())
     raw = mail(f"Обращение в службу поддержки - {case.number}", sender="stranger@example.ru")
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await intake.stub.IngestEmail(ingest(raw), metadata=GATEWAY)
-    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert "stranger" not in refused.value.details()
+    reply = await intake.stub.IngestEmail(ingest(raw), metadata=GATEWAY)
+    assert reply.WhichOneof("outcome") == "created"
+    assert reply.created.number != case.number
+    assert case.number not in reply.created.text and not reply.created.linked_to_number
+    assert not intake.cases.of_type(case_pb2.AddCommentRequest), "nothing lands on the case"
 
 
 async def test_an_unknown_number_registers_a_new_case(intake) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import grpc
 import pytest
-from intake_messages import metadata, submission, upload
+from intake_messages import FRONTEND_OF_CHANNEL, metadata, submission, upload
 
 from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
@@ -139,7 +139,7 @@ async def test_bad_field_is_named(intake, channel: str, spoil: Spoil, field: str
     request = submission(channel)
     spoil(request)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await intake.stub.SubmitCase(request, metadata=metadata())
+        await intake.stub.SubmitCase(request, metadata=metadata(FRONTEND_OF_CHANNEL[channel]))
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     violations = field_violations(refused.value)
     assert field in [f for f, _ in violations], violations
@@ -156,7 +156,7 @@ async def test_all_problems_are_reported_at_once(intake) -> None:
     request.citizen.preferred_contact = types_pb2.CONTACT_CHANNEL_UNSPECIFIED
     request.content.subject = ""
     with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await intake.stub.SubmitCase(request, metadata=metadata())
+        await intake.stub.SubmitCase(request, metadata=metadata("mfc-desk"))
     fields = [f for f, _ in field_violations(refused.value)]
     assert fields == ["citizen.snils", "citizen.mobile_phone", "content.subject"]
 
@@ -165,7 +165,7 @@ async def test_email_channel_takes_the_sender_as_contact(intake) -> None:
     request = submission("EMAIL")
     request.citizen.email, request.citizen.mobile_phone = "", ""
     request.citizen.preferred_contact = types_pb2.CONTACT_CHANNEL_UNSPECIFIED
-    await intake.stub.SubmitCase(request, metadata=metadata())
+    await intake.stub.SubmitCase(request, metadata=metadata("mail-gateway"))
     assert intake.cases.commands[0].citizen.email == "ivanov@example.ru"
 
 

@@ -1,4 +1,5 @@
-"""The edge's decisions on a call's metadata: token, frontend slots, tokenless slots, its log."""
+"""The edge's decisions on a call's metadata: token, the retired citizen header, the proof it
+picks up, frontend slots, tokenless slots, its log."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from typing import Any, NamedTuple
 
 import grpc
 import pytest
-from intake_messages import frontend_entries, metadata
+from intake_messages import citizen_token, frontend_entries, metadata
 
 from casedesk_intake.domain.frontends import FrontendRegistry
 from casedesk_intake.grpc_api import edge as edge_module
 from casedesk_intake.grpc_api.access import INTAKE_SERVICE
-from casedesk_intake.grpc_api.edge import FrontendEdge, admitted_caller
+from casedesk_intake.grpc_api.edge import FrontendEdge, admitted_call
 
 SUBMIT = f"/{INTAKE_SERVICE}/SubmitCase"
 HEALTH = "/grpc.health.v1.Health/Check"
@@ -44,8 +45,7 @@ class _Service:
         self.served: list[Any] = []
 
     async def behaviour(self, request: Any, context: Any) -> str:
-        caller = admitted_caller()
-        self.served.append(caller)
+        self.served.append(admitted_call())
         return "served"
 
     async def continuation(self, details: _Details) -> Any:
@@ -98,8 +98,24 @@ async def _refusal_of(handler: Any) -> tuple[grpc.StatusCode, str]:
         ((("authorization", "Bearer not-a-known-token-42"),), "unknown frontend token"),
         ((("authorization", "Basic chat-token-0123456789"),), "Bearer <frontend token>"),
         (
-            (("authorization", "Bearer chat-token-0123456789"), ("x-citizen-login", "a\x07")),
-            "x-citizen-login is malformed",
+            (("authorization", "Bearer chat-token-0123456789"), ("x-citizen-login", "ivanov.ii")),
+            "x-citizen-login is no longer accepted: forward the citizen's portal token as "
+            "x-citizen-token",
+        ),
+        (
+            (
+                ("authorization", "Bearer chat-token-0123456789"),
+                ("x-citizen-token", "a.b.c"),
+                ("x-citizen-token", "d.e.f"),
+            ),
+            "x-citizen-token rejected: malformed",
+        ),
+        (
+            (
+                ("authorization", "Bearer phone-token-0123456789"),
+                ("x-case-access-code", "1" * 17),
+            ),
+            "x-case-access-code is malformed",
         ),
     ],
 )
@@ -112,14 +128,29 @@ async def test_a_call_without_a_valid_token_is_refused_unread(pairs, expected) -
     assert service.served == [] and edge.per_frontend.active("portal-chat") == 0
 
 
-async def test_an_admitted_call_is_served_for_its_frontend_and_citizen() -> None:
+async def test_an_admitted_call_is_served_for_its_frontend_with_the_proof_unchecked() -> None:
     service, edge = _Service(), _edge()
     handler = await _admit(edge, service, _Details(SUBMIT, metadata("portal-chat", "ivanov.ii")))
     assert edge.per_frontend.active("portal-chat") == 1
     assert await handler.unary_unary(object(), _Context()) == "served"
-    (caller,) = service.served
-    assert (caller.frontend.name, caller.citizen_login) == ("portal-chat", "ivanov.ii")
+    (call,) = service.served
+    assert call.frontend.name == "portal-chat"
+    assert call.proof.citizen_token == citizen_token("ivanov.ii")
+    assert "eyJ" not in repr(call), "a token never shows in a repr (nor in a log line)"
     assert edge.per_frontend.active("portal-chat") == 0, "the slot is back when the call ends"
+
+
+async def test_a_bearer_prefix_and_spaces_around_the_proof_are_tolerated() -> None:
+    service, edge = _Service(), _edge()
+    pairs = (
+        ("authorization", "Bearer phone-token-0123456789"),
+        ("x-person-token", "Bearer a.b.c "),
+        ("x-case-access-code", " 123456 "),
+    )
+    handler = await _admit(edge, service, _Details(SUBMIT, pairs))
+    await handler.unary_unary(object(), _Context())
+    (call,) = service.served
+    assert (call.proof.person_token, call.proof.access_code) == ("a.b.c", "123456")
 
 
 async def test_one_call_more_than_a_frontends_limit_is_refused_others_still_pass() -> None:

@@ -1,4 +1,5 @@
-"""Idempotency records and the linking index on SQLite (PostgreSQL: tests/integration)."""
+"""Idempotency records, the linking index and one-time codes on SQLite (PostgreSQL:
+tests/integration)."""
 
 from __future__ import annotations
 
@@ -93,3 +94,33 @@ async def test_a_completion_whose_claim_was_purged_is_stored_afresh(store: Intak
     assert await store.claim("chat", "k1", "h") == b"reply"
     with pytest.raises(RequestMismatch):
         await store.claim("chat", "k1", "other")
+
+
+async def test_a_code_opens_until_it_expires(store: IntakeStore) -> None:
+    await store.issue_code("2026-0000001", "hash-1", expires_at=100.0)
+    assert await store.use_code("2026-0000001", "hash-1", now=99.0, max_wrong=3)
+    assert await store.use_code("2026-0000001", "hash-1", now=99.5, max_wrong=3), "reusable"
+    assert not await store.use_code("2026-0000001", "hash-1", now=100.0, max_wrong=3)
+    assert not await store.use_code("2026-0000002", "hash-1", now=1.0, max_wrong=3)
+
+
+async def test_the_last_allowed_wrong_code_locks_it_and_a_new_code_unlocks(
+    store: IntakeStore,
+) -> None:
+    await store.issue_code("2026-0000001", "hash-1", expires_at=100.0)
+    for _ in range(2):
+        assert not await store.use_code("2026-0000001", "wrong", now=1.0, max_wrong=3)
+    assert await store.use_code("2026-0000001", "hash-1", now=1.0, max_wrong=3)
+    assert not await store.use_code("2026-0000001", "wrong", now=1.0, max_wrong=3)
+    assert not await store.use_code("2026-0000001", "hash-1", now=1.0, max_wrong=3), "locked"
+    await store.issue_code("2026-0000001", "hash-2", expires_at=100.0)
+    assert not await store.use_code("2026-0000001", "hash-1", now=1.0, max_wrong=3), "replaced"
+    assert await store.use_code("2026-0000001", "hash-2", now=1.0, max_wrong=3)
+
+
+async def test_expired_codes_are_purged(store: IntakeStore) -> None:
+    await store.issue_code("2026-0000001", "hash-1", expires_at=100.0)
+    await store.purge(idempotency_before=0.0, recent_before=0.0, codes_before=50.0)
+    assert await store.use_code("2026-0000001", "hash-1", now=1.0, max_wrong=3)
+    await store.purge(idempotency_before=0.0, recent_before=0.0, codes_before=150.0)
+    assert not await store.use_code("2026-0000001", "hash-1", now=1.0, max_wrong=3)

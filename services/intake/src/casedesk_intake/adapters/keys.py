@@ -50,3 +50,15 @@ class CitizenReferences:
 
     def of(self, identity: str) -> str:
         return hmac.new(self._pepper, identity.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+class AccessCodeDigests:
+    """Keyed hashes of one-time codes, bound to their case number: a million possible codes
+    would fall to a plain hash at once, and a code of one case must not open another."""
+
+    def __init__(self, master_key: bytes) -> None:
+        self._key = hmac.new(master_key, b"casedesk-intake/access-code", hashlib.sha256).digest()
+
+    def of(self, case_number: str, code: str) -> str:
+        message = f"{case_number}\x1f{code}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from casedesk_intake.domain.acting import Caller
 from casedesk_intake.domain.citizens import citizen_identity
-from casedesk_intake.domain.frontends import Caller
 from casedesk_intake.domain.rate_limits import RateLimiter, admit
 
 

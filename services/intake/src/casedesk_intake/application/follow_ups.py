@@ -1,16 +1,19 @@
-"""What a citizen does with his own cases: comment, repeat, ask for escalation, read, list.
+"""What a citizen does with his cases: comment, repeat, ask for escalation, read, list.
 
-Every call first loads the case and checks that it belongs to the citizen the frontend acts for;
-another citizen's case is refused without telling what is in it.
+Every call first opens the case for the caller (`CaseAccess`): a case the caller may not see
+(domain/acting.py) answers exactly like one that does not exist, so nobody learns whether another
+citizen's case exists, let alone what is in it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from casedesk_intake.application.access_codes import AccessCodes
 from casedesk_intake.application.acknowledgements import Acknowledgements
 from casedesk_intake.application.attachments import AttachmentKeeper
 from casedesk_intake.application.ports import CaseService, CitizenReferences
+from casedesk_intake.domain.acting import Caller
 from casedesk_intake.domain.attachment_rules import Upload
 from casedesk_intake.domain.cases import (
     Case,
@@ -18,58 +21,63 @@ from casedesk_intake.domain.cases import (
     EscalationPlea,
     NewComment,
     Repetition,
-    citizen_actor,
 )
-from casedesk_intake.domain.errors import CaseNotFound, NotYourCase
 from casedesk_intake.domain.replies import Acknowledgement, CitizenCase, CitizenCaseList
 from casedesk_intake.domain.requests import EscalationRequest
 
 
-class CaseOwnership:
-    """Finding a case by number on behalf of its owner."""
+class CaseAccess:
+    """A case by number, for a caller who may see it."""
 
-    def __init__(self, cases: CaseService, references: CitizenReferences) -> None:
+    def __init__(
+        self, cases: CaseService, references: CitizenReferences, codes: AccessCodes
+    ) -> None:
         self._cases = cases
         self._references = references
+        self._codes = codes
 
-    async def find(self, number: str) -> Case:
+    async def prove(self, caller: Caller, number: str) -> None:
+        """A code holder's code for the number (other callers proved themselves already).
+        Before anything else of the call, an idempotent replay included."""
+        await self._codes.check(caller, number)
+
+    async def open(self, caller: Caller, number: str) -> Case:
         case = await self._cases.find_by_number(number)
-        if case is None:
-            raise CaseNotFound(number)
-        return case
-
-    async def owned_by_login(self, login: str, number: str) -> Case:
-        case = await self.find(number)
-        if not login or case.citizen.account_login != login:
-            raise NotYourCase(f"case {number} belongs to another citizen")
+        if case is None or not caller.may_see(case):
+            raise caller.not_found()
         return case
 
     def reference_of(self, case: Case) -> str:
         """The case's citizen, the same reference its creation stored attachments under."""
         return self._references.of(case.citizen.identity())
 
+    def command(self, key: str, caller: Caller, case: Case) -> Command:
+        actor = caller.actor_on(case, self.reference_of(case))
+        return Command(key, actor, identified_by=caller.operator)
+
 
 class FollowUps:
     def __init__(
         self,
         cases: CaseService,
-        ownership: CaseOwnership,
+        access: CaseAccess,
         keeper: AttachmentKeeper,
         acknowledgements: Acknowledgements,
     ) -> None:
         self._cases = cases
-        self._ownership = ownership
+        self._access = access
         self._keeper = keeper
         self._acknowledgements = acknowledgements
 
     async def comment(
-        self, case: Case, login: str, body: str, files: Sequence[Upload], key: str
+        self, case: Case, caller: Caller, body: str, files: Sequence[Upload], key: str
     ) -> CitizenCase:
-        reference = self._ownership.reference_of(case)
+        """A comment on an opened case (by the caller, or by mail from the case's address)."""
+        reference = self._access.reference_of(case)
         attachments = await self._keeper.keep(reference, key, files)
         updated = await self._cases.add_comment(
             NewComment(
-                command=Command(key, citizen_actor(login, reference)),
+                command=self._access.command(key, caller, case),
                 case_id=case.case_id,
                 body=body,
                 public=True,
@@ -78,12 +86,11 @@ class FollowUps:
         )
         return CitizenCase.of(updated)
 
-    async def repeat(self, login: str, number: str, reason: str, key: str) -> Acknowledgement:
-        original = await self._ownership.owned_by_login(login, number)
-        reference = self._ownership.reference_of(original)
+    async def repeat(self, caller: Caller, number: str, reason: str, key: str) -> Acknowledgement:
+        original = await self._access.open(caller, number)
         repeated = await self._cases.repeat_case(
             Repetition(
-                command=Command(key, citizen_actor(login, reference)),
+                command=self._access.command(key, caller, original),
                 case_id=original.case_id,
                 reason=reason,
             )
@@ -91,14 +98,13 @@ class FollowUps:
         return self._acknowledgements.of(repeated, repeat_of_number=number)
 
     async def request_escalation(
-        self, login: str, request: EscalationRequest, key: str
+        self, caller: Caller, request: EscalationRequest, key: str
     ) -> CitizenCase:
-        case = await self._ownership.owned_by_login(login, request.case_number)
-        reference = self._ownership.reference_of(case)
+        case = await self._access.open(caller, request.case_number)
         assert request.reason is not None  # the request's checks allow citizens' reasons only
         updated = await self._cases.request_escalation(
             EscalationPlea(
-                command=Command(key, citizen_actor(login, reference)),
+                command=self._access.command(key, caller, case),
                 case_id=case.case_id,
                 reason=request.reason,
                 explanation=request.explanation,
@@ -106,8 +112,8 @@ class FollowUps:
         )
         return CitizenCase.of(updated)
 
-    async def read(self, login: str, number: str) -> CitizenCase:
-        return CitizenCase.of(await self._ownership.owned_by_login(login, number))
+    async def read(self, caller: Caller, number: str) -> CitizenCase:
+        return CitizenCase.of(await self._access.open(caller, number))
 
     async def list_cases(self, login: str, page_size: int, page_token: str) -> CitizenCaseList:
         page = await self._cases.list_for_citizen(login, page_size, page_token)

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from casedesk_intake.application.ports import IntakeStore, RecentCase, ReplyCodec, RequestMismatch
+from casedesk_intake.domain.acting import Caller
 from casedesk_intake.domain.errors import CaseServiceError, IdempotencyKeyReused, IntakeError
-from casedesk_intake.domain.frontends import Caller
 from casedesk_intake.domain.requests import Request
 
 R = TypeVar("R")

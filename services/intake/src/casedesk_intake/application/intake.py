@@ -1,24 +1,28 @@
 """The intake use cases, one method per RPC: domain requests in, domain replies out.
 
-Order of every call: rate limits (cheapest refusal first), the frontend's channel, the request's
-checks, then the idempotent run, so a rejected request never uses up its idempotency key.
+Order of every call: whom it acts for, rate limits (cheapest refusal first), the frontend's
+channel, the request's checks, a one-time code, then the idempotent run, so a rejected request
+never uses up its idempotency key and a replayed reply goes only to whoever could have made it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from casedesk_intake.application.access_codes import AccessCodes, CodeDeliveries
 from casedesk_intake.application.admission import Admission
-from casedesk_intake.application.follow_ups import CaseOwnership, FollowUps
+from casedesk_intake.application.follow_ups import CaseAccess, FollowUps
 from casedesk_intake.application.idempotency import IdempotentCalls
 from casedesk_intake.application.mail_intake import MailIntake, email_uploads
 from casedesk_intake.application.ports import ReplyCodec
 from casedesk_intake.application.registration import CaseRegistration
+from casedesk_intake.domain.access_codes import CodeRequested
+from casedesk_intake.domain.acting import Caller
 from casedesk_intake.domain.attachment_rules import AttachmentRules
 from casedesk_intake.domain.citizens import citizen_identity
 from casedesk_intake.domain.errors import InvalidRequest
 from casedesk_intake.domain.field_rules import TextLimits, Violations
-from casedesk_intake.domain.frontends import Caller
 from casedesk_intake.domain.inbound_email import MalformedEmail, parse_email
 from casedesk_intake.domain.replies import (
     Acknowledgement,
@@ -54,9 +58,11 @@ class Intake:
         replies: ReplyCodecs,
         attachment_rules: AttachmentRules,
         registration: CaseRegistration,
-        ownership: CaseOwnership,
+        access: CaseAccess,
         follow_ups: FollowUps,
         mail: MailIntake,
+        codes: AccessCodes,
+        deliveries: CodeDeliveries,
         limits: TextLimits | None = None,
     ) -> None:
         self._admission = admission
@@ -64,9 +70,11 @@ class Intake:
         self._replies = replies
         self._attachment_rules = attachment_rules
         self._registration = registration
-        self._ownership = ownership
+        self._access = access
         self._follow_ups = follow_ups
         self._mail = mail
+        self._codes = codes
+        self._deliveries = deliveries
         self._limits = limits or TextLimits()
 
     async def submit_case(self, caller: Caller, request: Request[Submission]) -> Acknowledgement:
@@ -79,30 +87,37 @@ class Intake:
             caller,
             request,
             self._replies.acknowledgement,
-            lambda key: self._registration.register(clean, key),
+            lambda key: self._registration.register(
+                clean, key, identified_by=caller.operator, verified=bool(caller.citizen_login)
+            ),
         )
 
+    async def _follow_up(self, caller: Caller, request: Request[Any], number: str) -> None:
+        """What every follow-up does first: whom it acts for, its rate, its checks, the code."""
+        caller.require_acting()
+        self._admission.admit(caller, f"case:{number[:32]}")
+        request.checked()
+        await self._access.prove(caller, number)
+
     async def add_comment(self, caller: Caller, request: Request[CommentRequest]) -> CitizenCase:
-        login = caller.require_citizen()
-        self._admission.admit(caller)
-        comment = request.checked()
+        comment = request.value
+        await self._follow_up(caller, request, comment.case_number)
 
         async def run(key: str) -> tuple[CitizenCase, None]:
-            case = await self._ownership.owned_by_login(login, comment.case_number)
+            case = await self._access.open(caller, comment.case_number)
             reply = await self._follow_ups.comment(
-                case, login, comment.body, comment.attachments, key
+                case, caller, comment.body, comment.attachments, key
             )
             return reply, None
 
         return await self._calls.run(caller, request, self._replies.citizen_case, run)
 
     async def repeat_case(self, caller: Caller, request: Request[RepeatRequest]) -> Acknowledgement:
-        login = caller.require_citizen()
-        self._admission.admit(caller)
-        repeat = request.checked()
+        repeat = request.value
+        await self._follow_up(caller, request, repeat.case_number)
 
         async def run(key: str) -> tuple[Acknowledgement, None]:
-            reply = await self._follow_ups.repeat(login, repeat.case_number, repeat.reason, key)
+            reply = await self._follow_ups.repeat(caller, repeat.case_number, repeat.reason, key)
             return reply, None
 
         return await self._calls.run(caller, request, self._replies.acknowledgement, run)
@@ -110,25 +125,30 @@ class Intake:
     async def request_escalation(
         self, caller: Caller, request: Request[EscalationRequest]
     ) -> CitizenCase:
-        login = caller.require_citizen()
-        self._admission.admit(caller)
-        plea = request.checked()
+        plea = request.value
+        await self._follow_up(caller, request, plea.case_number)
 
         async def run(key: str) -> tuple[CitizenCase, None]:
-            return await self._follow_ups.request_escalation(login, plea, key), None
+            return await self._follow_ups.request_escalation(caller, plea, key), None
 
         return await self._calls.run(caller, request, self._replies.citizen_case, run)
 
     async def get_case(self, caller: Caller, request: Request[str]) -> CitizenCase:
-        login = caller.require_citizen()
-        self._admission.admit(caller)
-        return await self._follow_ups.read(login, request.checked())
+        await self._follow_up(caller, request, request.value)
+        return await self._follow_ups.read(caller, request.value)
 
     async def list_my_cases(self, caller: Caller, request: Request[PageRequest]) -> CitizenCaseList:
-        login = caller.require_citizen()
+        login = caller.require_portal_citizen()
         self._admission.admit(caller)
         page = request.checked()
         return await self._follow_ups.list_cases(login, page.page_size, page.page_token)
+
+    async def request_access_code(self, caller: Caller, request: Request[str]) -> CodeRequested:
+        self._admission.admit(caller)
+        number = request.checked()
+        answer = self._codes.accept_request(caller.frontend, number)
+        self._deliveries.submit(caller.frontend, number)
+        return answer
 
     async def ingest_email(self, caller: Caller, request: Request[bytes]) -> MailOutcome:
         caller.frontend.check_channel(Channel.EMAIL)

@@ -1,8 +1,10 @@
 """E-mail from the gateway: a reply about a known case becomes a comment, anything else a case.
 
-Only the case's owner may comment by mail: the sender address must be the case's e-mail (or the
-gateway names the owner's login). A message that names no known case registers a new EMAIL case,
-classified from its text like any other.
+Only the case's owner may comment by mail: the sender address must be the case's e-mail (the
+contact it was opened with, to which its notices go; the gateway checks the sender's SPF, DKIM and
+DMARC before it calls). A message that names no case the sender may comment on, whether the case
+does not exist or is another citizen's, registers a new EMAIL case, classified from its text like
+any other: the answer tells nobody about somebody else's case.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from __future__ import annotations
 from casedesk_intake.application.follow_ups import FollowUps
 from casedesk_intake.application.ports import CaseService, RecentCase
 from casedesk_intake.application.registration import CaseRegistration
+from casedesk_intake.domain.acting import Caller
 from casedesk_intake.domain.attachment_rules import Upload
 from casedesk_intake.domain.cases import Case
 from casedesk_intake.domain.citizens import Citizen
-from casedesk_intake.domain.errors import InvalidRequest, NotYourCase
+from casedesk_intake.domain.errors import InvalidRequest
 from casedesk_intake.domain.field_rules import TextLimits
-from casedesk_intake.domain.frontends import Caller
 from casedesk_intake.domain.inbound_email import InboundEmail
 from casedesk_intake.domain.replies import MailOutcome
 from casedesk_intake.domain.submission_rules import SubmissionRules
@@ -47,11 +49,10 @@ class MailIntake:
     async def ingest(
         self, caller: Caller, email: InboundEmail, fallback_message_id: str, key: str
     ) -> tuple[MailOutcome, RecentCase | None]:
-        case = await self._referenced_case(email)
+        case = await self._referenced_case(caller, email)
         if case is not None:
-            login = self._check_sender(case, caller, email)
             commented = await self._follow_ups.comment(
-                case, login, email.body, email_uploads(email), key
+                case, caller, email.body, email_uploads(email), key
             )
             return MailOutcome(commented=commented), None
         submission = self._submission(caller, email, fallback_message_id)
@@ -62,28 +63,17 @@ class MailIntake:
             raise InvalidRequest(
                 ("raw_message", f"{field} {text}") for field, text in problem.violations
             ) from None
-        acknowledgement, recent = await self._registration.register(clean, key)
+        acknowledgement, recent = await self._registration.register(
+            clean, key, verified=bool(caller.citizen_login)
+        )
         return MailOutcome(created=acknowledgement), recent
 
-    async def _referenced_case(self, email: InboundEmail) -> Case | None:
+    async def _referenced_case(self, caller: Caller, email: InboundEmail) -> Case | None:
         for number in email.case_number_candidates():
             case = await self._cases.find_by_number(number)
-            if case is not None:
+            if case is not None and _sent_by_owner(case, caller, email):
                 return case
         return None
-
-    def _check_sender(self, case: Case, caller: Caller, email: InboundEmail) -> str:
-        """The login to act as: the owner's, once the sender is known to be the owner."""
-        owner = case.citizen
-        if caller.citizen_login:
-            if owner.account_login != caller.citizen_login:
-                raise NotYourCase(f"case {case.number} belongs to another citizen")
-            return caller.citizen_login
-        if not owner.email or owner.email.lower() != email.from_address.lower():
-            raise NotYourCase(
-                f"case {case.number} can be commented by mail only from the case's e-mail address"
-            )
-        return owner.account_login
 
     def _submission(
         self, caller: Caller, email: InboundEmail, fallback_message_id: str
@@ -105,3 +95,11 @@ class MailIntake:
             ),
             attachments=tuple(email_uploads(email)),
         )
+
+
+def _sent_by_owner(case: Case, caller: Caller, email: InboundEmail) -> bool:
+    """The portal citizen the gateway proved (his token), else the case's own e-mail address."""
+    if caller.citizen_login:
+        return case.citizen.account_login == caller.citizen_login
+    owner = case.citizen.email
+    return bool(owner) and owner.lower() == email.from_address.lower()

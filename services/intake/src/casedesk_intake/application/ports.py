@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from casedesk_intake.domain.access_codes import Contact, ContactKind
+from casedesk_intake.domain.acting import VerifiedPerson
 from casedesk_intake.domain.cases import (
     Case,
     CasePage,
@@ -40,7 +42,8 @@ class RecentCase:
 
 
 class IntakeStore(Protocol):
-    """Intake's only durable state: idempotency records and the index of recent cases."""
+    """Intake's only durable state: idempotency records, the index of recent cases and the
+    current one-time code of each case a code was asked for."""
 
     async def claim(self, frontend: str, key: str, request_hash: str) -> bytes | None:
         """Start a call: returns the stored reply of a finished earlier call with this key, or
@@ -64,7 +67,17 @@ class IntakeStore(Protocol):
         self, citizen_ref: str, service_key: str, since: float
     ) -> RecentCase | None: ...
 
-    async def purge(self, idempotency_before: float, recent_before: float) -> None: ...
+    async def issue_code(self, case_number: str, code_hash: str, expires_at: float) -> None:
+        """Keep the case's new code, replacing an earlier one and its count of wrong tries."""
+
+    async def use_code(self, case_number: str, code_hash: str, now: float, max_wrong: int) -> bool:
+        """Whether `code_hash` is the case's current code, unexpired and not locked. A wrong
+        code counts a try and the `max_wrong`-th locks the code. Checked and counted in one
+        statement, so the tries of every replica count together."""
+
+    async def purge(
+        self, idempotency_before: float, recent_before: float, codes_before: float | None = None
+    ) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -107,3 +120,29 @@ class ReplyCodec(Protocol[R]):
     def encode(self, reply: R) -> bytes: ...
 
     def decode(self, stored: bytes) -> R: ...
+
+
+class CodeDigests(Protocol):
+    """Keyed hashes of one-time codes: six digits are too few for a plain hash to hide them."""
+
+    def of(self, case_number: str, code: str) -> str: ...
+
+
+class DeliveryFailed(Exception):
+    """A code could not be handed to the mail server or the SMS gateway (no address in it)."""
+
+
+class CodeSender(Protocol):
+    """E-mail and SMS, for one-time codes."""
+
+    def can_send(self, kind: ContactKind) -> bool: ...
+
+    async def send(self, contact: Contact, subject: str, text: str) -> None:
+        """Raises DeliveryFailed."""
+
+
+class IdentityTokens(Protocol):
+    """Access tokens of one identity provider (the portal's, or the staff's)."""
+
+    async def verify(self, token: str) -> VerifiedPerson:
+        """Raises Unauthenticated (the token proves nothing) or IdentityProviderUnavailable."""

@@ -48,9 +48,14 @@ class CaseRegistration:
         self._clock = clock
 
     async def register(
-        self, submission: Submission, key: str
+        self, submission: Submission, key: str, *, identified_by: str = "", verified: bool = False
     ) -> tuple[Acknowledgement, RecentCase | None]:
-        """Register a checked, normalised submission under the derived key."""
+        """Register a checked, normalised submission under the derived key.
+
+        `identified_by`: the operator acting for the citizen. `verified`: the citizen's login
+        was proven (the portal's token), so the acknowledgement may name the earlier case the
+        new one is linked to; otherwise the link is made for the specialists but not named,
+        since whoever typed somebody's e-mail or phone would learn that somebody's case."""
         citizen, content = submission.citizen, submission.content
         reference = self._references.of(citizen.identity())
         classification = self._classifier.classify(
@@ -63,7 +68,9 @@ class CaseRegistration:
         attachments = await self._keeper.keep(reference, key, submission.attachments)
         created = await self._cases.create_case(
             NewCase(
-                command=Command(key, citizen_actor(citizen.account_login, reference)),
+                command=Command(
+                    key, citizen_actor(citizen.account_login, reference), identified_by
+                ),
                 channel=submission.channel,
                 case_type=CaseType(classification.case_type),
                 category=Category(classification.category),
@@ -75,9 +82,8 @@ class CaseRegistration:
                 linked_to=earlier.case_id if earlier else "",
             )
         )
-        acknowledgement = self._acknowledgements.of(
-            created, linked_to_number=earlier.case_number if earlier else ""
-        )
+        shown = earlier.case_number if earlier and verified else ""
+        acknowledgement = self._acknowledgements.of(created, linked_to_number=shown)
         return acknowledgement, self._remembered(created, reference, topic)
 
     async def _earlier_case(self, reference: str, topic: str) -> RecentCase | None:

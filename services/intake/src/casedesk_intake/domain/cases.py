@@ -85,10 +85,14 @@ class CasePage:
 
 @dataclass(frozen=True)
 class Command:
-    """Who asks, under which key; the key also correlates everything the call causes downstream."""
+    """Who asks, under which key; the key also correlates everything the call causes downstream.
+
+    `identified_by`: the operator (identity-provider username) who identified the citizen by
+    phone or in person and acts for him; empty when the citizen acts himself."""
 
     key: str
     actor: Actor
+    identified_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ __all__ = [
     "CaseNotFound",
     "CaseServiceError",
     "IdempotencyKeyReused",
+    "IdentityProviderUnavailable",
     "IntakeError",
     "InvalidRequest",
     "NotYourCase",
@@ -30,11 +31,19 @@ class InvalidRequest(IntakeError):
 
 
 class Unauthenticated(IntakeError):
-    """No frontend token, an unknown one, or no citizen where the call acts for one."""
+    """No frontend token, an unknown one, a person's token that proves nothing, or no proof of
+    the citizen where the call acts for one."""
+
+
+class IdentityProviderUnavailable(IntakeError):
+    """A person's token could not be checked: the identity provider's keys are out of reach.
+    Retryable; the token itself may be fine."""
 
 
 class NotYourCase(IntakeError):
-    """The frontend may not do this: a channel it is not bound to, or another citizen's case."""
+    """The caller may not do this: a channel its frontend is not bound to, a proof its frontend
+    may not forward, a login it may not name. Never raised for another citizen's case, which
+    answers exactly like a missing one (CaseNotFound)."""
 
 
 class IdempotencyKeyReused(IntakeError):
@@ -45,10 +54,20 @@ class IdempotencyKeyReused(IntakeError):
         )
 
 
+# The same words for a case that does not exist and for one the caller may not see, and no case
+# number in them: the answer must not tell the two apart (no existence oracle).
+CASE_NOT_FOUND = "case not found"
+CASE_NOT_FOUND_BY_CODE = (
+    "case not found, or the access code is wrong or no longer valid (a code expires, and locks "
+    "after too many wrong tries): check the number or request a new code"
+)
+
+
 class CaseNotFound(IntakeError):
-    def __init__(self, number: str) -> None:
-        super().__init__(f"case {number} not found")
-        self.number = number
+    """No such case, or not one the caller may see: the two answer alike."""
+
+    def __init__(self, message: str = CASE_NOT_FOUND) -> None:
+        super().__init__(message)
 
 
 class RateLimited(IntakeError):

@@ -2,8 +2,8 @@
 
 | channel          | provenance (required fields)        | also required                      |
 |------------------|-------------------------------------|------------------------------------|
-| PORTAL_CHAT      | chat.session_id                     | citizen login                      |
-| PERSONAL_ACCOUNT | personal_account.form_id            | citizen login                      |
+| PORTAL_CHAT      | chat.session_id                     | citizen login (from the token)     |
+| PERSONAL_ACCOUNT | personal_account.form_id            | citizen login (from the token)     |
 | EMAIL            | email.message_id, email.from_address| (citizen e-mail defaults to sender)|
 | PHONE            | phone.call_id, phone.caller_number  | full name                          |
 | SOCIAL           | social.network, social.post_reference| (no contact needed: answered there)|
@@ -104,7 +104,7 @@ class SubmissionRules:
         )
         login = found.text("citizen.account_login", citizen.account_login, limits.account_login)
         if channel in _LOGIN_REQUIRED and not login:
-            found.add("citizen.account_login", "is required for this channel: x-citizen-login")
+            found.add("citizen.account_login", "is required for this channel: x-citizen-token")
         snils = field_rules.snils(found, "citizen.snils", citizen.snils)
         inn = field_rules.inn(found, "citizen.inn", citizen.inn)
         if channel is Channel.MFC and not (

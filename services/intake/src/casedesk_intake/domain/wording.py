@@ -47,3 +47,35 @@ def acknowledgement_text(facts: AcknowledgementFacts) -> str:
         f"в письме укажите тему «{EMAIL_SUBJECT_PREFIX} - {facts.number}»."
     )
     return "\n".join(lines)
+
+
+def minutes_phrase(minutes: int) -> str:
+    """«1 минуту», «3 минуты», «10 минут» (the accusative after «в течение», «действует»)."""
+    if minutes % 10 == 1 and minutes % 100 != 11:
+        word = "минуту"
+    elif 2 <= minutes % 10 <= 4 and not 12 <= minutes % 100 <= 14:
+        word = "минуты"
+    else:
+        word = "минут"
+    return f"{minutes} {word}"
+
+
+def access_code_requested_text(valid_minutes: int) -> str:
+    """The answer to every code request, whatever became of it (domain/access_codes.py)."""
+    return (
+        "Если обращение с этим номером зарегистрировано, код доступа отправлен на телефон или "
+        "адрес электронной почты, указанный в обращении. Код действует "
+        f"{minutes_phrase(valid_minutes)}."
+    )
+
+
+def access_code_subject(number: str) -> str:
+    return f"Код доступа к обращению № {number}"
+
+
+def access_code_text(number: str, code: str, valid_minutes: int) -> str:
+    """Within two SMS parts in Cyrillic (134 characters), with the case number."""
+    return (
+        f"Код доступа к обращению № {number}: {code}. Действует "
+        f"{minutes_phrase(valid_minutes)}. Никому не сообщайте код."
+    )

@@ -1,8 +1,9 @@
 """Intake's public edge: a call is admitted on its metadata, before its request is read.
 
-Every IntakeService call carries `authorization: Bearer <frontend token>` (and `x-citizen-login`
-when it acts for a citizen). `FrontendEdge`, the server's first interceptor, checks them against
-the frontend registry with nothing but the metadata: a call without a valid token is refused
+Every IntakeService call carries `authorization: Bearer <frontend token>` (and, when it acts for
+a citizen, a proof of who he is: callers.py). `FrontendEdge`, the server's first interceptor,
+checks the token against the frontend registry with nothing but the metadata (the proof is only
+picked up here; the servicer has it checked): a call without a valid token is refused
 UNAUTHENTICATED before its message is read or deserialised, so a stranger's 4 MiB message costs
 intake a header's worth of work. An admitted call takes one of its frontend's
 CASEDESK_FRONTEND_MAX_CONCURRENT_CALLS slots until it ends; with all of them taken it is refused
@@ -15,7 +16,7 @@ CASEDESK_TOKENLESS_MAX_CONCURRENT_CALLS slots. There is no server-wide cap
 (`maximum_concurrent_rpcs`): it would count calls before their token is known, and a flood of
 strangers' calls would then lock out the frontends it is meant to protect.
 
-The servicer reads the admitted caller with `admitted_caller()`: the token is hashed once a call.
+The servicer reads the admitted call with `admitted_call()`: the token is hashed once a call.
 Refusals here are counted (`intake.edge_refusals`, by RPC and code) and logged at most once per
 RPC and code every `LOG_EVERY_S`, since a flood of bad calls must not become a flood of log lines;
 they have no span (tracing comes after the edge).
@@ -30,8 +31,8 @@ from collections.abc import Awaitable, Callable
 import grpc
 
 from casedesk_intake.domain.errors import Unauthenticated
-from casedesk_intake.domain.frontends import Caller, FrontendRegistry
-from casedesk_intake.grpc_api.callers import identify
+from casedesk_intake.domain.frontends import FrontendRegistry
+from casedesk_intake.grpc_api.callers import AdmittedCall, identify
 from casedesk_runtime.grpc_limits import ConcurrentCalls, held_until_done, refusal
 from casedesk_runtime.logs import get_logger
 from casedesk_runtime.telemetry import meter
@@ -42,13 +43,14 @@ TOKENLESS = "<tokenless>"
 
 # Set in the call's own task by the edge (grpc.aio runs a call's interceptors and its handler in
 # one task), so the servicer of that call, and only it, sees it.
-_admitted: contextvars.ContextVar[Caller | None] = contextvars.ContextVar(
-    "intake_admitted_caller", default=None
+_admitted: contextvars.ContextVar[AdmittedCall | None] = contextvars.ContextVar(
+    "intake_admitted_call", default=None
 )
 
 
-def admitted_caller() -> Caller | None:
-    """The frontend (and citizen) the edge admitted the current call for; None outside one."""
+def admitted_call() -> AdmittedCall | None:
+    """The frontend (and unchecked proof) the edge admitted the current call with; None
+    outside one."""
     return _admitted.get()
 
 
@@ -99,10 +101,10 @@ class FrontendEdge(grpc.aio.ServerInterceptor):
             return held_until_done(handler, slot)
         metadata = handler_call_details.invocation_metadata or ()  # type: ignore[attr-defined]
         try:
-            caller = identify(self._frontends, metadata)
+            call = identify(self._frontends, metadata)
         except Unauthenticated as refused:
             return self._refuse(handler, method, grpc.StatusCode.UNAUTHENTICATED, str(refused))
-        name = caller.frontend.name
+        name = call.frontend.name
         slot = self.per_frontend.enter(name)
         if slot is None:
             return self._refuse(
@@ -113,7 +115,7 @@ class FrontendEdge(grpc.aio.ServerInterceptor):
                 "the limit (CASEDESK_FRONTEND_MAX_CONCURRENT_CALLS); retry when one has ended",
                 frontend=name,
             )
-        _admitted.set(caller)
+        _admitted.set(call)
         return held_until_done(handler, slot)
 
     def _refuse(

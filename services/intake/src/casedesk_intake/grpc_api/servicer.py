@@ -1,5 +1,5 @@
-"""IntakeService over gRPC: take the caller the edge admitted, decode, make one use-case call,
-encode, and map refusals to statuses."""
+"""IntakeService over gRPC: take the call the edge admitted, have its proof of the citizen
+checked (Identification), decode, make one use-case call, encode, and map refusals to statuses."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from google.protobuf.message import Message
 
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
+from casedesk_intake.application.identification import Identification
 from casedesk_intake.application.intake import Intake
+from casedesk_intake.domain.acting import Caller
 from casedesk_intake.domain.errors import IntakeError
-from casedesk_intake.domain.frontends import Caller
 from casedesk_intake.domain.submission_rules import SubmissionRules
 from casedesk_intake.grpc_api.access import INTAKE_SERVICE
-from casedesk_intake.grpc_api.edge import admitted_caller
+from casedesk_intake.grpc_api.edge import admitted_call
 from casedesk_intake.grpc_api.status import abort_with, status_code_of
 from casedesk_intake.wire import replies
 from casedesk_intake.wire.follow_ups import FollowUpRequests
@@ -42,10 +43,12 @@ class IntakeServicer(intake_grpc.IntakeServiceServicer):
     def __init__(
         self,
         intake: Intake,
+        identification: Identification,
         submissions: SubmissionRules,
         follow_ups: FollowUpRequests,
     ) -> None:
         self._intake = intake
+        self._identification = identification
         self._submissions = submissions
         self._follow_ups = follow_ups
         self._refusals = meter(__name__).create_counter(
@@ -60,9 +63,14 @@ class IntakeServicer(intake_grpc.IntakeServiceServicer):
         encode: Callable[[R], M],
     ) -> M:
         try:
-            caller = admitted_caller()
-            if caller is None:  # fail closed: never serve a call nobody authenticated
+            admitted = admitted_call()
+            if admitted is None:  # fail closed: never serve a call nobody authenticated
                 raise EdgeMissing("IntakeService is served without the FrontendEdge interceptor")
+            caller = await self._identification.caller(admitted.frontend, admitted.proof)
+            if caller.operator:
+                # Until the case service's events can record who identified the citizen.
+                who = {"operator": caller.operator, "frontend": caller.frontend.name}
+                log.info("an operator acts for a citizen", extra={"rpc": rpc, **who})
             return encode(await call(caller))
         except IntakeError as refusal:
             code = status_code_of(refusal)
@@ -133,6 +141,15 @@ class IntakeServicer(intake_grpc.IntakeServiceServicer):
             return self._intake.ingest_email(caller, self._follow_ups.ingest_email(caller, request))
 
         return await self._serve("IngestEmail", context, call, replies.mail_outcome_message)
+
+    async def RequestAccessCode(
+        self, request: intake_pb2.RequestAccessCodeRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.AccessCodeRequested:
+        def call(caller: Caller) -> Awaitable[Any]:
+            checked = self._follow_ups.request_access_code(request)
+            return self._intake.request_access_code(caller, checked)
+
+        return await self._serve("RequestAccessCode", context, call, replies.code_requested_message)
 
 
 def binding(servicer: IntakeServicer) -> ServiceBinding:

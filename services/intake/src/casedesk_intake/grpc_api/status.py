@@ -13,6 +13,7 @@ from casedesk_intake.domain.errors import (
     CaseNotFound,
     CaseServiceError,
     IdempotencyKeyReused,
+    IdentityProviderUnavailable,
     IntakeError,
     InvalidRequest,
     NotYourCase,
@@ -26,6 +27,7 @@ _SIMPLE = {
     NotYourCase: grpc.StatusCode.PERMISSION_DENIED,
     IdempotencyKeyReused: grpc.StatusCode.ALREADY_EXISTS,
     CaseNotFound: grpc.StatusCode.NOT_FOUND,
+    IdentityProviderUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
 # What the case service says about the request itself is the frontend's business too.
 _PASSED_ON = frozenset(

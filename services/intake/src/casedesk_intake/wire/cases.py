@@ -30,6 +30,9 @@ from casedesk_vocabulary.enums import ActorKind, Channel, Status
 
 def command_context(command: Command) -> case_pb2.CommandContext:
     # The derived key also correlates everything this frontend call causes downstream.
+    # command.identified_by (an operator acting for the citizen) has no field in the case
+    # service's CommandContext yet; until it has, an MFC case carries the operator in its
+    # provenance (mfc.operator_id) and intake logs who acted.
     key = command.key
     return case_pb2.CommandContext(
         idempotency_key=key,

@@ -4,10 +4,10 @@ decoded and checked with the domain's field rules."""
 from __future__ import annotations
 
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
+from casedesk_intake.domain.acting import Caller
 from casedesk_intake.domain.attachment_rules import AttachmentRules
 from casedesk_intake.domain.errors import InvalidRequest
 from casedesk_intake.domain.field_rules import TextLimits, Violations
-from casedesk_intake.domain.frontends import Caller
 from casedesk_intake.domain.request_limits import MAX_RAW_EMAIL_BYTES
 from casedesk_intake.domain.requests import (
     CommentRequest,
@@ -56,7 +56,7 @@ class FollowUpRequests:
         return Request(
             CommentRequest(request.case_number, body, uploads),
             request.idempotency_key,
-            request_digest("AddComment", caller.citizen_login, request),
+            request_digest("AddComment", caller.identity(), request),
             _verdict(found),
         )
 
@@ -70,7 +70,7 @@ class FollowUpRequests:
         return Request(
             RepeatRequest(request.case_number, reason),
             request.idempotency_key,
-            request_digest("RepeatCase", caller.citizen_login, request),
+            request_digest("RepeatCase", caller.identity(), request),
             _verdict(found),
         )
 
@@ -90,11 +90,16 @@ class FollowUpRequests:
         return Request(
             EscalationRequest(request.case_number, reason, explanation),
             request.idempotency_key,
-            request_digest("RequestEscalation", caller.citizen_login, request),
+            request_digest("RequestEscalation", caller.identity(), request),
             _verdict(found),
         )
 
     def get_case(self, request: intake_pb2.GetCaseRequest) -> Request[str]:
+        found = Violations()
+        found.case_number(request.case_number)
+        return Request(request.case_number, refusal=_verdict(found))
+
+    def request_access_code(self, request: intake_pb2.RequestAccessCodeRequest) -> Request[str]:
         found = Violations()
         found.case_number(request.case_number)
         return Request(request.case_number, refusal=_verdict(found))
@@ -119,6 +124,6 @@ class FollowUpRequests:
         return Request(
             request.raw_message,
             request.idempotency_key,
-            request_digest("IngestEmail", caller.citizen_login, request),
+            request_digest("IngestEmail", caller.identity(), request),
             _verdict(found),
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
+from casedesk_intake.domain.access_codes import CodeRequested
 from casedesk_intake.domain.replies import (
     Acknowledgement,
     CitizenCase,
@@ -20,6 +21,10 @@ from casedesk_intake.wire.enums import from_proto, to_proto
 from casedesk_intake.wire.values import optional_instant, stamp
 from casedesk_runtime.events import from_timestamp
 from casedesk_vocabulary.enums import Channel, Status
+
+
+def code_requested_message(reply: CodeRequested) -> intake_pb2.AccessCodeRequested:
+    return intake_pb2.AccessCodeRequested(valid_for_s=reply.valid_for_s, text=reply.text)
 
 
 def acknowledgement_message(reply: Acknowledgement) -> intake_pb2.Acknowledgement:

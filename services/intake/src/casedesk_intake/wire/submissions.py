@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
-from casedesk_intake.domain.errors import InvalidRequest, NotYourCase
-from casedesk_intake.domain.frontends import Caller
+from casedesk_intake.domain.acting import Caller, submission_for
+from casedesk_intake.domain.errors import IntakeError, InvalidRequest
 from casedesk_intake.domain.requests import Request
 from casedesk_intake.domain.submission_rules import SubmissionRules
 from casedesk_intake.domain.submissions import Submission
@@ -62,22 +61,18 @@ def submission_message(value: Submission) -> intake_pb2.SubmitCaseRequest:
 def checked_submission(
     rules: SubmissionRules, caller: Caller, request: intake_pb2.SubmitCaseRequest
 ) -> Request[Submission]:
-    """The submission made for the citizen of the call, checked; its digest is of the normalised
-    submission, so a retry that differs only in spelling (spaces, phone format) is a retry."""
+    """The submission made for the caller's citizen (domain/acting.py), checked; its digest is
+    of the normalised submission, so a retry that differs only in spelling (spaces, phone
+    format) is a retry."""
     given = submission(request)
     key = request.idempotency_key
-    acting = given
-    if caller.citizen_login:
-        login = given.citizen.account_login
-        if login and login != caller.citizen_login:
-            refusal = NotYourCase(
-                "citizen.account_login differs from the x-citizen-login of the call"
-            )
-            return Request(given, key, refusal=refusal)
-        acting = replace(given, citizen=replace(given.citizen, account_login=caller.citizen_login))
+    try:
+        acting = submission_for(caller, given)
+    except IntakeError as refusal:
+        return Request(given, key, refusal=refusal)
     try:
         clean = rules.check(acting)
     except InvalidRequest as refusal:
         return Request(acting, key, refusal=refusal)
-    digest = request_digest("SubmitCase", caller.citizen_login, submission_message(clean))
+    digest = request_digest("SubmitCase", caller.identity(), submission_message(clean))
     return Request(clean, key, digest)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from casedesk_intake.adapters.persistence.schema import SCHEMA
+from casedesk_intake.adapters.persistence.schema import ISSUE_CODE, SCHEMA, USE_CODE
 from casedesk_intake.application.ports import RecentCase, RequestMismatch
 from casedesk_runtime.batching import Coalescer
 
@@ -183,7 +183,20 @@ class PostgresStore:
             row = await cursor.fetchone()
         return RecentCase(citizen_ref, service_key, *row) if row else None
 
-    async def purge(self, idempotency_before: float, recent_before: float) -> None:
+    async def issue_code(self, case_number: str, code_hash: str, expires_at: float) -> None:
+        async with self._pool.connection() as db:
+            await db.execute(ISSUE_CODE.format(p="%s"), (case_number, code_hash, expires_at))
+
+    async def use_code(self, case_number: str, code_hash: str, now: float, max_wrong: int) -> bool:
+        async with self._pool.connection() as db:
+            parameters = (code_hash, case_number, now, max_wrong, code_hash)
+            cursor = await db.execute(USE_CODE.format(p="%s"), parameters)
+            row = await cursor.fetchone()
+        return bool(row and row[0])
+
+    async def purge(
+        self, idempotency_before: float, recent_before: float, codes_before: float | None = None
+    ) -> None:
         async with self._pool.connection() as db, db.transaction():
             await db.execute(
                 "DELETE FROM intake_idempotency WHERE created_at < %s", (idempotency_before,)
@@ -191,6 +204,10 @@ class PostgresStore:
             await db.execute(
                 "DELETE FROM intake_recent_cases WHERE registered_at < %s", (recent_before,)
             )
+            if codes_before is not None:
+                await db.execute(
+                    "DELETE FROM intake_access_codes WHERE expires_at < %s", (codes_before,)
+                )
 
     async def close(self) -> None:
         await self._writes.close()

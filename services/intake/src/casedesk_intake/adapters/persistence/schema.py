@@ -2,6 +2,8 @@
 
 idempotency: one row per (frontend, key), with the request's digest and, once done, the reply.
 recent cases: what a follow-up about the same service links to, by pseudonymous citizen.
+access codes: the current one-time code of a case (its keyed hash), until when, and how many
+wrong codes were tried against it.
 """
 
 from __future__ import annotations
@@ -30,4 +32,28 @@ SCHEMA = (
     CREATE INDEX IF NOT EXISTS intake_recent_cases_lookup
         ON intake_recent_cases (citizen_ref, service_key, registered_at)
     """,
+    """
+    CREATE TABLE IF NOT EXISTS intake_access_codes (
+        case_number TEXT PRIMARY KEY,
+        code_hash TEXT NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL,
+        wrong_tries INTEGER NOT NULL DEFAULT 0
+    )
+    """,
 )
+
+# A new code replaces the case's earlier one, and forgets its wrong tries.
+ISSUE_CODE = """
+    INSERT INTO intake_access_codes (case_number, code_hash, expires_at, wrong_tries)
+    VALUES ({p}, {p}, {p}, 0)
+    ON CONFLICT (case_number) DO UPDATE
+    SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, wrong_tries = 0
+"""
+# Check and count in one statement (a row lock on PostgreSQL, the writer lock on SQLite), so
+# concurrent tries, on any replica, are all counted. No row back: no code, expired or locked.
+USE_CODE = """
+    UPDATE intake_access_codes
+    SET wrong_tries = wrong_tries + CASE WHEN code_hash = {p} THEN 0 ELSE 1 END
+    WHERE case_number = {p} AND expires_at > {p} AND wrong_tries < {p}
+    RETURNING code_hash = {p}
+"""

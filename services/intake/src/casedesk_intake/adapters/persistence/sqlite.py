@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from casedesk_intake.adapters.persistence.schema import SCHEMA
+from casedesk_intake.adapters.persistence.schema import ISSUE_CODE, SCHEMA, USE_CODE
 from casedesk_intake.application.ports import RecentCase, RequestMismatch
 
 T = TypeVar("T")
@@ -122,7 +122,23 @@ class SqliteStore:
 
         return await self._run(latest)
 
-    async def purge(self, idempotency_before: float, recent_before: float) -> None:
+    async def issue_code(self, case_number: str, code_hash: str, expires_at: float) -> None:
+        def issue(db: sqlite3.Connection) -> None:
+            db.execute(ISSUE_CODE.format(p="?"), (case_number, code_hash, expires_at))
+
+        await self._run(issue)
+
+    async def use_code(self, case_number: str, code_hash: str, now: float, max_wrong: int) -> bool:
+        def use(db: sqlite3.Connection) -> bool:
+            parameters = (code_hash, case_number, now, max_wrong, code_hash)
+            row = db.execute(USE_CODE.format(p="?"), parameters).fetchone()
+            return bool(row and row[0])
+
+        return await self._run(use)
+
+    async def purge(
+        self, idempotency_before: float, recent_before: float, codes_before: float | None = None
+    ) -> None:
         def purge(db: sqlite3.Connection) -> None:
             with db:
                 db.execute("BEGIN")
@@ -132,6 +148,10 @@ class SqliteStore:
                 db.execute(
                     "DELETE FROM intake_recent_cases WHERE registered_at < ?", (recent_before,)
                 )
+                if codes_before is not None:
+                    db.execute(
+                        "DELETE FROM intake_access_codes WHERE expires_at < ?", (codes_before,)
+                    )
 
         await self._run(purge)
 
