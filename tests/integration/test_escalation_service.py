@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from support.people import Keycloak
 from support.provisioning import SecureKafka
 from support.system import Casedesk, start_casedesk
 
@@ -36,6 +37,7 @@ def sla_policy() -> str:
 @pytest.fixture
 async def casedesk(
     secure_kafka: SecureKafka,
+    keycloak: Keycloak,
     postgres_env: dict[str, str],
     postgres_dsn: str,
     tmp_path: Path,
@@ -46,6 +48,7 @@ async def casedesk(
         postgres_env,
         postgres_dsn,
         tmp_path,
+        keycloak=keycloak,
         services=("case", "sla", "escalation"),
         settings={"sla": {"CASEDESK_SLA_POLICY_VERSION": sla_policy}},
     ) as system:
@@ -61,8 +64,8 @@ async def cases(casedesk: Casedesk) -> AsyncIterator[case_service_pb2_grpc.CaseS
 
 @pytest.fixture
 async def desk(casedesk: Casedesk) -> AsyncIterator[case_service_pb2_grpc.CaseServiceStub]:
-    """The case service as the specialists' desk calls it (a case's history)."""
-    async with casedesk.channel("case", caller="desk") as channel:
+    """The case service as the desk calls it for an auditor (a case's history)."""
+    async with casedesk.channel("case", caller="desk", person="audit.kuznetsov") as channel:
         yield case_service_pb2_grpc.CaseServiceStub(channel)
 
 

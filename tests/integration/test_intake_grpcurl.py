@@ -5,7 +5,8 @@ The commands are read from the README's "Try it with grpcurl" section and run by
 from what works. Intake and the case service run as processes over mutual TLS with certificates
 from `casedesk-pki`, intake calling the case service as `intake`, grpcurl calling intake as
 `frontend`; the case service keeps its events in SQLite with the relay off, because nothing here
-reads Kafka.
+reads Kafka. The citizen's token comes from the development Keycloak's `portal` realm, as the
+README gets it; an operator's read of the case service carries an auditor's token.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from support.keycloak import Keycloak
+from support.people import as_person, case_oidc_env
 from support.services import ServiceLauncher, ServiceProcess
 
 from casedesk.case.v1 import case_service_pb2, case_service_pb2_grpc
@@ -92,13 +95,19 @@ class Desk:
     case: ServiceProcess
     token: str
     pki: Path
+    keycloak: Keycloak
 
     def run(self, readme_command: str) -> Outcome:
         command = readme_command.replace(README_ADDRESS, self.intake.address)
         done = subprocess.run(
             ["bash", "-c", command],
             cwd=REPO,
-            env={**os.environ, "CHAT_TOKEN": self.token, "PKI": str(self.pki)},
+            env={
+                **os.environ,
+                "CHAT_TOKEN": self.token,
+                "CITIZEN_TOKEN": self.keycloak.token("portal", "ivanov.ii"),
+                "PKI": str(self.pki),
+            },
             capture_output=True,
             text=True,
             timeout=60,
@@ -154,7 +163,9 @@ def credentials(pki: Path, name: str) -> grpc.ChannelCredentials:
 
 
 @pytest.fixture(scope="module")
-def desk(grpcurl_built: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+def desk(
+    grpcurl_built: str, keycloak: Keycloak, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Desk]:
     directory = tmp_path_factory.mktemp("intake-grpcurl")
     token, frontends = new_frontend(directory)
     pki = directory / "pki"
@@ -172,6 +183,7 @@ def desk(grpcurl_built: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 "SQLITE_DBNAME": str(directory / "cases.sqlite3"),
                 "CASEDESK_RELAY_ENABLED": "false",
                 "CASEDESK_SHUTDOWN_GRACE_S": "1",
+                **case_oidc_env(keycloak),
                 **tls(pki, "case"),
             },
         )
@@ -182,11 +194,13 @@ def desk(grpcurl_built: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 "CASEDESK_DATA_DIR": str(directory / "intake"),
                 "CASEDESK_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
                 "CASEDESK_FRONTENDS_FILE": str(frontends),
+                "CASEDESK_CITIZEN_OIDC_ISSUER": keycloak.issuer("portal"),
+                "CASEDESK_CITIZEN_OIDC_AUDIENCE": "casedesk-intake",
                 "CASEDESK_SHUTDOWN_GRACE_S": "1",
                 **tls(pki, "intake"),
             },
         )
-        yield Desk(intake, case, token, pki)
+        yield Desk(intake, case, token, pki, keycloak)
     finally:
         launcher.stop_all()
 
@@ -258,7 +272,9 @@ def test_submit_case_registers_a_case_and_returns_its_number(
     # The number names a case the case service really stored, from the chat the README names.
     with grpc.secure_channel(desk.case.address, credentials(desk.pki, "operator")) as channel:
         stored = case_service_pb2_grpc.CaseServiceStub(channel).GetCase(
-            case_service_pb2.GetCaseRequest(number=acknowledgement["number"]), timeout=10
+            case_service_pb2.GetCaseRequest(number=acknowledgement["number"]),
+            metadata=as_person(desk.keycloak, "audit.kuznetsov"),
+            timeout=10,
         )
     assert stored.case_id == acknowledgement["case_id"]
     assert stored.channel == types_pb2.PORTAL_CHAT

@@ -14,7 +14,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
+from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 from casedesk_runtime.topics import ensure_topics
 
 TOPIC = "case.events.v1"
@@ -79,8 +80,20 @@ def case_service(services: Any, postgres_env: dict[str, str], kafka_bootstrap: s
 
 
 @pytest.fixture
+def portal() -> Iterator[FakeIdentityProvider]:
+    """The portal's sign-in, vouching for citizens (a real issuer of signed tokens over HTTP)."""
+    with FakeIdentityProvider(realm="portal", audience="casedesk-intake") as issuer:
+        yield issuer
+
+
+@pytest.fixture
 def intake_service(
-    services: Any, case_service: Any, postgres_dsn: str, schema: str, tmp_path: Path
+    services: Any,
+    case_service: Any,
+    postgres_dsn: str,
+    schema: str,
+    tmp_path: Path,
+    portal: FakeIdentityProvider,
 ) -> Any:
     frontend = {
         "name": "integration-desk",
@@ -97,6 +110,8 @@ def intake_service(
             "CASEDESK_DATA_DIR": str(tmp_path / "intake"),
             "CASEDESK_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
             "CASEDESK_FRONTENDS": json.dumps([frontend]),
+            "CASEDESK_CITIZEN_OIDC_ISSUER": portal.issuer,
+            "CASEDESK_CITIZEN_OIDC_AUDIENCE": "casedesk-intake",
             "CASEDESK_SHUTDOWN_GRACE_S": "1",
         },
     )
@@ -108,11 +123,18 @@ async def intake(intake_service: Any) -> AsyncIterator[intake_grpc.IntakeService
         yield intake_grpc.IntakeServiceStub(channel)
 
 
-def acting_for(login: str | None = "ivanov.ii") -> tuple[tuple[str, str], ...]:
-    pairs = [("authorization", f"Bearer {TOKEN}")]
-    if login:
-        pairs.append(("x-citizen-login", login))
-    return tuple(pairs)
+@pytest.fixture
+def acting_for(portal: FakeIdentityProvider) -> Callable[..., tuple[tuple[str, str], ...]]:
+    """The frontend's metadata: its bearer token and, for a signed-in citizen, the portal's
+    token naming them."""
+
+    def metadata(login: str | None = "ivanov.ii") -> tuple[tuple[str, str], ...]:
+        pairs = [("authorization", f"Bearer {TOKEN}")]
+        if login:
+            pairs.append(("x-citizen-token", portal.mint_citizen(login)))
+        return tuple(pairs)
+
+    return metadata
 
 
 def submission(channel: str) -> intake_pb2.SubmitCaseRequest:
@@ -157,7 +179,9 @@ async def published(
 
 
 async def test_every_channel_reaches_kafka_with_its_provenance_and_mail_replies_comment(
-    intake: intake_grpc.IntakeServiceStub, kafka_bootstrap: str
+    intake: intake_grpc.IntakeServiceStub,
+    kafka_bootstrap: str,
+    acting_for: Callable[..., tuple[tuple[str, str], ...]],
 ) -> None:
     acknowledgements = {}
     for channel in CHANNELS:
@@ -203,7 +227,9 @@ async def test_every_channel_reaches_kafka_with_its_provenance_and_mail_replies_
 
 
 async def test_retries_and_the_citizens_follow_ups(
-    intake: intake_grpc.IntakeServiceStub, kafka_bootstrap: str
+    intake: intake_grpc.IntakeServiceStub,
+    kafka_bootstrap: str,
+    acting_for: Callable[..., tuple[tuple[str, str], ...]],
 ) -> None:
     request = submission("PERSONAL_ACCOUNT")
     first = await intake.SubmitCase(request, metadata=acting_for())
@@ -239,7 +265,11 @@ async def test_retries_and_the_citizens_follow_ups(
         await intake.GetCase(
             intake_pb2.GetCaseRequest(case_number=first.number), metadata=acting_for("petrov")
         )
-    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    # Another citizen's case answers exactly as a case that does not exist.
+    assert (refused.value.code(), refused.value.details()) == (
+        grpc.StatusCode.NOT_FOUND,
+        "case not found",
+    )
 
     events = await published(
         kafka_bootstrap, {first.case_id: {"created", "commented", "escalation_requested"}}

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from support.people import Keycloak
 from support.provisioning import RestartableKafka, SessionInfrastructure
 from support.system import MESSAGE_ID_DOMAIN, Casedesk, Kafka, start_casedesk
 
@@ -98,7 +99,7 @@ async def steady_load(system: Casedesk, load: Load, stop: asyncio.Event) -> None
     """New chat cases at CASES_PER_S, each taken in work by a specialist a second later."""
     async with (
         system.channel("intake", caller="frontend") as intake_channel,
-        system.channel("case", caller="desk") as case_channel,
+        system.channel("case", caller="desk", person="l1.ivanova") as case_channel,
     ):
         intake = intake_grpc.IntakeServiceStub(intake_channel)
         cases = case_grpc.CaseServiceStub(case_channel)
@@ -128,7 +129,7 @@ async def one_case(
     load.cases[ack.case_id] = citizen
     await asyncio.sleep(1.0)
     context = case_pb2.CommandContext(
-        idempotency_key=str(uuid.uuid4()), actor=S.Actor(kind=S.Actor.SPECIALIST, id="l1-001")
+        idempotency_key=str(uuid.uuid4())  # the actor: the person of the desk's token
     )
     request = case_pb2.ChangeStatusRequest(
         context=context, case_id=ack.case_id, action=case_pb2.TAKE_IN_WORK
@@ -196,12 +197,13 @@ def report(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[str, object
 @pytest.fixture
 async def system(
     broker: RestartableKafka,
+    keycloak: Keycloak,
     postgres_env: dict[str, str],
     postgres_dsn: str,
     tmp_path: Path,
 ) -> AsyncIterator[Casedesk]:
     async with start_casedesk(
-        broker.access, postgres_env, postgres_dsn, tmp_path,
+        broker.access, postgres_env, postgres_dsn, tmp_path, keycloak=keycloak,
         services=("case", "intake", "sla", "notify"),
         # Like a production gateway, the SMS sink honours notify's client message ids: a retry
         # after an answer that timed out on this loaded machine is absorbed, and counted below.

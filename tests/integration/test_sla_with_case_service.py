@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from support.people import Keycloak
 from support.provisioning import SecureKafka
 from support.system import Casedesk, Kafka, Record, read_topic, start_casedesk
 
@@ -49,10 +50,19 @@ SlaRecord = Record[sla_events.SlaEvent]
 
 @pytest.fixture
 async def casedesk(
-    secure_kafka: SecureKafka, postgres_env: dict[str, str], postgres_dsn: str, tmp_path: Path
+    secure_kafka: SecureKafka,
+    keycloak: Keycloak,
+    postgres_env: dict[str, str],
+    postgres_dsn: str,
+    tmp_path: Path,
 ) -> AsyncIterator[Casedesk]:
     async with start_casedesk(
-        secure_kafka, postgres_env, postgres_dsn, tmp_path, services=("case", "sla")
+        secure_kafka,
+        postgres_env,
+        postgres_dsn,
+        tmp_path,
+        keycloak=keycloak,
+        services=("case", "sla"),
     ) as system:
         yield system
 

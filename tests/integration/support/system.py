@@ -46,8 +46,10 @@ from casedesk_notify.testing.sinks import SmsSink, SmtpSink
 from casedesk_runtime import kafka_access
 from casedesk_runtime.grpc_tracing import client_interceptors
 from casedesk_runtime.pki import ensure_pki
+from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 from casedesk_runtime.topics import TOPICS, TopicSpec, ensure_topics
 
+from .people import FreshTokens, Keycloak, PersonTokens, case_oidc_env
 from .provisioning import PlainKafka, SecureKafka
 from .services import ServiceLauncher, ServiceProcess
 
@@ -56,6 +58,7 @@ MESSAGE_ID_DOMAIN = "notify.casedesk.e2e"
 PORTAL_BASE_URL = "https://portal.e2e/cases"
 SMS_TOKEN = "e2e-sms-gateway-token"
 SERVICES = ("case", "intake", "sla", "escalation", "notify")
+CITIZEN_AUDIENCE = "casedesk-intake"
 # Who else holds a certificate: a channel frontend, the specialists' desk, an operator's tools.
 CALLERS = ("frontend", "desk", "operator")
 Kafka = PlainKafka | SecureKafka
@@ -97,17 +100,25 @@ class SystemTopics:
 
 @dataclass(frozen=True)
 class Frontend:
-    """The portal chat widget as intake knows it: a bearer token allowed PORTAL_CHAT only."""
+    """The portal chat widget as intake knows it: a bearer token allowed PORTAL_CHAT only, and
+    the portal's sign-in vouching for the citizen it acts for.
+
+    The portal's identity provider here is the runtime's fake issuer (real HTTP, real RS256
+    signatures): these tests make up a new citizen for every case, thousands in the outage test,
+    which Keycloak's realm does not hold. tests/integration/test_intake_citizens.py checks
+    citizens' tokens from the real Keycloak."""
 
     name: str
     token: str
+    portal: FakeIdentityProvider
 
     def entry(self) -> dict[str, object]:
         digest = hashlib.sha256(self.token.encode()).hexdigest()
         return {"name": self.name, "token_sha256": digest, "channels": ["PORTAL_CHAT"]}
 
     def acting_for(self, login: str) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self.token}"), ("x-citizen-login", login))
+        citizen = self.portal.mint_citizen(login, expires_in=3600)
+        return (("authorization", f"Bearer {self.token}"), ("x-citizen-token", citizen))
 
 
 @dataclass
@@ -115,6 +126,7 @@ class Casedesk:
     kafka: Kafka
     topics: SystemTopics
     pki: Path  # ca.crt and <name>.crt/.key for every service and caller
+    keycloak: Keycloak  # the people's identity provider the case service trusts
     frontend: Frontend
     processes: dict[str, ServiceProcess]
     sinks: tuple[SmtpSink, SmsSink] | None  # notify's receivers, when it runs
@@ -124,15 +136,22 @@ class Casedesk:
     def bootstrap(self) -> str:
         return self.kafka.bootstrap
 
-    def channel(self, service: str, caller: str = "frontend") -> grpc.aio.Channel:
-        """A mutual-TLS channel to `service`, presenting `caller`'s certificate."""
+    def channel(
+        self, service: str, caller: str = "frontend", person: str | None = None
+    ) -> grpc.aio.Channel:
+        """A mutual-TLS channel to `service`, presenting `caller`'s certificate; with `person`
+        (a development user of Keycloak's `casedesk` realm) every call carries that person's
+        access token, as the desk's calls do."""
         credentials = grpc.ssl_channel_credentials(
             root_certificates=(self.pki / "ca.crt").read_bytes(),
             private_key=(self.pki / f"{caller}.key").read_bytes(),
             certificate_chain=(self.pki / f"{caller}.crt").read_bytes(),
         )
+        interceptors = list(client_interceptors())
+        if person is not None:
+            interceptors.append(PersonTokens(FreshTokens(self.keycloak, person)))
         return grpc.aio.secure_channel(
-            self.service(service).address, credentials, interceptors=client_interceptors()
+            self.service(service).address, credentials, interceptors=interceptors
         )
 
     def service(self, name: str) -> ServiceProcess:
@@ -211,14 +230,17 @@ async def start_casedesk(
     postgres_dsn: str,
     directory: Path,
     *,
+    keycloak: Keycloak,
     services: Collection[str] = SERVICES,
     settings: Mapping[str, Mapping[str, str]] | None = None,
     sms_gateway_deduplicates: bool = False,
 ) -> AsyncIterator[Casedesk]:
     """Start `services` (all five by default); `settings[name]` overrides a service's variables.
 
-    `sms_gateway_deduplicates`: the SMS gateway honours client message ids, as notify expects of
-    a production gateway (its `repeated` list shows what notify sent again after a timeout)."""
+    `keycloak`: the identity provider whose `casedesk` realm signs the specialists' tokens the case
+    service verifies. `sms_gateway_deduplicates`: the SMS gateway honours client message ids, as
+    notify expects of a production gateway (its `repeated` list shows what notify sent again
+    after a timeout)."""
     unknown = (set(services) | set(settings or {})) - set(SERVICES)
     if unknown or "case" not in services:
         raise ValueError(f"services must include case and name only {SERVICES}; got {unknown}")
@@ -248,15 +270,17 @@ async def start_casedesk(
             cleanup.push_async_callback(sms.stop)
             sinks = (smtp, sms)
         cleanup.push_async_callback(asyncio.to_thread, launcher.stop_all)
-        frontend = Frontend("portal-chat", secrets.token_urlsafe(32))
-        case_env = _case_env(wiring, postgres_env, schema)
+        portal = FakeIdentityProvider(realm="portal", audience=CITIZEN_AUDIENCE)
+        await cleanup.enter_async_context(portal)
+        frontend = Frontend("portal-chat", secrets.token_urlsafe(32), portal)
+        case_env = {**_case_env(wiring, postgres_env, schema), **case_oidc_env(keycloak)}
         case = await _start(launcher, "case", case_env, extra)
         names = [name for name in SERVICES if name != "case" and name in services]
         # The others depend on the case service only, so their starts overlap. Every start is
         # awaited, even after one failed, so that none is left running past stop_all().
         started = await asyncio.gather(
             *(
-                _start(launcher, name, _env(name, wiring, case, frontend, sinks), extra)
+                _start(launcher, name, _env(name, wiring, case, frontend, sinks, keycloak), extra)
                 for name in names
             ),
             return_exceptions=True,
@@ -267,7 +291,9 @@ async def start_casedesk(
                 raise outcome
             processes[name] = outcome
         store_env = {k: v for k, v in case_env.items() if not k.startswith("CASEDESK_")}
-        yield Casedesk(kafka, wiring.topics, wiring.pki, frontend, processes, sinks, store_env)
+        yield Casedesk(
+            kafka, wiring.topics, wiring.pki, keycloak, frontend, processes, sinks, store_env
+        )
 
 
 async def _start(
@@ -293,9 +319,10 @@ def _env(
     case: ServiceProcess,
     frontend: Frontend,
     sinks: tuple[SmtpSink, SmsSink] | None,
+    keycloak: Keycloak,
 ) -> dict[str, str]:
     if name == "intake":
-        return _intake_env(wiring, case, frontend)
+        return _intake_env(wiring, case, frontend, sinks, keycloak)
     if name == "sla":
         return _sla_env(wiring)
     if name == "escalation":
@@ -316,9 +343,31 @@ def _case_env(wiring: _Wiring, postgres_env: dict[str, str], schema: str) -> dic
     )
 
 
-def _intake_env(wiring: _Wiring, case: ServiceProcess, frontend: Frontend) -> dict[str, str]:
+def _intake_env(
+    wiring: _Wiring,
+    case: ServiceProcess,
+    frontend: Frontend,
+    sinks: tuple[SmtpSink, SmsSink] | None,
+    keycloak: Keycloak,
+) -> dict[str, str]:
+    # One-time codes go to citizens through the same SMTP server and SMS gateway as notify's.
+    senders = {}
+    if sinks is not None:
+        smtp, sms = sinks
+        senders = {
+            "CASEDESK_SMTP_HOST": "127.0.0.1",
+            "CASEDESK_SMTP_PORT": str(smtp.port),
+            "CASEDESK_SMS_GATEWAY_URL": sms.url,
+            "CASEDESK_SMS_GATEWAY_TOKEN": SMS_TOKEN,
+        }
     return {
         **wiring.common("intake"),
+        **senders,
+        # Citizens as the portal vouches for them; operators of phone/MFC frontends by their
+        # staff token from Keycloak (the case service's audience, as the realm issues it).
+        "CASEDESK_CITIZEN_OIDC_ISSUER": frontend.portal.issuer,
+        "CASEDESK_CITIZEN_OIDC_AUDIENCE": CITIZEN_AUDIENCE,
+        **case_oidc_env(keycloak),
         "CASEDESK_CASE_ADDRESS": case.address,
         "CASEDESK_DATA_DIR": wiring.store("intake"),
         "CASEDESK_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
