@@ -4,6 +4,8 @@ Session fixtures (started on first use, stopped at the end of the session):
   kafka_bootstrap -> "127.0.0.1:<port>", a PLAINTEXT broker for component tests
   secure_kafka    -> SecureKafka: SASL_SSL/SCRAM with ACLs, one principal per service (the
                      whole-system tests run on it, as production does)
+  keycloak        -> support.keycloak.Keycloak: the development identity provider (realms
+                     casedesk and portal): issuer(realm), token(realm, username), admin
   postgres_env    -> eventsourcing's POSTGRES_* variables
                      (add PERSISTENCE_MODULE=eventsourcing.postgres to select that store)
   postgres_dsn    -> "postgresql://casedesk:casedesk@127.0.0.1:<port>/casedesk"
@@ -31,6 +33,7 @@ if str(_HERE) not in sys.path:
 
 from support.endpoints import PostgresServer  # noqa: E402
 from support.errors import InfrastructureError  # noqa: E402
+from support.keycloak import Keycloak  # noqa: E402
 from support.provisioning import SecureKafka, SessionInfrastructure  # noqa: E402
 from support.services import ServiceLauncher  # noqa: E402
 from support.settings import InfraSettings  # noqa: E402
@@ -75,6 +78,15 @@ def secure_kafka(infrastructure: SessionInfrastructure) -> SecureKafka:
         return infrastructure.secure_kafka()
     except InfrastructureError as error:
         pytest.fail(f"a secured Kafka broker is not available: {error}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def keycloak(infrastructure: SessionInfrastructure) -> Keycloak:
+    """Keycloak with deploy/keycloak's realms `casedesk` and `portal` (support/keycloak.py)."""
+    try:
+        return infrastructure.keycloak()
+    except InfrastructureError as error:
+        pytest.fail(f"Keycloak for integration tests is not available: {error}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make down`: stop every process `make up` recorded, then the local broker. Leaves no process.
+# `make down`: stop every process `make up` recorded, then Keycloak and the local broker. Leaves no
+# process.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 RUN="${CASEDESK_RUN_DIR:-$PWD/.run}"
@@ -15,6 +16,7 @@ for pidfile in "$STACK"/pids/*; do
   rm -f "$pidfile"
   echo "stopped $(basename "$pidfile")"
 done
+CASEDESK_RUN_DIR="$STACK" bash tools/infra/keycloak-local.sh stop
 # The secured broker (make up's default) keeps its data under the stack, a PLAINTEXT one in $RUN.
 CASEDESK_RUN_DIR="$STACK" bash tools/infra/kafka-local.sh stop
 bash tools/infra/kafka-local.sh stop

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make status`: what `make up` started and whether it still runs, whether the broker answers,
-# and how far the case service's outbox relay has got (events stored but not yet on Kafka).
+# `make status`: what `make up` started and whether it still runs, whether the broker and Keycloak
+# answer, and how far the case service's outbox relay has got (events stored but not yet on Kafka).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 UV="${UV:-$(command -v uv || echo 'python3 -m uv')}"
@@ -22,6 +22,10 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
 else
   printf '  %-14s %s\n' kafka "NOT REACHABLE on 127.0.0.1:$KAFKA_PORT (the relay keeps events meanwhile)"
 fi
+# Keycloak is not among the pids above: keycloak-local.sh keeps its own (in $STACK/keycloak).
+keycloak=$(CASEDESK_RUN_DIR="$STACK" CASEDESK_KEYCLOAK_PORT="${CASEDESK_KEYCLOAK_PORT:-8180}" \
+  bash tools/infra/keycloak-local.sh status 2>&1)
+printf '  %-14s %s\n' keycloak "$keycloak"
 # The same store variables as up.sh gives the case service.
 PERSISTENCE_MODULE=eventsourcing.sqlite SQLITE_DBNAME="$STACK/data/case.sqlite" \
   $UV run --frozen python -m casedesk_case.cli.outbox_status | sed 's/^/  /'

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make up`: the whole system on this machine — a local Kafka broker (secured), the topics, a mail sink, an
-# SMS-gateway sink and every service that exists, each with its embedded SQLite event store.
+# `make up`: the whole system on this machine — a local Kafka broker (secured), the topics, Keycloak
+# (people's sign-in), a mail sink, an SMS-gateway sink and every service that exists, each with its
+# embedded SQLite event store.
 # Everything it starts is recorded under .run/devstack so that `make down` stops exactly that.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +21,15 @@ SMS_PORT="${CASEDESK_DEV_SMS_PORT:-8025}"
 PKI="$STACK/pki"
 $UV run --frozen casedesk-pki --out "$PKI" \
   --names case,intake,sla,escalation,notify,desk,operator,frontend,kafka >/dev/null
+
+# Keycloak, the identity provider of people: realm `casedesk` (specialists) and realm `portal` (the
+# government portal's citizens), from deploy/keycloak. It takes the longest to start, so it starts
+# in the background now and is awaited before the services, which verify its tokens.
+KEYCLOAK_PORT="${CASEDESK_KEYCLOAK_PORT:-8180}"
+KEYCLOAK_URL="http://127.0.0.1:$KEYCLOAK_PORT"
+CASEDESK_RUN_DIR="$STACK" CASEDESK_KEYCLOAK_PORT="$KEYCLOAK_PORT" \
+  bash tools/infra/keycloak-local.sh start >"$STACK/logs/keycloak-start.log" 2>&1 &
+KEYCLOAK_STARTING=$!
 
 # Kafka as in production: SASL_SSL with a SCRAM principal per service and ACLs that let each write
 # only the topics it owns (casedesk_runtime.kafka_access). CASEDESK_DEV_KAFKA_SECURITY=plaintext
@@ -64,6 +74,17 @@ start() {  # name, command...
   setsid nohup "$@" >"$STACK/logs/$name.log" 2>&1 &
   echo $! >"$STACK/pids/$name"
 }
+
+if ! wait "$KEYCLOAK_STARTING"; then
+  cat "$STACK/logs/keycloak-start.log" >&2
+  echo "Keycloak did not start; its log: $STACK/keycloak/keycloak.log" >&2
+  exit 1
+fi
+# Specialists' tokens (x-person-token) at the case service and from intake's operators; citizens'
+# tokens (x-citizen-token) at intake. Services that verify no tokens ignore these.
+export CASEDESK_OIDC_ISSUER="$KEYCLOAK_URL/realms/casedesk" CASEDESK_OIDC_AUDIENCE=casedesk-case
+export CASEDESK_CITIZEN_OIDC_ISSUER="$KEYCLOAK_URL/realms/portal"
+export CASEDESK_CITIZEN_OIDC_AUDIENCE=casedesk-intake
 
 start mail-sink $UV run --frozen python tools/devstack/mail_sink.py --port "$MAIL_PORT" --dir "$STACK/mail"
 start sms-sink $UV run --frozen python tools/devstack/sms_sink.py --port "$SMS_PORT" --file "$STACK/sms.jsonl"
@@ -111,7 +132,25 @@ echo "  sms sink       http://127.0.0.1:$SMS_PORT/send   (messages in $STACK/sms
 for name in "${running[@]}"; do
   printf '  %-14s grpc://127.0.0.1:%s   (log %s)\n' "$name" "${PORTS[$name]}" "$STACK/logs/$name.log"
 done
-echo "  frontend token $DEV_TOKEN   (metadata: authorization: Bearer <token>, x-citizen-login: <login>)"
+echo "  frontend token $DEV_TOKEN   (metadata: authorization: Bearer <token>, x-citizen-token: <portal token>)"
+echo "  keycloak       $KEYCLOAK_URL   (admin console: admin / ${CASEDESK_KEYCLOAK_ADMIN_PASSWORD:-admin}; log $STACK/keycloak/keycloak.log)"
+echo "    issuers      $CASEDESK_OIDC_ISSUER   (specialists; audience casedesk-case)"
+echo "                 $CASEDESK_CITIZEN_OIDC_ISSUER   (citizens; audience casedesk-intake)"
+echo "    users (password = login):"
+# Read from the realm files, so the list is always the one Keycloak imported.
+python3 - deploy/keycloak/casedesk-realm.json deploy/keycloak/portal-realm.json <<'PY'
+import json, sys
+for path in sys.argv[1:]:
+    realm = json.load(open(path, encoding="utf-8"))
+    for user in realm.get("users", []):
+        roles = ", ".join(user.get("realmRoles", [])) or "citizen"
+        tier = " ".join(f"tier {t}" for t in user.get("attributes", {}).get("tier", []))
+        print(f"      {realm['realm']:<9} {user['username']:<16} {roles}{'  ' + tier if tier else ''}")
+PY
+echo "    tokens from scripts (development clients, password grant):"
+echo "      curl -s -d grant_type=password -d client_id=casedesk-dev-tokens -d client_secret=casedesk-dev-tokens-secret \\"
+echo "        -d username=l1.ivanova -d password=l1.ivanova $CASEDESK_OIDC_ISSUER/protocol/openid-connect/token"
+echo "      (realm portal: client_id=casedesk-portal-frontend, client_secret=casedesk-portal-frontend-secret)"
 echo "  certificates   $PKI   (ca.crt; <name>.crt/.key for each service, operator and frontend)"
 echo "Status (make status):"
 bash tools/devstack/status.sh

@@ -25,6 +25,7 @@ from casedesk_runtime import dev_kafka, kafka_access
 from . import containers, local_processes
 from .endpoints import PostgresServer
 from .errors import InfrastructureError
+from .keycloak import Keycloak, image_from_env, start_keycloak
 from .readiness import _run_blocking, wait_for_kafka, wait_for_postgres, wait_until
 from .services import free_ports
 from .settings import InfraSettings, Mode
@@ -218,6 +219,25 @@ class SessionInfrastructure:
         except InfrastructureError as error:
             return f"Docker is not usable: {error}"
         return None
+
+    # -- Keycloak, the identity provider of people's tokens (issue 16; support/keycloak.py) ------
+    _keycloak: Keycloak | None = None
+
+    def keycloak(self) -> Keycloak:
+        """The session's Keycloak with deploy/keycloak's realms (started on first use): a
+        container of CASEDESK_KEYCLOAK_IMAGE when the session uses Docker, else a local process."""
+        if self._keycloak is None:
+            image = image_from_env() if self._use_docker() else None
+            clock = time.monotonic()
+            started = start_keycloak(
+                self._scratch_dir() / "keycloak", image, self.settings.ready_timeout
+            )
+            self.timings["keycloak"] = time.monotonic() - clock
+            self._cleanups.append(("Keycloak", started.stop))
+            self._keycloak = started
+        return self._keycloak
+
+    # -- end of Keycloak -----------------------------------------------------------------------
 
     def _scratch_dir(self) -> Path:
         if self._scratch is None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the local infrastructure images: casedesk/debian:bookworm, casedesk/kafka:4.3.1 and
-# casedesk/postgres:15. Each image is labelled with a hash of its build context and base image,
+# Build the local infrastructure images: casedesk/debian:bookworm, casedesk/kafka:4.3.1,
+# casedesk/postgres:15 and casedesk/keycloak:26.7.3. Each image is labelled with a hash of its build context and base image,
 # so an unchanged image is skipped in well under a second; FORCE=1 rebuilds all of them.
 # shellcheck source=tools/infra/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 base_tag="${CASEDESK_BASE_IMAGE:-casedesk/debian:bookworm}"
 kafka_tag="casedesk/kafka:$KAFKA_VERSION"
 postgres_tag="casedesk/postgres:15"
+keycloak_tag="casedesk/keycloak:$("$INFRA_DIR/keycloak-dist.sh" version)"
 images_dir="$INFRA_DIR/images"
 hash_label="org.casedesk.inputs-sha256"
 
@@ -57,3 +58,11 @@ build "$kafka_tag" "$staging/kafka"
 mkdir -p "$staging/postgres"
 cp "$images_dir/postgres/Dockerfile" "$images_dir/postgres/entrypoint.sh" "$staging/postgres/"
 build "$postgres_tag" "$staging/postgres"
+
+# Keycloak's distribution, downloaded and built once by keycloak-dist.sh, reaches its image the
+# same way as Kafka's jars (hard links into the build context).
+keycloak_dist="$("$INFRA_DIR/keycloak-dist.sh")"
+mkdir -p "$staging/keycloak"
+cp "$images_dir/keycloak/Dockerfile" "$staging/keycloak/"
+cp -al "$keycloak_dist" "$staging/keycloak/dist" 2>/dev/null || cp -a "$keycloak_dist" "$staging/keycloak/dist"
+build "$keycloak_tag" "$staging/keycloak"
