@@ -16,15 +16,29 @@ deadline. Must (DESIGN.md): >= 500 commands/s with p99 <= 50 ms, rebuild <= 1 ms
 Throughput is measured closed loop with IN_FLIGHT calls at a time, where latency is only
 IN_FLIGHT / throughput by construction (printed as a comment, not as the p99).
 
+Who calls, as in production (README "People"): the cases are created by `intake`, acting for
+the citizen (CITIZEN <login>, as intake names him); the status changes come from the `desk`,
+acting for a signed-in specialist whose access token travels with every call as metadata
+`x-person-token` (one L3 token, since an L3 specialist works every tier, minted once and sent
+with each call as the desk would for the same person; valid for TOKEN_LIFETIME_S). The token is
+issued by a fake OpenID Connect provider this bench starts on loopback
+(casedesk_runtime.testing.identity_provider: discovery and JWKS over real HTTP), and both case
+services verify it against it (CASEDESK_OIDC_ISSUER/AUDIENCE): the verification of the token on
+every status change (signature, issuer, audience, expiry) is real production cost and is included
+in the status-change figures, the CPU per command and the p99; the key set is fetched once, during
+the warm-up. The plaintext service verifies the same token on the same calls (a call with a
+person token acts for that person there too), so the TLS cost below is TLS's alone.
+
 TLS against plaintext. Two case services run side by side, one with mutual TLS (certificates of
-a development PKI made in a temporary directory, the bench calling as `desk`, the identity the
-access table lets create cases and change statuses), one with CASEDESK_GRPC_INSECURE_DEV, each
-on its own schema. The workload is split into ROUNDS rounds per transport, taken in the order
-plaintext, TLS, TLS, plaintext, ... so that drift in the machine's speed (a shared machine) falls
-on both alike; throughputs are the median of the rounds, percentiles are over every paced call of
-the transport's rounds (as many as one run had before). Each service is called over one channel
-(one HTTP/2 connection, as before: see measure_grpc), made and warmed up before the first round
-and reused throughout, as services reuse theirs: the TLS handshake is not in the figures (the
+a development PKI made in a temporary directory: the bench calls as `intake` to create cases and
+as `desk` to change statuses, the identities the access table lets do each), one with
+CASEDESK_GRPC_INSECURE_DEV, each on its own schema. The workload is split into ROUNDS rounds per
+transport, taken in the order plaintext, TLS, TLS, plaintext, ... so that drift in the machine's
+speed (a shared machine) falls on both alike; throughputs are the median of the rounds,
+percentiles are over every paced call of the transport's rounds (as many as one run had before).
+Each service is called over one channel per calling identity (intake's and the desk's: two HTTP/2
+connections, over either transport; see measure_grpc), made and warmed up before the first round
+and reused throughout, as services reuse theirs: the TLS handshakes are not in the figures (the
 bench checks that no connection was made during the rounds).
 Knobs: CASEDESK_BENCH_CASE_{CREATES,CHANGES,PACED} (per transport, split over the rounds),
 CASEDESK_BENCH_CASE_{IN_FLIGHT,RATE,ROUNDS};
@@ -43,8 +57,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -54,13 +69,23 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk.common.v1 import types_pb2
+from casedesk_runtime.oidc_grpc import PERSON_TOKEN_KEY
 from casedesk_runtime.pki import ensure_pki
+from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 from casedesk_runtime.topics import ensure_topics
 
 # The plaintext run: the service's explicit development setting, every call allowed.
 PLAINTEXT = {"CASEDESK_GRPC_INSECURE_DEV": "true"}
-# The TLS run calls as the desk: CreateCase and ChangeStatus are both open to it (access.py).
-CLIENT_IDENTITY = "desk"
+# Who calls in the TLS run (access.py): intake creates the cases, acting for citizens; the desk
+# changes their status, acting for the specialist whose token comes with each call.
+CREATOR, DESK = "intake", "desk"
+# The person behind the desk's calls: an L3 specialist works cases of every tier (person_rules).
+SPECIALIST, SPECIALIST_TIER = "l3.sidorova", "L3"
+# The identity provider's realm and the audience the case service requires (README "People").
+REALM, AUDIENCE = "casedesk", "casedesk-case"
+# The desk sends the signed-in person's token unchanged with each call; the bench's one token
+# must outlive the whole run (Keycloak's 5 minutes would need the desk's refresh, not measured).
+TOKEN_LIFETIME_S = 6 * 3600
 
 
 CREATES = int(os.environ.get("CASEDESK_BENCH_CASE_CREATES", "4000"))
@@ -92,33 +117,63 @@ def dsn(env: dict[str, str]) -> str:
     )
 
 
-def actor(kind: int, name: str) -> pb.CommandContext:
-    return pb.CommandContext(
-        idempotency_key=str(uuid.uuid4()),
-        actor=types_pb2.Actor(kind=kind, id=name),  # type: ignore[arg-type]
-    )
-
-
 def create_request(n: int) -> pb.CreateCaseRequest:
+    """A portal citizen's case as intake relays it: intake names the citizen as the actor."""
+    login = f"citizen-{n}"
     return pb.CreateCaseRequest(
-        context=actor(types_pb2.Actor.SYSTEM, "bench"),
+        context=pb.CommandContext(
+            idempotency_key=str(uuid.uuid4()),
+            actor=types_pb2.Actor(kind=types_pb2.Actor.CITIZEN, id=login),
+        ),
         channel=types_pb2.PORTAL_CHAT,
         type=types_pb2.TECHNICAL,
         category=(types_pb2.REGISTRATION_SIGN_IN, types_pb2.TECHNICAL_FAULT)[n % 2],
-        citizen=types_pb2.Citizen(account_login=f"citizen-{n}", mobile_phone="+79160000000"),
+        citizen=types_pb2.Citizen(account_login=login, mobile_phone="+79160000000"),
         content=types_pb2.CaseContent(subject="Не приходит СМС-код", description="Жду код"),
     )
 
 
-async def drive(calls: list, stubs: list) -> tuple[float, list[float]]:  # type: ignore[type-arg]
-    """Run `calls` (functions of a stub returning an awaitable) IN_FLIGHT at a time."""
+def change_request(case_id: str, action: int) -> pb.ChangeStatusRequest:
+    """A status change as the desk sends it: no actor, the person token says who acts."""
+    return pb.ChangeStatusRequest(
+        context=pb.CommandContext(idempotency_key=str(uuid.uuid4())),
+        case_id=case_id,
+        action=action,  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True)
+class Callers:
+    """The two callers of one case service: intake (creates) and the desk, which sends the
+    specialist's token with each of its calls."""
+
+    intake: case_service_pb2_grpc.CaseServiceStub
+    desk: case_service_pb2_grpc.CaseServiceStub
+    person_token: str
+
+    def create(self, n: int) -> Awaitable[pb.CaseView]:
+        return self.intake.CreateCase(create_request(n), timeout=DEADLINE_S)
+
+    def change(self, case_id: str, action: int) -> Awaitable[pb.CaseView]:
+        return self.desk.ChangeStatus(
+            change_request(case_id, action),
+            metadata=((PERSON_TOKEN_KEY, self.person_token),),
+            timeout=DEADLINE_S,
+        )
+
+
+Call = Callable[[], Awaitable[object]]
+
+
+async def drive(calls: list[Call]) -> tuple[float, list[float]]:
+    """Run `calls` IN_FLIGHT at a time."""
     latencies: list[float] = []
-    queue = iter(enumerate(calls))
+    queue = iter(calls)
 
     async def worker() -> None:
-        for n, call in queue:
+        for call in queue:
             started = time.perf_counter()
-            await call(stubs[n % len(stubs)])
+            await call()
             latencies.append((time.perf_counter() - started) * 1000)
 
     began = time.perf_counter()
@@ -126,12 +181,12 @@ async def drive(calls: list, stubs: list) -> tuple[float, list[float]]:  # type:
     return time.perf_counter() - began, latencies
 
 
-async def paced(calls: list, stubs: list) -> list[float]:  # type: ignore[type-arg]
+async def paced(calls: list[Call]) -> list[float]:
     """Start call n at n / RATE seconds (open loop); latency from that scheduled instant."""
     latencies: list[float] = []
 
-    async def one(n: int, call, scheduled: float) -> None:  # type: ignore[no-untyped-def]
-        await call(stubs[n % len(stubs)])
+    async def one(call: Call, scheduled: float) -> None:
+        await call()
         latencies.append((time.perf_counter() - scheduled) * 1000)
 
     begin = time.perf_counter()
@@ -139,7 +194,7 @@ async def paced(calls: list, stubs: list) -> list[float]:  # type: ignore[type-a
     for n, call in enumerate(calls):
         scheduled = begin + n / RATE
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-        tasks.append(asyncio.create_task(one(n, call, scheduled)))
+        tasks.append(asyncio.create_task(one(call, scheduled)))
     await asyncio.gather(*tasks)
     return latencies
 
@@ -154,6 +209,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# Each channel gets a connection of its own, over either transport: without this, gRPC's global
+# subchannel pool would let two plaintext channels to one address share one connection, whereas
+# two TLS channels (different certificates) cannot.
+CHANNEL_OPTIONS = (("grpc.use_local_subchannel_pool", 1),)
+
+
 @dataclass(frozen=True)
 class Transport:
     """How the bench reaches one of the two case services: mutual TLS or plaintext."""
@@ -161,31 +222,35 @@ class Transport:
     name: str  # "tls" or "plaintext", as printed in the comments
     suffix: str  # appended to the metric names: the TLS figures keep the names they always had
     service_env: dict[str, str]
-    credentials: grpc.ChannelCredentials | None  # the bench's certificate and the CA; None: plain
+    # Per calling identity (CREATOR, DESK): its certificate and the CA. Empty: plaintext.
+    credentials: dict[str, grpc.ChannelCredentials]
 
-    def channel(self, address: str) -> grpc.aio.Channel:
-        if self.credentials is None:
-            return grpc.aio.insecure_channel(address)
-        return grpc.aio.secure_channel(address, self.credentials)
+    def channel(self, address: str, identity: str) -> grpc.aio.Channel:
+        if not self.credentials:
+            return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        return grpc.aio.secure_channel(address, self.credentials[identity], CHANNEL_OPTIONS)
 
 
 def transports(pki: Path) -> tuple[Transport, Transport]:
     """(TLS, plaintext), with a development PKI made in `pki`: the service presents `case`'s
-    certificate, the bench CLIENT_IDENTITY's."""
-    ensure_pki(pki, ["case", CLIENT_IDENTITY])
+    certificate, the bench CREATOR's or DESK's."""
+    ensure_pki(pki, ["case", CREATOR, DESK])
     tls_env = {
         "CASEDESK_TLS_CERT_FILE": str(pki / "case.crt"),
         "CASEDESK_TLS_KEY_FILE": str(pki / "case.key"),
         "CASEDESK_TLS_CA_FILE": str(pki / "ca.crt"),
     }
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=(pki / "ca.crt").read_bytes(),
-        private_key=(pki / f"{CLIENT_IDENTITY}.key").read_bytes(),
-        certificate_chain=(pki / f"{CLIENT_IDENTITY}.crt").read_bytes(),
-    )
+    credentials = {
+        identity: grpc.ssl_channel_credentials(
+            root_certificates=(pki / "ca.crt").read_bytes(),
+            private_key=(pki / f"{identity}.key").read_bytes(),
+            certificate_chain=(pki / f"{identity}.crt").read_bytes(),
+        )
+        for identity in (CREATOR, DESK)
+    }
     return (
         Transport("tls", "", tls_env, credentials),
-        Transport("plaintext", "_plaintext", PLAINTEXT, None),
+        Transport("plaintext", "_plaintext", PLAINTEXT, {}),
     )
 
 
@@ -220,42 +285,34 @@ def established(port: int) -> set[str]:
     return peers
 
 
-async def measure_round(stubs: list, pid: int, figures: Figures, first: int) -> None:  # type: ignore[type-arg]
+async def measure_round(callers: Callers, pid: int, figures: Figures, first: int) -> None:
     """One round on one service: its share of the creates and status changes closed loop, then
     its share of the paced commands. `first` numbers this round's cases."""
     creates_n, changes_n, paced_n = (max(2, n // ROUNDS) for n in (CREATES, CHANGES, PACED))
     case_ids: list[str] = []
     cpu_before = cpu_seconds(pid)
 
-    async def create(stub: case_service_pb2_grpc.CaseServiceStub, n: int) -> None:
-        view = await stub.CreateCase(create_request(n), timeout=DEADLINE_S)
+    async def create(n: int) -> None:
+        view = await callers.create(n)
         case_ids.append(view.case_id)
 
-    elapsed, create_ms = await drive(
-        [lambda s, n=n: create(s, n) for n in range(first, first + creates_n)], stubs
-    )
+    elapsed, create_ms = await drive([partial(create, n) for n in range(first, first + creates_n)])
     figures.creates_per_s.append(creates_n / elapsed)
 
     # Each case moves IN_PROGRESS <-> WAITING_FOR_CITIZEN; one call per case at a time.
     laps = max(1, changes_n // len(case_ids))
     actions = [pb.TAKE_IN_WORK] + [pb.ASK_CLARIFICATION, pb.TAKE_IN_WORK] * laps
-    specialist = types_pb2.Actor.SPECIALIST
     changes = len(case_ids) * (laps + 1)
     per_call: list[float] = []
     began = time.perf_counter()
 
-    async def timed_walk(stub: case_service_pb2_grpc.CaseServiceStub, case_id: str) -> None:
+    async def timed_walk(case_id: str) -> None:
         for action in actions[: laps + 1]:
-            request = pb.ChangeStatusRequest(
-                context=actor(specialist, "l1-001"),
-                case_id=case_id,
-                action=action,  # type: ignore[arg-type]
-            )
             started = time.perf_counter()
-            await stub.ChangeStatus(request, timeout=DEADLINE_S)
+            await callers.change(case_id, action)
             per_call.append((time.perf_counter() - started) * 1000)
 
-    await drive([lambda s, c=c: timed_walk(s, c) for c in case_ids], stubs)
+    await drive([partial(timed_walk, c) for c in case_ids])
     elapsed = time.perf_counter() - began
     figures.changes_per_s.append(changes / elapsed)
     figures.cpu_s += cpu_seconds(pid) - cpu_before
@@ -263,50 +320,58 @@ async def measure_round(stubs: list, pid: int, figures: Figures, first: int) -> 
     figures.saturated_ms += create_ms + per_call
 
     # Latency at the required rate: new cases, then one status change per walked case.
-    creates = [
-        lambda s, n=n: s.CreateCase(create_request(n), timeout=DEADLINE_S)
-        for n in range(10**6 + first, 10**6 + first + paced_n // 2)
+    creates: list[Call] = [
+        partial(callers.create, n) for n in range(10**6 + first, 10**6 + first + paced_n // 2)
     ]
-    paced_changes = [
-        lambda s, c=c: s.ChangeStatus(
-            pb.ChangeStatusRequest(
-                context=actor(specialist, "l1-001"), case_id=c, action=pb.TAKE_IN_WORK
-            ),
-            timeout=DEADLINE_S,
-        )
+    paced_changes: list[Call] = [
+        partial(callers.change, c, pb.TAKE_IN_WORK)
         for c in case_ids[: paced_n - paced_n // 2]
         if laps % 2 == 1  # the walk left these cases WAITING_FOR_CITIZEN
     ]
-    figures.creates_at_rate_ms += await paced(creates, stubs)
-    figures.changes_at_rate_ms += await paced(paced_changes, stubs)
+    figures.creates_at_rate_ms += await paced(creates)
+    figures.changes_at_rate_ms += await paced(paced_changes)
 
 
-async def measure_grpc(targets: list[tuple[Transport, str, int]]) -> dict[str, Figures]:
+async def warm_up(callers: Callers) -> None:
+    """Connect both channels (the handshakes happen here), let the service fetch the identity
+    provider's keys (on the first token) and warm its caches: 300 cases created, then taken in
+    work by the desk."""
+    views: list[pb.CaseView] = []
+
+    async def create(n: int) -> None:
+        views.append(await callers.create(n))
+
+    await drive([partial(create, n) for n in range(300)])
+    await drive([partial(callers.change, v.case_id, pb.TAKE_IN_WORK) for v in views])
+
+
+async def measure_grpc(
+    targets: list[tuple[Transport, str, int]], person_token: str
+) -> dict[str, Figures]:
     """Warm each (transport, address, service pid) up, then ROUNDS rounds on each, in the order
     A B B A A B ... so that a machine slowing down or speeding up weighs on both alike.
 
-    One channel, hence one HTTP/2 connection, per service, as a service holds one per peer. (The
-    four plaintext channels this bench used to open shared one connection, gRPC's global
-    subchannel pool, whereas four TLS channels open four: one channel each keeps the two alike.)
+    One channel, hence one HTTP/2 connection, per calling identity and service (intake's for
+    creates, the desk's for status changes), as a service holds one per peer; the same two over
+    plaintext (CHANNEL_OPTIONS), so the two transports stay alike.
     """
-    stubs: dict[str, list] = {}  # type: ignore[type-arg]
+    callers: dict[str, Callers] = {}
     channels: list[grpc.aio.Channel] = []
     figures = {transport.name: Figures() for transport, _, _ in targets}
     try:
         for transport, address, _ in targets:
-            channels.append(channel := transport.channel(address))
-            stubs[transport.name] = [case_service_pb2_grpc.CaseServiceStub(channel)]
-            warm = [
-                lambda s, n=n: s.CreateCase(create_request(n), timeout=DEADLINE_S)
-                for n in range(300)
-            ]
-            await drive(warm, stubs[transport.name])  # connects: the handshakes happen here
+            stubs = {}
+            for identity in (CREATOR, DESK):
+                channels.append(channel := transport.channel(address, identity))
+                stubs[identity] = case_service_pb2_grpc.CaseServiceStub(channel)
+            callers[transport.name] = Callers(stubs[CREATOR], stubs[DESK], person_token)
+            await warm_up(callers[transport.name])
         ports = {t.name: int(address.rsplit(":", 1)[1]) for t, address, _ in targets}
         connected = {name: established(port) for name, port in ports.items()}
         for number in range(ROUNDS):
             for transport, _, pid in targets if number % 2 == 0 else targets[::-1]:
                 name = transport.name
-                await measure_round(stubs[name], pid, figures[name], first=number * 100_000)
+                await measure_round(callers[name], pid, figures[name], first=number * 100_000)
         for name, port in ports.items():
             new = established(port) - connected[name]
             if new:
@@ -420,12 +485,14 @@ def measure_rebuild(env: dict[str, str]) -> None:
 
 
 def service_environment(transport: Transport) -> dict[str, str]:
-    """This process's environment without any TLS or plaintext setting of the caller's own: each
-    service runs exactly as its transport says."""
+    """This process's environment without any TLS, plaintext or identity-provider setting of the
+    caller's own: each service runs exactly as its transport says and trusts only the bench's
+    identity provider."""
     inherited = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("CASEDESK_TLS_") and k != "CASEDESK_GRPC_INSECURE_DEV"
+        if not k.startswith(("CASEDESK_TLS_", "CASEDESK_OIDC_"))
+        and k != "CASEDESK_GRPC_INSECURE_DEV"
     }
     return {**inherited, **transport.service_env}
 
@@ -458,10 +525,10 @@ def wait_serving(
     transport: Transport, address: str, process: subprocess.Popen[bytes], log: Path
 ) -> None:
     deadline = time.monotonic() + 30
-    if transport.credentials is None:
+    if not transport.credentials:
         channel = grpc.insecure_channel(address)
     else:  # health is open to any caller that completed the TLS handshake
-        channel = grpc.secure_channel(address, transport.credentials)
+        channel = grpc.secure_channel(address, transport.credentials[CREATOR])
     with channel:
         health = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
@@ -499,8 +566,15 @@ def main() -> int:
     try:
         asyncio.run(ensure_topics(kafka))
         logs = Path(tempfile.mkdtemp(prefix="case-bench-"))
-        with tempfile.TemporaryDirectory(prefix="case-bench-pki-") as pki:
+        with (
+            tempfile.TemporaryDirectory(prefix="case-bench-pki-") as pki,
+            FakeIdentityProvider(realm=REALM, audience=AUDIENCE) as identity_provider,
+        ):
             tls, plaintext = transports(Path(pki))
+            # Minted before anything is timed; sent unchanged with every status change.
+            person_token = identity_provider.mint_specialist(
+                SPECIALIST, tier=SPECIALIST_TIER, expires_in=TOKEN_LIFETIME_S
+            )
             with contextlib.ExitStack() as services:
                 targets = []
                 for transport in (plaintext, tls):  # the first round is plaintext's
@@ -508,6 +582,8 @@ def main() -> int:
                         **envs[transport.name],
                         "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka,
                         "POSTGRES_POOL_SIZE": "10",
+                        "CASEDESK_OIDC_ISSUER": identity_provider.issuer,
+                        "CASEDESK_OIDC_AUDIENCE": AUDIENCE,
                         **EXTRA,
                     }
                     log = logs / f"case-{transport.name}.log"
@@ -515,7 +591,7 @@ def main() -> int:
                         running_service(transport, service_env, log)
                     )
                     targets.append((transport, address, pid))
-                figures = asyncio.run(measure_grpc(targets))
+                figures = asyncio.run(measure_grpc(targets, person_token))
         report(tls, figures[tls.name])  # TLS on is the production configuration
         report(plaintext, figures[plaintext.name])
         report_cost(figures[tls.name], figures[plaintext.name])

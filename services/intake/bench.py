@@ -28,6 +28,17 @@ over every paced case of the transport's rounds (as many as one run had before).
 connection (bench -> intake, intake -> case service) is made during the warm-up and reused
 throughout, as in production: the TLS handshakes are not in the figures (the bench checks that
 no connection was made during the rounds).
+
+The citizens are who the portal says, as in production (intake's README "Who the citizen is"):
+the cases are PERSONAL_ACCOUNT submissions, each carrying the signed-in citizen's portal token as
+metadata `x-citizen-token` (beside the frontend's bearer token) and no `citizen.account_login`
+(intake takes the login from the token). The tokens come from a fake OpenID Connect provider this
+bench starts on loopback (casedesk_runtime.testing.identity_provider: realm `portal`, discovery and
+JWKS over real HTTP), one per citizen login used, all minted before anything is timed and valid
+for TOKEN_LIFETIME_S; both intakes verify them against it (CASEDESK_CITIZEN_OIDC_ISSUER/AUDIENCE).
+The verification of each call's token (signature, issuer, audience, expiry) is real production
+cost and is included in every figure (throughput, latencies, CPU per case); the key set is
+fetched once, during the warm-up. Both transports verify alike, so the TLS cost is TLS's alone.
 Knobs: CASEDESK_BENCH_INTAKE_{CASES,PACED_CASES} (per transport, split over the rounds),
 CASEDESK_BENCH_INTAKE_{RATE,IN_FLIGHT,ROUNDS}.
 """
@@ -62,7 +73,9 @@ from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
 from casedesk_runtime.collector import tune_garbage_collector
+from casedesk_runtime.oidc_grpc import CITIZEN_TOKEN_KEY
 from casedesk_runtime.pki import ensure_pki
+from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 from casedesk_runtime.topics import ensure_topics
 from casedesk_vocabulary.topics import CASE_EVENTS
 
@@ -71,6 +84,11 @@ PLAINTEXT = {"CASEDESK_GRPC_INSECURE_DEV": "true"}
 # Identities of the TLS run: intake serves frontends (its access table), the case service lets
 # intake create cases (its own).
 FRONTEND, INTAKE, CASE = "frontend", "intake", "case"
+# The portal's sign-in whose tokens prove citizens, and the audience intake requires (README).
+CITIZEN_REALM, CITIZEN_AUDIENCE = "portal", "casedesk-intake"
+# Every token is minted before the run and must outlive it (the portal's own are short-lived and
+# refreshed by the frontend, which is not what is measured here).
+TOKEN_LIFETIME_S = 6 * 3600
 
 
 SATURATION_CASES = int(os.environ.get("CASEDESK_BENCH_INTAKE_CASES", "3000"))
@@ -83,6 +101,30 @@ DEADLINE_S = 60.0
 # Between the saturation run and the paced one: the paced run measures the service at RATE, not
 # its recovery from the overload just before (followers' backlogs, the database's autovacuum).
 SETTLE_S = 2.0
+# Submissions are numbered, each by a citizen of its own (login(n)): the warm-up's, then each
+# round's saturation and paced cases (the same numbers on both stacks).
+WARM_UP_CASES = 50
+
+
+def saturation_numbers(round_number: int) -> range:
+    first = 100 + round_number * 100_000
+    return range(first, first + max(1, SATURATION_CASES // ROUNDS))
+
+
+def paced_numbers(round_number: int) -> range:
+    first = 10**6 + round_number * 100_000
+    return range(first, first + max(1, PACED_CASES // ROUNDS))
+
+
+def every_number() -> Iterator[int]:
+    yield from range(WARM_UP_CASES)
+    for round_number in range(ROUNDS):
+        yield from saturation_numbers(round_number)
+        yield from paced_numbers(round_number)
+
+
+def login(n: int) -> str:
+    return f"bench-citizen-{n}"
 
 
 def postgres_env() -> dict[str, str]:
@@ -142,12 +184,14 @@ def transports(pki: Path) -> tuple[Transport, Transport]:
 
 
 def inherited_environment() -> dict[str, str]:
-    """This process's environment without any TLS or plaintext setting of the caller's own: each
-    service runs exactly as its transport says."""
+    """This process's environment without any TLS, plaintext or identity-provider setting of the
+    caller's own: each service runs exactly as its transport says and trusts only the bench's
+    identity provider."""
     return {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("CASEDESK_TLS_") and k != "CASEDESK_GRPC_INSECURE_DEV"
+        if not k.startswith(("CASEDESK_TLS_", "CASEDESK_OIDC_", "CASEDESK_CITIZEN_OIDC_"))
+        and k != "CASEDESK_GRPC_INSECURE_DEV"
     }
 
 
@@ -227,13 +271,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 def submission(n: int) -> intake_pb2.SubmitCaseRequest:
+    """Citizen n's case; his login is not in it: intake takes it from his token."""
     return intake_pb2.SubmitCaseRequest(
         idempotency_key=str(uuid.uuid4()),
         channel=types_pb2.PERSONAL_ACCOUNT,
         citizen=types_pb2.Citizen(
             full_name="Иванов Иван Иванович",
             snils="112-233-445 95",
-            account_login=f"bench-citizen-{n}",
             mobile_phone="+79123456789",
         ),
         content=types_pb2.CaseContent(
@@ -285,19 +329,24 @@ class KafkaArrivals:
 
 
 async def submit_all(
-    stub: intake_grpc.IntakeServiceStub, first: int, count: int, rate: float | None
+    stub: intake_grpc.IntakeServiceStub,
+    numbers: range,
+    citizen_tokens: dict[int, str],
+    rate: float | None,
 ) -> tuple[dict[str, float], list[float]]:
-    """Submit `count` cases (paced at `rate`/s, or IN_FLIGHT at a time): case id -> sent at,
-    and the seconds each call took until intake acknowledged.
+    """Submit the cases `numbers` (paced at `rate`/s, or IN_FLIGHT at a time), each with its
+    citizen's token: case id -> sent at, and the seconds each call took until intake
+    acknowledged.
 
     Paced calls count from the moment they were due, not from when the client got round to them
     (an open loop: a client that falls behind must not hide the wait from the figures)."""
     sent: dict[str, float] = {}
     acknowledged: list[float] = []
-    metadata = (("authorization", f"Bearer {TOKEN}"),)
+    frontend = ("authorization", f"Bearer {TOKEN}")
     limit = asyncio.Semaphore(IN_FLIGHT if rate is None else 10 * IN_FLIGHT)
 
     async def one(n: int, due: float | None) -> None:
+        metadata = (frontend, (CITIZEN_TOKEN_KEY, citizen_tokens[n]))
         async with limit:
             started = due if due is not None else time.perf_counter()
             reply = await stub.SubmitCase(submission(n), metadata=metadata, timeout=DEADLINE_S)
@@ -306,12 +355,12 @@ async def submit_all(
 
     begin = time.perf_counter()
     tasks = []
-    for i in range(count):
+    for i, n in enumerate(numbers):
         due = None
         if rate is not None:
             due = begin + i / rate
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        tasks.append(asyncio.create_task(one(first + i, due)))
+        tasks.append(asyncio.create_task(one(n, due)))
     await asyncio.gather(*tasks)
     return sent, acknowledged
 
@@ -352,12 +401,13 @@ async def saturate(
     pids: dict[str, int],
     arrivals: KafkaArrivals,
     figures: Figures,
-    first: int,
+    numbers: range,
+    citizen_tokens: dict[int, str],
 ) -> None:
     """One stack's share of the saturation cases, IN_FLIGHT at a time, until all are on Kafka."""
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     begin = time.perf_counter()
-    sent, _ = await submit_all(stub, first, max(1, SATURATION_CASES // ROUNDS), None)
+    sent, _ = await submit_all(stub, numbers, citizen_tokens, None)
     await arrivals.wait_for(list(sent))
     done = [arrivals.arrived[c] for c in sent if c in arrivals.arrived]
     figures.cases_per_s.append(len(done) / (max(done) - begin))
@@ -368,10 +418,14 @@ async def saturate(
 
 
 async def pace(
-    stub: intake_grpc.IntakeServiceStub, arrivals: KafkaArrivals, figures: Figures, first: int
+    stub: intake_grpc.IntakeServiceStub,
+    arrivals: KafkaArrivals,
+    figures: Figures,
+    numbers: range,
+    citizen_tokens: dict[int, str],
 ) -> None:
     """One stack's share of the paced cases, at RATE/s, until all are on Kafka."""
-    paced, acknowledged = await submit_all(stub, first, max(1, PACED_CASES // ROUNDS), RATE)
+    paced, acknowledged = await submit_all(stub, numbers, citizen_tokens, RATE)
     await arrivals.wait_for(list(paced))
     latencies = [
         (arrivals.arrived[c] - t) * 1000 for c, t in paced.items() if c in arrivals.arrived
@@ -381,8 +435,11 @@ async def pace(
     figures.missing += len(paced) - len(latencies)
 
 
-async def measure(stacks: list[Stack], bootstrap: str) -> dict[str, Figures]:
-    """Warm each stack up, then ROUNDS rounds on each, in the order A B B A A B ..."""
+async def measure(
+    stacks: list[Stack], bootstrap: str, citizen_tokens: dict[int, str]
+) -> dict[str, Figures]:
+    """Warm each stack up, then ROUNDS rounds on each, in the order A B B A A B ...
+    `citizen_tokens`: each case number's citizen's token (every_number)."""
     arrivals = KafkaArrivals(bootstrap)
     await arrivals.start()
     channels = {s.transport.name: s.transport.channel(s.intake_address) for s in stacks}
@@ -390,8 +447,8 @@ async def measure(stacks: list[Stack], bootstrap: str) -> dict[str, Figures]:
     try:
         stubs = {name: intake_grpc.IntakeServiceStub(c) for name, c in channels.items()}
         for stub in stubs.values():
-            # Warm-up: connections (and their handshakes), caches.
-            await submit_all(stub, 0, 50, None)
+            # Warm-up: connections (and their handshakes), the portal's keys, caches.
+            await submit_all(stub, range(WARM_UP_CASES), citizen_tokens, None)
         # This client's own collector pauses would be counted as the services' latency.
         tune_garbage_collector()
         ports = {
@@ -409,12 +466,18 @@ async def measure(stacks: list[Stack], bootstrap: str) -> dict[str, Figures]:
         ]
         for number, stack in order:
             name = stack.transport.name
-            first = 100 + number * 100_000
-            await saturate(stubs[name], stack.pids, arrivals, figures[name], first)
+            await saturate(
+                stubs[name],
+                stack.pids,
+                arrivals,
+                figures[name],
+                saturation_numbers(number),
+                citizen_tokens,
+            )
         await asyncio.sleep(SETTLE_S)
         for number, stack in order:
             name = stack.transport.name
-            await pace(stubs[name], arrivals, figures[name], 10**6 + number * 100_000)
+            await pace(stubs[name], arrivals, figures[name], paced_numbers(number), citizen_tokens)
         for link, port in ports.items():
             new = established(port) - connected[link]
             if new:
@@ -494,8 +557,16 @@ def main() -> int:
     }
     try:
         asyncio.run(ensure_topics(bootstrap))
-        with tempfile.TemporaryDirectory(prefix="casedesk-intake-bench-") as scratch:
+        with (
+            tempfile.TemporaryDirectory(prefix="casedesk-intake-bench-") as scratch,
+            FakeIdentityProvider(realm=CITIZEN_REALM, audience=CITIZEN_AUDIENCE) as portal,
+        ):
             logs = Path(scratch)
+            # One token per citizen, all minted now: signing is the portal's work, not intake's.
+            citizen_tokens = {
+                n: portal.mint_citizen(login(n), expires_in=TOKEN_LIFETIME_S)
+                for n in every_number()
+            }
             tls, plaintext = transports(logs / "pki")
             order = (plaintext, tls)  # the first round is plaintext's
             case_specs = [
@@ -527,6 +598,8 @@ def main() -> int:
                             # A paced run that falls behind has up to 10 x IN_FLIGHT calls in
                             # progress (submit_all): measured, not refused by the edge's cap.
                             "CASEDESK_FRONTEND_MAX_CONCURRENT_CALLS": str(10 * IN_FLIGHT),
+                            "CASEDESK_CITIZEN_OIDC_ISSUER": portal.issuer,
+                            "CASEDESK_CITIZEN_OIDC_AUDIENCE": CITIZEN_AUDIENCE,
                         },
                         transport,
                     )
@@ -545,7 +618,7 @@ def main() -> int:
                             intake_pid,
                         ) in zip(order, cases, intakes, strict=True)
                     ]
-                    figures = asyncio.run(measure(stacks, bootstrap))
+                    figures = asyncio.run(measure(stacks, bootstrap, citizen_tokens))
         report(tls, figures[tls.name])  # TLS on is the production configuration
         report(plaintext, figures[plaintext.name])
         report_cost(figures[tls.name], figures[plaintext.name])

@@ -318,3 +318,61 @@ def test_replicas_appending_at_once_keep_one_unbroken_chain(
             replica.close()
         with psycopg.connect(postgres_dsn, autocommit=True) as connection:
             connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def rotating_realm(keycloak: Any) -> Iterator[str]:
+    """A private copy of the casedesk realm whose keys a test may rotate (the session's realm is
+    shared), with one specialist."""
+    from support.keycloak import REALMS_DIR
+
+    name = f"casedesk-rotation-{uuid.uuid4().hex[:8]}"
+    representation = json.loads((REALMS_DIR / "casedesk-realm.json").read_text())
+    users = [user for user in representation["users"] if user["username"] == "l3.sidorova"]
+    keycloak.admin.create_realm({**representation, "realm": name, "users": users})
+    yield name
+    keycloak.admin.delete_realm(name)
+
+
+async def test_a_key_rotated_in_keycloak_is_picked_up_without_a_restart(
+    services: Any, case_env: dict[str, str], pki_dir: Path, keycloak: Any, rotating_realm: str
+) -> None:
+    def token() -> str:
+        return str(keycloak.token(rotating_realm, "l3.sidorova", client="casedesk-dev-tokens",
+                                  client_secret="casedesk-dev-tokens-secret"))  # fmt: skip
+
+    env = {**case_env, "CASEDESK_OIDC_ISSUER": keycloak.issuer(rotating_realm)}
+    service = services("casedesk_case", env)
+    callers = Callers(service.address, pki_dir)
+    try:
+        case_id = await chat_case(callers)
+        desk = callers("desk")
+
+        async def read(with_token: str) -> Any:
+            request = pb.GetCaseRequest(case_id=case_id)
+            return await desk.GetCase(request, metadata=[("x-person-token", with_token)])
+
+        before = token()
+        assert (await read(before)).case_id == case_id
+        old_kid = jwt.get_unverified_header(before)["kid"]
+        new_kid = keycloak.admin.rotate_signing_key(rotating_realm, retire="disabled")
+        after = token()
+        assert jwt.get_unverified_header(after)["kid"] == new_kid != old_kid
+        # The service meets a kid it does not know and fetches the keys again (at most every
+        # 10 s, so a spray of made-up kids cannot make it hammer the identity provider).
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            try:
+                assert (await read(after)).case_id == case_id
+                break
+            except grpc.aio.AioRpcError as error:
+                assert error.code() == grpc.StatusCode.UNAUTHENTICATED, error.details()
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(1)
+        # The retired key is gone from the published set: its tokens prove nothing any more.
+        stale = await refused(read(before))
+        assert stale.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert service.running and service.pid is not None  # the same process throughout
+    finally:
+        await callers.close()
