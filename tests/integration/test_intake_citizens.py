@@ -29,6 +29,8 @@ import pytest_asyncio
 from support.provisioning import SecureKafka
 from support.system import Casedesk, start_casedesk
 
+from casedesk.case.v1 import case_service_pb2 as case_pb2
+from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
 from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
@@ -96,7 +98,7 @@ async def casedesk(
     }
     directory: Path = tmp_path_factory.mktemp("intake-citizens")
     async with start_casedesk(
-        secure_kafka, postgres_env, postgres_dsn, directory,
+        secure_kafka, postgres_env, postgres_dsn, directory, keycloak=keycloak,
         services=("case", "intake"), settings={"intake": intake},
     ) as system:  # fmt: skip
         yield system
@@ -312,6 +314,47 @@ async def test_an_operator_signed_in_to_keycloak_acts_for_a_caller(
     call.idempotency_key = str(uuid.uuid4())
     code, details = await refusal(intake.SubmitCase(call, metadata=operator("audit.kuznetsov")))
     assert code == grpc.StatusCode.PERMISSION_DENIED and "roles" in details
+
+
+async def test_the_case_events_record_the_citizen_and_the_operator_who_identified_him(
+    casedesk: Casedesk, intake: intake_grpc.IntakeServiceStub, keycloak: Any
+) -> None:
+    def operator(username: str) -> list[tuple[str, str]]:
+        token = keycloak.token(STAFF, username)
+        return [*frontend(casedesk, "contact-centre"), ("x-person-token", token)]
+
+    call = intake_pb2.SubmitCaseRequest(
+        idempotency_key=str(uuid.uuid4()),
+        channel=types_pb2.PHONE,
+        citizen=types_pb2.Citizen(full_name="Иванов Иван", account_login="ivanov.ii"),
+        content=types_pb2.CaseContent(subject="Звонок", description="Не приходит СМС-код"),
+        provenance=types_pb2.Provenance(
+            phone=types_pb2.PhoneOrigin(call_id=str(uuid.uuid4()), caller_number="+79161234567")
+        ),
+    )
+    case = await intake.SubmitCase(call, metadata=operator("l1.ivanova"))
+    comment = intake_pb2.AddCommentRequest(
+        idempotency_key=str(uuid.uuid4()), case_number=case.number, body="Перезвонил, дополнил"
+    )
+    await intake.AddComment(comment, metadata=operator("l2.petrov"))
+    # Read back as a specialist at the desk (the case service verifies the Keycloak token).
+    reader = [("x-person-token", keycloak.token(STAFF, "l3.sidorova"))]
+    async with casedesk.channel("case", caller="desk") as channel:
+        cases = case_grpc.CaseServiceStub(channel)
+        view = await cases.GetCase(case_pb2.GetCaseRequest(number=case.number), metadata=reader)
+        history = await cases.GetHistory(
+            case_pb2.GetHistoryRequest(case_id=view.case_id), metadata=reader
+        )
+    recorded = [
+        (e.WhichOneof("payload"), e.meta.actor.kind, e.meta.actor.id, e.identified_by)
+        for e in history.events
+        if e.WhichOneof("payload") in ("created", "commented")
+    ]
+    assert recorded == [
+        ("created", types_pb2.Actor.CITIZEN, "ivanov.ii", "l1.ivanova"),
+        ("commented", types_pb2.Actor.CITIZEN, "ivanov.ii", "l2.petrov"),
+    ]
+    assert history.events[0].created.identified_by == "l1.ivanova"
 
 
 async def test_replicas_count_wrong_codes_together_on_postgresql(postgres_dsn: str) -> None:

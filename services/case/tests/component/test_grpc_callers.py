@@ -16,6 +16,7 @@ from casedesk_case.grpc_api.access import CASE_ACCESS
 from casedesk_case.grpc_api.people import People
 from casedesk_case.settings import CaseSettings
 from casedesk_runtime import pki
+from casedesk_runtime.grpc_errors import field_violations
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 
 from .conftest import RunningService, running_case_service
@@ -88,6 +89,69 @@ async def test_services_act_only_as_whom_they_stand_for(secure_service: RunningS
     )
     escalate.context.CopyFrom(context(SYSTEM, "escalation"))
     assert (await escalation.Escalate(escalate)).tier == types_pb2.L2
+
+
+async def test_intake_names_the_operator_who_identified_the_citizen_and_nobody_else_does(
+    secure_service: RunningService, idp: FakeIdentityProvider
+) -> None:
+    intake, desk = secure_service.stub_as("intake"), secure_service.stub_as("desk")
+    registered = create_request()
+    registered.channel = types_pb2.PHONE
+    registered.context.CopyFrom(context(CITIZEN, "ivanov.ii"))
+    registered.context.identified_by = "l1.ivanova"
+    case_id = (await intake.CreateCase(registered)).case_id
+    comment = pb.AddCommentRequest(
+        context=context(CITIZEN, "ivanov.ii"), case_id=case_id, body="Перезвонил", public=True
+    )
+    comment.context.identified_by = "l2.petrov"
+    await intake.AddComment(comment)
+    ivanova = [("x-person-token", idp.mint_specialist("l1.ivanova", tier="L1"))]
+    history = await desk.GetHistory(pb.GetHistoryRequest(case_id=case_id), metadata=ivanova)
+    assert [(e.meta.actor.kind, e.meta.actor.id, e.identified_by) for e in history.events] == [
+        (CITIZEN, "ivanov.ii", "l1.ivanova"),  # Created
+        (CITIZEN, "ivanov.ii", "l1.ivanova"),  # its Assigned
+        (CITIZEN, "ivanov.ii", "l2.petrov"),  # Commented
+    ]
+    assert history.events[0].created.identified_by == "l1.ivanova"
+
+    # Only intake verified the operator: the desk's person acts as themself, escalation as SYSTEM.
+    by_desk = pb.AddCommentRequest(
+        context=pb.CommandContext(identified_by="l2.petrov"), case_id=case_id, body="x",
+        public=True,
+    )  # fmt: skip
+    error = await refused(desk.AddComment(by_desk, metadata=ivanova))
+    assert (error.code(), error.details()) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "context.identified_by must be empty for l1.ivanova: a person acts as themself (a case "
+        "they register records them as the one who identified the citizen)",
+    )
+    escalate = pb.EscalateRequest(
+        context=context(SYSTEM, "escalation"), case_id=case_id, to_tier=types_pb2.L2
+    )
+    escalate.context.identified_by = "l1.ivanova"
+    error = await refused(secure_service.stub_as("escalation").Escalate(escalate))
+    assert (error.code(), error.details()) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "only intake names the operator who identified the citizen (context.identified_by); "
+        "escalation must leave it empty",
+    )
+    as_system = pb.AddCommentRequest(
+        context=context(SYSTEM, "intake"), case_id=case_id, body="x", public=True
+    )
+    as_system.context.identified_by = "l1.ivanova"
+    not_a_name = pb.AddCommentRequest(
+        context=context(CITIZEN, "ivanov.ii"), case_id=case_id, body="x", public=True
+    )
+    not_a_name.context.identified_by = "l1 ivanova"
+    for request, problem in (
+        (as_system, "context.actor must be that CITIZEN"),
+        (not_a_name, "printable, without spaces"),
+    ):
+        error = await refused(intake.AddComment(request))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert [f for f, d in field_violations(error) if problem in d] == ["context.identified_by"]
+    history = await desk.GetHistory(pb.GetHistoryRequest(case_id=case_id), metadata=ivanova)
+    assert len(history.events) == 3, "nothing refused was recorded"
 
 
 async def test_reads_by_people_are_journaled_with_the_caller_and_intakes_are_not(

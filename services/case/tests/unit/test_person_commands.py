@@ -24,7 +24,7 @@ from casedesk_case.domain.values import (
 from casedesk_case.testing import CaseApplication
 from casedesk_case.wire.events import to_case_event
 
-from ..conftest import create, meta
+from ..conftest import CITIZEN, create, meta
 
 IVANOVA = Person("l1.ivanova", frozenset({Role.SPECIALIST}), Tier.L1)
 PETROV = Person("l2.petrov", frozenset({Role.SPECIALIST}), Tier.L2)
@@ -155,5 +155,90 @@ def test_a_case_stored_before_identified_by_existed_still_loads_and_publishes(
         assert app.get_case(case.case_id).number == case.number
         created = to_case_event(app.history(case.case_id).events[0])
         assert created.created.number == case.number and created.created.identified_by == ""
+    finally:
+        app.close()
+
+
+# -- an operator acting for a citizen through intake ------------------------------------------
+
+
+def through_operator(operator: str = "l1.ivanova", key: str = "") -> CommandMeta:
+    """What the gRPC layer hands the application for intake's command, an operator acting."""
+    context = EventContext(
+        Actor(ActorKind.CITIZEN, "ivanov.ii"), correlation_id="c", identified_by=operator
+    )
+    return CommandMeta(context=context, idempotency_key=key)
+
+
+def test_an_operators_command_records_the_citizen_and_the_operator(app: CaseApplication) -> None:
+    case = create(app, channel=Channel.PHONE, meta=through_operator())
+    app.add_comment(case.case_id, body="Дополню", public=True, meta=through_operator("l2.petrov"))
+    app.request_escalation(
+        case.case_id, reason=EscalationReason.NO_ANSWER_IN_TIME, explanation="",
+        meta=through_operator(),
+    )  # fmt: skip
+    app.add_comment(case.case_id, body="Сам", public=True, meta=meta(CITIZEN))
+    events = [to_case_event(e) for e in app.history(case.case_id).events]
+    assert [(e.WhichOneof("payload"), e.meta.actor.id, e.identified_by) for e in events] == [
+        ("created", "ivanov.ii", "l1.ivanova"),
+        ("assigned", "ivanov.ii", "l1.ivanova"),
+        ("commented", "ivanov.ii", "l2.petrov"),
+        ("escalation_requested", "ivanov.ii", "l1.ivanova"),
+        ("commented", "ivanov.ii", ""),  # the citizen by himself
+    ]
+    assert events[0].created.identified_by == "l1.ivanova"
+    assert to_case_event(app.history(create(app).case_id).events[0]).identified_by == ""
+
+
+def test_a_repeat_through_an_operator_registers_a_case_he_identified(
+    app: CaseApplication,
+) -> None:
+    case = create(app, channel=Channel.PHONE, meta=through_operator())
+    app.change_status(case.case_id, to_status=Status.IN_PROGRESS, reason="", meta=meta())
+    app.change_status(case.case_id, to_status=Status.ANSWER_READY, reason="", meta=meta())
+    repeat = app.repeat_case(case.case_id, reason="Не помогло", meta=through_operator("l2.petrov"))
+    created = to_case_event(app.history(repeat.case_id).events[0])
+    assert (created.created.repeat_of, created.created.identified_by) == (
+        case.case_id,
+        "l2.petrov",
+    )
+    repeated = to_case_event(app.history(case.case_id).events[-1])
+    assert (repeated.WhichOneof("payload"), repeated.identified_by) == ("repeated", "l2.petrov")
+
+
+def test_another_operators_command_with_the_same_key_is_not_a_retry(app: CaseApplication) -> None:
+    case = create(app)
+    comment = {"body": "Звонок", "public": True}
+    first = app.add_comment(case.case_id, **comment, meta=through_operator(key="intake-1"))  # type: ignore[arg-type]
+    again = app.add_comment(case.case_id, **comment, meta=through_operator(key="intake-1"))  # type: ignore[arg-type]
+    assert again == first
+    with pytest.raises(IdempotencyKeyReused):
+        app.add_comment(case.case_id, **comment, meta=through_operator("l2.petrov", "intake-1"))  # type: ignore[arg-type]
+    assert len(app.get_case(case.case_id).comments) == 1
+
+
+def test_events_stored_before_identified_by_existed_name_no_operator(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+    app = CaseApplication(env=env)
+    case = create(app)
+    app.close()
+    with sqlite3.connect(path) as connection:  # contexts as an older version stored them
+        rows = connection.execute(
+            "SELECT rowid, state FROM stored_events WHERE topic LIKE 'casedesk.case.Case.%'"
+        ).fetchall()
+        for rowid, state in rows:
+            old = json.loads(state)
+            del old["context"]["_data_"]["identified_by"]
+            connection.execute(
+                "UPDATE stored_events SET state = ? WHERE rowid = ?",
+                [json.dumps(old).encode(), rowid],
+            )
+    app = CaseApplication(env=env)
+    try:
+        events = [to_case_event(e) for e in app.history(case.case_id).events]
+        assert [e.identified_by for e in events] == ["", ""]
+        app.add_comment(case.case_id, body="ещё", public=True, meta=through_operator())
+        assert to_case_event(app.history(case.case_id).events[-1]).identified_by == "l1.ivanova"
     finally:
         app.close()

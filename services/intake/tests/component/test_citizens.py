@@ -206,10 +206,31 @@ async def test_an_operator_acts_for_a_citizen_identified_by_phone(intake) -> Non
     reply = await intake.stub.SubmitCase(request, metadata=as_operator("contact-centre"))
     (created,) = intake.cases.of_type(case_pb2.CreateCaseRequest)
     assert created.context.actor == types_pb2.Actor(kind=types_pb2.Actor.CITIZEN, id="ivanov.ii")
+    assert created.context.identified_by == "l1.ivanova", "the case service records both"
     comment = intake_pb2.AddCommentRequest(idempotency_key="c", case_number=reply.number, body="x")
-    await intake.stub.AddComment(comment, metadata=as_operator("contact-centre"))
+    await intake.stub.AddComment(comment, metadata=as_operator("contact-centre", "l2.petrov"))
     (sent,) = intake.cases.of_type(case_pb2.AddCommentRequest)
     assert sent.context.actor.id == "ivanov.ii", "the citizen acts, through the operator"
+    assert sent.context.identified_by == "l2.petrov", "whoever took this call"
+    plea = intake_pb2.RequestEscalationRequest(
+        idempotency_key="e", case_number=reply.number, reason=events_pb2.NO_ANSWER_IN_TIME
+    )
+    await intake.stub.RequestEscalation(plea, metadata=as_operator("contact-centre"))
+    intake.cases.set_status(reply.number, types_pb2.ANSWER_READY)
+    repeat = intake_pb2.RepeatCaseRequest(idempotency_key="r", case_number=reply.number, reason="y")
+    await intake.stub.RepeatCase(repeat, metadata=as_operator("contact-centre"))
+    for kind in (case_pb2.RequestEscalationRequest, case_pb2.RepeatCaseRequest):
+        (sent,) = intake.cases.of_type(kind)
+        assert sent.context.identified_by == "l1.ivanova", kind.__name__
+
+
+async def test_a_citizen_acting_himself_names_no_operator(intake) -> None:
+    reply = await intake.stub.SubmitCase(submission(), metadata=metadata())
+    comment = intake_pb2.AddCommentRequest(idempotency_key="c", case_number=reply.number, body="x")
+    await intake.stub.AddComment(comment, metadata=metadata())
+    sent = [*intake.cases.of_type(case_pb2.CreateCaseRequest),
+            *intake.cases.of_type(case_pb2.AddCommentRequest)]  # fmt: skip
+    assert [m.context.identified_by for m in sent] == ["", ""]
 
 
 async def test_an_mfc_case_names_the_operator_of_the_token(intake) -> None:

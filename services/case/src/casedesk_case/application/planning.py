@@ -81,8 +81,9 @@ class CommandPlanner:
         linked_id = parse_case_id(linked_to, "linked_to") if linked_to else None
         arguments = (channel, case_type, category, citizen, content, queue, priority, origin,
                      tuple(attachments), linked_to)  # fmt: skip
-        # A person registers a case for a citizen they met (a call, a visit) and identified.
-        identified_by = ""
+        # A person registers a case for a citizen they met (a call, a visit) and identified;
+        # through intake, an operator who identified the citizen may act for him.
+        identified_by = meta.context.identified_by
         if meta.person is not None:
             check_may(meta.person, Work.REGISTER, channel)
             identified_by = meta.person.username
@@ -146,7 +147,7 @@ class CommandPlanner:
                 original.channel, original.case_type, original.category,
                 self._roster.queue_for(original.category, original.tier), original.tier,
                 original.priority, original.citizen, content, original.origin, [],
-                str(original.id), "", meta.context,
+                str(original.id), "", meta.context, meta.context.identified_by,
             )  # fmt: skip
             original.record_repeat(str(repeat.id), repeat.number, reason, meta.context)
             return repeat, (claim, original)

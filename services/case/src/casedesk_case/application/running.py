@@ -174,8 +174,12 @@ class CommandRunner:
 
 def _digest(command: Command) -> str:
     """What the command asked for, to tell a retry from a reused key. A person's command also
-    names the person: another person's command with the same key is another command, and must
-    not be answered with the first one's result."""
+    names the person, and an operator's (through intake) the operator: another person's command
+    with the same key is another command, and must not be answered with the first one's result
+    (whose events name somebody else). Named only when there is one, so that the receipts of
+    commands without stay valid."""
     person = command.meta.person
-    names = (f"person={person.username}",) if person is not None else ()
+    names = [f"person={person.username}"] if person is not None else []
+    if command.meta.context.identified_by:
+        names.append(f"identified_by={command.meta.context.identified_by}")
     return fingerprint(command.name, *command.arguments, *names)

@@ -62,9 +62,10 @@ class Case(Aggregate):
         repeat_of: str,
         linked_to: str,
         context: EventContext,
-        # A case registered at the desk for a citizen met by phone or in person: the specialist
-        # (also the actor) who identified the citizen. Absent from events stored before it
-        # existed, hence the default; kept in the event only, not in the case's state.
+        # A case registered for a citizen met by phone or in person: the member of staff who
+        # identified the citizen (at the desk the specialist, also the actor; through intake the
+        # operator acting for the citizen, also in context.identified_by). Absent from events
+        # stored before it existed, hence the default; kept in the event only, not in the state.
         identified_by: str = "",
     ) -> None:
         self.number = number

@@ -41,6 +41,9 @@ SERVICE_ACTORS: Mapping[str, frozenset[ActorKind]] = {
 }
 # Callers that carry a person's access token: the actor is the person, never the request's word.
 PERSON_CALLERS = frozenset({DESK, OPERATOR})
+# Services that may name the operator who identified the citizen they act for
+# (context.identified_by): intake verifies the operator's staff token before it does.
+IDENTIFYING_SERVICES = frozenset({INTAKE})
 # Channels where a member of staff meets the citizen (a call, a visit) and registers the case.
 DESK_CHANNELS = frozenset({Channel.PHONE, Channel.MFC})
 
@@ -161,3 +164,19 @@ def check_service_actor(service: str, actor: Actor) -> None:
             raise NotPermitted(f"only intake acts as a citizen; {service} acts as SYSTEM")
         kinds = " or ".join(sorted(k.value for k in allowed))
         raise NotPermitted(f"{service} may act only as {kinds}, not as {actor.kind.value}")
+
+
+def check_may_name_identifier(caller: str, person: Person | None) -> None:
+    """Who may record that an operator identified the citizen a command acts for: a service in
+    IDENTIFYING_SERVICES. Anyone else could otherwise pin a command on a member of staff who
+    never saw the citizen."""
+    if person is not None:
+        raise NotPermitted(
+            f"context.identified_by must be empty for {person.username}: a person acts as "
+            "themself (a case they register records them as the one who identified the citizen)"
+        )
+    if caller not in IDENTIFYING_SERVICES:
+        raise NotPermitted(
+            f"only intake names the operator who identified the citizen "
+            f"(context.identified_by); {caller} must leave it empty"
+        )

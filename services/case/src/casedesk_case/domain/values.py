@@ -55,12 +55,16 @@ class EventContext:
 
     `trace_parent` is the W3C traceparent of that command, kept so that the outbox relay can
     continue the same trace when it publishes the event later, possibly after a restart.
+    `identified_by`: the operator (identity-provider username) acting for the citizen who is
+    the actor, having identified him by phone or in person; empty when the actor acts himself.
+    Stored events from before it existed lack it, hence the default (no upcaster needed).
     """
 
     actor: Actor
     correlation_id: str = ""
     causation_id: str = ""
     trace_parent: str = ""
+    identified_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ the person whose access token comes with the call (`x-person-token`).
 
 - `intake` and `escalation` act by themselves: the command's actor is what they name, within
   what they stand for (domain/person_rules.py: intake a CITIZEN or SYSTEM, escalation SYSTEM).
+  Intake alone also names the operator who identified the citizen it acts for.
 - `desk` and `operator` act for a person: without a valid token the call is UNAUTHENTICATED
   (the reason in words), with the identity provider away UNAVAILABLE; the actor is the person.
 - In plaintext development mode (CASEDESK_GRPC_INSECURE_DEV) no caller is known: a call with a
@@ -26,6 +27,7 @@ from casedesk_case.application.person_reads import DEFAULT_PURPOSE, Reader
 from casedesk_case.domain.person_rules import (
     PERSON_CALLERS,
     Person,
+    check_may_name_identifier,
     check_service_actor,
     person_actor,
 )
@@ -59,6 +61,13 @@ class Acting:
             return None
         if self.caller != INSECURE_DEV:
             check_service_actor(self.caller, named)
+        return named
+
+    def identifier(self, named: str) -> str:
+        """The operator who identified the acting citizen, as the request names him (empty:
+        none), if this caller may say so (domain/person_rules.py)."""
+        if named and (self.person is not None or self.caller != INSECURE_DEV):
+            check_may_name_identifier(self.caller, self.person)
         return named
 
     def reader(self) -> Reader | None:

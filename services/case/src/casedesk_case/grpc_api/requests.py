@@ -11,6 +11,7 @@ from casedesk_case.application import CommandMeta
 from casedesk_case.application.views import AccessFilter
 from casedesk_case.domain.values import (
     Actor,
+    ActorKind,
     Attachment,
     CaseType,
     Category,
@@ -34,6 +35,7 @@ from casedesk_case.wire.values import (
 from casedesk_runtime.events import from_timestamp
 
 _TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+MAX_USERNAME_LENGTH = 255  # Keycloak's limit for a username
 
 # What each lifecycle action asks for.
 ACTION_TARGETS = {
@@ -59,6 +61,9 @@ def command_meta(
         check.require(bool(context.actor.id), "context.actor.id", "is required")
     # A request that names an actor badly is refused for that (INVALID_ARGUMENT) first.
     actor = acting.actor(named) if not check.violations else None
+    identified_by = acting.identifier(context.identified_by) if not check.violations else ""
+    if context.identified_by:
+        _identifier(check, context.identified_by, named)
     check.require(context.expected_version >= 0, "context.expected_version", "must not be negative")
     check.require(
         len(context.idempotency_key) <= MAX_KEY_LENGTH,
@@ -78,10 +83,31 @@ def command_meta(
             correlation_id=context.correlation_id or causation,
             causation_id=causation,
             trace_parent=trace_parent,
+            identified_by=identified_by,
         ),
         idempotency_key=context.idempotency_key,
         expected_version=context.expected_version,
         person=acting.person,
+    )
+
+
+def _identifier(check: RequestCheck, username: str, named: Actor | None) -> None:
+    """An operator's username as the identity provider issues it; he acts for a citizen."""
+    field = "context.identified_by"
+    check.require(
+        len(username) <= MAX_USERNAME_LENGTH,
+        field,
+        f"must be at most {MAX_USERNAME_LENGTH} characters (an identity provider's username)",
+    )
+    check.require(
+        username.isprintable() and not any(c.isspace() for c in username),
+        field,
+        "must be an identity provider's username: printable, without spaces",
+    )
+    check.require(
+        named is not None and named.kind is ActorKind.CITIZEN,
+        field,
+        "names the operator acting for a citizen: context.actor must be that CITIZEN",
     )
 
 

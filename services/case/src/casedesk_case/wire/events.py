@@ -49,7 +49,9 @@ def to_case_event(event: Any) -> events_pb2.CaseEvent:
         actor=actor_to_proto(context.actor),
     )
     field, build = _PAYLOADS[type(event)]
-    return events_pb2.CaseEvent(meta=meta, **{field: build(event)})
+    return events_pb2.CaseEvent(
+        meta=meta, identified_by=context.identified_by, **{field: build(event)}
+    )
 
 
 def _created(e: Any) -> events_pb2.Created:

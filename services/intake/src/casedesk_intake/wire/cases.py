@@ -29,16 +29,16 @@ from casedesk_vocabulary.enums import ActorKind, Channel, Status
 
 
 def command_context(command: Command) -> case_pb2.CommandContext:
-    # The derived key also correlates everything this frontend call causes downstream.
-    # command.identified_by (an operator acting for the citizen) has no field in the case
-    # service's CommandContext yet; until it has, an MFC case carries the operator in its
-    # provenance (mfc.operator_id) and intake logs who acted.
+    # The derived key also correlates everything this frontend call causes downstream. An
+    # operator acting for the citizen (his token verified here) is recorded by the case service
+    # on every event of the command, beside the citizen as the actor.
     key = command.key
     return case_pb2.CommandContext(
         idempotency_key=key,
         actor=actor_message(command.actor),
         correlation_id=key,
         causation_id=key,
+        identified_by=command.identified_by,
     )
 
 
