@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST := $(UV) run --frozen pytest
 UNIT_PATHS := $(wildcard libs/*/tests services/*/tests tools/*/tests replay/tests deploy/helm/tests)
 
-.PHONY: help setup proto up down status test test-unit test-integration test-outage-long lint bench images
+.PHONY: help setup proto up down status test test-unit k8s-test test-integration test-outage-long lint bench images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -26,10 +26,18 @@ down: ## stop everything `make up` started
 status: ## what `make up` runs, the broker, and the outbox relay's lag
 	bash tools/devstack/status.sh
 
-test: setup lint test-unit test-integration ## the full suite CI runs
+test: setup lint test-unit k8s-test test-integration ## the full suite CI runs
 
 test-unit: proto ## unit and component tests (no external servers)
 	$(PYTEST) $(UNIT_PATHS) -q
+
+# etcd, kube-apiserver and kube-controller-manager on loopback, no kubelet (tests/k8s). The
+# binaries are built from the Go module proxy before pytest starts, outside its per-test timeout:
+# 10-17 min on two cores the first time, then cached under ~/.cache/casedesk/bin.
+k8s-test: ## the chart installed, upgraded, rolled back and uninstalled on a real kube-apiserver
+	bash tools/k8s/build.sh etcd kube-apiserver kube-controller-manager kubectl >/dev/null
+	bash tools/helm.sh >/dev/null
+	$(PYTEST) tests/k8s -q
 
 # In CI the infrastructure must be the real containers: a fallback would hide a broken install.
 test-integration: proto ## whole-system tests on real Kafka and PostgreSQL

@@ -25,6 +25,11 @@ KAFKA_SASL = {
     "sasl": {"credentials": {p: {"secretName": f"kafka-{p}"} for p in KAFKA_PRINCIPALS}},
 }
 RELEASE = "cd"
+# Development values: every service's state in an emptyDir, acknowledged by the switch the schema
+# demands for it.
+EPHEMERAL = {
+    "services": {s: {"persistence": {"enabled": False, "allowEphemeral": True}} for s in SERVICES}
+}
 
 Manifest = dict[str, Any]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from helmchart import SERVICES, Release
+from helmchart import EPHEMERAL, SERVICES, Release
 
 ROLLING = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
 
@@ -25,9 +25,19 @@ POSTGRES = {
 }
 
 
-def test_single_pod_services_are_replaced_never_surged(minimal: Release) -> None:
+def test_single_pod_services_are_replaced_never_surged(minimal: Release, render: Any) -> None:
+    # On their claims (the default) as StatefulSets, whose rolling update of a single pod deletes
+    # it before creating its successor; on emptyDirs as Deployments, which would surge unless told
+    # to recreate.
     for service in SERVICES:
         workload = minimal.workload(service)
+        assert workload["kind"] == "StatefulSet", service
+        assert workload["spec"]["replicas"] == 1, service
+        assert workload["spec"]["updateStrategy"] == {"type": "RollingUpdate"}, service
+    ephemeral: Release = render("minimal-values.yaml", values=EPHEMERAL)
+    for service in SERVICES:
+        workload = ephemeral.workload(service)
+        assert workload["kind"] == "Deployment", service
         assert workload["spec"]["replicas"] == 1, service
         assert workload["spec"]["strategy"] == {"type": "Recreate"}, service
 

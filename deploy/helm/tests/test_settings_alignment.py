@@ -140,7 +140,10 @@ def test_inline_frontends_load_as_intake_reads_them(
     (frontend,) = intake.frontends
     assert frontend.name == "portal-chat"
     assert frontend.channels == ["PORTAL_CHAT"]
-    assert intake.master_key is None and intake.database_url is None
+    # The master key is a Secret's (persistence, the default, must not hold the key beside the
+    # attachments); without databaseUrl the idempotency records are SQLite in the data volume.
+    assert intake.master_key.get_secret_value() == "from-secret-casedesk-intake-master-key"
+    assert intake.database_url is None
 
 
 def test_production_settings_come_from_their_secrets(

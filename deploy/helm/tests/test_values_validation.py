@@ -221,7 +221,7 @@ CHART_REJECTS = [
         id="notify-autoscaling",
     ),
     pytest.param(
-        {"services": {"intake": {"replicas": 2}}},
+        {"services": {"intake": {"replicas": 2, "masterKey": {"existingSecret": ""}}}},
         "services.intake" + SINGLE_POD + "several pods must share its state; set "
         "services.intake.databaseUrl (idempotency records on PostgreSQL), "
         "services.intake.masterKey (one key for every pod), "
@@ -235,7 +235,8 @@ CHART_REJECTS = [
         id="intake-replicas-with-a-claim-per-pod",
     ),
     pytest.param(
-        {"services": {"intake": {"persistence": {"enabled": True}}}},
+        # persistence is on by default
+        {"services": {"intake": {"masterKey": {"existingSecret": ""}}}},
         "services.intake.masterKey is required with persistence",
         id="intake-persistent-without-master-key",
     ),

@@ -108,7 +108,7 @@ containers:
       {{- end }}
 volumes:
   {{- include "casedesk.commonVolumes" .root | nindent 2 }}
-  {{- if not .svc.persistence.enabled }}
+  {{- if not (include "casedesk.persistent" .) }}
   - name: data
     emptyDir:
       sizeLimit: {{ .svc.persistence.size }}

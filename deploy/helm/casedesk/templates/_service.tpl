@@ -9,7 +9,8 @@ Context: dict "root" $ "name" <service name> "svc" <its values> "topology" <its 
 {{- define "casedesk.service" -}}
 {{- $fullName := include "casedesk.componentName" . -}}
 {{- $persistence := .svc.persistence -}}
-{{- $perPodClaim := and $persistence.enabled (eq $persistence.accessMode "ReadWriteOnce") -}}
+{{- $persistent := eq (include "casedesk.persistent" .) "true" -}}
+{{- $perPodClaim := and $persistent (eq $persistence.accessMode "ReadWriteOnce") -}}
 {{- $kind := ternary "StatefulSet" "Deployment" $perPodClaim -}}
 {{- $singlePod := include "casedesk.singlePodReason" . -}}
 {{- $files := merge (include "casedesk.generatedFiles" . | fromJson) .svc.files -}}
@@ -25,7 +26,7 @@ metadata:
 data:
   {{- toYaml $files | nindent 2 }}
 {{- end }}
-{{- if and $persistence.enabled (not $perPodClaim) }}
+{{- if and $persistent (not $perPodClaim) }}
 ---
 apiVersion: v1
 kind: PersistentVolumeClaim

@@ -83,6 +83,16 @@ true
 {{- end -}}
 {{- end -}}
 
+{{/* "true" when the service's data volume is a claim: persistence on and durable state to keep in it.
+A service keeping none (case and escalation on PostgreSQL) works in an emptyDir whatever
+persistence.enabled says, so the default (on) costs a claim only where it saves data. Context as
+above. */}}
+{{- define "casedesk.persistent" -}}
+{{- if and .svc.persistence.enabled (include "casedesk.hasLocalState" .) -}}
+true
+{{- end -}}
+{{- end -}}
+
 {{/* "true" when the service connects to PostgreSQL; context as above. */}}
 {{- define "casedesk.reachesPostgres" -}}
 {{- $eventStore := and .topology.database (eq .root.Values.database.backend "postgres") -}}
