@@ -1,0 +1,107 @@
+"""`python -m casedesk_desk`: serve the specialists' workspace over HTTP until SIGTERM.
+
+The composition root: the only module that chooses implementations (the identity provider by
+discovery, the case service over mutual TLS) and wires adapters, use cases and the web layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+
+from casedesk_desk.adapters.case_service import CaseService
+from casedesk_desk.adapters.keycloak import OidcProvider
+from casedesk_desk.application.signin import SignIn, SignInRoutes
+from casedesk_desk.application.work import Work
+from casedesk_desk.domain.sessions import SessionStore
+from casedesk_desk.settings import DeskSettings
+from casedesk_desk.web.app import Desk, build_app
+from casedesk_runtime.grpc_client import channel_for
+from casedesk_runtime.logs import configure_logging, get_logger
+from casedesk_runtime.oidc import TokenVerifier
+from casedesk_runtime.oidc.fetch import tls_context
+from casedesk_runtime.settings import SettingsError, load_settings
+
+log = get_logger(__name__)
+
+
+def compose(settings: DeskSettings) -> Starlette:
+    issuer = settings.oidc_issuer
+    if not issuer:
+        raise SettingsError(
+            "the desk signs specialists in: set CASEDESK_OIDC_ISSUER and CASEDESK_OIDC_AUDIENCE"
+        )
+    access_tokens = settings.person_token_verifier()
+    id_tokens = TokenVerifier(
+        issuer,
+        settings.desk_client_id,
+        jwks_url=settings.oidc_jwks_url,
+        ca_file=settings.oidc_ca_file,
+        leeway_s=settings.oidc_leeway_s,
+    )
+    tls = tls_context(settings.oidc_ca_file) if settings.oidc_ca_file else True
+    http = httpx.AsyncClient(timeout=10.0, verify=tls, trust_env=False)
+    channel = channel_for(settings, settings.case_address, server_name=settings.case_server_name)
+    sessions = SessionStore(idle_s=settings.desk_session_idle_s)
+    sign_in = SignIn(
+        sessions,
+        OidcProvider(issuer, settings.desk_client_id, http),
+        id_tokens,
+        access_tokens,
+        SignInRoutes(
+            callback_url=f"{settings.desk_public_url}/auth/callback",
+            signed_out_url=f"{settings.desk_public_url}/auth/signed-out",
+        ),
+    )
+    work = Work(CaseService(channel, settings.case_service_timeout_s))
+    app = build_app(Desk(sessions, sign_in, work, settings.cookie_secure))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await http.aclose()
+        await channel.close()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+async def serve(settings: DeskSettings) -> None:
+    app = compose(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.desk_http_host,
+        port=settings.desk_http_port,
+        log_config=None,
+        access_log=False,  # URLs hold case ids and, at the callback, authorization codes
+        proxy_headers=False,
+    )
+    server = uvicorn.Server(config)
+    log.info(
+        "desk serving %s (listening on %s:%s), case service at %s",
+        settings.desk_public_url,
+        settings.desk_http_host,
+        settings.desk_http_port,
+        settings.case_address,
+    )
+    await server.serve()
+
+
+def main() -> None:
+    try:
+        settings = load_settings(DeskSettings)
+        configure_logging(settings.service_name, settings.log_level)
+        asyncio.run(serve(settings))
+    except SettingsError as exc:
+        print(f"desk: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

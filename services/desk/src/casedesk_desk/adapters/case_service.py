@@ -1,0 +1,119 @@
+"""The case service over gRPC (mutual TLS as `desk`), acting for the person whose access token
+travels as `x-person-token`; each read says why in `x-access-purpose` (for the access journal)."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import quote
+
+import grpc
+
+from casedesk.case.v1 import case_service_pb2 as pb
+from casedesk.case.v1 import case_service_pb2_grpc
+from casedesk.common.v1 import types_pb2
+from casedesk_desk.application.ports import (
+    CaseDetails,
+    HistoryItem,
+    QueuePage,
+    QueueQuery,
+)
+from casedesk_desk.domain.errors import RefusalKind, Refused
+from casedesk_desk.wire import cases as wire
+
+PERSON_TOKEN = "x-person-token"
+ACCESS_PURPOSE = "x-access-purpose"
+# Pages of history read for one case page; a case with more events than this shows the first.
+MAX_HISTORY_PAGES = 10
+
+
+class CaseService:
+    def __init__(self, channel: grpc.aio.Channel, timeout_s: float) -> None:
+        self._stub = case_service_pb2_grpc.CaseServiceStub(channel)
+        self._timeout_s = timeout_s
+
+    def _metadata(self, token: str, purpose: str | None = None) -> list[tuple[str, str]]:
+        metadata = [(PERSON_TOKEN, token)]
+        if purpose:
+            metadata.append((ACCESS_PURPOSE, quote(purpose, safe="")))
+        return metadata
+
+    async def list_cases(self, token: str, query: QueueQuery) -> QueuePage:
+        request = pb.ListCasesRequest(
+            queue=query.queue,
+            assignee=query.assignee,
+            page_size=query.page_size,
+            page_token=query.page_token,
+        )
+        try:
+            if query.status:
+                request.status = types_pb2.Status.Value(query.status)
+            if query.channel:
+                request.channel = types_pb2.Channel.Value(query.channel)
+        except ValueError:
+            raise Refused(RefusalKind.INVALID, "Неизвестное значение фильтра.") from None
+        try:
+            found = await self._stub.ListCases(
+                request, metadata=self._metadata(token), timeout=self._timeout_s
+            )
+        except grpc.aio.AioRpcError as error:
+            raise wire.refused(error) from None
+        return QueuePage([wire.row(s) for s in found.cases], found.next_page_token)
+
+    async def get_case(self, token: str, case_id: str, purpose: str) -> CaseDetails:
+        try:
+            view = await self._stub.GetCase(
+                pb.GetCaseRequest(case_id=case_id),
+                metadata=self._metadata(token, purpose),
+                timeout=self._timeout_s,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise wire.refused(error) from None
+        return wire.details(view)
+
+    async def history(self, token: str, case_id: str, purpose: str) -> list[HistoryItem]:
+        items: list[HistoryItem] = []
+        after = 0
+        for _ in range(MAX_HISTORY_PAGES):
+            try:
+                page = await self._stub.GetHistory(
+                    pb.GetHistoryRequest(case_id=case_id, after_version=after),
+                    metadata=self._metadata(token, purpose),
+                    timeout=self._timeout_s,
+                )
+            except grpc.aio.AioRpcError as error:
+                raise wire.refused(error) from None
+            items.extend(wire.history_item(event) for event in page.events)
+            if not page.next_after_version:
+                break
+            after = page.next_after_version
+        return items
+
+    async def comment(self, token: str, case_id: str, body: str, public: bool) -> None:
+        await self._command(
+            "AddComment",
+            pb.AddCommentRequest(context=_context(), case_id=case_id, body=body, public=public),
+            token,
+        )
+
+    async def change_status(self, token: str, case_id: str, action: str, reason: str) -> None:
+        request = pb.ChangeStatusRequest(
+            context=_context(),
+            case_id=case_id,
+            action=wire.STATUS_ACTIONS[action],
+            reason=reason,
+        )
+        await self._command("ChangeStatus", request, token)
+
+    async def _command(self, rpc: str, request: object, token: str) -> None:
+        try:
+            await getattr(self._stub, rpc)(
+                request, metadata=self._metadata(token), timeout=self._timeout_s
+            )
+        except grpc.aio.AioRpcError as error:
+            raise wire.refused(error) from None
+
+
+def _context() -> pb.CommandContext:
+    # One key per submitted form; the actor is left empty: the case service takes the person
+    # from the token.
+    return pb.CommandContext(idempotency_key=str(uuid.uuid4()))

@@ -1,0 +1,101 @@
+"""What the use cases need from the outside: the identity provider and the case service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from casedesk_desk.domain.queue import QueueRow
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    expires_in_s: float
+    refresh_token: str | None
+    id_token: str | None
+
+
+class IdentityProvider(Protocol):
+    async def authorization_url(
+        self, *, state: str, nonce: str, code_challenge: str, redirect_uri: str
+    ) -> str: ...
+
+    async def exchange_code(self, *, code: str, code_verifier: str, redirect_uri: str) -> TokenSet:
+        """Raises SignInFailed when the provider refuses the code."""
+        ...
+
+    async def refresh(self, refresh_token: str) -> TokenSet:
+        """Raises SignInFailed when the refresh token is no longer good."""
+        ...
+
+    async def end_session_url(self, *, id_token: str, post_logout_redirect_uri: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    status: str = ""  # vocabulary Status name; empty: any
+    channel: str = ""
+    queue: str = ""
+    assignee: str = ""
+    page_token: str = ""
+    page_size: int = 50
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    next_page_token: str
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    at: datetime
+    actor: str
+    what: str  # one Russian line
+    body: str = ""  # a comment's text
+    public: bool = True
+
+
+@dataclass(frozen=True)
+class CitizenCard:
+    full_name: str
+    account_login: str
+    snils: str
+    inn: str
+    mobile_phone: str
+    email: str
+
+
+@dataclass(frozen=True)
+class CaseDetails:
+    case_id: str
+    number: str
+    version: int
+    status: str
+    channel: str
+    category: str
+    queue: str
+    tier: str
+    priority: str
+    assignee: str
+    subject: str
+    description: str
+    citizen: CitizenCard
+    registered_at: datetime
+    due: datetime | None
+
+
+class Cases(Protocol):
+    """The case service acting for the person whose access token is given. Raises Refused."""
+
+    async def list_cases(self, token: str, query: QueueQuery) -> QueuePage: ...
+
+    async def get_case(self, token: str, case_id: str, purpose: str) -> CaseDetails: ...
+
+    async def history(self, token: str, case_id: str, purpose: str) -> list[HistoryItem]: ...
+
+    async def comment(self, token: str, case_id: str, body: str, public: bool) -> None: ...
+
+    async def change_status(self, token: str, case_id: str, action: str, reason: str) -> None: ...

@@ -1,0 +1,26 @@
+"""What the case service answered instead of doing what the specialist asked."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class RefusalKind(Enum):
+    FORBIDDEN = 403  # PERMISSION_DENIED: the rules do not let this person do it
+    NOT_FOUND = 404
+    CONFLICT = 409  # FAILED_PRECONDITION / ABORTED: not in this status, changed meanwhile
+    INVALID = 422  # INVALID_ARGUMENT
+    SIGNED_OUT = 401  # UNAUTHENTICATED: the token is no longer good
+    UNAVAILABLE = 503
+
+
+class Refused(Exception):
+    """A refusal, with the Russian message shown to the specialist and the service's own words."""
+
+    def __init__(self, kind: RefusalKind, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.kind, self.message, self.detail = kind, message, detail
+
+
+class SignInFailed(Exception):
+    """The way back from the identity provider did not prove who is signing in."""

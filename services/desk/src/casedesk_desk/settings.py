@@ -1,0 +1,47 @@
+"""The desk's settings: CASEDESK_* environment variables on top of the shared ServiceSettings
+(CASEDESK_TLS_* for the desk's own certificate, `desk`) and OidcSettings (CASEDESK_OIDC_ISSUER,
+CASEDESK_OIDC_AUDIENCE = casedesk-case: what the access tokens it gets must name)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+
+from casedesk_runtime.oidc import OidcSettings
+from casedesk_runtime.settings import ServiceSettings
+
+
+class DeskSettings(ServiceSettings, OidcSettings):
+    service_name: str = "desk"
+
+    desk_http_host: str = "127.0.0.1"
+    desk_http_port: int = Field(default=8080, ge=0, le=65535)
+    # The address browsers reach the desk at: the OIDC redirect URI and the post-logout URI are
+    # built from it; an https:// one makes the session cookie Secure.
+    desk_public_url: str = "http://127.0.0.1:8080"
+    # The identity provider's client of the desk (public: PKCE instead of a secret).
+    desk_client_id: str = "casedesk-desk"
+    # Secure cookie; unset: Secure exactly when the public URL is https.
+    desk_cookie_secure: bool | None = None
+    # A session ends after this long without a request.
+    desk_session_idle_s: float = Field(default=1800.0, gt=0)
+
+    case_address: str = "127.0.0.1:50052"
+    # Server name checked in the case service's certificate; unset: the address's host.
+    case_server_name: str | None = None
+    case_service_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("desk_public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError("must be an http(s):// URL without a query")
+        return value.rstrip("/")
+
+    @property
+    def cookie_secure(self) -> bool:
+        if self.desk_cookie_secure is not None:
+            return self.desk_cookie_secure
+        return self.desk_public_url.startswith("https://")

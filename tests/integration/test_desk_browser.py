@@ -1,0 +1,253 @@
+"""The desk in a real browser: Debian's Chromium driven by Playwright, the real Keycloak's login
+page, a real case service (PostgreSQL, mutual TLS) behind a real desk process.
+
+Issue 17's core slice: a specialist signs in through Keycloak; sees a case intake registered in
+his tier's queue; takes it, replies publicly and marks «Ответ готов»; an L1 specialist is refused
+work on an L3 case with a clear message (403); a form posted without the CSRF token is refused
+(403); after logout the session is dead and the queue sends to the sign-in page again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import psycopg
+import pytest
+from support.desk import DeskProcess, start_desk
+from support.people import case_oidc_env
+from support.services import ServiceProcess, start_service
+
+from casedesk.case.v1 import case_service_pb2 as pb
+from casedesk.case.v1 import case_service_pb2_grpc
+from casedesk.common.v1 import types_pb2
+from casedesk_runtime import pki
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = os.environ.get("CASEDESK_CHROMIUM", "/usr/bin/chromium")
+CALLERS = ["case", "intake", "escalation", "desk"]
+PHONE = "+79161234567"
+
+
+@pytest.fixture(scope="module")
+def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pki")
+    pki.ensure_pki(out, CALLERS)
+    return out
+
+
+def _tls(pki_dir: Path, name: str) -> dict[str, str]:
+    return {
+        "CASEDESK_TLS_CERT_FILE": str(pki_dir / f"{name}.crt"),
+        "CASEDESK_TLS_KEY_FILE": str(pki_dir / f"{name}.key"),
+        "CASEDESK_TLS_CA_FILE": str(pki_dir / pki.CA_CERT),
+    }
+
+
+@pytest.fixture(scope="module")
+def case_service(
+    postgres_env: dict[str, str],
+    postgres_dsn: str,
+    pki_dir: Path,
+    keycloak: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ServiceProcess]:
+    schema = f"desk_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    env = {
+        **postgres_env,
+        **case_oidc_env(keycloak),
+        **_tls(pki_dir, "case"),
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_SCHEMA": schema,
+        "CASEDESK_RELAY_ENABLED": "false",
+        "CASEDESK_SHUTDOWN_GRACE_S": "1",
+    }
+    service = start_service("casedesk_case", env, log_dir=tmp_path_factory.mktemp("case-logs"))
+    yield service
+    service.terminate()
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(scope="module")
+def desk(
+    case_service: ServiceProcess,
+    pki_dir: Path,
+    keycloak: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[DeskProcess]:
+    env = {
+        **case_oidc_env(keycloak),
+        **_tls(pki_dir, "desk"),
+        "CASEDESK_CASE_ADDRESS": case_service.address,
+        "CASEDESK_DESK_COOKIE_SECURE": "false",  # plain http on loopback
+    }
+    process = start_desk(env, tmp_path_factory.mktemp("desk-logs"))
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def cases(case_service: ServiceProcess, pki_dir: Path) -> Iterator[Any]:
+    """The case service as intake and escalation reach it (by certificate)."""
+    channels: list[grpc.Channel] = []
+
+    def stub(name: str) -> case_service_pb2_grpc.CaseServiceStub:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=(pki_dir / pki.CA_CERT).read_bytes(),
+            private_key=(pki_dir / f"{name}.key").read_bytes(),
+            certificate_chain=(pki_dir / f"{name}.crt").read_bytes(),
+        )
+        channel = grpc.secure_channel(case_service.address, credentials)
+        channels.append(channel)
+        return case_service_pb2_grpc.CaseServiceStub(channel)
+
+    yield stub
+    for channel in channels:
+        channel.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with playwright_sync.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="ru-RU")
+    opened = context.new_page()
+    opened.set_default_timeout(20_000)
+    yield opened
+    context.close()
+
+
+def _context(kind: int, actor: str) -> pb.CommandContext:
+    return pb.CommandContext(
+        idempotency_key=str(uuid.uuid4()),
+        actor=types_pb2.Actor(kind=kind, id=actor),  # type: ignore[arg-type]
+    )
+
+
+def register_case(cases: Any, subject: str, to_tier: int = types_pb2.L1) -> pb.CaseView:
+    """A citizen's chat case as intake registers it, escalated by escalation up to `to_tier`."""
+    created = cases("intake").CreateCase(pb.CreateCaseRequest(
+        context=_context(types_pb2.Actor.CITIZEN, "ivanov.ii"),
+        channel=types_pb2.PORTAL_CHAT, type=types_pb2.TECHNICAL,
+        category=types_pb2.REGISTRATION_SIGN_IN,
+        citizen=types_pb2.Citizen(full_name="Иванов Иван Иванович", account_login="ivanov.ii",
+                                  mobile_phone=PHONE),
+        content=types_pb2.CaseContent(subject=subject, description="Жду код уже час"),
+    ))  # fmt: skip
+    for tier in range(types_pb2.L2, to_tier + 1):
+        cases("escalation").Escalate(pb.EscalateRequest(
+            context=_context(types_pb2.Actor.SYSTEM, "escalation"), case_id=created.case_id,
+            to_tier=tier,  # type: ignore[arg-type]
+        ))  # fmt: skip
+    return created  # type: ignore[no-any-return]
+
+
+def sign_in(page: Any, desk: DeskProcess, keycloak: Any, username: str, path: str) -> None:
+    """Through Keycloak's own login page, as a person would."""
+    page.goto(f"{desk.url}{path}")
+    page.wait_for_url(re.compile(re.escape(keycloak.issuer("casedesk")) + ".*"))
+    page.fill("#username", username)
+    page.fill("#password", username)
+    page.click("#kc-login")
+    page.wait_for_url(f"{desk.url}{path}")
+
+
+def submit(page: Any, action: str, case_id: str) -> Any:
+    """Click the action's button (or its form's) and return the response to that POST."""
+    button = page.locator(f"form[action='/cases/{case_id}/{action}'] button")
+    with page.expect_response(lambda r: r.request.method == "POST") as response:
+        button.click()
+    page.wait_for_load_state()
+    return response.value
+
+
+def test_a_specialist_signs_in_takes_replies_and_readies_then_signs_out(
+    page: Any, desk: DeskProcess, keycloak: Any, cases: Any
+) -> None:
+    case = register_case(cases, f"Не приходит СМС-код {uuid.uuid4().hex[:6]}")
+    sign_in(page, desk, keycloak, "l1.ivanova", "/queue?view=tier")
+    assert page.locator("header .who").inner_text().endswith("линия L1")
+
+    row = page.locator(f"tr[data-case-id='{case.case_id}']")
+    assert row.locator("td").nth(2).inner_text() == "Зарегистрирована"
+    assert "осталось" in row.locator(".left").inner_text()
+    row.locator("a").click()
+    page.wait_for_url(f"{desk.url}/cases/{case.case_id}")
+
+    # Personal data masked until «Показать» (a journaled read of its own).
+    citizen = page.locator("#citizen")
+    assert PHONE not in citizen.inner_text() and "+***67" in citizen.inner_text()
+    page.click("#reveal")
+    assert PHONE in page.locator("#citizen").inner_text()
+
+    assert submit(page, "take", case.case_id).status == 303
+    assert page.locator("#status").inner_text() == "В работе"
+    assert page.locator("#done").inner_text() == "Обращение взято в работу."
+
+    page.fill("#reply-text", "Код отправлен повторно, проверьте СМС")
+    submit(page, "reply", case.case_id)
+    assert "Код отправлен повторно, проверьте СМС" in page.locator("#history").inner_text()
+
+    submit(page, "ready", case.case_id)
+    assert page.locator("#status").inner_text() == "Ответ готов"
+    last_three = page.locator("#history li").all_inner_texts()[-3:]
+    assert all("l1.ivanova" in line for line in last_three), last_three
+
+    # A form without the session's CSRF token changes nothing.
+    forged = page.request.post(f"{desk.url}/cases/{case.case_id}/close", form={"text": ""})
+    assert forged.status == 403
+    assert "CSRF" in forged.text()
+    wrong = page.request.post(
+        f"{desk.url}/cases/{case.case_id}/close", form={"csrf_token": "guess"}
+    )
+    assert wrong.status == 403
+    page.reload()
+    assert page.locator("#status").inner_text() == "Ответ готов"
+
+    # Logout ends the desk's session and Keycloak's: the queue asks for the password again.
+    cookie = next(c for c in page.context.cookies() if c["name"] == "desk_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    page.click("header form[action='/auth/logout'] button")
+    page.wait_for_url(f"{desk.url}/auth/signed-out")
+    replayed = page.request.get(
+        f"{desk.url}/queue", headers={"Cookie": f"desk_session={cookie['value']}"},
+        max_redirects=0,
+    )  # fmt: skip
+    assert replayed.status == 303
+    assert replayed.headers["location"].startswith("/auth/login")
+    page.goto(f"{desk.url}/queue")
+    page.wait_for_url(re.compile(re.escape(keycloak.issuer("casedesk")) + ".*"))
+    assert page.locator("#username").is_visible()
+
+
+def test_an_l1_specialist_is_refused_work_on_an_l3_case(
+    page: Any, desk: DeskProcess, keycloak: Any, cases: Any
+) -> None:
+    case = register_case(cases, "Ошибка при подаче заявления", to_tier=types_pb2.L3)
+    sign_in(page, desk, keycloak, "l1.ivanova", f"/cases/{case.case_id}")
+    response = submit(page, "take", case.case_id)
+    assert response.status == 403
+    assert page.locator("#message").inner_text() == (
+        "Недостаточно прав: специалист линии L1 не может работать с обращением линии L3. "
+        "Передайте его специалисту нужной линии или руководителю."
+    )
+    page.goto(f"{desk.url}/cases/{case.case_id}")
+    assert page.locator("#status").inner_text() == "Зарегистрирована"
