@@ -119,11 +119,25 @@ for name in case intake sla escalation notify; do
   running+=("$name")
 done
 
+# The desk, the specialists' web workspace: signs them in through Keycloak's casedesk realm and
+# calls the case service as `desk` with each one's token.
+DESK_PORT="${CASEDESK_DEV_DESK_PORT:-8080}"
+DESK_URL="http://127.0.0.1:$DESK_PORT"
+CASEDESK_DESK_HTTP_PORT="$DESK_PORT" CASEDESK_DESK_PUBLIC_URL="$DESK_URL" \
+  CASEDESK_TLS_CERT_FILE="$PKI/desk.crt" CASEDESK_TLS_KEY_FILE="$PKI/desk.key" \
+  CASEDESK_TLS_CA_FILE="$PKI/ca.crt" start desk $UV run --frozen python -m casedesk_desk
+
 # A service is up when its standard health check answers SERVING.
 for name in "${running[@]}"; do
   $UV run --frozen python tools/devstack/wait_healthy.py "127.0.0.1:${PORTS[$name]}" 60 "$PKI" \
     || { echo "$name did not become healthy; see $STACK/logs/$name.log" >&2; exit 1; }
 done
+for _ in $(seq 60); do
+  curl -sf "$DESK_URL/healthz" >/dev/null && break
+  sleep 1
+done
+curl -sf "$DESK_URL/healthz" >/dev/null \
+  || { echo "the desk did not start; see $STACK/logs/desk.log" >&2; exit 1; }
 
 echo "Casedesk is up:"
 echo "  kafka          $CASEDESK_KAFKA_BOOTSTRAP_SERVERS   ($KAFKA_SECURITY; principals' passwords in $STACK/kafka-credentials)"
@@ -132,6 +146,7 @@ echo "  sms sink       http://127.0.0.1:$SMS_PORT/send   (messages in $STACK/sms
 for name in "${running[@]}"; do
   printf '  %-14s grpc://127.0.0.1:%s   (log %s)\n' "$name" "${PORTS[$name]}" "$STACK/logs/$name.log"
 done
+echo "  desk           $DESK_URL   (sign in as a development user below; log $STACK/logs/desk.log)"
 echo "  frontend token $DEV_TOKEN   (metadata: authorization: Bearer <token>, x-citizen-token: <portal token>)"
 echo "  keycloak       $KEYCLOAK_URL   (admin console: admin / ${CASEDESK_KEYCLOAK_ADMIN_PASSWORD:-admin}; log $STACK/keycloak/keycloak.log)"
 echo "    issuers      $CASEDESK_OIDC_ISSUER   (specialists; audience casedesk-case)"
