@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from helmchart import KAFKA_CLIENTS, PORTS, SERVICES, Manifest, Release, component_name
+import yaml
+from helmchart import (
+    CI_VALUES,
+    KAFKA_CLIENTS,
+    PORTS,
+    SERVICES,
+    Manifest,
+    Release,
+    component_name,
+)
+
+
+def production_values() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((CI_VALUES / "production-values.yaml").read_text())
+    return loaded
 
 
 def policy(release: Release, service: str) -> Manifest:
@@ -130,13 +144,30 @@ def test_postgres_only_for_services_connected_to_it(production: Release, minimal
         assert 5432 not in egress_ports(minimal, service)
 
 
-def test_only_notify_reaches_smtp_and_the_sms_gateway(production: Release) -> None:
+def egress_to(release: Release, service: str, peers: list[dict[str, Any]]) -> list[Any]:
+    """The ports of the service's egress rules towards exactly these peers."""
+    rules = policy(release, service)["spec"]["egress"]
+    return [rule["ports"] for rule in rules if rule.get("to") == peers]
+
+
+def test_only_notify_and_intake_reach_smtp_and_the_sms_gateway(production: Release) -> None:
+    # notify for its messages, intake for its one-time codes (services/intake/README.md).
+    np = production_values()["networkPolicy"]
     for service in SERVICES:
-        ports = egress_ports(production, service)
-        if service == "notify":
-            assert {587, 443} <= ports
+        smtp = egress_to(production, service, np["smtp"]["to"])
+        sms = egress_to(production, service, np["smsGateway"]["to"])
+        if service in ("notify", "intake"):
+            assert smtp == [[{"port": 587, "protocol": "TCP"}]], service
+            assert sms == [[{"port": 443, "protocol": "TCP"}]], service
         else:
-            assert not {587, 443} & ports, service
+            assert (smtp, sms) == ([], []), service
+
+
+def test_only_case_and_intake_reach_the_identity_providers(production: Release) -> None:
+    idp = production_values()["networkPolicy"]["identityProvider"]
+    for service in SERVICES:
+        found = egress_to(production, service, idp["to"])
+        assert found == ([idp["ports"]] if service in ("case", "intake") else []), service
 
 
 def test_notify_reaches_only_the_configured_gateways(minimal: Release) -> None:

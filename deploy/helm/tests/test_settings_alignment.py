@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ from casedesk_runtime.settings import ENV_PREFIX, ServiceSettings, load_settings
 
 # Set by Kubernetes and read by the OpenTelemetry SDK, not by the services' settings.
 PLATFORM_VARIABLES = {"POD_NAME", "POD_NAMESPACE", "OTEL_RESOURCE_ATTRIBUTES"}
+# Files the settings check exist when they load (a mounted CA bundle): a stand-in file replaces
+# the rendered path, once that path is known to lie in a read-only mount of the container.
+CHECKED_FILES = {"CASEDESK_OIDC_CA_FILE", "CASEDESK_CITIZEN_OIDC_CA_FILE"}
 # Numeric settings the chart owns: (service, key under services.<service>, settings field).
 TUNING = [
     ("case", "relayPaceSeconds", "relay_pace_s"),
@@ -90,6 +94,12 @@ def load_rendered(release: Release, service: str, monkeypatch: pytest.MonkeyPatc
         if value is None:
             ref = variable["valueFrom"]["secretKeyRef"]
             value = f"from-secret-{ref['name']}-{ref['key']}"
+        if name in CHECKED_FILES:
+            mounts = [m for m in release.container(service)["volumeMounts"] if m.get("readOnly")]
+            assert any(Path(value).parent == Path(m["mountPath"]) for m in mounts), (name, value)
+            stand_in = Path(tempfile.mkdtemp()) / Path(value).name
+            stand_in.write_text("-----BEGIN CERTIFICATE-----\n")
+            value = str(stand_in)
         monkeypatch.setenv(name, value)
     return load_settings(settings_class(service))
 

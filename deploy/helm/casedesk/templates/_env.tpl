@@ -89,6 +89,12 @@ fixed CASEDESK_SERVICE_NAME and CASEDESK_GRPC_HOST). */}}
 {{- if and .topology.sms $values.sms.gatewayUrl }}
 {{ include "casedesk.smsEnv" .root }}
 {{- end }}
+{{- if .topology.staffTokens }}
+{{ include "casedesk.oidcEnv" (dict "prefix" "CASEDESK_OIDC_" "kind" "staff" "provider" $values.identity.staff) }}
+{{- end }}
+{{- if .topology.citizenTokens }}
+{{ include "casedesk.oidcEnv" (dict "prefix" "CASEDESK_CITIZEN_OIDC_" "kind" "citizens" "provider" $values.identity.citizens) }}
+{{- end }}
 {{- with include (printf "casedesk.settings.%s" .name) . }}
 {{ . }}
 {{- end }}
@@ -112,6 +118,27 @@ bundle (else the image's system CAs), with the service's own certificate when cl
 - name: CASEDESK_OTLP_INSECURE
   value: "true"
 {{- end }}
+{{- end -}}
+
+{{/* Verification of people's tokens (casedesk_runtime.oidc): one identity provider, its CA
+bundle mounted at casedesk.oidcCaDir. Context: dict prefix, kind (staff or citizens), provider
+(identity.<kind>). */}}
+{{- define "casedesk.oidcEnv" -}}
+{{- $provider := .provider -}}
+- name: {{ .prefix }}ISSUER
+  value: {{ $provider.issuer | quote }}
+- name: {{ .prefix }}AUDIENCE
+  value: {{ $provider.audience | quote }}
+{{- with $provider.jwksUrl }}
+- name: {{ $.prefix }}JWKS_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- if include "casedesk.caSource" $provider }}
+- name: {{ .prefix }}CA_FILE
+  value: {{ printf "%s/%s" (include "casedesk.oidcCaDir" .kind) $provider.caKey | quote }}
+{{- end }}
+- name: {{ .prefix }}LEEWAY_S
+  value: {{ $provider.leewaySeconds | quote }}
 {{- end -}}
 
 {{/* eventsourcing's POSTGRES_* variables, also read by escalation's store. */}}

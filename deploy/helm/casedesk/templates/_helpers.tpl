@@ -109,6 +109,22 @@ the plaintext health-only listener the probes use. Context: same as casedesk.ser
 
 {{- define "casedesk.otlpCaDir" -}}/etc/casedesk/otlp-ca{{- end -}}
 
+{{/* Where the CA bundle of an identity provider is mounted; context: its kind (staff or
+citizens). */}}
+{{- define "casedesk.oidcCaDir" -}}/etc/casedesk/oidc-{{ . }}-ca{{- end -}}
+
+{{/* The identity providers whose CA bundle a service mounts, as a JSON list of kinds: those it
+verifies tokens of and that have a bundle configured. Context: same as casedesk.service. */}}
+{{- define "casedesk.oidcCaKinds" -}}
+{{- $kinds := list -}}
+{{- range $kind, $flag := dict "staff" "staffTokens" "citizens" "citizenTokens" -}}
+{{- if and (index $.topology $flag) (include "casedesk.caSource" (index $.root.Values.identity $kind)) -}}
+{{- $kinds = append $kinds $kind -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $kinds -}}
+{{- end -}}
+
 {{/* Where a CA bundle ({caSecret, caConfigMap, caKey}) comes from: "secret", "configMap" or
 empty (the image's system CAs). */}}
 {{- define "casedesk.caSource" -}}

@@ -5,8 +5,9 @@ other service only from the services that call it. On the plaintext health port 
 only): the `helm test` pod and `networkPolicy.healthFrom`; the kubelet's probes come from the node,
 which common CNIs always admit.
 Egress: DNS for all; Kafka for the services that use it (not intake); the called services;
-PostgreSQL for the services connected to it; the configured SMTP relay and SMS gateway for notify;
-the OpenTelemetry collector when configured.
+PostgreSQL for the services connected to it; the configured SMTP relay and SMS gateway for notify
+and intake (one-time codes); the identity providers for case and intake (key sets); the
+OpenTelemetry collector when configured.
 Context: same as casedesk.service.
 */}}
 {{- define "casedesk.networkPolicy" -}}
@@ -83,6 +84,9 @@ spec:
     {{- end }}
     {{- if and .topology.sms $root.Values.sms.gatewayUrl }}
     {{- include "casedesk.egressRule" $np.smsGateway | nindent 4 }}
+    {{- end }}
+    {{- if or .topology.staffTokens .topology.citizenTokens }}
+    {{- include "casedesk.egressRule" $np.identityProvider | nindent 4 }}
     {{- end }}
     {{- if $root.Values.telemetry.otlpEndpoint }}
     {{- include "casedesk.egressRule" $np.otlp | nindent 4 }}

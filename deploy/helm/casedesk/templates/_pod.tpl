@@ -96,6 +96,11 @@ containers:
         mountPath: {{ include "casedesk.otlpCaDir" . }}
         readOnly: true
       {{- end }}
+      {{- range include "casedesk.oidcCaKinds" . | fromJsonArray }}
+      - name: oidc-{{ . }}-ca
+        mountPath: {{ include "casedesk.oidcCaDir" . }}
+        readOnly: true
+      {{- end }}
       {{- if .files }}
       - name: files
         mountPath: /etc/casedesk/files
@@ -126,6 +131,9 @@ volumes:
   {{- end }}
   {{- if include "casedesk.otlpCaMounted" .root }}
   {{- include "casedesk.caVolume" (dict "name" "otlp-ca" "ca" $values.telemetry) | nindent 2 }}
+  {{- end }}
+  {{- range include "casedesk.oidcCaKinds" . | fromJsonArray }}
+  {{- include "casedesk.caVolume" (dict "name" (printf "oidc-%s-ca" .) "ca" (index $values.identity .)) | nindent 2 }}
   {{- end }}
   {{- if .files }}
   - name: files

@@ -22,7 +22,8 @@ byte for byte). */}}
 {{/*
 intake: idempotency records (SQLite in the data volume unless databaseUrl names PostgreSQL),
 encrypted attachments and the citizens' wrapped data keys (always in the data volume), the master
-key that wraps them, and the frontends allowed to call it.
+key that wraps them, the frontends allowed to call it, and the staff roles that may act for
+citizens. Its token verification (identity.*) and code senders (smtp, sms) are in _env.tpl.
 */}}
 {{- define "casedesk.settings.intake" -}}
 - name: CASEDESK_DATA_DIR
@@ -46,6 +47,8 @@ key that wraps them, and the frontends allowed to call it.
 - name: CASEDESK_FRONTENDS_FILE
   value: {{ printf "/etc/casedesk/frontends/%s" .svc.frontends.key | quote }}
 {{- end }}
+- name: CASEDESK_OPERATOR_ROLES
+  value: {{ toJson .svc.operatorRoles | quote }}
 {{- end -}}
 
 {{/* case: the event store is in _env.tpl (database.*); optionally encrypted at rest; how often

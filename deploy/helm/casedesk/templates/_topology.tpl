@@ -13,15 +13,23 @@ services' READMEs, not configuration.
   calendar:    reads the production-calendar overrides (deadlines.calendarOverrides)
   consumerGroup: the variable naming its Kafka consumer group and the service's default for it
                (its settings.py); the topics Job grants the service's principal that group
-  smtp/sms:    the notification gateways
+  smtp/sms:    the notification gateways (notify's messages, intake's one-time codes)
+  notifications: must reach citizens by at least one of them (notify; intake's codes are optional)
+  staffTokens: verifies specialists' tokens (identity.staff, CASEDESK_OIDC_*)
+  citizenTokens: verifies citizens' portal tokens (identity.citizens, CASEDESK_CITIZEN_OIDC_*)
 */}}
 {{- define "casedesk.topology" -}}
 intake:
   calls: {case: CASEDESK_CASE_ADDRESS}
   localState: true
   sharedState: true
+  smtp: true
+  sms: true
+  staffTokens: true
+  citizenTokens: true
 case:
   kafka: true
+  staffTokens: true
   database:
     sqlite: {PERSISTENCE_MODULE: eventsourcing.sqlite, SQLITE_DBNAME: /var/lib/casedesk/case.sqlite}
     postgres: {PERSISTENCE_MODULE: eventsourcing.postgres}
@@ -46,6 +54,7 @@ notify:
   localState: true
   smtp: true
   sms: true
+  notifications: true
   singlePod: its delivery store is a SQLite file of one process (a shared store is not built)
 {{- end -}}
 
@@ -159,4 +168,15 @@ CASEDESK_SMTP_USERNAME: smtp
 CASEDESK_SMTP_PASSWORD: smtp
 CASEDESK_SMS_GATEWAY_URL: sms
 CASEDESK_SMS_GATEWAY_TOKEN: sms
+CASEDESK_OIDC_ISSUER: identity.staff.issuer
+CASEDESK_OIDC_AUDIENCE: identity.staff.audience
+CASEDESK_OIDC_JWKS_URL: identity.staff.jwksUrl
+CASEDESK_OIDC_CA_FILE: identity.staff.caSecret or identity.staff.caConfigMap
+CASEDESK_OIDC_LEEWAY_S: identity.staff.leewaySeconds
+CASEDESK_CITIZEN_OIDC_ISSUER: identity.citizens.issuer
+CASEDESK_CITIZEN_OIDC_AUDIENCE: identity.citizens.audience
+CASEDESK_CITIZEN_OIDC_JWKS_URL: identity.citizens.jwksUrl
+CASEDESK_CITIZEN_OIDC_CA_FILE: identity.citizens.caSecret or identity.citizens.caConfigMap
+CASEDESK_CITIZEN_OIDC_LEEWAY_S: identity.citizens.leewaySeconds
+CASEDESK_OPERATOR_ROLES: services.intake.operatorRoles
 {{- end -}}

@@ -7,6 +7,7 @@ values to change.
 {{- $services := $values.services -}}
 {{- include "casedesk.validateKafka" . }}
 {{- include "casedesk.validateTelemetry" . }}
+{{- include "casedesk.validateIdentity" . }}
 {{- include "casedesk.validateCalendarOverrides" $values.deadlines }}
 {{- $topology := include "casedesk.topology" . | fromYaml -}}
 {{- range $name, $entry := $topology }}
@@ -23,7 +24,7 @@ values to change.
 {{- fail (printf "services.%s calls services.%s, which is disabled" $name $callee) }}
 {{- end }}
 {{- end }}
-{{- if and $entry.smtp $entry.sms (not (or $values.smtp.host $values.sms.gatewayUrl)) }}
+{{- if and $entry.notifications (not (or $values.smtp.host $values.sms.gatewayUrl)) }}
 {{- fail (printf "services.%s has no way to reach citizens: set smtp.host and/or sms.gatewayUrl" $name) }}
 {{- end }}
 {{- if and (hasKey $svc "portalBaseUrl") (not $svc.portalBaseUrl) }}
@@ -114,6 +115,36 @@ http:// endpoint only with telemetry.insecure); context: root. */}}
 {{- end }}
 {{- if and .clientAuth (eq $.Values.tls.mode "insecureDev") }}
 {{- fail "telemetry.clientAuth presents each service's certificate, and tls.mode=insecureDev mounts none" }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* People's identity providers: each one a verifying service uses needs its issuer, over HTTPS
+unless the development switch says otherwise (a key set fetched in plaintext can be replaced on
+the way, and with it every token's signature). Context: root. */}}
+{{- define "casedesk.validateIdentity" -}}
+{{- $identity := .Values.identity -}}
+{{- $topology := include "casedesk.topology" . | fromYaml -}}
+{{- range $kind, $what := dict "staff" "the specialists' access tokens, e.g. https://sso.example.gov/realms/casedesk" "citizens" "the portal's citizen tokens, e.g. https://esia.example.gov/realms/portal" }}
+{{- $provider := index $identity $kind }}
+{{- $users := list }}
+{{- range $name, $entry := $topology }}
+{{- if and (index $entry (printf "%sTokens" (ternary "staff" "citizen" (eq $kind "staff")))) (index $.Values.services $name).enabled }}
+{{- $users = append $users (printf "services.%s" $name) }}
+{{- end }}
+{{- end }}
+{{- if and $provider.caSecret $provider.caConfigMap }}
+{{- fail (printf "identity.%s: set caSecret or caConfigMap, not both" $kind) }}
+{{- end }}
+{{- if and $users (not $provider.issuer) }}
+{{- fail (printf "identity.%s.issuer is required while %s %s enabled: the `iss` of %s (the organisation's OpenID Connect provider; the chart deploys none)" $kind (join " and " $users) (ternary "is" "are" (eq (len $users) 1)) $what) }}
+{{- end }}
+{{- if not $identity.allowInsecureIssuer }}
+{{- range $field := list "issuer" "jwksUrl" }}
+{{- if hasPrefix "http://" (index $provider $field) }}
+{{- fail (printf "identity.%s.%s is http:// (plaintext): the signing keys could be substituted on the way; use https:// (with identity.%s.caSecret or caConfigMap for a private CA), or for development only set identity.allowInsecureIssuer=true" $kind $field $kind) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end -}}
