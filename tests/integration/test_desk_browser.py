@@ -4,7 +4,11 @@ page, a real case service (PostgreSQL, mutual TLS) behind a real desk process.
 Issue 17's core slice: a specialist signs in through Keycloak; sees a case intake registered in
 his tier's queue; takes it, replies publicly and marks «Ответ готов»; an L1 specialist is refused
 work on an L3 case with a clear message (403); a form posted without the CSRF token is refused
-(403); after logout the session is dead and the queue sends to the sign-in page again.
+(403); after logout the session is dead and the queue sends to the sign-in page again. Live
+updates: a citizen's comment and an escalation appear on the open case page without a reload.
+Escalation with a reason, a canned reply, a non-supervisor's reassignment refused. axe-core
+(services/desk/tests/a11y/install.sh puts it in a cache) finds no serious or critical violation on
+the queue and case pages.
 """
 
 from __future__ import annotations
@@ -31,6 +35,14 @@ from casedesk_runtime import pki
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = os.environ.get("CASEDESK_CHROMIUM", "/usr/bin/chromium")
+# axe-core, pinned in services/desk/tests/a11y/ and put in this cache by its install.sh.
+AXE_JS = Path(
+    os.environ.get("CASEDESK_AXE_JS")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    / "casedesk/desk-a11y/node_modules/axe-core/axe.min.js"
+)
+# The impacts the check refuses (axe-core's four: minor, moderate, serious, critical).
+AXE_REFUSED = {"serious", "critical"}
 CALLERS = ["case", "intake", "escalation", "desk"]
 PHONE = "+79161234567"
 
@@ -251,3 +263,102 @@ def test_an_l1_specialist_is_refused_work_on_an_l3_case(
     )
     page.goto(f"{desk.url}/cases/{case.case_id}")
     assert page.locator("#status").inner_text() == "Зарегистрирована"
+
+
+def test_a_citizens_comment_and_an_escalation_appear_on_the_open_case_page_without_reload(
+    page: Any, desk: DeskProcess, keycloak: Any, cases: Any
+) -> None:
+    case = register_case(cases, f"Не открывается заявление {uuid.uuid4().hex[:6]}")
+    sign_in(page, desk, keycloak, "l1.ivanova", f"/cases/{case.case_id}")
+    page.evaluate("window.notReloaded = true")
+
+    # The citizen writes through intake (acting for him) while the page stays open.
+    cases("intake").AddComment(pb.AddCommentRequest(
+        context=_context(types_pb2.Actor.CITIZEN, "ivanov.ii"), case_id=case.case_id,
+        body="Прикладываю снимок экрана с ошибкой", public=True,
+    ))  # fmt: skip
+    history = page.locator("#history")
+    history.get_by_text("Прикладываю снимок экрана с ошибкой").wait_for()
+    assert "Сообщение гражданина" in history.inner_text()
+
+    # A status change (escalation by the escalation service) updates the facts too.
+    cases("escalation").Escalate(pb.EscalateRequest(
+        context=_context(types_pb2.Actor.SYSTEM, "escalation"), case_id=case.case_id,
+        to_tier=types_pb2.L2,
+    ))  # fmt: skip
+    history.get_by_text("Передано на линию L2").wait_for()
+    page.wait_for_function("document.getElementById('tier').textContent === 'L2'")
+    assert page.evaluate("window.notReloaded") is True
+    versions = page.locator("#history li").evaluate_all(
+        "items => items.map(i => i.dataset.version)"
+    )
+    assert len(versions) == len(set(versions)), versions
+
+
+def test_a_specialist_escalates_with_a_reason_using_a_canned_reply_and_cannot_reassign(
+    page: Any, desk: DeskProcess, keycloak: Any, cases: Any
+) -> None:
+    case = register_case(cases, f"Ошибка оплаты пошлины {uuid.uuid4().hex[:6]}")
+    sign_in(page, desk, keycloak, "l1.ivanova", f"/cases/{case.case_id}")
+
+    # A canned reply goes into the reply field in place.
+    page.select_option("#canned", "need-details")
+    page.click("#canned-form button")
+    assert page.locator("#reply-text").input_value().startswith("Здравствуйте! Чтобы разобраться")
+
+    # Only supervisors see the reassign form; a forged one is refused clearly.
+    assert page.locator("#assign-form").count() == 0
+    forged = page.request.post(
+        f"{desk.url}/cases/{case.case_id}/assign",
+        form={"csrf_token": page.locator("input[name=csrf_token]").first.input_value(),
+              "specialist_id": "l2-001"},
+    )  # fmt: skip
+    assert forged.status == 403
+    assert "переназначать обращения может только руководитель" in forged.text()
+
+    page.select_option("#escalate-tier", "L2")
+    page.select_option("#escalate-reason", "CRITICAL_ERROR")
+    page.fill("#escalate-text", "Платёж списан, заявление не создано; нужен доступ к журналу")
+    assert submit(page, "escalate", case.case_id).status == 303
+    assert page.locator("#done").inner_text() == "Обращение передано на линию L2."
+    assert page.locator("#tier").inner_text() == "L2"
+    text = page.locator("#history").inner_text()
+    assert "Причина эскалации: Платёж списан" in text
+    assert "Передано на линию L2: критическая ошибка, нужна следующая линия" in text
+
+
+def _axe_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical violations of the page as it is now, one line each."""
+    page.add_script_tag(content=AXE_JS.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+            .map(v => ({id: v.id, impact: v.impact,
+                        nodes: v.nodes.map(n => n.target.join(" "))}))"""
+    )
+    return [
+        f"{v['impact']} {v['id']}: {', '.join(v['nodes'][:5])}"
+        for v in found
+        if v["impact"] in AXE_REFUSED
+    ]
+
+
+def test_the_queue_and_case_pages_have_no_serious_or_critical_accessibility_violation(
+    browser: Any, desk: DeskProcess, keycloak: Any, cases: Any
+) -> None:
+    if not AXE_JS.exists():
+        pytest.fail(f"axe-core is not installed at {AXE_JS} (services/desk/tests/a11y/install.sh)")
+    case = register_case(cases, f"Не приходит письмо {uuid.uuid4().hex[:6]}")
+    # The desk's CSP (default-src 'self') refuses injected scripts; axe is the test's, not the
+    # page's, so this one context lets it in.
+    context = browser.new_context(locale="ru-RU", bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        sign_in(page, desk, keycloak, "l1.ivanova", "/queue?view=tier")
+        assert page.locator(f"tr[data-case-id='{case.case_id}']").count() == 1
+        assert _axe_violations(page) == []
+        page.goto(f"{desk.url}/cases/{case.case_id}")  # its forms, escalation's included
+        assert page.locator("#escalate-form").count() == 1
+        assert _axe_violations(page) == []
+    finally:
+        context.close()

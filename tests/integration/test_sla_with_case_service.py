@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
 from support.people import Keycloak
 from support.provisioning import SecureKafka
 from support.system import Casedesk, Kafka, Record, read_topic, start_casedesk
@@ -74,6 +76,17 @@ async def cases(casedesk: Casedesk) -> AsyncIterator[case_service_pb2_grpc.CaseS
 
 
 async def open_chat_case(cases: case_service_pb2_grpc.CaseServiceStub) -> str:
+    # The call is made inside the frontend's trace, as a frontend makes it: the channel's tracing
+    # interceptor carries that trace on (a traceparent header of our own would compete with the
+    # interceptor's when this process records spans, as it does once span_exporter is in use).
+    frontend = otel_context.attach(propagate.extract({"traceparent": FRONTEND_TRACEPARENT}))
+    try:
+        return await _create_chat_case(cases)
+    finally:
+        otel_context.detach(frontend)
+
+
+async def _create_chat_case(cases: case_service_pb2_grpc.CaseServiceStub) -> str:
     view = await cases.CreateCase(
         pb.CreateCaseRequest(
             context=pb.CommandContext(
@@ -87,7 +100,6 @@ async def open_chat_case(cases: case_service_pb2_grpc.CaseServiceStub) -> str:
             citizen=types_pb2.Citizen(account_login="sidorova.ev", mobile_phone="+79161234567"),
             content=types_pb2.CaseContent(subject="Не приходит СМС-код", description="Жду час"),
         ),
-        metadata=(("traceparent", FRONTEND_TRACEPARENT),),
     )
     return view.case_id
 

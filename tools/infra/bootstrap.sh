@@ -52,4 +52,5 @@ command -v uv >/dev/null || uv=(python3 -m uv)
 cd "$REPO_ROOT"
 quietly "uv sync --all-packages" "${uv[@]}" sync --all-packages --frozen
 quietly "protobuf generation" "${uv[@]}" run --frozen python tools/gen_proto.py
+quietly "axe-core for the desk's accessibility check" bash services/desk/tests/a11y/install.sh
 log "ready: uv run pytest tests/integration -q (tools/infra/README.md explains the infrastructure)"

@@ -15,8 +15,10 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from casedesk_desk.adapters.canned_replies import CannedRepliesError, load_canned_replies
 from casedesk_desk.adapters.case_service import CaseService
 from casedesk_desk.adapters.keycloak import OidcProvider
+from casedesk_desk.application.live import LiveCase
 from casedesk_desk.application.signin import SignIn, SignInRoutes
 from casedesk_desk.application.work import Work
 from casedesk_desk.domain.sessions import SessionStore
@@ -37,6 +39,10 @@ def compose(settings: DeskSettings) -> Starlette:
         raise SettingsError(
             "the desk signs specialists in: set CASEDESK_OIDC_ISSUER and CASEDESK_OIDC_AUDIENCE"
         )
+    try:
+        canned = load_canned_replies(settings.desk_canned_replies_file)
+    except CannedRepliesError as exc:
+        raise SettingsError(str(exc)) from None
     access_tokens = settings.person_token_verifier()
     id_tokens = TokenVerifier(
         issuer,
@@ -59,8 +65,10 @@ def compose(settings: DeskSettings) -> Starlette:
             signed_out_url=f"{settings.desk_public_url}/auth/signed-out",
         ),
     )
-    work = Work(CaseService(channel, settings.case_service_timeout_s))
-    app = build_app(Desk(sessions, sign_in, work, settings.cookie_secure))
+    cases = CaseService(channel, settings.case_service_timeout_s)
+    live = LiveCase(cases, sign_in, sessions, settings.desk_live_check_s)
+    desk = Desk(sessions, sign_in, Work(cases), settings.cookie_secure, live=live, canned=canned)
+    app = build_app(desk)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -81,6 +89,9 @@ async def serve(settings: DeskSettings) -> None:
         log_config=None,
         access_log=False,  # URLs hold case ids and, at the callback, authorization codes
         proxy_headers=False,
+        # Open case pages hold event streams that never finish by themselves: stop waiting for
+        # them after a moment at shutdown (browsers reconnect to the next process).
+        timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(config)
     log.info(

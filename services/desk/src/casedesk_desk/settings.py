@@ -4,6 +4,7 @@ CASEDESK_OIDC_AUDIENCE = casedesk-case: what the access tokens it gets must name
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -26,6 +27,12 @@ class DeskSettings(ServiceSettings, OidcSettings):
     desk_cookie_secure: bool | None = None
     # A session ends after this long without a request.
     desk_session_idle_s: float = Field(default=1800.0, gt=0)
+
+    # Canned replies (TOML, see canned_replies.toml in the package); unset: the packaged file.
+    desk_canned_replies_file: Path | None = None
+    # How often an open case page's event stream checks that its session still lives (and sends
+    # a heartbeat): a signed-out or idle session's stream ends within this.
+    desk_live_check_s: float = Field(default=15.0, gt=0)
 
     case_address: str = "127.0.0.1:50052"
     # Server name checked in the case service's certificate; unset: the address's host.

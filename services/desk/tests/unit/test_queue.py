@@ -33,6 +33,9 @@ def test_the_tier_rule_reads_in_russian_and_anything_else_generically() -> None:
     assert refusal_text("l1.ivanova (L1) may not work an L3 case").startswith(
         "Недостаточно прав: специалист линии L1 не может работать с обращением линии L3."
     )
-    assert refusal_text("x may not reassign cases: only supervisors do") == (
+    assert refusal_text("l1.ivanova (L1) may not reassign cases: only supervisors do") == (
+        "Недостаточно прав: переназначать обращения может только руководитель."
+    )
+    assert refusal_text("audit.kuznetsov (auditor) may not work cases: auditors only read") == (
         "Недостаточно прав для этого действия. Обратитесь к руководителю."
     )

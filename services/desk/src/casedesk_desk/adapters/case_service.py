@@ -4,14 +4,16 @@ travels as `x-person-token`; each read says why in `x-access-purpose` (for the a
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import grpc
 
 from casedesk.case.v1 import case_service_pb2 as pb
-from casedesk.case.v1 import case_service_pb2_grpc
+from casedesk.case.v1 import case_service_pb2_grpc, events_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk_desk.application.ports import (
+    CaseChange,
     CaseDetails,
     HistoryItem,
     QueuePage,
@@ -103,6 +105,36 @@ class CaseService:
             reason=reason,
         )
         await self._command("ChangeStatus", request, token)
+
+    async def escalate(self, token: str, case_id: str, to_tier: str, reason: str) -> None:
+        try:
+            tier = types_pb2.Tier.Value(to_tier)
+            why = events_pb2.EscalationReason.Value(reason)
+        except ValueError:
+            raise Refused(RefusalKind.INVALID, "Выберите линию и причину эскалации.") from None
+        request = pb.EscalateRequest(context=_context(), case_id=case_id, to_tier=tier, reason=why)
+        await self._command("Escalate", request, token)
+
+    async def assign(self, token: str, case_id: str, specialist_id: str) -> None:
+        request = pb.AssignRequest(context=_context(), case_id=case_id, specialist_id=specialist_id)
+        await self._command("Assign", request, token)
+
+    async def watch(
+        self, token: str, case_id: str, after_version: int, purpose: str
+    ) -> AsyncIterator[CaseChange]:
+        # No deadline: the stream lasts while the page is open; the case service ends it when
+        # the token expires, and the caller cancels it when the page or the session goes.
+        call = self._stub.WatchCase(
+            pb.WatchCaseRequest(case_id=case_id, after_version=after_version),
+            metadata=self._metadata(token, purpose),
+        )
+        try:
+            async for event in call:
+                yield wire.change(event)
+        except grpc.aio.AioRpcError as error:
+            raise wire.refused(error) from None
+        finally:
+            call.cancel()
 
     async def _command(self, rpc: str, request: object, token: str) -> None:
         try:

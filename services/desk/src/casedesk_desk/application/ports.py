@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -56,6 +57,17 @@ class HistoryItem:
     what: str  # one Russian line
     body: str = ""  # a comment's text
     public: bool = True
+    version: int = 0  # the case's version after this event
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """One event of a watched case: its history line and what it changed on the case page."""
+
+    item: HistoryItem
+    status: str | None = None  # vocabulary Status name, when the status changed
+    assignee: str | None = None  # when (re)assigned; "" for the queue without a specialist
+    tier: str | None = None  # when escalated
 
 
 @dataclass(frozen=True)
@@ -99,3 +111,18 @@ class Cases(Protocol):
     async def comment(self, token: str, case_id: str, body: str, public: bool) -> None: ...
 
     async def change_status(self, token: str, case_id: str, action: str, reason: str) -> None: ...
+
+    async def escalate(self, token: str, case_id: str, to_tier: str, reason: str) -> None:
+        """`to_tier`: L2 or L3; `reason`: an EscalationReason name."""
+        ...
+
+    async def assign(self, token: str, case_id: str, specialist_id: str) -> None:
+        """`specialist_id` empty: the case service picks by specialization and load."""
+        ...
+
+    def watch(
+        self, token: str, case_id: str, after_version: int, purpose: str
+    ) -> AsyncIterator[CaseChange]:
+        """The case's events after `after_version` as they are stored, until the case service
+        ends the stream (Refused SIGNED_OUT when the token expires)."""
+        ...

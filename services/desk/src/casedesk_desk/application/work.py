@@ -17,6 +17,7 @@ from casedesk_desk.application.ports import (
 from casedesk_desk.domain.errors import RefusalKind, Refused
 from casedesk_desk.domain.queue import QueueView, by_deadline
 from casedesk_desk.domain.sessions import Person
+from casedesk_desk.domain.words import DESK_ESCALATION_REASONS
 
 OPEN_STATUSES = ("REGISTERED", "IN_PROGRESS", "WAITING_FOR_CITIZEN")
 # The journal's purpose of each read (x-access-purpose).
@@ -29,6 +30,8 @@ ACTIONS = {
     "close": "CLOSE",
 }
 MAX_TEXT = 10_000
+ESCALATION_TIERS = ("L2", "L3")
+MAX_SPECIALIST_ID = 200
 
 
 @dataclass(frozen=True)
@@ -89,3 +92,37 @@ class Work:
             "ready": "Обращение отмечено: «Ответ готов».",
             "close": "Обращение закрыто.",
         }[action]
+
+    async def escalate(
+        self, token: str, case_id: str, to_tier: str, reason: str, explanation: str
+    ) -> str:
+        """Up a tier with a reason: the chosen one travels with the escalation, the words go into
+        an internal note for the next tier to read."""
+        explanation = explanation.strip()
+        if to_tier not in ESCALATION_TIERS:
+            raise Refused(RefusalKind.INVALID, "Выберите линию, на которую передать: L2 или L3.")
+        if reason not in DESK_ESCALATION_REASONS:
+            raise Refused(RefusalKind.INVALID, "Выберите причину эскалации из списка.")
+        if not explanation:
+            raise Refused(
+                RefusalKind.INVALID, "Опишите причину эскалации: её прочтёт специалист линии."
+            )
+        if len(explanation) > MAX_TEXT:
+            raise Refused(RefusalKind.INVALID, f"Текст длиннее {MAX_TEXT} символов.")
+        # The note first: once the case is on a higher tier, a specialist of the lower one may no
+        # longer add to it (the tier rule).
+        await self._cases.comment(token, case_id, f"Причина эскалации: {explanation}", public=False)
+        await self._cases.escalate(token, case_id, to_tier, reason)
+        return f"Обращение передано на линию {to_tier}."
+
+    async def reassign(self, token: str, case_id: str, specialist_id: str) -> str:
+        """Assign (supervisors only: the case service refuses anybody else)."""
+        specialist_id = specialist_id.strip()
+        if len(specialist_id) > MAX_SPECIALIST_ID or any(c.isspace() for c in specialist_id):
+            raise Refused(
+                RefusalKind.INVALID, "Идентификатор специалиста без пробелов, до 200 знаков."
+            )
+        await self._cases.assign(token, case_id, specialist_id)
+        if specialist_id:
+            return f"Обращение назначено специалисту {specialist_id}."
+        return "Обращение назначено по специализации и загрузке."

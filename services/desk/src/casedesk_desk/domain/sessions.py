@@ -85,6 +85,14 @@ class SessionStore:
         session.last_seen = now
         return session
 
+    def peek(self, session_id: str) -> Session | None:
+        """The live session of that id without touching it: a page's open event stream asks
+        whether its session still lives, and must not keep an idle session alive by asking."""
+        session = self._sessions.get(session_id)
+        if session is None or self._clock() - session.last_seen > self._idle_s:
+            return None
+        return session
+
     def renew(self, session: Session) -> Session:
         """The same session under a new id and a new CSRF token, the old id dead: done at sign-in,
         so an id planted in a browser before it (session fixation) is worth nothing after."""

@@ -6,6 +6,8 @@ HttpOnly, SameSite=Lax and Secure when configured; pages are never cached.
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,19 +15,33 @@ from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from casedesk_desk.application.ports import QueueQuery
+from casedesk_desk.application.live import LiveCase
+from casedesk_desk.application.ports import CaseChange, QueueQuery
 from casedesk_desk.application.signin import SignIn
 from casedesk_desk.application.work import Work
+from casedesk_desk.domain.canned import CannedReply
 from casedesk_desk.domain.errors import RefusalKind, Refused, SignInFailed
 from casedesk_desk.domain.queue import QUEUE_VIEW_LABELS, QueueView, time_left
 from casedesk_desk.domain.security import same_secret
 from casedesk_desk.domain.sessions import Session, SessionStore
-from casedesk_desk.domain.words import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS, status_label
+from casedesk_desk.domain.words import (
+    CATEGORY_LABELS,
+    CHANNEL_LABELS,
+    DESK_ESCALATION_REASONS,
+    ESCALATION_REASONS,
+    STATUS_LABELS,
+    status_label,
+)
 from casedesk_desk.web.present import card, moscow
 from casedesk_runtime.logs import get_logger
 
@@ -42,15 +58,25 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
 }
-CASE_ACTIONS = ("take", "reply", "note", "clarify", "ready", "close")
+CASE_ACTIONS = ("take", "reply", "note", "clarify", "ready", "close", "escalate", "assign")
+SUPERVISOR_ROLE = "supervisor"
+TIER_RANK = {"L1": 1, "L2": 2, "L3": 3}
 
 
 class Desk:
     def __init__(
-        self, sessions: SessionStore, sign_in: SignIn, work: Work, cookie_secure: bool
+        self,
+        sessions: SessionStore,
+        sign_in: SignIn,
+        work: Work,
+        cookie_secure: bool,
+        *,
+        live: LiveCase,
+        canned: Sequence[CannedReply] = (),
     ) -> None:
         self.sessions, self.sign_in, self.work = sessions, sign_in, work
         self.cookie_secure = cookie_secure
+        self.live, self.canned = live, list(canned)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals.update(
             status_label=status_label,
@@ -203,6 +229,7 @@ class Desk:
         except Refused as refusal:
             return self.refusal(request, session, refusal)
         now = datetime.now(UTC)
+        chosen = next((c for c in self.canned if c.key == request.query_params.get("canned")), None)
         return self.render(
             request,
             "case.html",
@@ -210,6 +237,14 @@ class Desk:
                 "session": session,
                 "case": page.case,
                 "history": page.history,
+                "last_version": max([page.case.version, *(i.version for i in page.history)]),
+                "canned": self.canned,
+                "reply_text": chosen.text if chosen else "",
+                "escalation_tiers": [
+                    t for t in ("L2", "L3") if TIER_RANK[t] > TIER_RANK.get(page.case.tier, 0)
+                ],
+                "escalation_reasons": [(r, ESCALATION_REASONS[r]) for r in DESK_ESCALATION_REASONS],
+                "supervisor": SUPERVISOR_ROLE in session.person.roles,
                 "card": card(page.case.citizen, reveal),
                 "revealed": reveal,
                 "left": time_left(page.case.registered_at, page.case.due, now),
@@ -231,10 +266,59 @@ class Desk:
         if action not in CASE_ACTIONS:
             return self.message(request, session, "Такого действия нет.", 404)
         try:
-            done = await self.work.act(token, case_id, action, fields.get("text", ""))
+            if action == "escalate":
+                done = await self.work.escalate(
+                    token,
+                    case_id,
+                    fields.get("to_tier", ""),
+                    fields.get("reason", ""),
+                    fields.get("text", ""),
+                )
+            elif action == "assign":
+                done = await self.work.reassign(token, case_id, fields.get("specialist_id", ""))
+            else:
+                done = await self.work.act(token, case_id, action, fields.get("text", ""))
         except Refused as refusal:
             return self.refusal(request, session, refusal)
         return RedirectResponse(f"/cases/{case_id}?{_query(done=done)}", status_code=303)
+
+    async def live_case(self, request: Request) -> Response:
+        """The case page's event stream (text/event-stream): one `change` event per case event,
+        `end` when the feed ends. Without a session: 204, which tells EventSource not to
+        reconnect."""
+        session = self.session(request)
+        if session is None or session.person is None:
+            return Response(status_code=204, headers=SECURITY_HEADERS)
+        case_id = request.path_params["case_id"]
+        # After a dropped connection EventSource sends the last `id:` it saw.
+        after = max(
+            _version(request.query_params.get("after")),
+            _version(request.headers.get("last-event-id")),
+        )
+        changes = self.live.follow(session.session_id, case_id, after)
+        return StreamingResponse(
+            self._events(changes),
+            media_type="text/event-stream",
+            headers={**SECURITY_HEADERS, "X-Accel-Buffering": "no"},
+        )
+
+    async def _events(self, changes: AsyncIterator[CaseChange | None]) -> AsyncIterator[str]:
+        yield "retry: 5000\n\n"
+        item_template = self.templates.get_template("_history_item.html")
+        async for change in changes:
+            if change is None:
+                yield ": ещё здесь\n\n"
+                continue
+            payload = {
+                "version": change.item.version,
+                "html": item_template.render(item=change.item),
+                "status": status_label(change.status) if change.status else None,
+                "assignee": None if change.assignee is None else change.assignee or "—",
+                "tier": change.tier,
+            }
+            data = json.dumps(payload, ensure_ascii=False)
+            yield f"id: {change.item.version}\nevent: change\ndata: {data}\n\n"
+        yield "event: end\ndata: \n\n"
 
     def refusal(self, request: Request, session: Session, refusal: Refused) -> Response:
         if refusal.kind is RefusalKind.SIGNED_OUT:
@@ -255,6 +339,14 @@ def _query(**params: str) -> str:
     return urlencode(params)
 
 
+def _version(value: str | None) -> int:
+    """A case version from the query or Last-Event-ID; anything else counts as 0 (from the
+    start: the page ignores lines it already shows)."""
+    if value is None or not value.isdigit() or len(value) > 18:
+        return 0
+    return int(value)
+
+
 def build_app(desk: Desk) -> Starlette:
     async def root(request: Request) -> Response:
         return RedirectResponse("/queue", status_code=303)
@@ -271,6 +363,7 @@ def build_app(desk: Desk) -> Starlette:
         Route("/auth/signed-out", desk.signed_out),
         Route("/queue", desk.queue),
         Route("/cases/{case_id}", desk.case),
+        Route("/cases/{case_id}/live", desk.live_case),
         Route("/cases/{case_id}/{action}", desk.act, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import grpc
@@ -11,10 +12,10 @@ from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk_deadlines import DeadlineError, Deadlines
-from casedesk_desk.application.ports import CaseDetails, CitizenCard, HistoryItem
+from casedesk_desk.application.ports import CaseChange, CaseDetails, CitizenCard, HistoryItem
 from casedesk_desk.domain.errors import RefusalKind, Refused
 from casedesk_desk.domain.queue import QueueRow
-from casedesk_desk.domain.words import refusal_text, status_label
+from casedesk_desk.domain.words import ESCALATION_REASONS, refusal_text, status_label
 
 _DEADLINES = Deadlines()
 
@@ -96,6 +97,23 @@ def _actor(actor: types_pb2.Actor) -> str:
 
 
 def history_item(event: events_pb2.CaseEvent) -> HistoryItem:
+    item = _history_item(event)
+    return replace(item, version=event.meta.case_version)
+
+
+def change(event: events_pb2.CaseEvent) -> CaseChange:
+    """A watched event as the case page shows it: the history line and the facts it changed."""
+    item, kind = history_item(event), event.WhichOneof("payload")
+    if kind == "status_changed":
+        return CaseChange(item, status=types_pb2.Status.Name(event.status_changed.to_status))
+    if kind == "assigned":
+        return CaseChange(item, assignee=event.assigned.specialist_id)
+    if kind == "escalated":
+        return CaseChange(item, tier=types_pb2.Tier.Name(event.escalated.to_tier))
+    return CaseChange(item)
+
+
+def _history_item(event: events_pb2.CaseEvent) -> HistoryItem:
     at, actor = when(event.meta.occurred_at), _actor(event.meta.actor)
     kind = event.WhichOneof("payload")
     if kind == "created":
@@ -117,7 +135,8 @@ def history_item(event: events_pb2.CaseEvent) -> HistoryItem:
     if kind == "escalated":
         e = event.escalated
         to = types_pb2.Tier.Name(e.to_tier)
-        return HistoryItem(at, actor, f"Передано на линию {to}")
+        why = ESCALATION_REASONS.get(events_pb2.EscalationReason.Name(e.reason), "")
+        return HistoryItem(at, actor, f"Передано на линию {to}" + (f": {why}" if why else ""))
     if kind == "escalation_requested":
         return HistoryItem(
             at, actor, "Запрошена эскалация", body=event.escalation_requested.explanation
