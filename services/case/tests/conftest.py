@@ -52,6 +52,11 @@ def create(app: CaseApplication, **overrides: object):  # type: ignore[no-untype
     return app.create_case(**arguments)  # type: ignore[arg-type]
 
 
+def answer(app: CaseApplication, case_id: str, context: EventContext = SPECIALIST) -> None:
+    """A specialist's public reply: what «Ответ готов» (ANSWER_READY) needs first."""
+    app.add_comment(case_id, body="Код отправлен повторно", public=True, meta=meta(context))
+
+
 @pytest.fixture(params=["popo", "sqlite"])
 def persistence_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     if request.param == "popo":

@@ -42,6 +42,16 @@ def create_request(key: str = "", login: str = "ivanov.ii") -> pb.CreateCaseRequ
     )
 
 
+def reply(case_id: str, body: str = "Раздел снова доступен", **who: object) -> pb.AddCommentRequest:
+    """A specialist's public reply: what «Ответ готов» (ANSWER_READY_ACTION) needs first."""
+    return pb.AddCommentRequest(
+        context=context(**(who or SPECIALIST)),  # type: ignore[arg-type]
+        case_id=case_id,
+        body=body,
+        public=True,
+    )
+
+
 def status(case_id: str, action: int, **who: object) -> pb.ChangeStatusRequest:
     return pb.ChangeStatusRequest(
         context=context(**(who or SPECIALIST)),  # type: ignore[arg-type]

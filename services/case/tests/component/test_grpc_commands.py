@@ -11,7 +11,7 @@ from casedesk.common.v1 import types_pb2
 from casedesk_runtime.grpc_errors import field_violations
 
 from .conftest import RunningService
-from .messages import CITIZEN, SPECIALIST, context, create_request, status
+from .messages import CITIZEN, SPECIALIST, context, create_request, reply, status
 
 
 async def test_create_returns_the_registered_case(service: RunningService) -> None:
@@ -54,7 +54,9 @@ async def test_illegal_transition_is_failed_precondition(service: RunningService
 
 async def test_comment_on_closed_case_is_failed_precondition(service: RunningService) -> None:
     case_id = (await service.stub.CreateCase(create_request())).case_id
-    for action in (pb.TAKE_IN_WORK, pb.ANSWER_READY_ACTION, pb.CLOSE):
+    await service.stub.ChangeStatus(status(case_id, pb.TAKE_IN_WORK))
+    await service.stub.AddComment(reply(case_id))
+    for action in (pb.ANSWER_READY_ACTION, pb.CLOSE):
         await service.stub.ChangeStatus(status(case_id, action))
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await service.stub.AddComment(
@@ -117,8 +119,9 @@ async def test_repeat_and_escalation(service: RunningService) -> None:
         "l2-technical",
         types_pb2.HIGH,
     )
-    for action in (pb.TAKE_IN_WORK, pb.ANSWER_READY_ACTION):
-        await service.stub.ChangeStatus(status(case_id, action))
+    await service.stub.ChangeStatus(status(case_id, pb.TAKE_IN_WORK))
+    await service.stub.AddComment(reply(case_id))
+    await service.stub.ChangeStatus(status(case_id, pb.ANSWER_READY_ACTION))
     repeat = await service.stub.RepeatCase(
         pb.RepeatCaseRequest(context=context(**CITIZEN), case_id=case_id, reason="не помогло")  # type: ignore[arg-type]
     )

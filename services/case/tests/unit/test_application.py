@@ -18,7 +18,7 @@ from casedesk_case.domain.errors import (
 from casedesk_case.domain.values import Category, EscalationReason, Priority, Status, Tier
 from casedesk_case.testing import CaseApplication
 
-from ..conftest import CITIZEN, SPECIALIST, create, meta
+from ..conftest import CITIZEN, SPECIALIST, answer, create, meta
 
 
 def test_create_registers_numbers_and_assigns_by_category(app: CaseApplication) -> None:
@@ -92,8 +92,9 @@ def test_illegal_transition_leaves_the_case_unchanged(app: CaseApplication) -> N
 
 def answered(app: CaseApplication) -> str:
     case_id = create(app).case_id
-    for status in (Status.IN_PROGRESS, Status.ANSWER_READY):
-        app.change_status(case_id, to_status=status, reason="", meta=meta(SPECIALIST))
+    app.change_status(case_id, to_status=Status.IN_PROGRESS, reason="", meta=meta(SPECIALIST))
+    answer(app, case_id)
+    app.change_status(case_id, to_status=Status.ANSWER_READY, reason="", meta=meta(SPECIALIST))
     return case_id
 
 
@@ -166,12 +167,12 @@ def test_get_as_of_version_and_time(app: CaseApplication) -> None:
 
 
 def test_history_is_paged_by_version(app: CaseApplication) -> None:
-    case_id = answered(app)  # Created, Assigned, 2 status changes
+    case_id = answered(app)  # Created, Assigned, StatusChanged, Commented, StatusChanged
     first = app.history(case_id, page_size=3)
     assert [e.originator_version for e in first.events] == [1, 2, 3]
     assert first.next_after_version == 3
     rest = app.history(case_id, after_version=3, page_size=3)
-    assert [e.originator_version for e in rest.events] == [4]
+    assert [e.originator_version for e in rest.events] == [4, 5]
     assert rest.next_after_version == 0
 
 
@@ -193,27 +194,27 @@ def test_the_store_reads_back_events_and_the_log_in_every_query_shape(
     app: CaseApplication,
 ) -> None:
     """The event store's queries, as the application, the relay and the index use them."""
-    case_id = uuid.UUID(answered(app))  # Created, Assigned, 2 status changes
+    case_id = uuid.UUID(answered(app))  # Created, Assigned, StatusChanged, Commented, StatusChanged
     recorder = app.recorder
 
     def versions(**query: object) -> list[int]:
         return [e.originator_version for e in recorder.select_events(case_id, **query)]  # type: ignore[arg-type]
 
-    assert versions() == [1, 2, 3, 4]
+    assert versions() == [1, 2, 3, 4, 5]
     assert versions(gt=1, lte=3) == [2, 3]
-    assert versions(desc=True, limit=2) == [4, 3]
+    assert versions(desc=True, limit=2) == [5, 4]
     assert versions(gt=2, limit=1) == [3]
     stored = recorder.select_events(case_id, lte=1)[0]
     assert app.mapper.to_domain_event(stored).number == app.get_case(str(case_id)).number
 
     log = recorder.select_notifications(None, 1000)
     mine = [n for n in log if n.originator_id == case_id]
-    assert [n.originator_version for n in mine] == [1, 2, 3, 4]
+    assert [n.originator_version for n in mine] == [1, 2, 3, 4, 5]
     first = mine[0].id
     assert recorder.select_notifications(first, 1)[0].id == first
     after = recorder.select_notifications(first, 2, inclusive_of_start=False)
     assert [n.id for n in after] == [n.id for n in log if n.id > first][:2]
     topics = (Case.StatusChanged.TOPIC,)
     changes = recorder.select_notifications(first, 10, topics=topics, stop=mine[-1].id)
-    assert [n.originator_version for n in changes] == [3, 4]
+    assert [n.originator_version for n in changes] == [3, 5]
     assert recorder.max_notification_id() == log[-1].id

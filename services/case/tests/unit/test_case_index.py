@@ -11,7 +11,7 @@ from casedesk_case.domain.errors import InvalidCommand
 from casedesk_case.domain.values import Channel, Status
 from casedesk_case.testing import CaseApplication
 
-from ..conftest import SPECIALIST, citizen, create, meta
+from ..conftest import SPECIALIST, answer, citizen, create, meta
 
 
 @pytest.fixture
@@ -54,8 +54,9 @@ def test_closing_a_case_frees_its_specialist(
     case = create(app)
     projector.catch_up()
     assert app.index.loads([case.assignee]) == {case.assignee: 1}
-    for status in (Status.IN_PROGRESS, Status.ANSWER_READY):
-        app.change_status(case.case_id, to_status=status, reason="", meta=meta(SPECIALIST))
+    app.change_status(case.case_id, to_status=Status.IN_PROGRESS, reason="", meta=meta(SPECIALIST))
+    answer(app, case.case_id)
+    app.change_status(case.case_id, to_status=Status.ANSWER_READY, reason="", meta=meta(SPECIALIST))
     projector.catch_up()
     assert app.index.loads([case.assignee]) == {}
 

@@ -54,9 +54,16 @@ def new_case() -> Case:
     )  # fmt: skip
 
 
+def reply(case: Case) -> None:
+    """The specialist's public answer that «Ответ готов» needs (test_case_rules.py tests it)."""
+    case.comment("answer-1", "Ответ", True, [], CONTEXT)
+
+
 def case_in(status: Status) -> Case:
     case = new_case()
     for step in PATH_TO[status]:
+        if step is Status.ANSWER_READY:
+            reply(case)
         case.change_status(step, "", CONTEXT)
     assert case.status is status
     return case
@@ -65,6 +72,8 @@ def case_in(status: Status) -> Case:
 @pytest.mark.parametrize(("current", "requested"), sorted(LEGAL, key=str))
 def test_legal_transition_records_status_changed(current: Status, requested: Status) -> None:
     case = case_in(current)
+    if requested is Status.ANSWER_READY:
+        reply(case)
     version = case.version
     case.change_status(requested, "because", CONTEXT)
     assert case.status is requested

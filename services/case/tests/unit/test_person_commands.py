@@ -24,7 +24,7 @@ from casedesk_case.domain.values import (
 from casedesk_case.testing import CaseApplication
 from casedesk_case.wire.events import to_case_event
 
-from ..conftest import CITIZEN, create, meta
+from ..conftest import CITIZEN, answer, create, meta
 
 IVANOVA = Person("l1.ivanova", frozenset({Role.SPECIALIST}), Tier.L1)
 PETROV = Person("l2.petrov", frozenset({Role.SPECIALIST}), Tier.L2)
@@ -50,9 +50,12 @@ def test_an_l1_specialist_takes_answers_and_readies_an_l1_case_as_themself(app) 
     done = app.change_status(
         case.case_id, to_status=Status.ANSWER_READY, reason="", meta=acting(IVANOVA)
     )
-    assert done.status is Status.ANSWER_READY
-    actors = [e.context.actor for e in app.history(case.case_id).events[2:]]
-    assert actors == [Actor(ActorKind.SPECIALIST, "l1.ivanova")] * 3
+    assert (done.status, done.assignee) == (Status.ANSWER_READY, "l1.ivanova")
+    events = app.history(case.case_id).events[2:]  # after Created and the roster's Assigned
+    assert [type(e).__name__ for e in events] == [
+        "Assigned", "StatusChanged", "Commented", "StatusChanged",
+    ]  # fmt: skip
+    assert [e.context.actor for e in events] == [Actor(ActorKind.SPECIALIST, "l1.ivanova")] * 4
 
 
 def test_the_tier_rule_follows_the_case_up(app: CaseApplication) -> None:
@@ -195,6 +198,7 @@ def test_a_repeat_through_an_operator_registers_a_case_he_identified(
 ) -> None:
     case = create(app, channel=Channel.PHONE, meta=through_operator())
     app.change_status(case.case_id, to_status=Status.IN_PROGRESS, reason="", meta=meta())
+    answer(app, case.case_id)
     app.change_status(case.case_id, to_status=Status.ANSWER_READY, reason="", meta=meta())
     repeat = app.repeat_case(case.case_id, reason="Не помогло", meta=through_operator("l2.petrov"))
     created = to_case_event(app.history(repeat.case_id).events[0])
@@ -242,3 +246,54 @@ def test_events_stored_before_identified_by_existed_name_no_operator(tmp_path: P
         assert to_case_event(app.history(case.case_id).events[-1]).identified_by == "l1.ivanova"
     finally:
         app.close()
+
+
+PETROVA = Person("l1.petrova", frozenset({Role.SPECIALIST}), Tier.L1)
+
+
+def take(app: CaseApplication, case_id: str, person: Person):  # type: ignore[no-untyped-def]
+    return app.change_status(case_id, to_status=Status.IN_PROGRESS, reason="", meta=acting(person))
+
+
+def test_a_persons_take_makes_the_case_theirs(app: CaseApplication) -> None:
+    case = create(app)
+    assert case.assignee.startswith("l1-")  # the roster's routing, not a person
+    taken = take(app, case.case_id, IVANOVA)
+    assert (taken.status, taken.assignee) == (Status.IN_PROGRESS, "l1.ivanova")
+    assigned = app.history(case.case_id).events[-2]
+    assert (type(assigned).__name__, assigned.specialist_id, assigned.previous_specialist_id) == (
+        "Assigned", "l1.ivanova", case.assignee,
+    )  # fmt: skip
+
+
+def test_a_service_take_only_moves_the_status(app: CaseApplication) -> None:
+    case = create(app)
+    taken = app.change_status(case.case_id, to_status=Status.IN_PROGRESS, reason="", meta=meta())
+    assert (taken.status, taken.assignee) == (Status.IN_PROGRESS, case.assignee)
+
+
+def test_a_case_a_person_took_is_theirs_until_a_supervisor_acts(app: CaseApplication) -> None:
+    case_id = create(app).case_id
+    take(app, case_id, IVANOVA)
+    before = app.get_case(case_id).version
+    with pytest.raises(NotPermitted) as refused:
+        take(app, case_id, PETROVA)
+    assert str(refused.value).startswith(
+        "l1.petrova (L1) may not take case 2026-0000001: it is in work with l1.ivanova;"
+    )
+    assert app.get_case(case_id).version == before
+    # A supervisor who also works cases takes it over; reassigned to the roster, it is free again.
+    assert take(app, case_id, ORLOVA).assignee == "super.orlova"
+    app.assign(case_id, specialist_id="l1-002", meta=acting(ORLOVA))
+    assert take(app, case_id, PETROVA).assignee == "l1.petrova"
+
+
+def test_an_escalated_case_in_progress_is_taken_over_by_the_higher_tier(
+    app: CaseApplication,
+) -> None:
+    case_id = create(app).case_id
+    take(app, case_id, IVANOVA)
+    to_tier(app, case_id, Tier.L2)  # the escalation routes it to an L2 roster id
+    taken = take(app, case_id, PETROV)
+    assert (taken.status, taken.tier, taken.assignee) == (Status.IN_PROGRESS, Tier.L2, "l2.petrov")
+    assert type(app.history(case_id).events[-1]).__name__ == "Assigned"

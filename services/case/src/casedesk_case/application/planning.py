@@ -27,7 +27,7 @@ from casedesk_case.domain.assignment import Roster, choose_specialist
 from casedesk_case.domain.case import Case
 from casedesk_case.domain.errors import InvalidCommand, PreconditionFailed
 from casedesk_case.domain.numbers import NumberClaim
-from casedesk_case.domain.person_rules import Work, check_may, check_may_work
+from casedesk_case.domain.person_rules import Work, check_may, check_may_take, check_may_work
 from casedesk_case.domain.values import (
     Attachment,
     CaseContent,
@@ -122,10 +122,20 @@ class CommandPlanner:
     def change_status(
         self, case_id: str, *, to_status: Status, reason: str, meta: CommandMeta
     ) -> Command:
-        return _on_case(
-            "ChangeStatus", case_id, meta, (to_status, reason),
-            lambda case: case.change_status(to_status, reason, meta.context),
-        )  # fmt: skip
+        person = meta.person
+        if to_status is not Status.IN_PROGRESS or person is None:
+            # A service (or an unverified actor in insecure dev mode) only moves the status:
+            # a case is made somebody's by a verified username, never by a request's word.
+            return _on_case(
+                "ChangeStatus", case_id, meta, (to_status, reason),
+                lambda case: case.change_status(to_status, reason, meta.context),
+            )  # fmt: skip
+
+        def take(case: Case) -> None:  # TAKE_IN_WORK by a person: assigned to them, IN_PROGRESS
+            check_may_take(person, case.number, self._roster.person_holder(case.assignee))
+            case.take(person.username, reason, meta.context)
+
+        return _on_case("ChangeStatus", case_id, meta, (to_status, reason), take)
 
     def repeat_case(self, case_id: str, *, reason: str, meta: CommandMeta) -> Command:
         """A new case repeating an answered one; the NEW case is the command's case."""

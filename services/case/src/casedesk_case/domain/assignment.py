@@ -3,6 +3,12 @@
 The rule: the case goes to the least-loaded active specialist of the case's tier who serves its
 queue; ties go to the smallest specialist id so that the choice is reproducible. When nobody
 qualifies, the case waits in the queue unassigned.
+
+Two namespaces share a case's `assignee`: the roster's specialist ids (`l1-001`: the system's
+routing, by load, at registration, escalation and a supervisor's Assign) and the usernames of the
+identity provider (`l1.ivanova`: the person who took the case in work at the desk). A case is a
+person's only in the second sense (`person_holder`); one assigned by the roster still waits for a
+specialist to take it.
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ class Roster:
 
     def find(self, specialist_id: str) -> Specialist | None:
         return next((s for s in self.specialists if s.id == specialist_id), None)
+
+    def person_holder(self, assignee: str) -> str:
+        """The person who holds a case assigned to `assignee`: the username, or "" when the case
+        is unassigned or assigned by the roster (a specialist id of this roster)."""
+        return "" if not assignee or self.find(assignee) is not None else assignee
 
     def candidates(self, queue: str, tier: Tier) -> list[Specialist]:
         return [s for s in self.specialists if s.active and s.tier is tier and queue in s.queues]

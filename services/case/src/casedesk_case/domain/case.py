@@ -11,8 +11,22 @@ from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate, event
 
-from casedesk_case.domain.errors import CaseClosed, InvalidCommand, PreconditionFailed
-from casedesk_case.domain.lifecycle import REPEATABLE, check_transition
+from casedesk_case.domain.errors import (
+    AnswerMissing,
+    CaseClosed,
+    IllegalTransition,
+    InvalidCommand,
+    PreconditionFailed,
+)
+from casedesk_case.domain.lifecycle import (
+    QUESTION_CITIZEN_COMMENT,
+    QUESTION_CLARIFICATION,
+    QUESTION_REQUEST,
+    REPEATABLE,
+    allowed_from,
+    check_transition,
+    question_of_escalation,
+)
 from casedesk_case.domain.values import (
     ActorKind,
     Attachment,
@@ -44,6 +58,12 @@ class Case(Aggregate):
     Escalated: ClassVar[type[Any]]
     AttachmentAdded: ClassVar[type[Any]]
     Linked: ClassVar[type[Any]]
+
+    # The latest question support has not answered yet (domain/lifecycle.py: what «Ответ готов»
+    # needs), "" once a specialist replied publicly after it. A class default because snapshots
+    # taken before the rule existed lack it: such a case counts as unanswered until the next
+    # reply (the conservative reading; events after the snapshot set it exactly).
+    unanswered: str = QUESTION_REQUEST
 
     @event("Created", topic="casedesk.case.Case.Created")
     def __init__(
@@ -89,6 +109,7 @@ class Case(Aggregate):
         self.repeated_by: list[str] = []
         self.linked: list[str] = []
         self.escalation_requests: list[str] = []
+        self.unanswered = QUESTION_REQUEST
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -114,7 +135,29 @@ class Case(Aggregate):
 
     def change_status(self, to_status: Status, reason: str, context: EventContext) -> None:
         check_transition(self.number, self.status, to_status)
+        if to_status is Status.ANSWER_READY and self.unanswered:
+            raise AnswerMissing(self.number, self.unanswered)
         self._status_changed(self.status, to_status, reason, context)
+
+    def take(self, username: str, reason: str, context: EventContext) -> None:
+        """A specialist takes the case in work: it becomes theirs (`Assigned` to their
+        identity-provider username, unless it is already) and IN_PROGRESS (`StatusChanged`,
+        unless it already is: a case escalated or reassigned while in progress is taken over).
+        Who may take a case another person holds is person_rules.check_may_take's rule."""
+        if self.status is Status.CLOSED:
+            raise CaseClosed(self.number, "take it in work", "the citizen repeats the case")
+        if self.status is Status.ANSWER_READY:
+            raise IllegalTransition(
+                self.number, self.status, Status.IN_PROGRESS, allowed_from(self.status)
+            )
+        if self.status is Status.IN_PROGRESS and self.assignee == username:
+            raise PreconditionFailed(
+                f"case {self.number} is already IN_PROGRESS and assigned to {username}"
+            )
+        if self.assignee != username:
+            self._assigned(username, self.queue, self.tier, self.assignee, context)
+        if self.status is not Status.IN_PROGRESS:
+            self._status_changed(self.status, Status.IN_PROGRESS, reason, context)
 
     def assign(self, specialist_id: str, queue: str, context: EventContext) -> None:
         """Hand the case to a specialist (or, with an empty id, to the queue alone)."""
@@ -192,12 +235,19 @@ class Case(Aggregate):
         context: EventContext,
     ) -> None:
         self.comment_count += 1
+        kind = context.actor.kind
+        if kind is ActorKind.CITIZEN:
+            self.unanswered = QUESTION_CITIZEN_COMMENT
+        elif kind is ActorKind.SPECIALIST and public:
+            self.unanswered = ""
 
     @event("StatusChanged", topic="casedesk.case.Case.StatusChanged")
     def _status_changed(
         self, from_status: Status, to_status: Status, reason: str, context: EventContext
     ) -> None:
         self.status = to_status
+        if to_status is Status.WAITING_FOR_CITIZEN:
+            self.unanswered = QUESTION_CLARIFICATION
 
     @event("Assigned", topic="casedesk.case.Case.Assigned")
     def _assigned(
@@ -240,6 +290,7 @@ class Case(Aggregate):
     ) -> None:
         self.tier = to_tier
         self.priority = priority
+        self.unanswered = question_of_escalation(to_tier.value)
 
     @event("AttachmentAdded", topic="casedesk.case.Case.AttachmentAdded")
     def _attachment_added(self, attachment: Attachment, context: EventContext) -> None:

@@ -45,6 +45,18 @@ class CaseClosed(PreconditionFailed):
         super().__init__(f"{message}; {hint}" if hint else message)
 
 
+class AnswerMissing(PreconditionFailed):
+    """«Ответ готов» asked for while the citizen has no answer to the latest question."""
+
+    def __init__(self, number: str, question: str) -> None:
+        super().__init__(
+            f"case {number} cannot be marked ANSWER_READY («Ответ готов»): there is no answer to "
+            f"{question} yet; a specialist's public reply (AddComment with public=true; an "
+            "internal note is not one) must come after it"
+        )
+        self.question = question
+
+
 class NotPermitted(CaseError):
     """Who acts may not do this (gRPC: PERMISSION_DENIED); the message is the rule, in words.
 

@@ -4,6 +4,16 @@ An answer may be prepared while the citizen is still asked for a clarification (
 never reply), so ANSWER_READY is reachable from both IN_PROGRESS and WAITING_FOR_CITIZEN.
 Nothing leaves CLOSED, and an answered case is not reopened: an unsatisfied citizen repeats it as
 a new case.
+
+ANSWER_READY («Ответ готов») also needs an answer: a public comment by a specialist recorded after
+the latest question the case puts to support. The questions (the latest one counts):
+- the citizen's request itself (the case as registered, or as repeated: a new case);
+- a comment by the citizen (a follow-up, or the reply to a clarification request);
+- a clarification request (the move to WAITING_FOR_CITIZEN: what a specialist wrote before it
+  asked, it did not answer; the answer given while the citizen stays silent comes after it);
+- an escalation (the higher tier answers; the lower tier's "passed on to L2" is no answer).
+Taking or reassigning a case is not a question: a reply the citizen already has stays the
+answer, whoever gave it. An internal note (public=false) and a system comment are no answer.
 """
 
 from __future__ import annotations
@@ -28,6 +38,17 @@ OPEN_WORK: frozenset[Status] = frozenset(
 
 # An unsatisfying answer can only be repeated once there is an answer.
 REPEATABLE: frozenset[Status] = frozenset({Status.ANSWER_READY, Status.CLOSED})
+
+
+# The questions a case's answer must come after (see the module docstring); a Case keeps the
+# latest one still unanswered, "" once a specialist's public reply followed it.
+QUESTION_REQUEST = "the citizen's request"
+QUESTION_CITIZEN_COMMENT = "the citizen's latest comment"
+QUESTION_CLARIFICATION = "the clarification request"
+
+
+def question_of_escalation(tier_name: str) -> str:
+    return f"the escalation to {tier_name}"
 
 
 def allowed_from(status: Status) -> frozenset[Status]:

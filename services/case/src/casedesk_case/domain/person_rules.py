@@ -121,6 +121,19 @@ def check_may_work(person: Person, case_tier: Tier) -> None:
         raise NotPermitted(f"{person.describe()} may not work an {case_tier.value} case")
 
 
+def check_may_take(person: Person, case_number: str, holder: str) -> None:
+    """Taking a case in work makes it the person's. A case another person holds (took, or was
+    given) is theirs until a supervisor reassigns it; only a supervisor who also works cases
+    takes it over directly. A case the roster assigned, or nobody, is any specialist's to take
+    (the tier rule still applies)."""
+    if not holder or holder == person.username or Role.SUPERVISOR in person.roles:
+        return
+    raise NotPermitted(
+        f"{person.describe()} may not take case {case_number}: it is in work with {holder}; "
+        "a supervisor reassigns it or takes it over"
+    )
+
+
 def reads_cases(person: Person) -> bool:
     """Whether the person sees any case at all: any casedesk role."""
     return bool(person.roles)
