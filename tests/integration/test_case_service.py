@@ -155,6 +155,13 @@ async def test_commands_through_grpc_reach_kafka_in_order_with_full_envelopes(
         )
     )  # fmt: skip
     assert escalated.tier == types_pb2.L2 and escalated.assignee == "l2-001"
+    # «Ответ готов» only once a specialist of the new tier has answered.
+    await stub.AddComment(
+        pb.AddCommentRequest(
+            context=context(SPECIALIST, "l2-001"), case_id=case_id,
+            body="Заявление найдено, статус обновлён", public=True,  # type: ignore[arg-type]
+        )
+    )  # fmt: skip
     await stub.ChangeStatus(change(case_id, pb.ANSWER_READY_ACTION))
     await stub.ChangeStatus(change(case_id, pb.CLOSE))
     repeat = await stub.RepeatCase(
@@ -171,8 +178,8 @@ async def test_commands_through_grpc_reach_kafka_in_order_with_full_envelopes(
     kinds = [e.WhichOneof("payload") for _, e in published if e.meta.case_id == case_id]
     assert kinds == [
         "created", "assigned", "status_changed", "status_changed", "commented", "status_changed",
-        "escalation_requested", "escalated", "assigned", "status_changed", "status_changed",
-        "repeated",
+        "escalation_requested", "escalated", "assigned", "commented", "status_changed",
+        "status_changed", "repeated",
     ]  # fmt: skip
     for record, event in published:
         meta = event.meta

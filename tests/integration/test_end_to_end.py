@@ -140,6 +140,14 @@ class Specialist:
         )
         return await self.cases.ChangeStatus(request)
 
+    async def reply(self, body: str) -> case_pb2.CaseView:
+        """A public answer to the citizen, as the desk posts it."""
+        context = case_pb2.CommandContext(idempotency_key=str(uuid.uuid4()))
+        request = case_pb2.AddCommentRequest(
+            context=context, case_id=self.case_id, body=body, public=True
+        )
+        return await self.cases.AddComment(request)
+
 
 def step(event: events_pb2.CaseEvent) -> tuple[str, int]:
     kind = event.WhichOneof("payload")
@@ -147,7 +155,10 @@ def step(event: events_pb2.CaseEvent) -> tuple[str, int]:
 
 
 def notifying(history: CaseRecords) -> list[events_pb2.CaseEvent]:
-    return [r.event for r in history if r.event.WhichOneof("payload") in NOTIFYING]
+    """The events the citizen hears about: these kinds, and a specialist's public reply."""
+    return [r.event for r in history if r.event.WhichOneof("payload") in NOTIFYING
+            or (r.event.HasField("commented") and r.event.commented.public
+                and r.event.meta.actor.kind == S.Actor.SPECIALIST)]  # fmt: skip
 
 
 def email_id(event: events_pb2.CaseEvent) -> str:
@@ -246,6 +257,7 @@ async def test_a_chat_case_from_submission_to_closure_keeps_the_citizen_informed
         metadata=as_citizen,
     )  # fmt: skip
     assert (answered.status, answered.status_label) == (S.IN_PROGRESS, "В работе")
+    await specialist.reply("Код отправлен повторно, проверьте СМС")
     await specialist.act(case_pb2.ANSWER_READY_ACTION)
     closed = await specialist.act(case_pb2.CLOSE)
     assert closed.status == S.CLOSED
@@ -256,15 +268,23 @@ async def test_a_chat_case_from_submission_to_closure_keeps_the_citizen_informed
         lambda rs: ("status_changed", S.CLOSED) in map(step, (r.event for r in rs)),
     )
     assert [step(r.event) for r in history] == [
-        ("created", 0), ("assigned", 0),
-        ("status_changed", S.IN_PROGRESS), ("status_changed", S.WAITING_FOR_CITIZEN),
-        ("commented", 0), ("status_changed", S.IN_PROGRESS),
-        ("status_changed", S.ANSWER_READY), ("status_changed", S.CLOSED),
+        ("created", 0), ("assigned", 0),  # to the first line's roster on registration
+        ("assigned", 0), ("status_changed", S.IN_PROGRESS),  # taken: assigned to the specialist
+        ("status_changed", S.WAITING_FOR_CITIZEN),
+        ("commented", 0), ("status_changed", S.IN_PROGRESS),  # the citizen answered
+        ("commented", 0), ("status_changed", S.ANSWER_READY),  # the specialist's public reply
+        ("status_changed", S.CLOSED),
     ]  # fmt: skip
     assert [r.event.meta.case_version for r in history] == list(range(1, len(history) + 1))
     assert history[0].event.created.number == ack.number
-    assert history[4].event.commented.public
-    assert history[4].event.meta.actor.kind == S.Actor.CITIZEN
+    assert history[2].event.assigned.specialist_id == SPECIALIST
+    assert history[5].event.commented.public
+    assert history[5].event.meta.actor.kind == S.Actor.CITIZEN
+    assert history[7].event.commented.public
+    assert (history[7].event.meta.actor.kind, history[7].event.meta.actor.id) == (
+        S.Actor.SPECIALIST,
+        SPECIALIST,
+    )
     # Each status change records the specialist the token named, not what a caller claimed.
     changes = [r.event.meta.actor for r in history if r.event.HasField("status_changed")]
     assert {(a.kind, a.id) for a in changes if a.kind != S.Actor.CITIZEN} == {
@@ -279,6 +299,9 @@ async def test_a_chat_case_from_submission_to_closure_keeps_the_citizen_informed
             assert f"зарегистрировано под номером {ack.number}" in mail.body("plain")
             assert "«Зарегистрирована»" in mail.body("plain")
             assert sms.fields["text"].startswith(f"Обращение {ack.number} зарегистрировано")
+        elif event.HasField("commented"):  # the reply itself stays on the portal
+            assert f"Специалист ответил на ваше обращение № {ack.number}" in mail.body("plain")
+            assert sms.fields["text"].startswith(f"По обращению {ack.number} есть ответ")
         else:
             label = LABELS[event.status_changed.to_status]
             assert f"изменился: «{label}»" in mail.body("plain")

@@ -78,6 +78,8 @@ def written(store_env: dict[str, str]) -> Written:
             )
             steps = LIFECYCLE[: 3 if index % 3 == 0 else 1 if index % 3 == 1 else 0]
             for status in steps:
+                if status is Status.ANSWER_READY:  # «Ответ готов» needs the answer first
+                    app.add_comment(view.case_id, body="Ответ", public=True, meta=SPECIALIST)
                 app.change_status(view.case_id, to_status=status, reason="", meta=SPECIALIST)
             statuses[view.case_id] = steps[-1] if steps else Status.REGISTERED
             numbers[view.case_id] = view.number

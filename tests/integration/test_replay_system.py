@@ -370,6 +370,11 @@ async def take_step(
         )
     else:
         specialist = command(T.Actor.SPECIALIST, view.assignee or "specialist-on-duty")
+        if step is Step.ANSWER:  # «Ответ готов» only after the answer itself
+            answer = command(T.Actor.SPECIALIST, view.assignee or "specialist-on-duty")
+            await cases.AddComment(pb.AddCommentRequest(
+                context=answer, case_id=view.case_id, body="Ошибка исправлена", public=True
+            ))  # fmt: skip
         await cases.ChangeStatus(
             pb.ChangeStatusRequest(context=specialist, case_id=view.case_id, action=step.value)
         )
