@@ -206,6 +206,8 @@ def stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any
                 content=CaseContent(subject="Ошибка входа"), meta=SYSTEM,
             )  # fmt: skip
             for status in (Status.IN_PROGRESS, Status.ANSWER_READY)[: index % 3]:
+                if status is Status.ANSWER_READY:  # «Ответ готов» needs the answer first
+                    app.add_comment(view.case_id, body="Ответ", public=True, meta=SPECIALIST)
                 app.change_status(view.case_id, to_status=status, reason="", meta=SPECIALIST)
     finally:
         app.close()

@@ -55,6 +55,8 @@ def cases(store_env: dict[str, str]) -> Iterator[list[str]]:
         ids.append(view.case_id)
     for case_id in ids[:3]:
         for status in (Status.IN_PROGRESS, Status.ANSWER_READY):
+            if status is Status.ANSWER_READY:  # «Ответ готов» needs the answer first
+                app.add_comment(case_id, body="Ответ", public=True, meta=SPECIALIST)
             app.change_status(case_id, to_status=status, reason="", meta=SPECIALIST)
     app.change_status(ids[0], to_status=Status.CLOSED, reason="", meta=SPECIALIST)
     yield ids
