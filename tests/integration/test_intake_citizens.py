@@ -355,6 +355,18 @@ async def test_the_case_events_record_the_citizen_and_the_operator_who_identifie
         ("commented", types_pb2.Actor.CITIZEN, "ivanov.ii", "l2.petrov"),
     ]
     assert history.events[0].created.identified_by == "l1.ivanova"
+    # The operator's read through intake (opening the case for his comment) is journaled as his,
+    # via intake, as the specialist's reads at the desk are.
+    auditor = [("x-person-token", keycloak.token(STAFF, "audit.kuznetsov"))]
+    async with casedesk.channel("case", caller="desk") as channel:
+        page = await case_grpc.CaseServiceStub(channel).ListAccessRecords(
+            case_pb2.ListAccessRecordsRequest(case_id=view.case_id), metadata=auditor
+        )
+    assert [(r.rpc, r.person, r.role, r.caller, r.purpose) for r in page.records] == [
+        ("GetCase", "l2.petrov", "specialist L2", "intake", "a citizen's request to an operator"),
+        ("GetCase", "l3.sidorova", "specialist L3", "desk", "case work"),
+        ("GetHistory", "l3.sidorova", "specialist L3", "desk", "case work"),
+    ]
 
 
 async def test_replicas_count_wrong_codes_together_on_postgresql(postgres_dsn: str) -> None:

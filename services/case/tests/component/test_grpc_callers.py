@@ -175,6 +175,48 @@ async def test_reads_by_people_are_journaled_with_the_caller_and_intakes_are_not
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
+async def test_an_operators_read_through_intake_is_journaled_as_his_via_intake(
+    secure_service: RunningService, idp: FakeIdentityProvider
+) -> None:
+    intake, operator = secure_service.stub_as("intake"), secure_service.stub_as("operator")
+    case_id = (await intake.CreateCase(create_request())).case_id
+    number = (await intake.GetCase(pb.GetCaseRequest(case_id=case_id))).number  # intake itself
+    petrov = [
+        ("x-person-token", idp.mint_specialist("l2.petrov", tier="L2")),
+        ("x-access-purpose", "citizen%27s%20call"),
+    ]
+    view = await intake.GetCase(pb.GetCaseRequest(number=number), metadata=petrov)
+    assert view.case_id == case_id
+    secure_service.projector.catch_up()
+    listed = await intake.ListCases(pb.ListCasesRequest(), metadata=petrov)
+    assert [c.case_id for c in listed.cases] == [case_id]
+    await intake.ListCases(pb.ListCasesRequest())  # intake itself again
+    auditor = [("x-person-token", idp.mint(username="audit.kuznetsov", roles=["auditor"]))]
+    page = await operator.ListAccessRecords(
+        pb.ListAccessRecordsRequest(case_id=case_id), metadata=auditor
+    )
+    assert [(r.rpc, r.person, r.role, r.purpose, r.caller) for r in page.records] == [
+        ("GetCase", "l2.petrov", "specialist L2", "citizen's call", "intake"),
+        ("ListCases", "l2.petrov", "specialist L2", "citizen's call", "intake"),
+    ]
+    # The token is the operator's for reads only: intake's commands still act as it names them.
+    comment = pb.AddCommentRequest(
+        context=context(CITIZEN, "ivanov.ii"), case_id=case_id, body="Перезвонил", public=True
+    )
+    await intake.AddComment(comment, metadata=petrov)
+    history = await operator.GetHistory(pb.GetHistoryRequest(case_id=case_id), metadata=petrov)
+    assert (history.events[-1].meta.actor.kind, history.events[-1].meta.actor.id) == (
+        CITIZEN,
+        "ivanov.ii",
+    )
+    forged = [("x-person-token", idp.mint_specialist("l2.petrov", tier="L2")[:-4] + "AAAA")]
+    error = await refused(intake.GetCase(pb.GetCaseRequest(case_id=case_id), metadata=forged))
+    assert (error.code(), error.details()) == (
+        grpc.StatusCode.UNAUTHENTICATED,
+        "x-person-token rejected: bad signature",
+    )
+
+
 async def test_without_an_identity_provider_the_desk_is_told_what_is_missing(
     tmp_path: Path, pki_dir: Path
 ) -> None:

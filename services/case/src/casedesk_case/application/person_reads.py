@@ -44,7 +44,7 @@ MAX_RECORDS_PAGE = 1000
 
 @dataclass(frozen=True)
 class Reader:
-    """Who reads, why, and through which service identity (desk, operator)."""
+    """Who reads, why, and through which service identity (desk, operator, intake)."""
 
     person: Person
     caller: str

@@ -41,6 +41,10 @@ SERVICE_ACTORS: Mapping[str, frozenset[ActorKind]] = {
 }
 # Callers that carry a person's access token: the actor is the person, never the request's word.
 PERSON_CALLERS = frozenset({DESK, OPERATOR})
+# Services that may send, with a read, the token of the person they read for (intake: the
+# operator who acts for a citizen, whose token intake verified): the read is that person's and
+# journaled as such, via the service. Without a token the service reads for itself.
+READING_FOR_PEOPLE = frozenset({INTAKE})
 # Services that may name the operator who identified the citizen they act for
 # (context.identified_by): intake verifies the operator's staff token before it does.
 IDENTIFYING_SERVICES = frozenset({INTAKE})

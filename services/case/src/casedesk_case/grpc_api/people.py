@@ -3,7 +3,10 @@ the person whose access token comes with the call (`x-person-token`).
 
 - `intake` and `escalation` act by themselves: the command's actor is what they name, within
   what they stand for (domain/person_rules.py: intake a CITIZEN or SYSTEM, escalation SYSTEM).
-  Intake alone also names the operator who identified the citizen it acts for.
+  Intake alone also names the operator who identified the citizen it acts for, and, when an
+  operator reads a case through it, sends the operator's token with the read: the read is then
+  the operator's (the person rules decide what he sees) and journaled as his, via intake.
+  Without a token intake reads for itself (a citizen his own case): not journaled.
 - `desk` and `operator` act for a person: without a valid token the call is UNAUTHENTICATED
   (the reason in words), with the identity provider away UNAVAILABLE; the actor is the person.
 - In plaintext development mode (CASEDESK_GRPC_INSECURE_DEV) no caller is known: a call with a
@@ -26,6 +29,7 @@ from casedesk_case.application.identity import (
 from casedesk_case.application.person_reads import DEFAULT_PURPOSE, Reader
 from casedesk_case.domain.person_rules import (
     PERSON_CALLERS,
+    READING_FOR_PEOPLE,
     Person,
     check_may_name_identifier,
     check_service_actor,
@@ -51,6 +55,9 @@ class Acting:
     person: Person | None
     expires_at: datetime | None = None  # the person token's expiry
     purpose: str = DEFAULT_PURPOSE
+    # The person a service reads for (READING_FOR_PEOPLE); only reads look at it: the
+    # service's commands still act as the service names, within what it stands for.
+    reads_for: Person | None = None
 
     def actor(self, named: Actor | None) -> Actor | None:
         """The actor of a command given the one the request named (None: it named none; then
@@ -71,11 +78,12 @@ class Acting:
         return named
 
     def reader(self) -> Reader | None:
-        """Who reads, for the access journal; None for a service reading (intake serving a
-        citizen their own case) or an unverified development call without a token."""
-        if self.person is None:
+        """Who reads, for the access journal; None for a service reading for itself (intake
+        serving a citizen their own case) or an unverified development call without a token."""
+        person = self.person or self.reads_for
+        if person is None:
             return None
-        return Reader(self.person, self.caller, self.purpose)
+        return Reader(person, self.caller, self.purpose)
 
 
 class People:
@@ -88,7 +96,7 @@ class People:
     async def acting(self, context: Any) -> Acting:
         verified_caller = current_caller()
         name = verified_caller.name if verified_caller and verified_caller.verified else None
-        if name is not None and name not in PERSON_CALLERS:
+        if name is not None and name not in PERSON_CALLERS | READING_FOR_PEOPLE:
             return Acting(name, None)
         caller = name or INSECURE_DEV
         metadata = list(context.invocation_metadata() or ())
@@ -96,10 +104,12 @@ class People:
             token = person_token(metadata)
         except TokenRejected as rejected:  # more than one: whose call would it be?
             raise PersonUnauthenticated(status_for(rejected)[1]) from None
-        if token is None and name is None:
+        if token is None and (name is None or name in READING_FOR_PEOPLE):
             return Acting(caller, None)
         verified = await self._verify(token, caller)
         purpose = _purpose([value for key, value in metadata if key == PURPOSE_KEY])
+        if name in READING_FOR_PEOPLE:
+            return Acting(caller, None, purpose=purpose, reads_for=verified.person)
         return Acting(caller, verified.person, verified.expires_at, purpose)
 
     async def _verify(self, token: str | None, caller: str) -> VerifiedPerson:

@@ -1,8 +1,9 @@
 """The case service's reads: GetCase, GetHistory, ListCases, WatchCase and ListAccessRecords.
 
-Mixed into `CaseServicer`. A person's reads (the desk's, an operator's) go through the
-application's `person_reads`: who sees which case, and the access journal; a service's (intake
-serving a citizen their own case) through the plain queries.
+Mixed into `CaseServicer`. A person's reads (the desk's, an operator's, intake's for the
+operator whose token it sends) go through the application's `person_reads`: who sees which case,
+and the access journal; a service's for itself (intake serving a citizen their own case) through
+the plain queries.
 """
 
 from __future__ import annotations

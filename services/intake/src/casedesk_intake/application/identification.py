@@ -87,7 +87,7 @@ class Identification:
                 f"the holder of the {PERSON_TOKEN_KEY} may not act for citizens: it needs one of "
                 f"the roles {', '.join(sorted(self._operator_roles))}"
             )
-        return Operator(person.username)
+        return Operator(person.username, token)
 
 
 def _code_holder(frontend: Frontend, code: str) -> CodeHolder:

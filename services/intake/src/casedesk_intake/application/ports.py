@@ -93,7 +93,9 @@ class CaseService(Protocol):
 
     async def request_escalation(self, plea: EscalationPlea) -> Case: ...
 
-    async def find_by_number(self, number: str) -> Case | None: ...
+    async def find_by_number(self, number: str, person_token: str = "") -> Case | None:
+        """`person_token`: the operator's for whom intake reads (the case service journals the
+        read as his); empty: intake reads for itself or for a citizen, not journaled."""
 
     async def list_for_citizen(self, login: str, page_size: int, page_token: str) -> CasePage: ...
 

@@ -78,7 +78,11 @@ class PortalCitizen:
 
 @dataclass(frozen=True)
 class Operator:
+    """An operator, by his verified staff token; intake forwards the token with the reads it
+    makes for him, so the case service journals them as his (a secret: kept out of `repr`)."""
+
     username: str
+    token: str = field(default="", repr=False, compare=False)
 
 
 @dataclass(frozen=True)
