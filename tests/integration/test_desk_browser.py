@@ -23,6 +23,7 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
+from playwright import sync_api as playwright_sync  # a dev dependency: never skipped, never absent
 from support.desk import DeskProcess, start_desk
 from support.people import case_oidc_env
 from support.services import ServiceProcess, start_service
@@ -31,8 +32,6 @@ from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk.common.v1 import types_pb2
 from casedesk_runtime import pki
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = os.environ.get("CASEDESK_CHROMIUM", "/usr/bin/chromium")
 # axe-core, pinned in services/desk/tests/a11y/ and put in this cache by its install.sh.
