@@ -92,11 +92,7 @@ class Callers:
         self._channels: list[grpc.aio.Channel] = []
 
     def __call__(self, name: str) -> case_service_pb2_grpc.CaseServiceStub:
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=(self._pki / pki.CA_CERT).read_bytes(),
-            private_key=(self._pki / f"{name}.key").read_bytes(),
-            certificate_chain=(self._pki / f"{name}.crt").read_bytes(),
-        )
+        credentials = pki.client_credentials(self._pki, name)
         channel = grpc.aio.secure_channel(self._address, credentials)
         self._channels.append(channel)
         return case_service_pb2_grpc.CaseServiceStub(channel)

@@ -112,11 +112,7 @@ def cases(case_service: ServiceProcess, pki_dir: Path) -> Iterator[Any]:
     channels: list[grpc.Channel] = []
 
     def stub(name: str) -> case_service_pb2_grpc.CaseServiceStub:
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=(pki_dir / pki.CA_CERT).read_bytes(),
-            private_key=(pki_dir / f"{name}.key").read_bytes(),
-            certificate_chain=(pki_dir / f"{name}.crt").read_bytes(),
-        )
+        credentials = pki.client_credentials(pki_dir, name)
         channel = grpc.secure_channel(case_service.address, credentials)
         channels.append(channel)
         return case_service_pb2_grpc.CaseServiceStub(channel)

@@ -30,6 +30,7 @@ from support.services import ServiceLauncher, ServiceProcess
 
 from casedesk.case.v1 import case_service_pb2, case_service_pb2_grpc
 from casedesk.common.v1 import types_pb2
+from casedesk_runtime.pki import client_credentials
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "services" / "intake" / "README.md"
@@ -154,14 +155,6 @@ def tls(pki: Path, name: str) -> dict[str, str]:
     }
 
 
-def credentials(pki: Path, name: str) -> grpc.ChannelCredentials:
-    return grpc.ssl_channel_credentials(
-        root_certificates=(pki / "ca.crt").read_bytes(),
-        private_key=(pki / f"{name}.key").read_bytes(),
-        certificate_chain=(pki / f"{name}.crt").read_bytes(),
-    )
-
-
 @pytest.fixture(scope="module")
 def desk(
     grpcurl_built: str, keycloak: Keycloak, tmp_path_factory: pytest.TempPathFactory
@@ -270,7 +263,9 @@ def test_submit_case_registers_a_case_and_returns_its_number(
     assert acknowledgement["status"] == "REGISTERED"
     assert acknowledgement["number"] in acknowledgement["text"]
     # The number names a case the case service really stored, from the chat the README names.
-    with grpc.secure_channel(desk.case.address, credentials(desk.pki, "operator")) as channel:
+    with grpc.secure_channel(
+        desk.case.address, client_credentials(desk.pki, "operator")
+    ) as channel:
         stored = case_service_pb2_grpc.CaseServiceStub(channel).GetCase(
             case_service_pb2.GetCaseRequest(number=acknowledgement["number"]),
             metadata=as_person(desk.keycloak, "audit.kuznetsov"),

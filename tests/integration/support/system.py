@@ -45,7 +45,7 @@ from casedesk_escalation.testing.policies import packaged_without_cooldown
 from casedesk_notify.testing.sinks import SmsSink, SmtpSink
 from casedesk_runtime import kafka_access
 from casedesk_runtime.grpc_tracing import client_interceptors
-from casedesk_runtime.pki import ensure_pki
+from casedesk_runtime.pki import client_credentials, ensure_pki
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 from casedesk_runtime.topics import TOPICS, TopicSpec, ensure_topics
 
@@ -142,11 +142,7 @@ class Casedesk:
         """A mutual-TLS channel to `service`, presenting `caller`'s certificate; with `person`
         (a development user of Keycloak's `casedesk` realm) every call carries that person's
         access token, as the desk's calls do."""
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=(self.pki / "ca.crt").read_bytes(),
-            private_key=(self.pki / f"{caller}.key").read_bytes(),
-            certificate_chain=(self.pki / f"{caller}.crt").read_bytes(),
-        )
+        credentials = client_credentials(self.pki, caller)
         interceptors = list(client_interceptors())
         if person is not None:
             interceptors.append(PersonTokens(FreshTokens(self.keycloak, person)))

@@ -29,12 +29,16 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if TYPE_CHECKING:
+    import grpc
 
 TRUST_DOMAIN = "casedesk"
 SPIFFE_PREFIX = f"spiffe://{TRUST_DOMAIN}/"
@@ -226,6 +230,18 @@ def write_issued(out: Path, name: str, issued: Issued) -> tuple[Path, Path]:
     write_atomically(key_path, issued.key_pem(), 0o600)
     write_atomically(cert_path, issued.cert_pem(), 0o644)
     return cert_path, key_path
+
+
+def client_credentials(out: Path, name: str) -> grpc.ChannelCredentials:
+    """gRPC credentials presenting `name`'s certificate from the PKI in `out`, trusting its CA:
+    how tests and development tools call a service as `name`."""
+    import grpc  # only the callers that make channels need it
+
+    return grpc.ssl_channel_credentials(
+        root_certificates=(out / CA_CERT).read_bytes(),
+        private_key=(out / f"{name}.key").read_bytes(),
+        certificate_chain=(out / f"{name}.crt").read_bytes(),
+    )
 
 
 def load_issued(cert_path: Path, key_path: Path) -> Issued | None:
