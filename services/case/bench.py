@@ -40,6 +40,13 @@ Each service is called over one channel per calling identity (intake's and the d
 connections, over either transport; see measure_grpc), made and warmed up before the first round
 and reused throughout, as services reuse theirs: the TLS handshakes are not in the figures (the
 bench checks that no connection was made during the rounds).
+Relative to the machine (casedesk_runtime.testing.calibration; TLS):
+  case.creates_per_grpc_call          creates/s over a bare gRPC call's rate on this machine
+  case.scaled_rate                    0.075 x machine.grpc_unary_rps (500/s at 6,700 calls/s)
+  case.p99_ms_at_scaled_rate          p99 of creates offered at that rate (must: <= 50 ms)
+  case.capacity_to_scaled_rate        creates/s at saturation over the scaled rate (must: >= 2)
+  case.path_cpu_ms_per_command        CPU of every process on the path per command
+  case.cpu_ms_per_command.<p>         per process: case_service, postgresql, kafka, load_generator
 Knobs: CASEDESK_BENCH_CASE_{CREATES,CHANGES,PACED} (per transport, split over the rounds),
 CASEDESK_BENCH_CASE_{IN_FLIGHT,RATE,ROUNDS};
 CASEDESK_BENCH_CASE_EXTRA="K=V,K=V" adds service settings (e.g. CASEDESK_RELAY_ENABLED=false
@@ -71,6 +78,12 @@ from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk.common.v1 import types_pb2
 from casedesk_runtime.oidc_grpc import PERSON_TOKEN_KEY
 from casedesk_runtime.pki import ensure_pki
+from casedesk_runtime.testing import calibration
+from casedesk_runtime.testing.calibration import (
+    infrastructure_pids,
+    machine_grpc_unary_rps,
+    scaled_rate,
+)
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 from casedesk_runtime.topics import ensure_topics
 
@@ -79,6 +92,7 @@ PLAINTEXT = {"CASEDESK_GRPC_INSECURE_DEV": "true"}
 # Who calls in the TLS run (access.py): intake creates the cases, acting for citizens; the desk
 # changes their status, acting for the specialist whose token comes with each call.
 CREATOR, DESK = "intake", "desk"
+SERVICE = "case service"  # the process whose CPU per command is the service's cost
 # The person behind the desk's calls: an L3 specialist works cases of every tier (person_rules).
 SPECIALIST, SPECIALIST_TIER = "l3.sidorova", "L3"
 # The identity provider's realm and the audience the case service requires (README "People").
@@ -181,8 +195,8 @@ async def drive(calls: list[Call]) -> tuple[float, list[float]]:
     return time.perf_counter() - began, latencies
 
 
-async def paced(calls: list[Call]) -> list[float]:
-    """Start call n at n / RATE seconds (open loop); latency from that scheduled instant."""
+async def paced(calls: list[Call], rate: float = RATE) -> list[float]:
+    """Start call n at n / rate seconds (open loop); latency from that scheduled instant."""
     latencies: list[float] = []
 
     async def one(call: Call, scheduled: float) -> None:
@@ -192,7 +206,7 @@ async def paced(calls: list[Call]) -> list[float]:
     begin = time.perf_counter()
     tasks = []
     for n, call in enumerate(calls):
-        scheduled = begin + n / RATE
+        scheduled = begin + n / rate
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
         tasks.append(asyncio.create_task(one(call, scheduled)))
     await asyncio.gather(*tasks)
@@ -205,8 +219,9 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU a process (with its children: PostgreSQL's backends) has used so far; this process,
+    the load generator, without the services it started."""
+    return calibration.cpu_seconds(pid, tree=pid != os.getpid())
 
 
 # Each channel gets a connection of its own, over either transport: without this, gRPC's global
@@ -263,14 +278,20 @@ class Figures:
     saturated_ms: list[float] = field(default_factory=list)  # closed-loop calls
     creates_at_rate_ms: list[float] = field(default_factory=list)
     changes_at_rate_ms: list[float] = field(default_factory=list)
-    cpu_s: float = 0.0  # the service's CPU over the closed-loop phases
+    # CPU per process (the case service, PostgreSQL, Kafka, the load generator) over the
+    # closed-loop phases.
+    cpu_s: dict[str, float] = field(default_factory=dict)
     commands: int = 0  # the closed-loop commands that CPU was spent on
+    scaled_ms: list[float] = field(default_factory=list)  # creates at the machine's scaled rate
 
     def at_rate_ms(self) -> list[float]:
         return self.creates_at_rate_ms + self.changes_at_rate_ms
 
-    def cpu_ms_per_command(self) -> float:
-        return self.cpu_s * 1000 / self.commands
+    def cpu_ms_per_command(self, name: str = SERVICE) -> float:
+        return self.cpu_s[name] * 1000 / self.commands
+
+    def path_cpu_ms_per_command(self) -> float:
+        return sum(self.cpu_s.values()) * 1000 / self.commands
 
 
 def established(port: int) -> set[str]:
@@ -285,12 +306,14 @@ def established(port: int) -> set[str]:
     return peers
 
 
-async def measure_round(callers: Callers, pid: int, figures: Figures, first: int) -> None:
+async def measure_round(
+    callers: Callers, pids: dict[str, int], figures: Figures, first: int
+) -> None:
     """One round on one service: its share of the creates and status changes closed loop, then
     its share of the paced commands. `first` numbers this round's cases."""
     creates_n, changes_n, paced_n = (max(2, n // ROUNDS) for n in (CREATES, CHANGES, PACED))
     case_ids: list[str] = []
-    cpu_before = cpu_seconds(pid)
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
 
     async def create(n: int) -> None:
         view = await callers.create(n)
@@ -315,7 +338,8 @@ async def measure_round(callers: Callers, pid: int, figures: Figures, first: int
     await drive([partial(timed_walk, c) for c in case_ids])
     elapsed = time.perf_counter() - began
     figures.changes_per_s.append(changes / elapsed)
-    figures.cpu_s += cpu_seconds(pid) - cpu_before
+    for name, pid in pids.items():
+        figures.cpu_s[name] = figures.cpu_s.get(name, 0.0) + cpu_seconds(pid) - cpu_before[name]
     figures.commands += len(create_ms) + len(per_call)
     figures.saturated_ms += create_ms + per_call
 
@@ -346,7 +370,7 @@ async def warm_up(callers: Callers) -> None:
 
 
 async def measure_grpc(
-    targets: list[tuple[Transport, str, int]], person_token: str
+    targets: list[tuple[Transport, str, int]], person_token: str, scaled: float
 ) -> dict[str, Figures]:
     """Warm each (transport, address, service pid) up, then ROUNDS rounds on each, in the order
     A B B A A B ... so that a machine slowing down or speeding up weighs on both alike.
@@ -371,7 +395,18 @@ async def measure_grpc(
         for number in range(ROUNDS):
             for transport, _, pid in targets if number % 2 == 0 else targets[::-1]:
                 name = transport.name
-                await measure_round(callers[name], pid, figures[name], first=number * 100_000)
+                pids = {
+                    SERVICE: pid,
+                    **infrastructure_pids(),
+                    "load generator": os.getpid(),
+                }
+                await measure_round(callers[name], pids, figures[name], first=number * 100_000)
+        # Creates at the load scaled to this machine, on the production configuration (TLS).
+        scaled_creates: list[Call] = [
+            partial(callers["tls"].create, n)
+            for n in range(5 * 10**6, 5 * 10**6 + max(2, PACED // ROUNDS))
+        ]
+        figures["tls"].scaled_ms = await paced(scaled_creates, scaled)
         for name, port in ports.items():
             new = established(port) - connected[name]
             if new:
@@ -414,6 +449,20 @@ def report(transport: Transport, figures: Figures) -> None:
         f"creates/status changes per s by round: {rounds}",
         file=sys.stderr,
     )
+
+
+def report_machine(tls: Figures, machine_rps: float, scaled: float) -> None:
+    """The figures relative to this machine (calibration.py): they carry over to another one."""
+    creates_per_s = statistics.median(tls.creates_per_s)
+    print(f"BENCH case.creates_per_grpc_call {creates_per_s / machine_rps:.3f} ratio", flush=True)
+    print(f"BENCH case.scaled_rate {scaled:.0f} ops/s", flush=True)
+    p99 = percentile(tls.scaled_ms, 0.99)
+    print(f"BENCH case.p99_ms_at_scaled_rate {p99:.1f} ms", flush=True)
+    print(f"BENCH case.capacity_to_scaled_rate {creates_per_s / scaled:.2f} ratio", flush=True)
+    print(f"BENCH case.path_cpu_ms_per_command {tls.path_cpu_ms_per_command():.2f} ms")
+    for name in tls.cpu_s:
+        key = name.lower().replace(" ", "_")
+        print(f"BENCH case.cpu_ms_per_command.{key} {tls.cpu_ms_per_command(name):.3f} ms")
 
 
 def report_cost(tls: Figures, plaintext: Figures) -> None:
@@ -554,6 +603,8 @@ def free_port() -> int:
 def main() -> int:
     base = postgres_env()
     kafka = os.environ.get("CASEDESK_BENCH_KAFKA", "127.0.0.1:9092")
+    machine_rps = machine_grpc_unary_rps()  # before anything of ours runs
+    scaled = scaled_rate(machine_rps)
     # One schema per service: the two never share a store, an outbox or a relay.
     schemas = {name: f"bench_{uuid.uuid4().hex[:10]}" for name in ("tls", "plaintext")}
     with psycopg.connect(dsn(base), autocommit=True) as connection:
@@ -591,10 +642,11 @@ def main() -> int:
                         running_service(transport, service_env, log)
                     )
                     targets.append((transport, address, pid))
-                figures = asyncio.run(measure_grpc(targets, person_token))
+                figures = asyncio.run(measure_grpc(targets, person_token, scaled))
         report(tls, figures[tls.name])  # TLS on is the production configuration
         report(plaintext, figures[plaintext.name])
         report_cost(figures[tls.name], figures[plaintext.name])
+        report_machine(figures[tls.name], machine_rps, scaled)
         measure_rebuild(envs["tls"])
     finally:
         with psycopg.connect(dsn(base), autocommit=True) as connection:

@@ -39,6 +39,15 @@ for TOKEN_LIFETIME_S; both intakes verify them against it (CASEDESK_CITIZEN_OIDC
 The verification of each call's token (signature, issuer, audience, expiry) is real production
 cost and is included in every figure (throughput, latencies, CPU per case); the key set is
 fetched once, during the warm-up. Both transports verify alike, so the TLS cost is TLS's alone.
+Relative to the machine (casedesk_runtime.testing.calibration; TLS stack):
+  intake.cases_per_grpc_call     cases/s over a bare gRPC call's rate on this machine
+                                 (machine.grpc_unary_rps, measured first or given by bench.sh)
+  intake.scaled_rate             0.075 x machine.grpc_unary_rps (500/s at 6,700 calls/s)
+  intake.p99_ms_at_scaled_rate   p99 submit-to-Kafka at that rate (must: <= 100 ms)
+  intake.capacity_to_scaled_rate saturation throughput over the scaled rate (must: >= 2)
+  intake.path_cpu_ms_per_case    CPU of every process on the path per case (saturation phases)
+  intake.cpu_ms_per_case.<p>     the same per process: intake, case_service, postgresql, kafka,
+                                 load_generator (this process, with its Kafka consumer)
 Knobs: CASEDESK_BENCH_INTAKE_{CASES,PACED_CASES} (per transport, split over the rounds),
 CASEDESK_BENCH_INTAKE_{RATE,IN_FLIGHT,ROUNDS}.
 """
@@ -75,6 +84,12 @@ from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
 from casedesk_runtime.collector import tune_garbage_collector
 from casedesk_runtime.oidc_grpc import CITIZEN_TOKEN_KEY
 from casedesk_runtime.pki import ensure_pki
+from casedesk_runtime.testing import calibration
+from casedesk_runtime.testing.calibration import (
+    infrastructure_pids,
+    machine_grpc_unary_rps,
+    scaled_rate,
+)
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 from casedesk_runtime.topics import ensure_topics
 from casedesk_vocabulary.topics import CASE_EVENTS
@@ -104,6 +119,9 @@ SETTLE_S = 2.0
 # Submissions are numbered, each by a citizen of its own (login(n)): the warm-up's, then each
 # round's saturation and paced cases (the same numbers on both stacks).
 WARM_UP_CASES = 50
+# The processes whose CPU is the services' (the TLS cost compares these); the others on the path
+# (PostgreSQL, Kafka, this load generator) are reported beside them.
+SERVICES = ("intake", "case service")
 
 
 def saturation_numbers(round_number: int) -> range:
@@ -116,11 +134,19 @@ def paced_numbers(round_number: int) -> range:
     return range(first, first + max(1, PACED_CASES // ROUNDS))
 
 
+def scaled_numbers() -> range:
+    """The paced cases at the machine's scaled rate (TLS stack only): as many seconds' worth as
+    the fixed rate's paced cases take."""
+    first = 9 * 10**6
+    return range(first, first + max(1, PACED_CASES // ROUNDS))
+
+
 def every_number() -> Iterator[int]:
     yield from range(WARM_UP_CASES)
     for round_number in range(ROUNDS):
         yield from saturation_numbers(round_number)
         yield from paced_numbers(round_number)
+    yield from scaled_numbers()
 
 
 def login(n: int) -> str:
@@ -265,9 +291,9 @@ def established(port: int) -> set[str]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU a process (with its children: PostgreSQL's backends) has used so far; this process,
+    the load generator, without the services it started."""
+    return calibration.cpu_seconds(pid, tree=pid != os.getpid())
 
 
 def submission(n: int) -> intake_pb2.SubmitCaseRequest:
@@ -390,10 +416,16 @@ class Figures:
     cpu_s: dict[str, float] = field(default_factory=dict)  # per process, saturation phases
     cases: int = 0  # the saturation cases that CPU was spent on
     missing: int = 0
+    scaled_latencies_ms: list[float] = field(default_factory=list)  # paced at the scaled rate
 
     def cpu_ms_per_case(self, name: str | None = None) -> float:
-        spent = self.cpu_s[name] if name else sum(self.cpu_s.values())
+        """One process's CPU per case, or the services' (intake and the case service) together."""
+        spent = self.cpu_s[name] if name else sum(self.cpu_s[s] for s in SERVICES)
         return spent * 1000 / self.cases
+
+    def path_cpu_ms_per_case(self) -> float:
+        """Every process on the path: the services, PostgreSQL, Kafka and the load generator."""
+        return sum(self.cpu_s.values()) * 1000 / self.cases
 
 
 async def saturate(
@@ -423,20 +455,25 @@ async def pace(
     figures: Figures,
     numbers: range,
     citizen_tokens: dict[int, str],
+    rate: float = RATE,
 ) -> None:
-    """One stack's share of the paced cases, at RATE/s, until all are on Kafka."""
-    paced, acknowledged = await submit_all(stub, numbers, citizen_tokens, RATE)
+    """One stack's share of the paced cases, at `rate`/s, until all are on Kafka (at RATE the
+    figures' main latencies, at another rate the scaled ones)."""
+    paced, acknowledged = await submit_all(stub, numbers, citizen_tokens, rate)
     await arrivals.wait_for(list(paced))
     latencies = [
         (arrivals.arrived[c] - t) * 1000 for c, t in paced.items() if c in arrivals.arrived
     ]
-    figures.latencies_ms += latencies
-    figures.acknowledged_ms += [a * 1000 for a in acknowledged]
+    if rate == RATE:
+        figures.latencies_ms += latencies
+        figures.acknowledged_ms += [a * 1000 for a in acknowledged]
+    else:
+        figures.scaled_latencies_ms += latencies
     figures.missing += len(paced) - len(latencies)
 
 
 async def measure(
-    stacks: list[Stack], bootstrap: str, citizen_tokens: dict[int, str]
+    stacks: list[Stack], bootstrap: str, citizen_tokens: dict[int, str], scaled: float
 ) -> dict[str, Figures]:
     """Warm each stack up, then ROUNDS rounds on each, in the order A B B A A B ...
     `citizen_tokens`: each case number's citizen's token (every_number)."""
@@ -478,6 +515,9 @@ async def measure(
         for number, stack in order:
             name = stack.transport.name
             await pace(stubs[name], arrivals, figures[name], paced_numbers(number), citizen_tokens)
+        # The load scaled to this machine, on the production configuration (TLS) only.
+        await asyncio.sleep(SETTLE_S)
+        await pace(stubs["tls"], arrivals, figures["tls"], scaled_numbers(), citizen_tokens, scaled)
         for link, port in ports.items():
             new = established(port) - connected[link]
             if new:
@@ -519,6 +559,19 @@ def report(transport: Transport, figures: Figures) -> None:
     print(f"# {transport.name}: cases/s by round: {rounds}", file=sys.stderr)
 
 
+def report_machine(tls: Figures, machine_rps: float, scaled: float) -> None:
+    """The figures relative to this machine (calibration.py): they carry over to another one."""
+    cases_per_s = statistics.median(tls.cases_per_s)
+    print(f"BENCH intake.cases_per_grpc_call {cases_per_s / machine_rps:.3f} ratio")
+    print(f"BENCH intake.scaled_rate {scaled:.0f} cases/s")
+    print(f"BENCH intake.p99_ms_at_scaled_rate {percentile(tls.scaled_latencies_ms, 0.99):.1f} ms")
+    print(f"BENCH intake.capacity_to_scaled_rate {cases_per_s / scaled:.2f} ratio")
+    print(f"BENCH intake.path_cpu_ms_per_case {tls.path_cpu_ms_per_case():.2f} ms")
+    for name in tls.cpu_s:
+        key = name.lower().replace(" ", "_")
+        print(f"BENCH intake.cpu_ms_per_case.{key} {tls.cpu_ms_per_case(name):.3f} ms")
+
+
 def report_cost(tls: Figures, plaintext: Figures) -> None:
     """What TLS costs, from the two transports' figures of this same run."""
     cpu_ratio = tls.cpu_ms_per_case() / plaintext.cpu_ms_per_case()
@@ -540,6 +593,8 @@ def report_cost(tls: Figures, plaintext: Figures) -> None:
 
 def main() -> int:
     bootstrap = os.environ.get("CASEDESK_BENCH_KAFKA", "127.0.0.1:9092")
+    machine_rps = machine_grpc_unary_rps()  # before anything of ours runs
+    scaled = scaled_rate(machine_rps)
     database = postgres_env()
     # One schema per stack: the two never share a store, an outbox or idempotency records.
     schemas = {name: f"bench_intake_{uuid.uuid4().hex[:10]}" for name in ("tls", "plaintext")}
@@ -611,17 +666,23 @@ def main() -> int:
                             transport,
                             intake_address,
                             case_address,
-                            {"intake": intake_pid, "case service": case_pid},
+                            {
+                                "intake": intake_pid,
+                                "case service": case_pid,
+                                **infrastructure_pids(),
+                                "load generator": os.getpid(),
+                            },
                         )
                         for transport, (case_address, case_pid), (
                             intake_address,
                             intake_pid,
                         ) in zip(order, cases, intakes, strict=True)
                     ]
-                    figures = asyncio.run(measure(stacks, bootstrap, citizen_tokens))
+                    figures = asyncio.run(measure(stacks, bootstrap, citizen_tokens, scaled))
         report(tls, figures[tls.name])  # TLS on is the production configuration
         report(plaintext, figures[plaintext.name])
         report_cost(figures[tls.name], figures[plaintext.name])
+        report_machine(figures[tls.name], machine_rps, scaled)
     finally:
         with psycopg.connect(dsn, autocommit=True) as connection:
             for schema in schemas.values():

@@ -1,0 +1,193 @@
+"""The machine's own yardstick for benchmarks, measured in the same run as the figures.
+
+Machines of one kind differ in speed by 2x or more, so a throughput means little alone. Every
+Casedesk path is mostly gRPC calls, so the yardstick is the cheapest one: a bare `grpc.aio` unary
+call (the standard health check) between two processes on loopback, CALLS_IN_FLIGHT at a time.
+Benchmarks print their throughputs also as a ratio to it (`<service>.<x>_per_grpc_call`) and offer
+a load scaled to it (`scaled_rate`), so that a figure carries over from one machine to another.
+
+`tools/bench.sh` measures it once before the benchmarks (`python -m
+casedesk_runtime.testing.calibration`, which prints `BENCH machine.grpc_unary_rps`) and passes it
+on as CASEDESK_BENCH_MACHINE_GRPC_RPS; a benchmark run alone measures it itself.
+
+The CPU a process spends is read from /proc (the process and every descendant, living or
+reaped): PostgreSQL's work is done by the postmaster's children, Kafka's by one JVM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+CALLS_IN_FLIGHT = 64
+ROUND_S = 2.0
+ROUNDS = 3
+# DESIGN.md's musts were set where a bare call reached about 6,700 calls/s and 500 cases/s were
+# offered: the share of that machine's capacity a must's fixed rate stands for.
+SCALED_RATE_SHARE = 0.075
+ENV = "CASEDESK_BENCH_MACHINE_GRPC_RPS"
+MODULE = "casedesk_runtime.testing.calibration"  # the server child runs this module
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def scaled_rate(grpc_unary_rps: float) -> float:
+    """The load, in cases or commands per second, that stands for 500/s on the musts' machine."""
+    return SCALED_RATE_SHARE * grpc_unary_rps
+
+
+def machine_grpc_unary_rps() -> float:
+    """This run's figure: from bench.sh when it measured it, else measured now (and printed)."""
+    given = os.environ.get(ENV, "")
+    if given:
+        return float(given)
+    rps = measure_grpc_unary_rps()
+    print(f"BENCH machine.grpc_unary_rps {rps:.0f} calls/s", flush=True)
+    return rps
+
+
+def measure_grpc_unary_rps() -> float:
+    """The median of ROUNDS rounds of ROUND_S seconds against a health server in a child."""
+    with _health_server() as address:
+        return asyncio.run(_measure(address))
+
+
+async def _measure(address: str) -> float:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest()
+        await _calls(stub, request, 0.5)  # connection, the server's first calls, caches
+        rounds = [await _calls(stub, request, ROUND_S) / ROUND_S for _ in range(ROUNDS)]
+    return statistics.median(rounds)
+
+
+async def _calls(
+    stub: health_pb2_grpc.HealthStub, request: health_pb2.HealthCheckRequest, seconds: float
+) -> int:
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def caller() -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            await stub.Check(request)
+            done += 1
+
+    await asyncio.gather(*(caller() for _ in range(CALLS_IN_FLIGHT)))
+    return done
+
+
+@contextlib.contextmanager
+def _health_server() -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    child = subprocess.Popen([sys.executable, "-m", MODULE, "serve", address])
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(address):
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the calibration health server did not start on {address}")
+            time.sleep(0.05)
+        yield address
+    finally:
+        child.terminate()
+        child.wait(10)
+
+
+def _answers(address: str) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        try:
+            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+            return True
+        except grpc.RpcError:
+            return False
+
+
+async def _serve(address: str) -> None:
+    server = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
+    server.add_insecure_port(address)
+    await server.start()
+    await server.wait_for_termination()
+
+
+def cpu_seconds(pid: int, *, tree: bool = True) -> float:
+    """CPU (user + system) spent so far by the process and (`tree`) its descendants, living or
+    reaped. A load generator that started the services it measures counts itself alone."""
+    total = 0.0
+    for member in [pid, *(_descendants(pid) if tree else [])]:
+        fields = _stat(member)
+        if fields is None:
+            continue
+        # utime, stime, and for the root also cutime, cstime (children it has waited for).
+        used = int(fields[11]) + int(fields[12])
+        if member == pid and tree:
+            used += int(fields[13]) + int(fields[14])
+        total += used / _TICKS
+    return total
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()  # the command may hold spaces and parentheses
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, frontier = [], [pid]
+    while frontier:
+        frontier = [c for p in frontier for c in children.get(p, [])]
+        found += frontier
+    return found
+
+
+def infrastructure_pids() -> dict[str, int]:
+    """PostgreSQL's postmaster and Kafka's JVM as tools/infra started them for tools/bench.sh
+    (CASEDESK_RUN_DIR); empty where they are not found (a benchmark run against other servers)."""
+    run_dir = Path(os.environ.get("CASEDESK_RUN_DIR", ".run"))
+    found = {}
+    for name, pid_file in (
+        ("PostgreSQL", run_dir / "postgres" / "data" / "postmaster.pid"),
+        ("Kafka", run_dir / "kafka" / "kafka.pid"),
+    ):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int(pid_file.read_text().split()[0])
+            if _stat(pid) is not None:
+                found[name] = pid
+    return found
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["serve"]:
+        asyncio.run(_serve(sys.argv[2]))
+        return 0
+    rps = measure_grpc_unary_rps()
+    print(f"BENCH machine.grpc_unary_rps {rps:.0f} calls/s", flush=True)
+    print(
+        f"# {CALLS_IN_FLIGHT} health checks in flight between two processes on loopback; "
+        f"the scaled rate (x{SCALED_RATE_SHARE}) is {scaled_rate(rps):.0f}/s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
