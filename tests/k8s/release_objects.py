@@ -54,6 +54,14 @@ PRODUCTION_PREREQUISITES = [
     ),
     secret("casedesk-frontends", **{"frontends.toml": ""}),
     secret("casedesk-case-cipher", **{"cipher-key": MASTER_KEY}),
+    # The desk's public host, served by the ingress controller (desk.ingress.tlsSecretName).
+    {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "casedesk-desk-public-tls"},
+        "type": "kubernetes.io/tls",
+        "stringData": {"tls.crt": PLACEHOLDER, "tls.key": PLACEHOLDER},
+    },
     {
         "apiVersion": "v1",
         "kind": "Secret",

@@ -165,6 +165,10 @@ def test_release_lifecycle_under_restricted_pod_security(
     manifests = helm.manifests("manifest", RELEASE, namespace)
     kinds = {m["kind"] for m in manifests}
     assert {"Service", "NetworkPolicy", "PodDisruptionBudget", "StatefulSet"} <= kinds
+    if values_name == "production-values.yaml":
+        # The desk: its Deployment (whose pod Pod Security admits below) behind an Ingress.
+        assert "Ingress" in kinds
+        assert f"{RELEASE}-desk" in {m["metadata"]["name"] for m in manifests}
     assert_accepted_as_sent(control_plane, namespace, manifests)
     assert_pods_admitted(control_plane, namespace, manifests)
     # Every Secret and ConfigMap the pods read exists, or comes with the release (cert-manager

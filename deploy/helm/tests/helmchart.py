@@ -54,6 +54,14 @@ class Release:
         assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
         return matches[0]
 
+    def has(self, kind: str, name: str) -> bool:
+        return any(m["metadata"]["name"] == name for m in self.of_kind(kind))
+
+    @property
+    def desk(self) -> bool:
+        """Whether the release runs the specialists' desk (values `desk`)."""
+        return self.has("Deployment", component_name("desk"))
+
     def workloads(self) -> list[Manifest]:
         return [m for m in self.manifests if m["kind"] in ("Deployment", "StatefulSet")]
 

@@ -52,7 +52,8 @@ def egress_ports(release: Release, service: str) -> set[int]:
 
 def test_every_service_has_a_policy(release: Release) -> None:
     names = {p["metadata"]["name"] for p in release.of_kind("NetworkPolicy")}
-    assert names == {component_name(s) for s in SERVICES}
+    desk = {component_name("desk")} if release.desk else set()
+    assert names == {component_name(s) for s in SERVICES} | desk
 
 
 def test_intake_accepts_any_source_unless_restricted(minimal: Release) -> None:
@@ -60,16 +61,17 @@ def test_intake_accepts_any_source_unless_restricted(minimal: Release) -> None:
     assert "from" not in rule
 
 
-def test_intake_restricted_to_the_frontends_namespace(production: Release) -> None:
-    (rule,) = ingress_on(production, "intake", "grpc")
-    assert rule["from"] == [
+def test_intake_restricted_to_the_frontends_namespace_and_the_desk(production: Release) -> None:
+    frontends, desk = ingress_on(production, "intake", "grpc")
+    assert frontends["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "channel-frontends"}}}
     ]
+    assert peer_components(desk["from"]) == {"desk"}, "the desk opens attachments at intake"
 
 
 def test_internal_services_accept_only_their_callers(release: Release) -> None:
     expected: dict[str, set[str]] = {
-        "case": {"intake", "escalation"},
+        "case": {"intake", "escalation"} | ({"desk"} if release.desk else set()),
         "sla": set(),
         "escalation": set(),
         "notify": set(),
@@ -88,7 +90,8 @@ def test_only_the_test_pod_reaches_the_plaintext_health_port(release: Release) -
     # The kubelet's probes come from the node, which common CNIs admit whatever the policy says.
     for service in SERVICES:
         policy_rules = policy(release, service)["spec"]["ingress"]
-        assert len(policy_rules) == (1 if service in ("sla", "escalation", "notify") else 2)
+        grpc_rules = {"intake": 2 if release.desk else 1, "case": 1}.get(service, 0)
+        assert len(policy_rules) == grpc_rules + 1, service
         (rule,) = ingress_on(release, service, "health")
         assert rule["from"] == [
             {

@@ -113,7 +113,8 @@ def test_callers_verify_a_name_the_case_certificate_carries(production: Release)
 def test_disabled_services_get_no_certificate(render: Callable[..., Release]) -> None:
     released = render("production-values.yaml", values={"services": {"notify": {"enabled": False}}})
     names = {c["metadata"]["name"] for c in released.of_kind("Certificate")}
-    assert names == {f"{component_name(s)}-tls" for s in SERVICES if s != "notify"}
+    enabled = [s for s in SERVICES if s != "notify"] + ["desk"]
+    assert names == {f"{component_name(s)}-tls" for s in enabled}
 
 
 @pytest.mark.parametrize("service", SERVICES)

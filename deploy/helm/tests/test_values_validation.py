@@ -185,8 +185,8 @@ SCHEMA_REJECTS = [
         id="intake-client-auth",
     ),
     pytest.param(
-        {"tls": {"secretNames": {"desk": "desk-tls"}}},
-        ["invalid propertyName 'desk'", "'escalation', 'notify'"],
+        {"tls": {"secretNames": {"portal": "portal-tls"}}},
+        ["invalid propertyName 'portal'", "'escalation', 'notify', 'desk'"],
         id="tls-secret-of-an-unknown-service",
     ),
     pytest.param(

@@ -2,10 +2,11 @@
 Environment of a service container: casedesk_runtime settings (CASEDESK_*), eventsourcing's own
 variables for the event store, the service's own settings (_settings.tpl), then the extra `env`
 and `secretEnv` of its values. Credentials only ever come as secretKeyRef.
-Context: same as casedesk.service.
+Context: same as casedesk.service; the desk's adds "managedEnv", the template of the variables
+the chart derives for it (casedesk.desk.managedEnv) in place of casedesk.managedEnv.
 */}}
 {{- define "casedesk.serviceEnv" -}}
-{{- $managed := include "casedesk.managedEnv" . -}}
+{{- $managed := include (get . "managedEnv" | default "casedesk.managedEnv") . -}}
 {{- $managedNames := list -}}
 {{- range fromYamlArray $managed }}{{ $managedNames = append $managedNames .name }}{{ end -}}
 {{- $owned := include "casedesk.ownedVariables" . | fromYaml -}}

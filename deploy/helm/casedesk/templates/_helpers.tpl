@@ -44,9 +44,10 @@ app.kubernetes.io/component: {{ .name }}
 {{- end -}}
 {{- end -}}
 
-{{/* Image reference of a service; context: dict root, name. */}}
+{{/* Image reference of a service (or of the desk); context: dict root, name, optionally svc (its
+values, when they are not under services, as the desk's). */}}
 {{- define "casedesk.image" -}}
-{{- $svc := index .root.Values.services .name -}}
+{{- $svc := .svc | default (index .root.Values.services .name) -}}
 {{- $repository := $svc.image.repository -}}
 {{- with .root.Values.image.registry }}{{ $repository = printf "%s/%s" . $repository }}{{ end -}}
 {{- if $svc.image.digest -}}
@@ -58,7 +59,7 @@ app.kubernetes.io/component: {{ .name }}
 
 {{/* The version a service runs: its own tag, the release-wide tag or appVersion. */}}
 {{- define "casedesk.imageTag" -}}
-{{- $svc := index .root.Values.services .name -}}
+{{- $svc := .svc | default (index .root.Values.services .name) -}}
 {{- $tag := $svc.image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
 {{- if eq (lower $tag) "latest" }}{{ fail "image tags must be immutable: 'latest' is not allowed" }}{{ end -}}
 {{- $tag -}}

@@ -1,7 +1,8 @@
 {{/*
 NetworkPolicy of one service: deny by default, then allow exactly the paths of DESIGN.md.
 Ingress on the gRPC port: intake from `networkPolicy.intakeFrom` (any source when empty); every
-other service only from the services that call it. On the plaintext health port (health service
+other service only from the services that call it. The desk, when enabled, also reaches the
+services it calls (case, intake: casedesk.desk.calls); its own policy is in _desk.tpl. On the plaintext health port (health service
 only): the `helm test` pod and `networkPolicy.healthFrom`; the kubelet's probes come from the node,
 which common CNIs always admit.
 Egress: DNS for all; Kafka for the services that use it (not intake); the called services;
@@ -19,6 +20,10 @@ Context: same as casedesk.service.
 {{- if and (hasKey ($entry.calls | default dict) $.name) (index $root.Values.services $caller).enabled }}
 {{- $callers = append $callers $caller }}
 {{- end }}
+{{- end -}}
+{{- $fromDesk := and $root.Values.desk.enabled (hasKey (include "casedesk.desk.calls" . | fromYaml) .name) -}}
+{{- if and $fromDesk (ne .name "intake") }}
+{{- $callers = append $callers "desk" }}
 {{- end -}}
 ---
 apiVersion: networking.k8s.io/v1
@@ -41,6 +46,16 @@ spec:
       from:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+    {{- if $fromDesk }}
+    # The desk opens attachments (AttachmentVaultService), whatever intakeFrom admits.
+    - ports:
+        - port: grpc
+          protocol: TCP
+      from:
+        - podSelector:
+            matchLabels:
+              {{- include "casedesk.selectorLabels" (dict "root" $root "name" "desk") | nindent 14 }}
+    {{- end }}
     {{- else if $callers }}
     - ports:
         - port: grpc

@@ -179,4 +179,12 @@ CASEDESK_CITIZEN_OIDC_JWKS_URL: identity.citizens.jwksUrl
 CASEDESK_CITIZEN_OIDC_CA_FILE: identity.citizens.caSecret or identity.citizens.caConfigMap
 CASEDESK_CITIZEN_OIDC_LEEWAY_S: identity.citizens.leewaySeconds
 CASEDESK_OPERATOR_ROLES: services.intake.operatorRoles
+CASEDESK_INTAKE_ADDRESS: services.intake.port
+CASEDESK_DESK_HTTP_PORT: desk.port
+CASEDESK_DESK_PUBLIC_URL: desk.publicUrl
+CASEDESK_DESK_CLIENT_ID: desk.clientId
+CASEDESK_DESK_SESSION_IDLE_S: desk.sessionIdleSeconds
+CASEDESK_DESK_LIVE_CHECK_S: desk.liveCheckSeconds
+CASEDESK_DESK_CANNED_REPLIES_FILE: desk.cannedReplies
+CASEDESK_INTAKE_TIMEOUT_S: desk.intakeTimeoutSeconds
 {{- end -}}

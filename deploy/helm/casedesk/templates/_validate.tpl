@@ -8,6 +8,7 @@ values to change.
 {{- include "casedesk.validateKafka" . }}
 {{- include "casedesk.validateTelemetry" . }}
 {{- include "casedesk.validateIdentity" . }}
+{{- include "casedesk.validateDesk" . }}
 {{- include "casedesk.validateCalendarOverrides" $values.deadlines }}
 {{- $topology := include "casedesk.topology" . | fromYaml -}}
 {{- range $name, $entry := $topology }}
@@ -132,6 +133,9 @@ the way, and with it every token's signature). Context: root. */}}
 {{- if and (index $entry (printf "%sTokens" (ternary "staff" "citizen" (eq $kind "staff")))) (index $.Values.services $name).enabled }}
 {{- $users = append $users (printf "services.%s" $name) }}
 {{- end }}
+{{- end }}
+{{- if and (eq $kind "staff") $.Values.desk.enabled }}
+{{- $users = append $users "desk" }}
 {{- end }}
 {{- if and $provider.caSecret $provider.caConfigMap }}
 {{- fail (printf "identity.%s: set caSecret or caConfigMap, not both" $kind) }}

@@ -1,4 +1,5 @@
-"""`python -m casedesk_intake`: serve IntakeService (with health and reflection) until SIGTERM.
+"""`python -m casedesk_intake`: serve IntakeService and AttachmentVaultService (with health and
+reflection) until SIGTERM.
 
 The composition root: the only module that chooses implementations (SQLite or PostgreSQL, the
 real case service or a test's channel) and wires adapters, use cases and the servicer together.
@@ -38,6 +39,7 @@ from casedesk_intake.adapters.vault import AttachmentVault
 from casedesk_intake.application.access_codes import AccessCodes, CodeDeliveries
 from casedesk_intake.application.acknowledgements import Acknowledgements
 from casedesk_intake.application.admission import Admission
+from casedesk_intake.application.attachment_opening import AttachmentOpening
 from casedesk_intake.application.attachments import AttachmentKeeper
 from casedesk_intake.application.erasure import erase_citizen
 from casedesk_intake.application.follow_ups import CaseAccess, FollowUps
@@ -60,9 +62,14 @@ from casedesk_intake.domain.attachment_rules import AttachmentRules
 from casedesk_intake.domain.frontends import FrontendRegistry
 from casedesk_intake.domain.rate_limits import Rate, RateLimiter
 from casedesk_intake.domain.submission_rules import SubmissionRules
-from casedesk_intake.grpc_api.access import check_public_rpcs_are_guarded, intake_access
-from casedesk_intake.grpc_api.edge import FrontendEdge
+from casedesk_intake.grpc_api.access import (
+    VAULT_SERVICE,
+    check_public_rpcs_are_guarded,
+    intake_access,
+)
+from casedesk_intake.grpc_api.edge import CertificateService, FrontendEdge
 from casedesk_intake.grpc_api.servicer import SERVICE_NAME, IntakeServicer, binding
+from casedesk_intake.grpc_api.vault import AttachmentVaultServicer, vault_binding
 from casedesk_intake.settings import IntakeSettings
 from casedesk_intake.wire.follow_ups import FollowUpRequests
 from casedesk_intake.wire.replies import (
@@ -85,6 +92,7 @@ PURGE_EVERY_S = 3600.0
 @dataclass(frozen=True)
 class Assembly:
     servicer: IntakeServicer
+    vault_servicer: AttachmentVaultServicer
     edge: FrontendEdge
     frontends: FrontendRegistry
     store: IntakeStore
@@ -264,15 +272,25 @@ async def assembled(
     servicer = IntakeServicer(
         intake, identification(settings, frontends), submissions, FollowUpRequests(rules)
     )
+    vault_servicer = AttachmentVaultServicer(AttachmentOpening(cases, vault, references))
     edge = FrontendEdge(
         frontends,
         service=SERVICE_NAME,
         per_frontend=settings.frontend_max_concurrent_calls,
         tokenless=settings.tokenless_max_concurrent_calls,
+        certificate_services=[
+            CertificateService(
+                VAULT_SERVICE,
+                settings.attachment_max_concurrent_opens,
+                "CASEDESK_ATTACHMENT_MAX_CONCURRENT_OPENS",
+            )
+        ],
     )
     purging = asyncio.create_task(_purge_forever(store, settings))
     try:
-        yield Assembly(servicer, edge, frontends, store, vault, references, deliveries)
+        yield Assembly(
+            servicer, vault_servicer, edge, frontends, store, vault, references, deliveries
+        )
     finally:
         purging.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -299,7 +317,8 @@ async def _purge_forever(store: IntakeStore, settings: IntakeSettings) -> None:
 
 
 def intake_server(settings: IntakeSettings, parts: Assembly) -> GrpcServer:
-    """The gRPC server: the edge first, the access table of the TLS setting, the receive limit."""
+    """The gRPC server: the edge first, the access table of the TLS setting, the receive limit.
+    The desk's AttachmentVaultService is served beside IntakeService (access.py: `desk` only)."""
     access = intake_access(settings.tls_client_auth)
     check_public_rpcs_are_guarded(access, parts.edge.guards)
     max_receive = settings.max_receive_bytes()
@@ -316,7 +335,7 @@ def intake_server(settings: IntakeSettings, parts: Assembly) -> GrpcServer:
     )
     return GrpcServer(
         settings,
-        [binding(parts.servicer)],
+        [binding(parts.servicer), vault_binding(parts.vault_servicer)],
         access=access,
         interceptors=[parts.edge],
         options=receive_limit_options(max_receive),

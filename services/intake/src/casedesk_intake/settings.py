@@ -100,6 +100,9 @@ class IntakeSettings(ServiceSettings, CitizenOidcSettings, OidcSettings):
     # Calls without a frontend token (health checks, reflection) in progress together: a health
     # check's request is read before anything checks its caller, so their number is bounded.
     tokenless_max_concurrent_calls: int = Field(default=16, ge=1)
+    # Attachments the desk may be opening at once (AttachmentVaultService): each holds its
+    # decrypted file in memory, up to attachment_max_bytes. One more: RESOURCE_EXHAUSTED.
+    attachment_max_concurrent_opens: int = Field(default=8, ge=1)
 
     citizen_rate_per_s: float = Field(default=0.5, gt=0)
     citizen_burst: float = Field(default=20, ge=1)

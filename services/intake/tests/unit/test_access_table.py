@@ -8,6 +8,7 @@ from intake_messages import frontend_entries
 from casedesk_intake.domain.frontends import FrontendRegistry
 from casedesk_intake.grpc_api.access import (
     INTAKE_SERVICE,
+    VAULT_SERVICE,
     check_public_rpcs_are_guarded,
     intake_access,
 )
@@ -21,6 +22,7 @@ from casedesk_runtime.grpc_authz import (
 )
 
 SUBMIT = f"/{INTAKE_SERVICE}/SubmitCase"
+OPEN = f"/{VAULT_SERVICE}/OpenAttachment"
 REFLECT = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
 HEALTH = "/grpc.health.v1.Health/Check"
 NO_CERTIFICATE = Caller(name=None, spiffe_id=None, verified=False)
@@ -39,7 +41,7 @@ def _guards() -> FrontendEdge:
 @pytest.mark.parametrize("client_auth", ["require", "optional"])
 def test_both_tables_are_valid_and_public_only_where_the_token_is_checked(client_auth) -> None:
     table = intake_access(client_auth)
-    validate_access_table(table, [INTAKE_SERVICE])
+    validate_access_table(table, [INTAKE_SERVICE, VAULT_SERVICE])
     check_public_rpcs_are_guarded(table, _guards().guards)
 
 
@@ -66,3 +68,13 @@ def test_a_public_grant_the_token_does_not_guard_is_refused(key: str) -> None:
     with pytest.raises(ValueError, match="not guarded") as refused:
         check_public_rpcs_are_guarded(table, _guards().guards)
     assert key in str(refused.value)
+
+
+@pytest.mark.parametrize("client_auth", ["require", "optional"])
+def test_only_the_desk_opens_attachments_and_never_without_a_certificate(client_auth) -> None:
+    table = intake_access(client_auth)
+    assert is_allowed(table, OPEN, _identity("desk"))
+    for other in ("frontend", "operator", "escalation", "case"):
+        assert not is_allowed(table, OPEN, _identity(other)), other
+    assert not is_allowed(table, OPEN, NO_CERTIFICATE)
+    assert not _guards().guards(OPEN), "no frontend token applies to the desk's service"

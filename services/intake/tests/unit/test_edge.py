@@ -13,10 +13,11 @@ from intake_messages import citizen_token, frontend_entries, metadata
 
 from casedesk_intake.domain.frontends import FrontendRegistry
 from casedesk_intake.grpc_api import edge as edge_module
-from casedesk_intake.grpc_api.access import INTAKE_SERVICE
-from casedesk_intake.grpc_api.edge import FrontendEdge, admitted_call
+from casedesk_intake.grpc_api.access import INTAKE_SERVICE, VAULT_SERVICE
+from casedesk_intake.grpc_api.edge import CertificateService, FrontendEdge, admitted_call
 
 SUBMIT = f"/{INTAKE_SERVICE}/SubmitCase"
+OPEN = f"/{VAULT_SERVICE}/OpenAttachment"
 HEALTH = "/grpc.health.v1.Health/Check"
 
 
@@ -68,6 +69,9 @@ def _edge(clock: Callable[[], float] | None = None, **limits: int) -> FrontendEd
         service=INTAKE_SERVICE,
         per_frontend=limits.get("per_frontend", 2),
         tokenless=limits.get("tokenless", 2),
+        certificate_services=[
+            CertificateService(VAULT_SERVICE, limits.get("opens", 2), "CASEDESK_OPENS_SETTING")
+        ],
         clock=clock or _Clock(),
     )
 
@@ -178,6 +182,24 @@ async def test_calls_without_a_token_share_their_own_slots() -> None:
     assert "CASEDESK_TOKENLESS_MAX_CONCURRENT_CALLS" in message
     frontend = await _admit(edge, service, _Details(SUBMIT, metadata("portal-chat")))
     assert not frontend.request_streaming, "frontends do not queue behind probes"
+
+
+async def test_the_desks_service_needs_no_frontend_token_and_has_slots_of_its_own() -> None:
+    service, edge = _Service(), _edge(opens=2, tokenless=1)
+    desk = _Details(OPEN, (("x-person-token", "a.b.c"),))
+    held = [await _admit(edge, service, desk) for _ in range(2)]
+    assert not any(h.request_streaming for h in held), "admitted without a frontend token"
+    code, message = await _refusal_of(await _admit(edge, service, desk))
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert f"2 calls of {VAULT_SERVICE} are in progress" in message
+    assert "CASEDESK_OPENS_SETTING" in message
+    await held[0].unary_unary(object(), _Context())
+    assert service.served == [None], "no frontend was admitted for the desk's call"
+    probe = await _admit(edge, service, _Details(HEALTH, ()))
+    assert not probe.request_streaming, "opens do not take the health checks' slots"
+    frontend = await _admit(edge, service, _Details(SUBMIT, metadata("portal-chat")))
+    assert not frontend.request_streaming
+    assert not (await _admit(edge, service, desk)).request_streaming, "its slot came back"
 
 
 async def test_an_unknown_method_stays_unimplemented() -> None:

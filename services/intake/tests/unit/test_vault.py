@@ -18,6 +18,7 @@ from casedesk_intake.adapters.keys import (
 from casedesk_intake.adapters.vault import AttachmentUnreadable, AttachmentVault
 from casedesk_intake.application.erasure import identities
 from casedesk_intake.domain.citizens import citizen_identity
+from casedesk_intake.domain.errors import AttachmentErased
 from casedesk_intake.settings import IntakeSettings
 
 MASTER = os.urandom(32)
@@ -47,7 +48,7 @@ async def test_erasing_the_citizen_key_shreds_only_his_files(vault: AttachmentVa
     await vault.store(ref("ivanov"), "att-1", CONTENT)
     await vault.store(ref("petrov"), "att-2", CONTENT)
     await vault.erase_citizen(ref("ivanov"))
-    with pytest.raises(AttachmentUnreadable):
+    with pytest.raises(AttachmentErased):
         await vault.read(ref("ivanov"), "att-1")
     assert await vault.read(ref("petrov"), "att-2") == CONTENT
 
@@ -111,5 +112,37 @@ async def test_the_erase_command_shreds_every_identity_of_the_citizen(tmp_path: 
     assert await erase(settings, identities("ivanov", "ivanov@example.ru", "")) == 2
     fresh = AttachmentVault(settings.resolved_attachments_dir(), MASTER)
     for reference, attachment in ((by_login, "att-1"), (by_email, "att-2")):
-        with pytest.raises(AttachmentUnreadable):
+        with pytest.raises(AttachmentErased):
             await fresh.read(reference, attachment)
+        with pytest.raises(AttachmentErased):
+            await vault.read(reference, attachment), "the running vault's cached key is no help"
+
+
+async def test_an_erased_citizens_old_files_stay_erased_when_he_comes_back(
+    vault: AttachmentVault,
+) -> None:
+    await vault.store(ref("ivanov"), "att-1", CONTENT)
+    await vault.erase_citizen(ref("ivanov"))
+    await vault.store(ref("ivanov"), "att-2", b"%PDF-after")  # a new case, a new data key
+    assert await vault.read(ref("ivanov"), "att-2") == b"%PDF-after"
+    with pytest.raises(AttachmentErased):
+        await vault.read(ref("ivanov"), "att-1")
+
+
+async def test_a_missing_file_is_damage_not_erasure(vault: AttachmentVault, tmp_path: Path) -> None:
+    await vault.store(ref("ivanov"), "att-1", CONTENT)
+    (tmp_path / "attachments" / "blobs" / ref("ivanov") / "att-1.bin").unlink()
+    with pytest.raises(AttachmentUnreadable, match="not available"):
+        await vault.read(ref("ivanov"), "att-1")
+    with pytest.raises(AttachmentUnreadable):
+        await vault.read(ref("ivanov"), "../att-1")
+
+
+async def test_a_key_erased_by_another_process_is_not_used_from_the_cache(
+    vault: AttachmentVault, tmp_path: Path
+) -> None:
+    await vault.store(ref("ivanov"), "att-1", CONTENT)
+    await AttachmentVault(tmp_path / "attachments", MASTER).erase_citizen(ref("ivanov"))
+    await vault.store(ref("ivanov"), "att-2", CONTENT)  # the running service, after the erasure
+    restarted = AttachmentVault(tmp_path / "attachments", MASTER)
+    assert await restarted.read(ref("ivanov"), "att-2") == CONTENT, "stored under a live key"

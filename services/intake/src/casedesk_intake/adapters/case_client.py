@@ -9,9 +9,11 @@ load that saves most of the per-call cost on both sides, and the case service st
 transaction anyway. Each create keeps its own trace (CommandContext.traceparent). A case service
 that does not know CreateCases yet (a rolling upgrade) gets single CreateCase calls.
 
-A read made for an operator carries his staff token (`x-person-token`) and why he reads
+A read made for a person carries his staff token (`x-person-token`) and why he reads
 (`x-access-purpose`): the case service verifies the token, applies its rules to him and journals
-the read as his, via intake. Reads for a citizen or for intake itself carry neither.
+the read as his, via intake. That person is an operator acting for a citizen, or a specialist at
+the desk opening an attachment (`read_for_person`; intake does not verify his token itself, the
+case service's answer decides). Reads for a citizen or for intake itself carry neither.
 """
 
 from __future__ import annotations
@@ -150,12 +152,20 @@ class CaseClient:
         )
         return wire.case_page(await self._call(self._stub.ListCases, request))
 
+    async def read_for_person(self, case_id: str, person_token: str, purpose: str) -> Case:
+        if not person_token:
+            raise ValueError("a read for a person needs his token")  # else intake's own read
+        request = case_pb2.GetCaseRequest(case_id=case_id)
+        metadata = _reading_for(person_token, purpose)
+        return wire.case(await self._call(self._stub.GetCase, request, metadata))
 
-def _reading_for(person_token: str) -> list[tuple[str, str]]:
-    """The metadata of a read made for the operator with this token (none: not for a person)."""
+
+def _reading_for(person_token: str, purpose: str = OPERATOR_PURPOSE) -> list[tuple[str, str]]:
+    """The metadata of a read made for the person with this token (none: not for a person).
+    The purpose is percent-encoded: gRPC metadata is ASCII, the journal's words are Russian."""
     if not person_token:
         return []
-    return [(PERSON_TOKEN_KEY, person_token), (PURPOSE_KEY, quote(OPERATOR_PURPOSE))]
+    return [(PERSON_TOKEN_KEY, person_token), (PURPOSE_KEY, quote(purpose))]
 
 
 def _outcome(result: case_pb2.CreateCaseResult) -> case_pb2.CaseView | CaseServiceError:

@@ -4,6 +4,13 @@ Each citizen's data key is random and stored only wrapped (encrypted) by the mas
 that wrapped key makes every file of the citizen unreadable at once (crypto-shredding), which is
 how a right-to-erasure request is honoured even for copies in backups. A file's id and digest are
 bound into its authentication tag, so swapping two encrypted files is detected on read.
+
+An erasure first leaves a tombstone under the citizen's pseudonym (`erased/<ref>`), so that a
+read of one of his files tells "erased at his request" (AttachmentErased) from a file that is
+missing or damaged (AttachmentUnreadable), also after he has come back with new files under a
+new key. A missing data key counts as erased too: without it nothing can ever be decrypted.
+Data keys are cached, but a cached key whose file is gone (`casedesk-intake-erase` runs as its
+own process) is forgotten at the next use, so an erasure also holds against a running service.
 """
 
 from __future__ import annotations
@@ -20,24 +27,26 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from casedesk_intake.adapters.keys import KEY_BYTES
+from casedesk_intake.domain.errors import AttachmentDamaged, AttachmentErased
 
 _NONCE = 12
 _FORMAT = b"\x01"
 
 
-class AttachmentUnreadable(Exception):
-    """The file is gone, its citizen's key was erased, or the content was tampered with."""
+class AttachmentUnreadable(AttachmentDamaged):
+    """The file is gone (not by erasure), or its content was tampered with."""
 
 
 class AttachmentVault:
     def __init__(self, directory: Path, master_key: bytes) -> None:
         self._keys_dir = directory / "keys"
         self._blobs_dir = directory / "blobs"
+        self._erased_dir = directory / "erased"
         self._master = AESGCM(master_key)
         self._data_keys: dict[str, AESGCM] = {}
         self._lock = threading.Lock()
-        self._keys_dir.mkdir(parents=True, exist_ok=True)
-        self._blobs_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (self._keys_dir, self._blobs_dir, self._erased_dir):
+            folder.mkdir(parents=True, exist_ok=True)
 
     async def store(self, citizen_ref: str, attachment_id: str, content: bytes) -> str:
         """Encrypt and store; returns the hex sha256 of the plaintext."""
@@ -63,7 +72,11 @@ class AttachmentVault:
             data = self._blob_path(citizen_ref, attachment_id).read_bytes()
             key = self._data_key(citizen_ref, create=False)
         except FileNotFoundError:
+            if self._erased(citizen_ref):
+                raise AttachmentErased() from None
             raise AttachmentUnreadable(f"attachment {attachment_id} is not available") from None
+        except ValueError:  # a name intake never gives a file (see _safe): none is kept
+            raise AttachmentUnreadable("no attachment is kept under this id") from None
         digest, nonce, sealed = data[1:65].decode(), data[65 : 65 + _NONCE], data[65 + _NONCE :]
         try:
             content = key.decrypt(nonce, sealed, _aad(attachment_id, digest))
@@ -73,7 +86,13 @@ class AttachmentVault:
             raise AttachmentUnreadable(f"attachment {attachment_id} failed its sha256 check")
         return content
 
+    def _erased(self, citizen_ref: str) -> bool:
+        tombstone = self._erased_dir / _safe(citizen_ref)
+        return tombstone.exists() or not self._key_path(citizen_ref).exists()
+
     def _erase(self, citizen_ref: str) -> None:
+        # The tombstone first: whatever happens next, a read then answers "erased".
+        _write_atomically(self._erased_dir / _safe(citizen_ref), b"")
         with self._lock:
             self._data_keys.pop(citizen_ref, None)
             self._key_path(citizen_ref).unlink(missing_ok=True)
@@ -83,6 +102,8 @@ class AttachmentVault:
     def _data_key(self, citizen_ref: str, create: bool = True) -> AESGCM:
         with self._lock:
             cached = self._data_keys.get(citizen_ref)
+            if cached is not None and not self._key_path(citizen_ref).exists():
+                cached = None  # erased by another process since it was cached
             if cached is None:
                 cached = self._data_keys[citizen_ref] = self._load_key(citizen_ref, create)
             return cached

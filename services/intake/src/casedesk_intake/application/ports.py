@@ -99,12 +99,22 @@ class CaseService(Protocol):
 
     async def list_for_citizen(self, login: str, page_size: int, page_token: str) -> CasePage: ...
 
+    async def read_for_person(self, case_id: str, person_token: str, purpose: str) -> Case:
+        """The case as the person with this token may read it, for `purpose`: the case service
+        verifies the token, applies its read rule and journals the read as the person's, via
+        intake. Its refusals (NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED) raise
+        CaseServiceError with its status."""
+
 
 class Vault(Protocol):
     """Encrypted files, per citizen."""
 
     async def store(self, citizen_ref: str, attachment_id: str, content: bytes) -> str:
         """Keep the file; returns the hex SHA-256 of its content."""
+
+    async def read(self, citizen_ref: str, attachment_id: str) -> bytes:
+        """The decrypted file. Raises AttachmentErased (the citizen's key was shredded) or
+        AttachmentDamaged (the file is missing or fails its check)."""
 
     async def erase_citizen(self, citizen_ref: str) -> None:
         """Shred every file of the citizen."""

@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from casedesk_intake.application.erasure import identities
 from casedesk_intake.settings import IntakeSettings
 from casedesk_runtime.settings import SettingsError, load_settings
 
-Erase = Callable[[IntakeSettings, list[str]], Awaitable[int]]
+Erase = Callable[[IntakeSettings, list[str]], Coroutine[Any, Any, int]]
 
 
 def main(erase: Erase, argv: list[str] | None = None) -> int:

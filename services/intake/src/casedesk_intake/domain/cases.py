@@ -64,6 +64,11 @@ class Case:
     comments: tuple[CaseComment, ...] = ()
     registered_at: datetime | None = None
     updated_at: datetime | None = None
+    # The files intake keeps for the case (at creation and with comments), as the case records them.
+    attachments: tuple[StoredAttachment, ...] = ()
+
+    def attachment(self, attachment_id: str) -> StoredAttachment | None:
+        return next((a for a in self.attachments if a.attachment_id == attachment_id), None)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "AttachmentDamaged",
+    "AttachmentErased",
+    "AttachmentNotFound",
     "CaseNotFound",
     "CaseServiceError",
     "IdempotencyKeyReused",
@@ -96,3 +99,26 @@ class CaseServiceError(IntakeError):
         self.code = code
         self.trailing = trailing
         self.nothing_done = nothing_done
+
+
+class AttachmentNotFound(IntakeError):
+    """The case the person may read lists no attachment of that id."""
+
+    field = "attachment_id"
+
+    def __init__(self) -> None:
+        super().__init__("the case has no attachment of this id")
+
+
+class AttachmentErased(IntakeError):
+    """The citizen's data key was shredded at his request: the file can never be read again."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "erased: the citizen's attachments were shredded at his request (right to erasure)"
+        )
+
+
+class AttachmentDamaged(IntakeError):
+    """The case lists the attachment but intake's copy is missing, fails its authentication tag
+    or differs from the SHA-256 the case recorded: nothing of it may be trusted."""

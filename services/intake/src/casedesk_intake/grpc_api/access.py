@@ -14,6 +14,11 @@ Nothing but frontend RPCs may ever be PUBLIC (`check_public_rpcs_are_guarded`, a
 other RPCs keep certificate authorisation: reflection, for frontends' developers and operators
 (grpcurl), needs a verified `frontend` or `operator` identity, so with `optional` no caller
 reaches it (PERMISSION_DENIED). Health is open to every caller, as on every Casedesk server.
+
+AttachmentVaultService is no frontend's: only the specialists' desk (`desk` certificate) opens
+attachments, for the person whose token it forwards, under either setting (with `optional` no
+caller presents a certificate, so nobody reaches it: a desk needs `require`). The frontend token
+does not apply to it (edge.py gives it its own slots instead).
 """
 
 from __future__ import annotations
@@ -21,17 +26,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
+from casedesk.intake.v1 import attachment_vault_pb2 as vault_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk_runtime.grpc_authz import PUBLIC, REFLECTION, AccessTable
 
-FRONTEND, OPERATOR = "frontend", "operator"
+FRONTEND, OPERATOR, DESK = "frontend", "operator", "desk"
 INTAKE_SERVICE = intake_pb2.DESCRIPTOR.services_by_name["IntakeService"].full_name
+VAULT_SERVICE = vault_pb2.DESCRIPTOR.services_by_name["AttachmentVaultService"].full_name
 
 
 def intake_access(client_auth: Literal["require", "optional"]) -> AccessTable:
     frontend_rpcs = {FRONTEND} if client_auth == "require" else {PUBLIC}
     return {
         f"/{INTAKE_SERVICE}/*": frontend_rpcs,
+        f"/{VAULT_SERVICE}/OpenAttachment": {DESK},
         REFLECTION: {FRONTEND, OPERATOR},
     }
 

@@ -10,6 +10,11 @@ CASEDESK_FRONTEND_MAX_CONCURRENT_CALLS slots until it ends; with all of them tak
 RESOURCE_EXHAUSTED at once, unread too. Each frontend's calls in progress are bounded, and so is
 the memory their messages take: slots x CASEDESK_GRPC_MAX_RECEIVE_BYTES per frontend.
 
+A service of certificate callers on the same server (`CertificateService`: the desk's
+AttachmentVaultService) is not a frontend's, so no frontend token applies to it; its calls get
+slots of their own, taken here before the request is read like a frontend's, so that they
+neither crowd out the health checks nor hold more decrypted files at once than the limit says.
+
 Calls of other methods (health checks, reflection) carry no token, and a health check's request
 is read before anything checks its caller (health is open to all), so together they get
 CASEDESK_TOKENLESS_MAX_CONCURRENT_CALLS slots. There is no server-wide cap
@@ -17,16 +22,17 @@ CASEDESK_TOKENLESS_MAX_CONCURRENT_CALLS slots. There is no server-wide cap
 strangers' calls would then lock out the frontends it is meant to protect.
 
 The servicer reads the admitted call with `admitted_call()`: the token is hashed once a call.
-Refusals here are counted (`intake.edge_refusals`, by RPC and code) and logged at most once per
-RPC and code every `LOG_EVERY_S`, since a flood of bad calls must not become a flood of log lines;
-they have no span (tracing comes after the edge).
+Refusals here are counted (`intake.edge_refusals`, by RPC, code and reason: which check refused
+the call) and logged at most once per RPC and code every `LOG_EVERY_S`, since a flood of bad calls
+must not become a flood of log lines; they have no span (tracing comes after the edge).
 """
 
 from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import grpc
 
@@ -48,6 +54,17 @@ _admitted: contextvars.ContextVar[AdmittedCall | None] = contextvars.ContextVar(
 )
 
 
+@dataclass(frozen=True)
+class CertificateService:
+    """A service for certificate callers (the access table names them), not for frontends: no
+    token; at most `max_concurrent_calls` of its calls at once, one more refused
+    RESOURCE_EXHAUSTED naming `setting`."""
+
+    name: str
+    max_concurrent_calls: int
+    setting: str
+
+
 def admitted_call() -> AdmittedCall | None:
     """The frontend (and unchecked proof) the edge admitted the current call with; None
     outside one."""
@@ -64,12 +81,17 @@ class FrontendEdge(grpc.aio.ServerInterceptor):
         service: str,
         per_frontend: int,
         tokenless: int,
+        certificate_services: Sequence[CertificateService] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._frontends = frontends
         self._prefix = f"/{service}/"
         self.per_frontend = ConcurrentCalls(per_frontend)
         self.tokenless = ConcurrentCalls(tokenless)
+        self.certificate_services = {
+            f"/{s.name}/": (s, ConcurrentCalls(s.max_concurrent_calls))
+            for s in certificate_services
+        }
         self._refusals = meter(__name__).create_counter(
             "intake.edge_refusals", description="Calls refused before their request was read"
         )
@@ -88,6 +110,9 @@ class FrontendEdge(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler  # UNIMPLEMENTED, and nothing read
         method: str = handler_call_details.method  # type: ignore[attr-defined]
+        own = self.certificate_services.get(method[: method.rfind("/") + 1])
+        if own is not None:
+            return self._certificate_call(handler, method, *own)
         if not self.guards(method):
             slot = self.tokenless.enter(TOKENLESS)
             if slot is None:
@@ -118,6 +143,24 @@ class FrontendEdge(grpc.aio.ServerInterceptor):
         _admitted.set(call)
         return held_until_done(handler, slot)
 
+    def _certificate_call(
+        self,
+        handler: grpc.RpcMethodHandler,
+        method: str,
+        service: CertificateService,
+        calls: ConcurrentCalls,
+    ) -> grpc.RpcMethodHandler:
+        slot = calls.enter(service.name)
+        if slot is None:
+            return self._refuse(
+                handler,
+                method,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{calls.limit} calls of {service.name} are in progress, the limit "
+                f"({service.setting}); retry when one has ended",
+            )
+        return held_until_done(handler, slot)
+
     def _refuse(
         self,
         handler: grpc.RpcMethodHandler,
@@ -127,9 +170,20 @@ class FrontendEdge(grpc.aio.ServerInterceptor):
         frontend: str | None = None,
     ) -> grpc.RpcMethodHandler:
         rpc = method.rpartition("/")[2]
-        self._refusals.add(1, {"rpc": rpc, "code": code.name})
+        reason = self._reason(method, code, frontend)
+        self._refusals.add(1, {"rpc": rpc, "code": code.name, "reason": reason})
         self._log.refused(rpc, code.name, details, frontend)
         return refusal(handler, code, details)
+
+    def _reason(self, method: str, code: grpc.StatusCode, frontend: str | None) -> str:
+        """Which check refused the call, in a word fit for a metric label (never a name)."""
+        if code is grpc.StatusCode.UNAUTHENTICATED:
+            return "frontend_token"  # missing, malformed or unknown
+        if frontend is not None:
+            return "frontend_calls_limit"
+        if method[: method.rfind("/") + 1] in self.certificate_services:
+            return "service_calls_limit"
+        return "tokenless_calls_limit"
 
 
 class _ThrottledLog:

@@ -24,6 +24,7 @@ from casedesk_intake.wire.values import (
     content_message,
     optional_instant,
     provenance_message,
+    stored_attachments,
 )
 from casedesk_vocabulary.enums import ActorKind, Channel, Status
 
@@ -107,6 +108,7 @@ def case(view: case_pb2.CaseView) -> Case:
         ),
         registered_at=optional_instant(view, "registered_at"),
         updated_at=optional_instant(view, "updated_at"),
+        attachments=stored_attachments(view.attachments),
     )
 
 

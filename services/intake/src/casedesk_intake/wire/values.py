@@ -165,3 +165,16 @@ def attachment_messages(values: Iterable[StoredAttachment]) -> list[types_pb2.At
         )
         for a in values
     ]
+
+
+def stored_attachments(messages: Iterable[types_pb2.Attachment]) -> tuple[StoredAttachment, ...]:
+    return tuple(
+        StoredAttachment(
+            attachment_id=m.attachment_id,
+            file_name=m.file_name,
+            media_type=m.media_type,
+            size_bytes=m.size_bytes,
+            sha256=m.sha256,
+        )
+        for m in messages
+    )
