@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make status`: what `make up` started and whether it still runs, whether the broker and Keycloak
-# answer, and how far the case service's outbox relay has got (events stored but not yet on Kafka).
+# answer, whether each service's metrics endpoint answers (with its consumers' lag), and how far the
+# case service's outbox relay has got (events stored but not yet on Kafka).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 UV="${UV:-$(command -v uv || echo 'python3 -m uv')}"
@@ -26,6 +27,18 @@ fi
 keycloak=$(CASEDESK_RUN_DIR="$STACK" CASEDESK_KEYCLOAK_PORT="${CASEDESK_KEYCLOAK_PORT:-8180}" \
   bash tools/infra/keycloak-local.sh status 2>&1)
 printf '  %-14s %s\n' keycloak "$keycloak"
+# Each service's metrics endpoint (the URLs up.sh wrote): answering, and its consumers' lag.
+if [ -f "$STACK/metrics-urls" ]; then
+  while read -r name url; do
+    if text=$(curl -sf --max-time 3 "$url"); then
+      lag=$(awk '/^casedesk_kafka_consumer_lag\{/ { sum += $NF; n++ }
+                 END { if (n) printf "; consumer lag %d records", sum }' <<<"$text")
+      printf '  %-14s %s\n' "$name" "metrics $url$lag"
+    else
+      printf '  %-14s %s\n' "$name" "metrics NOT ANSWERING on $url"
+    fi
+  done <"$STACK/metrics-urls"
+fi
 # The same store variables as up.sh gives the case service.
 PERSISTENCE_MODULE=eventsourcing.sqlite SQLITE_DBNAME="$STACK/data/case.sqlite" \
   $UV run --frozen python -m casedesk_case.cli.outbox_status | sed 's/^/  /'

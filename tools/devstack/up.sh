@@ -90,6 +90,9 @@ start mail-sink $UV run --frozen python tools/devstack/mail_sink.py --port "$MAI
 start sms-sink $UV run --frozen python tools/devstack/sms_sink.py --port "$SMS_PORT" --file "$STACK/sms.jsonl"
 
 declare -A PORTS=([intake]=50051 [case]=50052 [sla]=50053 [escalation]=50054 [notify]=50055)
+# Each process's Prometheus endpoint (/metrics). Set here rather than left to the default (gRPC
+# port + 1000, in the range the kernel hands out to client sockets): a fixed port outside it.
+declare -A METRICS_PORTS=([intake]=9451 [case]=9452 [sla]=9453 [escalation]=9454 [notify]=9455)
 DATA="$STACK/data"
 export PERSISTENCE_MODULE=eventsourcing.sqlite
 export CASEDESK_CASE_ADDRESS="127.0.0.1:${PORTS[case]}"
@@ -105,6 +108,7 @@ DEV_TOKEN="${CASEDESK_DEV_FRONTEND_TOKEN:-casedesk-dev-token}"
 DEV_TOKEN_SHA=$(printf '%s' "$DEV_TOKEN" | sha256sum | cut -d' ' -f1)
 export CASEDESK_FRONTENDS="[{\"name\": \"dev\", \"token_sha256\": \"$DEV_TOKEN_SHA\", \"channels\": [\"PORTAL_CHAT\", \"PERSONAL_ACCOUNT\", \"EMAIL\", \"PHONE\", \"SOCIAL\", \"MFC\"]}]"
 running=()
+: >"$STACK/metrics-urls"  # name and metrics URL of each service, for make status
 for name in case intake sla escalation notify; do
   if [ ! -f "services/$name/src/casedesk_$name/__main__.py" ]; then
     echo "  $name: not built yet, skipped"
@@ -113,10 +117,12 @@ for name in case intake sla escalation notify; do
   kafka=()  # intake does not use Kafka
   [ "$name" != intake ] && read -ra kafka <<<"$(kafka_env "$name")"
   SQLITE_DBNAME="$STACK/data/$name.sqlite" CASEDESK_GRPC_PORT="${PORTS[$name]}" \
+    CASEDESK_METRICS_PORT="${METRICS_PORTS[$name]}" \
     CASEDESK_TLS_CERT_FILE="$PKI/$name.crt" CASEDESK_TLS_KEY_FILE="$PKI/$name.key" \
     CASEDESK_TLS_CA_FILE="$PKI/ca.crt" \
     start "$name" env "${kafka[@]}" $UV run --frozen python -m "casedesk_$name"
   running+=("$name")
+  echo "$name http://127.0.0.1:${METRICS_PORTS[$name]}/metrics" >>"$STACK/metrics-urls"
 done
 
 # The desk, the specialists' web workspace: signs them in through Keycloak's casedesk realm and
@@ -144,7 +150,8 @@ echo "  kafka          $CASEDESK_KAFKA_BOOTSTRAP_SERVERS   ($KAFKA_SECURITY; pri
 echo "  mail sink      smtp://127.0.0.1:$MAIL_PORT   (messages in $STACK/mail)"
 echo "  sms sink       http://127.0.0.1:$SMS_PORT/send   (messages in $STACK/sms.jsonl)"
 for name in "${running[@]}"; do
-  printf '  %-14s grpc://127.0.0.1:%s   (log %s)\n' "$name" "${PORTS[$name]}" "$STACK/logs/$name.log"
+  printf '  %-14s grpc://127.0.0.1:%s   metrics http://127.0.0.1:%s/metrics   (log %s)\n' \
+    "$name" "${PORTS[$name]}" "${METRICS_PORTS[$name]}" "$STACK/logs/$name.log"
 done
 echo "  desk           $DESK_URL   (sign in as a development user below; log $STACK/logs/desk.log)"
 echo "  frontend token $DEV_TOKEN   (metadata: authorization: Bearer <token>, x-citizen-token: <portal token>)"

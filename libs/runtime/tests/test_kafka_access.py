@@ -45,8 +45,21 @@ def test_consumers_read_their_inputs_with_their_own_group_only() -> None:
     assert ("escalation", Resource.TOPIC, topics.SLA_EVENTS) in reads
     groups = {(p, name) for p, kind, name in reads if kind is Resource.GROUP}
     assert groups == {("sla", "casedesk-sla"), ("notify", "notify"),
-                      ("escalation", "casedesk-escalation")}  # fmt: skip
-    assert not [g for g in rule if g.principal == "case" and g.operation is Operation.READ]
+                      ("escalation", "casedesk-escalation"),
+                      ("case", "casedesk-case-timeline")}  # fmt: skip
+
+
+def test_the_case_timeline_reads_sla_and_notices_and_writes_only_its_own_topic() -> None:
+    rule = grants()
+    mine = {(g.operation, g.resource, g.name) for g in rule if g.principal == "case"}
+    assert {(op, name) for op, kind, name in mine if kind is Resource.TOPIC} == {
+        (Operation.READ, topics.SLA_EVENTS),
+        (Operation.READ, topics.NOTIFICATION_EVENTS),
+        (Operation.WRITE, topics.CASE_EVENTS),
+    }
+    assert (Operation.READ, Resource.GROUP, "casedesk-case-timeline") in mine
+    # No dead-letter topic of the case service's exists to be written or read.
+    assert not [g for g in rule if g.name.endswith(".dlq.case")]
 
 
 def test_the_analyst_reads_everything_and_writes_nothing() -> None:
@@ -62,16 +75,23 @@ def test_a_prefix_and_groups_follow_the_deployment() -> None:
     assert not _writers(rule, topics.CASE_EVENTS)
     assert Grant("sla", Resource.GROUP, "sla-e2e-1", Operation.READ) in rule
     assert Grant("sla", Resource.GROUP, "casedesk-sla", Operation.READ) not in rule
-    with pytest.raises(ValueError, match="case"):
-        grants(groups={"case": "casedesk-case"})
+    timeline = grants("e2e-1.", {"case": "case-e2e-1"})
+    assert Grant("case", Resource.TOPIC, "e2e-1.sla.events.v1", Operation.READ) in timeline
+    assert Grant("case", Resource.GROUP, "case-e2e-1", Operation.READ) in timeline
+    assert Grant("case", Resource.GROUP, "casedesk-case-timeline", Operation.READ) not in timeline
+    with pytest.raises(ValueError, match="intake"):
+        grants(groups={"intake": "casedesk-intake"})
 
 
 def test_dry_run_prints_the_rule_and_a_bad_group_is_refused(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["--dry-run", "--topic-prefix", "p.", "--group", "notify=n1"]) == 0
+    assert main(["--dry-run", "--topic-prefix", "p.", "--group", "notify=n1",
+                 "--group", "case=timeline-blue"]) == 0  # fmt: skip
     printed = capsys.readouterr().out.splitlines()
     assert "User:notify\tREAD\tgroup:n1" in printed
+    assert "User:case\tREAD\tgroup:timeline-blue" in printed
+    assert "User:case\tREAD\ttopic:p.notification.events.v1" in printed
     assert "User:case\tWRITE\ttopic:p.case.events.v1" in printed
     with pytest.raises(SystemExit):
         main(["--dry-run", "--group", "intake=x"])

@@ -162,21 +162,33 @@ class TestClients:
             raise RuntimeError(f"Keycloak: POST {url} answered {error.code}: {detail}") from None
 
 
-class PersonTokens(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
-    """Sends one person's fresh token with every call of a channel, as the desk does for the
-    person signed in to it."""
+def person_tokens(tokens: FreshTokens) -> list[grpc.aio.ClientInterceptor]:
+    """Interceptors sending one person's fresh token with every call of a channel (unary and
+    server-streaming), as the desk does for the person signed in to it. Two objects: grpc.aio
+    files an interceptor under the first call type it implements only."""
+    return [_UnaryPersonToken(tokens), _StreamPersonToken(tokens)]
 
+
+def _with_token(
+    tokens: FreshTokens, details: grpc.aio.ClientCallDetails
+) -> grpc.aio.ClientCallDetails:
+    metadata = grpc.aio.Metadata(*(details.metadata or ()))
+    for key, value in tokens.metadata():
+        metadata[key] = value
+    return details._replace(metadata=metadata)  # type: ignore[attr-defined]
+
+
+class _UnaryPersonToken(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, tokens: FreshTokens) -> None:
         self._tokens = tokens
 
-    def _with_token(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
-        metadata = grpc.aio.Metadata(*(details.metadata or ()))
-        for key, value in self._tokens.metadata():
-            metadata[key] = value
-        return details._replace(metadata=metadata)  # type: ignore[attr-defined]
-
     async def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
-        return await continuation(self._with_token(details), request)
+        return await continuation(_with_token(self._tokens, details), request)
+
+
+class _StreamPersonToken(grpc.aio.UnaryStreamClientInterceptor):
+    def __init__(self, tokens: FreshTokens) -> None:
+        self._tokens = tokens
 
     async def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
-        return await continuation(self._with_token(details), request)
+        return await continuation(_with_token(self._tokens, details), request)

@@ -49,7 +49,7 @@ from casedesk_runtime.pki import client_credentials, ensure_pki
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 from casedesk_runtime.topics import TOPICS, TopicSpec, ensure_topics
 
-from .people import FreshTokens, Keycloak, PersonTokens, case_oidc_env
+from .people import FreshTokens, Keycloak, case_oidc_env, person_tokens
 from .provisioning import PlainKafka, SecureKafka
 from .services import ServiceLauncher, ServiceProcess
 
@@ -145,7 +145,7 @@ class Casedesk:
         credentials = client_credentials(self.pki, caller)
         interceptors = list(client_interceptors())
         if person is not None:
-            interceptors.append(PersonTokens(FreshTokens(self.keycloak, person)))
+            interceptors += person_tokens(FreshTokens(self.keycloak, person))
         return grpc.aio.secure_channel(
             self.service(service).address, credentials, interceptors=interceptors
         )
@@ -336,6 +336,10 @@ def _case_env(wiring: _Wiring, postgres_env: dict[str, str], schema: str) -> dic
         POSTGRES_SCHEMA=schema,
         CASEDESK_CASE_EVENTS_TOPIC=wiring.topics.case,
         CASEDESK_FOLLOW_IDLE_S="0.1",
+        # The case timeline follows this system's SLA and notification topics, in its own group.
+        CASEDESK_SLA_EVENTS_TOPIC=wiring.topics.sla,
+        CASEDESK_NOTIFICATION_EVENTS_TOPIC=wiring.topics.notification,
+        CASEDESK_CASE_TIMELINE_GROUP=wiring.group("case"),
     )
 
 

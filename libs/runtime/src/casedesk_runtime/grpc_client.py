@@ -14,7 +14,8 @@ is never adopted — and when a new good set is there, it makes a fresh channel 
 over the fresh channel; the old one gets `retire_grace_s` for the calls in flight on it to end,
 then is closed, cancelling what is left (a stream still open then ends as after a disconnect).
 Generated stubs work unchanged: a stub takes its multicallables from the channel once, and those
-resolve the current channel on each call. The tracing interceptors are on every channel made.
+resolve the current channel on each call. The metrics (grpc_metrics) and tracing interceptors
+are on every channel made.
 
 The server's certificate is checked against the CA and the target's host name (`localhost`,
 127.0.0.1 or the service name for the development PKI); `server_name` overrides the name checked,
@@ -32,6 +33,7 @@ from typing import Any
 
 import grpc
 
+from casedesk_runtime.grpc_metrics import client_metrics_interceptors
 from casedesk_runtime.grpc_tls import (
     ReloadingCertificates,
     TlsMaterial,
@@ -51,7 +53,7 @@ RETIRE_GRACE_S = 30.0
 def insecure_channel(target: str, options: ChannelOptions = ()) -> grpc.aio.Channel:
     """Plaintext, whatever the settings say: for tests and tools, never between services."""
     return grpc.aio.insecure_channel(
-        target, options=list(options) or None, interceptors=client_interceptors()
+        target, options=list(options) or None, interceptors=_interceptors()
     )
 
 
@@ -103,8 +105,13 @@ def _tls_channel(
     if server_name:
         all_options.append(("grpc.ssl_target_name_override", server_name))
     return grpc.aio.secure_channel(
-        target, credentials, options=all_options or None, interceptors=client_interceptors()
+        target, credentials, options=all_options or None, interceptors=_interceptors()
     )
+
+
+def _interceptors() -> list[grpc.aio.ClientInterceptor]:
+    # Metrics outermost: a call's duration includes its tracing.
+    return [*client_metrics_interceptors(), *client_interceptors()]
 
 
 class _Generation:

@@ -13,6 +13,9 @@ CASEDESK_GRPC_INSECURE_DEV=true: then it listens in plaintext and authorises not
 Kubernetes' native gRPC probes speak plaintext only, so with TLS on, CASEDESK_GRPC_HEALTH_PORT
 opens a second, plaintext listener that serves the health service and nothing else (the same
 statuses, NOT_SERVING included during a drain).
+
+Every process has a GrpcServer, so this is also where its Prometheus endpoint starts and stops
+(metrics_endpoint; CASEDESK_METRICS_PORT), and where every call is measured (grpc_metrics).
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from casedesk_runtime.grpc_authz import (
     AuthorizationServerInterceptor,
     validate_access_table,
 )
+from casedesk_runtime.grpc_metrics import MetricsServerInterceptor
 from casedesk_runtime.grpc_tls import ReloadingCertificates, server_credentials, tls_files
 from casedesk_runtime.grpc_tracing import TracingServerInterceptor
 from casedesk_runtime.logs import get_logger
+from casedesk_runtime.metrics_endpoint import MetricsEndpoint, start_metrics_endpoint
 from casedesk_runtime.settings import ServiceSettings
 
 # (add_XServicer_to_server, servicer instance, full service name)
@@ -90,10 +95,16 @@ class GrpcServer:
         validate_access_table(self._access, [name for _, _, name in self._services])
         self._secure = tls_files(settings) is not None  # refuses plaintext without the dev flag
         self._health = health.aio.HealthServicer()
-        # Tracing first: a refused call is still a traced call, with its PERMISSION_DENIED.
+        # Metrics first: calls an edge interceptor refuses are counted too. Tracing before
+        # authorisation: a refused call is still a traced call, with its PERMISSION_DENIED.
         authorization = AuthorizationServerInterceptor(self._access, enforce=self._secure)
         self._server = grpc.aio.server(
-            interceptors=[*interceptors, TracingServerInterceptor(), authorization],
+            interceptors=[
+                MetricsServerInterceptor(),
+                *interceptors,
+                TracingServerInterceptor(),
+                authorization,
+            ],
             options=list(options) or None,
         )
         self._health_server: grpc.aio.Server | None = None
@@ -101,9 +112,13 @@ class GrpcServer:
         self.health_port: int = 0  # the plaintext health-only listener, 0 when there is none
         # The certificates being served (their `.material.serial`), None in plaintext.
         self.certificates: ReloadingCertificates | None = None
+        # The process's Prometheus endpoint (metrics_endpoint), None when it has none.
+        self.metrics: MetricsEndpoint | None = None
 
     async def start(self) -> int:
         server = self._server
+        # First: a metrics port configured but taken stops the start before gRPC listens.
+        self.metrics = start_metrics_endpoint(self._settings)
         names = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         for add_to_server, servicer, name in self._services:
@@ -157,6 +172,9 @@ class GrpcServer:
         await self._server.stop(grace)
         if self._health_server is not None:
             await self._health_server.stop(0)
+        if self.metrics is not None:
+            await asyncio.to_thread(self.metrics.close)
+            self.metrics = None
 
     async def serve_until_signal(
         self, on_shutdown: Callable[[], Awaitable[None]] | None = None

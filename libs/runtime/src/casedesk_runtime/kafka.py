@@ -4,8 +4,9 @@ Producers are idempotent with acks=all (a retried send never duplicates nor reor
 partition) and are driven through `casedesk_runtime.publishing.Publisher`, which replaces a
 producer whose send failed instead of retrying through it. Consumers never auto-commit: FastStream
 subscribers made with `durable_subscriber` acknowledge only after the handler returned, raw
-aiokafka consumers commit themselves after the effect is durable. The W3C trace context travels in
-record headers.
+aiokafka consumers commit themselves after the effect is durable; made with `measured_consumer`,
+their lag per partition is a metric (consumer_lag). The W3C trace context travels in record
+headers.
 
 Timeouts, chosen together (aiokafka's own defaults are 40 s requests, 100 ms retry backoff and
 idempotent batches retried without end):
@@ -31,12 +32,14 @@ import ssl
 from collections.abc import Iterable
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 
+from casedesk_runtime.consumer_lag import LAG_EVERY_S, ConsumerLag
 from casedesk_runtime.settings import ServiceSettings
 
 Headers = list[tuple[str, bytes]]
@@ -83,6 +86,36 @@ def consumer_config(settings: ServiceSettings, group_id: str) -> dict[str, Any]:
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",
     }
+
+
+class MeasuredConsumer(AIOKafkaConsumer):  # type: ignore[misc]
+    """An aiokafka consumer whose lag is measured while it runs (consumer_lag)."""
+
+    def __init__(
+        self, *topics: str, group_id: str, lag_every_s: float = LAG_EVERY_S, **config: Any
+    ):
+        super().__init__(*topics, group_id=group_id, **config)
+        self.lag = ConsumerLag(self, group_id, lag_every_s)
+        self._measuring: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        self._measuring = asyncio.create_task(self.lag.run(), name="kafka-consumer-lag")
+
+    async def stop(self) -> None:
+        if self._measuring is not None:
+            self._measuring.cancel()
+            await asyncio.gather(self._measuring, return_exceptions=True)
+            self._measuring = None
+        self.lag.close()
+        await super().stop()
+
+
+def measured_consumer(
+    settings: ServiceSettings, group_id: str, client_id: str, **options: Any
+) -> MeasuredConsumer:
+    """A consumer with `consumer_config` (and aiokafka `options`), its lag measured (see above)."""
+    return MeasuredConsumer(**consumer_config(settings, group_id), client_id=client_id, **options)
 
 
 def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:

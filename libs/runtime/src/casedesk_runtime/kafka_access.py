@@ -6,7 +6,9 @@ name) and the broker's StandardAuthorizer denies whatever no ACL allows. The rul
   notify -> notification.events.v1, escalation -> escalation.decisions.v1), so no other
   principal can publish an event that notify would turn into an official SMS;
 - a consumer reads the topics it consumes, with its own consumer group only, and writes only its
-  own dead-letter topics (`<topic>.dlq.<consumer>`);
+  own dead-letter topics (`<topic>.dlq.<consumer>`); the case service's timeline reads
+  sla.events.v1 and notification.events.v1 with a dead-letter topic of neither (it counts and
+  skips what it cannot read);
 - `replay` (the analysts' tool) reads every topic and writes none.
 Idempotent producers need IDEMPOTENT_WRITE on the cluster (implied by WRITE since Kafka 3.0, but
 granted explicitly so that the rule does not lean on that).
@@ -58,11 +60,18 @@ OWNERS: Mapping[str, str] = {
 }
 # Consumers read what they consume; each also owns a dead-letter topic per input.
 READERS: Mapping[str, tuple[str, ...]] = topics.CONSUMERS_WITH_DLQ
-# The consumer group each consuming service uses unless its settings say otherwise.
+# Consumers without a dead-letter topic for an input: they read it, and write nothing.
+READERS_WITHOUT_DLQ: Mapping[str, tuple[str, ...]] = {
+    topics.SLA_EVENTS: ("case",),
+    topics.NOTIFICATION_EVENTS: ("case",),
+}
+# The consumer group each consuming service uses unless its settings say otherwise (the case
+# service's: its timeline's, CASEDESK_CASE_TIMELINE_GROUP).
 DEFAULT_GROUPS: Mapping[str, str] = {
     "sla": "casedesk-sla",
     "notify": "notify",
     "escalation": "casedesk-escalation",
+    "case": "casedesk-case-timeline",
 }
 ANALYST = "replay"
 PRINCIPALS = (*dict.fromkeys(OWNERS.values()), ANALYST)
@@ -101,6 +110,10 @@ def grants(topic_prefix: str = "", groups: Mapping[str, str] | None = None) -> l
             result.add(Grant(reader, Resource.GROUP, group_of[reader], Operation.READ))
             result.add(Grant(reader, Resource.TOPIC, dead_letters, Operation.WRITE))
             result.add(Grant(ANALYST, Resource.TOPIC, dead_letters, Operation.READ))
+    for topic, readers in READERS_WITHOUT_DLQ.items():
+        for reader in readers:
+            result.add(Grant(reader, Resource.TOPIC, topic_prefix + topic, Operation.READ))
+            result.add(Grant(reader, Resource.GROUP, group_of[reader], Operation.READ))
     return sorted(result)
 
 

@@ -52,6 +52,12 @@ REPORT_EVERY_S = 60.0
 # A discarded producer's in-flight requests end within the request timeout; never wait longer.
 _DISCARD_TIMEOUT_S = 2 * REQUEST_TIMEOUT_MS / 1000
 
+_dead_letters = metrics.get_meter("casedesk.runtime.publishing").create_counter(
+    "casedesk.kafka.dead_letters",
+    unit="{record}",
+    description="Records parked on a dead-letter topic, by source topic and consumer",
+)
+
 
 @dataclass(frozen=True)
 class OutgoingRecord:
@@ -106,7 +112,10 @@ async def dead_letter(
     where = waiting_at or (
         lambda: {"parking": f"{record.topic}/{record.partition}@{record.offset}"}
     )
-    return await publisher.deliver([parked], waiting_at=where)
+    if not await publisher.deliver([parked], waiting_at=where):
+        return False
+    _dead_letters.add(1, {"topic": record.topic, "consumer": consumer})
+    return True
 
 
 class ProducerDiscarded(Exception):

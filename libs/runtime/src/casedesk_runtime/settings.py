@@ -13,6 +13,9 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CASEDESK_"
+# The default metrics port is the gRPC port plus this: one process, two ports side by side, and a
+# process started on a free gRPC port (tests) gets a metrics port that is very likely free too.
+METRICS_PORT_OFFSET = 1000
 
 
 class SettingsError(RuntimeError):
@@ -61,6 +64,21 @@ class ServiceSettings(BaseSettings):
     # A plaintext listener serving only the health service, for Kubernetes' native gRPC probes
     # (which cannot do TLS); unset: none. 0 picks a free port (tests).
     grpc_health_port: int | None = Field(default=None, ge=0, le=65535)
+    # Prometheus metrics (`/metrics`, plain HTTP) on a port of their own (metrics_endpoint): unset,
+    # the gRPC port + METRICS_PORT_OFFSET (intake 51051 ... notify 51055), none when that is not
+    # a fixed port; 0: no metrics endpoint.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # The metrics listener's address; unset: CASEDESK_GRPC_HOST.
+    metrics_host: str | None = None
+
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where the metrics endpoint listens, None when there is none (see metrics_port)."""
+        port = self.metrics_port
+        if port is None and self.grpc_port:
+            port = self.grpc_port + METRICS_PORT_OFFSET
+        if not port or port > 65535:
+            return None
+        return (self.metrics_host or self.grpc_host, port)
 
     @model_validator(mode="after")
     def _tls_files_together(self) -> Self:

@@ -2,9 +2,10 @@
 
 Off by default: with no OTLP endpoint (and no exporter passed in, as tests do) spans are not
 recorded — recording spans nobody exports cost the case service a tenth of its CPU — but every
-call still gets a trace id, which reaches logs, the callee and Kafka headers. With an exporter the
-SDK's sampler applies (`OTEL_TRACES_SAMPLER`, default: follow the parent, else sample); an
-explicit `OTEL_TRACES_SAMPLER` always wins.
+call still gets a trace id, which reaches logs, the callee and Kafka headers. With an exporter
+the SDK's sampler applies (`OTEL_TRACES_SAMPLER`, default: follow the parent, else sample); an
+explicit `OTEL_TRACES_SAMPLER` always wins. Metrics are always readable by Prometheus
+(metrics_endpoint), and exported over OTLP as well when an endpoint is set.
 
 The collector is reached over TLS (`otlp_credentials`): its certificate is checked against
 CASEDESK_OTLP_CA_FILE, or the system's CAs when that is unset, so a collector in the cluster needs
@@ -36,6 +37,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler
 
 from casedesk_runtime.grpc_tls import configured_files, read_material
+from casedesk_runtime.metrics_endpoint import prometheus_reader
 from casedesk_runtime.settings import ServiceSettings, SettingsError, load_settings
 
 
@@ -91,6 +93,8 @@ def configure_telemetry(
             endpoint=endpoint, insecure=insecure, credentials=credentials
         )
         readers.append(PeriodicExportingMetricReader(metric_exporter))
+    # Prometheus reads the same instruments, at every scrape of the metrics endpoint.
+    readers.append(prometheus_reader())
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)

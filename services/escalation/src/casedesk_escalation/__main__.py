@@ -13,7 +13,6 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from casedesk_escalation.adapters.case_service import CaseEscalator
@@ -31,7 +30,7 @@ from casedesk_escalation.wire import ProtobufDecisions
 from casedesk_runtime.grpc_authz import REFLECTION
 from casedesk_runtime.grpc_client import channel_for
 from casedesk_runtime.grpc_server import GrpcServer
-from casedesk_runtime.kafka import consumer_config, stop_consumer
+from casedesk_runtime.kafka import measured_consumer, stop_consumer
 from casedesk_runtime.logs import configure_logging, get_logger
 from casedesk_runtime.publishing import Publisher, producer_starter
 from casedesk_runtime.settings import SettingsError, load_settings
@@ -64,9 +63,10 @@ async def escalation_pipeline(settings: EscalationSettings) -> AsyncIterator[Esc
     channel = channel_for(settings, settings.case_address)
     # Dead letters and the journal are delivered one after the other by the consumer loop.
     publisher = Publisher(producer_starter(settings, "escalation"), name="escalation")
-    consumer = AIOKafkaConsumer(
-        **consumer_config(settings, settings.escalation_consumer_group),
-        client_id="escalation",
+    consumer = measured_consumer(
+        settings,
+        settings.escalation_consumer_group,
+        "escalation",
         # Range, not aiokafka's default round robin: it gives one consumer the same partition
         # numbers of both topics, so a case's two streams meet in one process.
         partition_assignment_strategy=(RangePartitionAssignor,),

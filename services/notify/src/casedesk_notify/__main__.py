@@ -17,8 +17,6 @@ import logging
 import sys
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-
 from casedesk_notify.adapters.deadline_policy import deadline_estimator
 from casedesk_notify.adapters.kafka.case_events import CaseEventConsumer
 from casedesk_notify.adapters.kafka.journal_relay import JournalRelay
@@ -39,7 +37,7 @@ from casedesk_notify.wire import journal
 from casedesk_notify.wire.case_events import CaseEventDecoder
 from casedesk_runtime.grpc_authz import REFLECTION
 from casedesk_runtime.grpc_server import GrpcServer
-from casedesk_runtime.kafka import consumer_config
+from casedesk_runtime.kafka import measured_consumer
 from casedesk_runtime.logs import configure_logging
 from casedesk_runtime.publishing import Publisher, dead_letter, producer_starter
 from casedesk_runtime.settings import SettingsError, load_settings
@@ -80,10 +78,8 @@ async def run(settings: NotifySettings) -> int:
     # The consumer and every dispatcher lane may park records: one delivery at a time.
     dlq_publisher = Publisher(producer_starter(settings, "notify-dlq"), name="notify dead letters")
     parking = asyncio.Lock()
-    consumer = AIOKafkaConsumer(
-        **consumer_config(settings, group_id=settings.consumer_group),
-        client_id="notify",
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+    consumer = measured_consumer(
+        settings, settings.consumer_group, "notify", fetch_max_wait_ms=settings.fetch_max_wait_ms
     )
     outlets, senders = build_outlets(settings)
     relay = JournalRelay(store, journal_publisher, settings.notification_events_topic)

@@ -15,12 +15,10 @@ import os
 import signal
 import sys
 
-from aiokafka import AIOKafkaConsumer
-
 from casedesk_deadlines import CalendarOverrides, russian_calendar
 from casedesk_runtime.grpc_authz import REFLECTION
 from casedesk_runtime.grpc_server import GrpcServer
-from casedesk_runtime.kafka import consumer_config, stop_consumer
+from casedesk_runtime.kafka import measured_consumer, stop_consumer
 from casedesk_runtime.logs import configure_logging, get_logger
 from casedesk_runtime.publishing import Publisher, producer_starter
 from casedesk_runtime.settings import SettingsError, load_settings
@@ -30,6 +28,7 @@ from casedesk_sla.adapters.partitions import wait_for_partitions
 from casedesk_sla.adapters.relay import OutboxRelay
 from casedesk_sla.adapters.store import SqliteClockStore
 from casedesk_sla.adapters.system_clock import SystemClock
+from casedesk_sla.application import measurements
 from casedesk_sla.application.engine import SlaEngine
 from casedesk_sla.application.timer import AlarmTimer
 from casedesk_sla.application.watermarks import Watermarks
@@ -55,6 +54,7 @@ async def serve(settings: SlaSettings) -> int:
     store = SqliteClockStore(settings.sla_db_path)
     book = SlaBook(policies, is_retired=store.is_retired)
     cases = store.load(book)
+    measurements.observe_open_clocks(book)
     log.info(
         "clocks loaded",
         extra={"cases": cases, "policy_version": policies.current.version},
@@ -66,10 +66,7 @@ async def serve(settings: SlaSettings) -> int:
     dead_letters = Publisher(
         producer_starter(settings, "casedesk-sla-dlq"), name="sla dead letters"
     )
-    kafka_consumer = AIOKafkaConsumer(
-        **consumer_config(settings, group_id=settings.sla_consumer_group),
-        client_id="casedesk-sla",
-    )
+    kafka_consumer = measured_consumer(settings, settings.sla_consumer_group, "casedesk-sla")
     relay = OutboxRelay(
         store, relay_publisher, settings.sla_events_topic, settings.sla_relay_batch_size
     )

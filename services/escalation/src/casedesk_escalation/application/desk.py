@@ -25,13 +25,10 @@ from casedesk_escalation.domain.policy import EscalationPolicy
 from casedesk_escalation.domain.triggers import Trigger
 from casedesk_runtime.kafka import extract_trace_context
 from casedesk_runtime.logs import get_logger
-from casedesk_runtime.telemetry import meter, tracer
+from casedesk_runtime.telemetry import tracer
 
 log = get_logger(__name__)
 _tracer = tracer(__name__)
-_decisions = meter(__name__).create_counter(
-    "escalation.decisions", description="Escalation decisions by reason and outcome"
-)
 
 
 @dataclass(frozen=True)
@@ -81,15 +78,19 @@ class EscalationDesk:
                         extra={"case_id": trigger.case_id, "trigger_event_id": trigger.event_id},
                     )
                 elif trigger is not None:
-                    batch.entries.append(self._decide(state, trigger, item.headers))
+                    self._decide(batch, state, trigger, item.headers)
                 batch.cases[state.case_id] = state
             batch.advance(item.partition, stored.get(item.partition), item.offset + 1)
         self._remember(batch.cases)
         return batch
 
     def _decide(
-        self, state: CaseState, trigger: Trigger, headers: Sequence[tuple[str, bytes]]
-    ) -> JournalEntry:
+        self,
+        batch: DecidedBatch,
+        state: CaseState,
+        trigger: Trigger,
+        headers: Sequence[tuple[str, bytes]],
+    ) -> None:
         parent = extract_trace_context(headers)
         with _tracer.start_as_current_span("escalation.decide", context=parent) as span:
             decision = self.policy.decide(state, trigger)
@@ -99,17 +100,16 @@ class EscalationDesk:
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
             _log(decision)
-        _decisions.add(
-            1, {"reason": trigger.reason.value, "accepted": str(decision.accepted).lower()}
-        )
         encoded = self._encoding.encode(decision, state.version)
-        return JournalEntry(
+        entry = JournalEntry(
             decision_id=encoded.decision_id,
             case_id=trigger.case_id,
             record=encoded.record,
             command=encoded.command,
             trace=json.dumps(carrier) if carrier else "",
         )
+        batch.entries.append(entry)
+        batch.decisions.append(decision)
 
     async def _states(self, case_ids: set[str]) -> dict[str, CaseState]:
         missing = [case_id for case_id in case_ids if case_id not in self._cache]

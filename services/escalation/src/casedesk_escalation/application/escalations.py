@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from casedesk_escalation.application import measurements
 from casedesk_escalation.application.command_runner import CommandRunner
 from casedesk_escalation.application.desk import Consumed, EscalationDesk
 from casedesk_escalation.application.journal_relay import DecisionJournal
@@ -56,6 +57,7 @@ class Escalations:
             # Cached states are ahead of the store now.
             self._desk.forget()
             raise
+        measurements.committed(batch.decisions)
         return batch
 
     async def carry_out_committed(self) -> None:

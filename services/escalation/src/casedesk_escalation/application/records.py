@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from casedesk_escalation.domain.case_state import CaseState
+from casedesk_escalation.domain.decisions import Decision
 
 # (topic, partition)
 Partition = tuple[str, int]
@@ -39,6 +40,8 @@ class DecidedBatch:
     entries: list[JournalEntry] = field(default_factory=list)
     # partition -> (offset we read from the store, or None if none was stored; new next offset)
     offsets: dict[Partition, tuple[int | None, int]] = field(default_factory=dict)
+    # The decisions the entries journal, for the measurements once the batch is committed.
+    decisions: list[Decision] = field(default_factory=list)
 
     def advance(self, partition: Partition, stored: int | None, next_offset: int) -> None:
         previous = self.offsets.get(partition)

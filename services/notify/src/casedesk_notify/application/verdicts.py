@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
+from casedesk_notify.application import measurements
 from casedesk_notify.application.deliveries import Verdict
 from casedesk_notify.application.ports import DeliveryStates
 
@@ -38,4 +39,5 @@ class VerdictWriter:
         except Exception as error:
             committed.set_exception(error)
         else:
+            measurements.committed(verdicts)
             committed.set_result(None)

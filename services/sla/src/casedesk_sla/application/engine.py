@@ -11,18 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from opentelemetry import metrics
-
 from casedesk_deadlines import DeadlineError
+from casedesk_sla.application import measurements
 from casedesk_sla.application.ports import ClockSource, ClockStore
 from casedesk_sla.application.watermarks import PartitionKey, Watermarks
-from casedesk_sla.domain import CaseFact, Micros, SlaBook, SlaFact, SlaKind
-
-_meter = metrics.get_meter("casedesk_sla")
-_facts_counter = _meter.create_counter("sla.events", description="SLA events decided, by kind")
-_breach_lateness = _meter.create_histogram(
-    "sla.breach.lateness", unit="ms", description="Decision time of a breach minus its due instant"
-)
+from casedesk_sla.domain import CaseFact, Micros, SlaBook, SlaFact
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,18 +107,11 @@ class SlaEngine:
         except BaseException as error:
             self._halted = True
             raise EngineHalted("storing SLA state failed; restart from the store") from error
-        self._record_metrics(decided)
+        measurements.decided(decided, self._clock.now())
         if decided:
             self._on_outbox()
             self._on_decided(decided)
         return len(decided)
-
-    def _record_metrics(self, decided: list[SlaFact]) -> None:
-        now = self._clock.now()
-        for fact in decided:
-            _facts_counter.add(1, {"kind": fact.kind.value, "target": fact.target.value})
-            if fact.kind is SlaKind.BREACHED:
-                _breach_lateness.record(max(now - fact.at, 0) / 1_000)
 
     def _check_running(self) -> None:
         if self._halted:

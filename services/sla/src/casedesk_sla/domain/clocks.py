@@ -45,7 +45,7 @@ class ClockKeeper:
             return
         paused = self._countdown(slot).pause(from_micros(cause.at))
         table.remaining[slot] = duration_micros(paused.remaining)
-        table.state[slot] = ClockState.PAUSED
+        table.set_state(slot, ClockState.PAUSED)
         table.run[slot] += 1
         out.append(
             self._fact(SlaKind.PAUSED, slot, cause.at, cause, remaining=table.remaining[slot])
@@ -62,7 +62,7 @@ class ClockKeeper:
         table = self._table
         if table.state[slot] not in (ClockState.RUNNING, ClockState.PAUSED):
             return
-        table.state[slot] = ClockState.MET
+        table.set_state(slot, ClockState.MET)
         # Alarms before `cause.at` have fired already (catch_up), so the flag is the whole truth.
         late = bool(table.flags[slot] & BREACHED)
         out.append(self._fact(SlaKind.MET, slot, cause.at, cause, late=late))
@@ -80,13 +80,17 @@ class ClockKeeper:
 
     def fire(self, slot: int, kind: AlarmKind, out: list[SlaFact]) -> None:
         table = self._table
+        # Both carry the case's tier when they fired (a breach's goes on the wire, a warning's
+        # only into the service's measurements).
+        tier = table.tier_of(slot >> 1)
         if kind is AlarmKind.WARNING:
             table.flags[slot] |= WARNED
             fraction = self._target(slot).warning_fraction
-            out.append(self._fact(SlaKind.WARNING, slot, table.warn[slot], elapsed=fraction))
+            out.append(
+                self._fact(SlaKind.WARNING, slot, table.warn[slot], tier=tier, elapsed=fraction)
+            )
         else:
             table.flags[slot] |= BREACHED
-            tier = table.tier_of(slot >> 1)
             out.append(self._fact(SlaKind.BREACHED, slot, table.due[slot], tier=tier))
         self._schedule(slot)
 
@@ -108,7 +112,7 @@ class ClockKeeper:
         assert countdown.running_since is not None
         due, warn = countdown.due(), countdown.warn_at()
         assert due is not None
-        table.state[slot] = ClockState.RUNNING
+        table.set_state(slot, ClockState.RUNNING)
         table.budget[slot] = duration_micros(countdown.budget)
         table.remaining[slot] = duration_micros(countdown.remaining)
         table.since[slot] = to_micros(countdown.running_since)

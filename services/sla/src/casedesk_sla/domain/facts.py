@@ -85,7 +85,7 @@ class SlaFact:
     correlation_id: str = ""
     warn_at: Micros | None = None
     remaining: Micros | None = None
-    tier: str = ""
+    tier: str = ""  # the case's tier when a warning or a breach fired ("" for the other kinds)
     late: bool = False
     elapsed_fraction: float = 0.0
     # Where the fact belongs in tracing: the cause's trace, or for a warning and a breach the one

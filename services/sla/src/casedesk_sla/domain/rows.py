@@ -61,5 +61,6 @@ def restore_rows(table: ClockTable, rows: Iterable[CaseRow]) -> int:
         for column, mine, other in zip(columns, row[_FIRST:_SECOND], row[_SECOND:], strict=True):
             column[first] = mine
             column[second] = other
+        table.count_restored(case)
         count += 1
     return count

@@ -28,6 +28,10 @@ class ClockState(IntEnum):
 
 WARNED = 1
 BREACHED = 2
+OPEN = (ClockState.RUNNING, ClockState.PAUSED)  # a breached clock stays open until it is met
+
+# (channel code, tier code, target: 0 first response, 1 resolution)
+CensusKey = tuple[int, int, int]
 
 
 def slot_of(case: int, target: DeadlineTarget) -> int:
@@ -91,6 +95,9 @@ class ClockTable:
         self.due = array("q")
         self.warn = array("q")
         self.run = array("I")
+        # Open clocks per channel, tier and target, kept as clocks open, close and change tier,
+        # so that counting them is a dict read, not a scan of a million slots.
+        self.open_clocks: dict[CensusKey, int] = {}
 
     def __len__(self) -> int:
         return len(self.index)
@@ -109,13 +116,13 @@ class ClockTable:
             self.correlation.append("")
             self._grow()
         self.index[case_id] = case
+        for slot in (2 * case, 2 * case + 1):  # before the codes: a clock is counted under them
+            self.clear_clock(slot)
         self.channel[case] = self.channels.code(channel)
         self.tier[case] = self.tiers.code(tier)
         self.policy[case] = self.policies.code(policy)
         self.case_version[case] = version
         self.set_packed_trace(case, trace_context.NONE)
-        for slot in (2 * case, 2 * case + 1):
-            self.clear_clock(slot)
         return case
 
     def remove_case(self, case: int) -> str:
@@ -127,7 +134,7 @@ class ClockTable:
         return case_id
 
     def clear_clock(self, slot: int) -> None:
-        self.state[slot] = ClockState.ABSENT
+        self.set_state(slot, ClockState.ABSENT)
         self.flags[slot] = 0
         self.budget[slot] = self.remaining[slot] = self.since[slot] = 0
         self.due[slot] = self.warn[slot] = 0
@@ -143,7 +150,29 @@ class ClockTable:
         return self.policies.words[self.policy[case]]
 
     def set_tier(self, case: int, tier: str) -> None:
+        open_slots = [slot for slot in (2 * case, 2 * case + 1) if self.state[slot] in OPEN]
+        for slot in open_slots:
+            self._count_open(slot, -1)
         self.tier[case] = self.tiers.code(tier)
+        for slot in open_slots:
+            self._count_open(slot, +1)
+
+    def set_state(self, slot: int, state: ClockState) -> None:
+        was_open = self.state[slot] in OPEN
+        self.state[slot] = state
+        if was_open != (state in OPEN):
+            self._count_open(slot, -1 if was_open else +1)
+
+    def count_restored(self, case: int) -> None:
+        """Count the case's open clocks after its columns were written directly (restore)."""
+        for slot in (2 * case, 2 * case + 1):
+            if self.state[slot] in OPEN:
+                self._count_open(slot, +1)
+
+    def _count_open(self, slot: int, change: int) -> None:
+        case = slot >> 1
+        key = (self.channel[case], self.tier[case], slot & 1)
+        self.open_clocks[key] = self.open_clocks.get(key, 0) + change
 
     def traceparent_of(self, case: int) -> str | None:
         return trace_context.unpack(self.packed_trace(case))

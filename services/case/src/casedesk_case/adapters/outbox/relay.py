@@ -11,6 +11,12 @@ publisher replaces its producer after a failed send and re-sends only what no pa
 acknowledged, so publishing resumes by itself within seconds of the broker's return. The relay
 reports its lag (records stored but not yet on Kafka) as a metric and, while it is behind, in a
 log line a minute; `python -m casedesk_case.cli.outbox_status` reads it from the store.
+
+Metrics (the runtime's metrics endpoint): `casedesk_case_outbox_lag{topic}` (records behind,
+measured after a batch at most every LAG_INTERVAL_S, 0 once caught up, once a minute during an
+outage), `casedesk_case_outbox_lag_seconds{topic}` (age of the oldest event not yet published,
+growing at every scrape while a batch waits for Kafka) and
+`casedesk_case_outbox_published_total{topic}`.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -38,6 +46,43 @@ LAG_INTERVAL_S = 1.0
 # A relay whose oldest unpublished event is this old is behind: it says so once a minute.
 BEHIND_AFTER_S = 10.0
 LAG_REPORT_EVERY_S = 60.0
+
+
+_meter = metrics.get_meter("casedesk.case.relay")
+# The relays of the process (one when it serves; tests make more), observed at every scrape from
+# the metrics thread: only attributes the relay assigns whole are read.
+_relays: tuple[weakref.ref[OutboxRelay], ...] = ()
+
+
+def _live_relays() -> Iterable[OutboxRelay]:
+    return (relay for ref in _relays if (relay := ref()) is not None)
+
+
+def _lag(options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+    return [metrics.Observation(r.lag_events, r.metric_labels) for r in _live_relays()]
+
+
+def _age(options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+    return [metrics.Observation(r.oldest_pending_age(), r.metric_labels) for r in _live_relays()]
+
+
+_meter.create_observable_gauge(
+    "casedesk.case.outbox.lag",
+    callbacks=[_lag],
+    unit="{record}",
+    description="Records of the event store not yet published to Kafka",
+)
+_meter.create_observable_gauge(
+    "casedesk.case.outbox.lag_seconds",
+    callbacks=[_age],
+    unit="s",
+    description="Age of the oldest case event not yet published to Kafka (0 when caught up)",
+)
+_published = _meter.create_counter(
+    "casedesk.case.outbox.published",
+    unit="{event}",
+    description="Case events published to Kafka (re-publishes after a crash included)",
+)
 
 
 @dataclass(frozen=True)
@@ -78,7 +123,9 @@ class OutboxRelay:
         # The position this relay recorded last (None: read it from the database), so that a
         # batch costs one query to read and one to record, not four.
         self._position: int | None = None
-        self._register_metrics()
+        self.metric_labels = {"topic": topic}
+        global _relays
+        _relays = (*(ref for ref in _relays if ref() is not None), weakref.ref(self))
 
     async def run(self) -> None:
         """Publish until stopped; the producer is started lazily and replaced after failures."""
@@ -105,11 +152,17 @@ class OutboxRelay:
         if not await self._publisher.deliver(batch.records, waiting_at=self._waiting_at):
             return 0  # stopped meanwhile: the position stays where Kafka's acks left it
         await asyncio.to_thread(self._record_position, batch.reached)
-        self._published.add(len(batch.records), {"topic": self._topic})
+        _published.add(len(batch.records), self.metric_labels)
         return len(batch.records)
 
     def position(self) -> int:
         return self._positions.max_tracking_id(self.tracking_name) or 0
+
+    def oldest_pending_age(self) -> float:
+        """Seconds since the oldest event not yet published occurred (0 when caught up): the
+        batch in hand's first event, so it keeps growing while that batch waits for Kafka."""
+        oldest = self._oldest_pending
+        return 0.0 if oldest is None else max(0.0, time.time() - oldest)
 
     def _next_batch(self) -> _Batch | None:
         """The next events to publish as Kafka records, built here in a worker thread."""
@@ -190,24 +243,3 @@ class OutboxRelay:
             self.lag_seconds = max(0.0, time.time() - self._oldest_pending)
         return {"topic": self._topic, "position": position, "lag_events": self.lag_events,
                 "lag_seconds": round(self.lag_seconds, 1)}  # fmt: skip
-
-    def _register_metrics(self) -> None:
-        meter = metrics.get_meter("casedesk.case.relay")
-        attributes = {"topic": self._topic}
-        meter.create_observable_gauge(
-            "casedesk.case.outbox.lag",
-            callbacks=[lambda _: [metrics.Observation(self.lag_events, attributes)]],
-            unit="{record}",
-            description="Records of the event store not yet published to Kafka",
-        )
-        meter.create_observable_gauge(
-            "casedesk.case.outbox.lag_seconds",
-            callbacks=[lambda _: [metrics.Observation(self.lag_seconds, attributes)]],
-            unit="s",
-            description="Age of the oldest event not yet published when the last batch started",
-        )
-        self._published = meter.create_counter(
-            "casedesk.case.outbox.published",
-            unit="{event}",
-            description="Case events published to Kafka (re-publishes after a crash included)",
-        )
