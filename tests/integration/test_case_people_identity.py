@@ -3,9 +3,11 @@ TLS, its callers known by their certificates, each person by the token Keycloak 
 
 Acceptance of issue 16 for the case service: an L1 specialist's token takes, answers and readies
 an L1 case with the events recording that specialist; the same token on an L3 case is
-PERMISSION_DENIED; an expired token, one without the case service's audience and one signed by
-another key are UNAUTHENTICATED; every read appears in the access journal, as an auditor reads it;
-the journal stays one chain with replicas appending at once.
+PERMISSION_DENIED, for a command and for a read (issue 17: "an L1 specialist cannot open an L3
+case"); an expired token, one without the case service's audience and one signed by another key
+are UNAUTHENTICATED; every read appears in the access journal, as an auditor reads it; the
+journal stays one chain with replicas appending at once. The desk's live queue (WatchQueue) and
+the supervisors' overview with Keycloak's tokens.
 """
 
 from __future__ import annotations
@@ -183,6 +185,17 @@ async def test_an_l1_token_on_an_l3_case_is_refused_with_the_rule(
         grpc.StatusCode.PERMISSION_DENIED,
         "l1.ivanova (L1) may not work an L3 case",
     )
+    for read in (
+        desk.GetCase(
+            pb.GetCaseRequest(case_id=case_id), metadata=as_person(keycloak, "l1.ivanova")
+        ),
+        desk.GetHistory(
+            pb.GetHistoryRequest(case_id=case_id), metadata=as_person(keycloak, "l2.petrov")
+        ),
+    ):
+        error = await refused(read)
+        assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert error.details().endswith("may not open an L3 case")
     taken = await desk.ChangeStatus(take, metadata=as_person(keycloak, "l3.sidorova"))
     assert taken.status == types_pb2.IN_PROGRESS
 
@@ -261,6 +274,56 @@ async def test_every_read_is_in_the_journal_an_auditor_reads(
     )  # fmt: skip
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.startswith(f"access journal intact: {len(page.records)} records")
+
+
+async def test_the_desks_live_queue_and_the_supervisors_overview(
+    callers: Callers, keycloak: Any
+) -> None:
+    desk = callers("desk")
+    ivanova = as_person(keycloak, "l1.ivanova")
+    stream = desk.WatchQueue(pb.WatchQueueRequest(), metadata=ivanova)
+    # The stream starts "from now on": submit until a change reaches it (a case stored before the
+    # service looked at the log for this stream is not one).
+    first = asyncio.ensure_future(stream.read())
+    case_ids: list[str] = []
+    for _ in range(20):
+        case_ids.append(await chat_case(callers))
+        if (await asyncio.wait({first}, timeout=1))[0]:
+            break
+    change = first.result()
+    assert change.summary.case_id in case_ids
+    assert (change.event_type, change.summary.tier, change.summary.subject) == (
+        "Created", types_pb2.L1, "Не приходит СМС-код",
+    )  # fmt: skip
+    stream.cancel()
+    resumed = desk.WatchQueue(
+        pb.WatchQueueRequest(after_position=change.position), metadata=ivanova
+    )
+    following = await asyncio.wait_for(resumed.read(), 10)
+    assert (following.summary.case_id, following.event_type) == (
+        change.summary.case_id, "Assigned",
+    )  # fmt: skip
+    resumed.cancel()
+    orlova = as_person(keycloak, "super.orlova")
+    for _ in range(50):  # the case index follows the store
+        overview = await callers("operator").GetDeskOverview(
+            pb.GetDeskOverviewRequest(days=7), metadata=orlova
+        )
+        sign_in = next(q for q in overview.queues if q.queue == "l1-sign-in")
+        if sign_in.open >= len(case_ids):
+            break
+        await asyncio.sleep(0.1)
+    assert (sign_in.tier, sign_in.unassigned) == (types_pb2.L1, sign_in.open)  # none taken
+    assert sign_in.open >= len(case_ids) and len(overview.compliance) == 7
+    error = await refused(desk.GetDeskOverview(pb.GetDeskOverviewRequest(), metadata=ivanova))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    auditor = as_person(keycloak, "audit.kuznetsov")
+    page = await callers("operator").ListAccessRecords(
+        pb.ListAccessRecordsRequest(case_id=change.summary.case_id, person="l1.ivanova"),
+        metadata=auditor,
+    )
+    # Journaled before sent: at least the two changes she received, nothing else.
+    assert {r.rpc for r in page.records} == {"WatchQueue"} and len(page.records) >= 2
 
 
 async def _list_until_indexed(desk: Any, case_id: str, metadata: Any) -> None:

@@ -1,5 +1,7 @@
 """The case service as a process on real PostgreSQL and Kafka: commands through gRPC, events on
-case.events.v1 in order with every envelope field, history as of a version, live WatchCase."""
+case.events.v1 in order with every envelope field, history as of a version, live WatchCase; the
+case index's queue reads (criteria, deadline order, its indexes and the category column added to
+an index made before it) on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -17,6 +20,24 @@ from aiokafka import AIOKafkaConsumer
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc, events_pb2
 from casedesk.common.v1 import types_pb2
+from casedesk_case.adapters.readmodel import CaseIndexProjector
+from casedesk_case.application import CommandMeta
+from casedesk_case.application.timeline import ClockState
+from casedesk_case.application.views import CaseFilter, CaseOrder
+from casedesk_case.domain.values import (
+    Actor,
+    ActorKind,
+    CaseContent,
+    CaseType,
+    Category,
+    Channel,
+    Citizen,
+    EscalationReason,
+    EventContext,
+    Tier,
+)
+from casedesk_case.testing import CaseApplication
+from casedesk_case.testing.case_timeline import FixedClocks
 from casedesk_runtime.topics import ensure_topics
 
 TOPIC = "case.events.v1"
@@ -215,3 +236,87 @@ async def test_get_as_of_and_watch_through_grpc(
         pb.GetCaseRequest(case_id=case.case_id, as_of_time=case.updated_at)
     )
     assert at_creation.status == types_pb2.REGISTERED
+
+
+@pytest.fixture
+def index_env(postgres_env: dict[str, str], postgres_dsn: str) -> Iterator[dict[str, str]]:
+    """eventsourcing's variables for a case store on its own fresh PostgreSQL schema."""
+    schema = f"queue_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    yield {
+        **postgres_env,
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_SCHEMA": schema,
+    }
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_the_queue_reads_of_the_case_index_on_postgresql(
+    index_env: dict[str, str], postgres_dsn: str
+) -> None:
+    system = CommandMeta(EventContext(Actor(ActorKind.SYSTEM, "intake")))
+    due = datetime(2026, 3, 2, 12, tzinfo=UTC)
+
+    def new_case(app: CaseApplication, category: Category = Category.TECHNICAL_FAULT) -> str:
+        return app.create_case(
+            channel=Channel.EMAIL, case_type=CaseType.TECHNICAL, category=category,
+            citizen=Citizen(account_login="ivanov.ii"), content=CaseContent(subject="Ошибка"),
+            meta=system,
+        ).case_id  # fmt: skip
+
+    app = CaseApplication(env=index_env)
+    try:
+        ids = [new_case(app) for _ in range(5)]
+        other = new_case(app, Category.SERVICE_DELIVERY)
+        app.escalate(ids[4], to_tier=Tier.L3, reason=EscalationReason.CRITICAL_ERROR, meta=system)
+        clocks = FixedClocks(app)
+        clocks.set(ids[0], ClockState.RUNNING, due + timedelta(hours=3))
+        clocks.set(ids[1], ClockState.BREACHED, due)
+        clocks.set(ids[2], ClockState.NONE, due - timedelta(hours=1))  # met: no deadline
+        clocks.set(ids[3], ClockState.PAUSED, due + timedelta(hours=1))
+        CaseIndexProjector(app, app.index).catch_up()
+
+        def pages(criteria: CaseFilter) -> list[str]:
+            seen, token = [], ""
+            while True:
+                page = app.list_cases(criteria, page_size=2, page_token=token)
+                seen += [c.case_id for c in page.cases]
+                token = page.next_page_token
+                if not token:
+                    return seen
+
+        by_deadline = CaseFilter(open_only=True, order=CaseOrder.DEADLINE)
+        assert pages(by_deadline) == [ids[1], ids[3], ids[0], ids[2], ids[4], other]
+        l1 = CaseFilter(within_tiers=frozenset({Tier.L1}), unassigned=True,
+                        category=Category.TECHNICAL_FAULT, order=CaseOrder.DEADLINE)  # fmt: skip
+        assert pages(l1) == [ids[1], ids[3], ids[0], ids[2]]
+        first = app.list_cases(by_deadline).cases[0]
+        assert (first.clock and first.clock.state, first.category) == (
+            ClockState.BREACHED, Category.TECHNICAL_FAULT,
+        )  # fmt: skip
+        load = app.index.desk_load(app.roster_ids())
+        technical = next(q for q in load.queues if q.queue == "l1-technical")
+        assert (technical.open, technical.unassigned, technical.breached) == (4, 4, 1)
+    finally:
+        app.close()
+    # An index made before the category column gets it at start; a rebuild fills it.
+    schema = index_env["POSTGRES_SCHEMA"]
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        connection.execute(f"ALTER TABLE {schema}.case_index DROP COLUMN category")
+    app = CaseApplication(env=index_env)
+    try:
+        assert app.list_cases(CaseFilter(category=Category.SERVICE_DELIVERY)).cases == []
+        CaseIndexProjector(app, app.index).rebuild()
+        (found,) = app.list_cases(CaseFilter(category=Category.SERVICE_DELIVERY)).cases
+        assert found.case_id == other
+    finally:
+        app.close()
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        indexes = connection.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s", [schema]
+        ).fetchall()
+    assert {"case_sla_running_deadline", "case_index_tier", "case_index_category"} <= {
+        name for (name,) in indexes
+    }

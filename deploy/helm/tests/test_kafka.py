@@ -27,6 +27,7 @@ from test_settings_alignment import load_rendered
 SASL_VARIABLES = ("CASEDESK_KAFKA_SASL_USERNAME", "CASEDESK_KAFKA_SASL_PASSWORD")
 # The settings field each consumer reads its group from (its settings.py).
 GROUP_FIELDS = {
+    "case": "case_timeline_group",
     "sla": "sla_consumer_group",
     "notify": "consumer_group",
     "escalation": "escalation_consumer_group",

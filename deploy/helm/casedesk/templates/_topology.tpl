@@ -29,6 +29,7 @@ intake:
   citizenTokens: true
 case:
   kafka: true
+  consumerGroup: {variable: CASEDESK_CASE_TIMELINE_GROUP, default: casedesk-case-timeline}
   staffTokens: true
   database:
     sqlite: {PERSISTENCE_MODULE: eventsourcing.sqlite, SQLITE_DBNAME: /var/lib/casedesk/case.sqlite}

@@ -1,8 +1,8 @@
 """The case service process: `python -m casedesk_case`. The one composition root.
 
-Wires the application, its followers (case index, WatchCase feed, outbox relay) and the gRPC
-server, and shuts them down in order on SIGTERM: stop taking calls, drain, stop followers, close
-the database.
+Wires the application, its followers (case index, WatchCase feed, outbox relay, case timeline)
+and the gRPC server, and shuts them down in order on SIGTERM: stop taking calls, drain, stop
+followers, close the database.
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from casedesk_case.adapters.outbox.relay import OutboxRelay
 from casedesk_case.adapters.persistence import CaseStoreSetup
 from casedesk_case.adapters.person_tokens import OidcPersonTokens
 from casedesk_case.adapters.readmodel import CaseIndexProjector
+from casedesk_case.adapters.readmodel.memory import InMemoryCaseIndex
 from casedesk_case.adapters.roster_file import RosterError, load_roster
+from casedesk_case.adapters.timeline import TimelineStore, case_timeline
+from casedesk_case.adapters.timeline.consumer import TimelineConsumer, TimelineTopics
 from casedesk_case.adapters.watch_feed import CaseEventFeed
 from casedesk_case.application import CaseApplication
 from casedesk_case.application.pipeline import CommandPipeline
@@ -30,6 +33,7 @@ from casedesk_case.settings import CaseSettings
 from casedesk_runtime.collector import tune_garbage_collector
 from casedesk_runtime.following import Doorbell
 from casedesk_runtime.grpc_server import GrpcServer
+from casedesk_runtime.kafka import measured_consumer
 from casedesk_runtime.logs import configure_logging, get_logger
 from casedesk_runtime.publishing import Publisher, StartProducer, producer_starter
 from casedesk_runtime.settings import SettingsError, load_settings
@@ -68,9 +72,26 @@ async def serve(settings: CaseSettings) -> None:
         app.on_recorded(relay.bell.ring)
         followers.append(_delayed(relay.run, settings.relay_start_delay_s, relay.bell))
         stoppers.append(relay.stop)
+    # On the event store's database, beside the case index that joins its clocks (the memory
+    # index, of the POPO store, has no table to join and asks the timeline instead).
+    timeline = case_timeline(app.factory)
+    if isinstance(app.index, InMemoryCaseIndex):
+        app.index.read_clocks_from(timeline)
+    if settings.timeline_follows:
+        timeline_consumer = _timeline_consumer(settings, timeline)
+        followers.append(timeline_consumer.run())
+        stoppers.append(timeline_consumer.stop)
 
     pipeline = CommandPipeline(app, executor) if settings.command_pipeline else None
-    servicer = CaseServicer(app, executor, feed, pipeline, _people(settings))
+    servicer = CaseServicer(
+        app,
+        executor,
+        feed,
+        pipeline,
+        _people(settings),
+        case_timeline=timeline,
+        max_queue_streams=settings.queue_streams_max,
+    )
     server = GrpcServer(
         settings,
         [(case_service_pb2_grpc.add_CaseServiceServicer_to_server, servicer, SERVICE_NAME)],
@@ -104,6 +125,16 @@ def _people(settings: CaseSettings) -> People:
         )
         return People(None)
     return People(OidcPersonTokens(settings.person_token_verifier()))
+
+
+def _timeline_consumer(settings: CaseSettings, timeline: TimelineStore) -> TimelineConsumer:
+    return TimelineConsumer(
+        # Measured: its lag per partition is in the metrics like every consumer's.
+        lambda: measured_consumer(settings, settings.case_timeline_group, "casedesk-case-timeline"),
+        timeline,
+        TimelineTopics(settings.sla_events_topic, settings.notification_events_topic),
+        batch_size=settings.case_timeline_batch_size,
+    )
 
 
 def _producer_starter(settings: CaseSettings) -> StartProducer:

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from casedesk_runtime.oidc import OidcSettings
 from casedesk_runtime.settings import ServiceSettings
-from casedesk_vocabulary.topics import CASE_EVENTS
+from casedesk_vocabulary.topics import CASE_EVENTS, NOTIFICATION_EVENTS, SLA_EVENTS
 
 
 class CaseSettings(ServiceSettings, OidcSettings):
@@ -43,3 +43,24 @@ class CaseSettings(ServiceSettings, OidcSettings):
     # step taking everything stored meanwhile: a step costs a few queries however small it is.
     relay_pace_s: float = Field(default=0.02, ge=0, le=5)
     index_pace_s: float = Field(default=0.1, ge=0, le=5)
+
+    # The case timeline (adapters/timeline): the SLA service's clocks and notify's notices, read
+    # from their topics into this service's database. Unset: on whenever the outbox relay is,
+    # that is whenever this process talks to Kafka at all.
+    case_timeline_enabled: bool | None = None
+    # Its consumer group, shared by the replicas; Kafka's ACLs allow the `case` principal only
+    # this group (casedesk_runtime.kafka_access.DEFAULT_GROUPS, `--group case=...` for another).
+    case_timeline_group: str = Field(default="casedesk-case-timeline", min_length=1)
+    case_timeline_batch_size: int = Field(default=500, ge=1, le=10_000)
+    sla_events_topic: str = SLA_EVENTS
+    notification_events_topic: str = NOTIFICATION_EVENTS
+    # WatchQueue streams served at once by this process (each follows the log and journals what
+    # it sends); one more is RESOURCE_EXHAUSTED.
+    queue_streams_max: int = Field(default=200, ge=1, le=10_000)
+
+    @property
+    def timeline_follows(self) -> bool:
+        """Whether this process runs the timeline's consumer."""
+        if self.case_timeline_enabled is None:
+            return self.relay_enabled
+        return self.case_timeline_enabled

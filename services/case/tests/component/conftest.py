@@ -24,7 +24,9 @@ from casedesk_case.adapters.person_tokens import OidcPersonTokens
 from casedesk_case.adapters.readmodel import CaseIndexProjector
 from casedesk_case.adapters.watch_feed import CaseEventFeed
 from casedesk_case.application.pipeline import CommandPipeline
+from casedesk_case.application.timeline import CaseTimeline
 from casedesk_case.grpc_api.access import CASE_ACCESS
+from casedesk_case.grpc_api.desk_reads import DEFAULT_MAX_QUEUE_STREAMS
 from casedesk_case.grpc_api.people import People
 from casedesk_case.grpc_api.servicer import CaseServicer
 from casedesk_case.settings import CaseSettings
@@ -81,6 +83,8 @@ async def running_case_service(
     pipelined: bool = True,
     access: Any = None,
     pki_dir: Path | None = None,
+    case_timeline: CaseTimeline | None = None,
+    max_queue_streams: int = DEFAULT_MAX_QUEUE_STREAMS,
 ) -> AsyncIterator[RunningService]:
     env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "c.db")}
     app = CaseApplication(env=env)
@@ -90,10 +94,14 @@ async def running_case_service(
     app.on_recorded(feed.ring)  # rings only while somebody watches
     app.on_recorded(projector.bell.ring)
     pipeline = CommandPipeline(app, executor) if pipelined else None
+    servicer = CaseServicer(
+        app, executor, feed, pipeline, people,
+        case_timeline=case_timeline, max_queue_streams=max_queue_streams,
+    )  # fmt: skip
     server = GrpcServer(
         settings,
-        [(case_service_pb2_grpc.add_CaseServiceServicer_to_server,
-          CaseServicer(app, executor, feed, pipeline, people), "casedesk.case.v1.CaseService")],
+        [(case_service_pb2_grpc.add_CaseServiceServicer_to_server, servicer,
+          "casedesk.case.v1.CaseService")],
         access=access,
     )  # fmt: skip
     port = await server.start()

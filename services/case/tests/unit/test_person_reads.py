@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,12 +16,13 @@ from casedesk_case.application.views import AccessFilter, CaseFilter
 from casedesk_case.cli import verify_journal
 from casedesk_case.domain.errors import CaseNotFound, InvalidCommand, NotPermitted
 from casedesk_case.domain.person_rules import Person, Role
-from casedesk_case.domain.values import Tier
+from casedesk_case.domain.values import EscalationReason, Tier
 from casedesk_case.testing import CaseApplication
 
-from ..conftest import create
+from ..conftest import create, meta
 
 IVANOVA = Reader(Person("l1.ivanova", frozenset({Role.SPECIALIST}), Tier.L1), "desk")
+PETROV = Reader(Person("l2.petrov", frozenset({Role.SPECIALIST}), Tier.L2), "desk")
 AUDITOR = Person("audit.kuznetsov", frozenset({Role.AUDITOR}))
 GUEST = Reader(Person("guest", frozenset()), "desk")  # a valid token without a casedesk role
 
@@ -84,6 +86,58 @@ def test_a_hidden_case_answers_exactly_as_a_missing_one(app: CaseApplication) ->
     assert reads.list_cases(GUEST, CaseFilter(), page_size=1).next_page_token == ""
     assert reads.list_cases(GUEST, CaseFilter()).cases == []
     assert journal(app) == []  # nothing was read
+
+
+def test_a_specialist_opens_the_cases_of_his_tier_and_below_and_is_told_why_not_others(
+    app: CaseApplication,
+) -> None:
+    reads = app.person_reads
+    l2_case = create(app)
+    app.escalate(l2_case.case_id, to_tier=Tier.L2, reason=EscalationReason.CRITICAL_ERROR,
+                 meta=meta())  # fmt: skip
+    refusal = "l1.ivanova (L1) may not open an L2 case"
+    for read, kwargs in (
+        (reads.get_case, {}),
+        (reads.get_case, {"as_of_version": 1}),  # it was L1 then; it is L2 now
+        (reads.history, {}),
+        (reads.start_watch, {}),
+    ):
+        with pytest.raises(NotPermitted) as refused:
+            read(IVANOVA, l2_case.case_id, **kwargs)
+        assert str(refused.value) == refusal
+    with pytest.raises(NotPermitted, match=f"^{re.escape(refusal)}$"):
+        reads.get_case_by_number(IVANOVA, l2_case.number)
+    with pytest.raises(CaseNotFound):  # a missing case is still just missing
+        reads.get_case(IVANOVA, str(uuid.uuid4()))
+    assert reads.get_case(PETROV, l2_case.case_id).tier is Tier.L2
+    assert journal(app) == [("GetCase", l2_case.case_id, "l2.petrov")]  # refusals read nothing
+
+
+def test_a_list_asks_only_for_the_tiers_its_reader_opens_so_pages_stay_full(
+    app: CaseApplication,
+) -> None:
+    cases = [create(app) for _ in range(9)]
+    for case in cases[::3]:  # every third case goes up to L3
+        app.escalate(case.case_id, to_tier=Tier.L3, reason=EscalationReason.CRITICAL_ERROR,
+                     meta=meta())  # fmt: skip
+    CaseIndexProjector(app, app.index).catch_up()
+    reads = app.person_reads
+    l1_cases = [c.case_id for c in reversed(cases) if c not in cases[::3]]
+    listed, token = [], ""
+    while True:
+        page = reads.list_cases(IVANOVA, CaseFilter(), page_size=2, page_token=token)
+        assert len(page.cases) == 2 or not page.next_page_token
+        listed += [c.case_id for c in page.cases]
+        token = page.next_page_token
+        if not token:
+            break
+    assert listed == l1_cases
+    sidorova = Reader(Person("l3.sidorova", frozenset({Role.SPECIALIST}), Tier.L3), "desk")
+    assert len(reads.list_cases(sidorova, CaseFilter(), page_size=50).cases) == 9
+    with pytest.raises(NotPermitted, match=r"^l1.ivanova \(L1\) may not open an L3 case$"):
+        reads.list_cases(IVANOVA, CaseFilter(tier=Tier.L3))
+    l3_only = reads.list_cases(sidorova, CaseFilter(tier=Tier.L3), page_size=50).cases
+    assert {c.case_id for c in l3_only} == {c.case_id for c in cases[::3]}
 
 
 def test_only_auditors_read_the_journal_and_it_pages_in_order(app: CaseApplication) -> None:

@@ -13,10 +13,14 @@ from casedesk_case.domain.person_rules import (
     Work,
     check_may,
     check_may_audit,
+    check_may_oversee,
+    check_may_read,
     check_may_work,
     check_service_actor,
     may_read,
     person_actor,
+    readable_tiers,
+    reads_cases,
 )
 from casedesk_case.domain.values import Actor, ActorKind, Channel, Tier
 
@@ -89,10 +93,46 @@ def test_the_desk_registers_phone_and_mfc_cases_only_and_only_specialists_do() -
         check_may(KUZNETSOV, Work.REGISTER, Channel.PHONE)
 
 
-def test_every_casedesk_role_reads_every_tier_and_a_person_without_one_reads_nothing() -> None:
-    for person in (IVANOVA, PETROV, ORLOVA, PURE_SUPERVISOR, KUZNETSOV):
-        assert all(may_read(person, tier) for tier in Tier)
-    assert not any(may_read(NOBODY, tier) for tier in Tier)
+@pytest.mark.parametrize(
+    ("person", "reads"),
+    [
+        (IVANOVA, {Tier.L1}),
+        (PETROV, {Tier.L1, Tier.L2}),
+        (SIDOROVA, set(Tier)),
+        (ORLOVA, set(Tier)),
+        (PURE_SUPERVISOR, set(Tier)),
+        (KUZNETSOV, set(Tier)),
+        # Roles add up: a supervisor reads every case whatever tier he also works.
+        (Person("super.l1", frozenset({SUP, S}), Tier.L1), set(Tier)),
+        (NOBODY, set()),
+        (Person("l1.new", frozenset({S}), None), set()),  # a specialist without a tier claim
+    ],
+)
+def test_a_specialist_reads_his_tier_and_below_supervisors_and_auditors_every_case(
+    person: Person, reads: set[Tier]
+) -> None:
+    assert readable_tiers(person) == reads
+    assert reads_cases(person) is bool(reads)
+    for tier in Tier:
+        assert may_read(person, tier) is (tier in reads)
+        if tier in reads:
+            check_may_read(person, tier)
+        elif reads:
+            with pytest.raises(NotPermitted) as refused:
+                check_may_read(person, tier)
+            assert str(refused.value) == f"{person.describe()} may not open an {tier.value} case"
+
+
+def test_only_supervisors_see_the_desk_overview() -> None:
+    check_may_oversee(ORLOVA)
+    check_may_oversee(PURE_SUPERVISOR)
+    for person, described in ((SIDOROVA, "l3.sidorova (L3)"), (KUZNETSOV,
+                              "audit.kuznetsov (auditor)")):  # fmt: skip
+        with pytest.raises(NotPermitted) as refused:
+            check_may_oversee(person)
+        assert str(refused.value) == (
+            f"{described} may not see the desk overview: it needs the role supervisor"
+        )
 
 
 def test_only_auditors_read_the_access_journal() -> None:

@@ -15,7 +15,13 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
-from casedesk_case.application.views import AccessFilter, CaseFilter, CasePage, CaseSummary
+from casedesk_case.application.views import (
+    AccessFilter,
+    CaseFilter,
+    CasePage,
+    CaseSummary,
+    DeskLoad,
+)
 from casedesk_case.domain.access_journal import AccessEntry, AccessRecord
 
 
@@ -25,11 +31,17 @@ class CaseIndex(TrackingRecorder):
 
     A materialised view of the application's events, kept with its position (a tracking record)
     in the same transaction as its rows, so it can always be rebuilt from the notification log.
+    What it returns to readers carries each case's SLA clock as the case timeline keeps it
+    (application/timeline.py), read together with the rows; the deadline order sorts by it.
     """
 
     @abstractmethod
     def rows(self, case_ids: Iterable[str]) -> dict[str, CaseSummary]:
-        """The stored rows of those cases that are indexed."""
+        """The stored rows of those cases that are indexed (without clocks: the projector's)."""
+
+    @abstractmethod
+    def summaries(self, case_ids: Iterable[str]) -> dict[str, CaseSummary]:
+        """The rows of those cases that are indexed, each with its SLA clock."""
 
     @abstractmethod
     def write(
@@ -43,7 +55,12 @@ class CaseIndex(TrackingRecorder):
 
     @abstractmethod
     def search(self, criteria: CaseFilter, limit: int, page_token: str) -> CasePage:
-        """Newest cases first, matching every given criterion."""
+        """The cases matching every given criterion, in the criteria's order, with clocks."""
+
+    @abstractmethod
+    def desk_load(self, roster_ids: frozenset[str]) -> DeskLoad:
+        """Open cases per tier and queue (held by nobody: no assignee or one of `roster_ids`;
+        breached), and per assignee (all, waiting for the citizen)."""
 
     @abstractmethod
     def loads(self, specialist_ids: Sequence[str]) -> dict[str, int]:

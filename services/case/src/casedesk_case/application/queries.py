@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from eventsourcing.persistence import ApplicationRecorder, EventStore, Mapper
 
     from casedesk_case.application.ports import CaseIndex
+    from casedesk_case.domain.assignment import Roster
 
 _COMMENTED = Case.Commented.TOPIC  # type: ignore[attr-defined]
 MAX_HISTORY_PAGE = 1000
@@ -36,6 +37,7 @@ class CaseQueries:
     recorder: ApplicationRecorder
     mapper: Mapper[Any]
     index: CaseIndex
+    roster: Roster
 
     def get_case(
         self,
@@ -114,7 +116,15 @@ class CaseQueries:
     ) -> CasePage:
         if page_size < 0:
             raise InvalidCommand("page_size", "must not be negative")
+        if criteria.unassigned:
+            # A case routed to a roster slot is nobody's until a person takes it.
+            criteria = replace(criteria, roster_ids=self.roster_ids())
         return self.index.search(criteria, min(page_size or 50, MAX_LIST_PAGE), page_token)
+
+    def roster_ids(self) -> frozenset[str]:
+        """The roster's specialist ids: assignees that route a case without anybody holding it
+        (domain/assignment.py, `Roster.person_holder`)."""
+        return frozenset(s.id for s in self.roster.specialists)
 
     def _as_of_time(self, target: Any, instant: datetime, reference: str) -> CaseView:
         if instant.tzinfo is None:

@@ -43,7 +43,9 @@ class ClockState(Enum):
 
 @dataclass(frozen=True)
 class SlaClock:
-    """A case's current clock: the latest target the SLA service spoke about."""
+    """A case's current clock: of its targets not yet met (both start when the case opens), the
+    one with the nearest deadline; NONE once every target is met or the case closed. A resumed
+    clock's start moves with its deadline, so the share of the allowance left stays right."""
 
     case_id: str
     target: str  # FIRST_RESPONSE or RESOLUTION

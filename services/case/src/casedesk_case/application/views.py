@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import Enum
 
+from casedesk_case.application.timeline import DayCounts, NotificationFact, SlaClock, SlaFact
 from casedesk_case.domain.access_journal import AccessRecord
 from casedesk_case.domain.case import Case
 from casedesk_case.domain.values import (
@@ -76,7 +78,8 @@ class CaseView:
 
 @dataclass(frozen=True)
 class CaseSummary:
-    """One row of the case index (the read model behind ListCases)."""
+    """One row of the case index (the read model behind ListCases), with the case's SLA clock
+    as the case timeline last heard of it (None: never spoken of; not a column of the row)."""
 
     case_id: str
     number: str
@@ -90,17 +93,36 @@ class CaseSummary:
     citizen_login: str
     registered_at: datetime
     updated_at: datetime
+    category: Category | None = None  # None: indexed before the index kept it (rebuild it)
+    clock: SlaClock | None = None
+
+
+class CaseOrder(Enum):
+    REGISTRATION = "registration"  # newest first
+    # The running clock's deadline, nearest first (a paused clock by its last deadline); cases
+    # without one after them, oldest registration first: the longest waiting.
+    DEADLINE = "deadline"
 
 
 @dataclass(frozen=True)
 class CaseFilter:
-    """ListCases criteria; empty fields do not filter."""
+    """ListCases criteria; empty fields do not filter, the given ones all apply."""
 
     citizen_login: str = ""
     status: Status | None = None
     queue: str = ""
     assignee: str = ""
     channel: Channel | None = None
+    tier: Tier | None = None
+    # Only cases nobody holds: no assignee, or one of `roster_ids` (routed, not yet taken).
+    unassigned: bool = False
+    open_only: bool = False  # REGISTERED, IN_PROGRESS, WAITING_FOR_CITIZEN; ignored with status
+    category: Category | None = None
+    order: CaseOrder = CaseOrder.REGISTRATION
+    # Set by the application, not by the request: the tiers the reader may see (None: all), and
+    # the roster's specialist ids, which hold no case in the sense of `unassigned`.
+    within_tiers: frozenset[Tier] | None = None
+    roster_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -129,3 +151,60 @@ class AccessFilter:
 class AccessPage:
     records: Sequence[AccessRecord]  # in the order they were appended
     next_page_token: str  # empty on the last page
+
+
+@dataclass(frozen=True)
+class QueueChange:
+    """A case event as WatchQueue sends it: the case's summary once the event is in it (the
+    index may already hold later events too), and where the stream resumes after it."""
+
+    position: int  # the event's notification id in the case log
+    event_type: str  # Created, StatusChanged, Assigned, ...
+    summary: CaseSummary
+    escalated_from: Tier | None = None  # an escalation: the tier the case left
+
+    def without_content(self) -> QueueChange:
+        """The change with only where the case stands (id, number, status, tier, queue, times,
+        category): what a reader the case left behind learns, to drop it from his queue."""
+        bare = replace(self.summary, assignee="", subject="", citizen_login="", clock=None)
+        return replace(self, summary=bare)
+
+
+@dataclass(frozen=True)
+class CaseTimelineView:
+    """What the SLA service and notify said about a case, oldest first."""
+
+    sla: Sequence[SlaFact]
+    notifications: Sequence[NotificationFact]
+
+
+@dataclass(frozen=True)
+class QueueLoad:
+    tier: Tier
+    queue: str
+    open: int
+    unassigned: int  # open and held by nobody (see CaseFilter.unassigned)
+    breached: int  # open with a breached clock
+
+
+@dataclass(frozen=True)
+class SpecialistLoad:
+    specialist_id: str  # a roster id or a username
+    open: int
+    waiting_for_citizen: int
+
+
+@dataclass(frozen=True)
+class DeskLoad:
+    """The open work as the case index counts it."""
+
+    queues: Sequence[QueueLoad]  # by tier, then queue
+    specialists: Sequence[SpecialistLoad]  # most loaded first
+
+
+@dataclass(frozen=True)
+class DeskOverview:
+    as_of: datetime
+    load: DeskLoad
+    breaches_today: int  # since Moscow midnight
+    compliance: Sequence[DayCounts]  # oldest first, ending today

@@ -3,6 +3,8 @@
 Drops the index's rows, loads and position, then replays the notification log from the start. Run
 it with the same persistence variables as the service (PERSISTENCE_MODULE, POSTGRES_*, ...); the
 service may keep running meanwhile, ListCases then shows a partial list until the replay ends.
+Run it once after an upgrade adds a column to the index (the category): rows indexed before hold
+none until then. The SLA clocks are the case timeline's (`case_sla`), untouched.
 """
 
 from __future__ import annotations

@@ -6,18 +6,26 @@ Two kinds of actors reach the case service (DESIGN.md "Identity and trust"):
 - people, known by the access token the identity provider signed for them, whose realm roles
   say what they may do:
 
-| role | reads | works (status, comments, attachments, escalation) | also |
+| role | reads (opens, lists, watches) | works (status, comments, attachments, escalation) | also |
 |---|---|---|---|
-| specialist L1 | every case | L1 cases | registers PHONE and MFC cases at the desk |
-| specialist L2 | every case | L1 and L2 cases | registers PHONE and MFC cases at the desk |
+| specialist L1 | L1 cases | L1 cases | registers PHONE and MFC cases at the desk |
+| specialist L2 | L1 and L2 cases | L1 and L2 cases | registers PHONE and MFC cases at the desk |
 | specialist L3 | every case | every case | registers PHONE and MFC cases at the desk |
-| supervisor | every case | none (unless also a specialist) | reassigns any case |
+| supervisor | every case | none (unless also a specialist) | reassigns any case; desk overview |
 | auditor | every case | none | reads the access journal |
 
-Reading is not tier-limited: a first-line specialist answers the citizen's call about a case that
-went up to L2, and the tier rule refuses commands with its reason (PERMISSION_DENIED), which
-would tell anyway that the case exists. Every read by a person is journaled instead. A person
-with none of the roles sees no case at all, and is answered exactly as for a missing case.
+A specialist reads the cases of his working tier and below, as he works them: a case that went up
+to L3 (quality control) holds what the first line has no business reading, and a desk that lists
+only what its reader may open never shows a case that refuses to open. Roles add up (a supervisor
+who is also an L1 specialist reads every case). The tier is the case's tier now: once a case goes
+up, the lower tier no longer opens even its earlier versions.
+
+A specialist asking for a case above his tier is refused with the rule's reason
+(PERMISSION_DENIED, `l1.ivanova (L1) may not open an L3 case`), like a command on it: the case's
+number reached him anyway (the citizen's call, a colleague), and saying why spares him a search
+for a case that "does not exist". A person who reads no tier at all (none of the roles, or a
+specialist whose token carries no tier) sees no case, and is answered exactly as for a missing
+one. Every read by a person is journaled.
 
 The tier rule is checked on the case as the command is decided, so it uses the tier the command's
 events are appended to (the store's version check refuses the save if the case moved meanwhile).
@@ -50,6 +58,7 @@ READING_FOR_PEOPLE = frozenset({INTAKE})
 IDENTIFYING_SERVICES = frozenset({INTAKE})
 # Channels where a member of staff meets the citizen (a call, a visit) and registers the case.
 DESK_CHANNELS = frozenset({Channel.PHONE, Channel.MFC})
+EVERY_TIER = frozenset(Tier)
 
 
 class Role(Enum):
@@ -138,16 +147,39 @@ def check_may_take(person: Person, case_number: str, holder: str) -> None:
     )
 
 
+def readable_tiers(person: Person) -> frozenset[Tier]:
+    """The tiers whose cases the person reads (module docstring): empty, they read none."""
+    if person.roles & {Role.SUPERVISOR, Role.AUDITOR}:
+        return EVERY_TIER
+    tier = person.working_tier
+    if tier is None:
+        return frozenset()
+    return frozenset(t for t in Tier if t <= tier)
+
+
 def reads_cases(person: Person) -> bool:
-    """Whether the person sees any case at all: any casedesk role."""
-    return bool(person.roles)
+    """Whether the person sees any case at all."""
+    return bool(readable_tiers(person))
 
 
 def may_read(person: Person, case_tier: Tier) -> bool:
-    """Whether the person sees a case of `case_tier` (module docstring: every role reads every
-    tier; `case_tier` is where a tier-limited policy would look)."""
-    del case_tier
-    return reads_cases(person)
+    """Whether the person reads a case that is now at `case_tier`."""
+    return case_tier in readable_tiers(person)
+
+
+def check_may_read(person: Person, case_tier: Tier) -> None:
+    """The read rule for a person who reads some tier (one who reads none is answered as for a
+    missing case before anything is looked at: see `reads_cases`)."""
+    if not may_read(person, case_tier):
+        raise NotPermitted(f"{person.describe()} may not open an {case_tier.value} case")
+
+
+def check_may_oversee(person: Person) -> None:
+    """The desk overview (load per tier, queue and specialist; breaches) is the supervisors'."""
+    if Role.SUPERVISOR not in person.roles:
+        raise NotPermitted(
+            f"{person.describe()} may not see the desk overview: it needs the role supervisor"
+        )
 
 
 def check_may_audit(person: Person) -> None:

@@ -33,6 +33,11 @@ CASE_ACCESS: AccessTable = {
     _SERVICE + "GetHistory": {DESK, OPERATOR},
     _SERVICE + "ListCases": {INTAKE, DESK, OPERATOR},
     _SERVICE + "WatchCase": {DESK},
+    # The desk's live queue, a case's SLA and notice timeline, the supervisors' overview: a
+    # person's reads only (the person rules decide what each sees), as GetHistory.
+    _SERVICE + "WatchQueue": {DESK, OPERATOR},
+    _SERVICE + "GetCaseTimeline": {DESK, OPERATOR},
+    _SERVICE + "GetDeskOverview": {DESK, OPERATOR},
     # The access journal, for a person with the auditor role.
     _SERVICE + "ListAccessRecords": {DESK, OPERATOR},
     REFLECTION: {OPERATOR},

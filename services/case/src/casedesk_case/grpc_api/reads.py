@@ -1,4 +1,5 @@
-"""The case service's reads: GetCase, GetHistory, ListCases, WatchCase and ListAccessRecords.
+"""The case service's reads: GetCase, GetHistory, ListCases, WatchCase and ListAccessRecords (the
+desk's WatchQueue, GetCaseTimeline and GetDeskOverview are in desk_reads.py).
 
 Mixed into `CaseServicer`. A person's reads (the desk's, an operator's, intake's for the
 operator whose token it sends) go through the application's `person_reads`: who sees which case,
@@ -22,14 +23,11 @@ from casedesk.case.v1 import events_pb2
 from casedesk_case.adapters.watch_feed import CaseEventFeed
 from casedesk_case.application import CaseApplication
 from casedesk_case.application.identity import PersonUnauthenticated
-from casedesk_case.application.views import CaseFilter
-from casedesk_case.domain.values import Channel, Status
-from casedesk_case.grpc_api import requests
+from casedesk_case.grpc_api import read_requests, requests
 from casedesk_case.grpc_api.checks import RequestCheck
 from casedesk_case.grpc_api.errors import REFUSALS, abort_for, rpc
 from casedesk_case.grpc_api.people import PERSON_TOKEN_KEY, People
 from casedesk_case.wire.access_records import access_page_to_proto
-from casedesk_case.wire.enums import from_proto
 from casedesk_case.wire.events import to_case_event
 from casedesk_case.wire.values import case_view_to_proto, summary_to_proto
 from casedesk_runtime.events import from_timestamp
@@ -108,16 +106,8 @@ class CaseReadRpcs:
     async def ListCases(self, request: pb.ListCasesRequest, context: Any) -> pb.CaseList:
         acting = await self._people.acting(context)
         check = RequestCheck()
-        status = check.decode(lambda: from_proto(Status, request.status, "status", required=False))
-        channel = check.decode(
-            lambda: from_proto(Channel, request.channel, "channel", required=False)
-        )
-        check.require(request.page_size >= 0, "page_size", "must not be negative")
+        criteria = read_requests.case_filter(check, request)
         check.done()
-        criteria = CaseFilter(
-            citizen_login=request.citizen_login, status=status, queue=request.queue,
-            assignee=request.assignee, channel=channel,
-        )  # fmt: skip
         paging = {"page_size": request.page_size, "page_token": request.page_token}
         reader = acting.reader()
         page = await (
@@ -167,7 +157,7 @@ class CaseReadRpcs:
         last = request.after_version
         async with self._feed.watch(request.case_id) as signal:
             while True:
-                if not await _wait_until(signal, acting.expires_at):
+                if not await wait_until(signal, acting.expires_at):
                     # A person's stream lasts as long as their token: a revoked specialist
                     # stops receiving the case at the latest when it expires.
                     await context.abort(
@@ -180,7 +170,7 @@ class CaseReadRpcs:
                     last = event.originator_version
 
 
-async def _wait_until(signal: asyncio.Event, deadline: datetime | None) -> bool:
+async def wait_until(signal: asyncio.Event, deadline: datetime | None) -> bool:
     """Wait for the signal; False when `deadline` came first."""
     if deadline is None:
         await signal.wait()

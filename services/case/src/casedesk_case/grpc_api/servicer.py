@@ -1,7 +1,7 @@
 """casedesk.case.v1.CaseService: decode, make one application call (in a worker thread), encode.
 
 Every call first works out who acts (people.py): the service that called, or the person whose
-token the desk sent. The commands are here, the reads in reads.py.
+token the desk sent. The commands are here, the reads in reads.py and desk_reads.py.
 """
 
 from __future__ import annotations
@@ -16,16 +16,19 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc
+from casedesk_case.adapters.queue_feed import CaseQueueFeed
 from casedesk_case.adapters.watch_feed import CaseEventFeed
 from casedesk_case.application import CaseApplication, CommandMeta
+from casedesk_case.application.desk_reads import DeskReads
 from casedesk_case.application.pipeline import CommandPipeline
+from casedesk_case.application.timeline import CaseTimeline
 from casedesk_case.application.views import CaseView
 from casedesk_case.domain.values import EscalationReason
 from casedesk_case.grpc_api import requests
 from casedesk_case.grpc_api.checks import RequestCheck
+from casedesk_case.grpc_api.desk_reads import DEFAULT_MAX_QUEUE_STREAMS, DeskReadRpcs
 from casedesk_case.grpc_api.errors import REFUSALS, refusal_status, rpc
 from casedesk_case.grpc_api.people import Acting, People
-from casedesk_case.grpc_api.reads import CaseReadRpcs
 from casedesk_case.wire.enums import from_proto
 from casedesk_case.wire.values import case_view_to_proto
 from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY
@@ -36,7 +39,7 @@ _TRACE_CONTEXT = TraceContextTextMapPropagator()
 MAX_BATCH = 256
 
 
-class CaseServicer(CaseReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
+class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
     def __init__(
         self,
         app: CaseApplication,
@@ -44,12 +47,26 @@ class CaseServicer(CaseReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
         feed: CaseEventFeed,
         pipeline: CommandPipeline | None = None,
         people: People | None = None,
+        *,
+        case_timeline: CaseTimeline | None = None,
+        max_queue_streams: int = DEFAULT_MAX_QUEUE_STREAMS,
     ) -> None:
+        """`case_timeline`: the SLA clocks and notices (application/timeline.py) GetCaseTimeline
+        and GetDeskOverview answer from; None: both are UNIMPLEMENTED. `max_queue_streams`:
+        WatchQueue streams served at once."""
         self._app = app
         self._executor = executor
         self._feed = feed
         self._pipeline = pipeline
         self._people = people or People(None)
+        self._queue_feed = CaseQueueFeed(app)
+        self._desk_reads = (
+            None
+            if case_timeline is None
+            else DeskReads(app.person_reads, app.index, app.roster, case_timeline)
+        )
+        self._max_queue_streams = max_queue_streams
+        self._queue_streams = 0
 
     async def _command(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from casedesk.case.v1 import case_service_pb2
 from casedesk.common.v1 import types_pb2
+from casedesk_case.application.timeline import ClockState
 from casedesk_case.application.views import CaseSummary, CaseView
 from casedesk_case.domain.values import (
     Actor,
@@ -157,7 +158,7 @@ def case_view_to_proto(view: CaseView) -> case_service_pb2.CaseView:
 
 
 def summary_to_proto(summary: CaseSummary) -> case_service_pb2.CaseSummary:
-    return case_service_pb2.CaseSummary(
+    message = case_service_pb2.CaseSummary(
         case_id=summary.case_id,
         number=summary.number,
         status=to_proto(summary.status),  # type: ignore[arg-type]
@@ -168,4 +169,25 @@ def summary_to_proto(summary: CaseSummary) -> case_service_pb2.CaseSummary:
         subject=summary.subject,
         registered_at=to_timestamp(summary.registered_at),
         updated_at=to_timestamp(summary.updated_at),
+        version=summary.version,
     )
+    if summary.category is not None:
+        message.category = to_proto(summary.category)  # type: ignore[assignment]
+    clock = summary.clock
+    if clock is not None and clock.state is not ClockState.NONE:
+        # Only a clock that runs (or is paused) has a target and deadline worth showing.
+        message.sla_state = _SLA_STATES[clock.state]
+        message.sla_target = clock.target
+        if clock.due_at is not None:
+            message.due_at.CopyFrom(to_timestamp(clock.due_at))
+        if clock.started_at is not None:
+            message.clock_started_at.CopyFrom(to_timestamp(clock.started_at))
+    return message
+
+
+_SLA_STATES = {
+    ClockState.RUNNING: case_service_pb2.SLA_RUNNING,
+    ClockState.WARNING: case_service_pb2.SLA_WARNING,
+    ClockState.BREACHED: case_service_pb2.SLA_BREACHED,
+    ClockState.PAUSED: case_service_pb2.SLA_PAUSED,
+}

@@ -36,6 +36,7 @@ def project(row: CaseSummary | None, event: Any) -> CaseSummary | None:
             citizen_login=event.citizen.account_login,
             registered_at=event.timestamp,
             updated_at=event.timestamp,
+            category=event.category,
         )
     if row is None:
         return None

@@ -1,8 +1,13 @@
 """The case index in SQL, in the application's own SQLite or PostgreSQL database.
 
-One SQL dialect serves both (upserts with ON CONFLICT, keyset paging on registered time and id);
-only placeholders, table qualification and the tracking table differ. PostgreSQL's subclass, with
-its faster batch write, is in postgres.py.
+One SQL dialect serves both (upserts with ON CONFLICT, keyset paging with row values); only
+placeholders, table qualification, the tracking table and how a missing column is added differ.
+PostgreSQL's subclass, with its faster batch write, is in postgres.py; the queries are in
+queries.py.
+
+Each case's SLA clock is read from the case timeline's `case_sla` table (application/timeline.py,
+its DDL in adapters/sla_table.py) by a join on the case id: the index creates that table too, so
+its reads work before the timeline's consumer first runs.
 """
 
 from __future__ import annotations
@@ -13,31 +18,66 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from casedesk_case.adapters.readmodel.page_tokens import decode_page_token, encode_page_token
+from casedesk_case.adapters.readmodel.page_tokens import encode_page_token
+from casedesk_case.adapters.readmodel.queries import (
+    clock_runs,
+    desk_load_statements,
+    search_statements,
+    summaries_statement,
+)
+from casedesk_case.adapters.sla_table import sla_table_statements
 from casedesk_case.application.ports import CaseIndex
-from casedesk_case.application.views import CaseFilter, CasePage, CaseSummary
-from casedesk_case.domain.values import Channel, Status, Tier
+from casedesk_case.application.timeline import SLA_TABLE, ClockState, SlaClock
+from casedesk_case.application.views import (
+    CaseFilter,
+    CaseOrder,
+    CasePage,
+    CaseSummary,
+    DeskLoad,
+    QueueLoad,
+    SpecialistLoad,
+)
+from casedesk_case.domain.values import Category, Channel, Status, Tier
 from casedesk_vocabulary.moscow import from_micros, to_micros
 
 COLUMNS = (
     "case_id", "number", "version", "status", "channel", "queue", "assignee", "tier", "subject",
-    "citizen_login", "registered_us", "updated_us",
+    "citizen_login", "registered_us", "updated_us", "category",
 )  # fmt: skip
+# Added to indexes made before the index kept it; such rows hold '' until the index is rebuilt.
+CATEGORY_COLUMN = "category TEXT NOT NULL DEFAULT ''"
 
 
-def schema_statements(cases: str, loads: str) -> list[str]:
+def schema_statements(cases: str, loads: str, sla: str) -> list[str]:
+    """The tables (`cases` may lack the category column: see CATEGORY_COLUMN)."""
     return [
         f"CREATE TABLE IF NOT EXISTS {cases} (case_id TEXT PRIMARY KEY, number TEXT NOT NULL, "
         "version BIGINT NOT NULL, status TEXT NOT NULL, channel TEXT NOT NULL, "
         "queue TEXT NOT NULL, assignee TEXT NOT NULL, tier TEXT NOT NULL, subject TEXT NOT NULL, "
-        "citizen_login TEXT NOT NULL, registered_us BIGINT NOT NULL, updated_us BIGINT NOT NULL)",
+        "citizen_login TEXT NOT NULL, registered_us BIGINT NOT NULL, updated_us BIGINT NOT NULL, "
+        f"{CATEGORY_COLUMN})",
+        f"CREATE TABLE IF NOT EXISTS {loads} (specialist_id TEXT PRIMARY KEY, "
+        "open_cases BIGINT NOT NULL)",
+        *sla_table_statements(sla),
+    ]
+
+
+def index_statements(cases: str, sla: str) -> list[str]:
+    """Each ListCases view starts from one of these and reads only its own rows."""
+    return [
+        # The deadline order's walk (queries.py): only running clocks, so closed cases' old
+        # rows are never in the way. On the timeline's table, for the index's query.
+        f"CREATE INDEX IF NOT EXISTS case_sla_running_deadline ON {sla} (due_us) "
+        f"WHERE {clock_runs(alias='')}",
         f"CREATE INDEX IF NOT EXISTS case_index_newest ON {cases} (registered_us, case_id)",
         f"CREATE INDEX IF NOT EXISTS case_index_citizen ON {cases} (citizen_login, registered_us)",
         f"CREATE INDEX IF NOT EXISTS case_index_assignee ON {cases} (assignee, registered_us)",
         f"CREATE INDEX IF NOT EXISTS case_index_queue ON {cases} (queue, status, registered_us)",
         f"CREATE INDEX IF NOT EXISTS case_index_status ON {cases} (status, registered_us)",
-        f"CREATE TABLE IF NOT EXISTS {loads} (specialist_id TEXT PRIMARY KEY, "
-        "open_cases BIGINT NOT NULL)",
+        # A tier's queue (the desk's «Очередь моей линии»), and what a specialist may read.
+        f"CREATE INDEX IF NOT EXISTS case_index_tier ON {cases} (tier, status, registered_us)",
+        f"CREATE INDEX IF NOT EXISTS case_index_category ON {cases} "
+        "(category, status, registered_us)",
     ]
 
 
@@ -49,9 +89,16 @@ class SqlCaseIndex(CaseIndex):
     placeholder = "?"
     cases_table = "case_index"
     loads_table = "case_specialist_load"
+    sla_table = SLA_TABLE
+    deadline_settings: tuple[str, ...] = ()  # run before the deadline order's queries
 
     def _sql(self, statement: str) -> Any:
         return statement.replace("?", self.placeholder)
+
+    def _select(self, statement: str, params: Sequence[object]) -> list[Any]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._sql(statement), list(params))
+            return list(cursor.fetchall())
 
     def rows(self, case_ids: Iterable[str]) -> dict[str, CaseSummary]:
         ids = list(case_ids)
@@ -59,9 +106,14 @@ class SqlCaseIndex(CaseIndex):
             return {}
         marks = ", ".join("?" * len(ids))
         statement = f"SELECT * FROM {self.cases_table} WHERE case_id IN ({marks})"
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._sql(statement), ids)
-            return {row["case_id"]: _summary(row) for row in cursor.fetchall()}
+        return {row["case_id"]: summary_of(row) for row in self._select(statement, ids)}
+
+    def summaries(self, case_ids: Iterable[str]) -> dict[str, CaseSummary]:
+        ids = list(case_ids)
+        if not ids:
+            return {}
+        statement = summaries_statement(self.cases_table, self.sla_table, len(ids))
+        return {row["case_id"]: summary_of(row) for row in self._select(statement, ids)}
 
     def write(
         self, rows: Sequence[CaseSummary], load_changes: Mapping[str, int], tracking: Tracking
@@ -86,21 +138,39 @@ class SqlCaseIndex(CaseIndex):
                 cursor.executemany(self._sql(add_load), list(load_changes.items()))
 
     def search(self, criteria: CaseFilter, limit: int, page_token: str) -> CasePage:
-        where, params = _conditions(criteria)
-        after = decode_page_token(page_token)
-        if after is not None:
-            where.append("(registered_us < ? OR (registered_us = ? AND case_id < ?))")
-            params += [after[0], after[0], after[1]]
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
-        statement = (
-            f"SELECT * FROM {self.cases_table} {clause}"
-            "ORDER BY registered_us DESC, case_id DESC LIMIT ?"
-        )
+        statements = search_statements(self.cases_table, self.sla_table, criteria, page_token)
+        found: list[CaseSummary] = []
+        # One transaction: the two queries of the deadline order see one state of the clocks.
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._sql(statement), [*params, limit + 1])
-            found = [_summary(row) for row in cursor.fetchall()]
+            if criteria.order is CaseOrder.DEADLINE:
+                for setting in self.deadline_settings:
+                    cursor.execute(setting)
+            for statement, params in statements:
+                wanted = limit + 1 - len(found)  # one more than asked tells whether more follow
+                cursor.execute(self._sql(statement), [*params, wanted])
+                found += [summary_of(row) for row in cursor.fetchall()]
+                if len(found) > limit:
+                    break
         page = found[:limit]
-        return CasePage(page, encode_page_token(page[-1]) if len(found) > limit else "")
+        more = len(found) > limit
+        return CasePage(page, encode_page_token(page[-1], criteria.order) if more else "")
+
+    def desk_load(self, roster_ids: frozenset[str]) -> DeskLoad:
+        (by_queue, queue_params), (by_assignee, assignee_params) = desk_load_statements(
+            self.cases_table, self.sla_table, roster_ids
+        )
+        queues = [
+            QueueLoad(Tier(r["tier"]), r["queue"], int(r["open_cases"]), int(r["unassigned"]),
+                      int(r["breached"]))
+            for r in self._select(by_queue, queue_params)
+        ]  # fmt: skip
+        specialists = [
+            SpecialistLoad(r["assignee"], int(r["open_cases"]), int(r["waiting"]))
+            for r in self._select(by_assignee, assignee_params)
+        ]
+        queues.sort(key=lambda q: (q.tier.rank, q.queue))
+        specialists.sort(key=lambda s: (-s.open, s.specialist_id))
+        return DeskLoad(queues, specialists)
 
     def loads(self, specialist_ids: Sequence[str]) -> dict[str, int]:
         if not specialist_ids:
@@ -110,9 +180,8 @@ class SqlCaseIndex(CaseIndex):
             f"SELECT specialist_id, open_cases FROM {self.loads_table} "
             f"WHERE specialist_id IN ({marks}) AND open_cases > 0"
         )
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._sql(statement), list(specialist_ids))
-            return {row["specialist_id"]: int(row["open_cases"]) for row in cursor.fetchall()}
+        found = self._select(statement, list(specialist_ids))
+        return {row["specialist_id"]: int(row["open_cases"]) for row in found}
 
     def reset(self, tracking_name: str) -> None:
         with self.datastore.transaction(commit=True) as cursor:
@@ -130,7 +199,18 @@ class SqlCaseIndex(CaseIndex):
 class SQLiteCaseIndex(SqlCaseIndex, SQLiteTrackingRecorder):
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
-        return [*statements, *schema_statements(self.cases_table, self.loads_table)]
+        tables = schema_statements(self.cases_table, self.loads_table, self.sla_table)
+        indexes = index_statements(self.cases_table, self.sla_table)
+        return [*statements, *tables, *indexes]
+
+    def _create_table(self, c: Any) -> None:
+        # SQLite has no ADD COLUMN IF NOT EXISTS: an index made before the category column
+        # gets it here, before the statements that index it.
+        c.execute(f"SELECT name FROM pragma_table_info('{self.cases_table}')")
+        columns = {row[0] for row in c.fetchall()}
+        if columns and "category" not in columns:
+            c.execute(f"ALTER TABLE {self.cases_table} ADD COLUMN {CATEGORY_COLUMN}")
+        super()._create_table(c)
 
     def _tracking_table(self) -> str:
         return "tracking"
@@ -141,10 +221,12 @@ def row_values(row: CaseSummary) -> tuple[object, ...]:
         row.case_id, row.number, row.version, row.status.value, row.channel.value, row.queue,
         row.assignee, row.tier.value, row.subject, row.citizen_login,
         to_micros(row.registered_at), to_micros(row.updated_at),
+        row.category.value if row.category else "",
     )  # fmt: skip
 
 
-def _summary(row: Any) -> CaseSummary:
+def summary_of(row: Any) -> CaseSummary:
+    """A row of the index, with its clock when the statement joined `case_sla`."""
     return CaseSummary(
         case_id=row["case_id"],
         number=row["number"],
@@ -158,20 +240,20 @@ def _summary(row: Any) -> CaseSummary:
         citizen_login=row["citizen_login"],
         registered_at=from_micros(int(row["registered_us"])),
         updated_at=from_micros(int(row["updated_us"])),
+        category=Category(row["category"]) if row["category"] else None,
+        clock=_clock(row),
     )
 
 
-def _conditions(criteria: CaseFilter) -> tuple[list[str], list[object]]:
-    where: list[str] = []
-    params: list[object] = []
-    for column, value in (
-        ("citizen_login", criteria.citizen_login),
-        ("status", criteria.status.value if criteria.status else ""),
-        ("queue", criteria.queue),
-        ("assignee", criteria.assignee),
-        ("channel", criteria.channel.value if criteria.channel else ""),
-    ):
-        if value:
-            where.append(f"{column} = ?")
-            params.append(value)
-    return where, params
+def _clock(row: Any) -> SlaClock | None:
+    # sqlite3.Row's `in` looks at values: ask its keys.
+    if "sla_state" not in row.keys() or row["sla_state"] is None:  # noqa: SIM118
+        return None
+    due, started = row["sla_due_us"], row["sla_started_us"]
+    return SlaClock(
+        case_id=row["case_id"],
+        target=row["sla_target"],
+        state=ClockState(row["sla_state"]),
+        due_at=from_micros(int(due)) if due is not None else None,
+        started_at=from_micros(int(started)) if started is not None else None,
+    )
