@@ -153,17 +153,9 @@ stage_context() {
 
 image_id() { "${docker}" image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
 
-# dockerfile_of NAME: services/NAME/Dockerfile, or tools/infra/images/NAME/Dockerfile for a member
-# whose folder has none yet (the desk's, until services/desk takes it over).
+# dockerfile_of NAME: services/NAME/Dockerfile.
 dockerfile_of() {
-    local candidate
-    for candidate in "services/$1/Dockerfile" "${images_dir}/$1/Dockerfile"; do
-        if [[ -f "${candidate}" ]]; then
-            echo "${candidate}"
-            return 0
-        fi
-    done
-    return 1
+    [[ -f "services/$1/Dockerfile" ]] && echo "services/$1/Dockerfile"
 }
 
 # smoke_check NAME IMAGE: run IMAGE under the constraints the chart imposes: non-root, read-only

@@ -10,20 +10,28 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from casedesk_desk.adapters.attachment_vault import IntakeAttachmentVault
 from casedesk_desk.adapters.canned_replies import CannedRepliesError, load_canned_replies
 from casedesk_desk.adapters.case_service import CaseService
 from casedesk_desk.adapters.keycloak import OidcProvider
+from casedesk_desk.application.attachments import Attachments
 from casedesk_desk.application.live import LiveCase
+from casedesk_desk.application.live_queue import LiveQueue
+from casedesk_desk.application.presence import PresenceBoard
 from casedesk_desk.application.signin import SignIn, SignInRoutes
+from casedesk_desk.application.streams import Follower
 from casedesk_desk.application.work import Work
+from casedesk_desk.domain.presence import Presence
 from casedesk_desk.domain.sessions import SessionStore
 from casedesk_desk.settings import DeskSettings
-from casedesk_desk.web.app import Desk, build_app
+from casedesk_desk.web.app import Desk, Live
+from casedesk_desk.web.routes import build_app
 from casedesk_runtime.grpc_client import channel_for
 from casedesk_runtime.logs import configure_logging, get_logger
 from casedesk_runtime.oidc import TokenVerifier
@@ -32,8 +40,22 @@ from casedesk_runtime.settings import SettingsError, load_settings
 
 log = get_logger(__name__)
 
+# A case page's presence lasts this many heartbeats without one (a stream stuck on a dead
+# connection); a closed tab leaves at once, when its connection closes.
+PRESENCE_HEARTBEATS = 3
+
+
+@dataclass(frozen=True)
+class Composed:
+    app: Starlette
+    sessions: SessionStore  # the bench signs its specialist in here, bypassing the provider
+
 
 def compose(settings: DeskSettings) -> Starlette:
+    return compose_parts(settings).app
+
+
+def compose_parts(settings: DeskSettings) -> Composed:
     issuer = settings.oidc_issuer
     if not issuer:
         raise SettingsError(
@@ -54,6 +76,9 @@ def compose(settings: DeskSettings) -> Starlette:
     tls = tls_context(settings.oidc_ca_file) if settings.oidc_ca_file else True
     http = httpx.AsyncClient(timeout=10.0, verify=tls, trust_env=False)
     channel = channel_for(settings, settings.case_address, server_name=settings.case_server_name)
+    intake_channel = channel_for(
+        settings, settings.intake_address, server_name=settings.intake_server_name
+    )
     sessions = SessionStore(idle_s=settings.desk_session_idle_s)
     sign_in = SignIn(
         sessions,
@@ -66,8 +91,19 @@ def compose(settings: DeskSettings) -> Starlette:
         ),
     )
     cases = CaseService(channel, settings.case_service_timeout_s)
-    live = LiveCase(cases, sign_in, sessions, settings.desk_live_check_s)
-    desk = Desk(sessions, sign_in, Work(cases), settings.cookie_secure, live=live, canned=canned)
+    follower = Follower(sign_in, sessions, settings.desk_live_check_s)
+    board = PresenceBoard(Presence(ttl_s=PRESENCE_HEARTBEATS * settings.desk_live_check_s))
+    live = Live(LiveCase(cases, follower, board), LiveQueue(cases, follower), board)
+    vault = IntakeAttachmentVault(intake_channel, settings.intake_timeout_s)
+    desk = Desk(
+        sessions,
+        sign_in,
+        Work(cases),
+        settings.cookie_secure,
+        live=live,
+        attachments=Attachments(vault),
+        canned=canned,
+    )
     app = build_app(desk)
 
     @contextlib.asynccontextmanager
@@ -75,9 +111,10 @@ def compose(settings: DeskSettings) -> Starlette:
         yield
         await http.aclose()
         await channel.close()
+        await intake_channel.close()
 
     app.router.lifespan_context = lifespan
-    return app
+    return Composed(app, sessions)
 
 
 async def serve(settings: DeskSettings) -> None:
@@ -95,11 +132,12 @@ async def serve(settings: DeskSettings) -> None:
     )
     server = uvicorn.Server(config)
     log.info(
-        "desk serving %s (listening on %s:%s), case service at %s",
+        "desk serving %s (listening on %s:%s), case service at %s, intake at %s",
         settings.desk_public_url,
         settings.desk_http_host,
         settings.desk_http_port,
         settings.case_address,
+        settings.intake_address,
     )
     await server.serve()
 

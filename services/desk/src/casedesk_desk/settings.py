@@ -39,6 +39,13 @@ class DeskSettings(ServiceSettings, OidcSettings):
     case_server_name: str | None = None
     case_service_timeout_s: float = Field(default=10.0, gt=0)
 
+    # Intake's AttachmentVaultService: the only place attachments are decrypted.
+    intake_address: str = "127.0.0.1:50051"
+    # Server name checked in intake's certificate; unset: the address's host.
+    intake_server_name: str | None = None
+    # Deadline of one attachment's whole download.
+    intake_timeout_s: float = Field(default=30.0, gt=0)
+
     @field_validator("desk_public_url")
     @classmethod
     def _public_url(cls, value: str) -> str:

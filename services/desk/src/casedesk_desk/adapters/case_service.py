@@ -16,11 +16,16 @@ from casedesk_desk.application.ports import (
     CaseChange,
     CaseDetails,
     HistoryItem,
+    QueueChange,
     QueuePage,
     QueueQuery,
+    Timeline,
 )
+from casedesk_desk.application.work import PURPOSE_QUEUE
 from casedesk_desk.domain.errors import RefusalKind, Refused
+from casedesk_desk.domain.overview import Overview
 from casedesk_desk.wire import cases as wire
+from casedesk_desk.wire import timeline as timeline_wire
 
 PERSON_TOKEN = "x-person-token"
 ACCESS_PURPOSE = "x-access-purpose"
@@ -43,6 +48,9 @@ class CaseService:
         request = pb.ListCasesRequest(
             queue=query.queue,
             assignee=query.assignee,
+            unassigned=query.unassigned,
+            open_only=query.open_only,
+            order=pb.CASE_ORDER_DEADLINE if query.by_deadline else pb.CASE_ORDER_UNSPECIFIED,
             page_size=query.page_size,
             page_token=query.page_token,
         )
@@ -51,11 +59,15 @@ class CaseService:
                 request.status = types_pb2.Status.Value(query.status)
             if query.channel:
                 request.channel = types_pb2.Channel.Value(query.channel)
+            if query.category:
+                request.category = types_pb2.Category.Value(query.category)
+            if query.tier:
+                request.tier = types_pb2.Tier.Value(query.tier)
         except ValueError:
             raise Refused(RefusalKind.INVALID, "Неизвестное значение фильтра.") from None
         try:
             found = await self._stub.ListCases(
-                request, metadata=self._metadata(token), timeout=self._timeout_s
+                request, metadata=self._metadata(token, PURPOSE_QUEUE), timeout=self._timeout_s
             )
         except grpc.aio.AioRpcError as error:
             raise wire.refused(error) from None
@@ -89,6 +101,28 @@ class CaseService:
                 break
             after = page.next_after_version
         return items
+
+    async def timeline(self, token: str, case_id: str, purpose: str) -> Timeline:
+        try:
+            found = await self._stub.GetCaseTimeline(
+                pb.GetCaseTimelineRequest(case_id=case_id),
+                metadata=self._metadata(token, purpose),
+                timeout=self._timeout_s,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise wire.refused(error) from None
+        return timeline_wire.timeline(found)
+
+    async def overview(self, token: str, days: int) -> Overview:
+        try:
+            found = await self._stub.GetDeskOverview(
+                pb.GetDeskOverviewRequest(days=days),
+                metadata=self._metadata(token),
+                timeout=self._timeout_s,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise wire.refused(error) from None
+        return timeline_wire.overview(found)
 
     async def comment(self, token: str, case_id: str, body: str, public: bool) -> None:
         await self._command(
@@ -131,6 +165,20 @@ class CaseService:
         try:
             async for event in call:
                 yield wire.change(event)
+        except grpc.aio.AioRpcError as error:
+            raise wire.refused(error) from None
+        finally:
+            call.cancel()
+
+    async def watch_queue(self, token: str, after_position: str) -> AsyncIterator[QueueChange]:
+        # No deadline, as for WatchCase.
+        call = self._stub.WatchQueue(
+            pb.WatchQueueRequest(after_position=after_position),
+            metadata=self._metadata(token, PURPOSE_QUEUE),
+        )
+        try:
+            async for change in call:
+                yield QueueChange(change.position, wire.row(change.summary), change.event_type)
         except grpc.aio.AioRpcError as error:
             raise wire.refused(error) from None
         finally:

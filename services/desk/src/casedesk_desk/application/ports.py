@@ -1,13 +1,15 @@
-"""What the use cases need from the outside: the identity provider and the case service."""
+"""What the use cases need from the outside: the identity provider, the case service and
+intake's attachment vault, and the values they answer with."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from casedesk_desk.domain.queue import QueueRow
+from casedesk_desk.domain.overview import Overview
+from casedesk_desk.domain.queue import NO_CLOCK, Clock, QueueRow
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,17 @@ class IdentityProvider(Protocol):
 
 @dataclass(frozen=True)
 class QueueQuery:
-    status: str = ""  # vocabulary Status name; empty: any
+    """ListCases' filters; the case service filters, orders and pages."""
+
+    status: str = ""  # vocabulary Status name; empty: any (see open_only)
     channel: str = ""
+    category: str = ""
     queue: str = ""
     assignee: str = ""
+    tier: str = ""  # L1, L2, L3; empty: any
+    unassigned: bool = False
+    open_only: bool = False
+    by_deadline: bool = True
     page_token: str = ""
     page_size: int = 50
 
@@ -51,13 +60,23 @@ class QueuePage:
 
 
 @dataclass(frozen=True)
+class QueueChange:
+    """One change of a case the person may read (WatchQueue): the case after it."""
+
+    position: str  # the stream's resume point
+    row: QueueRow
+    event_type: str  # Created, StatusChanged, Commented, ...
+
+
+@dataclass(frozen=True)
 class HistoryItem:
     at: datetime
     actor: str
     what: str  # one Russian line
     body: str = ""  # a comment's text
     public: bool = True
-    version: int = 0  # the case's version after this event
+    version: int = 0  # the case's version after this event (0: not a case event)
+    source: str = "case"  # case (an event), sla (a clock), notice (a notification)
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,15 @@ class CaseChange:
 
 
 @dataclass(frozen=True)
+class Timeline:
+    """What the SLA service and notify said about a case, as history lines, and where its
+    SLA clock stands now."""
+
+    items: list[HistoryItem] = field(default_factory=list)
+    clock: Clock = NO_CLOCK
+
+
+@dataclass(frozen=True)
 class CitizenCard:
     full_name: str
     account_login: str
@@ -78,6 +106,15 @@ class CitizenCard:
     inn: str
     mobile_phone: str
     email: str
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    attachment_id: str
+    file_name: str
+    media_type: str
+    size_bytes: int
+    sha256: str = ""  # hex of the plaintext
 
 
 @dataclass(frozen=True)
@@ -96,7 +133,7 @@ class CaseDetails:
     description: str
     citizen: CitizenCard
     registered_at: datetime
-    due: datetime | None
+    attachments: list[AttachmentInfo] = field(default_factory=list)
 
 
 class Cases(Protocol):
@@ -107,6 +144,10 @@ class Cases(Protocol):
     async def get_case(self, token: str, case_id: str, purpose: str) -> CaseDetails: ...
 
     async def history(self, token: str, case_id: str, purpose: str) -> list[HistoryItem]: ...
+
+    async def timeline(self, token: str, case_id: str, purpose: str) -> Timeline: ...
+
+    async def overview(self, token: str, days: int) -> Overview: ...
 
     async def comment(self, token: str, case_id: str, body: str, public: bool) -> None: ...
 
@@ -125,4 +166,23 @@ class Cases(Protocol):
     ) -> AsyncIterator[CaseChange]:
         """The case's events after `after_version` as they are stored, until the case service
         ends the stream (Refused SIGNED_OUT when the token expires)."""
+        ...
+
+    def watch_queue(self, token: str, after_position: str) -> AsyncIterator[QueueChange]:
+        """Every change of a case the person may read, after `after_position` (empty: from now
+        on), until the case service ends the stream (Refused SIGNED_OUT at the token's expiry)."""
+        ...
+
+
+@dataclass(frozen=True)
+class OpenedAttachment:
+    info: AttachmentInfo
+    chunks: AsyncIterator[bytes]  # the content in order; raises Refused if the stream breaks
+
+
+class AttachmentVault(Protocol):
+    """Intake's decryption of a case's attachment for the person whose token is given."""
+
+    async def open(self, token: str, case_id: str, attachment_id: str) -> OpenedAttachment:
+        """Raises Refused before any content when intake (or the case service) refuses."""
         ...

@@ -5,7 +5,8 @@ The rules of who may do what live in the case service alone; the desk shows what
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, replace
 
 from casedesk_desk.application.ports import (
     CaseDetails,
@@ -13,16 +14,22 @@ from casedesk_desk.application.ports import (
     HistoryItem,
     QueuePage,
     QueueQuery,
+    Timeline,
 )
 from casedesk_desk.domain.errors import RefusalKind, Refused
-from casedesk_desk.domain.queue import QueueView, by_deadline
+from casedesk_desk.domain.overview import Overview
+from casedesk_desk.domain.queue import NO_CLOCK, Clock, QueueView
+from casedesk_desk.domain.queue_filter import QueueFilter
 from casedesk_desk.domain.sessions import Person
 from casedesk_desk.domain.words import DESK_ESCALATION_REASONS
+from casedesk_runtime.logs import get_logger
 
-OPEN_STATUSES = ("REGISTERED", "IN_PROGRESS", "WAITING_FOR_CITIZEN")
+log = get_logger(__name__)
+
 # The journal's purpose of each read (x-access-purpose).
 PURPOSE_WORK = "работа с обращением"
 PURPOSE_REVEAL = "просмотр персональных данных гражданина"
+PURPOSE_QUEUE = "работа с очередью"
 ACTIONS = {
     "take": "TAKE_IN_WORK",
     "clarify": "ASK_CLARIFICATION",
@@ -32,12 +39,16 @@ ACTIONS = {
 MAX_TEXT = 10_000
 ESCALATION_TIERS = ("L2", "L3")
 MAX_SPECIALIST_ID = 200
+# The supervisors' overview: SLA compliance over this many days, today included.
+OVERVIEW_DAYS = 14
 
 
 @dataclass(frozen=True)
 class CasePage:
     case: CaseDetails
-    history: list[HistoryItem]
+    history: list[HistoryItem]  # case events, SLA facts and notices, by time
+    clock: Clock
+    timeline_missing: bool = False  # the SLA and notice part could not be read just now
 
 
 class Work:
@@ -45,28 +56,55 @@ class Work:
         self._cases = cases
 
     async def queue(
-        self, token: str, person: Person, view: QueueView, query: QueueQuery
+        self, token: str, person: Person, page: QueueFilter, page_token: str = ""
     ) -> QueuePage:
-        """One page of a queue view, nearest deadline first. «Моя линия» and «Не назначенные» are
-        taken from the page the case service lists: it filters neither by tier nor by an empty
-        assignee."""
-        if view is QueueView.MINE:
-            query = QueueQuery(**{**query.__dict__, "assignee": person.username})
-        page = await self._cases.list_cases(token, query)
-        rows = page.rows
-        if not query.status:
-            rows = [row for row in rows if row.status in OPEN_STATUSES]
-        if view is QueueView.TIER:
-            rows = [row for row in rows if row.tier == (person.tier or "")]
-        elif view is QueueView.UNASSIGNED:
-            rows = [row for row in rows if not row.assignee]
-        return QueuePage(by_deadline(rows), page.next_page_token)
+        """One page of a queue view as the case service filters, orders (nearest running
+        deadline first) and pages it."""
+        query = QueueQuery(
+            status=page.status,
+            channel=page.channel,
+            category=page.category,
+            queue=page.queue,
+            open_only=not page.status,
+            page_token=page_token,
+        )
+        if page.view is QueueView.MINE:
+            query = replace(query, assignee=person.username)
+        elif page.view is QueueView.UNASSIGNED:
+            query = replace(query, unassigned=True)
+        elif person.tier is None:
+            return QueuePage([], "")  # a person without a tier has no tier queue
+        else:
+            query = replace(query, tier=person.tier)
+        return await self._cases.list_cases(token, query)
 
     async def case_page(self, token: str, case_id: str, reveal: bool) -> CasePage:
         purpose = PURPOSE_REVEAL if reveal else PURPOSE_WORK
         case = await self._cases.get_case(token, case_id, purpose)
-        history = await self._cases.history(token, case_id, purpose)
-        return CasePage(case, history)
+        history, timeline = await asyncio.gather(
+            self._cases.history(token, case_id, purpose),
+            self._timeline(token, case_id, purpose),
+        )
+        if timeline is None:
+            return CasePage(case, history, NO_CLOCK, timeline_missing=True)
+        # Stable: a case event and an SLA fact of the same instant keep the event first.
+        merged = sorted([*history, *timeline.items], key=lambda item: item.at)
+        return CasePage(case, merged, timeline.clock)
+
+    async def _timeline(self, token: str, case_id: str, purpose: str) -> Timeline | None:
+        """The SLA clocks and notices; None while they cannot be read: the case page is still
+        worth showing without them."""
+        try:
+            return await self._cases.timeline(token, case_id, purpose)
+        except Refused as refusal:
+            if refusal.kind is not RefusalKind.UNAVAILABLE:
+                raise
+            log.warning("case timeline unavailable: %s", refusal.detail)
+            return None
+
+    async def overview(self, token: str) -> Overview:
+        """The supervisors' overview; the case service refuses anybody else."""
+        return await self._cases.overview(token, OVERVIEW_DAYS)
 
     async def act(self, token: str, case_id: str, action: str, text: str) -> str:
         """Do a form's action; the Russian line saying it was done."""

@@ -9,6 +9,7 @@ class RefusalKind(Enum):
     FORBIDDEN = 403  # PERMISSION_DENIED: the rules do not let this person do it
     NOT_FOUND = 404
     CONFLICT = 409  # FAILED_PRECONDITION / ABORTED: not in this status, changed meanwhile
+    GONE = 410  # an attachment of a citizen whose data was erased
     INVALID = 422  # INVALID_ARGUMENT
     SIGNED_OUT = 401  # UNAUTHENTICATED: the token is no longer good
     UNAVAILABLE = 503

@@ -1,4 +1,10 @@
-"""The queue's order and the time-left line: nearest deadline first, warning and breach marked."""
+"""The queue's rows, the time-left line from the SLA service's clock, and the rows' order.
+
+The case service orders a queue by the deadline of each case's running SLA clock (as the SLA
+service keeps it: pauses while waiting for the citizen, escalations' new clocks and overrides
+included) and says where the clock stands. The desk shows that; it computes no deadline of its
+own (a policy-computed guess would contradict the row's place and the SLA service's warnings).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-# Share of the whole allowance still left under which a case is highlighted as a warning.
+from casedesk_vocabulary.moscow import to_micros
+
+# Share of the clock's allowance still left under which a case is highlighted as a warning,
+# also before the SLA service's own warning has arrived.
 WARNING_SHARE = 0.2
 
 
@@ -23,11 +32,40 @@ QUEUE_VIEW_LABELS = {
 }
 
 
+class SlaState(Enum):
+    """Where a case's SLA clock stands, as the SLA service last said."""
+
+    NONE = "none"  # no clock runs: none started yet, met, or the case closed
+    RUNNING = "running"
+    WARNING = "warning"
+    BREACHED = "breached"
+    PAUSED = "paused"  # waiting for the citizen
+
+
+# The states whose deadline orders the queue, as the case service orders it: a paused clock keeps
+# its place by its last deadline.
+DEADLINE_STATES = frozenset(
+    {SlaState.RUNNING, SlaState.WARNING, SlaState.BREACHED, SlaState.PAUSED}
+)
+
+
+@dataclass(frozen=True)
+class Clock:
+    state: SlaState
+    target: str = ""  # FIRST_RESPONSE or RESOLUTION
+    due: datetime | None = None
+    started: datetime | None = None
+
+
+NO_CLOCK = Clock(SlaState.NONE)
+
+
 class Urgency(Enum):
     OK = "ok"
     WARNING = "warning"
     BREACH = "breach"
-    NONE = "none"  # closed or answered: no clock runs
+    PAUSED = "paused"
+    NONE = "none"  # no clock runs
 
 
 @dataclass(frozen=True)
@@ -37,11 +75,14 @@ class QueueRow:
     subject: str
     status: str  # vocabulary Status name
     channel: str
+    category: str
     queue: str
     tier: str
     assignee: str
     registered_at: datetime
-    due: datetime | None
+    updated_at: datetime
+    version: int
+    clock: Clock = NO_CLOCK
 
 
 @dataclass(frozen=True)
@@ -50,27 +91,20 @@ class TimeLeft:
     urgency: Urgency
 
 
-def by_deadline(rows: list[QueueRow]) -> list[QueueRow]:
-    """Nearest deadline first; rows without one last, oldest registration first among equals."""
-    far = datetime.max.replace(tzinfo=None)
-    return sorted(
-        rows,
-        key=lambda r: (
-            r.due is None,
-            r.due.replace(tzinfo=None) - (r.due.utcoffset() or timedelta()) if r.due else far,
-            r.registered_at,
-        ),
-    )
-
-
-def time_left(registered_at: datetime, due: datetime | None, now: datetime) -> TimeLeft:
-    if due is None:
-        return TimeLeft("—", Urgency.NONE)
-    left = due - now
+def time_left(clock: Clock, now: datetime) -> TimeLeft:
+    if clock.state is SlaState.NONE or clock.due is None:
+        return TimeLeft("срок не идёт", Urgency.NONE)
+    if clock.state is SlaState.PAUSED:
+        return TimeLeft("срок приостановлен: ждём гражданина", Urgency.PAUSED)
+    left = clock.due - now
     if left <= timedelta():
         return TimeLeft(f"просрочено на {duration(-left)}", Urgency.BREACH)
-    allowance = due - registered_at
-    warning = allowance > timedelta() and left < allowance * WARNING_SHARE
+    if clock.state is SlaState.BREACHED:  # the SLA service's word wins over the desk's clock
+        return TimeLeft("срок нарушен", Urgency.BREACH)
+    warning = clock.state is SlaState.WARNING
+    if clock.started is not None:
+        allowance = clock.due - clock.started
+        warning = warning or (allowance > timedelta() and left < allowance * WARNING_SHARE)
     return TimeLeft(f"осталось {duration(left)}", Urgency.WARNING if warning else Urgency.OK)
 
 
@@ -84,3 +118,17 @@ def duration(span: timedelta) -> str:
     if hours:
         return f"{hours} ч {minutes} мин"
     return f"{minutes} мин"
+
+
+def order_key(row: QueueRow) -> str:
+    """The row's place in the case service's deadline order, as text that sorts the same way
+    (the live queue inserts a row by it): clocks with a deadline by it, then the rest by
+    registration."""
+    registered = _micros(row.registered_at)
+    if row.clock.state in DEADLINE_STATES and row.clock.due is not None:
+        return f"0{_micros(row.clock.due):020d}{registered:020d}"
+    return f"1{registered:020d}{0:020d}"
+
+
+def _micros(moment: datetime) -> int:
+    return max(0, to_micros(moment))

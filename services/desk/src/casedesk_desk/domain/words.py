@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
-from casedesk_vocabulary.wording import STATUS_LABELS, status_label
+from casedesk_vocabulary.wording import STATUS_LABELS, deadline_phrase, status_label
 
 __all__ = [
     "CATEGORY_LABELS",
@@ -12,7 +13,10 @@ __all__ = [
     "DESK_ESCALATION_REASONS",
     "ESCALATION_REASONS",
     "STATUS_LABELS",
+    "notification_line",
+    "queue_announcements",
     "refusal_text",
+    "sla_line",
     "status_label",
 ]
 
@@ -43,20 +47,70 @@ ESCALATION_REASONS = {
 DESK_ESCALATION_REASONS = ("CRITICAL_ERROR", "UNSATISFYING_ANSWER", "NO_ANSWER_IN_TIME")
 # The case service's refusal of Assign to a person who is not a supervisor.
 _REASSIGN_RULE = re.compile(r"may not reassign cases")
-# The case service's tier rule, as domain/person_rules.py words it.
-_TIER_RULE = re.compile(r"^\S+ \((L\d|no tier)\) may not work an (L\d) case$")
+# The case service's tier rules, as domain/person_rules.py words them: working a case, opening it.
+_TIER_RULE = re.compile(r"^\S+ \((L\d|no tier)\) may not (work|open) an (L\d) case$")
+# The supervisors' overview refused to anybody else.
+_OVERSEE_RULE = re.compile(r"may not see the desk overview")
 
 
 def refusal_text(detail: str) -> str:
     """The specialist's reading of a PERMISSION_DENIED from the case service."""
     match = _TIER_RULE.match(detail)
     if match:
-        mine, theirs = match.groups()
+        mine, verb, theirs = match.groups()
         mine = "без линии" if mine == "no tier" else f"линии {mine}"
+        if verb == "open":
+            return (
+                f"Недостаточно прав: специалист {mine} не может открывать обращения линии "
+                f"{theirs}. С вопросом по нему обратитесь к специалисту этой линии или "
+                "руководителю."
+            )
         return (
             f"Недостаточно прав: специалист {mine} не может работать с обращением линии "
             f"{theirs}. Передайте его специалисту нужной линии или руководителю."
         )
     if _REASSIGN_RULE.search(detail):
         return "Недостаточно прав: переназначать обращения может только руководитель."
+    if _OVERSEE_RULE.search(detail):
+        return "Недостаточно прав: обзор очередей и сроков доступен только руководителю."
     return "Недостаточно прав для этого действия. Обратитесь к руководителю."
+
+
+# The SLA service's targets, as «срок …» reads them.
+SLA_TARGETS = {"FIRST_RESPONSE": "первого ответа", "RESOLUTION": "решения"}
+NOTIFICATION_CHANNELS = {"SMS": "SMS", "EMAIL": "письмо"}
+
+
+def sla_line(kind: str, target: str, due: datetime | None, late: bool = False) -> str:
+    """One SLA fact as the case's history says it: «Срок первого ответа: отсчёт начат, до …»."""
+    what = f"Срок {SLA_TARGETS.get(target, target.lower() or 'обработки')}"
+    until = f", {deadline_phrase(due)}" if due is not None else ""
+    lines = {
+        "started": f"{what}: отсчёт начат{until}",
+        "paused": f"{what}: приостановлен, ждём ответа гражданина",
+        "resumed": f"{what}: отсчёт возобновлён{until}",
+        "warning": f"{what} скоро истекает{until}",
+        "breached": f"{what} нарушен",
+        "met": f"{what} выполнен с опозданием" if late else f"{what} соблюдён",
+    }
+    return lines.get(kind, f"{what}: {kind}")
+
+
+def notification_line(kind: str, channel: str, recipient_masked: str) -> str:
+    """One notice to the citizen: «Уведомление отправлено: SMS на +7***67»."""
+    how = NOTIFICATION_CHANNELS.get(channel, channel)
+    to = f"{how} на {recipient_masked}" if recipient_masked else how
+    if kind == "sent":
+        return f"Уведомление отправлено: {to}"
+    if kind == "dead_lettered":
+        return f"Уведомление не отправлено, попытки исчерпаны: {to}"
+    return f"Уведомление не доставлено: {to}"
+
+
+def queue_announcements(number: str, status: str) -> dict[str, str]:
+    """What a screen reader hears when the live queue adds, changes or drops the case's row."""
+    return {
+        "added": f"В очереди новое обращение № {number}, статус «{status_label(status)}».",
+        "changed": f"Обращение № {number} изменилось, статус «{status_label(status)}».",
+        "removed": f"Обращение № {number} больше не в этой очереди.",
+    }

@@ -1,48 +1,35 @@
-"""Routes of the desk (see the README): sign-in and out, the queue, the case page and its forms.
+"""What every page of the desk shares: the session, CSRF, refusals, templates; sign-in and out.
 
 Every POST carries the session's CSRF token (refused with 403 without it); the session cookie is
-HttpOnly, SameSite=Lax and Secure when configured; pages are never cached.
+HttpOnly, SameSite=Lax and Secure when configured; pages are never cached. The pages themselves:
+web/queue.py, web/cases.py, web/supervisor.py; the routes: web/routes.py.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import (
-    PlainTextResponse,
-    RedirectResponse,
-    Response,
-    StreamingResponse,
-)
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from casedesk_desk.application.attachments import Attachments
 from casedesk_desk.application.live import LiveCase
-from casedesk_desk.application.ports import CaseChange, QueueQuery
+from casedesk_desk.application.live_queue import LiveQueue
+from casedesk_desk.application.presence import PresenceBoard
 from casedesk_desk.application.signin import SignIn
 from casedesk_desk.application.work import Work
 from casedesk_desk.domain.canned import CannedReply
 from casedesk_desk.domain.errors import RefusalKind, Refused, SignInFailed
-from casedesk_desk.domain.queue import QUEUE_VIEW_LABELS, QueueView, time_left
+from casedesk_desk.domain.presence import Viewer
 from casedesk_desk.domain.security import same_secret
-from casedesk_desk.domain.sessions import Session, SessionStore
-from casedesk_desk.domain.words import (
-    CATEGORY_LABELS,
-    CHANNEL_LABELS,
-    DESK_ESCALATION_REASONS,
-    ESCALATION_REASONS,
-    STATUS_LABELS,
-    status_label,
-)
-from casedesk_desk.web.present import card, moscow
+from casedesk_desk.domain.sessions import Person, Session, SessionStore
+from casedesk_desk.domain.words import CATEGORY_LABELS, CHANNEL_LABELS, status_label
+from casedesk_desk.web.present import moscow
 from casedesk_runtime.logs import get_logger
 
 log = get_logger(__name__)
@@ -58,9 +45,20 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
 }
-CASE_ACTIONS = ("take", "reply", "note", "clarify", "ready", "close", "escalate", "assign")
 SUPERVISOR_ROLE = "supervisor"
-TIER_RANK = {"L1": 1, "L2": 2, "L3": 3}
+CSRF_REFUSAL = (
+    "Запрос отклонён: форма отправлена без действительного токена защиты (CSRF). "
+    "Обновите страницу и повторите действие."
+)
+
+
+@dataclass(frozen=True)
+class Live:
+    """The desk's live parts: case pages' and queue pages' feeds, and who has which case open."""
+
+    case: LiveCase
+    queue: LiveQueue
+    board: PresenceBoard
 
 
 class Desk:
@@ -71,19 +69,23 @@ class Desk:
         work: Work,
         cookie_secure: bool,
         *,
-        live: LiveCase,
+        live: Live,
+        attachments: Attachments,
         canned: Sequence[CannedReply] = (),
     ) -> None:
         self.sessions, self.sign_in, self.work = sessions, sign_in, work
         self.cookie_secure = cookie_secure
-        self.live, self.canned = live, list(canned)
+        self.live, self.attachments, self.canned = live, attachments, list(canned)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals.update(
             status_label=status_label,
             channel_label=lambda c: CHANNEL_LABELS.get(c, c),
             category_label=lambda c: CATEGORY_LABELS.get(c, c),
             moscow=moscow,
+            is_supervisor=is_supervisor,
         )
+        # One path segment, slashes included (Jinja's urlencode leaves "/" as it is).
+        self.templates.env.filters["segment"] = lambda value: quote(str(value), safe="")
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -114,12 +116,22 @@ class Desk:
 
     def to_sign_in(self, request: Request) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        response = RedirectResponse(f"/auth/login?{_query(next=target)}", status_code=303)
+        response = RedirectResponse(f"/auth/login?{query(next=target)}", status_code=303)
         response.headers.update(SECURITY_HEADERS)
         return response
 
     def session(self, request: Request) -> Session | None:
         return self.sessions.get(request.cookies.get(COOKIE))
+
+    async def signed_in(self, request: Request) -> tuple[Session, Person, str] | Response:
+        """The session, its person and a fresh access token; or the way to sign-in."""
+        session = self.session(request)
+        if session is None or session.person is None:
+            return self.to_sign_in(request)
+        token = await self.token_or_none(session)
+        if token is None:
+            return self.to_sign_in(request)
+        return session, session.person, token
 
     async def checked_form(self, request: Request, session: Session) -> dict[str, str] | None:
         """The form's fields if it carries this session's CSRF token; None otherwise."""
@@ -135,6 +147,14 @@ class Desk:
         except SignInFailed as exc:
             log.info("session ended: %s", exc)
             return None
+
+    def refusal(self, request: Request, session: Session, refusal: Refused) -> Response:
+        if refusal.kind is RefusalKind.SIGNED_OUT:
+            self.sessions.end(session.session_id)
+            return self.to_sign_in(request)
+        if refusal.kind is RefusalKind.UNAVAILABLE:
+            log.warning("a service the desk needs is unavailable: %s", refusal.detail)
+        return self.message(request, session, refusal.message, refusal.kind.value)
 
     # -- sign-in -------------------------------------------------------------------------------
 
@@ -172,199 +192,15 @@ class Desk:
     async def signed_out(self, request: Request) -> Response:
         return self.render(request, "signed_out.html", {"session": None})
 
-    # -- work -----------------------------------------------------------------------------------
 
-    async def queue(self, request: Request) -> Response:
-        session = self.session(request)
-        if session is None or session.person is None:
-            return self.to_sign_in(request)
-        token = await self.token_or_none(session)
-        if token is None:
-            return self.to_sign_in(request)
-        params = request.query_params
-        try:
-            view = QueueView(params.get("view", QueueView.MINE.value))
-        except ValueError:
-            return self.message(request, session, "Такой очереди нет.", 404)
-        query = QueueQuery(
-            status=params.get("status", ""),
-            channel=params.get("channel", ""),
-            queue=params.get("queue", ""),
-            page_token=params.get("page", ""),
-        )
-        try:
-            page = await self.work.queue(token, session.person, view, query)
-        except Refused as refusal:
-            return self.refusal(request, session, refusal)
-        now = datetime.now(UTC)
-        rows = [(row, time_left(row.registered_at, row.due, now)) for row in page.rows]
-        return self.render(
-            request,
-            "queue.html",
-            {
-                "session": session,
-                "view": view,
-                "views": QUEUE_VIEW_LABELS,
-                "rows": rows,
-                "query": query,
-                "next_page": page.next_page_token,
-                "statuses": STATUS_LABELS,
-                "channels": CHANNEL_LABELS,
-                "filters": {k: v for k, v in params.items() if k != "page"},
-                "query_string": _query,
-            },
-        )
-
-    async def case(self, request: Request) -> Response:
-        session = self.session(request)
-        if session is None or session.person is None:
-            return self.to_sign_in(request)
-        token = await self.token_or_none(session)
-        if token is None:
-            return self.to_sign_in(request)
-        reveal = request.query_params.get("reveal") == "1"
-        case_id = request.path_params["case_id"]
-        try:
-            page = await self.work.case_page(token, case_id, reveal)
-        except Refused as refusal:
-            return self.refusal(request, session, refusal)
-        now = datetime.now(UTC)
-        chosen = next((c for c in self.canned if c.key == request.query_params.get("canned")), None)
-        return self.render(
-            request,
-            "case.html",
-            {
-                "session": session,
-                "case": page.case,
-                "history": page.history,
-                "last_version": max([page.case.version, *(i.version for i in page.history)]),
-                "canned": self.canned,
-                "reply_text": chosen.text if chosen else "",
-                "escalation_tiers": [
-                    t for t in ("L2", "L3") if TIER_RANK[t] > TIER_RANK.get(page.case.tier, 0)
-                ],
-                "escalation_reasons": [(r, ESCALATION_REASONS[r]) for r in DESK_ESCALATION_REASONS],
-                "supervisor": SUPERVISOR_ROLE in session.person.roles,
-                "card": card(page.case.citizen, reveal),
-                "revealed": reveal,
-                "left": time_left(page.case.registered_at, page.case.due, now),
-                "done": request.query_params.get("done", ""),
-            },
-        )
-
-    async def act(self, request: Request) -> Response:
-        session = self.session(request)
-        if session is None or session.person is None:
-            return self.message(request, None, "Сеанс завершён. Войдите снова.", 401)
-        fields = await self.checked_form(request, session)
-        if fields is None:
-            return self.message(request, session, CSRF_REFUSAL, 403)
-        token = await self.token_or_none(session)
-        if token is None:
-            return self.message(request, None, "Сеанс завершён. Войдите снова.", 401)
-        case_id, action = request.path_params["case_id"], request.path_params["action"]
-        if action not in CASE_ACTIONS:
-            return self.message(request, session, "Такого действия нет.", 404)
-        try:
-            if action == "escalate":
-                done = await self.work.escalate(
-                    token,
-                    case_id,
-                    fields.get("to_tier", ""),
-                    fields.get("reason", ""),
-                    fields.get("text", ""),
-                )
-            elif action == "assign":
-                done = await self.work.reassign(token, case_id, fields.get("specialist_id", ""))
-            else:
-                done = await self.work.act(token, case_id, action, fields.get("text", ""))
-        except Refused as refusal:
-            return self.refusal(request, session, refusal)
-        return RedirectResponse(f"/cases/{case_id}?{_query(done=done)}", status_code=303)
-
-    async def live_case(self, request: Request) -> Response:
-        """The case page's event stream (text/event-stream): one `change` event per case event,
-        `end` when the feed ends. Without a session: 204, which tells EventSource not to
-        reconnect."""
-        session = self.session(request)
-        if session is None or session.person is None:
-            return Response(status_code=204, headers=SECURITY_HEADERS)
-        case_id = request.path_params["case_id"]
-        # After a dropped connection EventSource sends the last `id:` it saw.
-        after = max(
-            _version(request.query_params.get("after")),
-            _version(request.headers.get("last-event-id")),
-        )
-        changes = self.live.follow(session.session_id, case_id, after)
-        return StreamingResponse(
-            self._events(changes),
-            media_type="text/event-stream",
-            headers={**SECURITY_HEADERS, "X-Accel-Buffering": "no"},
-        )
-
-    async def _events(self, changes: AsyncIterator[CaseChange | None]) -> AsyncIterator[str]:
-        yield "retry: 5000\n\n"
-        item_template = self.templates.get_template("_history_item.html")
-        async for change in changes:
-            if change is None:
-                yield ": ещё здесь\n\n"
-                continue
-            payload = {
-                "version": change.item.version,
-                "html": item_template.render(item=change.item),
-                "status": status_label(change.status) if change.status else None,
-                "assignee": None if change.assignee is None else change.assignee or "—",
-                "tier": change.tier,
-            }
-            data = json.dumps(payload, ensure_ascii=False)
-            yield f"id: {change.item.version}\nevent: change\ndata: {data}\n\n"
-        yield "event: end\ndata: \n\n"
-
-    def refusal(self, request: Request, session: Session, refusal: Refused) -> Response:
-        if refusal.kind is RefusalKind.SIGNED_OUT:
-            self.sessions.end(session.session_id)
-            return self.to_sign_in(request)
-        if refusal.kind is RefusalKind.UNAVAILABLE:
-            log.warning("case service unavailable: %s", refusal.detail)
-        return self.message(request, session, refusal.message, refusal.kind.value)
+def is_supervisor(person: Person | None) -> bool:
+    """Whether the menu offers the overview (the case service decides who may read it)."""
+    return person is not None and SUPERVISOR_ROLE in person.roles
 
 
-CSRF_REFUSAL = (
-    "Запрос отклонён: форма отправлена без действительного токена защиты (CSRF). "
-    "Обновите страницу и повторите действие."
-)
+def viewer(person: Person) -> Viewer:
+    return Viewer(person.username, person.display_name, person.tier)
 
 
-def _query(**params: str) -> str:
+def query(**params: str) -> str:
     return urlencode(params)
-
-
-def _version(value: str | None) -> int:
-    """A case version from the query or Last-Event-ID; anything else counts as 0 (from the
-    start: the page ignores lines it already shows)."""
-    if value is None or not value.isdigit() or len(value) > 18:
-        return 0
-    return int(value)
-
-
-def build_app(desk: Desk) -> Starlette:
-    async def root(request: Request) -> Response:
-        return RedirectResponse("/queue", status_code=303)
-
-    async def health(request: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    routes = [
-        Route("/", root),
-        Route("/healthz", health),
-        Route("/auth/login", desk.login),
-        Route("/auth/callback", desk.callback),
-        Route("/auth/logout", desk.logout, methods=["POST"]),
-        Route("/auth/signed-out", desk.signed_out),
-        Route("/queue", desk.queue),
-        Route("/cases/{case_id}", desk.case),
-        Route("/cases/{case_id}/live", desk.live_case),
-        Route("/cases/{case_id}/{action}", desk.act, methods=["POST"]),
-        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
-    ]
-    return Starlette(routes=routes)

@@ -1,4 +1,5 @@
-"""What the templates show: the citizen card masked or revealed, times in Moscow time."""
+"""What the templates show: the citizen card masked or revealed, times in Moscow time, who else
+has the case open."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from casedesk_desk.application.ports import CitizenCard
+from casedesk_desk.domain.presence import Viewer
 from casedesk_runtime.masking import mask_email, mask_phone, mask_text
 from casedesk_vocabulary.moscow import MOSCOW
 
@@ -44,3 +46,11 @@ def moscow(at: datetime | None) -> str:
     if at is None:
         return "—"
     return at.astimezone(MOSCOW).strftime("%d.%m.%Y %H:%M")
+
+
+def viewers_text(others: list[Viewer]) -> str:
+    """«Сейчас открыто также у: Петров Пётр (L2)», or that nobody else has it open."""
+    if not others:
+        return "Сейчас это обращение больше никто не открыл."
+    names = [f"{v.display_name} ({v.tier})" if v.tier else v.display_name for v in others]
+    return "Сейчас это обращение открыто также у: " + ", ".join(names) + "."

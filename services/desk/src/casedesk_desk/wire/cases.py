@@ -11,63 +11,81 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import types_pb2
-from casedesk_deadlines import DeadlineError, Deadlines
-from casedesk_desk.application.ports import CaseChange, CaseDetails, CitizenCard, HistoryItem
+from casedesk_desk.application.ports import (
+    AttachmentInfo,
+    CaseChange,
+    CaseDetails,
+    CitizenCard,
+    HistoryItem,
+)
 from casedesk_desk.domain.errors import RefusalKind, Refused
-from casedesk_desk.domain.queue import QueueRow
+from casedesk_desk.domain.queue import Clock, QueueRow, SlaState
 from casedesk_desk.domain.words import ESCALATION_REASONS, refusal_text, status_label
 
-_DEADLINES = Deadlines()
+SLA_STATES = {
+    pb.SLA_STATE_UNSPECIFIED: SlaState.NONE,
+    pb.SLA_RUNNING: SlaState.RUNNING,
+    pb.SLA_WARNING: SlaState.WARNING,
+    pb.SLA_BREACHED: SlaState.BREACHED,
+    pb.SLA_PAUSED: SlaState.PAUSED,
+}
 
 
 def when(stamp: Timestamp) -> datetime:
     return stamp.ToDatetime(tzinfo=UTC)
 
 
-def due(channel: str, status: str, registered_at: datetime) -> datetime | None:
-    """The deadline the case runs against now: the first response's while nobody has answered
-    (still registered), then the resolution's; none once answered or closed. Computed from the
-    channel's SLA policy: the case service's list carries no deadlines."""
-    if status in ("ANSWER_READY", "CLOSED", "STATUS_UNSPECIFIED"):
-        return None
-    try:
-        deadlines = _DEADLINES.compute(channel, registered_at)
-    except DeadlineError:
-        return None
-    if status == "REGISTERED" and deadlines.first_response_due is not None:
-        return deadlines.first_response_due
-    return deadlines.resolution_due
+def maybe_when(message: object, name: str) -> datetime | None:
+    """An optional Timestamp field: None when unset."""
+    return when(getattr(message, name)) if message.HasField(name) else None  # type: ignore[attr-defined]
+
+
+def clock(summary: pb.CaseSummary) -> Clock:
+    """Where the case's SLA clock stands, as the case service has it from the SLA service."""
+    return Clock(
+        state=SLA_STATES.get(summary.sla_state, SlaState.NONE),
+        target=summary.sla_target,
+        due=maybe_when(summary, "due_at"),
+        started=maybe_when(summary, "clock_started_at"),
+    )
 
 
 def row(summary: pb.CaseSummary) -> QueueRow:
-    status = types_pb2.Status.Name(summary.status)
-    channel = types_pb2.Channel.Name(summary.channel)
-    registered = when(summary.registered_at)
     return QueueRow(
         case_id=summary.case_id,
         number=summary.number,
         subject=summary.subject,
-        status=status,
-        channel=channel,
+        status=types_pb2.Status.Name(summary.status),
+        channel=types_pb2.Channel.Name(summary.channel),
+        category=types_pb2.Category.Name(summary.category),
         queue=summary.queue,
         tier=types_pb2.Tier.Name(summary.tier),
         assignee=summary.assignee,
-        registered_at=registered,
-        due=due(channel, status, registered),
+        registered_at=when(summary.registered_at),
+        updated_at=when(summary.updated_at),
+        version=summary.version,
+        clock=clock(summary),
+    )
+
+
+def attachment(message: types_pb2.Attachment) -> AttachmentInfo:
+    return AttachmentInfo(
+        attachment_id=message.attachment_id,
+        file_name=message.file_name,
+        media_type=message.media_type,
+        size_bytes=message.size_bytes,
+        sha256=message.sha256,
     )
 
 
 def details(view: pb.CaseView) -> CaseDetails:
-    status = types_pb2.Status.Name(view.status)
-    channel = types_pb2.Channel.Name(view.channel)
-    registered = when(view.registered_at)
     citizen = view.citizen
     return CaseDetails(
         case_id=view.case_id,
         number=view.number,
         version=view.version,
-        status=status,
-        channel=channel,
+        status=types_pb2.Status.Name(view.status),
+        channel=types_pb2.Channel.Name(view.channel),
         category=types_pb2.Category.Name(view.category),
         queue=view.queue,
         tier=types_pb2.Tier.Name(view.tier),
@@ -83,8 +101,8 @@ def details(view: pb.CaseView) -> CaseDetails:
             mobile_phone=citizen.mobile_phone,
             email=citizen.email,
         ),
-        registered_at=registered,
-        due=due(channel, status, registered),
+        registered_at=when(view.registered_at),
+        attachments=[attachment(a) for a in view.attachments],
     )
 
 
