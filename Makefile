@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST := $(UV) run --frozen pytest
 UNIT_PATHS := $(wildcard libs/*/tests services/*/tests tools/*/tests replay/tests deploy/helm/tests)
 
-.PHONY: help setup proto up down status test test-unit k8s-test test-integration test-outage-long lint bench images
+.PHONY: help setup proto up down status test test-unit alert-test k8s-test test-integration test-outage-long lint bench images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -26,10 +26,17 @@ down: ## stop everything `make up` started
 status: ## what `make up` runs, the broker, and the outbox relay's lag
 	bash tools/devstack/status.sh
 
-test: setup lint test-unit k8s-test test-integration ## the full suite CI runs
+test: setup lint test-unit alert-test k8s-test test-integration ## the full suite CI runs
 
 test-unit: proto ## unit and component tests (no external servers)
 	$(PYTEST) $(UNIT_PATHS) -q
+
+# promtool built from the Go module proxy (tools/prometheus/build.sh; cached after the first build):
+# the rule file the chart's PrometheusRule carries, checked, then its unit tests.
+alert-test: ## promtool check rules and test rules on the chart's alerts
+	promtool="$$(bash tools/prometheus/build.sh promtool)" && \
+		"$$promtool" check rules deploy/helm/casedesk/files/alerts.yaml && \
+		"$$promtool" test rules deploy/helm/tests/alerts/alerts_test.yaml
 
 # etcd, kube-apiserver and kube-controller-manager on loopback, no kubelet (tests/k8s). The
 # binaries are built from the Go module proxy before pytest starts, outside its per-test timeout:

@@ -1,7 +1,8 @@
 """Fixtures of the chart-on-a-real-API-server tests (`make k8s-test`).
 
   control_plane -> ControlPlane: etcd and kube-apiserver on loopback for the session, with the
-                   CustomResourceDefinitions the chart's values need (cert-manager's Certificate)
+                   CustomResourceDefinitions the chart's values need (cert-manager's Certificate,
+                   the Prometheus Operator's ServiceMonitor and PrometheusRule)
   helm          -> Helm: the pinned CLI, talking to that API server
   namespace     -> a fresh namespace enforcing and warning the `restricted` Pod Security standard
 

@@ -30,6 +30,7 @@ from release_objects import (
     PRODUCTION_CLUSTER_OBJECTS,
     PRODUCTION_PREREQUISITES,
     RELEASE,
+    SERVICES,
     Manifest,
     differences,
     produced,
@@ -169,6 +170,15 @@ def test_release_lifecycle_under_restricted_pod_security(
         # The desk: its Deployment (whose pod Pod Security admits below) behind an Ingress.
         assert "Ingress" in kinds
         assert f"{RELEASE}-desk" in {m["metadata"]["name"] for m in manifests}
+        # Monitoring on a cluster serving the Prometheus Operator's CRDs: helm saw them among the
+        # server's APIs, and the objects pass the CRDs' schemas (checked below as for the rest).
+        monitors = [m for m in manifests if m["kind"] == "ServiceMonitor"]
+        assert len(monitors) == len(SERVICES)
+        assert [m["kind"] for m in manifests].count("PrometheusRule") == 1
+        assert f"{RELEASE}-dashboard" in {m["metadata"]["name"] for m in manifests}
+        assert "ServiceMonitor: rendered" in notes and "PrometheusRule: rendered" in notes
+    else:
+        assert not kinds & {"ServiceMonitor", "PrometheusRule"}
     assert_accepted_as_sent(control_plane, namespace, manifests)
     assert_pods_admitted(control_plane, namespace, manifests)
     # Every Secret and ConfigMap the pods read exists, or comes with the release (cert-manager

@@ -35,8 +35,16 @@ def helm() -> str:
 def render(helm: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Release]:
     counter = iter(range(1_000_000))
 
-    def _render(*value_files: str, values: dict[str, Any] | None = None) -> Release:
+    def _render(
+        *value_files: str,
+        values: dict[str, Any] | None = None,
+        api_versions: tuple[str, ...] = (),
+    ) -> Release:
+        # api_versions: kinds the API server would serve beyond the built-in ones (CRDs), as
+        # `group/version/Kind`, which helm install learns from the server.
         args = [helm, "template", RELEASE, str(CHART), "--namespace", "casedesk"]
+        for kind in api_versions:
+            args += ["--api-versions", kind]
         for name in value_files:
             args += ["--values", str(CI_VALUES / name)]
         if values is not None:

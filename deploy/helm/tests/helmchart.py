@@ -13,6 +13,8 @@ SERVICES = ("intake", "case", "sla", "escalation", "notify")
 PORTS = {"intake": 50051, "case": 50052, "sla": 50053, "escalation": 50054, "notify": 50055}
 # The plaintext health-only listener of every pod (values `healthPort`): probes and `helm test`.
 HEALTH_PORT = 8086
+# Every pod's Prometheus /metrics, plain HTTP (values `monitoring.metricsPort`).
+METRICS_PORT = 9464
 TLS_DIR = "/etc/casedesk/tls"
 # Intake has no Kafka client: its effects reach Kafka through the case service's outbox.
 KAFKA_CLIENTS = ("case", "sla", "escalation", "notify")

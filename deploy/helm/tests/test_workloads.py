@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from helmchart import HEALTH_PORT, KAFKA_CLIENTS, PORTS, SERVICES, Release, component_name
+from helmchart import (
+    HEALTH_PORT,
+    KAFKA_CLIENTS,
+    METRICS_PORT,
+    PORTS,
+    SERVICES,
+    Release,
+    component_name,
+)
 
 CREDENTIAL_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|MASTER_KEY|CIPHER_KEY|DATABASE_URL")
 
@@ -16,6 +24,7 @@ def test_every_service_is_rendered_once_with_its_port(release: Release) -> None:
         assert container["ports"] == [
             {"name": "grpc", "containerPort": PORTS[service], "protocol": "TCP"},
             {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
         ]
         env = release.env(service)
         assert env["CASEDESK_GRPC_PORT"]["value"] == str(PORTS[service])

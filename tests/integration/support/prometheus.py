@@ -1,8 +1,9 @@
 """A real Prometheus on loopback, scraping the targets a test names, and its query API.
 
-The binary is built from the Go module proxy by tools/prometheus/build.sh (cached in
-~/.cache/casedesk/bin after the first build). Each `Prometheus` has its own data directory and
-port; it scrapes every second so a test's scenario shows in its queries within seconds.
+The binaries (prometheus, promtool) are built from the Go module proxy by
+tools/prometheus/build.sh (cached in ~/.cache/casedesk/bin after the first build). Each
+`Prometheus` has its own data directory and port; it scrapes, and evaluates the rule files it is
+given, every second, so a test's scenario shows in its queries and alerts within seconds.
 """
 
 from __future__ import annotations
@@ -11,21 +12,24 @@ import json
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[3]
 SCRAPE_INTERVAL_S = 1
 
 
-def prometheus_binary() -> Path:
-    """The cached build (or a fresh one: minutes, the first time on a machine)."""
+def prometheus_binary(name: str = "prometheus") -> Path:
+    """The cached build of `name` (prometheus or promtool), or a fresh one: minutes, the first
+    time on a machine."""
     built = subprocess.run(
-        ["bash", str(REPO / "tools/prometheus/build.sh"), "prometheus"],
+        ["bash", str(REPO / "tools/prometheus/build.sh"), name],
         check=True,
         capture_output=True,
         text=True,
@@ -44,10 +48,14 @@ class Prometheus:
         self.url = url
 
     def query(self, expression: str) -> list[Sample]:
-        """An instant query; the vector's samples (a scalar answers one sample without labels)."""
+        """An instant query; the vector's samples (a scalar answers one sample without labels).
+        A query Prometheus refuses (bad PromQL) raises AssertionError with its error."""
         address = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expression})
-        with urllib.request.urlopen(address, timeout=10) as response:
-            answer = json.load(response)
+        try:
+            with urllib.request.urlopen(address, timeout=10) as response:
+                answer = json.load(response)
+        except urllib.error.HTTPError as refused:  # 400/422: the expression's error in the body
+            answer = json.load(refused)
         if answer["status"] != "success":
             raise AssertionError(f"Prometheus refused {expression!r}: {answer}")
         data = answer["data"]
@@ -81,15 +89,34 @@ class Prometheus:
             time.sleep(0.5)
 
     def targets(self) -> list[dict[str, object]]:
-        with urllib.request.urlopen(f"{self.url}/api/v1/targets", timeout=10) as response:
-            return list(json.load(response)["data"]["activeTargets"])
+        return list(self._get("targets")["activeTargets"])
+
+    def rule_groups(self) -> list[dict[str, Any]]:
+        """The loaded rule groups, each rule with its `health`, `lastError` and (alerts) the
+        `alerts` pending or firing."""
+        return list(self._get("rules")["groups"])
+
+    def label_sets(self) -> list[dict[str, str]]:
+        """Every series' labels (its name as `__name__`) present now."""
+        return list(self._get("series?" + urllib.parse.urlencode({"match[]": '{__name__!=""}'})))
+
+    def _get(self, path: str) -> Any:
+        with urllib.request.urlopen(f"{self.url}/api/v1/{path}", timeout=10) as response:
+            answer = json.load(response)
+        if answer["status"] != "success":
+            raise AssertionError(f"Prometheus answered /api/v1/{path} with {answer}")
+        return answer["data"]
 
 
 @contextmanager
 def running_prometheus(
-    binary: Path, jobs: Mapping[str, list[str]], directory: Path
+    binary: Path,
+    jobs: Mapping[str, list[str]],
+    directory: Path,
+    rule_files: Sequence[Path] = (),
 ) -> Iterator[Prometheus]:
-    """Prometheus scraping `jobs` (job name -> host:port targets serving /metrics)."""
+    """Prometheus scraping `jobs` (job name -> host:port targets serving /metrics) and
+    evaluating `rule_files` (Prometheus rule files: recording and alerting rules)."""
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "prometheus.yml"
     config.write_text(
@@ -99,6 +126,7 @@ def running_prometheus(
                     "scrape_interval": f"{SCRAPE_INTERVAL_S}s",
                     "evaluation_interval": f"{SCRAPE_INTERVAL_S}s",
                 },
+                "rule_files": [str(path) for path in rule_files],
                 "scrape_configs": [
                     {"job_name": job, "static_configs": [{"targets": targets}]}
                     for job, targets in jobs.items()

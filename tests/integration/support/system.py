@@ -11,7 +11,8 @@ principal, granted the topic ownership rule on the private topics and its own co
 (`casedesk_runtime.kafka_access`). A `PlainKafka` broker runs the same system over PLAINTEXT.
 
 `services` starts only some of them (the case service always), `settings` adds or overrides a
-service's variables.
+service's variables. Each service serves Prometheus' `/metrics` on a free port of its own
+(`Casedesk.metrics_address(name)`).
 `read_topic()` reads a topic back, keeping only the records of the cases a test follows.
 
 Why private topics: sla, escalation and notify start from the beginning of their input topics
@@ -51,7 +52,7 @@ from casedesk_runtime.topics import TOPICS, TopicSpec, ensure_topics
 
 from .people import FreshTokens, Keycloak, case_oidc_env, person_tokens
 from .provisioning import PlainKafka, SecureKafka
-from .services import ServiceLauncher, ServiceProcess
+from .services import ServiceLauncher, ServiceProcess, free_ports
 
 SLA_POLICY = "test-seconds"  # chat: first response 4 s, resolution 8 s, wall clock
 MESSAGE_ID_DOMAIN = "notify.casedesk.e2e"
@@ -150,6 +151,10 @@ class Casedesk:
             self.service(service).address, credentials, interceptors=interceptors
         )
 
+    def metrics_address(self, name: str) -> str:
+        """host:port of the service's Prometheus endpoint (`/metrics`, plain HTTP)."""
+        return f"127.0.0.1:{self.service(name).env['CASEDESK_METRICS_PORT']}"
+
     def service(self, name: str) -> ServiceProcess:
         if name not in self.processes:
             raise LookupError(f"{name} was not started: add it to start_casedesk(services=...)")
@@ -195,6 +200,9 @@ class _Wiring:
     topics: SystemTopics
     run: str
     directory: Path
+    # A free port per service for /metrics: the default (the gRPC port + 1000) could be any
+    # process's on a shared machine, and a taken one only costs a warning, not a failed start.
+    metrics_ports: Mapping[str, int]
 
     @property
     def pki(self) -> Path:
@@ -204,12 +212,14 @@ class _Wiring:
         return f"{service}-e2e-{self.run}"
 
     def common(self, name: str) -> dict[str, str]:
-        """What every service process gets: its certificate and a short shutdown grace."""
+        """What every service process gets: its certificate, a short shutdown grace and the port
+        of its metrics endpoint."""
         return {
             "CASEDESK_TLS_CERT_FILE": str(self.pki / f"{name}.crt"),
             "CASEDESK_TLS_KEY_FILE": str(self.pki / f"{name}.key"),
             "CASEDESK_TLS_CA_FILE": str(self.pki / "ca.crt"),
             "CASEDESK_SHUTDOWN_GRACE_S": "1",
+            "CASEDESK_METRICS_PORT": str(self.metrics_ports[name]),
         }
 
     def kafka(self, service: str, **variables: str) -> dict[str, str]:
@@ -241,7 +251,8 @@ async def start_casedesk(
     if unknown or "case" not in services:
         raise ValueError(f"services must include case and name only {SERVICES}; got {unknown}")
     run = uuid.uuid4().hex[:8]
-    wiring = _Wiring(kafka, SystemTopics.private(run), run, directory)
+    metrics_ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+    wiring = _Wiring(kafka, SystemTopics.private(run), run, directory, metrics_ports)
     await asyncio.to_thread(ensure_pki, wiring.pki, [*SERVICES, *CALLERS])
     admin = kafka.connection()
     await ensure_topics(str(admin.pop("bootstrap_servers")), wiring.topics.specs(), **admin)

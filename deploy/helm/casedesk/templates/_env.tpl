@@ -54,6 +54,8 @@ fixed CASEDESK_SERVICE_NAME and CASEDESK_GRPC_HOST). */}}
   value: {{ .svc.logLevel | default $values.logLevel | quote }}
 - name: CASEDESK_SHUTDOWN_GRACE_S
   value: {{ .svc.shutdownGraceSeconds | quote }}
+- name: CASEDESK_METRICS_PORT
+  value: {{ $values.monitoring.metricsPort | quote }}
 {{ include "casedesk.tlsEnv" . }}
 {{- if .topology.kafka }}
 {{ include "casedesk.kafkaEnv" (dict "root" .root "principal" .name) }}

@@ -4,7 +4,8 @@ Ingress on the gRPC port: intake from `networkPolicy.intakeFrom` (any source whe
 other service only from the services that call it. The desk, when enabled, also reaches the
 services it calls (case, intake: casedesk.desk.calls); its own policy is in _desk.tpl. On the plaintext health port (health service
 only): the `helm test` pod and `networkPolicy.healthFrom`; the kubelet's probes come from the node,
-which common CNIs always admit.
+which common CNIs always admit. On the metrics port (/metrics, plain HTTP): Prometheus, as
+`networkPolicy.metricsFrom` names it (any source when empty).
 Egress: DNS for all; Kafka for the services that use it (not intake); the called services;
 PostgreSQL for the services connected to it; the configured SMTP relay and SMS gateway for notify
 and intake (one-time codes); the identity providers for case and intake (key sets); the
@@ -77,6 +78,13 @@ spec:
         {{- with $np.healthFrom }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
+    - ports:
+        - port: metrics
+          protocol: TCP
+      {{- with $np.metricsFrom }}
+      from:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
   egress:
     {{- include "casedesk.egressRule" $np.dns | nindent 4 }}
     {{- if .topology.kafka }}

@@ -53,6 +53,10 @@ containers:
       - name: health
         containerPort: {{ $values.healthPort }}
         protocol: TCP
+      # Prometheus' /metrics, plain HTTP (CASEDESK_METRICS_PORT); networkPolicy.metricsFrom.
+      - name: metrics
+        containerPort: {{ $values.monitoring.metricsPort }}
+        protocol: TCP
     env:
       {{- include "casedesk.serviceEnv" . | nindent 6 }}
     # Native gRPC probes against the standard health service (overall status ""), which turns

@@ -135,6 +135,12 @@ spec:
       targetPort: health
       protocol: TCP
       appProtocol: grpc
+    # Plain HTTP, Prometheus' scrapes only (monitoring.yaml's ServiceMonitor).
+    - name: metrics
+      port: {{ .root.Values.monitoring.metricsPort }}
+      targetPort: metrics
+      protocol: TCP
+      appProtocol: http
 {{- if eq .root.Values.tls.mode "certManager" }}
 {{ include "casedesk.certificate" . }}
 {{- end }}

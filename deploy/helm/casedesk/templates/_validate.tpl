@@ -10,6 +10,9 @@ values to change.
 {{- include "casedesk.validateIdentity" . }}
 {{- include "casedesk.validateDesk" . }}
 {{- include "casedesk.validateCalendarOverrides" $values.deadlines }}
+{{- if eq (int $values.healthPort) (int $values.monitoring.metricsPort) }}
+{{- fail (printf "healthPort and monitoring.metricsPort are both %d: the health listener and /metrics need a port each" (int $values.healthPort)) }}
+{{- end }}
 {{- $topology := include "casedesk.topology" . | fromYaml -}}
 {{- range $name, $entry := $topology }}
 {{- $svc := index $services $name }}
@@ -44,6 +47,9 @@ values to change.
 {{- end }}
 {{- if eq (int $svc.port) (int $values.healthPort) }}
 {{- fail (printf "services.%s.port and healthPort are both %d: the plaintext health listener needs a port of its own" $name (int $svc.port)) }}
+{{- end }}
+{{- if eq (int $svc.port) (int $values.monitoring.metricsPort) }}
+{{- fail (printf "services.%s.port and monitoring.metricsPort are both %d: /metrics needs a port of its own" $name (int $svc.port)) }}
 {{- end }}
 {{- $termination := float64 ($svc.terminationGracePeriodSeconds | default 30) }}
 {{- if ge (mulf 2 $svc.shutdownGraceSeconds) $termination }}
