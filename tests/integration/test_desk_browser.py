@@ -31,8 +31,15 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
-from playwright import sync_api as playwright_sync  # a dev dependency: never skipped, never absent
-from support.desk import DeskProcess, start_desk
+from support.desk import (
+    DeskProcess,
+    chromium,
+    new_page,
+    sign_in,
+    start_desk,
+    submit,
+    wait_until,
+)
 from support.people import as_person, case_oidc_env
 from support.services import ServiceProcess, start_service
 
@@ -42,7 +49,6 @@ from casedesk.common.v1 import types_pb2
 from casedesk_runtime import pki
 from casedesk_vocabulary.moscow import to_micros
 
-CHROMIUM = os.environ.get("CASEDESK_CHROMIUM", "/usr/bin/chromium")
 # axe-core, pinned in services/desk/tests/a11y/ and put in this cache by its install.sh.
 AXE_JS = Path(
     os.environ.get("CASEDESK_AXE_JS")
@@ -139,22 +145,14 @@ def cases(case_service: ServiceProcess, pki_dir: Path) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
-    with playwright_sync.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(locale="ru-RU")
-    opened = context.new_page()
-    opened.set_default_timeout(20_000)
-    yield opened
-    context.close()
+    with new_page(browser) as opened:
+        yield opened
 
 
 def _context(kind: int, actor: str) -> pb.CommandContext:
@@ -199,35 +197,6 @@ def set_clock(case_service: ServiceProcess, postgres_dsn: str, case_schema: str)
             )
 
     return write
-
-
-def sign_in(page: Any, desk: DeskProcess, keycloak: Any, username: str, path: str) -> None:
-    """Through Keycloak's own login page, as a person would."""
-    page.goto(f"{desk.url}{path}")
-    page.wait_for_url(re.compile(re.escape(keycloak.issuer("casedesk")) + ".*"))
-    page.fill("#username", username)
-    page.fill("#password", username)
-    page.click("#kc-login")
-    page.wait_for_url(f"{desk.url}{path}")
-
-
-def wait_until(page: Any, predicate: str, arg: Any, timeout_s: float = 20.0) -> None:
-    """Polls `predicate(arg)` from the test: wait_for_function would evaluate it inside the page,
-    where the desk's CSP (no eval) refuses it once it has to poll."""
-    deadline = time.monotonic() + timeout_s
-    while not page.evaluate(predicate, arg):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{predicate} ({arg!r}) not true within {timeout_s:.0f} s")
-        time.sleep(0.1)
-
-
-def submit(page: Any, action: str, case_id: str) -> Any:
-    """Click the action's button (or its form's) and return the response to that POST."""
-    button = page.locator(f"form[action='/cases/{case_id}/{action}'] button")
-    with page.expect_response(lambda r: r.request.method == "POST") as response:
-        button.click()
-    page.wait_for_load_state()
-    return response.value
 
 
 def test_a_specialist_signs_in_takes_replies_and_readies_then_signs_out(
