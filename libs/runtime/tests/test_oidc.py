@@ -27,6 +27,7 @@ from casedesk_runtime.oidc import (
     TokenRejected,
     TokenVerifier,
 )
+from casedesk_runtime.oidc import verifier as verifier_module
 from casedesk_runtime.oidc_grpc import (
     CITIZEN_TOKEN_KEY,
     PERSON_TOKEN_KEY,
@@ -117,6 +118,56 @@ async def test_an_audience_list_containing_ours_is_accepted(
     person = await verifier.verify(idp.mint(audience=["account", AUDIENCE]))
     assert person.realm_roles == frozenset()
     assert person.tier is None and person.username is None
+
+
+async def test_a_token_with_padded_segments_is_accepted_and_junk_is_not(
+    idp: FakeIdentityProvider, verifier: TokenVerifier
+) -> None:
+    # Some issuers pad their base64url segments; PyJWT accepts that, so must the first read.
+    # (Only the signature's padding can be added here: the other two are what was signed.)
+    segments = idp.mint("padded-sub").split(".")
+    padded = ".".join([*segments[:2], segments[2] + "=" * (-len(segments[2]) % 4)])
+    assert padded.endswith("=")
+    assert (await verifier.verify(padded)).subject == "padded-sub"
+    for junk in ["a.b.c.d", segments[0] + "!." + ".".join(segments[1:]), "a===.b.c"]:
+        assert await rejected(verifier, junk) == Reason.MALFORMED
+
+
+async def test_a_token_is_verified_once_and_remembered_until_it_expires(
+    idp: FakeIdentityProvider, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier(idp.issuer, AUDIENCE, clock=clock, leeway_s=0)
+    token = idp.mint("remembered-sub", expires_in=1)
+    first = await verifier.verify(token)
+
+    def no_second_check(*_: object) -> dict[str, Any]:
+        raise AssertionError("a remembered token was verified again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(verifier, "_decode", no_second_check)
+        assert await verifier.verify(token) is first
+    time.sleep(max(0.0, first.expires_at.timestamp() - time.time()) + 0.05)
+    assert await rejected(verifier, token) == Reason.EXPIRED
+
+
+async def test_the_remembered_tokens_are_bounded(
+    idp: FakeIdentityProvider, verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(verifier_module, "MAX_REMEMBERED", 2)
+    tokens = [idp.mint(f"sub-{n}") for n in range(3)]
+    for token in tokens:
+        await verifier.verify(token)
+    calls = []
+    real_decode = verifier._decode
+
+    def counted(token: str, key: Any) -> dict[str, Any]:
+        calls.append(token)
+        return real_decode(token, key)
+
+    monkeypatch.setattr(verifier, "_decode", counted)
+    for token in reversed(tokens):
+        await verifier.verify(token)
+    assert calls == [tokens[0]]  # the oldest was forgotten, the two newest remembered
 
 
 async def test_es256_keys_are_accepted() -> None:

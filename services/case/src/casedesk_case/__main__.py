@@ -31,6 +31,7 @@ from casedesk_case.grpc_api.people import People
 from casedesk_case.grpc_api.servicer import CaseServicer
 from casedesk_case.settings import CaseSettings
 from casedesk_runtime.collector import tune_garbage_collector
+from casedesk_runtime.event_loop import run_on
 from casedesk_runtime.following import Doorbell
 from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.kafka import measured_consumer
@@ -161,7 +162,7 @@ def main() -> int:
         return 2
     configure_logging(settings.service_name, settings.log_level)
     try:
-        asyncio.run(serve(settings))
+        run_on(settings.event_loop, serve(settings))
     except RosterError as error:
         log.error("cannot start: %s", error)
         return 2

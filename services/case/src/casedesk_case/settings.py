@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from casedesk_runtime.event_loop import EventLoop
 from casedesk_runtime.oidc import OidcSettings
 from casedesk_runtime.settings import ServiceSettings
 from casedesk_vocabulary.topics import CASE_EVENTS, NOTIFICATION_EVENTS, SLA_EVENTS
@@ -17,6 +18,9 @@ class CaseSettings(ServiceSettings, OidcSettings):
 
     service_name: str = "case"
     grpc_port: int = Field(default=50052, ge=0, le=65535)
+    # uvloop: a C event loop, less CPU per call (casedesk_runtime.event_loop); asyncio: the
+    # standard library's.
+    event_loop: EventLoop = "uvloop"
 
     # Specialists, queues and tiers; unset: the roster shipped in the package.
     roster_path: Path | None = None

@@ -78,6 +78,7 @@ from casedesk_intake.wire.replies import (
     MailOutcomeRecords,
 )
 from casedesk_runtime.collector import tune_garbage_collector
+from casedesk_runtime.event_loop import run_on
 from casedesk_runtime.grpc_client import channel_for
 from casedesk_runtime.grpc_limits import receive_limit_options
 from casedesk_runtime.grpc_server import GrpcServer
@@ -371,7 +372,7 @@ def main() -> int:
         print(error, file=sys.stderr)
         return 2
     configure_logging(settings.service_name, settings.log_level)
-    asyncio.run(serve(settings))
+    run_on(settings.event_loop, serve(settings))
     return 0
 
 

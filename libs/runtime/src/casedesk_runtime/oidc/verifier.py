@@ -10,6 +10,10 @@ failing is an `IdpUnavailable`.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +36,12 @@ log = get_logger(__name__)
 # Keycloak's access tokens are 1-3 KB; a cap keeps a hostile header from costing a parse.
 MAX_TOKEN_BYTES = 16 * 1024
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+# Tokens remembered as verified (by their SHA-256), the oldest forgotten first: a bound on the
+# memory a flood of distinct tokens can take (about 1 KiB each).
+MAX_REMEMBERED = 10_000
+# A compact JWS: header.payload.signature, each base64url, padded by some issuers as PyJWT
+# allows (the signature of an `alg: none` token is empty; that token is refused for its algorithm).
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+={0,2}\.[A-Za-z0-9_-]+={0,2}\.[A-Za-z0-9_-]*={0,2}")
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -51,6 +61,15 @@ class VerifiedToken:
 
     def has_role(self, role: str) -> bool:
         return role in self.realm_roles
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    """A token verified before: what it proved, and the key that signed it."""
+
+    token: VerifiedToken
+    kid: str
+    key: jwt.PyJWK
 
 
 class TokenVerifier:
@@ -89,6 +108,7 @@ class TokenVerifier:
             max_age_s=max_key_age_s,
             clock=clock,
         )
+        self._remembered: dict[bytes, _Remembered] = {}
 
     async def refresh_keys(self) -> None:
         """Fetch the signing keys now (optional; `verify` fetches them when needed).
@@ -99,11 +119,13 @@ class TokenVerifier:
         """Raises TokenRejected, or IdpUnavailable when the signing keys cannot be fetched."""
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_BYTES:
             raise TokenRejected(Reason.MALFORMED)
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt_errors.PyJWTError:
-            raise TokenRejected(Reason.MALFORMED) from None
+        # A token is verified once: its calls after the first (a desk's, a portal page's) cost a
+        # hash. Only its digest is kept, and only until it expires.
+        digest = hashlib.sha256(token.encode()).digest()
+        recalled = await self._recalled(digest)
+        if recalled is not None:
+            return recalled
+        header, unverified = _unverified(token)
         algorithm, kid = header.get("alg"), header.get("kid")
         if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
             raise TokenRejected(Reason.UNSUPPORTED_ALGORITHM)
@@ -116,7 +138,28 @@ class TokenVerifier:
         key = await self._keys.key_for(kid)
         if key.algorithm_name != algorithm:
             raise TokenRejected(Reason.BAD_SIGNATURE)
-        return _verified(self._decode(token, key))
+        verified = _verified(self._decode(token, key))
+        self._remember(digest, _Remembered(verified, kid, key))
+        return verified
+
+    async def _recalled(self, digest: bytes) -> VerifiedToken | None:
+        """The token of `digest` as verified before, while it has not expired and the key that
+        signed it is still the issuer's (a withdrawn key fails its tokens at once, as before)."""
+        remembered = self._remembered.get(digest)
+        if remembered is None:
+            return None
+        if time.time() >= remembered.token.expires_at.timestamp():
+            del self._remembered[digest]
+            return None  # verified afresh: the leeway decides, as for any token
+        if await self._keys.key_for(remembered.kid) is not remembered.key:
+            self._remembered.pop(digest, None)
+            return None  # the keys were fetched again since: verified afresh against them
+        return remembered.token
+
+    def _remember(self, digest: bytes, remembered: _Remembered) -> None:
+        if len(self._remembered) >= MAX_REMEMBERED:
+            del self._remembered[next(iter(self._remembered))]  # the oldest
+        self._remembered[digest] = remembered
 
     def _decode(self, token: str, key: jwt.PyJWK) -> dict[str, Any]:
         try:
@@ -131,6 +174,28 @@ class TokenVerifier:
             )
         except jwt_errors.PyJWTError as exc:
             raise TokenRejected(_reason(exc)) from None
+
+
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims, read without any check but their form: enough to choose the key
+    and refuse another issuer's token early. The verified decode (`_decode`) reads the token again
+    with all of PyJWT's checks; reading it here with PyJWT too would cost two more of its parses,
+    which check the base64 alphabet byte by byte in Python (most of a verification's CPU)."""
+    if not _COMPACT.fullmatch(token):
+        raise TokenRejected(Reason.MALFORMED)
+    header_segment, payload_segment, _ = token.split(".")
+    try:
+        header, claims = (json.loads(_base64url(s)) for s in (header_segment, payload_segment))
+    except (ValueError, RecursionError):
+        raise TokenRejected(Reason.MALFORMED) from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise TokenRejected(Reason.MALFORMED)
+    return header, claims
+
+
+def _base64url(segment: str) -> bytes:
+    bare = segment.rstrip("=")
+    return base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4))
 
 
 def _reason(exc: jwt_errors.PyJWTError) -> Reason:

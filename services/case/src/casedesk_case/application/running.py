@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from casedesk_case.domain.receipts import CommandReceipt, fingerprint, receipt_i
 
 # Without an expected version a conflicting concurrent write is retried on the new state.
 MAX_ATTEMPTS = 5
+RETRY_PAUSE_S = 0.002  # the first retry waits up to 4 ms, the fourth up to 32 ms
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,9 @@ class CommandRunner:
                     retry = isinstance(refusal, VersionConflict) and not meta.expected_version
                     if not retry or attempt == MAX_ATTEMPTS:
                         raise
+                    # Another replica won the race: a random, growing pause before deciding
+                    # again, or the same replicas meet at the same moment on every attempt.
+                    time.sleep(random.uniform(0, RETRY_PAUSE_S * 2**attempt))
 
     def load_case(self, case_id: UUID) -> Case:
         try:
