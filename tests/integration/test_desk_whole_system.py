@@ -10,8 +10,9 @@ and intake as `desk`.
 The story: l1.ivanova signs in through Keycloak's login page and opens her tier's queue; a chat
 case submitted through intake over gRPC appears in it without a reload, and the time its SLA
 clock leaves once the SLA service has started it; she takes it and asks the citizen a question;
-the citizen's answer, sent through intake, appears on the open case page without a reload; she replies and marks «Ответ готов»; the
-citizen's e-mail notice of «Ответ готов» arrives at the SMTP sink.
+the citizen's answer, sent through intake, appears on the open case page without a reload; she
+replies and marks «Ответ готов»; the citizen's e-mail notice of «Ответ готов» arrives at the SMTP
+sink.
 """
 
 from __future__ import annotations
