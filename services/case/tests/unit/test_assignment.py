@@ -74,6 +74,35 @@ def test_roster_file_is_read_from_a_path(tmp_path: Path) -> None:
     assert roster.specialists == (Specialist("x", Tier.L1, frozenset({"a"}), active=False),)
 
 
+def test_a_roster_slot_may_name_the_person_who_works_it() -> None:
+    roster = parse_roster(
+        {
+            "routes": {"L1": {"default": "a"}, "L2": {"default": "b"}, "L3": {"default": "c"}},
+            "specialists": [
+                {"id": "x", "tier": "L1", "queues": ["a"], "username": "l1.ivanova"},
+                {"id": "y", "tier": "L1", "queues": ["a"]},
+            ],
+        }
+    )
+    assert roster.ids_of("l1.ivanova") == frozenset({"x"})
+    assert roster.ids_of("") == roster.ids_of("l2.petrov") == frozenset()
+    # Naming the person does not make a routed case theirs to hold: it is still nobody's.
+    assert roster.person_holder("x") == ""
+    with pytest.raises(RosterError) as refused:
+        parse_roster(
+            {
+                "routes": {"L1": {"default": "a"}, "L2": {"default": "b"}, "L3": {"default": "c"}},
+                "specialists": [
+                    {"id": "x", "tier": "L1", "queues": ["a"], "username": "l1.ivanova"},
+                    {"id": "y", "tier": "L1", "queues": ["a"], "username": "l1.ivanova"},
+                    {"id": "z", "tier": "L1", "queues": ["a"], "username": "l1 ivanova"},
+                ],
+            }
+        )
+    assert "username 'l1.ivanova' names another slot too" in str(refused.value)
+    assert "'z': username must be a username without spaces" in str(refused.value)
+
+
 def test_invalid_roster_lists_every_problem() -> None:
     with pytest.raises(RosterError) as refused:
         parse_roster(

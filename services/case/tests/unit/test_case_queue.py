@@ -70,6 +70,28 @@ def numbers(app: CaseApplication, criteria: CaseFilter, page_size: int = 2) -> l
             return seen
 
 
+def test_a_persons_own_list_includes_what_the_roster_routed_to_the_slot_they_work(
+    app: CaseApplication, projector: CaseIndexProjector
+) -> None:
+    # The shipped roster's slot l1-001 (sign-in and general queues) is worked by l1.ivanova.
+    routed_to_her = create(app, category=Category.REGISTRATION_SIGN_IN)
+    routed_elsewhere = create(app)  # TECHNICAL_FAULT: l1-004 or l1-005, nobody named
+    taken = create(app)
+    app.change_status(taken.case_id, to_status=Status.IN_PROGRESS, reason="", meta=IVANOVA)
+    projector.catch_up()
+    assert app.get_case(routed_to_her.case_id).assignee == "l1-001"
+
+    def listed(**criteria: object) -> set[str]:
+        page = app.list_cases(CaseFilter(**criteria), page_size=50)  # type: ignore[arg-type]
+        return {c.case_id for c in page.cases}
+
+    assert listed(assignee="l1.ivanova") == {routed_to_her.case_id, taken.case_id}
+    # Routed is not taken: the case is still nobody's, so any specialist of the tier may take it.
+    assert routed_to_her.case_id in listed(unassigned=True)
+    assert listed(assignee="l1-001") == {routed_to_her.case_id}
+    assert routed_elsewhere.case_id not in listed(assignee="l1.ivanova")
+
+
 def test_a_queue_view_combines_tier_open_category_and_nobody_holding_it(
     app: CaseApplication, projector: CaseIndexProjector
 ) -> None:

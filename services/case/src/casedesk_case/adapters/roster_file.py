@@ -99,5 +99,14 @@ def _parse_specialists(raw: Any, problems: list[str]) -> list[Specialist]:
         if not isinstance(active, bool):
             problems.append(f"specialist {spec_id!r}: active must be true or false")
             continue
-        specialists.append(Specialist(spec_id, Tier(tier_name), frozenset(queues), active))
+        username = entry.get("username", "")
+        if not isinstance(username, str) or any(c.isspace() for c in username):
+            problems.append(f"specialist {spec_id!r}: username must be a username without spaces")
+            continue
+        if username and username in {s.username for s in specialists}:
+            problems.append(f"specialist {spec_id!r}: username {username!r} names another slot too")
+            continue
+        specialists.append(
+            Specialist(spec_id, Tier(tier_name), frozenset(queues), active, username)
+        )
     return specialists

@@ -119,6 +119,9 @@ class CaseQueries:
         if criteria.unassigned:
             # A case routed to a roster slot is nobody's until a person takes it.
             criteria = replace(criteria, roster_ids=self.roster_ids())
+        if criteria.assignee:
+            # A person's own list includes what the roster routed to the slots they work.
+            criteria = replace(criteria, assignee_slots=self.roster.ids_of(criteria.assignee))
         return self.index.search(criteria, min(page_size or 50, MAX_LIST_PAGE), page_token)
 
     def roster_ids(self) -> frozenset[str]:

@@ -123,6 +123,9 @@ class CaseFilter:
     # the roster's specialist ids, which hold no case in the sense of `unassigned`.
     within_tiers: frozenset[Tier] | None = None
     roster_ids: frozenset[str] = frozenset()
+    # Set by the application with `assignee`: the roster slots that person works, whose routed
+    # cases are listed as theirs too.
+    assignee_slots: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,10 @@ class Specialist:
     tier: Tier
     queues: frozenset[str]
     active: bool = True
+    # The person who works this roster slot: their identity provider's username (optional). A
+    # case routed to the slot is in that person's own list («Мои обращения») before they take it,
+    # though it stays any specialist's to take until somebody does (`person_holder`).
+    username: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,12 @@ class Roster:
 
     def find(self, specialist_id: str) -> Specialist | None:
         return next((s for s in self.specialists if s.id == specialist_id), None)
+
+    def ids_of(self, username: str) -> frozenset[str]:
+        """The roster slots `username` works (empty for anybody the roster does not name)."""
+        if not username:
+            return frozenset()
+        return frozenset(s.id for s in self.specialists if s.username == username)
 
     def person_holder(self, assignee: str) -> str:
         """The person who holds a case assigned to `assignee`: the username, or "" when the case

@@ -126,7 +126,11 @@ def _matches(row: CaseSummary, criteria: CaseFilter) -> bool:
         (not criteria.citizen_login or row.citizen_login == criteria.citizen_login)
         and (statuses is None or row.status in statuses)
         and (not criteria.queue or row.queue == criteria.queue)
-        and (not criteria.assignee or row.assignee == criteria.assignee)
+        and (
+            not criteria.assignee
+            or row.assignee == criteria.assignee
+            or row.assignee in criteria.assignee_slots
+        )
         and (criteria.channel is None or row.channel is criteria.channel)
         and (criteria.tier is None or row.tier is criteria.tier)
         and (criteria.within_tiers is None or row.tier in criteria.within_tiers)

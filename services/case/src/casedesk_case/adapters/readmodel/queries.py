@@ -132,7 +132,6 @@ def _conditions(criteria: CaseFilter) -> tuple[list[str], list[object]]:
         ("citizen_login", criteria.citizen_login),
         ("status", criteria.status.value if criteria.status else ""),
         ("queue", criteria.queue),
-        ("assignee", criteria.assignee),
         ("channel", criteria.channel.value if criteria.channel else ""),
         ("tier", criteria.tier.value if criteria.tier else ""),
         ("category", criteria.category.value if criteria.category else ""),
@@ -140,6 +139,10 @@ def _conditions(criteria: CaseFilter) -> tuple[list[str], list[object]]:
         if value:
             where.append(f"c.{column} = ?")
             params.append(value)
+    if criteria.assignee:
+        assignees = [criteria.assignee, *sorted(criteria.assignee_slots)]
+        where.append(f"c.assignee IN ({', '.join('?' * len(assignees))})")
+        params += assignees
     if criteria.open_only and criteria.status is None:
         where.append(_OPEN)
     if criteria.within_tiers is not None:
