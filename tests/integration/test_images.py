@@ -5,10 +5,10 @@ Each service gets the environment `helm template` renders for its container with
 support/images-values.yaml (a production-shaped release: case, escalation and intake on PostgreSQL,
 encrypted events, SMTP and SMS with credentials), with the Secrets' contents supplied here, and runs
 under the chart's security context. Only addresses differ: Kafka, PostgreSQL, the case service and
-the gateways are the loopback fixtures, and every gRPC server (and its plaintext health listener)
-binds 127.0.0.1 on a free port, because the containers share the host's network. Notify's SMTP
-relay and SMS gateway point at ports where nothing listens: sending is not what a health check is
-about.
+the gateways are the loopback fixtures, and every gRPC server (its plaintext health listener and
+its metrics endpoint too) binds 127.0.0.1 on a free port, because the containers share the host's
+network. Notify's SMTP relay and SMS gateway point at ports where nothing listens: sending is not
+what a health check is about.
 
 gRPC is mutual TLS as in a release (tls.mode secrets): the development PKI (casedesk_runtime.pki)
 issues each service its certificate, mounted read-only where the chart mounts the service's Secret
@@ -197,10 +197,11 @@ def test_every_service_image_serves_next_to_kafka_and_postgres(
     asyncio.run(ensure_topics(kafka_bootstrap))
 
     count = len(SERVICE_NAMES)
-    chosen = free_ports(2 * count + 2)
+    chosen = free_ports(3 * count + 2)
     ports = dict(zip(SERVICE_NAMES, chosen[:count], strict=True))
     health_ports = dict(zip(SERVICE_NAMES, chosen[count : 2 * count], strict=True))
-    smtp_port, sms_port = chosen[2 * count :]
+    metrics_ports = dict(zip(SERVICE_NAMES, chosen[2 * count : 3 * count], strict=True))
+    smtp_port, sms_port = chosen[3 * count :]
     addresses = loopback_addresses(
         kafka_bootstrap, postgres_env, ports["case"], smtp_port, sms_port
     )
@@ -210,6 +211,10 @@ def test_every_service_image_serves_next_to_kafka_and_postgres(
         env = environments[service]
         assert "CASEDESK_GRPC_HEALTH_PORT" in env, f"the chart no longer sets it for {service}"
         env["CASEDESK_GRPC_HEALTH_PORT"] = str(health_ports[service])
+        # Each pod has the chart's one metrics port to itself; here the containers share the
+        # host's network, so each gets a port of its own.
+        assert "CASEDESK_METRICS_PORT" in env, f"the chart no longer sets it for {service}"
+        env["CASEDESK_METRICS_PORT"] = str(metrics_ports[service])
         started = run_service_image(
             MountingTls(docker_client, secrets[service]), service, ports[service], env
         )
