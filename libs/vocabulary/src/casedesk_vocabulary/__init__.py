@@ -4,7 +4,8 @@
   (a test keeps them equal);
 - `topics`: the Kafka topic names;
 - `wording`: the Russian words citizens read (status labels, tier names, deadline phrasing);
-- `moscow`: the Moscow time zone and the conversions between instants and microseconds.
+- `moscow`: the Moscow time zone and the conversions between instants and microseconds;
+- `attachments`: the media types of the files citizens may attach.
 
 Standard library only, so that pure domain code may import it.
 """

@@ -15,6 +15,7 @@ from casedesk_intake.domain.request_limits import (
 from casedesk_runtime.event_loop import EventLoop
 from casedesk_runtime.oidc import CitizenOidcSettings, OidcSettings
 from casedesk_runtime.settings import ServiceSettings
+from casedesk_vocabulary.attachments import ATTACHMENT_MEDIA_TYPES
 from casedesk_vocabulary.enums import Channel
 
 CHANNELS = tuple(channel.value for channel in Channel)
@@ -80,21 +81,7 @@ class IntakeSettings(ServiceSettings, CitizenOidcSettings, OidcSettings):
     attachment_max_bytes: int = Field(default=3 * MIB, ge=1)
     # Per request; the receive limit (grpc_max_receive_bytes) follows it unless that is set.
     attachments_max_total_bytes: int = Field(default=3 * MIB + MIB // 2, ge=1)
-    attachment_media_types: list[str] = Field(
-        default_factory=lambda: [
-            "application/pdf",
-            "image/jpeg",
-            "image/png",
-            "image/gif",
-            "image/webp",
-            "text/plain",
-            "application/msword",
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-            "application/vnd.oasis.opendocument.text",
-            "application/vnd.ms-excel",
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ]
-    )
+    attachment_media_types: list[str] = Field(default_factory=lambda: list(ATTACHMENT_MEDIA_TYPES))
 
     # The public edge (grpc_api/edge.py). The largest request message read; unset: room for the
     # largest valid request (domain/request_limits.py). Larger messages: RESOURCE_EXHAUSTED.

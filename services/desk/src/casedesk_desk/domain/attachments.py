@@ -14,23 +14,10 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import quote
 
-# The types intake accepts by default (CASEDESK_ATTACHMENT_MEDIA_TYPES there): documents and
-# images a specialist opens with a viewer, none a browser would run.
-ALLOWED_MEDIA_TYPES = frozenset(
-    {
-        "application/pdf",
-        "image/jpeg",
-        "image/png",
-        "image/gif",
-        "image/webp",
-        "text/plain",
-        "application/msword",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.oasis.opendocument.text",
-        "application/vnd.ms-excel",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    }
-)
+from casedesk_vocabulary.attachments import ATTACHMENT_MEDIA_TYPES
+
+# The types intake accepts by default: none a browser would run.
+ALLOWED_MEDIA_TYPES = frozenset(ATTACHMENT_MEDIA_TYPES)
 FALLBACK_MEDIA_TYPE = "application/octet-stream"
 FALLBACK_NAME = "вложение"
 MAX_NAME = 150  # characters; file systems allow 255 bytes, Cyrillic takes two each
