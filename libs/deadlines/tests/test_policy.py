@@ -28,7 +28,7 @@ CHANNELS = ("PORTAL_CHAT", "PERSONAL_ACCOUNT", "EMAIL", "PHONE", "SOCIAL", "MFC"
 
 
 def test_shipped_versions() -> None:
-    assert policy_versions() == ("2023.1", "test-seconds")
+    assert policy_versions() == ("2023.1", "2026.1", "test-seconds")
     assert DEFAULT_POLICY_VERSION == "2023.1"
     assert default_policy().version == "2023.1"
 
@@ -102,7 +102,7 @@ def test_policy_uses_the_given_calendar() -> None:
 
 @pytest.mark.parametrize("version", ["2099.1", "../policies/2023.1", ""])
 def test_unknown_versions_are_rejected(version: str) -> None:
-    with pytest.raises(UnknownPolicyError, match=r"available: 2023\.1, test-seconds"):
+    with pytest.raises(UnknownPolicyError, match=r"available: 2023\.1, 2026\.1, test-seconds"):
         load_policy(version)
 
 

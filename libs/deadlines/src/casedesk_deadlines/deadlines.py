@@ -30,11 +30,12 @@ class Deadlines:
         self.policy = policy or default_policy()
         # Looked up once: compute() runs for every case and every replayed event.
         self._targets = {
-            channel: (
-                self.policy.find_target(channel, TargetKind.FIRST_RESPONSE),
-                self.policy.target(channel, TargetKind.RESOLUTION),
+            (channel, category): (
+                self.policy.find_target(channel, TargetKind.FIRST_RESPONSE, category),
+                self.policy.target(channel, TargetKind.RESOLUTION, category),
             )
             for channel in self.policy.channels
+            for category in (None, *self.policy.category_targets)
         }
 
     @property
@@ -45,9 +46,12 @@ class Deadlines:
     def calendar_version(self) -> str:
         return self.policy.calendar_version
 
-    def compute(self, channel: str, registered_at: datetime) -> CaseDeadlines:
+    def compute(
+        self, channel: str, registered_at: datetime, category: str | None = None
+    ) -> CaseDeadlines:
+        """Due instants of a case; ``category`` matters where the policy has targets for it."""
         require_aware(registered_at, "registered_at")
-        targets = self._targets.get(channel)
+        targets = self._targets.get((channel, category)) or self._targets.get((channel, None))
         if targets is None:
             raise self.policy.unknown_channel(channel)
         first_response, resolution = targets

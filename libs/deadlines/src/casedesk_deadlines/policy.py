@@ -11,15 +11,25 @@ A policy file (shipped as ``policies/<version>.toml``)::
     first_response = { unit = "working_day_hours", hours = 24 }
     resolution = { unit = "working_days", days = 3 }
 
+    [categories.REGISTRATION_SIGN_IN]
+    resolution = { unit = "wall_clock", hours = 24 }
+
 Amounts are whole ``days``, ``hours``, ``minutes`` and ``seconds`` (any combination). A channel
 without ``first_response`` has no first-response target (MFC cases are served at the desk); every
 channel must have a ``resolution``. Channel names are the protobuf ``Channel`` enum names.
+
+A category's targets (optional; names are the vocabulary's ``Category`` names) hold whatever the
+channel: a case of that category is due by the category's target unless its channel's own target
+is sooner. "Sooner" must be decidable without a date, so a category target is on the wall clock,
+and it gives way only to a wall-clock channel target that is not longer (chat's 2 h stays 2 h);
+a channel target in any other unit is replaced. A category target never adds a target the channel
+does not have (MFC still has no first response).
 """
 
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 from typing import TypeVar
@@ -27,6 +37,7 @@ from typing import TypeVar
 from casedesk_deadlines.calendar import ProductionCalendar, calendar_named
 from casedesk_deadlines.errors import NoTargetError, PolicyFormatError, UnknownChannelError
 from casedesk_deadlines.targets import Target, TargetKind, Unit
+from casedesk_vocabulary.enums import Category
 
 _CHANNEL = re.compile(r"[A-Z][A-Z0-9_]*")
 _AMOUNT_FIELDS = ("days", "hours", "minutes", "seconds")
@@ -39,6 +50,9 @@ class Policy:
     description: str
     calendar: ProductionCalendar
     targets: Mapping[str, Mapping[TargetKind, Target]]  # channel -> kind -> target
+    category_targets: Mapping[str, Mapping[TargetKind, Target]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     @property
     def calendar_version(self) -> str:
@@ -48,12 +62,22 @@ class Policy:
     def channels(self) -> tuple[str, ...]:
         return tuple(self.targets)
 
-    def find_target(self, channel: str, kind: TargetKind | str) -> Target | None:
-        """The channel's target of this kind, or None when the policy sets none."""
+    def find_target(
+        self, channel: str, kind: TargetKind | str, category: str | None = None
+    ) -> Target | None:
+        """The target of this kind for a case of the channel (and category), or None when the
+        policy sets none."""
         by_kind = self.targets.get(channel)
         if by_kind is None:
             raise self.unknown_channel(channel)
-        return by_kind.get(TargetKind(kind))
+        kind = TargetKind(kind)
+        own = by_kind.get(kind)
+        overriding = self.category_targets.get(category or "", {}).get(kind)
+        if own is None or overriding is None:
+            return own
+        if own.unit is Unit.WALL_CLOCK and own.amount <= overriding.amount:
+            return own
+        return overriding
 
     def unknown_channel(self, channel: str) -> UnknownChannelError:
         return UnknownChannelError(
@@ -61,8 +85,8 @@ class Policy:
             f"known channels: {', '.join(self.targets)}"
         )
 
-    def target(self, channel: str, kind: TargetKind | str) -> Target:
-        target = self.find_target(channel, kind)
+    def target(self, channel: str, kind: TargetKind | str, category: str | None = None) -> Target:
+        target = self.find_target(channel, kind, category)
         if target is None:
             raise NoTargetError(f"policy {self.version} sets no {kind} target for {channel}")
         return target
@@ -96,7 +120,33 @@ def parse_policy(text: str, calendar: ProductionCalendar | None = None) -> Polic
         description=str(document.get("description", "")),
         calendar=calendar,
         targets=MappingProxyType(targets),
+        category_targets=_category_targets(document, calendar, float(fraction), source),
     )
+
+
+def _category_targets(
+    document: Mapping[str, object], calendar: ProductionCalendar, fraction: float, source: str
+) -> Mapping[str, Mapping[TargetKind, Target]]:
+    categories = document.get("categories", {})
+    if not isinstance(categories, dict):
+        raise PolicyFormatError(f"{source}: categories must be a table")
+    known = {category.value for category in Category}
+    if unknown := sorted(set(categories) - known):
+        raise PolicyFormatError(
+            f"{source}: unknown categories {unknown}; expected some of {sorted(known)}"
+        )
+    parsed = {}
+    for name, table in categories.items():
+        where = f"{source}, category {name}"
+        if not isinstance(table, dict):
+            raise PolicyFormatError(f"{where}: expected a table of targets")
+        targets = _targets(table, calendar, fraction, where)
+        if late := [
+            kind.value.lower() for kind, t in targets.items() if t.unit is not Unit.WALL_CLOCK
+        ]:
+            raise PolicyFormatError(f"{where}: {late} must be on the wall clock")
+        parsed[name] = targets
+    return MappingProxyType(parsed)
 
 
 def _channel_targets(
@@ -104,11 +154,18 @@ def _channel_targets(
 ) -> Mapping[TargetKind, Target]:
     if not isinstance(table, dict):
         raise PolicyFormatError(f"{source}: expected a table of targets")
+    targets = _targets(table, calendar, fraction, source)
+    if TargetKind.RESOLUTION not in targets:
+        raise PolicyFormatError(f"{source}: every channel needs a resolution target")
+    return targets
+
+
+def _targets(
+    table: dict[str, object], calendar: ProductionCalendar, fraction: float, source: str
+) -> Mapping[TargetKind, Target]:
     kinds = {kind.value.lower(): kind for kind in TargetKind}
     if unknown := sorted(set(table) - set(kinds)):
         raise PolicyFormatError(f"{source}: unknown targets {unknown}; expected {sorted(kinds)}")
-    if "resolution" not in table:
-        raise PolicyFormatError(f"{source}: every channel needs a resolution target")
     return MappingProxyType(
         {
             kinds[key]: _target(spec, calendar, fraction, f"{source}.{key}")
