@@ -1,4 +1,5 @@
-"""Dead letters of the case-event consumer: the offset is stored only once Kafka took the letter."""
+"""Dead letters of the case-event consumer: the offset that passes a record is stored (and
+committed to Kafka) only once the broker acknowledged the record's dead letter."""
 
 from __future__ import annotations
 
@@ -106,4 +107,94 @@ async def test_a_poisoned_record_is_stored_as_consumed_only_after_its_dead_lette
     reason = json.loads(parked.header("casedesk-dlq") or b"{}")
     assert (reason["source_offset"], reason["consumer"]) == (0, "sla")
     assert store.outbox_size() == 2  # the good record started its clocks
+    store.close()
+
+
+def engine_over(db: Path) -> tuple[SlaEngine, SqliteClockStore]:
+    """One incarnation of the service's engine over a database file (dropping it is a kill -9)."""
+    store = SqliteClockStore(db)
+    book = SlaBook(PolicyRegistry("test-seconds"), is_retired=store.is_retired)
+    store.load(book)
+    return SlaEngine(book, store, ManualClock(T0), Watermarks(store.positions())), store
+
+
+def refused_batch() -> list[Record]:
+    """A readable Created the policy refuses (no channel), between two good ones."""
+    odd = case_stream("odd-1").created()
+    odd.created.channel = 0  # CHANNEL_UNSPECIFIED: no SLA target for it
+    return [
+        Record(TOPIC, 0, offset, event.meta.case_id.encode(), event.SerializeToString())
+        for offset, event in enumerate(
+            (case_stream("chat-0").created(), odd, case_stream("chat-1").created())
+        )
+    ]
+
+
+async def test_a_refused_record_is_not_stored_nor_committed_past_before_its_dead_letter_is_acked(
+    tmp_path: Path,
+) -> None:
+    engine, store = engine_over(tmp_path / "sla.sqlite3")
+    source = FakeCaseEvents(refused_batch())
+    kafka = FakeKafka(fail_sends=3)  # the dead letter fails three times, then goes
+    consumer = CaseEventConsumer(source, engine, TOPIC, kafka.publisher())  # type: ignore[arg-type]
+    await consumer.start([0])
+    running = asyncio.create_task(consumer.run())
+    try:
+        await kafka.until_failures(3)
+        # What came before the refused record is stored; the refused one and what follows wait.
+        assert store.positions()[(TOPIC, 0)].next_offset == 1
+        assert source.committed == []
+        async with asyncio.timeout(5):
+            while not source.committed:
+                await asyncio.sleep(0.005)
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(running, 5)
+
+    assert store.positions()[(TOPIC, 0)].next_offset == 3
+    assert source.committed == [{TopicPartition(TOPIC, 0): 3}]
+    [parked] = kafka.written
+    assert (parked.topic, parked.key) == (f"{TOPIC}.dlq.sla", b"odd-1")
+    reason = json.loads(parked.header("casedesk-dlq") or b"{}")
+    assert (reason["source_offset"], reason["error_type"]) == (1, "UnknownChannelError")
+    assert store.outbox_size() == 4  # both good cases started their two clocks
+    store.close()
+
+
+async def test_a_crash_before_the_dead_letter_is_acked_reads_the_refused_record_again(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "sla.sqlite3"
+    engine, store = engine_over(db)
+    records = refused_batch()
+    unreachable = FakeKafka(down=True)  # the dead letter is never acknowledged
+    first = CaseEventConsumer(
+        FakeCaseEvents(records),  # type: ignore[arg-type]
+        engine,
+        TOPIC,
+        unreachable.publisher(),
+    )
+    await first.start([0])
+    running = asyncio.create_task(first.run())
+    await unreachable.until_failures(2)
+    running.cancel()  # the process dies while the dead letter waits for the broker
+    await asyncio.gather(running, return_exceptions=True)
+    store.close()
+
+    engine, store = engine_over(db)
+    assert store.positions()[(TOPIC, 0)].next_offset == 1  # the refused record is not passed
+    source, kafka = FakeCaseEvents(records), FakeKafka()
+    second = CaseEventConsumer(source, engine, TOPIC, kafka.publisher())  # type: ignore[arg-type]
+    await second.start([0])
+    running = asyncio.create_task(second.run())
+    try:
+        async with asyncio.timeout(5):
+            while not source.committed:
+                await asyncio.sleep(0.005)
+    finally:
+        second.stop()
+        await asyncio.wait_for(running, 5)
+
+    assert [(w.topic, w.key) for w in kafka.written] == [(f"{TOPIC}.dlq.sla", b"odd-1")]
+    assert store.positions()[(TOPIC, 0)].next_offset == 3
     store.close()

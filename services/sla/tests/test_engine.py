@@ -262,16 +262,20 @@ def test_internal_note_and_citizen_comment_are_no_first_response(db: Path, clock
     assert service.published() == []
 
 
-def test_unknown_channel_is_refused_and_its_offset_consumed(db: Path, clock: ManualClock):
+def test_unknown_channel_is_refused_before_its_offset_is_consumed(db: Path, clock: ManualClock):
     service = Service(db, clock)
     bad = opened("odd-1")
     bad.created.channel = 0  # CHANNEL_UNSPECIFIED
 
-    rejected = service.consume(0, bad, opened("chat-1"))
+    refused = service.consume(0, opened("chat-0"), bad, opened("chat-1"))
 
-    assert [event.offset for event, _ in rejected] == [0]
-    assert service.next_offset(0) == 2
-    assert [e.meta.case_id for e in service.published()] == ["chat-1", "chat-1"]
+    # Stored up to the refused record, which is not consumed until its dead letter is acked.
+    assert refused is not None and refused.event.offset == 1
+    assert [event.offset for event in refused.rest] == [2]
+    assert service.next_offset(0) == 1
+    assert service.engine.consume([refused.event.passed(), *refused.rest]) is None
+    assert service.next_offset(0) == 3
+    assert [e.meta.case_id for e in service.published()] == ["chat-0"] * 2 + ["chat-1"] * 2
 
 
 def test_lagging_partition_holds_alarms_at_its_event_time(db: Path, clock: ManualClock):

@@ -3,9 +3,10 @@
 Mixed into `CaseServicer`. Each needs a person token (the desk's or an operator's call; in
 development mode a call with one): a service reads none of them for itself.
 
-WatchQueue streams are bounded per process (`max_queue_streams`): each open stream costs a few
-queries per batch of changes, and a desk that reconnects in a loop must not starve the commands.
-Beyond the bound a new stream is RESOURCE_EXHAUSTED; the desk retries after a while.
+WatchQueue streams are bounded per process (`max_queue_streams`, stream_limits.OpenStreams): each
+open stream costs a few queries per batch of changes, and a desk that reconnects in a loop must
+not starve the commands. Beyond the bound a new stream is RESOURCE_EXHAUSTED; the desk retries
+after a while.
 """
 
 from __future__ import annotations
@@ -26,19 +27,19 @@ from casedesk_case.grpc_api.checks import RequestCheck
 from casedesk_case.grpc_api.errors import REFUSALS, abort_for, rpc
 from casedesk_case.grpc_api.people import PERSON_TOKEN_KEY, Acting
 from casedesk_case.grpc_api.reads import CaseReadRpcs, wait_until
+from casedesk_case.grpc_api.stream_limits import OpenStreams
 from casedesk_case.wire.desk import overview_to_proto, queue_change_to_proto, timeline_to_proto
 
 DEFAULT_MAX_QUEUE_STREAMS = 200
 
 
 class DeskReadRpcs(CaseReadRpcs):
-    """The servicer sets `_queue_feed`, `_desk_reads` (None: started without a case timeline),
-    `_max_queue_streams` and `_queue_streams` (open now; changed on the event loop only)."""
+    """The servicer sets `_queue_feed`, `_desk_reads` (None: started without a case timeline)
+    and `_queue_streams` (the WatchQueue streams open now, and their bound)."""
 
     _queue_feed: CaseQueueFeed
     _desk_reads: DeskReads | None
-    _max_queue_streams: int
-    _queue_streams: int
+    _queue_streams: OpenStreams
 
     async def WatchQueue(
         self, request: pb.WatchQueueRequest, context: Any
@@ -54,30 +55,20 @@ class DeskReadRpcs(CaseReadRpcs):
         except REFUSALS as error:
             await abort_for(error, context)
             raise AssertionError("unreachable: abort raises") from error
-        if self._queue_streams >= self._max_queue_streams:
-            await context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"the case service already serves {self._max_queue_streams} queue streams "
-                "(WatchQueue), its limit: retry later",
-            )
-        self._queue_streams += 1
-        try:
-            async with self._feed.watch_every_case() as signal:
-                while True:
-                    if not await wait_until(signal, acting.expires_at):
+        async with self._queue_streams.admitted(context), self._feed.watch_every_case() as signal:
+            while True:
+                if not await wait_until(signal, acting.expires_at):
+                    await _token_expired(context)
+                signal.clear()
+                more = True
+                while more:  # a backlog (a desk resuming) in batches
+                    if _expired(acting.expires_at):
                         await _token_expired(context)
-                    signal.clear()
-                    more = True
-                    while more:  # a backlog (a desk resuming) in batches
-                        if _expired(acting.expires_at):
-                            await _token_expired(context)
-                        changes, position, more = await self._call(
-                            self._queue_feed.changes_after, reader, position
-                        )
-                        for change in changes:
-                            yield queue_change_to_proto(change)
-        finally:
-            self._queue_streams -= 1
+                    changes, position, more = await self._call(
+                        self._queue_feed.changes_after, reader, position
+                    )
+                    for change in changes:
+                        yield queue_change_to_proto(change)
 
     @rpc
     async def GetCaseTimeline(

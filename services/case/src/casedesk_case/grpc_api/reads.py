@@ -27,6 +27,7 @@ from casedesk_case.grpc_api import read_requests, requests
 from casedesk_case.grpc_api.checks import RequestCheck
 from casedesk_case.grpc_api.errors import REFUSALS, abort_for, rpc
 from casedesk_case.grpc_api.people import PERSON_TOKEN_KEY, People
+from casedesk_case.grpc_api.stream_limits import OpenStreams, StreamLifetime, WatchCaseLimits
 from casedesk_case.wire.access_records import access_page_to_proto
 from casedesk_case.wire.events import to_case_event
 from casedesk_case.wire.values import case_view_to_proto, summary_to_proto
@@ -42,6 +43,8 @@ class CaseReadRpcs:
     _executor: Executor
     _feed: CaseEventFeed
     _people: People
+    _watch_case: WatchCaseLimits
+    _case_streams: OpenStreams
 
     async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`function(*args, **kwargs)` in a worker thread: application calls do database I/O."""
@@ -146,18 +149,39 @@ class CaseReadRpcs:
             check.case_id(request.case_id)
             check.require(request.after_version >= 0, "after_version", "must not be negative")
             check.done()
-            reader = acting.reader()
-            if reader is None:
-                await self._call(self._app.get_case, request.case_id)  # NOT_FOUND before streaming
-            else:
-                await self._call(self._app.person_reads.start_watch, reader, request.case_id)
         except REFUSALS as error:
             await abort_for(error, context)
             raise AssertionError("unreachable: abort raises") from error
+        # Admitted before the case is read (and the read journaled): a refused stream read nothing.
+        async with self._case_streams.admitted(context):
+            try:
+                reader = acting.reader()
+                if reader is None:  # NOT_FOUND before streaming
+                    await self._call(self._app.get_case, request.case_id)
+                else:
+                    await self._call(self._app.person_reads.start_watch, reader, request.case_id)
+            except REFUSALS as error:
+                await abort_for(error, context)
+                raise AssertionError("unreachable: abort raises") from error
+            async for event in self._case_events(request, acting.expires_at, context):
+                yield event
+
+    async def _case_events(
+        self, request: pb.WatchCaseRequest, token_expires_at: datetime | None, context: Any
+    ) -> AsyncIterator[events_pb2.CaseEvent]:
+        """The case's events after the request's version, until the stream's lifetime is over
+        (then it ends cleanly: the client watches again after the last version it received) or
+        the person's token expires."""
         last = request.after_version
+        lifetime = StreamLifetime(self._watch_case)
         async with self._feed.watch(request.case_id) as signal:
             while True:
-                if not await wait_until(signal, acting.expires_at):
+                token_first = token_expires_at is not None and token_expires_at <= lifetime.deadline
+                if not await wait_until(
+                    signal, token_expires_at if token_first else lifetime.deadline
+                ):
+                    if not token_first:
+                        return
                     # A person's stream lasts as long as their token: a revoked specialist
                     # stops receiving the case at the latest when it expires.
                     await context.abort(
@@ -165,9 +189,12 @@ class CaseReadRpcs:
                         f"{PERSON_TOKEN_KEY} expired: watch again with a fresh one",
                     )
                 signal.clear()
-                for event in await self._call(self._app.events_after, request.case_id, last):
+                events = await self._call(self._app.events_after, request.case_id, last)
+                for event in events:
                     yield to_case_event(event)
                     last = event.originator_version
+                if events:
+                    lifetime.sent()
 
 
 async def wait_until(signal: asyncio.Event, deadline: datetime | None) -> bool:

@@ -29,6 +29,7 @@ from casedesk_case.grpc_api.checks import RequestCheck
 from casedesk_case.grpc_api.desk_reads import DEFAULT_MAX_QUEUE_STREAMS, DeskReadRpcs
 from casedesk_case.grpc_api.errors import REFUSALS, refusal_status, rpc
 from casedesk_case.grpc_api.people import Acting, People
+from casedesk_case.grpc_api.stream_limits import OpenStreams, WatchCaseLimits
 from casedesk_case.wire.enums import from_proto
 from casedesk_case.wire.values import case_view_to_proto
 from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY
@@ -50,10 +51,11 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
         *,
         case_timeline: CaseTimeline | None = None,
         max_queue_streams: int = DEFAULT_MAX_QUEUE_STREAMS,
+        watch_case: WatchCaseLimits | None = None,
     ) -> None:
         """`case_timeline`: the SLA clocks and notices (application/timeline.py) GetCaseTimeline
         and GetDeskOverview answer from; None: both are UNIMPLEMENTED. `max_queue_streams`:
-        WatchQueue streams served at once."""
+        WatchQueue streams served at once; `watch_case`: WatchCase's bounds (None: the defaults)."""
         self._app = app
         self._executor = executor
         self._feed = feed
@@ -65,8 +67,9 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
             if case_timeline is None
             else DeskReads(app.person_reads, app.index, app.roster, case_timeline)
         )
-        self._max_queue_streams = max_queue_streams
-        self._queue_streams = 0
+        self._queue_streams = OpenStreams("WatchQueue", "queue streams", max_queue_streams)
+        self._watch_case = watch_case or WatchCaseLimits()
+        self._case_streams = OpenStreams("WatchCase", "case streams", self._watch_case.max_streams)
 
     async def _command(
         self,

@@ -9,8 +9,10 @@ An erasure first leaves a tombstone under the citizen's pseudonym (`erased/<ref>
 read of one of his files tells "erased at his request" (AttachmentErased) from a file that is
 missing or damaged (AttachmentUnreadable), also after he has come back with new files under a
 new key. A missing data key counts as erased too: without it nothing can ever be decrypted.
-Data keys are cached, but a cached key whose file is gone (`casedesk-intake-erase` runs as its
-own process) is forgotten at the next use, so an erasure also holds against a running service.
+Data keys are cached (keys.DataKeyCache: the most recently used ones, each for a few minutes),
+an erasure drops the citizen's at once, and a cached key whose file is gone
+(`casedesk-intake-erase` runs as its own process) is forgotten at the next use, so an erasure
+also holds against a running service.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from casedesk_intake.adapters.keys import KEY_BYTES
+from casedesk_intake.adapters.keys import KEY_BYTES, DataKeyCache
 from casedesk_intake.domain.errors import AttachmentDamaged, AttachmentErased
 
 _NONCE = 12
@@ -38,12 +40,15 @@ class AttachmentUnreadable(AttachmentDamaged):
 
 
 class AttachmentVault:
-    def __init__(self, directory: Path, master_key: bytes) -> None:
+    def __init__(
+        self, directory: Path, master_key: bytes, key_cache: DataKeyCache | None = None
+    ) -> None:
+        """`key_cache`: where unwrapped data keys are kept between uses (None: the defaults)."""
         self._keys_dir = directory / "keys"
         self._blobs_dir = directory / "blobs"
         self._erased_dir = directory / "erased"
         self._master = AESGCM(master_key)
-        self._data_keys: dict[str, AESGCM] = {}
+        self.key_cache = DataKeyCache() if key_cache is None else key_cache
         self._lock = threading.Lock()
         for folder in (self._keys_dir, self._blobs_dir, self._erased_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -73,6 +78,8 @@ class AttachmentVault:
             key = self._data_key(citizen_ref, create=False)
         except FileNotFoundError:
             if self._erased(citizen_ref):
+                with self._lock:  # erased by another process: its key must not linger here
+                    self.key_cache.drop(citizen_ref)
                 raise AttachmentErased() from None
             raise AttachmentUnreadable(f"attachment {attachment_id} is not available") from None
         except ValueError:  # a name intake never gives a file (see _safe): none is kept
@@ -94,18 +101,20 @@ class AttachmentVault:
         # The tombstone first: whatever happens next, a read then answers "erased".
         _write_atomically(self._erased_dir / _safe(citizen_ref), b"")
         with self._lock:
-            self._data_keys.pop(citizen_ref, None)
+            self.key_cache.drop(citizen_ref)
             self._key_path(citizen_ref).unlink(missing_ok=True)
             _fsync_directory(self._keys_dir)
         shutil.rmtree(self._blobs_dir / _safe(citizen_ref), ignore_errors=True)
 
     def _data_key(self, citizen_ref: str, create: bool = True) -> AESGCM:
         with self._lock:
-            cached = self._data_keys.get(citizen_ref)
+            cached = self.key_cache.get(citizen_ref)
             if cached is not None and not self._key_path(citizen_ref).exists():
-                cached = None  # erased by another process since it was cached
+                self.key_cache.drop(citizen_ref)  # erased by another process since it was cached
+                cached = None
             if cached is None:
-                cached = self._data_keys[citizen_ref] = self._load_key(citizen_ref, create)
+                cached = self._load_key(citizen_ref, create)
+                self.key_cache.put(citizen_ref, cached)
             return cached
 
     def _load_key(self, citizen_ref: str, create: bool) -> AESGCM:

@@ -5,14 +5,15 @@ itself every partition and seeks to the stored positions instead of trusting Kaf
 offsets (which are still committed afterwards, best effort, so lag shows in the usual tools).
 One process owns all partitions; run a single replica.
 
-A record that cannot be read is dead-lettered before the batch holding it is stored, so its offset
-is consumed only once the broker acknowledged the dead letter; during a broker outage the consumer
+A record that cannot be read, or whose case the engine refuses, is dead-lettered before the offset
+that passes it is stored (and so before that offset is committed to Kafka): its offset is consumed
+only once the broker acknowledged the dead letter (acks=all); during a broker outage the consumer
 waits for that acknowledgement (the `Publisher` replaces its producers until Kafka is back).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -77,17 +78,22 @@ class CaseEventConsumer:
             records = [record for batch in batches.values() for record in batch]
             events = [await self._decode(record) for record in records]
             if events:
-                rejected = self._engine.consume(events)
-                by_position = {(r.topic, r.partition, r.offset): r for r in records}
-                # Known only once the batch is stored: a process killed before the broker
-                # acknowledged one of these loses it (its error line still names the record).
-                for event, error in rejected:
-                    record = by_position[(*event.partition, event.offset)]
-                    await self._dead_letter(record, error)
+                await self._consume(events, records)
             await self._update_caught_up()
             self._on_progress()
             if events:
                 await self._commit_to_kafka()
+
+    async def _consume(self, events: list[ConsumedEvent], records: list[ConsumerRecord]) -> None:
+        """Store the batch; a record the engine refuses is dead-lettered before its offset is."""
+        by_position = {(r.topic, r.partition, r.offset): r for r in records}
+        pending: Sequence[ConsumedEvent] = events
+        while (refused := self._engine.consume(pending)) is not None:
+            # The engine stored what came before it and nothing from it on: a crash while the
+            # broker has not acknowledged the dead letter reads the record again after restart.
+            event = refused.event
+            await self._dead_letter(by_position[(*event.partition, event.offset)], refused.error)
+            pending = [event.passed(), *refused.rest]
 
     async def _decode(self, record: ConsumerRecord) -> ConsumedEvent:
         partition = (record.topic, record.partition)

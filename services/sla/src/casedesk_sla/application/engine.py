@@ -9,7 +9,7 @@ process must restart from the store (the composition root exits on any engine er
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from casedesk_deadlines import DeadlineError
 from casedesk_sla.application import measurements
@@ -30,8 +30,18 @@ class ConsumedEvent:
     event_time: Micros
     fact: CaseFact | None
 
+    def passed(self) -> ConsumedEvent:
+        """The same record with nothing to apply: only its offset is consumed."""
+        return replace(self, fact=None)
 
-Rejected = tuple[ConsumedEvent, Exception]
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The first event of a batch the book refused, why, and the events after it (not applied)."""
+
+    event: ConsumedEvent
+    error: Exception
+    rest: Sequence[ConsumedEvent]
 
 
 class EngineHalted(RuntimeError):
@@ -58,28 +68,29 @@ class SlaEngine:
         self._on_decided = on_decided
         self._halted = False
 
-    def consume(self, events: Sequence[ConsumedEvent]) -> list[Rejected]:
-        """Apply a batch of case events and store the outcome; returns the events refused.
+    def consume(self, events: Sequence[ConsumedEvent]) -> Refused | None:
+        """Apply a batch of case events and store the outcome, up to the first event refused.
 
-        A refused event (a channel the policy does not know) changes nothing; its offset is
-        consumed all the same, so one bad record cannot hold back every clock behind it.
+        A refused event (a channel the policy does not know) is returned with the rest of the
+        batch, and neither it nor the rest is consumed: the caller parks it on its dead-letter
+        topic, and only once the broker acknowledged the copy hands it back `passed()` (with the
+        rest) to consume its offset. So a crash in between reads it again instead of losing it,
+        and one bad record still cannot hold back every clock behind it for long.
         """
         self._check_running()
         decided: list[SlaFact] = []
-        rejected: list[Rejected] = []
-        for event in events:
+        refused = None
+        for index, event in enumerate(events):
+            if event.fact is not None:
+                try:
+                    decided.extend(self.book.apply(event.fact))
+                except DeadlineError as error:
+                    refused = Refused(event, error, events[index + 1 :])
+                    break
             self.watermarks.consumed(event.partition, event.offset, event.event_time)
-            if event.fact is None:
-                continue
-            try:
-                facts = self.book.apply(event.fact)
-            except DeadlineError as error:
-                rejected.append((event, error))
-                continue
-            decided.extend(facts)
         self._advance(decided)
         self._commit(decided)
-        return rejected
+        return refused
 
     def tick(self) -> int:
         """Fire the alarms the watermark allows; returns the number of SLA events decided."""
