@@ -26,6 +26,7 @@ from casedesk_desk.domain.sessions import Person, Session, SessionStore, Tokens
 from .fakes import FakeCases, FakeProvider, FakeVerifier, queue_row
 
 FAR = 4_000_000_000.0
+ENDS = "the case service ends the stream with OK"
 EXPIRED = Refused(RefusalKind.SIGNED_OUT, "Сеанс истёк")
 IVANOVA = Viewer("l1.ivanova", "Иванова Анна", "L1")
 PETROV = Viewer("l2.petrov", "Петров Пётр", "L2")
@@ -38,9 +39,10 @@ def _change(version: int) -> CaseChange:
 
 
 class WatchingCases(FakeCases):
-    """Each watch plays its script: versions to yield, then a Refused or an open end (blocks)."""
+    """Each watch plays its script: versions to yield, then a Refused, the case service's clean
+    end (ENDS) or an open end (blocks)."""
 
-    def __init__(self, scripts: list[tuple[list[int], Refused | None]]) -> None:
+    def __init__(self, scripts: list[tuple[list[int], Refused | str | None]]) -> None:
         super().__init__()
         self.scripts = scripts
         self.watches: list[tuple[str, int]] = []
@@ -52,7 +54,9 @@ class WatchingCases(FakeCases):
         versions, refusal = self.scripts.pop(0) if self.scripts else ([], None)
         for version in versions:
             yield _change(version)
-        if refusal is not None:
+        if refusal == ENDS:
+            return
+        if isinstance(refusal, Refused):
             raise refusal
         await asyncio.Event().wait()
 
@@ -105,6 +109,18 @@ async def test_an_unavailable_case_service_is_watched_again_from_the_last_versio
     feed = wiring.case.follow(wiring.session().session_id, IVANOVA, "c-1", 3)
     assert await asyncio.wait_for(_versions(feed, 2), 2) == [4, 5]
     assert cases.watches == [("access-1", 3), ("access-1", 4), ("access-1", 4)]
+    await feed.aclose()
+
+
+async def test_a_stream_the_case_service_ends_cleanly_is_watched_again_from_the_last_version() -> (
+    None
+):
+    # WatchCase ends a quiet or old stream with OK; the page must not go deaf.
+    cases = WatchingCases([([4], ENDS), ([5], ENDS), ([6], None)])
+    wiring = Wiring(cases)
+    feed = wiring.case.follow(wiring.session().session_id, IVANOVA, "c-1", 3)
+    assert await asyncio.wait_for(_versions(feed, 3), 2) == [4, 5, 6]
+    assert cases.watches == [("access-1", 3), ("access-1", 4), ("access-1", 5)]
     await feed.aclose()
 
 

@@ -3,13 +3,15 @@ open and the specialist's session lives.
 
 The case service ends a stream when the person token expires; the follower then takes a fresh
 token (refreshing it at the identity provider) and opens the stream again from the last position
-it passed on, so the page misses nothing. When the case service is unavailable (restarting, or
-at its bound of open streams) the follower opens the stream again after `retry_s`, from the same
-position. It ends when the session ends (sign-out, idle expiry, a failed refresh: checked every
+it passed on, so the page misses nothing. The case service also ends a stream cleanly when it
+has been quiet or open for long (WatchCase's idle time and lifetime): the follower opens it again
+at once from the same position. When the case service is unavailable (restarting, or at its bound
+of open streams) the follower opens the stream again after `retry_s`, from the same position. It
+ends when the session ends (sign-out, idle expiry, a failed refresh: checked every
 `check_every_s` without counting as activity, so an open tab does not keep an idle session alive),
-when the case service refuses otherwise or ends the stream, or when the same token is refused
-twice. Side items (presence changes of a case page) can be put into the follower's inbox and
-come out between the stream's own.
+when the case service refuses otherwise, when the stream breaks unexpectedly, or when the same
+token is refused twice. Side items (presence changes of a case page) can be put into the
+follower's inbox and come out between the stream's own.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class _Item(Generic[T]):
 @dataclass(frozen=True)
 class _Ended:
     refusal: Refused | None = None
+    clean: bool = False  # the case service ended the stream with OK
 
 
 class Follower:
@@ -71,6 +74,7 @@ class Follower:
         without either while the session lives (a heartbeat)."""
         inbox: asyncio.Queue[_Item[T] | _Ended | S] = side or asyncio.Queue()  # type: ignore[assignment]
         position, refused_token = start, None
+        loop = asyncio.get_running_loop()
         while True:
             session = self._sessions.peek(session_id)
             if session is None or session.person is None:
@@ -79,6 +83,7 @@ class Follower:
                 token = await self._sign_in.access_token(session)
             except SignInFailed:
                 return
+            opened_at = loop.time()
             pump = asyncio.create_task(_pump(watch(token, position), inbox))
             try:
                 while True:
@@ -102,8 +107,16 @@ class Follower:
                 with contextlib.suppress(asyncio.CancelledError):
                     await pump
             refusal = ended.refusal
+            if refusal is None and not ended.clean:
+                return  # the stream broke in a way no reopening mends (logged by the pump)
             if refusal is None:
-                return  # the case service ended it: nothing more will come
+                # The case service ends a quiet or long-lived stream cleanly (its idle time and
+                # lifetime): open it again from where the page stands. One that ends at once
+                # again and again is not hammered: the next opening waits `retry_s`.
+                if loop.time() - opened_at < self._retry_s:
+                    await asyncio.sleep(self._retry_s)
+                    yield None
+                continue
             if refusal.kind is RefusalKind.UNAVAILABLE:
                 await asyncio.sleep(self._retry_s)
                 yield None
@@ -126,4 +139,4 @@ async def _pump(stream: AsyncIterator[T], into: asyncio.Queue[_Item[T] | _Ended 
         log.exception("following a case service stream failed")
         await into.put(_Ended())
     else:
-        await into.put(_Ended())
+        await into.put(_Ended(clean=True))
