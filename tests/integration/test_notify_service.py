@@ -127,10 +127,17 @@ def start_notify(services: ServiceLauncher) -> Callable[[dict[str, str]], Servic
     return start
 
 
+def phone_of(index: int) -> str:
+    return f"+7916{index:07d}"
+
+
 def case_story(index: int) -> tuple[str, list[events_pb2.CaseEvent]]:
+    # One citizen per case (own address and phone), as in life: notify holds notices beyond
+    # CASEDESK_RECIPIENT_LIMIT per recipient and hour.
     case_id = f"case-{uuid.uuid4()}"
     case = CaseStream(case_id, number=f"2026-{index:07d}")
-    story = [case.created(citizen=a_citizen(email=f"citizen{index}@example.org"))]
+    citizen = a_citizen(email=f"citizen{index}@example.org", phone=phone_of(index))
+    story = [case.created(citizen=citizen)]
     story += [case.status_changed(to=status) for status in LIFECYCLE]
     return case_id, story
 
@@ -214,7 +221,7 @@ async def test_one_email_and_one_sms_per_change_with_the_right_russian_text(
             sms_fields = texts[notification_id(event.meta.event_id, Channel.SMS)]
             assert mail.message["Subject"] == f"Обращение в службу поддержки - {number}"
             assert mail.recipients == (f"citizen{index}@example.org",)
-            assert sms_fields["to"] == "+79161234567"
+            assert sms_fields["to"] == phone_of(index)
             assert f"{PORTAL}/{number}" in mail.body("plain")
             if event.HasField("created"):
                 assert f"зарегистрировано под номером {number}" in mail.body("plain")
@@ -228,7 +235,7 @@ async def test_one_email_and_one_sms_per_change_with_the_right_russian_text(
     journal = await journal_of(kafka_bootstrap, {c for c, _ in cases}, want=2 * len(wanted))
     stages = collections.Counter(e.WhichOneof("payload") for e in journal)
     assert stages == {"requested": len(wanted), "sent": len(wanted)}
-    assert all("+79161234567" not in e.recipient_masked for e in journal)
+    assert all(phone_of(i) not in e.recipient_masked for e in journal for i in range(3))
     assert all("@example.org" in e.recipient_masked or e.recipient_masked.startswith("+***")
                for e in journal)  # fmt: skip
     segments = {e.sent.sms_segments for e in journal if e.WhichOneof("payload") == "sent"
@@ -325,3 +332,78 @@ async def test_kill_9_mid_batch_loses_nothing_and_doubles_nothing(
     for ids in (got_emails, got_sms):
         counts = collections.Counter(ids)
         assert max(counts.values()) <= 2
+
+
+async def test_an_smtp_timeout_after_data_is_resent_once_under_the_same_message_id_and_reported(
+    kafka: AIOKafkaProducer, kafka_bootstrap: str, smtp: SmtpSink, sms: SmsSink,
+    notify_env: dict[str, str], start_notify, private_topic: str,
+) -> None:  # fmt: skip
+    # The server keeps the message and answers after notify stopped waiting: possibly accepted.
+    smtp.stall_next(1, 3.0, at="data")
+    await asyncio.to_thread(
+        start_notify,
+        {**notify_env, "CASEDESK_CASE_EVENTS_TOPIC": private_topic,
+         "CASEDESK_SMTP_DATA_TIMEOUT_S": "0.5"},
+    )  # fmt: skip
+    case_id = f"case-{uuid.uuid4()}"
+    created = CaseStream(case_id, number="2026-0098001").created(
+        citizen=a_citizen(email="stalled@example.org", phone=phone_of(98001))
+    )
+    await produce(kafka, [[created]], private_topic)
+    [email_id] = expected_ids([[created]], Channel.EMAIL)
+    await until(lambda: len(received(smtp, sms, {email_id})[0]) >= 2, 60, "the resend")
+    await asyncio.sleep(1.0)
+    assert received(smtp, sms, {email_id})[0] == [email_id, email_id]  # one Message-ID, twice
+    journal = await journal_of(kafka_bootstrap, {case_id}, want=5)
+    email_entries = [e for e in journal if e.channel == journal_pb2.EMAIL]
+    assert [e.WhichOneof("payload") for e in email_entries] == ["requested", "failed", "sent"]
+    unknown = email_entries[1].failed
+    assert unknown.temporary and "outcome unknown" in unknown.error
+    assert "same Message-ID" in unknown.error
+
+
+async def test_ivan_at_pochta_rf_is_delivered_by_an_smtputf8_server(
+    kafka: AIOKafkaProducer, kafka_bootstrap: str, sms: SmsSink,
+    notify_env: dict[str, str], start_notify, private_topic: str,
+) -> None:  # fmt: skip
+    utf8 = SmtpSink(smtputf8=True).start()
+    try:
+        await asyncio.to_thread(
+            start_notify,
+            {**notify_env, "CASEDESK_CASE_EVENTS_TOPIC": private_topic,
+             "CASEDESK_SMTP_PORT": str(utf8.port)},
+        )  # fmt: skip
+        case = CaseStream(f"case-{uuid.uuid4()}", number="2026-0098002")
+        created = case.created(citizen=a_citizen(email="ivan@почта.рф", phone=phone_of(98002)))
+        await produce(kafka, [[created]], private_topic)
+        [email_id] = expected_ids([[created]], Channel.EMAIL)
+        await until(lambda: bool(received(utf8, sms, {email_id})[0]), 60, "the e-mail")
+        [mail] = [m for m in utf8.snapshot() if email_id in m.message_id]
+        assert mail.recipients == ("ivan@почта.рф",) and mail.smtputf8
+        assert "2026-0098002" in mail.body("plain")
+    finally:
+        utf8.stop()
+
+
+async def test_a_burst_to_one_recipient_is_held_and_merged_to_the_current_status(
+    kafka: AIOKafkaProducer, kafka_bootstrap: str, smtp: SmtpSink, sms: SmsSink,
+    notify_env: dict[str, str], start_notify, private_topic: str,
+) -> None:  # fmt: skip
+    await asyncio.to_thread(
+        start_notify,
+        {**notify_env, "CASEDESK_CASE_EVENTS_TOPIC": private_topic,
+         "CASEDESK_RECIPIENT_LIMIT": "2", "CASEDESK_RECIPIENT_WINDOW_S": "2"},
+    )  # fmt: skip
+    case_id, story = case_story(98003)  # created + five status changes within a second
+    await produce(kafka, [story], private_topic)
+    sms_ids = expected_ids([story], Channel.SMS)
+    # Registration and «В работе» at once; the three statuses in between are replaced by the
+    # last one, «Закрыта», which goes when the window has room.
+    await until(lambda: len(received(smtp, sms, set(sms_ids))[1]) >= 3, 60, "the held SMS")
+    await asyncio.sleep(1.0)
+    assert received(smtp, sms, set(sms_ids))[1] == [sms_ids[0], sms_ids[1], sms_ids[-1]]
+    assert "«Закрыта»" in sms.accepted[-1].fields["text"]
+    journal = await journal_of(kafka_bootstrap, {case_id}, want=2 * (6 + 3 + 4))
+    reasons = [e.failed.error.split(":")[0].split()[0] for e in journal
+               if e.WhichOneof("payload") == "failed" and e.channel == journal_pb2.SMS]  # fmt: skip
+    assert sorted(reasons) == ["held", "superseded", "superseded", "superseded"]

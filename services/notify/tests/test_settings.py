@@ -44,3 +44,23 @@ def test_secrets_never_show_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CASEDESK_SMTP_PASSWORD", "very-secret-password")
     text = repr(load_settings(NotifySettings))
     assert "very-secret" not in text
+
+
+def test_the_robustness_settings_have_their_documented_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CASEDESK_SMTP_HOST", "127.0.0.1")
+    settings = load_settings(NotifySettings)
+    assert (settings.recipient_limit, settings.recipient_window_s) == (10, 3600.0)
+    assert settings.recipient_hold_max == 20
+    assert (settings.smtp_timeout_s, settings.smtp_data_timeout_s) == (10.0, 60.0)
+
+
+def test_a_negative_recipient_limit_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEDESK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("CASEDESK_RECIPIENT_LIMIT", "-1")
+    monkeypatch.setenv("CASEDESK_RECIPIENT_WINDOW_S", "0")
+    with pytest.raises(SettingsError) as error:
+        load_settings(NotifySettings)
+    assert "CASEDESK_RECIPIENT_LIMIT" in str(error.value)
+    assert "CASEDESK_RECIPIENT_WINDOW_S" in str(error.value)

@@ -7,6 +7,7 @@ import pytest
 from casedesk_notify.adapters.senders.base import (
     DeliveryFailure,
     EmailMessage,
+    OutcomeUnknown,
     PermanentFailure,
     TemporaryFailure,
 )
@@ -115,3 +116,40 @@ async def test_authenticates_when_configured() -> None:
     finally:
         sink.stop()
     assert len(sink.snapshot()) == 1
+
+
+async def test_no_reply_to_the_end_of_the_message_is_an_unknown_outcome(
+    smtp_sink: SmtpSink,
+) -> None:
+    # The server keeps the message and answers after the client gave up: the message may well
+    # reach the citizen, so this is not an ordinary temporary failure.
+    sender = sender_for(smtp_sink, data_timeout_s=0.3)
+    smtp_sink.stall_next(1, 2.0, at="data")
+    with pytest.raises(OutcomeUnknown, match="may have been accepted"):
+        await sender.send(MESSAGE)
+    assert len(smtp_sink.snapshot()) == 1
+    await sender.send(MESSAGE)  # the connection was dropped; the next send reconnects
+    await sender.close()
+    assert [m.message_id for m in smtp_sink.snapshot()] == [MESSAGE.message_id] * 2
+
+
+async def test_a_stall_before_the_message_is_sent_is_an_ordinary_temporary_failure(
+    smtp_sink: SmtpSink,
+) -> None:
+    sender = sender_for(smtp_sink, timeout_s=0.3)
+    smtp_sink.stall_next(1, 2.0, at="rcpt")
+    with pytest.raises(TemporaryFailure) as failure:
+        await sender.send(MESSAGE)
+    await sender.close()
+    assert not isinstance(failure.value, OutcomeUnknown)
+    assert smtp_sink.snapshot() == []
+
+
+async def test_the_end_of_the_message_gets_its_own_longer_timeout(smtp_sink: SmtpSink) -> None:
+    # A server that needs longer than a command's timeout to take responsibility for the message
+    # (RFC 5321 4.5.3.2.6) is waited for, rather than given up on and sent the message twice.
+    sender = sender_for(smtp_sink, timeout_s=0.3, data_timeout_s=3.0)
+    smtp_sink.stall_next(1, 0.8, at="data")
+    await sender.send(MESSAGE)
+    await sender.close()
+    assert len(smtp_sink.snapshot()) == 1

@@ -31,6 +31,7 @@ from casedesk_notify.application.batch_handler import BatchHandler
 from casedesk_notify.application.dispatcher import Dispatcher
 from casedesk_notify.application.planning import BatchPlanner
 from casedesk_notify.domain import DeliveryChannel, NotifyPolicy
+from casedesk_notify.domain.recipient_limit import RecipientLimit
 from casedesk_notify.domain.retry import RetryPolicy
 from casedesk_notify.settings import NotifySettings
 from casedesk_notify.wire import journal
@@ -97,6 +98,9 @@ async def run(settings: NotifySettings) -> int:
         dead_letter=park,  # a SourceRecord has the fields of a ConsumerRecord
         journal=journal,
         journal_written=relay.wake,
+        recipients=RecipientLimit(
+            settings.recipient_limit, settings.recipient_window_s, settings.recipient_hold_max
+        ),
     )
     planner = BatchPlanner(
         CaseEventDecoder(deadline_estimator(settings.deadline_policy_version)),
@@ -169,6 +173,7 @@ def build_outlets(
                 username=settings.smtp_username,
                 password=_secret(settings.smtp_password),
                 timeout_s=settings.smtp_timeout_s,
+                data_timeout_s=settings.smtp_data_timeout_s,
                 pool_size=settings.smtp_pool_size,
                 sender=settings.email_from,
                 reply_to=settings.email_reply_to,

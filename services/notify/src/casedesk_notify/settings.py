@@ -46,6 +46,10 @@ class NotifySettings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = Field(default=10.0, gt=0)
+    # The wait for the reply to the end of a message, apart: a timeout there leaves the outcome
+    # unknown (the server may have taken the message) and costs a possible duplicate. RFC 5321
+    # recommends 10 minutes between MTAs; notify's relay queues and answers in milliseconds.
+    smtp_data_timeout_s: float = Field(default=60.0, gt=0)
     # Connections kept open; each message costs ~4 round trips, so parallelism sets throughput.
     smtp_pool_size: int = Field(default=16, ge=1)
     smtp_validate_certs: bool = True
@@ -69,6 +73,13 @@ class NotifySettings(ServiceSettings):
     sms_max_in_flight: int = Field(default=16, ge=1)
     sms_rate_per_s: float = Field(default=50.0, gt=0)
     sms_burst: int = Field(default=100, ge=1)
+
+    # Per recipient (phone number, e-mail address), across cases: at most `recipient_limit`
+    # notices in any `recipient_window_s` (0: no limit); beyond it notices are held, at most
+    # `recipient_hold_max` per recipient, further ones suppressed with a recorded reason.
+    recipient_limit: int = Field(default=10, ge=0)
+    recipient_window_s: float = Field(default=3600.0, gt=0)
+    recipient_hold_max: int = Field(default=20, ge=0)
 
     # Retries of temporary failures
     max_attempts: int = Field(default=8, ge=1)

@@ -15,11 +15,32 @@ from casedesk_runtime.masking import mask_email, mask_phone
 
 
 class DeliveryState(StrEnum):
-    """pending -> sent | dead; a pending delivery is (re)tried until one of the two."""
+    """Where a delivery stands. The first three are open (resumed after a restart), the rest
+    final:
+
+    - `pending`: to be sent, or a temporary failure with a retry due;
+    - `held`: waiting for room in the recipient's window (the per-recipient limit);
+    - `unknown`: the last attempt's outcome is unknown (the provider may have accepted it); it
+      is resent under the same id;
+    - `sent`; `dead`: given up on and dead-lettered;
+    - `superseded`: a held status notice replaced by a later one of the same case;
+    - `suppressed`: beyond the per-recipient cap of held notices, not sent (reason recorded).
+    """
 
     PENDING = "pending"
+    HELD = "held"
+    UNKNOWN = "unknown"
     SENT = "sent"
     DEAD = "dead"
+    SUPERSEDED = "superseded"
+    SUPPRESSED = "suppressed"
+
+    @property
+    def is_open(self) -> bool:
+        return self in _OPEN
+
+
+_OPEN = frozenset({DeliveryState.PENDING, DeliveryState.HELD, DeliveryState.UNKNOWN})
 
 
 Headers = tuple[tuple[str, bytes], ...]
@@ -32,6 +53,11 @@ class RenderedMessage:
     text: str = ""
     html: str = ""  # e-mail only
     sms_segments: int = 0  # SMS only
+
+    @property
+    def kind(self) -> str:
+        """The notice kind (`status_changed`, ...) of `template` (kind@version)."""
+        return self.template.partition("@")[0]
 
 
 @dataclass(frozen=True)
@@ -58,6 +84,7 @@ class Delivery:
     message: RenderedMessage
     source: SourceRecord
     attempts: int = 0
+    unknown_outcomes: int = 0  # attempts whose outcome was unknown: each a possible extra copy
 
     @property
     def recipient_masked(self) -> str:
@@ -70,10 +97,11 @@ def mask_recipient(channel: DeliveryChannel, recipient: str) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of an attempt, to be committed with the journal entries that report it.
+    """The outcome of an attempt (or a decision before one), to be committed with the journal
+    entries that report it.
 
-    `state` PENDING means a temporary failure with a retry due at `at`; SENT and DEAD are final
-    and `at` is when the delivery finished.
+    An open `state` (PENDING, HELD, UNKNOWN) has the next attempt due at `at`; a final one
+    finished at `at`. `error` is the failure or the reason for the decision.
     """
 
     delivery: Delivery
@@ -83,6 +111,7 @@ class Verdict:
     entries: tuple[JournalEntry, ...]
     error: str = ""
     provider_message_id: str = ""
+    unknown_outcomes: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,23 @@
 """Sends pending deliveries: in order per (case, channel), retrying without blocking other cases.
 
 Every (case, channel) pair is a lane with its own task: a citizen gets "В работе" before "Ответ
-готов", while a lane waiting out an SMTP 4xx backoff holds up nobody else. State changes commit
-with their journal entry (see adapters.store). The one window the design cannot close is a crash
-after the provider accepted a message and before `sent` committed: that delivery is sent again on
-restart, with the same Message-ID / client id, so the duplicate is recognisable downstream.
+готов", while a lane waiting out an SMTP 4xx backoff (or the recipient limit, see `admission`)
+holds up nobody else. State changes commit with their journal entry (see adapters.store).
+
+Two ways a message can reach the citizen twice, both under the same Message-ID / client id, so
+the duplicate is recognisable downstream:
+- a crash after the provider accepted a message and before `sent` committed: that delivery is
+  sent again on restart (the window the design cannot close);
+- an attempt whose outcome is unknown (`OutcomeUnknown`: the message was handed over, the answer
+  never came). It is settled deliberately: recorded as `unknown`, reported in the journal and
+  counted, then resent, because a notice that never arrives is worse than a recognisable copy;
+  a later `sent` is counted as a possible duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -17,18 +25,21 @@ from datetime import UTC, datetime, timedelta
 
 from opentelemetry import trace
 
+from casedesk_notify.application.admission import Admission, RecipientGate
 from casedesk_notify.application.deliveries import Delivery, DeliveryState, Verdict
 from casedesk_notify.application.ports import (
     DeadLetter,
     DeliveryFailure,
     DeliveryStates,
     NotificationJournal,
+    OutcomeUnknown,
     Outlet,
     ParkingClosed,
     TemporaryFailure,
 )
 from casedesk_notify.application.verdicts import VerdictWriter
 from casedesk_notify.domain import DeliveryChannel
+from casedesk_notify.domain.recipient_limit import RecipientLimit
 from casedesk_notify.domain.retry import RetryPolicy
 from casedesk_runtime.kafka import extract_trace_context
 
@@ -36,6 +47,11 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 LaneKey = tuple[str, DeliveryChannel]
+# What an unknown outcome's resend keeps, so that a copy that did arrive is recognisable.
+_SAME_ID = {
+    DeliveryChannel.EMAIL: "the same Message-ID",
+    DeliveryChannel.SMS: "the same client message id",
+}
 
 
 class Dispatcher:
@@ -48,7 +64,9 @@ class Dispatcher:
         *,
         journal: NotificationJournal,
         journal_written: Callable[[], None] = lambda: None,
+        recipients: RecipientLimit | None = None,
     ) -> None:
+        """`recipients`: the per-recipient limit (None: none)."""
         self._verdicts = VerdictWriter(store)
         self._journal = journal
         self._outlets = outlets
@@ -60,6 +78,11 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._gate = (
+            RecipientGate(recipients, self._verdicts, journal, journal_written, self._wait_or_stop)
+            if recipients is not None and recipients.limit > 0
+            else None
+        )
 
     def submit(self, deliveries: Iterable[Delivery]) -> None:
         for delivery in deliveries:
@@ -94,7 +117,10 @@ class Dispatcher:
         lane = self._lanes[key]
         try:
             while lane and not self._stopping.is_set():
-                if await self._deliver(lane[0]):
+                admission = await self._gate.admit(lane) if self._gate else Admission.SEND
+                if admission is Admission.STOPPED:
+                    break
+                if admission is Admission.WITHDRAWN or await self._deliver(lane[0]):
                     lane.popleft()
         except ParkingClosed:
             log.warning(
@@ -111,7 +137,7 @@ class Dispatcher:
 
     async def _deliver(self, delivery: Delivery) -> bool:
         """Try until sent or dead (True), or until stopping interrupts a retry wait (False)."""
-        attempts = delivery.attempts
+        attempts, unknown = delivery.attempts, delivery.unknown_outcomes
         parent = extract_trace_context(delivery.source.headers)
         while True:
             attempts += 1
@@ -124,18 +150,22 @@ class Dispatcher:
                     "casedesk.attempt": attempts,
                 },
             ):
-                failure = await self._attempt(delivery, attempts)
+                failure = await self._attempt(delivery, attempts, unknown)
                 if failure is None:
                     return True
+                if isinstance(failure, OutcomeUnknown):
+                    unknown += 1
                 if not failure.temporary or self._retry.gives_up_after(attempts):
-                    await self._give_up(delivery, attempts, failure)
+                    await self._give_up(delivery, attempts, failure, unknown)
                     return True
                 delay = self._retry.delay_after(attempts)
-                await self._record_retry(delivery, attempts, failure, delay)
+                await self._record_retry(delivery, attempts, failure, delay, unknown)
             if await self._wait_or_stop(delay):
                 return False
 
-    async def _attempt(self, delivery: Delivery, attempts: int) -> DeliveryFailure | None:
+    async def _attempt(
+        self, delivery: Delivery, attempts: int, unknown: int
+    ) -> DeliveryFailure | None:
         try:
             receipt = await self._outlets[delivery.channel].send(delivery)
         except DeliveryFailure as failure:
@@ -146,32 +176,44 @@ class Dispatcher:
         now = datetime.now(UTC)
         provider_id = receipt.provider_message_id
         entry = self._journal.sent(delivery, attempts, provider_id, now)
-        await self._verdicts.record(
-            Verdict(delivery, DeliveryState.SENT, attempts, now, (entry,), "", provider_id)
-        )
+        sent = Verdict(delivery, DeliveryState.SENT, attempts, now, (entry,), "", provider_id)
+        await self._verdicts.record(dataclasses.replace(sent, unknown_outcomes=unknown))
         self._journal_written()
         return None
 
     async def _record_retry(
-        self, delivery: Delivery, attempts: int, failure: DeliveryFailure, delay: float
+        self,
+        delivery: Delivery,
+        attempts: int,
+        failure: DeliveryFailure,
+        delay: float,
+        unknown: int,
     ) -> None:
         retry_at = datetime.now(UTC) + timedelta(seconds=delay)
-        entry = self._journal.failed(delivery, attempts, str(failure), True, retry_at)
+        state, error = DeliveryState.PENDING, str(failure)
+        if isinstance(failure, OutcomeUnknown):
+            state = DeliveryState.UNKNOWN
+            error = f"{failure}; resent under {_SAME_ID[delivery.channel]}"
+        entry = self._journal.failed(delivery, attempts, error, True, retry_at)
         await self._verdicts.record(
-            Verdict(delivery, DeliveryState.PENDING, attempts, retry_at, (entry,), str(failure))
+            Verdict(delivery, state, attempts, retry_at, (entry,), error, "", unknown)
         )
         self._journal_written()
         log.warning(
-            "delivery failed, will retry",
+            "delivery outcome unknown, will resend"
+            if state is DeliveryState.UNKNOWN
+            else "delivery failed, will retry",
             extra={
                 "notification_id": delivery.notification_id,
                 "attempt": attempts,
                 "retry_in_s": round(delay, 3),
-                "error": str(failure),
+                "error": error,
             },
         )
 
-    async def _give_up(self, delivery: Delivery, attempts: int, failure: DeliveryFailure) -> None:
+    async def _give_up(
+        self, delivery: Delivery, attempts: int, failure: DeliveryFailure, unknown: int
+    ) -> None:
         error = str(failure)
         # Parked before the verdict commits: a crash in between parks it twice, never zero times.
         # The dead letter waits out a Kafka outage; only a shutdown makes it give up.
@@ -183,7 +225,7 @@ class Dispatcher:
             self._journal.dead_lettered(delivery, attempts, error, now),
         )
         await self._verdicts.record(
-            Verdict(delivery, DeliveryState.DEAD, attempts, now, entries, error)
+            Verdict(delivery, DeliveryState.DEAD, attempts, now, entries, error, "", unknown)
         )
         self._journal_written()
         log.error(

@@ -83,6 +83,18 @@ class NotificationJournal(Protocol):
         self, delivery: Delivery, attempts: int, error: str, now: datetime | None = None
     ) -> JournalEntry: ...
 
+    def decided(
+        self,
+        delivery: Delivery,
+        decision: str,
+        reason: str,
+        retry_at: datetime | None,
+        now: datetime | None = None,
+    ) -> JournalEntry:
+        """A decision that is not a provider's answer: `Held` (due again at `retry_at`),
+        `Superseded` or `Suppressed` (final), with its reason."""
+        ...
+
 
 # -- sending -------------------------------------------------------------------------------
 
@@ -100,9 +112,16 @@ class TemporaryFailure(DeliveryFailure):
 
 
 class PermanentFailure(DeliveryFailure):
-    """Retrying cannot help: SMTP 5xx, gateway 4xx."""
+    """Retrying cannot help: SMTP 5xx, gateway 4xx, an address no configured server can take."""
 
     temporary = False
+
+
+class OutcomeUnknown(TemporaryFailure):
+    """The whole message was handed over and then the answer never came (a timeout or a dropped
+    connection waiting for the reply to the end of an e-mail's data, or for the SMS gateway's
+    response): the provider may have accepted it. The dispatcher records that and resends under
+    the same id, so a copy that did arrive is a recognisable, counted duplicate."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Both record what they accepted (with the instant of acceptance) and can be told to answer with
 temporary failures for a while, so retry behaviour is exercised against real protocols. The SMTP
-server needs the dev dependency aiosmtpd; nothing in the service imports this module.
+server can also stall (accept a message and answer too late, or stall before the message) and
+offer SMTPUTF8 or not. The SMTP server needs the dev dependency aiosmtpd; nothing in the service
+imports this module.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class AcceptedEmail:
     recipients: tuple[str, ...]
     raw: bytes
     peer: tuple[str, int]  # the client's address: one per SMTP connection
+    smtputf8: bool = False  # MAIL FROM carried the SMTPUTF8 parameter
     message_id: str = ""
 
     def __post_init__(self) -> None:
@@ -59,17 +62,32 @@ class _Failures:
     reply: str = "451 4.3.0 Temporary local problem, try later"
 
 
-class SmtpSink:
-    """An aiosmtpd server on 127.0.0.1 (own thread) that keeps every accepted message."""
+@dataclass
+class _Stalls:
+    remaining: int = 0
+    seconds: float = 0.0
+    at: str = "data"  # "data": keep the message, answer late; "rcpt": before any message
 
-    def __init__(self, username: str | None = None, password: str | None = None) -> None:
+
+class SmtpSink:
+    """An aiosmtpd server on 127.0.0.1 (own thread) that keeps every accepted message.
+
+    `smtputf8`: the server offers SMTPUTF8 (RFC 6531); without it, aiosmtpd refuses non-ASCII
+    in MAIL and RCPT, as a strict ASCII server does.
+    """
+
+    def __init__(
+        self, username: str | None = None, password: str | None = None, *, smtputf8: bool = False
+    ) -> None:
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult
 
         self.port = free_port()
         self.accepted: list[AcceptedEmail] = []
         self.refused = 0
+        self.stalled = 0
         self._failures = _Failures()
+        self._stalls = _Stalls()
         self._lock = threading.Lock()
         auth: dict[str, Any] = {}
         if username is not None:
@@ -83,7 +101,9 @@ class SmtpSink:
                 "auth_require_tls": False,
                 "auth_required": True,
             }
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **auth)
+        self._controller = Controller(
+            self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8, **auth
+        )
 
     def start(self) -> SmtpSink:
         self._controller.start()
@@ -96,6 +116,28 @@ class SmtpSink:
         with self._lock:
             self._failures = _Failures(count, reply)
 
+    def stall_next(self, count: int, seconds: float, at: str = "data") -> None:
+        """Stall the next `count` transactions for `seconds`: at "data" the message is kept (the
+        server took responsibility) and the 250 comes too late; at "rcpt" nothing is kept."""
+        with self._lock:
+            self._stalls = _Stalls(count, seconds, at)
+
+    def _stall_at(self, stage: str) -> float:
+        with self._lock:
+            if self._stalls.remaining > 0 and self._stalls.at == stage:
+                self._stalls.remaining -= 1
+                self.stalled += 1
+                return self._stalls.seconds
+        return 0.0
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if stall := self._stall_at("rcpt"):
+            await asyncio.sleep(stall)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self._lock:
             if self._failures.remaining > 0:
@@ -103,10 +145,16 @@ class SmtpSink:
                 self.refused += 1
                 return self._failures.reply
         accepted = AcceptedEmail(
-            time.time(), tuple(envelope.rcpt_tos), envelope.content, tuple(session.peer)
+            time.time(),
+            tuple(envelope.rcpt_tos),
+            envelope.content,
+            tuple(session.peer),
+            smtputf8=bool(envelope.smtp_utf8),
         )
         with self._lock:
             self.accepted.append(accepted)
+        if stall := self._stall_at("data"):
+            await asyncio.sleep(stall)  # accepted, but the client gives up before the 250
         return "250 2.0.0 Message accepted for delivery"
 
     def snapshot(self) -> list[AcceptedEmail]:

@@ -23,7 +23,12 @@ _ACTOR = types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="notify")
 
 
 def _entry(
-    delivery: Delivery, stage: str, attempt: int, now: datetime, **payload: object
+    delivery: Delivery,
+    stage: str,
+    attempt: int,
+    now: datetime,
+    id_stage: str | None = None,
+    **payload: object,
 ) -> JournalEntry:
     meta = new_meta(
         case_id=delivery.case_id,
@@ -32,7 +37,7 @@ def _entry(
         actor=_ACTOR,
         causation_id=delivery.source_event_id,
         correlation_id=delivery.correlation_id,
-        event_id=journal_event_id(delivery.notification_id, stage, attempt),
+        event_id=journal_event_id(delivery.notification_id, id_stage or stage, attempt),
         occurred_at=now,
     )
     event = events_pb2.NotificationEvent(
@@ -98,3 +103,25 @@ def dead_lettered(
     return _entry(
         delivery, "DeadLettered", attempts, now or datetime.now(UTC), dead_lettered=payload
     )
+
+
+def decided(
+    delivery: Delivery,
+    decision: str,
+    reason: str,
+    retry_at: datetime | None,
+    now: datetime | None = None,
+) -> JournalEntry:
+    """A decision of notify's own (the recipient limit): `Held`, `Superseded`, `Suppressed`.
+
+    The topic has no payload for these yet, so they travel as `Failed` whose error starts with
+    the decision (`held: ...`); temporary while the delivery is still to be sent. The event id
+    derives from the decision, so it never collides with an attempt's `Failed`.
+    """
+    payload = events_pb2.Failed(
+        attempt=delivery.attempts, error=reason, temporary=retry_at is not None
+    )
+    if retry_at is not None:
+        payload.retry_at.CopyFrom(to_timestamp(retry_at))
+    moment = now or datetime.now(UTC)
+    return _entry(delivery, "Failed", delivery.attempts, moment, id_stage=decision, failed=payload)

@@ -1,7 +1,8 @@
 """The small interfaces of the senders, and the two ways a send can fail.
 
 Senders translate their provider's answers into `TemporaryFailure` (try again later: SMTP 4xx,
-gateway 5xx or 429, timeouts, refused connections) or `PermanentFailure` (retrying cannot help:
+gateway 5xx or 429, timeouts, refused connections), `OutcomeUnknown` (a temporary failure after
+the whole message was handed over: possibly accepted) or `PermanentFailure` (retrying cannot help:
 SMTP 5xx, gateway 4xx), the failure kinds the application's dispatcher acts on. Error texts must
 never contain the recipient's address or number.
 """
@@ -13,6 +14,7 @@ from typing import Protocol
 
 from casedesk_notify.application.ports import (
     DeliveryFailure,
+    OutcomeUnknown,
     PermanentFailure,
     SendReceipt,
     TemporaryFailure,
@@ -22,6 +24,7 @@ __all__ = [
     "DeliveryFailure",
     "EmailMessage",
     "EmailSender",
+    "OutcomeUnknown",
     "PermanentFailure",
     "SendReceipt",
     "SmsMessage",

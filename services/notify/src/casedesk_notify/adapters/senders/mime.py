@@ -50,9 +50,15 @@ def _body_part(content_type: str, text: str) -> str:
 
 
 def build_message(
-    message: EmailMessage, from_header: str, reply_to: str | None, date: str | None = None
+    message: EmailMessage,
+    from_header: str,
+    reply_to: str | None,
+    date: str | None = None,
+    to: str | None = None,
 ) -> bytes:
-    to = check_recipient(message.to)
+    """The message's bytes; `to`: the recipient as this transaction writes it (an IDNA domain,
+    or UTF-8 under SMTPUTF8, RFC 6532), by default `message.to`."""
+    to = check_recipient(to or message.to)
     # The boundary derives from the Message-ID, so the same notification yields the same bytes.
     boundary = "=_casedesk_" + "".join(ch for ch in message.message_id if ch.isalnum())[:40]
     headers = [
@@ -74,4 +80,5 @@ def build_message(
         f"--{boundary}{CRLF}" + _body_part("text/html", message.html),
         f"--{boundary}--{CRLF}",
     ]
-    return CRLF.join(parts).encode("ascii")
+    # ASCII but for a To header under SMTPUTF8, which RFC 6532 lets carry UTF-8 as it is.
+    return CRLF.join(parts).encode("utf-8")

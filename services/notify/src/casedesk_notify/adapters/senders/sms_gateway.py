@@ -4,7 +4,10 @@ Gateways differ in field names and body encoding, so both are configuration: a J
 HTML form with configurable field names, a bearer token, and the name of the response field that
 carries the provider's message id. The notification id travels as the client message id, so a
 gateway that deduplicates on it absorbs the rare duplicate a crash can cause.
-Status codes decide the failure kind: 5xx, 408 and 429 are temporary, other 4xx permanent.
+Status codes decide the failure kind: 5xx, 408 and 429 are temporary, other 4xx permanent. A
+request that was sent and then got no answer (a timeout after connecting, a dropped connection) is
+`OutcomeUnknown`: the gateway may have taken the SMS, and the resend under the same client id is a
+duplicate a deduplicating gateway drops.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Literal
 import aiohttp
 
 from casedesk_notify.adapters.senders.base import (
+    OutcomeUnknown,
     PermanentFailure,
     SendReceipt,
     SmsMessage,
@@ -53,7 +57,10 @@ class HttpSmsSender:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             self._session = aiohttp.ClientSession(
                 headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self._config.timeout_s),
+                # Connecting has its own limit, so that a timeout there reads as "not sent".
+                timeout=aiohttp.ClientTimeout(
+                    total=self._config.timeout_s, sock_connect=self._config.timeout_s / 2
+                ),
                 connector=aiohttp.TCPConnector(limit=self._config.max_connections),
             )
         return self._session
@@ -82,7 +89,15 @@ class HttpSmsSender:
                 if response.status >= 400:
                     raise PermanentFailure(_describe(response.status, text))
                 return SendReceipt(provider_message_id=self._provider_id(response, text))
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
+            # Not even connected: the gateway cannot have the SMS.
+            raise TemporaryFailure(f"SMS gateway unavailable: {type(error).__name__}") from None
+        except (aiohttp.ServerDisconnectedError, TimeoutError) as error:
+            raise OutcomeUnknown(
+                f"SMS gateway outcome unknown: no answer ({type(error).__name__}); "
+                "it may have accepted the SMS"
+            ) from None
+        except aiohttp.ClientError as error:
             raise TemporaryFailure(f"SMS gateway unavailable: {type(error).__name__}") from None
 
     def _provider_id(self, response: aiohttp.ClientResponse, text: str) -> str:

@@ -133,4 +133,5 @@ def delivery_from(row: sqlite3.Row) -> Delivery:
             headers=decode_headers(row["source_headers"]),
         ),
         attempts=row["attempts"],
+        unknown_outcomes=row["unknown_outcomes"],
     )

@@ -4,6 +4,10 @@ One database holds everything that must change together: the consumed offsets, t
 the delivery states (the dedupe table) and the journal outbox. WAL lets the journal relay read
 while the consumer writes; `synchronous=FULL` makes every commit survive a power cut, `NORMAL`
 only a process crash (kill -9), at a fraction of the fsyncs.
+
+Schema 2 added the delivery states `held`, `unknown`, `superseded`, `suppressed` and the count of
+attempts with an unknown outcome; a schema-1 store is migrated when it is opened (SQLite cannot
+change a CHECK constraint in place, so the deliveries table is rebuilt, in one transaction).
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import pathlib
 import sqlite3
 from typing import Literal
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+OPEN_STATES = "('pending', 'held', 'unknown')"  # resumed after a restart
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS consumed_offsets (
@@ -32,6 +38,15 @@ CREATE TABLE IF NOT EXISTS case_cards (
     resolution_due TEXT,
     tier TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS journal_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key BLOB NOT NULL,
+    value BLOB NOT NULL,
+    headers TEXT NOT NULL
+);
+"""
+
+_DELIVERIES = f"""
 CREATE TABLE IF NOT EXISTS deliveries (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     notification_id TEXT NOT NULL UNIQUE,
@@ -46,8 +61,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
     body_text TEXT,
     body_html TEXT,
     sms_segments INTEGER NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'dead')),
+    state TEXT NOT NULL CHECK (state IN
+        ('pending', 'held', 'unknown', 'sent', 'dead', 'superseded', 'suppressed')),
     attempts INTEGER NOT NULL DEFAULT 0,
+    unknown_outcomes INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     retry_at TEXT,
     provider_message_id TEXT,
@@ -59,13 +76,26 @@ CREATE TABLE IF NOT EXISTS deliveries (
     source_value BLOB,
     source_headers TEXT
 );
-CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (state) WHERE state = 'pending';
-CREATE TABLE IF NOT EXISTS journal_outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    key BLOB NOT NULL,
-    value BLOB NOT NULL,
-    headers TEXT NOT NULL
-);
+CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state) WHERE state IN {OPEN_STATES};
+"""
+
+# Schema 1's deliveries columns: everything but `unknown_outcomes`.
+_V1_COLUMNS = (
+    "seq, notification_id, source_event_id, case_id, case_version, correlation_id, channel, "
+    "recipient, template, subject, body_text, body_html, sms_segments, state, attempts, "
+    "last_error, retry_at, provider_message_id, finished_at, source_topic, source_partition, "
+    "source_offset, source_key, source_value, source_headers"
+)
+
+_FROM_V1 = f"""
+BEGIN IMMEDIATE;
+DROP INDEX IF EXISTS deliveries_pending;
+ALTER TABLE deliveries RENAME TO deliveries_v1;
+{_DELIVERIES}
+INSERT INTO deliveries ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM deliveries_v1;
+DROP TABLE deliveries_v1;
+PRAGMA user_version = 2;
+COMMIT;
 """
 
 
@@ -82,6 +112,8 @@ def connect(
         raise RuntimeError(
             f"notify store {path} has schema {version}, this build knows {SCHEMA_VERSION}"
         )
-    connection.executescript(_SCHEMA)
+    if version == 1:
+        connection.executescript(_FROM_V1)
+    connection.executescript(_SCHEMA + _DELIVERIES)
     connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     return connection

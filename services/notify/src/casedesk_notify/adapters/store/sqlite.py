@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Literal
 
 from casedesk_notify.adapters.store import rows
-from casedesk_notify.adapters.store.schema import connect
+from casedesk_notify.adapters.store.schema import OPEN_STATES, connect
 from casedesk_notify.application.deliveries import (
     ConsumedBatch,
     Delivery,
@@ -87,7 +87,10 @@ class DeliveryStore:
     # -- delivering ------------------------------------------------------------------------
 
     def pending(self) -> list[Delivery]:
-        cursor = self._db.execute("SELECT * FROM deliveries WHERE state = 'pending' ORDER BY seq")
+        """Every delivery still to be sent (pending, held or unknown), in the order consumed."""
+        cursor = self._db.execute(
+            f"SELECT * FROM deliveries WHERE state IN {OPEN_STATES} ORDER BY seq"
+        )
         return [rows.delivery_from(row) for row in cursor]
 
     def state(self, notification_id: str) -> tuple[DeliveryState, int] | None:
@@ -96,11 +99,19 @@ class DeliveryStore:
         ).fetchone()
         return (DeliveryState(row["state"]), row["attempts"]) if row else None
 
+    def unknown_outcomes(self, notification_id: str) -> int:
+        """Attempts of the delivery whose outcome was unknown (each a possible extra copy)."""
+        row = self._db.execute(
+            "SELECT unknown_outcomes FROM deliveries WHERE notification_id = ?",
+            (notification_id,),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
     def record(self, verdicts: Sequence[Verdict]) -> None:
         """Commit the outcomes of attempts, each with its journal entries, in one transaction."""
         with self._transaction() as db:
             for verdict in verdicts:
-                if verdict.state is DeliveryState.PENDING:
+                if verdict.state.is_open:
                     self._retry_later(db, verdict)
                 else:
                     self._finish(db, verdict)
@@ -117,7 +128,12 @@ class DeliveryStore:
     def record_final(
         self,
         delivery: Delivery,
-        state: Literal[DeliveryState.SENT, DeliveryState.DEAD],
+        state: Literal[
+            DeliveryState.SENT,
+            DeliveryState.DEAD,
+            DeliveryState.SUPERSEDED,
+            DeliveryState.SUPPRESSED,
+        ],
         attempts: int,
         finished_at: datetime,
         entries: Sequence[JournalEntry],
@@ -131,11 +147,14 @@ class DeliveryStore:
 
     @staticmethod
     def _retry_later(db: sqlite3.Connection, verdict: Verdict) -> None:
+        """Still to be sent (a retry due, held, or resent after an unknown outcome)."""
         db.execute(
-            "UPDATE deliveries SET attempts = ?, last_error = ?, retry_at = ? "
-            "WHERE notification_id = ? AND state = 'pending'",
+            "UPDATE deliveries SET state = ?, attempts = ?, unknown_outcomes = ?, last_error = ?, "
+            f"retry_at = ? WHERE notification_id = ? AND state IN {OPEN_STATES}",
             (
+                verdict.state.value,
                 verdict.attempts,
+                verdict.unknown_outcomes,
                 verdict.error,
                 verdict.at.isoformat(),
                 verdict.delivery.notification_id,
@@ -144,15 +163,16 @@ class DeliveryStore:
 
     @staticmethod
     def _finish(db: sqlite3.Connection, verdict: Verdict) -> None:
-        """Sent or dead: keep the verdict, drop the message and the personal data in it."""
+        """Final: keep the verdict, drop the message and the personal data in it."""
         db.execute(
-            "UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, "
+            "UPDATE deliveries SET state = ?, attempts = ?, unknown_outcomes = ?, last_error = ?, "
             "provider_message_id = ?, finished_at = ?, recipient = ?, subject = NULL, "
             "body_text = NULL, body_html = NULL, source_value = NULL, source_key = NULL, "
-            "source_headers = NULL WHERE notification_id = ? AND state = 'pending'",
+            f"source_headers = NULL WHERE notification_id = ? AND state IN {OPEN_STATES}",
             (
                 verdict.state.value,
                 verdict.attempts,
+                verdict.unknown_outcomes,
                 verdict.error or None,
                 verdict.provider_message_id or None,
                 verdict.at.isoformat(),
