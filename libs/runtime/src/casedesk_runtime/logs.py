@@ -16,7 +16,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from casedesk_runtime.masking import mask_text
+from casedesk_runtime.masking import mask_field, mask_text
 
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -40,7 +40,7 @@ class JsonFormatter(logging.Formatter):
             entry["span_id"] = format(span_context.span_id, "016x")
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                entry[key] = mask_text(str(value)) if isinstance(value, str) else value
+                entry[key] = mask_field(key, value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exception"] = mask_text(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
