@@ -21,9 +21,7 @@ from casedesk_intake.domain.access_codes import CodeRequested
 from casedesk_intake.domain.acting import Caller
 from casedesk_intake.domain.attachment_rules import AttachmentRules
 from casedesk_intake.domain.citizens import citizen_identity
-from casedesk_intake.domain.errors import InvalidRequest
 from casedesk_intake.domain.field_rules import TextLimits, Violations
-from casedesk_intake.domain.inbound_email import MalformedEmail, parse_email
 from casedesk_intake.domain.replies import (
     Acknowledgement,
     CitizenCase,
@@ -152,24 +150,22 @@ class Intake:
 
     async def ingest_email(self, caller: Caller, request: Request[bytes]) -> MailOutcome:
         caller.frontend.check_channel(Channel.EMAIL)
-        raw = request.checked()
-        try:
-            email = parse_email(raw)
-        except MalformedEmail as problem:
-            raise InvalidRequest([("raw_message", str(problem))]) from None
+        mail = await self._mail.read(request.checked())  # off the event loop, within limits
+        email = mail.email
         self._admission.admit(caller, citizen_identity(email=email.from_address))
-        found = Violations()
-        found.text("raw_message", email.body, self._limits.comment)
-        found.extend(
-            ("raw_message", f"{field} {text}")
-            for field, text in self._attachment_rules.violations(
-                email_uploads(email), "attachments"
+        if mail.ignored is None:  # an ignored message's text and files go nowhere: not checked
+            found = Violations()
+            found.text("raw_message", email.body, self._limits.comment)
+            found.extend(
+                ("raw_message", f"{field} {text}")
+                for field, text in self._attachment_rules.violations(
+                    email_uploads(email), "attachments"
+                )
             )
-        )
-        found.raise_if_any()
+            found.raise_if_any()
         return await self._calls.run(
             caller,
             request,
             self._replies.mail,
-            lambda key: self._mail.ingest(caller, email, request.idempotency_key, key),
+            lambda key: self._mail.ingest(caller, mail, request.idempotency_key, key),
         )

@@ -2,7 +2,11 @@
 
 A reply to support routes to its case by the number in the subject: the regulation asks citizens
 to write "Обращение в службу поддержки - <номер заявки>", and mail clients add "Re:" or keep a bare
-number, so every number-shaped word of the subject is a candidate, the formal one first.
+number, so number-shaped words of the subject are candidates, the formal one first, and only the
+first few of them (each is a lookup at the case service).
+
+The parse is bounded by `MailLimits` (mail_limits.py) and slow even within them (a second for a
+4 MiB HTML message): callers run it off the event loop (application/mail_reading.py).
 """
 
 from __future__ import annotations
@@ -10,13 +14,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from email import policy
+from email.feedparser import BytesFeedParser
 from email.message import EmailMessage
-from email.parser import BytesParser
 from html.parser import HTMLParser
 from typing import Any
 
 from casedesk_intake.domain.identifiers import IdentifierError, normalize_email
+from casedesk_intake.domain.mail_limits import MailLimits, MailOverLimit, guarded_policy
+from casedesk_intake.domain.mail_rules import SCREENED_FIELDS
 from casedesk_intake.domain.wording import EMAIL_SUBJECT_PREFIX
 
 _FORMAL_REFERENCE = re.compile(
@@ -51,19 +56,27 @@ class InboundEmail:
     subject: str
     body: str
     attachments: tuple[InboundAttachment, ...]
+    # The top-level fields that tell who wrote the message (mail_rules.SCREENED_FIELDS), as
+    # (lower-case name, unfolded raw value), in the message's order.
+    marks: tuple[tuple[str, str], ...] = ()
 
-    def case_number_candidates(self) -> list[str]:
-        """Numbers the subject refers to, the formal "Обращение в службу поддержки - N" first."""
+    def case_number_candidates(self, at_most: int | None = None) -> list[str]:
+        """Numbers the subject refers to, the formal "Обращение в службу поддержки - N" first,
+        each once; `at_most` of them."""
         found = [m.group(1) for m in _FORMAL_REFERENCE.finditer(self.subject)]
         found += _CASE_NUMBER.findall(self.subject)
-        return list(dict.fromkeys(found))
+        return list(dict.fromkeys(found))[:at_most]
 
 
-def parse_email(raw: bytes) -> InboundEmail:
+def parse_email(raw: bytes, limits: MailLimits | None = None) -> InboundEmail:
     if not raw.strip():
         raise MalformedEmail("the message is empty")
+    limits = limits or MailLimits()
     try:
-        message = BytesParser(policy=policy.default).parsebytes(raw)
+        limits.check_header_section(raw)
+        parser = BytesFeedParser(policy=guarded_policy(limits))
+        parser.feed(raw)
+        message = parser.close()
         assert isinstance(message, EmailMessage)
         from_name, from_address = _sender(message)
         return InboundEmail(
@@ -73,11 +86,23 @@ def parse_email(raw: bytes) -> InboundEmail:
             subject=" ".join(_printable(str(message.get("subject", ""))).split()),
             body=_body_text(message),
             attachments=tuple(_attachments(message)),
+            marks=_marks(message),
         )
     except MalformedEmail:
         raise
+    except MailOverLimit as over:
+        raise MalformedEmail(str(over)) from None
     except Exception as error:  # the stdlib parser raises many types on hostile input
         raise MalformedEmail(f"the message cannot be parsed ({type(error).__name__})") from None
+
+
+def _marks(message: EmailMessage) -> tuple[tuple[str, str], ...]:
+    # Raw values: screening reads tokens, and the structured parser is what limits guard against.
+    return tuple(
+        (name.lower(), " ".join(str(value).split()))
+        for name, value in message.raw_items()
+        if name.lower() in SCREENED_FIELDS
+    )
 
 
 def _sender(message: EmailMessage) -> tuple[str, str]:

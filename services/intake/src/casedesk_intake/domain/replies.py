@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from casedesk_intake.domain.cases import Case, CaseSummary
+from casedesk_intake.domain.mail_rules import MailIgnored
 from casedesk_vocabulary.enums import ActorKind, Channel, Status
 from casedesk_vocabulary.wording import status_label
 
@@ -88,10 +89,12 @@ class CitizenCaseList:
 
 @dataclass(frozen=True)
 class MailOutcome:
-    """A message from the e-mail gateway became a new case or a comment on a known one."""
+    """A message from the e-mail gateway became a new case or a comment on a known one, or was
+    left alone (automatic, list or forged mail: domain/mail_rules.py)."""
 
     created: Acknowledgement | None = None
     commented: CitizenCase | None = None
+    ignored: MailIgnored | None = None
 
 
 def label_of(status: Status | None) -> str:

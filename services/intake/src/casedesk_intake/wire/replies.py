@@ -9,6 +9,7 @@ from __future__ import annotations
 from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk_intake.domain.access_codes import CodeRequested
+from casedesk_intake.domain.mail_rules import IgnoredReason, MailIgnored
 from casedesk_intake.domain.replies import (
     Acknowledgement,
     CitizenCase,
@@ -114,6 +115,10 @@ def mail_outcome_message(reply: MailOutcome) -> intake_pb2.IngestEmailResponse:
         return intake_pb2.IngestEmailResponse(created=acknowledgement_message(reply.created))
     if reply.commented is not None:
         return intake_pb2.IngestEmailResponse(commented=citizen_case_message(reply.commented))
+    if reply.ignored is not None:
+        reason = intake_pb2.MailIgnored.Reason.Value(reply.ignored.reason.value)
+        ignored = intake_pb2.MailIgnored(reason=reason, detail=reply.ignored.detail)
+        return intake_pb2.IngestEmailResponse(ignored=ignored)
     return intake_pb2.IngestEmailResponse()
 
 
@@ -123,6 +128,9 @@ def mail_outcome(message: intake_pb2.IngestEmailResponse) -> MailOutcome:
         return MailOutcome(created=acknowledgement(message.created))
     if outcome == "commented":
         return MailOutcome(commented=citizen_case(message.commented))
+    if outcome == "ignored":
+        reason = IgnoredReason(intake_pb2.MailIgnored.Reason.Name(message.ignored.reason))
+        return MailOutcome(ignored=MailIgnored(reason, message.ignored.detail))
     return MailOutcome()
 
 
