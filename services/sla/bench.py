@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from casedesk.case.v1 import events_pb2 as case_events
+from casedesk_deadlines import DEFAULT_POLICY_VERSION
 from casedesk_runtime.testing.case_events import CaseStream
 from casedesk_sla.adapters.store import SqliteClockStore
 from casedesk_sla.adapters.system_clock import SystemClock
@@ -79,7 +80,7 @@ class Bench:
         watermarks.set_caught_up(PARTITION, True)
         self.lateness_ms: list[float] = []
         self.engine = SlaEngine(
-            SlaBook(PolicyRegistry("2023.1")),
+            SlaBook(PolicyRegistry(DEFAULT_POLICY_VERSION)),
             self.store,
             self.clock,
             watermarks,
@@ -165,7 +166,7 @@ def restart_phase(db: Path) -> dict[str, float]:
 def load_only(db: Path) -> None:
     started = time.perf_counter()
     store = SqliteClockStore(db)
-    book = SlaBook(PolicyRegistry("2023.1"), is_retired=store.is_retired)
+    book = SlaBook(PolicyRegistry(DEFAULT_POLICY_VERSION), is_retired=store.is_retired)
     store.load(book)
     elapsed = time.perf_counter() - started
     print(json.dumps({"load_s": elapsed, "rss_mb": rss_mb(), "clocks": 2 * len(book.table)}))

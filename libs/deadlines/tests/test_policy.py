@@ -29,12 +29,13 @@ CHANNELS = ("PORTAL_CHAT", "PERSONAL_ACCOUNT", "EMAIL", "PHONE", "SOCIAL", "MFC"
 
 def test_shipped_versions() -> None:
     assert policy_versions() == ("2023.1", "2026.1", "test-seconds")
-    assert DEFAULT_POLICY_VERSION == "2023.1"
-    assert default_policy().version == "2023.1"
+    # DESIGN.md "Deadlines": 2026.1 is the default for new cases.
+    assert DEFAULT_POLICY_VERSION == "2026.1"
+    assert default_policy().version == "2026.1"
 
 
-def test_default_policy_matches_the_2023_regulation() -> None:
-    policy = default_policy()
+def test_policy_2023_1_matches_the_2023_regulation() -> None:
+    policy = load_policy("2023.1")
 
     def spec(channel: str, kind: TargetKind) -> tuple[Unit, timedelta] | None:
         target = policy.find_target(channel, kind)
@@ -68,6 +69,29 @@ def test_default_policy_matches_the_2023_regulation() -> None:
         "MFC": (None, (Unit.WORKING_DAYS, timedelta(days=1))),
     }
     assert all(target.warning_fraction == 0.8 for target in _targets(policy.version))
+    assert policy.category_targets == {}  # a sign-in problem waits as long as its channel
+
+
+def test_the_default_policy_differs_from_2023_1_where_the_seed_says_so() -> None:
+    old, new = load_policy("2023.1"), default_policy()
+
+    changed = {
+        (channel, kind)
+        for channel in old.channels
+        for kind in TargetKind
+        if old.find_target(channel, kind) != new.find_target(channel, kind)
+    }
+    assert changed == {("SOCIAL", TargetKind.FIRST_RESPONSE)}
+    social = new.target("SOCIAL", TargetKind.FIRST_RESPONSE)
+    assert (social.unit, social.amount) == (Unit.WALL_CLOCK, timedelta(hours=2))
+    assert {
+        category: {kind: (t.unit, t.amount) for kind, t in targets.items()}
+        for category, targets in new.category_targets.items()
+    } == {
+        "REGISTRATION_SIGN_IN": {
+            TargetKind.RESOLUTION: (Unit.WALL_CLOCK, timedelta(hours=24)),
+        },
+    }
 
 
 def test_test_seconds_policy_covers_every_channel_in_seconds() -> None:
@@ -88,6 +112,7 @@ def _targets(version: str) -> list[Target]:
 
 
 def test_policies_are_cached() -> None:
+    assert default_policy() is load_policy("2026.1")
     assert load_policy("2023.1") is load_policy("2023.1")
 
 

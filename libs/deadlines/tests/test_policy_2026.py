@@ -36,6 +36,33 @@ def test_social_first_response_runs_on_the_wall_clock_on_a_holiday(deadlines: De
     assert old.first_response_due == at(2026, 1, 12, 11, 0)
 
 
+@pytest.mark.parametrize(
+    ("registered_at", "due"),
+    [
+        # 2023.1's business-hours scenarios (test_acceptance.py), now 2 hours round the clock.
+        pytest.param(at(2024, 12, 28, 17, 30), at(2024, 12, 28, 19, 30), id="working-saturday"),
+        pytest.param(at(2025, 6, 11, 16, 0), at(2025, 6, 11, 18, 0), id="eve-of-russia-day"),
+        pytest.param(at(2025, 11, 1, 16, 30), at(2025, 11, 1, 18, 30), id="shortened-saturday"),
+        pytest.param(at(2025, 11, 8, 23, 30), at(2025, 11, 9, 1, 30), id="saturday-night"),
+    ],
+)
+def test_social_first_response_is_2_hours_whatever_the_day(
+    deadlines: Deadlines, registered_at: datetime, due: datetime
+) -> None:
+    assert deadlines.compute("SOCIAL", registered_at).first_response_due == due
+
+
+def test_a_social_first_response_paused_keeps_wall_clock_time(deadlines: Deadlines) -> None:
+    # Started Friday 17:00, paused 17:30: 1.5 h remain; resumed Saturday 12:00 -> 13:30 (2023.1:
+    # Monday 10:30, the weekend did not count).
+    target = deadlines.policy.target("SOCIAL", TargetKind.FIRST_RESPONSE)
+    remaining = target.remaining(at(2025, 10, 24, 17, 0), at(2025, 10, 24, 17, 30))
+    assert remaining == timedelta(hours=1, minutes=30)
+    assert target.resume(remaining, at(2025, 10, 25, 12, 0)) == at(2025, 10, 25, 13, 30)
+    # The warning at 80% of 2 hours: 96 minutes.
+    assert target.warn_at(at(2025, 6, 11, 16, 0)) == at(2025, 6, 11, 17, 36)
+
+
 def test_a_sign_in_problem_by_email_is_answered_within_24_wall_clock_hours(
     deadlines: Deadlines,
 ) -> None:
@@ -105,3 +132,11 @@ def test_malformed_category_sections_are_refused(section: str, message: str) -> 
     with pytest.raises(PolicyFormatError, match=message):
         # A bare key must come before the first table: the section goes between head and channel.
         parse_policy(HEAD + section + "\n" + CHANNEL)
+
+
+def test_the_default_deadlines_are_2026_1() -> None:
+    # What intake and notify compute with when no version is configured.
+    default = Deadlines()
+    due = default.compute("EMAIL", at(2026, 3, 13, 15, 0), SIGN_IN)
+    assert (due.policy_version, due.resolution_due) == ("2026.1", at(2026, 3, 14, 15, 0))
+    assert default.compute("SOCIAL", at(2026, 1, 3, 10, 0)).first_response_due == at(2026, 1, 3, 12)

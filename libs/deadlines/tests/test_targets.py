@@ -4,9 +4,18 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from casedesk_deadlines import MOSCOW, NaiveDatetimeError, Target, Unit, default_policy
+from casedesk_deadlines import (
+    MOSCOW,
+    NaiveDatetimeError,
+    Target,
+    Unit,
+    default_policy,
+    load_policy,
+)
 
 POLICY = default_policy()
+# The policy cases opened before 2026.1 keep: its SOCIAL first response is 2 business hours.
+POLICY_2023 = load_policy("2023.1")
 CALENDAR = POLICY.calendar
 
 
@@ -67,7 +76,7 @@ def test_remaining_is_never_negative_and_skewed_pauses_spend_nothing() -> None:
 
 
 def test_elapsed_fraction() -> None:
-    countdown = POLICY.target("SOCIAL", "FIRST_RESPONSE").start(msk(2025, 10, 24, 17))
+    countdown = POLICY_2023.target("SOCIAL", "FIRST_RESPONSE").start(msk(2025, 10, 24, 17))
 
     # 1 business hour of 2 is spent by Friday 18:00 and nothing more over the weekend.
     assert countdown.elapsed_fraction(msk(2025, 10, 26, 12)) == 0.5

@@ -10,6 +10,7 @@ import itertools
 from datetime import UTC, datetime
 from typing import Any
 
+from casedesk_deadlines import MOSCOW
 from casedesk_runtime.testing.case_events import CaseStream
 from casedesk_sla.domain import (
     CaseOpened,
@@ -37,8 +38,10 @@ class CaseHistory:
         version = next(self._versions)
         return self.case_id, version, at, f"{self.case_id}/e{version}", "corr-1"
 
-    def opened(self, at: int, channel: str = "PORTAL_CHAT", tier: str = "L1") -> CaseOpened:
-        return CaseOpened(*self._common(at), channel=channel, tier=tier)
+    def opened(
+        self, at: int, channel: str = "PORTAL_CHAT", tier: str = "L1", category: str = ""
+    ) -> CaseOpened:
+        return CaseOpened(*self._common(at), channel=channel, tier=tier, category=category)
 
     def status(
         self, at: int, from_status: str, to_status: str, by_citizen: bool = False
@@ -52,6 +55,11 @@ class CaseHistory:
 
     def tier(self, at: int, tier: str) -> TierChanged:
         return TierChanged(*self._common(at), tier=tier)
+
+
+def msk(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
+    """A Moscow wall-clock instant, in microseconds."""
+    return to_micros(datetime(year, month, day, hour, minute, tzinfo=MOSCOW))
 
 
 def moment(at: int) -> datetime:

@@ -29,6 +29,20 @@ def test_created_starts_at_registration_with_channel_and_tier():
     assert (fact.at, fact.channel, fact.tier, fact.case_version) == (T0, "SOCIAL", "L2", 1)
 
 
+def test_created_carries_the_category_and_none_when_unstated_or_unknown():
+    def category(value: int) -> str:
+        event = case_stream("c-1").created()
+        event.created.category = value  # type: ignore[assignment]
+        fact = case_fact(event)
+        assert isinstance(fact, CaseOpened)
+        return fact.category
+
+    assert category(types_pb2.REGISTRATION_SIGN_IN) == "REGISTRATION_SIGN_IN"
+    assert category(types_pb2.CATEGORY_UNSPECIFIED) == ""
+    # A category newer than this release: the channel's targets, never a case without clocks.
+    assert category(99) == ""
+
+
 def test_only_public_specialist_comments_are_replies():
     specialist = case_fact(case_stream("c-1").commented(public=True, version=2))
     note = case_fact(case_stream("c-1").commented(public=False, version=2))

@@ -7,19 +7,23 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sla_builders import SECOND, T0, case_stream, moment
+from sla_builders import SECOND, T0, case_stream, moment, msk
 
 from casedesk.sla.v1 import events_pb2 as sla_events
-from casedesk_runtime.testing.case_events import CaseEvent
+from casedesk_runtime.testing.case_events import CaseEvent, CaseStream
 from casedesk_sla.adapters.store import OutboxRow, SqliteClockStore
 from casedesk_sla.application.engine import ConsumedEvent, SlaEngine
 from casedesk_sla.application.watermarks import Watermarks
 from casedesk_sla.domain import PolicyRegistry, SlaBook
+from casedesk_sla.settings import SlaSettings
 from casedesk_sla.testing import ManualClock
 from casedesk_sla.wire.case_events import case_fact, event_time
-from casedesk_vocabulary.enums import ActorKind, Status
+from casedesk_vocabulary.enums import ActorKind, Category, Channel, Status
 
 TOPIC = "case.events.v1"
+HOUR = 3600 * SECOND
+# The policy the service starts new clocks under when none is configured (2026.1).
+DEFAULT_POLICY = SlaSettings().sla_policy_version
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 PARTITIONS = [(TOPIC, 0), (TOPIC, 1)]
 
@@ -296,3 +300,81 @@ def test_lagging_partition_holds_alarms_at_its_event_time(db: Path, clock: Manua
     # Partition 1 is read only up to T0 + 1 s: nothing after that instant may fire yet.
     assert [e.WhichOneof("payload") for e in held] == ["started", "started"]
     assert [e.WhichOneof("payload") for e in released].count("breached") == 4
+
+
+def by_kind(events: list[sla_events.SlaEvent]) -> dict[tuple[str, str, str], sla_events.SlaEvent]:
+    """(case, target, kind) -> the event, for the events of one publish round."""
+    return dict(zip(summary(events), events, strict=True))
+
+
+def sign_in_email(case_id: str, at: int) -> tuple[CaseStream, list[CaseEvent]]:
+    """A sign-in problem by e-mail, taken up an hour later and put to the citizen after three."""
+    case = case_stream(case_id, at, channel=Channel.EMAIL)
+    return case, [
+        case.created(category=Category.REGISTRATION_SIGN_IN),
+        case.status_changed(to=Status.IN_PROGRESS, at=moment(at + HOUR)),
+        case.status_changed(to=Status.WAITING_FOR_CITIZEN, at=moment(at + 3 * HOUR)),
+    ]
+
+
+def test_a_case_opened_under_2023_1_keeps_it_after_the_default_changed(
+    db: Path, clock: ManualClock
+):
+    friday_15 = msk(2026, 3, 13, 15, 0)
+    clock.set(friday_15 + 3 * HOUR)
+    old = Service(db, clock, policy="2023.1")  # the release before 2026.1 became the default
+    email, story = sign_in_email("email-1", friday_15)
+    old.consume(0, *story)
+    old.consume(
+        1, case_stream("social-1", msk(2026, 3, 13, 17, 0), channel=Channel.SOCIAL).created()
+    )
+    started = by_kind(old.published())
+    del old
+
+    sunday_noon = msk(2026, 3, 15, 12, 0)
+    clock.set(sunday_noon)
+    new = Service(db, clock, policy=DEFAULT_POLICY)
+    answered = email.status_changed(
+        to=Status.IN_PROGRESS, by=ActorKind.CITIZEN, at=moment(sunday_noon)
+    )
+    new.consume(0, answered, sign_in_email("email-2", sunday_noon)[1][0])
+    clock.set(msk(2026, 3, 16, 11, 0))
+    new.engine.tick()
+    after = by_kind(new.published())
+
+    # Opened under 2023.1, the sign-in e-mail counted 3 working days: 3 of its 81 hours spent by
+    # the pause (Friday 15:00-18:00), 78 left from Monday 00:00 -> Thursday 06:00.
+    assert started["email-1", "RESOLUTION", "started"].due_at.ToMicroseconds() == msk(2026, 3, 19)
+    resumed = after["email-1", "RESOLUTION", "resumed"]
+    assert resumed.due_at.ToMicroseconds() == msk(2026, 3, 19, 6, 0)
+    assert resumed.policy_version == "2023.1"
+    # The social case's 2 business hours: 1 on Friday, 1 on Monday -> its breach at 10:00.
+    breach = after["social-1", "FIRST_RESPONSE", "breached"]
+    assert breach.due_at.ToMicroseconds() == msk(2026, 3, 16, 10, 0)
+    assert breach.policy_version == "2023.1"
+    # A case opened now starts under 2026.1: its sign-in problem is due 24 hours later.
+    fresh = after["email-2", "RESOLUTION", "started"]
+    assert fresh.due_at.ToMicroseconds() == sunday_noon + 24 * HOUR
+    assert fresh.policy_version == "2026.1"
+
+
+def test_store_of_an_earlier_release_gains_the_category_column(db: Path, clock: ManualClock):
+    friday_15 = msk(2026, 3, 13, 15, 0)
+    clock.set(friday_15 + 3 * HOUR)
+    old = Service(db, clock, policy="2023.1")
+    old.consume(0, *sign_in_email("email-1", friday_15)[1])
+    old.store.close()
+    with contextlib.closing(sqlite3.connect(db)) as raw:  # as the previous release created it
+        raw.execute("ALTER TABLE sla_case DROP COLUMN category")
+
+    upgraded = Service(db, clock, policy=DEFAULT_POLICY)
+    upgraded.consume(0, *sign_in_email("email-2", friday_15 + 3 * HOUR)[1])
+    restarted = Service(db, clock, policy=DEFAULT_POLICY)
+
+    table = restarted.engine.book.table
+    categories = {case_id: table.category_of(case) for case_id, case in table.index.items()}
+    # The earlier release's clocks started on the channel's targets: no category keeps them there.
+    assert categories == {"email-1": "", "email-2": "REGISTRATION_SIGN_IN"}
+    with contextlib.closing(sqlite3.connect(db)) as raw:
+        stored = dict(raw.execute("SELECT case_id, category FROM sla_case"))
+    assert stored == categories

@@ -13,10 +13,11 @@ from casedesk_sla.application.engine import ConsumedEvent, SlaEngine
 from casedesk_sla.application.watermarks import Watermarks
 from casedesk_sla.domain import PolicyRegistry, SlaBook, SlaKind
 from casedesk_sla.replaying import merge_partitions, replay
+from casedesk_sla.settings import SlaSettings
 from casedesk_sla.testing import ManualClock
 from casedesk_sla.wire.case_events import case_fact, event_time
 from casedesk_sla.wire.sla_events import sla_event
-from casedesk_vocabulary.enums import ActorKind, Channel, Status, Tier
+from casedesk_vocabulary.enums import ActorKind, Category, Channel, Status, Tier
 
 TOPIC = "case.events.v1"
 # What a specialist or the citizen may do next, by status (the case service's lifecycle).
@@ -29,10 +30,16 @@ MOVES = {
 }
 
 
-def history(case_id: str, start: int, choices: list[tuple[int, int]]) -> list:
+def history(
+    case_id: str,
+    start: int,
+    choices: list[tuple[int, int]],
+    channel: Channel = Channel.PORTAL_CHAT,
+    category: Category = Category.TECHNICAL_FAULT,
+) -> list:
     """A lifecycle-respecting event list for one case, driven by (delay, choice) pairs."""
-    case = case_stream(case_id, start, channel=Channel.PORTAL_CHAT)
-    events = [case.created()]
+    case = case_stream(case_id, start, channel=channel)
+    events = [case.created(category=category)]
     status, at = "REGISTERED", start
     for delay, choice in choices:
         moves = MOVES[status]
@@ -62,7 +69,9 @@ cases = st.lists(
 )
 
 
-def live_run(db: Path, partitions: list[list], end: int) -> dict[str, bytes]:
+def live_run(
+    db: Path, partitions: list[list], end: int, policy: str = "test-seconds"
+) -> dict[str, bytes]:
     """Feed the log as the service would see it: ticks of the wall clock between events."""
     clock = ManualClock(T0)
     store = SqliteClockStore(db)
@@ -71,7 +80,7 @@ def live_run(db: Path, partitions: list[list], end: int) -> dict[str, bytes]:
     watermarks.assign(keys)
     for key in keys:
         watermarks.set_caught_up(key, True)
-    engine = SlaEngine(SlaBook(PolicyRegistry("test-seconds")), store, clock, watermarks)
+    engine = SlaEngine(SlaBook(PolicyRegistry(policy)), store, clock, watermarks)
     offsets = dict.fromkeys(keys, 0)
     where = {id(e): (p, e) for p, events in enumerate(partitions) for e in events}
     for event in merge_partitions(partitions):
@@ -137,6 +146,43 @@ def test_a_backlog_after_an_outage_decides_what_live_service_would(tmp_path_fact
     live = live_run(tmp_path_factory.mktemp("live") / "sla.sqlite3", partitions, end)
 
     assert backlog == live
+
+
+HOUR = 3600 * SECOND
+# Cases of every channel and category, hours apart, over weekends: the regulation's units and the
+# category targets of 2026.1, not only the test policy's seconds.
+regulated_cases = st.lists(
+    st.tuples(
+        st.integers(0, 30 * HOUR),
+        st.sampled_from(list(Channel)),
+        st.sampled_from(list(Category)),
+        st.lists(st.tuples(st.integers(0, 20 * HOUR), st.integers(0, 3)), max_size=6),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(regulated_cases)
+def test_replay_reproduces_the_live_events_under_the_default_policy(
+    tmp_path_factory, generated
+) -> None:
+    partitions: list[list] = [[], []]
+    for number, (offset, channel, category, choices) in enumerate(generated):
+        events = history(f"case-{number}", T0 + offset, choices, channel, category)
+        partitions[number % 2].extend(events)
+    partitions = [sorted(events, key=event_time) for events in partitions]
+    end = T0 + 10 * 24 * HOUR
+    policy = SlaSettings().sla_policy_version
+    live = live_run(tmp_path_factory.mktemp("live") / "sla.sqlite3", partitions, end, policy)
+
+    replayed = replay(merge_partitions(partitions), PolicyRegistry(policy), end + 1)
+
+    assert {f.event_id: sla_event(f).SerializeToString() for f in replayed.facts} == live
+    assert {f.policy_version for f in replayed.facts} == {"2026.1"}
 
 
 def test_another_policy_answers_what_if() -> None:

@@ -1,10 +1,10 @@
-"""SLA deadline arithmetic for Casedesk, shared by the SLA service and intake.
+"""SLA deadline arithmetic for Casedesk, shared by the SLA service, intake and notify.
 
 Moscow time on the Russian production calendar; units: wall clock, hours counted on working
 days, business hours and N working days; versioned channel policies shipped as TOML files.
 
     deadlines = Deadlines()  # default policy, calendar without overrides
-    deadlines.compute("EMAIL", registered_at)  # CaseDeadlines(first_response_due=..., ...)
+    deadlines.compute("EMAIL", registered_at, category)  # CaseDeadlines(first_response_due=...)
     target = deadlines.policy.target("SOCIAL", "FIRST_RESPONSE")
     target.due(start), target.warn_at(start)
 """

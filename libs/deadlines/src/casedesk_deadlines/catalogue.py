@@ -12,7 +12,9 @@ from casedesk_deadlines.calendar import ProductionCalendar
 from casedesk_deadlines.errors import PolicyFormatError, UnknownPolicyError
 from casedesk_deadlines.policy import Policy, parse_policy
 
-DEFAULT_POLICY_VERSION = "2023.1"
+# The policy new cases are opened under (DESIGN.md "Deadlines"). Cases keep the version they were
+# opened under: whoever stores a case's clocks stores its version and loads that one, never this.
+DEFAULT_POLICY_VERSION = "2026.1"
 _POLICY_DIR = "policies"
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 

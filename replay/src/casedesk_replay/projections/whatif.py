@@ -164,5 +164,10 @@ class WhatIfClocks:
         self.refused = state.get("refused", 0)
         self.last_event_at = state.get("last_event_at")
         table = ClockTable()
-        restore_rows(table, state["open"].values())
+        try:
+            restore_rows(table, state["open"].values())
+        except ValueError as error:  # rows of another layout (2026.1 added the case's category)
+            raise ValueError(
+                f"the checkpoint's what-if state is of an earlier release ({error}); delete it"
+            ) from error
         self._book = self._new_book(table)

@@ -1,7 +1,8 @@
 """The SLA events the SLA service publishes for a synthetic case, under a policy, up to `as_of`.
 
 Driven by the case's events in order (start at registration; pause, resume and meet by the
-rules of DESIGN.md "Deadlines"); due instants come from the deadline library's countdowns.
+rules of DESIGN.md "Deadlines"); due instants come from the deadline library's countdowns, for
+the case's channel and category.
 Warnings are not emitted: no projection here depends on them.
 """
 
@@ -32,11 +33,14 @@ class _Clock:
 def sla_events(case: list[ce.CaseEvent], policy: Policy, as_of: datetime) -> Iterator[se.SlaEvent]:
     created = case[0]
     channel = types_pb2.Channel.Name(created.created.channel)
+    # A policy may set targets by category (2026.1: sign-in problems within 24 h), as the SLA
+    # service looks them up.
+    category = types_pb2.Category.Name(created.created.category)
     start = from_timestamp(created.created.registered_at).astimezone(as_of.tzinfo)
     clocks = [
         _Clock(kind, target.start(start))
         for kind in TargetKind
-        if (target := policy.find_target(channel, kind)) is not None
+        if (target := policy.find_target(channel, kind, category)) is not None
     ]
     emit = _Emitter(created.meta.case_id, created.created.channel, policy)
     for clock in clocks:

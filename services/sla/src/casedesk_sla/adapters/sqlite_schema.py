@@ -7,7 +7,8 @@ import sqlite3
 from casedesk_sla.domain.rows import CASE_FIELDS
 from casedesk_sla.domain.table import ClockTable
 
-# Per case, named after the row's fields (domain.rows): NULL trace_context when none.
+# Per case, named after the row's fields (domain.rows): NULL trace_context when none, '' category
+# when none.
 CASE_COLUMNS = CASE_FIELDS
 # Per clock, named after the table's columns; instants and amounts are in microseconds.
 CLOCK_COLUMNS = ClockTable.CLOCK_FIELDS
@@ -19,6 +20,7 @@ SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sla_case (
     case_id TEXT PRIMARY KEY,
     channel TEXT NOT NULL,
+    category TEXT NOT NULL DEFAULT '',
     tier TEXT NOT NULL,
     policy_version TEXT NOT NULL,
     case_version INTEGER NOT NULL,
@@ -52,6 +54,12 @@ def upgrade(db: sqlite3.Connection) -> None:
     case_columns = {row[1] for row in db.execute("PRAGMA table_info(sla_case)")}
     # Clocks stored before warnings and breaches kept their cause's trace or correlation id have
     # NULL there: they fire without one, as they would have before.
-    for column, kind in (("trace_context", "BLOB"), ("correlation_id", "TEXT")):
+    # Clocks stored before policies had category targets started on their channel's targets: ''
+    # (no category) keeps them on those, whichever policy version they run under.
+    for column, kind in (
+        ("trace_context", "BLOB"),
+        ("correlation_id", "TEXT"),
+        ("category", "TEXT NOT NULL DEFAULT ''"),
+    ):
         if column not in case_columns:
             db.execute(f"ALTER TABLE sla_case ADD COLUMN {column} {kind}")

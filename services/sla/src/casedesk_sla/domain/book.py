@@ -127,10 +127,18 @@ class SlaBook:
 
     def _open(self, fact: CaseOpened, out: list[SlaFact]) -> None:
         policy = self.policies.current
+        category = fact.category or None
         # Looked up before anything changes: an unknown channel raises and leaves no trace.
-        targets = [(kind, policy.find_target(fact.channel, kind.value)) for kind in TARGETS]
+        targets = [
+            (kind, policy.find_target(fact.channel, kind.value, category)) for kind in TARGETS
+        ]
         case = self.table.add_case(
-            fact.case_id, fact.channel, fact.tier, policy.version, fact.case_version
+            fact.case_id,
+            fact.channel,
+            fact.tier,
+            policy.version,
+            fact.case_version,
+            category=fact.category,
         )
         for kind, target in targets:
             if target is not None:

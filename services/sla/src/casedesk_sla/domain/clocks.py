@@ -152,7 +152,9 @@ class ClockKeeper:
     def _target(self, slot: int) -> Target:
         case = slot >> 1
         table = self._table
-        return self._policies.target(table.policy_of(case), table.channel_of(case), target_of(slot))
+        return self._policies.target(
+            table.policy_of(case), table.channel_of(case), table.category_of(case), target_of(slot)
+        )
 
     def _fact(
         self,

@@ -12,7 +12,8 @@ from enum import StrEnum
 from casedesk_sla.domain.instants import Micros
 from casedesk_vocabulary.enums import DeadlineTarget, Status
 
-# Case facts name statuses, channels and tiers by their vocabulary member's name (= value).
+# Case facts name statuses, channels, categories and tiers by their vocabulary member's name
+# (= value).
 WAITING_FOR_CITIZEN = Status.WAITING_FOR_CITIZEN.value
 RESOLVING_STATUSES = frozenset({Status.ANSWER_READY.value, Status.CLOSED.value})
 
@@ -33,6 +34,9 @@ class CaseFact:
 class CaseOpened(CaseFact):
     channel: str  # a casedesk_vocabulary Channel name, the key of the policy's channel table
     tier: str
+    # A casedesk_vocabulary Category name, "" when the case has none: a policy may set targets
+    # by category (2026.1: sign-in problems answered within 24 hours whatever the channel).
+    category: str = ""
 
 
 @dataclass(frozen=True, slots=True)

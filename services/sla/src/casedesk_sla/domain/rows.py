@@ -14,14 +14,16 @@ from typing import Any
 from casedesk_sla.domain import trace_context
 from casedesk_sla.domain.table import ClockTable
 
-# `trace_context`: the packed W3C context of the event that set the clocks running (None if none);
-# `correlation_id`: that event's correlation id ("" if none).
+# `category`: the case's category ("" if none); `trace_context`: the packed W3C context of the
+# event that set the clocks running (None if none); `correlation_id`: that event's correlation id
+# ("" if none).
 CASE_FIELDS = (
-    "case_id", "channel", "tier", "policy_version", "case_version", "trace_context",
+    "case_id", "channel", "category", "tier", "policy_version", "case_version", "trace_context",
     "correlation_id",
 )  # fmt: skip
 _FIRST = len(CASE_FIELDS)
 _SECOND = _FIRST + len(ClockTable.CLOCK_FIELDS)
+ROW_LENGTH = _SECOND + len(ClockTable.CLOCK_FIELDS)
 
 CaseRow = tuple[Any, ...]
 
@@ -31,6 +33,7 @@ def case_row(table: ClockTable, case: int) -> CaseRow:
     values: list[object] = [
         table.case_ids[case],
         table.channel_of(case),
+        table.category_of(case),
         table.tier_of(case),
         table.policy_of(case),
         table.case_version[case],
@@ -47,13 +50,19 @@ def restore_rows(table: ClockTable, rows: Iterable[CaseRow]) -> int:
     """Add the case of every row to the table; returns the number of rows.
 
     A row stored by a release that kept no trace context or correlation id has None there: its
-    alarms fire without one, as they would have then.
+    alarms fire without one, as they would have then. A row of another layout (a replay's
+    checkpoint written by another release) raises ValueError.
     """
     columns = table.clock_columns()
     count = 0
     for row in rows:
-        case_id, channel, tier, policy, version, trace, correlation = row[:_FIRST]
-        case = table.add_case(case_id, channel, tier, policy, version)
+        if len(row) != ROW_LENGTH:
+            raise ValueError(
+                f"a clock row of {len(row)} values, this release's have {ROW_LENGTH}: "
+                "written by another release"
+            )
+        case_id, channel, category, tier, policy, version, trace, correlation = row[:_FIRST]
+        case = table.add_case(case_id, channel, tier, policy, version, category=category)
         if trace is not None:
             table.set_packed_trace(case, trace)
         table.correlation[case] = correlation or ""

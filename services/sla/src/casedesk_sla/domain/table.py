@@ -3,8 +3,9 @@
 A Python object with a dict, a few datetimes and a boxed due instant costs close to a kilobyte;
 a million of them would not fit the 1 GB budget. Here a case takes one index into bytearray and
 `array('q')` columns, and its two clocks take slots `2 * case + target`. What remains per case is
-the id string, its dict entry, a 25-byte trace context and a reference to the correlation id; per
-clock, 46 bytes of columns (and one alarm in the queue). Freed case indices are reused, so the
+the id string, its dict entry, one byte each for its channel, category, tier and policy version,
+its version, a 25-byte trace context and a reference to the correlation id; per clock, 46 bytes of
+columns (and one alarm in the queue). Freed case indices are reused, so the
 columns stay as long as the peak number of open cases.
 """
 
@@ -47,7 +48,8 @@ def target_of(slot: int) -> DeadlineTarget:
 
 
 class Vocabulary:
-    """Interns the few distinct strings of a column (channels, tiers, policy versions)."""
+    """Interns the few distinct strings of a column (channels, categories, tiers, policy
+    versions)."""
 
     def __init__(self) -> None:
         self._codes: dict[str, int] = {}
@@ -72,8 +74,12 @@ class ClockTable:
         self.case_ids: list[str | None] = []
         self._free: list[int] = []
         self.channels, self.tiers, self.policies = Vocabulary(), Vocabulary(), Vocabulary()
+        self.categories = Vocabulary()
         # Per case.
         self.channel = bytearray()
+        # "" when the case has none. Kept for the life of the clocks: a category target replaces
+        # the channel's unit, and a paused clock must resume on the clock it was counting on.
+        self.category = bytearray()
         self.tier = bytearray()
         self.policy = bytearray()
         self.case_version = array("q")
@@ -105,7 +111,9 @@ class ClockTable:
     def find(self, case_id: str) -> int | None:
         return self.index.get(case_id)
 
-    def add_case(self, case_id: str, channel: str, tier: str, policy: str, version: int) -> int:
+    def add_case(
+        self, case_id: str, channel: str, tier: str, policy: str, version: int, *, category: str
+    ) -> int:
         if self._free:
             case = self._free.pop()
             self.case_ids[case] = case_id
@@ -119,6 +127,7 @@ class ClockTable:
         for slot in (2 * case, 2 * case + 1):  # before the codes: a clock is counted under them
             self.clear_clock(slot)
         self.channel[case] = self.channels.code(channel)
+        self.category[case] = self.categories.code(category)
         self.tier[case] = self.tiers.code(tier)
         self.policy[case] = self.policies.code(policy)
         self.case_version[case] = version
@@ -142,6 +151,9 @@ class ClockTable:
 
     def channel_of(self, case: int) -> str:
         return self.channels.words[self.channel[case]]
+
+    def category_of(self, case: int) -> str:
+        return self.categories.words[self.category[case]]
 
     def tier_of(self, case: int) -> str:
         return self.tiers.words[self.tier[case]]
@@ -200,7 +212,7 @@ class ClockTable:
         if cases <= len(self.case_version):
             return
         chunk = max(1024, cases // 8)
-        for small in (self.channel, self.tier, self.policy):
+        for small in (self.channel, self.category, self.tier, self.policy):
             small.extend(bytes(chunk))
         self.case_version.extend(_zeros("q", chunk))
         self.trace.extend(bytes(trace_context.SIZE * chunk))

@@ -1,9 +1,10 @@
 """case.events.v1 into the domain's case facts.
 
 Only the events that move a clock become facts; the rest of case.events.v1 (assignments,
-attachments, links, internal notes, citizens' comments) is read and ignored here. Channels, tiers
-and statuses are kept as the names of their protobuf (and so casedesk_vocabulary) members: the
-policy looks channels up by name, and a name it does not know is its error to report.
+attachments, links, internal notes, citizens' comments) is read and ignored here. Channels, tiers,
+categories and statuses are kept as the names of their protobuf (and so casedesk_vocabulary)
+members: the policy looks channels and categories up by name, and a channel it does not know is
+its error to report.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from casedesk_sla.wire.timestamps import micros_of
 
 _CITIZEN = types_pb2.Actor.CITIZEN
 _SPECIALIST = types_pb2.Actor.SPECIALIST
+_CATEGORIES = frozenset(types_pb2.Category.values())
 
 
 def event_time(event: case_events.CaseEvent) -> Micros:
@@ -56,6 +58,7 @@ def case_fact(event: case_events.CaseEvent, traceparent: str | None = None) -> C
             correlation,
             channel=types_pb2.Channel.Name(created.channel),
             tier=types_pb2.Tier.Name(created.tier),
+            category=_category(created.category),
             traceparent=traceparent,
         )
     if payload == "status_changed":
@@ -76,6 +79,18 @@ def case_fact(event: case_events.CaseEvent, traceparent: str | None = None) -> C
         tier = types_pb2.Tier.Name(event.escalated.to_tier)
         return TierChanged(*common, correlation, tier=tier, traceparent=traceparent)
     return None
+
+
+def _category(value: int) -> str:
+    """The category's name; "" for none, and for a value newer than this release.
+
+    Unlike an unknown channel, an unknown category leaves the policy something to compute with:
+    the channel's targets, which are what a category no policy names gets anyway. Refusing the
+    Created would leave the case without any clock.
+    """
+    if value == types_pb2.CATEGORY_UNSPECIFIED or value not in _CATEGORIES:
+        return ""
+    return types_pb2.Category.Name(value)
 
 
 def merge_partitions(
