@@ -12,6 +12,7 @@ import asyncio
 import collections
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,8 @@ from casedesk_notify.testing import events
 from casedesk_notify.testing.sinks import SmsSink, SmtpSink
 from casedesk_runtime.testing.case_events import CaseStream, a_citizen
 from casedesk_runtime.topics import TopicSpec, ensure_topics
-from casedesk_vocabulary.enums import Status
+from casedesk_vocabulary.enums import ActorKind, Status
+from casedesk_vocabulary.enums import Channel as CaseChannel
 
 pytestmark = pytest.mark.integration
 
@@ -407,3 +409,84 @@ async def test_a_burst_to_one_recipient_is_held_and_merged_to_the_current_status
     reasons = [e.failed.error.split(":")[0].split()[0] for e in journal
                if e.WhichOneof("payload") == "failed" and e.channel == journal_pb2.SMS]  # fmt: skip
     assert sorted(reasons) == ["held", "superseded", "superseded", "superseded"]
+
+
+async def test_a_citizens_answer_to_a_clarification_is_told_as_received_not_as_work_started(
+    kafka: AIOKafkaProducer, smtp: SmtpSink, sms: SmsSink,
+    notify_env: dict[str, str], start_notify, private_topic: str,
+) -> None:  # fmt: skip
+    await asyncio.to_thread(
+        start_notify, {**notify_env, "CASEDESK_CASE_EVENTS_TOPIC": private_topic}
+    )
+    case = CaseStream(f"case-{uuid.uuid4()}", number="2026-0098004")
+    case.created(citizen=a_citizen(email="answered@example.org", phone=phone_of(98004)))
+    taken = case.status_changed(to=Status.IN_PROGRESS)
+    case.status_changed(to=Status.WAITING_FOR_CITIZEN)
+    case.commented(body="Оператор МТС", by=ActorKind.CITIZEN)  # no notice of its own
+    answered = case.status_changed(to=Status.IN_PROGRESS, by=ActorKind.CITIZEN)
+    await produce(kafka, [case.events], private_topic)
+    wanted = {notification_id(e.meta.event_id, c) for e in (taken, answered) for c in Channel}
+    await until(lambda: sum(map(len, received(smtp, sms, wanted))) >= 4, 60, "the notices")
+
+    mails = {m.message_id: m.body("plain") for m in smtp.snapshot()}
+    texts = {s.fields["client_message_id"]: s.fields["text"] for s in sms.accepted}
+    told = mails[message_id(notification_id(answered.meta.event_id, Channel.EMAIL), DOMAIN)]
+    assert "изменился: «В работе»" in told
+    assert "Ваш ответ на запрос уточнения получен" in told
+    assert "приступил" not in told
+    assert texts[notification_id(answered.meta.event_id, Channel.SMS)] == (
+        "Обращение 2026-0098004: статус «В работе». Ваш ответ получен."
+    )
+    started = mails[message_id(notification_id(taken.meta.event_id, Channel.EMAIL), DOMAIN)]
+    assert "Специалист приступил к работе над обращением." in started
+
+
+async def test_a_reply_and_answer_ready_make_one_email_and_one_sms_and_a_lone_reply_its_own(
+    kafka: AIOKafkaProducer, kafka_bootstrap: str, smtp: SmtpSink, sms: SmsSink,
+    notify_env: dict[str, str], start_notify, private_topic: str,
+) -> None:  # fmt: skip
+    window_s = 5.0
+    await asyncio.to_thread(
+        start_notify,
+        {**notify_env, "CASEDESK_CASE_EVENTS_TOPIC": private_topic,
+         "CASEDESK_REPLY_MERGE_WINDOW_S": str(window_s)},
+    )  # fmt: skip
+    answer = "Код отправлен повторно, проверьте СМС."
+    # An e-mail case of a citizen without a portal account: the notice carries the answer.
+    pair = CaseStream(f"case-{uuid.uuid4()}", number="2026-0098005", channel=CaseChannel.EMAIL)
+    pair.created(citizen=a_citizen(email="reply@example.org", phone=phone_of(98005),
+                                   account_login=""))  # fmt: skip
+    reply = pair.commented(body=answer)
+    ready = pair.status_changed(to=Status.ANSWER_READY)
+    lone = CaseStream(f"case-{uuid.uuid4()}", number="2026-0098006")
+    lone.created(citizen=a_citizen(email="lone@example.org", phone=phone_of(98006)))
+    lone_reply = lone.commented(body=answer)
+    await produce(kafka, [pair.events, lone.events], private_topic)
+
+    merged = {notification_id(e.meta.event_id, c) for e in (reply, ready) for c in Channel}
+    lone_ids = {notification_id(lone_reply.meta.event_id, c) for c in Channel}
+    await until(lambda: sum(map(len, received(smtp, sms, lone_ids))) >= 2,
+                60, "the lone reply's notices after its window")  # fmt: skip
+    await asyncio.sleep(1.0)  # anything more would have arrived meanwhile
+    ready_ids = {notification_id(ready.meta.event_id, c) for c in Channel}
+    assert received(smtp, sms, merged) == (
+        [notification_id(ready.meta.event_id, Channel.EMAIL)],
+        [notification_id(ready.meta.event_id, Channel.SMS)],
+    )  # one e-mail and one SMS: «Ответ готов», carrying the reply
+    [mail] = [m for m in smtp.snapshot() if m.message_id.strip("<>").split("@")[0] in ready_ids]
+    assert "изменился: «Ответ готов»" in mail.body("plain")
+    assert f"Ответ специалиста:\n{answer}" in mail.body("plain")
+    [text] = [s for s in sms.accepted if s.fields["client_message_id"] in ready_ids]
+    assert text.fields["text"] == f"Обращение 2026-0098005: статус «Ответ готов». Ответ: {answer}"
+
+    # The lone reply went on its own, once, when its window had ended.
+    stamped = lone_reply.meta.occurred_at.ToDatetime(UTC).timestamp()
+    lone_mails = [m for m in smtp.snapshot() if m.message_id.strip("<>").split("@")[0] in lone_ids]
+    assert len(lone_mails) == 1 and lone_mails[0].accepted_at >= stamped + window_s
+    assert "Специалист ответил на ваше обращение № 2026-0098006" in lone_mails[0].body("plain")
+
+    journal = await journal_of(kafka_bootstrap, {pair.case_id}, want=3 * 4)
+    decisions = [e.failed.error for e in journal if e.WhichOneof("payload") == "failed"]
+    assert sorted(d.split(":")[0] for d in decisions) == sorted(
+        f"merged into {i}" for i in ready_ids
+    )

@@ -77,3 +77,72 @@ def test_topic_names_and_their_settings() -> None:
     assert topics.CASE_EVENTS == "case.events.v1"
     assert set(topics.SETTINGS) == set(topics.ALL)
     assert topics.dlq_topic(topics.CASE_EVENTS, "notify") == "case.events.v1.dlq.notify"
+
+
+S, A = enums.Status, enums.ActorKind
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "actor", "news"),
+    [
+        (S.REGISTERED, S.IN_PROGRESS, A.SPECIALIST, wording.StatusNews.TAKEN_INTO_WORK),
+        # The citizen's answer to a clarification is not a specialist starting work.
+        (S.WAITING_FOR_CITIZEN, S.IN_PROGRESS, A.CITIZEN, wording.StatusNews.CITIZEN_ANSWERED),
+        (None, S.IN_PROGRESS, A.CITIZEN, wording.StatusNews.CITIZEN_ANSWERED),
+        (S.WAITING_FOR_CITIZEN, S.IN_PROGRESS, A.SPECIALIST, wording.StatusNews.WORK_RESUMED),
+        (S.IN_PROGRESS, S.WAITING_FOR_CITIZEN, A.SPECIALIST,
+         wording.StatusNews.CLARIFICATION_REQUESTED),
+        (S.IN_PROGRESS, S.ANSWER_READY, A.SPECIALIST, wording.StatusNews.ANSWER_READY),
+        (S.ANSWER_READY, S.CLOSED, A.SPECIALIST, wording.StatusNews.CLOSED_BY_SPECIALIST),
+        (S.ANSWER_READY, S.CLOSED, A.SYSTEM, wording.StatusNews.CLOSED_AUTOMATICALLY),
+        (S.ANSWER_READY, S.CLOSED, A.CITIZEN, wording.StatusNews.CLOSED_BY_CITIZEN),
+        (S.ANSWER_READY, S.CLOSED, None, wording.StatusNews.CLOSED_BY_SPECIALIST),
+        (None, S.REGISTERED, None, wording.StatusNews.REGISTERED),
+    ],
+)  # fmt: skip
+def test_the_news_of_a_status_change_follows_who_made_it(
+    before: enums.Status | None,
+    after: enums.Status,
+    actor: enums.ActorKind | None,
+    news: wording.StatusNews,
+) -> None:
+    assert wording.status_news(before, after, actor) is news
+
+
+def test_every_news_has_its_words_and_they_differ() -> None:
+    assert set(wording.STATUS_NEWS) == set(wording.StatusNews)
+    assert set(wording.STATUS_NEWS_SHORT) <= set(wording.StatusNews)
+    assert len(set(wording.STATUS_NEWS.values())) == len(wording.StatusNews)
+    answered = wording.STATUS_NEWS[wording.StatusNews.CITIZEN_ANSWERED]
+    assert "ответ" in answered and "получен" in answered
+    assert "приступил" not in answered
+    assert set(wording.ESCALATION_NEWS) == set(wording.EscalationNews)
+    # Every way a case is closed says who closed it, short and long.
+    closing = [n for n in wording.StatusNews if n.name.startswith("CLOSED_")]
+    assert len({wording.STATUS_NEWS_SHORT[n] for n in closing}) == len(closing) == 3
+
+
+R = enums.EscalationReason
+
+
+@pytest.mark.parametrize(
+    ("actor", "reason", "news"),
+    [
+        (A.SYSTEM, R.FIRST_RESPONSE_BREACH, wording.EscalationNews.FIRST_RESPONSE_OVERDUE),
+        (A.SPECIALIST, R.RESOLUTION_BREACH, wording.EscalationNews.RESOLUTION_OVERDUE),
+        (A.SPECIALIST, R.CRITICAL_ERROR, wording.EscalationNews.BY_SPECIALIST),
+        (A.SYSTEM, R.UNSATISFYING_ANSWER, wording.EscalationNews.AT_CITIZENS_REQUEST),
+        (None, R.NO_ANSWER_IN_TIME, None),
+    ],
+)
+def test_the_news_of_an_escalation_says_why(
+    actor: enums.ActorKind | None,
+    reason: enums.EscalationReason,
+    news: wording.EscalationNews | None,
+) -> None:
+    assert wording.escalation_news(actor, reason) is news
+
+
+def test_a_repeat_names_the_case_it_repeats() -> None:
+    phrase = wording.repeated_case_phrase("2026-0000042")
+    assert phrase == "Это повторное обращение по обращению № 2026-0000042."

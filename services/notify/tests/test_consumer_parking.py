@@ -34,6 +34,7 @@ class FakeCaseEvents:
 
     batch: list[Any]
     committed: list[dict[TopicPartition, Any]] = field(default_factory=list)
+    returned: int = 0  # the position: records handed out so far
 
     def subscribe(self, topics: list[str], listener: Any) -> None:
         pass
@@ -49,7 +50,14 @@ class FakeCaseEvents:
         if not batch:
             await asyncio.sleep(0.005)
             return {}
+        self.returned += len(batch)
         return {PARTITION: batch}
+
+    def highwater(self, partition: TopicPartition) -> int:
+        return self.returned + len(self.batch)
+
+    async def position(self, partition: TopicPartition) -> int:
+        return self.returned
 
     async def commit(self, offsets: dict[TopicPartition, Any]) -> None:
         self.committed.append(offsets)
@@ -120,3 +128,52 @@ async def test_a_park_abandoned_at_shutdown_leaves_the_batch_to_be_read_again(
 
     assert store.stored_offsets(events.TOPIC) == {}
     assert source.committed == []
+
+
+class CountingHandler:
+    """The parts of BatchHandler the consumer loop calls, counting the caught-up reports."""
+
+    def __init__(self) -> None:
+        self.caught_up_calls = 0
+        self.backlog = 0
+
+    def stored_offsets(self, topic: str) -> dict[int, int]:
+        return {}
+
+    async def handle(self, records: list[Any]) -> dict[tuple[str, int], int]:
+        return {(r.topic, r.partition): r.offset + 1 for r in records}
+
+    def caught_up(self) -> None:
+        self.caught_up_calls += 1
+
+
+class PausedCaseEvents(FakeCaseEvents):
+    def paused(self) -> set[TopicPartition]:
+        return {PARTITION}
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        """Stays paused (as while another part of notify holds it so)."""
+
+
+class BehindCaseEvents(FakeCaseEvents):
+    def highwater(self, partition: TopicPartition) -> int:
+        return self.returned + 5  # more on the broker than fetched so far
+
+
+async def run_briefly(source: FakeCaseEvents, handler: CountingHandler) -> None:
+    consumer = CaseEventConsumer(source, events.TOPIC, handler)  # type: ignore[arg-type]
+    running = asyncio.create_task(consumer.run())
+    await asyncio.sleep(0.1)
+    consumer.stop()
+    await asyncio.wait_for(running, 5)
+
+
+async def test_an_empty_poll_at_the_end_of_every_partition_is_reported_as_caught_up() -> None:
+    record = events.record(CaseStream("case-1").created(), offset=0)
+    at_the_end = CountingHandler()
+    await run_briefly(FakeCaseEvents([record]), at_the_end)
+    assert at_the_end.caught_up_calls > 0
+    for source in (PausedCaseEvents([record]), BehindCaseEvents([record])):
+        behind = CountingHandler()
+        await run_briefly(source, behind)
+        assert behind.caught_up_calls == 0, type(source).__name__

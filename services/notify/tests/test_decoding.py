@@ -15,7 +15,14 @@ from casedesk_notify.domain import (
 )
 from casedesk_notify.wire.case_events import CaseEventDecoder, PoisonRecord
 from casedesk_runtime.testing.case_events import CaseEvent, CaseStream, a_citizen
-from casedesk_vocabulary.enums import ActorKind, Channel, ContactChannel, Status, Tier
+from casedesk_vocabulary.enums import (
+    ActorKind,
+    Channel,
+    ContactChannel,
+    EscalationReason,
+    Status,
+    Tier,
+)
 
 
 class FixedDeadlines:
@@ -47,18 +54,63 @@ def test_created_becomes_a_card_with_contacts_and_deadlines() -> None:
     assert deadlines.asked == [("EMAIL", registered_at)]
 
 
-def test_status_escalation_and_public_specialist_reply_are_facts() -> None:
+def test_status_escalation_and_public_specialist_reply_are_facts_with_who_acted() -> None:
     decoder = CaseEventDecoder(NoDeadlines())
     case = CaseStream("c")
     case.created()
+    case.status_changed(to=Status.IN_PROGRESS)
     status = case.status_changed(to=Status.WAITING_FOR_CITIZEN)
     assert decoder.decode(status.SerializeToString()).fact == StatusChanged(
-        Status.WAITING_FOR_CITIZEN
+        Status.WAITING_FOR_CITIZEN, Status.IN_PROGRESS, ActorKind.SPECIALIST
     )
-    escalated = case.escalated(to_tier=Tier.L2, callback_required=True)
-    assert decoder.decode(escalated.SerializeToString()).fact == Escalated(Tier.L2, True)
-    reply = case.commented(public=True, by=ActorKind.SPECIALIST)
-    assert decoder.decode(reply.SerializeToString()).fact == PublicReply()
+    answered = case.status_changed(to=Status.IN_PROGRESS, by=ActorKind.CITIZEN)
+    assert decoder.decode(answered.SerializeToString()).fact == StatusChanged(
+        Status.IN_PROGRESS, Status.WAITING_FOR_CITIZEN, ActorKind.CITIZEN
+    )
+    escalated = case.escalated(
+        to_tier=Tier.L2, callback_required=True, reason=EscalationReason.RESOLUTION_BREACH,
+        by=ActorKind.SYSTEM,
+    )  # fmt: skip
+    assert decoder.decode(escalated.SerializeToString()).fact == Escalated(
+        Tier.L2, True, ActorKind.SYSTEM, EscalationReason.RESOLUTION_BREACH
+    )
+    reply = case.commented(public=True, by=ActorKind.SPECIALIST, body="Код отправлен")
+    decoded = decoder.decode(reply.SerializeToString())
+    assert decoded.fact == PublicReply("Код отправлен")
+    assert decoded.occurred_at == case.at
+
+
+def test_an_unstated_actor_or_previous_status_is_none_not_poison() -> None:
+    event = CaseStream("c").status_changed(to=Status.CLOSED, from_=Status.ANSWER_READY)
+    event.meta.actor.kind = types_pb2.Actor.KIND_UNSPECIFIED
+    event.status_changed.from_status = types_pb2.STATUS_UNSPECIFIED
+    fact = CaseEventDecoder(NoDeadlines()).decode(event.SerializeToString()).fact
+    assert fact == StatusChanged(Status.CLOSED, None, None)
+
+
+@pytest.mark.parametrize(
+    ("channel", "login", "portal_account"),
+    [
+        (Channel.EMAIL, "", False),
+        (Channel.PHONE, "", False),
+        (Channel.EMAIL, "ivanov.ii", True),
+        (Channel.PORTAL_CHAT, "", True),  # opened on the portal: signed in there
+        (Channel.PERSONAL_ACCOUNT, "", True),
+    ],
+)
+def test_the_card_knows_whether_the_citizen_has_a_portal_account(
+    channel: Channel, login: str, portal_account: bool
+) -> None:
+    event = CaseStream("c", channel=channel).created(citizen=a_citizen(account_login=login))
+    fact = CaseEventDecoder(NoDeadlines()).decode(event.SerializeToString()).fact
+    assert isinstance(fact, Registered) and fact.card.portal_account is portal_account
+
+
+def test_a_repeat_names_the_case_it_repeats() -> None:
+    event = CaseStream("new").created()
+    event.created.repeat_of = "original"
+    fact = CaseEventDecoder(NoDeadlines()).decode(event.SerializeToString()).fact
+    assert isinstance(fact, Registered) and fact.repeat_of == "original"
 
 
 @pytest.mark.parametrize(("public", "by_specialist"), [(False, True), (True, False)])

@@ -107,7 +107,7 @@ async def test_every_delivery_goes_out_once_in_order(
         if d.channel is DeliveryChannel.EMAIL
     ]
     assert ["«В работе»" in m.body("plain") for m in emails] == [False, True, False]
-    assert [s.fields["text"].split(": ")[-1] for s in sms_sink.accepted][1:] == [
+    assert [s.fields["text"].split(": ", 1)[-1] for s in sms_sink.accepted][1:] == [
         "статус «В работе».",
         "статус «Ответ готов». https://portal.test/cases/2026-0000001",
     ]

@@ -61,9 +61,9 @@ def test_a_batch_commits_cards_deliveries_journal_and_offset_together(
     planned = planner_for(store, catalog).plan(a_case_story())
     created = store.commit_batch(planned.changes)
     assert [(d.channel, d.message.template) for d in created] == [
-        (DeliveryChannel.EMAIL, "acknowledgement@v1"), (DeliveryChannel.SMS, "acknowledgement@v1"),
-        (DeliveryChannel.EMAIL, "status_changed@v1"), (DeliveryChannel.SMS, "status_changed@v1"),
-        (DeliveryChannel.EMAIL, "status_changed@v1"), (DeliveryChannel.SMS, "status_changed@v1"),
+        (DeliveryChannel.EMAIL, "acknowledgement@v2"), (DeliveryChannel.SMS, "acknowledgement@v2"),
+        (DeliveryChannel.EMAIL, "status_changed@v2"), (DeliveryChannel.SMS, "status_changed@v2"),
+        (DeliveryChannel.EMAIL, "status_changed@v2"), (DeliveryChannel.SMS, "status_changed@v2"),
     ]  # fmt: skip
     assert "«Ответ готов»" in created[-1].message.text
     assert store.stored_offsets(events.TOPIC) == {0: 3}
@@ -129,8 +129,8 @@ def test_a_failing_batch_leaves_nothing_behind(
     store: DeliveryStore, catalog: TemplateCatalog
 ) -> None:
     planned = planner_for(store, catalog).plan(a_case_story())
-    broken = dataclasses.replace(planned.changes.cards["case-1"], number=None)  # NOT NULL
-    planned.changes.cards["case-1"] = broken  # type: ignore[assignment]
+    broken = dataclasses.replace(planned.changes.cards["case-1"], number=None)  # type: ignore[arg-type]
+    planned.changes.cards["case-1"] = broken  # NOT NULL
     with pytest.raises(Exception, match="NOT NULL"):
         store.commit_batch(planned.changes)
     assert store.stored_offsets(events.TOPIC) == {}

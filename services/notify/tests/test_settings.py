@@ -64,3 +64,12 @@ def test_a_negative_recipient_limit_names_its_variable(monkeypatch: pytest.Monke
         load_settings(NotifySettings)
     assert "CASEDESK_RECIPIENT_LIMIT" in str(error.value)
     assert "CASEDESK_RECIPIENT_WINDOW_S" in str(error.value)
+
+
+def test_the_reply_window_and_the_wording_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEDESK_SMTP_HOST", "127.0.0.1")
+    settings = load_settings(NotifySettings)
+    assert (settings.reply_merge_window_s, settings.template_version) == (120.0, "v2")
+    monkeypatch.setenv("CASEDESK_REPLY_MERGE_WINDOW_S", "-1")
+    with pytest.raises(SettingsError, match="CASEDESK_REPLY_MERGE_WINDOW_S"):
+        load_settings(NotifySettings)

@@ -1,4 +1,4 @@
-"""A store written by the previous build (schema 1) opens under schema 2 with nothing lost."""
+"""A store written by an earlier build (schema 1 or 2) opens under schema 3 with nothing lost."""
 
 from __future__ import annotations
 
@@ -68,9 +68,10 @@ def two_deliveries(tmp_path, catalog: TemplateCatalog) -> list[Delivery]:
 def schema_1_store(path, deliveries: list[Delivery]) -> None:
     db = sqlite3.connect(path)
     db.executescript(SCHEMA_1_DELIVERIES)
+    placeholders = ", ".join("?" * len(DELIVERY_COLUMNS.split(",")))
     for delivery in deliveries:
         db.execute(
-            f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+            f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES ({placeholders})",
             delivery_row(delivery),
         )
     db.execute("UPDATE deliveries SET attempts = 3 WHERE channel = 'email'")
@@ -101,17 +102,82 @@ def test_a_schema_1_store_is_migrated_and_its_pending_deliveries_resume(
     store.close()
 
     reopened = sqlite3.connect(path)
-    assert reopened.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert reopened.execute("PRAGMA user_version").fetchone()[0] == 3
     indexes = {row[0] for row in reopened.execute("SELECT name FROM sqlite_master "
                                                   "WHERE type = 'index'")}  # fmt: skip
-    assert "deliveries_open" in indexes and "deliveries_pending" not in indexes
+    assert {"deliveries_open", "deliveries_deferred"} <= indexes
+    assert "deliveries_pending" not in indexes
+    reopened.close()
+
+
+# Schema 2 on disk (frozen): the deliveries with schema 2's states and unknown_outcomes, and the
+# cards without portal_account.
+SCHEMA_2 = (
+    SCHEMA_1_DELIVERIES.replace(
+        "CHECK (state IN ('pending', 'sent', 'dead'))",
+        "CHECK (state IN ('pending', 'held', 'unknown', 'sent', 'dead', 'superseded', "
+        "'suppressed'))",
+    )
+    .replace("source_headers TEXT\n", "source_headers TEXT,\n"
+             "    unknown_outcomes INTEGER NOT NULL DEFAULT 0\n")
+    .replace("CREATE INDEX deliveries_pending ON deliveries (state) WHERE state = 'pending';",
+             "CREATE INDEX deliveries_open ON deliveries (state) "
+             "WHERE state IN ('pending', 'held', 'unknown');")
+    .replace("PRAGMA user_version = 1;", "PRAGMA user_version = 2;")
+    + """
+CREATE TABLE case_cards (
+    case_id TEXT PRIMARY KEY, number TEXT NOT NULL, status TEXT NOT NULL, phone TEXT NOT NULL,
+    email TEXT NOT NULL, preference TEXT NOT NULL, first_response_due TEXT,
+    resolution_due TEXT, tier TEXT NOT NULL
+);
+INSERT INTO case_cards VALUES ('case-m', '2026-0000901', 'IN_PROGRESS', '+79161234567',
+    'citizen@example.org', 'both', NULL, NULL, 'L1');
+"""
+)  # fmt: skip
+
+
+def test_a_schema_2_store_gains_the_reply_window_states_and_the_portal_account(
+    tmp_path, catalog: TemplateCatalog
+) -> None:
+    email, sms = two_deliveries(tmp_path, catalog)
+    path = tmp_path / "notify.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA_2)
+    placeholders = ", ".join("?" * len(DELIVERY_COLUMNS.split(",")))
+    for delivery in (email, sms):
+        db.execute(
+            f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES ({placeholders})",
+            delivery_row(delivery),
+        )
+    db.execute("UPDATE deliveries SET state = 'unknown', unknown_outcomes = 1 "
+               "WHERE channel = 'email'")  # fmt: skip
+    db.execute("UPDATE deliveries SET state = 'superseded' WHERE channel = 'sms'")
+    db.commit()
+    db.close()
+
+    store = DeliveryStore(path)
+    card = store.card("case-m")
+    assert card is not None and card.portal_account  # as every notice treated it before
+    [resumed] = store.pending()
+    assert (resumed.notification_id, resumed.unknown_outcomes) == (email.notification_id, 1)
+    assert store.state(sms.notification_id) == (DeliveryState.SUPERSEDED, 0)
+    store.close()
+    reopened = sqlite3.connect(path)
+    assert reopened.execute("PRAGMA user_version").fetchone()[0] == 3
+    # The new states are accepted.
+    reopened.execute("UPDATE deliveries SET state = 'deferred' WHERE channel = 'email'")
+    reopened.execute("UPDATE deliveries SET state = 'merged' WHERE channel = 'sms'")
+    reopened.commit()
+    indexes = {row[0] for row in reopened.execute("SELECT name FROM sqlite_master "
+                                                  "WHERE type = 'index'")}  # fmt: skip
+    assert {"deliveries_open", "deliveries_deferred"} <= indexes
     reopened.close()
 
 
 def test_a_store_of_a_newer_build_is_refused(tmp_path) -> None:
     path = tmp_path / "future.sqlite3"
     db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version = 3")
+    db.execute("PRAGMA user_version = 4")
     db.close()
-    with pytest.raises(RuntimeError, match="schema 3"):
+    with pytest.raises(RuntimeError, match="schema 4"):
         DeliveryStore(path)

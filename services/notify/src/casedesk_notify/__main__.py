@@ -30,7 +30,7 @@ from casedesk_notify.adapters.store import DeliveryStore
 from casedesk_notify.application.batch_handler import BatchHandler
 from casedesk_notify.application.dispatcher import Dispatcher
 from casedesk_notify.application.planning import BatchPlanner
-from casedesk_notify.domain import DeliveryChannel, NotifyPolicy
+from casedesk_notify.domain import DeliveryChannel, NotifyPolicy, ReplyWindow
 from casedesk_notify.domain.recipient_limit import RecipientLimit
 from casedesk_notify.domain.retry import RetryPolicy
 from casedesk_notify.settings import NotifySettings
@@ -101,6 +101,7 @@ async def run(settings: NotifySettings) -> int:
         recipients=RecipientLimit(
             settings.recipient_limit, settings.recipient_window_s, settings.recipient_hold_max
         ),
+        reply_window_s=settings.reply_merge_window_s,
     )
     planner = BatchPlanner(
         CaseEventDecoder(deadline_estimator(settings.deadline_policy_version)),
@@ -109,6 +110,8 @@ async def run(settings: NotifySettings) -> int:
         channels=outlets.keys(),
         load_card=store.card,
         journal=journal,
+        window=ReplyWindow(settings.reply_merge_window_s),
+        load_deferred=store.deferred,
     )
     handler = BatchHandler(store, planner, dispatcher, park, journal_written=relay.wake)
     case_events = CaseEventConsumer(

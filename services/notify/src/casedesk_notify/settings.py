@@ -34,9 +34,16 @@ class NotifySettings(ServiceSettings):
 
     # What is sent, and how it reads
     portal_base_url: str = "https://casedesk.local/cases"
-    template_version: str = "v1"
+    # v2 words a status change by who made it and quotes answers to citizens without a portal
+    # account; v1 is kept to go back to.
+    template_version: str = "v2"
     notify_on_public_reply: bool = True
     notify_on_escalation: bool = True
+    # A specialist's public reply followed within this time by «Ответ готов» (or, the reply being
+    # a question, «Требуется уточнение») makes one notice, not two (0: every reply at once). At
+    # the desk the two are two clicks apart, seconds; two minutes leave room for a specialist
+    # who rereads before marking, and delay a reply nothing follows by no more than that.
+    reply_merge_window_s: float = Field(default=120.0, ge=0, le=3600)
     deadline_policy_version: str | None = None  # None: the library's default policy
 
     # E-mail over SMTP; no host means e-mail is off

@@ -3,8 +3,10 @@
 Templates are Jinja2 files under templates/<version>/<kind>/ (email.txt.j2, email.html.j2,
 sms.txt.j2), so wording changes ship as a new version directory and the journal records exactly
 which one every message used (`kind@version`). HTML is autoescaped; undefined variables fail loudly
-instead of sending a message with a hole in it. Words other services also use (status labels, tier
-names, how a deadline reads) come from the vocabulary, so the portal, replies and messages agree.
+instead of sending a message with a hole in it. Words other services also use (status labels, the
+news of a change and who made it, tier names, how a deadline reads) come from the vocabulary, so
+the portal, replies and messages agree. Every version gets the whole context; an older one
+ignores what it does not use.
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ from casedesk_notify.application.deliveries import RenderedMessage
 from casedesk_notify.domain import DeliveryChannel, Notice
 from casedesk_notify.domain.sms_segments import count_segments
 from casedesk_vocabulary.wording import (
+    ESCALATION_NEWS,
+    STATUS_NEWS,
+    STATUS_NEWS_SHORT,
     TIER_ESCALATED_TO,
     deadline_phrase,
     deadline_phrase_short,
+    repeated_case_phrase,
     status_label,
+    status_news,
 )
 
 # The templates are data of the package, beside the code that reads them.
@@ -30,6 +37,19 @@ TEMPLATES_ROOT = pathlib.Path(__file__).parents[1] / "templates"
 _BLANK_LINES = re.compile(r"\n{3,}")
 # «передано …» by tier name, as the templates see the tier.
 _ESCALATED_TO = {tier.value: words for tier, words in TIER_ESCALATED_TO.items()}
+# An answer's or a question's gist in an SMS: about one UCS-2 part of its own.
+GIST_CHARS = 70
+_ELLIPSIS = "…"
+
+
+def gist(text: str, limit: int = GIST_CHARS) -> str:
+    """`text` on one line, cut at a word boundary to at most `limit` characters (with «…»)."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - len(_ELLIPSIS)]
+    head = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return head.rstrip(" ,.;:—-") + _ELLIPSIS
 
 
 def _tidy(text: str) -> str:
@@ -40,7 +60,7 @@ def _tidy(text: str) -> str:
 
 class TemplateCatalog:
     def __init__(
-        self, portal_base_url: str, version: str = "v1", root: pathlib.Path = TEMPLATES_ROOT
+        self, portal_base_url: str, version: str = "v2", root: pathlib.Path = TEMPLATES_ROOT
     ) -> None:
         directory = root / version
         if not directory.is_dir():
@@ -57,6 +77,7 @@ class TemplateCatalog:
         )
         self._env.filters["deadline"] = deadline_phrase
         self._env.filters["deadline_short"] = deadline_phrase_short
+        self._env.filters["gist"] = gist
 
     def case_url(self, number: str) -> str:
         return f"{self._portal_base_url}/{quote(number)}"
@@ -79,6 +100,9 @@ class TemplateCatalog:
 
     def _context(self, notice: Notice) -> dict[str, object]:
         card = notice.card
+        # A notice built without its news reads as the status alone would (who acted unknown).
+        news = notice.status_news or status_news(None, card.status, None)
+        why = notice.escalation_news
         return {
             "number": card.number,
             "status": card.status.value,
@@ -89,4 +113,11 @@ class TemplateCatalog:
             "tier": card.tier.value,
             "tier_escalated_to": _ESCALATED_TO,
             "callback_required": notice.callback_required,
+            "portal_account": card.portal_account,
+            "news": STATUS_NEWS[news],
+            "news_short": STATUS_NEWS_SHORT.get(news, ""),
+            "escalation_why": ESCALATION_NEWS[why] if why else "",
+            "answer": notice.answer,
+            "question": notice.question,
+            "repeat_phrase": repeated_case_phrase(notice.repeat_of) if notice.repeat_of else "",
         }

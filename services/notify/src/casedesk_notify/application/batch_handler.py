@@ -3,16 +3,21 @@
 A record that is not a valid case event is parked on the dead-letter topic before its batch
 commits (waiting out a Kafka outage), so its offset moves on only once the broker acknowledged the
 dead letter. The batch's cards, deliveries and next offsets then commit in one transaction.
+
+A plan reads the store (the cards, the replies in their window), so nothing may run between the
+plan and its commit: after parking, which waits, the batch is planned again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from casedesk_notify.application import measurements
 from casedesk_notify.application.dispatcher import Dispatcher
-from casedesk_notify.application.planning import BatchPlanner
+from casedesk_notify.application.planning import BatchPlanner, PlannedBatch
 from casedesk_notify.application.ports import DeliveryStates, ParkingClosed, ParkRecord
 
 log = logging.getLogger(__name__)
@@ -51,6 +56,30 @@ class BatchHandler:
         the batch is committed then, it is read again after the restart.
         """
         planned = self._planner.plan(records)
+        if planned.poisoned:
+            await self._park_poisoned(planned)
+            # A lane may have released a reply's notice meanwhile: plan against the store as
+            # it is now (the records decode as before, the poisoned are parked already).
+            planned = self._planner.plan(records)
+        # No await between the plan, the commit and the hand-over: a cancellation cannot split
+        # them, nor a lane release a reply the plan merges.
+        created = self._store.commit_batch(planned.changes)
+        merged = planned.merged_ids()
+        self._dispatcher.withdraw(
+            merged - {d.notification_id for d, _ in planned.changes.deliveries}
+        )
+        self._dispatcher.submit(created)
+        self._dispatcher.replies.read(planned.read_up_to)
+        measurements.merged(delivery for delivery, _ in planned.changes.merged)
+        if created or merged:
+            self._journal_written()
+        return planned.changes.offsets
+
+    def caught_up(self) -> None:
+        """The consumer found nothing more to read: every case event until now has been read."""
+        self._dispatcher.replies.caught_up(datetime.now(UTC))
+
+    async def _park_poisoned(self, planned: PlannedBatch) -> None:
         for record, poison in planned.poisoned:
             log.error(
                 "poisoned record dead-lettered",
@@ -62,9 +91,3 @@ class BatchHandler:
             )
             if not await self._park(record, poison):
                 raise ParkingClosed(f"{record.topic}/{record.partition}@{record.offset}")
-        # No await between the commit and the hand-over: a cancellation cannot split them.
-        created = self._store.commit_batch(planned.changes)
-        self._dispatcher.submit(created)
-        if created:
-            self._journal_written()
-        return planned.changes.offsets

@@ -15,32 +15,39 @@ from casedesk_runtime.masking import mask_email, mask_phone
 
 
 class DeliveryState(StrEnum):
-    """Where a delivery stands. The first three are open (resumed after a restart), the rest
+    """Where a delivery stands. The first four are open (resumed after a restart), the rest
     final:
 
     - `pending`: to be sent, or a temporary failure with a retry due;
     - `held`: waiting for room in the recipient's window (the per-recipient limit);
     - `unknown`: the last attempt's outcome is unknown (the provider may have accepted it); it
       is resent under the same id;
+    - `deferred`: a reply's notice in its reply window (domain.reply_window), until a status
+      notice takes it (`merged`) or the window ends (`pending`);
     - `sent`; `dead`: given up on and dead-lettered;
     - `superseded`: a held status notice replaced by a later one of the same case;
-    - `suppressed`: beyond the per-recipient cap of held notices, not sent (reason recorded).
+    - `suppressed`: beyond the per-recipient cap of held notices, not sent (reason recorded);
+    - `merged`: a reply's notice carried by the status notice that followed it in its window.
     """
 
     PENDING = "pending"
     HELD = "held"
     UNKNOWN = "unknown"
+    DEFERRED = "deferred"
     SENT = "sent"
     DEAD = "dead"
     SUPERSEDED = "superseded"
     SUPPRESSED = "suppressed"
+    MERGED = "merged"
 
     @property
     def is_open(self) -> bool:
         return self in _OPEN
 
 
-_OPEN = frozenset({DeliveryState.PENDING, DeliveryState.HELD, DeliveryState.UNKNOWN})
+_OPEN = frozenset(
+    {DeliveryState.PENDING, DeliveryState.HELD, DeliveryState.UNKNOWN, DeliveryState.DEFERRED}
+)
 
 
 Headers = tuple[tuple[str, bytes], ...]
@@ -85,6 +92,7 @@ class Delivery:
     source: SourceRecord
     attempts: int = 0
     unknown_outcomes: int = 0  # attempts whose outcome was unknown: each a possible extra copy
+    deferred_until: datetime | None = None  # a reply's notice in its window (state `deferred`)
 
     @property
     def recipient_masked(self) -> str:
@@ -130,3 +138,6 @@ class ConsumedBatch:
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to read
     cards: dict[str, CaseCard] = field(default_factory=dict)
     deliveries: list[tuple[Delivery, JournalEntry]] = field(default_factory=list)
+    # Deferred reply notices (this batch's or stored) a status notice of the batch carries; each
+    # with its `Merged` journal entry.
+    merged: list[tuple[Delivery, JournalEntry]] = field(default_factory=list)

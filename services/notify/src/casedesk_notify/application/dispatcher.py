@@ -1,8 +1,9 @@
 """Sends pending deliveries: in order per (case, channel), retrying without blocking other cases.
 
 Every (case, channel) pair is a lane with its own task: a citizen gets "В работе" before "Ответ
-готов", while a lane waiting out an SMTP 4xx backoff (or the recipient limit, see `admission`)
-holds up nobody else. State changes commit with their journal entry (see adapters.store).
+готов", while a lane waiting out an SMTP 4xx backoff (or the recipient limit, see `admission`, or
+a reply's window, see `deferred_replies`) holds up nobody else. State changes commit with their
+journal entry (see adapters.store).
 
 Two ways a message can reach the citizen twice, both under the same Message-ID / client id, so
 the duplicate is recognisable downstream:
@@ -26,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from opentelemetry import trace
 
 from casedesk_notify.application.admission import Admission, RecipientGate
+from casedesk_notify.application.deferred_replies import DeferredReplies, Settled
 from casedesk_notify.application.deliveries import Delivery, DeliveryState, Verdict
 from casedesk_notify.application.ports import (
     DeadLetter,
@@ -65,8 +67,12 @@ class Dispatcher:
         journal: NotificationJournal,
         journal_written: Callable[[], None] = lambda: None,
         recipients: RecipientLimit | None = None,
+        reply_window_s: float = 0.0,
     ) -> None:
-        """`recipients`: the per-recipient limit (None: none)."""
+        """`recipients`: the per-recipient limit (None: none); `reply_window_s`: the reply
+        window's length (domain.reply_window), which also bounds how long a lagging consumer
+        may keep a lone reply's notice waiting beyond it."""
+        self.replies = DeferredReplies(store, reply_window_s)
         self._verdicts = VerdictWriter(store)
         self._journal = journal
         self._outlets = outlets
@@ -97,6 +103,10 @@ class Dispatcher:
             task.add_done_callback(self._tasks.discard)
             self._idle.clear()
 
+    def withdraw(self, notification_ids: Iterable[str]) -> None:
+        """Deferred reply notices merged into a status notice (committed): not to be sent."""
+        self.replies.withdraw(notification_ids)
+
     @property
     def backlog(self) -> int:
         return sum(len(lane) for lane in self._lanes.values())
@@ -117,6 +127,14 @@ class Dispatcher:
         lane = self._lanes[key]
         try:
             while lane and not self._stopping.is_set():
+                if lane[0].deferred_until is not None:
+                    settled = await self.replies.settle(lane[0], self._stopping)
+                    if settled is Settled.STOPPED:
+                        break
+                    if settled is Settled.WITHDRAWN:
+                        lane.popleft()
+                        continue
+                    lane[0] = dataclasses.replace(lane[0], deferred_until=None)
                 admission = await self._gate.admit(lane) if self._gate else Admission.SEND
                 if admission is Admission.STOPPED:
                     break

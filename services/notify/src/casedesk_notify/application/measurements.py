@@ -13,9 +13,12 @@
 - `casedesk_notify_notifications_superseded_total{channel}`: held status notices replaced by a
   later one of the same case;
 - `casedesk_notify_notifications_suppressed_total{channel}`: notices not sent because the
-  recipient already had the maximum held.
+  recipient already had the maximum held;
+- `casedesk_notify_notifications_merged_total{channel}`: a reply's notices carried by the status
+  notice that followed the reply within its window (not sent on their own).
 
-Counted when the verdict is committed, the moment it becomes the delivery's state.
+Counted when the verdict (for merges: the consumed batch) is committed, the moment it becomes the
+delivery's state.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Iterable
 
 from opentelemetry import metrics
 
-from casedesk_notify.application.deliveries import DeliveryState, Verdict
+from casedesk_notify.application.deliveries import Delivery, DeliveryState, Verdict
 
 _meter = metrics.get_meter("casedesk_notify")
 
@@ -60,6 +63,10 @@ _counters = {
         "Notices not sent: the recipient already had the maximum number held",
     ),
 }  # fmt: skip
+_merged = _counter(
+    "merged", "{notification}",
+    "Reply notices carried by the status notice that followed within the reply window",
+)  # fmt: skip
 _possible_duplicates = _counter(
     "possible_duplicates", "{notification}",
     "Notifications sent after an attempt with an unknown outcome (two copies possible)",
@@ -72,3 +79,8 @@ def committed(verdicts: Iterable[Verdict]) -> None:
         _counters[verdict.state].add(1, labels)
         if verdict.state is DeliveryState.SENT and verdict.unknown_outcomes:
             _possible_duplicates.add(1, labels)
+
+
+def merged(deliveries: Iterable[Delivery]) -> None:
+    for delivery in deliveries:
+        _merged.add(1, {"channel": delivery.channel.value})

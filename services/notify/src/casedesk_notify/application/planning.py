@@ -3,6 +3,10 @@
 For every record: decode it, move the case card forward, decide the notices, render them, and
 wrap each into a pending delivery with its `Requested` journal entry. Nothing is sent here and
 nothing is written: the consumer commits the returned batch in one transaction.
+
+A specialist's public reply is planned `deferred` until its reply window ends (see
+domain.reply_window); a status change that collects replies takes those of its case still in
+their window, from this batch or the store, into its own notice, and plans them `merged`.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from casedesk_notify.application.deliveries import ConsumedBatch, Delivery, SourceRecord
@@ -20,16 +25,35 @@ from casedesk_notify.application.ports import (
     NotificationJournal,
     PoisonRecord,
 )
-from casedesk_notify.domain import CaseCard, DeliveryChannel, NotifyPolicy, apply, notices_for
+from casedesk_notify.domain import (
+    CaseCard,
+    DeliveryChannel,
+    NotifyPolicy,
+    PublicReply,
+    Registered,
+    ReplyWindow,
+    apply,
+    notices_for,
+)
 from casedesk_notify.domain.identity import notification_id
 
 log = logging.getLogger(__name__)
+
+Partition = tuple[str, int]
+NO_WINDOW = ReplyWindow(0)
 
 
 @dataclass
 class PlannedBatch:
     changes: ConsumedBatch = field(default_factory=ConsumedBatch)
     poisoned: list[tuple[Any, PoisonRecord]] = field(default_factory=list)  # (record, why)
+    # The instant of the latest event read on each partition (how far the consumer has read).
+    read_up_to: dict[Partition, datetime] = field(default_factory=dict)
+    # This batch's reply notices planned deferred, by case.
+    deferred: dict[str, list[Delivery]] = field(default_factory=dict)
+
+    def merged_ids(self) -> set[str]:
+        return {delivery.notification_id for delivery, _ in self.changes.merged}
 
 
 class BatchPlanner:
@@ -42,13 +66,19 @@ class BatchPlanner:
         load_card: Callable[[str], CaseCard | None],
         *,
         journal: NotificationJournal,
+        window: ReplyWindow = NO_WINDOW,
+        load_deferred: Callable[[str], list[Delivery]] = lambda case_id: [],
     ) -> None:
+        """`window`: the reply window (none by default); `load_deferred`: the stored reply
+        notices of a case still in their window (the store's `deferred`)."""
         self._decoder = decoder
         self._catalog = catalog
         self._journal = journal
         self._policy = policy
         self._channels = frozenset(channels)
         self._load_card = load_card
+        self._window = window
+        self._load_deferred = load_deferred
 
     def plan(self, records: Sequence[Any]) -> PlannedBatch:
         """`records` are aiokafka ConsumerRecords (or anything with their fields)."""
@@ -61,10 +91,15 @@ class BatchPlanner:
             except PoisonRecord as poison:
                 planned.poisoned.append((record, poison))
                 continue
-            self._plan_event(changes, record, event)
+            where = (record.topic, record.partition)
+            planned.read_up_to[where] = max(
+                event.occurred_at, planned.read_up_to.get(where, event.occurred_at)
+            )
+            self._plan_event(planned, record, event)
         return planned
 
-    def _plan_event(self, changes: ConsumedBatch, record: Any, event: DecodedEvent) -> None:
+    def _plan_event(self, planned: PlannedBatch, record: Any, event: DecodedEvent) -> None:
+        changes = planned.changes
         if event.fact is None:
             return
         card = changes.cards.get(event.case_id) or self._load_card(event.case_id)
@@ -74,6 +109,17 @@ class BatchPlanner:
             log.warning("event for an unknown case skipped", extra={"case_id": event.case_id})
             return
         changes.cards[event.case_id] = updated
+        taken = self._take_replies(planned, event) if self._window.collects(event.fact) else []
+        notices = notices_for(
+            updated,
+            event.fact,
+            self._policy,
+            replies=[text for text, _ in taken],
+            repeat_of=self._number_of_repeated(changes, event),
+        )
+        deferred_until = (
+            self._window.due(event.occurred_at) if isinstance(event.fact, PublicReply) else None
+        )
         source = SourceRecord(
             topic=record.topic,
             partition=record.partition,
@@ -82,7 +128,7 @@ class BatchPlanner:
             value=record.value,
             headers=tuple(record.headers or ()),
         )
-        for notice in notices_for(updated, event.fact, self._policy):
+        for notice in notices:
             if notice.channel not in self._channels:
                 continue
             delivery = Delivery(
@@ -95,5 +141,47 @@ class BatchPlanner:
                 recipient=notice.recipient,
                 message=self._catalog.render(notice),
                 source=source,
+                deferred_until=deferred_until,
             )
             changes.deliveries.append((delivery, self._journal.requested(delivery)))
+            if deferred_until is not None:
+                planned.deferred.setdefault(event.case_id, []).append(delivery)
+        for _, replies in taken:
+            for reply in replies:
+                into = notification_id(event.event_id, reply.channel)
+                entry = self._journal.decided(reply, "Merged", _merged(into, self._window), None)
+                changes.merged.append((reply, entry))
+
+    def _take_replies(
+        self, planned: PlannedBatch, event: DecodedEvent
+    ) -> list[tuple[str, list[Delivery]]]:
+        """The case's replies still in their window when `event` happened: (text, the reply's
+        deferred notices) each, oldest first; taken, so that no later change takes them too."""
+        merged = planned.merged_ids()
+        waiting = self._load_deferred(event.case_id) + planned.deferred.pop(event.case_id, [])
+        by_reply: dict[str, list[Delivery]] = {}
+        for delivery in waiting:
+            if delivery.notification_id not in merged:
+                by_reply.setdefault(delivery.source_event_id, []).append(delivery)
+        taken = []
+        for deliveries in by_reply.values():
+            reply = self._decoder.decode(deliveries[0].source.value)
+            if isinstance(reply.fact, PublicReply) and self._window.covers(
+                reply.occurred_at, event.occurred_at
+            ):
+                taken.append((reply.fact.text, deliveries))
+        return taken
+
+    def _number_of_repeated(self, changes: ConsumedBatch, event: DecodedEvent) -> str:
+        """The number of the case a new case repeats, when notify knows that case."""
+        if not isinstance(event.fact, Registered) or not event.fact.repeat_of:
+            return ""
+        original = changes.cards.get(event.fact.repeat_of) or self._load_card(event.fact.repeat_of)
+        return original.number if original is not None else ""
+
+
+def _merged(into: str, window: ReplyWindow) -> str:
+    return (
+        f"merged into {into}: the status notice that followed this reply within "
+        f"{window.seconds:g} s carries it"
+    )

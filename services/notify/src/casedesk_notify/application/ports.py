@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from casedesk_notify.application.deliveries import (
@@ -23,6 +23,8 @@ from casedesk_notify.domain import CaseCard, ExpectedDeadlines, Fact, Notice
 
 # -- reading case events -------------------------------------------------------------------
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 class PoisonRecord(ValueError):
     """The record cannot be understood; retrying it would fail the same way."""
@@ -35,6 +37,7 @@ class DecodedEvent:
     case_version: int
     correlation_id: str
     fact: Fact | None  # None: an event notify has no message for
+    occurred_at: datetime = EPOCH  # the event's own instant (the reply window counts in these)
 
 
 class EventDecoder(Protocol):
@@ -160,3 +163,12 @@ class DeliveryStates(Protocol):
     def record(self, verdicts: Sequence[Verdict]) -> None: ...
 
     def pending(self) -> list[Delivery]: ...
+
+    def deferred(self, case_id: str) -> list[Delivery]:
+        """The case's reply notices still in their window (state `deferred`), oldest first."""
+        ...
+
+    def release(self, notification_id: str) -> bool:
+        """A deferred delivery's window ended: `pending` from now on, committed at once. False
+        when it is no longer deferred (a status notice merged it meanwhile): not to be sent."""
+        ...

@@ -6,6 +6,7 @@ Standard library and the vocabulary only: no protobuf, Kafka, SMTP or file readi
 from casedesk_notify.domain.case_card import CaseCard, Contacts, DeliveryChannel, ExpectedDeadlines
 from casedesk_notify.domain.facts import Escalated, Fact, PublicReply, Registered, StatusChanged
 from casedesk_notify.domain.notices import Notice, NoticeKind, NotifyPolicy, apply, notices_for
+from casedesk_notify.domain.reply_window import ReplyWindow
 
 __all__ = [
     "CaseCard",
@@ -19,6 +20,7 @@ __all__ = [
     "NotifyPolicy",
     "PublicReply",
     "Registered",
+    "ReplyWindow",
     "StatusChanged",
     "apply",
     "notices_for",

@@ -69,6 +69,9 @@ class CaseCard:
     contacts: Contacts
     deadlines: ExpectedDeadlines = field(default_factory=ExpectedDeadlines)
     tier: Tier = Tier.L1
+    # Whether the citizen reads the case on the portal (an account login, or a case opened
+    # there): an answer's text then stays behind the login; without one, notices carry it.
+    portal_account: bool = True
 
     def with_status(self, status: Status) -> CaseCard:
         return replace(self, status=status)

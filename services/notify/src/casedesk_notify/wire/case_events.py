@@ -1,9 +1,10 @@
 """case.events.v1 records -> notify's domain facts (the anti-corruption layer).
 
 Events notify has no message for (Assigned, AttachmentAdded, internal notes, a citizen's own
-comment ...) decode to no fact. A record that is not a valid CaseEvent raises `PoisonRecord`, and
-the consumer parks it on the dead-letter topic instead of stalling the partition. Enums map to the
-vocabulary by name (its members are named as in the proto).
+comment, Repeated: the new case's acknowledgement names the case it repeats ...) decode to no
+fact. A record that is not a valid CaseEvent raises `PoisonRecord`, and the consumer parks it on
+the dead-letter topic instead of stalling the partition. Enums map to the vocabulary by name (its
+members are named as in the proto); an unstated actor or previous status is None, not poison.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from casedesk_notify.domain import (
     StatusChanged,
 )
 from casedesk_runtime.events import from_timestamp
-from casedesk_vocabulary.enums import ContactChannel, Status, Tier
+from casedesk_vocabulary.enums import ActorKind, ContactChannel, EscalationReason, Status, Tier
 
 __all__ = ["CaseEventDecoder", "PoisonRecord"]
 
 # Proto `ContactChannel` names carry a CONTACT_ prefix the vocabulary drops.
 _CONTACT_PREFIX = "CONTACT_"
+# A case opened on the portal has a citizen signed in there, whatever the event names.
+_PORTAL_CHANNELS = frozenset({types_pb2.PORTAL_CHAT, types_pb2.PERSONAL_ACCOUNT})
 
 
 class CaseEventDecoder:
@@ -50,20 +53,31 @@ class CaseEventDecoder:
             case_version=meta.case_version,
             correlation_id=meta.correlation_id,
             fact=self._fact(event),
+            occurred_at=from_timestamp(meta.occurred_at),
         )
 
     def _fact(self, event: events_pb2.CaseEvent) -> Fact | None:
         kind = event.WhichOneof("payload")
         if kind == "created":
-            return Registered(self._card(event.meta, event.created))
+            return Registered(self._card(event.meta, event.created), event.created.repeat_of)
+        actor = _actor(event.meta.actor.kind)
         if kind == "status_changed":
-            return StatusChanged(_status(event.status_changed.to_status))
+            changed = event.status_changed
+            return StatusChanged(
+                _status(changed.to_status), _known_status(changed.from_status), actor
+            )
         if kind == "escalated":
             escalated = event.escalated
-            return Escalated(_tier(escalated.to_tier), escalated.callback_required)
+            return Escalated(
+                _tier(escalated.to_tier),
+                escalated.callback_required,
+                actor,
+                _escalation_reason(escalated.reason),
+            )
         if kind == "commented":
-            by_specialist = event.meta.actor.kind == types_pb2.Actor.SPECIALIST
-            return PublicReply() if event.commented.public and by_specialist else None
+            by_specialist = actor is ActorKind.SPECIALIST
+            comment = event.commented
+            return PublicReply(comment.body) if comment.public and by_specialist else None
         return None
 
     def _card(self, meta: envelope_pb2.EventMeta, created: events_pb2.Created) -> CaseCard:
@@ -85,6 +99,7 @@ class CaseEventDecoder:
                 types_pb2.Channel.Name(created.channel), registered_at
             ),
             tier=_tier(created.tier),
+            portal_account=bool(citizen.account_login) or created.channel in _PORTAL_CHANNELS,
         )
 
 
@@ -93,6 +108,23 @@ def _status(value: int) -> Status:
         return Status(types_pb2.Status.Name(value))
     except ValueError:
         raise PoisonRecord(f"StatusChanged to unknown status {value}") from None
+
+
+def _known_status(value: int) -> Status | None:
+    """The status a change came from; None when unstated or unknown (it only colours the words)."""
+    name = types_pb2.Status.Name(value) if value in types_pb2.Status.values() else ""
+    return Status.__members__.get(name)
+
+
+def _actor(value: int) -> ActorKind | None:
+    name = types_pb2.Actor.Kind.Name(value) if value in types_pb2.Actor.Kind.values() else ""
+    return ActorKind.__members__.get(name)
+
+
+def _escalation_reason(value: int) -> EscalationReason:
+    values = events_pb2.EscalationReason.values()
+    name = events_pb2.EscalationReason.Name(value) if value in values else ""
+    return EscalationReason.__members__.get(name, EscalationReason.UNSPECIFIED)
 
 
 def _tier(value: int) -> Tier:

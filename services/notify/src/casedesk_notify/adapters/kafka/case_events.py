@@ -3,6 +3,8 @@
 The offsets that count are the ones committed in the store together with the deliveries they
 caused (`BatchHandler`); on every partition assignment the consumer seeks there. Offsets are also
 committed to Kafka, lazily and best-effort, only so that lag monitoring sees notify's progress.
+A poll that finds nothing, every partition read to its end, is reported to the handler (a reply's
+window waits for it).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from casedesk_notify.application.batch_handler import BatchHandler
@@ -79,6 +81,8 @@ class CaseEventConsumer:
                 records = [record for batch in fetched.values() for record in batch]
                 if records:
                     await self._process(records)
+                elif await self._at_the_end():
+                    self._handler.caught_up()
                 await self._commit_to_kafka(force=False)
         except ParkingClosed:
             if not self.stopping:
@@ -90,6 +94,22 @@ class CaseEventConsumer:
         offsets = await self._handler.handle(records)
         for (topic, partition), offset in offsets.items():
             self._uncommitted[TopicPartition(topic, partition)] = offset
+
+    async def _at_the_end(self) -> bool:
+        """Whether every assigned partition has been read to its end (as the last fetch saw it):
+        what a reply's window waits for before its notice goes alone (see DeferredReplies). A
+        paused consumer, or one with nothing assigned yet, has not read everything."""
+        assigned = self._consumer.assignment()
+        if not assigned or self._consumer.paused():
+            return False
+        try:
+            for partition in assigned:
+                end = self._consumer.highwater(partition)
+                if end is None or await self._consumer.position(partition) < end:
+                    return False
+        except IllegalStateError:  # revoked meanwhile: the next poll asks again
+            return False
+        return True
 
     def _apply_backpressure(self) -> None:
         """Stop fetching while the dispatcher is far behind (a provider outage), keep polling."""

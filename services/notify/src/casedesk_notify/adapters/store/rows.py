@@ -9,6 +9,7 @@ from datetime import datetime
 
 from casedesk_notify.application.deliveries import (
     Delivery,
+    DeliveryState,
     Headers,
     RenderedMessage,
     SourceRecord,
@@ -46,6 +47,12 @@ def _parse_instant(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+CARD_COLUMNS = (
+    "case_id, number, status, phone, email, preference, first_response_due, resolution_due, "
+    "tier, portal_account"
+)
+
+
 def card_row(card: CaseCard) -> tuple[object, ...]:
     contacts, deadlines = card.contacts, card.deadlines
     return (
@@ -58,6 +65,7 @@ def card_row(card: CaseCard) -> tuple[object, ...]:
         _instant(deadlines.first_response_due),
         _instant(deadlines.resolution_due),
         card.tier.value,
+        int(card.portal_account),
     )
 
 
@@ -72,13 +80,15 @@ def card_from(row: sqlite3.Row) -> CaseCard:
         ),
         # Cards stored before tiers were checked may hold an unspecified tier: it read as L1.
         tier=Tier.__members__.get(row["tier"], Tier.L1),
+        portal_account=bool(row["portal_account"]),
     )
 
 
 DELIVERY_COLUMNS = (
     "notification_id, source_event_id, case_id, case_version, correlation_id, channel, "
     "recipient, template, subject, body_text, body_html, sms_segments, state, attempts, "
-    "source_topic, source_partition, source_offset, source_key, source_value, source_headers"
+    "source_topic, source_partition, source_offset, source_key, source_value, source_headers, "
+    "retry_at"
 )
 
 
@@ -97,7 +107,7 @@ def delivery_row(delivery: Delivery) -> tuple[object, ...]:
         message.text,
         message.html,
         message.sms_segments,
-        "pending",
+        DeliveryState.DEFERRED.value if delivery.deferred_until else DeliveryState.PENDING.value,
         delivery.attempts,
         source.topic,
         source.partition,
@@ -105,6 +115,7 @@ def delivery_row(delivery: Delivery) -> tuple[object, ...]:
         source.key,
         source.value,
         encode_headers(source.headers),
+        _instant(delivery.deferred_until),
     )
 
 
@@ -134,4 +145,7 @@ def delivery_from(row: sqlite3.Row) -> Delivery:
         ),
         attempts=row["attempts"],
         unknown_outcomes=row["unknown_outcomes"],
+        deferred_until=(
+            _parse_instant(row["retry_at"]) if row["state"] == DeliveryState.DEFERRED else None
+        ),
     )

@@ -6,8 +6,11 @@ while the consumer writes; `synchronous=FULL` makes every commit survive a power
 only a process crash (kill -9), at a fraction of the fsyncs.
 
 Schema 2 added the delivery states `held`, `unknown`, `superseded`, `suppressed` and the count of
-attempts with an unknown outcome; a schema-1 store is migrated when it is opened (SQLite cannot
-change a CHECK constraint in place, so the deliveries table is rebuilt, in one transaction).
+attempts with an unknown outcome; schema 3 the states `deferred` and `merged` (the reply window)
+and whether a case's citizen has a portal account. An older store is migrated when it is opened
+(SQLite cannot change a CHECK constraint in place, so the deliveries table is rebuilt, in one
+transaction); the cards of cases registered before schema 3 count as having an account, as
+every notice treated them before.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ import pathlib
 import sqlite3
 from typing import Literal
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-OPEN_STATES = "('pending', 'held', 'unknown')"  # resumed after a restart
+OPEN_STATES = "('pending', 'held', 'unknown', 'deferred')"  # resumed after a restart
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS consumed_offsets (
@@ -36,7 +39,8 @@ CREATE TABLE IF NOT EXISTS case_cards (
     preference TEXT NOT NULL,
     first_response_due TEXT,
     resolution_due TEXT,
-    tier TEXT NOT NULL
+    tier TEXT NOT NULL,
+    portal_account INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS journal_outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -61,8 +65,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     body_text TEXT,
     body_html TEXT,
     sms_segments INTEGER NOT NULL,
-    state TEXT NOT NULL CHECK (state IN
-        ('pending', 'held', 'unknown', 'sent', 'dead', 'superseded', 'suppressed')),
+    state TEXT NOT NULL CHECK (state IN ('pending', 'held', 'unknown', 'deferred', 'sent',
+        'dead', 'superseded', 'suppressed', 'merged')),
     attempts INTEGER NOT NULL DEFAULT 0,
     unknown_outcomes INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
@@ -77,24 +81,44 @@ CREATE TABLE IF NOT EXISTS deliveries (
     source_headers TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state) WHERE state IN {OPEN_STATES};
+CREATE INDEX IF NOT EXISTS deliveries_deferred ON deliveries (case_id) WHERE state = 'deferred';
 """
 
-# Schema 1's deliveries columns: everything but `unknown_outcomes`.
+# The deliveries columns of schema 1, and of schema 2 (which added `unknown_outcomes`).
 _V1_COLUMNS = (
     "seq, notification_id, source_event_id, case_id, case_version, correlation_id, channel, "
     "recipient, template, subject, body_text, body_html, sms_segments, state, attempts, "
     "last_error, retry_at, provider_message_id, finished_at, source_topic, source_partition, "
     "source_offset, source_key, source_value, source_headers"
 )
+_V2_COLUMNS = _V1_COLUMNS + ", unknown_outcomes"
 
-_FROM_V1 = f"""
+
+_OLD_COLUMNS = {1: _V1_COLUMNS, 2: _V2_COLUMNS}
+
+
+def _migration(connection: sqlite3.Connection, version: int) -> str:
+    """An older store -> this schema, in one transaction: the deliveries table rebuilt (rows and
+    sequence kept), the cards' new column. The old indexes go first: their names, travelling
+    with the renamed table, would keep the new ones from being created."""
+    columns = _OLD_COLUMNS[version]
+    cards = {row[1] for row in connection.execute("PRAGMA table_info(case_cards)")}
+    add_column = (
+        "ALTER TABLE case_cards ADD COLUMN portal_account INTEGER NOT NULL DEFAULT 1;"
+        if cards and "portal_account" not in cards
+        else ""
+    )
+    return f"""
 BEGIN IMMEDIATE;
 DROP INDEX IF EXISTS deliveries_pending;
-ALTER TABLE deliveries RENAME TO deliveries_v1;
+DROP INDEX IF EXISTS deliveries_open;
+DROP INDEX IF EXISTS deliveries_deferred;
+ALTER TABLE deliveries RENAME TO deliveries_old;
 {_DELIVERIES}
-INSERT INTO deliveries ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM deliveries_v1;
-DROP TABLE deliveries_v1;
-PRAGMA user_version = 2;
+INSERT INTO deliveries ({columns}) SELECT {columns} FROM deliveries_old;
+DROP TABLE deliveries_old;
+{add_column}
+PRAGMA user_version = {SCHEMA_VERSION};
 COMMIT;
 """
 
@@ -112,8 +136,8 @@ def connect(
         raise RuntimeError(
             f"notify store {path} has schema {version}, this build knows {SCHEMA_VERSION}"
         )
-    if version == 1:
-        connection.executescript(_FROM_V1)
+    if version in _OLD_COLUMNS:
+        connection.executescript(_migration(connection, version))
     connection.executescript(_SCHEMA + _DELIVERIES)
     connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     return connection

@@ -1,8 +1,9 @@
 """The dedupe store: delivery states, consumed offsets, case cards and the journal outbox.
 
 Exactly once per (event, channel) rests on one rule: whatever a consumed batch changes (cards, new
-pending deliveries with their `Requested` journal entries, the partition's next offset) commits in
-one transaction, and every later state change commits together with its journal entry. A crash
+pending deliveries with their `Requested` journal entries, the deferred replies it merges, the
+partition's next offset) commits in one transaction, and every later state change commits
+together with its journal entry. A crash
 therefore leaves either the whole batch or none of it, and on restart the consumer seeks to the
 stored offsets and the dispatcher resumes the pending deliveries.
 """
@@ -13,7 +14,7 @@ import pathlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from casedesk_notify.adapters.store import rows
@@ -26,6 +27,9 @@ from casedesk_notify.application.deliveries import (
     Verdict,
 )
 from casedesk_notify.domain import CaseCard
+
+_CARD_WIDTH = len(rows.CARD_COLUMNS.split(","))
+_DELIVERY_WIDTH = len(rows.DELIVERY_COLUMNS.split(","))
 
 
 class DeliveryStore:
@@ -61,33 +65,80 @@ class DeliveryStore:
         return rows.card_from(row) if row else None
 
     def commit_batch(self, batch: ConsumedBatch) -> list[Delivery]:
-        """Commit a consumed batch; return the deliveries that are new (not seen before)."""
+        """Commit a consumed batch; return the deliveries that are new (not seen before) and
+        still to be sent (a reply notice merged in the same batch is not)."""
         created: list[Delivery] = []
+        merged: set[str] = set()
         with self._transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO case_cards VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO case_cards ({rows.CARD_COLUMNS}) "
+                f"VALUES ({', '.join('?' * _CARD_WIDTH)})",
                 [rows.card_row(card) for card in batch.cards.values()],
             )
             for delivery, requested in batch.deliveries:
                 cursor = db.execute(
                     f"INSERT OR IGNORE INTO deliveries ({rows.DELIVERY_COLUMNS}) "
-                    f"VALUES ({', '.join('?' * 20)})",
+                    f"VALUES ({', '.join('?' * _DELIVERY_WIDTH)})",
                     rows.delivery_row(delivery),
                 )
                 if cursor.rowcount == 1:
                     created.append(delivery)
                     self._append_journal(db, requested)
+            for delivery, entry in batch.merged:
+                if self._merge(db, delivery):
+                    merged.add(delivery.notification_id)
+                    self._append_journal(db, entry)
             db.executemany(
                 "INSERT INTO consumed_offsets VALUES (?, ?, ?) ON CONFLICT (topic, partition) "
                 "DO UPDATE SET next_offset = excluded.next_offset",
                 [(topic, part, offset) for (topic, part), offset in batch.offsets.items()],
             )
-        return created
+        return [delivery for delivery in created if delivery.notification_id not in merged]
+
+    @staticmethod
+    def _merge(db: sqlite3.Connection, delivery: Delivery) -> bool:
+        """A deferred reply notice carried by a status notice: final, its message erased. Only
+        from `deferred`: one its window already released is being sent, and stays so."""
+        cursor = db.execute(
+            "UPDATE deliveries SET state = 'merged', retry_at = NULL, finished_at = ?, "
+            "recipient = ?, subject = NULL, body_text = NULL, body_html = NULL, "
+            "source_value = NULL, source_key = NULL, source_headers = NULL "
+            "WHERE notification_id = ? AND state = 'deferred'",
+            (
+                datetime.now(UTC).isoformat(),
+                delivery.recipient_masked,
+                delivery.notification_id,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    def deferred(self, case_id: str) -> list[Delivery]:
+        """The case's reply notices still in their window, in the order consumed."""
+        cursor = self._db.execute(
+            "SELECT * FROM deliveries WHERE case_id = ? AND state = 'deferred' ORDER BY seq",
+            (case_id,),
+        )
+        return [rows.delivery_from(row) for row in cursor]
+
+    def release(self, notification_id: str) -> bool:
+        """A deferred delivery's window ended: pending from now on. False when it is no longer
+        deferred nor otherwise open (merged meanwhile): it must not be sent."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE deliveries SET state = 'pending', retry_at = NULL "
+                "WHERE notification_id = ? AND state = 'deferred'",
+                (notification_id,),
+            )
+            row = db.execute(
+                "SELECT state FROM deliveries WHERE notification_id = ?", (notification_id,)
+            ).fetchone()
+        return row is not None and DeliveryState(row["state"]).is_open
 
     # -- delivering ------------------------------------------------------------------------
 
     def pending(self) -> list[Delivery]:
-        """Every delivery still to be sent (pending, held or unknown), in the order consumed."""
+        """Every delivery still to be sent (pending, held, unknown or deferred), in the order
+        consumed."""
         cursor = self._db.execute(
             f"SELECT * FROM deliveries WHERE state IN {OPEN_STATES} ORDER BY seq"
         )
