@@ -21,6 +21,15 @@ def test_email_first_response_counts_working_day_hours_only() -> None:
     assert expected.resolution_due is not None and expected.resolution_due > friday
 
 
+def test_a_sign_in_problem_is_promised_within_24_hours_as_the_sla_clock_counts_it() -> None:
+    # Policy 2026.1: whatever the channel, the answer within 24 hours on the wall clock.
+    friday = datetime(2026, 3, 13, 15, 0, tzinfo=MOSCOW)
+    expected = deadline_estimator().expected("EMAIL", friday, "REGISTRATION_SIGN_IN")
+    assert expected.resolution_due == datetime(2026, 3, 14, 15, 0, tzinfo=MOSCOW)
+    plain = deadline_estimator().expected("EMAIL", friday, "TECHNICAL_FAULT")
+    assert plain.resolution_due == datetime(2026, 3, 19, 0, 0, tzinfo=MOSCOW)
+
+
 def test_a_channel_without_first_response_target_has_only_a_resolution() -> None:
     expected = deadline_estimator().expected("MFC", datetime(2026, 3, 13, 9, 0, tzinfo=UTC))
     assert expected.first_response_due is None

@@ -27,10 +27,12 @@ from casedesk_vocabulary.enums import (
 
 class FixedDeadlines:
     def __init__(self) -> None:
-        self.asked: list[tuple[str, datetime]] = []
+        self.asked: list[tuple[str, datetime, str | None]] = []
 
-    def expected(self, channel: str, registered_at: datetime) -> ExpectedDeadlines:
-        self.asked.append((channel, registered_at))
+    def expected(
+        self, channel: str, registered_at: datetime, category: str | None = None
+    ) -> ExpectedDeadlines:
+        self.asked.append((channel, registered_at, category))
         return ExpectedDeadlines(resolution_due=datetime(2026, 3, 5, 21, tzinfo=UTC))
 
 
@@ -51,7 +53,7 @@ def test_created_becomes_a_card_with_contacts_and_deadlines() -> None:
     assert card.contacts.preference is ContactChannel.SMS
     assert card.contacts.phone == "+79161234567"
     assert card.deadlines.resolution_due == datetime(2026, 3, 5, 21, tzinfo=UTC)
-    assert deadlines.asked == [("EMAIL", registered_at)]
+    assert deadlines.asked == [("EMAIL", registered_at, "TECHNICAL_FAULT")]
 
 
 def test_status_escalation_and_public_specialist_reply_are_facts_with_who_acted() -> None:

@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 class NoDeadlines:
     """Acknowledgements without deadlines (the library is absent or switched off)."""
 
-    def expected(self, channel: str, registered_at: datetime) -> ExpectedDeadlines:
+    def expected(
+        self, channel: str, registered_at: datetime, category: str | None = None
+    ) -> ExpectedDeadlines:
         return ExpectedDeadlines()
 
 
@@ -38,9 +40,13 @@ class PolicyDeadlines:
     def policy_version(self) -> str:
         return self._deadlines.policy_version
 
-    def expected(self, channel: str, registered_at: datetime) -> ExpectedDeadlines:
+    def expected(
+        self, channel: str, registered_at: datetime, category: str | None = None
+    ) -> ExpectedDeadlines:
         try:
-            due = self._deadlines.compute(channel, registered_at)
+            # The category matters where the policy has targets for it (2026.1: sign-in
+            # problems answered within 24 hours), exactly as the SLA clock counts it.
+            due = self._deadlines.compute(channel, registered_at, category)
         except self._errors as error:
             log.warning("no expected deadlines", extra={"channel": channel, "error": str(error)})
             return ExpectedDeadlines()

@@ -47,7 +47,9 @@ class EventDecoder(Protocol):
 
 
 class DeadlineEstimator(Protocol):
-    def expected(self, channel: str, registered_at: datetime) -> ExpectedDeadlines:
+    def expected(
+        self, channel: str, registered_at: datetime, category: str | None = None
+    ) -> ExpectedDeadlines:
         """`channel`: the name of the case's intake channel."""
         ...
 

@@ -26,6 +26,8 @@ from casedesk_notify.domain import (
 from casedesk_runtime.events import from_timestamp
 from casedesk_vocabulary.enums import ActorKind, ContactChannel, EscalationReason, Status, Tier
 
+_KNOWN_CATEGORIES = frozenset(types_pb2.Category.values())
+
 __all__ = ["CaseEventDecoder", "PoisonRecord"]
 
 # Proto `ContactChannel` names carry a CONTACT_ prefix the vocabulary drops.
@@ -96,11 +98,19 @@ class CaseEventDecoder:
                 preference=_preference(citizen.preferred_contact),
             ),
             deadlines=self._deadlines.expected(
-                types_pb2.Channel.Name(created.channel), registered_at
+                types_pb2.Channel.Name(created.channel), registered_at, _category(created.category)
             ),
             tier=_tier(created.tier),
             portal_account=bool(citizen.account_login) or created.channel in _PORTAL_CHANNELS,
         )
+
+
+def _category(value: int) -> str | None:
+    """The category's name for the deadline policy (a sign-in problem has its own target); None
+    for none and for a value newer than this release: the channel's targets, as the SLA does."""
+    if value == types_pb2.CATEGORY_UNSPECIFIED or value not in _KNOWN_CATEGORIES:
+        return None
+    return types_pb2.Category.Name(value)
 
 
 def _status(value: int) -> Status:
