@@ -165,3 +165,14 @@ async def test_a_brief_case_service_outage_is_retried(intake) -> None:
     intake.cases.unavailable_next = 2
     reply = await intake.stub.SubmitCase(submission(), metadata=metadata())
     assert reply.number
+
+
+async def test_a_sign_in_problem_is_promised_within_24_hours_whatever_the_channel(intake) -> None:
+    # Policy 2026.1: the acknowledgement promises what the SLA clock will count for the category.
+    request = submission("EMAIL", subject="Не могу войти", description="Не приходит код")
+    request.category = types_pb2.REGISTRATION_SIGN_IN
+    reply = await intake.stub.SubmitCase(request, metadata=metadata(FRONTEND_OF_CHANNEL["EMAIL"]))
+    registered = intake.cases.by_number(reply.number).registered_at.ToDatetime()
+    resolution = reply.deadlines.resolution_due.ToDatetime() - registered
+    assert resolution.total_seconds() == 24 * 3600
+    assert reply.deadlines.policy_version == "2026.1"

@@ -23,7 +23,9 @@ class Acknowledgements:
     ) -> Acknowledgement:
         registered_at = case.registered_at or self._clock()
         channel = case.channel.value if case.channel is not None else ""
-        due = self._deadlines.compute(channel, registered_at)
+        # With the case's category, as the SLA clock counts it (2026.1's sign-in target).
+        category = case.category.value if case.category is not None else None
+        due = self._deadlines.compute(channel, registered_at, category)
         facts = AcknowledgementFacts(
             number=case.number,
             status=case.status.value if case.status is not None else "",

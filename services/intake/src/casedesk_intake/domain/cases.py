@@ -66,6 +66,8 @@ class Case:
     updated_at: datetime | None = None
     # The files intake keeps for the case (at creation and with comments), as the case records them.
     attachments: tuple[StoredAttachment, ...] = ()
+    # The deadline policy has targets per category (2026.1: sign-in problems within 24 hours).
+    category: Category | None = None
 
     def attachment(self, attachment_id: str) -> StoredAttachment | None:
         return next((a for a in self.attachments if a.attachment_id == attachment_id), None)

@@ -26,7 +26,7 @@ from casedesk_intake.wire.values import (
     provenance_message,
     stored_attachments,
 )
-from casedesk_vocabulary.enums import ActorKind, Channel, Status
+from casedesk_vocabulary.enums import ActorKind, Category, Channel, Status
 
 
 def command_context(command: Command) -> case_pb2.CommandContext:
@@ -109,6 +109,7 @@ def case(view: case_pb2.CaseView) -> Case:
         registered_at=optional_instant(view, "registered_at"),
         updated_at=optional_instant(view, "updated_at"),
         attachments=stored_attachments(view.attachments),
+        category=from_proto(Category, view.category),
     )
 
 
