@@ -47,8 +47,18 @@ Relative to the machine (casedesk_runtime.testing.calibration; TLS):
   case.capacity_to_scaled_rate        creates/s at saturation over the scaled rate (must: >= 2)
   case.path_cpu_ms_per_command        CPU of every process on the path per command
   case.cpu_ms_per_command.<p>         per process: case_service, postgresql, kafka, load_generator
+Worker processes (CASEDESK_WORKERS, casedesk_runtime.workers), over TLS:
+  case.creates_per_s_postgres_workers_1  creates/s of the service with one worker process
+  case.creates_per_s_postgres_workers_2  the same with two, sharing the port
+  case.workers_2_speedup                 the second over the first
+Two more services (one and two workers, each on its own schema) side by side, in rounds taken in
+the order 1, 2, 2, 1, ...; WORKERS_IN_FLIGHT creates at a time over CONNECTIONS_PER_WORKER
+connections per worker. The kernel hands each new connection to one worker (SO_REUSEPORT), at
+random; the bench keeps connections until every worker holds as many (it sees whose each one is in
+/proc), as a service's many callers even out on average, so that the figure is the workers' and
+not the luck of a few connections.
 Knobs: CASEDESK_BENCH_CASE_{CREATES,CHANGES,PACED} (per transport, split over the rounds),
-CASEDESK_BENCH_CASE_{IN_FLIGHT,RATE,ROUNDS};
+CASEDESK_BENCH_CASE_{IN_FLIGHT,RATE,ROUNDS}, CASEDESK_BENCH_CASE_WORKERS_{CREATES,IN_FLIGHT};
 CASEDESK_BENCH_CASE_EXTRA="K=V,K=V" adds service settings (e.g. CASEDESK_RELAY_ENABLED=false
 to see the relay's share).
 """
@@ -57,6 +67,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import statistics
 import subprocess
@@ -109,6 +120,10 @@ RATE = float(os.environ.get("CASEDESK_BENCH_CASE_RATE", "500"))
 PACED = int(os.environ.get("CASEDESK_BENCH_CASE_PACED", "3000"))
 ROUNDS = max(1, int(os.environ.get("CASEDESK_BENCH_CASE_ROUNDS", "2")))
 DEADLINE_S = 5.0
+WORKER_COUNTS = (1, 2)
+WORKERS_CREATES = int(os.environ.get("CASEDESK_BENCH_CASE_WORKERS_CREATES", "3000"))
+WORKERS_IN_FLIGHT = int(os.environ.get("CASEDESK_BENCH_CASE_WORKERS_IN_FLIGHT", "48"))
+CONNECTIONS_PER_WORKER = 4
 EXTRA = dict(
     v.split("=", 1) for v in os.environ.get("CASEDESK_BENCH_CASE_EXTRA", "").split(",") if v
 )
@@ -179,8 +194,8 @@ class Callers:
 Call = Callable[[], Awaitable[object]]
 
 
-async def drive(calls: list[Call]) -> tuple[float, list[float]]:
-    """Run `calls` IN_FLIGHT at a time."""
+async def drive(calls: list[Call], in_flight: int = IN_FLIGHT) -> tuple[float, list[float]]:
+    """Run `calls` `in_flight` at a time."""
     latencies: list[float] = []
     queue = iter(calls)
 
@@ -191,7 +206,7 @@ async def drive(calls: list[Call]) -> tuple[float, list[float]]:
             latencies.append((time.perf_counter() - started) * 1000)
 
     began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
     return time.perf_counter() - began, latencies
 
 
@@ -533,6 +548,165 @@ def measure_rebuild(env: dict[str, str]) -> None:
     reader.close()
 
 
+def _sockets(table_filter: str, port: int) -> set[str]:
+    """Inodes of the local TCP sockets on `port` in state `table_filter` (Linux /proc/net)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == table_filter and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    found.add(fields[9])
+    return found
+
+
+def listeners(port: int) -> set[str]:
+    """The listening sockets on `port`: one per worker process sharing it."""
+    return _sockets("0A", port)
+
+
+def connections_by_worker(supervisor: int, port: int) -> dict[int, set[str]]:
+    """{worker pid: its established connections on `port`} (a single process is its own)."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    established_here = _sockets("01", port)
+    owned = {}
+    for pid in [int(c) for c in children] or [supervisor]:
+        inodes = set()
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+        owned[pid] = inodes & established_here
+    return owned
+
+
+async def balanced_channels(
+    transport: Transport, address: str, supervisor: int, workers: int
+) -> list[grpc.aio.Channel]:
+    """CONNECTIONS_PER_WORKER connections (as intake) to each worker: new ones are made until
+    every worker holds as many, the surplus closed (module docstring)."""
+    port = int(address.rsplit(":", 1)[1])
+    kept: list[grpc.aio.Channel] = []
+    held: dict[int, int] = {}
+    for _ in range(50 * workers * CONNECTIONS_PER_WORKER):
+        before = connections_by_worker(supervisor, port)
+        channel = transport.channel(address, CREATOR)
+        await asyncio.wait_for(channel.channel_ready(), 10)
+        after = connections_by_worker(supervisor, port)
+        (owner,) = [pid for pid, inodes in after.items() if inodes - before.get(pid, set())]
+        if held.get(owner, 0) < CONNECTIONS_PER_WORKER:
+            held[owner] = held.get(owner, 0) + 1
+            kept.append(channel)
+            if len(kept) == workers * CONNECTIONS_PER_WORKER:
+                return kept
+        else:
+            await channel.close()
+    raise RuntimeError(f"connections never spread over the {workers} workers: {held}")
+
+
+@dataclass
+class WorkersFigures:
+    """One service's creates over the rounds of the workers phase."""
+
+    creates_per_s: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0
+    creates: int = 0
+    machine_busy: list[float] = field(default_factory=list)  # share of every core, per round
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) CPU time of the whole machine so far (/proc/stat), in ticks."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+async def measure_workers(
+    targets: list[tuple[int, str, int]], tls: Transport
+) -> dict[int, WorkersFigures]:
+    """(workers, address, supervisor pid) of each service: warmed up, then ROUNDS rounds of
+    creates on each, in the order 1, 2, 2, 1, ..."""
+    figures = {workers: WorkersFigures() for workers, _, _ in targets}
+    stubs: dict[int, list[case_service_pb2_grpc.CaseServiceStub]] = {}
+    channels: list[grpc.aio.Channel] = []
+    try:
+        for workers, address, pid in targets:
+            opened = await balanced_channels(tls, address, pid, workers)
+            channels += opened
+            stubs[workers] = [case_service_pb2_grpc.CaseServiceStub(c) for c in opened]
+            await drive(creates_over(stubs[workers], range(300)), WORKERS_IN_FLIGHT)
+        per_round = max(2, WORKERS_CREATES // ROUNDS)
+        for number in range(ROUNDS):
+            for workers, _, pid in targets if number % 2 == 0 else targets[::-1]:
+                first = 10**7 + number * 100_000
+                cpu_before, machine_before = cpu_seconds(pid), machine_ticks()
+                calls = creates_over(stubs[workers], range(first, first + per_round))
+                elapsed, _ = await drive(calls, WORKERS_IN_FLIGHT)
+                figures[workers].creates_per_s.append(per_round / elapsed)
+                figures[workers].cpu_s += cpu_seconds(pid) - cpu_before
+                busy, spent = (a - b for a, b in zip(machine_ticks(), machine_before, strict=True))
+                figures[workers].machine_busy.append(busy / spent)
+                figures[workers].creates += per_round
+    finally:
+        for channel in channels:
+            await channel.close()
+    return figures
+
+
+def creates_over(stubs: list[case_service_pb2_grpc.CaseServiceStub], numbers: range) -> list[Call]:
+    """Creates as intake sends them, the connections taken in turn."""
+    turns = itertools.cycle(stubs)
+    return [partial(next(turns).CreateCase, create_request(n), timeout=DEADLINE_S) for n in numbers]
+
+
+def run_workers_phase(
+    tls: Transport, service_env: dict[str, str], logs: Path
+) -> dict[int, WorkersFigures]:
+    """The service with one worker and with two (each on a schema of its own), measured."""
+    base = postgres_env()
+    schemas = {w: f"bench_workers_{w}_{uuid.uuid4().hex[:8]}" for w in WORKER_COUNTS}
+    with psycopg.connect(dsn(base), autocommit=True) as connection:
+        for schema in schemas.values():
+            connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        with contextlib.ExitStack() as services:
+            targets = []
+            for workers, schema in schemas.items():
+                env = {**service_env, "POSTGRES_SCHEMA": schema}
+                log = logs / f"case-workers-{workers}.log"
+                address, pid = services.enter_context(running_service(tls, env, log, workers))
+                targets.append((workers, address, pid))
+            figures = asyncio.run(measure_workers(targets, tls))
+    finally:
+        with psycopg.connect(dsn(base), autocommit=True) as connection:
+            for schema in schemas.values():
+                connection.execute(f"DROP SCHEMA {schema} CASCADE")
+    return figures
+
+
+def report_workers(figures: dict[int, WorkersFigures]) -> None:
+    throughput = {w: statistics.median(f.creates_per_s) for w, f in figures.items()}
+    for workers in WORKER_COUNTS:
+        print(
+            f"BENCH case.creates_per_s_postgres_workers_{workers} {throughput[workers]:.0f} ops/s",
+            flush=True,
+        )
+    print(f"BENCH case.workers_2_speedup {throughput[2] / throughput[1]:.2f} ratio", flush=True)
+    for workers, found in figures.items():
+        rounds = ", ".join(f"{r:.0f}" for r in found.creates_per_s)
+        busy = ", ".join(f"{b:.0%}" for b in found.machine_busy)
+        print(
+            f"# workers {workers}: creates/s by round {rounds}; the service's CPU "
+            f"{found.cpu_s * 1000 / found.creates:.2f} ms per create (all its processes); "
+            f"{WORKERS_IN_FLIGHT} in flight over {CONNECTIONS_PER_WORKER * workers} connections; "
+            f"the machine's {os.cpu_count()} cores busy {busy} (by round: a second worker "
+            "helps only where cores are left)",
+            file=sys.stderr,
+        )
+
+
 def service_environment(transport: Transport) -> dict[str, str]:
     """This process's environment without any TLS, plaintext or identity-provider setting of the
     caller's own: each service runs exactly as its transport says and trusts only the bench's
@@ -548,19 +722,26 @@ def service_environment(transport: Transport) -> dict[str, str]:
 
 @contextlib.contextmanager
 def running_service(
-    transport: Transport, env: dict[str, str], log: Path
+    transport: Transport, env: dict[str, str], log: Path, workers: int = 1
 ) -> Iterator[tuple[str, int]]:
-    """The case service over `transport` until the block ends: its address and pid."""
+    """The case service over `transport` until the block ends: its address and pid (with
+    several workers, their supervisor's)."""
     port = free_port()
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "casedesk_case"],
             env={**service_environment(transport), **env, "CASEDESK_GRPC_PORT": str(port),
-                 "CASEDESK_LOG_LEVEL": "WARNING"},
+                 "CASEDESK_LOG_LEVEL": "WARNING", "CASEDESK_WORKERS": str(workers)},
             stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
     try:
         wait_serving(transport, f"127.0.0.1:{port}", process, log)
+        # Workers start one after another: every one listens before the bench begins.
+        deadline = time.monotonic() + 30 * workers
+        while len(listeners(port)) < workers:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"case service: not all {workers} workers started; see {log}")
+            time.sleep(0.2)
         yield f"127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
@@ -626,28 +807,33 @@ def main() -> int:
             person_token = identity_provider.mint_specialist(
                 SPECIALIST, tier=SPECIALIST_TIER, expires_in=TOKEN_LIFETIME_S
             )
+            common_env = {
+                "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka,
+                "POSTGRES_POOL_SIZE": "10",
+                "CASEDESK_OIDC_ISSUER": identity_provider.issuer,
+                "CASEDESK_OIDC_AUDIENCE": AUDIENCE,
+                **EXTRA,
+            }
             with contextlib.ExitStack() as services:
                 targets = []
                 for transport in (plaintext, tls):  # the first round is plaintext's
-                    service_env = {
-                        **envs[transport.name],
-                        "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka,
-                        "POSTGRES_POOL_SIZE": "10",
-                        "CASEDESK_OIDC_ISSUER": identity_provider.issuer,
-                        "CASEDESK_OIDC_AUDIENCE": AUDIENCE,
-                        **EXTRA,
-                    }
+                    service_env = {**envs[transport.name], **common_env}
                     log = logs / f"case-{transport.name}.log"
                     address, pid = services.enter_context(
                         running_service(transport, service_env, log)
                     )
                     targets.append((transport, address, pid))
                 figures = asyncio.run(measure_grpc(targets, person_token, scaled))
+            workers_figures = None
+            if WORKERS_CREATES:  # once the two services above have stopped
+                workers_figures = run_workers_phase(tls, {**envs["tls"], **common_env}, logs)
         report(tls, figures[tls.name])  # TLS on is the production configuration
         report(plaintext, figures[plaintext.name])
         report_cost(figures[tls.name], figures[plaintext.name])
         report_machine(figures[tls.name], machine_rps, scaled)
         measure_rebuild(envs["tls"])
+        if workers_figures is not None:
+            report_workers(workers_figures)
     finally:
         with psycopg.connect(dsn(base), autocommit=True) as connection:
             for schema in schemas.values():

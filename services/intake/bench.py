@@ -48,8 +48,21 @@ Relative to the machine (casedesk_runtime.testing.calibration; TLS stack):
   intake.path_cpu_ms_per_case    CPU of every process on the path per case (saturation phases)
   intake.cpu_ms_per_case.<p>     the same per process: intake, case_service, postgresql, kafka,
                                  load_generator (this process, with its Kafka consumer)
+Worker processes (CASEDESK_WORKERS, casedesk_runtime.workers), over TLS:
+  intake.cases_per_s_workers_1   cases/s end to end with one worker process in intake and one in
+                                 the case service
+  intake.cases_per_s_workers_2   the same with two in each, sharing each service's port
+  intake.workers_2_speedup       the second over the first
+Two more stacks (one and two workers, each on its own schema) side by side, in saturation rounds
+taken in the order 1, 2, 2, 1, ..., WORKERS_IN_FLIGHT cases at a time over CONNECTIONS_PER_WORKER
+connections per intake worker. The kernel hands each new connection to one worker (SO_REUSEPORT),
+at random: the bench keeps connections until every intake worker holds as many (it sees whose
+each one is in /proc), as a frontend's many connections even out; and each intake worker holds
+one connection to the case service, so an intake whose two connections landed on one case worker
+is started again (up to WORKERS_STARTS times; the comment says how they fell).
 Knobs: CASEDESK_BENCH_INTAKE_{CASES,PACED_CASES} (per transport, split over the rounds),
-CASEDESK_BENCH_INTAKE_{RATE,IN_FLIGHT,ROUNDS}.
+CASEDESK_BENCH_INTAKE_{RATE,IN_FLIGHT,ROUNDS}, CASEDESK_BENCH_INTAKE_WORKERS_{CASES,IN_FLIGHT}
+(CASES 0: no workers phase).
 """
 
 from __future__ import annotations
@@ -58,6 +71,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import socket
@@ -70,6 +84,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeAlias
 from urllib.parse import quote
 
 import grpc
@@ -106,6 +121,11 @@ CITIZEN_REALM, CITIZEN_AUDIENCE = "portal", "casedesk-intake"
 TOKEN_LIFETIME_S = 6 * 3600
 
 
+WORKER_COUNTS = (1, 2)
+WORKERS_CASES = int(os.environ.get("CASEDESK_BENCH_INTAKE_WORKERS_CASES", "2000"))
+WORKERS_IN_FLIGHT = int(os.environ.get("CASEDESK_BENCH_INTAKE_WORKERS_IN_FLIGHT", "64"))
+CONNECTIONS_PER_WORKER = 4
+WORKERS_STARTS = 4
 SATURATION_CASES = int(os.environ.get("CASEDESK_BENCH_INTAKE_CASES", "3000"))
 PACED_CASES = int(os.environ.get("CASEDESK_BENCH_INTAKE_PACED_CASES", "5000"))
 RATE = float(os.environ.get("CASEDESK_BENCH_INTAKE_RATE", "500"))
@@ -141,11 +161,20 @@ def scaled_numbers() -> range:
     return range(first, first + max(1, PACED_CASES // ROUNDS))
 
 
+def workers_numbers(workers: int, round_number: int) -> range:
+    """The saturation cases of the workers phase, for the stack of `workers` workers."""
+    first = 20 * 10**6 + workers * 10**6 + round_number * 100_000
+    return range(first, first + max(1, WORKERS_CASES // ROUNDS))
+
+
 def every_number() -> Iterator[int]:
     yield from range(WARM_UP_CASES)
     for round_number in range(ROUNDS):
         yield from saturation_numbers(round_number)
         yield from paced_numbers(round_number)
+        if WORKERS_CASES:
+            for workers in WORKER_COUNTS:
+                yield from workers_numbers(workers, round_number)
     yield from scaled_numbers()
 
 
@@ -189,10 +218,13 @@ class Transport:
             "CASEDESK_TLS_CA_FILE": str(self.pki / "ca.crt"),
         }
 
-    def channel(self, address: str) -> grpc.aio.Channel:
+    def channel(self, address: str, own_connection: bool = False) -> grpc.aio.Channel:
+        """`own_connection`: never shared with another channel to the same address (gRPC's
+        global subchannel pool would give channels alike one connection)."""
+        options = [("grpc.use_local_subchannel_pool", 1)] if own_connection else None
         if self.credentials is None:
-            return grpc.aio.insecure_channel(address)
-        return grpc.aio.secure_channel(address, self.credentials)
+            return grpc.aio.insecure_channel(address, options=options)
+        return grpc.aio.secure_channel(address, self.credentials, options=options)
 
 
 def transports(pki: Path) -> tuple[Transport, Transport]:
@@ -223,15 +255,16 @@ def inherited_environment() -> dict[str, str]:
 
 @contextlib.contextmanager
 def services(
-    specs: list[tuple[str, dict[str, str], Transport]], log_dir: Path
+    specs: list[tuple[str, dict[str, str], Transport]], log_dir: Path, label: str = ""
 ) -> Iterator[list[tuple[str, int]]]:
     """`python -m module` for each (module, env, transport), all started at once, each on a free
-    port, until every one is SERVING; yields their addresses and pids, in order."""
+    port, until every one is SERVING with all its workers (CASEDESK_WORKERS in env); yields their
+    addresses and pids (a supervisor's with several workers), in order."""
     started = []
     try:
         for module, env, transport in specs:
             port = free_port()
-            log = (log_dir / f"{module}-{transport.name}.log").open("wb")
+            log = (log_dir / f"{module}-{transport.name}{label}.log").open("ab")
             process = subprocess.Popen(
                 [sys.executable, "-m", module],
                 env={
@@ -245,9 +278,14 @@ def services(
                 stderr=subprocess.STDOUT,
             )
             started.append((module, transport, f"127.0.0.1:{port}", process, log))
-        deadline = time.monotonic() + 60
-        for module, transport, address, process, log in started:
-            while not _serving(address, transport):
+        for (module, env, _), (_, transport, address, process, log) in zip(
+            specs, started, strict=True
+        ):
+            # Workers start one after another; every one listens before the bench begins.
+            workers = int(env.get("CASEDESK_WORKERS", "1"))
+            deadline = time.monotonic() + 60 * workers
+            port = int(address.rsplit(":", 1)[1])
+            while not _serving(address, transport) or len(listeners(port)) < workers:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{module} ({transport.name}) did not start; see {log.name}")
                 time.sleep(0.2)
@@ -280,14 +318,48 @@ def _serving(address: str, transport: Transport) -> bool:
 
 def established(port: int) -> set[str]:
     """The peers of the established TCP connections to local `port` (Linux /proc/net)."""
-    peers = set()
+    return set(_sockets(port, "01").values())
+
+
+def listeners(port: int) -> set[str]:
+    """The listening sockets on `port`: one per worker process sharing it."""
+    return set(_sockets(port, "0A"))
+
+
+def _sockets(port: int, state: str) -> dict[str, str]:
+    """{inode: peer} of the local TCP sockets on `port` in `state` (Linux /proc/net)."""
+    found = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError):
             for line in Path(table).read_text().splitlines()[1:]:
                 fields = line.split()
-                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    peers.add(fields[2])
-    return peers
+                if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    found[fields[9]] = fields[2]
+    return found
+
+
+def connections_by_worker(supervisor: int, port: int) -> dict[int, set[str]]:
+    """{worker pid: its established connections on `port`} (a single process is its own)."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    here = set(_sockets(port, "01"))
+    owned = {}
+    for pid in [int(c) for c in children] or [supervisor]:
+        inodes = set()
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+        owned[pid] = inodes & here
+    return owned
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) CPU time of the whole machine so far (/proc/stat), in ticks."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -354,13 +426,27 @@ class KafkaArrivals:
         await self._consumer.stop()
 
 
+class Turns:
+    """The stubs of several connections taken in turn, used as one stub."""
+
+    def __init__(self, stubs: list[intake_grpc.IntakeServiceStub]) -> None:
+        self._next = itertools.cycle(stubs).__next__
+
+    def SubmitCase(self, *args: Any, **kwargs: Any) -> Any:
+        return self._next().SubmitCase(*args, **kwargs)
+
+
+Stub: TypeAlias = "intake_grpc.IntakeServiceStub | Turns"
+
+
 async def submit_all(
-    stub: intake_grpc.IntakeServiceStub,
+    stub: Stub,
     numbers: range,
     citizen_tokens: dict[int, str],
     rate: float | None,
+    in_flight: int = IN_FLIGHT,
 ) -> tuple[dict[str, float], list[float]]:
-    """Submit the cases `numbers` (paced at `rate`/s, or IN_FLIGHT at a time), each with its
+    """Submit the cases `numbers` (paced at `rate`/s, or `in_flight` at a time), each with its
     citizen's token: case id -> sent at, and the seconds each call took until intake
     acknowledged.
 
@@ -369,7 +455,7 @@ async def submit_all(
     sent: dict[str, float] = {}
     acknowledged: list[float] = []
     frontend = ("authorization", f"Bearer {TOKEN}")
-    limit = asyncio.Semaphore(IN_FLIGHT if rate is None else 10 * IN_FLIGHT)
+    limit = asyncio.Semaphore(in_flight if rate is None else 10 * in_flight)
 
     async def one(n: int, due: float | None) -> None:
         metadata = (frontend, (CITIZEN_TOKEN_KEY, citizen_tokens[n]))
@@ -417,6 +503,7 @@ class Figures:
     cases: int = 0  # the saturation cases that CPU was spent on
     missing: int = 0
     scaled_latencies_ms: list[float] = field(default_factory=list)  # paced at the scaled rate
+    machine_busy: list[float] = field(default_factory=list)  # share of every core, per round
 
     def cpu_ms_per_case(self, name: str | None = None) -> float:
         """One process's CPU per case, or the services' (intake and the case service) together."""
@@ -429,28 +516,33 @@ class Figures:
 
 
 async def saturate(
-    stub: intake_grpc.IntakeServiceStub,
+    stub: Stub,
     pids: dict[str, int],
     arrivals: KafkaArrivals,
     figures: Figures,
     numbers: range,
     citizen_tokens: dict[int, str],
+    in_flight: int = IN_FLIGHT,
 ) -> None:
-    """One stack's share of the saturation cases, IN_FLIGHT at a time, until all are on Kafka."""
+    """One stack's share of the saturation cases, `in_flight` at a time, until all are on
+    Kafka."""
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    machine_before = machine_ticks()
     begin = time.perf_counter()
-    sent, _ = await submit_all(stub, numbers, citizen_tokens, None)
+    sent, _ = await submit_all(stub, numbers, citizen_tokens, None, in_flight)
     await arrivals.wait_for(list(sent))
     done = [arrivals.arrived[c] for c in sent if c in arrivals.arrived]
     figures.cases_per_s.append(len(done) / (max(done) - begin))
     for name, pid in pids.items():
         figures.cpu_s[name] = figures.cpu_s.get(name, 0.0) + cpu_seconds(pid) - cpu_before[name]
+    busy, spent = (a - b for a, b in zip(machine_ticks(), machine_before, strict=True))
+    figures.machine_busy.append(busy / spent)
     figures.cases += len(sent)
     figures.missing += len(sent) - len(done)
 
 
 async def pace(
-    stub: intake_grpc.IntakeServiceStub,
+    stub: Stub,
     arrivals: KafkaArrivals,
     figures: Figures,
     numbers: range,
@@ -591,13 +683,184 @@ def report_cost(tls: Figures, plaintext: Figures) -> None:
     print(note, file=sys.stderr)
 
 
+@dataclass(frozen=True)
+class Stores:
+    """What every stack's services are configured with, but for their own schema."""
+
+    database: dict[str, str]  # POSTGRES_* of the case service's event store
+    dsn: str  # the same database for intake
+    bootstrap: str
+    citizen_issuer: str
+    logs: Path
+
+    def case_env(self, schema: str) -> dict[str, str]:
+        return {
+            **self.database,
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_SCHEMA": schema,
+            "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+        }
+
+    def intake_env(self, case_address: str, schema: str) -> dict[str, str]:
+        frontend = {
+            "name": "bench",
+            "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
+            "channels": ["PERSONAL_ACCOUNT"],
+        }
+        in_flight = max(IN_FLIGHT, WORKERS_IN_FLIGHT)
+        return {
+            "CASEDESK_CASE_ADDRESS": case_address,
+            "CASEDESK_DATABASE_URL": f"{self.dsn}?options=" + quote(f"-csearch_path={schema}"),
+            "CASEDESK_DATA_DIR": str(self.logs / f"intake-{schema}"),
+            "CASEDESK_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "CASEDESK_FRONTENDS": json.dumps([frontend]),
+            "CASEDESK_FRONTEND_RATE_PER_S": "100000",
+            "CASEDESK_FRONTEND_BURST": "100000",
+            # A paced run that falls behind has up to 10 x IN_FLIGHT calls in progress
+            # (submit_all): measured, not refused by the edge's cap.
+            "CASEDESK_FRONTEND_MAX_CONCURRENT_CALLS": str(10 * in_flight),
+            "CASEDESK_CITIZEN_OIDC_ISSUER": self.citizen_issuer,
+            "CASEDESK_CITIZEN_OIDC_AUDIENCE": CITIZEN_AUDIENCE,
+        }
+
+
+async def balanced_channels(
+    transport: Transport, address: str, supervisor: int, workers: int
+) -> list[grpc.aio.Channel]:
+    """CONNECTIONS_PER_WORKER connections to each intake worker: new ones are made until every
+    worker holds as many, the surplus closed (module docstring)."""
+    port = int(address.rsplit(":", 1)[1])
+    kept: list[grpc.aio.Channel] = []
+    held: dict[int, int] = {}
+    for _ in range(50 * workers * CONNECTIONS_PER_WORKER):
+        before = connections_by_worker(supervisor, port)
+        channel = transport.channel(address, own_connection=True)
+        await asyncio.wait_for(channel.channel_ready(), 10)
+        after = connections_by_worker(supervisor, port)
+        (owner,) = [pid for pid, inodes in after.items() if inodes - before.get(pid, set())]
+        if held.get(owner, 0) < CONNECTIONS_PER_WORKER:
+            held[owner] = held.get(owner, 0) + 1
+            kept.append(channel)
+            if len(kept) == workers * CONNECTIONS_PER_WORKER:
+                return kept
+        else:
+            await channel.close()
+    raise RuntimeError(f"connections never spread over the {workers} intake workers: {held}")
+
+
+@dataclass(frozen=True)
+class WorkersStack:
+    workers: int
+    stub: Turns
+    pids: dict[str, int]
+    spread: list[int]  # intake's connections held by each case worker
+    starts: int  # intakes started to get that spread
+
+
+async def start_workers_stack(
+    workers: int,
+    tls: Transport,
+    stores: Stores,
+    schema: str,
+    citizen_tokens: dict[int, str],
+    running: contextlib.AsyncExitStack,
+) -> WorkersStack:
+    """A case service and an intake with `workers` workers each, warmed up; intake started again
+    while its workers' connections to the case service share a case worker (module docstring)."""
+    label = f"-workers-{workers}"
+    case_env = {**stores.case_env(schema), "CASEDESK_WORKERS": str(workers)}
+    ((case_address, case_pid),) = running.enter_context(
+        services([("casedesk_case", case_env, tls)], stores.logs, label)
+    )
+    case_port = int(case_address.rsplit(":", 1)[1])
+    intake_env = {**stores.intake_env(case_address, schema), "CASEDESK_WORKERS": str(workers)}
+    for starts in range(1, WORKERS_STARTS + 1):
+        async with contextlib.AsyncExitStack() as attempt:
+            ((intake_address, intake_pid),) = attempt.enter_context(
+                services([("casedesk_intake", intake_env, tls)], stores.logs, label)
+            )
+            channels = await balanced_channels(tls, intake_address, intake_pid, workers)
+            for channel in channels:
+                attempt.push_async_callback(channel.close)
+            stub = Turns([intake_grpc.IntakeServiceStub(c) for c in channels])
+            # Every intake worker connects to the case service; handshakes, keys, caches.
+            await submit_all(stub, range(WARM_UP_CASES), citizen_tokens, None, WORKERS_IN_FLIGHT)
+            spread = sorted(len(c) for c in connections_by_worker(case_pid, case_port).values())
+            if min(spread) or starts == WORKERS_STARTS:
+                await running.enter_async_context(attempt.pop_all())
+                pids = {
+                    "intake": intake_pid,
+                    "case service": case_pid,
+                    **infrastructure_pids(),
+                    "load generator": os.getpid(),
+                }
+                return WorkersStack(workers, stub, pids, spread, starts)
+    raise AssertionError("unreachable: the last start is always kept")
+
+
+async def measure_workers(
+    tls: Transport, stores: Stores, schemas: dict[str, str], citizen_tokens: dict[int, str]
+) -> tuple[dict[int, Figures], list[WorkersStack]]:
+    """The workers phase: both stacks started, then ROUNDS saturation rounds on each, in the
+    order 1, 2, 2, 1, ..."""
+    figures = {workers: Figures() for workers in WORKER_COUNTS}
+    async with contextlib.AsyncExitStack() as running:
+        stacks = [
+            await start_workers_stack(
+                w, tls, stores, schemas[f"workers_{w}"], citizen_tokens, running
+            )
+            for w in WORKER_COUNTS
+        ]
+        arrivals = KafkaArrivals(stores.bootstrap)
+        await arrivals.start()
+        running.push_async_callback(arrivals.stop)
+        for number in range(ROUNDS):
+            for stack in stacks if number % 2 == 0 else stacks[::-1]:
+                numbers = workers_numbers(stack.workers, number)
+                found = figures[stack.workers]
+                await saturate(
+                    stack.stub, stack.pids, arrivals, found, numbers, citizen_tokens,
+                    WORKERS_IN_FLIGHT,
+                )  # fmt: skip
+    return figures, stacks
+
+
+def report_workers(figures: dict[int, Figures], stacks: list[WorkersStack]) -> None:
+    throughput = {w: statistics.median(f.cases_per_s) for w, f in figures.items()}
+    for workers in WORKER_COUNTS:
+        print(f"BENCH intake.cases_per_s_workers_{workers} {throughput[workers]:.0f} cases/s")
+    print(f"BENCH intake.workers_2_speedup {throughput[2] / throughput[1]:.2f} ratio")
+    for stack in stacks:
+        found = figures[stack.workers]
+        rounds = ", ".join(f"{r:.0f}" for r in found.cases_per_s)
+        busy = ", ".join(f"{b:.0%}" for b in found.machine_busy)
+        cpu = ", ".join(f"{n} {found.cpu_ms_per_case(n):.2f}" for n in found.cpu_s)
+        spread = "/".join(str(n) for n in stack.spread)
+        print(
+            f"# workers {stack.workers}: cases/s by round {rounds}; CPU ms per case: {cpu}; the "
+            f"machine's {os.cpu_count()} cores busy {busy} (by round: a second worker helps only "
+            f"where cores are left); intake's connections per case worker {spread} "
+            f"(intake started {stack.starts}x); {WORKERS_IN_FLIGHT} in flight over "
+            f"{CONNECTIONS_PER_WORKER * stack.workers} connections",
+            file=sys.stderr,
+        )
+        if found.missing:
+            print(
+                f"# workers {stack.workers}: {found.missing} cases never reached Kafka",
+                file=sys.stderr,
+            )
+
+
 def main() -> int:
     bootstrap = os.environ.get("CASEDESK_BENCH_KAFKA", "127.0.0.1:9092")
     machine_rps = machine_grpc_unary_rps()  # before anything of ours runs
     scaled = scaled_rate(machine_rps)
     database = postgres_env()
-    # One schema per stack: the two never share a store, an outbox or idempotency records.
-    schemas = {name: f"bench_intake_{uuid.uuid4().hex[:10]}" for name in ("tls", "plaintext")}
+    # One schema per stack: they never share a store, an outbox or idempotency records.
+    stack_names = ["tls", "plaintext"]
+    if WORKERS_CASES:
+        stack_names += [f"workers_{w}" for w in WORKER_COUNTS]
+    schemas = {name: f"bench_intake_{uuid.uuid4().hex[:10]}" for name in stack_names}
     dsn = (
         f"postgresql://{quote(database['POSTGRES_USER'])}:{quote(database['POSTGRES_PASSWORD'])}"
         f"@{database['POSTGRES_HOST']}:{database['POSTGRES_PORT']}/{database['POSTGRES_DBNAME']}"
@@ -605,11 +868,6 @@ def main() -> int:
     with psycopg.connect(dsn, autocommit=True) as connection:
         for schema in schemas.values():
             connection.execute(f"CREATE SCHEMA {schema}")
-    frontend = {
-        "name": "bench",
-        "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
-        "channels": ["PERSONAL_ACCOUNT"],
-    }
     try:
         asyncio.run(ensure_topics(bootstrap))
         with (
@@ -624,38 +882,16 @@ def main() -> int:
             }
             tls, plaintext = transports(logs / "pki")
             order = (plaintext, tls)  # the first round is plaintext's
+            stores = Stores(database, dsn, bootstrap, portal.issuer, logs)
             case_specs = [
-                (
-                    "casedesk_case",
-                    {
-                        **database,
-                        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-                        "POSTGRES_SCHEMA": schemas[transport.name],
-                        "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                    },
-                    transport,
-                )
+                ("casedesk_case", stores.case_env(schemas[transport.name]), transport)
                 for transport in order
             ]
             with services(case_specs, logs) as cases:
                 intake_specs = [
                     (
                         "casedesk_intake",
-                        {
-                            "CASEDESK_CASE_ADDRESS": case_address,
-                            "CASEDESK_DATABASE_URL": f"{dsn}?options="
-                            + quote(f"-csearch_path={schemas[transport.name]}"),
-                            "CASEDESK_DATA_DIR": str(logs / f"intake-{transport.name}"),
-                            "CASEDESK_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-                            "CASEDESK_FRONTENDS": json.dumps([frontend]),
-                            "CASEDESK_FRONTEND_RATE_PER_S": "100000",
-                            "CASEDESK_FRONTEND_BURST": "100000",
-                            # A paced run that falls behind has up to 10 x IN_FLIGHT calls in
-                            # progress (submit_all): measured, not refused by the edge's cap.
-                            "CASEDESK_FRONTEND_MAX_CONCURRENT_CALLS": str(10 * IN_FLIGHT),
-                            "CASEDESK_CITIZEN_OIDC_ISSUER": portal.issuer,
-                            "CASEDESK_CITIZEN_OIDC_AUDIENCE": CITIZEN_AUDIENCE,
-                        },
+                        stores.intake_env(case_address, schemas[transport.name]),
                         transport,
                     )
                     for transport, (case_address, _) in zip(order, cases, strict=True)
@@ -679,10 +915,15 @@ def main() -> int:
                         ) in zip(order, cases, intakes, strict=True)
                     ]
                     figures = asyncio.run(measure(stacks, bootstrap, citizen_tokens, scaled))
+            workers = None
+            if WORKERS_CASES:  # once the two stacks above have stopped
+                workers = asyncio.run(measure_workers(tls, stores, schemas, citizen_tokens))
         report(tls, figures[tls.name])  # TLS on is the production configuration
         report(plaintext, figures[plaintext.name])
         report_cost(figures[tls.name], figures[plaintext.name])
         report_machine(figures[tls.name], machine_rps, scaled)
+        if workers is not None:
+            report_workers(*workers)
     finally:
         with psycopg.connect(dsn, autocommit=True) as connection:
             for schema in schemas.values():

@@ -167,7 +167,7 @@ def test_callers_get_the_case_address(minimal: Release) -> None:
 def test_one_deadline_policy_for_promises_and_clocks(release: Release) -> None:
     promised = {release.value(s, "CASEDESK_DEADLINE_POLICY_VERSION") for s in ("intake", "notify")}
     enforced = release.value("sla", "CASEDESK_SLA_POLICY_VERSION")
-    assert promised == {enforced} == {"2023.1"}
+    assert promised == {enforced} == {"2026.1"}
 
 
 def test_notify_links_to_the_portal_and_sends_only_through_configured_gateways(

@@ -56,6 +56,10 @@ fixed CASEDESK_SERVICE_NAME and CASEDESK_GRPC_HOST). */}}
   value: {{ .svc.shutdownGraceSeconds | quote }}
 - name: CASEDESK_METRICS_PORT
   value: {{ $values.monitoring.metricsPort | quote }}
+{{- if hasKey .svc "workers" }}
+- name: CASEDESK_WORKERS
+  value: {{ .svc.workers | quote }}
+{{- end }}
 {{ include "casedesk.tlsEnv" . }}
 {{- if .topology.kafka }}
 {{ include "casedesk.kafkaEnv" (dict "root" .root "principal" .name) }}

@@ -65,6 +65,26 @@ values, when they are not under services, as the desk's). */}}
 {{- $tag -}}
 {{- end -}}
 
+{{/* Worker processes in each pod of a service (services.<s>.workers; 1 for services without the
+value); context: dict root, name. */}}
+{{- define "casedesk.workers" -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- int ($svc.workers | default 1) -}}
+{{- end -}}
+
+{{/* The /metrics ports of a service's pod, one per worker process (casedesk_runtime.workers: worker
+i serves on monitoring.metricsPort + i), as a JSON list of {name, port}: `metrics`, then
+`metrics-1`, `metrics-2`, ... Context: dict root, name. */}}
+{{- define "casedesk.metricsPorts" -}}
+{{- $first := int .root.Values.monitoring.metricsPort -}}
+{{- $ports := list -}}
+{{- range $index := until (int (include "casedesk.workers" .)) -}}
+{{- $name := ternary "metrics" (printf "metrics-%d" $index) (eq $index 0) -}}
+{{- $ports = append $ports (dict "name" $name "port" (add $first $index)) -}}
+{{- end -}}
+{{- toJson $ports -}}
+{{- end -}}
+
 {{/* gRPC address of a service inside the cluster; context: dict root, name. */}}
 {{- define "casedesk.address" -}}
 {{- $svc := index .root.Values.services .name -}}

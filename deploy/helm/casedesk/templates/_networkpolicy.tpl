@@ -79,8 +79,10 @@ spec:
         {{- toYaml . | nindent 8 }}
         {{- end }}
     - ports:
-        - port: metrics
+        {{- range include "casedesk.metricsPorts" . | fromJsonArray }}
+        - port: {{ .name }}
           protocol: TCP
+        {{- end }}
       {{- with $np.metricsFrom }}
       from:
         {{- toYaml . | nindent 8 }}

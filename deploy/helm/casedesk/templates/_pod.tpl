@@ -53,10 +53,13 @@ containers:
       - name: health
         containerPort: {{ $values.healthPort }}
         protocol: TCP
-      # Prometheus' /metrics, plain HTTP (CASEDESK_METRICS_PORT); networkPolicy.metricsFrom.
-      - name: metrics
-        containerPort: {{ $values.monitoring.metricsPort }}
+      # Prometheus' /metrics, plain HTTP (CASEDESK_METRICS_PORT), one per worker process;
+      # networkPolicy.metricsFrom.
+      {{- range include "casedesk.metricsPorts" . | fromJsonArray }}
+      - name: {{ .name }}
+        containerPort: {{ int .port }}
         protocol: TCP
+      {{- end }}
     env:
       {{- include "casedesk.serviceEnv" . | nindent 6 }}
     # Native gRPC probes against the standard health service (overall status ""), which turns

@@ -135,12 +135,14 @@ spec:
       targetPort: health
       protocol: TCP
       appProtocol: grpc
-    # Plain HTTP, Prometheus' scrapes only (monitoring.yaml's ServiceMonitor).
-    - name: metrics
-      port: {{ .root.Values.monitoring.metricsPort }}
-      targetPort: metrics
+    # Plain HTTP, Prometheus' scrapes only (monitoring.yaml's ServiceMonitor), one per worker.
+    {{- range include "casedesk.metricsPorts" . | fromJsonArray }}
+    - name: {{ .name }}
+      port: {{ int .port }}
+      targetPort: {{ .name }}
       protocol: TCP
       appProtocol: http
+    {{- end }}
 {{- if eq .root.Values.tls.mode "certManager" }}
 {{ include "casedesk.certificate" . }}
 {{- end }}

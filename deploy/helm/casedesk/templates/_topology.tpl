@@ -133,6 +133,8 @@ CASEDESK_OTLP_CLIENT_AUTH: telemetry.clientAuth
 CASEDESK_OTLP_INSECURE: telemetry.insecure
 CASEDESK_GRPC_HEALTH_PORT: healthPort
 CASEDESK_METRICS_PORT: monitoring.metricsPort
+CASEDESK_WORKERS: services.<name>.workers
+CASEDESK_WORKER_INDEX: services.<name>.workers
 CASEDESK_GRPC_INSECURE_DEV: tls.mode
 CASEDESK_TLS_CERT_FILE: tls.mode
 CASEDESK_TLS_KEY_FILE: tls.mode

@@ -51,6 +51,7 @@ values to change.
 {{- if eq (int $svc.port) (int $values.monitoring.metricsPort) }}
 {{- fail (printf "services.%s.port and monitoring.metricsPort are both %d: /metrics needs a port of its own" $name (int $svc.port)) }}
 {{- end }}
+{{- include "casedesk.validateWorkers" $ctx }}
 {{- $termination := float64 ($svc.terminationGracePeriodSeconds | default 30) }}
 {{- if ge (mulf 2 $svc.shutdownGraceSeconds) $termination }}
 {{- fail (printf "services.%s.shutdownGraceSeconds (%v) must be less than half of terminationGracePeriodSeconds (%v): in-flight calls, then the service's own drain, each take up to that long before the kubelet kills the process" $name $svc.shutdownGraceSeconds $termination) }}
@@ -154,6 +155,29 @@ the way, and with it every token's signature). Context: root. */}}
 {{- if hasPrefix "http://" (index $provider $field) }}
 {{- fail (printf "identity.%s.%s is http:// (plaintext): the signing keys could be substituted on the way; use https:// (with identity.%s.caSecret or caConfigMap for a private CA), or for development only set identity.allowInsecureIssuer=true" $kind $field $kind) }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Several worker processes in a pod (services.<s>.workers): a store they can share, and a
+/metrics port for each (monitoring.metricsPort + index) clear of the pod's other ports. Context as
+casedesk.service. */}}
+{{- define "casedesk.validateWorkers" -}}
+{{- $values := .root.Values -}}
+{{- $workers := int (include "casedesk.workers" .) -}}
+{{- if gt $workers 1 }}
+{{- if and .topology.database (eq $values.database.backend "sqlite") }}
+{{- fail (printf "services.%s.workers is %d: several worker processes need database.backend=postgres (on sqlite the store is a file of one process)" .name $workers) }}
+{{- end }}
+{{- $first := int $values.monitoring.metricsPort }}
+{{- $last := add $first (sub $workers 1) }}
+{{- if gt $last 65535 }}
+{{- fail (printf "services.%s.workers is %d: their /metrics ports %d-%d go past 65535; lower monitoring.metricsPort" .name $workers $first $last) }}
+{{- end }}
+{{- range $port, $value := dict (toString .svc.port) (printf "services.%s.port" .name) (toString $values.healthPort) "healthPort" }}
+{{- if and (ge (atoi $port) $first) (le (atoi $port) $last) }}
+{{- fail (printf "services.%s.workers is %d: their /metrics ports %d-%d take %s (%s); move monitoring.metricsPort" $.name $workers $first $last $value $port) }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -16,6 +16,10 @@ statuses, NOT_SERVING included during a drain).
 
 Every process has a GrpcServer, so this is also where its Prometheus endpoint starts and stops
 (metrics_endpoint; CASEDESK_METRICS_PORT), and where every call is measured (grpc_metrics).
+
+Both listeners set SO_REUSEPORT (gRPC's default on Linux, made explicit here because it is relied
+on): the workers of one service (casedesk_runtime.workers, CASEDESK_WORKERS) all listen on the
+same ports, and the kernel hands each new connection to one of them.
 """
 
 from __future__ import annotations
@@ -41,9 +45,12 @@ from casedesk_runtime.grpc_tracing import TracingServerInterceptor
 from casedesk_runtime.logs import get_logger
 from casedesk_runtime.metrics_endpoint import MetricsEndpoint, start_metrics_endpoint
 from casedesk_runtime.settings import ServiceSettings
+from casedesk_runtime.workers import report_ready
 
 # (add_XServicer_to_server, servicer instance, full service name)
 ServiceBinding = tuple[Callable[[Any, grpc.aio.Server], None], Any, str]
+# Several workers of a service listen on one port (see the module's docstring).
+REUSE_PORT = ("grpc.so_reuseport", 1)
 
 log = get_logger(__name__)
 
@@ -67,6 +74,12 @@ class _MethodAwarePool:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)
+
+
+def _with_reuse_port(options: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    if any(name == REUSE_PORT[0] for name, _ in options):
+        return list(options)
+    return [*options, REUSE_PORT]
 
 
 class GrpcServer:
@@ -105,7 +118,7 @@ class GrpcServer:
                 TracingServerInterceptor(),
                 authorization,
             ],
-            options=list(options) or None,
+            options=_with_reuse_port(options),
         )
         self._health_server: grpc.aio.Server | None = None
         self.port: int = 0
@@ -155,10 +168,11 @@ class GrpcServer:
                 "client_auth": self._settings.tls_client_auth if self._secure else None,
             },
         )
+        report_ready()  # to the supervisor of this worker, if there is one
         return self.port
 
     async def _start_health_listener(self) -> None:
-        health_server = grpc.aio.server()
+        health_server = grpc.aio.server(options=[REUSE_PORT])
         health_pb2_grpc.add_HealthServicer_to_server(self._health, health_server)
         address = f"{self._settings.grpc_host}:{self._settings.grpc_health_port}"
         self.health_port = health_server.add_insecure_port(address)

@@ -8,10 +8,13 @@ followers, close the database.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from eventsourcing.utils import Environment
 
 from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk_case.adapters.outbox.partitioning import CaseKeyPartitioner
@@ -29,6 +32,7 @@ from casedesk_case.application.pipeline import CommandPipeline
 from casedesk_case.grpc_api.access import CASE_ACCESS
 from casedesk_case.grpc_api.people import People
 from casedesk_case.grpc_api.servicer import CaseServicer
+from casedesk_case.grpc_api.stream_limits import WatchCaseLimits
 from casedesk_case.settings import CaseSettings
 from casedesk_runtime.collector import tune_garbage_collector
 from casedesk_runtime.event_loop import run_on
@@ -39,8 +43,11 @@ from casedesk_runtime.logs import configure_logging, get_logger
 from casedesk_runtime.publishing import Publisher, StartProducer, producer_starter
 from casedesk_runtime.settings import SettingsError, load_settings
 from casedesk_runtime.telemetry import configure_telemetry
+from casedesk_runtime.workers import become_worker, supervise
 
 SERVICE_NAME = "casedesk.case.v1.CaseService"
+# The one event store several processes share; the others are a file or the memory of one.
+SHARED_STORE = "eventsourcing.postgres"
 log = get_logger("casedesk_case")
 
 
@@ -92,6 +99,9 @@ async def serve(settings: CaseSettings) -> None:
         _people(settings),
         case_timeline=timeline,
         max_queue_streams=settings.queue_streams_max,
+        watch_case=WatchCaseLimits(
+            settings.watch_case_streams_max, settings.watch_case_idle_s, settings.watch_case_max_s
+        ),
     )
     server = GrpcServer(
         settings,
@@ -154,6 +164,36 @@ async def _delayed(follower: Callable[[], Awaitable[None]], delay_s: float, bell
         await follower()
 
 
+def _workers(settings: CaseSettings) -> int:
+    """Worker processes to run: several only on the event store they can share."""
+    count = settings.worker_count()
+    environment = Environment(CaseApplication.name, {**CaseApplication.env, **os.environ})
+    store = str(environment.get("PERSISTENCE_MODULE")).partition(":")[0]
+    if count == 1 or store == SHARED_STORE:
+        return count
+    if settings.workers in ("auto", 0):
+        log.info("one worker: the event store is not shared", extra={"persistence": store})
+        return 1
+    raise SettingsError(
+        f"invalid configuration: CASEDESK_WORKERS={settings.workers} needs the event store on "
+        f"PostgreSQL (PERSISTENCE_MODULE={SHARED_STORE}); {store} keeps it in one process's "
+        "file or memory, so run one worker"
+    )
+
+
+def _as_worker(settings: CaseSettings) -> CaseSettings:
+    """Only the first worker of a supervisor runs the followers that must not run twice in one
+    pod: the outbox relay (two would publish every event twice), the case timeline's consumer
+    and the index projector (correct twice over, but each step done twice). The others serve
+    calls and their own WatchCase/WatchQueue streams; the first finds their events within
+    CASEDESK_FOLLOW_IDLE_S, as it finds other replicas'."""
+    become_worker(settings)
+    if not settings.worker_index:
+        return settings
+    followers = {"relay_enabled": False, "index_enabled": False, "case_timeline_enabled": False}
+    return settings.model_copy(update=followers)
+
+
 def main() -> int:
     try:
         settings = load_settings(CaseSettings)
@@ -161,6 +201,14 @@ def main() -> int:
         print(error, file=sys.stderr)
         return 2
     configure_logging(settings.service_name, settings.log_level)
+    try:
+        workers = _workers(settings)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if workers > 1:
+        return supervise("casedesk_case", workers, settings)
+    settings = _as_worker(settings)
     try:
         run_on(settings.event_loop, serve(settings))
     except RosterError as error:

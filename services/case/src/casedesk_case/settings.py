@@ -8,13 +8,15 @@ from pydantic import Field
 
 from casedesk_runtime.event_loop import EventLoop
 from casedesk_runtime.oidc import OidcSettings
-from casedesk_runtime.settings import ServiceSettings
+from casedesk_runtime.workers import WorkerSettings
 from casedesk_vocabulary.topics import CASE_EVENTS, NOTIFICATION_EVENTS, SLA_EVENTS
 
 
-class CaseSettings(ServiceSettings, OidcSettings):
+class CaseSettings(WorkerSettings, OidcSettings):
     """CASEDESK_OIDC_ISSUER / _AUDIENCE (casedesk-case) / _JWKS_URL / _CA_FILE / _LEEWAY_S: the
-    specialists' identity provider, whose access tokens the desk's calls carry (OidcSettings)."""
+    specialists' identity provider, whose access tokens the desk's calls carry (OidcSettings).
+    CASEDESK_WORKERS: worker processes sharing the port (casedesk_runtime.workers), on
+    PostgreSQL only (__main__.py)."""
 
     service_name: str = "case"
     grpc_port: int = Field(default=50052, ge=0, le=65535)
@@ -61,6 +63,13 @@ class CaseSettings(ServiceSettings, OidcSettings):
     # WatchQueue streams served at once by this process (each follows the log and journals what
     # it sends); one more is RESOURCE_EXHAUSTED.
     queue_streams_max: int = Field(default=200, ge=1, le=10_000)
+    # WatchCase streams served at once by this process (each holds a feed subscription and reads
+    # its case's events on every change); one more is RESOURCE_EXHAUSTED. A stream ends cleanly
+    # (OK) after watch_case_idle_s without an event and at the latest watch_case_max_s after it
+    # began; the client watches again after the last version it received.
+    watch_case_streams_max: int = Field(default=500, ge=1, le=10_000)
+    watch_case_idle_s: float = Field(default=600.0, gt=0, le=86_400)
+    watch_case_max_s: float = Field(default=3600.0, gt=0, le=86_400)
 
     @property
     def timeline_follows(self) -> bool:

@@ -32,6 +32,7 @@ from casedesk_intake.adapters.identity_tokens import OidcIdentityTokens
 from casedesk_intake.adapters.keys import (
     AccessCodeDigests,
     CitizenReferences,
+    DataKeyCache,
     decode_master_key,
     load_or_create_key_file,
 )
@@ -46,7 +47,7 @@ from casedesk_intake.application.follow_ups import CaseAccess, FollowUps
 from casedesk_intake.application.idempotency import IdempotentCalls
 from casedesk_intake.application.identification import Identification
 from casedesk_intake.application.intake import Intake, ReplyCodecs
-from casedesk_intake.application.mail_intake import MailIntake
+from casedesk_intake.application.mail_intake import MailIntake, MailIntakeConfig
 from casedesk_intake.application.ports import IntakeStore
 from casedesk_intake.application.registration import CaseRegistration, LinkPolicy
 from casedesk_intake.cli import erase as erase_cli
@@ -60,6 +61,7 @@ from casedesk_intake.domain.acting import (
 )
 from casedesk_intake.domain.attachment_rules import AttachmentRules
 from casedesk_intake.domain.frontends import FrontendRegistry
+from casedesk_intake.domain.mail_limits import MailLimits
 from casedesk_intake.domain.rate_limits import Rate, RateLimiter
 from casedesk_intake.domain.submission_rules import SubmissionRules
 from casedesk_intake.grpc_api.access import (
@@ -85,6 +87,7 @@ from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.logs import configure_logging, get_logger
 from casedesk_runtime.settings import SettingsError, load_settings
 from casedesk_runtime.telemetry import configure_telemetry
+from casedesk_runtime.workers import become_worker, supervise
 
 log = get_logger("casedesk_intake")
 PURGE_EVERY_S = 3600.0
@@ -224,6 +227,21 @@ def attachment_rules(settings: IntakeSettings) -> AttachmentRules:
     )
 
 
+def mail_intake_config(settings: IntakeSettings) -> MailIntakeConfig:
+    return MailIntakeConfig(
+        limits=MailLimits(
+            header_fields=settings.mail_max_header_fields,
+            header_field_bytes=settings.mail_max_header_field_bytes,
+            header_bytes=settings.mail_max_header_bytes,
+            subject_bytes=settings.mail_max_subject_bytes,
+            parts=settings.mail_max_parts,
+        ),
+        case_lookups=settings.mail_case_lookups,
+        parse_workers=settings.mail_parse_workers,
+        trusted_authserv_ids=frozenset(settings.mail_trusted_authserv_ids),
+    )
+
+
 @contextlib.asynccontextmanager
 async def assembled(
     settings: IntakeSettings, case_channel: grpc.aio.Channel | None = None
@@ -234,7 +252,11 @@ async def assembled(
     policy = load_policy(version) if version else None
     store = await open_store(settings.resolved_database_url())
     channel = case_channel or channel_for(settings, settings.case_address)
-    vault = AttachmentVault(settings.resolved_attachments_dir(), key)
+    vault = AttachmentVault(
+        settings.resolved_attachments_dir(),
+        key,
+        DataKeyCache(settings.attachment_key_cache_max, settings.attachment_key_cache_ttl_s),
+    )
     references = CitizenReferences(key)
     rules = attachment_rules(settings)
     cases = CaseClient(channel, settings.case_service_timeout_s, settings.case_creates_per_call)
@@ -255,6 +277,9 @@ async def assembled(
         LinkPolicy(window_s=settings.link_window_hours * 3600),
         clock=lambda: datetime.now(UTC),
     )
+    mail = MailIntake(
+        cases, follow_ups, registration, submissions, config=mail_intake_config(settings)
+    )
     intake = Intake(
         admission=Admission(
             RateLimiter("frontend", Rate(settings.frontend_rate_per_s, settings.frontend_burst)),
@@ -266,7 +291,7 @@ async def assembled(
         registration=registration,
         access=access,
         follow_ups=follow_ups,
-        mail=MailIntake(cases, follow_ups, registration, submissions),
+        mail=mail,
         codes=codes,
         deliveries=deliveries,
     )
@@ -296,6 +321,7 @@ async def assembled(
         purging.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purging
+        mail.close()
         await deliveries.close()
         await cases.close()
         if case_channel is None:
@@ -372,6 +398,13 @@ def main() -> int:
         print(error, file=sys.stderr)
         return 2
     configure_logging(settings.service_name, settings.log_level)
+    workers = settings.worker_count()
+    if workers > 1:
+        # Workers share everything intake keeps (README "Settings", CASEDESK_WORKERS). The
+        # development key file is made here, once: workers making it at once would race.
+        master_key(settings)
+        return supervise("casedesk_intake", workers, settings)
+    become_worker(settings)
     run_on(settings.event_loop, serve(settings))
     return 0
 

@@ -14,7 +14,7 @@ from casedesk_intake.domain.request_limits import (
 )
 from casedesk_runtime.event_loop import EventLoop
 from casedesk_runtime.oidc import CitizenOidcSettings, OidcSettings
-from casedesk_runtime.settings import ServiceSettings
+from casedesk_runtime.workers import WorkerSettings
 from casedesk_vocabulary.attachments import ATTACHMENT_MEDIA_TYPES
 from casedesk_vocabulary.enums import Channel
 
@@ -39,10 +39,11 @@ class FrontendEntry(BaseModel):
         return channels
 
 
-class IntakeSettings(ServiceSettings, CitizenOidcSettings, OidcSettings):
+class IntakeSettings(WorkerSettings, CitizenOidcSettings, OidcSettings):
     """CASEDESK_CITIZEN_OIDC_*: the portal's sign-in, whose tokens prove citizens
     (x-citizen-token); CASEDESK_OIDC_*: the staff's identity provider, whose tokens prove the
-    operators acting for citizens (x-person-token). Either unset: such tokens are refused."""
+    operators acting for citizens (x-person-token). Either unset: such tokens are refused.
+    CASEDESK_WORKERS: worker processes sharing the port (casedesk_runtime.workers)."""
 
     service_name: str = "intake"
     grpc_port: int = Field(default=50051, ge=0, le=65535)
@@ -134,6 +135,19 @@ class IntakeSettings(ServiceSettings, CitizenOidcSettings, OidcSettings):
     social_networks: list[str] = Field(
         default_factory=lambda: ["telegram", "vk", "ok", "facebook", "instagram", "max"]
     )
+    # IngestEmail: how much of a raw e-mail is read (domain/mail_limits.py), README "E-mail".
+    mail_max_header_fields: int = Field(default=500, ge=1)
+    mail_max_header_field_bytes: int = Field(default=16 * 1024, ge=1)
+    mail_max_header_bytes: int = Field(default=128 * 1024, ge=1)
+    mail_max_subject_bytes: int = Field(default=8 * 1024, ge=1)
+    mail_max_parts: int = Field(default=50, ge=1)
+    mail_case_lookups: int = Field(default=3, ge=1)
+    mail_parse_workers: int = Field(default=2, ge=1)
+    mail_trusted_authserv_ids: list[str] = Field(default_factory=list)
+    # Citizens' data keys held unwrapped between uses (adapters/keys.DataKeyCache): at most this
+    # many, least recently used dropped first, each at most the TTL after it was unwrapped.
+    attachment_key_cache_max: int = Field(default=10_000, ge=1)
+    attachment_key_cache_ttl_s: float = Field(default=300.0, gt=0)
 
     @model_validator(mode="after")
     def _receive_limit_fits_attachments(self) -> Self:
