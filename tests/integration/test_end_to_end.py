@@ -155,10 +155,14 @@ def step(event: events_pb2.CaseEvent) -> tuple[str, int]:
 
 
 def notifying(history: CaseRecords) -> list[events_pb2.CaseEvent]:
-    """The events the citizen hears about: these kinds, and a specialist's public reply."""
-    return [r.event for r in history if r.event.WhichOneof("payload") in NOTIFYING
-            or (r.event.HasField("commented") and r.event.commented.public
-                and r.event.meta.actor.kind == S.Actor.SPECIALIST)]  # fmt: skip
+    """The events the citizen hears about: these kinds, and a specialist's public reply that no
+    status change follows at once (notify merges a reply and the status change right after it,
+    within its reply window, into the status change's one notice)."""
+    events = [r.event for r in history]
+    return [e for i, e in enumerate(events) if e.WhichOneof("payload") in NOTIFYING
+            or (e.HasField("commented") and e.commented.public
+                and e.meta.actor.kind == S.Actor.SPECIALIST
+                and not (i + 1 < len(events) and events[i + 1].HasField("status_changed")))]  # fmt: skip
 
 
 def email_id(event: events_pb2.CaseEvent) -> str:
@@ -383,7 +387,7 @@ async def test_an_unanswered_chat_case_climbs_to_l3_stops_there_and_the_citizen_
         assert sms.fields["text"].startswith(f"Обращение {ack.number} передано {whom}.")
     journal = await journal_sent(casedesk, ack.case_id, events)
     assert {r.event.template for r in journal if r.event.source_event_id in
-            {e.meta.event_id for e in events[1:]}} == {"escalated@v1"}  # fmt: skip
+            {e.meta.event_id for e in events[1:]}} == {"escalated@v2"}  # fmt: skip
 
 
 async def test_one_trace_follows_the_case_from_the_frontend_call_to_the_email_send(
