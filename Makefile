@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST := $(UV) run --frozen pytest
 UNIT_PATHS := $(wildcard libs/*/tests services/*/tests tools/*/tests replay/tests deploy/helm/tests)
 
-.PHONY: help setup proto up down status test test-unit alert-test k8s-test test-integration test-outage-long lint bench images
+.PHONY: help setup proto up down status test test-unit fuzz alert-test k8s-test test-integration test-outage-long lint bench images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -28,8 +28,19 @@ status: ## what `make up` runs, the broker, and the outbox relay's lag
 
 test: setup lint test-unit alert-test k8s-test test-integration ## the full suite CI runs
 
-test-unit: proto ## unit and component tests (no external servers)
+# Then the short fuzzing run (tests/fuzz; about half a minute): its FUZZ lines end the output.
+test-unit: proto ## unit and component tests (no external servers), and a short fuzzing run
 	$(PYTEST) $(UNIT_PATHS) -q
+	$(PYTEST) tests/fuzz -q
+
+# Every RPC through the real servers, every Kafka consumer's decoding, the e-mail parser:
+# FUZZ_EXAMPLES inputs per target (test-unit's short run: 20), `FUZZ <target> inputs=<n>
+# failures=<n> ...` lines, also written to .run/fuzz/report.txt. Bugs already reported
+# (tests/fuzz/fuzzkit/known_bugs.py) are counted, not failed, unless CASEDESK_FUZZ_STRICT=1.
+FUZZ_EXAMPLES ?= 500
+fuzz: proto ## fuzz every RPC, Kafka decoder and the e-mail parser at length (~8 min)
+	CASEDESK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) CASEDESK_FUZZ_REPORT=.run/fuzz/report.txt \
+		$(PYTEST) tests/fuzz -q --timeout=3600
 
 # promtool built from the Go module proxy (tools/prometheus/build.sh; cached after the first build):
 # the rule file the chart's PrometheusRule carries, checked, then its unit tests.

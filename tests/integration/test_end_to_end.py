@@ -159,10 +159,13 @@ def notifying(history: CaseRecords) -> list[events_pb2.CaseEvent]:
     status change follows at once (notify merges a reply and the status change right after it,
     within its reply window, into the status change's one notice)."""
     events = [r.event for r in history]
+
+    def merged(i: int) -> bool:
+        return i + 1 < len(events) and events[i + 1].HasField("status_changed")
+
     return [e for i, e in enumerate(events) if e.WhichOneof("payload") in NOTIFYING
             or (e.HasField("commented") and e.commented.public
-                and e.meta.actor.kind == S.Actor.SPECIALIST
-                and not (i + 1 < len(events) and events[i + 1].HasField("status_changed")))]  # fmt: skip
+                and e.meta.actor.kind == S.Actor.SPECIALIST and not merged(i))]  # fmt: skip
 
 
 def email_id(event: events_pb2.CaseEvent) -> str:

@@ -1,0 +1,197 @@
+"""Reproducers of the bugs the fuzzing found (fuzzkit/known_bugs.py), one test each.
+
+Not collected by `make test` (the file name does not start with test_): each test asserts the
+behaviour the contract asks for and fails until its bug is fixed. Run them with
+
+    uv run --frozen pytest tests/fuzz/found_bugs.py -q
+
+Once one passes, remove its entry from fuzzkit/known_bugs.py (the fuzz targets then fail on a
+regression) and move the test into the tests of the service it covers.
+"""
+
+from __future__ import annotations
+
+import gc
+from datetime import UTC, datetime
+
+import grpc
+import pytest
+from fuzzkit.calls import Outcome, call
+from fuzzkit.mail import plain_mail
+from fuzzkit.planting import Known
+from fuzzkit.requests import CITIZEN_EMAIL, create_case
+from fuzzkit.stack import FRONTEND_TOKENS, Stack
+from google.protobuf import timestamp_pb2
+
+from casedesk.case.v1 import case_service_pb2 as case_pb2
+from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
+from casedesk.sla.v1 import events_pb2 as sla_events
+from casedesk_case.wire.timeline_events import UnreadableRecord, sla_fact
+from casedesk_escalation.wire import Topics, UndecodableRecord, read_record
+from casedesk_notify.adapters.deadline_policy import deadline_estimator
+from casedesk_notify.application.ports import PoisonRecord
+from casedesk_notify.wire.case_events import CaseEventDecoder
+from casedesk_runtime.testing.case_events import CaseStream
+
+BEYOND_DATETIME = 2**62  # seconds: far past year 9999
+CASE = case_pb2.DESCRIPTOR.services_by_name["CaseService"]
+INTAKE = intake_pb2.DESCRIPTOR.services_by_name["IntakeService"]
+NOT_A_MESSAGE = bytes.fromhex("0a03fffefd")  # field 1 (a string) holding invalid UTF-8
+
+
+def _send(stack: Stack, port: int, identity: str, rpc: object, raw: bytes, metadata=()) -> Outcome:  # type: ignore[no-untyped-def]
+    async def go() -> Outcome:
+        return await call(stack.channel(port, identity), rpc, raw, metadata)  # type: ignore[arg-type]
+
+    return stack.run(go(), 30)
+
+
+def _person(stack: Stack) -> tuple[tuple[str, str], ...]:
+    token = stack.person_token("l3.sidorova", "L3", ["specialist", "supervisor", "auditor"])
+    return (("x-person-token", token),)
+
+
+# --- B1: a request that is no message ---------------------------------------------------------
+
+
+def test_b1_an_undecodable_request_is_invalid_argument_on_the_case_service(stack: Stack) -> None:
+    outcome = _send(stack, stack.case_port, "intake", CASE.methods_by_name["CreateCase"],
+                    NOT_A_MESSAGE)  # fmt: skip
+    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()
+
+
+def test_b1_an_undecodable_request_is_invalid_argument_on_intake(stack: Stack) -> None:
+    portal = (
+        ("authorization", f"Bearer {FRONTEND_TOKENS['desk-all'][0]}"),
+        ("x-citizen-token", stack.citizen_token("ivanov.ii")),
+    )
+    outcome = _send(stack, stack.intake_port, "frontend", INTAKE.methods_by_name["SubmitCase"],
+                    NOT_A_MESSAGE, portal)  # fmt: skip
+    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()
+
+
+def test_b1_an_unauthorised_caller_is_refused_before_its_request_is_decoded(stack: Stack) -> None:
+    outcome = _send(stack, stack.case_port, "sla", CASE.methods_by_name["CreateCase"],
+                    NOT_A_MESSAGE)  # fmt: skip
+    assert outcome.code == grpc.StatusCode.PERMISSION_DENIED, outcome.describe()
+
+
+# --- B2, B3: notify's decoder ------------------------------------------------------------------
+
+
+def test_b2_notify_parks_a_created_registered_beyond_what_a_datetime_holds() -> None:
+    event = CaseStream().created()
+    event.created.registered_at.seconds = BEYOND_DATETIME
+    with pytest.raises(PoisonRecord):
+        CaseEventDecoder(deadline_estimator()).decode(event.SerializeToString())
+
+
+def test_b3_notify_parks_a_created_with_a_channel_it_does_not_know() -> None:
+    event = CaseStream().created()
+    event.created.channel = 99  # a newer producer's channel
+    with pytest.raises(PoisonRecord):
+        CaseEventDecoder(deadline_estimator()).decode(event.SerializeToString())
+
+
+# --- B4: escalation's decoder -------------------------------------------------------------------
+
+
+def test_b4_escalation_dead_letters_an_escalated_event_beyond_what_a_datetime_holds() -> None:
+    stream = CaseStream()
+    stream.created()
+    event = stream.escalated()
+    event.meta.occurred_at.seconds = BEYOND_DATETIME
+    with pytest.raises(UndecodableRecord):
+        read_record(Topics(), Topics().case, event.SerializeToString())
+
+
+def test_b4_escalation_dead_letters_a_breach_due_beyond_what_a_datetime_holds() -> None:
+    event = sla_events.SlaEvent(
+        target=sla_events.FIRST_RESPONSE,
+        due_at=timestamp_pb2.Timestamp(seconds=BEYOND_DATETIME),
+        breached=sla_events.Breached(),
+    )
+    event.meta.event_id, event.meta.case_id = "e-1", "c-1"
+    with pytest.raises(UndecodableRecord):
+        read_record(Topics(), Topics().sla, event.SerializeToString())
+
+
+# --- B5: the case timeline's decoder -------------------------------------------------------
+
+
+def test_b5_the_case_timeline_calls_an_instant_beyond_a_datetime_unreadable() -> None:
+    event = sla_events.SlaEvent(target=sla_events.FIRST_RESPONSE, met=sla_events.Met())
+    event.meta.event_id, event.meta.case_id = "e-1", "c-1"
+    event.meta.occurred_at.seconds = BEYOND_DATETIME
+    with pytest.raises(UnreadableRecord):
+        sla_fact(event.SerializeToString())
+
+
+# --- B6: request instants on the case service ---------------------------------------------------
+
+
+def test_b6_a_problem_time_beyond_a_datetime_is_invalid_argument(stack: Stack) -> None:
+    request = create_case()
+    request.content.problem_occurred_at.seconds = BEYOND_DATETIME
+    outcome = _send(stack, stack.case_port, "intake", CASE.methods_by_name["CreateCase"],
+                    request.SerializeToString())  # fmt: skip
+    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()
+
+
+def test_b6_an_as_of_time_beyond_a_datetime_is_invalid_argument(stack: Stack, known: Known) -> None:
+    request = case_pb2.GetCaseRequest(case_id=known.case_ids[0])
+    request.as_of_time.seconds = BEYOND_DATETIME
+    outcome = _send(stack, stack.case_port, "desk", CASE.methods_by_name["GetCase"],
+                    request.SerializeToString(), _person(stack))  # fmt: skip
+    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()
+
+
+def test_b6_an_access_journal_since_beyond_a_datetime_is_invalid_argument(stack: Stack) -> None:
+    request = case_pb2.ListAccessRecordsRequest()
+    request.since.seconds = -BEYOND_DATETIME
+    outcome = _send(stack, stack.case_port, "desk", CASE.methods_by_name["ListAccessRecords"],
+                    request.SerializeToString(), _person(stack))  # fmt: skip
+    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()
+
+
+# --- B7: a mail reply without text ---------------------------------------------------------
+
+
+def test_b7_a_reply_without_text_is_not_refused_for_a_field_the_gateway_never_sent(
+    stack: Stack, known: Known
+) -> None:
+    raw = plain_mail(
+        f"Обращение в службу поддержки - {known.numbers[0]}", body="", sender=CITIZEN_EMAIL
+    )
+    request = intake_pb2.IngestEmailRequest(idempotency_key="<b7@example.ru>", raw_message=raw)
+    gateway = (("authorization", f"Bearer {FRONTEND_TOKENS['mail-gateway'][0]}"),)
+    outcome = _send(stack, stack.intake_port, "frontend", INTAKE.methods_by_name["IngestEmail"],
+                    request.SerializeToString(), gateway)  # fmt: skip
+    assert outcome.code == grpc.StatusCode.OK or all(
+        field.startswith("raw_message") for field, _ in outcome.violations
+    ), outcome.violations
+
+
+# --- B8: a cancelled stream -----------------------------------------------------------------------
+
+
+def test_b8_a_watch_cancelled_while_it_sends_logs_no_error(stack: Stack, known: Known) -> None:
+    comment = CASE.methods_by_name["AddComment"]
+    for index in range(40):  # history enough that the watch is cancelled while sending it
+        request = case_pb2.AddCommentRequest(case_id=known.case_ids[3], body=f"b8-{index}",
+                                             public=True)  # fmt: skip
+        request.context.idempotency_key = f"b8-{index}-{datetime.now(UTC).timestamp()}"
+        request.context.actor.kind, request.context.actor.id = 3, "intake"
+        assert _send(stack, stack.case_port, "intake", comment,
+                     request.SerializeToString()).code == grpc.StatusCode.OK  # fmt: skip
+    before = len(stack.logged.records)
+    watch = case_pb2.WatchCaseRequest(case_id=known.case_ids[3]).SerializeToString()
+    for _ in range(5):
+        _send(stack, stack.case_port, "desk", CASE.methods_by_name["WatchCase"], watch,
+              _person(stack))  # fmt: skip
+
+    async def collect() -> None:
+        gc.collect()
+
+    stack.run(collect(), 10)
+    assert stack.logged.take(before) == []
