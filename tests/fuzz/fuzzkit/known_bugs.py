@@ -13,8 +13,9 @@ import os
 from dataclasses import dataclass
 
 import grpc
-from fuzzkit.calls import Outcome
 from google.protobuf.message import DecodeError, Message
+
+from fuzzkit.calls import Outcome
 
 
 @dataclass(frozen=True)
@@ -101,32 +102,6 @@ def logged_bug(logged: str) -> KnownBug | None:
     return None
 
 
-INSTANT_OUT_OF_RANGE = {
-    "notify": KnownBug(
-        "B2-notify-instant-out-of-range",
-        "notify: CaseEventDecoder.decode raises OverflowError, not PoisonRecord, for a Created "
-        "whose registered_at (or occurred_at) is beyond what a datetime holds; the planner "
-        "catches only PoisonRecord, so the consumer stops on the record",
-    ),
-    "escalation": KnownBug(
-        "B4-escalation-instant-out-of-range",
-        "escalation: read_record raises OverflowError, not UndecodableRecord, for an Escalated, "
-        "EscalationRequested or Breached event whose occurred_at (or due_at) is beyond what a "
-        "datetime holds; the consumer catches only UndecodableRecord and stops on the record",
-    ),
-    "case-timeline": KnownBug(
-        "B5-timeline-instant-out-of-range",
-        "case timeline: sla_fact/notification_fact raise OverflowError, not UnreadableRecord, "
-        "for an instant beyond what a datetime holds (the consumer skips any exception, so it "
-        "goes on; only the documented error is wrong)",
-    ),
-}
-UNKNOWN_CHANNEL = KnownBug(
-    "B3-notify-unknown-channel",
-    'notify: CaseEventDecoder.decode raises ValueError ("Enum Channel has no name defined for '
-    'value N"), not PoisonRecord, for a Created with a channel number this build does not '
-    "know (a newer producer's); the consumer stops on the record",
-)
 # What a datetime holds: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
 MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
 
@@ -148,20 +123,7 @@ def out_of_range_instant(message: Message) -> bool:
 def kafka_bug(
     consumer: str, error: BaseException, message_type: type[Message], value: bytes
 ) -> KnownBug | None:
-    """The known bug a decoder's stray error shows, None when it shows none."""
-    if strict():
-        return None
-    try:
-        message = message_type.FromString(value)
-    except DecodeError:
-        return None
-    service = consumer.split(":", 1)[0]
-    if isinstance(error, OverflowError) and out_of_range_instant(message):
-        return INSTANT_OUT_OF_RANGE.get(service)
-    if (
-        service == "notify"
-        and type(error) is ValueError
-        and str(error).startswith("Enum Channel has no name defined for value")
-    ):
-        return UNKNOWN_CHANNEL
+    """The known bug a decoder's stray error shows, None when it shows none. None is known
+    now: B2-B5 (instants past year 9999, unknown channels) are fixed and tested in
+    tests/fuzz/test_unreadable_records.py."""
     return None

@@ -7,13 +7,44 @@ times slower), since every command response and every event carries two or three
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
 
 from google.protobuf import timestamp_pb2
 
 from casedesk.common.v1 import envelope_pb2, types_pb2
 from casedesk_vocabulary.moscow import Micros, from_micros, to_micros
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def unreadable_as(
+    error: type[ValueError],
+) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """A record decoder whose every refusal is `error` (the one its consumer dead-letters).
+
+    A field a valid protobuf can hold but Python cannot (a Timestamp past year 9999, an enum
+    number of a newer producer) raises OverflowError or ValueError deep in a conversion; without
+    this, such a record stops its consumer instead of going to the dead-letter topic.
+    """
+
+    def wrap(decode: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(decode)
+        def decoding(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return decode(*args, **kwargs)
+            except error:
+                raise
+            except (OverflowError, ValueError) as problem:
+                raise error(f"unreadable record: {problem}") from None
+
+        return decoding
+
+    return wrap
 
 
 def to_timestamp(moment: datetime) -> timestamp_pb2.Timestamp:

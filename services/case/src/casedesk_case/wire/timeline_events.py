@@ -20,6 +20,7 @@ from casedesk.notification.v1 import events_pb2 as notification_events
 from casedesk.sla.v1 import events_pb2 as sla_events
 from casedesk_case.application.timeline import NotificationFact, SlaFact
 from casedesk_case.wire.timestamps import from_timestamp
+from casedesk_runtime.events import unreadable_as
 from casedesk_runtime.masking import mask_text
 
 # Notify's error texts are a provider's sentence; longer ones are cut (the case page shows it).
@@ -36,6 +37,7 @@ class UnreadableRecord(ValueError):
     """A record that is not a valid event of its topic; the message says which part is wrong."""
 
 
+@unreadable_as(UnreadableRecord)
 def sla_fact(value: bytes | None) -> SlaFact:
     event = _parse(sla_events.SlaEvent, value)
     meta = event.meta
@@ -56,6 +58,7 @@ def sla_fact(value: bytes | None) -> SlaFact:
     )
 
 
+@unreadable_as(UnreadableRecord)
 def notification_fact(
     value: bytes | None, key: bytes | None = None
 ) -> tuple[str, NotificationFact] | None:

@@ -20,7 +20,7 @@ from casedesk_escalation.domain import case_state as facts
 from casedesk_escalation.domain.observation import Observation
 from casedesk_escalation.domain.triggers import Trigger
 from casedesk_escalation.wire.topics import Topics
-from casedesk_runtime.events import from_timestamp
+from casedesk_runtime.events import from_timestamp, unreadable_as
 from casedesk_vocabulary.enums import Channel, DeadlineTarget, EscalationReason, Status, Tier
 
 M = TypeVar("M", bound=Message)
@@ -31,6 +31,7 @@ class UndecodableRecord(ValueError):
     """The record is not a valid event of its topic; it goes to the dead-letter topic."""
 
 
+@unreadable_as(UndecodableRecord)
 def read_record(topics: Topics, topic: str, value: bytes | None) -> Observation:
     if topic == topics.sla:
         return read_sla_event(value or b"")

@@ -23,7 +23,7 @@ from casedesk_notify.domain import (
     Registered,
     StatusChanged,
 )
-from casedesk_runtime.events import from_timestamp
+from casedesk_runtime.events import from_timestamp, unreadable_as
 from casedesk_vocabulary.enums import ActorKind, ContactChannel, EscalationReason, Status, Tier
 
 _KNOWN_CATEGORIES = frozenset(types_pb2.Category.values())
@@ -40,6 +40,7 @@ class CaseEventDecoder:
     def __init__(self, deadlines: DeadlineEstimator) -> None:
         self._deadlines = deadlines
 
+    @unreadable_as(PoisonRecord)
     def decode(self, value: bytes) -> DecodedEvent:
         event = events_pb2.CaseEvent()
         try:
