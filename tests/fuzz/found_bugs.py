@@ -18,7 +18,7 @@ import grpc
 from fuzzkit.calls import Outcome, call
 from fuzzkit.mail import plain_mail
 from fuzzkit.planting import Known
-from fuzzkit.requests import CITIZEN_EMAIL, create_case
+from fuzzkit.requests import CITIZEN_EMAIL
 from fuzzkit.stack import FRONTEND_TOKENS, Stack
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
@@ -65,33 +65,6 @@ def test_b1_an_unauthorised_caller_is_refused_before_its_request_is_decoded(stac
     outcome = _send(stack, stack.case_port, "sla", CASE.methods_by_name["CreateCase"],
                     NOT_A_MESSAGE)  # fmt: skip
     assert outcome.code == grpc.StatusCode.PERMISSION_DENIED, outcome.describe()
-
-
-# --- B6: request instants on the case service ---------------------------------------------------
-
-
-def test_b6_a_problem_time_beyond_a_datetime_is_invalid_argument(stack: Stack) -> None:
-    request = create_case()
-    request.content.problem_occurred_at.seconds = BEYOND_DATETIME
-    outcome = _send(stack, stack.case_port, "intake", CASE.methods_by_name["CreateCase"],
-                    request.SerializeToString())  # fmt: skip
-    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()
-
-
-def test_b6_an_as_of_time_beyond_a_datetime_is_invalid_argument(stack: Stack, known: Known) -> None:
-    request = case_pb2.GetCaseRequest(case_id=known.case_ids[0])
-    request.as_of_time.seconds = BEYOND_DATETIME
-    outcome = _send(stack, stack.case_port, "desk", CASE.methods_by_name["GetCase"],
-                    request.SerializeToString(), _person(stack))  # fmt: skip
-    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()
-
-
-def test_b6_an_access_journal_since_beyond_a_datetime_is_invalid_argument(stack: Stack) -> None:
-    request = case_pb2.ListAccessRecordsRequest()
-    request.since.seconds = -BEYOND_DATETIME
-    outcome = _send(stack, stack.case_port, "desk", CASE.methods_by_name["ListAccessRecords"],
-                    request.SerializeToString(), _person(stack))  # fmt: skip
-    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()
 
 
 # --- B7: a mail reply without text ---------------------------------------------------------

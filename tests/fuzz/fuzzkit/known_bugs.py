@@ -45,13 +45,6 @@ def undecodable(request_class: type[Message], raw: bytes) -> bool:
     return False
 
 
-REQUEST_INSTANT_OUT_OF_RANGE = KnownBug(
-    "B6-request-instant-out-of-range",
-    "case service: a request Timestamp beyond what a datetime holds (CreateCase/CreateCases "
-    "content.problem_occurred_at, GetCase as_of_time, ListAccessRecords since/until, ...) is "
-    "answered UNKNOWN (\"Unexpected <class 'OverflowError'>: ...\"), not INVALID_ARGUMENT "
-    "naming the field",
-)
 MAIL_COMMENT_WITHOUT_TEXT = KnownBug(
     "B7-mail-reply-without-text",
     "intake: IngestEmail of a reply that names the sender's case but has no text (an empty "
@@ -70,13 +63,6 @@ def grpc_bug(
     unexpected = outcome.code == grpc.StatusCode.UNKNOWN and outcome.details.startswith
     if unexpected and unexpected("Unexpected <class 'google.protobuf.message.DecodeError'>"):
         return UNDECODABLE_REQUEST if undecodable(request_class, raw) else None
-    if (
-        unexpected
-        and unexpected("Unexpected <class 'OverflowError'>")
-        and not undecodable(request_class, raw)
-        and out_of_range_instant(request_class.FromString(raw))
-    ):
-        return REQUEST_INSTANT_OUT_OF_RANGE
     if (
         rpc.endswith("/IngestEmail")
         and outcome.code == grpc.StatusCode.INVALID_ARGUMENT
@@ -100,24 +86,6 @@ def logged_bug(logged: str) -> KnownBug | None:
     if not strict() and logged == "ValueError: Failed to detach context":
         return STREAM_CONTEXT_DETACH
     return None
-
-
-# What a datetime holds: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
-MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
-
-
-def out_of_range_instant(message: Message) -> bool:
-    """Whether any Timestamp in `message`, at any depth, is outside what a datetime holds."""
-    if message.DESCRIPTOR.full_name == "google.protobuf.Timestamp":
-        seconds, nanos = message.seconds, message.nanos  # type: ignore[attr-defined]
-        return not MIN_SECONDS <= seconds + nanos // 1_000_000_000 <= MAX_SECONDS
-    for field, value in message.ListFields():
-        if field.message_type is None:
-            continue
-        values = value if field.is_repeated else [value]
-        if any(isinstance(v, Message) and out_of_range_instant(v) for v in values):
-            return True
-    return False
 
 
 def kafka_bug(

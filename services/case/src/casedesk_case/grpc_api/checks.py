@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from casedesk_case.domain.errors import InvalidCommand
+from casedesk_runtime.events import from_timestamp
 
 T = TypeVar("T")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -44,6 +48,15 @@ class RequestCheck:
             UUID(value)
         except ValueError:
             self.violations.append((field, "is not a case id (a UUID)"))
+
+    def instant(self, stamp: Timestamp, field: str) -> datetime | None:
+        """The Timestamp as an instant; one a valid protobuf holds but no datetime does (before
+        year 1, after 9999) is this field's violation, not the server's OverflowError."""
+        try:
+            return from_timestamp(stamp)
+        except (OverflowError, ValueError):
+            self.violations.append((field, "is outside the years 1 to 9999"))
+            return None
 
     def sha256(self, value: str, field: str) -> None:
         self.require(bool(_SHA256.match(value)), field, "must be 64 lowercase hex digits")

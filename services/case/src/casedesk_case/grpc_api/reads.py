@@ -31,7 +31,6 @@ from casedesk_case.grpc_api.stream_limits import OpenStreams, StreamLifetime, Wa
 from casedesk_case.wire.access_records import access_page_to_proto
 from casedesk_case.wire.events import to_case_event
 from casedesk_case.wire.values import case_view_to_proto, summary_to_proto
-from casedesk_runtime.events import from_timestamp
 
 T = TypeVar("T")
 
@@ -68,11 +67,9 @@ class CaseReadRpcs:
             "as_of_time",
             "give either as_of_version or as_of_time",
         )
+        as_of_time = check.instant(request.as_of_time, "as_of_time") if has_time else None
         check.done()
-        as_of = {
-            "as_of_version": request.as_of_version or None,
-            "as_of_time": from_timestamp(request.as_of_time) if has_time else None,
-        }
+        as_of = {"as_of_version": request.as_of_version or None, "as_of_time": as_of_time}
         by_number = key == "number"
         reference = request.number if by_number else request.case_id
         reader = acting.reader()

@@ -32,7 +32,6 @@ from casedesk_case.wire.values import (
     content_from_proto,
     origin_from_proto,
 )
-from casedesk_runtime.events import from_timestamp
 
 _TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 MAX_USERNAME_LENGTH = 255  # Keycloak's limit for a username
@@ -141,7 +140,10 @@ def create_arguments(check: RequestCheck, request: pb.CreateCaseRequest) -> dict
         "case_type": check.decode(lambda: require(CaseType, request.type, "type")),
         "category": check.decode(lambda: require(Category, request.category, "category")),
         "citizen": check.decode(lambda: citizen_from_proto(request.citizen)),
-        "content": content_from_proto(content),
+        "content": content_from_proto(content)
+        if not content.HasField("problem_occurred_at")
+        or check.instant(content.problem_occurred_at, "content.problem_occurred_at")
+        else None,
         "queue": request.queue,
         "priority": check.decode(
             lambda: from_proto(Priority, request.priority, "priority", required=False)
@@ -180,8 +182,8 @@ def access_filter(check: RequestCheck, request: pb.ListAccessRecordsRequest) -> 
     if request.case_id:
         check.case_id(request.case_id)
     check.require(request.page_size >= 0, "page_size", "must not be negative")
-    since = from_timestamp(request.since) if request.HasField("since") else None
-    until = from_timestamp(request.until) if request.HasField("until") else None
+    since = check.instant(request.since, "since") if request.HasField("since") else None
+    until = check.instant(request.until, "until") if request.HasField("until") else None
     check.require(
         since is None or until is None or since < until, "until", "must be later than since"
     )
