@@ -11,9 +11,6 @@ regression) and move the test into the tests of the service it covers.
 
 from __future__ import annotations
 
-import gc
-from datetime import UTC, datetime
-
 import grpc
 from fuzzkit.calls import Outcome, call
 from fuzzkit.mail import plain_mail
@@ -83,28 +80,3 @@ def test_b7_a_reply_without_text_is_not_refused_for_a_field_the_gateway_never_se
     assert outcome.code == grpc.StatusCode.OK or all(
         field.startswith("raw_message") for field, _ in outcome.violations
     ), outcome.violations
-
-
-# --- B8: a cancelled stream -----------------------------------------------------------------------
-
-
-def test_b8_a_watch_cancelled_while_it_sends_logs_no_error(stack: Stack, known: Known) -> None:
-    comment = CASE.methods_by_name["AddComment"]
-    for index in range(40):  # history enough that the watch is cancelled while sending it
-        request = case_pb2.AddCommentRequest(case_id=known.case_ids[3], body=f"b8-{index}",
-                                             public=True)  # fmt: skip
-        request.context.idempotency_key = f"b8-{index}-{datetime.now(UTC).timestamp()}"
-        request.context.actor.kind, request.context.actor.id = 3, "intake"
-        assert _send(stack, stack.case_port, "intake", comment,
-                     request.SerializeToString()).code == grpc.StatusCode.OK  # fmt: skip
-    before = len(stack.logged.records)
-    watch = case_pb2.WatchCaseRequest(case_id=known.case_ids[3]).SerializeToString()
-    for _ in range(5):
-        _send(stack, stack.case_port, "desk", CASE.methods_by_name["WatchCase"], watch,
-              _person(stack))  # fmt: skip
-
-    async def collect() -> None:
-        gc.collect()
-
-    stack.run(collect(), 10)
-    assert stack.logged.take(before) == []

@@ -120,14 +120,31 @@ def _streaming_behaviour(
     inner: Any, tracer: trace.Tracer, name: str, attributes: dict[str, str]
 ) -> Any:
     async def behaviour(request: Any, context: Any) -> AsyncIterator[Any]:
-        with _server_span(tracer, name, attributes, context) as span:
-            try:
-                async for response in inner(request, context):
-                    yield response
-            except BaseException as error:
-                _end_server_span(span, context, error)
-                raise
+        # The span is current only while the handler runs, never across a `yield`: a stream the
+        # client cancels is closed from another context, where detaching a context attached
+        # before the yield fails (OpenTelemetry logs "Failed to detach context").
+        carrier = {key: value for key, value in context.invocation_metadata() or ()}
+        span = tracer.start_span(
+            name, context=propagate.extract(carrier), kind=SpanKind.SERVER, attributes=attributes
+        )
+        responses = inner(request, context)
+        try:
+            while True:
+                with trace.use_span(span, record_exception=False, set_status_on_exception=False):
+                    try:
+                        response = await anext(responses)
+                    except StopAsyncIteration:
+                        break
+                yield response
+        except BaseException as error:
+            _end_server_span(span, context, error)
+            raise
+        else:
             _end_server_span(span, context, None)
+        finally:
+            if (close := getattr(responses, "aclose", None)) is not None:
+                await close()
+            span.end()
 
     return behaviour
 
