@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import grpc
 from fuzzkit.calls import Outcome, call
-from fuzzkit.mail import plain_mail
-from fuzzkit.planting import Known
-from fuzzkit.requests import CITIZEN_EMAIL
 from fuzzkit.stack import FRONTEND_TOKENS, Stack
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
@@ -62,21 +59,3 @@ def test_b1_an_unauthorised_caller_is_refused_before_its_request_is_decoded(stac
     outcome = _send(stack, stack.case_port, "sla", CASE.methods_by_name["CreateCase"],
                     NOT_A_MESSAGE)  # fmt: skip
     assert outcome.code == grpc.StatusCode.PERMISSION_DENIED, outcome.describe()
-
-
-# --- B7: a mail reply without text ---------------------------------------------------------
-
-
-def test_b7_a_reply_without_text_is_not_refused_for_a_field_the_gateway_never_sent(
-    stack: Stack, known: Known
-) -> None:
-    raw = plain_mail(
-        f"Обращение в службу поддержки - {known.numbers[0]}", body="", sender=CITIZEN_EMAIL
-    )
-    request = intake_pb2.IngestEmailRequest(idempotency_key="<b7@example.ru>", raw_message=raw)
-    gateway = (("authorization", f"Bearer {FRONTEND_TOKENS['mail-gateway'][0]}"),)
-    outcome = _send(stack, stack.intake_port, "frontend", INTAKE.methods_by_name["IngestEmail"],
-                    request.SerializeToString(), gateway)  # fmt: skip
-    assert outcome.code == grpc.StatusCode.OK or all(
-        field.startswith("raw_message") for field, _ in outcome.violations
-    ), outcome.violations

@@ -45,15 +45,6 @@ def undecodable(request_class: type[Message], raw: bytes) -> bool:
     return False
 
 
-MAIL_COMMENT_WITHOUT_TEXT = KnownBug(
-    "B7-mail-reply-without-text",
-    "intake: IngestEmail of a reply that names the sender's case but has no text (an empty "
-    "body, or attachments only) is refused INVALID_ARGUMENT with the violation "
-    "`body: a comment needs text`, a field IngestEmailRequest does not have, instead of naming "
-    "raw_message (or registering the attachments)",
-)
-
-
 def grpc_bug(
     outcome: Outcome, request_class: type[Message], raw: bytes, rpc: str = ""
 ) -> KnownBug | None:
@@ -63,12 +54,6 @@ def grpc_bug(
     unexpected = outcome.code == grpc.StatusCode.UNKNOWN and outcome.details.startswith
     if unexpected and unexpected("Unexpected <class 'google.protobuf.message.DecodeError'>"):
         return UNDECODABLE_REQUEST if undecodable(request_class, raw) else None
-    if (
-        rpc.endswith("/IngestEmail")
-        and outcome.code == grpc.StatusCode.INVALID_ARGUMENT
-        and outcome.violations == (("body", "a comment needs text"),)
-    ):
-        return MAIL_COMMENT_WITHOUT_TEXT
     return None
 
 

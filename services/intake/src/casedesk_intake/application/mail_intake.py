@@ -54,6 +54,10 @@ class MailIntakeConfig:
         )
 
 
+# The comment a reply of files alone becomes (a comment needs text; specialists read it).
+FILES_ONLY_REPLY = "(ответ без текста: файлы во вложении)"
+
+
 def email_uploads(email: InboundEmail) -> list[Upload]:
     return [Upload(a.file_name, a.media_type, a.content) for a in email.attachments]
 
@@ -96,8 +100,16 @@ class MailIntake:
             return MailOutcome(ignored=mail.ignored), None
         case = await self._referenced_case(caller, email)
         if case is not None:
+            uploads = email_uploads(email)
+            body = email.body.strip()
+            if not body and not uploads:
+                # The case service would refuse a comment's empty `body`, a field the gateway
+                # never sent: the problem is the message's.
+                raise InvalidRequest(
+                    [("raw_message", f"the reply to case {case.number} has no text and no files")]
+                )
             commented = await self._follow_ups.comment(
-                case, caller, email.body, email_uploads(email), key
+                case, caller, body or FILES_ONLY_REPLY, uploads, key
             )
             return MailOutcome(commented=commented), None
         submission = self._submission(caller, email, fallback_message_id)
