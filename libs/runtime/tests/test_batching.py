@@ -66,6 +66,15 @@ async def test_batches_are_capped() -> None:
     assert recorder.batches == [[2, 4], [6, 8], [10]]
 
 
+async def test_batches_are_capped_by_weight_and_a_heavy_item_travels_alone() -> None:
+    recorder = Recorder()
+    coalesce: Coalescer[int, int] = Coalescer(recorder, max_batch=3, max_weight=10)
+    weights = {2: 4, 4: 4, 6: 4, 8: 25, 10: 1, 12: 1, 14: 1, 16: 1}
+    await asyncio.gather(*(coalesce(i, weight=w) for i, w in weights.items()))
+    # 4+4 fit and 4 more would not; 25 is over the cap alone; then the count caps the batch.
+    assert recorder.batches == [[2, 4], [6], [8], [10, 12, 14], [16]]
+
+
 async def test_a_failing_batch_fails_each_caller_and_the_next_batch_still_runs() -> None:
     calls = 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import grpc
 import pytest
@@ -14,7 +15,8 @@ from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
 from casedesk_intake.adapters.case_client import CaseClient
 from casedesk_intake.domain.cases import Actor, Case, Command, NewCase
 from casedesk_intake.domain.citizens import Citizen
-from casedesk_intake.domain.errors import CaseServiceError
+from casedesk_intake.domain.errors import CaseServiceError, InvalidRequest
+from casedesk_intake.domain.field_rules import TextLimits
 from casedesk_intake.domain.submissions import CaseContent
 from casedesk_intake.testing.case_stand_in import CaseServiceStandIn
 from casedesk_vocabulary.enums import ActorKind, CaseType, Category, Channel
@@ -147,3 +149,67 @@ async def test_a_batch_the_case_service_cannot_take_fails_each_caller(stand_in_c
         isinstance(f, CaseServiceError) and f.code == grpc.StatusCode.UNAVAILABLE for f in failures
     )
     assert cases.cases == {}
+
+
+# gRPC's default receive limit, which the stand-in's server keeps (as the case service does) and
+# so does the client's channel for the replies.
+GRPC_DEFAULT_LIMIT = 4 * 1024 * 1024
+
+
+def long_create(key: str, characters: int) -> NewCase:
+    """A case whose description is `characters` Cyrillic letters (two bytes each in UTF-8)."""
+    base = create(key, f"long {key}")
+    return replace(base, content=replace(base.content, description="ж" * characters))
+
+
+async def test_long_creates_are_split_under_the_receive_limit(stand_in_client) -> None:
+    cases, client = stand_in_client
+    # 64 creates of ~100 KB each: 6.4 MB together, too much for one call.
+    created = await asyncio.gather(
+        *(client.create_case(long_create(f"long-{n}", 50_000)) for n in range(64))
+    )
+    assert len({case.number for case in created}) == 64
+    assert sum(cases.create_batches) == 64 and len(cases.create_batches) > 1
+    sizes = [
+        case_pb2.CreateCasesRequest(cases=[r]).ByteSize()
+        for r in cases.of_type(case_pb2.CreateCaseRequest)
+    ]
+    assert max(sizes) < GRPC_DEFAULT_LIMIT
+    assert max(cases.create_batches) * 100_000 < GRPC_DEFAULT_LIMIT
+
+
+async def test_a_create_too_long_for_any_call_is_refused_alone_naming_its_field(
+    stand_in_client,
+) -> None:
+    cases, client = stand_in_client
+    outcomes = await asyncio.gather(
+        client.create_case(create("before", "short")),
+        client.create_case(long_create("huge", 2_500_000)),  # 5 MB: no call could carry it
+        client.create_case(create("after", "short too")),
+        return_exceptions=True,
+    )
+    before, huge, after = outcomes
+    assert isinstance(huge, InvalidRequest)
+    assert [field for field, _ in huge.violations] == ["content.description"]
+    assert "bytes" in str(huge)
+    assert isinstance(before, Case) and isinstance(after, Case)
+    assert {c.content.subject for c in cases.cases.values()} == {"short", "short too"}
+
+
+@pytest.mark.parametrize("settings_overrides", [{"frontend_max_concurrent_calls": 100}])
+async def test_sixty_four_citizens_with_the_longest_texts_are_all_registered(intake) -> None:
+    # Descriptions and steps at their longest, in characters of four bytes each (letters of the
+    # mathematical alphabets, emoji): about 100 KB a case, 6.4 MB for a full batch of creates.
+    first, *rest = submissions(65)
+    for request in (first, *rest):
+        request.content.description = "𝔸" * TextLimits().description
+        request.content.steps_taken = "😀" * TextLimits().steps_taken
+    # The first create is held up by three refusals (0.75 s of the client's backoff) while the
+    # other 64 gather behind it: a full batch, as under load.
+    intake.cases.unavailable_next = 3
+    calls = [intake.stub.SubmitCase(first, metadata=metadata("personal-account"))]
+    await asyncio.sleep(0.1)
+    calls += [intake.stub.SubmitCase(r, metadata=metadata("personal-account")) for r in rest]
+    replies = await asyncio.gather(*calls)
+    assert len({reply.number for reply in replies}) == 65
+    assert sum(intake.cases.create_batches) == 65

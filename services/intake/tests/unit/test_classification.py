@@ -105,3 +105,29 @@ def test_keyword_stems_are_adjacent_words_and_yo_reads_as_ye() -> None:
     assert index.found_in("Не пришел код подтверждения!") == {code, Keyword.parse("пришёл")}
     assert code not in index.found_in("код не пришёл, подтверждения нет")
     assert index.found_in("") == frozenset()
+
+
+def test_a_rule_scores_the_stems_of_its_keywords_found_and_the_first_best_wins() -> None:
+    def classifier(categories: list[dict]) -> Classifier:
+        defaults = {"category": "OTHER", "type": "CONSULTATION"}
+        return Classifier({"version": "t", "defaults": defaults, "category": categories})
+
+    shared = ["код подтвержд", "смс"]
+    # Two stems and one: the same phrase listed by two rules counts for each of them.
+    tie = classifier(
+        [
+            {"name": "TECHNICAL_FAULT", "keywords": shared},
+            {"name": "REGISTRATION_SIGN_IN", "keywords": [*shared, "войти"]},
+        ]
+    )
+    assert tie.classify("смс и код подтверждения").category == "TECHNICAL_FAULT"  # 3 to 3
+    assert tie.classify("смс, код подтверждения, войти").category == "REGISTRATION_SIGN_IN"
+    # A keyword listed twice by one rule counts twice.
+    doubled = classifier(
+        [
+            {"name": "TECHNICAL_FAULT", "keywords": ["код подтвержд"]},
+            {"name": "REGISTRATION_SIGN_IN", "keywords": ["смс", "смс", "смс"]},
+        ]
+    )
+    assert doubled.classify("смс: код подтверждения").category == "REGISTRATION_SIGN_IN"
+    assert doubled.classify("ничего знакомого").category == "OTHER"

@@ -9,6 +9,11 @@ load that saves most of the per-call cost on both sides, and the case service st
 transaction anyway. Each create keeps its own trace (CommandContext.traceparent). A case service
 that does not know CreateCases yet (a rolling upgrade) gets single CreateCase calls.
 
+A call carries at most MAX_CALL_BYTES of creates, whatever their number: sixty-four long Cyrillic
+descriptions together would pass gRPC's receive limit, and the call would fail for every citizen
+in it. A create that no call could carry is refused on its own (InvalidRequest naming its largest
+field), before it is sent.
+
 A read made for a person carries his staff token (`x-person-token`) and why he reads
 (`x-access-purpose`): the case service verifies the token, applies its rules to him and journals
 the read as his, via intake. That person is an operator acting for a citizen, or a specialist at
@@ -24,6 +29,7 @@ from typing import TypeVar
 from urllib.parse import quote
 
 import grpc
+from google.protobuf.message import Message
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
@@ -37,7 +43,7 @@ from casedesk_intake.domain.cases import (
     NewComment,
     Repetition,
 )
-from casedesk_intake.domain.errors import CaseServiceError
+from casedesk_intake.domain.errors import CaseServiceError, InvalidRequest
 from casedesk_intake.wire import cases as wire
 from casedesk_runtime.batching import Coalescer
 from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY
@@ -59,6 +65,12 @@ _BACKOFF_S = (0.05, 0.2, 0.5)
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
 MAX_CREATES_PER_CALL = 64
+# What one call to the case service may carry: gRPC's default receive limit (4 MiB), which the
+# case service keeps for requests and intake's channel for replies, less room for what a reply
+# adds to each case (its number, status and times).
+MAX_CALL_BYTES = 3 * 1024 * 1024
+# A create's bytes in a CreateCasesRequest beyond its own: the field's tag and length.
+_ITEM_FRAMING_BYTES = 6
 PURPOSE_KEY = "x-access-purpose"
 # Why an operator reads a case through intake, as the access journal records it.
 OPERATOR_PURPOSE = "a citizen's request to an operator"
@@ -70,12 +82,16 @@ class CaseClient:
         channel: grpc.aio.Channel,
         timeout_s: float = 10.0,
         max_creates_per_call: int = MAX_CREATES_PER_CALL,
+        max_call_bytes: int = MAX_CALL_BYTES,
     ) -> None:
         self._stub = case_grpc.CaseServiceStub(channel)
         self._timeout = timeout_s
         self._batched = max_creates_per_call > 1
+        self._max_call_bytes = max_call_bytes
         self._creates: Coalescer[case_pb2.CreateCaseRequest, case_pb2.CaseView] = Coalescer(
-            self._create_together, max_batch=max(1, max_creates_per_call)
+            self._create_together,
+            max_batch=max(1, max_creates_per_call),
+            max_weight=max_call_bytes,
         )
 
     async def _call(
@@ -98,12 +114,17 @@ class CaseClient:
 
     async def create_case(self, new: NewCase) -> Case:
         request = wire.create_case_request(new)
-        if not self._batched:
+        batched = self._batched
+        if batched:
+            carrier: dict[str, str] = {}
+            _TRACE_CONTEXT.inject(carrier)  # this frontend call's trace, not the batch's
+            request.context.traceparent = carrier.get("traceparent", "")
+        size = request.ByteSize() + _ITEM_FRAMING_BYTES
+        if size > self._max_call_bytes:
+            raise _too_long(request, size, self._max_call_bytes)
+        if not batched:
             return wire.case(await self._call(self._stub.CreateCase, request))
-        carrier: dict[str, str] = {}
-        _TRACE_CONTEXT.inject(carrier)  # this frontend call's trace, not the batch's
-        request.context.traceparent = carrier.get("traceparent", "")
-        return wire.case(await self._creates(request))
+        return wire.case(await self._creates(request, size))
 
     async def _create_together(
         self, requests: Sequence[case_pb2.CreateCaseRequest]
@@ -175,6 +196,39 @@ def _outcome(result: case_pb2.CreateCaseResult) -> case_pb2.CaseView | CaseServi
     trailing = ((STATUS_DETAILS_KEY, refusal.status_details),) if refusal.status_details else None
     code = _CODES.get(refusal.code, grpc.StatusCode.UNKNOWN)
     return _refusal(code, refusal.message, trailing)
+
+
+def _too_long(request: Message, size: int, limit: int) -> InvalidRequest:
+    field = _largest_field(request)
+    return InvalidRequest(
+        [(field, f"too long: the case would take {size} bytes, more than the {limit} one call "
+                 "to the case service may carry; shorten this field")]
+    )  # fmt: skip
+
+
+def _largest_field(message: Message, prefix: str = "") -> str:
+    """The path of the field that takes the most bytes of `message`, down to a text or a list
+    (what a refusal of the whole message names: `content.description`)."""
+    largest, largest_size = None, -1
+    for descriptor, value in message.ListFields():
+        size = sum(_size(item) for item in value) if descriptor.is_repeated else _size(value)
+        if size > largest_size:
+            largest, largest_size = (descriptor, value), size
+    if largest is None:
+        return prefix.rstrip(".")
+    descriptor, value = largest
+    path = prefix + descriptor.name
+    if not descriptor.is_repeated and isinstance(value, Message):
+        return _largest_field(value, path + ".")
+    return path
+
+
+def _size(value: object) -> int:
+    if isinstance(value, Message):
+        return value.ByteSize()
+    if isinstance(value, str):
+        return len(value.encode())
+    return len(value) if isinstance(value, bytes) else 8
 
 
 def _refusal(code: grpc.StatusCode, message: str, trailing: object) -> CaseServiceError:

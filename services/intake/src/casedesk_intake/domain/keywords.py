@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _WORD = re.compile(r"[^\W_]+")
 _EXACT_STEM_MAX = 3
@@ -33,6 +33,15 @@ class Keyword:
     stems: tuple[str, ...]
     # Matches the stems as adjacent words of a text normalised to words and single spaces.
     pattern: re.Pattern[str]
+    # Hashed once: every case looks keywords up in sets, and a dataclass's own __hash__ hashes
+    # its fields (a compiled pattern among them) at every lookup.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.stems, self.pattern)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def parse(cls, phrase: str) -> Keyword:

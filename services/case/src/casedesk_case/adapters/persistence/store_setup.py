@@ -14,7 +14,10 @@ from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from casedesk_case.adapters.persistence.group_commit import GroupCommitRecorder
-from casedesk_case.adapters.persistence.transcodings import register_domain_transcodings
+from casedesk_case.adapters.persistence.transcodings import (
+    TRANSCODER_TOPIC,
+    register_domain_transcodings,
+)
 from casedesk_case.application.ports import AccessJournal, CaseIndex
 
 # Named, not imported: the module pulls in PostgreSQL's driver, needed only there.
@@ -34,6 +37,9 @@ class CaseStoreSetup:
             environment.get("APPLICATION_RECORDER_TOPIC")
         ):
             environment["APPLICATION_RECORDER_TOPIC"] = POSTGRES_RECORDER_TOPIC
+        # The same JSON as the library's transcoder, written for less (transcodings.py).
+        if not environment.get("TRANSCODER_TOPIC"):
+            environment["TRANSCODER_TOPIC"] = TRANSCODER_TOPIC
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         register_domain_transcodings(transcoder)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from enum import Enum
+from json import encoder as json_encoder
 from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
@@ -79,6 +80,34 @@ class ValueObjectAsDict(Transcoding):
             if name in data:
                 data[name] = tuple(data[name])
         return self.type(**data)
+
+
+class TreeJSONTranscoder(JSONTranscoder):
+    """eventsourcing's JSONTranscoder, writing the same bytes without its check for circular
+    references: the json module keeps an id of every dict and list it enters, a fifth of the
+    encoding's cost, and an event's state is a tree of values (a cycle would be a bug, reported
+    as a RecursionError instead of a ValueError)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The C encoder json.JSONEncoder uses itself (None where the accelerator is missing).
+        make = getattr(json_encoder, "c_make_encoder", None)
+        # The arguments json.JSONEncoder.iterencode passes for the library's settings
+        # (separators "," and ":", ensure_ascii off), but no markers for the check.
+        self._iterencode = (
+            make(None, self._encode_obj, json_encoder.encode_basestring, None, ":", ",",
+                 False, False, True)
+            if make is not None
+            else None
+        )  # fmt: skip
+
+    def encode(self, obj: Any) -> bytes:
+        if self._iterencode is None:  # no C accelerator: the library's own way
+            return super().encode(obj)
+        return "".join(self._iterencode(obj, 0)).encode("utf8")
+
+
+TRANSCODER_TOPIC = "casedesk_case.adapters.persistence.transcodings:TreeJSONTranscoder"
 
 
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:

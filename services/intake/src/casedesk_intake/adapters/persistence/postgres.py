@@ -8,6 +8,7 @@ load.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,13 @@ from casedesk_runtime.batching import Coalescer
 
 # Claims of new calls and completions of finished ones travel in the same statement: at a few
 # hundred calls a second few calls arrive during one round trip, so batching each kind apart
-# would still cost about one statement per call.
+# would still cost about one statement per call. Most batches still hold one kind only (claims
+# arrive one by one, a batch of creates completes together): the statement has only the parts
+# its batch needs (`_write_statement`), which costs PostgreSQL about half as much for a lone claim
+# as the three parts did, and psycopg a third of the parameters.
+#
+# The arrays travel in binary (%b): psycopg spells a text array out in Python element by element,
+# quoting and escaping each (a bytea's every byte), which cost more CPU than the rest of the call.
 #
 # Every part is an INSERT ... ON CONFLICT over unnest()ed arrays: the unique index decides, so
 # the plan PostgreSQL caches while the table is still empty stays right when it holds millions of
@@ -33,35 +40,66 @@ from casedesk_runtime.batching import Coalescer
 # were used before. ON CONFLICT waits for a concurrent first attempt to commit, so the follow-up
 # read (_EARLIER) finds its record. Keys are inserted in order, so two replicas' statements do
 # not deadlock on each other's keys.
-_WRITE = """
-    WITH completed AS (
-        INSERT INTO intake_idempotency
-            (frontend, idempotency_key, request_hash, response, created_at)
-        SELECT *, %(now)s FROM unnest(
-            %(done_frontends)s::text[], %(done_keys)s::text[], %(done_hashes)s::text[],
-            %(responses)s::bytea[]
-        )
-        ORDER BY 1, 2
-        ON CONFLICT (frontend, idempotency_key) DO UPDATE SET response = EXCLUDED.response
-    ), remembered AS (
-        INSERT INTO intake_recent_cases
-            (case_id, citizen_ref, service_key, case_number, registered_at)
-        SELECT * FROM unnest(
-            %(case_ids)s::text[], %(citizen_refs)s::text[], %(service_keys)s::text[],
-            %(case_numbers)s::text[], %(registered_at)s::float8[]
-        )
-        ON CONFLICT DO NOTHING
+_COMPLETED = """
+    INSERT INTO intake_idempotency
+        (frontend, idempotency_key, request_hash, response, created_at)
+    SELECT *, %(now)b FROM unnest(
+        %(done_frontends)b::text[], %(done_keys)b::text[], %(done_hashes)b::text[],
+        %(responses)b::bytea[]
     )
+    ORDER BY 1, 2
+    ON CONFLICT (frontend, idempotency_key) DO UPDATE SET response = EXCLUDED.response
+"""
+_REMEMBERED = """
+    INSERT INTO intake_recent_cases
+        (case_id, citizen_ref, service_key, case_number, registered_at)
+    SELECT * FROM unnest(
+        %(case_ids)b::text[], %(citizen_refs)b::text[], %(service_keys)b::text[],
+        %(case_numbers)b::text[], %(registered_at)b::float8[]
+    )
+    ON CONFLICT DO NOTHING
+"""
+_CLAIMED = """
     INSERT INTO intake_idempotency (frontend, idempotency_key, request_hash, created_at)
-    SELECT *, %(now)s
-    FROM unnest(%(frontends)s::text[], %(keys)s::text[], %(hashes)s::text[])
+    SELECT *, %(now)b
+    FROM unnest(%(frontends)b::text[], %(keys)b::text[], %(hashes)b::text[])
     ORDER BY 1, 2
     ON CONFLICT DO NOTHING
     RETURNING frontend, idempotency_key
 """
+
+# The commonest batch of all, a claim alone (claims arrive one by one): without the arrays, a
+# quarter cheaper again on both sides.
+_CLAIMED_ONE = """
+    INSERT INTO intake_idempotency (frontend, idempotency_key, request_hash, created_at)
+    VALUES (%(frontend)s, %(key)s, %(hash)s, %(now)s)
+    ON CONFLICT DO NOTHING
+    RETURNING frontend, idempotency_key
+"""
+
+
+@functools.cache
+def _write_statement(claims: bool, completions: bool, recents: bool) -> str:
+    """One statement of the parts a batch has: the claims' insert (returning the keys it
+    inserted) last when there are claims, the others as data-modifying CTEs before it."""
+    parts = [
+        (name, sql)
+        for name, sql, wanted in (
+            ("completed", _COMPLETED, completions),
+            ("remembered", _REMEMBERED, recents),
+            ("claimed", _CLAIMED, claims),
+        )
+        if wanted
+    ]
+    *before, (_, last) = parts
+    if not before:
+        return last
+    return "WITH " + ", ".join(f"{name} AS ({sql})" for name, sql in before) + last
+
+
 _EARLIER = """
     SELECT frontend, idempotency_key, request_hash, response FROM intake_idempotency
-    WHERE (frontend, idempotency_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+    WHERE (frontend, idempotency_key) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
 """
 
 
@@ -129,24 +167,10 @@ class PostgresStore:
         # caller is answered like a claim that found the first one unfinished.
         unique = list({(c.frontend, c.key): c for c in reversed(claims)}.values())
         recent = [c.recent for c in completions if c.recent is not None]
-        parameters = {
-            "now": time.time(),
-            "frontends": [c.frontend for c in unique],
-            "keys": [c.key for c in unique],
-            "hashes": [c.request_hash for c in unique],
-            "done_frontends": [c.frontend for c in completions],
-            "done_keys": [c.key for c in completions],
-            "done_hashes": [c.request_hash for c in completions],
-            "responses": [c.response for c in completions],
-            "case_ids": [r.case_id for r in recent],
-            "citizen_refs": [r.citizen_ref for r in recent],
-            "service_keys": [r.service_key for r in recent],
-            "case_numbers": [r.case_number for r in recent],
-            "registered_at": [r.registered_at for r in recent],
-        }
+        statement, parameters = _write(unique, completions, recent)
         async with self._pool.connection() as db:
-            cursor = await db.execute(_WRITE, parameters)
-            inserted = {(row[0], row[1]) for row in await cursor.fetchall()}
+            cursor = await db.execute(statement, parameters)
+            inserted = {(row[0], row[1]) for row in await cursor.fetchall()} if unique else set()
             used = [c for c in unique if (c.frontend, c.key) not in inserted]
             earlier = {}
             if used:  # retries: read what their first attempts stored
@@ -212,6 +236,33 @@ class PostgresStore:
     async def close(self) -> None:
         await self._writes.close()
         await self._pool.close()
+
+
+def _write(
+    claims: Sequence[_Claim], completions: Sequence[_Completion], recent: Sequence[RecentCase]
+) -> tuple[str, dict[str, object]]:
+    """The statement for a batch (claims with distinct keys) and its parameters."""
+    parameters: dict[str, object] = {"now": time.time()}
+    if len(claims) == 1 and not completions:
+        (claim,) = claims
+        parameters.update(frontend=claim.frontend, key=claim.key, hash=claim.request_hash)
+        return _CLAIMED_ONE, parameters
+    if claims:
+        parameters["frontends"] = [c.frontend for c in claims]
+        parameters["keys"] = [c.key for c in claims]
+        parameters["hashes"] = [c.request_hash for c in claims]
+    if completions:
+        parameters["done_frontends"] = [c.frontend for c in completions]
+        parameters["done_keys"] = [c.key for c in completions]
+        parameters["done_hashes"] = [c.request_hash for c in completions]
+        parameters["responses"] = [c.response for c in completions]
+    if recent:
+        parameters["case_ids"] = [r.case_id for r in recent]
+        parameters["citizen_refs"] = [r.citizen_ref for r in recent]
+        parameters["service_keys"] = [r.service_key for r in recent]
+        parameters["case_numbers"] = [r.case_number for r in recent]
+        parameters["registered_at"] = [r.registered_at for r in recent]
+    return _write_statement(bool(claims), bool(completions), bool(recent)), parameters
 
 
 def _claimed(
