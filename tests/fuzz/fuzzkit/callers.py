@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fuzzkit.stack import CASE_SERVICE, FRONTEND_TOKENS, Stack
-
 from casedesk_case.grpc_api.access import CASE_ACCESS
 from casedesk_intake.grpc_api.access import intake_access
 from casedesk_runtime.grpc_authz import AccessTable
+from fuzzkit.stack import CASE_SERVICE, FRONTEND_TOKENS, Stack
 
 CITIZEN_LOGIN = "ivanov.ii"
 Metadata = tuple[tuple[str, str], ...]

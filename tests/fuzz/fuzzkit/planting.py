@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import grpc
-from fuzzkit.callers import CITIZEN_LOGIN, bearer, people
-from fuzzkit.requests import create_case, submission
-from fuzzkit.stack import CASE_SERVICE, Stack
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
+from fuzzkit.callers import CITIZEN_LOGIN, bearer, people
+from fuzzkit.requests import create_case, submission
+from fuzzkit.stack import CASE_SERVICE, Stack
 
 
 @dataclass

@@ -14,9 +14,6 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from fuzzkit.callers import CITIZEN_LOGIN, Identity
-from fuzzkit.mail import mails, plain_mail
-from fuzzkit.stack import CASE_SERVICE
 from google.protobuf.message import Message
 from hypothesis import strategies as st
 
@@ -25,6 +22,9 @@ from casedesk.case.v1 import events_pb2 as case_events
 from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import attachment_vault_pb2 as vault_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
+from fuzzkit.callers import CITIZEN_LOGIN, Identity
+from fuzzkit.mail import mails, plain_mail
+from fuzzkit.stack import CASE_SERVICE
 
 if TYPE_CHECKING:
     from fuzzkit.planting import Known

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import grpc
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import DecodeError
+from hypothesis import HealthCheck, Phase, settings
+
 from fuzzkit import known_bugs
 from fuzzkit.calls import DEADLINE_S, Metadata, Outcome, call, problem, rpc_path
 from fuzzkit.protobuf import message_class
 from fuzzkit.stack import Stack
 from fuzzkit.tally import Target
-from google.protobuf.descriptor import MethodDescriptor
-from google.protobuf.message import DecodeError
-from hypothesis import HealthCheck, Phase, settings
 
 # Beyond the call's own deadline: the servers' loop is blocked, the call cannot even time out.
 HANG_S = DEADLINE_S + 10.0
