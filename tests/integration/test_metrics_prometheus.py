@@ -58,10 +58,11 @@ INTAKE_SERVICE = "casedesk.intake.v1.IntakeService"
 # marks the answer ready and closes it. The citizen is told of each step.
 ANSWERING = (case_pb2.TAKE_IN_WORK, "reply", case_pb2.ANSWER_READY_ACTION, case_pb2.CLOSE)
 ANSWERED, UNANSWERED = 2, 2
-# Notifications per channel at least: every case's registration, the answered cases' steps, and
-# the unanswered ones' two escalations (L1 -> L2 at the first-response breach, L2 -> L3 at the
+# Notifications per channel at least: every case's registration, the answered cases' steps (the
+# reply and «Ответ готов» right after it make one notice: notify's reply window), and the
+# unanswered ones' two escalations (L1 -> L2 at the first-response breach, L2 -> L3 at the
 # resolution breach).
-NOTIFICATIONS = ANSWERED + UNANSWERED + ANSWERED * len(ANSWERING) + UNANSWERED * 2
+NOTIFICATIONS = ANSWERED + UNANSWERED + ANSWERED * (len(ANSWERING) - 1) + UNANSWERED * 2
 WAIT_S = 90.0
 QUIET_S = 3.0  # nothing new for this long: the system has done what the scenario caused
 

@@ -186,6 +186,10 @@ def notify_env(wiring: Wiring, smtp: SmtpSink, sms: SmsSink) -> dict[str, str]:
         CASEDESK_SMS_GATEWAY_URL=sms.url,
         CASEDESK_SMS_GATEWAY_TOKEN=SMS_TOKEN,
         CASEDESK_DEADLINE_POLICY_VERSION="test-seconds",
+        # Every notifying event is counted as its own notice here, and hundreds of cases share
+        # few citizens: neither the reply window's merging nor the per-recipient limit applies.
+        CASEDESK_REPLY_MERGE_WINDOW_S="0",
+        CASEDESK_RECIPIENT_LIMIT="0",
         # The production provider limits (100 e-mails, 50 SMS a second) would have the test
         # wait on token buckets rather than on the system.
         CASEDESK_EMAIL_RATE_PER_S="5000",
