@@ -8,30 +8,11 @@ import gc
 from datetime import UTC, datetime
 
 import grpc
-from fuzzkit.calls import Outcome, call
 from fuzzkit.planting import Known
+from fuzzkit.reproducing import CASE, person, send
 from fuzzkit.stack import Stack
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
-from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
-
-BEYOND_DATETIME = 2**62  # seconds: far past year 9999
-CASE = case_pb2.DESCRIPTOR.services_by_name["CaseService"]
-INTAKE = intake_pb2.DESCRIPTOR.services_by_name["IntakeService"]
-NOT_A_MESSAGE = bytes.fromhex("0a03fffefd")  # field 1 (a string) holding invalid UTF-8
-
-
-def _send(stack: Stack, port: int, identity: str, rpc: object, raw: bytes, metadata=()) -> Outcome:  # type: ignore[no-untyped-def]
-    async def go() -> Outcome:
-        return await call(stack.channel(port, identity), rpc, raw, metadata)  # type: ignore[arg-type]
-
-    return stack.run(go(), 30)
-
-
-def _person(stack: Stack) -> tuple[tuple[str, str], ...]:
-    token = stack.person_token("l3.sidorova", "L3", ["specialist", "supervisor", "auditor"])
-    return (("x-person-token", token),)
-
 
 # --- B8: a cancelled stream -----------------------------------------------------------------------
 
@@ -43,13 +24,13 @@ def test_b8_a_watch_cancelled_while_it_sends_logs_no_error(stack: Stack, known: 
                                              public=True)  # fmt: skip
         request.context.idempotency_key = f"b8-{index}-{datetime.now(UTC).timestamp()}"
         request.context.actor.kind, request.context.actor.id = 3, "intake"
-        assert _send(stack, stack.case_port, "intake", comment,
+        assert send(stack, stack.case_port, "intake", comment,
                      request.SerializeToString()).code == grpc.StatusCode.OK  # fmt: skip
     before = len(stack.logged.records)
     watch = case_pb2.WatchCaseRequest(case_id=known.case_ids[3]).SerializeToString()
     for _ in range(5):
-        _send(stack, stack.case_port, "desk", CASE.methods_by_name["WatchCase"], watch,
-              _person(stack))  # fmt: skip
+        send(stack, stack.case_port, "desk", CASE.methods_by_name["WatchCase"], watch,
+              person(stack))  # fmt: skip
 
     async def collect() -> None:
         gc.collect()

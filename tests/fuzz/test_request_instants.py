@@ -4,31 +4,12 @@ is INVALID_ARGUMENT naming its field (found by the fuzzing as bug B6: it was UNK
 from __future__ import annotations
 
 import grpc
-from fuzzkit.calls import Outcome, call
 from fuzzkit.planting import Known
+from fuzzkit.reproducing import BEYOND_DATETIME, CASE, person, send
 from fuzzkit.requests import create_case
 from fuzzkit.stack import Stack
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
-from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
-
-BEYOND_DATETIME = 2**62  # seconds: far past year 9999
-CASE = case_pb2.DESCRIPTOR.services_by_name["CaseService"]
-INTAKE = intake_pb2.DESCRIPTOR.services_by_name["IntakeService"]
-NOT_A_MESSAGE = bytes.fromhex("0a03fffefd")  # field 1 (a string) holding invalid UTF-8
-
-
-def _send(stack: Stack, port: int, identity: str, rpc: object, raw: bytes, metadata=()) -> Outcome:  # type: ignore[no-untyped-def]
-    async def go() -> Outcome:
-        return await call(stack.channel(port, identity), rpc, raw, metadata)  # type: ignore[arg-type]
-
-    return stack.run(go(), 30)
-
-
-def _person(stack: Stack) -> tuple[tuple[str, str], ...]:
-    token = stack.person_token("l3.sidorova", "L3", ["specialist", "supervisor", "auditor"])
-    return (("x-person-token", token),)
-
 
 # --- B6: request instants on the case service ---------------------------------------------------
 
@@ -36,7 +17,7 @@ def _person(stack: Stack) -> tuple[tuple[str, str], ...]:
 def test_b6_a_problem_time_beyond_a_datetime_is_invalid_argument(stack: Stack) -> None:
     request = create_case()
     request.content.problem_occurred_at.seconds = BEYOND_DATETIME
-    outcome = _send(stack, stack.case_port, "intake", CASE.methods_by_name["CreateCase"],
+    outcome = send(stack, stack.case_port, "intake", CASE.methods_by_name["CreateCase"],
                     request.SerializeToString())  # fmt: skip
     assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()
 
@@ -44,14 +25,14 @@ def test_b6_a_problem_time_beyond_a_datetime_is_invalid_argument(stack: Stack) -
 def test_b6_an_as_of_time_beyond_a_datetime_is_invalid_argument(stack: Stack, known: Known) -> None:
     request = case_pb2.GetCaseRequest(case_id=known.case_ids[0])
     request.as_of_time.seconds = BEYOND_DATETIME
-    outcome = _send(stack, stack.case_port, "desk", CASE.methods_by_name["GetCase"],
-                    request.SerializeToString(), _person(stack))  # fmt: skip
+    outcome = send(stack, stack.case_port, "desk", CASE.methods_by_name["GetCase"],
+                    request.SerializeToString(), person(stack))  # fmt: skip
     assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()
 
 
 def test_b6_an_access_journal_since_beyond_a_datetime_is_invalid_argument(stack: Stack) -> None:
     request = case_pb2.ListAccessRecordsRequest()
     request.since.seconds = -BEYOND_DATETIME
-    outcome = _send(stack, stack.case_port, "desk", CASE.methods_by_name["ListAccessRecords"],
-                    request.SerializeToString(), _person(stack))  # fmt: skip
+    outcome = send(stack, stack.case_port, "desk", CASE.methods_by_name["ListAccessRecords"],
+                    request.SerializeToString(), person(stack))  # fmt: skip
     assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()
