@@ -7,8 +7,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # docker.io runs the test containers, debootstrap builds their base image, kcat inspects topics,
 # postgresql is the event store's fallback server, maven and the JRE fetch and run Kafka and
-# Keycloak, chromium is the browser the desk's Playwright tests drive (by its executable path).
-packages=(docker.io debootstrap kcat postgresql maven openjdk-17-jre-headless chromium)
+# Keycloak, chromium is the browser the desk's Playwright tests drive (by its executable path),
+# softhsm2 is the PKCS#11 token that holds the key-encryption key in development and tests.
+packages=(docker.io debootstrap kcat postgresql maven openjdk-17-jre-headless chromium softhsm2)
 
 step_log="$(mktemp "${TMPDIR:-/tmp}/casedesk-bootstrap.XXXXXX")"
 trap 'rm -f "$step_log"' EXIT

@@ -1,0 +1,1 @@
+"""Citizens' data keys (issue #18): see README.md."""
