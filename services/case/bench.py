@@ -93,9 +93,17 @@ from casedesk_runtime.testing import calibration
 from casedesk_runtime.testing.calibration import (
     infrastructure_pids,
     machine_grpc_unary_rps,
+    machine_ticks,
+    percentile,
     scaled_rate,
 )
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
+from casedesk_runtime.testing.sockets import (
+    connections_by_worker,
+    free_port,
+    listeners,
+)
+from casedesk_runtime.testing.sockets import established_peers as established
 from casedesk_runtime.topics import ensure_topics
 
 # The plaintext run: the service's explicit development setting, every call allowed.
@@ -228,11 +236,6 @@ async def paced(calls: list[Call], rate: float = RATE) -> list[float]:
     return latencies
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def cpu_seconds(pid: int) -> float:
     """CPU a process (with its children: PostgreSQL's backends) has used so far; this process,
     the load generator, without the services it started."""
@@ -307,18 +310,6 @@ class Figures:
 
     def path_cpu_ms_per_command(self) -> float:
         return sum(self.cpu_s.values()) * 1000 / self.commands
-
-
-def established(port: int) -> set[str]:
-    """The peers of the established TCP connections to local `port` (Linux /proc/net)."""
-    peers = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    peers.add(fields[2])
-    return peers
 
 
 async def measure_round(
@@ -548,40 +539,6 @@ def measure_rebuild(env: dict[str, str]) -> None:
     reader.close()
 
 
-def _sockets(table_filter: str, port: int) -> set[str]:
-    """Inodes of the local TCP sockets on `port` in state `table_filter` (Linux /proc/net)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                if fields[3] == table_filter and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    found.add(fields[9])
-    return found
-
-
-def listeners(port: int) -> set[str]:
-    """The listening sockets on `port`: one per worker process sharing it."""
-    return _sockets("0A", port)
-
-
-def connections_by_worker(supervisor: int, port: int) -> dict[int, set[str]]:
-    """{worker pid: its established connections on `port`} (a single process is its own)."""
-    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    established_here = _sockets("01", port)
-    owned = {}
-    for pid in [int(c) for c in children] or [supervisor]:
-        inodes = set()
-        with contextlib.suppress(OSError):
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                with contextlib.suppress(OSError):
-                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                    if target.startswith("socket:["):
-                        inodes.add(target[8:-1])
-        owned[pid] = inodes & established_here
-    return owned
-
-
 async def balanced_channels(
     transport: Transport, address: str, supervisor: int, workers: int
 ) -> list[grpc.aio.Channel]:
@@ -614,13 +571,6 @@ class WorkersFigures:
     cpu_s: float = 0.0
     creates: int = 0
     machine_busy: list[float] = field(default_factory=list)  # share of every core, per round
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(busy, all) CPU time of the whole machine so far (/proc/stat), in ticks."""
-    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle, iowait
-    return sum(ticks) - idle, sum(ticks)
 
 
 async def measure_workers(
@@ -771,14 +721,6 @@ def wait_serving(
             except grpc.RpcError:
                 time.sleep(0.2)
     raise RuntimeError(f"case service ({transport.name}) did not start within 30 s")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> int:

@@ -74,7 +74,6 @@ import hashlib
 import itertools
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -103,9 +102,17 @@ from casedesk_runtime.testing import calibration
 from casedesk_runtime.testing.calibration import (
     infrastructure_pids,
     machine_grpc_unary_rps,
+    machine_ticks,
+    percentile,
     scaled_rate,
 )
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
+from casedesk_runtime.testing.sockets import (
+    connections_by_worker,
+    free_port,
+    listeners,
+)
+from casedesk_runtime.testing.sockets import established_peers as established
 from casedesk_runtime.topics import ensure_topics
 from casedesk_vocabulary.topics import CASE_EVENTS
 
@@ -191,12 +198,6 @@ def postgres_env() -> dict[str, str]:
         "POSTGRES_PASSWORD": get("CASEDESK_BENCH_POSTGRES_PASSWORD", "casedesk"),
         "POSTGRES_DBNAME": get("CASEDESK_BENCH_POSTGRES_DBNAME", "casedesk"),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -316,52 +317,6 @@ def _serving(address: str, transport: Transport) -> bool:
     return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def established(port: int) -> set[str]:
-    """The peers of the established TCP connections to local `port` (Linux /proc/net)."""
-    return set(_sockets(port, "01").values())
-
-
-def listeners(port: int) -> set[str]:
-    """The listening sockets on `port`: one per worker process sharing it."""
-    return set(_sockets(port, "0A"))
-
-
-def _sockets(port: int, state: str) -> dict[str, str]:
-    """{inode: peer} of the local TCP sockets on `port` in `state` (Linux /proc/net)."""
-    found = {}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    found[fields[9]] = fields[2]
-    return found
-
-
-def connections_by_worker(supervisor: int, port: int) -> dict[int, set[str]]:
-    """{worker pid: its established connections on `port`} (a single process is its own)."""
-    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    here = set(_sockets(port, "01"))
-    owned = {}
-    for pid in [int(c) for c in children] or [supervisor]:
-        inodes = set()
-        with contextlib.suppress(OSError):
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                with contextlib.suppress(OSError):
-                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                    if target.startswith("socket:["):
-                        inodes.add(target[8:-1])
-        owned[pid] = inodes & here
-    return owned
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(busy, all) CPU time of the whole machine so far (/proc/stat), in ticks."""
-    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle, iowait
-    return sum(ticks) - idle, sum(ticks)
-
-
 def cpu_seconds(pid: int) -> float:
     """CPU a process (with its children: PostgreSQL's backends) has used so far; this process,
     the load generator, without the services it started."""
@@ -475,11 +430,6 @@ async def submit_all(
         tasks.append(asyncio.create_task(one(n, due)))
     await asyncio.gather(*tasks)
     return sent, acknowledged
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 @dataclass(frozen=True)

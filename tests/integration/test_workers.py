@@ -27,6 +27,12 @@ from test_case_service import TOPIC, case_env, change, create_request, history
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc, events_pb2
 from casedesk_runtime.testing.metrics import Scrape
+from casedesk_runtime.testing.sockets import (
+    ESTABLISHED,
+    connections_by_worker,
+    listeners,
+    sockets_on,
+)
 
 __all__ = ["case_env"]  # the fixture, defined beside the service test
 
@@ -48,38 +54,10 @@ def consecutive_free_ports(count: int) -> int:
         return first
 
 
-def sockets_on(port: int, state: str) -> set[str]:
-    """Inodes of the local TCP sockets on `port` in `state` (01 established, 0A listening)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):  # gRPC listens on ::ffff:127.0.0.1 too
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                found.add(fields[9])
-    return found
-
-
-def workers_of(supervisor: int) -> list[int]:
-    return [
-        int(p) for p in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    ]
-
-
 def owner_of_new_connection(supervisor: int, port: int, before: set[str]) -> int:
     """The worker holding the one connection on `port` made since `before`."""
-    new = sockets_on(port, "01") - before
-    owners = []
-    for pid in workers_of(supervisor):
-        fds = Path(f"/proc/{pid}/fd")
-        held = set()
-        for fd in fds.iterdir():
-            with contextlib.suppress(OSError):
-                target = os.readlink(fd)
-                if target.startswith("socket:["):
-                    held.add(target[8:-1])
-        if held & new:
-            owners.append(pid)
-    (owner,) = owners
+    new = set(sockets_on(port, ESTABLISHED)) - before
+    (owner,) = [pid for pid, held in connections_by_worker(supervisor, port).items() if held & new]
     return owner
 
 
@@ -92,7 +70,7 @@ async def connections_to_each_worker(
     opened: list[grpc.aio.Channel] = []
     by_worker: dict[int, list[grpc.aio.Channel]] = collections.defaultdict(list)
     for _ in range(200):
-        before = sockets_on(port, "01")
+        before = set(sockets_on(port, ESTABLISHED))
         channel = grpc.aio.insecure_channel(
             address, options=[("grpc.use_local_subchannel_pool", 1)]
         )
@@ -147,7 +125,7 @@ async def test_two_workers_serve_creates_and_publish_every_event_once(
     )
     assert service.pid is not None
     deadline = time.monotonic() + 60  # workers start one after another
-    while len(sockets_on(service.port, "0A")) < WORKERS:
+    while len(listeners(service.port)) < WORKERS:
         assert time.monotonic() < deadline, service.log_tail()
         await asyncio.sleep(0.2)
     opened, by_worker = await connections_to_each_worker(service.address, service.pid)

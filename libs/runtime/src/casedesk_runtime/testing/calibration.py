@@ -139,6 +139,20 @@ def cpu_seconds(pid: int, *, tree: bool = True) -> float:
     return total
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) CPU time of the whole machine so far (/proc/stat), in ticks: a bench's share
+    of every core between two readings."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value below which `fraction` of `values` lie (nearest rank, no interpolation)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
 def _stat(pid: int) -> list[str] | None:
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
