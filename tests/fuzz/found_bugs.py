@@ -11,30 +11,10 @@ regression) and move the test into the tests of the service it covers.
 
 from __future__ import annotations
 
-import grpc
-from fuzzkit.reproducing import CASE, INTAKE, NOT_A_MESSAGE, send
-from fuzzkit.stack import FRONTEND_TOKENS, Stack
-
-# --- B1: a request that is no message ---------------------------------------------------------
-
-
-def test_b1_an_undecodable_request_is_invalid_argument_on_the_case_service(stack: Stack) -> None:
-    outcome = send(stack, stack.case_port, "intake", CASE.methods_by_name["CreateCase"],
-                    NOT_A_MESSAGE)  # fmt: skip
-    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()
-
-
-def test_b1_an_undecodable_request_is_invalid_argument_on_intake(stack: Stack) -> None:
-    portal = (
-        ("authorization", f"Bearer {FRONTEND_TOKENS['desk-all'][0]}"),
-        ("x-citizen-token", stack.citizen_token("ivanov.ii")),
-    )
-    outcome = send(stack, stack.intake_port, "frontend", INTAKE.methods_by_name["SubmitCase"],
-                    NOT_A_MESSAGE, portal)  # fmt: skip
-    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()
-
-
-def test_b1_an_unauthorised_caller_is_refused_before_its_request_is_decoded(stack: Stack) -> None:
-    outcome = send(stack, stack.case_port, "sla", CASE.methods_by_name["CreateCase"],
-                    NOT_A_MESSAGE)  # fmt: skip
-    assert outcome.code == grpc.StatusCode.PERMISSION_DENIED, outcome.describe()
+# No bug is open now: B1 (a request that is no message) is fixed and tested in
+# test_undecodable_requests.py, B2-B8 in the tests their docstrings name. A reproducer uses
+# fuzzkit/reproducing.py for its raw call:
+#
+#     def test_b9_...(stack: Stack) -> None:
+#         outcome = send(stack, stack.case_port, "intake", CASE.methods_by_name["CreateCase"], raw)
+#         assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.describe()

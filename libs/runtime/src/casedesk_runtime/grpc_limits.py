@@ -1,7 +1,8 @@
 """Admission on a call's metadata, before its request is read: for a server's public edge.
 
-grpc.aio receives and deserialises a unary request before the method's behaviour runs, so a check
-inside the behaviour (like `grpc_authz`'s) comes after the message is in memory. A server
+grpc.aio receives a unary request before the method's behaviour runs (`grpc_decoding` only defers
+its parsing), so a check inside the behaviour (like `grpc_authz`'s) comes after the message is in
+memory. A server
 interceptor's `intercept_service` runs earlier, with only the method name and the invocation
 metadata, and the handler it returns decides how the call goes on. This module gives such an
 interceptor its answers:

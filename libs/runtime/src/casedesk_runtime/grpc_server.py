@@ -7,8 +7,10 @@ then the server stops.
 
 Every connection is mutual TLS (`grpc_tls`, credentials that follow rotated certificate files)
 and every call is authorised by the caller's service identity against the access table the
-service passes in (`grpc_authz`). Without the TLS files the server refuses to be built, unless
-CASEDESK_GRPC_INSECURE_DEV=true: then it listens in plaintext and authorises nothing.
+service passes in (`grpc_authz`), before its request is decoded (`grpc_decoding`: bytes that
+are no request message get INVALID_ARGUMENT, an unauthorised caller its refusal first). Without
+the TLS files the server refuses to be built, unless CASEDESK_GRPC_INSECURE_DEV=true: then it
+listens in plaintext and authorises nothing.
 
 Kubernetes' native gRPC probes speak plaintext only, so with TLS on, CASEDESK_GRPC_HEALTH_PORT
 opens a second, plaintext listener that serves the health service and nothing else (the same
@@ -39,6 +41,7 @@ from casedesk_runtime.grpc_authz import (
     AuthorizationServerInterceptor,
     validate_access_table,
 )
+from casedesk_runtime.grpc_decoding import RequestDecodingServerInterceptor
 from casedesk_runtime.grpc_metrics import MetricsServerInterceptor
 from casedesk_runtime.grpc_tls import ReloadingCertificates, server_credentials, tls_files
 from casedesk_runtime.grpc_tracing import TracingServerInterceptor
@@ -110,6 +113,8 @@ class GrpcServer:
         self._health = health.aio.HealthServicer()
         # Metrics first: calls an edge interceptor refuses are counted too. Tracing before
         # authorisation: a refused call is still a traced call, with its PERMISSION_DENIED.
+        # Request decoding last: its decoding runs inside every behaviour wrapped before it, so
+        # after the access check (grpc_decoding).
         authorization = AuthorizationServerInterceptor(self._access, enforce=self._secure)
         self._server = grpc.aio.server(
             interceptors=[
@@ -117,6 +122,7 @@ class GrpcServer:
                 *interceptors,
                 TracingServerInterceptor(),
                 authorization,
+                RequestDecodingServerInterceptor(),
             ],
             options=_with_reuse_port(options),
         )
