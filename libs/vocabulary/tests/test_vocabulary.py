@@ -25,6 +25,7 @@ MIRRORS = [
     (enums.ActorKind, types_pb2.Actor.Kind, ""),
     (enums.EscalationReason, events_pb2.EscalationReason, ""),
     (enums.DeadlineTarget, sla_pb2.Target, ""),
+    (enums.CloseReason, events_pb2.CloseReason, ""),
 ]
 
 
@@ -119,7 +120,7 @@ def test_every_news_has_its_words_and_they_differ() -> None:
     assert set(wording.ESCALATION_NEWS) == set(wording.EscalationNews)
     # Every way a case is closed says who closed it, short and long.
     closing = [n for n in wording.StatusNews if n.name.startswith("CLOSED_")]
-    assert len({wording.STATUS_NEWS_SHORT[n] for n in closing}) == len(closing) == 3
+    assert len({wording.STATUS_NEWS_SHORT[n] for n in closing}) == len(closing) == 5
 
 
 R = enums.EscalationReason
@@ -146,3 +147,38 @@ def test_the_news_of_an_escalation_says_why(
 def test_a_repeat_names_the_case_it_repeats() -> None:
     phrase = wording.repeated_case_phrase("2026-0000042")
     assert phrase == "Это повторное обращение по обращению № 2026-0000042."
+
+
+C = enums.CloseReason
+
+
+@pytest.mark.parametrize(
+    ("reason", "actor", "news"),
+    [
+        (C.ANSWER_CONFIRMED, A.CITIZEN, wording.StatusNews.CLOSED_BY_CITIZEN),
+        (C.NO_REACTION, A.SYSTEM, wording.StatusNews.CLOSED_AUTOMATICALLY),
+        (C.CLOSED_BY_SPECIALIST, A.SPECIALIST, wording.StatusNews.CLOSED_BY_SPECIALIST),
+        # A supervisor's closing is a specialist's act, yet no answer: the reason tells.
+        (C.SPAM, A.SPECIALIST, wording.StatusNews.CLOSED_AS_SPAM),
+        (C.DUPLICATE, A.SPECIALIST, wording.StatusNews.CLOSED_AS_DUPLICATE),
+    ],
+)
+def test_the_news_of_a_closing_follows_its_reason(
+    reason: enums.CloseReason, actor: enums.ActorKind, news: wording.StatusNews
+) -> None:
+    assert wording.status_news(S.ANSWER_READY, S.CLOSED, actor, close_reason=reason) is news
+
+
+def test_close_reasons_and_callback_purposes_have_their_words() -> None:
+    assert set(wording.CLOSE_REASON_LABELS) == set(enums.CloseReason)
+    assert len(set(wording.CLOSE_REASON_LABELS.values())) == len(enums.CloseReason)
+    assert wording.close_reason_label("SPAM") == wording.CLOSE_REASON_LABELS[C.SPAM]
+    assert wording.close_reason_label(C.DUPLICATE).startswith("Объединено")
+    # Closed before close reasons existed, or a reason newer than the reader: no words.
+    assert wording.close_reason_label(None) == wording.close_reason_label("LATER") == ""
+    purposes = enums.CallbackPurpose
+    assert set(wording.CALLBACK_PURPOSE_LABELS) == set(purposes)
+    assert (
+        wording.callback_purpose_label("ANSWER") == wording.CALLBACK_PURPOSE_LABELS[purposes.ANSWER]
+    )
+    assert wording.callback_purpose_label("") == ""

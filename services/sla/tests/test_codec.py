@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sla_builders import SECOND, T0, case_stream, moment
 
+from casedesk.case.v1 import events_pb2 as case_events
 from casedesk.common.v1 import types_pb2
 from casedesk.sla.v1 import events_pb2 as sla_events
 from casedesk_sla.domain import (
@@ -50,6 +51,19 @@ def test_only_public_specialist_comments_are_replies():
 
     assert isinstance(specialist, PublicReply)
     assert (note, citizen) == (None, None)
+
+
+def test_a_callback_that_reached_the_citizen_is_a_reply_and_one_that_did_not_is_none():
+    phone = case_stream("phone-1", channel=Channel.PHONE)
+    phone.created()
+
+    def recorded(reached: bool) -> object:
+        payload = case_events.CallbackRecorded(reached=reached, note="перезвонил")
+        return case_fact(phone.event("callback_recorded", payload, by=ActorKind.SPECIALIST))
+
+    reached = recorded(True)
+    assert isinstance(reached, PublicReply) and reached.case_id == "phone-1"
+    assert recorded(False) is None
 
 
 def test_status_change_knows_who_made_it():

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sla_builders import SECOND, T0, case_stream, moment, msk
 
+from casedesk.case.v1.events_pb2 import CallbackRecorded
 from casedesk.sla.v1 import events_pb2 as sla_events
 from casedesk_runtime.testing.case_events import CaseEvent, CaseStream
 from casedesk_sla.adapters.store import OutboxRow, SqliteClockStore
@@ -264,6 +265,32 @@ def test_internal_note_and_citizen_comment_are_no_first_response(db: Path, clock
     )
 
     assert service.published() == []
+
+
+def test_a_phone_callback_that_reached_the_citizen_meets_the_first_response(
+    db: Path, clock: ManualClock
+):
+    service = Service(db, clock)
+    phone = case_stream("phone-1", channel=Channel.PHONE)
+    service.consume(0, phone.created())
+    service.published()
+    missed = CallbackRecorded(reached=False, note="не ответил")
+    reached = CallbackRecorded(reached=True, note="объяснил, как войти")
+
+    service.consume(
+        0, phone.event("callback_recorded", missed, by=ActorKind.SPECIALIST, at=moment(T0 + SECOND))
+    )
+    assert service.published() == []  # a call nobody answered is no response
+    service.consume(
+        0,
+        phone.event(
+            "callback_recorded", reached, by=ActorKind.SPECIALIST, at=moment(T0 + 2 * SECOND)
+        ),
+    )
+
+    met = service.published()
+    assert summary(met) == [("phone-1", "FIRST_RESPONSE", "met")]
+    assert met[0].met.late is False
 
 
 def test_unknown_channel_is_refused_before_its_offset_is_consumed(db: Path, clock: ManualClock):

@@ -1,8 +1,10 @@
 """The domain enumerations shared by every service.
 
-Members are named exactly as in the protobuf contract (casedesk.common.v1, the `_UNSPECIFIED`
-member aside), and each value is its name, so the wire maps them by name and no numeric constant
-is repeated outside the generated code. tests/test_enums.py checks them against the proto enums.
+Members are named exactly as in the protobuf contract (casedesk.common.v1, and the case and SLA
+events' own enums; the `_UNSPECIFIED` member aside), and each value is its name, so the wire maps
+them by name and no numeric constant is repeated outside the generated code.
+tests/test_vocabulary.py checks them against the proto enums. `CallbackPurpose` names the values
+of a string field (`CaseView.callback_purpose`).
 """
 
 from __future__ import annotations
@@ -113,3 +115,22 @@ class DeadlineTarget(Enum):
 
     FIRST_RESPONSE = "FIRST_RESPONSE"
     RESOLUTION = "RESOLUTION"
+
+
+class CloseReason(Enum):
+    """Why a case was closed (proto `casedesk.case.v1.CloseReason`); reports count closures by it.
+    Events stored before close reasons existed have none."""
+
+    CLOSED_BY_SPECIALIST = "CLOSED_BY_SPECIALIST"
+    ANSWER_CONFIRMED = "ANSWER_CONFIRMED"
+    NO_REACTION = "NO_REACTION"
+    SPAM = "SPAM"
+    DUPLICATE = "DUPLICATE"
+
+
+class CallbackPurpose(Enum):
+    """What a callback owed to the citizen of a PHONE case is for (`CaseView.callback_purpose`)."""
+
+    FIRST_RESPONSE = "FIRST_RESPONSE"  # the 30-minute callback: a phone case's first response
+    ANSWER = "ANSWER"  # the answer is ready («Ответ готов»): the call gives it
+    ESCALATION = "ESCALATION"  # an escalation asked for a callback (the senior specialist's)

@@ -14,7 +14,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import Enum
 
-from casedesk_vocabulary.enums import ActorKind, EscalationReason, Status, Tier
+from casedesk_vocabulary.enums import (
+    ActorKind,
+    CallbackPurpose,
+    CloseReason,
+    EscalationReason,
+    Status,
+    Tier,
+)
 from casedesk_vocabulary.moscow import MOSCOW
 
 STATUS_LABELS: dict[Status, str] = {
@@ -81,6 +88,8 @@ class StatusNews(Enum):
     CLOSED_BY_SPECIALIST = "CLOSED_BY_SPECIALIST"
     CLOSED_AUTOMATICALLY = "CLOSED_AUTOMATICALLY"  # «Ответ готов» for the configured days
     CLOSED_BY_CITIZEN = "CLOSED_BY_CITIZEN"  # the citizen confirmed the answer
+    CLOSED_AS_SPAM = "CLOSED_AS_SPAM"  # a supervisor closed it: no request to support in it
+    CLOSED_AS_DUPLICATE = "CLOSED_AS_DUPLICATE"  # merged into another case of the citizen
 
 
 # One sentence each, for a message that has room (an e-mail, a chat line).
@@ -98,6 +107,12 @@ STATUS_NEWS: dict[StatusNews, str] = {
         "Обращение закрыто автоматически: после ответа от вас не поступило вопросов."
     ),
     StatusNews.CLOSED_BY_CITIZEN: "Обращение закрыто: вы подтвердили, что получили ответ.",
+    StatusNews.CLOSED_AS_SPAM: (
+        "Обращение закрыто без рассмотрения: в нём нет вопроса к службе поддержки."
+    ),
+    StatusNews.CLOSED_AS_DUPLICATE: (
+        "Обращение объединено с другим вашим обращением по тому же вопросу: ответ придёт по нему."
+    ),
 }
 # For an SMS, after «Обращение <номер>: статус «<label>».»: only where the label alone would
 # mislead or leave out who acted («В работе» after the citizen's own answer, the three ways to
@@ -108,17 +123,27 @@ STATUS_NEWS_SHORT: dict[StatusNews, str] = {
     StatusNews.CLOSED_BY_SPECIALIST: "Закрыто специалистом.",
     StatusNews.CLOSED_AUTOMATICALLY: "Закрыто автоматически.",
     StatusNews.CLOSED_BY_CITIZEN: "Вы подтвердили ответ.",
+    StatusNews.CLOSED_AS_SPAM: "Закрыто без рассмотрения.",
+    StatusNews.CLOSED_AS_DUPLICATE: "Объединено с другим обращением.",
 }
 
 
 def status_news(
-    from_status: Status | None, to_status: Status, actor: ActorKind | None
+    from_status: Status | None,
+    to_status: Status,
+    actor: ActorKind | None,
+    *,
+    close_reason: CloseReason | None = None,
 ) -> StatusNews:
     """The news of a change to `to_status` made by `actor` (None: not known).
 
     The citizen moves a case only by answering a clarification (back to IN_PROGRESS) or by
-    confirming the answer (CLOSED); the system closes an answered case nobody reacted to.
+    confirming the answer (CLOSED); the system closes an answered case nobody reacted to. A
+    closing's `close_reason` (StatusChanged.close_reason), where the event has one, says why
+    better than the actor: a supervisor's spam or duplicate closing is no specialist's answer.
     """
+    if to_status is Status.CLOSED and close_reason is not None:
+        return _CLOSING_NEWS[close_reason]
     if to_status is Status.IN_PROGRESS:
         if actor is ActorKind.CITIZEN:
             return StatusNews.CITIZEN_ANSWERED
@@ -136,6 +161,15 @@ def status_news(
         Status.WAITING_FOR_CITIZEN: StatusNews.CLARIFICATION_REQUESTED,
         Status.ANSWER_READY: StatusNews.ANSWER_READY,
     }[to_status]
+
+
+_CLOSING_NEWS: dict[CloseReason, StatusNews] = {
+    CloseReason.CLOSED_BY_SPECIALIST: StatusNews.CLOSED_BY_SPECIALIST,
+    CloseReason.ANSWER_CONFIRMED: StatusNews.CLOSED_BY_CITIZEN,
+    CloseReason.NO_REACTION: StatusNews.CLOSED_AUTOMATICALLY,
+    CloseReason.SPAM: StatusNews.CLOSED_AS_SPAM,
+    CloseReason.DUPLICATE: StatusNews.CLOSED_AS_DUPLICATE,
+}
 
 
 class EscalationNews(Enum):
@@ -174,3 +208,38 @@ def escalation_news(actor: ActorKind | None, reason: EscalationReason) -> Escala
 def repeated_case_phrase(original_number: str) -> str:
     """The acknowledgement of a repeat: which case it repeats."""
     return f"Это повторное обращение по обращению № {original_number}."
+
+
+# -- why a case was closed, and the callbacks a phone case owes ------------------------------
+
+# How a closed case's reason reads, to the citizen (his case card) and to specialists (the desk).
+CLOSE_REASON_LABELS: dict[CloseReason, str] = {
+    CloseReason.CLOSED_BY_SPECIALIST: "Закрыто специалистом",
+    CloseReason.ANSWER_CONFIRMED: "Ответ подтверждён заявителем",
+    CloseReason.NO_REACTION: "Закрыто автоматически: после ответа не поступило вопросов",
+    CloseReason.SPAM: "Закрыто без рассмотрения (спам)",
+    CloseReason.DUPLICATE: "Объединено с другим обращением (дубликат)",
+}
+
+
+def close_reason_label(reason: CloseReason | str | None) -> str:
+    """The label of a close reason (a member or its name); "" for none or an unknown name: a
+    case closed before close reasons existed says only «Закрыта»."""
+    if isinstance(reason, str):
+        reason = CloseReason.__members__.get(reason)
+    return CLOSE_REASON_LABELS.get(reason, "") if reason is not None else ""
+
+
+# What the specialist calls the citizen of a PHONE case for (the desk's «Перезвонить» list).
+CALLBACK_PURPOSE_LABELS: dict[CallbackPurpose, str] = {
+    CallbackPurpose.FIRST_RESPONSE: "Первый ответ: перезвонить гражданину",
+    CallbackPurpose.ANSWER: "Сообщить гражданину готовый ответ",
+    CallbackPurpose.ESCALATION: "Перезвонить после передачи на старшую линию",
+}
+
+
+def callback_purpose_label(purpose: CallbackPurpose | str | None) -> str:
+    """The label of a callback's purpose (a member or its name); "" for none or unknown."""
+    if isinstance(purpose, str):
+        purpose = CallbackPurpose.__members__.get(purpose)
+    return CALLBACK_PURPOSE_LABELS.get(purpose, "") if purpose is not None else ""

@@ -2,7 +2,8 @@
 
 Wires the application, its followers (case index, WatchCase feed, outbox relay, case timeline)
 and the gRPC server, and shuts them down in order on SIGTERM: stop taking calls, drain, stop
-followers, close the database.
+followers, close the database. On PostgreSQL the relay and the index projector run only while
+this replica holds their lease (adapters/outbox/leased.py): one replica of all relays.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 from eventsourcing.utils import Environment
 
 from casedesk.case.v1 import case_service_pb2_grpc
+from casedesk_case.adapters.auto_close import AutoCloser
+from casedesk_case.adapters.outbox.leased import Follower, LeasedFollower
 from casedesk_case.adapters.outbox.partitioning import CaseKeyPartitioner
 from casedesk_case.adapters.outbox.relay import OutboxRelay
 from casedesk_case.adapters.persistence import CaseStoreSetup
@@ -29,6 +32,7 @@ from casedesk_case.adapters.timeline.consumer import TimelineConsumer, TimelineT
 from casedesk_case.adapters.watch_feed import CaseEventFeed
 from casedesk_case.application import CaseApplication
 from casedesk_case.application.pipeline import CommandPipeline
+from casedesk_case.application.positions import index_tracking_name, outbox_tracking_name
 from casedesk_case.grpc_api.access import CASE_ACCESS
 from casedesk_case.grpc_api.people import People
 from casedesk_case.grpc_api.servicer import CaseServicer
@@ -64,22 +68,24 @@ async def serve(settings: CaseSettings) -> None:
     followers: list[Coroutine[Any, Any, None]] = [feed.run()]
     stoppers: list[Callable[[], None]] = [feed.bell.close]
     if settings.index_enabled:
-        projector = CaseIndexProjector(app, app.index)
-        app.on_recorded(projector.bell.ring)
-        followers.append(projector.run(settings.follow_idle_s, settings.index_pace_s))
-        stoppers.append(projector.bell.close)
-    if settings.relay_enabled:
-        relay = OutboxRelay(
-            app,
-            Publisher(_producer_starter(settings), name="case outbox relay"),
-            topic=settings.case_events_topic,
-            batch_size=settings.relay_batch_size,
-            idle_s=settings.follow_idle_s,
-            pace_s=settings.relay_pace_s,
+        index = _one_replica(
+            app, "case index", index_tracking_name(app.name), lambda: _projector(app, settings)
         )
-        app.on_recorded(relay.bell.ring)
+        app.on_recorded(index.ring)
+        followers.append(index.run())
+        stoppers.append(index.stop)
+    if settings.relay_enabled:
+        position = outbox_tracking_name(app.name, settings.case_events_topic)
+        relay = _one_replica(app, "outbox relay", position, lambda: _relay(app, settings))
+        app.on_recorded(relay.ring)
         followers.append(_delayed(relay.run, settings.relay_start_delay_s, relay.bell))
         stoppers.append(relay.stop)
+    if settings.auto_close_enabled:
+        # Beside the relay: one per pod (the first worker); replicas racing are harmless
+        # (adapters/auto_close.py: idempotency key from case id and version).
+        closer = AutoCloser(app, settings.auto_close_after, settings.auto_close_scan_s)
+        followers.append(closer.run())
+        stoppers.append(closer.stop)
     # On the event store's database, beside the case index that joins its clocks (the memory
     # index, of the POPO store, has no table to join and asks the timeline instead).
     timeline = case_timeline(app.factory)
@@ -124,6 +130,41 @@ async def serve(settings: CaseSettings) -> None:
         telemetry.shutdown()
 
     await server.serve_until_signal(on_shutdown=shut_down)
+
+
+def _one_replica(
+    app: CaseApplication, name: str, position: str, start: Callable[[], Follower]
+) -> Follower | LeasedFollower:
+    """A follower that must run in one replica at a time: on the shared store (PostgreSQL) only
+    while this replica holds its lease (adapters/outbox/lease.py); elsewhere the store is this
+    process's alone."""
+    if type(app.factory).__module__ != SHARED_STORE:
+        return start()
+    from casedesk_case.adapters.outbox.lease import PostgresLease  # PostgreSQL's driver
+
+    datastore = app.factory.datastore  # type: ignore[attr-defined]
+    return LeasedFollower(name, PostgresLease(datastore, position), start)
+
+
+def _projector(app: CaseApplication, settings: CaseSettings) -> Follower:
+    projector = CaseIndexProjector(app, app.index)
+    return Follower(
+        lambda: projector.run(settings.follow_idle_s, settings.index_pace_s),
+        projector.bell,
+        projector.bell.close,
+    )
+
+
+def _relay(app: CaseApplication, settings: CaseSettings) -> Follower:
+    relay = OutboxRelay(
+        app,
+        Publisher(_producer_starter(settings), name="case outbox relay"),
+        topic=settings.case_events_topic,
+        batch_size=settings.relay_batch_size,
+        idle_s=settings.follow_idle_s,
+        pace_s=settings.relay_pace_s,
+    )
+    return Follower(relay.run, relay.bell, relay.stop)
 
 
 def _people(settings: CaseSettings) -> People:
@@ -183,14 +224,20 @@ def _workers(settings: CaseSettings) -> int:
 
 def _as_worker(settings: CaseSettings) -> CaseSettings:
     """Only the first worker of a supervisor runs the followers that must not run twice in one
-    pod: the outbox relay (two would publish every event twice), the case timeline's consumer
-    and the index projector (correct twice over, but each step done twice). The others serve
+    pod: the outbox relay (two would publish every event twice), the case timeline's consumer,
+    the index projector (correct twice over, but each step done twice) and the auto-closer
+    (harmless twice over, but each scan done twice). The others serve
     calls and their own WatchCase/WatchQueue streams; the first finds their events within
     CASEDESK_FOLLOW_IDLE_S, as it finds other replicas'."""
     become_worker(settings)
     if not settings.worker_index:
         return settings
-    followers = {"relay_enabled": False, "index_enabled": False, "case_timeline_enabled": False}
+    followers = {
+        "relay_enabled": False,
+        "index_enabled": False,
+        "case_timeline_enabled": False,
+        "auto_close_enabled": False,
+    }
     return settings.model_copy(update=followers)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from casedesk_runtime.event_loop import EventLoop
 from casedesk_runtime.oidc import OidcSettings
@@ -71,9 +74,39 @@ class CaseSettings(WorkerSettings, OidcSettings):
     watch_case_idle_s: float = Field(default=600.0, gt=0, le=86_400)
     watch_case_max_s: float = Field(default=3600.0, gt=0, le=86_400)
 
+    # The auto-closer (adapters/auto_close.py): a case at «Ответ готов» the citizen does not react
+    # to is closed this long after its latest change (README "The end of a case"). A number is
+    # days; or a number with a unit: `7d`, `36h`, `90m`, `30s` (the tests' seconds policy).
+    auto_close_after: timedelta = Field(default=timedelta(days=7), gt=timedelta())
+    # Run it in this process (the first worker only, like the relay), and how often it looks.
+    auto_close_enabled: bool = True
+    auto_close_scan_s: float = Field(default=60.0, gt=0, le=3600)
+
+    @field_validator("auto_close_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value)
+
     @property
     def timeline_follows(self) -> bool:
         """Whether this process runs the timeline's consumer."""
         if self.case_timeline_enabled is None:
             return self.relay_enabled
         return self.case_timeline_enabled
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhms]?)\s*$")
+_UNITS = {"": "days", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def parse_duration(value: Any) -> Any:
+    """`7`, `7d`, `36h`, `90m`, `30s` as a timedelta (a bare number is days); anything else is
+    left to pydantic's own timedelta parsing, which names the problem."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and (match := _DURATION.match(value.lower())):
+        amount = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        if amount <= timedelta():
+            raise ValueError("must be longer than zero")
+        return amount
+    return value

@@ -9,6 +9,7 @@ service adds to it (recorder, transcodings, case index) comes from an `EventStor
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from eventsourcing.domain import Snapshot
@@ -38,6 +39,7 @@ from casedesk_case.domain.values import (
     Category,
     Channel,
     Citizen,
+    CloseReason,
     EscalationReason,
     Origin,
     Priority,
@@ -91,7 +93,9 @@ class CaseApplication(CaseQueries, EventSaving):
             self.repository, self.save, self.case_cache, self.case_locks, self.view_of,
             lambda case_id, version: self.get_case(case_id, as_of_version=version),
         )  # fmt: skip
-        self._planner = CommandPlanner(roster, self.numbers, self.workload, self._runner.load_case)
+        self._planner = CommandPlanner(
+            roster, self.numbers, self.workload, self._runner.load_case, self.overdue
+        )
         self._listeners: list[Callable[[], None]] = []
         self._recent_events = RecentEvents()
 
@@ -174,9 +178,21 @@ class CaseApplication(CaseQueries, EventSaving):
             self._planner.change_status(case_id, to_status=to_status, reason=reason, meta=meta)
         )
 
-    def repeat_case(self, case_id: str, *, reason: str, meta: CommandMeta) -> CaseView:
-        """Open a new case repeating an answered one; returns the NEW case."""
-        command = self._planner.repeat_case(case_id, reason=reason, meta=meta)
+    def repeat_case(
+        self,
+        case_id: str,
+        *,
+        reason: str,
+        meta: CommandMeta,
+        channel: Channel | None = None,
+        origin: Origin | None = None,
+        attachments: Sequence[Attachment] = (),
+    ) -> CaseView:
+        """Open a new case repeating an answered (or overdue) one; returns the NEW case."""
+        command = self._planner.repeat_case(
+            case_id, reason=reason, meta=meta, channel=channel, origin=origin,
+            attachments=attachments,
+        )  # fmt: skip
         # The command's own case is the new one: the original, changed too, is locked here.
         with self.case_locks.hold(str(parse_case_id(case_id))):
             return self.execute(command)
@@ -212,3 +228,51 @@ class CaseApplication(CaseQueries, EventSaving):
         self, case_id: str, *, attachment: Attachment, meta: CommandMeta
     ) -> CaseView:
         return self.execute(self._planner.add_attachment(case_id, attachment=attachment, meta=meta))
+
+    # -- the end of a case (application/closing.py) ---------------------------------------------
+
+    def confirm_answer(self, case_id: str, *, meta: CommandMeta) -> CaseView:
+        return self.execute(self._planner.confirm_answer(case_id, meta=meta))
+
+    def rate_answer(
+        self,
+        case_id: str,
+        *,
+        score: int,
+        comment: str,
+        meta: CommandMeta,
+        channel: Channel | None = None,
+    ) -> CaseView:
+        return self.execute(self._planner.rate_answer(
+            case_id, score=score, comment=comment, channel=channel, meta=meta
+        ))  # fmt: skip
+
+    def close_case(
+        self, case_id: str, *, reason: CloseReason, explanation: str, meta: CommandMeta
+    ) -> CaseView:
+        return self.execute(
+            self._planner.close_case(case_id, reason=reason, explanation=explanation, meta=meta)
+        )
+
+    def merge_cases(
+        self, duplicate_case_id: str, *, target_case_id: str, reason: str, meta: CommandMeta
+    ) -> CaseView:
+        """Merge a duplicate into another case of the same citizen; returns the TARGET."""
+        return self.execute(self._planner.merge_cases(
+            duplicate_case_id, target_case_id=target_case_id, reason=reason, meta=meta
+        ))  # fmt: skip
+
+    def record_callback(
+        self, case_id: str, *, reached: bool, note: str, meta: CommandMeta
+    ) -> CaseView:
+        return self.execute(
+            self._planner.record_callback(case_id, reached=reached, note=note, meta=meta)
+        )
+
+    def close_without_reaction(
+        self, case_id: str, *, period: timedelta, now: datetime, meta: CommandMeta
+    ) -> CaseView:
+        """The system closes an answer the citizen did not react to within `period`."""
+        return self.execute(self._planner.close_without_reaction(
+            case_id, period=period, now=now, meta=meta
+        ))  # fmt: skip

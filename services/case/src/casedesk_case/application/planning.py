@@ -20,12 +20,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from casedesk_case.application.closing import ClosingPlans
 from casedesk_case.application.command import Command, CommandMeta, parse_case_id
 from casedesk_case.application.numbering import CaseNumberAllocator
 from casedesk_case.application.workload import Workload
 from casedesk_case.domain.assignment import Roster, choose_specialist
 from casedesk_case.domain.case import Case
 from casedesk_case.domain.errors import InvalidCommand, PreconditionFailed
+from casedesk_case.domain.lifecycle import REPEATABLE
 from casedesk_case.domain.numbers import NumberClaim
 from casedesk_case.domain.person_rules import Work, check_may, check_may_take, check_may_work
 from casedesk_case.domain.values import (
@@ -45,22 +47,26 @@ from casedesk_case.domain.values import (
 
 COMMANDS = frozenset({
     "create_case", "add_comment", "change_status", "repeat_case", "request_escalation",
-    "escalate", "assign", "add_attachment",
+    "escalate", "assign", "add_attachment", "confirm_answer", "rate_answer", "close_case",
+    "merge_cases", "record_callback", "close_without_reaction",
 })  # fmt: skip
 
 
-class CommandPlanner:
+class CommandPlanner(ClosingPlans):
     def __init__(
         self,
         roster: Roster,
         numbers: CaseNumberAllocator,
         workload: Workload,
         load_case: Callable[[UUID], Case],
+        overdue: Callable[[Case], bool] = lambda case: False,
     ) -> None:
         self._roster = roster
         self._numbers = numbers
         self._workload = workload
         self._load_case = load_case  # for decisions that change a second case
+        # Whether the SLA service said a deadline of the case passed (CaseQueries.overdue).
+        self._overdue = overdue
 
     def create_case(
         self,
@@ -137,8 +143,20 @@ class CommandPlanner:
 
         return _on_case("ChangeStatus", case_id, meta, (to_status, reason), take)
 
-    def repeat_case(self, case_id: str, *, reason: str, meta: CommandMeta) -> Command:
-        """A new case repeating an answered one; the NEW case is the command's case."""
+    def repeat_case(
+        self,
+        case_id: str,
+        *,
+        reason: str,
+        meta: CommandMeta,
+        channel: Channel | None = None,
+        origin: Origin | None = None,
+        attachments: Sequence[Attachment] = (),
+    ) -> Command:
+        """A new case repeating an answered (or overdue) one; the NEW case is the command's case.
+        It comes by `channel` (the original's when None; its deadlines follow it) with `origin`
+        (the original's when the channel is the original's and none is given) and may carry new
+        `attachments`."""
         original_id = parse_case_id(case_id)
         if meta.person is not None:  # citizens repeat through intake; a person only in dev
             check_may(meta.person, Work.WORK)
@@ -153,16 +171,23 @@ class CommandPlanner:
                 service_name=original.content.service_name,
                 service_code=original.content.service_code,
             )
+            by = channel or original.channel
+            came = origin or (original.origin if by is original.channel else Origin())
             repeat, claim = self._register(
-                original.channel, original.case_type, original.category,
+                by, original.case_type, original.category,
                 self._roster.queue_for(original.category, original.tier), original.tier,
-                original.priority, original.citizen, content, original.origin, [],
+                original.priority, original.citizen, content, came, list(attachments),
                 str(original.id), "", meta.context, meta.context.identified_by,
             )  # fmt: skip
-            original.record_repeat(str(repeat.id), repeat.number, reason, meta.context)
+            # Asked of the SLA facts only when the status alone does not allow the repeat.
+            overdue = original.status not in REPEATABLE and self._overdue(original)
+            original.record_repeat(str(repeat.id), repeat.number, reason, meta.context, overdue)
             return repeat, (claim, original)
 
-        return Command("RepeatCase", meta, (case_id, reason), None, decide)
+        arguments: tuple[object, ...] = (case_id, reason)
+        if channel or origin or attachments:  # named only when given: earlier receipts hold
+            arguments += (channel, origin, tuple(attachments))
+        return Command("RepeatCase", meta, arguments, None, decide)
 
     def request_escalation(
         self, case_id: str, *, reason: EscalationReason, explanation: str, meta: CommandMeta
@@ -252,6 +277,17 @@ class CommandPlanner:
     def _loads(self, queue: str, tier: Tier) -> dict[str, int]:
         return self._workload.loads([s.id for s in self._roster.candidates(queue, tier)])
 
+    @staticmethod
+    def _on_case(
+        name: str,
+        case_id: str,
+        meta: CommandMeta,
+        arguments: tuple[object, ...],
+        change: Callable[[Case], None],
+        work: Work | None = Work.WORK,
+    ) -> Command:
+        return _on_case(name, case_id, meta, arguments, change, work)
+
 
 def _on_case(
     name: str,
@@ -259,12 +295,13 @@ def _on_case(
     meta: CommandMeta,
     arguments: tuple[object, ...],
     change: Callable[[Case], None],
-    work: Work = Work.WORK,
+    work: Work | None = Work.WORK,
 ) -> Command:
-    """A command that changes one existing case: a person's passes `work`'s rules first."""
+    """A command that changes one existing case: a person's passes `work`'s rules first (None:
+    no person's work; the case's rules say who may, e.g. only the citizen)."""
     target = parse_case_id(case_id)
     person = meta.person
-    if person is not None:
+    if person is not None and work is not None:
         check_may(person, work)
 
     def decide(case: Case | None) -> tuple[Case, Sequence[Aggregate]]:

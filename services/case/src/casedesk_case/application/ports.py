@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from eventsourcing.persistence import (
@@ -15,6 +16,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
+from casedesk_case.application.timeline import SlaClock
 from casedesk_case.application.views import (
     AccessFilter,
     CaseFilter,
@@ -52,6 +54,16 @@ class CaseIndex(TrackingRecorder):
         Raises eventsourcing's IntegrityError when the position is not ahead of the stored one
         (another projector got there first); nothing is written then.
         """
+
+    @abstractmethod
+    def clocks(self, case_ids: Iterable[str]) -> dict[str, SlaClock]:
+        """The SLA clocks of those cases as the case timeline keeps them (indexed or not)."""
+
+    @abstractmethod
+    def answered_before(self, cutoff: datetime, limit: int) -> list[tuple[str, int]]:
+        """At most `limit` cases at ANSWER_READY unchanged since `cutoff` (their latest event
+        at or before it), longest unchanged first, as (case id, version): the auto-closer's
+        candidates (the case decides: domain/closing.py)."""
 
     @abstractmethod
     def search(self, criteria: CaseFilter, limit: int, page_token: str) -> CasePage:

@@ -11,9 +11,11 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, project_aggregate
 
 from casedesk_case.application.command import parse_case_id
+from casedesk_case.application.timeline import ClockState
 from casedesk_case.application.views import CaseFilter, CasePage, CaseView, HistoryPage
 from casedesk_case.domain.case import Case, comment_of
 from casedesk_case.domain.errors import CaseNotFound, InvalidCommand
+from casedesk_case.domain.lifecycle import REPEATABLE
 from casedesk_case.domain.numbers import NumberClaim, claim_id_for, parse_number
 from casedesk_case.domain.values import Tier
 
@@ -60,7 +62,19 @@ class CaseQueries:
             raise CaseNotFound(case_id) from None
         if not isinstance(case, Case):
             raise CaseNotFound(case_id)
-        return self.view_of(case)
+        view = self.view_of(case)
+        if as_of_version is None and self.overdue(case):
+            view = replace(view, overdue=True)
+        return view
+
+    def overdue(self, case: Case) -> bool:
+        """Whether the case is not answered yet and the SLA service said one of its deadlines
+        passed: a target breached and not met since (the case timeline's current clock is then
+        the breached one, its deadline being the nearest). The seed lets the citizen repeat it."""
+        if case.status in REPEATABLE:
+            return False
+        clock = self.index.clocks([str(case.id)]).get(str(case.id))
+        return clock is not None and clock.state is ClockState.BREACHED
 
     def get_case_by_number(
         self,

@@ -11,12 +11,15 @@ from casedesk_case.application.timeline import DayCounts, NotificationFact, SlaC
 from casedesk_case.domain.access_journal import AccessRecord
 from casedesk_case.domain.case import Case
 from casedesk_case.domain.values import (
+    AnswerRating,
     Attachment,
+    CallbackOwed,
     CaseContent,
     CaseType,
     Category,
     Channel,
     Citizen,
+    CloseReason,
     Comment,
     Origin,
     Priority,
@@ -48,6 +51,14 @@ class CaseView:
     linked_to: str
     registered_at: datetime
     updated_at: datetime
+    rating: AnswerRating | None = None
+    close_reason: CloseReason | None = None
+    merged_into: str = ""
+    merged_duplicates: tuple[str, ...] = ()
+    callback: CallbackOwed | None = None  # a PHONE case's callback owed (domain/callbacks.py)
+    # The SLA service said a deadline passed and the case is not answered yet (only a read asks
+    # the SLA facts: a command's view leaves it False).
+    overdue: bool = False
 
     @classmethod
     def of(cls, case: Case, comments: tuple[Comment, ...] = ()) -> CaseView:
@@ -73,6 +84,11 @@ class CaseView:
             linked_to=case.linked_to,
             registered_at=case.created_on,
             updated_at=case.modified_on,
+            rating=case.rating,
+            close_reason=case.close_reason,
+            merged_into=case.merged_into,
+            merged_duplicates=tuple(case.merged_duplicates),
+            callback=case.callback,
         )
 
 
@@ -95,6 +111,9 @@ class CaseSummary:
     updated_at: datetime
     category: Category | None = None  # None: indexed before the index kept it (rebuild it)
     clock: SlaClock | None = None
+    # A PHONE case's callback owed (domain/callbacks.py); None: none, or indexed before the
+    # index kept callbacks (rebuild it).
+    callback: CallbackOwed | None = None
 
 
 class CaseOrder(Enum):
@@ -102,6 +121,8 @@ class CaseOrder(Enum):
     # The running clock's deadline, nearest first (a paused clock by its last deadline); cases
     # without one after them, oldest registration first: the longest waiting.
     DEADLINE = "deadline"
+    # The callback owed, earliest due first (only cases owing one: CaseFilter.callback_owed).
+    CALLBACK = "callback"
 
 
 @dataclass(frozen=True)
@@ -118,6 +139,8 @@ class CaseFilter:
     unassigned: bool = False
     open_only: bool = False  # REGISTERED, IN_PROGRESS, WAITING_FOR_CITIZEN; ignored with status
     category: Category | None = None
+    # Only PHONE cases owing the citizen a callback; they come in the CALLBACK order.
+    callback_owed: bool = False
     order: CaseOrder = CaseOrder.REGISTRATION
     # Set by the application, not by the request: the tiers the reader may see (None: all), and
     # the roster's specialist ids, which hold no case in the sense of `unassigned`.

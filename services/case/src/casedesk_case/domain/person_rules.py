@@ -11,7 +11,7 @@ Two kinds of actors reach the case service (DESIGN.md "Identity and trust"):
 | specialist L1 | L1 cases | L1 cases | registers PHONE and MFC cases at the desk |
 | specialist L2 | L1 and L2 cases | L1 and L2 cases | registers PHONE and MFC cases at the desk |
 | specialist L3 | every case | every case | registers PHONE and MFC cases at the desk |
-| supervisor | every case | none (unless also a specialist) | reassigns any case; desk overview |
+| supervisor | every case | none (unless also a specialist) | reassigns, closes spam, merges; desk |
 | auditor | every case | none | reads the access journal |
 
 A specialist reads the cases of his working tier and below, as he works them: a case that went up
@@ -70,9 +70,17 @@ class Role(Enum):
 class Work(Enum):
     """What a person's command does, as far as the rules are concerned."""
 
-    WORK = "work"  # status changes, comments, attachments, escalation: tier-limited
+    WORK = "work"  # status changes, comments, attachments, escalation, callbacks: tier-limited
     REASSIGN = "reassign"  # Assign
     REGISTER = "register"  # CreateCase at the desk (a phone call, an MFC visit)
+    SUPERVISE = "supervise"  # CloseCase (spam) and MergeCases (duplicates)
+
+
+# The supervisors' work, as a refusal names it.
+SUPERVISORS_WORK = {
+    Work.REASSIGN: "reassign cases",
+    Work.SUPERVISE: "close cases as spam or merge duplicates",
+}
 
 
 @dataclass(frozen=True)
@@ -106,9 +114,11 @@ class Person:
 
 def check_may(person: Person, work: Work, channel: Channel | None = None) -> None:
     """The rules that need no case: the role the work needs (and, to register, the channel)."""
-    if work is Work.REASSIGN:
+    if work in SUPERVISORS_WORK:
         if Role.SUPERVISOR not in person.roles:
-            raise NotPermitted(f"{person.describe()} may not reassign cases: only supervisors do")
+            raise NotPermitted(
+                f"{person.describe()} may not {SUPERVISORS_WORK[work]}: only supervisors do"
+            )
         return
     if Role.SPECIALIST not in person.roles:
         only = "auditors only read" if Role.AUDITOR in person.roles else "specialists do"

@@ -11,9 +11,11 @@ from datetime import datetime
 
 from casedesk_vocabulary.enums import (
     ActorKind,
+    CallbackPurpose,
     CaseType,
     Category,
     Channel,
+    CloseReason,
     ContactChannel,
     EscalationReason,
     Priority,
@@ -24,12 +26,16 @@ from casedesk_vocabulary.enums import (
 __all__ = [
     "Actor",
     "ActorKind",
+    "AnswerRating",
     "Attachment",
+    "CallbackOwed",
+    "CallbackPurpose",
     "CaseContent",
     "CaseType",
     "Category",
     "Channel",
     "Citizen",
+    "CloseReason",
     "Comment",
     "ContactChannel",
     "EscalationReason",
@@ -93,11 +99,12 @@ class Origin:
     """Channel-specific provenance: which channel form it came from and its references.
 
     `kind` names the provenance variant (chat, personal_account, email, phone, social, mfc);
-    `details` holds that variant's fields, e.g. {"network": "telegram", "post_reference": ...}.
+    `details` holds that variant's fields, e.g. {"network": "telegram", "post_reference": ...};
+    a repeated field as a list (a phone call's caller checks, by their enum numbers).
     """
 
     kind: str = ""
-    details: dict[str, str | bool] = field(default_factory=dict)
+    details: dict[str, str | bool | list[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,3 +124,22 @@ class Comment:
     author: Actor
     at: datetime
     attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnswerRating:
+    """The citizen's rating of the answer: 1 to 5, a comment (his free text: personal data), when
+    and through which channel (None: the caller did not say)."""
+
+    score: int
+    comment: str
+    at: datetime
+    channel: Channel | None = None
+
+
+@dataclass(frozen=True)
+class CallbackOwed:
+    """A PHONE case owes the citizen a call: what for, and by when (domain/callbacks.py)."""
+
+    purpose: CallbackPurpose
+    due: datetime

@@ -23,10 +23,20 @@ CASE_ACCESS: AccessTable = {
     _SERVICE + "RepeatCase": {INTAKE},
     _SERVICE + "RequestEscalation": {INTAKE},
     _SERVICE + "AddAttachment": {INTAKE, DESK},
+    # The citizen's word on the answer: intake only, acting as the CITIZEN (the case refuses
+    # any other actor: domain/closing.py).
+    _SERVICE + "ConfirmAnswer": {INTAKE},
+    _SERVICE + "RateAnswer": {INTAKE},
     # Specialists' actions come only through the desk; escalation moves cases up the tiers.
     _SERVICE + "ChangeStatus": {DESK},
     _SERVICE + "Assign": {DESK},
     _SERVICE + "Escalate": {ESCALATION, DESK},
+    # A supervisor's (the person token's role supervisor: domain/person_rules.py, Work.SUPERVISE)
+    # spam closing and merging of duplicates; a specialist's callback on a PHONE case of a tier
+    # he works.
+    _SERVICE + "CloseCase": {DESK},
+    _SERVICE + "MergeCases": {DESK},
+    _SERVICE + "RecordCallback": {DESK},
     # Reads: intake's for the citizen the case belongs to (intake checks that); the desk's and
     # an operator's for a person, journaled.
     _SERVICE + "GetCase": {INTAKE, DESK, OPERATOR},

@@ -23,6 +23,14 @@ def case_filter(check: RequestCheck, request: pb.ListCasesRequest) -> CaseFilter
     )
     order = ORDERS.get(request.order)
     check.require(order is not None, "order", f"unknown value {request.order}")
+    if request.callback_owed:
+        # The callbacks owed come earliest due first, their own order.
+        check.require(
+            request.order == pb.CASE_ORDER_UNSPECIFIED,
+            "order",
+            "leave it unset with callback_owed: the callbacks come earliest due first",
+        )
+        order = CaseOrder.CALLBACK
     check.require(request.page_size >= 0, "page_size", "must not be negative")
     check.require(
         not (request.unassigned and request.assignee),
@@ -32,7 +40,8 @@ def case_filter(check: RequestCheck, request: pb.ListCasesRequest) -> CaseFilter
     return CaseFilter(
         citizen_login=request.citizen_login, status=status, queue=request.queue,
         assignee=request.assignee, channel=channel, tier=tier, unassigned=request.unassigned,
-        open_only=request.open_only, category=category, order=order or CaseOrder.REGISTRATION,
+        open_only=request.open_only, category=category, callback_owed=request.callback_owed,
+        order=order or CaseOrder.REGISTRATION,
     )  # fmt: skip
 
 

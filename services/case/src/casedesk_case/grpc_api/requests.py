@@ -9,6 +9,11 @@ from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.common.v1 import types_pb2
 from casedesk_case.application import CommandMeta
 from casedesk_case.application.views import AccessFilter
+from casedesk_case.domain.closing import (
+    MAX_RATING_COMMENT,
+    MAX_STAFF_TEXT,
+    SCORES,
+)
 from casedesk_case.domain.values import (
     Actor,
     ActorKind,
@@ -16,6 +21,7 @@ from casedesk_case.domain.values import (
     CaseType,
     Category,
     Channel,
+    CloseReason,
     EscalationReason,
     EventContext,
     Priority,
@@ -24,7 +30,7 @@ from casedesk_case.domain.values import (
 )
 from casedesk_case.grpc_api.checks import MAX_KEY_LENGTH, RequestCheck
 from casedesk_case.grpc_api.people import Acting
-from casedesk_case.wire.enums import from_proto, require
+from casedesk_case.wire.enums import close_reason_from_proto, from_proto, require
 from casedesk_case.wire.values import (
     actor_from_proto,
     attachment_from_proto,
@@ -188,3 +194,59 @@ def access_filter(check: RequestCheck, request: pb.ListAccessRecordsRequest) -> 
         since is None or until is None or since < until, "until", "must be later than since"
     )
     return AccessFilter(case_id=request.case_id, person=request.person, since=since, until=until)
+
+
+def repeat_arguments(check: RequestCheck, request: pb.RepeatCaseRequest) -> dict[str, Any]:
+    """The channel the repeat came by (unset: the original's), its provenance, new files."""
+    origin = origin_from_proto(request.provenance) if request.HasField("provenance") else None
+    return {
+        "channel": check.decode(
+            lambda: from_proto(Channel, request.channel, "channel", required=False)
+        ),
+        "origin": origin if origin is not None and origin.kind else None,
+        "attachments": attachments(check, request.attachments, "attachments"),
+    }
+
+
+def rating_arguments(check: RequestCheck, request: pb.RateAnswerRequest) -> dict[str, Any]:
+    check.require(request.score in SCORES, "score", f"must be 1 to 5, not {request.score}")
+    text_limit(check, request.comment, "comment", MAX_RATING_COMMENT)
+    return {
+        "score": request.score,
+        "comment": request.comment,
+        "channel": check.decode(
+            lambda: from_proto(Channel, request.channel, "channel", required=False)
+        ),
+    }
+
+
+def close_arguments(check: RequestCheck, request: pb.CloseCaseRequest) -> dict[str, Any]:
+    known = len(check.violations)
+    reason = check.decode(lambda: close_reason_from_proto(request.reason, "reason"))
+    if len(check.violations) == known:  # a known value, but not the one a supervisor gives
+        check.require(
+            reason is CloseReason.SPAM,
+            "reason",
+            "must be SPAM: a duplicate is merged with MergeCases, an answered case closed with "
+            "ChangeStatus CLOSE",
+        )
+    check.require(bool(request.explanation.strip()), "explanation", "say why: it is required")
+    text_limit(check, request.explanation, "explanation", MAX_STAFF_TEXT)
+    return {"reason": reason, "explanation": request.explanation}
+
+
+def merge_checks(check: RequestCheck, request: pb.MergeCasesRequest) -> None:
+    check.case_id(request.duplicate_case_id, "duplicate_case_id")
+    check.case_id(request.target_case_id, "target_case_id")
+    check.require(
+        not request.duplicate_case_id or request.duplicate_case_id != request.target_case_id,
+        "target_case_id",
+        "a case cannot be merged into itself",
+    )
+    text_limit(check, request.reason, "reason", MAX_STAFF_TEXT)
+
+
+def text_limit(check: RequestCheck, text: str, field: str, limit: int) -> None:
+    check.require(
+        len(text) <= limit, field, f"must be at most {limit:,} characters, not {len(text):,}"
+    )

@@ -23,6 +23,7 @@ from casedesk_case.application.desk_reads import DeskReads
 from casedesk_case.application.pipeline import CommandPipeline
 from casedesk_case.application.timeline import CaseTimeline
 from casedesk_case.application.views import CaseView
+from casedesk_case.domain.closing import MAX_STAFF_TEXT
 from casedesk_case.domain.values import EscalationReason
 from casedesk_case.grpc_api import requests
 from casedesk_case.grpc_api.checks import RequestCheck
@@ -169,10 +170,11 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
         check = RequestCheck()
         meta = self._meta(check, request.context, acting)
         check.case_id(request.case_id)
+        arguments = requests.repeat_arguments(check, request)
         check.done()
         # Not through the pipeline: a repeat changes the original case under its lock.
         view = await self._call(self._app.repeat_case, request.case_id, reason=request.reason,
-                                meta=meta)  # fmt: skip
+                                meta=meta, **arguments)  # fmt: skip
         return case_view_to_proto(view)
 
     @rpc
@@ -221,3 +223,54 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
         return await self._command(
             check, self._app.add_attachment, meta, request.case_id, attachment=attachment
         )
+
+    # -- the end of a case and its follow-up (application/closing.py) --------------------------
+
+    @rpc
+    async def ConfirmAnswer(self, request: pb.ConfirmAnswerRequest, context: Any) -> pb.CaseView:
+        acting = await self._people.acting(context)
+        check = RequestCheck()
+        meta = self._meta(check, request.context, acting)
+        check.case_id(request.case_id)
+        return await self._command(check, self._app.confirm_answer, meta, request.case_id)
+
+    @rpc
+    async def RateAnswer(self, request: pb.RateAnswerRequest, context: Any) -> pb.CaseView:
+        acting = await self._people.acting(context)
+        check = RequestCheck()
+        meta = self._meta(check, request.context, acting)
+        check.case_id(request.case_id)
+        arguments = requests.rating_arguments(check, request)
+        return await self._command(check, self._app.rate_answer, meta, request.case_id, **arguments)
+
+    @rpc
+    async def CloseCase(self, request: pb.CloseCaseRequest, context: Any) -> pb.CaseView:
+        acting = await self._people.acting(context)
+        check = RequestCheck()
+        meta = self._meta(check, request.context, acting)
+        check.case_id(request.case_id)
+        arguments = requests.close_arguments(check, request)
+        return await self._command(check, self._app.close_case, meta, request.case_id, **arguments)
+
+    @rpc
+    async def MergeCases(self, request: pb.MergeCasesRequest, context: Any) -> pb.CaseView:
+        acting = await self._people.acting(context)
+        check = RequestCheck()
+        meta = self._meta(check, request.context, acting)
+        requests.merge_checks(check, request)
+        return await self._command(
+            check, self._app.merge_cases, meta, request.duplicate_case_id,
+            target_case_id=request.target_case_id, reason=request.reason,
+        )  # fmt: skip
+
+    @rpc
+    async def RecordCallback(self, request: pb.RecordCallbackRequest, context: Any) -> pb.CaseView:
+        acting = await self._people.acting(context)
+        check = RequestCheck()
+        meta = self._meta(check, request.context, acting)
+        check.case_id(request.case_id)
+        requests.text_limit(check, request.note, "note", MAX_STAFF_TEXT)
+        return await self._command(
+            check, self._app.record_callback, meta, request.case_id,
+            reached=request.reached, note=request.note,
+        )  # fmt: skip

@@ -14,7 +14,7 @@ from uuid import UUID, uuid5
 from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import envelope_pb2
 from casedesk_case.domain.case import Case
-from casedesk_case.wire.enums import to_proto
+from casedesk_case.wire.enums import close_reason_to_proto, to_proto
 from casedesk_case.wire.timestamps import to_timestamp
 from casedesk_case.wire.values import (
     actor_to_proto,
@@ -83,6 +83,8 @@ _PAYLOADS: dict[type, tuple[str, Callable[[Any], Any]]] = {
     )),
     Case.StatusChanged: ("status_changed", lambda e: events_pb2.StatusChanged(
         from_status=to_proto(e.from_status), to_status=to_proto(e.to_status), reason=e.reason,
+        # Events stored before close reasons existed do not have one.
+        close_reason=close_reason_to_proto(getattr(e, "close_reason", None)),
     )),
     Case.Assigned: ("assigned", lambda e: events_pb2.Assigned(
         specialist_id=e.specialist_id, queue=e.queue, tier=to_proto(e.tier),
@@ -104,6 +106,18 @@ _PAYLOADS: dict[type, tuple[str, Callable[[Any], Any]]] = {
     )),
     Case.Linked: ("linked", lambda e: events_pb2.Linked(
         linked_case_id=e.linked_case_id, reason=e.reason,
+    )),
+    Case.AnswerRated: ("answer_rated", lambda e: events_pb2.AnswerRated(
+        score=e.score, comment=e.comment, channel=to_proto(e.channel),
+    )),
+    Case.MergedInto: ("merged_into", lambda e: events_pb2.MergedInto(
+        target_case_id=e.target_case_id, target_number=e.target_number, reason=e.reason,
+    )),
+    Case.DuplicateMerged: ("duplicate_merged", lambda e: events_pb2.DuplicateMerged(
+        duplicate_case_id=e.duplicate_case_id, duplicate_number=e.duplicate_number,
+    )),
+    Case.CallbackRecorded: ("callback_recorded", lambda e: events_pb2.CallbackRecorded(
+        reached=e.reached, note=e.note,
     )),
 }  # fmt: skip
 

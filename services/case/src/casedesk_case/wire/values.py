@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from google.protobuf.descriptor import FieldDescriptor
+
 from casedesk.case.v1 import case_service_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk_case.application.timeline import ClockState
@@ -9,6 +11,7 @@ from casedesk_case.application.views import CaseSummary, CaseView
 from casedesk_case.domain.values import (
     Actor,
     ActorKind,
+    AnswerRating,
     Attachment,
     CaseContent,
     Citizen,
@@ -16,7 +19,7 @@ from casedesk_case.domain.values import (
     ContactChannel,
     Origin,
 )
-from casedesk_case.wire.enums import from_proto, require, to_proto
+from casedesk_case.wire.enums import close_reason_to_proto, from_proto, require, to_proto
 from casedesk_case.wire.timestamps import to_timestamp
 from casedesk_runtime.events import from_timestamp
 
@@ -88,7 +91,19 @@ def origin_from_proto(message: types_pb2.Provenance) -> Origin:
     if kind is None:
         return Origin()
     variant = getattr(message, kind)
-    return Origin(kind, {field.name: value for field, value in variant.ListFields()})
+    # A repeated field (PhoneOrigin.caller_checks) is kept as a plain list: the event store's
+    # transcoder knows lists, not protobuf's containers.
+    return Origin(
+        kind,
+        {
+            field.name: list(value) if _repeated(field) else value
+            for field, value in variant.ListFields()
+        },
+    )
+
+
+def _repeated(field: FieldDescriptor) -> bool:
+    return bool(field.is_repeated)
 
 
 def origin_to_proto(origin: Origin) -> types_pb2.Provenance:
@@ -97,7 +112,10 @@ def origin_to_proto(origin: Origin) -> types_pb2.Provenance:
         variant = getattr(message, origin.kind)
         variant.SetInParent()
         for name, value in origin.details.items():
-            setattr(variant, name, value)
+            if isinstance(value, list):
+                getattr(variant, name).extend(value)
+            else:
+                setattr(variant, name, value)
     return message
 
 
@@ -132,6 +150,25 @@ def comment_to_proto(comment: Comment) -> case_service_pb2.CommentView:
 
 
 def case_view_to_proto(view: CaseView) -> case_service_pb2.CaseView:
+    message = _case_view(view)
+    if view.rating is not None:
+        message.rating.CopyFrom(rating_to_proto(view.rating))
+    if view.callback is not None:
+        message.callback_due.CopyFrom(to_timestamp(view.callback.due))
+        message.callback_purpose = view.callback.purpose.value
+    return message
+
+
+def rating_to_proto(rating: AnswerRating) -> case_service_pb2.AnswerRating:
+    return case_service_pb2.AnswerRating(
+        score=rating.score,
+        comment=rating.comment,
+        at=to_timestamp(rating.at),
+        channel=to_proto(rating.channel),  # type: ignore[arg-type]
+    )
+
+
+def _case_view(view: CaseView) -> case_service_pb2.CaseView:
     return case_service_pb2.CaseView(
         case_id=view.case_id,
         number=view.number,
@@ -154,6 +191,10 @@ def case_view_to_proto(view: CaseView) -> case_service_pb2.CaseView:
         linked_to=view.linked_to,
         registered_at=to_timestamp(view.registered_at),
         updated_at=to_timestamp(view.updated_at),
+        close_reason=close_reason_to_proto(view.close_reason),  # type: ignore[arg-type]
+        merged_into=view.merged_into,
+        merged_duplicates=list(view.merged_duplicates),
+        overdue=view.overdue,
     )
 
 
@@ -173,6 +214,9 @@ def summary_to_proto(summary: CaseSummary) -> case_service_pb2.CaseSummary:
     )
     if summary.category is not None:
         message.category = to_proto(summary.category)  # type: ignore[assignment]
+    if summary.callback is not None:
+        message.callback_due.CopyFrom(to_timestamp(summary.callback.due))
+        message.callback_purpose = summary.callback.purpose.value
     clock = summary.clock
     if clock is not None and clock.state is not ClockState.NONE:
         # Only a clock that runs (or is paused) has a target and deadline worth showing.

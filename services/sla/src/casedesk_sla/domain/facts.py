@@ -48,7 +48,8 @@ class StatusChanged(CaseFact):
 
 @dataclass(frozen=True, slots=True)
 class PublicReply(CaseFact):
-    """A specialist's public comment: the first one meets the first-response target."""
+    """A specialist's public comment, or a callback that reached the citizen of a phone case:
+    the first one meets the first-response target."""
 
 
 @dataclass(frozen=True, slots=True)

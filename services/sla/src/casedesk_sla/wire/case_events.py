@@ -1,7 +1,8 @@
 """case.events.v1 into the domain's case facts.
 
 Only the events that move a clock become facts; the rest of case.events.v1 (assignments,
-attachments, links, internal notes, citizens' comments) is read and ignored here. Channels, tiers,
+attachments, links, internal notes, citizens' comments, callbacks that did not reach the citizen,
+ratings, merges) is read and ignored here. Channels, tiers,
 categories and statuses are kept as the names of their protobuf (and so casedesk_vocabulary)
 members: the policy looks channels and categories up by name, and a channel it does not know is
 its error to report.
@@ -73,6 +74,12 @@ def case_fact(event: case_events.CaseEvent, traceparent: str | None = None) -> C
         )
     if payload == "commented":
         if event.commented.public and meta.actor.kind == _SPECIALIST:
+            return PublicReply(*common, correlation, traceparent=traceparent)
+        return None
+    if payload == "callback_recorded":
+        # A phone case is answered by calling the citizen back: the call that reached him is
+        # the first response (the seed's 30-minute callback); one that did not is none.
+        if event.callback_recorded.reached:
             return PublicReply(*common, correlation, traceparent=traceparent)
         return None
     if payload == "escalated":

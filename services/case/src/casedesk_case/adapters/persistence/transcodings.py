@@ -17,7 +17,9 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 from casedesk_case.domain import values
 from casedesk_case.domain.values import (
     Actor,
+    AnswerRating,
     Attachment,
+    CallbackOwed,
     CaseContent,
     Citizen,
     Comment,
@@ -35,6 +37,8 @@ _ENUMS: tuple[type[Enum], ...] = (
     values.ContactChannel,
     values.ActorKind,
     values.EscalationReason,
+    values.CloseReason,
+    values.CallbackPurpose,
 )
 _VALUE_OBJECTS: tuple[type, ...] = (
     Actor,
@@ -44,6 +48,8 @@ _VALUE_OBJECTS: tuple[type, ...] = (
     Origin,
     Attachment,
     Comment,
+    AnswerRating,
+    CallbackOwed,
 )
 
 

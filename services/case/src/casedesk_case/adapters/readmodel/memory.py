@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.popo import POPOTrackingRecorder
@@ -20,7 +21,7 @@ from casedesk_case.adapters.readmodel.page_tokens import (
     sort_key,
 )
 from casedesk_case.application.ports import CaseIndex
-from casedesk_case.application.timeline import CaseTimeline, ClockState
+from casedesk_case.application.timeline import CaseTimeline, ClockState, SlaClock
 from casedesk_case.application.views import (
     CaseFilter,
     CaseOrder,
@@ -64,6 +65,18 @@ class InMemoryCaseIndex(POPOTrackingRecorder, CaseIndex):
             for specialist, change in load_changes.items():
                 self._loads[specialist] = self._loads.get(specialist, 0) + change
             self._insert_tracking(tracking)
+
+    def clocks(self, case_ids: Iterable[str]) -> dict[str, SlaClock]:
+        return self._clocks.clocks(case_ids) if self._clocks is not None else {}
+
+    def answered_before(self, cutoff: datetime, limit: int) -> list[tuple[str, int]]:
+        with self._database_lock:
+            waiting = [
+                r for r in self._rows.values()
+                if r.status is Status.ANSWER_READY and r.updated_at <= cutoff
+            ]  # fmt: skip
+        waiting.sort(key=lambda r: (r.updated_at, r.case_id))
+        return [(r.case_id, r.version) for r in waiting[:limit]]
 
     def search(self, criteria: CaseFilter, limit: int, page_token: str) -> CasePage:
         order = criteria.order
@@ -136,4 +149,5 @@ def _matches(row: CaseSummary, criteria: CaseFilter) -> bool:
         and (criteria.within_tiers is None or row.tier in criteria.within_tiers)
         and (criteria.category is None or row.category is criteria.category)
         and (not criteria.unassigned or not row.assignee or row.assignee in criteria.roster_ids)
+        and (not criteria.callback_owed or row.callback is not None)
     )

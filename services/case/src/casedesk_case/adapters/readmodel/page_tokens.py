@@ -3,11 +3,13 @@
 - registration (default): newest first, by (registered µs, case id) descending;
 - deadline: cases with a clock that runs (running, warning, breached, or paused with its last
   deadline) first, nearest deadline first; the others after them, oldest registration first; by
-  (0 or 1, deadline µs or 0, registered µs, case id) ascending.
+  (0 or 1, deadline µs or 0, registered µs, case id) ascending;
+- callback: the callbacks owed, earliest due first, by (due µs, registered µs, case id).
 
 The last row's key is the token, so paging is keyset paging: a page never repeats or skips a case
-that did not move meanwhile (the case id breaks every tie). A deadline token names its order, so
-a token of the other order is refused rather than misread; registration tokens are as before.
+that did not move meanwhile (the case id breaks every tie). A deadline or callback token names its
+order, so a token of another order is refused rather than misread; registration tokens are as
+before.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ DEADLINE_STATES = frozenset(
     {ClockState.RUNNING, ClockState.WARNING, ClockState.BREACHED, ClockState.PAUSED}
 )
 _DEADLINE = "deadline"
+_CALLBACK = "callback"
 
 
 def has_deadline(clock: SlaClock | None) -> bool:
@@ -37,6 +40,9 @@ def sort_key(summary: CaseSummary, order: CaseOrder) -> tuple[Any, ...]:
     registered = to_micros(summary.registered_at)
     if order is CaseOrder.REGISTRATION:
         return (registered, summary.case_id)
+    if order is CaseOrder.CALLBACK:
+        due = to_micros(summary.callback.due) if summary.callback else 0
+        return (due, registered, summary.case_id)
     clock = summary.clock
     if has_deadline(clock):
         assert clock is not None and clock.due_at is not None
@@ -48,14 +54,17 @@ def encode_page_token(summary: CaseSummary, order: CaseOrder = CaseOrder.REGISTR
     key = list(sort_key(summary, order))
     if order is CaseOrder.DEADLINE:
         key.insert(0, _DEADLINE)
+    elif order is CaseOrder.CALLBACK:
+        key.insert(0, _CALLBACK)
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
 
 def decode_page_token(
     token: str, order: CaseOrder = CaseOrder.REGISTRATION
 ) -> tuple[Any, ...] | None:
-    """The key after which the next page starts: (registered µs, case id), or for the deadline
-    order (0 or 1, deadline µs, registered µs, case id)."""
+    """The key after which the next page starts: (registered µs, case id), for the deadline
+    order (0 or 1, deadline µs, registered µs, case id), for the callback order (due µs,
+    registered µs, case id)."""
     if not token:
         return None
     try:
@@ -63,6 +72,11 @@ def decode_page_token(
         if order is CaseOrder.REGISTRATION:
             registered_us, case_id = key
             return int(registered_us), str(case_id)
+        if order is CaseOrder.CALLBACK:
+            name, due_us, registered_us, case_id = key
+            if name != _CALLBACK:
+                raise ValueError(name)
+            return int(due_us), int(registered_us), str(case_id)
         name, rank, due_us, registered_us, case_id = key
         if name != _DEADLINE or rank not in (0, 1):
             raise ValueError(name)

@@ -16,7 +16,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL
 
 from casedesk_case.adapters.readmodel.sql import (
-    CATEGORY_COLUMN,
+    ADDED_COLUMNS,
     COLUMNS,
     SqlCaseIndex,
     index_statements,
@@ -27,7 +27,7 @@ from casedesk_case.application.timeline import SLA_TABLE
 from casedesk_case.application.views import CaseSummary
 
 # PostgreSQL types of COLUMNS, in their order.
-_TYPES = ("text", "text", "int8") + ("text",) * 7 + ("int8", "int8", "text")
+_TYPES = ("text", "text", "int8") + ("text",) * 7 + ("int8", "int8", "text", "text", "int8")
 
 
 class PostgresCaseIndex(SqlCaseIndex, PostgresTrackingRecorder):
@@ -47,7 +47,10 @@ class PostgresCaseIndex(SqlCaseIndex, PostgresTrackingRecorder):
         self.sla_table = f'"{schema}".{SLA_TABLE}'
         statements = [
             *schema_statements(self.cases_table, self.loads_table, self.sla_table),
-            _add_category_column(schema, self.cases_table),
+            *(
+                _add_column(schema, self.cases_table, name, definition)
+                for name, definition in ADDED_COLUMNS.items()
+            ),
             *index_statements(self.cases_table, self.sla_table),
         ]
         self.sql_create_statements.extend(
@@ -84,13 +87,13 @@ class PostgresCaseIndex(SqlCaseIndex, PostgresTrackingRecorder):
         return f'"{self.datastore.schema}".{self.tracking_table_name}'
 
 
-def _add_category_column(schema: str, cases: str) -> str:
-    """An index made before the category column gets it (its rows hold '' until rebuilt). Looked
-    up first: ALTER TABLE would queue for an exclusive lock behind every running read at each
-    start, and every read behind it."""
+def _add_column(schema: str, cases: str, name: str, definition: str) -> str:
+    """An index made before a column was added gets it (its rows hold the column's default until
+    rebuilt). Looked up first: ALTER TABLE would queue for an exclusive lock behind every running
+    read at each start, and every read behind it."""
     return (
         "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns "
         f"WHERE table_schema = '{schema}' AND table_name = 'case_index' "
-        f"AND column_name = 'category') THEN ALTER TABLE {cases} ADD COLUMN {CATEGORY_COLUMN}; "
+        f"AND column_name = '{name}') THEN ALTER TABLE {cases} ADD COLUMN {definition}; "
         "END IF; END $$"
     )

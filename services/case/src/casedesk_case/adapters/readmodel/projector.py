@@ -11,6 +11,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from casedesk_case.application.ports import CaseIndex
 from casedesk_case.application.positions import index_tracking_name
 from casedesk_case.application.views import CaseSummary
+from casedesk_case.domain import callbacks
 from casedesk_case.domain.case import CASE_EVENT_TOPICS, Case
 from casedesk_case.domain.lifecycle import OPEN_WORK
 from casedesk_case.domain.values import Status
@@ -37,16 +38,25 @@ def project(row: CaseSummary | None, event: Any) -> CaseSummary | None:
             registered_at=event.timestamp,
             updated_at=event.timestamp,
             category=event.category,
+            callback=callbacks.owed_on_registration(event.channel, event.timestamp),
         )
     if row is None:
         return None
-    row = replace(row, version=event.originator_version, updated_at=event.timestamp)
+    at = event.timestamp
+    row = replace(row, version=event.originator_version, updated_at=at)
+    # The callback owed follows the case's own rules (domain/callbacks.py).
     if isinstance(event, Case.StatusChanged):
-        return replace(row, status=event.to_status)
+        owed = callbacks.owed_after_status(row.callback, row.channel, event.to_status, at)
+        return replace(row, status=event.to_status, callback=owed)
     if isinstance(event, Case.Assigned):
         return replace(row, assignee=event.specialist_id, queue=event.queue, tier=event.tier)
     if isinstance(event, Case.Escalated):
-        return replace(row, tier=event.to_tier)
+        owed = callbacks.owed_after_escalation(
+            row.callback, row.channel, event.callback_required, at
+        )
+        return replace(row, tier=event.to_tier, callback=owed)
+    if isinstance(event, Case.CallbackRecorded):
+        return replace(row, callback=callbacks.owed_after_callback(row.callback, event.reached))
     return row
 
 

@@ -42,6 +42,15 @@ def summaries_statement(cases: str, sla: str, count: int) -> str:
     )
 
 
+def clocks_statement(sla: str, count: int) -> str:
+    """Cases' clocks straight from the timeline's table, whether the index has their rows yet."""
+    marks = ", ".join("?" * count)
+    return (
+        "SELECT case_id, target AS sla_target, state AS sla_state, due_us AS sla_due_us, "
+        f"started_us AS sla_started_us FROM {sla} WHERE case_id IN ({marks})"
+    )
+
+
 def search_statements(
     cases: str, sla: str, criteria: CaseFilter, page_token: str
 ) -> list[tuple[str, list[object]]]:
@@ -49,6 +58,8 @@ def search_statements(
     run in order until the page is full."""
     where, params = _conditions(criteria)
     after = decode_page_token(page_token, criteria.order)
+    if criteria.order is CaseOrder.CALLBACK:
+        return [_by_callback(cases, sla, where, params, after)]
     if criteria.order is CaseOrder.REGISTRATION:
         if after is not None:
             where.append("(c.registered_us < ? OR (c.registered_us = ? AND c.case_id < ?))")
@@ -95,6 +106,23 @@ def _without_deadline(
     return (
         f"SELECT c.*, {_CLOCK} FROM {cases} c LEFT JOIN {sla} s ON s.case_id = c.case_id "
         f"{_where(where)}ORDER BY c.registered_us, c.case_id LIMIT ?"
+    ), params
+
+
+def _by_callback(
+    cases: str, sla: str, where: list[str], params: list[object], after: tuple[Any, ...] | None
+) -> tuple[str, list[object]]:
+    """The callbacks owed, earliest due first, along the partial index of callbacks."""
+    where, params = ["c.callback_due_us IS NOT NULL", *where], [*params]
+    if after is not None:
+        due_us, registered_us, case_id = after
+        where.append(
+            "c.callback_due_us >= ? AND (c.callback_due_us, c.registered_us, c.case_id) > (?, ?, ?)"
+        )
+        params += [due_us, due_us, registered_us, case_id]
+    return (
+        f"SELECT c.*, {_CLOCK} FROM {cases} c LEFT JOIN {sla} s ON s.case_id = c.case_id "
+        f"{_where(where)}ORDER BY c.callback_due_us, c.registered_us, c.case_id LIMIT ?"
     ), params
 
 
@@ -149,6 +177,8 @@ def _conditions(criteria: CaseFilter) -> tuple[list[str], list[object]]:
         tiers = sorted(t.value for t in criteria.within_tiers)
         where.append(f"c.tier IN ({', '.join('?' * len(tiers))})" if tiers else "1 = 0")
         params += tiers
+    if criteria.callback_owed:
+        where.append("c.callback_due_us IS NOT NULL")
     if criteria.unassigned:
         unheld, unheld_params = _unheld(sorted(criteria.roster_ids))
         where.append(unheld)

@@ -13,6 +13,7 @@ its reads work before the timeline's consumer first runs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -21,6 +22,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from casedesk_case.adapters.readmodel.page_tokens import encode_page_token
 from casedesk_case.adapters.readmodel.queries import (
     clock_runs,
+    clocks_statement,
     desk_load_statements,
     search_statements,
     summaries_statement,
@@ -37,25 +39,40 @@ from casedesk_case.application.views import (
     QueueLoad,
     SpecialistLoad,
 )
-from casedesk_case.domain.values import Category, Channel, Status, Tier
+from casedesk_case.domain.values import (
+    CallbackOwed,
+    CallbackPurpose,
+    Category,
+    Channel,
+    Status,
+    Tier,
+)
 from casedesk_vocabulary.moscow import from_micros, to_micros
 
 COLUMNS = (
     "case_id", "number", "version", "status", "channel", "queue", "assignee", "tier", "subject",
-    "citizen_login", "registered_us", "updated_us", "category",
+    "citizen_login", "registered_us", "updated_us", "category", "callback_purpose",
+    "callback_due_us",
 )  # fmt: skip
 # Added to indexes made before the index kept it; such rows hold '' until the index is rebuilt.
 CATEGORY_COLUMN = "category TEXT NOT NULL DEFAULT ''"
+# The callback a PHONE case owes (domain/callbacks.py): added to indexes made before; their rows
+# owe none until the index is rebuilt.
+CALLBACK_COLUMNS = {
+    "callback_purpose": "callback_purpose TEXT NOT NULL DEFAULT ''",
+    "callback_due_us": "callback_due_us BIGINT NULL",
+}
+ADDED_COLUMNS = {"category": CATEGORY_COLUMN, **CALLBACK_COLUMNS}
 
 
 def schema_statements(cases: str, loads: str, sla: str) -> list[str]:
-    """The tables (`cases` may lack the category column: see CATEGORY_COLUMN)."""
+    """The tables (`cases` may lack the columns added since: see ADDED_COLUMNS)."""
     return [
         f"CREATE TABLE IF NOT EXISTS {cases} (case_id TEXT PRIMARY KEY, number TEXT NOT NULL, "
         "version BIGINT NOT NULL, status TEXT NOT NULL, channel TEXT NOT NULL, "
         "queue TEXT NOT NULL, assignee TEXT NOT NULL, tier TEXT NOT NULL, subject TEXT NOT NULL, "
         "citizen_login TEXT NOT NULL, registered_us BIGINT NOT NULL, updated_us BIGINT NOT NULL, "
-        f"{CATEGORY_COLUMN})",
+        f"{', '.join(ADDED_COLUMNS.values())})",
         f"CREATE TABLE IF NOT EXISTS {loads} (specialist_id TEXT PRIMARY KEY, "
         "open_cases BIGINT NOT NULL)",
         *sla_table_statements(sla),
@@ -78,6 +95,9 @@ def index_statements(cases: str, sla: str) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS case_index_tier ON {cases} (tier, status, registered_us)",
         f"CREATE INDEX IF NOT EXISTS case_index_category ON {cases} "
         "(category, status, registered_us)",
+        # The callbacks owed (ListCases callback_owed), earliest due first: few rows.
+        f"CREATE INDEX IF NOT EXISTS case_index_callback ON {cases} "
+        "(callback_due_us, registered_us, case_id) WHERE callback_due_us IS NOT NULL",
     ]
 
 
@@ -136,6 +156,22 @@ class SqlCaseIndex(CaseIndex):
                 cursor.executemany(self._sql(upsert_row), [row_values(r) for r in rows])
             if load_changes:
                 cursor.executemany(self._sql(add_load), list(load_changes.items()))
+
+    def clocks(self, case_ids: Iterable[str]) -> dict[str, SlaClock]:
+        ids = list(case_ids)
+        if not ids:
+            return {}
+        statement = clocks_statement(self.sla_table, len(ids))
+        found = self._select(statement, ids)
+        return {row["case_id"]: clock for row in found if (clock := _clock(row)) is not None}
+
+    def answered_before(self, cutoff: datetime, limit: int) -> list[tuple[str, int]]:
+        statement = (
+            f"SELECT case_id, version FROM {self.cases_table} WHERE status = ? "
+            "AND updated_us <= ? ORDER BY updated_us, case_id LIMIT ?"
+        )
+        found = self._select(statement, [Status.ANSWER_READY.value, to_micros(cutoff), limit])
+        return [(row["case_id"], int(row["version"])) for row in found]
 
     def search(self, criteria: CaseFilter, limit: int, page_token: str) -> CasePage:
         statements = search_statements(self.cases_table, self.sla_table, criteria, page_token)
@@ -204,12 +240,13 @@ class SQLiteCaseIndex(SqlCaseIndex, SQLiteTrackingRecorder):
         return [*statements, *tables, *indexes]
 
     def _create_table(self, c: Any) -> None:
-        # SQLite has no ADD COLUMN IF NOT EXISTS: an index made before the category column
+        # SQLite has no ADD COLUMN IF NOT EXISTS: an index made before a column was added
         # gets it here, before the statements that index it.
         c.execute(f"SELECT name FROM pragma_table_info('{self.cases_table}')")
         columns = {row[0] for row in c.fetchall()}
-        if columns and "category" not in columns:
-            c.execute(f"ALTER TABLE {self.cases_table} ADD COLUMN {CATEGORY_COLUMN}")
+        for name, definition in ADDED_COLUMNS.items():
+            if columns and name not in columns:
+                c.execute(f"ALTER TABLE {self.cases_table} ADD COLUMN {definition}")
         super()._create_table(c)
 
     def _tracking_table(self) -> str:
@@ -217,11 +254,14 @@ class SQLiteCaseIndex(SqlCaseIndex, SQLiteTrackingRecorder):
 
 
 def row_values(row: CaseSummary) -> tuple[object, ...]:
+    callback = row.callback
     return (
         row.case_id, row.number, row.version, row.status.value, row.channel.value, row.queue,
         row.assignee, row.tier.value, row.subject, row.citizen_login,
         to_micros(row.registered_at), to_micros(row.updated_at),
         row.category.value if row.category else "",
+        callback.purpose.value if callback else "",
+        to_micros(callback.due) if callback else None,
     )  # fmt: skip
 
 
@@ -242,7 +282,15 @@ def summary_of(row: Any) -> CaseSummary:
         updated_at=from_micros(int(row["updated_us"])),
         category=Category(row["category"]) if row["category"] else None,
         clock=_clock(row),
+        callback=_callback(row),
     )
+
+
+def _callback(row: Any) -> CallbackOwed | None:
+    due = row["callback_due_us"]
+    if due is None or not row["callback_purpose"]:
+        return None
+    return CallbackOwed(CallbackPurpose(row["callback_purpose"]), from_micros(int(due)))
 
 
 def _clock(row: Any) -> SlaClock | None:
