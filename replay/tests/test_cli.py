@@ -59,7 +59,8 @@ def test_export_writes_parquet_and_csv(
     argv = ["export", "--file", str(records), "--out", str(out_dir), "--format", "parquet,csv"]
     code, _, err = run(capsys, *argv)
     assert code == 0, err
-    names = {"cases", "status_transitions", "sla_outcomes", "escalations", "notifications"}
+    names = {"cases", "status_transitions", "ratings", "sla_outcomes", "escalations",
+             "notifications"}  # fmt: skip
     assert {p.name for p in out_dir.iterdir()} == {
         f"{n}.{f}" for n in names for f in ("parquet", "csv")
     }

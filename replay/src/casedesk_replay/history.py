@@ -17,7 +17,9 @@ from casedesk_replay.projections.sla import outcome
 from casedesk_replay.topics import Stream
 from casedesk_replay.wire import (
     ACTOR_KIND,
+    CHANNEL,
     CITIZEN,
+    CLOSE_REASON,
     ESCALATION_REASON,
     STATUS,
     TIER,
@@ -142,7 +144,8 @@ def _line(event: Any) -> dict[str, Any]:
 def _summary(event: Any, payload: str) -> str:
     if payload == "status_changed":
         change = event.status_changed
-        return f"{STATUS[change.from_status]} -> {STATUS[change.to_status]}"
+        moved = f"{STATUS[change.from_status]} -> {STATUS[change.to_status]}"
+        return f"{moved} ({CLOSE_REASON[change.close_reason]})" if change.close_reason else moved
     if payload == "assigned":
         a = event.assigned
         return f"{a.specialist_id or '(nobody)'} in {a.queue} at {TIER[a.tier]}"
@@ -158,6 +161,22 @@ def _summary(event: Any, payload: str) -> str:
         return f"repeated as {event.repeated.new_case_number}"
     if payload == "linked":
         return f"linked to {event.linked.linked_case_id}"
+    return _loop_summary(event, payload)
+
+
+def _loop_summary(event: Any, payload: str) -> str:
+    """Ratings, merges and callbacks: never the citizen's comment or the call's note (free text,
+    personal data)."""
+    if payload == "answer_rated":
+        rated = event.answer_rated
+        return f"rated {rated.score}/5 via {CHANNEL[rated.channel]}"
+    if payload == "merged_into":
+        return f"merged into {event.merged_into.target_number or event.merged_into.target_case_id}"
+    if payload == "duplicate_merged":
+        d = event.duplicate_merged
+        return f"duplicate {d.duplicate_number or d.duplicate_case_id} merged in"
+    if payload == "callback_recorded":
+        return "callback: reached" if event.callback_recorded.reached else "callback: not reached"
     return ""
 
 

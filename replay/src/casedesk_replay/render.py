@@ -11,7 +11,15 @@ from rich.console import Console
 from rich.table import Table
 
 from casedesk_replay.gaps import CaseExample, GapReport, version_ranges
-from casedesk_replay.reports import PERCENTILES, Compliance, Durations, Repeats, SummaryReport
+from casedesk_replay.reports import (
+    PERCENTILES,
+    SCORES,
+    Compliance,
+    Durations,
+    Ratings,
+    Repeats,
+    SummaryReport,
+)
 from casedesk_replay.scope import ReadScope
 from casedesk_replay.storecheck import StoreComparison
 from casedesk_replay.topics import Stream
@@ -51,6 +59,9 @@ def report_json(report: SummaryReport, comparison: StoreComparison | None = None
             plain["rate"] = row.rate
     for repeat, plain in zip(report.repeats, data["repeats"], strict=True):
         plain["rate"] = repeat.rate
+    for dimension, ratings in report.ratings.items():
+        for rated, plain in zip(ratings, data["ratings"][dimension], strict=True):
+            plain["mean"] = rated.mean
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
@@ -68,6 +79,10 @@ def print_report(report: SummaryReport, console: Console, scope: ReadScope) -> N
         f"{e.decisions_rejected:,} rejected; by reason {_counts(e.by_reason)}; "
         f"to tier {_counts(e.by_tier)}"
     )
+    c = report.closures
+    console.print(f"Closures: {c.closed:,}; by reason {_counts(c.by_reason)}")
+    for dimension, ratings in report.ratings.items():
+        _print_table(console, _ratings_table(dimension, ratings), why.ratings())
     _print_table(console, _repeats_table(report.repeats), why.repeats())
 
 
@@ -96,6 +111,11 @@ class _EmptyReasons:
             f"none of the {_many(self._registered, 'case')} registered in what was read has a "
             "first response or a resolution yet"
         )
+
+    def ratings(self) -> str:
+        if not self._case_events:
+            return self._scope.no_events(Stream.CASE, "case events")
+        return f"no answer rated in the {_many(self._case_events, 'case event')} read"
 
     def repeats(self) -> str:
         if not self._case_events:
@@ -205,6 +225,17 @@ def _times_table(rows: list[Durations]) -> Table:
     for row in rows:
         table.add_row(row.channel, row.measure, f"{row.count:,}",
                       *(_duration(row.percentiles[p]) for p in PERCENTILES))  # fmt: skip
+    return table
+
+
+def _ratings_table(dimension: str, rows: list[Ratings]) -> Table:
+    scores = sorted({*SCORES, *(score for row in rows for score in row.scores)})
+    table = _table(f"Answer ratings per {dimension} (when rated)", (dimension,),
+                   ("ratings", "mean", *(f"{score}" for score in scores)))  # fmt: skip
+    for row in rows:
+        mean = "-" if row.mean is None else f"{row.mean:.2f}"
+        table.add_row(row.group, f"{row.count:,}", mean,
+                      *(f"{row.scores.get(score, 0):,}" for score in scores))  # fmt: skip
     return table
 
 

@@ -1,4 +1,5 @@
-"""Summary reports over a replayed state: SLA compliance, response times, escalations, repeats.
+"""Summary reports over a replayed state: SLA compliance, response times, escalations, closures
+by reason, answer ratings, repeats.
 
 Pure functions from projections to small frozen rows. Compliance is met-on-time over decided
 clocks (met on time + met late + breached); clocks still running and not overdue are counted as
@@ -21,6 +22,11 @@ from casedesk_replay.projections.sla import BREACHED, MET, MET_LATE, OPEN, outco
 from casedesk_replay.wire import from_micros
 
 DIMENSIONS = ("channel", "category", "tier", "week")
+# Ratings are grouped by the case's queue, tier and assignee when the citizen rated the answer.
+RATING_DIMENSIONS = ("queue", "tier", "specialist")
+SCORES = (1, 2, 3, 4, 5)
+ALL = "ALL"
+NOBODY = "UNASSIGNED"  # the case was with nobody when it was rated
 PERCENTILES = (50, 90, 95, 99)
 UNKNOWN = "UNKNOWN"  # the case's Created event was not replayed
 
@@ -64,6 +70,29 @@ class Escalations:
 
 
 @dataclass(frozen=True)
+class Closures:
+    """Closings replayed (StatusChanged to CLOSED), by CloseReason name; those stored before
+    close reasons existed count as CLOSE_REASON_UNSPECIFIED."""
+
+    closed: int
+    by_reason: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """The citizens' ratings of answers in one group: how many, and how many of each score."""
+
+    dimension: str
+    group: str
+    count: int
+    scores: dict[int, int]  # 1..5 -> ratings with that score
+
+    @property
+    def mean(self) -> float | None:
+        return sum(s * n for s, n in self.scores.items()) / self.count if self.count else None
+
+
+@dataclass(frozen=True)
 class Repeats:
     channel: str
     cases: int
@@ -80,6 +109,8 @@ class SummaryReport:
     compliance: dict[str, list[Compliance]]  # dimension -> rows
     response_times: list[Durations]
     escalations: Escalations
+    closures: Closures
+    ratings: dict[str, list[Ratings]]  # dimension -> rows, ALL last
     repeats: list[Repeats]
     gaps: GapReport  # holes in the case stream: counts above miss those events
 
@@ -90,6 +121,8 @@ def summarize(state: ReplayState, dimensions: Iterable[str] = DIMENSIONS) -> Sum
         compliance={dimension: sla_compliance(state, dimension) for dimension in dimensions},
         response_times=response_times(state),
         escalations=escalations(state),
+        closures=closures(state),
+        ratings={dimension: ratings(state, dimension) for dimension in RATING_DIMENSIONS},
         repeats=repeats(state),
         gaps=find_gaps(state.versions),
     )
@@ -150,6 +183,30 @@ def escalations(state: ReplayState) -> Escalations:
         by_reason=dict(sorted(Counter(row.reason for row in escalated).items())),
         by_tier=dict(sorted(Counter(row.to_tier for row in escalated).items())),
     )
+
+
+def closures(state: ReplayState) -> Closures:
+    reasons = Counter(t[6] for t in state.cases.transitions if t[4] == "CLOSED")
+    return Closures(sum(reasons.values()), dict(sorted(reasons.items())))
+
+
+def ratings(state: ReplayState, dimension: str) -> list[Ratings]:
+    """Ratings per group of `dimension` (queue, tier, specialist), then ALL."""
+    counts: dict[str, Counter[int]] = defaultdict(Counter)
+    for rating in state.cases.ratings:
+        if dimension == "specialist":
+            group = rating.assignee or NOBODY
+        else:
+            group = getattr(rating, dimension) or UNKNOWN
+        counts[group][rating.score] += 1
+        counts[ALL][rating.score] += 1
+    groups = sorted(g for g in counts if g != ALL) + ([ALL] if counts else [])
+    return [
+        Ratings(dimension, group, sum(counts[group].values()),
+                # 1 to 5 always; any other score the stream held, too, rather than lose it.
+                {score: counts[group][score] for score in sorted({*SCORES, *counts[group]})})
+        for group in groups
+    ]  # fmt: skip
 
 
 def repeats(state: ReplayState) -> list[Repeats]:

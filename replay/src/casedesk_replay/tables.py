@@ -34,11 +34,18 @@ CASES = _schema("""
     resolved_at:time closed_at:time repeat_of:str linked_to:str repeated_by:int links:int
     escalations:int escalation_requests:int assignee:str assignments:int public_replies:int
     internal_notes:int citizen_comments:int attachments:int version:int updated_at:time
-    created_seen:bool
+    created_seen:bool close_reason:str rating:int merged_into:str duplicates_merged:int
+    callbacks:int callbacks_reached:int
 """)
 
 STATUS_TRANSITIONS = _schema("""
     case_id:str case_version:int at:time from_status:str to_status:str actor_kind:str
+    close_reason:str
+""")
+
+RATINGS = _schema("""
+    case_id:str case_version:int at:time score:int rated_via:str channel:str queue:str tier:str
+    assignee:str
 """)
 
 SLA_OUTCOMES = _schema("""
@@ -88,6 +95,10 @@ def status_transitions(state: ReplayState) -> pa.Table:
     return from_tuples(STATUS_TRANSITIONS, state.cases.transitions)
 
 
+def ratings(state: ReplayState) -> pa.Table:
+    return from_tuples(RATINGS, state.cases.ratings)
+
+
 def sla_outcomes(state: ReplayState) -> pa.Table:
     rows = [{**row, "outcome": outcome(row)} for row in state.sla.clocks.values()]
     return from_dicts(SLA_OUTCOMES, rows)
@@ -110,6 +121,7 @@ def whatif_outcomes(state: ReplayState, as_of: Micros) -> pa.Table:
 TABLES: dict[str, Callable[[ReplayState], pa.Table]] = {
     "cases": cases,
     "status_transitions": status_transitions,
+    "ratings": ratings,
     "sla_outcomes": sla_outcomes,
     "escalations": escalations,
     "notifications": notifications,

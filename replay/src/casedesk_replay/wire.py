@@ -54,6 +54,7 @@ TIER = names(types_pb2.Tier)
 PRIORITY = names(types_pb2.Priority)
 ACTOR_KIND = names(types_pb2.Actor.Kind)
 ESCALATION_REASON = names(case_events.EscalationReason)
+CLOSE_REASON = names(case_events.CloseReason)
 SLA_TARGET = names(sla_events.Target)
 DELIVERY_CHANNEL = names(notification_events.DeliveryChannel)
 

@@ -20,8 +20,9 @@ from casedesk_replay.projections.versions import CaseVersions
 from casedesk_replay.projections.whatif import WhatIfClocks
 from casedesk_replay.topics import Stream
 
-# 2: the case versions seen (gap detection) are part of the state.
-STATE_FORMAT = 2
+# 2: the case versions seen (gap detection) are part of the state. 3: ratings, close reasons,
+# merges and callbacks (#19): an older checkpoint passed over those events.
+STATE_FORMAT = 3
 
 
 class ReplayState:

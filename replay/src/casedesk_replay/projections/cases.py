@@ -1,8 +1,12 @@
-"""Cases as rows, and every status transition: the fold of case.events.v1.
+"""Cases as rows, every status transition and every rating of an answer: the fold of
+case.events.v1.
 
-One row per case (a plain dict, so a checkpoint pickles it and an export turns it into columns)
-and one tuple per status change. No personal data is kept: the citizen, subjects, comment bodies
-and reasons stay in the topic; analysts get channels, categories, tiers, statuses and instants.
+One row per case (a plain dict, so a checkpoint pickles it and an export turns it into columns),
+one tuple per status change (with the close reason of a closing) and one per AnswerRated, with
+the queue, tier and assignee the case had when it was rated (the replayed state at that event,
+which a row read at the end no longer has). No personal data is kept: the citizen, subjects,
+comment bodies, rating comments, callback notes and reasons stay in the topic; analysts get
+channels, categories, tiers, statuses, scores and instants.
 
 Events are applied once per (case, version): the outbox relay may re-publish a batch after a
 crash, with the same versions, and a replay must count it once.
@@ -11,7 +15,7 @@ crash, with the same versions, and a replay must count it once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from casedesk_replay.wire import (
     ACTOR_KIND,
@@ -19,6 +23,7 @@ from casedesk_replay.wire import (
     CATEGORY,
     CHANNEL,
     CITIZEN,
+    CLOSE_REASON,
     PRIORITY,
     SPECIALIST,
     STATUS,
@@ -28,8 +33,23 @@ from casedesk_replay.wire import (
 )
 
 Row = dict[str, Any]
-# (case_id, case_version, at, from_status, to_status, actor_kind)
-Transition = tuple[str, int, Micros, str, str, str]
+# (case_id, case_version, at, from_status, to_status, actor_kind, close_reason)
+Transition = tuple[str, int, Micros, str, str, str, str]
+
+
+class RatingRow(NamedTuple):
+    """A citizen's rating of the answer, with the case as it stood when it was given."""
+
+    case_id: str
+    case_version: int
+    at: Micros
+    score: int  # 1 to 5
+    rated_via: str  # the channel the rating came from
+    channel: str  # the case's channel
+    queue: str
+    tier: str
+    assignee: str  # the specialist holding the case then; empty: nobody
+
 
 RESOLVING = frozenset({"ANSWER_READY", "CLOSED"})
 
@@ -43,7 +63,9 @@ def new_row(case_id: str) -> Row:
         "closed_at": None, "repeat_of": "", "linked_to": "", "repeated_by": 0, "links": 0,
         "escalations": 0, "escalation_requests": 0, "assignee": "", "assignments": 0,
         "public_replies": 0, "internal_notes": 0, "citizen_comments": 0, "attachments": 0,
-        "version": 0, "updated_at": None, "created_seen": False,
+        "version": 0, "updated_at": None, "created_seen": False, "close_reason": "",
+        "rating": None, "merged_into": "", "duplicates_merged": 0, "callbacks": 0,
+        "callbacks_reached": 0,
     }  # fmt: skip
 
 
@@ -51,6 +73,7 @@ class CaseBook:
     def __init__(self) -> None:
         self.rows: dict[str, Row] = {}
         self.transitions: list[Transition] = []
+        self.ratings: list[RatingRow] = []
         self.duplicates = 0
         self._handlers: dict[str, Callable[[Row, Any, Micros], None]] = {
             "created": self._created,
@@ -62,6 +85,10 @@ class CaseBook:
             "repeated": self._repeated,
             "attachment_added": self._attachment_added,
             "linked": self._linked,
+            "answer_rated": self._answer_rated,
+            "merged_into": self._merged_into,
+            "duplicate_merged": self._duplicate_merged,
+            "callback_recorded": self._callback_recorded,
         }
 
     def apply(self, event: Any, payload: str | None, meta: Any, case_id: str,
@@ -108,9 +135,11 @@ class CaseBook:
         change = event.status_changed
         to_status = STATUS[change.to_status]
         actor = event.meta.actor.kind
+        # A closing's reason (CLOSE_REASON_UNSPECIFIED for those stored before reasons existed).
+        reason = CLOSE_REASON[change.close_reason] if to_status == "CLOSED" else ""
         self.transitions.append(
             (row["case_id"], event.meta.case_version, at, STATUS[change.from_status], to_status,
-             ACTOR_KIND[actor])
+             ACTOR_KIND[actor], reason)
         )  # fmt: skip
         row["status"] = to_status
         # The SLA rule: support's status change is a response, the citizen's answer is not, and
@@ -123,6 +152,7 @@ class CaseBook:
                 row["resolved_at"] = at
             if to_status == "CLOSED":
                 row["closed_at"] = at
+                row["close_reason"] = reason
 
     def _commented(self, row: Row, event: Any, at: Micros) -> None:
         actor = event.meta.actor.kind
@@ -164,12 +194,33 @@ class CaseBook:
     def _linked(self, row: Row, event: Any, at: Micros) -> None:
         row["links"] += 1
 
+    def _answer_rated(self, row: Row, event: Any, at: Micros) -> None:
+        rated = event.answer_rated
+        row["rating"] = rated.score
+        self.ratings.append(
+            RatingRow(row["case_id"], event.meta.case_version, at, rated.score,
+                      CHANNEL[rated.channel], row["channel"], row["queue"], row["tier"],
+                      row["assignee"])
+        )  # fmt: skip
+
+    def _merged_into(self, row: Row, event: Any, at: Micros) -> None:
+        row["merged_into"] = event.merged_into.target_case_id
+
+    def _duplicate_merged(self, row: Row, event: Any, at: Micros) -> None:
+        row["duplicates_merged"] += 1
+
+    def _callback_recorded(self, row: Row, event: Any, at: Micros) -> None:
+        row["callbacks"] += 1
+        row["callbacks_reached"] += event.callback_recorded.reached
+
     # -- checkpoint ------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        return {"rows": self.rows, "transitions": self.transitions, "duplicates": self.duplicates}
+        return {"rows": self.rows, "transitions": self.transitions, "ratings": self.ratings,
+                "duplicates": self.duplicates}  # fmt: skip
 
     def restore(self, state: dict[str, Any]) -> None:
         self.rows = state["rows"]
         self.transitions = state["transitions"]
+        self.ratings = state["ratings"]
         self.duplicates = state["duplicates"]

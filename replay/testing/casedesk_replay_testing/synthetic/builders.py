@@ -19,6 +19,7 @@ ACTORS = {
     "citizen": types_pb2.Actor(kind=types_pb2.Actor.CITIZEN, id="ivanov.ii"),
     "specialist": types_pb2.Actor(kind=types_pb2.Actor.SPECIALIST, id="l1-004"),
     "system": types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="casedesk-case"),
+    "supervisor": types_pb2.Actor(kind=types_pb2.Actor.SPECIALIST, id="super.orlova"),
 }
 
 
@@ -72,10 +73,14 @@ class CaseEvents:
         )
         return self._event(at, "system", created=created)
 
-    def move(self, at: datetime, to_status: str, actor: str = "specialist") -> ce.CaseEvent:
+    def move(
+        self, at: datetime, to_status: str, actor: str = "specialist", close_reason: str = ""
+    ) -> ce.CaseEvent:
         change = ce.StatusChanged(
-            from_status=self.current_status, to_status=types_pb2.Status.Value(to_status)
-        )  # type: ignore[arg-type]
+            from_status=self.current_status,  # type: ignore[arg-type]
+            to_status=types_pb2.Status.Value(to_status),
+            close_reason=ce.CloseReason.Value(close_reason) if close_reason else 0,
+        )
         self.current_status = change.to_status
         return self._event(at, actor, status_changed=change)
 
@@ -83,6 +88,35 @@ class CaseEvents:
         return self._event(
             at, actor, commented=ce.Commented(comment_id="c", body="…", public=public)
         )
+
+    def assigned(
+        self, at: datetime, specialist: str, queue: str = "tech", tier: str = ""
+    ) -> ce.CaseEvent:
+        """`tier` empty: the assignment leaves the case's tier as it is."""
+        assigned = ce.Assigned(specialist_id=specialist, queue=queue,
+                               tier=types_pb2.Tier.Value(tier) if tier else 0)  # fmt: skip
+        return self._event(at, "system", assigned=assigned)
+
+    def rated(
+        self, at: datetime, score: int, channel: str = "PORTAL_CHAT", comment: str = "Спасибо"
+    ) -> ce.CaseEvent:
+        rating = ce.AnswerRated(score=score, comment=comment,
+                                channel=types_pb2.Channel.Value(channel))  # fmt: skip
+        return self._event(at, "citizen", answer_rated=rating)
+
+    def merged_into(self, at: datetime, target_case_id: str, target_number: str) -> ce.CaseEvent:
+        merged = ce.MergedInto(target_case_id=target_case_id, target_number=target_number,
+                               reason="дубликат")  # fmt: skip
+        return self._event(at, "supervisor", merged_into=merged)
+
+    def duplicate_merged(self, at: datetime, duplicate_case_id: str) -> ce.CaseEvent:
+        merged = ce.DuplicateMerged(duplicate_case_id=duplicate_case_id,
+                                    duplicate_number="2025-0000002")  # fmt: skip
+        return self._event(at, "supervisor", duplicate_merged=merged)
+
+    def callback(self, at: datetime, reached: bool) -> ce.CaseEvent:
+        called = ce.CallbackRecorded(reached=reached, note="Перезвонил, +79161234567")
+        return self._event(at, "specialist", callback_recorded=called)
 
     def escalated(self, at: datetime, to_tier: str = "L2") -> ce.CaseEvent:
         escalated = ce.Escalated(

@@ -21,7 +21,7 @@ from casedesk_desk.application.ports import (
     Timeline,
     TokenSet,
 )
-from casedesk_desk.domain.errors import Refused, SignInFailed
+from casedesk_desk.domain.errors import RefusalKind, Refused, SignInFailed
 from casedesk_desk.domain.overview import Overview
 from casedesk_desk.domain.queue import NO_CLOCK, QueueRow
 from casedesk_desk.domain.sessions import Person, Session, SessionStore, Tokens
@@ -135,6 +135,7 @@ class FakeCases:
         self.calls: list[tuple[Any, ...]] = []
         self.pages: list[QueuePage] = []
         self.case = case_details()
+        self.by_number: dict[str, CaseDetails] = {}  # find_case's answers
         self.history_items: list[HistoryItem] = []
         self.timeline_value = Timeline()
         self.overview_value: Overview | None = None
@@ -155,6 +156,13 @@ class FakeCases:
         self.calls.append(("get_case", token, case_id, purpose))
         self._maybe_refuse("get_case")
         return self.case
+
+    async def find_case(self, token: str, number: str, purpose: str) -> CaseDetails:
+        self.calls.append(("find_case", token, number, purpose))
+        self._maybe_refuse("find_case")
+        if number not in self.by_number:
+            raise Refused(RefusalKind.NOT_FOUND, "Обращение не найдено.", f"no case {number}")
+        return self.by_number[number]
 
     async def history(self, token: str, case_id: str, purpose: str) -> list[HistoryItem]:
         self.calls.append(("history", token, case_id, purpose))
@@ -182,6 +190,20 @@ class FakeCases:
 
     async def assign(self, token: str, case_id: str, specialist_id: str) -> None:
         self.calls.append(("assign", token, case_id, specialist_id))
+
+    async def record_callback(self, token: str, case_id: str, reached: bool, note: str) -> None:
+        self.calls.append(("record_callback", token, case_id, reached, note))
+        self._maybe_refuse("record_callback")
+
+    async def close_case(self, token: str, case_id: str, reason: str, explanation: str) -> None:
+        self.calls.append(("close_case", token, case_id, reason, explanation))
+        self._maybe_refuse("close_case")
+
+    async def merge_cases(
+        self, token: str, duplicate_case_id: str, target_case_id: str, reason: str
+    ) -> None:
+        self.calls.append(("merge_cases", token, duplicate_case_id, target_case_id, reason))
+        self._maybe_refuse("merge_cases")
 
     async def watch(
         self, token: str, case_id: str, after_version: int, purpose: str

@@ -50,6 +50,7 @@ class CaseService:
             assignee=query.assignee,
             unassigned=query.unassigned,
             open_only=query.open_only,
+            callback_owed=query.callback_owed,
             order=pb.CASE_ORDER_DEADLINE if query.by_deadline else pb.CASE_ORDER_UNSPECIFIED,
             page_size=query.page_size,
             page_token=query.page_token,
@@ -77,6 +78,17 @@ class CaseService:
         try:
             view = await self._stub.GetCase(
                 pb.GetCaseRequest(case_id=case_id),
+                metadata=self._metadata(token, purpose),
+                timeout=self._timeout_s,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise wire.refused(error) from None
+        return wire.details(view)
+
+    async def find_case(self, token: str, number: str, purpose: str) -> CaseDetails:
+        try:
+            view = await self._stub.GetCase(
+                pb.GetCaseRequest(number=number),
                 metadata=self._metadata(token, purpose),
                 timeout=self._timeout_s,
             )
@@ -152,6 +164,33 @@ class CaseService:
     async def assign(self, token: str, case_id: str, specialist_id: str) -> None:
         request = pb.AssignRequest(context=_context(), case_id=case_id, specialist_id=specialist_id)
         await self._command("Assign", request, token)
+
+    async def record_callback(self, token: str, case_id: str, reached: bool, note: str) -> None:
+        request = pb.RecordCallbackRequest(
+            context=_context(), case_id=case_id, reached=reached, note=note
+        )
+        await self._command("RecordCallback", request, token)
+
+    async def close_case(self, token: str, case_id: str, reason: str, explanation: str) -> None:
+        try:
+            why = events_pb2.CloseReason.Value(reason)
+        except ValueError:
+            raise Refused(RefusalKind.INVALID, "Неизвестная причина закрытия.") from None
+        request = pb.CloseCaseRequest(
+            context=_context(), case_id=case_id, reason=why, explanation=explanation
+        )
+        await self._command("CloseCase", request, token)
+
+    async def merge_cases(
+        self, token: str, duplicate_case_id: str, target_case_id: str, reason: str
+    ) -> None:
+        request = pb.MergeCasesRequest(
+            context=_context(),
+            duplicate_case_id=duplicate_case_id,
+            target_case_id=target_case_id,
+            reason=reason,
+        )
+        await self._command("MergeCases", request, token)
 
     async def watch(
         self, token: str, case_id: str, after_version: int, purpose: str

@@ -1,18 +1,25 @@
 """The queue page's live feed: the case service's WatchQueue stream with the specialist's token
 (every summary it sends is a journaled read of theirs), each change judged against the page's
 view and filters: a case that belongs is added or updated, one that no longer does is removed.
+The callback tasks' page follows the same stream with its own judge (owes a callback or not).
 Token refresh, session end and resumption as for a case page (streams.Follower)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from casedesk_desk.application.ports import Cases, QueueChange
 from casedesk_desk.application.streams import Follower
 from casedesk_desk.domain.queue import QueueRow
-from casedesk_desk.domain.queue_filter import QueueFilter
 from casedesk_desk.domain.sessions import Person
+
+
+class RowJudge(Protocol):
+    """A page's rule for which cases it shows (domain/queue_filter.py, domain/callbacks.py)."""
+
+    def matches(self, row: QueueRow, username: str, tier: str | None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,7 @@ class LiveQueue:
         self._cases, self._follower = cases, follower
 
     async def follow(
-        self, session_id: str, person: Person, page: QueueFilter, after_position: str
+        self, session_id: str, person: Person, page: RowJudge, after_position: str
     ) -> AsyncGenerator[RowUpdate | None, None]:
         """The page's row updates after `after_position` (empty: from now on); None as a
         heartbeat every check interval without one."""

@@ -48,6 +48,7 @@ class QueueQuery:
     tier: str = ""  # L1, L2, L3; empty: any
     unassigned: bool = False
     open_only: bool = False
+    callback_owed: bool = False  # only PHONE cases owing a callback, earliest due first
     by_deadline: bool = True
     page_token: str = ""
     page_size: int = 50
@@ -77,6 +78,10 @@ class HistoryItem:
     public: bool = True
     version: int = 0  # the case's version after this event (0: not a case event)
     source: str = "case"  # case (an event), sla (a clock), notice (a notification)
+    kind: str = ""  # a case event's payload (callback_recorded, merged_into, ...)
+    # Another case the line speaks of (a merge), linked from the line: its id and number.
+    related_case: str = ""
+    related_number: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,25 @@ class AttachmentInfo:
 
 
 @dataclass(frozen=True)
+class Rating:
+    """The citizen's rating of the answer."""
+
+    score: int  # 1 to 5
+    comment: str  # the citizen's free text
+    at: datetime | None
+    channel: str  # where the rating came from
+
+
+@dataclass(frozen=True)
+class PhoneCall:
+    """How a PHONE case's caller reached support and was identified (no number: the citizen
+    card has the contact details, masked)."""
+
+    from_abroad: bool
+    caller_checks: list[str]  # CallerCheck names, as the operator recorded them
+
+
+@dataclass(frozen=True)
 class CaseDetails:
     case_id: str
     number: str
@@ -134,6 +158,14 @@ class CaseDetails:
     citizen: CitizenCard
     registered_at: datetime
     attachments: list[AttachmentInfo] = field(default_factory=list)
+    rating: Rating | None = None
+    close_reason: str = ""  # a CloseReason name while CLOSED; empty before close reasons existed
+    merged_into: str = ""  # the case id a duplicate was merged into
+    merged_duplicates: list[str] = field(default_factory=list)  # case ids merged into this one
+    callback_due: datetime | None = None  # a PHONE case owing the citizen a callback
+    callback_purpose: str = ""  # FIRST_RESPONSE, ANSWER or ESCALATION
+    overdue: bool = False  # a deadline passed and the case is not yet answered
+    phone: PhoneCall | None = None  # PHONE cases
 
 
 class Cases(Protocol):
@@ -142,6 +174,10 @@ class Cases(Protocol):
     async def list_cases(self, token: str, query: QueueQuery) -> QueuePage: ...
 
     async def get_case(self, token: str, case_id: str, purpose: str) -> CaseDetails: ...
+
+    async def find_case(self, token: str, number: str, purpose: str) -> CaseDetails:
+        """The case registered with `number` (GetCase by number)."""
+        ...
 
     async def history(self, token: str, case_id: str, purpose: str) -> list[HistoryItem]: ...
 
@@ -159,6 +195,20 @@ class Cases(Protocol):
 
     async def assign(self, token: str, case_id: str, specialist_id: str) -> None:
         """`specialist_id` empty: the case service picks by specialization and load."""
+        ...
+
+    async def record_callback(self, token: str, case_id: str, reached: bool, note: str) -> None:
+        """A callback made to the citizen of a PHONE case."""
+        ...
+
+    async def close_case(self, token: str, case_id: str, reason: str, explanation: str) -> None:
+        """`reason`: a CloseReason name (SPAM); supervisors only (the case service refuses)."""
+        ...
+
+    async def merge_cases(
+        self, token: str, duplicate_case_id: str, target_case_id: str, reason: str
+    ) -> None:
+        """The duplicate closed into the target; supervisors only (the case service refuses)."""
         ...
 
     def watch(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 
+from casedesk_desk.application.callbacks import Callbacks
 from casedesk_desk.application.ports import (
     CaseDetails,
     Cases,
@@ -16,6 +17,7 @@ from casedesk_desk.application.ports import (
     QueueQuery,
     Timeline,
 )
+from casedesk_desk.application.supervision import Supervision
 from casedesk_desk.domain.errors import RefusalKind, Refused
 from casedesk_desk.domain.overview import Overview
 from casedesk_desk.domain.queue import NO_CLOCK, Clock, QueueView
@@ -54,6 +56,9 @@ class CasePage:
 class Work:
     def __init__(self, cases: Cases) -> None:
         self._cases = cases
+        # The phone callbacks and a supervisor's closing and merging: their own modules.
+        self.callbacks = Callbacks(cases)
+        self.supervision = Supervision(cases)
 
     async def queue(
         self, token: str, person: Person, page: QueueFilter, page_token: str = ""

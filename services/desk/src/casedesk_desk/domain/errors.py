@@ -23,5 +23,14 @@ class Refused(Exception):
         self.kind, self.message, self.detail = kind, message, detail
 
 
+def with_service_words(refusal: Refused) -> Refused:
+    """The refusal with the case service's own words added where the desk's alone would only say
+    «not in this status» or «not accepted» (a merge's or a callback's rules it does not word)."""
+    if refusal.kind in (RefusalKind.CONFLICT, RefusalKind.INVALID) and refusal.detail:
+        message = f"{refusal.message} Ответ службы обращений: «{refusal.detail}»."
+        return Refused(refusal.kind, message, refusal.detail)
+    return refusal
+
+
 class SignInFailed(Exception):
     """The way back from the identity provider did not prove who is signing in."""

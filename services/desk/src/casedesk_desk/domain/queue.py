@@ -83,6 +83,10 @@ class QueueRow:
     updated_at: datetime
     version: int
     clock: Clock = NO_CLOCK
+    # A PHONE case that owes the citizen a callback: by when (unset: none owed), and what for
+    # (FIRST_RESPONSE, ANSWER, ESCALATION; empty when the case service does not say).
+    callback_due: datetime | None = None
+    callback_purpose: str = ""
 
 
 @dataclass(frozen=True)

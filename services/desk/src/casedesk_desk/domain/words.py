@@ -1,18 +1,29 @@
-"""The Russian words of the workspace (statuses come from the shared vocabulary)."""
+"""The Russian words of the workspace (statuses, close reasons and callbacks' purposes come from
+the shared vocabulary)."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
 
-from casedesk_vocabulary.wording import STATUS_LABELS, deadline_phrase, status_label
+from casedesk_vocabulary.wording import (
+    STATUS_LABELS,
+    callback_purpose_label,
+    close_reason_label,
+    deadline_phrase,
+    status_label,
+)
 
 __all__ = [
+    "CALLER_CHECKS",
     "CATEGORY_LABELS",
     "CHANNEL_LABELS",
     "DESK_ESCALATION_REASONS",
     "ESCALATION_REASONS",
     "STATUS_LABELS",
+    "callback_announcements",
+    "callback_purpose_label",
+    "close_reason_label",
     "notification_line",
     "queue_announcements",
     "refusal_text",
@@ -45,10 +56,24 @@ ESCALATION_REASONS = {
 }
 # The ones a specialist chooses on the escalation form (the breaches are the system's).
 DESK_ESCALATION_REASONS = ("CRITICAL_ERROR", "UNSATISFYING_ANSWER", "NO_ANSWER_IN_TIME")
+# How the operator identified a caller (CallerCheck names); a call from abroad needs all three.
+CALLER_CHECKS = {
+    "PROFILE_MOBILE_NUMBER": "российский мобильный номер из личного кабинета",
+    "PROFILE_NAME_BIRTH_DATE_SNILS": "ФИО, дата рождения и СНИЛС из профиля",
+    "SMS_ONE_TIME_CODE": "одноразовый код по SMS на этот номер",
+}
 # The case service's refusal of Assign to a person who is not a supervisor.
 _REASSIGN_RULE = re.compile(r"may not reassign cases")
 # The case service's tier rules, as domain/person_rules.py words them: working a case, opening it.
 _TIER_RULE = re.compile(r"^\S+ \((L\d|no tier)\) may not (work|open) an (L\d) case$")
+# Closing as spam and merging duplicates refused to anybody but a supervisor.
+_SUPERVISE_RULE = re.compile(r"may not (close|merge)")
+SUPERVISOR_ONLY = (
+    "Недостаточно прав: закрывать обращения как спам и объединять дубликаты может только "
+    "руководитель."
+)
+# A refusal whose rule the desk does not know by its words.
+GENERIC_FORBIDDEN = "Недостаточно прав для этого действия. Обратитесь к руководителю."
 # The supervisors' overview refused to anybody else.
 _OVERSEE_RULE = re.compile(r"may not see the desk overview")
 
@@ -71,9 +96,11 @@ def refusal_text(detail: str) -> str:
         )
     if _REASSIGN_RULE.search(detail):
         return "Недостаточно прав: переназначать обращения может только руководитель."
+    if _SUPERVISE_RULE.search(detail):
+        return SUPERVISOR_ONLY
     if _OVERSEE_RULE.search(detail):
         return "Недостаточно прав: обзор очередей и сроков доступен только руководителю."
-    return "Недостаточно прав для этого действия. Обратитесь к руководителю."
+    return GENERIC_FORBIDDEN
 
 
 # The SLA service's targets, as «срок …» reads them.
@@ -113,4 +140,13 @@ def queue_announcements(number: str, status: str) -> dict[str, str]:
         "added": f"В очереди новое обращение № {number}, статус «{status_label(status)}».",
         "changed": f"Обращение № {number} изменилось, статус «{status_label(status)}».",
         "removed": f"Обращение № {number} больше не в этой очереди.",
+    }
+
+
+def callback_announcements(number: str) -> dict[str, str]:
+    """What a screen reader hears when the live callback list adds, changes or drops a task."""
+    return {
+        "added": f"Новая задача: перезвонить по обращению № {number}.",
+        "changed": f"Задача по обращению № {number} изменилась.",
+        "removed": f"Перезванивать по обращению № {number} больше не нужно.",
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -15,15 +16,27 @@ from casedesk_desk.application.presence import Viewers
 from casedesk_desk.domain.attachments import content_disposition, readable_size, served_media_type
 from casedesk_desk.domain.errors import Refused
 from casedesk_desk.domain.queue import time_left
+from casedesk_desk.domain.sessions import Session
 from casedesk_desk.domain.words import DESK_ESCALATION_REASONS, ESCALATION_REASONS, status_label
 from casedesk_desk.web import events
-from casedesk_desk.web.app import CSRF_REFUSAL, SECURITY_HEADERS, Desk, query, viewer
+from casedesk_desk.web.app import (
+    CSRF_REFUSAL,
+    SECURITY_HEADERS,
+    Desk,
+    is_supervisor,
+    query,
+    viewer,
+)
+from casedesk_desk.web.case_facts import loop_facts
 from casedesk_desk.web.present import card, viewers_text
 from casedesk_runtime.logs import get_logger
 
 log = get_logger(__name__)
 
-CASE_ACTIONS = ("take", "reply", "note", "clarify", "ready", "close", "escalate", "assign")
+CASE_ACTIONS = (
+    *("take", "reply", "note", "clarify", "ready", "close", "escalate", "assign"),
+    *("callback", "spam", "merge"),
+)
 TIER_RANK = {"L1": 1, "L2": 2, "L3": 3}
 # A download is the citizen's file, never a page of the desk: nothing in it may run or load.
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
@@ -49,6 +62,7 @@ class CasePages:
             (c for c in self.desk.canned if c.key == request.query_params.get("canned")), None
         )
         versions = [case.version, *(item.version for item in page.history)]
+        now = datetime.now(UTC)
         return self.desk.render(
             request,
             "case.html",
@@ -67,7 +81,9 @@ class CasePages:
                 "card": card(case.citizen, reveal),
                 "revealed": reveal,
                 "clock": page.clock,
-                "left": time_left(page.clock, datetime.now(UTC)),
+                "left": time_left(page.clock, now),
+                "facts": loop_facts(case, page.history, now),
+                "supervisor": is_supervisor(person),
                 "attachments": [(a, readable_size(a.size_bytes)) for a in case.attachments],
                 "viewers": viewers_text(self.desk.live.board.others(case.case_id, person.username)),
                 "done": request.query_params.get("done", ""),
@@ -89,8 +105,16 @@ class CasePages:
         if action not in CASE_ACTIONS:
             return desk.message(request, session, "Такого действия нет.", 404)
         text = fields.get("text", "")
+        if action == "merge":
+            return await self._merge(request, session, token, case_id, fields)
         try:
-            if action == "escalate":
+            if action == "callback":
+                done = await desk.work.callbacks.record(
+                    token, case_id, fields.get("reached", ""), text
+                )
+            elif action == "spam":
+                done = await desk.work.supervision.close_as_spam(token, case_id, text)
+            elif action == "escalate":
                 to_tier, reason = fields.get("to_tier", ""), fields.get("reason", "")
                 done = await desk.work.escalate(token, case_id, to_tier, reason, text)
             elif action == "assign":
@@ -103,6 +127,28 @@ class CasePages:
             # The case went above the specialist's tier, which he no longer reads: back to work.
             return RedirectResponse(f"/queue?{query(done=done)}", status_code=303)
         return RedirectResponse(f"/cases/{case_id}?{query(done=done)}", status_code=303)
+
+    async def _merge(
+        self, request: Request, session: Session, token: str, case_id: str, fields: dict[str, str]
+    ) -> Response:
+        """Two steps: the number given shows both cases for the supervisor to confirm; the
+        confirmation merges and goes to the case the duplicate went into."""
+        supervision, reason = self.desk.work.supervision, fields.get("reason", "")
+        try:
+            if fields.get("confirm") != "yes":
+                preview = await supervision.merge_preview(
+                    token, case_id, fields.get("target_number", ""), reason
+                )
+                return self.desk.render(
+                    request, "merge_confirm.html", {"session": session, "preview": preview}
+                )
+            target_id = fields.get("target_case_id", "")
+            done = await supervision.merge(token, case_id, target_id, reason)
+        except Refused as refusal:
+            return self.desk.refusal(request, session, refusal)
+        return RedirectResponse(
+            f"/cases/{quote(target_id, safe='')}?{query(done=done)}", status_code=303
+        )
 
     async def live(self, request: Request) -> Response:
         """The case page's event stream: `change` per case event, `presence` when the other

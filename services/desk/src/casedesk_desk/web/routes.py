@@ -9,6 +9,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from casedesk_desk.web.app import HERE, Desk
+from casedesk_desk.web.callbacks import CallbackPages
 from casedesk_desk.web.cases import CasePages
 from casedesk_desk.web.queue import QueuePages
 from casedesk_desk.web.supervisor import SupervisorPage
@@ -16,6 +17,7 @@ from casedesk_desk.web.supervisor import SupervisorPage
 
 def build_app(desk: Desk) -> Starlette:
     cases, queues, supervisor = CasePages(desk), QueuePages(desk), SupervisorPage(desk)
+    callbacks = CallbackPages(desk)
 
     async def root(request: Request) -> Response:
         return RedirectResponse("/queue", status_code=303)
@@ -32,6 +34,8 @@ def build_app(desk: Desk) -> Starlette:
         Route("/auth/signed-out", desk.signed_out),
         Route("/queue", queues.page),
         Route("/queue/live", queues.live),
+        Route("/callbacks", callbacks.page),
+        Route("/callbacks/live", callbacks.live),
         Route("/supervisor", supervisor.page),
         Route("/cases/{case_id}", cases.page),
         Route("/cases/{case_id}/live", cases.live),

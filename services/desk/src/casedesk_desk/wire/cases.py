@@ -17,10 +17,18 @@ from casedesk_desk.application.ports import (
     CaseDetails,
     CitizenCard,
     HistoryItem,
+    PhoneCall,
+    Rating,
 )
 from casedesk_desk.domain.errors import RefusalKind, Refused
 from casedesk_desk.domain.queue import Clock, QueueRow, SlaState
-from casedesk_desk.domain.words import ESCALATION_REASONS, refusal_text, status_label
+from casedesk_desk.domain.words import (
+    CHANNEL_LABELS,
+    ESCALATION_REASONS,
+    close_reason_label,
+    refusal_text,
+    status_label,
+)
 
 SLA_STATES = {
     pb.SLA_STATE_UNSPECIFIED: SlaState.NONE,
@@ -65,6 +73,9 @@ def row(summary: pb.CaseSummary) -> QueueRow:
         updated_at=when(summary.updated_at),
         version=summary.version,
         clock=clock(summary),
+        callback_due=maybe_when(summary, "callback_due"),
+        # Not in CaseSummary (yet): the list then shows the purpose on the case page only.
+        callback_purpose=getattr(summary, "callback_purpose", ""),
     )
 
 
@@ -103,7 +114,38 @@ def details(view: pb.CaseView) -> CaseDetails:
         ),
         registered_at=when(view.registered_at),
         attachments=[attachment(a) for a in view.attachments],
+        rating=_rating(view),
+        close_reason=_close_reason(view.close_reason),
+        merged_into=view.merged_into,
+        merged_duplicates=list(view.merged_duplicates),
+        callback_due=maybe_when(view, "callback_due"),
+        callback_purpose=view.callback_purpose,
+        overdue=view.overdue,
+        phone=_phone(view),
     )
+
+
+def _rating(view: pb.CaseView) -> Rating | None:
+    if not view.HasField("rating") or not view.rating.score:
+        return None
+    r = view.rating
+    return Rating(r.score, r.comment, maybe_when(r, "at"), _channel(r.channel))
+
+
+def _phone(view: pb.CaseView) -> PhoneCall | None:
+    if view.provenance.WhichOneof("origin") != "phone":
+        return None
+    phone = view.provenance.phone
+    checks = [types_pb2.CallerCheck.Name(c) for c in phone.caller_checks if c]
+    return PhoneCall(phone.from_abroad, checks)
+
+
+def _close_reason(reason: int) -> str:
+    return "" if not reason else events_pb2.CloseReason.Name(reason)  # type: ignore[arg-type]
+
+
+def _channel(channel: int) -> str:
+    return "" if not channel else types_pb2.Channel.Name(channel)  # type: ignore[arg-type]
 
 
 def _actor(actor: types_pb2.Actor) -> str:
@@ -116,7 +158,8 @@ def _actor(actor: types_pb2.Actor) -> str:
 
 def history_item(event: events_pb2.CaseEvent) -> HistoryItem:
     item = _history_item(event)
-    return replace(item, version=event.meta.case_version)
+    kind = event.WhichOneof("payload") or ""
+    return replace(item, version=event.meta.case_version, kind=kind)
 
 
 def change(event: events_pb2.CaseEvent) -> CaseChange:
@@ -145,7 +188,10 @@ def _history_item(event: events_pb2.CaseEvent) -> HistoryItem:
     if kind == "status_changed":
         s = event.status_changed
         to = status_label(types_pb2.Status.Name(s.to_status))
-        return HistoryItem(at, actor, f"Статус: «{to}»", body=s.reason)
+        why = close_reason_label(_close_reason(s.close_reason))
+        return HistoryItem(
+            at, actor, f"Статус: «{to}»" + (f". {why}" if why else ""), body=s.reason
+        )
     if kind == "assigned":
         a = event.assigned
         who = a.specialist_id or "очередь без исполнителя"
@@ -165,6 +211,37 @@ def _history_item(event: events_pb2.CaseEvent) -> HistoryItem:
         return HistoryItem(at, actor, "Гражданин обратился повторно")
     if kind == "linked":
         return HistoryItem(at, actor, "Связано с другим обращением")
+    return _loop_item(event, kind, at, actor)
+
+
+def _loop_item(
+    event: events_pb2.CaseEvent, kind: str | None, at: datetime, actor: str
+) -> HistoryItem:
+    """The end of a case and the loop back to the citizen: rating, merge, callback."""
+    if kind == "answer_rated":
+        r = event.answer_rated
+        how = CHANNEL_LABELS.get(_channel(r.channel), "")
+        what = f"Гражданин оценил ответ: {r.score} из 5" + (f" (канал: {how})" if how else "")
+        return HistoryItem(at, actor, what, body=r.comment)
+    if kind == "merged_into":
+        m = event.merged_into
+        return HistoryItem(
+            at, actor, "Объединено с обращением", body=m.reason,
+            related_case=m.target_case_id, related_number=m.target_number,
+        )  # fmt: skip
+    if kind == "duplicate_merged":
+        d = event.duplicate_merged
+        return HistoryItem(
+            at, actor, "Присоединён дубликат: обращение",
+            related_case=d.duplicate_case_id, related_number=d.duplicate_number,
+        )  # fmt: skip
+    if kind == "callback_recorded":
+        c = event.callback_recorded
+        what = (
+            "Звонок гражданину: дозвонились" if c.reached else "Звонок гражданину: не дозвонились"
+        )
+        # The note is the specialist's record of the call, not a message to the citizen.
+        return HistoryItem(at, actor, what, body=c.note, public=False)
     return HistoryItem(at, actor, event.meta.event_type or "Событие")
 
 
