@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 
@@ -57,3 +58,32 @@ def test_a_recipient_that_could_inject_headers_is_refused(address: str) -> None:
     hostile = EmailMessage(MESSAGE.message_id, address, "s", "t", "h")
     with pytest.raises(PermanentFailure):
         build_message(hostile, "a@b.test", None)
+
+
+def test_a_reply_in_the_citizens_thread_names_his_message() -> None:
+    threaded = dataclasses.replace(
+        MESSAGE,
+        subject="Re: Не приходит SMS-код [Обращение в службу поддержки - 2026-0001234]",
+        in_reply_to="<CAF=1x@mail.example.org>",
+        references="<CAF=1x@mail.example.org>",
+    )
+    parsed = parse(build_message(threaded, "a@b.test", None))
+    assert parsed["In-Reply-To"] == "<CAF=1x@mail.example.org>"
+    assert parsed["References"] == "<CAF=1x@mail.example.org>"
+    assert parsed["Subject"] == threaded.subject
+    assert "In-Reply-To" not in parse(build_message(MESSAGE, "a@b.test", None))
+
+
+@pytest.mark.parametrize(
+    "ids", ["<a@b>\r\nBcc: x@evil.test", "a@b", "<a@b> <c d@e>", "<a@b>,<c@d>"]
+)
+def test_threading_headers_that_could_inject_are_refused(ids: str) -> None:
+    with pytest.raises(PermanentFailure, match="threading header"):
+        build_message(dataclasses.replace(MESSAGE, in_reply_to=ids), "a@b.test", None)
+
+
+def test_a_subject_stays_one_header_whatever_it_quotes() -> None:
+    hostile = dataclasses.replace(MESSAGE, subject="Re: help\r\nBcc: x@evil.test")
+    raw = build_message(hostile, "a@b.test", None)
+    assert parse(raw)["Bcc"] is None
+    assert b"\r\nBcc:" not in raw

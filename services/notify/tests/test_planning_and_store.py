@@ -122,7 +122,8 @@ def test_notification_ids_derive_from_event_and_channel(
     ids = {d.notification_id for d in created}
     assert len(ids) == 2
     assert notification_id(event_id, DeliveryChannel.EMAIL) not in ids
-    assert {notification_id(created[0].source_event_id, c) for c in DeliveryChannel} == ids
+    contacts = (DeliveryChannel.EMAIL, DeliveryChannel.SMS)
+    assert {notification_id(created[0].source_event_id, c) for c in contacts} == ids
 
 
 def test_a_failing_batch_leaves_nothing_behind(

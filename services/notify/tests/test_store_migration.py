@@ -1,7 +1,8 @@
-"""A store written by an earlier build (schema 1 or 2) opens under schema 3 with nothing lost."""
+"""A store written by an earlier build (schema 1, 2 or 3) opens under schema 4 with nothing lost."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from datetime import UTC, datetime
 
@@ -11,13 +12,27 @@ from casedesk_notify.adapters.deadline_policy import NoDeadlines
 from casedesk_notify.adapters.rendering import TemplateCatalog
 from casedesk_notify.adapters.store import DeliveryStore
 from casedesk_notify.adapters.store.rows import DELIVERY_COLUMNS, delivery_row
-from casedesk_notify.application.deliveries import Delivery, DeliveryState, Verdict
+from casedesk_notify.adapters.store.schema import SCHEMA_VERSION
+from casedesk_notify.application.deliveries import (
+    ConsumedBatch,
+    Delivery,
+    DeliveryState,
+    Verdict,
+)
 from casedesk_notify.application.planning import BatchPlanner
 from casedesk_notify.domain import DeliveryChannel, NotifyPolicy
 from casedesk_notify.testing import events
 from casedesk_notify.wire import journal
 from casedesk_notify.wire.case_events import CaseEventDecoder
 from casedesk_runtime.testing.case_events import CaseStream
+
+# The deliveries columns up to schema 3 (schema 4 added the threading headers, last).
+OLD_COLUMNS = DELIVERY_COLUMNS.replace(", in_reply_to, references_header", "")
+
+
+def old_row(delivery: Delivery) -> tuple[object, ...]:
+    return delivery_row(delivery)[:-2]
+
 
 # The deliveries table as schema 1 created it (frozen: this is the shape stores have on disk).
 SCHEMA_1_DELIVERIES = """
@@ -68,11 +83,10 @@ def two_deliveries(tmp_path, catalog: TemplateCatalog) -> list[Delivery]:
 def schema_1_store(path, deliveries: list[Delivery]) -> None:
     db = sqlite3.connect(path)
     db.executescript(SCHEMA_1_DELIVERIES)
-    placeholders = ", ".join("?" * len(DELIVERY_COLUMNS.split(",")))
+    placeholders = ", ".join("?" * len(OLD_COLUMNS.split(",")))
     for delivery in deliveries:
         db.execute(
-            f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES ({placeholders})",
-            delivery_row(delivery),
+            f"INSERT INTO deliveries ({OLD_COLUMNS}) VALUES ({placeholders})", old_row(delivery)
         )
     db.execute("UPDATE deliveries SET attempts = 3 WHERE channel = 'email'")
     db.execute("UPDATE deliveries SET state = 'sent' WHERE channel = 'sms'")
@@ -102,7 +116,7 @@ def test_a_schema_1_store_is_migrated_and_its_pending_deliveries_resume(
     store.close()
 
     reopened = sqlite3.connect(path)
-    assert reopened.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert reopened.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     indexes = {row[0] for row in reopened.execute("SELECT name FROM sqlite_master "
                                                   "WHERE type = 'index'")}  # fmt: skip
     assert {"deliveries_open", "deliveries_deferred"} <= indexes
@@ -143,11 +157,10 @@ def test_a_schema_2_store_gains_the_reply_window_states_and_the_portal_account(
     path = tmp_path / "notify.sqlite3"
     db = sqlite3.connect(path)
     db.executescript(SCHEMA_2)
-    placeholders = ", ".join("?" * len(DELIVERY_COLUMNS.split(",")))
+    placeholders = ", ".join("?" * len(OLD_COLUMNS.split(",")))
     for delivery in (email, sms):
         db.execute(
-            f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES ({placeholders})",
-            delivery_row(delivery),
+            f"INSERT INTO deliveries ({OLD_COLUMNS}) VALUES ({placeholders})", old_row(delivery)
         )
     db.execute("UPDATE deliveries SET state = 'unknown', unknown_outcomes = 1 "
                "WHERE channel = 'email'")  # fmt: skip
@@ -163,7 +176,7 @@ def test_a_schema_2_store_gains_the_reply_window_states_and_the_portal_account(
     assert store.state(sms.notification_id) == (DeliveryState.SUPERSEDED, 0)
     store.close()
     reopened = sqlite3.connect(path)
-    assert reopened.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert reopened.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     # The new states are accepted.
     reopened.execute("UPDATE deliveries SET state = 'deferred' WHERE channel = 'email'")
     reopened.execute("UPDATE deliveries SET state = 'merged' WHERE channel = 'sms'")
@@ -177,7 +190,51 @@ def test_a_schema_2_store_gains_the_reply_window_states_and_the_portal_account(
 def test_a_store_of_a_newer_build_is_refused(tmp_path) -> None:
     path = tmp_path / "future.sqlite3"
     db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version = 4")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(RuntimeError, match="schema 4"):
+    with pytest.raises(RuntimeError, match=f"schema {SCHEMA_VERSION + 1}"):
         DeliveryStore(path)
+
+
+# Schema 3 on disk (frozen): schema 2's tables with the reply window's states and the cards'
+# portal_account, without the ways back nor the threading headers.
+SCHEMA_3 = (
+    SCHEMA_2.replace("'suppressed'))", "'suppressed', 'deferred', 'merged'))")
+    .replace("resolution_due TEXT, tier TEXT NOT NULL\n",
+             "resolution_due TEXT, tier TEXT NOT NULL,\n"
+             "    portal_account INTEGER NOT NULL DEFAULT 1\n")
+    .replace("'citizen@example.org', 'both', NULL, NULL, 'L1');",
+             "'citizen@example.org', 'both', NULL, NULL, 'L1', 0);")
+    .replace("PRAGMA user_version = 2;", "PRAGMA user_version = 3;")
+)  # fmt: skip
+
+
+def test_a_schema_3_store_gains_the_ways_back_in_place(tmp_path, catalog: TemplateCatalog) -> None:
+    email, sms = two_deliveries(tmp_path, catalog)
+    path = tmp_path / "notify.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA_3)
+    placeholders = ", ".join("?" * len(OLD_COLUMNS.split(",")))
+    for delivery in (email, sms):
+        db.execute(
+            f"INSERT INTO deliveries ({OLD_COLUMNS}) VALUES ({placeholders})", old_row(delivery)
+        )
+    db.execute("UPDATE deliveries SET state = 'deferred' WHERE channel = 'sms'")
+    db.commit()
+    db.close()
+
+    store = DeliveryStore(path)
+    card = store.card("case-m")
+    assert card is not None and not card.portal_account  # kept as it was
+    assert (card.email_thread, card.social_thread, card.merged_into) == (None, None, "")
+    resumed = store.pending()
+    assert [d.notification_id for d in resumed] == [email.notification_id, sms.notification_id]
+    assert resumed[0].message == email.message  # no threading headers: sent as before
+    # The new columns take the new card's values.
+    threaded = dataclasses.replace(card, merged_into="2026-0000902")
+    store.commit_batch(ConsumedBatch(cards={"case-m": threaded}))
+    assert store.card("case-m") == threaded
+    store.close()
+    reopened = sqlite3.connect(path)
+    assert reopened.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    reopened.close()

@@ -420,6 +420,7 @@ def _notify_env(wiring: _Wiring, smtp: SmtpSink, sms: SmsSink) -> dict[str, str]
         CASEDESK_CONSUMER_GROUP=wiring.group("notify"),
         CASEDESK_CASE_EVENTS_TOPIC=wiring.topics.case,
         CASEDESK_NOTIFICATION_EVENTS_TOPIC=wiring.topics.notification,
+        CASEDESK_ESCALATION_DECISIONS_TOPIC=wiring.topics.decisions,  # refusals explained
         CASEDESK_STORE_PATH=wiring.store("notify.sqlite3"),
         CASEDESK_SMTP_HOST="127.0.0.1",
         CASEDESK_SMTP_PORT=str(smtp.port),

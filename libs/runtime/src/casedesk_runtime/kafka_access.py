@@ -64,6 +64,9 @@ READERS: Mapping[str, tuple[str, ...]] = topics.CONSUMERS_WITH_DLQ
 READERS_WITHOUT_DLQ: Mapping[str, tuple[str, ...]] = {
     topics.SLA_EVENTS: ("case",),
     topics.NOTIFICATION_EVENTS: ("case",),
+    # notify explains refused escalation requests; it parks an unreadable decision on its
+    # case-events dead-letter topic (the record's source topic in its casedesk-dlq header).
+    topics.ESCALATION_DECISIONS: ("notify",),
 }
 # The consumer group each consuming service uses unless its settings say otherwise (the case
 # service's: its timeline's, CASEDESK_CASE_TIMELINE_GROUP).

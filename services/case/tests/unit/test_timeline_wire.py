@@ -70,6 +70,13 @@ def test_a_sent_notice_is_a_fact_and_a_requested_one_is_not_yet() -> None:
     assert notification_fact(requested.SerializeToString()) is None
 
 
+def test_a_reply_posted_to_a_social_network_is_a_fact_of_the_social_channel() -> None:
+    posted = notification(sent=notification_events.Sent(sent_at=to_timestamp(AT), attempt=1))
+    posted.channel = notification_events.SOCIAL
+    _, fact = notification_fact(posted.SerializeToString()) or ("", None)
+    assert fact is not None and fact.channel == "SOCIAL" and fact.kind == "sent"
+
+
 def test_a_providers_error_is_masked_before_it_is_kept() -> None:
     dead = notification(
         dead_lettered=notification_events.DeadLettered(

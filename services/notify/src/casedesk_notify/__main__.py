@@ -1,6 +1,7 @@
 """`python -m casedesk_notify`: the composition root. Builds notify from its settings and runs it.
 
-Runs three loops (consumer, dispatcher lanes, journal relay) beside the runtime's gRPC server,
+Runs its loops (the case-events consumer, the escalation-decisions consumer, the dispatcher lanes,
+the journal relay) beside the runtime's gRPC server,
 which serves only health and reflection. A failing consumer loop ends the process with an error,
 so the orchestrator restarts it; nothing is lost, the store resumes where it stopped. The journal
 relay (the runtime's `following.follow`) tries a failing round again after a backoff.
@@ -19,26 +20,39 @@ from typing import Any
 
 from casedesk_notify.adapters.deadline_policy import deadline_estimator
 from casedesk_notify.adapters.kafka.case_events import CaseEventConsumer
+from casedesk_notify.adapters.kafka.escalation_decisions import DecisionConsumer
 from casedesk_notify.adapters.kafka.journal_relay import JournalRelay
 from casedesk_notify.adapters.kafka.shutdown import finish, stop_consumer
-from casedesk_notify.adapters.outlets import ChannelOutlet, email_outlet, sms_outlet
+from casedesk_notify.adapters.outlets import (
+    ChannelOutlet,
+    SocialOutlet,
+    email_outlet,
+    network_outlet,
+    sms_outlet,
+)
 from casedesk_notify.adapters.rate_limit import TokenBucket
 from casedesk_notify.adapters.rendering import TemplateCatalog
 from casedesk_notify.adapters.senders.sms_gateway import HttpSmsSender, SmsGatewayConfig
 from casedesk_notify.adapters.senders.smtp import SmtpConfig, SmtpEmailSender
+from casedesk_notify.adapters.senders.social_http import SocialApiConfig
+from casedesk_notify.adapters.senders.telegram import TelegramConnector
+from casedesk_notify.adapters.senders.vk import VkConnector
 from casedesk_notify.adapters.store import DeliveryStore
 from casedesk_notify.application.batch_handler import BatchHandler
 from casedesk_notify.application.dispatcher import Dispatcher
 from casedesk_notify.application.planning import BatchPlanner
+from casedesk_notify.application.ports import Outlet
 from casedesk_notify.domain import DeliveryChannel, NotifyPolicy, ReplyWindow
 from casedesk_notify.domain.recipient_limit import RecipientLimit
 from casedesk_notify.domain.retry import RetryPolicy
 from casedesk_notify.settings import NotifySettings
 from casedesk_notify.wire import journal
 from casedesk_notify.wire.case_events import CaseEventDecoder
+from casedesk_notify.wire.escalation_decisions import EscalationDecisionDecoder
+from casedesk_runtime.consumer_lag import ConsumerLag
 from casedesk_runtime.grpc_authz import REFLECTION
 from casedesk_runtime.grpc_server import GrpcServer
-from casedesk_runtime.kafka import measured_consumer
+from casedesk_runtime.kafka import MeasuredConsumer, consumer_config, measured_consumer
 from casedesk_runtime.logs import configure_logging
 from casedesk_runtime.publishing import Publisher, dead_letter, producer_starter
 from casedesk_runtime.settings import SettingsError, load_settings
@@ -57,6 +71,7 @@ OPERATOR_ONLY = {REFLECTION: {"operator"}}
 def main() -> int:
     try:
         settings = load_settings(NotifySettings)
+        tokens = social_tokens(settings)
     except SettingsError as error:
         print(f"notify: {error}", file=sys.stderr)
         return 2
@@ -66,15 +81,20 @@ def main() -> int:
         if settings.event_loop == "uvloop":
             import uvloop
 
-            return uvloop.run(run(settings))
-        return asyncio.run(run(settings))
+            return uvloop.run(run(settings, tokens))
+        return asyncio.run(run(settings, tokens))
     finally:
         telemetry.shutdown()
 
 
-async def run(settings: NotifySettings) -> int:
+async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) -> int:
+    """`tokens`: the social networks' tokens by network (`social_tokens`)."""
     store = DeliveryStore(settings.store_path, settings.store_synchronous)
-    catalog = TemplateCatalog(settings.portal_base_url, settings.template_version)
+    catalog = TemplateCatalog(
+        settings.portal_base_url,
+        settings.template_version,
+        auto_close_after=settings.auto_close_after,
+    )
     journal_publisher = Publisher(producer_starter(settings, "notify"), name="notify journal")
     # The consumer and every dispatcher lane may park records: one delivery at a time.
     dlq_publisher = Publisher(producer_starter(settings, "notify-dlq"), name="notify dead letters")
@@ -82,7 +102,7 @@ async def run(settings: NotifySettings) -> int:
     consumer = measured_consumer(
         settings, settings.consumer_group, "notify", fetch_max_wait_ms=settings.fetch_max_wait_ms
     )
-    outlets, senders = build_outlets(settings)
+    outlets, senders = build_outlets(settings, tokens or {})
     relay = JournalRelay(store, journal_publisher, settings.notification_events_topic)
 
     async def park(record: Any, error: Exception | str) -> bool:
@@ -112,20 +132,32 @@ async def run(settings: NotifySettings) -> int:
         journal=journal,
         window=ReplyWindow(settings.reply_merge_window_s),
         load_deferred=store.deferred,
+        decoders={settings.escalation_decisions_topic: EscalationDecisionDecoder()},
     )
     handler = BatchHandler(store, planner, dispatcher, park, journal_written=relay.wake)
     case_events = CaseEventConsumer(
         consumer, settings.case_events_topic, handler, max_records=settings.max_batch
     )
+    decisions_consumer = decision_consumer(settings)
+    decisions = (
+        DecisionConsumer(decisions_consumer, settings.escalation_decisions_topic, handler)
+        if decisions_consumer is not None
+        else None
+    )
     server = GrpcServer(settings, access=OPERATOR_ONLY)
 
     await consumer.start()
+    if decisions_consumer is not None:
+        await decisions_consumer.start()
     pending = store.pending()
     dispatcher.submit(pending)  # resume what a previous run left unfinished
     log.info("notify started", extra={"resumed_deliveries": len(pending),
                                       "channels": sorted(c.value for c in outlets)})  # fmt: skip
     relay_task = asyncio.create_task(relay.run(), name="journal-relay")
     consumer_task = asyncio.create_task(case_events.run(), name="case-events")
+    decisions_task = (
+        asyncio.create_task(decisions.run(), name="escalation-decisions") if decisions else None
+    )
 
     async def shut_down() -> None:
         # One grace period for the whole drain; the journal's last flush comes last.
@@ -135,6 +167,9 @@ async def run(settings: NotifySettings) -> int:
             return max(deadline - asyncio.get_running_loop().time(), 0.0)
 
         case_events.stop()
+        if decisions is not None and decisions_task is not None:
+            decisions.stop()
+            await finish(decisions_task, left(), dlq_publisher)
         await finish(consumer_task, left(), dlq_publisher)
         await dispatcher.stop(left())  # lanes still parking after it are cancelled
         await dlq_publisher.aclose()
@@ -142,12 +177,14 @@ async def run(settings: NotifySettings) -> int:
         await finish(relay_task, max(left(), MIN_FLUSH_S), journal_publisher)
         await journal_publisher.aclose()
         await stop_consumer(consumer)
+        if decisions_consumer is not None:
+            await stop_consumer(decisions_consumer)
         for sender in senders:
             await sender.close()
         store.close()
 
     serving = asyncio.create_task(server.serve_until_signal(on_shutdown=shut_down), name="grpc")
-    loops = {consumer_task, relay_task}
+    loops = {consumer_task, relay_task, *([decisions_task] if decisions_task else [])}
     await asyncio.wait({serving, *loops}, return_when=asyncio.FIRST_COMPLETED)
     if serving.done() or case_events.stopping:
         await serving  # a signal arrived: let the graceful shutdown run to its end
@@ -160,12 +197,44 @@ async def run(settings: NotifySettings) -> int:
     return 1
 
 
+def decision_consumer(settings: NotifySettings) -> MeasuredConsumer | None:
+    """The escalation.decisions.v1 consumer: no group (see DecisionConsumer), its lag measured
+    under notify's group name; None when the topic is set empty."""
+    if not settings.escalation_decisions_topic:
+        return None
+    config = {**consumer_config(settings, settings.consumer_group), "group_id": None}
+    consumer = MeasuredConsumer(
+        **config, client_id="notify-decisions", fetch_max_wait_ms=settings.fetch_max_wait_ms
+    )
+    consumer.lag = ConsumerLag(consumer, settings.consumer_group)
+    return consumer
+
+
+def social_tokens(settings: NotifySettings) -> dict[str, str]:
+    """Each configured network's token, read from its file; SettingsError naming the variable
+    (never the content) when one cannot be read or is empty."""
+    files = {"telegram": settings.telegram_token_file, "vk": settings.vk_token_file}
+    tokens = {}
+    for network, path in files.items():
+        if path is None:
+            continue
+        variable = f"CASEDESK_{network.upper()}_TOKEN_FILE"
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise SettingsError(f"{variable}: cannot read {path}: {error.strerror}") from None
+        if not token:
+            raise SettingsError(f"{variable}: {path} is empty")
+        tokens[network] = token
+    return tokens
+
+
 def build_outlets(
-    settings: NotifySettings,
-) -> tuple[dict[DeliveryChannel, ChannelOutlet], list[Any]]:
+    settings: NotifySettings, tokens: dict[str, str] | None = None
+) -> tuple[dict[DeliveryChannel, Outlet], list[Any]]:
     """The outlets the settings enable (a channel without a provider is off), and the senders
-    to close at shutdown."""
-    outlets: dict[DeliveryChannel, ChannelOutlet] = {}
+    to close at shutdown. `tokens`: the social networks' (`social_tokens`)."""
+    outlets: dict[DeliveryChannel, Outlet] = {}
     senders: list[Any] = []
     if settings.smtp_host:
         email = SmtpEmailSender(
@@ -207,7 +276,34 @@ def build_outlets(
         senders.append(sms)
         bucket = TokenBucket(settings.sms_rate_per_s, settings.sms_burst)
         outlets[DeliveryChannel.SMS] = sms_outlet(sms, bucket, settings.sms_max_in_flight)
+    networks = social_networks(settings, tokens or {}, senders)
+    if networks:
+        outlets[DeliveryChannel.SOCIAL] = SocialOutlet(networks)
     return outlets, senders
+
+
+def social_networks(
+    settings: NotifySettings, tokens: dict[str, str], senders: list[Any]
+) -> dict[str, ChannelOutlet]:
+    """An outlet per network with a token, each with its own rate limit."""
+    urls = {"telegram": settings.telegram_api_url, "vk": settings.vk_api_url}
+    networks = {}
+    for network, token in tokens.items():
+        config = SocialApiConfig(
+            api_url=urls[network],
+            token=token,
+            timeout_s=settings.social_timeout_s,
+            max_connections=settings.social_max_in_flight,
+        )
+        connector = (
+            TelegramConnector(config)
+            if network == "telegram"
+            else VkConnector(config, settings.vk_api_version)
+        )
+        senders.append(connector)
+        bucket = TokenBucket(settings.social_rate_per_s, settings.social_burst)
+        networks[network] = network_outlet(connector, bucket, settings.social_max_in_flight)
+    return networks
 
 
 def _secret(value: Any) -> str | None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pathlib
+import re
+from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from casedesk_runtime.settings import ServiceSettings
 from casedesk_vocabulary import topics
@@ -22,6 +24,8 @@ class NotifySettings(ServiceSettings):
     consumer_group: str = "notify"
     case_events_topic: str = topics.CASE_EVENTS
     notification_events_topic: str = topics.NOTIFICATION_EVENTS
+    # Refused escalation requests are explained to the citizen; empty: not read.
+    escalation_decisions_topic: str = topics.ESCALATION_DECISIONS
     fetch_max_wait_ms: int = Field(default=50, ge=1)
     max_batch: int = Field(default=500, ge=1)
 
@@ -45,6 +49,10 @@ class NotifySettings(ServiceSettings):
     # who rereads before marking, and delay a reply nothing follows by no more than that.
     reply_merge_window_s: float = Field(default=120.0, ge=0, le=3600)
     deadline_policy_version: str | None = None  # None: the library's default policy
+    # How long the case service leaves a case at «Ответ готов» before closing it: the same
+    # variable, syntax and default as the case service's (its settings.py), so that «Ответ
+    # готов» tells the period that applies. A number is days; `7d`, `36h`, `90m`, `30s`; P7D.
+    auto_close_after: timedelta = Field(default=timedelta(days=7), gt=timedelta())
 
     # E-mail over SMTP; no host means e-mail is off
     smtp_host: str | None = None
@@ -81,6 +89,19 @@ class NotifySettings(ServiceSettings):
     sms_rate_per_s: float = Field(default=50.0, gt=0)
     sms_burst: int = Field(default=100, ge=1)
 
+    # Social networks: answers posted where the citizen wrote. A network is on when its token
+    # file is set (the token is read at start and never logged).
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_token_file: pathlib.Path | None = None
+    vk_api_url: str = "https://api.vk.com"
+    vk_token_file: pathlib.Path | None = None
+    vk_api_version: str = "5.199"
+    social_timeout_s: float = Field(default=10.0, gt=0)
+    social_max_in_flight: int = Field(default=8, ge=1)
+    # Per network: VK allows a community 20 requests a second, Telegram a bot about 30 messages.
+    social_rate_per_s: float = Field(default=20.0, gt=0)
+    social_burst: int = Field(default=20, ge=1)
+
     # Per recipient (phone number, e-mail address), across cases: at most `recipient_limit`
     # notices in any `recipient_window_s` (0: no limit); beyond it notices are held, at most
     # `recipient_hold_max` per recipient, further ones suppressed with a recorded reason.
@@ -93,6 +114,11 @@ class NotifySettings(ServiceSettings):
     retry_base_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=300.0, gt=0)
 
+    @field_validator("auto_close_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value)
+
     @model_validator(mode="after")
     def _check(self) -> NotifySettings:
         if self.smtp_host is None and self.sms_gateway_url is None:
@@ -100,3 +126,18 @@ class NotifySettings(ServiceSettings):
         if self.retry_max_s < self.retry_base_s:
             raise ValueError("CASEDESK_RETRY_MAX_S must not be below CASEDESK_RETRY_BASE_S")
         return self
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhms]?)\s*$")
+_UNITS = {"": "days", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def parse_duration(value: object) -> object:
+    """`7`, `7d`, `36h`, `90m`, `30s` as a timedelta (a bare number is days), exactly as the case
+    service reads the same variable; anything else is left to pydantic's own timedelta parsing
+    (ISO 8601 `P7D`), which names the problem."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and (match := _DURATION.match(value.lower())):
+        return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    return value

@@ -27,7 +27,11 @@ from casedesk_runtime.masking import mask_text
 ERROR_LIMIT = 500
 SLA_KINDS = frozenset({"started", "paused", "resumed", "warning", "breached", "met"})
 _TARGETS = {sla_events.FIRST_RESPONSE: "FIRST_RESPONSE", sla_events.RESOLUTION: "RESOLUTION"}
-_CHANNELS = {notification_events.SMS: "SMS", notification_events.EMAIL: "EMAIL"}
+_CHANNELS = {
+    notification_events.SMS: "SMS",
+    notification_events.EMAIL: "EMAIL",
+    notification_events.SOCIAL: "SOCIAL",  # a reply posted back to the citizen's social network
+}
 _PAYLOAD_INSTANTS = frozenset({"started_at", "paused_at", "resumed_at", "fired_at", "met_at",
                                "sent_at"})  # fmt: skip
 M = TypeVar("M", bound=Message)
@@ -73,7 +77,9 @@ def notification_fact(
         return None
     channel = _CHANNELS.get(event.channel)
     if channel is None:
-        raise UnreadableRecord(f"NotificationEvent.channel {event.channel} is not SMS or EMAIL")
+        raise UnreadableRecord(
+            f"NotificationEvent.channel {event.channel} is not SMS, EMAIL or SOCIAL"
+        )
     payload = getattr(event, kind)
     # notify keys the topic by case id and names it in the envelope; the key is a fallback only.
     case_id = meta.case_id or (key or b"").decode(errors="replace")

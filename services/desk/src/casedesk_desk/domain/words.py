@@ -105,7 +105,7 @@ def refusal_text(detail: str) -> str:
 
 # The SLA service's targets, as «срок …» reads them.
 SLA_TARGETS = {"FIRST_RESPONSE": "первого ответа", "RESOLUTION": "решения"}
-NOTIFICATION_CHANNELS = {"SMS": "SMS", "EMAIL": "письмо"}
+NOTIFICATION_CHANNELS = {"SMS": "SMS", "EMAIL": "письмо", "SOCIAL": "ответ в соцсети"}
 
 
 def sla_line(kind: str, target: str, due: datetime | None, late: bool = False) -> str:

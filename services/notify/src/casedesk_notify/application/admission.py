@@ -31,6 +31,7 @@ from casedesk_notify.application.deliveries import (
 )
 from casedesk_notify.application.ports import NotificationJournal
 from casedesk_notify.application.verdicts import VerdictWriter
+from casedesk_notify.domain import DeliveryChannel
 from casedesk_notify.domain.recipient_limit import RecipientLimit, recipient_key
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,9 @@ def _verdict(
 
 def _later_status_notice(delivery: Delivery, lane: Sequence[Delivery]) -> Delivery | None:
     """The next status notice queued behind a status notice `delivery` (the lane's head)."""
-    if delivery.message.kind != STATUS_NOTICE:
+    # A social status notice exists only to post the answer or the question it carries: a
+    # later one never says the same, so it replaces nothing.
+    if delivery.message.kind != STATUS_NOTICE or delivery.channel is DeliveryChannel.SOCIAL:
         return None
     return next(
         (d for d in itertools.islice(lane, 1, None) if d.message.kind == STATUS_NOTICE), None

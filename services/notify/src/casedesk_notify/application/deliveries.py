@@ -6,6 +6,7 @@ what the dispatcher hands to the store, to be committed together.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -60,6 +61,10 @@ class RenderedMessage:
     text: str = ""
     html: str = ""  # e-mail only
     sms_segments: int = 0  # SMS only
+    # An e-mail in the citizen's own thread: his Message-ID (In-Reply-To) and the thread's ids
+    # (References), each in angle brackets; empty otherwise.
+    in_reply_to: str = ""
+    references: str = ""
 
     @property
     def kind(self) -> str:
@@ -100,7 +105,23 @@ class Delivery:
 
 
 def mask_recipient(channel: DeliveryChannel, recipient: str) -> str:
+    if channel is DeliveryChannel.SOCIAL:
+        return mask_social(recipient)
     return mask_email(recipient) if channel is DeliveryChannel.EMAIL else mask_phone(recipient)
+
+
+_CONVERSATION = re.compile(r"^(?P<network>[^:]*):(?P<where>@?[\w-]+?)(?P<rest>[_:]\d+)?$")
+
+
+def mask_social(recipient: str) -> str:
+    """`telegram:*******89:42`: the network and the post stay readable, the chat or user id (a
+    person's, in a private conversation) keeps its last two characters."""
+    found = _CONVERSATION.match(recipient)
+    if found is None:
+        return "***"
+    where = found["where"]
+    hidden = "*" * max(len(where) - 2, 1) + where[-2:] if len(where) > 2 else "***"
+    return f"{found['network']}:{hidden}{found['rest'] or ''}"
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ LaneKey = tuple[str, DeliveryChannel]
 _SAME_ID = {
     DeliveryChannel.EMAIL: "the same Message-ID",
     DeliveryChannel.SMS: "the same client message id",
+    # VK drops a repeated random_id / guid; Telegram's Bot API has no such id.
+    DeliveryChannel.SOCIAL: "the same VK random_id or guid",
 }
 
 
@@ -177,6 +179,8 @@ class Dispatcher:
                     await self._give_up(delivery, attempts, failure, unknown)
                     return True
                 delay = self._retry.delay_after(attempts)
+                if isinstance(failure, TemporaryFailure) and failure.retry_after_s:
+                    delay = max(delay, failure.retry_after_s)  # the provider said when
                 await self._record_retry(delivery, attempts, failure, delay, unknown)
             if await self._wait_or_stop(delay):
                 return False

@@ -4,6 +4,9 @@ For every record: decode it, move the case card forward, decide the notices, ren
 wrap each into a pending delivery with its `Requested` journal entry. Nothing is sent here and
 nothing is written: the consumer commits the returned batch in one transaction.
 
+Records of other topics notify reads (escalation.decisions.v1) are decoded by their topic's own
+decoder into the same facts and go the same way, in the same transaction.
+
 A specialist's public reply is planned `deferred` until its reply window ends (see
 domain.reply_window); a status change that collects replies takes those of its case still in
 their window, from this batch or the store, into its own notice, and plans them `merged`.
@@ -12,7 +15,7 @@ their window, from this batch or the store, into its own notice, and plans them 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -68,10 +71,13 @@ class BatchPlanner:
         journal: NotificationJournal,
         window: ReplyWindow = NO_WINDOW,
         load_deferred: Callable[[str], list[Delivery]] = lambda case_id: [],
+        decoders: Mapping[str, EventDecoder] | None = None,
     ) -> None:
         """`window`: the reply window (none by default); `load_deferred`: the stored reply
-        notices of a case still in their window (the store's `deferred`)."""
+        notices of a case still in their window (the store's `deferred`); `decoders`: the
+        decoder of each other topic read (by topic name), `decoder` being case.events.v1's."""
         self._decoder = decoder
+        self._decoders = dict(decoders or {})
         self._catalog = catalog
         self._journal = journal
         self._policy = policy
@@ -87,7 +93,8 @@ class BatchPlanner:
         for record in records:
             changes.offsets[(record.topic, record.partition)] = record.offset + 1
             try:
-                event = self._decoder.decode(record.value or b"")
+                decoder = self._decoders.get(record.topic, self._decoder)
+                event = decoder.decode(record.value or b"")
             except PoisonRecord as poison:
                 planned.poisoned.append((record, poison))
                 continue

@@ -20,6 +20,7 @@ from casedesk_notify.application.deliveries import (
     Verdict,
 )
 from casedesk_notify.domain import CaseCard, ExpectedDeadlines, Fact, Notice
+from casedesk_notify.domain.reply_routes import SocialDestination
 
 # -- reading case events -------------------------------------------------------------------
 
@@ -111,9 +112,16 @@ class DeliveryFailure(Exception):
 
 
 class TemporaryFailure(DeliveryFailure):
-    """Try again later: SMTP 4xx, gateway 5xx or 429, timeouts, refused connections."""
+    """Try again later: SMTP 4xx, gateway 5xx or 429, timeouts, refused connections.
+
+    `retry_after_s`: the provider said when (Telegram's `retry_after`); the next attempt is not
+    made sooner, whatever the backoff would say."""
 
     temporary = True
+
+    def __init__(self, message: str = "", retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class PermanentFailure(DeliveryFailure):
@@ -132,6 +140,25 @@ class OutcomeUnknown(TemporaryFailure):
 @dataclass(frozen=True)
 class SendReceipt:
     provider_message_id: str = ""
+
+
+@dataclass(frozen=True)
+class SocialPost:
+    """One reply to post on a social network: where, what, and the id that makes a resend
+    recognisable (the notification id)."""
+
+    destination: SocialDestination
+    text: str
+    notification_id: str
+
+
+class SocialConnector(Protocol):
+    """One social network's API (adapters/senders/telegram.py, vk.py): posts `post` as a reply
+    where it points, or raises a `DeliveryFailure` (never naming the token)."""
+
+    async def post(self, post: SocialPost) -> SendReceipt: ...
+
+    async def close(self) -> None: ...
 
 
 class Outlet(Protocol):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from casedesk_notify.domain.reply_routes import EmailThread, SocialThread
 from casedesk_vocabulary.enums import ContactChannel, Status, Tier
 
 
@@ -21,6 +22,7 @@ class DeliveryChannel(StrEnum):
 
     EMAIL = "email"
     SMS = "sms"
+    SOCIAL = "social"  # a reply on the citizen's social-network post or private message
 
 
 # The channels each stated preference asks for; an unstated one means both.
@@ -39,7 +41,7 @@ class Contacts:
     preference: ContactChannel = ContactChannel.SMS_AND_EMAIL
 
     def channels(self) -> list[DeliveryChannel]:
-        """Where to write: the preferred channels that have an address.
+        """Where to write notices: the preferred channels that have an address.
 
         When the preferred channel has no address (the citizen chose SMS but gave only an e-mail),
         the other known contact is used: a status change nobody hears about is worse than one on
@@ -72,9 +74,17 @@ class CaseCard:
     # Whether the citizen reads the case on the portal (an account login, or a case opened
     # there): an answer's text then stays behind the login; without one, notices carry it.
     portal_account: bool = True
+    # The way the question came, for the answer to go back (domain.reply_routes): the
+    # citizen's e-mail thread, or his social-network post or private message.
+    email_thread: EmailThread | None = None
+    social_thread: SocialThread | None = None
+    merged_into: str = ""  # the number of the case this one was merged into as a duplicate
 
     def with_status(self, status: Status) -> CaseCard:
         return replace(self, status=status)
 
     def with_tier(self, tier: Tier) -> CaseCard:
         return replace(self, tier=tier)
+
+    def with_merged_into(self, number: str) -> CaseCard:
+        return replace(self, merged_into=number)

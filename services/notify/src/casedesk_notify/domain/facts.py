@@ -8,9 +8,23 @@ told which (`casedesk_vocabulary.wording.status_news`). None: the event did not 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from casedesk_notify.domain.case_card import CaseCard
-from casedesk_vocabulary.enums import ActorKind, EscalationReason, Status, Tier
+from casedesk_vocabulary.enums import ActorKind, CloseReason, EscalationReason, Status, Tier
+
+
+class RejectionGround(Enum):
+    """Why the escalation service turned a citizen's escalation request down, as far as the
+    citizen is told (the wire reads it from the decision's explanation)."""
+
+    CASE_CLOSED = "CASE_CLOSED"  # a closed case is repeated, not escalated
+    NOT_OVERDUE = "NOT_OVERDUE"  # «no answer in time» before any deadline passed
+    WRONG_STATUS = "WRONG_STATUS"  # «unsatisfying answer» before the answer was ready
+    HIGHEST_TIER = "HIGHEST_TIER"  # the quality-control department has it already
+    ALREADY_THERE = "ALREADY_THERE"  # the case is at the tier asked for already
+    RECENTLY_ESCALATED = "RECENTLY_ESCALATED"  # the policy's cooldown
+    OTHER = "OTHER"
 
 
 @dataclass(frozen=True)
@@ -24,6 +38,7 @@ class StatusChanged:
     status: Status
     previous: Status | None = None
     by: ActorKind | None = None
+    close_reason: CloseReason | None = None  # None: not closed, or closed before reasons existed
 
 
 @dataclass(frozen=True)
@@ -41,4 +56,20 @@ class PublicReply:
     text: str = ""
 
 
-Fact = Registered | StatusChanged | Escalated | PublicReply
+@dataclass(frozen=True)
+class MergedInto:
+    """The case was merged, as a duplicate, into the case numbered `target_number` (its closing
+    `StatusChanged` follows)."""
+
+    target_number: str
+
+
+@dataclass(frozen=True)
+class EscalationRejected:
+    """The citizen asked for his case to go up a tier and the escalation service said no."""
+
+    reason: EscalationReason
+    ground: RejectionGround
+
+
+Fact = Registered | StatusChanged | Escalated | PublicReply | MergedInto | EscalationRejected

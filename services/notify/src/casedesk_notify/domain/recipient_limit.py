@@ -25,6 +25,8 @@ def recipient_key(channel: DeliveryChannel, recipient: str) -> str:
     treat them in practice)."""
     if channel is DeliveryChannel.SMS:
         return "sms:" + "".join(ch for ch in recipient if ch.isdigit())
+    if channel is DeliveryChannel.SOCIAL:
+        return "social:" + recipient  # one post or private conversation
     return "email:" + unicodedata.normalize("NFC", recipient).strip().casefold()
 
 

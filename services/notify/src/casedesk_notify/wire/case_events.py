@@ -1,9 +1,12 @@
 """case.events.v1 records -> notify's domain facts (the anti-corruption layer).
 
 Events notify has no message for (Assigned, AttachmentAdded, internal notes, a citizen's own
-comment, Repeated: the new case's acknowledgement names the case it repeats ...) decode to no
-fact. A record that is not a valid CaseEvent raises `PoisonRecord`, and the consumer parks it on
-the dead-letter topic instead of stalling the partition. Enums map to the vocabulary by name (its
+comment, Repeated: the new case's acknowledgement names the case it repeats; AnswerRated and
+CallbackRecorded, the citizen's and a specialist's own doings; DuplicateMerged: the duplicate's
+citizen is told, on the duplicate) decode to no fact. `Created`'s provenance says where answers go
+back: the citizen's e-mail thread, or his social-network post or private message. A record that
+is not a valid CaseEvent raises `PoisonRecord`, and the consumer parks it on the dead-letter
+topic instead of stalling the partition. Enums map to the vocabulary by name (its
 members are named as in the proto); an unstated actor or previous status is None, not poison.
 """
 
@@ -17,14 +20,24 @@ from casedesk_notify.application.ports import DeadlineEstimator, DecodedEvent, P
 from casedesk_notify.domain import (
     CaseCard,
     Contacts,
+    EmailThread,
     Escalated,
     Fact,
+    MergedInto,
     PublicReply,
     Registered,
+    SocialThread,
     StatusChanged,
 )
 from casedesk_runtime.events import from_timestamp, unreadable_as
-from casedesk_vocabulary.enums import ActorKind, ContactChannel, EscalationReason, Status, Tier
+from casedesk_vocabulary.enums import (
+    ActorKind,
+    CloseReason,
+    ContactChannel,
+    EscalationReason,
+    Status,
+    Tier,
+)
 
 _KNOWN_CATEGORIES = frozenset(types_pb2.Category.values())
 
@@ -67,8 +80,13 @@ class CaseEventDecoder:
         if kind == "status_changed":
             changed = event.status_changed
             return StatusChanged(
-                _status(changed.to_status), _known_status(changed.from_status), actor
+                _status(changed.to_status),
+                _known_status(changed.from_status),
+                actor,
+                _close_reason(changed.close_reason),
             )
+        if kind == "merged_into":
+            return MergedInto(event.merged_into.target_number)
         if kind == "escalated":
             escalated = event.escalated
             return Escalated(
@@ -103,7 +121,40 @@ class CaseEventDecoder:
             ),
             tier=_tier(created.tier),
             portal_account=bool(citizen.account_login) or created.channel in _PORTAL_CHANNELS,
+            email_thread=_email_thread(created),
+            social_thread=_social_thread(created),
         )
+
+
+def _email_thread(created: events_pb2.Created) -> EmailThread | None:
+    """The citizen's own message, when the case came by e-mail (the answer replies to it)."""
+    provenance = created.provenance
+    if created.channel != types_pb2.EMAIL or provenance.WhichOneof("origin") != "email":
+        return None
+    origin = provenance.email
+    address = origin.from_address or created.citizen.email
+    return EmailThread.of(origin.message_id, address, created.content.subject)
+
+
+def _social_thread(created: events_pb2.Created) -> SocialThread | None:
+    """The post or private message a social case came from (the answer is posted there)."""
+    provenance = created.provenance
+    if created.channel != types_pb2.SOCIAL or provenance.WhichOneof("origin") != "social":
+        return None
+    origin = provenance.social
+    if not origin.network or not origin.post_reference:
+        return None
+    return SocialThread(
+        origin.network.strip().lower(), origin.post_reference.strip(), origin.private_message
+    )
+
+
+def _close_reason(value: int) -> CloseReason | None:
+    """Why a case was closed; None when unstated (events stored before reasons existed) or newer
+    than this release (the words then follow who closed it, as before)."""
+    values = events_pb2.CloseReason.values()
+    name = events_pb2.CloseReason.Name(value) if value in values else ""
+    return CloseReason.__members__.get(name)
 
 
 def _category(value: int) -> str | None:

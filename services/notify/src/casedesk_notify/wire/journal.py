@@ -18,7 +18,11 @@ from casedesk_notify.domain.identity import journal_event_id
 from casedesk_runtime.events import new_meta, to_timestamp
 from casedesk_runtime.kafka import trace_headers
 
-_CHANNELS = {DeliveryChannel.EMAIL: events_pb2.EMAIL, DeliveryChannel.SMS: events_pb2.SMS}
+_CHANNELS = {
+    DeliveryChannel.EMAIL: events_pb2.EMAIL,
+    DeliveryChannel.SMS: events_pb2.SMS,
+    DeliveryChannel.SOCIAL: events_pb2.SOCIAL,
+}
 _ACTOR = types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="notify")
 
 

@@ -40,6 +40,10 @@ class EmailMessage:
     subject: str
     text: str
     html: str
+    # A reply in the citizen's thread: the Message-ID it answers and the thread's ids, each
+    # `<...>` (RFC 5322 §3.6.4); empty for a notice that starts no thread of his.
+    in_reply_to: str = ""
+    references: str = ""
 
 
 @dataclass(frozen=True)

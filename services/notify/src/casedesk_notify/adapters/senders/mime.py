@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import functools
+import re
 from email.header import Header
 
 from casedesk_notify.adapters.senders.base import EmailMessage, PermanentFailure
@@ -20,7 +21,9 @@ CRLF = "\r\n"
 
 @functools.lru_cache(maxsize=4096)  # a case's messages share their subject
 def encode_header(name: str, value: str) -> str:
-    """RFC 2047 encoded words folded to 78 columns; plain ASCII stays as it is."""
+    """RFC 2047 encoded words folded to 78 columns; plain ASCII stays as it is. Line breaks
+    become spaces: a subject may quote the citizen's own, and must stay one header."""
+    value = " ".join(value.splitlines())
     if value.isascii():
         return value
     return Header(value, "utf-8", maxlinelen=78, header_name=name).encode(linesep=CRLF)
@@ -39,6 +42,17 @@ def check_recipient(address: str) -> str:
     if any(ch in address for ch in "\r\n<>,;") or address.count("@") != 1:
         raise PermanentFailure("recipient is not a single plain e-mail address")
     return address
+
+
+_MSG_IDS = re.compile(r"(<[!-;=?-~]{3,998}>)( <[!-;=?-~]{3,998}>)*")
+
+
+def check_message_ids(value: str) -> str:
+    """A threading header's value: `<id>` or several, space-separated; nothing else can pass,
+    so a Message-ID taken from a citizen's mail cannot add a header."""
+    if value and not _MSG_IDS.fullmatch(value):
+        raise PermanentFailure("threading header is not a list of <message-id>")
+    return value
 
 
 def _body_part(content_type: str, text: str) -> str:
@@ -74,6 +88,11 @@ def build_message(
     ]
     if reply_to:
         headers.insert(3, f"Reply-To: {reply_to}")
+    # In the citizen's own thread: his mail client files the answer under his message.
+    if message.in_reply_to:
+        headers.insert(-3, f"In-Reply-To: {check_message_ids(message.in_reply_to)}")
+    if message.references:
+        headers.insert(-3, f"References: {check_message_ids(message.references)}")
     parts = [
         CRLF.join(headers) + CRLF,
         f"--{boundary}{CRLF}" + _body_part("text/plain", message.text),

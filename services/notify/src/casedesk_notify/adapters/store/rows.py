@@ -14,7 +14,14 @@ from casedesk_notify.application.deliveries import (
     RenderedMessage,
     SourceRecord,
 )
-from casedesk_notify.domain import CaseCard, Contacts, DeliveryChannel, ExpectedDeadlines
+from casedesk_notify.domain import (
+    CaseCard,
+    Contacts,
+    DeliveryChannel,
+    EmailThread,
+    ExpectedDeadlines,
+    SocialThread,
+)
 from casedesk_vocabulary.enums import ContactChannel, Status, Tier
 
 # The stored spelling of a contact preference (kept from before the vocabulary existed).
@@ -49,7 +56,8 @@ def _parse_instant(value: str | None) -> datetime | None:
 
 CARD_COLUMNS = (
     "case_id, number, status, phone, email, preference, first_response_due, resolution_due, "
-    "tier, portal_account"
+    "tier, portal_account, thread_message_id, thread_address, thread_subject, social_network, "
+    "social_reference, social_private, merged_into"
 )
 
 
@@ -66,7 +74,20 @@ def card_row(card: CaseCard) -> tuple[object, ...]:
         _instant(deadlines.resolution_due),
         card.tier.value,
         int(card.portal_account),
+        *_thread_row(card.email_thread),
+        *_social_row(card.social_thread),
+        card.merged_into,
     )
+
+
+def _thread_row(thread: EmailThread | None) -> tuple[str, str, str]:
+    return (thread.message_id, thread.address, thread.subject) if thread else ("", "", "")
+
+
+def _social_row(social: SocialThread | None) -> tuple[str, str, int]:
+    if social is None:
+        return ("", "", 0)
+    return (social.network, social.reference, int(social.private_message))
 
 
 def card_from(row: sqlite3.Row) -> CaseCard:
@@ -81,6 +102,19 @@ def card_from(row: sqlite3.Row) -> CaseCard:
         # Cards stored before tiers were checked may hold an unspecified tier: it read as L1.
         tier=Tier.__members__.get(row["tier"], Tier.L1),
         portal_account=bool(row["portal_account"]),
+        email_thread=(
+            EmailThread(row["thread_message_id"], row["thread_address"], row["thread_subject"])
+            if row["thread_message_id"]
+            else None
+        ),
+        social_thread=(
+            SocialThread(
+                row["social_network"], row["social_reference"], bool(row["social_private"])
+            )
+            if row["social_network"]
+            else None
+        ),
+        merged_into=row["merged_into"],
     )
 
 
@@ -88,7 +122,7 @@ DELIVERY_COLUMNS = (
     "notification_id, source_event_id, case_id, case_version, correlation_id, channel, "
     "recipient, template, subject, body_text, body_html, sms_segments, state, attempts, "
     "source_topic, source_partition, source_offset, source_key, source_value, source_headers, "
-    "retry_at"
+    "retry_at, in_reply_to, references_header"
 )
 
 
@@ -116,6 +150,8 @@ def delivery_row(delivery: Delivery) -> tuple[object, ...]:
         source.value,
         encode_headers(source.headers),
         _instant(delivery.deferred_until),
+        message.in_reply_to or None,
+        message.references or None,
     )
 
 
@@ -134,6 +170,8 @@ def delivery_from(row: sqlite3.Row) -> Delivery:
             text=row["body_text"] or "",
             html=row["body_html"] or "",
             sms_segments=row["sms_segments"],
+            in_reply_to=row["in_reply_to"] or "",
+            references=row["references_header"] or "",
         ),
         source=SourceRecord(
             topic=row["source_topic"],

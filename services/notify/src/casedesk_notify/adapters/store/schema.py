@@ -7,10 +7,13 @@ only a process crash (kill -9), at a fraction of the fsyncs.
 
 Schema 2 added the delivery states `held`, `unknown`, `superseded`, `suppressed` and the count of
 attempts with an unknown outcome; schema 3 the states `deferred` and `merged` (the reply window)
-and whether a case's citizen has a portal account. An older store is migrated when it is opened
-(SQLite cannot change a CHECK constraint in place, so the deliveries table is rebuilt, in one
-transaction); the cards of cases registered before schema 3 count as having an account, as
-every notice treated them before.
+and whether a case's citizen has a portal account; schema 4 the way a case's answers go back
+(the citizen's e-mail thread, his social-network post), the case a duplicate was merged into, and
+an e-mail's threading headers. An older store is migrated when it is opened (SQLite cannot change
+a CHECK constraint in place, so a schema 1 or 2 deliveries table is rebuilt, in one transaction;
+schema 4's columns are added in place); the cards of cases registered before schema 3 count as
+having an account, as every notice treated them before, and those before schema 4 have no way
+back but e-mail and SMS notices (their answers go out unthreaded, as they did).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import pathlib
 import sqlite3
 from typing import Literal
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 OPEN_STATES = "('pending', 'held', 'unknown', 'deferred')"  # resumed after a restart
 
@@ -40,7 +43,14 @@ CREATE TABLE IF NOT EXISTS case_cards (
     first_response_due TEXT,
     resolution_due TEXT,
     tier TEXT NOT NULL,
-    portal_account INTEGER NOT NULL DEFAULT 1
+    portal_account INTEGER NOT NULL DEFAULT 1,
+    thread_message_id TEXT NOT NULL DEFAULT '',
+    thread_address TEXT NOT NULL DEFAULT '',
+    thread_subject TEXT NOT NULL DEFAULT '',
+    social_network TEXT NOT NULL DEFAULT '',
+    social_reference TEXT NOT NULL DEFAULT '',
+    social_private INTEGER NOT NULL DEFAULT 0,
+    merged_into TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS journal_outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -78,7 +88,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     source_offset INTEGER NOT NULL,
     source_key BLOB,
     source_value BLOB,
-    source_headers TEXT
+    source_headers TEXT,
+    in_reply_to TEXT,
+    references_header TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state) WHERE state IN {OPEN_STATES};
 CREATE INDEX IF NOT EXISTS deliveries_deferred ON deliveries (case_id) WHERE state = 'deferred';
@@ -123,6 +135,36 @@ COMMIT;
 """
 
 
+# Schema 4's columns, added to a store of schema 3 (or to a rebuilt older one) where missing.
+_ADDED_IN_4 = {
+    "case_cards": (
+        ("thread_message_id", "TEXT NOT NULL DEFAULT ''"),
+        ("thread_address", "TEXT NOT NULL DEFAULT ''"),
+        ("thread_subject", "TEXT NOT NULL DEFAULT ''"),
+        ("social_network", "TEXT NOT NULL DEFAULT ''"),
+        ("social_reference", "TEXT NOT NULL DEFAULT ''"),
+        ("social_private", "INTEGER NOT NULL DEFAULT 0"),
+        ("merged_into", "TEXT NOT NULL DEFAULT ''"),
+    ),
+    "deliveries": (("in_reply_to", "TEXT"), ("references_header", "TEXT")),
+}
+
+
+def _added_columns(connection: sqlite3.Connection) -> str:
+    """ALTER statements for the schema 4 columns an existing store lacks."""
+    statements = []
+    for table, columns in _ADDED_IN_4.items():
+        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if not present:
+            continue  # created whole by _SCHEMA below
+        statements += [
+            f"ALTER TABLE {table} ADD COLUMN {name} {kind};"
+            for name, kind in columns
+            if name not in present
+        ]
+    return "\n".join(statements)
+
+
 def connect(
     path: pathlib.Path | str, synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
 ) -> sqlite3.Connection:
@@ -138,6 +180,10 @@ def connect(
         )
     if version in _OLD_COLUMNS:
         connection.executescript(_migration(connection, version))
+    if added := _added_columns(connection):
+        connection.executescript(
+            f"BEGIN IMMEDIATE;\n{added}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+        )
     connection.executescript(_SCHEMA + _DELIVERIES)
     connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     return connection

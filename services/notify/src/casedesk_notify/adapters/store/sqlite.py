@@ -102,6 +102,7 @@ class DeliveryStore:
         cursor = db.execute(
             "UPDATE deliveries SET state = 'merged', retry_at = NULL, finished_at = ?, "
             "recipient = ?, subject = NULL, body_text = NULL, body_html = NULL, "
+            "in_reply_to = NULL, references_header = NULL, "
             "source_value = NULL, source_key = NULL, source_headers = NULL "
             "WHERE notification_id = ? AND state = 'deferred'",
             (
@@ -218,7 +219,8 @@ class DeliveryStore:
         db.execute(
             "UPDATE deliveries SET state = ?, attempts = ?, unknown_outcomes = ?, last_error = ?, "
             "provider_message_id = ?, finished_at = ?, recipient = ?, subject = NULL, "
-            "body_text = NULL, body_html = NULL, source_value = NULL, source_key = NULL, "
+            "body_text = NULL, body_html = NULL, in_reply_to = NULL, references_header = NULL, "
+            "source_value = NULL, source_key = NULL, "
             f"source_headers = NULL WHERE notification_id = ? AND state IN {OPEN_STATES}",
             (
                 verdict.state.value,
