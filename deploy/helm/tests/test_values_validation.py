@@ -105,6 +105,11 @@ SCHEMA_REJECTS = [
         id="gateway-url-without-scheme",
     ),
     pytest.param(
+        {"deadlines": {"autoCloseAfter": "a week"}},
+        ["/deadlines/autoCloseAfter", "does not match pattern"],
+        id="auto-close-period-in-words",
+    ),
+    pytest.param(
         {"deadlines": {"policyVersion": "test-seconds"}},
         ["/deadlines/policyVersion", "'2023.1'"],
         id="test-policy-in-a-release",

@@ -170,6 +170,12 @@ def test_one_deadline_policy_for_promises_and_clocks(release: Release) -> None:
     assert promised == {enforced} == {"2026.1"}
 
 
+def test_the_case_closes_after_the_period_notify_promises(release: Release) -> None:
+    closes = release.value("case", "CASEDESK_AUTO_CLOSE_AFTER")
+    promised = release.value("notify", "CASEDESK_AUTO_CLOSE_AFTER")
+    assert closes == promised == "7"
+
+
 def test_notify_links_to_the_portal_and_sends_only_through_configured_gateways(
     minimal: Release, production: Release
 ) -> None:

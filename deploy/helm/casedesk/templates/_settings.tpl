@@ -58,6 +58,8 @@ the outbox relay and the case index step under load. */}}
   value: {{ .svc.relayPaceSeconds | quote }}
 - name: CASEDESK_INDEX_PACE_S
   value: {{ .svc.indexPaceSeconds | quote }}
+- name: CASEDESK_AUTO_CLOSE_AFTER
+  value: {{ .root.Values.deadlines.autoCloseAfter | quote }}
 {{- if .svc.eventCipher.existingSecret }}
 - name: CIPHER_TOPIC
   value: "eventsourcing.cipher:AESCipher"
@@ -89,6 +91,8 @@ the outbox relay and the case index step under load. */}}
   value: {{ .svc.portalBaseUrl | quote }}
 - name: CASEDESK_DEADLINE_POLICY_VERSION
   value: {{ .root.Values.deadlines.policyVersion | quote }}
+- name: CASEDESK_AUTO_CLOSE_AFTER
+  value: {{ .root.Values.deadlines.autoCloseAfter | quote }}
 {{- end -}}
 
 {{/* Where intake's frontends file comes from: "secret", "configMap" or empty. */}}
