@@ -44,10 +44,19 @@ PROVENANCE = {
         email=types_pb2.EmailOrigin(message_id="m-1@example.ru", from_address="ivanov@example.ru")
     ),
     "PHONE": types_pb2.Provenance(
-        phone=types_pb2.PhoneOrigin(call_id="call-1", caller_number="+49 151 23456789")
+        # A call from abroad: the operator identified the caller the three ways the seed asks.
+        phone=types_pb2.PhoneOrigin(
+            call_id="call-1",
+            caller_number="+49 151 23456789",
+            caller_checks=[
+                types_pb2.PROFILE_MOBILE_NUMBER,
+                types_pb2.PROFILE_NAME_BIRTH_DATE_SNILS,
+                types_pb2.SMS_ONE_TIME_CODE,
+            ],
+        )
     ),
     "SOCIAL": types_pb2.Provenance(
-        social=types_pb2.SocialOrigin(network="vk", post_reference="https://vk.com/wall-1_2")
+        social=types_pb2.SocialOrigin(network="vk", post_reference="-1_2")
     ),
     "MFC": types_pb2.Provenance(mfc=types_pb2.MfcOrigin(office_code="MFC-77", operator_id="op-1")),
 }
@@ -219,9 +228,10 @@ async def test_every_channel_reaches_kafka_with_its_provenance_and_mail_replies_
         assert origin.WhichOneof("origin") == PROVENANCE[channel].WhichOneof("origin")
         assert created.created.citizen.snils == "11223344595"
     social = events[acknowledgements["SOCIAL"].case_id]["created"].created.provenance.social
-    assert (social.network, social.post_reference) == ("vk", "https://vk.com/wall-1_2")
+    assert (social.network, social.post_reference) == ("vk", "-1_2")
     phone = events[acknowledgements["PHONE"].case_id]["created"].created.provenance.phone
     assert phone.from_abroad and phone.caller_number == "+4915123456789"
+    assert len(phone.caller_checks) == 3  # how the caller was identified reaches the case
     comment = events[email_case.case_id]["commented"].commented
     assert comment.public and comment.body == "Код так и не пришёл, прикладываю скриншот."
 

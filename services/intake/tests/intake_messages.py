@@ -18,6 +18,11 @@ VALID_SNILS = "112-233-445 95"
 VALID_INN = "500100732259"
 MASTER_KEY = base64.b64encode(os.urandom(32)).decode()
 PDF = b"%PDF-1.7\n% a scanned statement\n"
+ALL_CHECKS = [
+    types_pb2.PROFILE_MOBILE_NUMBER,
+    types_pb2.PROFILE_NAME_BIRTH_DATE_SNILS,
+    types_pb2.SMS_ONE_TIME_CODE,
+]
 
 # One token per frontend; "desk-all" may use every channel.
 TOKENS = {
@@ -116,14 +121,15 @@ def provenance(channel: str) -> types_pb2.Provenance:
                 message_id="m-1@mail.example.ru", from_address="ivanov@example.ru"
             )
         ),
+        # A call from abroad (a German number): the operator identified the caller all three ways.
         "PHONE": types_pb2.Provenance(
-            phone=types_pb2.PhoneOrigin(call_id="call-9", caller_number="+49 151 2345 6789")
+            phone=types_pb2.PhoneOrigin(
+                call_id="call-9", caller_number="+49 151 2345 6789", caller_checks=ALL_CHECKS
+            )
         ),
         "SOCIAL": types_pb2.Provenance(
             social=types_pb2.SocialOrigin(
-                network="Telegram",
-                post_reference="https://t.me/gosuslugi/12345",
-                author_handle="@ivanov",
+                network="Telegram", post_reference="@gosuslugi:12345", author_handle="@ivanov"
             )
         ),
         "MFC": types_pb2.Provenance(

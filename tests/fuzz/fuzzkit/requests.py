@@ -132,6 +132,13 @@ def templates(known: Known) -> dict[str, Message]:
             raw_message=plain_mail(f"Обращение в службу поддержки - {number}"),
         ),
         intake + "RequestAccessCode": intake_pb2.RequestAccessCodeRequest(case_number=number),
+        intake + "ConfirmAnswer": intake_pb2.ConfirmAnswerRequest(
+            idempotency_key="a-1", case_number=known.answered_number
+        ),
+        intake + "RateAnswer": intake_pb2.RateAnswerRequest(
+            idempotency_key="s-1", case_number=known.answered_number, score=5, comment="Спасибо"
+        ),
+        intake + "WatchMyCase": intake_pb2.WatchMyCaseRequest(case_number=number),
         vault + "OpenAttachment": vault_pb2.OpenAttachmentRequest(
             case_id=case_id, attachment_id=known.attachment_ids[0]
         ),
@@ -155,6 +162,21 @@ def templates(known: Known) -> dict[str, Message]:
         case + "Assign": case_pb2.AssignRequest(context=command(), case_id=case_id),
         case + "AddAttachment": case_pb2.AddAttachmentRequest(
             context=citizen_ctx, case_id=case_id, attachment=attachment
+        ),
+        case + "ConfirmAnswer": case_pb2.ConfirmAnswerRequest(
+            context=citizen_ctx, case_id=known.answered_case_id
+        ),
+        case + "RateAnswer": case_pb2.RateAnswerRequest(
+            context=citizen_ctx, case_id=known.answered_case_id, score=4, comment="Помогло"
+        ),
+        case + "CloseCase": case_pb2.CloseCaseRequest(
+            context=command(), case_id=case_id, reason=case_events.SPAM, explanation="Реклама"
+        ),
+        case + "MergeCases": case_pb2.MergeCasesRequest(
+            context=command(), duplicate_case_id=case_id, target_case_id=known.case_ids[-1]
+        ),
+        case + "RecordCallback": case_pb2.RecordCallbackRequest(
+            context=command(), case_id=case_id, reached=True, note="Дозвонились"
         ),
         case + "GetCase": case_pb2.GetCaseRequest(case_id=case_id),
         case + "GetHistory": case_pb2.GetHistoryRequest(case_id=case_id),

@@ -50,6 +50,7 @@ from casedesk_intake.application.intake import Intake, ReplyCodecs
 from casedesk_intake.application.mail_intake import MailIntake, MailIntakeConfig
 from casedesk_intake.application.ports import IntakeStore
 from casedesk_intake.application.registration import CaseRegistration, LinkPolicy
+from casedesk_intake.application.watching import CaseWatching
 from casedesk_intake.cli import erase as erase_cli
 from casedesk_intake.domain.access_codes import CodePolicy
 from casedesk_intake.domain.acting import (
@@ -64,12 +65,13 @@ from casedesk_intake.domain.frontends import FrontendRegistry
 from casedesk_intake.domain.mail_limits import MailLimits
 from casedesk_intake.domain.rate_limits import Rate, RateLimiter
 from casedesk_intake.domain.submission_rules import SubmissionRules
+from casedesk_intake.domain.watching import WatchLimits
 from casedesk_intake.grpc_api.access import (
     VAULT_SERVICE,
     check_public_rpcs_are_guarded,
     intake_access,
 )
-from casedesk_intake.grpc_api.edge import CertificateService, FrontendEdge
+from casedesk_intake.grpc_api.edge import CertificateService, FrontendEdge, FrontendStream
 from casedesk_intake.grpc_api.servicer import SERVICE_NAME, IntakeServicer, binding
 from casedesk_intake.grpc_api.vault import AttachmentVaultServicer, vault_binding
 from casedesk_intake.settings import IntakeSettings
@@ -294,9 +296,15 @@ async def assembled(
         mail=mail,
         codes=codes,
         deliveries=deliveries,
+        watching=CaseWatching(
+            cases,
+            access,
+            WatchLimits(settings.watch_my_case_idle_s, settings.watch_my_case_max_s),
+        ),
     )
+    follow_up_requests = FollowUpRequests(rules, social_networks=settings.social_networks)
     servicer = IntakeServicer(
-        intake, identification(settings, frontends), submissions, FollowUpRequests(rules)
+        intake, identification(settings, frontends), submissions, follow_up_requests
     )
     vault_servicer = AttachmentVaultServicer(AttachmentOpening(cases, vault, references))
     edge = FrontendEdge(
@@ -309,6 +317,13 @@ async def assembled(
                 VAULT_SERVICE,
                 settings.attachment_max_concurrent_opens,
                 "CASEDESK_ATTACHMENT_MAX_CONCURRENT_OPENS",
+            )
+        ],
+        streams=[
+            FrontendStream(
+                "WatchMyCase",
+                settings.watch_my_case_streams_per_frontend,
+                "CASEDESK_WATCH_MY_CASE_STREAMS_PER_FRONTEND",
             )
         ],
     )
@@ -349,7 +364,10 @@ def intake_server(settings: IntakeSettings, parts: Assembly) -> GrpcServer:
     access = intake_access(settings.tls_client_auth)
     check_public_rpcs_are_guarded(access, parts.edge.guards)
     max_receive = settings.max_receive_bytes()
-    slots = len(parts.frontends) * parts.edge.per_frontend.limit + parts.edge.tokenless.limit
+    per_frontend = parts.edge.per_frontend.limit + sum(
+        streams.limit for _, streams in parts.edge.streams.values()
+    )
+    slots = len(parts.frontends) * per_frontend + parts.edge.tokenless.limit
     log.info(
         "public edge",
         extra={

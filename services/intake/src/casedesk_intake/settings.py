@@ -95,6 +95,12 @@ class IntakeSettings(WorkerSettings, CitizenOidcSettings, OidcSettings):
     # Attachments the desk may be opening at once (AttachmentVaultService): each holds its
     # decrypted file in memory, up to attachment_max_bytes. One more: RESOURCE_EXHAUSTED.
     attachment_max_concurrent_opens: int = Field(default=8, ge=1)
+    # WatchMyCase streams one frontend may keep open (apart from its calls' slots), and how long
+    # one lasts: it ends cleanly after watch_my_case_idle_s without a change sent, and at the
+    # latest watch_my_case_max_s after it began (the frontend watches again from its version).
+    watch_my_case_streams_per_frontend: int = Field(default=100, ge=1)
+    watch_my_case_idle_s: float = Field(default=600.0, gt=0)
+    watch_my_case_max_s: float = Field(default=3600.0, gt=0)
 
     citizen_rate_per_s: float = Field(default=0.5, gt=0)
     citizen_burst: float = Field(default=20, ge=1)

@@ -37,6 +37,15 @@ texts = st.text(max_size=40) | st.text(min_size=240, max_size=300)
 digits = st.text(alphabet="0123456789 -", max_size=14)
 enums = st.integers(min_value=-3, max_value=12)
 keys = st.text(max_size=140) | st.uuids().map(str)
+# Near the forms a social network's references take (telegram "<chat>:<message>", vk "<a>_<b>").
+references = st.builds(
+    "{}{}{}".format,
+    st.sampled_from(["", "-", "@"]) | st.text(max_size=3),
+    st.integers(-(10**20), 10**20).map(str) | st.from_regex(r"[A-Za-z]\w{0,33}", fullmatch=True),
+    st.tuples(st.sampled_from([":", "_", "/"]), st.integers(-5, 10**19)).map(
+        lambda pair: f"{pair[0]}{pair[1]}"
+    ),
+)
 
 
 @st.composite
@@ -54,9 +63,11 @@ def provenances(draw: st.DrawFn) -> types_pb2.Provenance:
     elif origin == "phone":
         message.phone.call_id, message.phone.caller_number = draw(texts), draw(digits | texts)
         message.phone.from_abroad = draw(st.booleans())
+        message.phone.caller_checks.extend(draw(st.lists(enums, max_size=4)))
     elif origin == "social":
         message.social.network = draw(st.sampled_from(["telegram", "VK", ""]) | texts)
-        message.social.post_reference = draw(texts)
+        message.social.post_reference = draw(references | texts)
+        message.social.private_message = draw(st.booleans())
     elif origin == "mfc":
         message.mfc.office_code, message.mfc.operator_id = draw(texts), draw(texts)
     return message
@@ -136,11 +147,40 @@ async def test_no_email_crashes_the_server(intake, raw: bytes, key: str) -> None
 
 
 @PROPERTY
-@given(number=texts, body=texts, key=keys, reason=enums, page_size=st.integers(-5, 200))
+@given(
+    number=texts,
+    body=texts,
+    key=keys,
+    reason=enums,
+    page_size=st.integers(-5, 200),
+    channel=enums,
+    origin=provenances(),
+    score=st.integers(-(2**31), 2**31 - 1),
+)
 async def test_no_follow_up_crashes_the_server(
-    intake, number, body, key, reason, page_size
+    intake, number, body, key, reason, page_size, channel, origin, score
 ) -> None:
     calls = [
+        intake.stub.RepeatCase(
+            intake_pb2.RepeatCaseRequest(
+                idempotency_key=key,
+                case_number=number,
+                reason=body,
+                channel=channel,
+                provenance=origin,
+            ),
+            metadata=metadata("desk-all"),
+        ),
+        intake.stub.ConfirmAnswer(
+            intake_pb2.ConfirmAnswerRequest(idempotency_key=key, case_number=number),
+            metadata=metadata(),
+        ),
+        intake.stub.RateAnswer(
+            intake_pb2.RateAnswerRequest(
+                idempotency_key=key, case_number=number, score=score, comment=body
+            ),
+            metadata=metadata(),
+        ),
         intake.stub.AddComment(
             intake_pb2.AddCommentRequest(idempotency_key=key, case_number=number, body=body),
             metadata=metadata(),
@@ -164,6 +204,13 @@ async def test_no_follow_up_crashes_the_server(
     for call in calls:
         code, _ = await _outcome(call)
         assert code in DELIBERATE | {grpc.StatusCode.FAILED_PRECONDITION}
+    watch = intake.stub.WatchMyCase(
+        intake_pb2.WatchMyCaseRequest(case_number=number, after_version=score),
+        metadata=metadata(),
+    )
+    code, _ = await _outcome(watch.read())
+    watch.cancel()
+    assert code in DELIBERATE
 
 
 # -- property 2: one spoiled field, named in the refusal --------------------------------------

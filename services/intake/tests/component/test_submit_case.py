@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from intake_messages import FRONTEND_OF_CHANNEL, metadata, submission, upload
+from intake_messages import ALL_CHECKS, FRONTEND_OF_CHANNEL, metadata, submission, upload
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.common.v1 import types_pb2
@@ -44,13 +44,15 @@ async def test_identifiers_are_normalised_before_they_reach_the_case(intake) -> 
     origin = created.provenance.phone
     assert origin.caller_number == "+4915123456789"
     assert origin.from_abroad, "a German caller number is a call from abroad"
+    assert list(origin.caller_checks) == ALL_CHECKS, "how the caller was identified, passed on"
 
 
 async def test_social_provenance_keeps_network_and_post(intake) -> None:
     await intake.stub.SubmitCase(submission("SOCIAL"), metadata=metadata("social-moderation"))
     (created,) = intake.cases.of_type(case_pb2.CreateCaseRequest)
     social = created.provenance.social
-    assert (social.network, social.post_reference) == ("telegram", "https://t.me/gosuslugi/12345")
+    assert (social.network, social.post_reference) == ("telegram", "@gosuslugi:12345")
+    assert not social.private_message
 
 
 async def test_acknowledgement_carries_deadlines_and_russian_text(intake) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from intake_messages import frontend_entries
 
+from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk_intake.domain.frontends import FrontendRegistry
 from casedesk_intake.grpc_api.access import (
+    FRONTEND_RPCS,
     INTAKE_SERVICE,
     VAULT_SERVICE,
     check_public_rpcs_are_guarded,
@@ -78,3 +80,23 @@ def test_only_the_desk_opens_attachments_and_never_without_a_certificate(client_
         assert not is_allowed(table, OPEN, _identity(other)), other
     assert not is_allowed(table, OPEN, NO_CERTIFICATE)
     assert not _guards().guards(OPEN), "no frontend token applies to the desk's service"
+
+
+@pytest.mark.parametrize("client_auth", ["require", "optional"])
+def test_every_rpc_of_the_contract_is_named_for_the_frontends_alone(client_auth) -> None:
+    """Each RPC is listed by name (one added to the contract stays closed until it is): the new
+    ConfirmAnswer, RateAnswer and WatchMyCase too."""
+    contract = set(intake_pb2.DESCRIPTOR.services_by_name["IntakeService"].methods_by_name)
+    assert set(FRONTEND_RPCS) == contract
+    assert {"ConfirmAnswer", "RateAnswer", "WatchMyCase"} <= contract
+    table = intake_access(client_auth)
+    for rpc in contract:
+        method = f"/{INTAKE_SERVICE}/{rpc}"
+        if client_auth == "require":
+            assert is_allowed(table, method, _identity("frontend")), rpc
+            for other in ("desk", "operator", "case", "escalation"):
+                assert not is_allowed(table, method, _identity(other)), (rpc, other)
+        else:
+            assert is_allowed(table, method, NO_CERTIFICATE), rpc
+            assert _guards().guards(method), f"{rpc} is behind the frontend token"
+    assert not is_allowed(table, f"/{INTAKE_SERVICE}/Unlisted", _identity("frontend"))

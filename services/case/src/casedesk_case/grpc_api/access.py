@@ -42,7 +42,9 @@ CASE_ACCESS: AccessTable = {
     _SERVICE + "GetCase": {INTAKE, DESK, OPERATOR},
     _SERVICE + "GetHistory": {DESK, OPERATOR},
     _SERVICE + "ListCases": {INTAKE, DESK, OPERATOR},
-    _SERVICE + "WatchCase": {DESK},
+    # intake follows a case for its citizen's frontend (IntakeService.WatchMyCase: it shows him
+    # only what he may see), as it reads one with GetCase.
+    _SERVICE + "WatchCase": {INTAKE, DESK},
     # The desk's live queue, a case's SLA and notice timeline, the supervisors' overview: a
     # person's reads only (the person rules decide what each sees), as GetHistory.
     _SERVICE + "WatchQueue": {DESK, OPERATOR},

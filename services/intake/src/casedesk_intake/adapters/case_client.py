@@ -19,12 +19,15 @@ A read made for a person carries his staff token (`x-person-token`) and why he r
 the read as his, via intake. That person is an operator acting for a citizen, or a specialist at
 the desk opening an attachment (`read_for_person`; intake does not verify his token itself, the
 case service's answer decides). Reads for a citizen or for intake itself carry neither.
+
+`watch_case` follows the case service's WatchCase stream (for WatchMyCase, application/watching.py)
+with no deadline: the case service ends it cleanly when quiet or old, and the watch reopens it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -36,7 +39,10 @@ from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
 from casedesk_intake.domain.acting import PERSON_TOKEN_KEY
 from casedesk_intake.domain.cases import (
+    AnswerConfirmation,
+    AnswerRating,
     Case,
+    CaseEventSeen,
     CasePage,
     EscalationPlea,
     NewCase,
@@ -156,6 +162,35 @@ class CaseClient:
     async def request_escalation(self, plea: EscalationPlea) -> Case:
         request = wire.request_escalation_request(plea)
         return wire.case(await self._call(self._stub.RequestEscalation, request))
+
+    async def confirm_answer(self, confirmation: AnswerConfirmation) -> Case:
+        request = wire.confirm_answer_request(confirmation)
+        return wire.case(await self._call(self._stub.ConfirmAnswer, request))
+
+    async def rate_answer(self, rating: AnswerRating) -> Case:
+        request = wire.rate_answer_request(rating)
+        return wire.case(await self._call(self._stub.RateAnswer, request))
+
+    async def read_case(self, case_id: str, person_token: str = "") -> Case:
+        request = case_pb2.GetCaseRequest(case_id=case_id)
+        return wire.case(await self._call(self._stub.GetCase, request, _reading_for(person_token)))
+
+    async def watch_case(
+        self, case_id: str, after_version: int, person_token: str = ""
+    ) -> AsyncIterator[CaseEventSeen]:
+        # No deadline: the stream lasts as long as its watcher (application/watching.py) wants;
+        # the case service ends it cleanly when quiet or old, and the watcher reopens it.
+        call = self._stub.WatchCase(
+            case_pb2.WatchCaseRequest(case_id=case_id, after_version=after_version),
+            metadata=tuple(_reading_for(person_token)),
+        )
+        try:
+            async for event in call:
+                yield wire.event_seen(event)
+        except grpc.aio.AioRpcError as error:
+            raise _refusal(error.code(), error.details() or "", error.trailing_metadata()) from None
+        finally:
+            call.cancel()
 
     async def find_by_number(self, number: str, person_token: str = "") -> Case | None:
         request = case_pb2.GetCaseRequest(number=number)

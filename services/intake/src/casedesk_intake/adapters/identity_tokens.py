@@ -36,4 +36,5 @@ class OidcIdentityTokens:
             username=verified.username,
             client=client if isinstance(client, str) else "",
             roles=verified.realm_roles,
+            expires_at=verified.expires_at,
         )

@@ -1,4 +1,5 @@
-"""What a citizen does with his cases: comment, repeat, ask for escalation, read, list.
+"""What a citizen does with his cases: comment, repeat, ask for escalation, confirm or rate the
+answer, read, list.
 
 Every call first opens the case for the caller (`CaseAccess`): a case the caller may not see
 (domain/acting.py) answers exactly like one that does not exist, so nobody learns whether another
@@ -16,6 +17,8 @@ from casedesk_intake.application.ports import CaseService, CitizenReferences
 from casedesk_intake.domain.acting import Caller, Operator
 from casedesk_intake.domain.attachment_rules import Upload
 from casedesk_intake.domain.cases import (
+    AnswerConfirmation,
+    AnswerRating,
     Case,
     Command,
     EscalationPlea,
@@ -23,7 +26,7 @@ from casedesk_intake.domain.cases import (
     Repetition,
 )
 from casedesk_intake.domain.replies import Acknowledgement, CitizenCase, CitizenCaseList
-from casedesk_intake.domain.requests import EscalationRequest
+from casedesk_intake.domain.requests import EscalationRequest, RatingRequest, RepeatRequest
 
 
 class CaseAccess:
@@ -89,16 +92,41 @@ class FollowUps:
         )
         return CitizenCase.of(updated)
 
-    async def repeat(self, caller: Caller, number: str, reason: str, key: str) -> Acknowledgement:
-        original = await self._access.open(caller, number)
+    async def repeat(self, caller: Caller, repeat: RepeatRequest, key: str) -> Acknowledgement:
+        """A new case repeating an answered or overdue one (the case service decides which may
+        be), through the channel the request names, with its new files kept like a new case's:
+        under the original's citizen."""
+        original = await self._access.open(caller, repeat.case_number)
+        reference = self._access.reference_of(original)
+        attachments = await self._keeper.keep(reference, key, repeat.attachments)
         repeated = await self._cases.repeat_case(
             Repetition(
                 command=self._access.command(key, caller, original),
                 case_id=original.case_id,
-                reason=reason,
+                reason=repeat.reason,
+                channel=repeat.channel,
+                provenance=repeat.provenance,
+                attachments=attachments,
             )
         )
-        return self._acknowledgements.of(repeated, repeat_of_number=number)
+        return self._acknowledgements.of(repeated, repeat_of_number=repeat.case_number)
+
+    async def confirm_answer(self, caller: Caller, number: str, key: str) -> CitizenCase:
+        case = await self._access.open(caller, number)
+        confirmation = AnswerConfirmation(self._access.command(key, caller, case), case.case_id)
+        return CitizenCase.of(await self._cases.confirm_answer(confirmation))
+
+    async def rate_answer(self, caller: Caller, request: RatingRequest, key: str) -> CitizenCase:
+        """Rated from the channel of the frontend it came through (Frontend.channel_for)."""
+        case = await self._access.open(caller, request.case_number)
+        rating = AnswerRating(
+            command=self._access.command(key, caller, case),
+            case_id=case.case_id,
+            score=request.score,
+            comment=request.comment,
+            channel=caller.frontend.channel_for(case.channel),
+        )
+        return CitizenCase.of(await self._cases.rate_answer(rating))
 
     async def request_escalation(
         self, caller: Caller, request: EscalationRequest, key: str

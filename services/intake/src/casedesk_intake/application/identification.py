@@ -68,7 +68,7 @@ class Identification:
             )
         citizen = await self._citizens.verify(token)
         frontend.check_citizen_client(citizen.client)
-        return PortalCitizen(citizen.username)
+        return PortalCitizen(citizen.username, citizen.expires_at)
 
     async def _operator(self, frontend: Frontend, token: str) -> Operator:
         if not frontend.serves_any(OPERATOR_CHANNELS):
@@ -87,7 +87,7 @@ class Identification:
                 f"the holder of the {PERSON_TOKEN_KEY} may not act for citizens: it needs one of "
                 f"the roles {', '.join(sorted(self._operator_roles))}"
             )
-        return Operator(person.username, token)
+        return Operator(person.username, token, person.expires_at)
 
 
 def _code_holder(frontend: Frontend, code: str) -> CodeHolder:

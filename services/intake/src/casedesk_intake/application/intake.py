@@ -7,6 +7,7 @@ never uses up its idempotency key and a replayed reply goes only to whoever coul
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from casedesk_intake.application.idempotency import IdempotentCalls
 from casedesk_intake.application.mail_intake import MailIntake, email_uploads
 from casedesk_intake.application.ports import ReplyCodec
 from casedesk_intake.application.registration import CaseRegistration
+from casedesk_intake.application.watching import CaseWatching
 from casedesk_intake.domain.access_codes import CodeRequested
 from casedesk_intake.domain.acting import Caller
 from casedesk_intake.domain.attachment_rules import AttachmentRules
@@ -25,15 +27,19 @@ from casedesk_intake.domain.field_rules import TextLimits, Violations
 from casedesk_intake.domain.replies import (
     Acknowledgement,
     CitizenCase,
+    CitizenCaseChange,
     CitizenCaseList,
     MailOutcome,
 )
 from casedesk_intake.domain.requests import (
     CommentRequest,
+    ConfirmationRequest,
     EscalationRequest,
     PageRequest,
+    RatingRequest,
     RepeatRequest,
     Request,
+    WatchRequest,
 )
 from casedesk_intake.domain.submissions import Submission
 from casedesk_vocabulary.enums import Channel
@@ -61,6 +67,7 @@ class Intake:
         mail: MailIntake,
         codes: AccessCodes,
         deliveries: CodeDeliveries,
+        watching: CaseWatching,
         limits: TextLimits | None = None,
     ) -> None:
         self._admission = admission
@@ -73,6 +80,7 @@ class Intake:
         self._mail = mail
         self._codes = codes
         self._deliveries = deliveries
+        self._watching = watching
         self._limits = limits or TextLimits()
 
     async def submit_case(self, caller: Caller, request: Request[Submission]) -> Acknowledgement:
@@ -115,10 +123,36 @@ class Intake:
         await self._follow_up(caller, request, repeat.case_number)
 
         async def run(key: str) -> tuple[Acknowledgement, None]:
-            reply = await self._follow_ups.repeat(caller, repeat.case_number, repeat.reason, key)
-            return reply, None
+            return await self._follow_ups.repeat(caller, repeat, key), None
 
         return await self._calls.run(caller, request, self._replies.acknowledgement, run)
+
+    async def confirm_answer(
+        self, caller: Caller, request: Request[ConfirmationRequest]
+    ) -> CitizenCase:
+        number = request.value.case_number
+        await self._follow_up(caller, request, number)
+
+        async def run(key: str) -> tuple[CitizenCase, None]:
+            return await self._follow_ups.confirm_answer(caller, number, key), None
+
+        return await self._calls.run(caller, request, self._replies.citizen_case, run)
+
+    async def rate_answer(self, caller: Caller, request: Request[RatingRequest]) -> CitizenCase:
+        rating = request.value
+        await self._follow_up(caller, request, rating.case_number)
+
+        async def run(key: str) -> tuple[CitizenCase, None]:
+            return await self._follow_ups.rate_answer(caller, rating, key), None
+
+        return await self._calls.run(caller, request, self._replies.citizen_case, run)
+
+    async def watch_my_case(
+        self, caller: Caller, request: Request[WatchRequest]
+    ) -> AsyncGenerator[CitizenCaseChange, None]:
+        """The stream's changes, once the call passed every check a follow-up passes."""
+        await self._follow_up(caller, request, request.value.case_number)
+        return self._watching.watch(caller, request.value)
 
     async def request_escalation(
         self, caller: Caller, request: Request[EscalationRequest]

@@ -9,13 +9,17 @@ its original result. The same reasoning makes losing the last writes at a power 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from casedesk_intake.domain.access_codes import Contact, ContactKind
 from casedesk_intake.domain.acting import VerifiedPerson
 from casedesk_intake.domain.cases import (
+    AnswerConfirmation,
+    AnswerRating,
     Case,
+    CaseEventSeen,
     CasePage,
     EscalationPlea,
     NewCase,
@@ -93,11 +97,25 @@ class CaseService(Protocol):
 
     async def request_escalation(self, plea: EscalationPlea) -> Case: ...
 
+    async def confirm_answer(self, confirmation: AnswerConfirmation) -> Case: ...
+
+    async def rate_answer(self, rating: AnswerRating) -> Case: ...
+
     async def find_by_number(self, number: str, person_token: str = "") -> Case | None:
         """`person_token`: the operator's for whom intake reads (the case service journals the
         read as his); empty: intake reads for itself or for a citizen, not journaled."""
 
     async def list_for_citizen(self, login: str, page_size: int, page_token: str) -> CasePage: ...
+
+    async def read_case(self, case_id: str, person_token: str = "") -> Case:
+        """The case now, by id; `person_token` as for `find_by_number`. NOT_FOUND raises."""
+
+    def watch_case(
+        self, case_id: str, after_version: int, person_token: str = ""
+    ) -> AsyncIterator[CaseEventSeen]:
+        """The case's events after `after_version` as they are stored; ends when the case
+        service ends the stream cleanly (watch again after the last version), raises
+        CaseServiceError when it refuses. `person_token` as for `find_by_number`."""
 
     async def read_for_person(self, case_id: str, person_token: str, purpose: str) -> Case:
         """The case as the person with this token may read it, for `purpose`: the case service

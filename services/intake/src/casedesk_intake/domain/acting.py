@@ -19,6 +19,7 @@ cannot act for another channel's citizens. Any other case answers exactly like a
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from casedesk_intake.domain.cases import Actor, Case, citizen_actor
 from casedesk_intake.domain.errors import (
@@ -29,7 +30,7 @@ from casedesk_intake.domain.errors import (
     Unauthenticated,
 )
 from casedesk_intake.domain.frontends import Frontend
-from casedesk_intake.domain.submissions import MfcOrigin, Submission
+from casedesk_intake.domain.submissions import MfcOrigin, Origin, Submission
 from casedesk_vocabulary.enums import Channel
 
 PORTAL_CHANNELS = frozenset({Channel.PORTAL_CHAT, Channel.PERSONAL_ACCOUNT})
@@ -69,11 +70,14 @@ class VerifiedPerson:
     username: str
     client: str
     roles: frozenset[str]
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class PortalCitizen:
     login: str
+    # When his token expires: a stream opened with it ends then (domain/watching.py).
+    expires_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class Operator:
 
     username: str
     token: str = field(default="", repr=False, compare=False)
+    expires_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,14 @@ class Caller:
             case CodeHolder():
                 return "code-holder"
         return ""
+
+    @property
+    def proof_expires_at(self) -> datetime | None:
+        """When the proof of this call stops proving anything (a token's expiry); None for a
+        code, which the use case checks again instead, and for nobody."""
+        if isinstance(self.acting, PortalCitizen | Operator):
+            return self.acting.expires_at
+        return None
 
     def require_acting(self) -> Acting:
         if self.acting is None:
@@ -204,12 +217,39 @@ def _by_operator(operator: Operator, submission: Submission) -> Submission:
             f"{PERSON_TOKEN_KEY}: operators act for citizens on PHONE and MFC cases, "
             f"not {channel.value if channel else 'unspecified'}"
         )
-    origin = submission.provenance
-    if isinstance(origin, MfcOrigin):
-        if origin.operator_id and origin.operator_id != operator.username:
+    return replace(submission, provenance=_operators_origin(operator, submission.provenance))
+
+
+def _operators_origin(operator: Operator, origin: Origin | None) -> Origin | None:
+    """An MFC origin names the operator of the token (a different one is refused)."""
+    if not isinstance(origin, MfcOrigin):
+        return origin
+    if origin.operator_id and origin.operator_id != operator.username:
+        raise NotYourCase(
+            f"provenance.mfc.operator_id differs from the operator of the {PERSON_TOKEN_KEY}: "
+            "leave it empty, the token says who the operator is"
+        )
+    return replace(origin, operator_id=operator.username)
+
+
+# Through which channels each proof may bring a citizen's repeat: those it may open cases of.
+_REPEAT_CHANNELS = (
+    (PortalCitizen, PORTAL_CHANNELS, CITIZEN_TOKEN_KEY),
+    (Operator, OPERATOR_CHANNELS, PERSON_TOKEN_KEY),
+    (CodeHolder, CONTACT_CHANNELS, ACCESS_CODE_KEY),
+)
+
+
+def repeat_origin(caller: Caller, channel: Channel, origin: Origin | None) -> Origin | None:
+    """A repeat through `channel` (`origin`: where it came from there) as made for the caller,
+    or the refusal: a frontend's own channels only, and those its proof belongs to."""
+    caller.frontend.check_channel(channel)
+    for kind, channels, key in _REPEAT_CHANNELS:
+        if isinstance(caller.acting, kind) and channel not in channels:
+            allowed = ", ".join(sorted(c.value for c in channels))
             raise NotYourCase(
-                f"provenance.mfc.operator_id differs from the operator of the {PERSON_TOKEN_KEY}: "
-                "leave it empty, the token says who the operator is"
+                f"a citizen proven by {key} repeats through {allowed}, not {channel.value}"
             )
-        return replace(submission, provenance=replace(origin, operator_id=operator.username))
-    return submission
+    if isinstance(caller.acting, Operator):
+        return _operators_origin(caller.acting, origin)
+    return origin

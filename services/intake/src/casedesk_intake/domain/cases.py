@@ -68,6 +68,12 @@ class Case:
     attachments: tuple[StoredAttachment, ...] = ()
     # The deadline policy has targets per category (2026.1: sign-in problems within 24 hours).
     category: Category | None = None
+    version: int = 0
+    rating: int = 0  # the citizen's score of the answer, 1 to 5; 0 until he rates it
+    # A deadline passed before any answer (the SLA service's word): the seed lets him repeat.
+    overdue: bool = False
+    # Closed as spam or as a duplicate merged into another case: closed, yet never answered.
+    closed_unanswered: bool = False
 
     def attachment(self, attachment_id: str) -> StoredAttachment | None:
         return next((a for a in self.attachments if a.attachment_id == attachment_id), None)
@@ -82,6 +88,7 @@ class CaseSummary:
     subject: str
     registered_at: datetime | None = None
     updated_at: datetime | None = None
+    overdue: bool = False  # its SLA clock is breached
 
 
 @dataclass(frozen=True)
@@ -127,9 +134,38 @@ class NewComment:
 
 @dataclass(frozen=True)
 class Repetition:
+    """`channel` None: the original's, with its provenance."""
+
     command: Command
     case_id: str  # the original
     reason: str
+    channel: Channel | None = None
+    provenance: Origin | None = None
+    attachments: tuple[StoredAttachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnswerConfirmation:
+    command: Command
+    case_id: str
+
+
+@dataclass(frozen=True)
+class AnswerRating:
+    command: Command
+    case_id: str
+    score: int
+    comment: str
+    channel: Channel  # where the rating came from
+
+
+@dataclass(frozen=True)
+class CaseEventSeen:
+    """One of the case's events as a watcher learns of it: its version, and whether it changes
+    what the citizen sees of the case (domain/watching.py)."""
+
+    version: int
+    citizen_sees: bool
 
 
 @dataclass(frozen=True)

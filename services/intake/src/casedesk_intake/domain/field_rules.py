@@ -38,6 +38,7 @@ class TextLimits:
     account_login: int = 128
     comment: int = 20_000
     reason: int = 2_000
+    rating_comment: int = 2_000  # the case service's limit for AnswerRated.comment
     reference: int = 512
 
 

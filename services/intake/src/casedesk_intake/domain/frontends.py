@@ -57,6 +57,14 @@ class Frontend:
     def serves_any(self, channels: Collection[Channel]) -> bool:
         return any(self.serves(channel) for channel in channels)
 
+    def channel_for(self, case_channel: Channel | None) -> Channel:
+        """The channel a citizen's action on a case of `case_channel` came by through this
+        frontend: its only channel; of several, the case's own when it serves it, else the
+        first it serves in the contract's order."""
+        if case_channel is not None and self.serves(case_channel):
+            return case_channel
+        return next(channel for channel in Channel if channel.value in self.channels)
+
     def check_citizen_client(self, client: str) -> None:
         if self.citizen_token_clients and client not in self.citizen_token_clients:
             raise NotYourCase(

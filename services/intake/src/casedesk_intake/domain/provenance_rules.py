@@ -1,4 +1,11 @@
-"""Provenance: where a case came from, in the form of the channel it came through."""
+"""Provenance: where a case came from, in the form of the channel it came through.
+
+A call from abroad (the international number, or a foreign caller number) is taken only from a
+caller the operator identified in all three ways the seed's «Звонок из-за границы» lists: the
+Russian mobile number of his personal account, his full name, date of birth and SNILS as in the
+profile, and a one-time code sent by SMS to that mobile. Other calls keep the checks as given.
+A social post or private message is named in its network's own terms (social_references.py).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,11 @@ from dataclasses import replace
 from casedesk_intake.domain import field_rules
 from casedesk_intake.domain.field_rules import Violations
 from casedesk_intake.domain.identifiers import is_russian_phone
+from casedesk_intake.domain.social_references import reference_problem
 from casedesk_intake.domain.submissions import (
     ORIGIN_NAMES,
     ORIGIN_OF_CHANNEL,
+    CallerCheck,
     ChatOrigin,
     EmailOrigin,
     MfcOrigin,
@@ -86,6 +95,7 @@ class ProvenanceRules:
         # A Russian number may still call from abroad (the international line), so the
         # contact centre's flag is kept; a foreign number is flagged whatever it said.
         from_abroad = call.from_abroad or bool(number and not is_russian_phone(number))
+        _caller_checks(found, call.caller_checks, from_abroad)
         return replace(call, caller_number=number, from_abroad=from_abroad)
 
     def _social_origin(self, found: Violations, post: SocialOrigin) -> SocialOrigin:
@@ -96,10 +106,41 @@ class ProvenanceRules:
             found.add(
                 "provenance.social.network", f"must be one of {', '.join(sorted(self._networks))}"
             )
+        field = "provenance.social.post_reference"
+        reference = found.text(field, post.post_reference, self._reference, True)
+        if reference and not _reported(found, field):
+            problem = reference_problem(network, reference, post.private_message)
+            if problem is not None:
+                found.add(field, problem)
         return SocialOrigin(
             network=network,
-            post_reference=found.text(
-                "provenance.social.post_reference", post.post_reference, self._reference, True
-            ),
+            post_reference=reference,
             author_handle=found.text("provenance.social.author_handle", post.author_handle, 256),
+            private_message=post.private_message,
         )
+
+
+def _caller_checks(
+    found: Violations, checks: tuple[CallerCheck | None, ...], from_abroad: bool
+) -> None:
+    """None in `checks`: a value the contract does not know (or its zero)."""
+    field = "provenance.phone.caller_checks"
+    unknown = [str(index) for index, check in enumerate(checks) if check is None]
+    if unknown:
+        found.add(field, f"[{', '.join(unknown)}] not a known check: {', '.join(_CHECK_NAMES)}")
+    if not from_abroad:
+        return
+    missing = [check.value for check in CallerCheck if check not in checks]
+    if missing:
+        found.add(
+            field,
+            "a call from abroad is taken only from a caller identified in all three ways "
+            f"(«Звонок из-за границы»); missing: {', '.join(missing)}",
+        )
+
+
+_CHECK_NAMES = tuple(check.value for check in CallerCheck)
+
+
+def _reported(found: Violations, field: str) -> bool:
+    return any(reported == field for reported, _ in found.items)

@@ -12,7 +12,8 @@ from typing import Generic, TypeVar
 
 from casedesk_intake.domain.attachment_rules import Upload
 from casedesk_intake.domain.errors import IntakeError
-from casedesk_vocabulary.enums import EscalationReason
+from casedesk_intake.domain.submissions import Origin
+from casedesk_vocabulary.enums import Channel, EscalationReason
 
 T = TypeVar("T")
 
@@ -42,8 +43,31 @@ class CommentRequest:
 
 @dataclass(frozen=True)
 class RepeatRequest:
+    """`channel` None: the original's (and then no provenance: the original's is kept)."""
+
     case_number: str
     reason: str
+    channel: Channel | None = None
+    provenance: Origin | None = None
+    attachments: tuple[Upload, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConfirmationRequest:
+    case_number: str
+
+
+@dataclass(frozen=True)
+class RatingRequest:
+    case_number: str
+    score: int
+    comment: str
+
+
+@dataclass(frozen=True)
+class WatchRequest:
+    case_number: str
+    after_version: int  # 0: the case now, then its changes
 
 
 @dataclass(frozen=True)

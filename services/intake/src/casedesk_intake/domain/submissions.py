@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from casedesk_intake.domain.attachment_rules import Upload
 from casedesk_intake.domain.citizens import Citizen
@@ -26,18 +27,29 @@ class EmailOrigin:
     from_address: str = ""
 
 
+class CallerCheck(Enum):
+    """How a contact-centre operator identified a caller (the seed's «Звонок из-за границы»)."""
+
+    PROFILE_MOBILE_NUMBER = "PROFILE_MOBILE_NUMBER"  # the Russian mobile of the personal account
+    PROFILE_NAME_BIRTH_DATE_SNILS = "PROFILE_NAME_BIRTH_DATE_SNILS"  # as in the profile
+    SMS_ONE_TIME_CODE = "SMS_ONE_TIME_CODE"  # a code sent by SMS to that mobile
+
+
 @dataclass(frozen=True)
 class PhoneOrigin:
     call_id: str = ""
     caller_number: str = ""
     from_abroad: bool = False
+    # None: a value the contract does not know, as sent (the rules refuse it).
+    caller_checks: tuple[CallerCheck | None, ...] = ()
 
 
 @dataclass(frozen=True)
 class SocialOrigin:
     network: str = ""
-    post_reference: str = ""
+    post_reference: str = ""  # where the reply goes, in the network's terms (social_references)
     author_handle: str = ""
+    private_message: bool = False  # else a public post or comment, answered without personal data
 
 
 @dataclass(frozen=True)

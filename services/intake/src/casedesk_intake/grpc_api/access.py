@@ -1,8 +1,9 @@
 """Who may call which RPC of intake: the table checked by the runtime (default deny).
 
-Every IntakeService RPC is a frontend's: the edge (edge.py) admits it by the frontend's bearer
-token before the request is read, whatever the TLS setting. What the certificate adds depends on
-CASEDESK_TLS_CLIENT_AUTH:
+Every IntakeService RPC is a frontend's, each named below (`FRONTEND_RPCS`: an RPC added to
+the contract stays closed until it is listed here): the edge (edge.py) admits it by the
+frontend's bearer token before the request is read, whatever the TLS setting. What the
+certificate adds depends on CASEDESK_TLS_CLIENT_AUTH:
 
 - `require` (mutual TLS): the frontend also presents the `frontend` certificate; a call needs
   both, the token (UNAUTHENTICATED without it) and the certificate (PERMISSION_DENIED for any
@@ -19,6 +20,9 @@ AttachmentVaultService is no frontend's: only the specialists' desk (`desk` cert
 attachments, for the person whose token it forwards, under either setting (with `optional` no
 caller presents a certificate, so nobody reaches it: a desk needs `require`). The frontend token
 does not apply to it (edge.py gives it its own slots instead).
+
+Which frontend may do what for which citizen is the use cases' business (domain/acting.py): a
+frontend acts only on its own channels, for the citizen its forwarded proof names.
 """
 
 from __future__ import annotations
@@ -33,12 +37,25 @@ from casedesk_runtime.grpc_authz import PUBLIC, REFLECTION, AccessTable
 FRONTEND, OPERATOR, DESK = "frontend", "operator", "desk"
 INTAKE_SERVICE = intake_pb2.DESCRIPTOR.services_by_name["IntakeService"].full_name
 VAULT_SERVICE = vault_pb2.DESCRIPTOR.services_by_name["AttachmentVaultService"].full_name
+FRONTEND_RPCS = (
+    "SubmitCase",
+    "AddComment",
+    "RepeatCase",
+    "RequestEscalation",
+    "GetCase",
+    "ListMyCases",
+    "IngestEmail",
+    "RequestAccessCode",
+    "ConfirmAnswer",
+    "RateAnswer",
+    "WatchMyCase",
+)
 
 
 def intake_access(client_auth: Literal["require", "optional"]) -> AccessTable:
-    frontend_rpcs = {FRONTEND} if client_auth == "require" else {PUBLIC}
+    frontends = {FRONTEND} if client_auth == "require" else {PUBLIC}
     return {
-        f"/{INTAKE_SERVICE}/*": frontend_rpcs,
+        **{f"/{INTAKE_SERVICE}/{rpc}": set(frontends) for rpc in FRONTEND_RPCS},
         f"/{VAULT_SERVICE}/OpenAttachment": {DESK},
         REFLECTION: {FRONTEND, OPERATOR},
     }

@@ -10,6 +10,11 @@ CASEDESK_FRONTEND_MAX_CONCURRENT_CALLS slots until it ends; with all of them tak
 RESOURCE_EXHAUSTED at once, unread too. Each frontend's calls in progress are bounded, and so is
 the memory their messages take: slots x CASEDESK_GRPC_MAX_RECEIVE_BYTES per frontend.
 
+A long-lived stream (`FrontendStream`: WatchMyCase, open while a chat is) would hold a call slot
+for its whole life, so a frontend's open chats would lock out its every other call: streams take
+slots of their own instead, up to their own limit per frontend (refused RESOURCE_EXHAUSTED naming
+its setting), and the use case ends each after a while (domain/watching.py).
+
 A service of certificate callers on the same server (`CertificateService`: the desk's
 AttachmentVaultService) is not a frontend's, so no frontend token applies to it; its calls get
 slots of their own, taken here before the request is read like a frontend's, so that they
@@ -65,6 +70,17 @@ class CertificateService:
     setting: str
 
 
+@dataclass(frozen=True)
+class FrontendStream:
+    """A server-streaming RPC of the frontends' service (its name, e.g. "WatchMyCase"): each
+    frontend may have `max_per_frontend` open, apart from its calls' slots; one more is refused
+    RESOURCE_EXHAUSTED naming `setting`."""
+
+    rpc: str
+    max_per_frontend: int
+    setting: str
+
+
 def admitted_call() -> AdmittedCall | None:
     """The frontend (and unchecked proof) the edge admitted the current call with; None
     outside one."""
@@ -82,11 +98,15 @@ class FrontendEdge(grpc.aio.ServerInterceptor):
         per_frontend: int,
         tokenless: int,
         certificate_services: Sequence[CertificateService] = (),
+        streams: Sequence[FrontendStream] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._frontends = frontends
         self._prefix = f"/{service}/"
         self.per_frontend = ConcurrentCalls(per_frontend)
+        self.streams = {
+            f"/{service}/{s.rpc}": (s, ConcurrentCalls(s.max_per_frontend)) for s in streams
+        }
         self.tokenless = ConcurrentCalls(tokenless)
         self.certificate_services = {
             f"/{s.name}/": (s, ConcurrentCalls(s.max_concurrent_calls))
@@ -130,6 +150,9 @@ class FrontendEdge(grpc.aio.ServerInterceptor):
         except Unauthenticated as refused:
             return self._refuse(handler, method, grpc.StatusCode.UNAUTHENTICATED, str(refused))
         name = call.frontend.name
+        stream = self.streams.get(method)
+        if stream is not None:
+            return self._stream(handler, method, call, *stream)
         slot = self.per_frontend.enter(name)
         if slot is None:
             return self._refuse(
@@ -139,6 +162,29 @@ class FrontendEdge(grpc.aio.ServerInterceptor):
                 f"frontend {name} already has {self.per_frontend.limit} calls in progress, "
                 "the limit (CASEDESK_FRONTEND_MAX_CONCURRENT_CALLS); retry when one has ended",
                 frontend=name,
+            )
+        _admitted.set(call)
+        return held_until_done(handler, slot)
+
+    def _stream(
+        self,
+        handler: grpc.RpcMethodHandler,
+        method: str,
+        call: AdmittedCall,
+        stream: FrontendStream,
+        streams: ConcurrentCalls,
+    ) -> grpc.RpcMethodHandler:
+        name = call.frontend.name
+        slot = streams.enter(name)
+        if slot is None:
+            return self._refuse(
+                handler,
+                method,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"frontend {name} already has {streams.limit} {stream.rpc} streams open, the "
+                f"limit ({stream.setting}); close one, or retry later",
+                frontend=name,
+                reason="frontend_streams_limit",
             )
         _admitted.set(call)
         return held_until_done(handler, slot)
@@ -168,9 +214,10 @@ class FrontendEdge(grpc.aio.ServerInterceptor):
         code: grpc.StatusCode,
         details: str,
         frontend: str | None = None,
+        reason: str = "",
     ) -> grpc.RpcMethodHandler:
         rpc = method.rpartition("/")[2]
-        reason = self._reason(method, code, frontend)
+        reason = reason or self._reason(method, code, frontend)
         self._refusals.add(1, {"rpc": rpc, "code": code.name, "reason": reason})
         self._log.refused(rpc, code.name, details, frontend)
         return refusal(handler, code, details)

@@ -1,10 +1,16 @@
 """IntakeService over gRPC: take the call the edge admitted, have its proof of the citizen
-checked (Identification), decode, make one use-case call, encode, and map refusals to statuses."""
+checked (Identification), decode, make one use-case call, encode, and map refusals to statuses.
+
+What the case service refuses as a precondition of the citizen's command is passed on with its
+details, and said in the citizen's terms first (`PRECONDITIONS`): a repeat of a case neither
+answered nor overdue, a confirmation of a case not at «Ответ готов», a second rating.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -25,8 +31,16 @@ from casedesk_intake.wire.submissions import checked_submission
 from casedesk_runtime.grpc_server import ServiceBinding
 from casedesk_runtime.logs import get_logger
 from casedesk_runtime.telemetry import meter
+from casedesk_vocabulary.wording import status_label
 
 SERVICE_NAME = INTAKE_SERVICE
+PRECONDITIONS = {
+    "RepeatCase": "the case cannot be repeated now: a repeat needs an answered case "
+    "(ANSWER_READY or CLOSED) or an overdue one",
+    "ConfirmAnswer": f"only an answer at ANSWER_READY («{status_label('ANSWER_READY')}») can be "
+    "confirmed",
+    "RateAnswer": "an answer can be rated once, when its case is at ANSWER_READY or CLOSED",
+}
 
 R = TypeVar("R")
 M = TypeVar("M", bound=Message)
@@ -55,6 +69,17 @@ class IntakeServicer(intake_grpc.IntakeServiceServicer):
             "intake.refusals", description="Calls refused, by RPC and status code"
         )
 
+    async def _caller(self, rpc: str) -> Caller:
+        admitted = admitted_call()
+        if admitted is None:  # fail closed: never serve a call nobody authenticated
+            raise EdgeMissing("IntakeService is served without the FrontendEdge interceptor")
+        caller = await self._identification.caller(admitted.frontend, admitted.proof)
+        if caller.operator:
+            # Until the case service's events can record who identified the citizen.
+            who = {"operator": caller.operator, "frontend": caller.frontend.name}
+            log.info("an operator acts for a citizen", extra={"rpc": rpc, **who})
+        return caller
+
     async def _serve(
         self,
         rpc: str,
@@ -63,26 +88,24 @@ class IntakeServicer(intake_grpc.IntakeServiceServicer):
         encode: Callable[[R], M],
     ) -> M:
         try:
-            admitted = admitted_call()
-            if admitted is None:  # fail closed: never serve a call nobody authenticated
-                raise EdgeMissing("IntakeService is served without the FrontendEdge interceptor")
-            caller = await self._identification.caller(admitted.frontend, admitted.proof)
-            if caller.operator:
-                # Until the case service's events can record who identified the citizen.
-                who = {"operator": caller.operator, "frontend": caller.frontend.name}
-                log.info("an operator acts for a citizen", extra={"rpc": rpc, **who})
-            return encode(await call(caller))
-        except IntakeError as refusal:
-            code = status_code_of(refusal)
-            self._refusals.add(1, {"rpc": rpc, "code": code.name})
-            log.info("call refused", extra={"rpc": rpc, "code": code.name, "reason": str(refusal)})
-            await abort_with(context, refusal)
+            return encode(await call(await self._caller(rpc)))
         except Exception as failure:
-            if isinstance(failure, grpc.aio.AbortError):
-                raise
-            self._refusals.add(1, {"rpc": rpc, "code": "INTERNAL"})
-            log.exception("call failed", extra={"rpc": rpc})
-            await abort_with(context, failure)
+            await self._failed(rpc, context, failure)
+
+    async def _failed(
+        self, rpc: str, context: grpc.aio.ServicerContext, failure: Exception
+    ) -> NoReturn:
+        """End the call with the status of `failure` (a refusal, or INTERNAL)."""
+        if isinstance(failure, grpc.aio.AbortError):
+            raise failure
+        if isinstance(failure, IntakeError):
+            code = status_code_of(failure)
+            self._refusals.add(1, {"rpc": rpc, "code": code.name})
+            log.info("call refused", extra={"rpc": rpc, "code": code.name, "reason": str(failure)})
+            await abort_with(context, failure, PRECONDITIONS.get(rpc, ""))
+        self._refusals.add(1, {"rpc": rpc, "code": "INTERNAL"})
+        log.error("call failed", exc_info=failure, extra={"rpc": rpc})
+        await abort_with(context, failure)
 
     async def SubmitCase(
         self, request: intake_pb2.SubmitCaseRequest, context: grpc.aio.ServicerContext
@@ -150,6 +173,37 @@ class IntakeServicer(intake_grpc.IntakeServiceServicer):
             return self._intake.request_access_code(caller, checked)
 
         return await self._serve("RequestAccessCode", context, call, replies.code_requested_message)
+
+    async def ConfirmAnswer(
+        self, request: intake_pb2.ConfirmAnswerRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.CitizenCase:
+        def call(caller: Caller) -> Awaitable[Any]:
+            checked = self._follow_ups.confirm_answer(caller, request)
+            return self._intake.confirm_answer(caller, checked)
+
+        return await self._serve("ConfirmAnswer", context, call, replies.citizen_case_message)
+
+    async def RateAnswer(
+        self, request: intake_pb2.RateAnswerRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.CitizenCase:
+        def call(caller: Caller) -> Awaitable[Any]:
+            return self._intake.rate_answer(caller, self._follow_ups.rate_answer(caller, request))
+
+        return await self._serve("RateAnswer", context, call, replies.citizen_case_message)
+
+    async def WatchMyCase(
+        self, request: intake_pb2.WatchMyCaseRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[intake_pb2.CitizenCaseChange]:
+        rpc = "WatchMyCase"
+        try:
+            caller = await self._caller(rpc)
+            checked = self._follow_ups.watch_my_case(request)
+            changes = await self._intake.watch_my_case(caller, checked)
+            async with contextlib.aclosing(changes):
+                async for change in changes:
+                    yield replies.citizen_case_change_message(change)
+        except Exception as failure:
+            await self._failed(rpc, context, failure)
 
 
 def binding(servicer: IntakeServicer) -> ServiceBinding:

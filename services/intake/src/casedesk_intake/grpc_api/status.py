@@ -67,28 +67,45 @@ def rate_limited_status(refusal: RateLimited) -> grpc.Status:
     )
 
 
-async def abort_with(context: grpc.aio.ServicerContext, refusal: Exception) -> NoReturn:
+async def abort_with(
+    context: grpc.aio.ServicerContext, refusal: Exception, precondition: str = ""
+) -> NoReturn:
+    """`precondition`: what a FAILED_PRECONDITION of the case service means for this call, said
+    before the case service's own words."""
     if isinstance(refusal, InvalidRequest):
         await context.abort_with_status(bad_request_status(refusal.violations))
     elif isinstance(refusal, RateLimited):
         await context.abort_with_status(rate_limited_status(refusal))
     elif isinstance(refusal, CaseServiceError):
-        await _abort_for_case_service(context, refusal)
+        await _abort_for_case_service(context, refusal, precondition)
     elif isinstance(refusal, IntakeError):
         await context.abort(status_code_of(refusal), str(refusal))
     await context.abort(grpc.StatusCode.INTERNAL, "internal error")
     raise AssertionError("unreachable: abort raises")
 
 
+def _restated(details: object, message: str) -> tuple[str, bytes]:
+    """The case service's google.rpc.Status with intake's message (a client's
+    `rpc_status.from_call` requires the two messages to agree), its details unchanged."""
+    status = status_pb2.Status()
+    status.ParseFromString(details if isinstance(details, bytes) else str(details).encode())
+    status.message = message
+    return STATUS_DETAILS_KEY, status.SerializeToString()
+
+
 async def _abort_for_case_service(
-    context: grpc.aio.ServicerContext, refusal: CaseServiceError
+    context: grpc.aio.ServicerContext, refusal: CaseServiceError, precondition: str
 ) -> NoReturn:
     code = status_code_of(refusal)
     if code in _PASSED_ON:
         details = tuple(
             (key, value) for key, value in (refusal.trailing or ()) if key == STATUS_DETAILS_KEY
         )
-        await context.abort(code, str(refusal), details)
+        message = str(refusal)
+        if precondition and code == grpc.StatusCode.FAILED_PRECONDITION:
+            message = f"{precondition} (the case service: {message})"
+            details = tuple(_restated(value, message) for _, value in details)
+        await context.abort(code, message, details)
     if code == grpc.StatusCode.UNAVAILABLE:
         await context.abort(
             code, "the case service is unavailable; retry with the same idempotency key"

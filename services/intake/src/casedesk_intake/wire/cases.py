@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
+from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk_intake.domain.cases import (
     Actor,
+    AnswerConfirmation,
+    AnswerRating,
     Case,
     CaseComment,
+    CaseEventSeen,
     CasePage,
     CaseSummary,
     Command,
@@ -16,6 +20,7 @@ from casedesk_intake.domain.cases import (
     NewComment,
     Repetition,
 )
+from casedesk_intake.domain.watching import citizen_sees
 from casedesk_intake.wire.enums import from_proto, to_proto
 from casedesk_intake.wire.values import (
     attachment_messages,
@@ -27,6 +32,8 @@ from casedesk_intake.wire.values import (
     stored_attachments,
 )
 from casedesk_vocabulary.enums import ActorKind, Category, Channel, Status
+
+_UNANSWERED_CLOSINGS = frozenset({events_pb2.SPAM, events_pb2.DUPLICATE})
 
 
 def command_context(command: Command) -> case_pb2.CommandContext:
@@ -73,11 +80,38 @@ def add_comment_request(comment: NewComment) -> case_pb2.AddCommentRequest:
 
 
 def repeat_case_request(repetition: Repetition) -> case_pb2.RepeatCaseRequest:
-    return case_pb2.RepeatCaseRequest(
+    request = case_pb2.RepeatCaseRequest(
         context=command_context(repetition.command),
         case_id=repetition.case_id,
         reason=repetition.reason,
+        channel=to_proto(repetition.channel),  # type: ignore[arg-type]
+        attachments=attachment_messages(repetition.attachments),
     )
+    if repetition.provenance is not None:
+        request.provenance.CopyFrom(provenance_message(repetition.provenance))
+    return request
+
+
+def confirm_answer_request(confirmation: AnswerConfirmation) -> case_pb2.ConfirmAnswerRequest:
+    return case_pb2.ConfirmAnswerRequest(
+        context=command_context(confirmation.command), case_id=confirmation.case_id
+    )
+
+
+def rate_answer_request(rating: AnswerRating) -> case_pb2.RateAnswerRequest:
+    return case_pb2.RateAnswerRequest(
+        context=command_context(rating.command),
+        case_id=rating.case_id,
+        score=rating.score,
+        comment=rating.comment,
+        channel=to_proto(rating.channel),  # type: ignore[arg-type]
+    )
+
+
+def event_seen(event: events_pb2.CaseEvent) -> CaseEventSeen:
+    kind = event.WhichOneof("payload") or ""
+    public = kind == "commented" and event.commented.public
+    return CaseEventSeen(event.meta.case_version, citizen_sees(kind, public))
 
 
 def request_escalation_request(plea: EscalationPlea) -> case_pb2.RequestEscalationRequest:
@@ -110,6 +144,10 @@ def case(view: case_pb2.CaseView) -> Case:
         updated_at=optional_instant(view, "updated_at"),
         attachments=stored_attachments(view.attachments),
         category=from_proto(Category, view.category),
+        version=view.version,
+        rating=view.rating.score if view.HasField("rating") else 0,
+        overdue=view.overdue,
+        closed_unanswered=view.close_reason in _UNANSWERED_CLOSINGS,
     )
 
 
@@ -124,6 +162,7 @@ def case_page(page: case_pb2.CaseList) -> CasePage:
                 subject=summary.subject,
                 registered_at=optional_instant(summary, "registered_at"),
                 updated_at=optional_instant(summary, "updated_at"),
+                overdue=summary.sla_state == case_pb2.SLA_BREACHED,
             )
             for summary in page.cases
         ),

@@ -13,6 +13,7 @@ from casedesk_intake.domain.mail_rules import IgnoredReason, MailIgnored
 from casedesk_intake.domain.replies import (
     Acknowledgement,
     CitizenCase,
+    CitizenCaseChange,
     CitizenCaseList,
     CitizenComment,
     DueDates,
@@ -84,6 +85,15 @@ def citizen_case_message(reply: CitizenCase) -> intake_pb2.CitizenCase:
         ],
         registered_at=stamp(reply.registered_at),
         updated_at=stamp(reply.updated_at),
+        rating=reply.rating,
+        can_repeat=reply.can_repeat,
+        can_rate=reply.can_rate,
+    )
+
+
+def citizen_case_change_message(change: CitizenCaseChange) -> intake_pb2.CitizenCaseChange:
+    return intake_pb2.CitizenCaseChange(
+        case=citizen_case_message(change.case), version=change.version
     )
 
 
@@ -100,6 +110,9 @@ def citizen_case(message: intake_pb2.CitizenCase) -> CitizenCase:
         ),
         registered_at=optional_instant(message, "registered_at"),
         updated_at=optional_instant(message, "updated_at"),
+        rating=message.rating,
+        can_repeat=message.can_repeat,
+        can_rate=message.can_rate,
     )
 
 

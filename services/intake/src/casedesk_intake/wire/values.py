@@ -13,6 +13,7 @@ from casedesk_intake.domain.attachment_rules import Upload
 from casedesk_intake.domain.cases import StoredAttachment
 from casedesk_intake.domain.citizens import Citizen
 from casedesk_intake.domain.submissions import (
+    CallerCheck,
     CaseContent,
     ChatOrigin,
     EmailOrigin,
@@ -96,10 +97,13 @@ def origin(message: types_pb2.Provenance) -> Origin | None:
         return EmailOrigin(message.email.message_id, message.email.from_address)
     if given == "phone":
         call = message.phone
-        return PhoneOrigin(call.call_id, call.caller_number, call.from_abroad)
+        checks = tuple(caller_check(number) for number in call.caller_checks)
+        return PhoneOrigin(call.call_id, call.caller_number, call.from_abroad, checks)
     if given == "social":
         post = message.social
-        return SocialOrigin(post.network, post.post_reference, post.author_handle)
+        return SocialOrigin(
+            post.network, post.post_reference, post.author_handle, post.private_message
+        )
     if given == "mfc":
         return MfcOrigin(message.mfc.office_code, message.mfc.operator_id)
     return None
@@ -124,6 +128,11 @@ def provenance_message(value: Origin | None) -> types_pb2.Provenance:
                 call_id=value.call_id,
                 caller_number=value.caller_number,
                 from_abroad=value.from_abroad,
+                caller_checks=[
+                    types_pb2.CallerCheck.Value(check.value)
+                    for check in value.caller_checks
+                    if check is not None
+                ],
             )
         )
     if isinstance(value, SocialOrigin):
@@ -132,6 +141,7 @@ def provenance_message(value: Origin | None) -> types_pb2.Provenance:
                 network=value.network,
                 post_reference=value.post_reference,
                 author_handle=value.author_handle,
+                private_message=value.private_message,
             )
         )
     if isinstance(value, MfcOrigin):
@@ -139,6 +149,16 @@ def provenance_message(value: Origin | None) -> types_pb2.Provenance:
             mfc=types_pb2.MfcOrigin(office_code=value.office_code, operator_id=value.operator_id)
         )
     return types_pb2.Provenance()
+
+
+def caller_check(number: int) -> CallerCheck | None:
+    """The check of this enum number; None for its zero and for numbers the contract lacks."""
+    if number == types_pb2.CALLER_CHECK_UNSPECIFIED:
+        return None
+    try:
+        return CallerCheck(types_pb2.CallerCheck.Name(number))
+    except ValueError:
+        return None
 
 
 def uploads(messages: Iterable[intake_pb2.AttachmentUpload]) -> tuple[Upload, ...]:
