@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from casedesk.case.v1 import events_pb2
+from casedesk.escalation.v1 import events_pb2 as escalation_pb2
 from casedesk_notify.adapters.deadline_policy import NoDeadlines
 from casedesk_notify.application.ports import PoisonRecord
 from casedesk_notify.domain import (
@@ -137,6 +138,30 @@ def test_only_a_new_refusal_of_a_citizens_request_is_told(
     reason: str, accepted: bool, explanation: str
 ) -> None:
     decision = events.refused_request(CaseStream(), explanation, reason, accepted)
+    assert EscalationDecisionDecoder().decode(decision.SerializeToString()).fact is None
+
+
+@pytest.mark.parametrize(
+    ("named", "ground"),
+    [
+        ("NOT_OVERDUE", RejectionGround.NOT_OVERDUE),
+        ("RECENTLY_ESCALATED", RejectionGround.RECENTLY_ESCALATED),
+        ("NO_RULE", RejectionGround.OTHER),
+    ],
+)
+def test_the_rule_the_decision_names_decides_not_its_words(
+    named: str, ground: RejectionGround
+) -> None:
+    # The words say one thing (a later release may reword them); the named rule wins.
+    decision = events.refused_request(CaseStream(), EXPLANATIONS[RejectionGround.CASE_CLOSED])
+    decision.rejection_ground = escalation_pb2.RejectionGround.Value(named)  # type: ignore[assignment]
+    decoded = EscalationDecisionDecoder().decode(decision.SerializeToString())
+    assert decoded.fact == EscalationRejected(EscalationReason.UNSATISFYING_ANSWER, ground)
+
+
+def test_a_request_decided_before_is_not_explained_again() -> None:
+    decision = events.refused_request(CaseStream(), "decided before, in any words")
+    decision.rejection_ground = escalation_pb2.ALREADY_DECIDED
     assert EscalationDecisionDecoder().decode(decision.SerializeToString()).fact is None
 
 

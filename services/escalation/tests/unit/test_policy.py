@@ -16,6 +16,7 @@ from casedesk_escalation.domain.case_state import (
     DeadlineBreached,
     StatusChanged,
 )
+from casedesk_escalation.domain.decisions import RejectionGround
 from casedesk_escalation.domain.policy import EscalationPolicy
 from casedesk_escalation.domain.triggers import Trigger
 from casedesk_vocabulary.enums import (
@@ -91,10 +92,21 @@ def test_first_response_breach_escalates_l1_to_senior_specialist() -> None:
     assert decision.policy_version == "escalation-policy-v1"
 
 
+def test_an_accepted_decision_has_no_ground_and_a_decided_trigger_is_already_decided() -> None:
+    state = case()
+    trigger = breach(DeadlineTarget.FIRST_RESPONSE)
+    accepted = decide(state, trigger)
+    assert accepted.accepted and accepted.ground is None
+    state.record(accepted)
+    again = decide(state, trigger)
+    assert not again.accepted and again.ground is RejectionGround.ALREADY_DECIDED
+
+
 def test_first_response_breach_of_a_case_already_at_l2_is_rejected() -> None:
     decision = decide(case(tier=Tier.L2), breach(DeadlineTarget.FIRST_RESPONSE, tier=Tier.L2))
     assert not decision.accepted
     assert "already at L2" in decision.explanation
+    assert decision.ground is RejectionGround.ALREADY_THERE
 
 
 @pytest.mark.parametrize(("at_breach", "expected"), [(Tier.L1, Tier.L2), (Tier.L2, Tier.L3)])
@@ -109,6 +121,7 @@ def test_resolution_breach_at_l3_never_goes_above_l3() -> None:
     assert not decision.accepted
     assert decision.to_tier is None
     assert "never goes above L3" in decision.explanation
+    assert decision.ground is RejectionGround.HIGHEST_TIER
 
 
 def test_resolution_breach_counts_from_the_tier_earlier_decisions_moved_the_case_to() -> None:

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from casedesk_escalation.domain.triggers import Trigger
 from casedesk_vocabulary.enums import Priority, Tier
+
+
+class RejectionGround(Enum):
+    """Which rule of the policy turned a trigger down: journaled beside the explanation's words,
+    so a reader (notify, telling the citizen why) needs no parsing of them."""
+
+    ALREADY_DECIDED = "ALREADY_DECIDED"
+    CASE_CLOSED = "CASE_CLOSED"
+    NO_RULE = "NO_RULE"
+    NOT_OVERDUE = "NOT_OVERDUE"
+    WRONG_STATUS = "WRONG_STATUS"
+    HIGHEST_TIER = "HIGHEST_TIER"
+    ALREADY_THERE = "ALREADY_THERE"
+    RECENTLY_ESCALATED = "RECENTLY_ESCALATED"
 
 
 @dataclass(frozen=True)
@@ -23,6 +38,8 @@ class Decision:
     callback_required: bool = False
     # The case service already recorded this escalation (found in case.events.v1): no new command.
     already_applied: bool = False
+    # Set on every rejection: the rule that objected.
+    ground: RejectionGround | None = None
 
     @property
     def needs_command(self) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from casedesk_escalation.domain.case_state import CaseState
-from casedesk_escalation.domain.decisions import Decision
+from casedesk_escalation.domain.decisions import Decision, RejectionGround
 from casedesk_escalation.domain.triggers import Trigger
 from casedesk_vocabulary.enums import Channel, EscalationReason, Priority, Status, Tier
 
@@ -49,23 +49,23 @@ class EscalationPolicy:
                 f"duplicate: {_cause(trigger)} was already decided; a case is escalated at most "
                 "once per breach and per request"
             )
-            return self._reject(case, trigger, None, why)
+            return self._reject(case, trigger, None, why, RejectionGround.ALREADY_DECIDED)
         if trigger.cause_ref in case.escalations:
             return self._already_applied(case, trigger)
         target = self._target(case, trigger)
-        guards: tuple[Guard, ...] = (
-            self._closed,
-            self._rule_missing,
-            self._breach_missing,
-            self._status_not_allowed,
-            self._top_reached,
-            self._already_there,
-            self._cooling_down,
+        guards: tuple[tuple[Guard, RejectionGround], ...] = (
+            (self._closed, RejectionGround.CASE_CLOSED),
+            (self._rule_missing, RejectionGround.NO_RULE),
+            (self._breach_missing, RejectionGround.NOT_OVERDUE),
+            (self._status_not_allowed, RejectionGround.WRONG_STATUS),
+            (self._top_reached, RejectionGround.HIGHEST_TIER),
+            (self._already_there, RejectionGround.ALREADY_THERE),
+            (self._cooling_down, RejectionGround.RECENTLY_ESCALATED),
         )
-        for guard in guards:
+        for guard, ground in guards:
             objection = guard(case, trigger, target)
             if objection:
-                return self._reject(case, trigger, target, objection)
+                return self._reject(case, trigger, target, objection, ground)
         assert target is not None  # _top_reached objects otherwise
         rule = self.rules[trigger.reason]
         return Decision(
@@ -155,8 +155,15 @@ class EscalationPolicy:
             f"allows the next escalation from {(last + self.cooldown).isoformat()}"
         )
 
-    def _reject(self, case: CaseState, trigger: Trigger, target: Tier | None, why: str) -> Decision:
-        return Decision(trigger, False, why, self.version, case.tier, target)
+    def _reject(
+        self,
+        case: CaseState,
+        trigger: Trigger,
+        target: Tier | None,
+        why: str,
+        ground: RejectionGround,
+    ) -> Decision:
+        return Decision(trigger, False, why, self.version, case.tier, target, ground=ground)
 
     @staticmethod
     def _rule_text(rule: EscalationRule) -> str:

@@ -41,6 +41,9 @@ def decision_record(decision: Decision, case_version: int) -> escalation_pb2.Esc
         from_tier=types_pb2.Tier.Value(decision.from_tier.name),
         to_tier=types_pb2.Tier.Value(decision.to_tier.name) if decision.to_tier else 0,
         policy_version=decision.policy_version,
+        rejection_ground=(
+            escalation_pb2.RejectionGround.Value(decision.ground.value) if decision.ground else 0
+        ),
     )
 
 

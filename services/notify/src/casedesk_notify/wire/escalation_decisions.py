@@ -5,10 +5,11 @@ alike. Notify explains only the refusals of a citizen's own request; an accepted
 the case's `Escalated`, a breach the citizen never asked about. A refusal that merely repeats an
 earlier decision (the same request decided twice after a restart) was explained the first time.
 
-The decision says why in its `explanation`, the escalation policy's words for the journal and the
-desk (English, naming rules and event ids), never the citizen's to read. So the ground is
-recognised by the policy's guard phrases (services/escalation, domain/policy.py) and worded by
-notify's templates; a phrase this release does not know reads as a general refusal.
+The decision names the rule that refused it (`rejection_ground`), worded for the citizen by
+notify's templates. Its `explanation` is the policy's words for the journal and the desk (English,
+naming rules and event ids), never the citizen's to read; decisions journaled before grounds
+existed are recognised by the policy's guard phrases in it (services/escalation,
+domain/policy.py), and a phrase this release does not know reads as a general refusal.
 """
 
 from __future__ import annotations
@@ -42,7 +43,21 @@ _GROUNDS = (
 )
 
 
+# The rule the escalation service names; the ones a citizen's request cannot meet, or that this
+# release does not word, read as a general refusal.
+_GROUNDS_BY_RULE = {
+    events_pb2.CASE_CLOSED: RejectionGround.CASE_CLOSED,
+    events_pb2.NOT_OVERDUE: RejectionGround.NOT_OVERDUE,
+    events_pb2.WRONG_STATUS: RejectionGround.WRONG_STATUS,
+    events_pb2.HIGHEST_TIER: RejectionGround.HIGHEST_TIER,
+    events_pb2.ALREADY_THERE: RejectionGround.ALREADY_THERE,
+    events_pb2.RECENTLY_ESCALATED: RejectionGround.RECENTLY_ESCALATED,
+    events_pb2.NO_RULE: RejectionGround.OTHER,
+}
+
+
 def rejection_ground(explanation: str) -> RejectionGround:
+    """The ground of a decision journaled without one, from the policy's words."""
     for phrase, ground in _GROUNDS:
         if phrase in explanation:
             return ground
@@ -74,9 +89,12 @@ def _refusal(decision: events_pb2.EscalationDecision) -> EscalationRejected | No
     reason = _reason(decision.reason)
     if decision.accepted or reason not in CITIZEN_REQUESTS:
         return None
-    if decision.explanation.startswith(_REPEATED_DECISION):
+    if decision.rejection_ground == events_pb2.ALREADY_DECIDED:
         return None
-    return EscalationRejected(reason, rejection_ground(decision.explanation))
+    if decision.explanation.startswith(_REPEATED_DECISION):  # journaled before grounds existed
+        return None
+    ground = _GROUNDS_BY_RULE.get(decision.rejection_ground)
+    return EscalationRejected(reason, ground or rejection_ground(decision.explanation))
 
 
 def _reason(value: int) -> EscalationReason:
