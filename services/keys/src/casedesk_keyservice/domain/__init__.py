@@ -1,0 +1,41 @@
+"""The key service's own rules: who may erase a citizen, what an erasure order and an erasure
+record are. The keys themselves (subjects, tombstones, generations) are casedesk_keys' values.
+
+Standard library and casedesk_keys' core only: no gRPC, database or environment.
+"""
+
+from casedesk_keyservice.domain.erasure import (
+    ErasureOrder,
+    ErasureOutcome,
+    ErasureRecord,
+    check_reason,
+)
+from casedesk_keyservice.domain.errors import (
+    InvalidOrder,
+    NotPermitted,
+    PositionAhead,
+    WatchClosed,
+)
+from casedesk_keyservice.domain.people import (
+    PRIVACY_OFFICER,
+    SYSTEM_ERASERS,
+    Eraser,
+    Person,
+    check_may_erase,
+)
+
+__all__ = [
+    "PRIVACY_OFFICER",
+    "SYSTEM_ERASERS",
+    "Eraser",
+    "ErasureOrder",
+    "ErasureOutcome",
+    "ErasureRecord",
+    "InvalidOrder",
+    "NotPermitted",
+    "Person",
+    "PositionAhead",
+    "WatchClosed",
+    "check_may_erase",
+    "check_reason",
+]

@@ -1,0 +1,1 @@
+"""The KeyService servicer, its access table and its refusals as gRPC statuses."""
