@@ -73,6 +73,7 @@ def test_an_l1_specialists_token_verifies_for_the_case_service(keycloak: Keycloa
         ("l3.sidorova", {"specialist"}, "L3"),
         ("super.orlova", {"supervisor", "specialist"}, "L3"),
         ("audit.kuznetsov", {"auditor"}, None),
+        ("privacy.morozova", {"privacy_officer"}, None),
     ],
 )
 def test_the_development_users_carry_their_roles_and_tier(
@@ -80,7 +81,8 @@ def test_the_development_users_carry_their_roles_and_tier(
 ) -> None:
     claims = verified(keycloak, "casedesk", keycloak.token("casedesk", username), CASE_AUDIENCE)
 
-    granted = set(claims["realm_access"]["roles"]) & {"specialist", "supervisor", "auditor"}
+    ours = {"specialist", "supervisor", "auditor", "privacy_officer"}
+    granted = set(claims["realm_access"]["roles"]) & ours
     assert granted == roles
     assert claims.get("tier") == tier
 
