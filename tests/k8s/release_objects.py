@@ -48,6 +48,8 @@ PRODUCTION_PREREQUISITES = [
     secret("casedesk-postgres", username="casedesk", password=PLACEHOLDER),
     secret("casedesk-smtp", username="casedesk", password=PLACEHOLDER),
     secret("casedesk-sms", token=PLACEHOLDER),
+    secret("casedesk-telegram", token=PLACEHOLDER),
+    secret("casedesk-vk", token=PLACEHOLDER),
     secret(
         "casedesk-intake",
         **{"master-key": MASTER_KEY, "database-url": "postgresql://intake:x@pg:5432/casedesk"},

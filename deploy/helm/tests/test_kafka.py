@@ -24,6 +24,9 @@ from helmchart import (
 )
 from test_settings_alignment import load_rendered
 
+from casedesk_runtime import kafka_access
+from casedesk_vocabulary import topics
+
 SASL_VARIABLES = ("CASEDESK_KAFKA_SASL_USERNAME", "CASEDESK_KAFKA_SASL_PASSWORD")
 # The settings field each consumer reads its group from (its settings.py).
 GROUP_FIELDS = {
@@ -187,6 +190,30 @@ def test_each_consumer_is_granted_the_group_it_uses(
 ) -> None:
     settings = load_rendered(production, service, monkeypatch)
     assert groups_granted(production)[service] == getattr(settings, GROUP_FIELDS[service])
+
+
+@pytest.mark.parametrize("service", KAFKA_CLIENTS)
+def test_every_topic_a_service_names_is_granted_to_it(
+    production: Release, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The chart sets no topic variable: each service uses its settings' standard names, which the
+    # Job's grants (`--topic-prefix ""`, as the services' groups) must cover, read or write as
+    # the service uses the topic. notify now reads escalation.decisions.v1 as well.
+    settings = load_rendered(production, service, monkeypatch)
+    granted = kafka_access.grants("", groups_granted(production))
+    named = {
+        getattr(settings, field)
+        for field in topics.SETTINGS.values()
+        if getattr(settings, field, "")  # empty: not read
+    }
+    assert named
+    for topic in named:
+        owned = kafka_access.OWNERS[topic] == service
+        operation = kafka_access.Operation.WRITE if owned else kafka_access.Operation.READ
+        grant = kafka_access.Grant(service, kafka_access.Resource.TOPIC, topic, operation)
+        assert grant in granted, (service, topic)
+    if service == "notify":
+        assert topics.ESCALATION_DECISIONS in named
 
 
 def test_a_group_set_through_env_is_the_one_granted(

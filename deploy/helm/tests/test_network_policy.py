@@ -167,6 +167,29 @@ def test_only_notify_and_intake_reach_smtp_and_the_sms_gateway(production: Relea
             assert (smtp, sms) == ([], []), service
 
 
+def test_only_notify_reaches_the_social_networks(production: Release) -> None:
+    social = production_values()["networkPolicy"]["social"]
+    for service in SERVICES:
+        found = egress_to(production, service, social["to"])
+        assert found == ([[{"port": 443, "protocol": "TCP"}]] if service == "notify" else []), (
+            service
+        )
+
+
+def test_no_social_egress_while_every_network_is_off(render: Any) -> None:
+    internet = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    off = render("minimal-values.yaml", values={"networkPolicy": {"social": {"to": internet}}})
+    assert egress_to(off, "notify", internet) == []
+    on = render(
+        "minimal-values.yaml",
+        values={
+            "networkPolicy": {"social": {"to": internet}},
+            "social": {"vk": {"existingSecret": "casedesk-vk"}},
+        },
+    )
+    assert egress_to(on, "notify", internet) == [[{"port": 443, "protocol": "TCP"}]]
+
+
 def test_only_case_and_intake_reach_the_identity_providers(production: Release) -> None:
     idp = production_values()["networkPolicy"]["identityProvider"]
     for service in SERVICES:

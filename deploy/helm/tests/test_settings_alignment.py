@@ -38,6 +38,19 @@ TUNING = [
     ("case", "relayPaceSeconds", "relay_pace_s"),
     ("case", "indexPaceSeconds", "index_pace_s"),
     *((service, "shutdownGraceSeconds", "shutdown_grace_s") for service in SERVICES),
+    # notify's notice policy (services/notify/README.md)
+    ("notify", "replyMergeWindowSeconds", "reply_merge_window_s"),
+    ("notify", "recipientLimit", "recipient_limit"),
+    ("notify", "recipientWindowSeconds", "recipient_window_s"),
+    ("notify", "recipientHoldMax", "recipient_hold_max"),
+    ("notify", "smtpDataTimeoutSeconds", "smtp_data_timeout_s"),
+]
+# notify's social connectors' limits, under the top-level `social`: (key, settings field).
+SOCIAL_TUNING = [
+    ("timeoutSeconds", "social_timeout_s"),
+    ("maxInFlight", "social_max_in_flight"),
+    ("ratePerSecond", "social_rate_per_s"),
+    ("burst", "social_burst"),
 ]
 # pydantic's Field(ge=..., ...) constraints as JSON-schema keywords.
 SCHEMA_BOUNDS = {
@@ -179,22 +192,51 @@ def schema_of_value(service: str, key: str) -> dict[str, Any]:
     return own if isinstance(own, dict) else definitions["service"]["properties"][key]
 
 
+def assert_schema_and_default_match(schema: dict[str, Any], default: Any, field: Any) -> None:
+    """The value's schema has exactly the setting's bounds and type, its default the setting's."""
+    bounds = {
+        SCHEMA_BOUNDS[type(c)][0]: getattr(c, SCHEMA_BOUNDS[type(c)][1])
+        for c in field.metadata
+        if type(c) in SCHEMA_BOUNDS
+    }
+    keywords = {keyword for keyword, _ in SCHEMA_BOUNDS.values()}
+    assert schema["type"] == ("integer" if field.annotation is int else "number")
+    assert {k: v for k, v in schema.items() if k in keywords} == bounds
+    assert default == field.default
+
+
+def chart_defaults() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
+    return loaded
+
+
 @pytest.mark.parametrize(("service", "key", "field"), TUNING)
 def test_tuning_values_have_their_settings_bounds_and_defaults(
     service: str, key: str, field: str
 ) -> None:
-    setting = settings_class(service).model_fields[field]
-    bounds = {
-        SCHEMA_BOUNDS[type(c)][0]: getattr(c, SCHEMA_BOUNDS[type(c)][1])
-        for c in setting.metadata
-        if type(c) in SCHEMA_BOUNDS
-    }
-    schema = schema_of_value(service, key)
-    keywords = {keyword for keyword, _ in SCHEMA_BOUNDS.values()}
-    assert schema["type"] == "number"
-    assert {k: v for k, v in schema.items() if k in keywords} == bounds
-    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
-    assert defaults["services"][service][key] == setting.default
+    assert_schema_and_default_match(
+        schema_of_value(service, key),
+        chart_defaults()["services"][service][key],
+        settings_class(service).model_fields[field],
+    )
+
+
+@pytest.mark.parametrize(("key", "field"), SOCIAL_TUNING)
+def test_social_limits_have_notify_s_bounds_and_defaults(key: str, field: str) -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert_schema_and_default_match(
+        schema["properties"]["social"]["properties"][key],
+        chart_defaults()["social"][key],
+        settings_class("notify").model_fields[field],
+    )
+
+
+def test_social_apis_default_to_notify_s() -> None:
+    social = chart_defaults()["social"]
+    fields = settings_class("notify").model_fields
+    assert social["telegram"]["apiUrl"] == fields["telegram_api_url"].default
+    assert social["vk"]["apiUrl"] == fields["vk_api_url"].default
+    assert social["vk"]["apiVersion"] == fields["vk_api_version"].default
 
 
 def test_tuning_values_reach_the_service_as_it_reads_them(
@@ -205,3 +247,48 @@ def test_tuning_values_reach_the_service_as_it_reads_them(
         render("minimal-values.yaml", values={"services": {"case": tuned}}), "case", monkeypatch
     )
     assert (case.relay_pace_s, case.index_pace_s, case.shutdown_grace_s) == (0.5, 0.0, 2.5)
+
+
+def test_notice_policy_reaches_notify_as_it_reads_it(
+    render: Callable[..., Release], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A limit in the millions: a number from a values file is a float to the template, and an
+    # integer setting must still get digits, not 1e+06.
+    policy = {
+        "replyMergeWindowSeconds": 0,
+        "recipientLimit": 2_000_000,
+        "recipientWindowSeconds": 86_400,
+        "recipientHoldMax": 0,
+        "smtpDataTimeoutSeconds": 12.5,
+    }
+    released = render("minimal-values.yaml", values={"services": {"notify": policy}})
+    assert released.value("notify", "CASEDESK_RECIPIENT_LIMIT") == "2000000"
+    notify = load_rendered(released, "notify", monkeypatch)
+    assert notify.reply_merge_window_s == 0
+    assert (notify.recipient_limit, notify.recipient_window_s) == (2_000_000, 86_400)
+    assert notify.recipient_hold_max == 0
+    assert notify.smtp_data_timeout_s == 12.5
+
+
+def test_notify_runs_its_default_notice_policy_explicitly(
+    release: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rendered, not left to the image: the values file shows what runs.
+    for variable in (
+        "CASEDESK_REPLY_MERGE_WINDOW_S",
+        "CASEDESK_RECIPIENT_LIMIT",
+        "CASEDESK_RECIPIENT_WINDOW_S",
+        "CASEDESK_RECIPIENT_HOLD_MAX",
+        "CASEDESK_SMTP_DATA_TIMEOUT_S",
+    ):
+        assert variable in release.env("notify"), variable
+    rendered = load_rendered(release, "notify", monkeypatch)
+    fields = settings_class("notify").model_fields
+    for name in (
+        "reply_merge_window_s",
+        "recipient_limit",
+        "recipient_window_s",
+        "recipient_hold_max",
+        "smtp_data_timeout_s",
+    ):
+        assert getattr(rendered, name) == fields[name].default, name

@@ -200,6 +200,61 @@ SCHEMA_REJECTS = [
         id="cert-manager-duration-in-days",
     ),
     pytest.param({"healthPort": 80}, ["/healthPort", "minimum"], id="privileged-health-port"),
+    pytest.param(
+        {"social": {"telegram": {"apiUrl": "http://api.telegram.org"}}},
+        ["/social/telegram/apiUrl", "does not match pattern"],
+        id="telegram-api-in-plaintext",
+    ),
+    pytest.param(
+        {"social": {"vk": {"apiUrl": "api.vk.com"}}},
+        ["/social/vk/apiUrl", "does not match pattern"],
+        id="vk-api-without-scheme",
+    ),
+    pytest.param(
+        {"social": {"vk": {"apiUrl": "https://api.vk.com/?access_token=abc"}}},
+        ["/social/vk/apiUrl", "does not match pattern"],
+        id="vk-api-with-a-query",
+    ),
+    pytest.param(
+        {"social": {"vk": {"apiVersion": 5.2}}},
+        ["/social/vk/apiVersion", "want string"],
+        id="vk-api-version-as-a-number",
+    ),
+    pytest.param(
+        {"social": {"telegram": {"token": "123456:ABC"}}},
+        ["/social/telegram", "additional properties 'token' not allowed"],
+        id="inline-telegram-token",
+    ),
+    pytest.param(
+        {"social": {"facebook": {"existingSecret": "fb"}}},
+        ["/social", "additional properties 'facebook' not allowed"],
+        id="unknown-social-network",
+    ),
+    pytest.param(
+        {"social": {"maxInFlight": 0}},
+        ["/social/maxInFlight", "minimum"],
+        id="no-social-request-in-flight",
+    ),
+    pytest.param(
+        {"services": {"notify": {"replyMergeWindowSeconds": 3601}}},
+        ["/services/notify/replyMergeWindowSeconds", "maximum"],
+        id="reply-window-above-an-hour",
+    ),
+    pytest.param(
+        {"services": {"notify": {"recipientLimit": -1}}},
+        ["/services/notify/recipientLimit", "minimum"],
+        id="negative-recipient-limit",
+    ),
+    pytest.param(
+        {"services": {"notify": {"recipientLimit": 2.5}}},
+        ["/services/notify/recipientLimit", "want integer"],
+        id="fractional-recipient-limit",
+    ),
+    pytest.param(
+        {"services": {"notify": {"smtpDataTimeoutSeconds": 0}}},
+        ["/services/notify/smtpDataTimeoutSeconds", "exclusiveMinimum"],
+        id="no-smtp-data-timeout",
+    ),
 ]
 
 SINGLE_POD = " must run a single pod (replicas: 0 or 1, autoscaling off): "
@@ -406,6 +461,48 @@ CHART_REJECTS = [
         {"healthPort": 50053},
         "services.sla.port and healthPort are both 50053",
         id="health-port-is-a-service-port",
+    ),
+    pytest.param(
+        {"social": {"telegram": {"existingSecret": "social"}, "vk": {"existingSecret": "social"}}},
+        'social.telegram and social.vk both read key "token" of Secret social: the bot\'s token '
+        "and the VK community's are different tokens",
+        id="one-token-for-both-networks",
+    ),
+    pytest.param(
+        {
+            "social": {
+                "telegram": {
+                    "existingSecret": "casedesk-telegram",
+                    "apiUrl": "https://bot-api.egress.svc:8081",
+                }
+            }
+        },
+        "social.telegram.apiUrl https://bot-api.egress.svc:8081 is on port 8081, which "
+        "networkPolicy.social.ports does not open: add {port: 8081, protocol: TCP} there",
+        id="social-api-port-closed-by-the-policy",
+    ),
+    pytest.param(
+        {"services": {"notify": {"env": {"CASEDESK_RECIPIENT_LIMIT": "0"}}}},
+        "services.notify.env.CASEDESK_RECIPIENT_LIMIT is set by the chart from "
+        "services.notify.recipientLimit",
+        id="env-overrides-recipient-limit",
+    ),
+    pytest.param(
+        {"services": {"notify": {"env": {"CASEDESK_VK_API_VERSION": "5.131"}}}},
+        "services.notify.env.CASEDESK_VK_API_VERSION is set by the chart from social.vk.apiVersion",
+        id="env-overrides-vk-api-version",
+    ),
+    pytest.param(
+        {
+            "services": {
+                "notify": {
+                    "secretEnv": {"CASEDESK_TELEGRAM_TOKEN_FILE": {"secret": "tg", "key": "token"}}
+                }
+            }
+        },
+        "services.notify.secretEnv.CASEDESK_TELEGRAM_TOKEN_FILE is set by the chart from "
+        "social.telegram",
+        id="secret-env-bypasses-social-token-file",
     ),
 ]
 

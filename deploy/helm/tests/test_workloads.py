@@ -96,11 +96,24 @@ def test_production_images_come_from_the_registry_with_the_release_tag(productio
 
 def test_credentials_are_secret_references_only(release: Release) -> None:
     for spec in release.pod_specs():
+        volumes = {v["name"]: v for v in spec["volumes"]}
         for container in spec["containers"]:
+            secret_dirs = {
+                m["mountPath"]
+                for m in container["volumeMounts"]
+                if m.get("readOnly") and "secret" in volumes[m["name"]]
+            }
             for variable in container.get("env", []):
-                if CREDENTIAL_NAME.search(variable["name"]):
-                    assert "value" not in variable, variable["name"]
-                    assert "secretKeyRef" in variable["valueFrom"], variable["name"]
+                name = variable["name"]
+                if not CREDENTIAL_NAME.search(name):
+                    continue
+                if name.endswith("_FILE"):
+                    # A credential's file (a social network's token): the path of a key of a
+                    # Secret mounted read-only, never the credential.
+                    assert variable["value"].rpartition("/")[0] in secret_dirs, name
+                    continue
+                assert "value" not in variable, name
+                assert "secretKeyRef" in variable["valueFrom"], name
     assert release.of_kind("Secret") == []
 
 

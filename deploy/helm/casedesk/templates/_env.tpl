@@ -96,6 +96,9 @@ fixed CASEDESK_SERVICE_NAME and CASEDESK_GRPC_HOST). */}}
 {{- if and .topology.sms $values.sms.gatewayUrl }}
 {{ include "casedesk.smsEnv" .root }}
 {{- end }}
+{{- if and .topology.social (include "casedesk.socialOn" .root) }}
+{{ include "casedesk.socialEnv" .root }}
+{{- end }}
 {{- if .topology.staffTokens }}
 {{ include "casedesk.oidcEnv" (dict "prefix" "CASEDESK_OIDC_" "kind" "staff" "provider" $values.identity.staff) }}
 {{- end }}
@@ -208,6 +211,32 @@ bundle mounted at casedesk.oidcCaDir. Context: dict prefix, kind (staff or citiz
       name: {{ $sms.existingSecret }}
       key: {{ $sms.tokenKey }}
 {{- end }}
+{{- end -}}
+
+{{/* notify's social connectors, rendered only while a network is on (social.<network>.existingSecret):
+for each network on, the file its token is mounted at (casedesk.socialTokenDir; never the token
+itself) and its API, then the limits every connector applies. Context: root. */}}
+{{- define "casedesk.socialEnv" -}}
+{{- $social := .Values.social -}}
+{{- range $network := include "casedesk.socialNetworks" . | fromJsonArray }}
+{{- $config := index $social $network }}
+- name: {{ printf "CASEDESK_%s_TOKEN_FILE" (upper $network) }}
+  value: {{ printf "%s/%s" (include "casedesk.socialTokenDir" $network) $config.tokenKey | quote }}
+- name: {{ printf "CASEDESK_%s_API_URL" (upper $network) }}
+  value: {{ $config.apiUrl | quote }}
+{{- if hasKey $config "apiVersion" }}
+- name: {{ printf "CASEDESK_%s_API_VERSION" (upper $network) }}
+  value: {{ $config.apiVersion | quote }}
+{{- end }}
+{{- end }}
+- name: CASEDESK_SOCIAL_TIMEOUT_S
+  value: {{ $social.timeoutSeconds | quote }}
+- name: CASEDESK_SOCIAL_MAX_IN_FLIGHT
+  value: {{ int64 $social.maxInFlight | quote }}
+- name: CASEDESK_SOCIAL_RATE_PER_S
+  value: {{ $social.ratePerSecond | quote }}
+- name: CASEDESK_SOCIAL_BURST
+  value: {{ int64 $social.burst | quote }}
 {{- end -}}
 
 {{/* One variable from a key of an existing Secret; context: dict name, ref ({existingSecret, key}). */}}

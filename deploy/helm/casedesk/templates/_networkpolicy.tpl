@@ -8,8 +8,8 @@ which common CNIs always admit. On the metrics port (/metrics, plain HTTP): Prom
 `networkPolicy.metricsFrom` names it (any source when empty).
 Egress: DNS for all; Kafka for the services that use it (not intake); the called services;
 PostgreSQL for the services connected to it; the configured SMTP relay and SMS gateway for notify
-and intake (one-time codes); the identity providers for case and intake (key sets); the
-OpenTelemetry collector when configured.
+and intake (one-time codes); the social networks' APIs for notify while a network is on; the
+identity providers for case and intake (key sets); the OpenTelemetry collector when configured.
 Context: same as casedesk.service.
 */}}
 {{- define "casedesk.networkPolicy" -}}
@@ -109,6 +109,9 @@ spec:
     {{- end }}
     {{- if and .topology.sms $root.Values.sms.gatewayUrl }}
     {{- include "casedesk.egressRule" $np.smsGateway | nindent 4 }}
+    {{- end }}
+    {{- if and .topology.social (include "casedesk.socialOn" $root) }}
+    {{- include "casedesk.egressRule" $np.social | nindent 4 }}
     {{- end }}
     {{- if or .topology.staffTokens .topology.citizenTokens }}
     {{- include "casedesk.egressRule" $np.identityProvider | nindent 4 }}

@@ -118,6 +118,15 @@ containers:
         mountPath: /etc/casedesk/frontends
         readOnly: true
       {{- end }}
+      {{- if .topology.social }}
+      {{- range include "casedesk.socialNetworks" .root | fromJsonArray }}
+      # A social network's token as a file (CASEDESK_<NETWORK>_TOKEN_FILE), never a variable: the
+      # environment shows in `kubectl describe` and in crash reports.
+      - name: social-{{ . }}
+        mountPath: {{ include "casedesk.socialTokenDir" . }}
+        readOnly: true
+      {{- end }}
+      {{- end }}
 volumes:
   {{- include "casedesk.commonVolumes" .root | nindent 2 }}
   {{- if not (include "casedesk.persistent" .) }}
@@ -160,5 +169,18 @@ volumes:
       items:
         - key: {{ $frontends.key }}
           path: {{ $frontends.key }}
+  {{- end }}
+  {{- if .topology.social }}
+  {{- range $network := include "casedesk.socialNetworks" .root | fromJsonArray }}
+  {{- $config := index $values.social $network }}
+  - name: social-{{ $network }}
+    secret:
+      secretName: {{ $config.existingSecret }}
+      # Only the token's key, readable by the service's group (fsGroup) only.
+      defaultMode: 0440
+      items:
+        - key: {{ $config.tokenKey }}
+          path: {{ $config.tokenKey }}
+  {{- end }}
   {{- end }}
 {{- end -}}

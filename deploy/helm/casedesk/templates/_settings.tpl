@@ -83,7 +83,11 @@ the outbox relay and the case index step under load. */}}
 {{- define "casedesk.settings.escalation" -}}
 {{- end -}}
 
-{{/* notify: offsets, case cards, deliveries and journal outbox in one SQLite file. */}}
+{{/* notify: offsets, case cards, deliveries and journal outbox in one SQLite file; the notice
+policy (the reply window, the per-recipient limit) and the SMTP end-of-data timeout, explicit with
+notify's own defaults. Integers go through int64: a number from a values file is a float to the
+template, and a large one would print as 1e+06, which an int setting refuses. Its gateways and
+social connectors are in _env.tpl. */}}
 {{- define "casedesk.settings.notify" -}}
 - name: CASEDESK_STORE_PATH
   value: /var/lib/casedesk/notify.sqlite3
@@ -93,7 +97,40 @@ the outbox relay and the case index step under load. */}}
   value: {{ .root.Values.deadlines.policyVersion | quote }}
 - name: CASEDESK_AUTO_CLOSE_AFTER
   value: {{ .root.Values.deadlines.autoCloseAfter | quote }}
+- name: CASEDESK_REPLY_MERGE_WINDOW_S
+  value: {{ .svc.replyMergeWindowSeconds | quote }}
+- name: CASEDESK_RECIPIENT_LIMIT
+  value: {{ int64 .svc.recipientLimit | quote }}
+- name: CASEDESK_RECIPIENT_WINDOW_S
+  value: {{ .svc.recipientWindowSeconds | quote }}
+- name: CASEDESK_RECIPIENT_HOLD_MAX
+  value: {{ int64 .svc.recipientHoldMax | quote }}
+{{- if .root.Values.smtp.host }}
+- name: CASEDESK_SMTP_DATA_TIMEOUT_S
+  value: {{ .svc.smtpDataTimeoutSeconds | quote }}
+{{- end }}
 {{- end -}}
+
+{{/* The social networks that are on (social.<network>.existingSecret set), as a JSON list;
+context: root. */}}
+{{- define "casedesk.socialNetworks" -}}
+{{- $on := list -}}
+{{- range $network := list "telegram" "vk" -}}
+{{- if (index $.Values.social $network).existingSecret -}}
+{{- $on = append $on $network -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $on -}}
+{{- end -}}
+
+{{/* "true" while at least one social network is on; context: root. */}}
+{{- define "casedesk.socialOn" -}}
+{{- if include "casedesk.socialNetworks" . | fromJsonArray }}true{{ end -}}
+{{- end -}}
+
+{{/* Where a network's token file is mounted (a directory holding only the token's key); context:
+the network's name. */}}
+{{- define "casedesk.socialTokenDir" -}}/etc/casedesk/social/{{ . }}{{- end -}}
 
 {{/* Where intake's frontends file comes from: "secret", "configMap" or empty. */}}
 {{- define "casedesk.frontendsSource" -}}

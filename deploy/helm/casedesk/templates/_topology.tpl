@@ -14,6 +14,9 @@ services' READMEs, not configuration.
   consumerGroup: the variable naming its Kafka consumer group and the service's default for it
                (its settings.py); the topics Job grants the service's principal that group
   smtp/sms:    the notification gateways (notify's messages, intake's one-time codes)
+  social:      posts replies to the social networks that are on (social.*): their tokens mounted as
+               files, the CASEDESK_TELEGRAM_*, CASEDESK_VK_* and CASEDESK_SOCIAL_* variables, egress
+               networkPolicy.social
   notifications: must reach citizens by at least one of them (notify; intake's codes are optional)
   staffTokens: verifies specialists' tokens (identity.staff, CASEDESK_OIDC_*)
   citizenTokens: verifies citizens' portal tokens (identity.citizens, CASEDESK_CITIZEN_OIDC_*)
@@ -55,6 +58,7 @@ notify:
   localState: true
   smtp: true
   sms: true
+  social: true
   notifications: true
   singlePod: its delivery store is a SQLite file of one process (a shared store is not built)
 {{- end -}}
@@ -172,6 +176,21 @@ CASEDESK_SMTP_USERNAME: smtp
 CASEDESK_SMTP_PASSWORD: smtp
 CASEDESK_SMS_GATEWAY_URL: sms
 CASEDESK_SMS_GATEWAY_TOKEN: sms
+CASEDESK_TELEGRAM_TOKEN_FILE: social.telegram
+CASEDESK_TELEGRAM_API_URL: social.telegram.apiUrl
+CASEDESK_VK_TOKEN_FILE: social.vk
+CASEDESK_VK_API_URL: social.vk.apiUrl
+CASEDESK_VK_API_VERSION: social.vk.apiVersion
+CASEDESK_SOCIAL_TIMEOUT_S: social.timeoutSeconds
+CASEDESK_SOCIAL_MAX_IN_FLIGHT: social.maxInFlight
+CASEDESK_SOCIAL_RATE_PER_S: social.ratePerSecond
+CASEDESK_SOCIAL_BURST: social.burst
+CASEDESK_REPLY_MERGE_WINDOW_S: services.notify.replyMergeWindowSeconds
+CASEDESK_RECIPIENT_LIMIT: services.notify.recipientLimit
+CASEDESK_RECIPIENT_WINDOW_S: services.notify.recipientWindowSeconds
+CASEDESK_RECIPIENT_HOLD_MAX: services.notify.recipientHoldMax
+CASEDESK_SMTP_DATA_TIMEOUT_S: services.notify.smtpDataTimeoutSeconds
+CASEDESK_AUTO_CLOSE_AFTER: deadlines.autoCloseAfter
 CASEDESK_OIDC_ISSUER: identity.staff.issuer
 CASEDESK_OIDC_AUDIENCE: identity.staff.audience
 CASEDESK_OIDC_JWKS_URL: identity.staff.jwksUrl

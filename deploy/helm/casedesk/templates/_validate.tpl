@@ -9,6 +9,7 @@ values to change.
 {{- include "casedesk.validateTelemetry" . }}
 {{- include "casedesk.validateIdentity" . }}
 {{- include "casedesk.validateDesk" . }}
+{{- include "casedesk.validateSocial" . }}
 {{- include "casedesk.validateCalendarOverrides" $values.deadlines }}
 {{- if eq (int $values.healthPort) (int $values.monitoring.metricsPort) }}
 {{- fail (printf "healthPort and monitoring.metricsPort are both %d: the health listener and /metrics need a port each" (int $values.healthPort)) }}
@@ -86,6 +87,39 @@ casedesk.service. */}}
 {{- fail (printf "services.%s.frontends.entries: %s and %s have the same token_sha256; every frontend needs its own token" $.name . $entry.name) }}
 {{- end }}
 {{- $_ := set $seen $entry.token_sha256 $entry.name -}}
+{{- end }}
+{{- end -}}
+
+{{/* The social networks that are on (social.*): a token of its own for each (a bot's token is no
+community's), and, under network policies, egress to the port of each API the connectors call, which
+would otherwise fail only at the first reply, as a timeout. Context: root. */}}
+{{- define "casedesk.validateSocial" -}}
+{{- $social := .Values.social -}}
+{{- $networks := include "casedesk.socialNetworks" . | fromJsonArray -}}
+{{- with $social }}
+{{- if and .telegram.existingSecret (eq .telegram.existingSecret .vk.existingSecret) (eq .telegram.tokenKey .vk.tokenKey) }}
+{{- fail (printf "social.telegram and social.vk both read key %q of Secret %s: the bot's token and the VK community's are different tokens; give each its own tokenKey (or Secret)" .telegram.tokenKey .telegram.existingSecret) }}
+{{- end }}
+{{- end }}
+{{- $np := .Values.networkPolicy -}}
+{{- if and $np.enabled $networks .Values.services.notify.enabled }}
+{{- range $network := $networks }}
+{{- $url := (index $social $network).apiUrl }}
+{{- $host := (urlParse $url).host }}
+{{- $port := 443 }}
+{{- if regexMatch ":[0-9]+$" $host }}
+{{- $port = atoi (regexFind "[0-9]+$" $host) }}
+{{- end }}
+{{- $open := false }}
+{{- range $np.social.ports }}
+{{- if and (or (not .protocol) (eq .protocol "TCP")) (ge $port (int .port)) (le $port (int (.endPort | default .port))) }}
+{{- $open = true }}
+{{- end }}
+{{- end }}
+{{- if not $open }}
+{{- fail (printf "social.%s.apiUrl %s is on port %d, which networkPolicy.social.ports does not open: add {port: %d, protocol: TCP} there" $network $url $port $port) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
