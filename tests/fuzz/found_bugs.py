@@ -12,7 +12,8 @@ regression) and move the test into the tests of the service it covers.
 from __future__ import annotations
 
 # No bug is open now: B1 (a request that is no message) is fixed and tested in
-# test_undecodable_requests.py, B2-B8 in the tests their docstrings name. A reproducer uses
+# test_undecodable_requests.py, B2-B8 in the tests their docstrings name, B9 (an officer's name
+# no tombstone keeps, on the key service) in test_officer_names.py. A reproducer uses
 # fuzzkit/reproducing.py for its raw call:
 #
 #     def test_b9_...(stack: Stack) -> None:

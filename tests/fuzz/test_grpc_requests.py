@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -26,12 +27,13 @@ from fuzzkit import known_bugs, tally
 from fuzzkit.callers import Identity, identities, intruders
 from fuzzkit.calls import Outcome, call, rpc_path
 from fuzzkit.planting import Known
-from fuzzkit.protobuf import messages, mutations, raw_requests, serialized, weighted
+from fuzzkit.protobuf import message_class, messages, mutations, raw_requests, serialized, weighted
+from fuzzkit.reproducing import KEYS
 from fuzzkit.requests import fit, fresh_keys, hints, submission, templates
 from fuzzkit.runner import fuzz_settings, send
-from fuzzkit.stack import CASE_SERVICE, Stack
+from fuzzkit.stack import CASE_SERVICE, KEY_SERVICE, Stack
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import given
 from hypothesis import strategies as st
@@ -39,12 +41,14 @@ from hypothesis import strategies as st
 import casedesk
 from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
+from casedesk.keys.v1 import key_service_pb2 as keys_pb2
 
 # Which in-process server serves each service of the contracts.
 SERVED = {
     CASE_SERVICE: "case",
     "casedesk.intake.v1.IntakeService": "intake",
     "casedesk.intake.v1.AttachmentVaultService": "intake",
+    KEY_SERVICE: "keys",
 }
 REFUSED = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
 
@@ -63,7 +67,8 @@ RPCS: list[MethodDescriptor] = [m for s in contract_services() for m in s.method
 
 
 def port_of(stack: Stack, service: str) -> int:
-    return stack.case_port if SERVED[service] == "case" else stack.intake_port
+    ports = {"case": stack.case_port, "intake": stack.intake_port, "keys": stack.keys_port}
+    return ports[SERVED[service]]
 
 
 async def _serving(stack: Stack, port: int, service: str) -> int:
@@ -139,6 +144,27 @@ def _refused_or_request_judged_first(outcome: Outcome) -> str | None:
     return _refused(outcome)
 
 
+def _decodes(method: MethodDescriptor, raw: bytes) -> bool:
+    try:
+        message_class(method.input_type).FromString(raw)
+    except DecodeError:
+        return False
+    return True
+
+
+def _expectation(
+    intruder: Identity, method: MethodDescriptor, raw: bytes
+) -> Callable[[Outcome], str | None]:
+    """What an intruder must get: refused; with a granted certificate, possibly told what is
+    wrong with its request first, unless the RPC judges the token first and the request is a
+    message (bytes that are none are refused by the runtime's decoding, before any handler)."""
+    if not intruder.granted_certificate:
+        return _refused
+    if intruder.token_judged_first and _decodes(method, raw):
+        return _refused
+    return _refused_or_request_judged_first
+
+
 @pytest.mark.parametrize("server", sorted(set(SERVED.values())))
 def test_an_unauthorised_caller_is_refused_whatever_it_sends(
     stack: Stack, known: Known, server: str
@@ -165,7 +191,7 @@ def test_an_unauthorised_caller_is_refused_whatever_it_sends(
     def fuzz(drawn) -> None:  # type: ignore[no-untyped-def]
         method, intruder, raw = drawn
         port = port_of(stack, method.containing_service.full_name)
-        expect = _refused_or_request_judged_first if intruder.granted_certificate else _refused
+        expect = _expectation(intruder, method, raw)
         send(stack, target, method, port, intruder.certificate, intruder.metadata, raw,
              f"{rpc_path(method)} as {intruder.label}", expect=expect)  # fmt: skip
 
@@ -204,11 +230,35 @@ async def _still_serving(stack: Stack, known: Known) -> list[str]:
             broken.append(
                 f"a valid {name} (streams left open by the fuzzing?): {watched.describe()}"
             )
+    return broken + await _keys_still_serving(stack, known)
+
+
+async def _keys_still_serving(stack: Stack, known: Known) -> list[str]:
+    """The key service still hands out a live subject's key, reports its status and lets a
+    cache follow the erasures (the first message at once, the stream then open)."""
+    broken: list[str] = []
+    keys = KEYS.methods_by_name
+    request = keys_pb2.GetKeyRequest(subject=known.live_subjects[0], generation=1)
+    got = await call(stack.channel(stack.keys_port, "notify"), keys["GetKey"],
+                     request.SerializeToString(), ())  # fmt: skip
+    if got.code != grpc.StatusCode.OK or len(keys_pb2.DataKey.FromString(got.response).key) != 32:
+        broken.append(f"a valid GetKey got {got.describe()}")
+    status = await call(stack.channel(stack.keys_port, "operator"), keys["GetKeyStatus"],
+                        keys_pb2.GetKeyStatusRequest().SerializeToString(), ())  # fmt: skip
+    if (
+        status.code != grpc.StatusCode.OK
+        or keys_pb2.KeyStatus.FromString(status.response).erasures < 1
+    ):
+        broken.append(f"a valid GetKeyStatus got {status.describe()}")
+    watch = keys_pb2.WatchErasuresRequest(from_now=True).SerializeToString()
+    watched = await call(stack.channel(stack.keys_port, "intake"), keys["WatchErasures"], watch, ())
+    if watched.code is not None or watched.messages != 1:
+        broken.append(f"a valid WatchErasures: {watched.describe()}")
     return broken
 
 
 def test_the_servers_are_healthy_after_the_fuzzing(stack: Stack, known: Known) -> None:
-    """Last in the module: after every target above, both servers still serve valid calls,
+    """Last in the module: after every target above, the servers still serve valid calls,
     their streams were released, and nothing failed unnoticed on their event loop."""
     assert stack.run(_still_serving(stack, known), 60) == []
     assert stack.loop_errors == [], "exceptions on the servers' loop that nobody retrieved"

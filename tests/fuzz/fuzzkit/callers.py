@@ -3,8 +3,10 @@
 `identities(stack, service, method)` are derived from the service's access table (the
 certificate the RPC grants) and what each such caller sends with it: a person's token for the
 desk and operators' tools, a frontend's token and the citizen's (or an operator's, or a one-time
-code) for intake's frontends. `intruders(...)` are the certificates the table does not grant, and
-granted certificates with missing or forged tokens.
+code) for intake's frontends; for the key service, services acting as themselves, and for
+EraseCitizen a privacy officer's token (through the operator's tool or forwarded by the case
+service) or none (the case service's retention). `intruders(...)` are the certificates the table
+does not grant, and granted certificates with missing, forged or insufficient tokens.
 """
 
 from __future__ import annotations
@@ -13,10 +15,17 @@ from dataclasses import dataclass
 
 from casedesk_case.grpc_api.access import CASE_ACCESS
 from casedesk_intake.grpc_api.access import intake_access
+from casedesk_keyservice.grpc_api.access import KEY_ACCESS
 from casedesk_runtime.grpc_authz import AccessTable
-from fuzzkit.stack import CASE_SERVICE, FRONTEND_TOKENS, Stack
+from fuzzkit.stack import CASE_SERVICE, FRONTEND_TOKENS, KEY_SERVICE, Stack
 
 CITIZEN_LOGIN = "ivanov.ii"
+# Every certificate of the stack's PKI: an intruder wherever the access table does not grant it
+# (`keys` is the key service's own, which no table grants anything).
+CERTIFICATES = ("sla", "notify", "case", "intake", "escalation", "frontend", "operator", "desk",
+                "keys")  # fmt: skip
+# The key service's RPC that acts for a person (the others serve services acting as themselves).
+ERASE_CITIZEN = "EraseCitizen"
 Metadata = tuple[tuple[str, str], ...]
 
 
@@ -31,9 +40,15 @@ class Identity:
     # sends (a person's, a citizen's) is bad; the request may then be judged before the token.
     granted_certificate: bool = False
     frontend: str = ""  # intake's frontend whose token it sends (its channels: FRONTEND_TOKENS)
+    # For such an intruder: True when the RPC judges the token before the request (the key
+    # service's EraseCitizen: strangers learn no rule), so that only bytes that are no message
+    # at all (refused by the runtime's decoding, before any handler) may be INVALID_ARGUMENT.
+    token_judged_first: bool = False
 
 
 def access_table(service: str) -> AccessTable:
+    if service == KEY_SERVICE:
+        return KEY_ACCESS
     return CASE_ACCESS if service == CASE_SERVICE else intake_access("require")
 
 
@@ -58,12 +73,40 @@ def people(stack: Stack) -> dict[str, str]:
     }
 
 
+def privacy_officers(stack: Stack) -> dict[str, str]:
+    """Person tokens with the realm role privacy_officer (who may erase citizens): an officer
+    with that role alone, and an L3 specialist who also holds it."""
+    return {
+        "po.orlova": stack.person_token("po.orlova", "L3", ["privacy_officer"]),
+        "l3.petrova": stack.person_token(
+            "l3.petrova", "L3", ["specialist", "auditor", "privacy_officer"]
+        ),
+    }
+
+
+def key_service_callers(stack: Stack, name: str, method: str) -> list[Identity]:
+    """How `name` calls the key service: a service acting as itself; for EraseCitizen, an
+    officer's order through the operator's tool or forwarded by the case service, and the case
+    service's retention, which alone erases without a person."""
+    if method != ERASE_CITIZEN:
+        return [Identity(name, (), name)]
+    found = [
+        Identity(name, (("x-person-token", token),), f"{name} for {officer}")
+        for officer, token in privacy_officers(stack).items()
+    ]
+    if name == "case":
+        found.append(Identity(name, (), "case for its retention"))
+    return found
+
+
 def identities(stack: Stack, service: str, method: str) -> list[Identity]:
     """Every authorised way to call `/service/method` the fuzzing uses (at least one)."""
     tokens = people(stack)
     found: list[Identity] = []
     for name in sorted(grantees(service, method)):
-        if name in ("desk", "operator"):  # a person's calls: their token says who
+        if service == KEY_SERVICE:
+            found += key_service_callers(stack, name, method)
+        elif name in ("desk", "operator"):  # a person's calls: their token says who
             found += [
                 Identity(name, (("x-person-token", token),), f"{name} for {person}")
                 for person, token in tokens.items()
@@ -105,7 +148,7 @@ def intruders(stack: Stack, service: str, method: str) -> list[Identity]:
     granted = grantees(service, method)
     found = [
         Identity(other, (), f"certificate of {other}")
-        for other in ("sla", "notify", "case", "escalation", "frontend", "operator", "desk")
+        for other in CERTIFICATES
         if other not in granted
     ]
     garbage = ("x-person-token", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
@@ -113,6 +156,8 @@ def intruders(stack: Stack, service: str, method: str) -> list[Identity]:
         "x-person-token",
         stack.person_token("l3.sidorova", "L3", ["specialist"]).rsplit(".", 1)[0] + ".forged",
     )
+    if service == KEY_SERVICE:
+        return found + _key_service_intruders(stack, granted, method, garbage, forged)
     for name in granted & {"desk", "operator"}:
         found += [
             Identity(name, (), f"{name} without a person token", True),
@@ -130,4 +175,46 @@ def intruders(stack: Stack, service: str, method: str) -> list[Identity]:
                 True,
             ),
         ]
+    return found
+
+
+def _key_service_intruders(
+    stack: Stack,
+    granted: set[str],
+    method: str,
+    garbage: tuple[str, str],
+    forged: tuple[str, str],
+) -> list[Identity]:
+    """Granted certificates ordering an erasure for nobody valid: no token (the operator's
+    tool; the case service without one is its retention, authorised), an unsigned or forged
+    token, a person without the role privacy_officer, an officer whose name no tombstone can
+    keep as who erased (over 200 characters, or two lines: the identity provider signs such
+    names; they once failed the erasure UNKNOWN). The other RPCs read no token."""
+    if method != ERASE_CITIZEN:
+        return []
+    specialist = ("x-person-token", people(stack)["l3.sidorova"])  # supervisor, auditor: no more
+    unkeepable = [
+        ("x-person-token", stack.person_token(username, "L3", ["privacy_officer"]))
+        for username in ("po." + "o" * 200, "po.orlova\nroot")
+    ]
+    found = []
+    for name in sorted(granted):
+        found += [
+            Identity(name, (garbage,), f"{name} with an unsigned token", True,
+                     token_judged_first=True),
+            Identity(name, (forged,), f"{name} with a forged signature", True,
+                     token_judged_first=True),
+            Identity(name, (specialist,), f"{name} for l3.sidorova, no privacy officer", True,
+                     token_judged_first=True),
+            *[
+                Identity(name, (token,), f"{name} for an officer named beyond a tombstone",
+                         True, token_judged_first=True)
+                for token in unkeepable
+            ],
+        ]  # fmt: skip
+        if name != "case":
+            found.append(
+                Identity(name, (), f"{name} without a person token", True,
+                         token_judged_first=True)
+            )  # fmt: skip
     return found

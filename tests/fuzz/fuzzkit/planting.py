@@ -2,11 +2,14 @@
 
 `plant(stack)` opens cases through intake (one with an attachment) and directly on the case
 service, takes one of them through to ANSWER_READY at the desk (what RepeatCase needs), and
-collects what a request can name: case ids and numbers, an attachment, a page token.
+collects what a request can name: case ids and numbers, an attachment, a page token. On the key
+service it gives two subjects a key (GetKey's generation 1) and erases a third (what
+ReopenSubject is for).
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 import grpc
@@ -14,9 +17,10 @@ import grpc
 from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
+from casedesk.keys.v1 import key_service_pb2 as keys_pb2
 from fuzzkit.callers import CITIZEN_LOGIN, bearer, people
 from fuzzkit.requests import create_case, submission
-from fuzzkit.stack import CASE_SERVICE, Stack
+from fuzzkit.stack import CASE_SERVICE, KEY_SERVICE, Stack
 
 
 @dataclass
@@ -28,6 +32,8 @@ class Known:
     attachment: types_pb2.Attachment | None = None
     answered_case_id: str = ""  # a case in ANSWER_READY (RepeatCase's precondition)
     answered_number: str = ""
+    live_subjects: list[str] = field(default_factory=list)  # key subjects with generation 1
+    erased_subject: str = ""  # erased by the case service's retention after it had a key
 
 
 async def plant(stack: Stack) -> Known:
@@ -78,7 +84,33 @@ async def plant(stack: Stack) -> Known:
         raise AssertionError("the seeded case has no attachment: OpenAttachment would be blind")
     known.answered_case_id, known.answered_number = known.case_ids[1], known.numbers[1]
     await _answer(desk, known.answered_case_id, (("x-person-token", tokens["l1.ivanova"]),))
+    await _plant_keys(stack, known)
     return known
+
+
+async def _plant_keys(stack: Stack, known: Known) -> None:
+    """Keys for two new subjects (as intake seals a new case), a third subject given a key and
+    then erased (as the case service's retention does, without a person)."""
+    current = stack.channel(stack.keys_port, "intake").unary_unary(
+        f"/{KEY_SERVICE}/GetCurrentKey",
+        request_serializer=keys_pb2.GetCurrentKeyRequest.SerializeToString,
+        response_deserializer=keys_pb2.DataKey.FromString,
+    )
+    erase = stack.channel(stack.keys_port, "case").unary_unary(
+        f"/{KEY_SERVICE}/EraseCitizen",
+        request_serializer=keys_pb2.EraseCitizenRequest.SerializeToString,
+        response_deserializer=keys_pb2.EraseCitizenResponse.FromString,
+    )
+    subjects = [uuid.uuid4().hex for _ in range(3)]
+    for subject in subjects:
+        key = await current(keys_pb2.GetCurrentKeyRequest(subject=subject))
+        if key.generation != 1:
+            raise AssertionError(f"a new subject's first key is generation {key.generation}")
+    *known.live_subjects, known.erased_subject = subjects
+    order = keys_pb2.EraseCitizenRequest(subjects=[known.erased_subject], reason="plant-retention")
+    erased = await erase(order)
+    if [s.erasure.subject for s in erased.subjects] != [known.erased_subject]:
+        raise AssertionError(f"the planted erasure erased {erased.subjects}")
 
 
 async def _answer(

@@ -22,9 +22,10 @@ from casedesk.case.v1 import events_pb2 as case_events
 from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import attachment_vault_pb2 as vault_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
+from casedesk.keys.v1 import key_service_pb2 as keys_pb2
 from fuzzkit.callers import CITIZEN_LOGIN, Identity
 from fuzzkit.mail import mails, plain_mail
-from fuzzkit.stack import CASE_SERVICE
+from fuzzkit.stack import CASE_SERVICE, KEY_SERVICE
 
 if TYPE_CHECKING:
     from fuzzkit.planting import Known
@@ -33,6 +34,24 @@ PDF = b"%PDF-1.7\n% a scanned statement\n"
 CITIZEN_EMAIL = "ivanov@example.ru"
 VALID_SNILS = "112-233-445 95"
 VALID_INN = "500100732259"
+KEYS = "casedesk.keys.v1."  # the key service's messages, for hints by full field name
+# A reference, as a privacy officer's tool or the retention job gives it (never personal data).
+ERASURE_REASONS = ["ERASE-2025-0042", "retention: closed over 5 years ago"]
+
+
+def erasure_order() -> keys_pb2.EraseCitizenRequest:
+    """A privacy officer's order for the citizen of `create_case` (Петров), by every identifier
+    the order knows; the stack's other services do not use the key service yet, so erasing him
+    changes nothing else."""
+    return keys_pb2.EraseCitizenRequest(
+        identifiers=keys_pb2.CitizenIdentifiers(
+            login="petrov.pp",
+            snils="123-456-789 64",
+            email="petrov@example.ru",
+            phone="+7 (916) 123-45-67",
+        ),
+        reason=ERASURE_REASONS[0],
+    )
 
 
 def citizen() -> types_pb2.Citizen:
@@ -108,6 +127,7 @@ def templates(known: Known) -> dict[str, Message]:
     intake = "/casedesk.intake.v1.IntakeService/"
     vault = "/casedesk.intake.v1.AttachmentVaultService/"
     case = f"/{CASE_SERVICE}/"
+    keys, live = f"/{KEY_SERVICE}/", known.live_subjects[0]
     return {
         intake + "SubmitCase": submission("template", attachment=True),
         intake + "AddComment": intake_pb2.AddCommentRequest(
@@ -186,6 +206,12 @@ def templates(known: Known) -> dict[str, Message]:
         case + "GetCaseTimeline": case_pb2.GetCaseTimelineRequest(case_id=case_id),
         case + "GetDeskOverview": case_pb2.GetDeskOverviewRequest(),
         case + "ListAccessRecords": case_pb2.ListAccessRecordsRequest(case_id=case_id),
+        keys + "GetCurrentKey": keys_pb2.GetCurrentKeyRequest(subject=live),
+        keys + "GetKey": keys_pb2.GetKeyRequest(subject=live, generation=1),
+        keys + "ReopenSubject": keys_pb2.ReopenSubjectRequest(subject=known.erased_subject),
+        keys + "EraseCitizen": erasure_order(),
+        keys + "WatchErasures": keys_pb2.WatchErasuresRequest(after_position=0),
+        keys + "GetKeyStatus": keys_pb2.GetKeyStatusRequest(),
     }
 
 
@@ -278,4 +304,25 @@ def hints(known: Known) -> Mapping[str, st.SearchStrategy[Any]]:
         "specialist_id": st.sampled_from(["l1-001", "l1-004", "l3-001"]),
         "person": st.sampled_from(["l1.ivanova", "l3.sidorova"]),
         "traceparent": st.just("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        **key_hints(known),
+    }
+
+
+def key_hints(known: Known) -> dict[str, st.SearchStrategy[Any]]:
+    """The key service's fields, by full name (a bare `subject` or `reason` is also a case's
+    text): subjects that have keys, an erased one and new ones; generations that exist; an
+    erasure order names only the erased subject or new ones (the live subjects stay live for
+    the other targets), by identifiers the subjects derive from, for a reason fit to keep."""
+    new = st.uuids().map(lambda u: u.hex)
+    subjects = st.sampled_from([*known.live_subjects, known.erased_subject]) | new
+    return {
+        KEYS + "GetCurrentKeyRequest.subject": subjects,
+        KEYS + "GetKeyRequest.subject": subjects,
+        KEYS + "ReopenSubjectRequest.subject": subjects,
+        KEYS + "GetKeyRequest.generation": st.integers(1, 3),
+        KEYS + "EraseCitizenRequest.subjects": st.just(known.erased_subject) | new,
+        KEYS + "EraseCitizenRequest.reason": st.sampled_from(ERASURE_REASONS),
+        KEYS + "CitizenIdentifiers.login": st.sampled_from(["petrov.pp", "Petrov.PP "]),
+        KEYS + "CitizenIdentifiers.phone": st.sampled_from(["+79161234567", "8 916 123-45-67"]),
+        KEYS + "WatchErasuresRequest.after_position": st.integers(0, 3),
     }

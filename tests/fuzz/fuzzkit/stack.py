@@ -1,10 +1,13 @@
-"""The case service and intake (with its attachment vault) as they run, in-process, over TLS.
+"""The case service, intake (with its attachment vault) and the key service as they run,
+in-process, over TLS.
 
-Both are assembled the way their composition roots do it (case: the application on SQLite, its
+Each is assembled the way its composition root does it (case: the application on SQLite, its
 index projector, WatchCase feed, command pipeline and case timeline; intake: `assembled` and
-`intake_server`), each with mutual TLS and its own access table, and intake calls the case
-service over mutual TLS as `intake`, as in production. Person and citizen tokens come from two
-fake identity providers (the staff's realm, whose tokens both services accept, and the portal's).
+`intake_server`; keys: `compose`, its key store and erasure journal in one SQLite file and the
+Secret-file KEK provider in the workdir: no HSM), each with mutual TLS and its own access table,
+and intake calls the case service over mutual TLS as `intake`, as in production. Person and
+citizen tokens come from two fake identity providers (the staff's realm, whose tokens all three
+services accept, and the portal's).
 
 The servers run on an event loop of their own in a thread, so that a hypothesis test, which is
 synchronous, drives them with `stack.run(coroutine, timeout)`: a handler that blocks the loop
@@ -42,13 +45,19 @@ from casedesk_case.settings import CaseSettings
 from casedesk_case.testing import CaseApplication
 from casedesk_intake.__main__ import assembled, intake_server
 from casedesk_intake.settings import FrontendEntry, IntakeSettings
+from casedesk_keys.settings import KeysSettings
+from casedesk_keyservice.__main__ import compose as compose_key_service
+from casedesk_keyservice.settings import KeyServiceSettings
 from casedesk_runtime import pki
 from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 
 T = TypeVar("T")
 CASE_SERVICE = "casedesk.case.v1.CaseService"
-IDENTITIES = ("case", "intake", "escalation", "desk", "operator", "frontend", "sla", "notify")
+KEY_SERVICE = "casedesk.keys.v1.KeyService"
+IDENTITIES = (
+    "case", "intake", "escalation", "desk", "operator", "frontend", "sla", "notify", "keys"
+)  # fmt: skip
 STAFF_AUDIENCES = ["casedesk-case", "casedesk-intake"]
 PORTAL_AUDIENCE = "casedesk-intake"
 PORTAL_CLIENT = "casedesk-portal-frontend"
@@ -92,6 +101,7 @@ class Stack:
     portal: FakeIdentityProvider | None = None
     case_port: int = 0
     intake_port: int = 0
+    keys_port: int = 0
     loop_errors: list[dict[str, Any]] = field(default_factory=list)
     # The longest the servers' loop was kept from running anything else since `reset_lag`.
     max_loop_block_s: float = 0.0
@@ -165,11 +175,13 @@ class Stack:
             self.case_port = case_port
             async with self._intake(case_port) as intake_port:
                 self.intake_port = intake_port
-                self._ready.set()
-                await self._stop.wait()
-                watcher.cancel()
-                for channel in self._channels.values():
-                    await channel.close()
+                async with self._key_service() as keys_port:
+                    self.keys_port = keys_port
+                    self._ready.set()
+                    await self._stop.wait()
+                    watcher.cancel()
+                    for channel in self._channels.values():
+                        await channel.close()
 
     # --- the case service -----------------------------------------------------------------------
 
@@ -254,6 +266,36 @@ class Stack:
             finally:
                 await server.stop(0)
 
+    # --- the key service -------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _key_service(self) -> AsyncIterator[int]:
+        assert self.staff is not None
+        folder = self.workdir / "keys"
+        (folder / "kek").mkdir(parents=True, exist_ok=True)
+        index_key = folder / "index.key"
+        index_key.write_text(base64.b64encode(os.urandom(32)).decode())
+        keys = KeysSettings(
+            kek_provider="secret-file",
+            kek_dir=folder / "kek",
+            kek_create=True,  # the first KEK version, as a development Secret would hold it
+            store_url=str(folder / "keys.sqlite"),
+            index_key_file=index_key,
+        )
+        settings = KeyServiceSettings(
+            grpc_port=0,
+            shutdown_grace_s=0.0,
+            oidc_issuer=self.staff.issuer,
+            oidc_audience="casedesk-case",  # the staff tokens' audience (the development realm)
+            **self._tls("keys"),
+        )
+        process = await compose_key_service(settings, keys)
+        port = await process.start()
+        try:
+            yield port
+        finally:
+            await process.stop(0)
+
     def _tls(self, identity: str) -> dict[str, str]:
         folder = self.workdir / "pki"
         return {
@@ -265,6 +307,8 @@ class Stack:
     # --- clients ------------------------------------------------------------------------------
 
     def port_of(self, service: str) -> int:
+        if service == KEY_SERVICE:
+            return self.keys_port
         return self.case_port if service == CASE_SERVICE else self.intake_port
 
     def channel(self, port: int, identity: str | None) -> grpc.aio.Channel:

@@ -3,18 +3,15 @@
 key store and erasure journal in a SQLite file, person tokens from a fake identity provider on
 loopback. Clients call as any identity of the session's development PKI (`stub_as("intake")`).
 
-The SoftHSM2 token is made once per test session in a temporary directory, through a
-configuration file of its own (SOFTHSM2_CONF, read by the library when it is first loaded in
-this process; the approach of libs/keys/tests/conftest.py): the system's token directory is
-never touched. Each service gets a KEK label of its own in it.
+The SoftHSM2 token is the process's (casedesk_keys.testing: SoftHSM2 reads its configuration
+once per process, so the suites of one pytest run share one token directory). Each service gets
+a KEK label of its own in it.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -27,15 +24,12 @@ import pytest
 from casedesk.keys.v1 import key_service_pb2_grpc
 from casedesk_keys import IndexKey, Subjects
 from casedesk_keys.settings import KeysSettings
+from casedesk_keys.testing import SOFTHSM_MODULE, TOKEN_LABEL, SoftHsmMissing, process_token
 from casedesk_keyservice.__main__ import KeyServiceProcess, compose
 from casedesk_keyservice.settings import KeyServiceSettings
 from casedesk_runtime import pki
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-TOKEN_LABEL = "casedesk-keys-service-test"
-USER_PIN = "5820-1147"
-SO_PIN = "so-7730-2291"
 AUDIENCE = "casedesk-case"
 CALLERS = ("keys", "intake", "case", "notify", "operator", "sla", "escalation", "desk")
 
@@ -48,30 +42,11 @@ class Token:
 
 
 @pytest.fixture(scope="session")
-def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
-    util = shutil.which("softhsm2-util")
-    if util is None or not Path(SOFTHSM_MODULE).exists():
-        pytest.fail("SoftHSM2 is not installed (Debian: apt-get install softhsm2)", pytrace=False)
-    home = tmp_path_factory.mktemp("softhsm")
-    (home / "tokens").mkdir()
-    conf = home / "softhsm2.conf"
-    conf.write_text(
-        f"directories.tokendir = {home / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
-    )
-    before = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    subprocess.run(
-        [util, "--init-token", "--free", "--label", TOKEN_LABEL, "--so-pin", SO_PIN,
-         "--pin", USER_PIN],
-        check=True, capture_output=True, env={**os.environ, "SOFTHSM2_CONF": str(conf)},
-    )  # fmt: skip
-    pin_file = home / "pin"
-    pin_file.write_text(USER_PIN)
-    yield Token(pin_file)
-    if before is None:
-        os.environ.pop("SOFTHSM2_CONF", None)
-    else:
-        os.environ["SOFTHSM2_CONF"] = before
+def softhsm_token() -> Token:
+    try:
+        return Token(process_token().pin_file)
+    except SoftHsmMissing as missing:
+        pytest.fail(str(missing), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -17,14 +17,17 @@ from casedesk_keyservice.domain.errors import (
     WatchClosed,
 )
 from casedesk_keyservice.domain.people import (
+    NAME_LIMIT,
     PRIVACY_OFFICER,
     SYSTEM_ERASERS,
     Eraser,
     Person,
     check_may_erase,
+    keepable_name,
 )
 
 __all__ = [
+    "NAME_LIMIT",
     "PRIVACY_OFFICER",
     "SYSTEM_ERASERS",
     "Eraser",
@@ -38,4 +41,5 @@ __all__ = [
     "WatchClosed",
     "check_may_erase",
     "check_reason",
+    "keepable_name",
 ]

@@ -17,6 +17,9 @@ from casedesk_keyservice.domain.errors import NotPermitted
 PRIVACY_OFFICER = "privacy_officer"
 # Services that may erase without a person: the case service runs the retention of closed cases.
 SYSTEM_ERASERS = frozenset({"case"})
+# What a tombstone and the journal keep of who erased: the keyring's limit for the references it
+# keeps forever (a longer name would fail the erasure after the person was let in).
+NAME_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,12 @@ class Eraser:
     @property
     def kind(self) -> str:
         return "person" if self.person is not None else "system"
+
+
+def keepable_name(username: str) -> bool:
+    """A person's name a tombstone can keep as who erased: one printable line, not blank, at
+    most NAME_LIMIT characters (the identity provider allows longer ones)."""
+    return bool(username.strip()) and len(username) <= NAME_LIMIT and username.isprintable()
 
 
 def check_may_erase(person: Person) -> None:
