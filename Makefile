@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST := $(UV) run --frozen pytest
 UNIT_PATHS := $(wildcard libs/*/tests services/*/tests tools/*/tests replay/tests deploy/helm/tests)
 
-.PHONY: help setup proto up down status test test-unit fuzz alert-test k8s-test test-integration test-outage-long lint bench images
+.PHONY: help setup proto up down status test test-unit fuzz alert-test k8s-test test-integration test-outage-long chaos lint bench images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -69,6 +69,13 @@ test-outage-long: proto ## the system through a 15-minute Kafka outage under loa
 	bash tools/infra/images/build-infra-images.sh
 	CASEDESK_TEST_OUTAGES_S=900 $(if $(CI),CASEDESK_TEST_INFRA=docker) \
 		$(PYTEST) tests/integration/test_relay_outage.py -q
+
+# Every service on three Kafka JVMs and PostgreSQL (a local process unless CASEDESK_TEST_INFRA
+# says otherwise) under load through kills, a database restart, every broker away for 5 minutes
+# and a minute of SMTP refusals; then `CHAOS <metric> <value>` lines and the time taken
+# (tests/chaos/README.md).
+chaos: proto ## the chaos run: faults on a schedule under load, nothing lost or doubled (~20 min)
+	CASEDESK_TEST_INFRA=$${CASEDESK_TEST_INFRA:-local} $(UV) run --frozen python tests/chaos/run.py
 
 lint: proto ## ruff, formatting, import contracts (.importlinter)
 	$(UV) run --frozen ruff check .

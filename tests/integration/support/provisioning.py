@@ -176,6 +176,23 @@ class SessionInfrastructure:
         self._cleanups.append(("PostgreSQL", started.stop))
         return server
 
+    def restartable_postgres(self) -> tuple[Restartable, PostgresServer]:
+        """A PostgreSQL server of its own (never the session's shared one) that a test may stop
+        (`halt`) and start again (`resume`) with its data kept, as a container or a local process
+        like `postgres()`."""
+        (port,) = free_ports(1)
+        timeout = self.settings.ready_timeout
+        started: Restartable
+        clock = time.monotonic()
+        if self._use_docker():
+            started, server = containers.start_postgres(self.settings.postgres_image, port, timeout)
+        else:
+            run_dir = self._scratch_dir() / f"postgres-{port}"
+            started, server = local_processes.start_postgres(run_dir, port, timeout)
+        self.timings["restartable postgres"] = time.monotonic() - clock
+        self._cleanups.append(("restartable PostgreSQL", started.stop))
+        return started, server
+
     def close(self) -> list[str]:
         """Stop everything started, newest first; return the problems instead of raising them."""
         problems = []

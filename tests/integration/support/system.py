@@ -33,7 +33,7 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
@@ -138,17 +138,21 @@ class Casedesk:
         return self.kafka.bootstrap
 
     def channel(
-        self, service: str, caller: str = "frontend", person: str | None = None
+        self,
+        service: str,
+        caller: str = "frontend",
+        person: str | None = None,
+        options: Sequence[tuple[str, object]] = (),
     ) -> grpc.aio.Channel:
         """A mutual-TLS channel to `service`, presenting `caller`'s certificate; with `person`
         (a development user of Keycloak's `casedesk` realm) every call carries that person's
-        access token, as the desk's calls do."""
+        access token, as the desk's calls do. `options`: gRPC channel arguments."""
         credentials = client_credentials(self.pki, caller)
         interceptors = list(client_interceptors())
         if person is not None:
             interceptors += person_tokens(FreshTokens(self.keycloak, person))
         return grpc.aio.secure_channel(
-            self.service(service).address, credentials, interceptors=interceptors
+            self.service(service).address, credentials, list(options), interceptors=interceptors
         )
 
     def metrics_address(self, name: str) -> str:
@@ -240,13 +244,15 @@ async def start_casedesk(
     services: Collection[str] = SERVICES,
     settings: Mapping[str, Mapping[str, str]] | None = None,
     sms_gateway_deduplicates: bool = False,
+    replication_factor: int = 1,
 ) -> AsyncIterator[Casedesk]:
     """Start `services` (all five by default); `settings[name]` overrides a service's variables.
 
     `keycloak`: the identity provider whose `casedesk` realm signs the specialists' tokens the case
     service verifies. `sms_gateway_deduplicates`: the SMS gateway honours client message ids, as
     notify expects of a production gateway (its `repeated` list shows what notify sent again
-    after a timeout)."""
+    after a timeout). `replication_factor`: of the private topics, for a cluster of brokers
+    (support/kafka_cluster.py)."""
     unknown = (set(services) | set(settings or {})) - set(SERVICES)
     if unknown or "case" not in services:
         raise ValueError(f"services must include case and name only {SERVICES}; got {unknown}")
@@ -255,7 +261,8 @@ async def start_casedesk(
     wiring = _Wiring(kafka, SystemTopics.private(run), run, directory, metrics_ports)
     await asyncio.to_thread(ensure_pki, wiring.pki, [*SERVICES, *CALLERS])
     admin = kafka.connection()
-    await ensure_topics(str(admin.pop("bootstrap_servers")), wiring.topics.specs(), **admin)
+    bootstrap = str(admin.pop("bootstrap_servers"))
+    await ensure_topics(bootstrap, wiring.topics.specs(), replication_factor, **admin)
     if kafka.secured:
         groups = {name: wiring.group(name) for name in kafka_access.DEFAULT_GROUPS}
         grants = kafka_access.grants(wiring.topics.prefix, groups)
