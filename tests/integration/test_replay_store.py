@@ -117,5 +117,5 @@ def test_the_store_replays_every_case(
     assert transitions == [
         "REGISTERED -> IN_PROGRESS",
         "IN_PROGRESS -> ANSWER_READY",
-        "ANSWER_READY -> CLOSED",
+        "ANSWER_READY -> CLOSED (CLOSED_BY_SPECIALIST)",  # a specialist closed it
     ]
