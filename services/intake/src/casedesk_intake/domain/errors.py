@@ -19,6 +19,7 @@ __all__ = [
     "InvalidRequest",
     "NotYourCase",
     "RateLimited",
+    "StoreUnavailable",
     "Unauthenticated",
 ]
 
@@ -78,6 +79,15 @@ class RateLimited(IntakeError):
         super().__init__(f"too many requests for this {scope}; retry in {retry_after:.1f} s")
         self.scope = scope
         self.retry_after = retry_after
+
+
+class StoreUnavailable(IntakeError):
+    """Intake's own store (the idempotency records, recent cases, one-time codes) is out of
+    reach, as while its PostgreSQL restarts. Retryable: frontends retry on UNAVAILABLE only, so a
+    lost connection must not reach them as INTERNAL."""
+
+    def __init__(self) -> None:
+        super().__init__("intake's store is unavailable; retry with the same idempotency key")
 
 
 class CaseServiceError(IntakeError):

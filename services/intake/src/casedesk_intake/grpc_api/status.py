@@ -18,6 +18,7 @@ from casedesk_intake.domain.errors import (
     InvalidRequest,
     NotYourCase,
     RateLimited,
+    StoreUnavailable,
     Unauthenticated,
 )
 from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY, bad_request_status
@@ -28,6 +29,7 @@ _SIMPLE = {
     IdempotencyKeyReused: grpc.StatusCode.ALREADY_EXISTS,
     CaseNotFound: grpc.StatusCode.NOT_FOUND,
     IdentityProviderUnavailable: grpc.StatusCode.UNAVAILABLE,
+    StoreUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
 # What the case service says about the request itself is the frontend's business too.
 _PASSED_ON = frozenset(

@@ -8,16 +8,19 @@ load.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from casedesk_intake.adapters.persistence.schema import ISSUE_CODE, SCHEMA, USE_CODE
 from casedesk_intake.application.ports import RecentCase, RequestMismatch
+from casedesk_intake.domain.errors import StoreUnavailable
 from casedesk_runtime.batching import Coalescer
 
 # Claims of new calls and completions of finished ones travel in the same statement: at a few
@@ -145,6 +148,18 @@ class PostgresStore:
                 await db.execute(statement.format(blob="BYTEA"))
         return cls(pool)
 
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection; a lost or unobtainable one (PostgreSQL restarting, the pool's
+        wait running out: psycopg's OperationalError, PoolTimeout included) is StoreUnavailable,
+        which frontends retry, never INTERNAL. The failed statement did nothing durable: each is
+        one autocommitted statement or one transaction."""
+        try:
+            async with self._pool.connection() as db:
+                yield db
+        except psycopg.OperationalError as lost:
+            raise StoreUnavailable() from lost
+
     async def claim(self, frontend: str, key: str, request_hash: str) -> bytes | None:
         return await self._writes(_Claim(frontend, key, request_hash))
 
@@ -168,7 +183,7 @@ class PostgresStore:
         unique = list({(c.frontend, c.key): c for c in reversed(claims)}.values())
         recent = [c.recent for c in completions if c.recent is not None]
         statement, parameters = _write(unique, completions, recent)
-        async with self._pool.connection() as db:
+        async with self._connection() as db:
             cursor = await db.execute(statement, parameters)
             inserted = {(row[0], row[1]) for row in await cursor.fetchall()} if unique else set()
             used = [c for c in unique if (c.frontend, c.key) not in inserted]
@@ -187,7 +202,7 @@ class PostgresStore:
         ]
 
     async def release(self, frontend: str, key: str) -> None:
-        async with self._pool.connection() as db:
+        async with self._connection() as db:
             await db.execute(
                 "DELETE FROM intake_idempotency "
                 "WHERE frontend = %s AND idempotency_key = %s AND response IS NULL",
@@ -197,7 +212,7 @@ class PostgresStore:
     async def latest_case(
         self, citizen_ref: str, service_key: str, since: float
     ) -> RecentCase | None:
-        async with self._pool.connection() as db:
+        async with self._connection() as db:
             cursor = await db.execute(
                 "SELECT case_id, case_number, registered_at FROM intake_recent_cases "
                 "WHERE citizen_ref = %s AND service_key = %s AND registered_at >= %s "
@@ -208,11 +223,11 @@ class PostgresStore:
         return RecentCase(citizen_ref, service_key, *row) if row else None
 
     async def issue_code(self, case_number: str, code_hash: str, expires_at: float) -> None:
-        async with self._pool.connection() as db:
+        async with self._connection() as db:
             await db.execute(ISSUE_CODE.format(p="%s"), (case_number, code_hash, expires_at))
 
     async def use_code(self, case_number: str, code_hash: str, now: float, max_wrong: int) -> bool:
-        async with self._pool.connection() as db:
+        async with self._connection() as db:
             parameters = (code_hash, case_number, now, max_wrong, code_hash)
             cursor = await db.execute(USE_CODE.format(p="%s"), parameters)
             row = await cursor.fetchone()
@@ -221,7 +236,7 @@ class PostgresStore:
     async def purge(
         self, idempotency_before: float, recent_before: float, codes_before: float | None = None
     ) -> None:
-        async with self._pool.connection() as db, db.transaction():
+        async with self._connection() as db, db.transaction():
             await db.execute(
                 "DELETE FROM intake_idempotency WHERE created_at < %s", (idempotency_before,)
             )
