@@ -62,6 +62,9 @@ class FakeCaseEvents:
     def highwater(self, tp: TopicPartition) -> int:
         return len(self.records)
 
+    def last_poll_timestamp(self, tp: TopicPartition) -> int:
+        return T0 // 1_000  # every answer at T0: these tests are about dead letters, not alarms
+
     async def position(self, tp: TopicPartition) -> int:
         return self._next
 

@@ -26,6 +26,11 @@ from casedesk_sla.wire.case_events import case_fact, event_time
 
 log = get_logger(__name__)
 CONSUMER_NAME = "sla"
+# A caught-up partition is read whole only up to the broker's last answer, less this margin: the
+# answer's high watermark was taken before it crossed the network, and an event appended just
+# before that may still await replication to the in-sync replicas. Deadlines are minutes long;
+# firing a quarter of a second later costs nothing, firing before an unread answer breaches it.
+CAUGHT_UP_MARGIN_MS = 250
 
 
 class DeadLetterAbandoned(RuntimeError):
@@ -117,12 +122,18 @@ class CaseEventConsumer:
             )
 
     async def _update_caught_up(self) -> None:
+        """Caught up means: at the broker's last answer (aiokafka's poll timestamp of the
+        partition, when its high watermark was read) nothing was left unread. Alarms then fire
+        up to that instant, not up to now: while fetches fail (a broker away) the instant stays
+        put and alarms wait for Kafka, instead of firing past events they cannot yet see."""
         watermarks = self._engine.watermarks
         for tp in self._partitions:
             highwater = self._consumer.highwater(tp)
+            answered_ms = self._consumer.last_poll_timestamp(tp)
             position = await self._consumer.position(tp)
-            caught_up = highwater is not None and position >= highwater
-            watermarks.set_caught_up((tp.topic, tp.partition), caught_up)
+            caught_up = highwater is not None and answered_ms is not None and position >= highwater
+            as_of = (answered_ms - CAUGHT_UP_MARGIN_MS) * 1_000 if caught_up else None
+            watermarks.set_caught_up((tp.topic, tp.partition), caught_up, as_of)
 
     async def _commit_to_kafka(self) -> None:
         watermarks = self._engine.watermarks

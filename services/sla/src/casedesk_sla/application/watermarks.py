@@ -1,8 +1,11 @@
 """How far time may safely advance: the event-time watermark over every consumed partition.
 
 An alarm may fire only once no unread case event could still be older than it. For a partition
-the consumer has caught up with, that is the present; for one it is still reading a backlog of
-(after a restart, after an outage), it is the time of the last event read there. Timers fire up to
+the consumer has caught up with, that is the instant the broker last showed it had nothing more
+(the consumer passes it: not the present, since an event may have arrived after that answer and
+still be unread — a case answered 9 ms before its due instant was breached that way); for one it
+is still reading a backlog of (after a restart, after an outage), it is the time of the last event
+read there. Timers fire up to
 the minimum over all partitions, so a backlog is worked off in event time, as a replay would, and
 a case answered at 10:03 is not breached at 10:05 only because its answer was still unread.
 """
@@ -32,10 +35,12 @@ class Watermarks:
     def __init__(self, stored: dict[PartitionKey, Position] | None = None) -> None:
         self._positions: dict[PartitionKey, Position] = dict(stored or {})
         self._caught_up: dict[PartitionKey, bool] = {}
+        self._caught_up_as_of: dict[PartitionKey, Micros] = {}
         self._changed: set[PartitionKey] = set()
 
     def assign(self, partitions: Iterable[PartitionKey]) -> None:
         self._caught_up = {key: False for key in partitions}
+        self._caught_up_as_of = {}
 
     def position(self, key: PartitionKey) -> Position | None:
         return self._positions.get(key)
@@ -46,8 +51,16 @@ class Watermarks:
         self._positions[key] = Position(offset + 1, latest)
         self._changed.add(key)
 
-    def set_caught_up(self, key: PartitionKey, caught_up: bool) -> None:
+    def set_caught_up(
+        self, key: PartitionKey, caught_up: bool, as_of: Micros | None = None
+    ) -> None:
+        """`as_of`: the instant up to which the partition is known to be read whole (the broker's
+        last answer, less a margin); None means the present (a source with nothing in flight)."""
         self._caught_up[key] = caught_up
+        if caught_up and as_of is not None:
+            self._caught_up_as_of[key] = as_of
+        else:
+            self._caught_up_as_of.pop(key, None)
 
     def safe_time(self, now: Micros) -> Micros | None:
         """The instant alarms may fire before, or None while some partition is still unknown."""
@@ -56,6 +69,7 @@ class Watermarks:
         safe = now
         for key, caught_up in self._caught_up.items():
             if caught_up:
+                safe = min(safe, self._caught_up_as_of.get(key, now))
                 continue
             position = self._positions.get(key)
             event_time = position.event_time if position else _UNKNOWN
