@@ -110,7 +110,7 @@ class NotifySettings(ServiceSettings):
     recipient_hold_max: int = Field(default=20, ge=0)
 
     # Retries of temporary failures
-    max_attempts: int = Field(default=8, ge=1)
+    max_attempts: int = Field(default=12, ge=1)
     retry_base_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=300.0, gt=0)
 
