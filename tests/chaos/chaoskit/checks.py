@@ -355,8 +355,9 @@ def _late_clock_events(
 def _unexpected_cause(events: list[tuple[float, float, int]], due: float) -> tuple[str, str]:
     """(category, words) of a breach the replay does not decide, from the case's events that
     could have stopped the clock: one on Kafka only after the due instant (the relay lagged:
-    the divergence services/sla/README.md documents), or one on Kafka before it that the SLA
-    service read only after firing (it judges a partition caught up from its last fetch)."""
+    the divergence services/sla/README.md documents), or one timed before it that the SLA
+    service could read only after firing (chaos defect 1 before its fix; since, a record readable
+    later than its time says)."""
     lagged = [
         (v, published - due) for occurred, published, v in events if occurred <= due < published
     ]
@@ -370,9 +371,10 @@ def _unexpected_cause(events: list[tuple[float, float, int]], due: float) -> tup
     if on_time:
         seconds, version = min(on_time)
         return READ_LATE, (
-            f"case event v{version} was on Kafka {seconds:.1f} s before the due instant, yet the "
-            "SLA service fired first: a partition counts as caught up by its last fetch's high "
-            "watermark, so alarms run at the present while newer records wait unread"
+            f"case event v{version} bears a time {seconds:.1f} s before the due instant, yet the "
+            "SLA service fired first: alarms fire up to the broker's last answer (less 250 ms) "
+            "that showed the partition read whole, so the record became readable only after it "
+            "(awaiting its in-sync replicas, a leader moving)"
         )
     return UNEXPLAINED, "unexplained: no case event made before the due instant"
 
