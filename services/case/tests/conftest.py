@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from casedesk_case.application import CommandMeta
+from casedesk_case.application.personal_data import PersonalData
 from casedesk_case.domain.values import (
     Actor,
     ActorKind,
@@ -19,6 +23,9 @@ from casedesk_case.domain.values import (
     EventContext,
 )
 from casedesk_case.testing import CaseApplication
+from casedesk_keys import IdentifierKind, IndexKey, Keyring, LocalKeySource, Subjects
+from casedesk_keys.adapters.secret_file_kek import SecretFileKekProvider
+from casedesk_keys.adapters.sqlite_store import SqliteKeyStore
 
 SYSTEM = EventContext(Actor(ActorKind.SYSTEM, "intake"), correlation_id="corr-1")
 SPECIALIST = EventContext(Actor(ActorKind.SPECIALIST, "l1-004"), correlation_id="corr-2")
@@ -72,3 +79,34 @@ def app(persistence_env: dict[str, str]) -> Iterator[CaseApplication]:
     application = CaseApplication(env=persistence_env)
     yield application
     application.close()
+
+
+# -- personal data sealed inside events (issue #18) ------------------------------------------
+
+
+@dataclass
+class Keys:
+    """A key owner of the test's own: a keyring on SQLite with a KEK from a file (a Secret's
+    provider), its KeySource, and the index key subjects are derived with."""
+
+    keyring: Keyring
+    source: LocalKeySource
+    index_key: IndexKey
+
+    def personal_data(self, loop: asyncio.AbstractEventLoop | None = None) -> PersonalData:
+        return PersonalData(self.source, self.index_key, loop)
+
+    def erase(self, login: str) -> None:
+        """Erase the citizen whose strongest identifier is his portal login."""
+        subject = Subjects(self.index_key).of_identifier(IdentifierKind.LOGIN, login)
+        self.keyring.erase(subject, "privacy.officer", "request 2026-17")
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Iterator[Keys]:
+    (tmp_path / "kek").mkdir()
+    kek = SecretFileKekProvider(tmp_path / "kek", create=True)
+    keyring = Keyring(SqliteKeyStore(tmp_path / "keys.sqlite"), kek)
+    yield Keys(keyring, LocalKeySource(keyring), IndexKey(os.urandom(32)))
+    keyring.store.close()
+    kek.close()

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.utils import Environment
 
@@ -38,6 +38,7 @@ from casedesk_case.grpc_api.people import People
 from casedesk_case.grpc_api.servicer import CaseServicer
 from casedesk_case.grpc_api.stream_limits import WatchCaseLimits
 from casedesk_case.settings import CaseSettings
+from casedesk_case.wire.personal import ReplyOpener
 from casedesk_runtime.collector import tune_garbage_collector
 from casedesk_runtime.event_loop import run_on
 from casedesk_runtime.following import Doorbell
@@ -49,18 +50,36 @@ from casedesk_runtime.settings import SettingsError, load_settings
 from casedesk_runtime.telemetry import configure_telemetry
 from casedesk_runtime.workers import become_worker, supervise
 
+if TYPE_CHECKING:  # imported when CASEDESK_SEAL_PERSONAL_DATA is on (_keys_config, serve)
+    from casedesk_keys import IndexKey
+    from casedesk_keys.settings import KeysSettings
+
+    KeysConfig = tuple[KeysSettings, IndexKey]
+
 SERVICE_NAME = "casedesk.case.v1.CaseService"
 # The one event store several processes share; the others are a file or the memory of one.
 SHARED_STORE = "eventsourcing.postgres"
 log = get_logger("casedesk_case")
 
 
-async def serve(settings: CaseSettings) -> None:
+async def serve(settings: CaseSettings, keys_config: KeysConfig | None = None) -> None:
     telemetry = configure_telemetry(settings.service_name, settings.otlp_endpoint)
+    keys, personal = None, None
+    if keys_config is not None:  # CASEDESK_SEAL_PERSONAL_DATA
+        from casedesk_case.application.personal_data import PersonalData
+        from casedesk_keyservice.client import connect
+
+        keys_settings, index_key = keys_config
+        keys = connect(
+            settings, settings.key_service_address,
+            ttl_s=keys_settings.cache_ttl_s, max_entries=keys_settings.cache_max,
+        )  # fmt: skip
+        personal = PersonalData(keys.cache, index_key, asyncio.get_running_loop())
     app = CaseApplication(
         store_setup=CaseStoreSetup(group_commit=settings.group_commit),
         roster=load_roster(settings.roster_path),
         number_block_size=settings.number_block_size,
+        personal_data=personal,
     )
     executor = ThreadPoolExecutor(settings.command_workers, thread_name_prefix="case-command")
     feed = CaseEventFeed(app, idle_s=settings.follow_idle_s)
@@ -108,16 +127,22 @@ async def serve(settings: CaseSettings) -> None:
         watch_case=WatchCaseLimits(
             settings.watch_case_streams_max, settings.watch_case_idle_s, settings.watch_case_max_s
         ),
+        opener=None if personal is None else ReplyOpener(personal),
     )
     server = GrpcServer(
         settings,
         [(case_service_pb2_grpc.add_CaseServiceServicer_to_server, servicer, SERVICE_NAME)],
         access=CASE_ACCESS,
     )
+    if keys is not None:
+        await keys.start()  # follows the key service's erasures into the key cache
     await server.start()
     tune_garbage_collector()
     tasks = [asyncio.create_task(follower) for follower in followers]
-    log.info("case service started", extra={"persistence": type(app.factory).__module__})
+    log.info(
+        "case service started",
+        extra={"persistence": type(app.factory).__module__, "sealing": personal is not None},
+    )
 
     async def shut_down() -> None:
         for stop in stoppers:
@@ -126,10 +151,32 @@ async def serve(settings: CaseSettings) -> None:
         if pipeline is not None:
             await asyncio.to_thread(pipeline.stop)
         executor.shutdown(wait=True)
+        if keys is not None:
+            await keys.aclose()
         app.close()
         telemetry.shutdown()
 
     await server.serve_until_signal(on_shutdown=shut_down)
+
+
+def _keys_config(settings: CaseSettings) -> KeysConfig | None:
+    """With CASEDESK_SEAL_PERSONAL_DATA on: the key cache's settings and the index key (subjects
+    are derived here), read before the start so that a bad one stops it (KeysSettingsError);
+    None when off: casedesk_keys is then never imported, no key service is needed."""
+    if not settings.seal_personal_data:
+        return None
+    try:
+        import casedesk_keyservice.client  # noqa: F401  (serve connects with it)
+        from casedesk_keys.settings import KeysSettings
+        from casedesk_keys.wiring import load_index_key
+    except ImportError as error:
+        raise ValueError(
+            "CASEDESK_SEAL_PERSONAL_DATA=true needs the packages casedesk-keys and "
+            f"casedesk-keys-service, not installed here ({error.name})"
+        ) from None
+
+    keys_settings = KeysSettings.from_env()
+    return keys_settings, load_index_key(keys_settings)
 
 
 def _one_replica(
@@ -257,7 +304,12 @@ def main() -> int:
         return supervise("casedesk_case", workers, settings)
     settings = _as_worker(settings)
     try:
-        run_on(settings.event_loop, serve(settings))
+        keys_config = _keys_config(settings)
+    except ValueError as error:  # casedesk_keys' KeysSettingsError
+        print(f"invalid configuration: {error}", file=sys.stderr)
+        return 2
+    try:
+        run_on(settings.event_loop, serve(settings, keys_config))
     except RosterError as error:
         log.error("cannot start: %s", error)
         return 2

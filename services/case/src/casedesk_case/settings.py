@@ -82,6 +82,15 @@ class CaseSettings(WorkerSettings, OidcSettings):
     auto_close_enabled: bool = True
     auto_close_scan_s: float = Field(default=60.0, gt=0, le=3600)
 
+    # Personal data sealed inside the events (issue #18, application/personal_data.py): the
+    # citizen record, the free texts of a case and its comments, the attachments' names, with
+    # each citizen's data key from the key service. Off: stored as sent, no key service needed.
+    # On, the index key comes from CASEDESK_KEYS_INDEX_KEY_FILE and the cache's bounds from
+    # CASEDESK_KEYS_CACHE_TTL_S / _CACHE_MAX (casedesk_keys.KeysSettings).
+    seal_personal_data: bool = False
+    # The key service (services/keys), reached with this process's mutual TLS.
+    key_service_address: str = Field(default="127.0.0.1:50056", min_length=1)
+
     @field_validator("auto_close_after", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:

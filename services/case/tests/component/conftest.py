@@ -31,10 +31,13 @@ from casedesk_case.grpc_api.people import People
 from casedesk_case.grpc_api.servicer import CaseServicer
 from casedesk_case.settings import CaseSettings
 from casedesk_case.testing import CaseApplication
+from casedesk_case.wire.personal import ReplyOpener
 from casedesk_runtime import pki
 from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.oidc import TokenVerifier
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
+
+from ..conftest import Keys
 
 CALLERS = ("case", "intake", "escalation", "desk", "operator", "sla")
 
@@ -85,9 +88,12 @@ async def running_case_service(
     pki_dir: Path | None = None,
     case_timeline: CaseTimeline | None = None,
     max_queue_streams: int = DEFAULT_MAX_QUEUE_STREAMS,
+    keys: Keys | None = None,
 ) -> AsyncIterator[RunningService]:
+    """`keys`: personal data sealed with them (CASEDESK_SEAL_PERSONAL_DATA on)."""
     env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "c.db")}
-    app = CaseApplication(env=env)
+    personal = None if keys is None else keys.personal_data(asyncio.get_running_loop())
+    app = CaseApplication(env=env, personal_data=personal)
     executor = ThreadPoolExecutor(4)
     feed = CaseEventFeed(app, idle_s=0.05)
     projector = CaseIndexProjector(app, app.index)
@@ -97,6 +103,7 @@ async def running_case_service(
     servicer = CaseServicer(
         app, executor, feed, pipeline, people,
         case_timeline=case_timeline, max_queue_streams=max_queue_streams,
+        opener=None if personal is None else ReplyOpener(personal),
     )  # fmt: skip
     server = GrpcServer(
         settings,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import Notification, Recording
@@ -47,6 +47,9 @@ from casedesk_case.domain.values import (
     Tier,
 )
 
+if TYPE_CHECKING:  # casedesk_keys is imported only when sealing is on
+    from casedesk_case.application.personal_data import PersonalData
+
 # A snapshot every 10 events keeps rebuilding any case to a snapshot plus at most 9 events.
 CASE_SNAPSHOT_INTERVAL = 10
 
@@ -75,7 +78,11 @@ class CaseApplication(CaseQueries, EventSaving):
         number_block_size: int = 50,
         workload_ttl_s: float = 0.5,
         case_cache_size: int = DEFAULT_CASE_CACHE_SIZE,
+        personal_data: PersonalData | None = None,
     ) -> None:
+        """`personal_data`: seals citizens' personal fields inside the events as commands are
+        decided (CASEDESK_SEAL_PERSONAL_DATA, application/personal_data.py); None: stored as
+        sent."""
         self._setup = store_setup
         super().__init__(env)
         self.roster = roster
@@ -93,8 +100,14 @@ class CaseApplication(CaseQueries, EventSaving):
             self.repository, self.save, self.case_cache, self.case_locks, self.view_of,
             lambda case_id, version: self.get_case(case_id, as_of_version=version),
         )  # fmt: skip
+        self.personal_data = personal_data
         self._planner = CommandPlanner(
-            roster, self.numbers, self.workload, self._runner.load_case, self.overdue
+            roster,
+            self.numbers,
+            self.workload,
+            self._runner.load_case,
+            self.overdue,
+            personal_data,
         )
         self._listeners: list[Callable[[], None]] = []
         self._recent_events = RecentEvents()
@@ -131,10 +144,16 @@ class CaseApplication(CaseQueries, EventSaving):
         return planner(*args, **kwargs)
 
     def decide_cached(self, command: Command) -> Decided | None:
-        return self._runner.decide_cached(command)
+        return self._runner.decide_cached(self._sealing(command))
 
     def execute(self, command: Command) -> CaseView:
-        return self._runner.execute(command)
+        return self._runner.execute(self._sealing(command))
+
+    def _sealing(self, command: Command) -> Command:
+        """With sealing on, the command also seals the citizen who acts in its events."""
+        if self.personal_data is None:
+            return command
+        return self.personal_data.sealing(command)
 
     def create_case(
         self,

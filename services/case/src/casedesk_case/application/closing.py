@@ -19,15 +19,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from casedesk_case.application.command import Command, CommandMeta, parse_case_id
+from casedesk_case.domain import closing
 from casedesk_case.domain.case import Case
 from casedesk_case.domain.errors import InvalidCommand
 from casedesk_case.domain.person_rules import Work, check_may
 from casedesk_case.domain.values import Channel, CloseReason
+
+if TYPE_CHECKING:  # casedesk_keys is imported only when sealing is on
+    from casedesk_case.application.personal_data import PersonalData
 
 OnCase = Callable[..., Command]
 
@@ -38,6 +43,7 @@ class ClosingPlans:
 
     _load_case: Callable[[UUID], Case]
     _on_case: OnCase
+    _personal: PersonalData | None
 
     def confirm_answer(self, case_id: str, *, meta: CommandMeta) -> Command:
         return self._on_case(
@@ -86,7 +92,9 @@ class ClosingPlans:
         def decide(case: Case | None) -> tuple[Case, Sequence[Aggregate]]:
             assert case is not None
             duplicate = self._load_case(duplicate_id)
-            duplicate.merge_into(case, reason, meta.context)
+            # Sealed citizens are compared by the subjects their tokens name.
+            same = closing.same_citizen if self._personal is None else self._personal.same_citizen
+            duplicate.merge_into(case, reason, meta.context, same)
             return case, (duplicate,)
 
         arguments = (target_case_id, duplicate_case_id, reason)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -23,6 +24,7 @@ from eventsourcing.domain import Aggregate
 from casedesk_case.application.closing import ClosingPlans
 from casedesk_case.application.command import Command, CommandMeta, parse_case_id
 from casedesk_case.application.numbering import CaseNumberAllocator
+from casedesk_case.application.personal_fields import comment_field, content_field
 from casedesk_case.application.workload import Workload
 from casedesk_case.domain.assignment import Roster, choose_specialist
 from casedesk_case.domain.case import Case
@@ -45,6 +47,9 @@ from casedesk_case.domain.values import (
     Tier,
 )
 
+if TYPE_CHECKING:  # casedesk_keys is imported only when sealing is on
+    from casedesk_case.application.personal_data import PersonalData
+
 COMMANDS = frozenset({
     "create_case", "add_comment", "change_status", "repeat_case", "request_escalation",
     "escalate", "assign", "add_attachment", "confirm_answer", "rate_answer", "close_case",
@@ -60,6 +65,7 @@ class CommandPlanner(ClosingPlans):
         workload: Workload,
         load_case: Callable[[UUID], Case],
         overdue: Callable[[Case], bool] = lambda case: False,
+        personal: PersonalData | None = None,
     ) -> None:
         self._roster = roster
         self._numbers = numbers
@@ -67,6 +73,9 @@ class CommandPlanner(ClosingPlans):
         self._load_case = load_case  # for decisions that change a second case
         # Whether the SLA service said a deadline of the case passed (CaseQueries.overdue).
         self._overdue = overdue
+        # Seals personal fields as commands are decided (application/personal_data.py); None:
+        # CASEDESK_SEAL_PERSONAL_DATA off, everything stored as the caller sent it.
+        self._personal = personal
 
     def create_case(
         self,
@@ -120,9 +129,17 @@ class CommandPlanner(ClosingPlans):
         if not body.strip():
             raise InvalidCommand("body", "a comment needs text")
         comment_id = str(uuid.uuid4())
+
+        def comment(case: Case) -> None:
+            text, files = body, list(attachments)
+            if self._personal is not None:
+                sealer = self._personal.sealer_of(case)
+                text = sealer.text(comment_field(comment_id), body)
+                files = sealer.attachments(files)
+            case.comment(comment_id, text, public, files, meta.context)
+
         return _on_case(
-            "AddComment", case_id, meta, (body, public, tuple(attachments)),
-            lambda case: case.comment(comment_id, body, public, list(attachments), meta.context),
+            "AddComment", case_id, meta, (body, public, tuple(attachments)), comment
         )  # fmt: skip
 
     def change_status(
@@ -165,18 +182,25 @@ class CommandPlanner(ClosingPlans):
             original = self._load_case(original_id)
             if meta.person is not None:
                 check_may_work(meta.person, original.tier)
+            by = channel or original.channel
+            citizen, subject = original.citizen, original.content.subject
+            came = origin or (original.origin if by is original.channel else Origin())
+            if self._personal is not None:  # the original's sealed fields, sealed again below
+                earlier = str(original.id)
+                citizen = self._personal.open_citizen(earlier, citizen)
+                subject = self._personal.open_text(earlier, content_field("subject"), subject)
+                if came is original.origin:
+                    came = self._personal.open_origin(earlier, came)
             content = CaseContent(
-                subject=original.content.subject,
+                subject=subject,
                 description=reason,
                 service_name=original.content.service_name,
                 service_code=original.content.service_code,
             )
-            by = channel or original.channel
-            came = origin or (original.origin if by is original.channel else Origin())
             repeat, claim = self._register(
                 by, original.case_type, original.category,
                 self._roster.queue_for(original.category, original.tier), original.tier,
-                original.priority, original.citizen, content, came, list(attachments),
+                original.priority, citizen, content, came, list(attachments),
                 str(original.id), "", meta.context, meta.context.identified_by,
             )  # fmt: skip
             # Asked of the SLA facts only when the status alone does not allow the repeat.
@@ -239,10 +263,14 @@ class CommandPlanner(ClosingPlans):
         return _on_case("Assign", case_id, meta, (specialist_id,), decide, Work.REASSIGN)
 
     def add_attachment(self, case_id: str, *, attachment: Attachment, meta: CommandMeta) -> Command:
-        return _on_case(
-            "AddAttachment", case_id, meta, (attachment,),
-            lambda case: case.add_attachment(attachment, meta.context),
-        )  # fmt: skip
+        def add(case: Case) -> None:
+            file = attachment
+            if self._personal is not None:
+                sealer = self._personal.sealer_of(case)
+                file = sealer.attachments([attachment])[0]
+            case.add_attachment(file, meta.context)
+
+        return _on_case("AddAttachment", case_id, meta, (attachment,), add)
 
     def _register(
         self,
@@ -261,9 +289,16 @@ class CommandPlanner(ClosingPlans):
         context: EventContext,
         identified_by: str = "",
     ) -> tuple[Case, NumberClaim]:
-        """A new case with the next number (and its claim), assigned by specialization and load."""
+        """A new case with the next number (and its claim), assigned by specialization and load;
+        its personal fields sealed when sealing is on (bound to its id, chosen here for that)."""
+        case_id = uuid.uuid4()
+        if self._personal is not None:  # before a number is taken: a refusal takes none
+            sealer = self._personal.sealer_for(citizen, str(case_id))
+            citizen, content = sealer.citizen(citizen), sealer.content(content)
+            origin, attachments = sealer.origin(origin), sealer.attachments(attachments)
         number = self._numbers.next_number(datetime.now(UTC))
-        case = Case(
+        case = Case.with_id(
+            case_id,
             number=number, channel=channel, case_type=case_type, category=category,
             queue=queue, tier=tier, priority=priority, citizen=citizen, content=content,
             origin=origin, attachments=attachments, repeat_of=repeat_of, linked_to=linked_to,

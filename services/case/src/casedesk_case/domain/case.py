@@ -7,8 +7,10 @@ stored events. Event and aggregate topics are explicit so that stored events sur
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -142,6 +144,12 @@ class Case(Aggregate):
         self.callback = callbacks.owed_on_registration(channel, self.created_on)
 
     # -- commands -----------------------------------------------------------------------------
+
+    @classmethod
+    def with_id(cls, case_id: UUID, **fields: Any) -> Case:
+        """A new case (Created) whose id the caller chose: personal fields sealed for it are
+        bound to it (application/personal_data.py). `fields`: every argument of `__init__`."""
+        return cls._create(cls.Created, id=case_id, **fields)
 
     def comment(
         self,
@@ -304,9 +312,17 @@ class Case(Aggregate):
             raise CaseClosed(self.number, "close it again")
         self._status_changed(self.status, Status.CLOSED, explanation, context, CloseReason.SPAM)
 
-    def merge_into(self, target: Case, reason: str, context: EventContext) -> None:
+    def merge_into(
+        self,
+        target: Case,
+        reason: str,
+        context: EventContext,
+        same_citizen: Callable[[Citizen, Citizen], bool] = closing.same_citizen,
+    ) -> None:
         """Close this case as a duplicate of `target` (MergedInto, StatusChanged CLOSED), and
-        record it on the target (DuplicateMerged): the caller saves both together."""
+        record it on the target (DuplicateMerged): the caller saves both together.
+        `same_citizen`: the rule comparing the two citizens (with sealed personal data, their
+        key subjects: application/personal_data.py)."""
         closing.check_length("reason", reason, closing.MAX_STAFF_TEXT)
         field = "target_case_id"
         if target.id == self.id:
@@ -316,7 +332,7 @@ class Case(Aggregate):
             raise InvalidCommand(
                 field, f"case {target.number} is {merged}: merge into an open case"
             )
-        if not closing.same_citizen(self.citizen, target.citizen):
+        if not same_citizen(self.citizen, target.citizen):
             raise InvalidCommand(
                 field,
                 f"case {target.number} is not shown to be the same citizen's as case "

@@ -68,7 +68,12 @@ class DeskReadRpcs(CaseReadRpcs):
                         self._queue_feed.changes_after, reader, position
                     )
                     for change in changes:
-                        yield queue_change_to_proto(change)
+                        try:
+                            message = await self._opened(queue_change_to_proto(change))
+                        except REFUSALS as error:
+                            await abort_for(error, context)
+                            raise AssertionError("unreachable: abort raises") from error
+                        yield message
 
     @rpc
     async def GetCaseTimeline(

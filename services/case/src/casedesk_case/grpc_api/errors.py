@@ -8,12 +8,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-from google.rpc import status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from casedesk_case.application.identity import (
     IdentityProviderUnavailable,
     PersonUnauthenticated,
+)
+from casedesk_case.application.personal_fields import (
+    CitizenErased,
+    PersonalDataUnavailable,
+    PersonalDataUnreadable,
 )
 from casedesk_case.domain.errors import (
     CaseNotFound,
@@ -40,6 +45,8 @@ REFUSALS = (
     NotPermitted,
     PersonUnauthenticated,
     IdentityProviderUnavailable,
+    PersonalDataUnavailable,
+    PersonalDataUnreadable,
 )
 
 
@@ -51,6 +58,8 @@ def refusal_status(error: Exception) -> grpc.Status | None:
         return bad_request_status([(error.field, error.description)])
     if isinstance(error, IdempotencyKeyReused):
         return bad_request_status([("context.idempotency_key", str(error))])
+    if isinstance(error, CitizenErased):
+        return erased_status(error)
     for kind, code in (
         (CaseNotFound, grpc.StatusCode.NOT_FOUND),
         (VersionConflict, grpc.StatusCode.ABORTED),
@@ -58,10 +67,25 @@ def refusal_status(error: Exception) -> grpc.Status | None:
         (NotPermitted, grpc.StatusCode.PERMISSION_DENIED),
         (PersonUnauthenticated, grpc.StatusCode.UNAUTHENTICATED),
         (IdentityProviderUnavailable, grpc.StatusCode.UNAVAILABLE),
+        (PersonalDataUnavailable, grpc.StatusCode.UNAVAILABLE),
+        (PersonalDataUnreadable, grpc.StatusCode.DATA_LOSS),
     ):
         if isinstance(error, kind):
             return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=str(error)))
     return None
+
+
+def erased_status(error: CitizenErased) -> grpc.Status:
+    """FAILED_PRECONDITION with a PreconditionFailure violation of type ERASED (as the key
+    service and intake's vault answer an erased key): the case's citizen was erased."""
+    violation = error_details_pb2.PreconditionFailure.Violation(
+        type="ERASED", subject=f"case/{error.case_id}", description=str(error)
+    )
+    detail = error_details_pb2.PreconditionFailure(violations=[violation])
+    code = grpc.StatusCode.FAILED_PRECONDITION.value[0]
+    status = status_pb2.Status(code=code, message=str(error))
+    status.details.add().Pack(detail)
+    return rpc_status.to_status(status)
 
 
 async def abort_for(error: Exception, context: grpc.aio.ServicerContext) -> None:

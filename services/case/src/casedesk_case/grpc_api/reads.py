@@ -10,6 +10,7 @@ the plain queries.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import events_pb2
@@ -30,9 +32,11 @@ from casedesk_case.grpc_api.people import PERSON_TOKEN_KEY, People
 from casedesk_case.grpc_api.stream_limits import OpenStreams, StreamLifetime, WatchCaseLimits
 from casedesk_case.wire.access_records import access_page_to_proto
 from casedesk_case.wire.events import to_case_event
+from casedesk_case.wire.personal import ReplyOpener
 from casedesk_case.wire.values import case_view_to_proto, summary_to_proto
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Message)
 
 
 class CaseReadRpcs:
@@ -44,6 +48,15 @@ class CaseReadRpcs:
     _people: People
     _watch_case: WatchCaseLimits
     _case_streams: OpenStreams
+    _opener: ReplyOpener | None
+
+    async def _opened(self, message: M, erased: str | None = None) -> M:
+        """A reply with its sealed personal fields opened (wire/personal.py), when sealing is
+        on; the reply as it is otherwise. `erased`: what an erased citizen's texts show (None:
+        CitizenErased, except in list views)."""
+        if self._opener is not None:
+            await self._opener.open(message, erased)
+        return message
 
     async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`function(*args, **kwargs)` in a worker thread: application calls do database I/O."""
@@ -80,7 +93,7 @@ class CaseReadRpcs:
             reads = self._app.person_reads
             get_for = reads.get_case_by_number if by_number else reads.get_case
             view = await self._call(get_for, reader, reference, **as_of)
-        return case_view_to_proto(view)
+        return await self._opened(case_view_to_proto(view))
 
     @rpc
     async def GetHistory(self, request: pb.GetHistoryRequest, context: Any) -> pb.HistoryPage:
@@ -97,9 +110,11 @@ class CaseReadRpcs:
             if reader is None
             else self._call(self._app.person_reads.history, reader, request.case_id, **paging)
         )
-        return pb.HistoryPage(
-            events=[to_case_event(e) for e in page.events],
-            next_after_version=page.next_after_version,
+        return await self._opened(
+            pb.HistoryPage(
+                events=[to_case_event(e) for e in page.events],
+                next_after_version=page.next_after_version,
+            )
         )
 
     @rpc
@@ -108,6 +123,10 @@ class CaseReadRpcs:
         check = RequestCheck()
         criteria = read_requests.case_filter(check, request)
         check.done()
+        if criteria.citizen_login and self._app.personal_data is not None:
+            # The index keeps a sealed login as its subject (application/personal_data.py).
+            lookup = self._app.personal_data.login_lookup(criteria.citizen_login)
+            criteria = dataclasses.replace(criteria, citizen_login=lookup)
         paging = {"page_size": request.page_size, "page_token": request.page_token}
         reader = acting.reader()
         page = await (
@@ -115,8 +134,11 @@ class CaseReadRpcs:
             if reader is None
             else self._call(self._app.person_reads.list_cases, reader, criteria, **paging)
         )
-        return pb.CaseList(
-            cases=[summary_to_proto(s) for s in page.cases], next_page_token=page.next_page_token
+        return await self._opened(
+            pb.CaseList(
+                cases=[summary_to_proto(s) for s in page.cases],
+                next_page_token=page.next_page_token,
+            )
         )
 
     @rpc
@@ -188,7 +210,12 @@ class CaseReadRpcs:
                 signal.clear()
                 events = await self._call(self._app.events_after, request.case_id, last)
                 for event in events:
-                    yield to_case_event(event)
+                    try:
+                        message = await self._opened(to_case_event(event))
+                    except REFUSALS as error:
+                        await abort_for(error, context)
+                        raise AssertionError("unreachable: abort raises") from error
+                    yield message
                     last = event.originator_version
                 if events:
                     lifetime.sent()

@@ -32,6 +32,7 @@ from casedesk_case.grpc_api.errors import REFUSALS, refusal_status, rpc
 from casedesk_case.grpc_api.people import Acting, People
 from casedesk_case.grpc_api.stream_limits import OpenStreams, WatchCaseLimits
 from casedesk_case.wire.enums import from_proto
+from casedesk_case.wire.personal import ERASED, ReplyOpener
 from casedesk_case.wire.values import case_view_to_proto
 from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY
 
@@ -53,10 +54,13 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
         case_timeline: CaseTimeline | None = None,
         max_queue_streams: int = DEFAULT_MAX_QUEUE_STREAMS,
         watch_case: WatchCaseLimits | None = None,
+        opener: ReplyOpener | None = None,
     ) -> None:
         """`case_timeline`: the SLA clocks and notices (application/timeline.py) GetCaseTimeline
         and GetDeskOverview answer from; None: both are UNIMPLEMENTED. `max_queue_streams`:
-        WatchQueue streams served at once; `watch_case`: WatchCase's bounds (None: the defaults)."""
+        WatchQueue streams served at once; `watch_case`: WatchCase's bounds (None: the defaults);
+        `opener`: opens sealed personal fields in replies (None: sealing off)."""
+        self._opener = opener
         self._app = app
         self._executor = executor
         self._feed = feed
@@ -82,8 +86,11 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
     ) -> pb.CaseView:
         check.done()
         if self._pipeline is None:
-            return case_view_to_proto(await self._call(method, *args, meta=meta, **kwargs))
-        return case_view_to_proto(await self._pipeline.run(method, *args, meta=meta, **kwargs))
+            view = await self._call(method, *args, meta=meta, **kwargs)
+        else:
+            view = await self._pipeline.run(method, *args, meta=meta, **kwargs)
+        # The command is stored: an erased citizen's texts are shown as erased, not refused.
+        return await self._opened(case_view_to_proto(view), erased=ERASED)
 
     @staticmethod
     def _meta(check: RequestCheck, context: pb.CommandContext, acting: Acting) -> CommandMeta:
@@ -175,7 +182,7 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
         # Not through the pipeline: a repeat changes the original case under its lock.
         view = await self._call(self._app.repeat_case, request.case_id, reason=request.reason,
                                 meta=meta, **arguments)  # fmt: skip
-        return case_view_to_proto(view)
+        return await self._opened(case_view_to_proto(view), erased=ERASED)
 
     @rpc
     async def RequestEscalation(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from casedesk_case.application.personal_fields import index_login
 from casedesk_case.application.ports import CaseIndex
 from casedesk_case.application.positions import index_tracking_name
 from casedesk_case.application.views import CaseSummary
@@ -34,7 +35,8 @@ def project(row: CaseSummary | None, event: Any) -> CaseSummary | None:
             assignee="",
             tier=event.tier,
             subject=event.content.subject,
-            citizen_login=event.citizen.account_login,
+            # A sealed login is kept as the subject its token names (personal_data.py).
+            citizen_login=index_login(event.citizen.account_login),
             registered_at=event.timestamp,
             updated_at=event.timestamp,
             category=event.category,

@@ -1,0 +1,294 @@
+"""The case service with CASEDESK_SEAL_PERSONAL_DATA on, as it runs (issue #18): a real key service
+(its KEK in a SoftHSM2 token, its key store on PostgreSQL), the case service on PostgreSQL
+publishing to Kafka, mutual TLS between them and the test's client (as intake).
+
+Two citizens' cases go through the case service; the raw records of case.events.v1 and every row
+of the case service's PostgreSQL schema (events, snapshots, case index, receipts) hold none of
+their names, SNILS, phones, e-mails or logins, while the case service's replies open them. One
+citizen erased at the key service: his case answers FAILED_PRECONDITION (ERASED) within seconds,
+the other citizen's still opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import grpc
+import psycopg
+import pytest
+from aiokafka import AIOKafkaConsumer
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from support.services import ServiceLauncher
+
+from casedesk.case.v1 import case_service_pb2 as pb
+from casedesk.case.v1 import case_service_pb2_grpc, events_pb2
+from casedesk.common.v1 import types_pb2
+from casedesk.keys.v1 import key_service_pb2 as keys_pb
+from casedesk.keys.v1 import key_service_pb2_grpc
+from casedesk_runtime import pki
+from casedesk_runtime.topics import ensure_topics
+
+TOPIC = "case.events.v1"
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+TOKEN_LABEL = "casedesk-sealing-it"
+
+CITIZEN_A = types_pb2.Citizen(
+    full_name="Иванов Иван Иванович", snils="112-233-445 95", account_login="ivanov.ii",
+    mobile_phone="+79161234567", email="ivan.ivanov@example.ru",
+)  # fmt: skip
+CITIZEN_B = types_pb2.Citizen(
+    full_name="Петрова Анна Сергеевна", snils="12345678964", account_login="petrova.aa",
+    mobile_phone="+79035556677", email="anna.petrova@example.ru",
+)  # fmt: skip
+
+
+def needles(citizen: types_pb2.Citizen) -> list[str]:
+    """What must not be found in any store: each identifier as sent and in its bare digits."""
+    digits = "".join(c for c in citizen.snils if c.isdigit())
+    return [
+        citizen.full_name, citizen.full_name.split()[0], citizen.snils, digits,
+        citizen.mobile_phone, citizen.mobile_phone[2:], citizen.email, citizen.account_login,
+    ]  # fmt: skip
+
+
+def found_in(blob: bytes, texts: list[str]) -> list[str]:
+    """The texts present in `blob` as UTF-8 or JSON-escaped, either as is or in the hex
+    PostgreSQL prints a bytea in."""
+    lowered = blob.lower()
+
+    def forms(text: str) -> list[bytes]:
+        spelled = [text.encode(), json.dumps(text).strip('"').encode()]
+        return spelled + [form.hex().encode() for form in spelled]
+
+    return [t for t in texts if any(f in blob or f in lowered for f in forms(t))]
+
+
+@pytest.fixture
+def schemas(postgres_dsn: str) -> Iterator[tuple[str, str]]:
+    """Two fresh schemas: the case service's and the key service's."""
+    names = (f"case_seal_{uuid.uuid4().hex[:10]}", f"keys_seal_{uuid.uuid4().hex[:10]}")
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        for name in names:
+            connection.execute(f"CREATE SCHEMA {name}")
+    yield names
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        for name in names:
+            connection.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@pytest.fixture
+def token_env(tmp_path: Path) -> dict[str, str]:
+    """A SoftHSM2 token of its own, for the key service's process."""
+    util = shutil.which("softhsm2-util")
+    if util is None or not Path(SOFTHSM_MODULE).exists():
+        pytest.fail("SoftHSM2 is not installed (Debian: apt-get install softhsm2)", pytrace=False)
+    home = tmp_path / "softhsm"
+    (home / "tokens").mkdir(parents=True)
+    conf = home / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {home / 'tokens'}\nobjectstore.backend = file\n")
+    pin = os.urandom(8).hex()
+    (home / "pin").write_text(pin)
+    subprocess.run(
+        [util, "--init-token", "--free", "--label", TOKEN_LABEL, "--so-pin", os.urandom(8).hex(),
+         "--pin", pin],
+        check=True, capture_output=True, env={**os.environ, "SOFTHSM2_CONF": str(conf)},
+    )  # fmt: skip
+    return {
+        "SOFTHSM2_CONF": str(conf),
+        "CASEDESK_KEYS_KEK_PROVIDER": "pkcs11",
+        "CASEDESK_KEYS_KEK_CREATE": "true",
+        "CASEDESK_KEYS_PKCS11_MODULE": SOFTHSM_MODULE,
+        "CASEDESK_KEYS_PKCS11_TOKEN_LABEL": TOKEN_LABEL,
+        "CASEDESK_KEYS_PKCS11_PIN_FILE": str(home / "pin"),
+    }
+
+
+def tls_env(pki_dir: Path, name: str) -> dict[str, str]:
+    return {
+        "CASEDESK_TLS_CERT_FILE": str(pki_dir / f"{name}.crt"),
+        "CASEDESK_TLS_KEY_FILE": str(pki_dir / f"{name}.key"),
+        "CASEDESK_TLS_CA_FILE": str(pki_dir / pki.CA_CERT),
+    }
+
+
+def create_request(citizen: types_pb2.Citizen) -> pb.CreateCaseRequest:
+    return pb.CreateCaseRequest(
+        context=pb.CommandContext(
+            idempotency_key=str(uuid.uuid4()),
+            actor=types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="intake"),
+            correlation_id="corr-sealing",
+        ),
+        channel=types_pb2.EMAIL,
+        type=types_pb2.TECHNICAL,
+        category=types_pb2.REGISTRATION_SIGN_IN,
+        citizen=citizen,
+        content=types_pb2.CaseContent(
+            subject=f"Не могу войти: {citizen.full_name}",
+            description=f"Звоните {citizen.mobile_phone}",
+        ),
+        provenance=types_pb2.Provenance(email=types_pb2.EmailOrigin(from_address=citizen.email)),
+    )
+
+
+def citizen_comment(case_id: str, citizen: types_pb2.Citizen) -> pb.AddCommentRequest:
+    return pb.AddCommentRequest(
+        context=pb.CommandContext(
+            idempotency_key=str(uuid.uuid4()),
+            actor=types_pb2.Actor(kind=types_pb2.Actor.CITIZEN, id=citizen.account_login),
+        ),
+        case_id=case_id,
+        body=f"Мой СНИЛС {citizen.snils}, почта {citizen.email}",
+        public=True,
+    )
+
+
+async def raw_records(bootstrap: str, case_ids: set[str], expected: int) -> list[bytes]:
+    """The raw bytes (key, value, headers) of the cases' records on case.events.v1."""
+    consumer = AIOKafkaConsumer(
+        TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    found: list[bytes] = []
+    deadline = time.monotonic() + 60
+    try:
+        while len(found) < expected and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    if events_pb2.CaseEvent.FromString(record.value).meta.case_id in case_ids:
+                        headers = b"".join(k.encode() + v for k, v in record.headers)
+                        found.append((record.key or b"") + record.value + headers)
+    finally:
+        await consumer.stop()
+    return found
+
+
+def schema_rows(postgres_dsn: str, schema: str) -> bytes:
+    """Every row of every table of the schema, as PostgreSQL prints it (bytea in hex)."""
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (schema,),
+            )
+        ]
+        assert tables, f"no tables in {schema}"
+        rows = [
+            str(row[0]).encode()
+            for table in tables
+            for row in connection.execute(f'SELECT t::text FROM {schema}."{table}" t')
+        ]
+    return b"\n".join(rows)
+
+
+async def test_sealed_cases_leave_no_personal_data_in_kafka_or_postgres(
+    services: ServiceLauncher,
+    schemas: tuple[str, str],
+    postgres_env: dict[str, str],
+    postgres_dsn: str,
+    kafka_bootstrap: str,
+    token_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    case_schema, keys_schema = schemas
+    await ensure_topics(kafka_bootstrap)
+    pki_dir = tmp_path / "pki"
+    pki.ensure_pki(pki_dir, ["keys", "case", "intake"])
+    (tmp_path / "index.key").write_text(base64.b64encode(os.urandom(32)).decode())
+    index_key = {"CASEDESK_KEYS_INDEX_KEY_FILE": str(tmp_path / "index.key")}
+    separator = "&" if "?" in postgres_dsn else "?"
+    keys = services(
+        "casedesk_keyservice",
+        {
+            **token_env, **tls_env(pki_dir, "keys"), **index_key,
+            "CASEDESK_KEYS_STORE_URL": f"{postgres_dsn}{separator}options="
+            + quote(f"-csearch_path={keys_schema}"),
+            "CASEDESK_KEYS_ERASURE_POLL_S": "0.5",
+            "CASEDESK_METRICS_PORT": "0",
+        },
+    )  # fmt: skip
+    case = services(
+        "casedesk_case",
+        {
+            **postgres_env, **tls_env(pki_dir, "case"), **index_key,
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_SCHEMA": case_schema,
+            "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "CASEDESK_FOLLOW_IDLE_S": "0.1",
+            "CASEDESK_SHUTDOWN_GRACE_S": "1",
+            "CASEDESK_METRICS_PORT": "0",
+            "CASEDESK_SEAL_PERSONAL_DATA": "true",
+            "CASEDESK_KEY_SERVICE_ADDRESS": keys.address,
+        },
+    )  # fmt: skip
+    async with (
+        grpc.aio.secure_channel(case.address, pki.client_credentials(pki_dir, "intake")) as intake,
+        grpc.aio.secure_channel(keys.address, pki.client_credentials(pki_dir, "case")) as as_case,
+    ):
+        stub = case_service_pb2_grpc.CaseServiceStub(intake)
+        created_a = await stub.CreateCase(create_request(CITIZEN_A))
+        created_b = await stub.CreateCase(create_request(CITIZEN_B))
+        await stub.AddComment(citizen_comment(created_a.case_id, CITIZEN_A))
+        await stub.AddComment(citizen_comment(created_b.case_id, CITIZEN_B))
+        # The replies to an authorised caller are opened.
+        read_a = await stub.GetCase(pb.GetCaseRequest(case_id=created_a.case_id))
+        assert read_a.citizen == CITIZEN_A
+        assert read_a.provenance.email.from_address == CITIZEN_A.email
+        assert [c.body for c in read_a.comments] == [
+            f"Мой СНИЛС {CITIZEN_A.snils}, почта {CITIZEN_A.email}"
+        ]
+
+        # Created, Assigned, Commented per case, at least.
+        ids = {created_a.case_id, created_b.case_id}
+        records = await raw_records(kafka_bootstrap, ids, expected=6)
+        assert len(records) >= 6, f"only {len(records)} records of the two cases on {TOPIC}"
+        published = b"\n".join(records)
+        personal = needles(CITIZEN_A) + needles(CITIZEN_B)
+        # What is not personal is found where it is (the search works), tokens in place of
+        # the rest.
+        clear = [created_a.number, created_b.number, "cdk1."]
+        assert found_in(published, clear) == clear
+        assert found_in(published, personal) == []
+        stored = schema_rows(postgres_dsn, case_schema)
+        assert found_in(stored, clear) == clear
+        assert found_in(stored, personal) == []
+
+        # Citizen A erased at the key service (the case service's own identity: the system's
+        # erasure, as its retention job does): his case is refused within seconds, B's opens.
+        erase = key_service_pb2_grpc.KeyServiceStub(as_case).EraseCitizen
+        await erase(
+            keys_pb.EraseCitizenRequest(
+                identifiers=keys_pb.CitizenIdentifiers(login=CITIZEN_A.account_login),
+                reason="test-erasure-1",
+            )
+        )
+        refusal: Any = None
+        deadline = time.monotonic() + 15
+        while refusal is None and time.monotonic() < deadline:
+            try:
+                await stub.GetCase(pb.GetCaseRequest(case_id=created_a.case_id))
+                await asyncio.sleep(0.2)
+            except grpc.aio.AioRpcError as error:
+                refusal = error
+        assert refusal is not None, "the erased citizen's case still opened after 15 s"
+        assert refusal.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "was erased at" in (refusal.details() or "")
+        status = rpc_status.from_call(refusal)
+        assert status is not None
+        violation = error_details_pb2.PreconditionFailure()
+        assert status.details[0].Unpack(violation)
+        assert violation.violations[0].type == "ERASED"
+        still = await stub.GetCase(pb.GetCaseRequest(case_id=created_b.case_id))
+        assert still.citizen == CITIZEN_B
