@@ -2,7 +2,7 @@
 # Builds the container image of every Casedesk service and of the desk, tagged with the project
 # version.
 #
-#   tools/build-service-images.sh              # the five services and the desk
+#   tools/build-service-images.sh              # the six services and the desk
 #   tools/build-service-images.sh case notify  # a subset
 #
 # Environment:
@@ -22,7 +22,13 @@
 # whole image until one of its own members changes. BuildKit is required (cache and secret mounts).
 set -euo pipefail
 
-ALL_SERVICES=(intake case sla escalation notify desk)
+ALL_SERVICES=(intake case sla escalation notify keys desk)
+# Where a service's names differ from casedesk-<name> (its package in uv.lock) and casedesk_<name>
+# (its module): the key service's are taken by the library it owns (casedesk-keys, casedesk_keys).
+declare -A PACKAGE=([keys]=casedesk-keys-service)
+declare -A MODULE=([keys]=casedesk_keyservice)
+package_of() { echo "${PACKAGE[$1]:-casedesk-$1}"; }
+module_of() { echo "${MODULE[$1]:-casedesk_$1}"; }
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${root}"
@@ -136,7 +142,8 @@ done >"${workdir}/files"
 
 # stage_context NAME DIR: NAME's build context (see tools/infra/images/python-builder/Dockerfile).
 stage_context() {
-    local package="casedesk-$1" dir="$2"
+    local package dir="$2"
+    package="$(package_of "$1")"
     mkdir -p "${dir}/workspace"
     # Workspace members are exported as their directories (./libs/runtime), everything else pinned
     # with hashes.
@@ -160,12 +167,18 @@ dockerfile_of() {
 
 # smoke_check NAME IMAGE: run IMAGE under the constraints the chart imposes: non-root, read-only
 # root file system, no network, the data directory writable by the service's account (as the
-# chart's volume is through fsGroup). The entrypoint module must at least be found.
+# chart's volume is through fsGroup). The entrypoint module must at least be found; for the key
+# service python-pkcs11's native extension must also load on the runtime base (it loads the HSM's
+# library only when a token is opened, so no PKCS#11 module is needed for this).
 smoke_check() {
+    local module check
+    module="$(module_of "$1")"
+    check="import importlib.util, sys; sys.exit(importlib.util.find_spec('${module}.__main__') is None)"
+    [[ "$1" == keys ]] && check="import pkcs11; ${check}"
     "${docker}" run --rm --network none --read-only --tmpfs /tmp \
         --tmpfs /var/lib/casedesk:uid=10001,gid=10001,mode=0750 \
         --cap-drop ALL --security-opt no-new-privileges "$2" \
-        python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('casedesk_$1.__main__') is None)"
+        python -c "${check}"
 }
 
 built=()
@@ -179,8 +192,8 @@ for name in "${services[@]}"; do
     fi
     dockerfile="$(dockerfile_of "${name}")" || die "services/${name}/Dockerfile is missing"
     # The image installs exactly what uv.lock pins.
-    if ! grep -qx "name = \"casedesk-${name}\"" uv.lock; then
-        log "FAILED ${name}: casedesk-${name} is not in uv.lock yet (run 'uv lock' and commit it)"
+    if ! grep -qx "name = \"$(package_of "${name}")\"" uv.lock; then
+        log "FAILED ${name}: $(package_of "${name}") is not in uv.lock yet (run 'uv lock' and commit it)"
         failed+=("${name}")
         continue
     fi
@@ -199,7 +212,9 @@ for name in "${services[@]}"; do
         log "${image} is up to date ($((SECONDS - started))s)"
     elif ! smoke_check "${name}" "${image}"; then
         "${docker}" image rm "${image}" >/dev/null
-        log "FAILED ${image}: module casedesk_${name}.__main__ not found in the image"
+        why="module $(module_of "${name}").__main__ not found"
+        [[ "${name}" != keys ]] || why="${why}, or python-pkcs11 does not load"
+        log "FAILED ${image}: its smoke check failed (${why})"
         failed+=("${name}")
         continue
     else

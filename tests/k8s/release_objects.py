@@ -11,7 +11,7 @@ from typing import Any
 Manifest = dict[str, Any]
 
 RELEASE = "casedesk"
-SERVICES = ("intake", "case", "sla", "escalation", "notify")
+SERVICES = ("intake", "case", "sla", "escalation", "notify", "keys")
 KAFKA_PRINCIPALS = ("case", "sla", "escalation", "notify", "admin")
 # Placeholders: nothing runs, so no credential or certificate is ever read. Only names and keys
 # matter, and that every Secret the release refers to exists, as deploy/README.md asks of an SRE.
@@ -34,9 +34,12 @@ def tls_secret(service: str) -> Manifest:
     return secret(f"{RELEASE}-{service}-tls", **files)
 
 
-# ci/minimal-values.yaml: intake's master key and, in tls.mode secrets, each service's certificate.
+# ci/minimal-values.yaml: intake's master key, the key service's KEK (a version per key) and index
+# key and, in tls.mode secrets, each service's certificate.
 MINIMAL_PREREQUISITES = [
     secret("casedesk-intake", **{"master-key": MASTER_KEY}),
+    secret("casedesk-kek", **{"casedesk-kek.v1": MASTER_KEY}),
+    secret("casedesk-keys", **{"index-key": MASTER_KEY}),
     *(tls_secret(service) for service in SERVICES),
 ]
 
@@ -56,6 +59,12 @@ PRODUCTION_PREREQUISITES = [
     ),
     secret("casedesk-frontends", **{"frontends.toml": ""}),
     secret("casedesk-case-cipher", **{"cipher-key": MASTER_KEY}),
+    # The key service: its index key and store; the KEK stays in the HSM, opened with the PIN.
+    secret(
+        "casedesk-keys",
+        **{"index-key": MASTER_KEY, "store-url": "postgresql://keys:x@pg:5432/casedesk"},
+    ),
+    secret("casedesk-hsm", pin=PLACEHOLDER),
     # The desk's public host, served by the ingress controller (desk.ingress.tlsSecretName).
     {
         "apiVersion": "v1",

@@ -383,16 +383,17 @@ def test_ephemeral_stores_need_the_switch_and_are_announced(
     ephemeral = values_file(
         "services:\n"
         + "".join(
-            f"  {s}:\n    persistence: {{enabled: false, allowEphemeral: true}}\n"
-            for s in ("intake", "case", "sla", "escalation", "notify")
+            f"  {s}:\n    persistence: {{enabled: false, allowEphemeral: true}}\n" for s in SERVICES
         )
     )
     installed = helm.run("install", RELEASE, str(CHART), *args, "-f", str(ephemeral))
     assert_no_warnings(installed, "helm install")
     # NOTES.txt names every service whose state dies with its pod.
     assert (
-        "WARNING: case, escalation, intake, notify, sla keep their local state" in installed.stdout
+        "WARNING: case, escalation, intake, keys, notify, sla keep their local state"
+        in installed.stdout
     )
+    assert "The key service's SQLite file holds every citizen's data key" in installed.stdout
     assert claims(control_plane, namespace) == []
     assert control_plane.get_json("-n", namespace, "statefulsets")["items"] == []
     assert helm.run("uninstall", RELEASE, "-n", namespace).returncode == 0

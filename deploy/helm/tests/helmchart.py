@@ -9,8 +9,19 @@ from typing import Any
 REPO = pathlib.Path(__file__).resolve().parents[3]
 CHART = REPO / "deploy" / "helm" / "casedesk"
 CI_VALUES = CHART / "ci"
-SERVICES = ("intake", "case", "sla", "escalation", "notify")
-PORTS = {"intake": 50051, "case": 50052, "sla": 50053, "escalation": 50054, "notify": 50055}
+SERVICES = ("intake", "case", "sla", "escalation", "notify", "keys")
+PORTS = {
+    "intake": 50051,
+    "case": 50052,
+    "sla": 50053,
+    "escalation": 50054,
+    "notify": 50055,
+    "keys": 50056,
+}
+# The key service's clients (its access table): they call it for citizens' data keys.
+KEY_CLIENTS = ("intake", "case", "notify")
+# Each service's Python package (the key service's: casedesk_keys is the library it owns).
+MODULES = {**{s: f"casedesk_{s}" for s in SERVICES}, "keys": "casedesk_keyservice"}
 # The plaintext health-only listener of every pod (values `healthPort`): probes and `helm test`.
 HEALTH_PORT = 8086
 # Every pod's Prometheus /metrics, plain HTTP (values `monitoring.metricsPort`).

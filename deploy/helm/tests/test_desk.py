@@ -212,7 +212,8 @@ def test_its_policy_admits_browsers_and_reaches_only_case_intake_dns_and_the_idp
         ),
         pytest.param(
             {**ON, "identity": {"staff": {"issuer": ""}}},
-            "identity.staff.issuer is required while services.case and services.intake and desk",
+            "identity.staff.issuer is required while services.case and services.intake and "
+            "services.keys and desk",
             id="no-staff-issuer",
         ),
         pytest.param(

@@ -62,5 +62,5 @@ def test_helm_test_skips_disabled_services(render: Any) -> None:
     released = render("minimal-values.yaml", values={"services": {"sla": {"enabled": False}}})
     pod = released.get("Pod", component_name("health-check"))
     targets = [arg.split("=")[0] for arg in pod["spec"]["containers"][0]["command"] if "=" in arg]
-    assert targets == ["case", "escalation", "intake", "notify"]
+    assert targets == ["case", "escalation", "intake", "keys", "notify"]
     assert [w for w in released.workloads() if w["metadata"]["name"].endswith("-sla")] == []

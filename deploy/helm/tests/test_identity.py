@@ -128,11 +128,23 @@ def test_intake_needs_no_code_gateway(render: Callable[..., Release]) -> None:
 REFUSED = [
     (
         {"identity": {"staff": {"issuer": ""}}},
-        "identity.staff.issuer is required while services.case and services.intake are enabled",
+        "identity.staff.issuer is required while services.case and services.intake and "
+        "services.keys are enabled",
     ),
     (
-        {"identity": {"staff": {"issuer": ""}}, "services": {"intake": {"enabled": False}}},
+        {
+            "identity": {"staff": {"issuer": ""}},
+            "services": {"intake": {"enabled": False}, "keys": {"enabled": False}},
+        },
         "identity.staff.issuer is required while services.case is enabled",
+    ),
+    (
+        # The privacy officers' tokens, which the key service verifies before an erasure.
+        {
+            "identity": {"staff": {"issuer": ""}},
+            "services": {"intake": {"enabled": False}, "case": {"enabled": False}},
+        },
+        "identity.staff.issuer is required while services.keys is enabled",
     ),
     (
         {"identity": {"citizens": {"issuer": ""}}},

@@ -8,6 +8,7 @@ import yaml
 from helmchart import (
     CI_VALUES,
     KAFKA_CLIENTS,
+    KEY_CLIENTS,
     PORTS,
     SERVICES,
     Manifest,
@@ -75,6 +76,8 @@ def test_internal_services_accept_only_their_callers(release: Release) -> None:
         "sla": set(),
         "escalation": set(),
         "notify": set(),
+        # and the privacy officers' tools, networkPolicy.keysFrom (test_keys.py)
+        "keys": set(KEY_CLIENTS),
     }
     for service, callers in expected.items():
         rules = ingress_on(release, service, "grpc")
@@ -83,14 +86,15 @@ def test_internal_services_accept_only_their_callers(release: Release) -> None:
             continue
         (rule,) = rules
         assert peer_components(rule["from"]) == callers, service
-        assert all(set(peer) == {"podSelector"} for peer in rule["from"]), service
+        if service != "keys":
+            assert all(set(peer) == {"podSelector"} for peer in rule["from"]), service
 
 
 def test_only_the_test_pod_reaches_the_plaintext_health_port(release: Release) -> None:
     # The kubelet's probes come from the node, which common CNIs admit whatever the policy says.
     for service in SERVICES:
         policy_rules = policy(release, service)["spec"]["ingress"]
-        grpc_rules = {"intake": 2 if release.desk else 1, "case": 1}.get(service, 0)
+        grpc_rules = {"intake": 2 if release.desk else 1, "case": 1, "keys": 1}.get(service, 0)
         # Besides the gRPC rules: the health port's, and the metrics port's (test_monitoring.py).
         assert len(policy_rules) == grpc_rules + 2, service
         (rule,) = ingress_on(release, service, "health")
@@ -116,14 +120,18 @@ def test_more_peers_may_reach_the_health_port(render: Any) -> None:
         assert peer_components(rule["from"]) == {"health-check"}
 
 
-def test_only_intake_and_escalation_may_call_case(release: Release) -> None:
+def test_only_intake_and_escalation_may_call_case_and_only_its_clients_the_key_service(
+    release: Release,
+) -> None:
     for service in SERVICES:
         rules = policy(release, service)["spec"]["egress"]
         callees = {c for rule in rules for c in peer_components(rule.get("to", []))}
-        assert callees == ({"case"} if service in ("intake", "escalation") else set()), service
-        if callees:
-            (rule,) = [r for r in rules if peer_components(r.get("to", []))]
-            assert rule["ports"] == [{"port": PORTS["case"], "protocol": "TCP"}]
+        expected = {"case"} if service in ("intake", "escalation") else set()
+        expected |= {"keys"} if service in KEY_CLIENTS else set()
+        assert callees == expected, service
+        for callee in callees:
+            (rule,) = [r for r in rules if peer_components(r.get("to", [])) == {callee}]
+            assert rule["ports"] == [{"port": PORTS[callee], "protocol": "TCP"}]
 
 
 def test_everyone_resolves_names_and_only_kafka_clients_reach_kafka(production: Release) -> None:
@@ -143,8 +151,9 @@ def test_everyone_resolves_names_and_only_kafka_clients_reach_kafka(production: 
 def test_postgres_only_for_services_connected_to_it(production: Release, minimal: Release) -> None:
     for service in SERVICES:
         reaches_postgres = 5432 in egress_ports(production, service)
-        # intake through services.intake.databaseUrl, the others through database.backend.
-        assert reaches_postgres == (service in ("intake", "case", "escalation")), service
+        # intake through services.intake.databaseUrl, keys through services.keys.storeUrl, the
+        # others through database.backend.
+        assert reaches_postgres == (service in ("intake", "case", "escalation", "keys")), service
         assert 5432 not in egress_ports(minimal, service)
 
 
@@ -190,16 +199,18 @@ def test_no_social_egress_while_every_network_is_off(render: Any) -> None:
     assert egress_to(on, "notify", internet) == [[{"port": 443, "protocol": "TCP"}]]
 
 
-def test_only_case_and_intake_reach_the_identity_providers(production: Release) -> None:
+def test_only_case_intake_and_keys_reach_the_identity_providers(production: Release) -> None:
+    # keys: the privacy officers' tokens it verifies before an erasure.
     idp = production_values()["networkPolicy"]["identityProvider"]
     for service in SERVICES:
         found = egress_to(production, service, idp["to"])
-        assert found == ([idp["ports"]] if service in ("case", "intake") else []), service
+        assert found == ([idp["ports"]] if service in ("case", "intake", "keys") else []), service
 
 
 def test_notify_reaches_only_the_configured_gateways(minimal: Release) -> None:
     # The minimal release sends e-mail only: no SMS gateway, so no rule towards one.
-    assert egress_ports(minimal, "notify") == {53, 9092, 25}
+    # (and the key service, for the keys of citizens' data it sends)
+    assert egress_ports(minimal, "notify") == {53, 9092, 25, PORTS["keys"]}
 
 
 def test_telemetry_egress_only_when_a_collector_is_set(

@@ -9,7 +9,7 @@ import tomllib
 
 import pytest
 import yaml
-from helmchart import CHART, PORTS, REPO, SERVICES
+from helmchart import CHART, MODULES, PORTS, REPO, SERVICES
 
 from casedesk_deadlines import DEFAULT_POLICY_VERSION, policy_versions
 
@@ -56,7 +56,7 @@ def test_dockerfile_matches_the_chart(service: str) -> None:
     port = PORTS[service]
     assert re.search(rf"^EXPOSE {port}$", dockerfile, re.MULTILINE)
     assert f"CASEDESK_GRPC_PORT={port}" in dockerfile
-    assert f'CMD ["python", "-m", "casedesk_{service}"]' in dockerfile
+    assert f'CMD ["python", "-m", "{MODULES[service]}"]' in dockerfile
     assert f'org.opencontainers.image.title="casedesk-{service}"' in dockerfile
     # The service image is its venv on the shared runtime base, which holds what the chart's pod
     # security context relies on: uid 10001 and /var/lib/casedesk as the working directory.

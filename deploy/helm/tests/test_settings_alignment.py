@@ -23,13 +23,18 @@ from eventsourcing.cipher import AESCipher
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import resolve_topic
-from helmchart import CHART, DATA_DIR, SERVICES, Release
+from helmchart import CHART, DATA_DIR, MODULES, SERVICES, Release
 from pydantic_settings import BaseSettings
 
+from casedesk_keys.settings import PREFIX as KEYS_PREFIX
+from casedesk_keys.settings import KeysSettings
 from casedesk_runtime.settings import ENV_PREFIX, ServiceSettings, load_settings
 
 # Set by Kubernetes and read by the OpenTelemetry SDK, not by the services' settings.
 PLATFORM_VARIABLES = {"POD_NAME", "POD_NAMESPACE", "OTEL_RESOURCE_ATTRIBUTES"}
+# Read by the HSM's PKCS#11 library, which the key service loads (ci/production-values.yaml sets
+# the Luna client's configuration directory through services.keys.env).
+HSM_LIBRARY_VARIABLES = {"ChrystokiConfigurationPath"}
 # Files the settings check exist when they load (a mounted CA bundle): a stand-in file replaces
 # the rendered path, once that path is known to lie in a read-only mount of the container.
 CHECKED_FILES = {"CASEDESK_OIDC_CA_FILE", "CASEDESK_CITIZEN_OIDC_CA_FILE"}
@@ -44,6 +49,9 @@ TUNING = [
     ("notify", "recipientWindowSeconds", "recipient_window_s"),
     ("notify", "recipientHoldMax", "recipient_hold_max"),
     ("notify", "smtpDataTimeoutSeconds", "smtp_data_timeout_s"),
+    # the key service's own (services/keys/README.md "Settings")
+    ("keys", "erasurePollSeconds", "keys_erasure_poll_s"),
+    ("keys", "watchBatch", "keys_watch_batch"),
 ]
 # notify's social connectors' limits, under the top-level `social`: (key, settings field).
 SOCIAL_TUNING = [
@@ -62,7 +70,8 @@ SCHEMA_BOUNDS = {
 
 
 def settings_class(service: str) -> type[ServiceSettings]:
-    module = importlib.import_module(f"casedesk_{service}.settings")
+    package = MODULES.get(service, f"casedesk_{service}")  # the desk is no `services` entry
+    module = importlib.import_module(f"{package}.settings")
     (found,) = [
         value
         for value in vars(module).values()
@@ -81,7 +90,14 @@ def variables_read_by(service: str) -> set[str]:
         names.add(alias if isinstance(alias, str) else ENV_PREFIX + field_name.upper())
     if service == "case":
         names |= event_store_variables()
+    if service == "keys":
+        names |= key_owner_variables()
     return names
+
+
+def key_owner_variables() -> set[str]:
+    """The CASEDESK_KEYS_* variables casedesk_keys.KeysSettings.from_env reads: one per field."""
+    return {KEYS_PREFIX + field.upper() for field in KeysSettings.__dataclass_fields__}
 
 
 def event_store_variables() -> set[str]:
@@ -101,7 +117,7 @@ def load_rendered(release: Release, service: str, monkeypatch: pytest.MonkeyPatc
         if name.startswith((ENV_PREFIX, "POSTGRES_")):
             monkeypatch.delenv(name)
     for name, variable in release.env(service).items():
-        if name in PLATFORM_VARIABLES:
+        if name in PLATFORM_VARIABLES | HSM_LIBRARY_VARIABLES:
             continue
         value = variable.get("value")
         if value is None:
@@ -120,6 +136,8 @@ def load_rendered(release: Release, service: str, monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_rendered_variable_is_read_by_its_service(release: Release, service: str) -> None:
     rendered = set(release.env(service)) - PLATFORM_VARIABLES
+    if service == "keys":
+        rendered -= HSM_LIBRARY_VARIABLES
     assert rendered - variables_read_by(service) == set()
 
 
@@ -292,3 +310,64 @@ def test_notify_runs_its_default_notice_policy_explicitly(
         "smtp_data_timeout_s",
     ):
         assert getattr(rendered, name) == fields[name].default, name
+
+
+def key_owner_settings(release: Release, monkeypatch: pytest.MonkeyPatch) -> KeysSettings:
+    """The key service's CASEDESK_KEYS_* as casedesk_keys reads them from the rendered
+    environment, checked as the key owner checks them at start."""
+    load_rendered(release, "keys", monkeypatch)
+    settings = KeysSettings.from_env()
+    settings.require_owner()
+    return settings
+
+
+def mounted_from(release: Release, path: Path) -> dict[str, Any]:
+    """The volume of the key service's read-only mount holding `path`."""
+    (mount,) = [
+        m
+        for m in release.container("keys")["volumeMounts"]
+        if path.is_relative_to(m["mountPath"]) and m.get("readOnly")
+    ]
+    return release.volumes("keys")[mount["name"]]
+
+
+def test_the_key_service_reads_its_kek_and_index_key_from_mounted_secrets(
+    minimal: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = key_owner_settings(minimal, monkeypatch)
+    assert keys.kek_provider == "secret-file"
+    assert keys.kek_label == "casedesk-kek"
+    assert keys.kek_dir is not None and keys.index_key_file is not None
+    # The KEK Secret whole (a version added later reaches the pod), the index key's key only.
+    assert mounted_from(minimal, keys.kek_dir)["secret"] == {
+        "secretName": "casedesk-kek",
+        "defaultMode": 0o440,
+    }
+    index = mounted_from(minimal, keys.index_key_file)["secret"]
+    assert index["secretName"] == "casedesk-keys"
+    assert index["items"] == [{"key": "index-key", "path": keys.index_key_file.name}]
+    # Without storeUrl: the SQLite store, in the data volume (a claim: see test_keys.py).
+    assert keys.store_url is not None
+    assert Path(keys.store_url).parent == Path(DATA_DIR)
+    assert keys.kek_create is False
+
+
+def test_the_key_service_opens_the_hsm_with_the_mounted_pin(
+    production: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = key_owner_settings(production, monkeypatch)
+    assert keys.kek_provider == "pkcs11"
+    assert keys.pkcs11_module == "/opt/hsm/lib/libCryptoki2_64.so"
+    assert keys.pkcs11_token_label == "casedesk"
+    assert keys.pkcs11_pin_file is not None and keys.kek_dir is None
+    pin = mounted_from(production, keys.pkcs11_pin_file)["secret"]
+    assert (pin["secretName"], pin["items"]) == (
+        "casedesk-hsm",
+        [{"key": "pin", "path": keys.pkcs11_pin_file.name}],
+    )
+    # The library is on the HSM client's volume, read-only.
+    assert mounted_from(production, Path(keys.pkcs11_module))["persistentVolumeClaim"] == {
+        "claimName": "hsm-client",
+        "readOnly": True,
+    }
+    assert keys.store_url == "from-secret-casedesk-keys-store-url"

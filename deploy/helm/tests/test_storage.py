@@ -116,7 +116,9 @@ def test_on_postgres_case_and_escalation_keep_nothing_locally(render: Any) -> No
 def supports_postgres(service: str) -> bool:
     """Whether the service's settings offer a PostgreSQL store (case: eventsourcing's, by
     PERSISTENCE_MODULE, which its settings class does not declare)."""
-    if service == "case":
+    if service in ("case", "keys"):
+        # keys: casedesk_keys' store URL, a SQLite path or a postgresql:// URL
+        # (CASEDESK_KEYS_STORE_URL, libs/keys/README.md "Settings").
         return True
     module = importlib.import_module(f"casedesk_{service}.settings")
     fields = {
@@ -134,6 +136,8 @@ def test_production_keeps_state_in_postgresql_wherever_a_service_can(production:
         "escalation": production.value("escalation", "CASEDESK_ESCALATION_STORE") == "postgres",
         "intake": production.secret_of("intake", "CASEDESK_DATABASE_URL")
         == ("casedesk-intake", "database-url"),
+        "keys": production.secret_of("keys", "CASEDESK_KEYS_STORE_URL")
+        == ("casedesk-keys", "store-url"),
         "sla": False,
         "notify": False,
     }

@@ -191,7 +191,7 @@ SCHEMA_REJECTS = [
     ),
     pytest.param(
         {"tls": {"secretNames": {"portal": "portal-tls"}}},
-        ["invalid propertyName 'portal'", "'escalation', 'notify', 'desk'"],
+        ["invalid propertyName 'portal'", "'escalation', 'notify', 'keys', 'desk'"],
         id="tls-secret-of-an-unknown-service",
     ),
     pytest.param(

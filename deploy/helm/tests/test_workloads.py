@@ -15,7 +15,12 @@ from helmchart import (
     component_name,
 )
 
-CREDENTIAL_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|MASTER_KEY|CIPHER_KEY|DATABASE_URL")
+CREDENTIAL_NAME = re.compile(
+    r"PASSWORD|TOKEN|SECRET|MASTER_KEY|CIPHER_KEY|DATABASE_URL|INDEX_KEY|PIN_FILE"
+)
+# Names a credential's pattern matches that are none: the PKCS#11 token's label names the HSM's
+# token holding the KEK, which the PIN opens.
+NOT_CREDENTIALS = {"CASEDESK_KEYS_PKCS11_TOKEN_LABEL"}
 
 
 def test_every_service_is_rendered_once_with_its_port(release: Release) -> None:
@@ -105,7 +110,7 @@ def test_credentials_are_secret_references_only(release: Release) -> None:
             }
             for variable in container.get("env", []):
                 name = variable["name"]
-                if not CREDENTIAL_NAME.search(name):
+                if not CREDENTIAL_NAME.search(name) or name in NOT_CREDENTIALS:
                     continue
                 if name.endswith("_FILE"):
                     # A credential's file (a social network's token): the path of a key of a
@@ -123,6 +128,7 @@ def test_production_reads_every_credential_from_its_secret(production: Release) 
     assert secret_of("case", "POSTGRES_USER") == ("casedesk-postgres", "username")
     assert secret_of("case", "CIPHER_KEY") == ("casedesk-case-cipher", "cipher-key")
     assert secret_of("escalation", "POSTGRES_PASSWORD") == ("casedesk-postgres", "password")
+    assert secret_of("keys", "CASEDESK_KEYS_STORE_URL") == ("casedesk-keys", "store-url")
     assert secret_of("notify", "CASEDESK_SMTP_PASSWORD") == ("casedesk-smtp", "password")
     assert secret_of("notify", "CASEDESK_SMS_GATEWAY_TOKEN") == ("casedesk-sms", "token")
     assert secret_of("intake", "CASEDESK_MASTER_KEY") == ("casedesk-intake", "master-key")

@@ -1,15 +1,19 @@
 {{/*
 NetworkPolicy of one service: deny by default, then allow exactly the paths of DESIGN.md.
 Ingress on the gRPC port: intake from `networkPolicy.intakeFrom` (any source when empty); every
-other service only from the services that call it. The desk, when enabled, also reaches the
-services it calls (case, intake: casedesk.desk.calls); its own policy is in _desk.tpl. On the plaintext health port (health service
+other service only from the services that call it; the key service also from its clients (intake,
+case, notify: topology `clients`) and `networkPolicy.keysFrom` (the privacy officers' tools; none
+when empty). The desk, when enabled, also reaches the services it calls (case, intake:
+casedesk.desk.calls); its own policy is in _desk.tpl. On the plaintext health port (health service
 only): the `helm test` pod and `networkPolicy.healthFrom`; the kubelet's probes come from the node,
 which common CNIs always admit. On the metrics port (/metrics, plain HTTP): Prometheus, as
 `networkPolicy.metricsFrom` names it (any source when empty).
-Egress: DNS for all; Kafka for the services that use it (not intake); the called services;
-PostgreSQL for the services connected to it; the configured SMTP relay and SMS gateway for notify
-and intake (one-time codes); the social networks' APIs for notify while a network is on; the
-identity providers for case and intake (key sets); the OpenTelemetry collector when configured.
+Egress: DNS for all; Kafka for the services that use it (not intake, not keys); the called
+services (and the key service for its clients); PostgreSQL for the services connected to it; the
+HSM (`networkPolicy.hsm`) for the key service with kek.provider pkcs11; the configured SMTP relay
+and SMS gateway for notify and intake (one-time codes); the social networks' APIs for notify while
+a network is on; the identity providers for case, intake and keys (key sets); the OpenTelemetry
+collector when configured.
 Context: same as casedesk.service.
 */}}
 {{- define "casedesk.networkPolicy" -}}
@@ -22,6 +26,19 @@ Context: same as casedesk.service.
 {{- $callers = append $callers $caller }}
 {{- end }}
 {{- end -}}
+{{- range $client := .topology.clients | default list }}
+{{- if (index $root.Values.services $client).enabled }}
+{{- $callers = append $callers $client }}
+{{- end }}
+{{- end -}}
+{{- $callers = uniq $callers -}}
+{{- $callees := keys (.topology.calls | default dict) -}}
+{{- range $callee, $entry := $topology }}
+{{- if and (has $.name ($entry.clients | default list)) (index $root.Values.services $callee).enabled }}
+{{- $callees = append $callees $callee }}
+{{- end }}
+{{- end -}}
+{{- $extraCallers := ternary $np.keysFrom (list) (eq .name "keys") -}}
 {{- $fromDesk := and $root.Values.desk.enabled (hasKey (include "casedesk.desk.calls" . | fromYaml) .name) -}}
 {{- if and $fromDesk (ne .name "intake") }}
 {{- $callers = append $callers "desk" }}
@@ -57,7 +74,7 @@ spec:
             matchLabels:
               {{- include "casedesk.selectorLabels" (dict "root" $root "name" "desk") | nindent 14 }}
     {{- end }}
-    {{- else if $callers }}
+    {{- else if or $callers $extraCallers }}
     - ports:
         - port: grpc
           protocol: TCP
@@ -66,6 +83,10 @@ spec:
         - podSelector:
             matchLabels:
               {{- include "casedesk.selectorLabels" (dict "root" $root "name" .) | nindent 14 }}
+        {{- end }}
+        {{- with $extraCallers }}
+        # The privacy officers' tools (networkPolicy.keysFrom).
+        {{- toYaml . | nindent 8 }}
         {{- end }}
     {{- end }}
     - ports:
@@ -92,7 +113,7 @@ spec:
     {{- if .topology.kafka }}
     {{- include "casedesk.egressRule" $np.kafka | nindent 4 }}
     {{- end }}
-    {{- range $callee, $_ := .topology.calls }}
+    {{- range $callee := uniq $callees | sortAlpha }}
     - to:
         - podSelector:
             matchLabels:
@@ -100,6 +121,9 @@ spec:
       ports:
         - port: {{ (index $root.Values.services $callee).port }}
           protocol: TCP
+    {{- end }}
+    {{- if and .topology.keyStore (include "casedesk.keys.pkcs11" .) }}
+    {{- include "casedesk.egressRule" $np.hsm | nindent 4 }}
     {{- end }}
     {{- if include "casedesk.reachesPostgres" . }}
     {{- include "casedesk.egressRule" (dict "to" $np.postgres.to "ports" (list (dict "port" $root.Values.database.postgres.port "protocol" "TCP"))) | nindent 4 }}

@@ -127,6 +127,9 @@ containers:
         readOnly: true
       {{- end }}
       {{- end }}
+      {{- if .topology.keyStore }}
+      {{- include "casedesk.keys.volumeMounts" . | nindent 6 }}
+      {{- end }}
 volumes:
   {{- include "casedesk.commonVolumes" .root | nindent 2 }}
   {{- if not (include "casedesk.persistent" .) }}
@@ -182,5 +185,8 @@ volumes:
         - key: {{ $config.tokenKey }}
           path: {{ $config.tokenKey }}
   {{- end }}
+  {{- end }}
+  {{- if .topology.keyStore }}
+  {{- include "casedesk.keys.volumes" . | nindent 2 }}
   {{- end }}
 {{- end -}}

@@ -20,6 +20,11 @@ services' READMEs, not configuration.
   notifications: must reach citizens by at least one of them (notify; intake's codes are optional)
   staffTokens: verifies specialists' tokens (identity.staff, CASEDESK_OIDC_*)
   citizenTokens: verifies citizens' portal tokens (identity.citizens, CASEDESK_CITIZEN_OIDC_*)
+  keyStore:    the key service: its keys and erasure journal in PostgreSQL (services.keys.storeUrl)
+               or, without it, in a SQLite file of its data volume (_keys.tpl)
+  clients:     services its access table lets call it that do not call it through `calls` yet
+               (no address variable of theirs reads it): admitted on its gRPC port, their egress
+               to it opened. A client wired to it moves to its own `calls`
 */}}
 {{- define "casedesk.topology" -}}
 intake:
@@ -61,6 +66,10 @@ notify:
   social: true
   notifications: true
   singlePod: its delivery store is a SQLite file of one process (a shared store is not built)
+keys:
+  keyStore: true
+  staffTokens: true
+  clients: [intake, case, notify]
 {{- end -}}
 
 {{/*
@@ -87,12 +96,15 @@ database.backend=sqlite keeps its store in a SQLite file of one pod; set databas
 {{- with $missing -}}
 several pods must share its state; set {{ join ", " . }}
 {{- end -}}
+{{- else if and .topology.keyStore (not .svc.storeUrl.existingSecret) -}}
+without services.{{ .name }}.storeUrl its keys and erasure journal are a SQLite file of one pod; set services.{{ .name }}.storeUrl (PostgreSQL, shared by every pod) to run more
 {{- end -}}
 {{- end -}}
 
 {{/* "true" when the service keeps durable state in its data volume; context as above. */}}
 {{- define "casedesk.hasLocalState" -}}
-{{- if or .topology.localState (and .topology.database (eq .root.Values.database.backend "sqlite")) -}}
+{{- $sqliteKeys := and .topology.keyStore (not .svc.storeUrl.existingSecret) -}}
+{{- if or .topology.localState (and .topology.database (eq .root.Values.database.backend "sqlite")) $sqliteKeys -}}
 true
 {{- end -}}
 {{- end -}}
@@ -111,7 +123,8 @@ true
 {{- define "casedesk.reachesPostgres" -}}
 {{- $eventStore := and .topology.database (eq .root.Values.database.backend "postgres") -}}
 {{- $ownDatabase := and .topology.sharedState .svc.databaseUrl.existingSecret -}}
-{{- if or $eventStore $ownDatabase -}}
+{{- $keyStore := and .topology.keyStore .svc.storeUrl.existingSecret -}}
+{{- if or $eventStore $ownDatabase $keyStore -}}
 true
 {{- end -}}
 {{- end -}}
@@ -210,4 +223,14 @@ CASEDESK_DESK_SESSION_IDLE_S: desk.sessionIdleSeconds
 CASEDESK_DESK_LIVE_CHECK_S: desk.liveCheckSeconds
 CASEDESK_DESK_CANNED_REPLIES_FILE: desk.cannedReplies
 CASEDESK_INTAKE_TIMEOUT_S: desk.intakeTimeoutSeconds
+CASEDESK_KEYS_KEK_PROVIDER: services.keys.kek.provider
+CASEDESK_KEYS_KEK_LABEL: services.keys.kek.label
+CASEDESK_KEYS_KEK_DIR: services.keys.kek.existingSecret
+CASEDESK_KEYS_PKCS11_MODULE: services.keys.kek.pkcs11.module
+CASEDESK_KEYS_PKCS11_TOKEN_LABEL: services.keys.kek.pkcs11.tokenLabel
+CASEDESK_KEYS_PKCS11_PIN_FILE: services.keys.kek.pkcs11.pin
+CASEDESK_KEYS_INDEX_KEY_FILE: services.keys.indexKey
+CASEDESK_KEYS_STORE_URL: services.keys.storeUrl
+CASEDESK_KEYS_ERASURE_POLL_S: services.keys.erasurePollSeconds
+CASEDESK_KEYS_WATCH_BATCH: services.keys.watchBatch
 {{- end -}}

@@ -10,6 +10,7 @@ values to change.
 {{- include "casedesk.validateIdentity" . }}
 {{- include "casedesk.validateDesk" . }}
 {{- include "casedesk.validateSocial" . }}
+{{- include "casedesk.validateKeys" . }}
 {{- include "casedesk.validateCalendarOverrides" $values.deadlines }}
 {{- if eq (int $values.healthPort) (int $values.monitoring.metricsPort) }}
 {{- fail (printf "healthPort and monitoring.metricsPort are both %d: the health listener and /metrics need a port each" (int $values.healthPort)) }}
