@@ -41,7 +41,7 @@ from casedesk_notify.adapters.store import DeliveryStore
 from casedesk_notify.application.batch_handler import BatchHandler
 from casedesk_notify.application.dispatcher import Dispatcher
 from casedesk_notify.application.planning import BatchPlanner
-from casedesk_notify.application.ports import Outlet
+from casedesk_notify.application.ports import FieldOpener, Outlet
 from casedesk_notify.domain import DeliveryChannel, NotifyPolicy, ReplyWindow
 from casedesk_notify.domain.recipient_limit import RecipientLimit
 from casedesk_notify.domain.retry import RetryPolicy
@@ -49,6 +49,7 @@ from casedesk_notify.settings import NotifySettings
 from casedesk_notify.wire import journal
 from casedesk_notify.wire.case_events import CaseEventDecoder
 from casedesk_notify.wire.escalation_decisions import EscalationDecisionDecoder
+from casedesk_notify.wire.sealed import PlainFields, SealedFields
 from casedesk_runtime.consumer_lag import ConsumerLag
 from casedesk_runtime.grpc_authz import REFLECTION
 from casedesk_runtime.grpc_server import GrpcServer
@@ -103,6 +104,7 @@ async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) ->
         settings, settings.consumer_group, "notify", fetch_max_wait_ms=settings.fetch_max_wait_ms
     )
     outlets, senders = build_outlets(settings, tokens or {})
+    keys, opener = open_keys(settings)
     relay = JournalRelay(store, journal_publisher, settings.notification_events_topic)
 
     async def park(record: Any, error: Exception | str) -> bool:
@@ -124,7 +126,7 @@ async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) ->
         reply_window_s=settings.reply_merge_window_s,
     )
     planner = BatchPlanner(
-        CaseEventDecoder(deadline_estimator(settings.deadline_policy_version)),
+        CaseEventDecoder(deadline_estimator(settings.deadline_policy_version), opener),
         catalog,
         NotifyPolicy(settings.notify_on_escalation, settings.notify_on_public_reply),
         channels=outlets.keys(),
@@ -133,6 +135,7 @@ async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) ->
         window=ReplyWindow(settings.reply_merge_window_s),
         load_deferred=store.deferred,
         decoders={settings.escalation_decisions_topic: EscalationDecisionDecoder()},
+        opener=opener if keys is not None else None,  # no keys to fetch without one
     )
     handler = BatchHandler(store, planner, dispatcher, park, journal_written=relay.wake)
     case_events = CaseEventConsumer(
@@ -146,6 +149,8 @@ async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) ->
     )
     server = GrpcServer(settings, access=OPERATOR_ONLY)
 
+    if keys is not None:
+        await keys.start()  # follows the key service's erasures into the cache
     await consumer.start()
     if decisions_consumer is not None:
         await decisions_consumer.start()
@@ -181,6 +186,8 @@ async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) ->
             await stop_consumer(decisions_consumer)
         for sender in senders:
             await sender.close()
+        if keys is not None:
+            await keys.aclose()
         store.close()
 
     serving = asyncio.create_task(server.serve_until_signal(on_shutdown=shut_down), name="grpc")
@@ -195,6 +202,21 @@ async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) ->
     serving.cancel()
     await shut_down()
     return 1
+
+
+def open_keys(settings: NotifySettings) -> tuple[Any, FieldOpener]:
+    """The key service's client and the opener of sealed fields (wire.sealed); with no
+    `CASEDESK_KEY_SERVICE_ADDRESS`, none and `PlainFields` (a sealed field is then poison)."""
+    if not settings.key_service_address:
+        log.info("no key service: sealed fields in case events will be dead-lettered")
+        return None, PlainFields()
+    from casedesk_keyservice.client import connect
+
+    keys = connect(
+        settings, settings.key_service_address,
+        ttl_s=settings.keys_cache_ttl_s, max_entries=settings.keys_cache_max,
+    )  # fmt: skip
+    return keys, SealedFields(keys.cache)
 
 
 def decision_consumer(settings: NotifySettings) -> MeasuredConsumer | None:

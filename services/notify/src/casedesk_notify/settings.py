@@ -109,6 +109,13 @@ class NotifySettings(ServiceSettings):
     recipient_window_s: float = Field(default=3600.0, gt=0)
     recipient_hold_max: int = Field(default=20, ge=0)
 
+    # Citizens' sealed personal fields in case events (issue #18): the key service notify opens
+    # them with, through this process's mutual TLS. Empty: none; plain events only, a sealed
+    # field dead-letters its record. The key cache's bounds as casedesk_keys' settings name them.
+    key_service_address: str = ""
+    keys_cache_ttl_s: float = Field(default=10.0, gt=0)
+    keys_cache_max: int = Field(default=10_000, ge=1)
+
     # Retries of temporary failures
     max_attempts: int = Field(default=12, ge=1)
     retry_base_s: float = Field(default=0.5, gt=0)

@@ -1,7 +1,9 @@
 """What the case service's sealing of personal data (application/personal_data.py, issue #18)
-names and refuses, without the key library: the field names tokens are bound to, what the case
-index keeps for a sealed login, and the refusals. Imported wherever the service runs, so that a
-process with `CASEDESK_SEAL_PERSONAL_DATA` off needs neither casedesk_keys nor a key service.
+names and refuses, without the key library: the field names tokens are bound to (defined in
+`casedesk_vocabulary.sealed_fields`, shared with notify, which opens some of them; re-exported
+here), what the case index keeps for a sealed login, and the refusals. Imported wherever the
+service runs, so that a process with `CASEDESK_SEAL_PERSONAL_DATA` off needs neither
+casedesk_keys nor a key service.
 """
 
 from __future__ import annotations
@@ -9,45 +11,42 @@ from __future__ import annotations
 from datetime import datetime
 
 from casedesk_case.domain.errors import CaseError, PreconditionFailed
+from casedesk_vocabulary.sealed_fields import (
+    CITIZEN_FIELDS,
+    CONTENT_FIELDS,
+    FIELD_ACTOR_ID,
+    ORIGIN_FIELDS,
+    TOKEN_PREFIX,
+    attachment_field,
+    citizen_field,
+    comment_field,
+    content_field,
+    origin_field,
+)
 
-CITIZEN_FIELDS = ("full_name", "snils", "inn", "account_login", "mobile_phone", "email")
-CONTENT_FIELDS = ("subject", "description", "steps_taken")
-# The provenance's personal parts: the sender's address and the Message-ID (which often carries
-# the sender's mailbox), the caller's number, a social network's author handle and the post's
-# reference (it leads to the author). Not personal, left in clear: chat session, form, call and
-# office ids, the operator's id, the network's name and the caller checks.
-ORIGIN_FIELDS = ("from_address", "message_id", "caller_number", "author_handle", "post_reference")
 # What the case index keeps for a sealed account login: the subject its token names (the keyed
 # hash of the login, the citizen's strongest identifier), so that ListCases can still find a
 # citizen's cases by his login without the login in clear (`PersonalData.login_lookup`).
 INDEX_SUBJECT_PREFIX = "cdk-subject:"
-# How a sealed field begins (casedesk_keys.fields, format version 1).
-TOKEN_PREFIX = "cdk1."
 
 
-# A citizen who acts (comments, confirms, rates, repeats) is named in each event's context by his
-# portal login: sealed too, in every event of his case.
-FIELD_ACTOR_ID = "actor.id"
-
-
-def citizen_field(name: str) -> str:
-    return f"citizen.{name}"
-
-
-def content_field(name: str) -> str:
-    return f"content.{name}"
-
-
-def origin_field(name: str) -> str:
-    return f"origin.{name}"
-
-
-def attachment_field(attachment_id: str) -> str:
-    return f"attachment/{attachment_id}/file_name"
-
-
-def comment_field(comment_id: str) -> str:
-    return f"comment/{comment_id}/body"
+__all__ = [
+    "CITIZEN_FIELDS",
+    "CONTENT_FIELDS",
+    "FIELD_ACTOR_ID",
+    "INDEX_SUBJECT_PREFIX",
+    "ORIGIN_FIELDS",
+    "TOKEN_PREFIX",
+    "CitizenErased",
+    "PersonalDataUnavailable",
+    "PersonalDataUnreadable",
+    "attachment_field",
+    "citizen_field",
+    "comment_field",
+    "content_field",
+    "index_login",
+    "origin_field",
+]
 
 
 def index_login(account_login: str) -> str:

@@ -6,10 +6,14 @@ dead letter. The batch's cards, deliveries and next offsets then commit in one t
 
 A plan reads the store (the cards, the replies in their window), so nothing may run between the
 plan and its commit: after parking, which waits, the batch is planned again.
+
+Before a plan, the keys of the batch's sealed fields are fetched (`BatchPlanner.prepare`); while
+the key service cannot be reached the batch waits and is tried again, uncommitted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -18,10 +22,16 @@ from typing import Any
 from casedesk_notify.application import measurements
 from casedesk_notify.application.dispatcher import Dispatcher
 from casedesk_notify.application.planning import BatchPlanner, PlannedBatch
-from casedesk_notify.application.ports import DeliveryStates, ParkingClosed, ParkRecord
+from casedesk_notify.application.ports import (
+    DeliveryStates,
+    KeysUnavailable,
+    ParkingClosed,
+    ParkRecord,
+)
 
 log = logging.getLogger(__name__)
 
+KEYS_RETRY_MAX_S = 10.0
 Offsets = dict[tuple[str, int], int]  # (topic, partition) -> next offset to read
 
 
@@ -33,7 +43,11 @@ class BatchHandler:
         dispatcher: Dispatcher,
         park: ParkRecord,
         journal_written: Callable[[], None],
+        keys_retry_s: float = 0.5,
     ) -> None:
+        """`keys_retry_s`: the first pause before planning a batch again whose keys could not be
+        fetched (doubling up to `KEYS_RETRY_MAX_S`)."""
+        self._keys_retry_s = keys_retry_s
         self._store = store
         self._planner = planner
         self._dispatcher = dispatcher
@@ -55,7 +69,7 @@ class BatchHandler:
         Raises `ParkingClosed` when a poisoned record could not be parked (shutdown): nothing of
         the batch is committed then, it is read again after the restart.
         """
-        planned = self._planner.plan(records)
+        planned = await self._plan(records)
         if planned.poisoned:
             await self._park_poisoned(planned)
             # A lane may have released a reply's notice meanwhile: plan against the store as
@@ -74,6 +88,24 @@ class BatchHandler:
         if created or merged:
             self._journal_written()
         return planned.changes.offsets
+
+    async def _plan(self, records: Sequence[Any]) -> PlannedBatch:
+        """Fetch the keys of the batch's sealed fields, then plan it. While the key service
+        cannot be reached the batch waits, tried again with a growing pause: nothing of it is
+        committed, no offset moves, nothing is dead-lettered (a stop meanwhile cancels the
+        wait; the batch is read again after the restart)."""
+        pause = self._keys_retry_s
+        while True:
+            try:
+                await self._planner.prepare(records)
+                return self._planner.plan(records)
+            except KeysUnavailable as error:
+                log.warning(
+                    "key service unavailable: the batch waits",
+                    extra={"error": str(error), "retry_in_s": pause, "records": len(records)},
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, KEYS_RETRY_MAX_S)
 
     def caught_up(self) -> None:
         """The consumer found nothing more to read: every case event until now has been read."""

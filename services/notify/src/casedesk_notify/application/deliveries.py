@@ -162,3 +162,6 @@ class ConsumedBatch:
     # Deferred reply notices (this batch's or stored) a status notice of the batch carries; each
     # with its `Merged` journal entry.
     merged: list[tuple[Delivery, JournalEntry]] = field(default_factory=list)
+    # Notices not to be sent, decided while planning (their citizen was erased): stored final,
+    # in state `suppressed` with `reason`, each with its `Suppressed` journal entry; no text kept.
+    suppressed: list[tuple[Delivery, JournalEntry, str]] = field(default_factory=list)

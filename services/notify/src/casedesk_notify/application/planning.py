@@ -14,16 +14,25 @@ their window, from this batch or the store, into its own notice, and plans them 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from casedesk_notify.application.deliveries import ConsumedBatch, Delivery, SourceRecord
+from casedesk_notify.application.deliveries import (
+    ConsumedBatch,
+    Delivery,
+    RenderedMessage,
+    SourceRecord,
+)
 from casedesk_notify.application.ports import (
+    ERASED_REASON,
+    ERASED_TEXT,
     DecodedEvent,
     EventDecoder,
+    FieldOpener,
     MessageRenderer,
     NotificationJournal,
     PoisonRecord,
@@ -72,10 +81,13 @@ class BatchPlanner:
         window: ReplyWindow = NO_WINDOW,
         load_deferred: Callable[[str], list[Delivery]] = lambda case_id: [],
         decoders: Mapping[str, EventDecoder] | None = None,
+        opener: FieldOpener | None = None,
     ) -> None:
         """`window`: the reply window (none by default); `load_deferred`: the stored reply
         notices of a case still in their window (the store's `deferred`); `decoders`: the
-        decoder of each other topic read (by topic name), `decoder` being case.events.v1's."""
+        decoder of each other topic read (by topic name), `decoder` being case.events.v1's;
+        `opener`: the one the decoders open sealed fields with (wire.sealed), whose keys
+        `prepare` fetches before each plan; none: plain events only."""
         self._decoder = decoder
         self._decoders = dict(decoders or {})
         self._catalog = catalog
@@ -85,6 +97,37 @@ class BatchPlanner:
         self._load_card = load_card
         self._window = window
         self._load_deferred = load_deferred
+        self._opener = opener
+
+    async def prepare(self, records: Sequence[Any]) -> None:
+        """Fetch the keys `plan(records)` will open sealed fields with: those the records'
+        tokens name, their cases' cards' (to learn of an erasure), and those of the replies a
+        status change may take. Raises `KeysUnavailable` (the key service cannot be reached)."""
+        opener = self._opener
+        if opener is None:
+            return
+        seen: set[str] = set()
+        opener.collecting = True  # the decoders note the keys the tokens name
+        try:
+            for record in records:
+                try:
+                    decoder = self._decoders.get(record.topic, self._decoder)
+                    event = decoder.decode(record.value or b"")
+                except PoisonRecord:
+                    continue  # the plan parks it
+                if event.case_id in seen:
+                    continue
+                seen.add(event.case_id)
+                card = self._load_card(event.case_id)
+                if card is not None and card.sealed_by:
+                    opener.want(card.sealed_by)
+                if event.fact is not None and self._window.collects(event.fact):
+                    for reply in self._load_deferred(event.case_id):
+                        with contextlib.suppress(PoisonRecord):
+                            self._decoder.decode(reply.source.value)
+        finally:
+            opener.collecting = False
+        await opener.fetch()
 
     def plan(self, records: Sequence[Any]) -> PlannedBatch:
         """`records` are aiokafka ConsumerRecords (or anything with their fields)."""
@@ -115,6 +158,9 @@ class BatchPlanner:
             # Created was never seen (topic truncated, or written before contacts existed).
             log.warning("event for an unknown case skipped", extra={"case_id": event.case_id})
             return
+        erased = event.erased or self._erased(updated)
+        if erased:  # nothing is sent, and the card keeps no personal data of his any more
+            updated = updated.erased(ERASED_TEXT)
         changes.cards[event.case_id] = updated
         taken = self._take_replies(planned, event) if self._window.collects(event.fact) else []
         notices = notices_for(
@@ -150,6 +196,9 @@ class BatchPlanner:
                 source=source,
                 deferred_until=deferred_until,
             )
+            if erased:
+                self._suppress(changes, delivery)
+                continue
             changes.deliveries.append((delivery, self._journal.requested(delivery)))
             if deferred_until is not None:
                 planned.deferred.setdefault(event.case_id, []).append(delivery)
@@ -158,6 +207,28 @@ class BatchPlanner:
                 into = notification_id(event.event_id, reply.channel)
                 entry = self._journal.decided(reply, "Merged", _merged(into, self._window), None)
                 changes.merged.append((reply, entry))
+
+    def _erased(self, card: CaseCard) -> bool:
+        return (
+            bool(card.sealed_by)
+            and self._opener is not None
+            and self._opener.erased(card.sealed_by)
+        )
+
+    def _suppress(self, changes: ConsumedBatch, delivery: Delivery) -> None:
+        """A notice to an erased citizen: recorded as not sent, with the reason, no text kept."""
+        blank = replace(
+            delivery,
+            recipient=ERASED_TEXT,
+            message=RenderedMessage(template=delivery.message.template),
+            deferred_until=None,
+        )
+        entry = self._journal.decided(blank, "Suppressed", ERASED_REASON, None)
+        changes.suppressed.append((blank, entry, ERASED_REASON))
+        log.info(
+            "notice not sent: citizen erased",
+            extra={"notification_id": blank.notification_id, "case_id": blank.case_id},
+        )
 
     def _take_replies(
         self, planned: PlannedBatch, event: DecodedEvent

@@ -31,6 +31,54 @@ class PoisonRecord(ValueError):
     """The record cannot be understood; retrying it would fail the same way."""
 
 
+class KeysUnavailable(Exception):
+    """The key service cannot be reached (or refused for now): the sealed fields of a batch
+    cannot be opened yet. Temporary: the batch is planned again later, nothing of it committed."""
+
+
+class CitizenErased(Exception):
+    """The citizen's data key was destroyed (casedesk_keys KeyErased): his sealed fields never
+    open again, and nothing is sent to him about this case."""
+
+
+# The placeholder of a personal text that can no longer be opened (the citizen was erased).
+ERASED_TEXT = "[erased]"
+# The reason recorded with a notice not sent because its citizen was erased.
+ERASED_REASON = "citizen erased"
+
+
+class FieldOpener(Protocol):
+    """Opens the sealed personal fields (`cdk1.` tokens, issue #18) of consumed events.
+
+    Keys are fetched ahead, for a whole batch (`fetch`), so that decoding stays synchronous:
+    while `collecting`, `open` notes the key a token needs and returns it unchanged."""
+
+    collecting: bool
+
+    def open(self, case_id: str, field: str, value: str) -> str:
+        """`value` in clear: as it is when not sealed. Raises `CitizenErased` (his key was
+        destroyed) or `PoisonRecord` (no key service configured, or a token that does not open:
+        altered, moved, from another key store)."""
+        ...
+
+    def key_of(self, value: str) -> str:
+        """Which key a sealed `value` needs (`<subject>/<generation>`, no personal data); "" when
+        not sealed."""
+        ...
+
+    def want(self, key_ref: str) -> None:
+        """Fetch this key with the next `fetch` (a card's, to learn whether it was erased)."""
+        ...
+
+    async def fetch(self) -> None:
+        """Fetch the keys noted since the last fetch. Raises `KeysUnavailable`."""
+        ...
+
+    def erased(self, key_ref: str) -> bool:
+        """Whether this key (fetched) was destroyed."""
+        ...
+
+
 @dataclass(frozen=True)
 class DecodedEvent:
     event_id: str
@@ -39,6 +87,8 @@ class DecodedEvent:
     correlation_id: str
     fact: Fact | None  # None: an event notify has no message for
     occurred_at: datetime = EPOCH  # the event's own instant (the reply window counts in these)
+    # A sealed field of it did not open: its citizen was erased (nothing is sent about it).
+    erased: bool = False
 
 
 class EventDecoder(Protocol):

@@ -79,6 +79,10 @@ class CaseCard:
     email_thread: EmailThread | None = None
     social_thread: SocialThread | None = None
     merged_into: str = ""  # the number of the case this one was merged into as a duplicate
+    # The citizen's data key his sealed fields were opened with (`<subject>/<generation>`, no
+    # personal data; issue #18), "" when they came in clear: checked at each later event, so
+    # that nothing is sent after his erasure.
+    sealed_by: str = ""
 
     def with_status(self, status: Status) -> CaseCard:
         return replace(self, status=status)
@@ -88,3 +92,14 @@ class CaseCard:
 
     def with_merged_into(self, number: str) -> CaseCard:
         return replace(self, merged_into=number)
+
+    def erased(self, placeholder: str) -> CaseCard:
+        """The card of an erased citizen: each contact he had reads `placeholder` (which
+        channels he had still decides which notices are recorded as not sent), the threads that
+        named him are gone."""
+        contacts = replace(
+            self.contacts,
+            phone=placeholder if self.contacts.phone else "",
+            email=placeholder if self.contacts.email else "",
+        )
+        return replace(self, contacts=contacts, email_thread=None, social_thread=None)

@@ -16,7 +16,14 @@ from google.protobuf.message import DecodeError
 
 from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import envelope_pb2, types_pb2
-from casedesk_notify.application.ports import DeadlineEstimator, DecodedEvent, PoisonRecord
+from casedesk_notify.application.ports import (
+    ERASED_TEXT,
+    CitizenErased,
+    DeadlineEstimator,
+    DecodedEvent,
+    FieldOpener,
+    PoisonRecord,
+)
 from casedesk_notify.domain import (
     CaseCard,
     Contacts,
@@ -29,6 +36,7 @@ from casedesk_notify.domain import (
     SocialThread,
     StatusChanged,
 )
+from casedesk_notify.wire.sealed import PlainFields
 from casedesk_runtime.events import from_timestamp, unreadable_as
 from casedesk_vocabulary.enums import (
     ActorKind,
@@ -37,6 +45,12 @@ from casedesk_vocabulary.enums import (
     EscalationReason,
     Status,
     Tier,
+)
+from casedesk_vocabulary.sealed_fields import (
+    citizen_field,
+    comment_field,
+    content_field,
+    origin_field,
 )
 
 _KNOWN_CATEGORIES = frozenset(types_pb2.Category.values())
@@ -49,9 +63,32 @@ _CONTACT_PREFIX = "CONTACT_"
 _PORTAL_CHANNELS = frozenset({types_pb2.PORTAL_CHAT, types_pb2.PERSONAL_ACCOUNT})
 
 
+class _Opening:
+    """The sealed fields of one event, opened with `opener`: a field whose key was destroyed
+    reads `[erased]` and marks the event erased; the key the citizen's fields name is kept for
+    the card (`CaseCard.sealed_by`)."""
+
+    def __init__(self, opener: FieldOpener, case_id: str) -> None:
+        self._opener = opener
+        self._case_id = case_id
+        self.erased = False
+        self.key_ref = ""
+
+    def text(self, field: str, value: str) -> str:
+        self.key_ref = self.key_ref or self._opener.key_of(value)
+        try:
+            return self._opener.open(self._case_id, field, value)
+        except CitizenErased:
+            self.erased = True
+            return ERASED_TEXT
+
+
 class CaseEventDecoder:
-    def __init__(self, deadlines: DeadlineEstimator) -> None:
+    def __init__(self, deadlines: DeadlineEstimator, opener: FieldOpener | None = None) -> None:
+        """`opener`: opens sealed fields (wire.sealed); none: plain events only, a sealed
+        field is poison."""
         self._deadlines = deadlines
+        self.opener: FieldOpener = opener if opener is not None else PlainFields()
 
     @unreadable_as(PoisonRecord)
     def decode(self, value: bytes) -> DecodedEvent:
@@ -63,19 +100,23 @@ class CaseEventDecoder:
         meta = event.meta
         if not meta.event_id or not meta.case_id:
             raise PoisonRecord("CaseEvent without event_id or case_id")
+        opening = _Opening(self.opener, meta.case_id)
+        fact = self._fact(event, opening)
         return DecodedEvent(
             event_id=meta.event_id,
             case_id=meta.case_id,
             case_version=meta.case_version,
             correlation_id=meta.correlation_id,
-            fact=self._fact(event),
+            fact=fact,
             occurred_at=from_timestamp(meta.occurred_at),
+            erased=opening.erased,
         )
 
-    def _fact(self, event: events_pb2.CaseEvent) -> Fact | None:
+    def _fact(self, event: events_pb2.CaseEvent, opening: _Opening) -> Fact | None:
         kind = event.WhichOneof("payload")
         if kind == "created":
-            return Registered(self._card(event.meta, event.created), event.created.repeat_of)
+            card = self._card(event.meta, event.created, opening)
+            return Registered(card, event.created.repeat_of)
         actor = _actor(event.meta.actor.kind)
         if kind == "status_changed":
             changed = event.status_changed
@@ -98,13 +139,22 @@ class CaseEventDecoder:
         if kind == "commented":
             by_specialist = actor is ActorKind.SPECIALIST
             comment = event.commented
-            return PublicReply(comment.body) if comment.public and by_specialist else None
+            if not (comment.public and by_specialist):
+                return None  # an internal note or the citizen's own: never opened
+            return PublicReply(opening.text(comment_field(comment.comment_id), comment.body))
         return None
 
-    def _card(self, meta: envelope_pb2.EventMeta, created: events_pb2.Created) -> CaseCard:
+    def _card(
+        self, meta: envelope_pb2.EventMeta, created: events_pb2.Created, opening: _Opening
+    ) -> CaseCard:
         if not created.number:
             raise PoisonRecord("Created without a case number")
         citizen = created.citizen
+        phone = opening.text(citizen_field("mobile_phone"), citizen.mobile_phone)
+        email = opening.text(citizen_field("email"), citizen.email)
+        # Only whether he has a login counts: a sealed login is not opened (an empty one is
+        # never sealed).
+        opening.key_ref = opening.key_ref or self.opener.key_of(citizen.account_login)
         stamp = created.registered_at if created.HasField("registered_at") else meta.occurred_at
         registered_at = from_timestamp(stamp)
         return CaseCard(
@@ -112,8 +162,8 @@ class CaseEventDecoder:
             number=created.number,
             status=Status.REGISTERED,
             contacts=Contacts(
-                phone=citizen.mobile_phone,
-                email=citizen.email,
+                phone=phone,
+                email=email,
                 preference=_preference(citizen.preferred_contact),
             ),
             deadlines=self._deadlines.expected(
@@ -121,32 +171,36 @@ class CaseEventDecoder:
             ),
             tier=_tier(created.tier),
             portal_account=bool(citizen.account_login) or created.channel in _PORTAL_CHANNELS,
-            email_thread=_email_thread(created),
-            social_thread=_social_thread(created),
+            email_thread=_email_thread(created, email, opening),
+            social_thread=_social_thread(created, opening),
+            sealed_by=opening.key_ref,
         )
 
 
-def _email_thread(created: events_pb2.Created) -> EmailThread | None:
+def _email_thread(created: events_pb2.Created, email: str, opening: _Opening) -> EmailThread | None:
     """The citizen's own message, when the case came by e-mail (the answer replies to it)."""
     provenance = created.provenance
     if created.channel != types_pb2.EMAIL or provenance.WhichOneof("origin") != "email":
         return None
     origin = provenance.email
-    address = origin.from_address or created.citizen.email
-    return EmailThread.of(origin.message_id, address, created.content.subject)
+    address = opening.text(origin_field("from_address"), origin.from_address) or email
+    message_id = opening.text(origin_field("message_id"), origin.message_id)
+    subject = opening.text(content_field("subject"), created.content.subject)
+    if opening.erased:
+        return None
+    return EmailThread.of(message_id, address, subject)
 
 
-def _social_thread(created: events_pb2.Created) -> SocialThread | None:
+def _social_thread(created: events_pb2.Created, opening: _Opening) -> SocialThread | None:
     """The post or private message a social case came from (the answer is posted there)."""
     provenance = created.provenance
     if created.channel != types_pb2.SOCIAL or provenance.WhichOneof("origin") != "social":
         return None
     origin = provenance.social
-    if not origin.network or not origin.post_reference:
+    reference = opening.text(origin_field("post_reference"), origin.post_reference)
+    if not origin.network or not reference or opening.erased:
         return None
-    return SocialThread(
-        origin.network.strip().lower(), origin.post_reference.strip(), origin.private_message
-    )
+    return SocialThread(origin.network.strip().lower(), reference.strip(), origin.private_message)
 
 
 def _close_reason(value: int) -> CloseReason | None:

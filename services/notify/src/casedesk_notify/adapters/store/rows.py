@@ -57,7 +57,7 @@ def _parse_instant(value: str | None) -> datetime | None:
 CARD_COLUMNS = (
     "case_id, number, status, phone, email, preference, first_response_due, resolution_due, "
     "tier, portal_account, thread_message_id, thread_address, thread_subject, social_network, "
-    "social_reference, social_private, merged_into"
+    "social_reference, social_private, merged_into, sealed_by"
 )
 
 
@@ -77,6 +77,7 @@ def card_row(card: CaseCard) -> tuple[object, ...]:
         *_thread_row(card.email_thread),
         *_social_row(card.social_thread),
         card.merged_into,
+        card.sealed_by,
     )
 
 
@@ -115,6 +116,7 @@ def card_from(row: sqlite3.Row) -> CaseCard:
             else None
         ),
         merged_into=row["merged_into"],
+        sealed_by=row["sealed_by"],
     )
 
 
@@ -126,8 +128,11 @@ DELIVERY_COLUMNS = (
 )
 
 
-def delivery_row(delivery: Delivery) -> tuple[object, ...]:
+def delivery_row(delivery: Delivery, state: DeliveryState | None = None) -> tuple[object, ...]:
+    """`state`: the state it starts in; by default `deferred` or `pending`."""
     message, source = delivery.message, delivery.source
+    if state is None:
+        state = DeliveryState.DEFERRED if delivery.deferred_until else DeliveryState.PENDING
     return (
         delivery.notification_id,
         delivery.source_event_id,
@@ -141,7 +146,7 @@ def delivery_row(delivery: Delivery) -> tuple[object, ...]:
         message.text,
         message.html,
         message.sms_segments,
-        DeliveryState.DEFERRED.value if delivery.deferred_until else DeliveryState.PENDING.value,
+        state.value,
         delivery.attempts,
         source.topic,
         source.partition,

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS case_cards (
     social_network TEXT NOT NULL DEFAULT '',
     social_reference TEXT NOT NULL DEFAULT '',
     social_private INTEGER NOT NULL DEFAULT 0,
-    merged_into TEXT NOT NULL DEFAULT ''
+    merged_into TEXT NOT NULL DEFAULT '',
+    sealed_by TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS journal_outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -145,6 +146,8 @@ _ADDED_IN_4 = {
         ("social_reference", "TEXT NOT NULL DEFAULT ''"),
         ("social_private", "INTEGER NOT NULL DEFAULT 0"),
         ("merged_into", "TEXT NOT NULL DEFAULT ''"),
+        # Added later within schema 4 (issue #18): the key a card's sealed fields name.
+        ("sealed_by", "TEXT NOT NULL DEFAULT ''"),
     ),
     "deliveries": (("in_reply_to", "TEXT"), ("references_header", "TEXT")),
 }

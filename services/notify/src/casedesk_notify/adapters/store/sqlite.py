@@ -84,6 +84,9 @@ class DeliveryStore:
                 if cursor.rowcount == 1:
                     created.append(delivery)
                     self._append_journal(db, requested)
+            for delivery, entry, reason in batch.suppressed:
+                if self._insert_suppressed(db, delivery, reason):
+                    self._append_journal(db, entry)
             for delivery, entry in batch.merged:
                 if self._merge(db, delivery):
                     merged.add(delivery.notification_id)
@@ -94,6 +97,31 @@ class DeliveryStore:
                 [(topic, part, offset) for (topic, part), offset in batch.offsets.items()],
             )
         return [delivery for delivery in created if delivery.notification_id not in merged]
+
+    @staticmethod
+    def _insert_suppressed(db: sqlite3.Connection, delivery: Delivery, reason: str) -> bool:
+        """A notice decided not to be sent while planning: final at once, with its reason; no
+        message, recipient or source kept. False when it was recorded before (read again)."""
+        cursor = db.execute(
+            f"INSERT OR IGNORE INTO deliveries ({rows.DELIVERY_COLUMNS}) "
+            f"VALUES ({', '.join('?' * _DELIVERY_WIDTH)})",
+            rows.delivery_row(delivery, DeliveryState.SUPPRESSED),
+        )
+        if cursor.rowcount != 1:
+            return False
+        db.execute(
+            "UPDATE deliveries SET last_error = ?, finished_at = ?, recipient = ?, subject = NULL, "
+            "body_text = NULL, body_html = NULL, in_reply_to = NULL, references_header = NULL, "
+            "source_value = NULL, source_key = NULL, source_headers = NULL "
+            "WHERE notification_id = ?",
+            (
+                reason,
+                datetime.now(UTC).isoformat(),
+                delivery.recipient_masked,
+                delivery.notification_id,
+            ),
+        )
+        return True
 
     @staticmethod
     def _merge(db: sqlite3.Connection, delivery: Delivery) -> bool:

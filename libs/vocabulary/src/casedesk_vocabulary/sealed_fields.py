@@ -1,0 +1,61 @@
+"""The names citizens' sealed personal fields are bound to (issue #18), for every process that
+seals or opens them: the case service seals them inside its events, notify opens the few it
+sends with. A `casedesk_keys` token opens only with its case id and this name
+(`FieldContext(case_id, name)`), so a name spelled differently by two services is a field that
+never opens: both take it from here. Names and prefixes only; no key library.
+"""
+
+from __future__ import annotations
+
+CITIZEN_FIELDS = ("full_name", "snils", "inn", "account_login", "mobile_phone", "email")
+CONTENT_FIELDS = ("subject", "description", "steps_taken")
+# The provenance's personal parts: the sender's address and the Message-ID (which often carries
+# the sender's mailbox), the caller's number, a social network's author handle and the post's
+# reference (it leads to the author). Not personal, left in clear: chat session, form, call and
+# office ids, the operator's id, the network's name and the caller checks.
+ORIGIN_FIELDS = ("from_address", "message_id", "caller_number", "author_handle", "post_reference")
+# How a sealed field begins (casedesk_keys.fields, format version 1).
+TOKEN_PREFIX = "cdk1."
+
+# A citizen who acts (comments, confirms, rates, repeats) is named in each event's context by his
+# portal login: sealed too, in every event of his case.
+FIELD_ACTOR_ID = "actor.id"
+
+
+def citizen_field(name: str) -> str:
+    """`citizen.<field>`: a field of the citizen record (`CITIZEN_FIELDS`)."""
+    return f"citizen.{name}"
+
+
+def content_field(name: str) -> str:
+    """`content.<field>`: the case's subject, description, steps taken (`CONTENT_FIELDS`)."""
+    return f"content.{name}"
+
+
+def origin_field(name: str) -> str:
+    """`origin.<field>`: a personal part of the provenance (`ORIGIN_FIELDS`)."""
+    return f"origin.{name}"
+
+
+def attachment_field(attachment_id: str) -> str:
+    """An attachment's file name."""
+    return f"attachment/{attachment_id}/file_name"
+
+
+def comment_field(comment_id: str) -> str:
+    """A comment's body (the citizen's and the specialists', public or internal)."""
+    return f"comment/{comment_id}/body"
+
+
+__all__ = [
+    "CITIZEN_FIELDS",
+    "CONTENT_FIELDS",
+    "FIELD_ACTOR_ID",
+    "ORIGIN_FIELDS",
+    "TOKEN_PREFIX",
+    "attachment_field",
+    "citizen_field",
+    "comment_field",
+    "content_field",
+    "origin_field",
+]

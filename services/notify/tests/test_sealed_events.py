@@ -1,0 +1,345 @@
+"""Case events whose personal fields are sealed (issue #18): notify opens what it sends with, on
+a key owner of the test's own (a keyring on SQLite, its KEK from a file), and never lets a token
+reach a citizen. An erased citizen gets nothing, recorded with the reason; a notify without a key
+service dead-letters a sealed event; a key service that cannot be reached holds the batch back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from casedesk.case.v1 import events_pb2
+from casedesk.notification.v1 import events_pb2 as journal_pb2
+from casedesk_keys import (
+    DataKey,
+    FieldContext,
+    Keyring,
+    KeyUnavailable,
+    LocalKeySource,
+    SubjectId,
+    encrypt_field,
+)
+from casedesk_keys.adapters.secret_file_kek import SecretFileKekProvider
+from casedesk_keys.adapters.sqlite_store import SqliteKeyStore
+from casedesk_notify.adapters.deadline_policy import NoDeadlines
+from casedesk_notify.adapters.outlets import email_outlet, sms_outlet
+from casedesk_notify.adapters.rate_limit import TokenBucket
+from casedesk_notify.adapters.rendering import TemplateCatalog
+from casedesk_notify.adapters.senders.sms_gateway import HttpSmsSender, SmsGatewayConfig
+from casedesk_notify.adapters.senders.smtp import SmtpConfig, SmtpEmailSender
+from casedesk_notify.adapters.store import DeliveryStore
+from casedesk_notify.application.batch_handler import BatchHandler
+from casedesk_notify.application.deliveries import Delivery, DeliveryState
+from casedesk_notify.application.dispatcher import Dispatcher
+from casedesk_notify.application.planning import BatchPlanner
+from casedesk_notify.application.ports import FieldOpener, KeysUnavailable
+from casedesk_notify.domain import DeliveryChannel, NotifyPolicy, ReplyWindow
+from casedesk_notify.domain.retry import RetryPolicy
+from casedesk_notify.testing import events
+from casedesk_notify.testing.sinks import SmsSink, SmtpSink
+from casedesk_notify.wire import journal
+from casedesk_notify.wire.case_events import CaseEventDecoder
+from casedesk_notify.wire.sealed import PlainFields, SealedFields
+from casedesk_runtime.testing.case_events import CaseStream
+from casedesk_vocabulary.enums import Status
+from casedesk_vocabulary.sealed_fields import (
+    CITIZEN_FIELDS,
+    CONTENT_FIELDS,
+    ORIGIN_FIELDS,
+    TOKEN_PREFIX,
+    citizen_field,
+    comment_field,
+    content_field,
+    origin_field,
+)
+
+DOMAIN = "notify.casedesk.test"
+ANSWER = "Код отправлен повторно, проверьте телефон."
+PHONE = "+79161234567"
+ADDRESS = "ivan@example.org"
+MESSAGE_ID = "<m-1@mail.example.org>"
+RETRY = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, rng=random.Random(5))
+CHANNELS = (DeliveryChannel.EMAIL, DeliveryChannel.SMS)
+
+
+@dataclass
+class Keys:
+    keyring: Keyring
+    source: LocalKeySource
+    subject: SubjectId
+
+    def key(self) -> DataKey:
+        return self.keyring.current_key(self.subject)
+
+    def erase(self) -> None:
+        self.keyring.erase(self.subject, "privacy.officer", "request 2026-17")
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Iterator[Keys]:
+    (tmp_path / "kek").mkdir()
+    kek = SecretFileKekProvider(tmp_path / "kek", create=True)
+    keyring = Keyring(SqliteKeyStore(tmp_path / "keys.sqlite"), kek)
+    yield Keys(keyring, LocalKeySource(keyring), SubjectId(os.urandom(16)))
+    keyring.store.close()
+    kek.close()
+
+
+def sealed(event: events_pb2.CaseEvent, key: DataKey) -> events_pb2.CaseEvent:
+    """`event` as the case service writes it with CASEDESK_SEAL_PERSONAL_DATA on (its field
+    names: casedesk_vocabulary.sealed_fields): every personal text a token of its case and field."""
+    case_id = event.meta.case_id
+
+    def seal(field: str, value: str) -> str:
+        return encrypt_field(key, value, FieldContext(case_id, field)) if value else value
+
+    kind = event.WhichOneof("payload")
+    if kind == "created":
+        citizen, content = event.created.citizen, event.created.content
+        for name in CITIZEN_FIELDS:
+            setattr(citizen, name, seal(citizen_field(name), getattr(citizen, name)))
+        for name in CONTENT_FIELDS:
+            setattr(content, name, seal(content_field(name), getattr(content, name)))
+        origin_kind = event.created.provenance.WhichOneof("origin")
+        if origin_kind is not None:
+            origin = getattr(event.created.provenance, origin_kind)
+            for name in ORIGIN_FIELDS:
+                if name in origin.DESCRIPTOR.fields_by_name:
+                    setattr(origin, name, seal(origin_field(name), getattr(origin, name)))
+    if kind == "commented":
+        comment = event.commented
+        comment.body = seal(comment_field(comment.comment_id), comment.body)
+    return event
+
+
+def email_case_story(case: CaseStream) -> list[events_pb2.CaseEvent]:
+    """An e-mail case of a citizen without a portal account, answered: the acknowledgement and
+    the answer (which carries the specialist's reply) by e-mail and SMS."""
+    return [
+        events.created_by_email(case, MESSAGE_ID, ADDRESS, "Вход на портал"),
+        case.commented(body=ANSWER),
+        case.status_changed(to=Status.ANSWER_READY),
+    ]
+
+
+def planner(store: DeliveryStore, opener: FieldOpener | None) -> BatchPlanner:
+    return BatchPlanner(
+        CaseEventDecoder(NoDeadlines(), opener), TemplateCatalog("https://portal.test/cases"),
+        NotifyPolicy(), CHANNELS, store.card, journal=journal,
+        window=ReplyWindow(120), load_deferred=store.deferred, opener=opener,
+    )  # fmt: skip
+
+
+async def plan_and_commit(store: DeliveryStore, opener: FieldOpener, records: list[Any]):
+    planning = planner(store, opener)
+    await planning.prepare(records)
+    planned = planning.plan(records)
+    return planned, store.commit_batch(planned.changes)
+
+
+def records_of(story: list[events_pb2.CaseEvent], first: int = 0) -> list[events.Record]:
+    return [events.record(event, first + i) for i, event in enumerate(story)]
+
+
+def journal_of(store: DeliveryStore) -> list[journal_pb2.NotificationEvent]:
+    return [journal_pb2.NotificationEvent.FromString(e.value) for _, e in store.journal_batch(999)]
+
+
+async def _never_parked(source: Any, error: str) -> bool:
+    raise AssertionError(f"nothing should be dead-lettered here: {error}")
+
+
+async def send(
+    store: DeliveryStore, deliveries: list[Delivery], smtp: SmtpSink, sms: SmsSink
+) -> None:
+    email = SmtpEmailSender(SmtpConfig(host="127.0.0.1", port=smtp.port, timeout_s=5))
+    gateway = HttpSmsSender(SmsGatewayConfig(url=sms.url, token="gateway-token"))
+    outlets = {
+        DeliveryChannel.EMAIL: email_outlet(email, DOMAIN, TokenBucket(100, 100), 2),
+        DeliveryChannel.SMS: sms_outlet(gateway, TokenBucket(100, 100), 2),
+    }
+    dispatcher = Dispatcher(store, outlets, RETRY, _never_parked, journal=journal)
+    try:
+        dispatcher.submit(deliveries)
+        await asyncio.wait_for(dispatcher.wait_idle(), 15)
+        await dispatcher.stop(1)
+    finally:
+        await email.close()
+        await gateway.close()
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def stored_text(store: DeliveryStore) -> str:
+    """Everything notify's store holds, as text (cards, deliveries, the journal outbox)."""
+    db = store._db
+    dumped = []
+    for table in ("case_cards", "deliveries", "journal_outbox"):
+        for row in db.execute(f"SELECT * FROM {table}"):
+            dumped += [
+                v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row
+            ]
+    return "\n".join(dumped)
+
+
+async def test_a_sealed_case_is_answered_in_clear_by_email_and_sms(
+    keys: Keys, store: DeliveryStore, smtp_sink: SmtpSink, sms_sink: SmsSink
+) -> None:
+    case = CaseStream("case-sealed", number="2026-0000101")
+    story = [sealed(event, keys.key()) for event in email_case_story(case)]
+    assert TOKEN_PREFIX in story[0].created.citizen.mobile_phone  # the test feeds tokens
+    _, created = await plan_and_commit(store, SealedFields(keys.source), records_of(story))
+    assert {d.recipient for d in created} == {PHONE, ADDRESS}
+    await send(store, created, smtp_sink, sms_sink)
+
+    acknowledgement, answer = smtp_sink.snapshot()
+    for message in (acknowledgement, answer):
+        assert message.recipients == (ADDRESS,)
+        assert message.message["In-Reply-To"] == MESSAGE_ID  # threaded: the opened Message-ID
+        assert message.message["Subject"].startswith("Re: Вход на портал [")
+        assert TOKEN_PREFIX not in message.raw.decode("utf-8", "replace")
+    assert ANSWER in answer.body("plain")
+    texts = [sms.fields["text"] for sms in sms_sink.accepted]
+    assert {sms.fields["to"] for sms in sms_sink.accepted} == {PHONE}
+    assert len(texts) == 2 and not any(TOKEN_PREFIX in text for text in texts)
+    assert any("2026-0000101" in text for text in texts)
+    assert any(ANSWER in text for text in texts)  # the reply, opened, in the answer's SMS
+    sent = [e for e in journal_of(store) if e.WhichOneof("payload") == "sent"]
+    assert len(sent) == 4
+
+
+async def test_plain_events_are_answered_as_before_with_or_without_a_key_service(
+    keys: Keys, store: DeliveryStore, tmp_path: Path
+) -> None:
+    for opener, name in ((SealedFields(keys.source), "a"), (PlainFields(), "b")):
+        case = CaseStream(f"case-plain-{name}", number=f"2026-000020{name}")
+        _, created = await plan_and_commit(store, opener, records_of(email_case_story(case)))
+        assert {d.recipient for d in created} == {PHONE, ADDRESS}
+        [answer] = [
+            d for d in created
+            if d.channel is DeliveryChannel.EMAIL and d.message.kind == "status_changed"
+        ]  # fmt: skip
+        assert ANSWER in answer.message.text
+        assert answer.message.in_reply_to == MESSAGE_ID
+
+
+async def test_an_erased_citizen_gets_nothing_and_the_notices_say_why(
+    keys: Keys, store: DeliveryStore
+) -> None:
+    case = CaseStream("case-erased", number="2026-0000301")
+    story = [sealed(event, keys.key()) for event in email_case_story(case)]
+    keys.erase()
+    planned, created = await plan_and_commit(store, SealedFields(keys.source), records_of(story))
+
+    assert created == [] and planned.poisoned == []  # nothing to send, nothing dead-lettered
+    assert planned.changes.offsets == {(events.TOPIC, 0): 3}  # read past, not retried
+    suppressed = [e for e in journal_of(store) if e.WhichOneof("payload") == "failed"]
+    assert len(suppressed) == 6  # acknowledgement, reply and answer, e-mail and SMS each
+    for entry in suppressed:
+        assert entry.failed.error == "citizen erased"
+        assert not entry.failed.temporary
+    for delivery, _, reason in planned.changes.suppressed:
+        assert store.state(delivery.notification_id) == (DeliveryState.SUPPRESSED, 0)
+        assert reason == "citizen erased"
+    card = store.card("case-erased")
+    assert card is not None and card.email_thread is None
+    assert PHONE not in stored_text(store) and ADDRESS not in stored_text(store)
+
+
+async def test_an_erasure_after_the_case_was_read_stops_its_later_notices(
+    keys: Keys, store: DeliveryStore
+) -> None:
+    case = CaseStream("case-later", number="2026-0000401")
+    story = [sealed(event, keys.key()) for event in email_case_story(case)]
+    _, first = await plan_and_commit(store, SealedFields(keys.source), records_of(story[:1]))
+    assert {d.recipient for d in first} == {PHONE, ADDRESS}  # the acknowledgement, in clear
+    keys.erase()
+    later = [story[1], story[2], case.status_changed(to=Status.CLOSED)]
+    planned, created = await plan_and_commit(store, SealedFields(keys.source), records_of(later, 1))
+    assert created == [] and planned.poisoned == []
+    assert {reason for _, _, reason in planned.changes.suppressed} == {"citizen erased"}
+    card = store.card("case-later")
+    assert card is not None and PHONE not in (card.contacts.phone, card.contacts.email)
+    assert card.contacts.phone == "[erased]" and card.email_thread is None
+
+
+async def test_without_a_key_service_a_sealed_event_is_dead_lettered_with_the_setting(
+    keys: Keys, store: DeliveryStore
+) -> None:
+    case = CaseStream("case-nokeys", number="2026-0000501")
+    story = [sealed(event, keys.key()) for event in email_case_story(case)]
+    parked: list[tuple[Any, Exception]] = []
+
+    async def park(record: Any, error: Exception) -> bool:
+        parked.append((record, error))
+        return True
+
+    dispatcher = Dispatcher(store, {}, RETRY, _never_parked, journal=journal)
+    handler = BatchHandler(
+        store, planner(store, PlainFields()), dispatcher, park, journal_written=lambda: None
+    )
+    offsets = await handler.handle(records_of(story))
+    assert offsets == {(events.TOPIC, 0): 3}
+    # The Created and the reply carry tokens notify must open: both parked, never sent.
+    assert [record.offset for record, _ in parked] == [0, 1]
+    for _, error in parked:
+        assert "CASEDESK_KEY_SERVICE_ADDRESS" in str(error)
+        assert "no key service is configured" in str(error)
+    assert store.pending() == []
+    assert TOKEN_PREFIX not in stored_text(store)
+
+
+class FlakyKeys:
+    """A key source that cannot be reached for its first `failures` calls."""
+
+    def __init__(self, source: LocalKeySource, failures: int) -> None:
+        self._source = source
+        self.failures = failures
+        self.calls = 0
+
+    async def current_key(self, subject: SubjectId) -> DataKey:
+        return await self._source.current_key(subject)
+
+    async def key(self, subject: SubjectId, generation: int) -> DataKey:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise KeyUnavailable("the key service cannot be reached: UNAVAILABLE")
+        return await self._source.key(subject, generation)
+
+
+async def test_an_unreachable_key_service_holds_the_batch_back_until_it_answers(
+    keys: Keys, store: DeliveryStore
+) -> None:
+    case = CaseStream("case-flaky", number="2026-0000601")
+    story = [sealed(event, keys.key()) for event in email_case_story(case)]
+    flaky = FlakyKeys(keys.source, failures=3)
+    with pytest.raises(KeysUnavailable):  # one try: nothing planned, nothing committed
+        await planner(store, SealedFields(flaky)).prepare(records_of(story))
+    assert store.stored_offsets(events.TOPIC) == {}
+
+    async def park(record: Any, error: Exception) -> bool:
+        raise AssertionError(f"a temporary failure is not poison: {error}")
+
+    dispatcher = Dispatcher(store, {}, RETRY, _never_parked, journal=journal)
+    handler = BatchHandler(
+        store, planner(store, SealedFields(flaky)), dispatcher, park,
+        journal_written=lambda: None, keys_retry_s=0.01,
+    )  # fmt: skip
+    started = time.monotonic()
+    offsets = await asyncio.wait_for(handler.handle(records_of(story)), 10)
+    assert flaky.calls > 3 and time.monotonic() - started >= 0.02  # waited, tried again
+    assert offsets == {(events.TOPIC, 0): 3}
+    assert store.stored_offsets(events.TOPIC) == {0: 3}
+    recipients = {d.recipient for d in store.pending()}
+    assert recipients == {PHONE, ADDRESS}
+    await dispatcher.stop(0.1)
