@@ -42,3 +42,17 @@ def test_a_token_sealed_under_one_name_opens_under_the_same_name_only() -> None:
     assert token.startswith(TOKEN_PREFIX)
     opened = decrypt_field(key, token, FieldContext("case-1", citizen_field("mobile_phone")))
     assert opened == "+79161234567"
+
+
+def test_the_staff_and_citizens_free_texts_have_distinct_names() -> None:
+    names = sealed_fields.FREE_TEXT_FIELDS
+    assert sealed_fields.FIELD_STATUS_REASON == "status.reason"
+    assert sealed_fields.FIELD_RATING_COMMENT == "rating.comment"
+    assert sealed_fields.FIELD_CALLBACK_NOTE == "callback.note"
+    assert len(set(names)) == len(names) == 6
+    # None collides with a citizen's, content's or provenance's field or the actor's login.
+    others = {sealed_fields.FIELD_ACTOR_ID}
+    others |= {citizen_field(n) for n in sealed_fields.CITIZEN_FIELDS}
+    others |= {content_field(n) for n in sealed_fields.CONTENT_FIELDS}
+    others |= {origin_field(n) for n in sealed_fields.ORIGIN_FIELDS}
+    assert not set(names) & others

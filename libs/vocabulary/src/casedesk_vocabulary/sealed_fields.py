@@ -21,6 +21,32 @@ TOKEN_PREFIX = "cdk1."
 # portal login: sealed too, in every event of his case.
 FIELD_ACTOR_ID = "actor.id"
 
+# The free texts of the staff and citizens in a case's events: not personal by kind, but a person
+# may write anything in them (a name, a phone number, a diagnosis), so they are sealed too. One
+# name per kind of text, bound like the others to the case id.
+# A status change's reason (a spam closing's explanation, a merged duplicate's closing included).
+FIELD_STATUS_REASON = "status.reason"
+# An escalation request's explanation (EscalationRequested.explanation).
+FIELD_ESCALATION_EXPLANATION = "escalation.explanation"
+# The citizen's comment on his rating of the answer (AnswerRated.comment, the case's rating).
+FIELD_RATING_COMMENT = "rating.comment"
+# A callback's note (CallbackRecorded.note).
+FIELD_CALLBACK_NOTE = "callback.note"
+# Why a duplicate was merged (MergedInto.reason).
+FIELD_MERGE_REASON = "merge.reason"
+# The citizen's reason for repeating a case, on the original (Repeated.reason; the new case has
+# it as its sealed description).
+FIELD_REPEAT_REASON = "repeat.reason"
+# Every free text's name, for a reader that opens them all.
+FREE_TEXT_FIELDS = (
+    FIELD_STATUS_REASON,
+    FIELD_ESCALATION_EXPLANATION,
+    FIELD_RATING_COMMENT,
+    FIELD_CALLBACK_NOTE,
+    FIELD_MERGE_REASON,
+    FIELD_REPEAT_REASON,
+)
+
 
 def citizen_field(name: str) -> str:
     """`citizen.<field>`: a field of the citizen record (`CITIZEN_FIELDS`)."""
@@ -51,6 +77,13 @@ __all__ = [
     "CITIZEN_FIELDS",
     "CONTENT_FIELDS",
     "FIELD_ACTOR_ID",
+    "FIELD_CALLBACK_NOTE",
+    "FIELD_ESCALATION_EXPLANATION",
+    "FIELD_MERGE_REASON",
+    "FIELD_RATING_COMMENT",
+    "FIELD_REPEAT_REASON",
+    "FIELD_STATUS_REASON",
+    "FREE_TEXT_FIELDS",
     "ORIGIN_FIELDS",
     "TOKEN_PREFIX",
     "attachment_field",

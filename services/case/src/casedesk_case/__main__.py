@@ -26,6 +26,7 @@ from casedesk_case.adapters.persistence import CaseStoreSetup
 from casedesk_case.adapters.person_tokens import OidcPersonTokens
 from casedesk_case.adapters.readmodel import CaseIndexProjector
 from casedesk_case.adapters.readmodel.memory import InMemoryCaseIndex
+from casedesk_case.adapters.retention import Retention, key_service_eraser
 from casedesk_case.adapters.roster_file import RosterError, load_roster
 from casedesk_case.adapters.timeline import TimelineStore, case_timeline
 from casedesk_case.adapters.timeline.consumer import TimelineConsumer, TimelineTopics
@@ -51,6 +52,7 @@ from casedesk_runtime.telemetry import configure_telemetry
 from casedesk_runtime.workers import become_worker, supervise
 
 if TYPE_CHECKING:  # imported when CASEDESK_SEAL_PERSONAL_DATA is on (_keys_config, serve)
+    from casedesk_case.application.personal_data import PersonalData
     from casedesk_keys import IndexKey
     from casedesk_keys.settings import KeysSettings
 
@@ -105,6 +107,10 @@ async def serve(settings: CaseSettings, keys_config: KeysConfig | None = None) -
         closer = AutoCloser(app, settings.auto_close_after, settings.auto_close_scan_s)
         followers.append(closer.run())
         stoppers.append(closer.stop)
+    retention = _retention(settings, app, personal, None if keys is None else keys.channel)
+    if retention is not None:
+        followers.append(retention.run())
+        stoppers.append(retention.stop)
     # On the event store's database, beside the case index that joins its clocks (the memory
     # index, of the POPO store, has no table to join and asks the timeline instead).
     timeline = case_timeline(app.factory)
@@ -157,6 +163,20 @@ async def serve(settings: CaseSettings, keys_config: KeysConfig | None = None) -
         telemetry.shutdown()
 
     await server.serve_until_signal(on_shutdown=shut_down)
+
+
+def _retention(
+    settings: CaseSettings, app: CaseApplication, personal: PersonalData | None, channel: Any
+) -> Retention | None:
+    """Retention (adapters/retention.py) with sealing on and CASEDESK_RETENTION_ENABLED, beside
+    the auto-closer: replicas erasing at once are harmless (already_erased). None otherwise:
+    without sealing nothing is sealed, so nothing can be erased by a key."""
+    if personal is None or channel is None or not settings.retention_enabled:
+        return None
+    return Retention(
+        app, personal, key_service_eraser(channel), settings.retention_after_close,
+        settings.retention_scan_s,
+    )  # fmt: skip
 
 
 def _keys_config(settings: CaseSettings) -> KeysConfig | None:
@@ -272,8 +292,8 @@ def _workers(settings: CaseSettings) -> int:
 def _as_worker(settings: CaseSettings) -> CaseSettings:
     """Only the first worker of a supervisor runs the followers that must not run twice in one
     pod: the outbox relay (two would publish every event twice), the case timeline's consumer,
-    the index projector (correct twice over, but each step done twice) and the auto-closer
-    (harmless twice over, but each scan done twice). The others serve
+    the index projector (correct twice over, but each step done twice), the auto-closer and
+    retention (harmless twice over, but each scan done twice). The others serve
     calls and their own WatchCase/WatchQueue streams; the first finds their events within
     CASEDESK_FOLLOW_IDLE_S, as it finds other replicas'."""
     become_worker(settings)
@@ -284,6 +304,7 @@ def _as_worker(settings: CaseSettings) -> CaseSettings:
         "index_enabled": False,
         "case_timeline_enabled": False,
         "auto_close_enabled": False,
+        "retention_enabled": False,
     }
     return settings.model_copy(update=followers)
 

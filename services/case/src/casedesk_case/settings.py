@@ -90,8 +90,16 @@ class CaseSettings(WorkerSettings, OidcSettings):
     seal_personal_data: bool = False
     # The key service (services/keys), reached with this process's mutual TLS.
     key_service_address: str = Field(default="127.0.0.1:50056", min_length=1)
+    # Retention (adapters/retention.py, with sealing on): a citizen whose cases are all closed
+    # for longer than this is erased (his data key, in the key service). Five years by default:
+    # how long citizens' appeals are kept (README "Sealed personal data"). Same units as
+    # auto_close_after (`1826d`, or days as a bare number).
+    retention_after_close: timedelta = Field(default=timedelta(days=1826), gt=timedelta())
+    # Run it in this process (the first worker only, like the auto-closer), and how often.
+    retention_enabled: bool = True
+    retention_scan_s: float = Field(default=3600.0, gt=0, le=86_400)
 
-    @field_validator("auto_close_after", mode="before")
+    @field_validator("auto_close_after", "retention_after_close", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
         return parse_duration(value)

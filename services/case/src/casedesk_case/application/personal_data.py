@@ -36,6 +36,7 @@ from casedesk_case.application.personal_fields import (
     CITIZEN_FIELDS,
     CONTENT_FIELDS,
     FIELD_ACTOR_ID,
+    FREE_TEXTS,
     INDEX_SUBJECT_PREFIX,
     ORIGIN_FIELDS,
     CitizenErased,
@@ -188,6 +189,19 @@ class PersonalData:
         identifier), compared without opening anything."""
         return self.subject_of(one) == self.subject_of(other)
 
+    def subject_in_index(self, subject_text: str, citizen_login: str) -> SubjectId | None:
+        """The subject a case index row names: its sealed subject's, else its sealed login's
+        (`cdk-subject:<hex>`); None when the row names none (stored before sealing, or with an
+        empty subject and no login: the case itself says, `subject_of(case.citizen)`)."""
+        if subject_text and is_encrypted(subject_text):
+            return _header(subject_text).subject
+        if citizen_login.startswith(INDEX_SUBJECT_PREFIX):
+            try:
+                return SubjectId.from_text(citizen_login.removeprefix(INDEX_SUBJECT_PREFIX))
+            except ValueError:
+                return None
+        return None
+
     def login_lookup(self, login: str) -> str:
         """What ListCases looks for in the case index for a citizen login (`index_login`)."""
         try:
@@ -210,32 +224,55 @@ class PersonalData:
         return self.sealer(self.subject_of(case.citizen), str(case.id))
 
     def sealing(self, command: Command) -> Command:
-        """The command, deciding as before and then sealing the login of a citizen who acts in
-        the events it records (on every case it changes, with that case's citizen's key)."""
+        """The command, deciding as before and then sealing, in the events it records (on every
+        case it changes, with that case's citizen's key), the login of a citizen who acts and
+        the free texts (`FREE_TEXTS`: status reasons, explanations, notes, a rating's comment).
+        The domain checked those texts as sent (their lengths); what is stored is the token."""
         decide = command.decide
 
         def sealed(case: Case | None) -> tuple[Case, Any]:
             result, others = decide(case)
             for changed in (result, *others):
                 if isinstance(changed, Case):
-                    self._seal_actors(changed)
+                    self._seal_recorded(changed)
             return result, others
 
         return replace(command, decide=sealed)
 
-    def _seal_actors(self, case: Case) -> None:
+    def _seal_recorded(self, case: Case) -> None:
         pending: list[Any] = case._pending_events  # recorded, not saved yet
         sealer: Sealer | None = None
         for index, event in enumerate(pending):
+            changes: dict[str, Any] = {}
             context = getattr(event, "context", None)
-            if not isinstance(context, EventContext):
-                continue
-            actor = context.actor
-            if actor.kind is not ActorKind.CITIZEN or not actor.id or is_encrypted(actor.id):
-                continue
-            sealer = sealer or self.sealer_of(case)
-            named = Actor(actor.kind, sealer.text(FIELD_ACTOR_ID, actor.id))
-            pending[index] = dataclasses.replace(event, context=replace(context, actor=named))
+            if isinstance(context, EventContext) and _unsealed_citizen(context.actor):
+                sealer = sealer or self.sealer_of(case)
+                actor = context.actor
+                named = Actor(actor.kind, sealer.text(FIELD_ACTOR_ID, actor.id))
+                changes["context"] = replace(context, actor=named)
+            for kind, attribute, field in FREE_TEXTS:
+                if type(event).__name__ != kind:
+                    continue
+                text = getattr(event, attribute, "")
+                if text and not is_encrypted(text):
+                    changes[attribute] = self._free_text(case, field, text)
+            if changes:
+                pending[index] = dataclasses.replace(event, **changes)
+        rating = case.rating
+        if rating is not None and rating.comment and not is_encrypted(rating.comment):
+            # The state the rating's event gives when the case is loaded again (and snapshots).
+            rated = [e for e in pending if type(e).__name__ == "AnswerRated"]
+            if rated:
+                case.rating = replace(rating, comment=rated[-1].comment)
+
+    def _free_text(self, case: Case, field: str, text: str) -> str:
+        """A free text sealed with the case's citizen's key; for an erased citizen, nothing: a
+        command that adds no personal data (a status change) is still stored, without its
+        text, since nothing of the person may be added to his case any more."""
+        try:
+            return self.sealer_of(case).text(field, text)
+        except CitizenErased:
+            return ""
 
     def open_text(self, case_id: str, field: str, value: str) -> str:
         """A sealed field in clear, on a command's thread (RepeatCase seals the original's
@@ -281,6 +318,11 @@ class PersonalData:
         except TimeoutError:
             raise PersonalDataUnavailable("the key service did not answer in time") from None
         return key
+
+
+def _unsealed_citizen(actor: Actor) -> bool:
+    """A citizen who acts, named by his login in clear (not sealed yet)."""
+    return actor.kind is ActorKind.CITIZEN and bool(actor.id) and not is_encrypted(actor.id)
 
 
 def _header(token: str) -> FieldHeader:

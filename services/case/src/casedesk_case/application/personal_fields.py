@@ -15,6 +15,13 @@ from casedesk_vocabulary.sealed_fields import (
     CITIZEN_FIELDS,
     CONTENT_FIELDS,
     FIELD_ACTOR_ID,
+    FIELD_CALLBACK_NOTE,
+    FIELD_ESCALATION_EXPLANATION,
+    FIELD_MERGE_REASON,
+    FIELD_RATING_COMMENT,
+    FIELD_REPEAT_REASON,
+    FIELD_STATUS_REASON,
+    FREE_TEXT_FIELDS,
     ORIGIN_FIELDS,
     TOKEN_PREFIX,
     attachment_field,
@@ -29,11 +36,31 @@ from casedesk_vocabulary.sealed_fields import (
 # citizen's cases by his login without the login in clear (`PersonalData.login_lookup`).
 INDEX_SUBJECT_PREFIX = "cdk-subject:"
 
+# The free texts sealed in each event that carries one: (event class name, attribute, field name).
+# A status change's reason, an escalation request's explanation, a rating's comment, a callback's
+# note, a merge's and a repeat's reason (the spam closing's explanation is its status reason).
+FREE_TEXTS: tuple[tuple[str, str, str], ...] = (
+    ("StatusChanged", "reason", FIELD_STATUS_REASON),
+    ("EscalationRequested", "explanation", FIELD_ESCALATION_EXPLANATION),
+    ("AnswerRated", "comment", FIELD_RATING_COMMENT),
+    ("CallbackRecorded", "note", FIELD_CALLBACK_NOTE),
+    ("MergedInto", "reason", FIELD_MERGE_REASON),
+    ("Repeated", "reason", FIELD_REPEAT_REASON),
+)
+
 
 __all__ = [
     "CITIZEN_FIELDS",
     "CONTENT_FIELDS",
     "FIELD_ACTOR_ID",
+    "FIELD_CALLBACK_NOTE",
+    "FIELD_ESCALATION_EXPLANATION",
+    "FIELD_MERGE_REASON",
+    "FIELD_RATING_COMMENT",
+    "FIELD_REPEAT_REASON",
+    "FIELD_STATUS_REASON",
+    "FREE_TEXTS",
+    "FREE_TEXT_FIELDS",
     "INDEX_SUBJECT_PREFIX",
     "ORIGIN_FIELDS",
     "TOKEN_PREFIX",

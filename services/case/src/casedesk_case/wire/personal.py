@@ -6,9 +6,11 @@ holds them) and replaces each token (`cdk1.…`) by its text in place, under the
 sealing used: `citizen.<field>` in a Citizen, `content.<field>` in a CaseContent,
 `origin.<field>` in a Provenance's variant, `attachment/<id>/file_name` in an Attachment,
 `comment/<id>/body` in a CommentView or a Commented event, `actor.id` in an Actor (a citizen
-who acts: an event's `meta.actor`, a comment's author); the case id from the nearest CaseView,
-CaseSummary (`case_id`) or CaseEvent (`meta.case_id`). Texts that are not tokens (cases stored with
-sealing off) are left as they are.
+who acts: an event's `meta.actor`, a comment's author), the free texts (`status.reason` in a
+StatusChanged, `escalation.explanation`, `rating.comment` in an AnswerRated or the view's
+AnswerRating, `callback.note`, `merge.reason`, `repeat.reason`: personal_fields.FREE_TEXTS);
+the case id from the nearest CaseView, CaseSummary (`case_id`) or CaseEvent (`meta.case_id`).
+Texts that are not tokens (cases stored with sealing off) are left as they are.
 
 A case whose citizen was erased: a view of that one case (GetCase, GetHistory, WatchCase, a
 command's reply) is refused with `CitizenErased` (FAILED_PRECONDITION, grpc_api/errors.py);
@@ -26,6 +28,8 @@ from casedesk_case.application.personal_fields import (
     CITIZEN_FIELDS,
     CONTENT_FIELDS,
     FIELD_ACTOR_ID,
+    FIELD_RATING_COMMENT,
+    FREE_TEXTS,
     ORIGIN_FIELDS,
     CitizenErased,
     attachment_field,
@@ -51,6 +55,12 @@ _COMMENTED = "casedesk.case.v1.Commented"
 _CASE_VIEW = "casedesk.case.v1.CaseView"
 _CASE_SUMMARY = "casedesk.case.v1.CaseSummary"
 _CASE_EVENT = "casedesk.case.v1.CaseEvent"
+# The free texts: each event message that carries one (named as the domain's events), and the
+# case view's rating; (attribute, field name).
+_FREE_TEXTS = {
+    f"casedesk.case.v1.{kind}": (attribute, field) for kind, attribute, field in FREE_TEXTS
+}
+_FREE_TEXTS["casedesk.case.v1.AnswerRating"] = ("comment", FIELD_RATING_COMMENT)
 
 
 class ReplyOpener:
@@ -95,6 +105,12 @@ class ReplyOpener:
             attachment: Any = message
             field = attachment_field(attachment.attachment_id)
             attachment.file_name = await self._text(case_id, field, attachment.file_name, erased)
+            return
+        elif kind in _FREE_TEXTS:
+            attribute, field = _FREE_TEXTS[kind]
+            text = getattr(message, attribute)
+            if text:
+                setattr(message, attribute, await self._text(case_id, field, text, erased))
             return
         elif kind in (_COMMENT_VIEW, _COMMENTED):
             comment: Any = message
