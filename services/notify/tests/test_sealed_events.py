@@ -40,7 +40,8 @@ from casedesk_notify.application.batch_handler import BatchHandler
 from casedesk_notify.application.deliveries import Delivery, DeliveryState
 from casedesk_notify.application.dispatcher import Dispatcher
 from casedesk_notify.application.planning import BatchPlanner
-from casedesk_notify.application.ports import FieldOpener, KeysUnavailable
+from casedesk_notify.application.ports import CitizenErased, FieldOpener, KeysUnavailable
+from casedesk_notify.application.sealing import card_field, open_delivery_now
 from casedesk_notify.domain import DeliveryChannel, NotifyPolicy, ReplyWindow
 from casedesk_notify.domain.retry import RetryPolicy
 from casedesk_notify.testing import events
@@ -158,7 +159,12 @@ async def _never_parked(source: Any, error: str) -> bool:
 
 
 async def send(
-    store: DeliveryStore, deliveries: list[Delivery], smtp: SmtpSink, sms: SmsSink
+    store: DeliveryStore,
+    deliveries: list[Delivery],
+    smtp: SmtpSink,
+    sms: SmsSink,
+    opener: FieldOpener | None = None,
+    retry: RetryPolicy = RETRY,
 ) -> None:
     email = SmtpEmailSender(SmtpConfig(host="127.0.0.1", port=smtp.port, timeout_s=5))
     gateway = HttpSmsSender(SmsGatewayConfig(url=sms.url, token="gateway-token"))
@@ -166,7 +172,7 @@ async def send(
         DeliveryChannel.EMAIL: email_outlet(email, DOMAIN, TokenBucket(100, 100), 2),
         DeliveryChannel.SMS: sms_outlet(gateway, TokenBucket(100, 100), 2),
     }
-    dispatcher = Dispatcher(store, outlets, RETRY, _never_parked, journal=journal)
+    dispatcher = Dispatcher(store, outlets, retry, _never_parked, journal=journal, opener=opener)
     try:
         dispatcher.submit(deliveries)
         await asyncio.wait_for(dispatcher.wait_idle(), 15)
@@ -198,9 +204,13 @@ async def test_a_sealed_case_is_answered_in_clear_by_email_and_sms(
     case = CaseStream("case-sealed", number="2026-0000101")
     story = [sealed(event, keys.key()) for event in email_case_story(case)]
     assert TOKEN_PREFIX in story[0].created.citizen.mobile_phone  # the test feeds tokens
-    _, created = await plan_and_commit(store, SealedFields(keys.source), records_of(story))
-    assert {d.recipient for d in created} == {PHONE, ADDRESS}
-    await send(store, created, smtp_sink, sms_sink)
+    opener = SealedFields(keys.source)
+    _, created = await plan_and_commit(store, opener, records_of(story))
+    # Stored sealed with the citizen's key, bound to the delivery; opened at the attempt.
+    assert all(d.recipient.startswith(TOKEN_PREFIX) and d.sealed_by for d in created)
+    opened = [await open_delivery_now(d, opener) for d in created]
+    assert {d.recipient for d in opened} == {PHONE, ADDRESS}
+    await send(store, created, smtp_sink, sms_sink, opener)
 
     acknowledgement, answer = smtp_sink.snapshot()
     for message in (acknowledgement, answer):
@@ -261,8 +271,10 @@ async def test_an_erasure_after_the_case_was_read_stops_its_later_notices(
 ) -> None:
     case = CaseStream("case-later", number="2026-0000401")
     story = [sealed(event, keys.key()) for event in email_case_story(case)]
-    _, first = await plan_and_commit(store, SealedFields(keys.source), records_of(story[:1]))
-    assert {d.recipient for d in first} == {PHONE, ADDRESS}  # the acknowledgement, in clear
+    opener = SealedFields(keys.source)
+    _, first = await plan_and_commit(store, opener, records_of(story[:1]))
+    opened = [await open_delivery_now(d, opener) for d in first]
+    assert {d.recipient for d in opened} == {PHONE, ADDRESS}  # the acknowledgement, sealed
     keys.erase()
     later = [story[1], story[2], case.status_changed(to=Status.CLOSED)]
     planned, created = await plan_and_commit(store, SealedFields(keys.source), records_of(later, 1))
@@ -340,6 +352,188 @@ async def test_an_unreachable_key_service_holds_the_batch_back_until_it_answers(
     assert flaky.calls > 3 and time.monotonic() - started >= 0.02  # waited, tried again
     assert offsets == {(events.TOPIC, 0): 3}
     assert store.stored_offsets(events.TOPIC) == {0: 3}
-    recipients = {d.recipient for d in store.pending()}
+    opener = SealedFields(keys.source)
+    recipients = {(await open_delivery_now(d, opener)).recipient for d in store.pending()}
     assert recipients == {PHONE, ADDRESS}
     await dispatcher.stop(0.1)
+
+
+# -- notify's own store ------------------------------------------------------------------------
+
+# What the raw file must not hold of the citizen: his phone (also its digits alone), his e-mail
+# address, his subject, his message's Message-ID and the specialist's answer.
+PERSONAL = (PHONE, PHONE[2:], ADDRESS, "Вход на портал", MESSAGE_ID, ANSWER)
+
+
+def file_bytes(store: DeliveryStore, path: Path) -> bytes:
+    """The store's files as they are on disk: the database, its WAL (every page version written
+    since the last checkpoint: rows since overwritten or deleted are still there) and any
+    rollback journal. Read before any checkpoint or VACUUM, the strictest look."""
+    return b"".join(
+        candidate.read_bytes()
+        for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-journal"))
+        if candidate.exists()
+    )
+
+
+def compacted_bytes(store: DeliveryStore, path: Path) -> bytes:
+    """The same after the WAL was checkpointed into the database and VACUUM rewrote it."""
+    store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store._db.execute("VACUUM")
+    return file_bytes(store, path)
+
+
+def found(raw: bytes) -> list[str]:
+    return [text for text in PERSONAL if text.encode() in raw]
+
+
+async def test_the_store_file_keeps_none_of_a_sealed_citizens_data_in_clear(
+    keys: Keys, tmp_path: Path, smtp_sink: SmtpSink, sms_sink: SmsSink
+) -> None:
+    path = tmp_path / "sealed.sqlite3"
+    store = DeliveryStore(path)
+    try:
+        case = CaseStream("case-at-rest", number="2026-0000701")
+        story = [sealed(event, keys.key()) for event in email_case_story(case)]
+        opener = SealedFields(keys.source)
+        # Two batches: the reply's notices wait in the store (deferred) and are merged from there
+        # into the answer's (opened to journal their masked recipient).
+        await plan_and_commit(store, opener, records_of(story[:2]))
+        await plan_and_commit(store, opener, records_of(story[2:], 2))
+        pending = store.pending()
+        assert len(pending) == 4 and all(d.sealed_by for d in pending)  # ack + answer, 2 ways
+        assert found(file_bytes(store, path)) == []  # planned, nothing sent yet
+        card = store.card("case-at-rest")
+        assert card is not None and card.email_thread is not None
+        for value in (card.contacts.phone, card.contacts.email, card.email_thread.message_id,
+                      card.email_thread.address, card.email_thread.subject):  # fmt: skip
+            assert value.startswith(TOKEN_PREFIX)
+
+        await send(store, pending, smtp_sink, sms_sink, opener)
+        assert len(smtp_sink.snapshot()) == 2 and len(sms_sink.accepted) == 2  # sent in clear
+        assert any(ANSWER in sms.fields["text"] for sms in sms_sink.accepted)
+        assert found(file_bytes(store, path)) == []
+        assert found(compacted_bytes(store, path)) == []
+        rows = store._db.execute("SELECT state, recipient FROM deliveries").fetchall()
+        assert {state for state, _ in rows} == {"sent", "merged"}
+        # Finished deliveries keep the masked recipient, the merged ones too (opened to mask).
+        assert all(TOKEN_PREFIX not in recipient and "*" in recipient for _, recipient in rows)
+    finally:
+        store.close()
+
+
+async def test_the_same_check_finds_plain_events_data_which_is_kept_in_clear(
+    keys: Keys, tmp_path: Path
+) -> None:
+    """Without sealed events (or without a key service) the store keeps its columns in clear,
+    as before: the control that the byte check above can fail."""
+    path = tmp_path / "plain.sqlite3"
+    store = DeliveryStore(path)
+    try:
+        case = CaseStream("case-plain-at-rest", number="2026-0000801")
+        for opener in (SealedFields(keys.source), PlainFields()):
+            await plan_and_commit(store, opener, records_of(email_case_story(case)))
+        assert {d.recipient for d in store.pending()} == {PHONE, ADDRESS}
+        assert all(not d.sealed_by for d in store.pending())
+        assert {PHONE, ADDRESS, ANSWER} <= set(found(file_bytes(store, path)))
+        card = store.card("case-plain-at-rest")
+        assert card is not None and card.contacts.phone == PHONE and not card.sealed_by
+    finally:
+        store.close()
+
+
+async def test_a_notice_pending_at_the_erasure_is_not_sent_and_says_why(
+    keys: Keys, store: DeliveryStore, smtp_sink: SmtpSink, sms_sink: SmsSink
+) -> None:
+    case = CaseStream("case-pending-erased", number="2026-0000901")
+    story = [sealed(event, keys.key()) for event in email_case_story(case)]
+    opener = SealedFields(keys.source)
+    _, created = await plan_and_commit(store, opener, records_of(story[:1]))
+    assert len(created) == 2  # the acknowledgement by e-mail and SMS, pending
+    keys.erase()
+    # As after a restart: what the store holds, sealed, opened only at the attempt.
+    await send(store, store.pending(), smtp_sink, sms_sink, opener)
+
+    assert smtp_sink.snapshot() == [] and sms_sink.accepted == []
+    for delivery in created:
+        assert store.state(delivery.notification_id) == (DeliveryState.SUPPRESSED, 0)
+    failed = [e.failed for e in journal_of(store) if e.WhichOneof("payload") == "failed"]
+    assert [(f.error, f.temporary) for f in failed] == [("citizen erased", False)] * 2
+    rows = store._db.execute(
+        "SELECT recipient, subject, body_text, body_html, source_value FROM deliveries"
+    ).fetchall()
+    assert all(row[1:] == (None, None, None, None) for row in rows)
+    assert all(TOKEN_PREFIX not in row[0] for row in rows)
+    # The card, never touched by a later event, keeps only tokens nobody can open any more.
+    card = store.card("case-pending-erased")
+    assert card is not None and card.contacts.phone.startswith(TOKEN_PREFIX)
+    with pytest.raises(CitizenErased):
+        await opener.open_now(card.case_id, card_field("phone"), card.contacts.phone)
+    assert PHONE not in stored_text(store) and ADDRESS not in stored_text(store)
+
+
+async def test_a_sealed_delivery_without_a_key_service_is_dead_lettered_never_sent(
+    keys: Keys, store: DeliveryStore, smtp_sink: SmtpSink, sms_sink: SmsSink
+) -> None:
+    """A store written with a key service, read by a notify started without one."""
+    case = CaseStream("case-no-keys-later", number="2026-0001001")
+    story = [sealed(event, keys.key()) for event in email_case_story(case)]
+    await plan_and_commit(store, SealedFields(keys.source), records_of(story[:1]))
+    parked: list[str] = []
+
+    async def park(source: Any, error: str) -> bool:
+        parked.append(error)
+        return True
+
+    dispatcher = Dispatcher(store, {}, RETRY, park, journal=journal, opener=PlainFields())
+    dispatcher.submit(store.pending())
+    await asyncio.wait_for(dispatcher.wait_idle(), 10)
+    assert len(parked) == 2 and all("no key service is configured" in e for e in parked)
+    assert store.pending() == []
+
+
+async def test_an_erasure_during_a_retry_wait_stops_the_next_attempt(
+    keys: Keys, store: DeliveryStore, smtp_sink: SmtpSink, sms_sink: SmsSink
+) -> None:
+    """The lane holds the delivery opened between attempts: it is opened again before each one,
+    so an erasure while it waits out a backoff (or the recipient limit) stops it too."""
+    case = CaseStream("case-erased-in-backoff", number="2026-0001101")
+    story = [sealed(event, keys.key()) for event in email_case_story(case)]
+    opener = SealedFields(keys.source)
+    _, created = await plan_and_commit(store, opener, records_of(story[:1]))
+    smtp_sink.fail_next(1)
+    sms_sink.fail_next(1)
+    slow = RetryPolicy(max_attempts=5, base_delay_s=2.0, max_delay_s=2.0, rng=random.Random(1))
+    sending = asyncio.create_task(send(store, created, smtp_sink, sms_sink, opener, slow))
+    deadline = time.monotonic() + 10
+    while any(store.state(d.notification_id) != (DeliveryState.PENDING, 1) for d in created):
+        assert time.monotonic() < deadline, "the first attempts did not fail in time"
+        await asyncio.sleep(0.02)
+    keys.erase()  # while both wait 1-2 s for their second attempt
+    await sending
+
+    assert smtp_sink.snapshot() == [] and sms_sink.accepted == []
+    for delivery in created:
+        assert store.state(delivery.notification_id) == (DeliveryState.SUPPRESSED, 1)
+    failed = [e.failed for e in journal_of(store) if e.WhichOneof("payload") == "failed"]
+    assert (
+        sorted((f.error, f.temporary) for f in failed if not f.temporary)
+        == [("citizen erased", False)] * 2
+    )
+
+
+async def test_a_sealed_card_read_without_a_key_service_sends_no_token(
+    keys: Keys, store: DeliveryStore
+) -> None:
+    """A later event (no token of its own) of a case whose card was stored sealed, read by a
+    notify started without a key service: dead-lettered naming the setting, nothing planned."""
+    case = CaseStream("case-card-no-keys", number="2026-0001201")
+    story = [sealed(event, keys.key()) for event in email_case_story(case)]
+    await plan_and_commit(store, SealedFields(keys.source), records_of(story[:1]))
+    later = records_of([case.status_changed(to=Status.IN_PROGRESS)], 1)
+    plain = planner(store, None)  # as __main__ wires a notify without CASEDESK_KEY_SERVICE_ADDRESS
+    await plain.prepare(later)
+    planned = plain.plan(later)
+    assert planned.changes.deliveries == [] and planned.changes.cards == {}
+    [(_, why)] = planned.poisoned
+    assert "CASEDESK_KEY_SERVICE_ADDRESS" in str(why)

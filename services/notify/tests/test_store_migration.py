@@ -27,11 +27,12 @@ from casedesk_notify.wire.case_events import CaseEventDecoder
 from casedesk_runtime.testing.case_events import CaseStream
 
 # The deliveries columns up to schema 3 (schema 4 added the threading headers, last).
-OLD_COLUMNS = DELIVERY_COLUMNS.replace(", in_reply_to, references_header", "")
+# Schema 4 added the threading headers, and (issue #18) the key a delivery is sealed with.
+OLD_COLUMNS = DELIVERY_COLUMNS.replace(", in_reply_to, references_header, sealed_by", "")
 
 
 def old_row(delivery: Delivery) -> tuple[object, ...]:
-    return delivery_row(delivery)[:-2]
+    return delivery_row(delivery)[:-3]
 
 
 # The deliveries table as schema 1 created it (frozen: this is the shape stores have on disk).

@@ -124,6 +124,7 @@ async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) ->
             settings.recipient_limit, settings.recipient_window_s, settings.recipient_hold_max
         ),
         reply_window_s=settings.reply_merge_window_s,
+        opener=opener,  # opens the deliveries stored sealed, at their attempt
     )
     planner = BatchPlanner(
         CaseEventDecoder(deadline_estimator(settings.deadline_policy_version), opener),

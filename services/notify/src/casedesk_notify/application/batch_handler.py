@@ -73,8 +73,9 @@ class BatchHandler:
         if planned.poisoned:
             await self._park_poisoned(planned)
             # A lane may have released a reply's notice meanwhile: plan against the store as
-            # it is now (the records decode as before, the poisoned are parked already).
-            planned = self._planner.plan(records)
+            # it is now (the records decode as before, the poisoned are parked already), with
+            # the keys fetched again (another batch may have fetched its own meanwhile).
+            planned = await self._plan(records)
         # No await between the plan, the commit and the hand-over: a cancellation cannot split
         # them, nor a lane release a reply the plan merges.
         created = self._store.commit_batch(planned.changes)

@@ -98,6 +98,9 @@ class Delivery:
     attempts: int = 0
     unknown_outcomes: int = 0  # attempts whose outcome was unknown: each a possible extra copy
     deferred_until: datetime | None = None  # a reply's notice in its window (state `deferred`)
+    # The citizen's data key its personal fields are sealed with in the store (`<subject>/
+    # <generation>`, application.sealing); "" when they are kept in clear (plain events).
+    sealed_by: str = ""
 
     @property
     def recipient_masked(self) -> str:

@@ -13,6 +13,11 @@ the duplicate is recognisable downstream:
   never came). It is settled deliberately: recorded as `unknown`, reported in the journal and
   counted, then resent, because a notice that never arrives is worse than a recognisable copy;
   a later `sent` is counted as a possible duplicate.
+
+A delivery stored sealed (issue #18, application.sealing) is opened at the head of its lane,
+its citizen's key fetched then (a wait for the key service holds up only its lane). Once the key
+is destroyed it never opens: the delivery is recorded `suppressed` («citizen erased») and never
+sent.
 """
 
 from __future__ import annotations
@@ -28,17 +33,30 @@ from opentelemetry import trace
 
 from casedesk_notify.application.admission import Admission, RecipientGate
 from casedesk_notify.application.deferred_replies import DeferredReplies, Settled
-from casedesk_notify.application.deliveries import Delivery, DeliveryState, Verdict
+from casedesk_notify.application.deliveries import (
+    Delivery,
+    DeliveryState,
+    RenderedMessage,
+    Verdict,
+)
 from casedesk_notify.application.ports import (
+    ERASED_REASON,
+    ERASED_TEXT,
+    CitizenErased,
     DeadLetter,
     DeliveryFailure,
     DeliveryStates,
+    FieldOpener,
+    KeysUnavailable,
     NotificationJournal,
     OutcomeUnknown,
     Outlet,
     ParkingClosed,
+    PermanentFailure,
+    PoisonRecord,
     TemporaryFailure,
 )
+from casedesk_notify.application.sealing import open_delivery_now
 from casedesk_notify.application.verdicts import VerdictWriter
 from casedesk_notify.domain import DeliveryChannel
 from casedesk_notify.domain.recipient_limit import RecipientLimit
@@ -49,6 +67,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 LaneKey = tuple[str, DeliveryChannel]
+KEYS_RETRY_S, KEYS_RETRY_MAX_S = 0.5, 10.0  # waiting for the key service to open a delivery
 # What an unknown outcome's resend keeps, so that a copy that did arrive is recognisable.
 _SAME_ID = {
     DeliveryChannel.EMAIL: "the same Message-ID",
@@ -70,10 +89,16 @@ class Dispatcher:
         journal_written: Callable[[], None] = lambda: None,
         recipients: RecipientLimit | None = None,
         reply_window_s: float = 0.0,
+        opener: FieldOpener | None = None,
+        keys_retry_s: float = KEYS_RETRY_S,
     ) -> None:
         """`recipients`: the per-recipient limit (None: none); `reply_window_s`: the reply
         window's length (domain.reply_window), which also bounds how long a lagging consumer
-        may keep a lone reply's notice waiting beyond it."""
+        may keep a lone reply's notice waiting beyond it; `opener`: opens the deliveries stored
+        sealed (wire.sealed; none: a sealed delivery is dead-lettered, never sent), waiting
+        `keys_retry_s` (doubling) while the key service cannot be reached."""
+        self._opener = opener
+        self._keys_retry_s = keys_retry_s
         self.replies = DeferredReplies(store, reply_window_s)
         self._verdicts = VerdictWriter(store)
         self._journal = journal
@@ -137,10 +162,18 @@ class Dispatcher:
                         lane.popleft()
                         continue
                     lane[0] = dataclasses.replace(lane[0], deferred_until=None)
+                sealed = lane[0] if lane[0].sealed_by else None
+                if sealed is not None:
+                    opened, lane[0] = await self._open(sealed)
+                    if opened is Admission.STOPPED:
+                        break
+                    if opened is Admission.WITHDRAWN:
+                        lane.popleft()
+                        continue
                 admission = await self._gate.admit(lane) if self._gate else Admission.SEND
                 if admission is Admission.STOPPED:
                     break
-                if admission is Admission.WITHDRAWN or await self._deliver(lane[0]):
+                if admission is Admission.WITHDRAWN or await self._deliver(lane[0], sealed):
                     lane.popleft()
         except ParkingClosed:
             log.warning(
@@ -155,11 +188,72 @@ class Dispatcher:
             if not self._lanes:
                 self._idle.set()
 
-    async def _deliver(self, delivery: Delivery) -> bool:
-        """Try until sent or dead (True), or until stopping interrupts a retry wait (False)."""
+    async def _open(self, delivery: Delivery) -> tuple[Admission, Delivery]:
+        """A sealed delivery in clear (SEND), or recorded final without a send (WITHDRAWN: its
+        citizen was erased, or it does not open), or stopping cut the wait for keys short."""
+        pause = self._keys_retry_s
+        while True:
+            try:
+                if self._opener is None:
+                    raise PoisonRecord("stored sealed, but no key service is configured")
+                return Admission.SEND, await open_delivery_now(delivery, self._opener)
+            except CitizenErased:
+                await self._not_sent_erased(delivery)
+                return Admission.WITHDRAWN, delivery
+            except KeysUnavailable as error:
+                log.warning(
+                    "key service unavailable: the delivery waits",
+                    extra={
+                        "notification_id": delivery.notification_id,
+                        "error": str(error),
+                        "retry_in_s": pause,
+                    },
+                )
+                if await self._wait_or_stop(pause):
+                    return Admission.STOPPED, delivery
+                pause = min(pause * 2, KEYS_RETRY_MAX_S)
+            except PoisonRecord as error:
+                failure = PermanentFailure(f"sealed delivery does not open: {error}")
+                await self._give_up(
+                    _blank(delivery, "***"), delivery.attempts, failure, delivery.unknown_outcomes
+                )
+                return Admission.WITHDRAWN, delivery
+
+    async def _not_sent_erased(self, delivery: Delivery) -> None:
+        """Its citizen was erased after it was planned: final, not sent, with the reason."""
+        blank = _blank(delivery, ERASED_TEXT)
+        now = datetime.now(UTC)
+        entry = self._journal.decided(blank, "Suppressed", ERASED_REASON, None, now)
+        await self._verdicts.record(
+            Verdict(
+                blank,
+                DeliveryState.SUPPRESSED,
+                delivery.attempts,
+                now,
+                (entry,),
+                ERASED_REASON,
+                unknown_outcomes=delivery.unknown_outcomes,
+            )
+        )
+        self._journal_written()
+        log.info(
+            "notice not sent: citizen erased",
+            extra={"notification_id": delivery.notification_id, "case_id": delivery.case_id},
+        )
+
+    async def _deliver(self, delivery: Delivery, sealed: Delivery | None = None) -> bool:
+        """Try until sent or dead (True), or until stopping interrupts a retry wait (False).
+
+        `sealed`: the delivery as stored, opened again before every attempt, so that an erasure
+        during a hold or a backoff stops it (it is then recorded, not sent: True)."""
         attempts, unknown = delivery.attempts, delivery.unknown_outcomes
         parent = extract_trace_context(delivery.source.headers)
         while True:
+            if sealed is not None:
+                counted = dataclasses.replace(sealed, attempts=attempts, unknown_outcomes=unknown)
+                still, _ = await self._open(counted)
+                if still is not Admission.SEND:
+                    return still is Admission.WITHDRAWN
             attempts += 1
             with tracer.start_as_current_span(
                 f"notify.send {delivery.channel.value}",
@@ -262,3 +356,14 @@ class Dispatcher:
         except TimeoutError:
             return False
         return True
+
+
+def _blank(delivery: Delivery, recipient: str) -> Delivery:
+    """A sealed delivery that will not be opened: no recipient, text or threading of his."""
+    return dataclasses.replace(
+        delivery,
+        recipient=recipient,
+        message=RenderedMessage(template=delivery.message.template),
+        sealed_by="",
+        deferred_until=None,
+    )

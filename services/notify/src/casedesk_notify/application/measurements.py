@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from opentelemetry import metrics
 
 from casedesk_notify.application.deliveries import Delivery, DeliveryState, Verdict
+from casedesk_notify.application.ports import ERASED_REASON
 
 _meter = metrics.get_meter("casedesk_notify")
 
@@ -75,6 +76,8 @@ _possible_duplicates = _counter(
 
 def committed(verdicts: Iterable[Verdict]) -> None:
     for verdict in verdicts:
+        if verdict.state is DeliveryState.SUPPRESSED and verdict.error == ERASED_REASON:
+            continue  # not the per-recipient limit's: an erased citizen's notice (README)
         labels = {"channel": verdict.delivery.channel.value}
         _counters[verdict.state].add(1, labels)
         if verdict.state is DeliveryState.SENT and verdict.unknown_outcomes:

@@ -30,12 +30,20 @@ from casedesk_notify.application.deliveries import (
 from casedesk_notify.application.ports import (
     ERASED_REASON,
     ERASED_TEXT,
+    CitizenErased,
     DecodedEvent,
     EventDecoder,
     FieldOpener,
     MessageRenderer,
     NotificationJournal,
     PoisonRecord,
+)
+from casedesk_notify.application.sealing import (
+    card_holds_tokens,
+    open_card,
+    open_delivery,
+    seal_card,
+    seal_delivery,
 )
 from casedesk_notify.domain import (
     CaseCard,
@@ -61,8 +69,11 @@ class PlannedBatch:
     poisoned: list[tuple[Any, PoisonRecord]] = field(default_factory=list)  # (record, why)
     # The instant of the latest event read on each partition (how far the consumer has read).
     read_up_to: dict[Partition, datetime] = field(default_factory=dict)
-    # This batch's reply notices planned deferred, by case.
+    # This batch's reply notices planned deferred, by case (in clear).
     deferred: dict[str, list[Delivery]] = field(default_factory=dict)
+    # The cards this batch moved forward, in clear (`changes.cards` holds them as stored:
+    # sealed, application.sealing).
+    cards: dict[str, CaseCard] = field(default_factory=dict)
 
     def merged_ids(self) -> set[str]:
         return {delivery.notification_id for delivery, _ in self.changes.merged}
@@ -120,9 +131,10 @@ class BatchPlanner:
                 seen.add(event.case_id)
                 card = self._load_card(event.case_id)
                 if card is not None and card.sealed_by:
-                    opener.want(card.sealed_by)
+                    opener.want(card.sealed_by)  # to open it, or to learn of an erasure
                 if event.fact is not None and self._window.collects(event.fact):
                     for reply in self._load_deferred(event.case_id):
+                        opener.want(reply.sealed_by)
                         with contextlib.suppress(PoisonRecord):
                             self._decoder.decode(reply.source.value)
         finally:
@@ -145,14 +157,17 @@ class BatchPlanner:
             planned.read_up_to[where] = max(
                 event.occurred_at, planned.read_up_to.get(where, event.occurred_at)
             )
-            self._plan_event(planned, record, event)
+            try:
+                self._plan_event(planned, record, event)
+            except PoisonRecord as poison:  # a stored token of its case that does not open
+                planned.poisoned.append((record, poison))
         return planned
 
     def _plan_event(self, planned: PlannedBatch, record: Any, event: DecodedEvent) -> None:
         changes = planned.changes
         if event.fact is None:
             return
-        card = changes.cards.get(event.case_id) or self._load_card(event.case_id)
+        card = planned.cards.get(event.case_id) or self._stored_card(event.case_id)
         updated = apply(card, event.fact)
         if updated is None:
             # Created was never seen (topic truncated, or written before contacts existed).
@@ -161,8 +176,11 @@ class BatchPlanner:
         erased = event.erased or self._erased(updated)
         if erased:  # nothing is sent, and the card keeps no personal data of his any more
             updated = updated.erased(ERASED_TEXT)
-        changes.cards[event.case_id] = updated
+        # Both raise (a stored token that does not open) before the batch changed: poison only.
+        stored = self._sealed_card(updated)
         taken = self._take_replies(planned, event) if self._window.collects(event.fact) else []
+        planned.cards[event.case_id] = updated
+        changes.cards[event.case_id] = stored
         notices = notices_for(
             updated,
             event.fact,
@@ -199,7 +217,10 @@ class BatchPlanner:
             if erased:
                 self._suppress(changes, delivery)
                 continue
-            changes.deliveries.append((delivery, self._journal.requested(delivery)))
+            # Stored sealed with the card's key (plain events: in clear); the journal, the
+            # reply window within this batch and the merges read it in clear.
+            kept = self._sealed_delivery(delivery, updated.sealed_by)
+            changes.deliveries.append((kept, self._journal.requested(delivery)))
             if deferred_until is not None:
                 planned.deferred.setdefault(event.case_id, []).append(delivery)
         for _, replies in taken:
@@ -207,6 +228,41 @@ class BatchPlanner:
                 into = notification_id(event.event_id, reply.channel)
                 entry = self._journal.decided(reply, "Merged", _merged(into, self._window), None)
                 changes.merged.append((reply, entry))
+
+    def _stored_card(self, case_id: str) -> CaseCard | None:
+        """The stored card of a case, opened (its key was fetched by `prepare`)."""
+        card = self._load_card(case_id)
+        if card is None:
+            return None
+        if self._opener is None:
+            if card.sealed_by and card_holds_tokens(card):
+                raise PoisonRecord(
+                    f"case card of {case_id} is stored sealed but no key service is "
+                    "configured: set CASEDESK_KEY_SERVICE_ADDRESS"
+                )
+            return card
+        return open_card(card, self._opener)
+
+    def _sealed_card(self, card: CaseCard) -> CaseCard:
+        return card if self._opener is None else seal_card(card, self._opener)
+
+    def _sealed_delivery(self, delivery: Delivery, key_ref: str) -> Delivery:
+        if self._opener is None:
+            return delivery
+        try:
+            return seal_delivery(delivery, key_ref, self._opener)
+        except CitizenErased:  # `erased` said otherwise: a planning bug, never sent in clear
+            raise PoisonRecord(f"case {delivery.case_id}: its citizen's key is erased") from None
+
+    def _opened(self, delivery: Delivery) -> Delivery:
+        """A stored deferred reply notice in clear (its masked recipient is journaled when it is
+        merged); an erased citizen's reads the placeholder."""
+        if self._opener is None or not delivery.sealed_by:
+            return delivery
+        try:
+            return open_delivery(delivery, self._opener)
+        except CitizenErased:
+            return replace(delivery, recipient=ERASED_TEXT, sealed_by="")
 
     def _erased(self, card: CaseCard) -> bool:
         return (
@@ -236,7 +292,8 @@ class BatchPlanner:
         """The case's replies still in their window when `event` happened: (text, the reply's
         deferred notices) each, oldest first; taken, so that no later change takes them too."""
         merged = planned.merged_ids()
-        waiting = self._load_deferred(event.case_id) + planned.deferred.pop(event.case_id, [])
+        stored = [self._opened(delivery) for delivery in self._load_deferred(event.case_id)]
+        waiting = stored + planned.deferred.pop(event.case_id, [])
         by_reply: dict[str, list[Delivery]] = {}
         for delivery in waiting:
             if delivery.notification_id not in merged:

@@ -61,6 +61,17 @@ class FieldOpener(Protocol):
         altered, moved, from another key store)."""
         ...
 
+    def seal(self, key_ref: str, case_id: str, field: str, value: str) -> str:
+        """`value` sealed with the key `key_ref` names (fetched by the last `fetch`), bound to
+        `case_id` and `field`: what notify's store keeps in place of a personal text. "" and an
+        empty `key_ref` (plain events) stay as they are. Raises `CitizenErased`."""
+        ...
+
+    async def open_now(self, case_id: str, field: str, value: str) -> str:
+        """As `open`, the key fetched now (through the cache): a stored delivery at its attempt.
+        Raises `CitizenErased`, `KeysUnavailable` or `PoisonRecord`."""
+        ...
+
     def key_of(self, value: str) -> str:
         """Which key a sealed `value` needs (`<subject>/<generation>`, no personal data); "" when
         not sealed."""

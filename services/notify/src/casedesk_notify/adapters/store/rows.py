@@ -124,7 +124,7 @@ DELIVERY_COLUMNS = (
     "notification_id, source_event_id, case_id, case_version, correlation_id, channel, "
     "recipient, template, subject, body_text, body_html, sms_segments, state, attempts, "
     "source_topic, source_partition, source_offset, source_key, source_value, source_headers, "
-    "retry_at, in_reply_to, references_header"
+    "retry_at, in_reply_to, references_header, sealed_by"
 )
 
 
@@ -157,6 +157,7 @@ def delivery_row(delivery: Delivery, state: DeliveryState | None = None) -> tupl
         _instant(delivery.deferred_until),
         message.in_reply_to or None,
         message.references or None,
+        delivery.sealed_by,
     )
 
 
@@ -191,4 +192,5 @@ def delivery_from(row: sqlite3.Row) -> Delivery:
         deferred_until=(
             _parse_instant(row["retry_at"]) if row["state"] == DeliveryState.DEFERRED else None
         ),
+        sealed_by=row["sealed_by"],
     )

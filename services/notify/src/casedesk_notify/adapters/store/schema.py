@@ -91,7 +91,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     source_value BLOB,
     source_headers TEXT,
     in_reply_to TEXT,
-    references_header TEXT
+    references_header TEXT,
+    sealed_by TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state) WHERE state IN {OPEN_STATES};
 CREATE INDEX IF NOT EXISTS deliveries_deferred ON deliveries (case_id) WHERE state = 'deferred';
@@ -149,7 +150,13 @@ _ADDED_IN_4 = {
         # Added later within schema 4 (issue #18): the key a card's sealed fields name.
         ("sealed_by", "TEXT NOT NULL DEFAULT ''"),
     ),
-    "deliveries": (("in_reply_to", "TEXT"), ("references_header", "TEXT")),
+    "deliveries": (
+        ("in_reply_to", "TEXT"),
+        ("references_header", "TEXT"),
+        # Added later within schema 4 (issue #18): the key an open delivery's personal columns
+        # are sealed with ("" in clear).
+        ("sealed_by", "TEXT NOT NULL DEFAULT ''"),
+    ),
 }
 
 
