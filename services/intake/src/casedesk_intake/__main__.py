@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -48,7 +49,7 @@ from casedesk_intake.application.idempotency import IdempotentCalls
 from casedesk_intake.application.identification import Identification
 from casedesk_intake.application.intake import Intake, ReplyCodecs
 from casedesk_intake.application.mail_intake import MailIntake, MailIntakeConfig
-from casedesk_intake.application.ports import IntakeStore
+from casedesk_intake.application.ports import IntakeStore, RecordSealer
 from casedesk_intake.application.registration import CaseRegistration, LinkPolicy
 from casedesk_intake.application.watching import CaseWatching
 from casedesk_intake.cli import erase as erase_cli
@@ -92,6 +93,13 @@ from casedesk_runtime.telemetry import configure_telemetry
 from casedesk_runtime.workers import become_worker, supervise
 
 log = get_logger("casedesk_intake")
+if TYPE_CHECKING:
+    from casedesk_intake.adapters.citizen_keys import CitizenKeys
+    from casedesk_keys import IndexKey
+    from casedesk_keys.settings import KeysSettings
+
+    KeysConfig = tuple[KeysSettings, IndexKey]
+
 PURGE_EVERY_S = 3600.0
 
 
@@ -244,9 +252,61 @@ def mail_intake_config(settings: IntakeSettings) -> MailIntakeConfig:
     )
 
 
+def keys_config(settings: IntakeSettings) -> KeysConfig | None:
+    """With CASEDESK_SEAL_PERSONAL_DATA on: the key cache's settings and the index key (subjects
+    are derived here), read before the start so that a bad one stops it (a ValueError naming the
+    variable); None when off: casedesk_keys is then never imported, no key service is needed."""
+    if not settings.seal_personal_data:
+        return None
+    from casedesk_keys.settings import KeysSettings
+    from casedesk_keys.wiring import load_index_key
+
+    keys_settings = KeysSettings.from_env()
+    return keys_settings, load_index_key(keys_settings)
+
+
+@contextlib.asynccontextmanager
+async def citizen_keys_for(settings: IntakeSettings) -> AsyncIterator[CitizenKeys | None]:
+    """The key service's keys behind a KeyCache that follows its erasures; None when off."""
+    config = keys_config(settings)
+    if config is None:
+        yield None
+        return
+    from casedesk_intake.adapters.citizen_keys import CitizenKeys
+    from casedesk_keyservice.client import connect
+
+    keys_settings, index_key = config
+    keys = connect(
+        settings, settings.key_service_address,
+        ttl_s=keys_settings.cache_ttl_s, max_entries=keys_settings.cache_max,
+    )  # fmt: skip
+    await keys.start()  # follows the key service's erasures into the key cache
+    try:
+        yield CitizenKeys(keys.cache, index_key)
+    finally:
+        await keys.aclose()
+
+
 @contextlib.asynccontextmanager
 async def assembled(
-    settings: IntakeSettings, case_channel: grpc.aio.Channel | None = None
+    settings: IntakeSettings,
+    case_channel: grpc.aio.Channel | None = None,
+    citizen_keys: CitizenKeys | None = None,
+) -> AsyncIterator[Assembly]:
+    """`citizen_keys`: the citizens' data keys to seal with (tests); None: the key service's
+    when CASEDESK_SEAL_PERSONAL_DATA is on, none when off."""
+    async with contextlib.AsyncExitStack() as stack:
+        if citizen_keys is None:
+            citizen_keys = await stack.enter_async_context(citizen_keys_for(settings))
+        async with _assembled(settings, case_channel, citizen_keys) as parts:
+            yield parts
+
+
+@contextlib.asynccontextmanager
+async def _assembled(
+    settings: IntakeSettings,
+    case_channel: grpc.aio.Channel | None,
+    citizen_keys: CitizenKeys | None,
 ) -> AsyncIterator[Assembly]:
     key = master_key(settings)
     frontends = frontend_registry(settings)
@@ -258,6 +318,7 @@ async def assembled(
         settings.resolved_attachments_dir(),
         key,
         DataKeyCache(settings.attachment_key_cache_max, settings.attachment_key_cache_ttl_s),
+        citizen_keys,
     )
     references = CitizenReferences(key)
     rules = attachment_rules(settings)
@@ -276,7 +337,9 @@ async def assembled(
         references,
         load_classifier(settings.classification_rules_path),
         acknowledgements,
-        LinkPolicy(window_s=settings.link_window_hours * 3600),
+        LinkPolicy(
+            window_s=settings.link_window_hours * 3600, keyed_topics=citizen_keys is not None
+        ),
         clock=lambda: datetime.now(UTC),
     )
     mail = MailIntake(
@@ -287,7 +350,7 @@ async def assembled(
             RateLimiter("frontend", Rate(settings.frontend_rate_per_s, settings.frontend_burst)),
             RateLimiter("citizen", Rate(settings.citizen_rate_per_s, settings.citizen_burst)),
         ),
-        calls=IdempotentCalls(store),
+        calls=IdempotentCalls(store, _record_sealer(citizen_keys, key)),
         replies=ReplyCodecs(AcknowledgementRecords(), CitizenCaseRecords(), MailOutcomeRecords()),
         attachment_rules=rules,
         registration=registration,
@@ -342,6 +405,14 @@ async def assembled(
         if case_channel is None:
             await channel.close()
         await store.close()
+
+
+def _record_sealer(citizen_keys: CitizenKeys | None, key: bytes) -> RecordSealer | None:
+    if citizen_keys is None:
+        return None
+    from casedesk_intake.adapters.citizen_keys import SealedRecords
+
+    return SealedRecords(citizen_keys, key)
 
 
 async def _purge_forever(store: IntakeStore, settings: IntakeSettings) -> None:
@@ -423,6 +494,18 @@ def main() -> int:
         master_key(settings)
         return supervise("casedesk_intake", workers, settings)
     become_worker(settings)
+    try:
+        keys_config(settings)  # a bad key setting stops the start, before anything is served
+    except ImportError as error:
+        print(
+            "CASEDESK_SEAL_PERSONAL_DATA=true needs the packages casedesk-keys and "
+            f"casedesk-keys-service, not installed here ({error.name})",
+            file=sys.stderr,
+        )
+        return 2
+    except ValueError as error:  # casedesk_keys' KeysSettingsError
+        print(f"invalid configuration: {error}", file=sys.stderr)
+        return 2
     run_on(settings.event_loop, serve(settings))
     return 0
 

@@ -154,6 +154,23 @@ class IntakeSettings(WorkerSettings, CitizenOidcSettings, OidcSettings):
     # many, least recently used dropped first, each at most the TTL after it was unwrapped.
     attachment_key_cache_max: int = Field(default=10_000, ge=1)
     attachment_key_cache_ttl_s: float = Field(default=300.0, gt=0)
+    # Citizens' data keys from the key service (issue #18, README "Sealed personal data"): new
+    # attachments and intake's own records of a citizen are sealed with his key. Off: as before.
+    # On, the index key comes from CASEDESK_KEYS_INDEX_KEY_FILE and the key cache's bounds from
+    # CASEDESK_KEYS_CACHE_TTL_S / _CACHE_MAX (casedesk_keys.KeysSettings).
+    seal_personal_data: bool = False
+    # The key service (services/keys), reached with this process's mutual TLS; required when
+    # sealing.
+    key_service_address: str = ""
+
+    @model_validator(mode="after")
+    def _sealing_needs_the_key_service(self) -> Self:
+        if self.seal_personal_data and not self.key_service_address.strip():
+            raise ValueError(
+                "CASEDESK_SEAL_PERSONAL_DATA=true needs CASEDESK_KEY_SERVICE_ADDRESS (the key "
+                "service holding the citizens' data keys)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _receive_limit_fits_attachments(self) -> Self:

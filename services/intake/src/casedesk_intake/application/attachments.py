@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from casedesk_intake.application.ports import Vault
 from casedesk_intake.domain.attachment_rules import Upload
 from casedesk_intake.domain.cases import StoredAttachment
+from casedesk_intake.domain.citizens import Citizen
 
 _ATTACHMENT_NAMESPACE = uuid.UUID("5c0f4e0a-9a8e-4f3e-bb7c-2f8d1e6a9c41")
 
@@ -22,12 +23,14 @@ class AttachmentKeeper:
         self._vault = vault
 
     async def keep(
-        self, citizen_ref: str, derived_key: str, uploads: Sequence[Upload]
+        self, citizen_ref: str, derived_key: str, uploads: Sequence[Upload], citizen: Citizen
     ) -> tuple[StoredAttachment, ...]:
+        """`citizen`: whose files these are (with CASEDESK_SEAL_PERSONAL_DATA, sealed with his
+        data key; CitizenErased if it was destroyed)."""
         kept = []
         for index, upload in enumerate(uploads):
             identifier = attachment_id(derived_key, index)
-            digest = await self._vault.store(citizen_ref, identifier, upload.content)
+            digest = await self._vault.store(citizen_ref, identifier, upload.content, citizen)
             kept.append(
                 StoredAttachment(
                     attachment_id=identifier,

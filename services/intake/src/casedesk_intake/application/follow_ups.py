@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from casedesk_intake.application.access_codes import AccessCodes
 from casedesk_intake.application.acknowledgements import Acknowledgements
 from casedesk_intake.application.attachments import AttachmentKeeper
+from casedesk_intake.application.idempotency import acting_on
 from casedesk_intake.application.ports import CaseService, CitizenReferences
 from casedesk_intake.domain.acting import Caller, Operator
 from casedesk_intake.domain.attachment_rules import Upload
@@ -54,7 +55,9 @@ class CaseAccess:
         return case
 
     def reference_of(self, case: Case) -> str:
-        """The case's citizen, the same reference its creation stored attachments under."""
+        """The case's citizen, the same reference its creation stored attachments under. The
+        call under way acts on him: its idempotency record is sealed with his key."""
+        acting_on(case.citizen)
         return self._references.of(case.citizen.identity())
 
     def command(self, key: str, caller: Caller, case: Case) -> Command:
@@ -80,7 +83,7 @@ class FollowUps:
     ) -> CitizenCase:
         """A comment on an opened case (by the caller, or by mail from the case's address)."""
         reference = self._access.reference_of(case)
-        attachments = await self._keeper.keep(reference, key, files)
+        attachments = await self._keeper.keep(reference, key, files, case.citizen)
         updated = await self._cases.add_comment(
             NewComment(
                 command=self._access.command(key, caller, case),
@@ -98,7 +101,7 @@ class FollowUps:
         under the original's citizen."""
         original = await self._access.open(caller, repeat.case_number)
         reference = self._access.reference_of(original)
-        attachments = await self._keeper.keep(reference, key, repeat.attachments)
+        attachments = await self._keeper.keep(reference, key, repeat.attachments, original.citizen)
         repeated = await self._cases.repeat_case(
             Repetition(
                 command=self._access.command(key, caller, original),

@@ -26,6 +26,7 @@ from casedesk_intake.domain.cases import (
     NewComment,
     Repetition,
 )
+from casedesk_intake.domain.citizens import Citizen
 
 R = TypeVar("R")
 
@@ -127,8 +128,11 @@ class CaseService(Protocol):
 class Vault(Protocol):
     """Encrypted files, per citizen."""
 
-    async def store(self, citizen_ref: str, attachment_id: str, content: bytes) -> str:
-        """Keep the file; returns the hex SHA-256 of its content."""
+    async def store(
+        self, citizen_ref: str, attachment_id: str, content: bytes, citizen: Citizen | None = None
+    ) -> str:
+        """Keep the file; returns the hex SHA-256 of its content. `citizen`: whose data key
+        seals it (CASEDESK_SEAL_PERSONAL_DATA); CitizenErased if his key was destroyed."""
 
     async def read(self, citizen_ref: str, attachment_id: str) -> bytes:
         """The decrypted file. Raises AttachmentErased (the citizen's key was shredded) or
@@ -150,6 +154,21 @@ class ReplyCodec(Protocol[R]):
     def encode(self, reply: R) -> bytes: ...
 
     def decode(self, stored: bytes) -> R: ...
+
+
+class RecordSealer(Protocol):
+    """Intake's idempotency records with CASEDESK_SEAL_PERSONAL_DATA on: a reply that holds a
+    citizen's data sealed with his key, and request digests as keyed hashes."""
+
+    async def seal(self, citizen: Citizen, place: str, reply: bytes) -> bytes:
+        """The reply as it is kept; CitizenErased, KeyServiceUnavailable."""
+
+    async def open(self, place: str, kept: bytes) -> bytes:
+        """The reply again (one kept in clear as it is); CitizenErased once his key was
+        destroyed, KeyServiceUnavailable."""
+
+    def digest(self, request_digest: str) -> str:
+        """What is kept of a request's digest: only ever compared."""
 
 
 class CodeDigests(Protocol):

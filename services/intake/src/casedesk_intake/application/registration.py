@@ -23,7 +23,12 @@ from casedesk_vocabulary.enums import CaseType, Category
 
 @dataclass(frozen=True)
 class LinkPolicy:
+    """`window_s`: how long a case is linked to by the next about the same service.
+    `keyed_topics`: the service is kept as a keyed hash (CASEDESK_SEAL_PERSONAL_DATA): the
+    link only compares it."""
+
     window_s: float
+    keyed_topics: bool = False
 
 
 class CaseRegistration:
@@ -64,8 +69,10 @@ class CaseRegistration:
             category=submission.category.value if submission.category else "",
         )
         topic = content.service_key()
+        if topic and self._link_policy.keyed_topics:
+            topic = "keyed:" + self._references.of("service:" + topic)
         earlier = await self._earlier_case(reference, topic)
-        attachments = await self._keeper.keep(reference, key, submission.attachments)
+        attachments = await self._keeper.keep(reference, key, submission.attachments, citizen)
         created = await self._cases.create_case(
             NewCase(
                 command=Command(

@@ -6,6 +6,7 @@ Messages are shown to frontends and logged: they name fields and rules, never pe
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 __all__ = [
     "AttachmentDamaged",
@@ -13,10 +14,12 @@ __all__ = [
     "AttachmentNotFound",
     "CaseNotFound",
     "CaseServiceError",
+    "CitizenErased",
     "IdempotencyKeyReused",
     "IdentityProviderUnavailable",
     "IntakeError",
     "InvalidRequest",
+    "KeyServiceUnavailable",
     "NotYourCase",
     "RateLimited",
     "StoreUnavailable",
@@ -121,12 +124,42 @@ class AttachmentNotFound(IntakeError):
 
 
 class AttachmentErased(IntakeError):
-    """The citizen's data key was shredded at his request: the file can never be read again."""
+    """The citizen's data key was shredded at his request: the file can never be read again.
+
+    `erased_at`: when the key service destroyed his data key (files sealed with it); None for
+    the vault's own keys (files stored before CASEDESK_SEAL_PERSONAL_DATA)."""
+
+    def __init__(self, erased_at: datetime | None = None) -> None:
+        self.erased_at = erased_at
+        if erased_at is None:
+            message = (
+                "erased: the citizen's attachments were shredded at his request (right to erasure)"
+            )
+        else:
+            message = (
+                "erased: the citizen's data key was destroyed at his request (right to erasure) "
+                f"at {erased_at.isoformat()}; his attachments can never be read again"
+            )
+        super().__init__(message)
+
+
+class CitizenErased(IntakeError):
+    """A file for a citizen whose data key was destroyed (right to erasure): nothing new is
+    kept for him under a destroyed key, and no key is made again for him by an upload."""
+
+    def __init__(self, erased_at: datetime) -> None:
+        self.erased_at = erased_at
+        super().__init__(
+            "erased: the citizen's personal data was erased at his request (right to erasure) at "
+            f"{erased_at.isoformat()}; intake keeps no new file for him"
+        )
+
+
+class KeyServiceUnavailable(IntakeError):
+    """The key service (citizens' data keys) is out of reach. Retryable."""
 
     def __init__(self) -> None:
-        super().__init__(
-            "erased: the citizen's attachments were shredded at his request (right to erasure)"
-        )
+        super().__init__("the key service is unavailable; retry with the same idempotency key")
 
 
 class AttachmentDamaged(IntakeError):

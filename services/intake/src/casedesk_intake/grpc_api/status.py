@@ -12,10 +12,12 @@ from grpc_status import rpc_status
 from casedesk_intake.domain.errors import (
     CaseNotFound,
     CaseServiceError,
+    CitizenErased,
     IdempotencyKeyReused,
     IdentityProviderUnavailable,
     IntakeError,
     InvalidRequest,
+    KeyServiceUnavailable,
     NotYourCase,
     RateLimited,
     StoreUnavailable,
@@ -30,7 +32,11 @@ _SIMPLE = {
     CaseNotFound: grpc.StatusCode.NOT_FOUND,
     IdentityProviderUnavailable: grpc.StatusCode.UNAVAILABLE,
     StoreUnavailable: grpc.StatusCode.UNAVAILABLE,
+    KeyServiceUnavailable: grpc.StatusCode.UNAVAILABLE,
+    CitizenErased: grpc.StatusCode.FAILED_PRECONDITION,
 }
+# The violation type of an erased citizen, as the case service and the key service answer it.
+ERASED = "ERASED"
 # What the case service says about the request itself is the frontend's business too.
 _PASSED_ON = frozenset(
     {
@@ -69,6 +75,19 @@ def rate_limited_status(refusal: RateLimited) -> grpc.Status:
     )
 
 
+def erased_status(refusal: CitizenErased) -> grpc.Status:
+    """FAILED_PRECONDITION with a PreconditionFailure violation of type ERASED: the citizen's
+    data key was destroyed, so nothing new is kept for him."""
+    violation = error_details_pb2.PreconditionFailure.Violation(
+        type=ERASED, subject="citizen", description=str(refusal)
+    )
+    packed = any_pb2.Any()
+    packed.Pack(error_details_pb2.PreconditionFailure(violations=[violation]))
+    return rpc_status.to_status(
+        status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(refusal), details=[packed])
+    )
+
+
 async def abort_with(
     context: grpc.aio.ServicerContext, refusal: Exception, precondition: str = ""
 ) -> NoReturn:
@@ -80,6 +99,8 @@ async def abort_with(
         await context.abort_with_status(rate_limited_status(refusal))
     elif isinstance(refusal, CaseServiceError):
         await _abort_for_case_service(context, refusal, precondition)
+    elif isinstance(refusal, CitizenErased):
+        await context.abort_with_status(erased_status(refusal))
     elif isinstance(refusal, IntakeError):
         await context.abort(status_code_of(refusal), str(refusal))
     await context.abort(grpc.StatusCode.INTERNAL, "internal error")

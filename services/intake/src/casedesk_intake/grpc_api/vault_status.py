@@ -1,10 +1,10 @@
 """AttachmentVaultService's refusals as gRPC statuses.
 
 The case service's answer about the case is passed on as it came (NOT_FOUND, PERMISSION_DENIED,
-UNAUTHENTICATED, INVALID_ARGUMENT, with its details): the desk shows the person what the case
-service decided about him. Intake's own refusals name the field or the reason; an erased file is
-FAILED_PRECONDITION with a `google.rpc.PreconditionFailure` of type ERASED, so the desk can tell
-it without reading the message.
+UNAUTHENTICATED, INVALID_ARGUMENT, FAILED_PRECONDITION ERASED, with its details): the desk shows
+the person what the case service decided about him. Intake's own refusals name the field or the
+reason; an erased file is FAILED_PRECONDITION with a `google.rpc.PreconditionFailure` of type
+ERASED, so the desk can tell it without reading the message.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from casedesk_intake.domain.errors import (
     CaseServiceError,
     IntakeError,
     InvalidRequest,
+    KeyServiceUnavailable,
     Unauthenticated,
 )
 from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY, bad_request_status
@@ -35,6 +36,8 @@ _PASSED_ON = frozenset(
         grpc.StatusCode.PERMISSION_DENIED,
         grpc.StatusCode.UNAUTHENTICATED,
         grpc.StatusCode.INVALID_ARGUMENT,
+        # A sealing case service's answer for an erased citizen's case (ERASED, with details).
+        grpc.StatusCode.FAILED_PRECONDITION,
     }
 )
 _TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
@@ -61,6 +64,8 @@ def vault_status(refusal: IntakeError) -> grpc.Status:
         return _status(code_pb2.DATA_LOSS, f"the attachment cannot be trusted: {refusal}")
     if isinstance(refusal, Unauthenticated):
         return _status(code_pb2.UNAUTHENTICATED, str(refusal))
+    if isinstance(refusal, KeyServiceUnavailable):
+        return _status(code_pb2.UNAVAILABLE, str(refusal))
     return _status(code_pb2.INTERNAL, "internal error")
 
 

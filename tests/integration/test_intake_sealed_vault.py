@@ -1,0 +1,328 @@
+"""Intake with CASEDESK_SEAL_PERSONAL_DATA on, as it runs (issue #18): a real key service (its KEK
+in a SoftHSM2 token, its key store on PostgreSQL), the case service, intake on PostgreSQL, mutual
+TLS between them all and the test's clients (a frontend, the desk).
+
+A citizen's case with a file and a comment with a file go through intake: the raw vault files and
+every row of intake's PostgreSQL schema hold none of his identifiers, name or texts, while the
+desk still opens the files. Once he is erased at the key service, his files answer
+FAILED_PRECONDITION (ERASED) within seconds, a retried comment too, and a new upload is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import grpc
+import psycopg
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from support.services import ServiceLauncher
+
+from casedesk.case.v1 import case_service_pb2 as case_pb
+from casedesk.case.v1 import case_service_pb2_grpc
+from casedesk.common.v1 import types_pb2
+from casedesk.intake.v1 import attachment_vault_pb2 as vault_pb
+from casedesk.intake.v1 import attachment_vault_pb2_grpc as vault_grpc
+from casedesk.intake.v1 import intake_service_pb2 as intake_pb
+from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
+from casedesk.keys.v1 import key_service_pb2 as keys_pb
+from casedesk.keys.v1 import key_service_pb2_grpc
+from casedesk_runtime import pki
+from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+TOKEN_LABEL = "casedesk-intake-sealing-it"
+FRONTEND_TOKEN = "intake-sealing-frontend-token-7d1e"
+LOGIN = "sidorov.pp"
+CITIZEN = types_pb2.Citizen(
+    full_name="Сидоров Пётр Павлович", snils="112-233-445 95", mobile_phone="+79161234567",
+    email="petr.sidorov@example.ru",
+)  # fmt: skip
+DESCRIPTION = "Прилагаю скан паспорта Сидорова"
+COMMENT = "Мой СНИЛС 112-233-445 95, пишите на petr.sidorov@example.ru"
+SCAN = b"%PDF-1.7\n" + "паспорт Сидорова П.П. серия 4509".encode() + os.urandom(512)
+LATER = b"%PDF-1.7\n" + "справка о доходах Сидорова".encode() + os.urandom(256)
+
+
+def needles() -> list[str]:
+    digits = "".join(c for c in CITIZEN.snils if c.isdigit())
+    return [
+        CITIZEN.full_name, "Сидоров", CITIZEN.snils, digits, CITIZEN.mobile_phone,
+        CITIZEN.mobile_phone[2:], CITIZEN.email, LOGIN, DESCRIPTION, COMMENT, "паспорт",
+    ]  # fmt: skip
+
+
+def found_in(blob: bytes, texts: list[str]) -> list[str]:
+    """The texts present as UTF-8 or JSON-escaped, either as is or in PostgreSQL's bytea hex."""
+    lowered = blob.lower()
+
+    def forms(text: str) -> list[bytes]:
+        spelled = [text.encode(), json.dumps(text).strip('"').encode()]
+        return spelled + [form.hex().encode() for form in spelled]
+
+    return [t for t in texts if any(f in blob or f in lowered for f in forms(t))]
+
+
+@pytest.fixture
+def schemas(postgres_dsn: str) -> Iterator[tuple[str, str, str]]:
+    """Fresh schemas: intake's, the case service's and the key service's."""
+    names = tuple(f"{kind}_{uuid.uuid4().hex[:10]}" for kind in ("intake_s", "case_s", "keys_s"))
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        for name in names:
+            connection.execute(f"CREATE SCHEMA {name}")
+    yield names  # type: ignore[misc]
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        for name in names:
+            connection.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@pytest.fixture
+def token_env(tmp_path: Path) -> dict[str, str]:
+    """A SoftHSM2 token of its own, for the key service's process."""
+    util = shutil.which("softhsm2-util")
+    if util is None or not Path(SOFTHSM_MODULE).exists():
+        pytest.fail("SoftHSM2 is not installed (Debian: apt-get install softhsm2)", pytrace=False)
+    home = tmp_path / "softhsm"
+    (home / "tokens").mkdir(parents=True)
+    conf = home / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {home / 'tokens'}\nobjectstore.backend = file\n")
+    pin = os.urandom(8).hex()
+    (home / "pin").write_text(pin)
+    subprocess.run(
+        [util, "--init-token", "--free", "--label", TOKEN_LABEL, "--so-pin", os.urandom(8).hex(),
+         "--pin", pin],
+        check=True, capture_output=True, env={**os.environ, "SOFTHSM2_CONF": str(conf)},
+    )  # fmt: skip
+    return {
+        "SOFTHSM2_CONF": str(conf),
+        "CASEDESK_KEYS_KEK_PROVIDER": "pkcs11",
+        "CASEDESK_KEYS_KEK_CREATE": "true",
+        "CASEDESK_KEYS_PKCS11_MODULE": SOFTHSM_MODULE,
+        "CASEDESK_KEYS_PKCS11_TOKEN_LABEL": TOKEN_LABEL,
+        "CASEDESK_KEYS_PKCS11_PIN_FILE": str(home / "pin"),
+    }
+
+
+def tls_env(pki_dir: Path, name: str) -> dict[str, str]:
+    return {
+        "CASEDESK_TLS_CERT_FILE": str(pki_dir / f"{name}.crt"),
+        "CASEDESK_TLS_KEY_FILE": str(pki_dir / f"{name}.key"),
+        "CASEDESK_TLS_CA_FILE": str(pki_dir / pki.CA_CERT),
+    }
+
+
+def in_schema(postgres_dsn: str, schema: str) -> str:
+    separator = "&" if "?" in postgres_dsn else "?"
+    return f"{postgres_dsn}{separator}options=" + quote(f"-csearch_path={schema}")
+
+
+def schema_rows(postgres_dsn: str, schema: str) -> bytes:
+    """Every row of every table of the schema, as PostgreSQL prints it (bytea in hex)."""
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (schema,),
+            )
+        ]
+        assert tables, f"no tables in {schema}"
+        rows = [
+            str(row[0]).encode()
+            for table in tables
+            for row in connection.execute(f'SELECT t::text FROM {schema}."{table}" t')
+        ]
+    return b"\n".join(rows)
+
+
+def upload(content: bytes, name: str) -> intake_pb.AttachmentUpload:
+    return intake_pb.AttachmentUpload(
+        file_name=name, media_type="application/pdf", content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+    )  # fmt: skip
+
+
+def erased_type(error: grpc.aio.AioRpcError) -> str:
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None and status.details, "no details"
+    failure = error_details_pb2.PreconditionFailure()
+    assert status.details[0].Unpack(failure)
+    return failure.violations[0].type
+
+
+async def test_sealed_files_and_records_keep_nothing_in_clear_and_erasure_closes_them(
+    services: ServiceLauncher,
+    schemas: tuple[str, str, str],
+    postgres_env: dict[str, str],
+    postgres_dsn: str,
+    token_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    intake_schema, case_schema, keys_schema = schemas
+    pki_dir = tmp_path / "pki"
+    pki.ensure_pki(pki_dir, ["keys", "case", "intake", "frontend", "desk"])
+    (tmp_path / "index.key").write_text(base64.b64encode(os.urandom(32)).decode())
+    index_key = {"CASEDESK_KEYS_INDEX_KEY_FILE": str(tmp_path / "index.key")}
+    data_dir = tmp_path / "intake-data"
+    with (
+        FakeIdentityProvider(realm="portal", audience="casedesk-intake") as portal,
+        FakeIdentityProvider(realm="casedesk", audience="casedesk-case") as staff,
+    ):
+        keys = services(
+            "casedesk_keyservice",
+            {
+                **token_env, **tls_env(pki_dir, "keys"), **index_key,
+                "CASEDESK_KEYS_STORE_URL": in_schema(postgres_dsn, keys_schema),
+                "CASEDESK_KEYS_ERASURE_POLL_S": "0.5",
+                "CASEDESK_METRICS_PORT": "0",
+            },
+        )  # fmt: skip
+        case = services(
+            "casedesk_case",
+            {
+                **postgres_env, **tls_env(pki_dir, "case"),
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_SCHEMA": case_schema,
+                "CASEDESK_RELAY_ENABLED": "false",
+                "CASEDESK_OIDC_ISSUER": staff.issuer,
+                "CASEDESK_OIDC_AUDIENCE": "casedesk-case",
+                "CASEDESK_SHUTDOWN_GRACE_S": "1",
+                "CASEDESK_METRICS_PORT": "0",
+            },
+        )  # fmt: skip
+        frontend = {
+            "name": "sealing-portal",
+            "token_sha256": hashlib.sha256(FRONTEND_TOKEN.encode()).hexdigest(),
+            "channels": ["PERSONAL_ACCOUNT"],
+        }
+        intake = services(
+            "casedesk_intake",
+            {
+                **tls_env(pki_dir, "intake"), **index_key,
+                "CASEDESK_CASE_ADDRESS": case.address,
+                "CASEDESK_DATABASE_URL": in_schema(postgres_dsn, intake_schema),
+                "CASEDESK_DATA_DIR": str(data_dir),
+                "CASEDESK_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+                "CASEDESK_FRONTENDS": json.dumps([frontend]),
+                "CASEDESK_CITIZEN_OIDC_ISSUER": portal.issuer,
+                "CASEDESK_CITIZEN_OIDC_AUDIENCE": "casedesk-intake",
+                "CASEDESK_SEAL_PERSONAL_DATA": "true",
+                "CASEDESK_KEY_SERVICE_ADDRESS": keys.address,
+                "CASEDESK_SHUTDOWN_GRACE_S": "1",
+                "CASEDESK_METRICS_PORT": "0",
+            },
+        )  # fmt: skip
+        as_citizen = (
+            ("authorization", f"Bearer {FRONTEND_TOKEN}"),
+            ("x-citizen-token", portal.mint_citizen(LOGIN)),
+        )
+        as_specialist = (("x-person-token", staff.mint_specialist("l3.orlova", tier="L3")),)
+        async with (
+            grpc.aio.secure_channel(
+                intake.address, pki.client_credentials(pki_dir, "frontend")
+            ) as frontend_channel,
+            grpc.aio.secure_channel(
+                intake.address, pki.client_credentials(pki_dir, "desk")
+            ) as desk_channel,
+            grpc.aio.secure_channel(
+                case.address, pki.client_credentials(pki_dir, "intake")
+            ) as case_channel,
+            grpc.aio.secure_channel(
+                keys.address, pki.client_credentials(pki_dir, "case")
+            ) as keys_channel,
+        ):
+            portal_stub = intake_grpc.IntakeServiceStub(frontend_channel)
+            vault = vault_grpc.AttachmentVaultServiceStub(desk_channel)
+
+            async def opened(case_id: str, attachment_id: str) -> bytes:
+                request = vault_pb.OpenAttachmentRequest(
+                    case_id=case_id, attachment_id=attachment_id
+                )
+                call = vault.OpenAttachment(request, metadata=as_specialist)
+                return b"".join([chunk.data async for chunk in call])
+
+            submit = intake_pb.SubmitCaseRequest(
+                idempotency_key=str(uuid.uuid4()),
+                channel=types_pb2.PERSONAL_ACCOUNT,
+                citizen=CITIZEN,
+                content=types_pb2.CaseContent(subject="Справка", description=DESCRIPTION),
+                provenance=types_pb2.Provenance(
+                    personal_account=types_pb2.PersonalAccountOrigin(form_id="feedback")
+                ),
+                attachments=[upload(SCAN, "скан.pdf")],
+            )
+            acknowledgement = await portal_stub.SubmitCase(submit, metadata=as_citizen)
+            comment = intake_pb.AddCommentRequest(
+                idempotency_key=str(uuid.uuid4()), case_number=acknowledgement.number,
+                body=COMMENT, attachments=[upload(LATER, "справка.pdf")],
+            )  # fmt: skip
+            commented = await portal_stub.AddComment(comment, metadata=as_citizen)
+            assert commented.comments[-1].body == COMMENT
+
+            view = await case_service_pb2_grpc.CaseServiceStub(case_channel).GetCase(
+                case_pb.GetCaseRequest(case_id=acknowledgement.case_id)
+            )
+            # The case's own file (the case service lists a comment's files on the comment's
+            # event, not in CaseView.attachments: the comment's file is checked on disk below).
+            files = {a.sha256: a.attachment_id for a in view.attachments}
+            scan_id = files[hashlib.sha256(SCAN).hexdigest()]
+            assert await opened(view.case_id, scan_id) == SCAN
+
+            # Nothing of him in clear: not in the vault's files, not in intake's tables.
+            raw = [p.read_bytes() for p in sorted((data_dir / "attachments").rglob("*.bin"))]
+            assert len(raw) == 2 and all(r[:1] == b"\x02" for r in raw), "sealed files"
+            assert all(SCAN not in r and LATER not in r for r in raw)
+            assert found_in(b"\n".join(raw), needles()) == []
+            stored = schema_rows(postgres_dsn, intake_schema)
+            assert found_in(stored, [acknowledgement.number]) == [acknowledgement.number]
+            assert found_in(stored, needles()) == []
+
+            # Erased at the key service (the case service's identity, as its retention job):
+            # within seconds his files are refused ERASED, as is the retried comment.
+            await key_service_pb2_grpc.KeyServiceStub(keys_channel).EraseCitizen(
+                keys_pb.EraseCitizenRequest(
+                    identifiers=keys_pb.CitizenIdentifiers(login=LOGIN),
+                    reason="test-erasure-intake",
+                )
+            )
+            refusal: Any = None
+            deadline = time.monotonic() + 20
+            while refusal is None and time.monotonic() < deadline:
+                try:
+                    await opened(view.case_id, scan_id)
+                    await asyncio.sleep(0.2)
+                except grpc.aio.AioRpcError as error:
+                    refusal = error
+            assert refusal is not None, "the erased citizen's file still opened after 20 s"
+            assert refusal.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "data key was destroyed" in (refusal.details() or "")
+            assert erased_type(refusal) == "ERASED"
+
+            with pytest.raises(grpc.aio.AioRpcError) as retried:
+                await portal_stub.AddComment(comment, metadata=as_citizen)
+            assert retried.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert erased_type(retried.value) == "ERASED"
+
+            again = intake_pb.AddCommentRequest(
+                idempotency_key=str(uuid.uuid4()), case_number=acknowledgement.number,
+                body="Ещё файл", attachments=[upload(b"%PDF-1.7 more", "ещё.pdf")],
+            )  # fmt: skip
+            with pytest.raises(grpc.aio.AioRpcError) as refused_upload:
+                await portal_stub.AddComment(again, metadata=as_citizen)
+            assert refused_upload.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert erased_type(refused_upload.value) == "ERASED"
+            after = list((data_dir / "attachments").rglob("*.bin"))
+            assert len(after) == 2, "nothing kept for an erased citizen"
