@@ -2,6 +2,8 @@
 
 The view adds what the flat tables leave out on purpose: the event history line by line and the
 citizen's contact details, masked (an analyst may need to know an e-mail was given, never which).
+A field the case service sealed (a token, issue #18) is shown as `[sealed]`, never masked as if
+it were the text: the replay has no keys (`casedesk_replay.sealed`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from uuid import UUID
 
 from casedesk_replay.projections import ReplayState
 from casedesk_replay.projections.sla import outcome
+from casedesk_replay.sealed import shown
 from casedesk_replay.topics import Stream
 from casedesk_replay.wire import (
     ACTOR_KIND,
@@ -111,7 +114,7 @@ class CaseTimeline:
         created = next((e.created for e in self.case_events if e.HasField("created")), None)
         if created is not None:
             view["citizen"] = _masked_citizen(created.citizen)
-            view["subject"] = mask_text(created.content.subject)
+            view["subject"] = shown(created.content.subject, mask_text)
             view["service_code"] = created.content.service_code
         view["history"] = [_line(event) for event in self.case_events]
         view["sla"] = [
@@ -131,7 +134,9 @@ def _line(event: Any) -> dict[str, Any]:
     meta = event.meta
     payload = event.WhichOneof("payload") or ""
     actor_kind = ACTOR_KIND[meta.actor.kind]
-    actor_id = _mask_login(meta.actor.id) if meta.actor.kind == CITIZEN else meta.actor.id
+    # A citizen's portal login is masked (sealed: `[sealed]`); staff and services in clear.
+    mask = _mask_login if meta.actor.kind == CITIZEN else _as_is
+    actor_id = shown(meta.actor.id, mask)
     return {
         "version": meta.case_version,
         "at": _iso(micros(meta.occurred_at)),
@@ -181,13 +186,18 @@ def _loop_summary(event: Any, payload: str) -> str:
 
 
 def _masked_citizen(citizen: Any) -> dict[str, str]:
+    # A sealed SNILS or INN was given all the same: `has_*` says so whether sealed or not.
     return {
-        "account_login": _mask_login(citizen.account_login),
-        "mobile_phone": mask_phone(citizen.mobile_phone) if citizen.mobile_phone else "",
-        "email": mask_email(citizen.email) if citizen.email else "",
+        "account_login": shown(citizen.account_login, _mask_login),
+        "mobile_phone": shown(citizen.mobile_phone, mask_phone),
+        "email": shown(citizen.email, mask_email),
         "has_snils": str(bool(citizen.snils)).lower(),
         "has_inn": str(bool(citizen.inn)).lower(),
     }
+
+
+def _as_is(value: str) -> str:
+    return value
 
 
 def _mask_login(login: str) -> str:

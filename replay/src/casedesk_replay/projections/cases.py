@@ -6,7 +6,9 @@ one tuple per status change (with the close reason of a closing) and one per Ans
 the queue, tier and assignee the case had when it was rated (the replayed state at that event,
 which a row read at the end no longer has). No personal data is kept: the citizen, subjects,
 comment bodies, rating comments, callback notes and reasons stay in the topic; analysts get
-channels, categories, tiers, statuses, scores and instants.
+channels, categories, tiers, statuses, scores and instants. None of these is ever sealed (issue
+#18), so a log whose personal fields and free texts are tokens folds exactly as the same log in
+clear, also after the citizen was erased.
 
 Events are applied once per (case, version): the outbox relay may re-publish a batch after a
 crash, with the same versions, and a replay must count it once.

@@ -2,13 +2,15 @@
 
 A notification (one source event, one channel) is requested once, may fail and be retried, and
 ends sent or dead-lettered. Attempt numbers make the fold idempotent. Error texts come from
-gateways and may quote an address, so they are masked before they are kept.
+gateways and may quote an address, so they are masked before they are kept, and a sealed field's
+token quoted in one (issue #18) is kept as `[sealed]` (`casedesk_replay.sealed`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from casedesk_replay.sealed import without_tokens
 from casedesk_replay.wire import DELIVERY_CHANNEL, micros
 from casedesk_runtime.masking import mask_text
 
@@ -60,14 +62,14 @@ class NotificationJournal:
             failed = event.failed
             if failed.attempt > row["failures"]:
                 row["failures"] = failed.attempt
-                row["last_error"] = mask_text(failed.error)
+                row["last_error"] = _error(failed.error)
             row["attempts"] = max(row["attempts"], failed.attempt)
             _advance(row, FAILED)
         elif payload == "dead_lettered":
             dead = event.dead_lettered
             row["dead_lettered_at"] = row["dead_lettered_at"] or micros(event.meta.occurred_at)
             row["attempts"] = max(row["attempts"], dead.attempts)
-            row["last_error"] = mask_text(dead.error) or row["last_error"]
+            row["last_error"] = _error(dead.error) or row["last_error"]
             _advance(row, DEAD_LETTERED)
 
     def snapshot(self) -> dict[str, Any]:
@@ -75,6 +77,10 @@ class NotificationJournal:
 
     def restore(self, state: dict[str, Any]) -> None:
         self.notifications = state["notifications"]
+
+
+def _error(text: str) -> str:
+    return mask_text(without_tokens(text))
 
 
 def _advance(row: Row, state: str) -> None:

@@ -74,12 +74,18 @@ class CaseEvents:
         return self._event(at, "system", created=created)
 
     def move(
-        self, at: datetime, to_status: str, actor: str = "specialist", close_reason: str = ""
+        self,
+        at: datetime,
+        to_status: str,
+        actor: str = "specialist",
+        close_reason: str = "",
+        reason: str = "",
     ) -> ce.CaseEvent:
         change = ce.StatusChanged(
             from_status=self.current_status,  # type: ignore[arg-type]
             to_status=types_pb2.Status.Value(to_status),
             close_reason=ce.CloseReason.Value(close_reason) if close_reason else 0,
+            reason=reason,
         )
         self.current_status = change.to_status
         return self._event(at, actor, status_changed=change)
@@ -128,9 +134,24 @@ class CaseEvents:
         )
         return self._event(at, "system", escalated=escalated)
 
-    def requested(self, at: datetime) -> ce.CaseEvent:
-        request = ce.EscalationRequested(request_id="req-1", reason=ce.UNSATISFYING_ANSWER)
+    def requested(self, at: datetime, explanation: str = "") -> ce.CaseEvent:
+        request = ce.EscalationRequested(request_id="req-1", reason=ce.UNSATISFYING_ANSWER,
+                                         explanation=explanation)  # fmt: skip
         return self._event(at, "citizen", escalation_requested=request)
+
+    def repeated(
+        self, at: datetime, new_case_id: str, new_number: str, reason: str = "Не помогло"
+    ) -> ce.CaseEvent:
+        repeated = ce.Repeated(new_case_id=new_case_id, new_case_number=new_number, reason=reason)
+        return self._event(at, "citizen", repeated=repeated)
+
+    def attachment(self, at: datetime, file_name: str = "паспорт Иванова.pdf") -> ce.CaseEvent:
+        attachment = types_pb2.Attachment(attachment_id=f"a{self.version + 1}",
+                                          file_name=file_name, media_type="application/pdf",
+                                          size_bytes=1024, sha256="00" * 32)  # fmt: skip
+        return self._event(
+            at, "citizen", attachment_added=ce.AttachmentAdded(attachment=attachment)
+        )
 
 
 def sla_event(
