@@ -1,7 +1,8 @@
 """Structured JSON logs with trace ids, personal data masked in every record.
 
 Masking happens in the formatter, after the message is rendered with its arguments, so neither a
-format argument nor an `extra` field can carry a phone number or an e-mail around the filter.
+format argument nor an `extra` field of any type (a number, bytes, a list, a dict, an exception)
+can carry a phone number or an e-mail around the filter.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from casedesk_runtime.masking import mask_field, mask_text
+from casedesk_runtime.masking import mask_text, mask_value
 
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -40,7 +41,7 @@ class JsonFormatter(logging.Formatter):
             entry["span_id"] = format(span_context.span_id, "016x")
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                entry[key] = mask_field(key, value) if isinstance(value, str) else value
+                entry[key] = mask_value(key, value)
         if record.exc_info:
             entry["exception"] = mask_text(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
