@@ -45,19 +45,49 @@ VALUE_SETS = {
     "minimal-values.yaml": (MINIMAL_PREREQUISITES, []),
     "production-values.yaml": (PRODUCTION_PREREQUISITES, PRODUCTION_CLUSTER_OBJECTS),
 }
-# An upgrade that changes one rendered value, to see it reach the server and go back on rollback.
-UPGRADE = ("--set-json", "services.case.relayPaceSeconds=0.5")
+# An upgrade that changes a rendered value, to see it reach the server and go back on rollback,
+# and turns the case service's sealing on (issue #18): its pods then mount the key service's index
+# key, and both services' NetworkPolicies change.
+UPGRADE = (
+    "--set-json",
+    "services.case.relayPaceSeconds=0.5",
+    "--set-json",
+    "services.case.sealPersonalData=true",
+)
 TOPICS_JOB = f"{RELEASE}-topics"
 TOPICS_PODS = "app.kubernetes.io/component=topics"
 # Helm waits this long for the hook Job; the stand-in completes its pod within a second or two.
 HOOK_TIMEOUT = "120s"
 
 
-def case_relay_pace(plane: ControlPlane, namespace: str) -> str:
+def case_pod_template(plane: ControlPlane, namespace: str) -> Manifest:
     selector = "app.kubernetes.io/component=case"
     workload = plane.get_json("-n", namespace, "deployments,statefulsets", "-l", selector)
-    (container,) = workload["items"][0]["spec"]["template"]["spec"]["containers"]
+    template: Manifest = workload["items"][0]["spec"]["template"]["spec"]
+    return template
+
+
+def case_relay_pace(plane: ControlPlane, namespace: str) -> str:
+    (container,) = case_pod_template(plane, namespace)["containers"]
     return next(e["value"] for e in container["env"] if e["name"] == "CASEDESK_RELAY_PACE_S")
+
+
+def case_seals(plane: ControlPlane, namespace: str) -> bool:
+    """Whether the stored case template seals personal data, with the index key mounted."""
+    template = case_pod_template(plane, namespace)
+    (container,) = template["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mounted = "keys-index" in {v["name"] for v in template["volumes"]}
+    assert (env.get("CASEDESK_SEAL_PERSONAL_DATA") == "true") == mounted
+    return mounted and env["CASEDESK_KEY_SERVICE_ADDRESS"] == f"{RELEASE}-keys:50056"
+
+
+def assert_references_exist(plane: ControlPlane, namespace: str, manifests: list[Manifest]) -> None:
+    """Every Secret and ConfigMap the pods read exists, or comes with the release (cert-manager
+    writes the Certificates' Secrets)."""
+    for kind, name in sorted(references(manifests) - produced(manifests)):
+        found = plane.kubectl("get", "-n", namespace, kind.lower(), name, check=False)
+        assert found.returncode == 0, f"the release reads {kind} {name}, which does not exist"
 
 
 def stored(plane: ControlPlane, namespace: str, manifests: list[Manifest]) -> list[Manifest]:
@@ -181,11 +211,7 @@ def test_release_lifecycle_under_restricted_pod_security(
         assert not kinds & {"ServiceMonitor", "PrometheusRule"}
     assert_accepted_as_sent(control_plane, namespace, manifests)
     assert_pods_admitted(control_plane, namespace, manifests)
-    # Every Secret and ConfigMap the pods read exists, or comes with the release (cert-manager
-    # writes the Certificates' Secrets).
-    for kind, name in sorted(references(manifests) - produced(manifests)):
-        found = control_plane.kubectl("get", "-n", namespace, kind.lower(), name, check=False)
-        assert found.returncode == 0, f"the release reads {kind} {name}, which does not exist"
+    assert_references_exist(control_plane, namespace, manifests)
     # The StatefulSets' claims, one per pod, and the shared claim of the release.
     shared = [m["metadata"]["name"] for m in manifests if m["kind"] == "PersistentVolumeClaim"]
     data_claims = sorted(statefulset_claims(manifests) + shared)
@@ -207,11 +233,13 @@ def test_release_lifecycle_under_restricted_pod_security(
     assert_no_warnings(dry_run, "server-side dry run of the test hooks")
 
     assert case_relay_pace(control_plane, namespace) == "0.02"
+    assert not case_seals(control_plane, namespace)
     install(helm, control_plane, namespace, "upgrade", RELEASE, str(CHART), *values, *UPGRADE)
     assert case_relay_pace(control_plane, namespace) == "0.5"
-    assert_accepted_as_sent(
-        control_plane, namespace, helm.manifests("manifest", RELEASE, namespace)
-    )
+    assert case_seals(control_plane, namespace)
+    upgraded = helm.manifests("manifest", RELEASE, namespace)
+    assert_accepted_as_sent(control_plane, namespace, upgraded)
+    assert_references_exist(control_plane, namespace, upgraded)
     # The new revision's first pod: created and admitted. (The rollout stops there: a pod that
     # never runs never becomes ready, so a rolling update surges one pod and waits.)
     eventually(
@@ -223,6 +251,7 @@ def test_release_lifecycle_under_restricted_pod_security(
     rolled_back = helm.run("rollback", RELEASE, "1", "-n", namespace)
     assert_no_warnings(rolled_back, "helm rollback")
     assert case_relay_pace(control_plane, namespace) == "0.02"
+    assert not case_seals(control_plane, namespace)
     history = helm.history(RELEASE, namespace)
     assert [(r["revision"], r["status"]) for r in history] == [
         (1, "superseded"),

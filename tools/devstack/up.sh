@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make up`: the whole system on this machine — a local Kafka broker (secured), the topics, Keycloak
-# (people's sign-in), a mail sink, an SMS-gateway sink and every service that exists, each with its
-# embedded SQLite event store.
+# (people's sign-in), a mail sink, an SMS-gateway sink, the key service (citizens' data keys) and
+# every service that exists, each with its embedded SQLite store.
 # Everything it starts is recorded under .run/devstack so that `make down` stops exactly that.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +20,20 @@ SMS_PORT="${CASEDESK_DEV_SMS_PORT:-8025}"
 # (the broker).
 PKI="$STACK/pki"
 $UV run --frozen casedesk-pki --out "$PKI" \
-  --names case,intake,sla,escalation,notify,desk,operator,frontend,kafka >/dev/null
+  --names case,intake,sla,escalation,notify,keys,desk,operator,frontend,kafka >/dev/null
+
+# The key service's secrets (services/keys/README.md), made once and kept with the stack's data:
+# a development KEK of the secret-file provider (casedesk-kek.v1 in a directory, as the chart
+# mounts its Secret) and the index key subjects are derived with. Both base64 of 32 random bytes,
+# readable by this user only, never in the work tree. Never replaced while they exist: the keys in
+# keys.sqlite3 are wrapped with the KEK, every subject is derived with the index key.
+KEYS="$STACK/keys"
+(
+  umask 077
+  mkdir -p "$KEYS/kek"
+  [ -s "$KEYS/kek/casedesk-kek.v1" ] || head -c 32 /dev/urandom | base64 >"$KEYS/kek/casedesk-kek.v1"
+  [ -s "$KEYS/index.key" ] || head -c 32 /dev/urandom | base64 >"$KEYS/index.key"
+)
 
 # Keycloak, the identity provider of people: realm `casedesk` (specialists) and realm `portal` (the
 # government portal's citizens), from deploy/keycloak. It takes the longest to start, so it starts
@@ -89,10 +102,14 @@ export CASEDESK_CITIZEN_OIDC_AUDIENCE=casedesk-intake
 start mail-sink $UV run --frozen python tools/devstack/mail_sink.py --port "$MAIL_PORT" --dir "$STACK/mail"
 start sms-sink $UV run --frozen python tools/devstack/sms_sink.py --port "$SMS_PORT" --file "$STACK/sms.jsonl"
 
-declare -A PORTS=([intake]=50051 [case]=50052 [sla]=50053 [escalation]=50054 [notify]=50055)
+declare -A PORTS=([intake]=50051 [case]=50052 [sla]=50053 [escalation]=50054 [notify]=50055
+                  [keys]=50056)
 # Each process's Prometheus endpoint (/metrics). Set here rather than left to the default (gRPC
 # port + 1000, in the range the kernel hands out to client sockets): a fixed port outside it.
-declare -A METRICS_PORTS=([intake]=9451 [case]=9452 [sla]=9453 [escalation]=9454 [notify]=9455)
+declare -A METRICS_PORTS=([intake]=9451 [case]=9452 [sla]=9453 [escalation]=9454 [notify]=9455
+                          [keys]=9456)
+# A service's Python package, when it is not casedesk_<name>.
+declare -A MODULES=([keys]=casedesk_keyservice)
 DATA="$STACK/data"
 export PERSISTENCE_MODULE=eventsourcing.sqlite
 export CASEDESK_CASE_ADDRESS="127.0.0.1:${PORTS[case]}"
@@ -109,18 +126,35 @@ DEV_TOKEN_SHA=$(printf '%s' "$DEV_TOKEN" | sha256sum | cut -d' ' -f1)
 export CASEDESK_FRONTENDS="[{\"name\": \"dev\", \"token_sha256\": \"$DEV_TOKEN_SHA\", \"channels\": [\"PORTAL_CHAT\", \"PERSONAL_ACCOUNT\", \"EMAIL\", \"PHONE\", \"SOCIAL\", \"MFC\"]}]"
 running=()
 : >"$STACK/metrics-urls"  # name and metrics URL of each service, for make status
-for name in case intake sla escalation notify; do
-  if [ ! -f "services/$name/src/casedesk_$name/__main__.py" ]; then
+for name in keys case intake sla escalation notify; do
+  module=${MODULES[$name]:-casedesk_$name}
+  if [ ! -f "services/$name/src/$module/__main__.py" ]; then
     echo "  $name: not built yet, skipped"
     continue
   fi
-  kafka=()  # intake does not use Kafka
-  [ "$name" != intake ] && read -ra kafka <<<"$(kafka_env "$name")"
+  kafka=()  # intake and the key service do not use Kafka
+  case $name in intake|keys) ;; *) read -ra kafka <<<"$(kafka_env "$name")" ;; esac
+  own=()  # a service's own settings
+  case $name in
+    # The key service: the KEK and index key above, its keys and erasure journal in SQLite; a
+    # privacy officer's erasure is verified against the casedesk realm (CASEDESK_OIDC_* above:
+    # the role privacy_officer, e.g. privacy.morozova).
+    keys) own=(CASEDESK_KEYS_KEK_PROVIDER=secret-file CASEDESK_KEYS_KEK_DIR="$KEYS/kek"
+               CASEDESK_KEYS_STORE_URL="$DATA/keys.sqlite3"
+               CASEDESK_KEYS_INDEX_KEY_FILE="$KEYS/index.key") ;;
+    # Sealing personal data stays off by default, as in the chart (services/case/README.md
+    # "Sealed personal data"). CASEDESK_DEV_SEAL_PERSONAL_DATA=true turns it on in intake and the
+    # case service, with the key service and the index key above; notify then opens the tokens.
+    case|intake) own=(CASEDESK_SEAL_PERSONAL_DATA="${CASEDESK_DEV_SEAL_PERSONAL_DATA:-false}"
+               CASEDESK_KEY_SERVICE_ADDRESS="127.0.0.1:${PORTS[keys]}"
+               CASEDESK_KEYS_INDEX_KEY_FILE="$KEYS/index.key") ;;
+    notify) own=(CASEDESK_KEY_SERVICE_ADDRESS="127.0.0.1:${PORTS[keys]}") ;;
+  esac
   SQLITE_DBNAME="$STACK/data/$name.sqlite" CASEDESK_GRPC_PORT="${PORTS[$name]}" \
     CASEDESK_METRICS_PORT="${METRICS_PORTS[$name]}" \
     CASEDESK_TLS_CERT_FILE="$PKI/$name.crt" CASEDESK_TLS_KEY_FILE="$PKI/$name.key" \
     CASEDESK_TLS_CA_FILE="$PKI/ca.crt" \
-    start "$name" env "${kafka[@]}" $UV run --frozen python -m "casedesk_$name"
+    start "$name" env "${kafka[@]}" "${own[@]}" $UV run --frozen python -m "$module"
   running+=("$name")
   echo "$name http://127.0.0.1:${METRICS_PORTS[$name]}/metrics" >>"$STACK/metrics-urls"
 done
@@ -174,6 +208,8 @@ echo "      curl -s -d grant_type=password -d client_id=casedesk-dev-tokens -d c
 echo "        -d username=l1.ivanova -d password=l1.ivanova $CASEDESK_OIDC_ISSUER/protocol/openid-connect/token"
 echo "      (realm portal: client_id=casedesk-portal-frontend, client_secret=casedesk-portal-frontend-secret)"
 echo "  certificates   $PKI   (ca.crt; <name>.crt/.key for each service, operator and frontend)"
+echo "  key service    development KEK and index key in $KEYS, keys in $DATA/keys.sqlite3"
+echo "                 (sealing in intake and case: ${CASEDESK_DEV_SEAL_PERSONAL_DATA:-false}; erasures: privacy.morozova's token)"
 echo "Status (make status):"
 bash tools/devstack/status.sh
 echo "Stop with: make down"

@@ -18,8 +18,12 @@ PORTS = {
     "notify": 50055,
     "keys": 50056,
 }
-# The key service's clients (its access table): they call it for citizens' data keys.
-KEY_CLIENTS = ("intake", "case", "notify")
+# The key service's clients (its access table) that no address variable wires to it yet: admitted
+# on its port, their egress to it open (topology `clients`). The case service calls it, with its
+# address, only while it seals personal data (SEALING; test_sealing.py).
+KEY_CLIENTS = ("intake", "notify")
+# The case service sealing citizens' personal data with the key service's keys.
+SEALING = {"services": {"case": {"sealPersonalData": True}}}
 # Each service's Python package (the key service's: casedesk_keys is the library it owns).
 MODULES = {**{s: f"casedesk_{s}" for s in SERVICES}, "keys": "casedesk_keyservice"}
 # The plaintext health-only listener of every pod (values `healthPort`): probes and `helm test`.

@@ -107,7 +107,7 @@ def test_a_disabled_client_is_neither_admitted_nor_given_the_way(render: Any) ->
         "minimal-values.yaml", values={"services": {"notify": {"enabled": False}}}
     )
     (rule,) = ingress_on(released, "keys", "grpc")
-    assert peer_components(rule["from"]) == {"intake", "case"}
+    assert peer_components(rule["from"]) == {"intake"}
     off: Release = render("minimal-values.yaml", values=keys_values(enabled=False))
     assert not off.has("NetworkPolicy", component_name("keys"))
     for client in KEY_CLIENTS:

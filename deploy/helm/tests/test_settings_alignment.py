@@ -23,11 +23,11 @@ from eventsourcing.cipher import AESCipher
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import resolve_topic
-from helmchart import CHART, DATA_DIR, MODULES, SERVICES, Release
+from helmchart import CHART, DATA_DIR, MODULES, PORTS, SEALING, SERVICES, Release, component_name
 from pydantic_settings import BaseSettings
 
 from casedesk_keys.settings import PREFIX as KEYS_PREFIX
-from casedesk_keys.settings import KeysSettings
+from casedesk_keys.settings import KeysSettings, KeysSettingsError
 from casedesk_runtime.settings import ENV_PREFIX, ServiceSettings, load_settings
 
 # Set by Kubernetes and read by the OpenTelemetry SDK, not by the services' settings.
@@ -60,6 +60,15 @@ SOCIAL_TUNING = [
     ("ratePerSecond", "social_rate_per_s"),
     ("burst", "social_burst"),
 ]
+# What a client of the key service reads of casedesk_keys.KeysSettings: the index key subjects are
+# derived with, the key cache's bounds (values services.keys.indexKey and clientCache).
+KEY_CLIENT_FIELDS = ("index_key_file", "cache_ttl_s", "cache_max")
+# The case service's sealing and what comes with it; none of them is rendered while it is off.
+SEALING_VARIABLES = {
+    "CASEDESK_SEAL_PERSONAL_DATA",
+    "CASEDESK_KEY_SERVICE_ADDRESS",
+    *(KEYS_PREFIX + field.upper() for field in KEY_CLIENT_FIELDS),
+}
 # pydantic's Field(ge=..., ...) constraints as JSON-schema keywords.
 SCHEMA_BOUNDS = {
     annotated_types.Ge: ("minimum", "ge"),
@@ -89,10 +98,17 @@ def variables_read_by(service: str) -> set[str]:
         alias = field.validation_alias
         names.add(alias if isinstance(alias, str) else ENV_PREFIX + field_name.upper())
     if service == "case":
-        names |= event_store_variables()
+        names |= event_store_variables() | key_client_variables()
     if service == "keys":
         names |= key_owner_variables()
     return names
+
+
+def key_client_variables() -> set[str]:
+    """The CASEDESK_KEYS_* variables a client of the key service reads (the case service with
+    CASEDESK_SEAL_PERSONAL_DATA: __main__._keys_config), each a field of KeysSettings."""
+    assert set(KEY_CLIENT_FIELDS) <= set(KeysSettings.__dataclass_fields__)
+    return {KEYS_PREFIX + field.upper() for field in KEY_CLIENT_FIELDS}
 
 
 def key_owner_variables() -> set[str]:
@@ -321,14 +337,14 @@ def key_owner_settings(release: Release, monkeypatch: pytest.MonkeyPatch) -> Key
     return settings
 
 
-def mounted_from(release: Release, path: Path) -> dict[str, Any]:
-    """The volume of the key service's read-only mount holding `path`."""
+def mounted_from(release: Release, path: Path, service: str = "keys") -> dict[str, Any]:
+    """The volume of the service's read-only mount holding `path`."""
     (mount,) = [
         m
-        for m in release.container("keys")["volumeMounts"]
+        for m in release.container(service)["volumeMounts"]
         if path.is_relative_to(m["mountPath"]) and m.get("readOnly")
     ]
-    return release.volumes("keys")[mount["name"]]
+    return release.volumes(service)[mount["name"]]
 
 
 def test_the_key_service_reads_its_kek_and_index_key_from_mounted_secrets(
@@ -371,3 +387,79 @@ def test_the_key_service_opens_the_hsm_with_the_mounted_pin(
         "readOnly": True,
     }
     assert keys.store_url == "from-secret-casedesk-keys-store-url"
+
+
+@pytest.mark.parametrize("values_file", ["minimal-values.yaml", "production-values.yaml"])
+def test_a_sealing_case_service_reads_its_key_settings_as_the_chart_renders_them(
+    render: Callable[..., Release], values_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released = render(values_file, values=SEALING)
+    rendered = set(released.env("case"))
+    assert rendered >= SEALING_VARIABLES
+    assert rendered - PLATFORM_VARIABLES - variables_read_by("case") == set()
+    case = load_rendered(released, "case", monkeypatch)
+    assert case.seal_personal_data is True
+    # The key service's Service, on its port: the address its certificate names, as every
+    # address variable of the chart.
+    assert case.key_service_address == f"{component_name('keys')}:{PORTS['keys']}"
+    ports = released.get("Service", component_name("keys"))["spec"]["ports"]
+    assert {p["name"]: p["port"] for p in ports}["grpc"] == PORTS["keys"]
+    # What casedesk_keys reads in the case service (the environment load_rendered set).
+    client = KeysSettings.from_env()
+    defaults = chart_defaults()["services"]["keys"]["clientCache"]
+    assert (client.cache_ttl_s, client.cache_max) == (
+        defaults["ttlSeconds"],
+        defaults["maxEntries"],
+    )
+    # The index key: the key service's own file, from the same Secret and key, read-only.
+    assert client.index_key_file is not None
+    owner = key_owner_settings(released, monkeypatch)
+    assert client.index_key_file == owner.index_key_file
+    assert mounted_from(released, client.index_key_file, "case") == mounted_from(
+        released, client.index_key_file
+    )
+    assert mounted_from(released, client.index_key_file, "case")["secret"]["defaultMode"] == 0o440
+
+
+def test_the_key_cache_values_reach_the_case_service_as_it_reads_them(
+    render: Callable[..., Release], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bound in the millions prints as digits (int64), not 1e+06, which the library refuses.
+    cache = {"ttlSeconds": 2.5, "maxEntries": 2_000_000}
+    released = render(
+        "minimal-values.yaml",
+        values={"services": {**SEALING["services"], "keys": {"clientCache": cache}}},
+    )
+    assert released.value("case", "CASEDESK_KEYS_CACHE_MAX") == "2000000"
+    load_rendered(released, "case", monkeypatch)
+    client = KeysSettings.from_env()
+    assert (client.cache_ttl_s, client.cache_max) == (2.5, 2_000_000)
+
+
+def test_without_sealing_the_case_service_gets_none_of_it(
+    release: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert set(release.env("case")) & SEALING_VARIABLES == set()
+    assert "keys-index" not in release.volumes("case")
+    assert load_rendered(release, "case", monkeypatch).seal_personal_data is False
+
+
+def test_key_cache_values_have_the_library_s_defaults_and_bounds() -> None:
+    schema = schema_of_value("keys", "clientCache")["properties"]
+    defaults = chart_defaults()["services"]["keys"]["clientCache"]
+    fields = KeysSettings.__dataclass_fields__
+    assert defaults == {
+        "ttlSeconds": fields["cache_ttl_s"].default,
+        "maxEntries": fields["cache_max"].default,
+    }
+    assert (schema["ttlSeconds"]["type"], schema["maxEntries"]["type"]) == ("number", "integer")
+    # The schema's least value is the library's: accepted, and anything below it refused.
+    for key, variable, below in (
+        ("ttlSeconds", "CACHE_TTL_S", lambda least: least / 2),
+        ("maxEntries", "CACHE_MAX", lambda least: least - 1),
+    ):
+        least = schema[key]["minimum"]
+        assert set(schema[key]) == {"type", "minimum", "description"}, key
+        KeysSettings.from_env({KEYS_PREFIX + variable: str(least)})
+        with pytest.raises(KeysSettingsError, match=KEYS_PREFIX + variable):
+            KeysSettings.from_env({KEYS_PREFIX + variable: str(below(least))})

@@ -81,6 +81,9 @@ fixed CASEDESK_SERVICE_NAME and CASEDESK_GRPC_HOST). */}}
 - name: {{ $variable }}
   value: {{ include "casedesk.address" (dict "root" $.root "name" $callee) | quote }}
 {{- end }}
+{{- if .topology.keyClient }}
+{{ include "casedesk.keys.clientEnv" . }}
+{{- end }}
 {{- with .topology.database }}
 {{- range $variable, $value := index . $values.database.backend }}
 - name: {{ $variable }}

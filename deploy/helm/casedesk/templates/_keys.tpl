@@ -100,20 +100,59 @@ every service (topology `keyStore`). Context of each template: same as casedesk.
     secretName: {{ $kek.existingSecret }}
     defaultMode: 0440
 {{- end }}
+{{ include "casedesk.keys.indexKeyVolume" .svc.indexKey }}
+{{- end -}}
+
+{{/* The index key's volume: only its key of the Secret, readable by the service's group
+(fsGroup) only. Context: services.keys.indexKey. */}}
+{{- define "casedesk.keys.indexKeyVolume" -}}
 - name: keys-index
   secret:
-    secretName: {{ .svc.indexKey.existingSecret }}
+    secretName: {{ .existingSecret }}
     defaultMode: 0440
     items:
-      - key: {{ .svc.indexKey.key }}
-        path: {{ .svc.indexKey.key }}
+      - key: {{ .key }}
+        path: {{ .key }}
+{{- end -}}
+
+{{/*
+A client of the key service (topology `keyClient`: the case service with
+services.case.sealPersonalData). Its address variable comes with `calls` (casedesk.managedEnv);
+here what casedesk_keys.KeysSettings reads in a client: the index key, mounted from the same
+Secret as the key service's (services.keys.indexKey: subjects derived in the client and in the key
+service must be the same), and its key cache's bounds (services.keys.clientCache, one setting for
+every client: the TTL bounds how long a replica cut off from the erasure feed keeps using an
+erased citizen's key). Context: same as casedesk.service.
+*/}}
+{{- define "casedesk.keys.clientEnv" -}}
+{{- $keys := .root.Values.services.keys -}}
+- name: CASEDESK_KEYS_INDEX_KEY_FILE
+  value: {{ printf "%s/%s" (include "casedesk.keys.indexKeyDir" .) $keys.indexKey.key | quote }}
+- name: CASEDESK_KEYS_CACHE_TTL_S
+  value: {{ $keys.clientCache.ttlSeconds | quote }}
+- name: CASEDESK_KEYS_CACHE_MAX
+  value: {{ int64 $keys.clientCache.maxEntries | quote }}
+{{- end -}}
+
+{{- define "casedesk.keys.clientVolumeMounts" -}}
+- name: keys-index
+  mountPath: {{ include "casedesk.keys.indexKeyDir" . }}
+  readOnly: true
+{{- end -}}
+
+{{- define "casedesk.keys.clientVolumes" -}}
+{{ include "casedesk.keys.indexKeyVolume" .root.Values.services.keys.indexKey }}
 {{- end -}}
 
 {{/* The values the key service cannot start without (it would exit 2 naming the variable: the
-chart says so at install instead). More than one pod without storeUrl is refused by
-casedesk.singlePodReason. Context: root. */}}
+chart says so at install instead), and the key service a sealing case service needs. More than
+one pod without storeUrl is refused by casedesk.singlePodReason. Context: root. */}}
 {{- define "casedesk.validateKeys" -}}
 {{- $svc := .Values.services.keys -}}
+{{- $case := .Values.services.case -}}
+{{- if and $case.enabled $case.sealPersonalData (not $svc.enabled) }}
+{{- fail "services.case.sealPersonalData is true but services.keys.enabled is false: the case service seals citizens' personal data with their data keys from the key service; enable services.keys (its Secrets first: deploy/README.md \"The key service\") or set services.case.sealPersonalData=false" }}
+{{- end }}
 {{- if $svc.enabled }}
 {{- $kek := $svc.kek }}
 {{- if eq $kek.provider "secret-file" }}

@@ -1,9 +1,10 @@
 {{/*
 NetworkPolicy of one service: deny by default, then allow exactly the paths of DESIGN.md.
 Ingress on the gRPC port: intake from `networkPolicy.intakeFrom` (any source when empty); every
-other service only from the services that call it; the key service also from its clients (intake,
-case, notify: topology `clients`) and `networkPolicy.keysFrom` (the privacy officers' tools; none
-when empty). The desk, when enabled, also reaches the services it calls (case, intake:
+other service only from the services that call it (the key service: the case service with
+services.case.sealPersonalData); the key service also from its clients not wired to it yet (intake,
+notify: topology `clients`) and `networkPolicy.keysFrom` (the privacy officers' tools; none when
+empty). The desk, when enabled, also reaches the services it calls (case, intake:
 casedesk.desk.calls); its own policy is in _desk.tpl. On the plaintext health port (health service
 only): the `helm test` pod and `networkPolicy.healthFrom`; the kubelet's probes come from the node,
 which common CNIs always admit. On the metrics port (/metrics, plain HTTP): Prometheus, as

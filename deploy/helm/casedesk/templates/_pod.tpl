@@ -130,6 +130,10 @@ containers:
       {{- if .topology.keyStore }}
       {{- include "casedesk.keys.volumeMounts" . | nindent 6 }}
       {{- end }}
+      {{- if .topology.keyClient }}
+      # The index key (CASEDESK_KEYS_INDEX_KEY_FILE), the key service's: subjects are derived here.
+      {{- include "casedesk.keys.clientVolumeMounts" . | nindent 6 }}
+      {{- end }}
 volumes:
   {{- include "casedesk.commonVolumes" .root | nindent 2 }}
   {{- if not (include "casedesk.persistent" .) }}
@@ -188,5 +192,8 @@ volumes:
   {{- end }}
   {{- if .topology.keyStore }}
   {{- include "casedesk.keys.volumes" . | nindent 2 }}
+  {{- end }}
+  {{- if .topology.keyClient }}
+  {{- include "casedesk.keys.clientVolumes" . | nindent 2 }}
   {{- end }}
 {{- end -}}

@@ -52,7 +52,9 @@ citizens. Its token verification (identity.*) and code senders (smtp, sms) are i
 {{- end -}}
 
 {{/* case: the event store is in _env.tpl (database.*); optionally encrypted at rest; how often
-the outbox relay and the case index step under load. */}}
+the outbox relay and the case index step under load; citizens' personal data sealed with the key
+service's keys (sealPersonalData; its address, index key and cache come with topology `calls` and
+`keyClient`). Off: no variable of it, the service's default (off). */}}
 {{- define "casedesk.settings.case" -}}
 - name: CASEDESK_RELAY_PACE_S
   value: {{ .svc.relayPaceSeconds | quote }}
@@ -64,6 +66,10 @@ the outbox relay and the case index step under load. */}}
 - name: CIPHER_TOPIC
   value: "eventsourcing.cipher:AESCipher"
 {{ include "casedesk.secretVariable" (dict "name" "CIPHER_KEY" "ref" .svc.eventCipher) }}
+{{- end }}
+{{- if .svc.sealPersonalData }}
+- name: CASEDESK_SEAL_PERSONAL_DATA
+  value: "true"
 {{- end }}
 {{- end -}}
 

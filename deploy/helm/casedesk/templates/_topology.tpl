@@ -25,6 +25,11 @@ services' READMEs, not configuration.
   clients:     services its access table lets call it that do not call it through `calls` yet
                (no address variable of theirs reads it): admitted on its gRPC port, their egress
                to it opened. A client wired to it moves to its own `calls`
+  keyClient:   seals or opens citizens' personal data with keys from the key service: the index
+               key mounted from services.keys.indexKey (CASEDESK_KEYS_INDEX_KEY_FILE) and its key
+               cache's bounds (services.keys.clientCache: CASEDESK_KEYS_CACHE_TTL_S, _CACHE_MAX);
+               with `calls: {keys: ...}` (_keys.tpl casedesk.keys.clientEnv)
+Context: root (the case service calls the key service only with services.case.sealPersonalData).
 */}}
 {{- define "casedesk.topology" -}}
 intake:
@@ -39,6 +44,10 @@ case:
   kafka: true
   consumerGroup: {variable: CASEDESK_CASE_TIMELINE_GROUP, default: casedesk-case-timeline}
   staffTokens: true
+  {{- if .Values.services.case.sealPersonalData }}
+  calls: {keys: CASEDESK_KEY_SERVICE_ADDRESS}
+  keyClient: true
+  {{- end }}
   database:
     sqlite: {PERSISTENCE_MODULE: eventsourcing.sqlite, SQLITE_DBNAME: /var/lib/casedesk/case.sqlite}
     postgres: {PERSISTENCE_MODULE: eventsourcing.postgres}
@@ -69,7 +78,7 @@ notify:
 keys:
   keyStore: true
   staffTokens: true
-  clients: [intake, case, notify]
+  clients: [intake, notify]
 {{- end -}}
 
 {{/*
@@ -233,4 +242,8 @@ CASEDESK_KEYS_INDEX_KEY_FILE: services.keys.indexKey
 CASEDESK_KEYS_STORE_URL: services.keys.storeUrl
 CASEDESK_KEYS_ERASURE_POLL_S: services.keys.erasurePollSeconds
 CASEDESK_KEYS_WATCH_BATCH: services.keys.watchBatch
+CASEDESK_KEYS_CACHE_TTL_S: services.keys.clientCache.ttlSeconds
+CASEDESK_KEYS_CACHE_MAX: services.keys.clientCache.maxEntries
+CASEDESK_SEAL_PERSONAL_DATA: services.case.sealPersonalData
+CASEDESK_KEY_SERVICE_ADDRESS: services.keys.port
 {{- end -}}
