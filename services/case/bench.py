@@ -9,6 +9,13 @@ Prints `BENCH <metric> <value> <unit>` lines, over mutual TLS (the production co
 then the same three with the suffix `_plaintext` (the same workload over plaintext gRPC), and
   case.tls_cost_cpu_pct               the case service's CPU per command over TLS, in % more than
                                       over plaintext (closed-loop phases, both runs of this process)
+then, with personal data sealed (CASEDESK_SEAL_PERSONAL_DATA, issue #18; mutual TLS too), the
+same three with the suffix `_sealed` (the same workload, the p99 at the same RATE), and
+  case.sealing_cost_cpu_pct           the case service's CPU per command sealed, in % more than
+                                      unsealed (both over TLS; closed-loop phases, as above)
+  case.key_service_cpu_ms_per_command the key service's CPU per command of the sealed service
+  case.p99_ms_at_scaled_rate_sealed   the sealed service's case.p99_ms_at_scaled_rate (below)
+  case.capacity_to_scaled_rate_sealed and its case.capacity_to_scaled_rate: the musts, sealed
   case.rebuild_1000_events_ms         rebuilding a 1,000-event case from the store (median)
 Needs PostgreSQL and Kafka: CASEDESK_BENCH_POSTGRES_{HOST,PORT,USER,PASSWORD,DBNAME} and
 CASEDESK_BENCH_KAFKA (tools/bench.sh starts both). Bounded: a fixed number of calls, each with a
@@ -40,6 +47,25 @@ Each service is called over one channel per calling identity (intake's and the d
 connections, over either transport; see measure_grpc), made and warmed up before the first round
 and reused throughout, as services reuse theirs: the TLS handshakes are not in the figures (the
 bench checks that no connection was made during the rounds).
+
+Sealed against unsealed. A third case service, over mutual TLS as the TLS one and with
+CASEDESK_SEAL_PERSONAL_DATA=true, on its own schema, takes part in the same rounds (plaintext,
+TLS, sealed, sealed, TLS, plaintext, ...: the TLS service is the unsealed reference). It fetches
+its data keys from a key service this bench starts (`python -m casedesk_keyservice`, as deployed
+with a Secret-file KEK: the KEK and the index key made in the temporary directory, `keys`'s
+certificate of the same PKI, the access table letting `case` call GetCurrentKey; the key store a
+SQLite file there, one commit with fsync per new key as deployed, or with
+CASEDESK_BENCH_CASE_KEY_STORE=postgresql a schema of the bench's PostgreSQL, as replicas share it),
+with the default key cache (CASEDESK_KEYS_CACHE_TTL_S, _MAX). Every case is a different citizen's
+(the warm-up's numbered apart from the rounds'), so each create needs a new data key: a cache
+miss and one GetCurrentKey call that makes and stores the key, the worst case for sealing (a
+citizen's second case finds his key cached or stored). The status changes open the reply's
+sealed fields with the key cached at the create (GetKey only once the TTL has passed). The key
+service's CPU counts in the sealed service's path; a comment line gives the cases created, the
+distinct citizens and the keys the key service handed out, by RPC (its metrics). The best case
+follows as a comment line: after the rounds, CREATES creates per service closed loop all for one
+citizen (his key cached after the first), on the TLS and the sealed service in rounds T S S T:
+creates/s and the service's CPU per create of both.
 Relative to the machine (casedesk_runtime.testing.calibration; TLS):
   case.creates_per_grpc_call          creates/s over a bare gRPC call's rate on this machine
   case.scaled_rate                    0.075 x machine.grpc_unary_rps (500/s at 6,700 calls/s)
@@ -58,7 +84,8 @@ random; the bench keeps connections until every worker holds as many (it sees wh
 /proc), as a service's many callers even out on average, so that the figure is the workers' and
 not the luck of a few connections.
 Knobs: CASEDESK_BENCH_CASE_{CREATES,CHANGES,PACED} (per transport, split over the rounds),
-CASEDESK_BENCH_CASE_{IN_FLIGHT,RATE,ROUNDS}, CASEDESK_BENCH_CASE_WORKERS_{CREATES,IN_FLIGHT};
+CASEDESK_BENCH_CASE_{IN_FLIGHT,RATE,ROUNDS}, CASEDESK_BENCH_CASE_WORKERS_{CREATES,IN_FLIGHT},
+CASEDESK_BENCH_CASE_SEALED=0 (no sealed service, no key service: the run is a third shorter);
 CASEDESK_BENCH_CASE_EXTRA="K=V,K=V" adds service settings (e.g. CASEDESK_RELAY_ENABLED=false
 to see the relay's share).
 """
@@ -66,14 +93,17 @@ to see the relay's share).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import os
+import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -112,6 +142,7 @@ PLAINTEXT = {"CASEDESK_GRPC_INSECURE_DEV": "true"}
 # changes their status, acting for the specialist whose token comes with each call.
 CREATOR, DESK = "intake", "desk"
 SERVICE = "case service"  # the process whose CPU per command is the service's cost
+KEY_SERVICE = "key service"  # the sealed service's key service (services/keys)
 # The person behind the desk's calls: an L3 specialist works cases of every tier (person_rules).
 SPECIALIST, SPECIALIST_TIER = "l3.sidorova", "L3"
 # The identity provider's realm and the audience the case service requires (README "People").
@@ -128,6 +159,16 @@ RATE = float(os.environ.get("CASEDESK_BENCH_CASE_RATE", "500"))
 PACED = int(os.environ.get("CASEDESK_BENCH_CASE_PACED", "3000"))
 ROUNDS = max(1, int(os.environ.get("CASEDESK_BENCH_CASE_ROUNDS", "2")))
 DEADLINE_S = 5.0
+# The sealed service (CASEDESK_SEAL_PERSONAL_DATA) and its key service in the rounds; 0: left out.
+SEALED = os.environ.get("CASEDESK_BENCH_CASE_SEALED", "1") not in ("0", "false", "")
+# Its key store: `sqlite` (a file in the temporary directory, one pod's) or `postgresql` (a schema
+# of the bench's PostgreSQL, as replicas share it).
+KEY_STORE = os.environ.get("CASEDESK_BENCH_CASE_KEY_STORE", "sqlite")
+# Citizens of the warm-up: numbered apart from the rounds' (0 ..., 10**6 ..., 5 * 10**6 ...), so
+# that no citizen of the sealed service's measured creates has had a key made before.
+WARM_UP_FIRST = 9 * 10**6
+# The one citizen of the sealed comparison's repeated-citizen creates (measure_repeated).
+REPEATED_CITIZEN = 8 * 10**6
 WORKER_COUNTS = (1, 2)
 WORKERS_CREATES = int(os.environ.get("CASEDESK_BENCH_CASE_WORKERS_CREATES", "3000"))
 WORKERS_IN_FLIGHT = int(os.environ.get("CASEDESK_BENCH_CASE_WORKERS_IN_FLIGHT", "48"))
@@ -187,8 +228,10 @@ class Callers:
     intake: case_service_pb2_grpc.CaseServiceStub
     desk: case_service_pb2_grpc.CaseServiceStub
     person_token: str
+    citizens: list[int] = field(default_factory=list)  # the citizen of each case created
 
     def create(self, n: int) -> Awaitable[pb.CaseView]:
+        self.citizens.append(n)
         return self.intake.CreateCase(create_request(n), timeout=DEADLINE_S)
 
     def change(self, case_id: str, action: int) -> Awaitable[pb.CaseView]:
@@ -267,7 +310,7 @@ class Transport:
 def transports(pki: Path) -> tuple[Transport, Transport]:
     """(TLS, plaintext), with a development PKI made in `pki`: the service presents `case`'s
     certificate, the bench CREATOR's or DESK's."""
-    ensure_pki(pki, ["case", CREATOR, DESK])
+    ensure_pki(pki, ["case", CREATOR, DESK, "keys"])
     tls_env = {
         "CASEDESK_TLS_CERT_FILE": str(pki / "case.crt"),
         "CASEDESK_TLS_KEY_FILE": str(pki / "case.key"),
@@ -287,6 +330,85 @@ def transports(pki: Path) -> tuple[Transport, Transport]:
     )
 
 
+def sealed_transport(tls: Transport, keys_dir: Path, key_service: str) -> Transport:
+    """The TLS transport to a service sealing personal data with keys from `key_service` (its
+    address), the index key made in `keys_dir` by running_key_service; the same callers."""
+    sealing = {
+        "CASEDESK_SEAL_PERSONAL_DATA": "true",
+        "CASEDESK_KEY_SERVICE_ADDRESS": key_service,
+        "CASEDESK_KEYS_INDEX_KEY_FILE": str(keys_dir / "index.key"),
+    }
+    return Transport("sealed", "_sealed", {**tls.service_env, **sealing}, tls.credentials)
+
+
+@dataclass(frozen=True)
+class KeyService:
+    """The key service the sealed case service fetches its data keys from."""
+
+    address: str
+    pid: int
+    metrics: str  # its Prometheus endpoint
+
+    def handed_out(self) -> dict[str, float]:
+        """casedesk_keys_keys_handed_out_total by RPC, all callers."""
+        with urllib.request.urlopen(self.metrics, timeout=5) as reply:
+            text = reply.read().decode()
+        counts: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith("casedesk_keys_keys_handed_out_total{"):
+                labels, value = line.rsplit(" ", 1)
+                rpc = labels.split('rpc="', 1)[1].split('"', 1)[0]
+                counts[rpc] = counts.get(rpc, 0.0) + float(value)
+        return counts
+
+
+@contextlib.contextmanager
+def running_key_service(
+    pki: Path, keys_dir: Path, store_url: str, log: Path
+) -> Iterator[KeyService]:
+    """`python -m casedesk_keyservice` until the block ends, as deployed with a Secret-file KEK:
+    the KEK (made at its first start) and the index key in `keys_dir`, the key store at
+    `store_url`, `keys`'s certificate of the bench's PKI (mutual TLS: the access table lets `case`
+    call GetCurrentKey, GetKey and WatchErasures)."""
+    (keys_dir / "kek").mkdir(parents=True)
+    (keys_dir / "index.key").write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+    port, metrics_port = free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CASEDESK_")},
+        "CASEDESK_GRPC_PORT": str(port),
+        "CASEDESK_METRICS_PORT": str(metrics_port),
+        "CASEDESK_LOG_LEVEL": "WARNING",
+        "CASEDESK_TLS_CERT_FILE": str(pki / "keys.crt"),
+        "CASEDESK_TLS_KEY_FILE": str(pki / "keys.key"),
+        "CASEDESK_TLS_CA_FILE": str(pki / "ca.crt"),
+        "CASEDESK_KEYS_KEK_PROVIDER": "secret-file",
+        "CASEDESK_KEYS_KEK_DIR": str(keys_dir / "kek"),
+        "CASEDESK_KEYS_KEK_CREATE": "true",
+        "CASEDESK_KEYS_STORE_URL": store_url,
+        "CASEDESK_KEYS_INDEX_KEY_FILE": str(keys_dir / "index.key"),
+    }
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "casedesk_keyservice"], env=env,
+            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=(pki / "ca.crt").read_bytes(),
+            private_key=(pki / "case.key").read_bytes(),
+            certificate_chain=(pki / "case.crt").read_bytes(),
+        )
+        address = f"127.0.0.1:{port}"
+        wait_healthy(grpc.secure_channel(address, credentials), "key service", process, log)
+        yield KeyService(address, process.pid, f"http://127.0.0.1:{metrics_port}/metrics")
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 @dataclass
 class Figures:
     """One transport's measurements, accumulated over its rounds."""
@@ -300,6 +422,7 @@ class Figures:
     # closed-loop phases.
     cpu_s: dict[str, float] = field(default_factory=dict)
     commands: int = 0  # the closed-loop commands that CPU was spent on
+    creates: int = 0  # of which creates
     scaled_ms: list[float] = field(default_factory=list)  # creates at the machine's scaled rate
 
     def at_rate_ms(self) -> list[float]:
@@ -347,6 +470,7 @@ async def measure_round(
     for name, pid in pids.items():
         figures.cpu_s[name] = figures.cpu_s.get(name, 0.0) + cpu_seconds(pid) - cpu_before[name]
     figures.commands += len(create_ms) + len(per_call)
+    figures.creates += len(create_ms)
     figures.saturated_ms += create_ms + per_call
 
     # Latency at the required rate: new cases, then one status change per walked case.
@@ -371,15 +495,56 @@ async def warm_up(callers: Callers) -> None:
     async def create(n: int) -> None:
         views.append(await callers.create(n))
 
-    await drive([partial(create, n) for n in range(300)])
+    await drive([partial(create, n) for n in range(WARM_UP_FIRST, WARM_UP_FIRST + 300)])
     await drive([partial(callers.change, v.case_id, pb.TAKE_IN_WORK) for v in views])
 
 
+@dataclass
+class Measured:
+    """What measure_grpc found."""
+
+    figures: dict[str, Figures]
+    citizens: dict[str, list[int]]  # by transport, the citizen of each case created
+    handed_out: dict[str, float]  # by the key service over the rounds, by RPC
+    # TLS and sealed, a repeated citizen's creates: (creates/s, the service's CPU ms per create)
+    repeated: dict[str, tuple[float, float]]
+
+
+async def measure_repeated(
+    targets: list[tuple[Transport, str, int]], callers: dict[str, Callers]
+) -> dict[str, tuple[float, float]]:
+    """Creates closed loop, all for one citizen (his key cached after the first), on the TLS and
+    the sealed service, CREATES / ROUNDS per round, in the order T S S T ..."""
+    chosen = [(t.name, pid) for t, _, pid in targets if t.name in ("tls", "sealed")]
+    rates: dict[str, list[float]] = {name: [] for name, _ in chosen}
+    cpu: dict[str, float] = dict.fromkeys(rates, 0.0)
+    per_round = max(2, CREATES // ROUNDS)
+    for number in range(ROUNDS):
+        for name, pid in chosen if number % 2 == 0 else chosen[::-1]:
+            stub = callers[name].intake
+            calls: list[Call] = [
+                partial(stub.CreateCase, create_request(REPEATED_CITIZEN), timeout=DEADLINE_S)
+                for _ in range(per_round)
+            ]
+            before = cpu_seconds(pid)
+            elapsed, _ = await drive(calls)
+            cpu[name] += cpu_seconds(pid) - before
+            rates[name].append(per_round / elapsed)
+    creates = per_round * ROUNDS
+    return {n: (statistics.median(rates[n]), cpu[n] * 1000 / creates) for n in rates}
+
+
 async def measure_grpc(
-    targets: list[tuple[Transport, str, int]], person_token: str, scaled: float
-) -> dict[str, Figures]:
+    targets: list[tuple[Transport, str, int]],
+    person_token: str,
+    scaled: float,
+    helpers: dict[str, dict[str, int]] | None = None,
+    key_service: KeyService | None = None,
+) -> Measured:
     """Warm each (transport, address, service pid) up, then ROUNDS rounds on each, in the order
-    A B B A A B ... so that a machine slowing down or speeding up weighs on both alike.
+    A B C C B A A B C ... so that a machine slowing down or speeding up weighs on all alike.
+    `helpers`: by transport, further processes of its own whose CPU counts (the key service).
+    With a sealed service, then a repeated citizen's creates (measure_repeated).
 
     One channel, hence one HTTP/2 connection, per calling identity and service (intake's for
     creates, the desk's for status changes), as a service holds one per peer; the same two over
@@ -403,16 +568,23 @@ async def measure_grpc(
                 name = transport.name
                 pids = {
                     SERVICE: pid,
+                    **(helpers or {}).get(name, {}),
                     **infrastructure_pids(),
                     "load generator": os.getpid(),
                 }
                 await measure_round(callers[name], pids, figures[name], first=number * 100_000)
-        # Creates at the load scaled to this machine, on the production configuration (TLS).
-        scaled_creates: list[Call] = [
-            partial(callers["tls"].create, n)
-            for n in range(5 * 10**6, 5 * 10**6 + max(2, PACED // ROUNDS))
-        ]
-        figures["tls"].scaled_ms = await paced(scaled_creates, scaled)
+        # Creates at the load scaled to this machine, on the production configuration (TLS), and
+        # sealed (new citizens: each create a new key).
+        for name in ("tls", "sealed") if "sealed" in callers else ("tls",):
+            scaled_creates: list[Call] = [
+                partial(callers[name].create, n)
+                for n in range(5 * 10**6, 5 * 10**6 + max(2, PACED // ROUNDS))
+            ]
+            figures[name].scaled_ms = await paced(scaled_creates, scaled)
+        handed_out, repeated = {}, {}
+        if key_service is not None:
+            handed_out = key_service.handed_out()
+            repeated = await measure_repeated(targets, callers)
         for name, port in ports.items():
             new = established(port) - connected[name]
             if new:
@@ -430,7 +602,8 @@ async def measure_grpc(
     finally:
         for channel in channels:
             await channel.close()
-    return figures
+    citizens = {name: c.citizens for name, c in callers.items()}
+    return Measured(figures, citizens, handed_out, repeated)
 
 
 def report(transport: Transport, figures: Figures) -> None:
@@ -481,6 +654,49 @@ def report_cost(tls: Figures, plaintext: Figures) -> None:
     print(
         f"# TLS/plaintext: creates/s x{creates:.2f}, status changes/s x{changes:.2f}, "
         f"p99 at {RATE:.0f}/s x{p99:.2f}, service CPU per command x{cpu_ratio:.2f}",
+        file=sys.stderr,
+    )
+
+
+def report_sealing(tls: Figures, sealed: Figures, measured: Measured, scaled: float) -> None:
+    """What sealing costs, from the TLS and the sealed service's figures of this same run (the
+    same callers, the same workload, both over mutual TLS), and the musts relative to the machine
+    with sealing on (report_machine's)."""
+    p99_scaled = percentile(sealed.scaled_ms, 0.99)
+    print(f"BENCH case.p99_ms_at_scaled_rate_sealed {p99_scaled:.1f} ms", flush=True)
+    capacity = statistics.median(sealed.creates_per_s) / scaled
+    print(f"BENCH case.capacity_to_scaled_rate_sealed {capacity:.2f} ratio", flush=True)
+    cpu_ratio = sealed.cpu_ms_per_command() / tls.cpu_ms_per_command()
+    print(f"BENCH case.sealing_cost_cpu_pct {(cpu_ratio - 1) * 100:.1f} %", flush=True)
+    key_ms = sealed.cpu_ms_per_command(KEY_SERVICE)
+    print(f"BENCH case.key_service_cpu_ms_per_command {key_ms:.3f} ms", flush=True)
+    creates = statistics.median(sealed.creates_per_s) / statistics.median(tls.creates_per_s)
+    changes = statistics.median(sealed.changes_per_s) / statistics.median(tls.changes_per_s)
+    p99 = percentile(sealed.at_rate_ms(), 0.99) / percentile(tls.at_rate_ms(), 0.99)
+    path = sealed.path_cpu_ms_per_command() / tls.path_cpu_ms_per_command()
+    print(
+        f"# sealed/TLS: creates/s x{creates:.2f}, status changes/s x{changes:.2f}, "
+        f"p99 at {RATE:.0f}/s x{p99:.2f}, service CPU per command x{cpu_ratio:.2f}, CPU of the "
+        f"whole path per command x{path:.2f} (the key service's included)",
+        file=sys.stderr,
+    )
+    per_create = sealed.cpu_s[KEY_SERVICE] * 1000 / sealed.creates
+    citizens, handed_out = measured.citizens["sealed"], measured.handed_out
+    print(
+        f"# sealed: key store {KEY_STORE}; {len(citizens)} cases created for "
+        f"{len(set(citizens))} distinct citizens "
+        "(each a new data key: a key-cache miss); the key service handed out "
+        + ", ".join(f"{rpc} {count:.0f}" for rpc, count in sorted(handed_out.items()))
+        + f"; its CPU {per_create:.2f} ms per create",
+        file=sys.stderr,
+    )
+    (tls_rate, tls_cpu), (sealed_rate, sealed_cpu) = (
+        measured.repeated[n] for n in ("tls", "sealed")
+    )
+    print(
+        f"# one repeated citizen (his key cached): creates/s TLS {tls_rate:.0f}, sealed "
+        f"{sealed_rate:.0f} (x{sealed_rate / tls_rate:.2f}); the service's CPU per create TLS "
+        f"{tls_cpu:.2f} ms, sealed {sealed_cpu:.2f} ms (x{sealed_cpu / tls_cpu:.2f})",
         file=sys.stderr,
     )
 
@@ -658,14 +874,19 @@ def report_workers(figures: dict[int, WorkersFigures]) -> None:
 
 
 def service_environment(transport: Transport) -> dict[str, str]:
-    """This process's environment without any TLS, plaintext or identity-provider setting of the
-    caller's own: each service runs exactly as its transport says and trusts only the bench's
-    identity provider."""
+    """This process's environment without any TLS, plaintext, identity-provider or sealing setting
+    of the caller's own: each service runs exactly as its transport says, trusts only the bench's
+    identity provider and seals only when its transport says so."""
     inherited = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("CASEDESK_TLS_", "CASEDESK_OIDC_"))
-        and k != "CASEDESK_GRPC_INSECURE_DEV"
+        if not k.startswith(("CASEDESK_TLS_", "CASEDESK_OIDC_", "CASEDESK_KEYS_"))
+        and k
+        not in (
+            "CASEDESK_GRPC_INSECURE_DEV",
+            "CASEDESK_SEAL_PERSONAL_DATA",
+            "CASEDESK_KEY_SERVICE_ADDRESS",
+        )
     }
     return {**inherited, **transport.service_env}
 
@@ -704,23 +925,43 @@ def running_service(
 def wait_serving(
     transport: Transport, address: str, process: subprocess.Popen[bytes], log: Path
 ) -> None:
-    deadline = time.monotonic() + 30
     if not transport.credentials:
         channel = grpc.insecure_channel(address)
     else:  # health is open to any caller that completed the TLS handshake
         channel = grpc.secure_channel(address, transport.credentials[CREATOR])
+    wait_healthy(channel, f"case service ({transport.name})", process, log)
+
+
+def wait_healthy(
+    channel: grpc.Channel, name: str, process: subprocess.Popen[bytes], log: Path
+) -> None:
+    """Until the process behind `channel` answers SERVING (30 s at most); the channel closed."""
+    deadline = time.monotonic() + 30
     with channel:
         health = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"case service exited: {log.read_text()[-2000:]}")
+                raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
             try:
                 reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             except grpc.RpcError:
                 time.sleep(0.2)
-    raise RuntimeError(f"case service ({transport.name}) did not start within 30 s")
+    raise RuntimeError(f"{name} did not start within 30 s")
+
+
+def key_store_url(env: dict[str, str], schema: str, keys_dir: Path) -> str:
+    """Where the key service keeps the data keys (KEY_STORE): its own schema's tables in the
+    bench's PostgreSQL, or a SQLite file."""
+    if KEY_STORE == "sqlite":
+        return str(keys_dir / "keys.sqlite")
+    if KEY_STORE != "postgresql":
+        raise ValueError(f"CASEDESK_BENCH_CASE_KEY_STORE: sqlite or postgresql, not {KEY_STORE!r}")
+    return (
+        f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@{env['POSTGRES_HOST']}:"
+        f"{env['POSTGRES_PORT']}/{env['POSTGRES_DBNAME']}?options=-csearch_path%3D{schema}"
+    )
 
 
 def main() -> int:
@@ -728,8 +969,10 @@ def main() -> int:
     kafka = os.environ.get("CASEDESK_BENCH_KAFKA", "127.0.0.1:9092")
     machine_rps = machine_grpc_unary_rps()  # before anything of ours runs
     scaled = scaled_rate(machine_rps)
-    # One schema per service: the two never share a store, an outbox or a relay.
-    schemas = {name: f"bench_{uuid.uuid4().hex[:10]}" for name in ("tls", "plaintext")}
+    # One schema per service: they never share a store, an outbox or a relay ("keys": the key
+    # service's store, with KEY_STORE=postgresql).
+    names = ("tls", "plaintext", "sealed", "keys") if SEALED else ("tls", "plaintext")
+    schemas = {name: f"bench_{uuid.uuid4().hex[:10]}" for name in names}
     with psycopg.connect(dsn(base), autocommit=True) as connection:
         for schema in schemas.values():
             connection.execute(f"CREATE SCHEMA {schema}")
@@ -757,21 +1000,39 @@ def main() -> int:
                 **EXTRA,
             }
             with contextlib.ExitStack() as services:
+                measured = [plaintext, tls]  # the first round is plaintext's
+                helpers: dict[str, dict[str, int]] = {}
+                key_service, sealed = None, None
+                if SEALED:
+                    keys_dir = Path(pki) / "keys"
+                    store = key_store_url(base, schemas["keys"], keys_dir)
+                    key_service = services.enter_context(
+                        running_key_service(Path(pki), keys_dir, store, logs / "keys.log")
+                    )
+                    sealed = sealed_transport(tls, keys_dir, key_service.address)
+                    measured.append(sealed)
+                    helpers[sealed.name] = {KEY_SERVICE: key_service.pid}
                 targets = []
-                for transport in (plaintext, tls):  # the first round is plaintext's
+                for transport in measured:
                     service_env = {**envs[transport.name], **common_env}
                     log = logs / f"case-{transport.name}.log"
                     address, pid = services.enter_context(
                         running_service(transport, service_env, log)
                     )
                     targets.append((transport, address, pid))
-                figures = asyncio.run(measure_grpc(targets, person_token, scaled))
+                measured_grpc = asyncio.run(
+                    measure_grpc(targets, person_token, scaled, helpers, key_service)
+                )
+                figures = measured_grpc.figures
             workers_figures = None
             if WORKERS_CREATES:  # once the two services above have stopped
                 workers_figures = run_workers_phase(tls, {**envs["tls"], **common_env}, logs)
         report(tls, figures[tls.name])  # TLS on is the production configuration
         report(plaintext, figures[plaintext.name])
         report_cost(figures[tls.name], figures[plaintext.name])
+        if sealed is not None:
+            report(sealed, figures[sealed.name])
+            report_sealing(figures[tls.name], figures[sealed.name], measured_grpc, scaled)
         report_machine(figures[tls.name], machine_rps, scaled)
         measure_rebuild(envs["tls"])
         if workers_figures is not None:
