@@ -53,6 +53,7 @@ from casedesk_runtime.workers import become_worker, supervise
 
 if TYPE_CHECKING:  # imported when CASEDESK_SEAL_PERSONAL_DATA is on (_keys_config, serve)
     from casedesk_case.application.personal_data import PersonalData
+    from casedesk_case.application.search_terms import SearchTerms
     from casedesk_keys import IndexKey
     from casedesk_keys.settings import KeysSettings
 
@@ -64,9 +65,15 @@ SHARED_STORE = "eventsourcing.postgres"
 log = get_logger("casedesk_case")
 
 
-async def serve(settings: CaseSettings, keys_config: KeysConfig | None = None) -> None:
+async def serve(
+    settings: CaseSettings,
+    keys_config: KeysConfig | None = None,
+    plain_index_key: IndexKey | None = None,
+) -> None:
+    """`plain_index_key`: with sealing off, the index key for the search terms (None: no lookups
+    by SNILS, phone or e-mail)."""
     telemetry = configure_telemetry(settings.service_name, settings.otlp_endpoint)
-    keys, personal = None, None
+    keys, personal, search_terms = None, None, None
     if keys_config is not None:  # CASEDESK_SEAL_PERSONAL_DATA
         from casedesk_case.application.personal_data import PersonalData
         from casedesk_keyservice.client import connect
@@ -77,11 +84,15 @@ async def serve(settings: CaseSettings, keys_config: KeysConfig | None = None) -
             ttl_s=keys_settings.cache_ttl_s, max_entries=keys_settings.cache_max,
         )  # fmt: skip
         personal = PersonalData(keys.cache, index_key, asyncio.get_running_loop())
+        search_terms = _search_terms(index_key, personal)
+    elif plain_index_key is not None:
+        search_terms = _search_terms(plain_index_key, None)
     app = CaseApplication(
         store_setup=CaseStoreSetup(group_commit=settings.group_commit),
         roster=load_roster(settings.roster_path),
         number_block_size=settings.number_block_size,
         personal_data=personal,
+        search_terms=search_terms,
     )
     executor = ThreadPoolExecutor(settings.command_workers, thread_name_prefix="case-command")
     feed = CaseEventFeed(app, idle_s=settings.follow_idle_s)
@@ -197,6 +208,30 @@ def _keys_config(settings: CaseSettings) -> KeysConfig | None:
 
     keys_settings = KeysSettings.from_env()
     return keys_settings, load_index_key(keys_settings)
+
+
+INDEX_KEY_VARIABLE = "CASEDESK_KEYS_INDEX_KEY_FILE"
+
+
+def _plain_index_key(settings: CaseSettings) -> IndexKey | None:
+    """With CASEDESK_SEAL_PERSONAL_DATA off: the index key, when CASEDESK_KEYS_INDEX_KEY_FILE
+    names one, for the search terms of SNILS, phone and e-mail (application/search_terms.py);
+    None otherwise (casedesk_keys is then not imported)."""
+    if settings.seal_personal_data or not os.environ.get(INDEX_KEY_VARIABLE):
+        return None
+    try:
+        from casedesk_case.application.search_terms import index_key_from_env
+    except ImportError as error:
+        raise ValueError(
+            f"{INDEX_KEY_VARIABLE} needs the package casedesk-keys ({error.name})"
+        ) from None
+    return index_key_from_env()
+
+
+def _search_terms(index_key: IndexKey, personal: PersonalData | None) -> SearchTerms:
+    from casedesk_case.application.search_terms import SearchTerms
+
+    return SearchTerms(index_key, None if personal is None else personal.open_citizen)
 
 
 def _one_replica(
@@ -326,11 +361,12 @@ def main() -> int:
     settings = _as_worker(settings)
     try:
         keys_config = _keys_config(settings)
+        plain_index_key = _plain_index_key(settings)
     except ValueError as error:  # casedesk_keys' KeysSettingsError
         print(f"invalid configuration: {error}", file=sys.stderr)
         return 2
     try:
-        run_on(settings.event_loop, serve(settings, keys_config))
+        run_on(settings.event_loop, serve(settings, keys_config, plain_index_key))
     except RosterError as error:
         log.error("cannot start: %s", error)
         return 2

@@ -24,6 +24,7 @@ from casedesk_case.adapters.person_tokens import OidcPersonTokens
 from casedesk_case.adapters.readmodel import CaseIndexProjector
 from casedesk_case.adapters.watch_feed import CaseEventFeed
 from casedesk_case.application.pipeline import CommandPipeline
+from casedesk_case.application.search_terms import SearchTerms
 from casedesk_case.application.timeline import CaseTimeline
 from casedesk_case.grpc_api.access import CASE_ACCESS
 from casedesk_case.grpc_api.desk_reads import DEFAULT_MAX_QUEUE_STREAMS
@@ -32,6 +33,7 @@ from casedesk_case.grpc_api.servicer import CaseServicer
 from casedesk_case.settings import CaseSettings
 from casedesk_case.testing import CaseApplication
 from casedesk_case.wire.personal import ReplyOpener
+from casedesk_keys import IndexKey
 from casedesk_runtime import pki
 from casedesk_runtime.grpc_server import GrpcServer
 from casedesk_runtime.oidc import TokenVerifier
@@ -89,11 +91,18 @@ async def running_case_service(
     case_timeline: CaseTimeline | None = None,
     max_queue_streams: int = DEFAULT_MAX_QUEUE_STREAMS,
     keys: Keys | None = None,
+    index_key: IndexKey | None = None,
 ) -> AsyncIterator[RunningService]:
-    """`keys`: personal data sealed with them (CASEDESK_SEAL_PERSONAL_DATA on)."""
+    """`keys`: personal data sealed with them (CASEDESK_SEAL_PERSONAL_DATA on), search terms
+    under their index key; `index_key`: search terms without sealing."""
     env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "c.db")}
     personal = None if keys is None else keys.personal_data(asyncio.get_running_loop())
-    app = CaseApplication(env=env, personal_data=personal)
+    terms = None
+    if keys is not None and personal is not None:
+        terms = SearchTerms(keys.index_key, personal.open_citizen)
+    elif index_key is not None:
+        terms = SearchTerms(index_key)
+    app = CaseApplication(env=env, personal_data=personal, search_terms=terms)
     executor = ThreadPoolExecutor(4)
     feed = CaseEventFeed(app, idle_s=0.05)
     projector = CaseIndexProjector(app, app.index)

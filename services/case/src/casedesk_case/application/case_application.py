@@ -49,6 +49,7 @@ from casedesk_case.domain.values import (
 
 if TYPE_CHECKING:  # casedesk_keys is imported only when sealing is on
     from casedesk_case.application.personal_data import PersonalData
+    from casedesk_case.application.search_terms import SearchTerms
 
 # A snapshot every 10 events keeps rebuilding any case to a snapshot plus at most 9 events.
 CASE_SNAPSHOT_INTERVAL = 10
@@ -79,10 +80,12 @@ class CaseApplication(CaseQueries, EventSaving):
         workload_ttl_s: float = 0.5,
         case_cache_size: int = DEFAULT_CASE_CACHE_SIZE,
         personal_data: PersonalData | None = None,
+        search_terms: SearchTerms | None = None,
     ) -> None:
         """`personal_data`: seals citizens' personal fields inside the events as commands are
         decided (CASEDESK_SEAL_PERSONAL_DATA, application/personal_data.py); None: stored as
-        sent."""
+        sent. `search_terms`: the keyed hashes the case index finds citizens' cases by (SNILS,
+        phone, e-mail; application/search_terms.py); None: no index key, no such lookups."""
         self._setup = store_setup
         super().__init__(env)
         self.roster = roster
@@ -101,6 +104,7 @@ class CaseApplication(CaseQueries, EventSaving):
             lambda case_id, version: self.get_case(case_id, as_of_version=version),
         )  # fmt: skip
         self.personal_data = personal_data
+        self.search_terms = search_terms
         self._planner = CommandPlanner(
             roster,
             self.numbers,

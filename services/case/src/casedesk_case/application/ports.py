@@ -22,6 +22,7 @@ from casedesk_case.application.views import (
     CaseFilter,
     CasePage,
     CaseSummary,
+    CaseTerm,
     DeskLoad,
 )
 from casedesk_case.domain.access_journal import AccessEntry, AccessRecord
@@ -47,9 +48,14 @@ class CaseIndex(TrackingRecorder):
 
     @abstractmethod
     def write(
-        self, rows: Sequence[CaseSummary], load_changes: Mapping[str, int], tracking: Tracking
+        self,
+        rows: Sequence[CaseSummary],
+        load_changes: Mapping[str, int],
+        tracking: Tracking,
+        terms: Sequence[CaseTerm] = (),
     ) -> None:
-        """Atomically upsert rows, add load changes and advance the position.
+        """Atomically upsert rows, add load changes and search terms (new cases' citizens'
+        keyed hashes, application/search_terms.py), and advance the position.
 
         Raises eventsourcing's IntegrityError when the position is not ahead of the stored one
         (another projector got there first); nothing is written then.

@@ -14,7 +14,7 @@ from casedesk_case.application.command import parse_case_id
 from casedesk_case.application.timeline import ClockState
 from casedesk_case.application.views import CaseFilter, CasePage, CaseView, HistoryPage
 from casedesk_case.domain.case import Case, comment_of
-from casedesk_case.domain.errors import CaseNotFound, InvalidCommand
+from casedesk_case.domain.errors import CaseNotFound, InvalidCommand, PreconditionFailed
 from casedesk_case.domain.lifecycle import REPEATABLE
 from casedesk_case.domain.numbers import NumberClaim, claim_id_for, parse_number
 from casedesk_case.domain.values import Tier
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from eventsourcing.persistence import ApplicationRecorder, EventStore, Mapper
 
     from casedesk_case.application.ports import CaseIndex
+    from casedesk_case.application.search_terms import SearchTerms
     from casedesk_case.domain.assignment import Roster
 
 _COMMENTED = Case.Commented.TOPIC  # type: ignore[attr-defined]
@@ -40,6 +41,7 @@ class CaseQueries:
     mapper: Mapper[Any]
     index: CaseIndex
     roster: Roster
+    search_terms: SearchTerms | None
 
     def get_case(
         self,
@@ -130,6 +132,8 @@ class CaseQueries:
     ) -> CasePage:
         if page_size < 0:
             raise InvalidCommand("page_size", "must not be negative")
+        if criteria.citizen_kind:
+            criteria = replace(criteria, citizen_term=self._citizen_term(criteria))
         if criteria.unassigned:
             # A case routed to a roster slot is nobody's until a person takes it.
             criteria = replace(criteria, roster_ids=self.roster_ids())
@@ -137,6 +141,15 @@ class CaseQueries:
             # A person's own list includes what the roster routed to the slots they work.
             criteria = replace(criteria, assignee_slots=self.roster.ids_of(criteria.assignee))
         return self.index.search(criteria, min(page_size or 50, MAX_LIST_PAGE), page_token)
+
+    def _citizen_term(self, criteria: CaseFilter) -> str:
+        """The search term of a lookup by citizen identifier (application/search_terms.py)."""
+        if self.search_terms is None:
+            raise PreconditionFailed(
+                "finding cases by a citizen's SNILS, phone or e-mail needs the index key "
+                "(CASEDESK_KEYS_INDEX_KEY_FILE), not configured here"
+            )
+        return self.search_terms.lookup(criteria.citizen_kind, criteria.citizen_value)
 
     def roster_ids(self) -> frozenset[str]:
         """The roster's specialist ids: assignees that route a case without anybody holding it

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 
@@ -126,6 +126,16 @@ class CaseOrder(Enum):
 
 
 @dataclass(frozen=True)
+class CaseTerm:
+    """A search term of a case's citizen in the case index (application/search_terms.py): a keyed
+    hash of his SNILS, phone or e-mail, never the identifier."""
+
+    case_id: str
+    kind: str  # SNILS, PHONE, EMAIL
+    term: str  # 32 hex digits
+
+
+@dataclass(frozen=True)
 class CaseFilter:
     """ListCases criteria; empty fields do not filter, the given ones all apply."""
 
@@ -142,6 +152,12 @@ class CaseFilter:
     # Only PHONE cases owing the citizen a callback; they come in the CALLBACK order.
     callback_owed: bool = False
     order: CaseOrder = CaseOrder.REGISTRATION
+    # Only the cases of the citizen with this identifier (kind SNILS, PHONE or EMAIL, the value
+    # as typed); the application looks for its search term (application/search_terms.py).
+    citizen_kind: str = ""
+    citizen_value: str = field(default="", repr=False)
+    # Set by the application from the two above: the search term the index looks for.
+    citizen_term: str = ""
     # Set by the application, not by the request: the tiers the reader may see (None: all), and
     # the roster's specialist ids, which hold no case in the sense of `unassigned`.
     within_tiers: frozenset[Tier] | None = None

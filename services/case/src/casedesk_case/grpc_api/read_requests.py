@@ -8,6 +8,12 @@ from casedesk_case.domain.values import Category, Channel, Status, Tier
 from casedesk_case.grpc_api.checks import RequestCheck
 from casedesk_case.wire.enums import from_proto
 
+CITIZEN_KINDS = {
+    pb.CITIZEN_ID_SNILS: "SNILS",
+    pb.CITIZEN_ID_PHONE: "PHONE",
+    pb.CITIZEN_ID_EMAIL: "EMAIL",
+}
+
 ORDERS = {
     pb.CASE_ORDER_UNSPECIFIED: CaseOrder.REGISTRATION,
     pb.CASE_ORDER_DEADLINE: CaseOrder.DEADLINE,
@@ -37,7 +43,14 @@ def case_filter(check: RequestCheck, request: pb.ListCasesRequest) -> CaseFilter
         "unassigned",
         "give either an assignee or unassigned, not both",
     )
+    citizen_kind = ""
+    if request.HasField("citizen"):
+        citizen_kind = CITIZEN_KINDS.get(request.citizen.kind, "")
+        check.require(bool(citizen_kind), "citizen.kind", f"unknown value {request.citizen.kind}")
+        # Its format is the search term's to check (application/search_terms.py).
+        check.require(bool(request.citizen.value.strip()), "citizen.value", "is required")
     return CaseFilter(
+        citizen_kind=citizen_kind, citizen_value=request.citizen.value,
         citizen_login=request.citizen_login, status=status, queue=request.queue,
         assignee=request.assignee, channel=channel, tier=tier, unassigned=request.unassigned,
         open_only=request.open_only, category=category, callback_owed=request.callback_owed,

@@ -27,6 +27,7 @@ from casedesk_case.application.views import (
     CaseOrder,
     CasePage,
     CaseSummary,
+    CaseTerm,
     DeskLoad,
     QueueLoad,
     SpecialistLoad,
@@ -40,6 +41,7 @@ class InMemoryCaseIndex(POPOTrackingRecorder, CaseIndex):
         super().__init__()
         self._rows: dict[str, CaseSummary] = {}
         self._loads: dict[str, int] = {}
+        self._terms: dict[str, set[str]] = {}  # search term -> case ids
         self._clocks: CaseTimeline | None = None
 
     def read_clocks_from(self, timeline: CaseTimeline) -> None:
@@ -54,7 +56,11 @@ class InMemoryCaseIndex(POPOTrackingRecorder, CaseIndex):
         return {row.case_id: row for row in self._with_clocks(self.rows(case_ids).values())}
 
     def write(
-        self, rows: Sequence[CaseSummary], load_changes: Mapping[str, int], tracking: Tracking
+        self,
+        rows: Sequence[CaseSummary],
+        load_changes: Mapping[str, int],
+        tracking: Tracking,
+        terms: Sequence[CaseTerm] = (),
     ) -> None:
         with self._database_lock:
             current = self._max_tracking_ids[tracking.application_name]
@@ -64,6 +70,8 @@ class InMemoryCaseIndex(POPOTrackingRecorder, CaseIndex):
                 self._rows[row.case_id] = replace(row, clock=None)
             for specialist, change in load_changes.items():
                 self._loads[specialist] = self._loads.get(specialist, 0) + change
+            for term in terms:
+                self._terms.setdefault(term.term, set()).add(term.case_id)
             self._insert_tracking(tracking)
 
     def clocks(self, case_ids: Iterable[str]) -> dict[str, SlaClock]:
@@ -82,7 +90,11 @@ class InMemoryCaseIndex(POPOTrackingRecorder, CaseIndex):
         order = criteria.order
         after = decode_page_token(page_token, order)
         with self._database_lock:
-            matching = [r for r in self._rows.values() if _matches(r, criteria)]
+            found = self._terms.get(criteria.citizen_term, set()) if criteria.citizen_term else None
+            matching = [
+                r for r in self._rows.values()
+                if _matches(r, criteria) and (found is None or r.case_id in found)
+            ]  # fmt: skip
         newest_first = order is CaseOrder.REGISTRATION
         matching = self._with_clocks(matching)
         matching.sort(key=lambda r: sort_key(r, order), reverse=newest_first)
@@ -123,6 +135,7 @@ class InMemoryCaseIndex(POPOTrackingRecorder, CaseIndex):
         with self._database_lock:
             self._rows.clear()
             self._loads.clear()
+            self._terms.clear()
             self._max_tracking_ids.pop(tracking_name, None)
 
     def _with_clocks(self, rows: Iterable[CaseSummary]) -> list[CaseSummary]:

@@ -15,6 +15,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL
 
+from casedesk_case.adapters.readmodel.queries import TERMS_TABLE
 from casedesk_case.adapters.readmodel.sql import (
     ADDED_COLUMNS,
     COLUMNS,
@@ -22,9 +23,10 @@ from casedesk_case.adapters.readmodel.sql import (
     index_statements,
     row_values,
     schema_statements,
+    term_values,
 )
 from casedesk_case.application.timeline import SLA_TABLE
-from casedesk_case.application.views import CaseSummary
+from casedesk_case.application.views import CaseSummary, CaseTerm
 
 # PostgreSQL types of COLUMNS, in their order.
 _TYPES = ("text", "text", "int8") + ("text",) * 7 + ("int8", "int8", "text", "text", "int8")
@@ -45,13 +47,16 @@ class PostgresCaseIndex(SqlCaseIndex, PostgresTrackingRecorder):
         self.cases_table = f'"{schema}".case_index'
         self.loads_table = f'"{schema}".case_specialist_load'
         self.sla_table = f'"{schema}".{SLA_TABLE}'
+        self.terms_table = f'"{schema}".{TERMS_TABLE}'
         statements = [
-            *schema_statements(self.cases_table, self.loads_table, self.sla_table),
+            *schema_statements(
+                self.cases_table, self.loads_table, self.sla_table, self.terms_table
+            ),
             *(
                 _add_column(schema, self.cases_table, name, definition)
                 for name, definition in ADDED_COLUMNS.items()
             ),
-            *index_statements(self.cases_table, self.sla_table),
+            *index_statements(self.cases_table, self.sla_table, self.terms_table),
         ]
         self.sql_create_statements.extend(
             SQL(statement)  # type: ignore[arg-type,misc]
@@ -70,7 +75,11 @@ class PostgresCaseIndex(SqlCaseIndex, PostgresTrackingRecorder):
         )
 
     def write(
-        self, rows: Sequence[CaseSummary], load_changes: Mapping[str, int], tracking: Tracking
+        self,
+        rows: Sequence[CaseSummary],
+        load_changes: Mapping[str, int],
+        tracking: Tracking,
+        terms: Sequence[CaseTerm] = (),
     ) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             # The position first: if another projector is ahead, nothing else is written.
@@ -82,6 +91,9 @@ class PostgresCaseIndex(SqlCaseIndex, PostgresTrackingRecorder):
                 cursor.execute(
                     self._add_loads, [list(load_changes), list(load_changes.values())], prepare=True
                 )
+            if terms:
+                # Few per batch (only new cases have them): row by row.
+                cursor.executemany(self._sql(self._add_terms()), [term_values(t) for t in terms])
 
     def _tracking_table(self) -> str:
         return f'"{self.datastore.schema}".{self.tracking_table_name}'

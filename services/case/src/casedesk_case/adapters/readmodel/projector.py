@@ -11,7 +11,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from casedesk_case.application.personal_fields import index_login
 from casedesk_case.application.ports import CaseIndex
 from casedesk_case.application.positions import index_tracking_name
-from casedesk_case.application.views import CaseSummary
+from casedesk_case.application.views import CaseSummary, CaseTerm
 from casedesk_case.domain import callbacks
 from casedesk_case.domain.case import CASE_EVENT_TOPICS, Case
 from casedesk_case.domain.lifecycle import OPEN_WORK
@@ -123,8 +123,11 @@ class CaseIndexProjector:
         rows = self._index.rows({str(e.originator_id) for e in events})
         changed: dict[str, CaseSummary] = {}
         load: dict[str, int] = {}
+        terms: list[CaseTerm] = []
         for event in events:
             case_id = str(event.originator_id)
+            if isinstance(event, Case.Created):
+                terms += self._terms_of(case_id, event)
             before = rows.get(case_id)
             after = project(before, event)
             _add(load, open_work(after), +1)
@@ -135,8 +138,17 @@ class CaseIndexProjector:
             list(changed.values()),
             {k: v for k, v in load.items() if v},
             Tracking(self.tracking_name, notifications[-1].id),
+            terms,
         )
         return len(notifications)
+
+    def _terms_of(self, case_id: str, created: Any) -> list[CaseTerm]:
+        """The search terms of a new case's citizen (application/search_terms.py): none without
+        the index key. A key that cannot be had now fails the batch, tried again (follow)."""
+        search_terms = self._app.search_terms
+        if search_terms is None:
+            return []
+        return search_terms.of_citizen(case_id, created.citizen)
 
     def rebuild(self) -> int:
         self._index.reset(self.tracking_name)

@@ -30,6 +30,9 @@ def clock_runs(alias: str = "s.") -> str:
     return f"{alias}due_us IS NOT NULL AND {alias}state IN ({states})"
 
 
+# The search terms of cases' citizens (application/search_terms.py): keyed hashes only.
+TERMS_TABLE = "case_search_terms"
+
 _RUNS = f"({clock_runs()})"
 _OPEN = "c.status IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(OPEN_WORK, key=str)))
 
@@ -52,11 +55,11 @@ def clocks_statement(sla: str, count: int) -> str:
 
 
 def search_statements(
-    cases: str, sla: str, criteria: CaseFilter, page_token: str
+    cases: str, sla: str, criteria: CaseFilter, page_token: str, terms: str = TERMS_TABLE
 ) -> list[tuple[str, list[object]]]:
     """The page's queries, each without its LIMIT value (the last parameter, to be appended):
     run in order until the page is full."""
-    where, params = _conditions(criteria)
+    where, params = _conditions(criteria, terms)
     after = decode_page_token(page_token, criteria.order)
     if criteria.order is CaseOrder.CALLBACK:
         return [_by_callback(cases, sla, where, params, after)]
@@ -153,9 +156,13 @@ def _unheld(roster_ids: list[str]) -> tuple[str, list[object]]:
     return f"(c.assignee = '' OR c.assignee IN ({', '.join('?' * len(roster_ids))}))", [*roster_ids]
 
 
-def _conditions(criteria: CaseFilter) -> tuple[list[str], list[object]]:
+def _conditions(criteria: CaseFilter, terms: str) -> tuple[list[str], list[object]]:
     where: list[str] = []
     params: list[object] = []
+    if criteria.citizen_term:
+        # A citizen's cases by his identifier's search term (its primary key's first column).
+        where.append(f"c.case_id IN (SELECT t.case_id FROM {terms} t WHERE t.term = ?)")
+        params.append(criteria.citizen_term)
     for column, value in (
         ("citizen_login", criteria.citizen_login),
         ("status", criteria.status.value if criteria.status else ""),

@@ -21,6 +21,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from casedesk_case.adapters.readmodel.page_tokens import encode_page_token
 from casedesk_case.adapters.readmodel.queries import (
+    TERMS_TABLE,
     clock_runs,
     clocks_statement,
     desk_load_statements,
@@ -35,6 +36,7 @@ from casedesk_case.application.views import (
     CaseOrder,
     CasePage,
     CaseSummary,
+    CaseTerm,
     DeskLoad,
     QueueLoad,
     SpecialistLoad,
@@ -65,8 +67,10 @@ CALLBACK_COLUMNS = {
 ADDED_COLUMNS = {"category": CATEGORY_COLUMN, **CALLBACK_COLUMNS}
 
 
-def schema_statements(cases: str, loads: str, sla: str) -> list[str]:
-    """The tables (`cases` may lack the columns added since: see ADDED_COLUMNS)."""
+def schema_statements(cases: str, loads: str, sla: str, terms: str) -> list[str]:
+    """The tables (`cases` may lack the columns added since: see ADDED_COLUMNS). The search
+    terms' table is new in indexes made before it: it is created, empty until the index is
+    rebuilt (cases indexed before are not found by SNILS, phone or e-mail until then)."""
     return [
         f"CREATE TABLE IF NOT EXISTS {cases} (case_id TEXT PRIMARY KEY, number TEXT NOT NULL, "
         "version BIGINT NOT NULL, status TEXT NOT NULL, channel TEXT NOT NULL, "
@@ -75,13 +79,18 @@ def schema_statements(cases: str, loads: str, sla: str) -> list[str]:
         f"{', '.join(ADDED_COLUMNS.values())})",
         f"CREATE TABLE IF NOT EXISTS {loads} (specialist_id TEXT PRIMARY KEY, "
         "open_cases BIGINT NOT NULL)",
+        # Keyed hashes of citizens' identifiers (application/search_terms.py), never the
+        # identifiers; looked up by term, deleted by case.
+        f"CREATE TABLE IF NOT EXISTS {terms} (term TEXT NOT NULL, case_id TEXT NOT NULL, "
+        "kind TEXT NOT NULL, PRIMARY KEY (term, case_id))",
         *sla_table_statements(sla),
     ]
 
 
-def index_statements(cases: str, sla: str) -> list[str]:
+def index_statements(cases: str, sla: str, terms: str) -> list[str]:
     """Each ListCases view starts from one of these and reads only its own rows."""
     return [
+        f"CREATE INDEX IF NOT EXISTS case_search_terms_case ON {terms} (case_id)",
         # The deadline order's walk (queries.py): only running clocks, so closed cases' old
         # rows are never in the way. On the timeline's table, for the index's query.
         f"CREATE INDEX IF NOT EXISTS case_sla_running_deadline ON {sla} (due_us) "
@@ -109,6 +118,7 @@ class SqlCaseIndex(CaseIndex):
     placeholder = "?"
     cases_table = "case_index"
     loads_table = "case_specialist_load"
+    terms_table = TERMS_TABLE
     sla_table = SLA_TABLE
     deadline_settings: tuple[str, ...] = ()  # run before the deadline order's queries
 
@@ -136,7 +146,11 @@ class SqlCaseIndex(CaseIndex):
         return {row["case_id"]: summary_of(row) for row in self._select(statement, ids)}
 
     def write(
-        self, rows: Sequence[CaseSummary], load_changes: Mapping[str, int], tracking: Tracking
+        self,
+        rows: Sequence[CaseSummary],
+        load_changes: Mapping[str, int],
+        tracking: Tracking,
+        terms: Sequence[CaseTerm] = (),
     ) -> None:
         updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
         upsert_row = (
@@ -156,6 +170,14 @@ class SqlCaseIndex(CaseIndex):
                 cursor.executemany(self._sql(upsert_row), [row_values(r) for r in rows])
             if load_changes:
                 cursor.executemany(self._sql(add_load), list(load_changes.items()))
+            if terms:
+                cursor.executemany(self._sql(self._add_terms()), [term_values(t) for t in terms])
+
+    def _add_terms(self) -> str:
+        return (
+            f"INSERT INTO {self.terms_table} (term, case_id, kind) VALUES (?, ?, ?) "
+            "ON CONFLICT (term, case_id) DO NOTHING"
+        )
 
     def clocks(self, case_ids: Iterable[str]) -> dict[str, SlaClock]:
         ids = list(case_ids)
@@ -174,7 +196,9 @@ class SqlCaseIndex(CaseIndex):
         return [(row["case_id"], int(row["version"])) for row in found]
 
     def search(self, criteria: CaseFilter, limit: int, page_token: str) -> CasePage:
-        statements = search_statements(self.cases_table, self.sla_table, criteria, page_token)
+        statements = search_statements(
+            self.cases_table, self.sla_table, criteria, page_token, self.terms_table
+        )
         found: list[CaseSummary] = []
         # One transaction: the two queries of the deadline order see one state of the clocks.
         with self.datastore.transaction(commit=False) as cursor:
@@ -223,6 +247,7 @@ class SqlCaseIndex(CaseIndex):
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(f"DELETE FROM {self.cases_table}")
             cursor.execute(f"DELETE FROM {self.loads_table}")
+            cursor.execute(f"DELETE FROM {self.terms_table}")
             cursor.execute(
                 self._sql(f"DELETE FROM {self._tracking_table()} WHERE application_name = ?"),
                 [tracking_name],
@@ -235,8 +260,10 @@ class SqlCaseIndex(CaseIndex):
 class SQLiteCaseIndex(SqlCaseIndex, SQLiteTrackingRecorder):
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
-        tables = schema_statements(self.cases_table, self.loads_table, self.sla_table)
-        indexes = index_statements(self.cases_table, self.sla_table)
+        tables = schema_statements(
+            self.cases_table, self.loads_table, self.sla_table, self.terms_table
+        )
+        indexes = index_statements(self.cases_table, self.sla_table, self.terms_table)
         return [*statements, *tables, *indexes]
 
     def _create_table(self, c: Any) -> None:
@@ -263,6 +290,10 @@ def row_values(row: CaseSummary) -> tuple[object, ...]:
         callback.purpose.value if callback else "",
         to_micros(callback.due) if callback else None,
     )  # fmt: skip
+
+
+def term_values(term: CaseTerm) -> tuple[object, ...]:
+    return (term.term, term.case_id, term.kind)
 
 
 def summary_of(row: Any) -> CaseSummary:
