@@ -15,8 +15,6 @@ import base64
 import hashlib
 import json
 import os
-import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,6 +27,7 @@ import psycopg
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from support.key_service import softhsm_token_env, tls_env
 from support.services import ServiceLauncher
 
 from casedesk.case.v1 import case_service_pb2 as case_pb
@@ -43,7 +42,6 @@ from casedesk.keys.v1 import key_service_pb2_grpc
 from casedesk_runtime import pki
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 TOKEN_LABEL = "casedesk-intake-sealing-it"
 FRONTEND_TOKEN = "intake-sealing-frontend-token-7d1e"
 LOGIN = "sidorov.pp"
@@ -91,36 +89,10 @@ def schemas(postgres_dsn: str) -> Iterator[tuple[str, str, str]]:
 
 @pytest.fixture
 def token_env(tmp_path: Path) -> dict[str, str]:
-    """A SoftHSM2 token of its own, for the key service's process."""
-    util = shutil.which("softhsm2-util")
-    if util is None or not Path(SOFTHSM_MODULE).exists():
-        pytest.fail("SoftHSM2 is not installed (Debian: apt-get install softhsm2)", pytrace=False)
-    home = tmp_path / "softhsm"
-    (home / "tokens").mkdir(parents=True)
-    conf = home / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {home / 'tokens'}\nobjectstore.backend = file\n")
-    pin = os.urandom(8).hex()
-    (home / "pin").write_text(pin)
-    subprocess.run(
-        [util, "--init-token", "--free", "--label", TOKEN_LABEL, "--so-pin", os.urandom(8).hex(),
-         "--pin", pin],
-        check=True, capture_output=True, env={**os.environ, "SOFTHSM2_CONF": str(conf)},
-    )  # fmt: skip
+    """A SoftHSM2 token of its own, for the key service's process (which creates its KEK)."""
     return {
-        "SOFTHSM2_CONF": str(conf),
-        "CASEDESK_KEYS_KEK_PROVIDER": "pkcs11",
+        **softhsm_token_env(tmp_path / "softhsm", TOKEN_LABEL),
         "CASEDESK_KEYS_KEK_CREATE": "true",
-        "CASEDESK_KEYS_PKCS11_MODULE": SOFTHSM_MODULE,
-        "CASEDESK_KEYS_PKCS11_TOKEN_LABEL": TOKEN_LABEL,
-        "CASEDESK_KEYS_PKCS11_PIN_FILE": str(home / "pin"),
-    }
-
-
-def tls_env(pki_dir: Path, name: str) -> dict[str, str]:
-    return {
-        "CASEDESK_TLS_CERT_FILE": str(pki_dir / f"{name}.crt"),
-        "CASEDESK_TLS_KEY_FILE": str(pki_dir / f"{name}.key"),
-        "CASEDESK_TLS_CA_FILE": str(pki_dir / pki.CA_CERT),
     }
 
 

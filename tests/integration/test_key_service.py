@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from urllib.parse import quote
 import grpc
 import psycopg
 import pytest
+from support.key_service import softhsm_token_env
 from support.services import ServiceLauncher, ServiceProcess
 
 from casedesk.keys.v1 import key_service_pb2 as pb
@@ -32,7 +31,6 @@ from casedesk_keyservice.client import over
 from casedesk_runtime import pki
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 TOKEN_LABEL = "casedesk-keys-it"
 AUDIENCE = "casedesk-case"
 CITIZEN_A = CitizenIdentity(login="ivanov.ii", snils="112-233-445 95")
@@ -54,27 +52,7 @@ def store_url(postgres_dsn: str) -> Iterator[str]:
 @pytest.fixture
 def token_env(tmp_path: Path) -> dict[str, str]:
     """A fresh SoftHSM2 token in a directory of its own, for the service processes only."""
-    util = shutil.which("softhsm2-util")
-    if util is None or not Path(SOFTHSM_MODULE).exists():
-        pytest.fail("SoftHSM2 is not installed (Debian: apt-get install softhsm2)", pytrace=False)
-    home = tmp_path / "softhsm"
-    (home / "tokens").mkdir(parents=True)
-    conf = home / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {home / 'tokens'}\nobjectstore.backend = file\n")
-    pin = os.urandom(8).hex()
-    (home / "pin").write_text(pin)
-    subprocess.run(
-        [util, "--init-token", "--free", "--label", TOKEN_LABEL, "--so-pin", os.urandom(8).hex(),
-         "--pin", pin],
-        check=True, capture_output=True, env={**os.environ, "SOFTHSM2_CONF": str(conf)},
-    )  # fmt: skip
-    return {
-        "SOFTHSM2_CONF": str(conf),
-        "CASEDESK_KEYS_KEK_PROVIDER": "pkcs11",
-        "CASEDESK_KEYS_PKCS11_MODULE": SOFTHSM_MODULE,
-        "CASEDESK_KEYS_PKCS11_TOKEN_LABEL": TOKEN_LABEL,
-        "CASEDESK_KEYS_PKCS11_PIN_FILE": str(home / "pin"),
-    }
+    return softhsm_token_env(tmp_path / "softhsm", TOKEN_LABEL)
 
 
 @pytest.fixture

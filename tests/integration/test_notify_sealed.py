@@ -22,8 +22,9 @@ from urllib.parse import quote
 import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from support.key_service import tls_env
 from support.services import ServiceLauncher
-from test_case_sealing import TOPIC, schemas, tls_env, token_env  # noqa: F401 - fixtures
+from test_case_sealing import TOPIC, schemas, token_env  # noqa: F401 - fixtures
 from test_notify_service import group_at_end
 
 from casedesk.case.v1 import case_service_pb2 as pb

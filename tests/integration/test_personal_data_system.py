@@ -44,6 +44,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from support.endpoints import PostgresServer
+from support.key_service import tls_env
 from support.keycloak import Keycloak
 from support.provisioning import ADMIN, SecureKafka
 from support.services import ServiceLauncher
@@ -236,9 +237,7 @@ def start_key_service(services: ServiceLauncher, directory: Path, pki_dir: Path)
             "CASEDESK_KEYS_STORE_URL": str(directory / "keys" / "keys.sqlite3"),
             "CASEDESK_KEYS_INDEX_KEY_FILE": str(index_key),
             "CASEDESK_KEYS_ERASURE_POLL_S": "0.5",
-            "CASEDESK_TLS_CERT_FILE": str(pki_dir / "keys.crt"),
-            "CASEDESK_TLS_KEY_FILE": str(pki_dir / "keys.key"),
-            "CASEDESK_TLS_CA_FILE": str(pki_dir / pki.CA_CERT),
+            **tls_env(pki_dir, "keys"),
             "CASEDESK_METRICS_PORT": "0",
         },
         timeout=60,
