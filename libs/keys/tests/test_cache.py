@@ -231,3 +231,34 @@ def test_a_cache_needs_a_positive_ttl_and_room(source: RecordingSource) -> None:
         KeyCache(source, ttl_s=0)
     with pytest.raises(ValueError, match="room"):
         KeyCache(source, max_entries=0)
+
+
+async def test_a_held_key_is_had_from_another_thread_without_a_fetch(
+    cache: KeyCache, source: RecordingSource, clock: Clock, keyring: Keyring
+) -> None:
+    s, other = subject(), subject()
+    assert cache.held_current_key(s) is None  # not held: the caller fetches on the loop
+    key = await cache.current_key(s)
+    held = await asyncio.to_thread(lambda: (cache.held_current_key(s), cache.held_key(s, 1)))
+    assert held == (key, key)
+    assert cache.held_key(s, 2) is None and cache.held_current_key(other) is None
+    assert source.calls == [("current", s)]  # the held reads asked nothing
+    clock.now += 30
+    assert cache.held_current_key(s) is None and cache.held_key(s, 1) is None  # expired
+
+
+async def test_a_held_erasure_answers_erased_and_an_invalidated_key_is_not_held(
+    cache: KeyCache, keyring: Keyring
+) -> None:
+    erased, kept = subject(), subject()
+    await cache.current_key(erased)
+    await cache.current_key(kept)
+    keyring.erase(erased, "operator:1", "request-9")
+    cache.invalidate(erased)
+    assert cache.held_current_key(erased) is None  # forgotten: the next use asks again
+    with pytest.raises(KeyErased):
+        await cache.key(erased, 1)
+    with pytest.raises(KeyErased):
+        cache.held_key(erased, 1)
+    cache.invalidate(kept)
+    assert cache.held_key(kept, 1) is None

@@ -74,6 +74,57 @@ def test_replicas_making_one_subjects_key_at_once_end_with_one(
     assert rings[0].store.counts_by_kek() == {"casedesk-kek.v1": 1}
 
 
+def test_keys_asked_for_together_are_made_in_one_commit_and_found_again(
+    keyring: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    known, erased = subject(), subject()
+    before = keyring.current_key(known)
+    keyring.erase(erased, "operator:1", "request-7")
+    new = [subject() for _ in range(5)]
+    commits: list[int] = []
+    add_many = keyring.store.add_many
+
+    def counted(keys, created_at):  # type: ignore[no-untyped-def]
+        commits.append(len(keys))
+        return add_many(keys, created_at)
+
+    monkeypatch.setattr(keyring.store, "add_many", counted)
+    asked = [new[0], known, new[1], erased, *new[2:], new[0]]
+    got = keyring.current_keys(asked)
+
+    assert commits == [5]  # the five new subjects' keys, in one commit
+    assert got[1] == before
+    assert isinstance(got[3], KeyErased)
+    assert got[0] == got[-1]
+    for s, key in zip(asked, got, strict=True):
+        if s is not erased:
+            assert key == keyring.current_key(s) == keyring.key(s, 1)  # stored as handed out
+
+
+def test_keys_made_together_by_replicas_at_once_end_as_one_each(
+    tmp_path: Path, kek_dir: Path
+) -> None:
+    SecretFileKekProvider(kek_dir, create=True)
+    rings = [
+        Keyring(SqliteKeyStore(tmp_path / "shared.sqlite"), SecretFileKekProvider(kek_dir))
+        for _ in range(4)
+    ]
+    subjects = [subject() for _ in range(20)]
+    results: list[list[object]] = [[] for _ in rings]
+
+    def make(index: int) -> None:
+        results[index] = list(rings[index].current_keys(list(reversed(subjects))[index:]))
+
+    threads = [threading.Thread(target=make, args=(i,)) for i in range(len(rings))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, got in enumerate(results):
+        for s, key in zip(list(reversed(subjects))[index:], got, strict=True):
+            assert key == rings[0].current_key(s)
+
+
 def test_erasure_destroys_the_key_and_says_when_and_by_whom(tmp_path: Path, kek_dir: Path) -> None:
     moment = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
     ring = Keyring(

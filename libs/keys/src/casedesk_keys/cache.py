@@ -14,7 +14,8 @@ erasure that reaches every replica within seconds.
   reach the key service fails the request (it may be retried) rather than use a key that may
   have been erased meanwhile.
 
-One event loop per cache; concurrent requests for one key share one fetch.
+One event loop per cache; concurrent requests for one key share one fetch. `held_*` only read
+what is held, from any thread (each read of the entries is one dict lookup under the GIL).
 """
 
 from __future__ import annotations
@@ -97,6 +98,31 @@ class KeyCache:
             if generation in entry.generations:
                 return entry.generations[generation]
         return await self._fetch(subject, generation, lambda: self._source.key(subject, generation))
+
+    def held_current_key(self, subject: SubjectId) -> DataKey | None:
+        """`current_key` as this cache holds it now, or None (not held, or expired): no fetch,
+        no wait, no change to the cache, so a thread other than the cache's loop may ask (a
+        command thread sealing: a hop to the loop for a key already here cost more than the
+        sealing). KeyErased as `current_key` would raise it."""
+        entry = self._entries.get(subject)
+        if entry is None or entry.expires_at <= self._clock():
+            return None
+        if entry.current_erased is not None:
+            raise KeyErased(entry.current_erased)
+        return entry.current
+
+    def held_key(self, subject: SubjectId, generation: int) -> DataKey | None:
+        """`key` as this cache holds it now, or None; like `held_current_key`, from any
+        thread."""
+        entry = self._entries.get(subject)
+        if entry is None or entry.expires_at <= self._clock():
+            return None
+        if entry.erased is not None and generation <= entry.erased.generation:
+            raise KeyErased(entry.erased)
+        current = entry.current
+        if current is not None and current.generation == generation:
+            return current
+        return entry.generations.get(generation)
 
     def invalidate(self, subject: SubjectId) -> None:
         """Forget the subject now (an erasure notice); its next use asks the key service."""

@@ -7,6 +7,7 @@ KeySource is what a service sees: asynchronous, since in production it is a gRPC
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -61,6 +62,13 @@ class KeyStore(Protocol):
     ) -> StoredKey:
         """Insert unless the row exists; returns the stored row (the winner of a race, or the
         tombstone an erasure left first)."""
+        ...
+
+    def add_many(
+        self, keys: Sequence[tuple[SubjectId, int, WrappedKey]], created_at: datetime
+    ) -> list[StoredKey]:
+        """`add` for several rows in one commit (one fsync for a batch of new citizens);
+        the stored rows in the same order."""
         ...
 
     def erase(

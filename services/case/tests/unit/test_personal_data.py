@@ -18,12 +18,22 @@ from casedesk_case.adapters.readmodel.projector import CaseIndexProjector
 from casedesk_case.application.personal_fields import (
     INDEX_SUBJECT_PREFIX,
     CitizenErased,
+    citizen_field,
     comment_field,
     content_field,
 )
 from casedesk_case.application.views import CaseFilter
 from casedesk_case.domain.errors import InvalidCommand
-from casedesk_case.domain.values import Attachment, CaseContent, Citizen, Origin, Status
+from casedesk_case.domain.values import (
+    Attachment,
+    CaseContent,
+    CaseType,
+    Category,
+    Channel,
+    Citizen,
+    Origin,
+    Status,
+)
 from casedesk_case.testing import CaseApplication
 from casedesk_case.wire.events import to_case_event
 from casedesk_keys import IndexKey, is_encrypted
@@ -260,3 +270,70 @@ def test_with_sealing_off_the_service_never_imports_the_key_library() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+async def test_a_burst_of_new_citizens_gets_its_keys_on_the_loop_together(
+    persistence_env: dict[str, str], keys: Keys
+) -> None:
+    """The pipeline fetches each new case's key on the event loop before the command thread
+    seals (the key service makes a burst's keys in one commit); sealing then takes them from
+    the cache, never waiting on the loop from the command thread."""
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from casedesk_case.application.pipeline import CommandPipeline
+    from casedesk_keys import KeyCache
+
+    class Recording:
+        def __init__(self) -> None:
+            self.threads: set[str] = set()
+            self.calls = 0
+
+        async def current_key(self, subject):  # type: ignore[no-untyped-def]
+            self.threads.add(threading.current_thread().name)
+            self.calls += 1
+            return await keys.source.current_key(subject)
+
+        async def key(self, subject, generation):  # type: ignore[no-untyped-def]
+            self.threads.add(threading.current_thread().name)
+            return await keys.source.key(subject, generation)
+
+    recording = Recording()
+    cache = KeyCache(recording, ttl_s=60)
+    loop = asyncio.get_running_loop()
+    app = CaseApplication(env=persistence_env, personal_data=keys.personal_data(loop))
+    app.personal_data.keys = cache  # type: ignore[union-attr]
+    bridge = app.personal_data._bridge = type(app.personal_data._bridge)(cache, loop)  # type: ignore[union-attr]
+    hops: list[object] = []  # waits of the command thread on the loop
+    run = bridge._run
+    bridge._run = lambda call: hops.append(call) or run(call)  # type: ignore[method-assign]
+    executor = ThreadPoolExecutor(2)
+    pipeline = CommandPipeline(app, executor)
+    try:
+        views = await asyncio.gather(*(
+            pipeline.run(app.create_case, **_create_arguments(f"citizen.{n}"))
+            for n in range(12)
+        ))  # fmt: skip
+    finally:
+        pipeline.stop()
+        executor.shutdown()
+    assert recording.calls == 12  # one key per new citizen, fetched once
+    assert hops == []
+    assert recording.threads == {threading.current_thread().name}  # all on the loop's thread
+    token = app.get_case(views[3].case_id).citizen.account_login
+    assert is_encrypted(token)
+    field = citizen_field("account_login")
+    assert await app.personal_data.open(views[3].case_id, field, token) == "citizen.3"  # type: ignore[union-attr]
+    app.close()
+
+
+def _create_arguments(login: str) -> dict[str, object]:
+    return {
+        "channel": Channel.EMAIL,
+        "case_type": CaseType.TECHNICAL,
+        "category": Category.TECHNICAL_FAULT,
+        "citizen": citizen(login),
+        "content": CaseContent(subject="Не приходит СМС-код", description="Жду 10 минут"),
+        "meta": meta(),
+    }

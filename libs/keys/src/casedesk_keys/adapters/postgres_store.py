@@ -13,7 +13,7 @@ so a rotation (new KEK, rewrap, retire the old one) is what finally removes them
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 import psycopg
@@ -64,6 +64,19 @@ class PostgresKeyStore:
             row = db.execute(_SQL["get"], (str(subject), generation)).fetchone()
         assert row is not None
         return sql.stored_key(row)
+
+    def add_many(
+        self, keys: Sequence[tuple[SubjectId, int, WrappedKey]], created_at: datetime
+    ) -> list[StoredKey]:
+        at = sql.epoch(created_at)
+        rows = [(str(s), g, at, wrapped.kek_id, wrapped.blob) for s, g, wrapped in keys]
+        with self._transaction() as db:
+            with db.cursor() as cursor:
+                cursor.executemany(_SQL["add"], rows)
+            # ON CONFLICT waited for a concurrent creator to commit: its row is visible now.
+            found = [db.execute(_SQL["get"], (str(s), g)).fetchone() for s, g, _ in keys]
+        assert all(row is not None for row in found)
+        return [sql.stored_key(row) for row in found]
 
     def erase(
         self, subject: SubjectId, erased_at: datetime, erased_by: str, reason: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -52,6 +52,17 @@ class SqliteKeyStore:
         found = self.get(subject, generation)
         assert found is not None  # inserted, or there before
         return found
+
+    def add_many(
+        self, keys: Sequence[tuple[SubjectId, int, WrappedKey]], created_at: datetime
+    ) -> list[StoredKey]:
+        at = sql.epoch(created_at)
+        rows = [(str(s), g, at, wrapped.kek_id, wrapped.blob) for s, g, wrapped in keys]
+        with self._transaction() as db:
+            db.executemany(_SQL["add"], rows)
+            found = [db.execute(_SQL["get"], (str(s), g)).fetchone() for s, g, _ in keys]
+        assert all(row is not None for row in found)  # inserted, or there before
+        return [sql.stored_key(row) for row in found]
 
     def erase(
         self, subject: SubjectId, erased_at: datetime, erased_by: str, reason: str

@@ -147,6 +147,12 @@ class CaseApplication(CaseQueries, EventSaving):
         planner: Callable[..., Command] = getattr(self._planner, name)
         return planner(*args, **kwargs)
 
+    async def fetch_key(self, citizen: Citizen) -> None:
+        """With sealing on, the citizen's current key into the key cache ahead of sealing (on
+        the event loop); without, nothing."""
+        if self.personal_data is not None:
+            await self.personal_data.fetch_key(citizen)
+
     def decide_cached(self, command: Command) -> Decided | None:
         return self._runner.decide_cached(self._sealing(command))
 

@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate
 from casedesk_case.domain.case import Case
 from casedesk_case.domain.errors import InvalidCommand
 from casedesk_case.domain.person_rules import Person
-from casedesk_case.domain.values import EventContext
+from casedesk_case.domain.values import Citizen, EventContext
 
 # decide(case or None) -> (the case the caller gets back, other aggregates saved with it)
 Decision = Callable[[Case | None], tuple[Case, Sequence[Aggregate]]]
@@ -38,6 +38,9 @@ class Command:
     arguments: tuple[object, ...]
     case_id: UUID | None  # None: the command creates its case
     decide: Decision
+    # The citizen of a new case, whose key seals it when sealing is on: the pipeline fetches
+    # that key on the event loop, with the batch's others, before the command thread seals.
+    new_citizen: Citizen | None = None
 
 
 @dataclass

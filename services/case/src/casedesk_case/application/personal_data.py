@@ -67,6 +67,7 @@ from casedesk_keys import (
     IdentifierKind,
     IndexKey,
     InvalidIdentifier,
+    KeyCache,
     KeyErased,
     KeyNotFound,
     KeysError,
@@ -86,20 +87,25 @@ T = TypeVar("T")
 class KeyBridge:
     """An async KeySource used from a thread: waits there for the loop that owns the source (its
     gRPC channel and cache belong to that loop). Without a loop (tools, tests), each call runs
-    an event loop of its own."""
+    an event loop of its own. A key the source's cache holds (a KeyCache) is taken at once,
+    without the hop: the pipeline fetched the keys of a batch's new cases beforehand
+    (`PersonalData.fetch_key`), and the projector opens what was just sealed."""
 
     def __init__(
         self, keys: KeySource, loop: asyncio.AbstractEventLoop | None, timeout_s: float = 10.0
     ) -> None:
         self._keys = keys
+        self._held = keys if isinstance(keys, KeyCache) else None
         self._loop = loop
         self._timeout_s = timeout_s
 
     def current_key(self, subject: SubjectId) -> DataKey:
-        return self._run(self._keys.current_key(subject))
+        held = self._held.held_current_key(subject) if self._held is not None else None
+        return held if held is not None else self._run(self._keys.current_key(subject))
 
     def key(self, subject: SubjectId, generation: int) -> DataKey:
-        return self._run(self._keys.key(subject, generation))
+        held = self._held.held_key(subject, generation) if self._held is not None else None
+        return held if held is not None else self._run(self._keys.key(subject, generation))
 
     def _run(self, call: Coroutine[Any, Any, T]) -> T:
         if self._loop is None:
@@ -209,6 +215,17 @@ class PersonalData:
         except InvalidIdentifier as error:
             raise InvalidCommand("citizen_login", str(error)) from None
         return INDEX_SUBJECT_PREFIX + str(subject)
+
+    async def fetch_key(self, citizen: Citizen) -> None:
+        """The citizen's current key fetched into the key cache, on the loop that owns it, so
+        that sealing on a command thread finds it there (`KeyBridge`). Best effort: whatever
+        fails here (an invalid identifier, an erased citizen, the key service away) fails again
+        where the command seals, and is reported there as it always was."""
+        try:
+            subject = self.subject_of(citizen)
+            await self.keys.current_key(subject)
+        except Exception:  # reported by the sealing, see above
+            return
 
     # -- sealing (on a command's thread) ------------------------------------------------------
 

@@ -59,6 +59,10 @@ class CommandPipeline:
     async def run(self, method: Callable[..., CaseView], *args: Any, **kwargs: Any) -> CaseView:
         """Run an application command method (e.g. `app.change_status`) through the pipeline."""
         command = self._app.plan(method, *args, **kwargs)  # argument errors raise here
+        if command.new_citizen is not None:
+            # Concurrent creates fetch their citizens' keys together (the key service makes
+            # the new ones in one commit); the command thread then finds each one cached.
+            await self._app.fetch_key(command.new_citizen)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[CaseView, int]] = loop.create_future()
         self._ensure_started()

@@ -115,7 +115,7 @@ class CommandPlanner(ClosingPlans):
             earlier.link(str(case.id), "a later case of the same citizen", meta.context)
             return case, (claim, earlier)
 
-        return Command("CreateCase", meta, arguments, None, decide)
+        return Command("CreateCase", meta, arguments, None, decide, new_citizen=citizen)
 
     def add_comment(
         self,
