@@ -93,6 +93,27 @@ def test_replicas_migrating_and_making_one_key_at_once_end_with_one(
     assert rings[0].store.counts_by_kek() == {"casedesk-kek.v1": 1}
 
 
+def test_replicas_making_overlapping_batches_of_keys_at_once_end_with_one_each(
+    open_store: Callable[[], PostgresKeyStore], kek: SecretFileKekProvider
+) -> None:
+    """Keyring.current_keys stores a batch's new keys in one transaction: replicas making
+    overlapping batches at once (in different orders) neither deadlock nor end with two keys,
+    and an erased subject in a batch answers erased without failing the others."""
+    rings = [Keyring(open_store(), kek, clock=lambda: NOW) for _ in range(4)]
+    subjects = [subject() for _ in range(40)]
+    erased = subjects[7]
+    rings[0].erase(erased, "specialist:l3-7", "erasure-request-42")
+    batches = [subjects[i * 5 :] + subjects[: i * 5] for i in range(4)]  # rotated orders
+    got = _together(4, lambda i: rings[i].current_keys(batches[i]))
+    for batch, keys in zip(batches, got, strict=True):
+        for s, key in zip(batch, keys, strict=True):  # type: ignore[call-overload]
+            if s == erased:
+                assert isinstance(key, KeyErased)
+            else:
+                assert key == rings[0].current_key(s)
+    assert rings[0].store.counts_by_kek() == {"casedesk-kek.v1": 39}
+
+
 def test_an_erasure_racing_key_creation_leaves_no_key(
     open_store: Callable[[], PostgresKeyStore], kek: SecretFileKekProvider
 ) -> None:
