@@ -18,12 +18,15 @@ PORTS = {
     "notify": 50055,
     "keys": 50056,
 }
-# The key service's clients (its access table) that no address variable wires to it yet: admitted
-# on its port, their egress to it open (topology `clients`). The case service calls it, with its
-# address, only while it seals personal data (SEALING; test_sealing.py).
-KEY_CLIENTS = ("intake", "notify")
+# The key service's clients while nothing seals (the ci values): notify, wired to it whenever it is
+# enabled, to open the sealed fields it sends with. Intake and the case service call it, with its
+# address, only while they seal personal data (INTAKE_SEALING, SEALING; test_key_clients.py,
+# test_sealing.py).
+KEY_CLIENTS = ("notify",)
 # The case service sealing citizens' personal data with the key service's keys.
 SEALING = {"services": {"case": {"sealPersonalData": True}}}
+# Intake sealing what it keeps of citizens (new attachments, its records) with the same keys.
+INTAKE_SEALING = {"services": {"intake": {"sealPersonalData": True}}}
 # Each service's Python package (the key service's: casedesk_keys is the library it owns).
 MODULES = {**{s: f"casedesk_{s}" for s in SERVICES}, "keys": "casedesk_keyservice"}
 # The plaintext health-only listener of every pod (values `healthPort`): probes and `helm test`.

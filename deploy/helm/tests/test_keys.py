@@ -104,13 +104,20 @@ def test_the_privacy_officers_tools_reach_it_only_where_allowed(
 
 def test_a_disabled_client_is_neither_admitted_nor_given_the_way(render: Any) -> None:
     released: Release = render(
-        "minimal-values.yaml", values={"services": {"notify": {"enabled": False}}}
+        "minimal-values.yaml",
+        values={"services": {"intake": {"sealPersonalData": True}, "notify": {"enabled": False}}},
     )
     (rule,) = ingress_on(released, "keys", "grpc")
     assert peer_components(rule["from"]) == {"intake"}
+    # Nobody calls it (the privacy officers' tools are not allowed in the minimal values): no
+    # gRPC ingress at all.
+    alone: Release = render(
+        "minimal-values.yaml", values={"services": {"notify": {"enabled": False}}}
+    )
+    assert ingress_on(alone, "keys", "grpc") == []
     off: Release = render("minimal-values.yaml", values=keys_values(enabled=False))
     assert not off.has("NetworkPolicy", component_name("keys"))
-    for client in KEY_CLIENTS:
+    for client in ("intake", "case", "notify"):
         rules = policy(off, client)["spec"]["egress"]
         assert PORTS["keys"] not in {p["port"] for r in rules for p in r["ports"]}, client
 

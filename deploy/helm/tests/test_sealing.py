@@ -62,8 +62,8 @@ def test_on_the_case_service_calls_the_key_service_at_its_address(
     assert released.value("case", "CASEDESK_KEY_SERVICE_ADDRESS") == (
         f"{component_name('keys')}:{PORTS['keys']}"
     )
-    # Its egress to the key service's pods on their port, and their ingress from it, beside the
-    # clients not wired yet (and, in production, the privacy officers' tools).
+    # Its egress to the key service's pods on their port, and their ingress from it, beside
+    # notify's (and, in production, the privacy officers' tools).
     (rule,) = egress_to_keys(released, "case")
     assert rule["ports"] == [{"port": PORTS["keys"], "protocol": "TCP"}]
     (rule,) = ingress_on(released, "keys", "grpc")

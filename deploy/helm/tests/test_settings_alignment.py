@@ -23,7 +23,17 @@ from eventsourcing.cipher import AESCipher
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import resolve_topic
-from helmchart import CHART, DATA_DIR, MODULES, PORTS, SEALING, SERVICES, Release, component_name
+from helmchart import (
+    CHART,
+    DATA_DIR,
+    INTAKE_SEALING,
+    MODULES,
+    PORTS,
+    SEALING,
+    SERVICES,
+    Release,
+    component_name,
+)
 from pydantic_settings import BaseSettings
 
 from casedesk_keys.settings import PREFIX as KEYS_PREFIX
@@ -98,15 +108,18 @@ def variables_read_by(service: str) -> set[str]:
         alias = field.validation_alias
         names.add(alias if isinstance(alias, str) else ENV_PREFIX + field_name.upper())
     if service == "case":
-        names |= event_store_variables() | key_client_variables()
+        names |= event_store_variables()
+    if service in ("case", "intake"):
+        names |= key_client_variables()
     if service == "keys":
         names |= key_owner_variables()
     return names
 
 
 def key_client_variables() -> set[str]:
-    """The CASEDESK_KEYS_* variables a client of the key service reads (the case service with
-    CASEDESK_SEAL_PERSONAL_DATA: __main__._keys_config), each a field of KeysSettings."""
+    """The CASEDESK_KEYS_* variables a sealing client of the key service reads (the case service
+    and intake with CASEDESK_SEAL_PERSONAL_DATA: their __main__ reads KeysSettings), each a field
+    of KeysSettings. Notify's are fields of its own settings."""
     assert set(KEY_CLIENT_FIELDS) <= set(KeysSettings.__dataclass_fields__)
     return {KEYS_PREFIX + field.upper() for field in KEY_CLIENT_FIELDS}
 
@@ -463,3 +476,92 @@ def test_key_cache_values_have_the_library_s_defaults_and_bounds() -> None:
         KeysSettings.from_env({KEYS_PREFIX + variable: str(least)})
         with pytest.raises(KeysSettingsError, match=KEYS_PREFIX + variable):
             KeysSettings.from_env({KEYS_PREFIX + variable: str(below(least))})
+
+
+@pytest.mark.parametrize("values_file", ["minimal-values.yaml", "production-values.yaml"])
+def test_a_sealing_intake_reads_its_key_settings_as_the_chart_renders_them(
+    render: Callable[..., Release], values_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released = render(values_file, values=INTAKE_SEALING)
+    rendered = set(released.env("intake"))
+    assert rendered >= SEALING_VARIABLES
+    assert rendered - PLATFORM_VARIABLES - variables_read_by("intake") == set()
+    intake = load_rendered(released, "intake", monkeypatch)
+    # Its own validator (sealing needs the address) passed; both as rendered.
+    assert intake.seal_personal_data is True
+    assert intake.key_service_address == f"{component_name('keys')}:{PORTS['keys']}"
+    # What casedesk_keys reads in intake (keys_config): the cache's bounds and the index key,
+    # the key service's own file from the same Secret.
+    client = KeysSettings.from_env()
+    defaults = chart_defaults()["services"]["keys"]["clientCache"]
+    assert (client.cache_ttl_s, client.cache_max) == (
+        defaults["ttlSeconds"],
+        defaults["maxEntries"],
+    )
+    assert client.index_key_file is not None
+    owner = key_owner_settings(released, monkeypatch)
+    assert client.index_key_file == owner.index_key_file
+    assert mounted_from(released, client.index_key_file, "intake") == mounted_from(
+        released, client.index_key_file
+    )
+
+
+def test_without_its_switch_intake_gets_none_of_it(
+    release: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert set(release.env("intake")) & SEALING_VARIABLES == set()
+    intake = load_rendered(release, "intake", monkeypatch)
+    assert (intake.seal_personal_data, intake.key_service_address) == (False, "")
+
+
+def test_notify_reads_the_key_service_s_address_and_cache_as_rendered(
+    release: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notify = load_rendered(release, "notify", monkeypatch)
+    assert notify.key_service_address == f"{component_name('keys')}:{PORTS['keys']}"
+    defaults = chart_defaults()["services"]["keys"]["clientCache"]
+    assert (notify.keys_cache_ttl_s, notify.keys_cache_max) == (
+        defaults["ttlSeconds"],
+        defaults["maxEntries"],
+    )
+    # Notify derives no subject: the index key stays out of its pod.
+    assert "CASEDESK_KEYS_INDEX_KEY_FILE" not in release.env("notify")
+
+
+def test_the_key_cache_s_extremes_reach_notify_as_it_reads_them(
+    render: Callable[..., Release], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The schema's least values (test_key_cache_values_have_the_library_s_defaults_and_bounds)
+    # load in notify as well, and a large bound prints as digits.
+    schema = schema_of_value("keys", "clientCache")["properties"]
+    for cache in (
+        {
+            "ttlSeconds": schema["ttlSeconds"]["minimum"],
+            "maxEntries": schema["maxEntries"]["minimum"],
+        },
+        {"ttlSeconds": 2.5, "maxEntries": 2_000_000},
+    ):
+        released = render(
+            "minimal-values.yaml", values={"services": {"keys": {"clientCache": cache}}}
+        )
+        notify = load_rendered(released, "notify", monkeypatch)
+        assert (notify.keys_cache_ttl_s, notify.keys_cache_max) == (
+            cache["ttlSeconds"],
+            cache["maxEntries"],
+        )
+
+
+def test_notify_s_key_cache_defaults_are_the_chart_s() -> None:
+    fields = settings_class("notify").model_fields
+    defaults = chart_defaults()["services"]["keys"]["clientCache"]
+    assert (fields["keys_cache_ttl_s"].default, fields["keys_cache_max"].default) == (
+        defaults["ttlSeconds"],
+        defaults["maxEntries"],
+    )
+
+
+def test_without_the_key_service_notify_opens_nothing(
+    render: Callable[..., Release], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released = render("minimal-values.yaml", values={"services": {"keys": {"enabled": False}}})
+    assert load_rendered(released, "notify", monkeypatch).key_service_address == ""

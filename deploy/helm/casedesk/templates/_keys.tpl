@@ -116,24 +116,29 @@ every service (topology `keyStore`). Context of each template: same as casedesk.
 {{- end -}}
 
 {{/*
-A client of the key service (topology `keyClient`: the case service with
-services.case.sealPersonalData). Its address variable comes with `calls` (casedesk.managedEnv);
-here what casedesk_keys.KeysSettings reads in a client: the index key, mounted from the same
-Secret as the key service's (services.keys.indexKey: subjects derived in the client and in the key
-service must be the same), and its key cache's bounds (services.keys.clientCache, one setting for
-every client: the TTL bounds how long a replica cut off from the erasure feed keeps using an
-erased citizen's key). Context: same as casedesk.service.
+A client of the key service (topology `keyClient`: notify whenever services.keys.enabled, intake and
+the case service while they seal). Its address variable comes with `calls` (casedesk.managedEnv),
+its certificate (spiffe://casedesk/<name>) with tls.* as for every call it makes; here what it
+reads of casedesk_keys.KeysSettings (notify: its settings' fields of the same names): its key
+cache's bounds (services.keys.clientCache, one setting for every client: the TTL bounds how long a
+replica cut off from the erasure feed keeps using an erased citizen's key), and for a service
+that derives subjects (topology `indexKey`: the sealing ones) the index key, mounted from the same
+Secret as the key service's (services.keys.indexKey: subjects derived in the client and in the
+key service must be the same). Context: same as casedesk.service.
 */}}
 {{- define "casedesk.keys.clientEnv" -}}
 {{- $keys := .root.Values.services.keys -}}
+{{- if .topology.indexKey }}
 - name: CASEDESK_KEYS_INDEX_KEY_FILE
   value: {{ printf "%s/%s" (include "casedesk.keys.indexKeyDir" .) $keys.indexKey.key | quote }}
+{{- end }}
 - name: CASEDESK_KEYS_CACHE_TTL_S
   value: {{ $keys.clientCache.ttlSeconds | quote }}
 - name: CASEDESK_KEYS_CACHE_MAX
   value: {{ int64 $keys.clientCache.maxEntries | quote }}
 {{- end -}}
 
+{{/* The index key's mount and volume in a service deriving subjects (topology `indexKey`). */}}
 {{- define "casedesk.keys.clientVolumeMounts" -}}
 - name: keys-index
   mountPath: {{ include "casedesk.keys.indexKeyDir" . }}
@@ -145,13 +150,18 @@ erased citizen's key). Context: same as casedesk.service.
 {{- end -}}
 
 {{/* The values the key service cannot start without (it would exit 2 naming the variable: the
-chart says so at install instead), and the key service a sealing case service needs. More than
-one pod without storeUrl is refused by casedesk.singlePodReason. Context: root. */}}
+chart says so at install instead), and the key service a sealing service (intake, case) needs.
+More than one pod without storeUrl is refused by casedesk.singlePodReason. Context: root. */}}
 {{- define "casedesk.validateKeys" -}}
 {{- $svc := .Values.services.keys -}}
-{{- $case := .Values.services.case -}}
-{{- if and $case.enabled $case.sealPersonalData (not $svc.enabled) }}
-{{- fail "services.case.sealPersonalData is true but services.keys.enabled is false: the case service seals citizens' personal data with their data keys from the key service; enable services.keys (its Secrets first: deploy/README.md \"The key service\") or set services.case.sealPersonalData=false" }}
+{{- $sealers := dict
+  "intake" "intake seals citizens' attachments and its records of them"
+  "case" "the case service seals citizens' personal data in the events" -}}
+{{- range $name, $what := $sealers }}
+{{- $sealer := index $.Values.services $name }}
+{{- if and $sealer.enabled $sealer.sealPersonalData (not $svc.enabled) }}
+{{- fail (printf "services.%s.sealPersonalData is true but services.keys.enabled is false: %s with their data keys from the key service; enable services.keys (its Secrets first: deploy/README.md \"The key service\") or set services.%s.sealPersonalData=false" $name $what $name) }}
+{{- end }}
 {{- end }}
 {{- if $svc.enabled }}
 {{- $kek := $svc.kek }}

@@ -1,20 +1,19 @@
 {{/*
 NetworkPolicy of one service: deny by default, then allow exactly the paths of DESIGN.md.
 Ingress on the gRPC port: intake from `networkPolicy.intakeFrom` (any source when empty); every
-other service only from the services that call it (the key service: the case service with
-services.case.sealPersonalData); the key service also from its clients not wired to it yet (intake,
-notify: topology `clients`) and `networkPolicy.keysFrom` (the privacy officers' tools; none when
-empty). The desk, when enabled, also reaches the services it calls (case, intake:
-casedesk.desk.calls); its own policy is in _desk.tpl. On the plaintext health port (health service
-only): the `helm test` pod and `networkPolicy.healthFrom`; the kubelet's probes come from the node,
-which common CNIs always admit. On the metrics port (/metrics, plain HTTP): Prometheus, as
-`networkPolicy.metricsFrom` names it (any source when empty).
+other service only from the services that call it (the key service: notify whenever it is
+enabled, intake and the case service while they seal: topology `calls`), the key service also from
+`networkPolicy.keysFrom` (the privacy officers' tools; none when empty). The desk, when enabled,
+also reaches the services it calls (case, intake: casedesk.desk.calls); its own policy is in
+_desk.tpl. On the plaintext health port (health service only): the `helm test` pod and
+`networkPolicy.healthFrom`; the kubelet's probes come from the node, which common CNIs always
+admit. On the metrics port (/metrics, plain HTTP): Prometheus, as `networkPolicy.metricsFrom`
+names it (any source when empty).
 Egress: DNS for all; Kafka for the services that use it (not intake, not keys); the called
-services (and the key service for its clients); PostgreSQL for the services connected to it; the
-HSM (`networkPolicy.hsm`) for the key service with kek.provider pkcs11; the configured SMTP relay
-and SMS gateway for notify and intake (one-time codes); the social networks' APIs for notify while
-a network is on; the identity providers for case, intake and keys (key sets); the OpenTelemetry
-collector when configured.
+services; PostgreSQL for the services connected to it; the HSM (`networkPolicy.hsm`) for the key
+service with kek.provider pkcs11; the configured SMTP relay and SMS gateway for notify and intake
+(one-time codes); the social networks' APIs for notify while a network is on; the identity
+providers for case, intake and keys (key sets); the OpenTelemetry collector when configured.
 Context: same as casedesk.service.
 */}}
 {{- define "casedesk.networkPolicy" -}}
@@ -27,18 +26,7 @@ Context: same as casedesk.service.
 {{- $callers = append $callers $caller }}
 {{- end }}
 {{- end -}}
-{{- range $client := .topology.clients | default list }}
-{{- if (index $root.Values.services $client).enabled }}
-{{- $callers = append $callers $client }}
-{{- end }}
-{{- end -}}
-{{- $callers = uniq $callers -}}
 {{- $callees := keys (.topology.calls | default dict) -}}
-{{- range $callee, $entry := $topology }}
-{{- if and (has $.name ($entry.clients | default list)) (index $root.Values.services $callee).enabled }}
-{{- $callees = append $callees $callee }}
-{{- end }}
-{{- end -}}
 {{- $extraCallers := ternary $np.keysFrom (list) (eq .name "keys") -}}
 {{- $fromDesk := and $root.Values.desk.enabled (hasKey (include "casedesk.desk.calls" . | fromYaml) .name) -}}
 {{- if and $fromDesk (ne .name "intake") }}
@@ -114,7 +102,7 @@ spec:
     {{- if .topology.kafka }}
     {{- include "casedesk.egressRule" $np.kafka | nindent 4 }}
     {{- end }}
-    {{- range $callee := uniq $callees | sortAlpha }}
+    {{- range $callee := $callees | sortAlpha }}
     - to:
         - podSelector:
             matchLabels:

@@ -130,7 +130,7 @@ containers:
       {{- if .topology.keyStore }}
       {{- include "casedesk.keys.volumeMounts" . | nindent 6 }}
       {{- end }}
-      {{- if .topology.keyClient }}
+      {{- if .topology.indexKey }}
       # The index key (CASEDESK_KEYS_INDEX_KEY_FILE), the key service's: subjects are derived here.
       {{- include "casedesk.keys.clientVolumeMounts" . | nindent 6 }}
       {{- end }}
@@ -193,7 +193,7 @@ volumes:
   {{- if .topology.keyStore }}
   {{- include "casedesk.keys.volumes" . | nindent 2 }}
   {{- end }}
-  {{- if .topology.keyClient }}
+  {{- if .topology.indexKey }}
   {{- include "casedesk.keys.clientVolumes" . | nindent 2 }}
   {{- end }}
 {{- end -}}

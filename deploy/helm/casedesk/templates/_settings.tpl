@@ -24,6 +24,9 @@ intake: idempotency records (SQLite in the data volume unless databaseUrl names 
 encrypted attachments and the citizens' wrapped data keys (always in the data volume), the master
 key that wraps them, the frontends allowed to call it, and the staff roles that may act for
 citizens. Its token verification (identity.*) and code senders (smtp, sms) are in _env.tpl.
+With sealPersonalData, new attachments and its records of a citizen are sealed with his data key
+from the key service (its address, index key and cache come with topology `calls`, `keyClient`
+and `indexKey`). Off: no variable of it, intake's default (off).
 */}}
 {{- define "casedesk.settings.intake" -}}
 - name: CASEDESK_DATA_DIR
@@ -49,12 +52,16 @@ citizens. Its token verification (identity.*) and code senders (smtp, sms) are i
 {{- end }}
 - name: CASEDESK_OPERATOR_ROLES
   value: {{ toJson .svc.operatorRoles | quote }}
+{{- if .svc.sealPersonalData }}
+- name: CASEDESK_SEAL_PERSONAL_DATA
+  value: "true"
+{{- end }}
 {{- end -}}
 
 {{/* case: the event store is in _env.tpl (database.*); optionally encrypted at rest; how often
 the outbox relay and the case index step under load; citizens' personal data sealed with the key
-service's keys (sealPersonalData; its address, index key and cache come with topology `calls` and
-`keyClient`). Off: no variable of it, the service's default (off). */}}
+service's keys (sealPersonalData; its address, index key and cache come with topology `calls`,
+`keyClient` and `indexKey`). Off: no variable of it, the service's default (off). */}}
 {{- define "casedesk.settings.case" -}}
 - name: CASEDESK_RELAY_PACE_S
   value: {{ .svc.relayPaceSeconds | quote }}
@@ -92,8 +99,9 @@ service's keys (sealPersonalData; its address, index key and cache come with top
 {{/* notify: offsets, case cards, deliveries and journal outbox in one SQLite file; the notice
 policy (the reply window, the per-recipient limit) and the SMTP end-of-data timeout, explicit with
 notify's own defaults. Integers go through int64: a number from a values file is a float to the
-template, and a large one would print as 1e+06, which an int setting refuses. Its gateways and
-social connectors are in _env.tpl. */}}
+template, and a large one would print as 1e+06, which an int setting refuses. Its gateways,
+social connectors and, with services.keys.enabled, the key service it opens sealed fields with
+(topology `calls`, `keyClient`) are in _env.tpl. */}}
 {{- define "casedesk.settings.notify" -}}
 - name: CASEDESK_STORE_PATH
   value: /var/lib/casedesk/notify.sqlite3

@@ -22,18 +22,33 @@ services' READMEs, not configuration.
   citizenTokens: verifies citizens' portal tokens (identity.citizens, CASEDESK_CITIZEN_OIDC_*)
   keyStore:    the key service: its keys and erasure journal in PostgreSQL (services.keys.storeUrl)
                or, without it, in a SQLite file of its data volume (_keys.tpl)
-  clients:     services its access table lets call it that do not call it through `calls` yet
-               (no address variable of theirs reads it): admitted on its gRPC port, their egress
-               to it opened. A client wired to it moves to its own `calls`
-  keyClient:   seals or opens citizens' personal data with keys from the key service: the index
-               key mounted from services.keys.indexKey (CASEDESK_KEYS_INDEX_KEY_FILE) and its key
-               cache's bounds (services.keys.clientCache: CASEDESK_KEYS_CACHE_TTL_S, _CACHE_MAX);
-               with `calls: {keys: ...}` (_keys.tpl casedesk.keys.clientEnv)
-Context: root (the case service calls the key service only with services.case.sealPersonalData).
+  keyClient:   fetches citizens' data keys from the key service, always with
+               `calls: {keys: CASEDESK_KEY_SERVICE_ADDRESS}`: its key cache's bounds
+               (services.keys.clientCache: CASEDESK_KEYS_CACHE_TTL_S, _CACHE_MAX; _keys.tpl
+               casedesk.keys.clientEnv). Every client of the key service's access table is wired
+               here, and only while it uses it: no other service reaches the key service's port
+  indexKey:    derives citizens' subjects to seal under (a sealing keyClient): the index key
+               mounted from services.keys.indexKey (CASEDESK_KEYS_INDEX_KEY_FILE), the key
+               service's own. A service that only opens tokens (notify: they name their subject)
+               never gets it
+Context: root. Who calls the key service: intake with services.intake.sealPersonalData and the
+case service with services.case.sealPersonalData (they seal, and open what they sealed), notify
+whenever services.keys.enabled (it opens what the case service sealed, to send it: one switch
+fewer to forget, and a notify without the key service dead-letters every sealed event). Each
+sealing switch needs services.keys.enabled (casedesk.validateKeys).
 */}}
 {{- define "casedesk.topology" -}}
+{{- $keys := .Values.services.keys.enabled }}
 intake:
-  calls: {case: CASEDESK_CASE_ADDRESS}
+  calls:
+    case: CASEDESK_CASE_ADDRESS
+    {{- if .Values.services.intake.sealPersonalData }}
+    keys: CASEDESK_KEY_SERVICE_ADDRESS
+    {{- end }}
+  {{- if .Values.services.intake.sealPersonalData }}
+  keyClient: true
+  indexKey: true
+  {{- end }}
   localState: true
   sharedState: true
   smtp: true
@@ -47,6 +62,7 @@ case:
   {{- if .Values.services.case.sealPersonalData }}
   calls: {keys: CASEDESK_KEY_SERVICE_ADDRESS}
   keyClient: true
+  indexKey: true
   {{- end }}
   database:
     sqlite: {PERSISTENCE_MODULE: eventsourcing.sqlite, SQLITE_DBNAME: /var/lib/casedesk/case.sqlite}
@@ -75,10 +91,13 @@ notify:
   social: true
   notifications: true
   singlePod: its delivery store is a SQLite file of one process (a shared store is not built)
+  {{- if $keys }}
+  calls: {keys: CASEDESK_KEY_SERVICE_ADDRESS}
+  keyClient: true
+  {{- end }}
 keys:
   keyStore: true
   staffTokens: true
-  clients: [intake, notify]
 {{- end -}}
 
 {{/*
@@ -244,6 +263,6 @@ CASEDESK_KEYS_ERASURE_POLL_S: services.keys.erasurePollSeconds
 CASEDESK_KEYS_WATCH_BATCH: services.keys.watchBatch
 CASEDESK_KEYS_CACHE_TTL_S: services.keys.clientCache.ttlSeconds
 CASEDESK_KEYS_CACHE_MAX: services.keys.clientCache.maxEntries
-CASEDESK_SEAL_PERSONAL_DATA: services.case.sealPersonalData
+CASEDESK_SEAL_PERSONAL_DATA: services.<name>.sealPersonalData (intake, case)
 CASEDESK_KEY_SERVICE_ADDRESS: services.keys.port
 {{- end -}}

@@ -64,11 +64,15 @@ class CaseService:
                 request.category = types_pb2.Category.Value(query.category)
             if query.tier:
                 request.tier = types_pb2.Tier.Value(query.tier)
+            if query.citizen is not None:
+                request.citizen.CopyFrom(wire.citizen_lookup(query.citizen))
         except ValueError:
             raise Refused(RefusalKind.INVALID, "Неизвестное значение фильтра.") from None
         try:
             found = await self._stub.ListCases(
-                request, metadata=self._metadata(token, PURPOSE_QUEUE), timeout=self._timeout_s
+                request,
+                metadata=self._metadata(token, query.purpose or PURPOSE_QUEUE),
+                timeout=self._timeout_s,
             )
         except grpc.aio.AioRpcError as error:
             raise wire.refused(error) from None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from casedesk_desk.domain.citizen_search import CitizenLookup
 from casedesk_desk.domain.overview import Overview
 from casedesk_desk.domain.queue import NO_CLOCK, Clock, QueueRow
 
@@ -49,9 +50,13 @@ class QueueQuery:
     unassigned: bool = False
     open_only: bool = False
     callback_owed: bool = False  # only PHONE cases owing a callback, earliest due first
+    # Only the cases of the citizen with this SNILS, phone or e-mail (keyed hashes in the case
+    # service); its value never shows in the query's repr.
+    citizen: CitizenLookup | None = None
     by_deadline: bool = True
     page_token: str = ""
     page_size: int = 50
+    purpose: str = ""  # the journal's purpose of the read; empty: «работа с очередью»
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import asyncio
 from dataclasses import dataclass, replace
 
 from casedesk_desk.application.callbacks import Callbacks
+from casedesk_desk.application.citizen_search import CitizenSearch
 from casedesk_desk.application.ports import (
     CaseDetails,
     Cases,
@@ -56,9 +57,11 @@ class CasePage:
 class Work:
     def __init__(self, cases: Cases) -> None:
         self._cases = cases
-        # The phone callbacks and a supervisor's closing and merging: their own modules.
+        # The phone callbacks, a supervisor's closing and merging, and finding a citizen's cases
+        # by SNILS, phone or e-mail: their own modules.
         self.callbacks = Callbacks(cases)
         self.supervision = Supervision(cases)
+        self.citizens = CitizenSearch(cases)
 
     async def queue(
         self, token: str, person: Person, page: QueueFilter, page_token: str = ""

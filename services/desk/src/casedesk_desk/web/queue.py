@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from casedesk_desk.application.live_queue import RowUpdate
+from casedesk_desk.domain.citizen_search import KIND_CHOICES
 from casedesk_desk.domain.errors import RefusalKind, Refused
 from casedesk_desk.domain.queue import (
     QUEUE_VIEW_LABELS,
@@ -65,6 +66,7 @@ class QueuePages:
                 "statuses": STATUS_LABELS,
                 "channels": CHANNEL_LABELS,
                 "categories": CATEGORY_LABELS,
+                "kinds": KIND_CHOICES,  # the citizen search's form
                 "live_url": f"/queue/live?{query(**params)}",
                 "next_url": f"/queue?{query(**params, page=page.next_page_token)}",
                 "done": request.query_params.get("done", ""),

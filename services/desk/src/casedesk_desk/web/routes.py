@@ -11,13 +11,14 @@ from starlette.staticfiles import StaticFiles
 from casedesk_desk.web.app import HERE, Desk
 from casedesk_desk.web.callbacks import CallbackPages
 from casedesk_desk.web.cases import CasePages
+from casedesk_desk.web.citizen_search import CitizenSearchPage
 from casedesk_desk.web.queue import QueuePages
 from casedesk_desk.web.supervisor import SupervisorPage
 
 
 def build_app(desk: Desk) -> Starlette:
     cases, queues, supervisor = CasePages(desk), QueuePages(desk), SupervisorPage(desk)
-    callbacks = CallbackPages(desk)
+    callbacks, citizens = CallbackPages(desk), CitizenSearchPage(desk)
 
     async def root(request: Request) -> Response:
         return RedirectResponse("/queue", status_code=303)
@@ -34,6 +35,8 @@ def build_app(desk: Desk) -> Starlette:
         Route("/auth/signed-out", desk.signed_out),
         Route("/queue", queues.page),
         Route("/queue/live", queues.live),
+        Route("/queue/citizen", citizens.form, methods=["GET"]),
+        Route("/queue/citizen", citizens.search, methods=["POST"]),
         Route("/callbacks", callbacks.page),
         Route("/callbacks/live", callbacks.live),
         Route("/supervisor", supervisor.page),

@@ -20,6 +20,7 @@ from casedesk_desk.application.ports import (
     PhoneCall,
     Rating,
 )
+from casedesk_desk.domain.citizen_search import CitizenLookup
 from casedesk_desk.domain.errors import RefusalKind, Refused
 from casedesk_desk.domain.queue import Clock, QueueRow, SlaState
 from casedesk_desk.domain.words import (
@@ -77,6 +78,12 @@ def row(summary: pb.CaseSummary) -> QueueRow:
         # Not in CaseSummary (yet): the list then shows the purpose on the case page only.
         callback_purpose=getattr(summary, "callback_purpose", ""),
     )
+
+
+def citizen_lookup(lookup: CitizenLookup) -> pb.CitizenLookup:
+    """ListCasesRequest.citizen (ValueError for a kind the contract does not have)."""
+    kind = pb.CitizenIdKind.Value(f"CITIZEN_ID_{lookup.kind.value}")
+    return pb.CitizenLookup(kind=kind, value=lookup.value)
 
 
 def attachment(message: types_pb2.Attachment) -> AttachmentInfo:
