@@ -19,6 +19,7 @@ from eventsourcing.utils import Environment
 
 from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk_case.adapters.auto_close import AutoCloser
+from casedesk_case.adapters.erased_terms import ErasedTerms, key_service_erasures
 from casedesk_case.adapters.outbox.leased import Follower, LeasedFollower
 from casedesk_case.adapters.outbox.partitioning import CaseKeyPartitioner
 from casedesk_case.adapters.outbox.relay import OutboxRelay
@@ -106,6 +107,12 @@ async def serve(
         app.on_recorded(index.ring)
         followers.append(index.run())
         stoppers.append(index.stop)
+        if keys is not None and search_terms is not None:
+            # Not under the projector's lease: every replica's first worker deletes an erased
+            # citizen's search terms the moment it learns of the erasure (idempotent).
+            erased_terms = ErasedTerms(app.index, key_service_erasures(keys.channel))
+            followers.append(erased_terms.run())
+            stoppers.append(erased_terms.stop)
     if settings.relay_enabled:
         position = outbox_tracking_name(app.name, settings.case_events_topic)
         relay = _one_replica(app, "outbox relay", position, lambda: _relay(app, settings))
@@ -327,7 +334,8 @@ def _workers(settings: CaseSettings) -> int:
 def _as_worker(settings: CaseSettings) -> CaseSettings:
     """Only the first worker of a supervisor runs the followers that must not run twice in one
     pod: the outbox relay (two would publish every event twice), the case timeline's consumer,
-    the index projector (correct twice over, but each step done twice), the auto-closer and
+    the index projector (correct twice over, but each step done twice) and the deletion of
+    erased citizens' search terms beside it (adapters/erased_terms.py), the auto-closer and
     retention (harmless twice over, but each scan done twice). The others serve
     calls and their own WatchCase/WatchQueue streams; the first finds their events within
     CASEDESK_FOLLOW_IDLE_S, as it finds other replicas'."""

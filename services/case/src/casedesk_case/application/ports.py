@@ -24,6 +24,7 @@ from casedesk_case.application.views import (
     CaseSummary,
     CaseTerm,
     DeskLoad,
+    ErasedKey,
 )
 from casedesk_case.domain.access_journal import AccessEntry, AccessRecord
 
@@ -86,7 +87,19 @@ class CaseIndex(TrackingRecorder):
 
     @abstractmethod
     def reset(self, tracking_name: str) -> None:
-        """Forget every row, load and the position, so the index can be rebuilt."""
+        """Forget every row, load, search term and the position, so the index can be rebuilt
+        (the erasures it has seen stay: they still keep those citizens' terms out)."""
+
+    @abstractmethod
+    def forget_erased(self, erasures: Sequence[ErasedKey]) -> int:
+        """Delete the search terms of every case whose citizen's key an erasure destroyed (the
+        subject's, of its generation or older, and his terms in clear), and remember the
+        erasures: from then on `write` adds no term of theirs (a projector that opened the
+        citizen just before). Atomic and idempotent; returns how many terms went."""
+
+    @abstractmethod
+    def erasure_position(self) -> int:
+        """The key service's erasure journal position of the last erasure remembered; 0: none."""
 
 
 class AccessJournal(Protocol):

@@ -133,6 +133,21 @@ class CaseTerm:
     case_id: str
     kind: str  # SNILS, PHONE, EMAIL
     term: str  # 32 hex digits
+    # Whose key sealed the citizen (his subject, 32 hex digits, and its generation; 0: the
+    # citizen is in clear): the term goes when that key is erased (adapters/erased_terms.py).
+    # '' when no subject is known: only a rebuild removes the term then.
+    subject: str = ""
+    generation: int = 0
+
+
+@dataclass(frozen=True)
+class ErasedKey:
+    """An erasure the key service announced (WatchErasures): the subject's keys up to
+    `generation` are destroyed; `position` is the erasure journal's, to resume after."""
+
+    subject: str  # 32 hex digits
+    generation: int
+    position: int
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from casedesk_case.application.views import (
     CaseSummary,
     CaseTerm,
     DeskLoad,
+    ErasedKey,
     QueueLoad,
     SpecialistLoad,
 )
@@ -41,7 +42,8 @@ class InMemoryCaseIndex(POPOTrackingRecorder, CaseIndex):
         super().__init__()
         self._rows: dict[str, CaseSummary] = {}
         self._loads: dict[str, int] = {}
-        self._terms: dict[str, set[str]] = {}  # search term -> case ids
+        self._terms: dict[str, dict[str, CaseTerm]] = {}  # search term -> case id -> term
+        self._erased: dict[tuple[str, int], int] = {}  # (subject, generation) -> position
         self._clocks: CaseTimeline | None = None
 
     def read_clocks_from(self, timeline: CaseTimeline) -> None:
@@ -71,8 +73,34 @@ class InMemoryCaseIndex(POPOTrackingRecorder, CaseIndex):
             for specialist, change in load_changes.items():
                 self._loads[specialist] = self._loads.get(specialist, 0) + change
             for term in terms:
-                self._terms.setdefault(term.term, set()).add(term.case_id)
+                if not self._covered(term):
+                    self._terms.setdefault(term.term, {}).setdefault(term.case_id, term)
             self._insert_tracking(tracking)
+
+    def forget_erased(self, erasures: Sequence[ErasedKey]) -> int:
+        deleted = 0
+        with self._database_lock:
+            for erasure in erasures:
+                self._erased.setdefault((erasure.subject, erasure.generation), erasure.position)
+            for term, cases in list(self._terms.items()):
+                for case_id, kept in list(cases.items()):
+                    if self._covered(kept):
+                        del cases[case_id]
+                        deleted += 1
+                if not cases:
+                    del self._terms[term]
+        return deleted
+
+    def erasure_position(self) -> int:
+        with self._database_lock:
+            return max(self._erased.values(), default=0)
+
+    def _covered(self, term: CaseTerm) -> bool:
+        """An erasure remembered destroyed the key of the term's citizen (the SQL's guard)."""
+        return bool(term.subject) and any(
+            subject == term.subject and generation >= term.generation
+            for subject, generation in self._erased
+        )
 
     def clocks(self, case_ids: Iterable[str]) -> dict[str, SlaClock]:
         return self._clocks.clocks(case_ids) if self._clocks is not None else {}
@@ -90,7 +118,7 @@ class InMemoryCaseIndex(POPOTrackingRecorder, CaseIndex):
         order = criteria.order
         after = decode_page_token(page_token, order)
         with self._database_lock:
-            found = self._terms.get(criteria.citizen_term, set()) if criteria.citizen_term else None
+            found = self._terms.get(criteria.citizen_term, {}) if criteria.citizen_term else None
             matching = [
                 r for r in self._rows.values()
                 if _matches(r, criteria) and (found is None or r.case_id in found)

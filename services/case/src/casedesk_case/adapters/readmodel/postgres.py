@@ -15,6 +15,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL
 
+from casedesk_case.adapters.readmodel.erased_keys import ERASED_TABLE, TERMS_ADDED_COLUMNS
 from casedesk_case.adapters.readmodel.queries import TERMS_TABLE
 from casedesk_case.adapters.readmodel.sql import (
     ADDED_COLUMNS,
@@ -23,7 +24,6 @@ from casedesk_case.adapters.readmodel.sql import (
     index_statements,
     row_values,
     schema_statements,
-    term_values,
 )
 from casedesk_case.application.timeline import SLA_TABLE
 from casedesk_case.application.views import CaseSummary, CaseTerm
@@ -48,13 +48,22 @@ class PostgresCaseIndex(SqlCaseIndex, PostgresTrackingRecorder):
         self.loads_table = f'"{schema}".case_specialist_load'
         self.sla_table = f'"{schema}".{SLA_TABLE}'
         self.terms_table = f'"{schema}".{TERMS_TABLE}'
+        self.erased_table = f'"{schema}".{ERASED_TABLE}'
         statements = [
             *schema_statements(
-                self.cases_table, self.loads_table, self.sla_table, self.terms_table
+                self.cases_table,
+                self.loads_table,
+                self.sla_table,
+                self.terms_table,
+                self.erased_table,
             ),
             *(
-                _add_column(schema, self.cases_table, name, definition)
+                _add_column(schema, "case_index", self.cases_table, name, definition)
                 for name, definition in ADDED_COLUMNS.items()
+            ),
+            *(
+                _add_column(schema, TERMS_TABLE, self.terms_table, name, definition)
+                for name, definition in TERMS_ADDED_COLUMNS.items()
             ),
             *index_statements(self.cases_table, self.sla_table, self.terms_table),
         ]
@@ -92,20 +101,23 @@ class PostgresCaseIndex(SqlCaseIndex, PostgresTrackingRecorder):
                     self._add_loads, [list(load_changes), list(load_changes.values())], prepare=True
                 )
             if terms:
-                # Few per batch (only new cases have them): row by row.
-                cursor.executemany(self._sql(self._add_terms()), [term_values(t) for t in terms])
+                # Waits for an erasure being remembered, and holds the next one until this
+                # batch is committed (erased_keys.py). Few terms per batch (only new cases have
+                # them): row by row.
+                cursor.execute(f"LOCK TABLE {self.erased_table} IN SHARE MODE")
+                self._add_terms(cursor, terms)
 
     def _tracking_table(self) -> str:
         return f'"{self.datastore.schema}".{self.tracking_table_name}'
 
 
-def _add_column(schema: str, cases: str, name: str, definition: str) -> str:
+def _add_column(schema: str, table_name: str, table: str, name: str, definition: str) -> str:
     """An index made before a column was added gets it (its rows hold the column's default until
     rebuilt). Looked up first: ALTER TABLE would queue for an exclusive lock behind every running
     read at each start, and every read behind it."""
     return (
         "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns "
-        f"WHERE table_schema = '{schema}' AND table_name = 'case_index' "
-        f"AND column_name = '{name}') THEN ALTER TABLE {cases} ADD COLUMN {definition}; "
+        f"WHERE table_schema = '{schema}' AND table_name = '{table_name}' "
+        f"AND column_name = '{name}') THEN ALTER TABLE {table} ADD COLUMN {definition}; "
         "END IF; END $$"
     )

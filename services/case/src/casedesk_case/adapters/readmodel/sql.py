@@ -19,6 +19,16 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
+from casedesk_case.adapters.readmodel.erased_keys import (
+    ERASED_TABLE,
+    TERMS_ADDED_COLUMNS,
+    add_term_statement,
+    delete_terms_statement,
+    erased_table_statement,
+    erasure_position_statement,
+    remember_erasure_statement,
+    subject_index_statement,
+)
 from casedesk_case.adapters.readmodel.page_tokens import encode_page_token
 from casedesk_case.adapters.readmodel.queries import (
     TERMS_TABLE,
@@ -38,6 +48,7 @@ from casedesk_case.application.views import (
     CaseSummary,
     CaseTerm,
     DeskLoad,
+    ErasedKey,
     QueueLoad,
     SpecialistLoad,
 )
@@ -67,10 +78,13 @@ CALLBACK_COLUMNS = {
 ADDED_COLUMNS = {"category": CATEGORY_COLUMN, **CALLBACK_COLUMNS}
 
 
-def schema_statements(cases: str, loads: str, sla: str, terms: str) -> list[str]:
-    """The tables (`cases` may lack the columns added since: see ADDED_COLUMNS). The search
-    terms' table is new in indexes made before it: it is created, empty until the index is
-    rebuilt (cases indexed before are not found by SNILS, phone or e-mail until then)."""
+def schema_statements(
+    cases: str, loads: str, sla: str, terms: str, erased: str = ERASED_TABLE
+) -> list[str]:
+    """The tables (`cases` may lack the columns added since: see ADDED_COLUMNS; `terms` those of
+    TERMS_ADDED_COLUMNS). The search terms' table is new in indexes made before it: it is
+    created, empty until the index is rebuilt (cases indexed before are not found by SNILS,
+    phone or e-mail until then)."""
     return [
         f"CREATE TABLE IF NOT EXISTS {cases} (case_id TEXT PRIMARY KEY, number TEXT NOT NULL, "
         "version BIGINT NOT NULL, status TEXT NOT NULL, channel TEXT NOT NULL, "
@@ -80,9 +94,11 @@ def schema_statements(cases: str, loads: str, sla: str, terms: str) -> list[str]
         f"CREATE TABLE IF NOT EXISTS {loads} (specialist_id TEXT PRIMARY KEY, "
         "open_cases BIGINT NOT NULL)",
         # Keyed hashes of citizens' identifiers (application/search_terms.py), never the
-        # identifiers; looked up by term, deleted by case.
+        # identifiers; looked up by term, deleted by whose key sealed them (erased_keys.py).
         f"CREATE TABLE IF NOT EXISTS {terms} (term TEXT NOT NULL, case_id TEXT NOT NULL, "
-        "kind TEXT NOT NULL, PRIMARY KEY (term, case_id))",
+        f"kind TEXT NOT NULL, {', '.join(TERMS_ADDED_COLUMNS.values())}, "
+        "PRIMARY KEY (term, case_id))",
+        erased_table_statement(erased),
         *sla_table_statements(sla),
     ]
 
@@ -91,6 +107,7 @@ def index_statements(cases: str, sla: str, terms: str) -> list[str]:
     """Each ListCases view starts from one of these and reads only its own rows."""
     return [
         f"CREATE INDEX IF NOT EXISTS case_search_terms_case ON {terms} (case_id)",
+        subject_index_statement(terms),
         # The deadline order's walk (queries.py): only running clocks, so closed cases' old
         # rows are never in the way. On the timeline's table, for the index's query.
         f"CREATE INDEX IF NOT EXISTS case_sla_running_deadline ON {sla} (due_us) "
@@ -119,6 +136,7 @@ class SqlCaseIndex(CaseIndex):
     cases_table = "case_index"
     loads_table = "case_specialist_load"
     terms_table = TERMS_TABLE
+    erased_table = ERASED_TABLE
     sla_table = SLA_TABLE
     deadline_settings: tuple[str, ...] = ()  # run before the deadline order's queries
 
@@ -171,13 +189,31 @@ class SqlCaseIndex(CaseIndex):
             if load_changes:
                 cursor.executemany(self._sql(add_load), list(load_changes.items()))
             if terms:
-                cursor.executemany(self._sql(self._add_terms()), [term_values(t) for t in terms])
+                self._add_terms(cursor, terms)
 
-    def _add_terms(self) -> str:
-        return (
-            f"INSERT INTO {self.terms_table} (term, case_id, kind) VALUES (?, ?, ?) "
-            "ON CONFLICT (term, case_id) DO NOTHING"
-        )
+    def _add_terms(self, cursor: Any, terms: Sequence[CaseTerm]) -> None:
+        """The terms no remembered erasure covers (erased_keys.py), in the write's transaction."""
+        statement = self._sql(add_term_statement(self.terms_table, self.erased_table))
+        cursor.executemany(statement, [term_values(t) for t in terms])
+
+    def forget_erased(self, erasures: Sequence[ErasedKey]) -> int:
+        if not erasures:
+            return 0
+        remember = self._sql(remember_erasure_statement(self.erased_table))
+        delete = self._sql(delete_terms_statement(self.terms_table))
+        deleted = 0
+        with self.datastore.transaction(commit=True) as cursor:
+            # Remembered first: on PostgreSQL this insert's lock is what a projector adding
+            # terms waits for (erased_keys.py).
+            cursor.executemany(remember, [(e.subject, e.generation, e.position) for e in erasures])
+            for erasure in erasures:
+                cursor.execute(delete, [erasure.subject, erasure.generation])
+                deleted += len(cursor.fetchall())
+        return deleted
+
+    def erasure_position(self) -> int:
+        found = self._select(erasure_position_statement(self.erased_table), [])
+        return int(found[0]["position"]) if found else 0
 
     def clocks(self, case_ids: Iterable[str]) -> dict[str, SlaClock]:
         ids = list(case_ids)
@@ -269,11 +305,15 @@ class SQLiteCaseIndex(SqlCaseIndex, SQLiteTrackingRecorder):
     def _create_table(self, c: Any) -> None:
         # SQLite has no ADD COLUMN IF NOT EXISTS: an index made before a column was added
         # gets it here, before the statements that index it.
-        c.execute(f"SELECT name FROM pragma_table_info('{self.cases_table}')")
-        columns = {row[0] for row in c.fetchall()}
-        for name, definition in ADDED_COLUMNS.items():
-            if columns and name not in columns:
-                c.execute(f"ALTER TABLE {self.cases_table} ADD COLUMN {definition}")
+        for table, added in (
+            (self.cases_table, ADDED_COLUMNS),
+            (self.terms_table, TERMS_ADDED_COLUMNS),
+        ):
+            c.execute(f"SELECT name FROM pragma_table_info('{table}')")
+            columns = {row[0] for row in c.fetchall()}
+            for name, definition in added.items():
+                if columns and name not in columns:
+                    c.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
         super()._create_table(c)
 
     def _tracking_table(self) -> str:
@@ -293,7 +333,11 @@ def row_values(row: CaseSummary) -> tuple[object, ...]:
 
 
 def term_values(term: CaseTerm) -> tuple[object, ...]:
-    return (term.term, term.case_id, term.kind)
+    """add_term_statement's parameters: the row, then whose key it is again for the guard."""
+    return (
+        term.term, term.case_id, term.kind, term.subject, term.generation,
+        term.subject, term.generation,
+    )  # fmt: skip
 
 
 def summary_of(row: Any) -> CaseSummary:
