@@ -1,7 +1,7 @@
 """`python -m casedesk_notify`: the composition root. Builds notify from its settings and runs it.
 
 Runs its loops (the case-events consumer, the escalation-decisions consumer, the dispatcher lanes,
-the journal relay) beside the runtime's gRPC server,
+the journal relay and, with a key service, the erasure watch) beside the runtime's gRPC server,
 which serves only health and reflection. A failing consumer loop ends the process with an error,
 so the orchestrator restarts it; nothing is lost, the store resumes where it stopped. The journal
 relay (the runtime's `following.follow`) tries a failing round again after a backoff.
@@ -14,11 +14,13 @@ abandoned (the store keeps it for the next run).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from typing import Any
 
 from casedesk_notify.adapters.deadline_policy import deadline_estimator
+from casedesk_notify.adapters.erasure_watch import ErasureWatch
 from casedesk_notify.adapters.kafka.case_events import CaseEventConsumer
 from casedesk_notify.adapters.kafka.escalation_decisions import DecisionConsumer
 from casedesk_notify.adapters.kafka.journal_relay import JournalRelay
@@ -40,6 +42,7 @@ from casedesk_notify.adapters.senders.vk import VkConnector
 from casedesk_notify.adapters.store import DeliveryStore
 from casedesk_notify.application.batch_handler import BatchHandler
 from casedesk_notify.application.dispatcher import Dispatcher
+from casedesk_notify.application.erasures import ErasureSweep
 from casedesk_notify.application.planning import BatchPlanner
 from casedesk_notify.application.ports import FieldOpener, Outlet
 from casedesk_notify.domain import DeliveryChannel, NotifyPolicy, ReplyWindow
@@ -149,9 +152,10 @@ async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) ->
         else None
     )
     server = GrpcServer(settings, access=OPERATOR_ONLY)
-
-    if keys is not None:
-        await keys.start()  # follows the key service's erasures into the cache
+    erasures = erasure_watch(keys, store, dispatcher, relay)
+    # Follows the key service's erasures into the key cache and the store (in place of the key
+    # client's own follower, which only knows the cache): adapters.erasure_watch.
+    erasures_task = asyncio.create_task(erasures.run(), name="erasure-watch") if erasures else None
     await consumer.start()
     if decisions_consumer is not None:
         await decisions_consumer.start()
@@ -187,6 +191,11 @@ async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) ->
             await stop_consumer(decisions_consumer)
         for sender in senders:
             await sender.close()
+        if erasures is not None and erasures_task is not None:
+            erasures.stop()
+            erasures_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await erasures_task
         if keys is not None:
             await keys.aclose()
         store.close()
@@ -218,6 +227,22 @@ def open_keys(settings: NotifySettings) -> tuple[Any, FieldOpener]:
         ttl_s=settings.keys_cache_ttl_s, max_entries=settings.keys_cache_max,
     )  # fmt: skip
     return keys, SealedFields(keys.cache)
+
+
+def erasure_watch(
+    keys: Any, store: DeliveryStore, dispatcher: Dispatcher, relay: JournalRelay
+) -> ErasureWatch | None:
+    """Without a key service there is nothing to follow (and no sealed row to forget)."""
+    if keys is None:
+        return None
+    sweep = ErasureSweep(
+        store,
+        journal,
+        sending=dispatcher.sending,
+        finished=dispatcher.finished_elsewhere,
+        journal_written=relay.wake,
+    )
+    return ErasureWatch(keys.channel, keys.cache.invalidate, sweep)
 
 
 def decision_consumer(settings: NotifySettings) -> MeasuredConsumer | None:

@@ -17,7 +17,9 @@ the duplicate is recognisable downstream:
 A delivery stored sealed (issue #18, application.sealing) is opened at the head of its lane,
 its citizen's key fetched then (a wait for the key service holds up only its lane). Once the key
 is destroyed it never opens: the delivery is recorded `suppressed` («citizen erased») and never
-sent.
+sent. An erasure applied to the store (application.erasures) finishes such deliveries at once:
+their lanes drop them (`finished_elsewhere`), and the attempts under way (`sending`) are left to
+their verdict.
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ class Dispatcher:
         self._dead_letter = dead_letter
         self._journal_written = journal_written
         self._lanes: dict[LaneKey, deque[Delivery]] = {}
+        self._sending: set[str] = set()  # attempts under way, until their verdict commits
+        self._finished: set[str] = set()  # in a lane, but finished by an erasure meanwhile
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._idle = asyncio.Event()
@@ -134,6 +138,24 @@ class Dispatcher:
         """Deferred reply notices merged into a status notice (committed): not to be sent."""
         self.replies.withdraw(notification_ids)
 
+    def sending(self) -> frozenset[str]:
+        """The deliveries whose attempt is under way (handed to the provider, or its verdict
+        not yet committed): an erasure leaves them to that verdict (application.erasures)."""
+        return frozenset(self._sending)
+
+    def finished_elsewhere(self, notification_ids: Iterable[str]) -> None:
+        """These deliveries were finished without a send (their citizen was erased): any lane
+        holding one drops it before its next attempt, whatever it holds in clear."""
+        ids = set(notification_ids)
+        for lane in self._lanes.values():
+            self._finished.update(d.notification_id for d in lane if d.notification_id in ids)
+
+    def _drop_finished(self, delivery: Delivery) -> bool:
+        if delivery.notification_id not in self._finished:
+            return False
+        self._finished.discard(delivery.notification_id)
+        return True
+
     @property
     def backlog(self) -> int:
         return sum(len(lane) for lane in self._lanes.values())
@@ -154,6 +176,9 @@ class Dispatcher:
         lane = self._lanes[key]
         try:
             while lane and not self._stopping.is_set():
+                if self._drop_finished(lane[0]):
+                    lane.popleft()
+                    continue
                 if lane[0].deferred_until is not None:
                     settled = await self.replies.settle(lane[0], self._stopping)
                     if settled is Settled.STOPPED:
@@ -249,33 +274,39 @@ class Dispatcher:
         attempts, unknown = delivery.attempts, delivery.unknown_outcomes
         parent = extract_trace_context(delivery.source.headers)
         while True:
+            if self._drop_finished(delivery):
+                return True
             if sealed is not None:
                 counted = dataclasses.replace(sealed, attempts=attempts, unknown_outcomes=unknown)
                 still, _ = await self._open(counted)
                 if still is not Admission.SEND:
                     return still is Admission.WITHDRAWN
             attempts += 1
-            with tracer.start_as_current_span(
-                f"notify.send {delivery.channel.value}",
-                context=parent,
-                attributes={
-                    "casedesk.case_id": delivery.case_id,
-                    "casedesk.notification_id": delivery.notification_id,
-                    "casedesk.attempt": attempts,
-                },
-            ):
-                failure = await self._attempt(delivery, attempts, unknown)
-                if failure is None:
-                    return True
-                if isinstance(failure, OutcomeUnknown):
-                    unknown += 1
-                if not failure.temporary or self._retry.gives_up_after(attempts):
-                    await self._give_up(delivery, attempts, failure, unknown)
-                    return True
-                delay = self._retry.delay_after(attempts)
-                if isinstance(failure, TemporaryFailure) and failure.retry_after_s:
-                    delay = max(delay, failure.retry_after_s)  # the provider said when
-                await self._record_retry(delivery, attempts, failure, delay, unknown)
+            self._sending.add(delivery.notification_id)  # until its verdict commits
+            try:
+                with tracer.start_as_current_span(
+                    f"notify.send {delivery.channel.value}",
+                    context=parent,
+                    attributes={
+                        "casedesk.case_id": delivery.case_id,
+                        "casedesk.notification_id": delivery.notification_id,
+                        "casedesk.attempt": attempts,
+                    },
+                ):
+                    failure = await self._attempt(delivery, attempts, unknown)
+                    if failure is None:
+                        return True
+                    if isinstance(failure, OutcomeUnknown):
+                        unknown += 1
+                    if not failure.temporary or self._retry.gives_up_after(attempts):
+                        await self._give_up(delivery, attempts, failure, unknown)
+                        return True
+                    delay = self._retry.delay_after(attempts)
+                    if isinstance(failure, TemporaryFailure) and failure.retry_after_s:
+                        delay = max(delay, failure.retry_after_s)  # the provider said when
+                    await self._record_retry(delivery, attempts, failure, delay, unknown)
+            finally:
+                self._sending.discard(delivery.notification_id)
             if await self._wait_or_stop(delay):
                 return False
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from casedesk.common.v1 import types_pb2
 from casedesk.notification.v1 import events_pb2
 from casedesk_notify.application.deliveries import Delivery, JournalEntry
+from casedesk_notify.application.ports import ERASED_TEXT
 from casedesk_notify.domain import DeliveryChannel
 from casedesk_notify.domain.identity import journal_event_id
 from casedesk_runtime.events import new_meta, to_timestamp
@@ -129,3 +130,13 @@ def decided(
         payload.retry_at.CopyFrom(to_timestamp(retry_at))
     moment = now or datetime.now(UTC)
     return _entry(delivery, "Failed", delivery.attempts, moment, id_stage=decision, failed=payload)
+
+
+def without_recipient(value: bytes) -> bytes:
+    """A serialized entry of an erased citizen's case, its masked recipient replaced by
+    `[erased]`: what notify publishes of him once it knows of his erasure (issue #18)."""
+    event = events_pb2.NotificationEvent.FromString(value)
+    if event.recipient_masked == ERASED_TEXT:
+        return value
+    event.recipient_masked = ERASED_TEXT
+    return event.SerializeToString()

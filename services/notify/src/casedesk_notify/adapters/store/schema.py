@@ -14,6 +14,12 @@ a CHECK constraint in place, so a schema 1 or 2 deliveries table is rebuilt, in 
 schema 4's columns are added in place); the cards of cases registered before schema 3 count as
 having an account, as every notice treated them before, and those before schema 4 have no way
 back but e-mail and SMS notices (their answers go out unthreaded, as they did).
+
+Added later within schema 4 (issue #18, tables and indexes created where missing, nothing
+rewritten): `erased_keys`, the citizens' keys the key service announced erased (subject id and
+the newest erased generation: pseudonyms, as in every token, never an identifier in clear), and
+`erasure_feed`, the position in the key service's erasure journal notify has applied up to
+(application.erasures); the indexes find a subject's cards and deliveries by their `sealed_by`.
 """
 
 from __future__ import annotations
@@ -59,6 +65,16 @@ CREATE TABLE IF NOT EXISTS journal_outbox (
     value BLOB NOT NULL,
     headers TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS erased_keys (
+    subject TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS erasure_feed (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS case_cards_sealed_by
+    ON case_cards (substr(sealed_by, 1, 32)) WHERE sealed_by != '';
 """
 
 _DELIVERIES = f"""
@@ -96,6 +112,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state) WHERE state IN {OPEN_STATES};
 CREATE INDEX IF NOT EXISTS deliveries_deferred ON deliveries (case_id) WHERE state = 'deferred';
+CREATE INDEX IF NOT EXISTS deliveries_case ON deliveries (case_id);
+CREATE INDEX IF NOT EXISTS deliveries_sealed_by
+    ON deliveries (substr(sealed_by, 1, 32)) WHERE sealed_by != '';
 """
 
 # The deliveries columns of schema 1, and of schema 2 (which added `unknown_outcomes`).

@@ -6,13 +6,18 @@ partition's next offset) commits in one transaction, and every later state chang
 together with its journal entry. A crash
 therefore leaves either the whole batch or none of it, and on restart the consumer seeks to the
 stored offsets and the dispatcher resumes the pending deliveries.
+
+An erased citizen's rows (issue #18) are forgotten by `forget_erased` together with the erasure
+journal's position; the erased keys it remembers also blank what is written for him afterwards
+(a card planned with a key fetched before the notice, the verdict of an attempt under way) and
+what the journal relay publishes of his cases (`journal_batch`).
 """
 
 from __future__ import annotations
 
 import pathlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Literal
@@ -26,10 +31,62 @@ from casedesk_notify.application.deliveries import (
     JournalEntry,
     Verdict,
 )
+from casedesk_notify.application.erasures import Erasure, Forgotten
+from casedesk_notify.application.ports import ERASED_REASON, ERASED_TEXT
 from casedesk_notify.domain import CaseCard
+from casedesk_notify.wire.journal import without_recipient
 
 _CARD_WIDTH = len(rows.CARD_COLUMNS.split(","))
 _DELIVERY_WIDTH = len(rows.DELIVERY_COLUMNS.split(","))
+
+
+def _erased(column: str) -> str:
+    """SQL: whether the key `column` names (`<32 hex subject>/<generation>`, as `sealed_by`)
+    is erased: its subject is in `erased_keys` at that generation or a later one."""
+    return (
+        f"EXISTS (SELECT 1 FROM erased_keys e WHERE e.subject = substr({column}, 1, 32) "
+        f"AND CAST(substr({column}, 34) AS INTEGER) <= e.generation)"
+    )
+
+
+# An erased citizen's card: his contacts read the placeholder (whether he had one still decides
+# which later notices are recorded as not sent, CaseCard.erased), the ways back are gone. The
+# number, status, tier, deadlines, preference and the key's name stay.
+_BLANK_CARD = (
+    f"phone = CASE WHEN phone = '' THEN '' ELSE '{ERASED_TEXT}' END, "
+    f"email = CASE WHEN email = '' THEN '' ELSE '{ERASED_TEXT}' END, "
+    "thread_message_id = '', thread_address = '', thread_subject = '', social_network = '', "
+    "social_reference = '', social_private = 0"
+)
+_CARD_HOLDS_PERSONAL = (
+    f"(phone NOT IN ('', '{ERASED_TEXT}') OR email NOT IN ('', '{ERASED_TEXT}') "
+    "OR thread_message_id != '' OR thread_address != '' OR thread_subject != '' "
+    "OR social_network != '' OR social_reference != '')"
+)
+# A finished delivery of an erased citizen: its channel, state, attempts, times and reason stay
+# (the counts hold); its masked recipient, texts and source go.
+_BLANK_DELIVERY = (
+    f"recipient = '{ERASED_TEXT}', subject = NULL, body_text = NULL, body_html = NULL, "
+    "in_reply_to = NULL, references_header = NULL, source_value = NULL, source_key = NULL, "
+    "source_headers = NULL"
+)
+_DELIVERY_HOLDS_PERSONAL = (
+    f"(recipient != '{ERASED_TEXT}' OR subject IS NOT NULL OR body_text IS NOT NULL "
+    "OR body_html IS NOT NULL OR in_reply_to IS NOT NULL OR references_header IS NOT NULL "
+    "OR source_value IS NOT NULL OR source_key IS NOT NULL OR source_headers IS NOT NULL)"
+)
+# A subject's keys (`sealed_by`), found through the index on its first 32 characters.
+_OF_SUBJECTS = "sealed_by != '' AND substr(sealed_by, 1, 32) IN ({marks}) AND " + _erased(
+    "sealed_by"
+)
+
+
+def _erased_deliveries(marks: str) -> str:
+    """SQL: the deliveries of erased citizens among the subjects `marks` names (twice): sealed
+    with one of their erased keys, or made for a case whose card names one (a case has one
+    citizen; a notice recorded not sent at planning may have no key of its own)."""
+    of_subjects = _OF_SUBJECTS.format(marks=marks)
+    return f"(({of_subjects}) OR case_id IN (SELECT case_id FROM case_cards WHERE {of_subjects}))"
 
 
 class DeliveryStore:
@@ -75,6 +132,15 @@ class DeliveryStore:
                 f"VALUES ({', '.join('?' * _CARD_WIDTH)})",
                 [rows.card_row(card) for card in batch.cards.values()],
             )
+            if batch.cards:
+                # Sealed with a key fetched before its erasure was applied (the plan's keys
+                # were fetched before the notice came): blanked as the erasure blanked the rest.
+                marks = ", ".join("?" * len(batch.cards))
+                db.execute(
+                    f"UPDATE case_cards SET {_BLANK_CARD} WHERE case_id IN ({marks}) "
+                    f"AND sealed_by != '' AND {_erased('sealed_by')}",
+                    list(batch.cards),
+                )
             for delivery, requested in batch.deliveries:
                 cursor = db.execute(
                     f"INSERT OR IGNORE INTO deliveries ({rows.DELIVERY_COLUMNS}) "
@@ -192,9 +258,13 @@ class DeliveryStore:
         with self._transaction() as db:
             for verdict in verdicts:
                 if verdict.state.is_open:
-                    self._retry_later(db, verdict)
+                    changed = self._retry_later(db, verdict)
                 else:
-                    self._finish(db, verdict)
+                    changed = self._finish(db, verdict)
+                if not changed:
+                    # No longer open: finished meanwhile by an erasure (`forget_erased`), which
+                    # journaled why. A second, contradicting entry would not be true.
+                    continue
                 for entry in verdict.entries:
                     self._append_journal(db, entry)
 
@@ -226,9 +296,9 @@ class DeliveryStore:
         self.record([verdict])
 
     @staticmethod
-    def _retry_later(db: sqlite3.Connection, verdict: Verdict) -> None:
+    def _retry_later(db: sqlite3.Connection, verdict: Verdict) -> bool:
         """Still to be sent (a retry due, held, or resent after an unknown outcome)."""
-        db.execute(
+        cursor = db.execute(
             "UPDATE deliveries SET state = ?, attempts = ?, unknown_outcomes = ?, last_error = ?, "
             f"retry_at = ? WHERE notification_id = ? AND state IN {OPEN_STATES}",
             (
@@ -240,13 +310,17 @@ class DeliveryStore:
                 verdict.delivery.notification_id,
             ),
         )
+        return cursor.rowcount == 1
 
     @staticmethod
-    def _finish(db: sqlite3.Connection, verdict: Verdict) -> None:
-        """Final: keep the verdict, drop the message and the personal data in it."""
-        db.execute(
+    def _finish(db: sqlite3.Connection, verdict: Verdict) -> bool:
+        """Final: keep the verdict, drop the message and the personal data in it (an erased
+        citizen's masked recipient too: an attempt under way at his erasure ends here)."""
+        cursor = db.execute(
             "UPDATE deliveries SET state = ?, attempts = ?, unknown_outcomes = ?, last_error = ?, "
-            "provider_message_id = ?, finished_at = ?, recipient = ?, subject = NULL, "
+            "provider_message_id = ?, finished_at = ?, "
+            f"recipient = CASE WHEN sealed_by != '' AND {_erased('sealed_by')} "
+            f"THEN '{ERASED_TEXT}' ELSE ? END, subject = NULL, "
             "body_text = NULL, body_html = NULL, in_reply_to = NULL, references_header = NULL, "
             "source_value = NULL, source_key = NULL, "
             f"source_headers = NULL WHERE notification_id = ? AND state IN {OPEN_STATES}",
@@ -261,6 +335,90 @@ class DeliveryStore:
                 verdict.delivery.notification_id,
             ),
         )
+        return cursor.rowcount == 1
+
+    # -- erasures (issue #18) ---------------------------------------------------------------
+
+    def erasure_position(self) -> int | None:
+        """The key service's erasure journal position applied up to; None before the first."""
+        row = self._db.execute("SELECT position FROM erasure_feed WHERE id = 1").fetchone()
+        return int(row[0]) if row else None
+
+    def forget_erased(
+        self,
+        erasures: Sequence[Erasure],
+        position: int | None,
+        not_sent: Callable[[Delivery], JournalEntry],
+        sending: Collection[str] = (),
+    ) -> Forgotten:
+        """Apply erasures, in one transaction with `position` (None: keep the stored one): the
+        keys are remembered as erased, their citizens' cards and finished deliveries blanked,
+        their open deliveries finished `suppressed` («citizen erased», each journaled with the
+        entry `not_sent` makes of it), except those `sending` names (an attempt under way: its
+        verdict ends it, blanked by `_finish`). Idempotent: a row already blank is not
+        counted again."""
+        now = datetime.now(UTC).isoformat()
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO erased_keys (subject, generation) VALUES (?, ?) "
+                "ON CONFLICT (subject) DO UPDATE SET "
+                "generation = max(generation, excluded.generation)",
+                [(erasure.subject, erasure.generation) for erasure in erasures],
+            )
+            subjects = sorted({erasure.subject for erasure in erasures})
+            cards = finished = 0
+            suppressed: tuple[str, ...] = ()
+            if subjects:
+                marks = ", ".join("?" * len(subjects))
+                cards = db.execute(
+                    f"UPDATE case_cards SET {_BLANK_CARD} "
+                    f"WHERE {_OF_SUBJECTS.format(marks=marks)} AND {_CARD_HOLDS_PERSONAL}",
+                    subjects,
+                ).rowcount
+                of_erased = _erased_deliveries(marks)
+                suppressed = self._suppress_erased(
+                    db, of_erased, subjects * 2, not_sent, set(sending), now
+                )
+                finished = db.execute(
+                    f"UPDATE deliveries SET {_BLANK_DELIVERY} WHERE state NOT IN {OPEN_STATES} "
+                    f"AND {of_erased} AND {_DELIVERY_HOLDS_PERSONAL}",
+                    subjects * 2,
+                ).rowcount
+            if position is not None:
+                db.execute(
+                    "INSERT INTO erasure_feed (id, position) VALUES (1, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET position = excluded.position",
+                    (position,),
+                )
+        return Forgotten(cards, finished, suppressed)
+
+    def _suppress_erased(
+        self,
+        db: sqlite3.Connection,
+        of_erased: str,
+        subjects: list[str],
+        not_sent: Callable[[Delivery], JournalEntry],
+        sending: set[str],
+        now: str,
+    ) -> tuple[str, ...]:
+        """Erased citizens' open deliveries, finished without a send, each journaled."""
+        cursor = db.execute(
+            f"SELECT * FROM deliveries WHERE state IN {OPEN_STATES} AND {of_erased} ORDER BY seq",
+            subjects,
+        )
+        finished = []
+        for delivery in [rows.delivery_from(row) for row in cursor]:
+            if delivery.notification_id in sending:
+                continue
+            db.execute(
+                f"UPDATE deliveries SET state = 'suppressed', retry_at = NULL, last_error = ?, "
+                f"finished_at = ?, {_BLANK_DELIVERY} WHERE notification_id = ? "
+                f"AND state IN {OPEN_STATES}",
+                (ERASED_REASON, now, delivery.notification_id),
+            )
+            self._append_journal(db, not_sent(delivery))
+            finished.append(delivery.notification_id)
+        return tuple(finished)
 
     # -- journal outbox --------------------------------------------------------------------
 
@@ -272,8 +430,15 @@ class DeliveryStore:
         )
 
     def journal_batch(self, limit: int) -> list[tuple[int, JournalEntry]]:
+        """The oldest entries of the outbox. Those of an erased citizen's cases go out without
+        even the masked recipient, whenever they were written (before the erasure, or by an
+        attempt under way at it)."""
         cursor = self._db.execute(
-            "SELECT seq, key, value, headers FROM journal_outbox ORDER BY seq LIMIT ?", (limit,)
+            "SELECT seq, key, value, headers, EXISTS (SELECT 1 FROM case_cards c "
+            "WHERE c.case_id = CAST(j.key AS TEXT) AND c.sealed_by != '' "
+            f"AND {_erased('c.sealed_by')}) AS erased "
+            "FROM journal_outbox j ORDER BY seq LIMIT ?",
+            (limit,),
         )
         return [(row["seq"], _journal_entry(row)) for row in cursor]
 
@@ -286,4 +451,5 @@ class DeliveryStore:
 
 
 def _journal_entry(row: sqlite3.Row) -> JournalEntry:
-    return JournalEntry(row["key"], row["value"], rows.decode_headers(row["headers"]))
+    value = without_recipient(row["value"]) if row["erased"] else row["value"]
+    return JournalEntry(row["key"], value, rows.decode_headers(row["headers"]))
