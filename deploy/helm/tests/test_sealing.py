@@ -36,7 +36,7 @@ def egress_to_keys(release: Release, service: str) -> list[dict[str, Any]]:
 
 
 def test_off_by_default_and_in_the_ci_values() -> None:
-    # Until every reader of case.events.v1 opens tokens (services/case/README.md).
+    # Sealing is an installation's decision, made once (deploy/README.md "Upgrade notes").
     defaults = yaml.safe_load((CHART / "values.yaml").read_text())["services"]["case"]
     assert defaults["sealPersonalData"] is False
     for name in ("minimal-values.yaml", "production-values.yaml"):
