@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -44,13 +44,15 @@ from casedesk_keys import (
 )
 from casedesk_keys.cache import DEFAULT_MAX_ENTRIES, DEFAULT_TTL_S
 from casedesk_keyservice.wire.erasures import tombstone_from
-from casedesk_keyservice.wire.keys import data_key_from
+from casedesk_keyservice.wire.keys import MAX_SUBJECTS_PER_CALL, data_key_from
+from casedesk_runtime.batching import Coalescer
 from casedesk_runtime.grpc_client import channel_for
 from casedesk_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 5.0
 RETRY_S = (0.1, 0.5, 1.0, 2.0, 5.0)  # between attempts to watch again, the last one repeated
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
 _TRANSIENT = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
 )
@@ -63,16 +65,52 @@ class KeyServiceRefused(KeysError):
 
 
 class KeyClient:
-    """A KeySource over the key service's gRPC API."""
+    """A KeySource over the key service's gRPC API.
 
-    def __init__(self, channel: grpc.aio.Channel, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    Current keys asked for while a call for others is on its way travel together in one
+    GetCurrentKeys call (a burst of new cases: one call, one commit in the key service, where
+    each key took a call of its own); a key service that does not know GetCurrentKeys yet (a
+    rolling upgrade) gets single GetCurrentKey calls."""
+
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_keys_per_call: int = MAX_SUBJECTS_PER_CALL,
+    ) -> None:
         self._stub = key_service_pb2_grpc.KeyServiceStub(channel)
         self._timeout_s = timeout_s
+        self._batched = max_keys_per_call > 1
+        self._current: Coalescer[SubjectId, DataKey] = Coalescer(
+            self._current_together, max_batch=max(1, max_keys_per_call)
+        )
 
     async def current_key(self, subject: SubjectId) -> DataKey:
+        if self._batched:
+            return await self._current(subject)
+        return await self._current_one(subject)
+
+    async def _current_one(self, subject: SubjectId) -> DataKey:
         request = pb.GetCurrentKeyRequest(subject=str(subject))
         reply = await self._call(self._stub.GetCurrentKey, request)
         return _checked(reply, subject, None)
+
+    async def _current_together(
+        self, subjects: Sequence[SubjectId]
+    ) -> Sequence[DataKey | BaseException]:
+        request = pb.GetCurrentKeysRequest(subjects=[str(s) for s in subjects])
+        try:
+            reply = await self._stub.GetCurrentKeys(request, timeout=self._timeout_s)
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise keys_error(error) from None
+            self._batched = False  # an older key service: one call per key from now on
+            return await asyncio.gather(
+                *(self._current_one(s) for s in subjects), return_exceptions=True
+            )
+        if len(reply.outcomes) != len(subjects):
+            raise KeyUnavailable("the key service answered for other subjects than asked")
+        return [_outcome(o, s) for o, s in zip(reply.outcomes, subjects, strict=True)]
 
     async def key(self, subject: SubjectId, generation: int) -> DataKey:
         request = pb.GetKeyRequest(subject=str(subject), generation=generation)
@@ -95,15 +133,28 @@ class KeyClient:
 def keys_error(error: grpc.aio.AioRpcError) -> KeysError:
     """The library's error for a refused call."""
     code, message = error.code(), error.details() or ""
-    if code == grpc.StatusCode.FAILED_PRECONDITION:
-        erased = _erasure_detail(error)
-        if erased is not None:
-            try:
-                return KeyErased(tombstone_from(erased))
-            except ValueError:
-                return KeyServiceRefused(
-                    f"the key service answered an unreadable erasure: {message}"
-                )
+    erased = _erasure_detail(error) if code == grpc.StatusCode.FAILED_PRECONDITION else None
+    return _error_for(code, message, erased)
+
+
+def _outcome(outcome: pb.CurrentKeyOutcome, subject: SubjectId) -> DataKey | KeysError:
+    """One subject's part of a GetCurrentKeys reply, as GetCurrentKey would have ended."""
+    if outcome.WhichOneof("outcome") == "key":
+        try:
+            return _checked(outcome.key, subject, None)
+        except KeysError as wrong:
+            return wrong
+    refused = outcome.refused
+    code = _CODES.get(refused.code, grpc.StatusCode.UNKNOWN)
+    return _error_for(code, refused.message, refused.erased if refused.HasField("erased") else None)
+
+
+def _error_for(code: grpc.StatusCode, message: str, erased: pb.Erasure | None) -> KeysError:
+    if code == grpc.StatusCode.FAILED_PRECONDITION and erased is not None:
+        try:
+            return KeyErased(tombstone_from(erased))
+        except ValueError:
+            return KeyServiceRefused(f"the key service answered an unreadable erasure: {message}")
     if code == grpc.StatusCode.NOT_FOUND:
         return KeyNotFound(message)
     if code == grpc.StatusCode.DATA_LOSS:

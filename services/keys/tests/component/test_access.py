@@ -30,6 +30,9 @@ Metadata = list[tuple[str, str]] | None
 # Each RPC with a request the service refuses as INVALID_ARGUMENT (GetKeyStatus has none).
 CALLS: dict[str, Callable[[KeyServiceStub, Metadata], Any]] = {
     "GetCurrentKey": lambda s, m: s.GetCurrentKey(pb.GetCurrentKeyRequest(subject=""), metadata=m),
+    "GetCurrentKeys": lambda s, m: s.GetCurrentKeys(
+        pb.GetCurrentKeysRequest(subjects=["x"]), metadata=m
+    ),
     "GetKey": lambda s, m: s.GetKey(pb.GetKeyRequest(subject="00" * 16), metadata=m),
     "ReopenSubject": lambda s, m: s.ReopenSubject(pb.ReopenSubjectRequest(subject="x"), metadata=m),
     "EraseCitizen": lambda s, m: s.EraseCitizen(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from casedesk_keys import DataKey, Keyring, SubjectId
+from casedesk_keys import DataKey, Keyring, KeysError, SubjectId
 from casedesk_runtime.batching import Coalescer
 
 MAX_KEYS_PER_COMMIT = 256
@@ -30,6 +30,15 @@ class KeyHandout:
 
     async def current_key(self, subject: SubjectId) -> DataKey:
         return await self._current(subject)
+
+    async def current_keys(self, subjects: Sequence[SubjectId]) -> list[DataKey | KeysError]:
+        """`current_key` of each subject, in order: its key or its refusal (a KeysError). They
+        join whatever other requests are waiting, as single ones do."""
+        got = await asyncio.gather(*(self._current(s) for s in subjects), return_exceptions=True)
+        for outcome in got:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, KeysError):
+                raise outcome  # not a refusal: the call fails as a single one would
+        return got  # type: ignore[return-value]
 
     async def _current_together(
         self, subjects: Sequence[SubjectId]

@@ -3,8 +3,9 @@
 - `casedesk_keys_erasures_total{by}`: subjects erased and journaled (`by`: `person`, `system`);
   an order repeated for an erased subject adds nothing;
 - `casedesk_keys_keys_handed_out_total{rpc, caller}`: keys handed out, by RPC (`GetCurrentKey`,
-  `GetKey`, `ReopenSubject`) and calling service (a handful of names); refusals show in the
-  runtime's `casedesk_grpc_server_handled_total{grpc_code!="OK"}`;
+  `GetCurrentKeys` — one per key —, `GetKey`, `ReopenSubject`) and calling service (a handful of
+  names); refusals show in the runtime's `casedesk_grpc_server_handled_total{grpc_code!="OK"}`
+  (GetCurrentKeys' refusals of single subjects travel inside its OK reply and are not counted);
 - `casedesk_keys_erasure_watchers`: WatchErasures streams open in this process.
 """
 

@@ -23,6 +23,7 @@ INTAKE, CASE, NOTIFY, OPERATOR = "intake", "case", "notify", "operator"
 KEY_ACCESS: AccessTable = {
     # Sealing new personal fields: a new case and its files (intake), specialists' texts (case).
     _SERVICE + "GetCurrentKey": {INTAKE, CASE},
+    _SERVICE + "GetCurrentKeys": {INTAKE, CASE},  # the same for a burst of new citizens
     # Opening them: the citizen's own case (intake), a specialist's read (case), a notice (notify).
     _SERVICE + "GetKey": {INTAKE, CASE, NOTIFY},
     # A citizen erased before comes back with a new case of his own: intake decides that.

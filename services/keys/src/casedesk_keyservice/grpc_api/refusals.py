@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from casedesk.keys.v1 import key_service_pb2 as pb
 from casedesk_keys import (
     InvalidIdentifier,
     KeyErased,
@@ -71,6 +72,14 @@ def refusal_status(error: Exception) -> grpc.Status:
     # Another KeysError (a malformed field: not this service's): a bug, said as such.
     log.error("unexpected key error: %s", error)
     return _status(code_pb2.INTERNAL, "the key service failed: see its log")
+
+
+def refusal_message(error: KeysError) -> pb.KeyRefusal:
+    """One subject's refusal inside GetCurrentKeys' reply: the status GetCurrentKey would have
+    ended with, and an erased subject's erasure."""
+    status = refusal_status(error)
+    erased = erased_detail(error.tombstone) if isinstance(error, KeyErased) else None
+    return pb.KeyRefusal(code=status.code.value[0], message=status.details, erased=erased)
 
 
 def _status(code: int, message: str, *details: Message) -> grpc.Status:

@@ -26,7 +26,7 @@ from casedesk_keyservice.application import (
     measurements,
 )
 from casedesk_keyservice.grpc_api.erasers import INSECURE_DEV, Erasers
-from casedesk_keyservice.grpc_api.refusals import REFUSALS, abort_for, refusing
+from casedesk_keyservice.grpc_api.refusals import REFUSALS, abort_for, refusal_message, refusing
 from casedesk_keyservice.wire import erasures as erasure_wire
 from casedesk_keyservice.wire import keys as key_wire
 from casedesk_keyservice.wire.status import status_message
@@ -58,6 +58,19 @@ class KeyServicer(key_service_pb2_grpc.KeyServiceServicer):
     async def GetCurrentKey(self, request: pb.GetCurrentKeyRequest, context: Any) -> pb.DataKey:
         subject = key_wire.subject_of(request.subject)
         return _handed_out("GetCurrentKey", await self._handout.current_key(subject))
+
+    @refusing
+    async def GetCurrentKeys(
+        self, request: pb.GetCurrentKeysRequest, context: Any
+    ) -> pb.GetCurrentKeysResponse:
+        subjects = key_wire.subjects_of(request.subjects)
+        outcomes = []
+        for outcome in await self._handout.current_keys(subjects):
+            if isinstance(outcome, DataKey):
+                outcomes.append(pb.CurrentKeyOutcome(key=_handed_out("GetCurrentKeys", outcome)))
+            else:
+                outcomes.append(pb.CurrentKeyOutcome(refused=refusal_message(outcome)))
+        return pb.GetCurrentKeysResponse(outcomes=outcomes)
 
     @refusing
     async def GetKey(self, request: pb.GetKeyRequest, context: Any) -> pb.DataKey:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from casedesk.keys.v1 import key_service_pb2 as pb
 from casedesk_keys import DataKey, SubjectId
 from casedesk_keyservice.domain import InvalidOrder
@@ -16,6 +18,16 @@ def subject_of(text: str, field: str = "subject") -> SubjectId:
         return SubjectId.from_text(text)
     except ValueError:
         raise InvalidOrder(field, "a subject id is 32 hex digits") from None
+
+
+MAX_SUBJECTS_PER_CALL = 256
+
+
+def subjects_of(texts: Sequence[str], field: str = "subjects") -> list[SubjectId]:
+    """GetCurrentKeys' subjects; a malformed one is named by its place (`subjects[3]`)."""
+    if not 1 <= len(texts) <= MAX_SUBJECTS_PER_CALL:
+        raise InvalidOrder(field, f"1 to {MAX_SUBJECTS_PER_CALL} subjects")
+    return [subject_of(text, f"{field}[{index}]") for index, text in enumerate(texts)]
 
 
 def generation_of(value: int, field: str = "generation") -> int:
