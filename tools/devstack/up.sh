@@ -142,10 +142,11 @@ for name in keys case intake sla escalation notify; do
     keys) own=(CASEDESK_KEYS_KEK_PROVIDER=secret-file CASEDESK_KEYS_KEK_DIR="$KEYS/kek"
                CASEDESK_KEYS_STORE_URL="$DATA/keys.sqlite3"
                CASEDESK_KEYS_INDEX_KEY_FILE="$KEYS/index.key") ;;
-    # Sealing personal data stays off by default, as in the chart (services/case/README.md
-    # "Sealed personal data"). CASEDESK_DEV_SEAL_PERSONAL_DATA=true turns it on in intake and the
-    # case service, with the key service and the index key above; notify then opens the tokens.
-    case|intake) own=(CASEDESK_SEAL_PERSONAL_DATA="${CASEDESK_DEV_SEAL_PERSONAL_DATA:-false}"
+    # Personal data is sealed here by default (services/case/README.md "Sealed personal data"):
+    # intake and the case service with the key service and the index key above, notify opens the
+    # tokens to send. The chart leaves it to the installation (a decision made once: deploy/
+    # README.md); CASEDESK_DEV_SEAL_PERSONAL_DATA=false turns it off for a fresh .run/devstack.
+    case|intake) own=(CASEDESK_SEAL_PERSONAL_DATA="${CASEDESK_DEV_SEAL_PERSONAL_DATA:-true}"
                CASEDESK_KEY_SERVICE_ADDRESS="127.0.0.1:${PORTS[keys]}"
                CASEDESK_KEYS_INDEX_KEY_FILE="$KEYS/index.key") ;;
     notify) own=(CASEDESK_KEY_SERVICE_ADDRESS="127.0.0.1:${PORTS[keys]}") ;;
@@ -209,7 +210,7 @@ echo "        -d username=l1.ivanova -d password=l1.ivanova $CASEDESK_OIDC_ISSUE
 echo "      (realm portal: client_id=casedesk-portal-frontend, client_secret=casedesk-portal-frontend-secret)"
 echo "  certificates   $PKI   (ca.crt; <name>.crt/.key for each service, operator and frontend)"
 echo "  key service    development KEK and index key in $KEYS, keys in $DATA/keys.sqlite3"
-echo "                 (sealing in intake and case: ${CASEDESK_DEV_SEAL_PERSONAL_DATA:-false}; erasures: privacy.morozova's token)"
+echo "                 (sealing in intake and case: ${CASEDESK_DEV_SEAL_PERSONAL_DATA:-true}; erasures: privacy.morozova's token)"
 echo "Status (make status):"
 bash tools/devstack/status.sh
 echo "Stop with: make down"
