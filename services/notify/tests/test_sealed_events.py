@@ -20,12 +20,10 @@ from casedesk.case.v1 import events_pb2
 from casedesk.notification.v1 import events_pb2 as journal_pb2
 from casedesk_keys import (
     DataKey,
-    FieldContext,
     Keyring,
     KeyUnavailable,
     LocalKeySource,
     SubjectId,
-    encrypt_field,
 )
 from casedesk_keys.adapters.secret_file_kek import SecretFileKekProvider
 from casedesk_keys.adapters.sqlite_store import SqliteKeyStore
@@ -45,6 +43,7 @@ from casedesk_notify.application.sealing import card_field, open_delivery_now
 from casedesk_notify.domain import DeliveryChannel, NotifyPolicy, ReplyWindow
 from casedesk_notify.domain.retry import RetryPolicy
 from casedesk_notify.testing import events
+from casedesk_notify.testing.sealed_events import sealed
 from casedesk_notify.testing.sinks import SmsSink, SmtpSink
 from casedesk_notify.wire import journal
 from casedesk_notify.wire.case_events import CaseEventDecoder
@@ -52,14 +51,7 @@ from casedesk_notify.wire.sealed import PlainFields, SealedFields
 from casedesk_runtime.testing.case_events import CaseStream
 from casedesk_vocabulary.enums import Status
 from casedesk_vocabulary.sealed_fields import (
-    CITIZEN_FIELDS,
-    CONTENT_FIELDS,
-    ORIGIN_FIELDS,
     TOKEN_PREFIX,
-    citizen_field,
-    comment_field,
-    content_field,
-    origin_field,
 )
 
 DOMAIN = "notify.casedesk.test"
@@ -92,33 +84,6 @@ def keys(tmp_path: Path) -> Iterator[Keys]:
     yield Keys(keyring, LocalKeySource(keyring), SubjectId(os.urandom(16)))
     keyring.store.close()
     kek.close()
-
-
-def sealed(event: events_pb2.CaseEvent, key: DataKey) -> events_pb2.CaseEvent:
-    """`event` as the case service writes it with CASEDESK_SEAL_PERSONAL_DATA on (its field
-    names: casedesk_vocabulary.sealed_fields): every personal text a token of its case and field."""
-    case_id = event.meta.case_id
-
-    def seal(field: str, value: str) -> str:
-        return encrypt_field(key, value, FieldContext(case_id, field)) if value else value
-
-    kind = event.WhichOneof("payload")
-    if kind == "created":
-        citizen, content = event.created.citizen, event.created.content
-        for name in CITIZEN_FIELDS:
-            setattr(citizen, name, seal(citizen_field(name), getattr(citizen, name)))
-        for name in CONTENT_FIELDS:
-            setattr(content, name, seal(content_field(name), getattr(content, name)))
-        origin_kind = event.created.provenance.WhichOneof("origin")
-        if origin_kind is not None:
-            origin = getattr(event.created.provenance, origin_kind)
-            for name in ORIGIN_FIELDS:
-                if name in origin.DESCRIPTOR.fields_by_name:
-                    setattr(origin, name, seal(origin_field(name), getattr(origin, name)))
-    if kind == "commented":
-        comment = event.commented
-        comment.body = seal(comment_field(comment.comment_id), comment.body)
-    return event
 
 
 def email_case_story(case: CaseStream) -> list[events_pb2.CaseEvent]:
