@@ -154,6 +154,37 @@ async def test_a_specialist_gets_the_exact_bytes_and_the_auditor_sees_his_read(
     assert through_intake == [("GetCase", "l1.ivanova", "specialist L1", PURPOSE)] * 2
 
 
+async def test_a_file_the_citizen_sends_with_a_comment_is_listed_and_opens(
+    casedesk: Casedesk,
+) -> None:
+    """The document asked for comes with the citizen's comment: the case service lists it under
+    his comment (not among the case's own files), and the desk opens it through intake like the
+    case's own."""
+    citizen = login()
+    case_id, (first_id,) = await submitted(casedesk, citizen, pdf(100))
+    later = pdf(2000)
+    comment = intake_pb2.AddCommentRequest(
+        idempotency_key=str(uuid.uuid4()), case_number="", body="Прикладываю справку",
+        attachments=[intake_pb2.AttachmentUpload(
+            file_name="справка.pdf", media_type="application/pdf", content=later,
+            sha256=hashlib.sha256(later).hexdigest(),
+        )],
+    )  # fmt: skip
+    async with casedesk.channel("case", caller="desk", person="l3.sidorova") as channel:
+        stub = case_grpc.CaseServiceStub(channel)
+        comment.case_number = (await stub.GetCase(case_pb2.GetCaseRequest(case_id=case_id))).number
+        async with casedesk.channel("intake") as intake:
+            await intake_grpc.IntakeServiceStub(intake).AddComment(
+                comment, metadata=casedesk.frontend.acting_for(citizen)
+            )
+        view = await stub.GetCase(case_pb2.GetCaseRequest(case_id=case_id))
+    assert [a.attachment_id for a in view.attachments] == [first_id]
+    (listed,) = [a for c in view.comments for a in c.attachments]
+    assert (listed.file_name, listed.size_bytes) == ("справка.pdf", len(later))
+    chunks = await opened(casedesk, case_id, listed.attachment_id)
+    assert b"".join(c.data for c in chunks) == later
+
+
 async def test_a_person_without_a_role_is_answered_as_for_a_missing_case(
     casedesk: Casedesk, nobody: str
 ) -> None:

@@ -247,11 +247,14 @@ async def test_sealed_files_and_records_keep_nothing_in_clear_and_erasure_closes
             view = await case_service_pb2_grpc.CaseServiceStub(case_channel).GetCase(
                 case_pb.GetCaseRequest(case_id=acknowledgement.case_id)
             )
-            # The case's own file (the case service lists a comment's files on the comment's
-            # event, not in CaseView.attachments: the comment's file is checked on disk below).
+            # The case's own file, and the comment's (listed under the comment, its name opened
+            # by the case service with the citizen's key).
             files = {a.sha256: a.attachment_id for a in view.attachments}
             scan_id = files[hashlib.sha256(SCAN).hexdigest()]
             assert await opened(view.case_id, scan_id) == SCAN
+            (later,) = [a for c in view.comments for a in c.attachments]
+            assert later.file_name == "справка.pdf"
+            assert await opened(view.case_id, later.attachment_id) == LATER
 
             # Nothing of him in clear: not in the vault's files, not in intake's tables.
             raw = [p.read_bytes() for p in sorted((data_dir / "attachments").rglob("*.bin"))]

@@ -142,3 +142,22 @@ async def test_attachments_are_checked_and_kept(service: RunningService) -> None
     bad.attachment.sha256 = "0" * 64
     view = await service.stub.AddAttachment(bad)
     assert [a.file_name for a in view.attachments] == ["x.png"]
+
+
+async def test_a_comments_files_are_shown_with_it(service: RunningService) -> None:
+    """A citizen's documents sent as asked, with his comment: the view lists them under the
+    comment (CaseView.attachments keeps the case's own), so the desk can show and open them."""
+    case_id = (await service.stub.CreateCase(create_request())).case_id
+    scan = types_pb2.Attachment(
+        attachment_id="c-1", file_name="скан паспорта.pdf", media_type="application/pdf",
+        size_bytes=2048, sha256="a" * 64,
+    )  # fmt: skip
+    comment = pb.AddCommentRequest(
+        context=context(**CITIZEN), case_id=case_id, body="Прикладываю скан",  # type: ignore[arg-type]
+        public=True, attachments=[scan],
+    )  # fmt: skip
+    view = await service.stub.AddComment(comment)
+    assert [list(c.attachments) for c in view.comments] == [[scan]]
+    assert list(view.attachments) == []  # not one of the case's own
+    read = await service.stub.GetCase(pb.GetCaseRequest(case_id=case_id))
+    assert [list(c.attachments) for c in read.comments] == [[scan]]

@@ -133,6 +133,31 @@ def test_the_case_page_lists_attachments_and_stands_without_the_timeline() -> No
     assert "Сроки и уведомления сейчас недоступны" in reply.text
 
 
+def test_a_citizens_message_shows_the_files_that_came_with_it() -> None:
+    """Documents a citizen sends as asked come with his comment: the case page's conversation
+    lists them under his message, each opened through the case's attachment route."""
+    from casedesk.case.v1 import events_pb2
+    from casedesk.common.v1 import envelope_pb2, types_pb2
+    from casedesk_desk.wire.cases import history_item
+
+    event = events_pb2.CaseEvent(
+        meta=envelope_pb2.EventMeta(
+            case_id="c-1", actor=types_pb2.Actor(kind=types_pb2.Actor.CITIZEN, id="ivanov.ii")
+        ),
+        commented=events_pb2.Commented(
+            comment_id="m-1", body="Прикладываю скан", public=True,
+            attachments=[types_pb2.Attachment(attachment_id="f/1", file_name="скан.pdf",
+                                              size_bytes=2_048_000)],
+        ),
+    )  # fmt: skip
+    item = history_item(event)
+    assert [f.file_name for f in item.files] == ["скан.pdf"] and item.case_id == "c-1"
+    cases = FakeCases()
+    cases.history_items = [item]
+    page = _desk(cases).client.get("/cases/c-1").text
+    assert 'href="/cases/c-1/attachments/f%2F1" download>скан.pdf</a> (2,0 МБ)' in page
+
+
 def test_a_case_above_the_readers_tier_is_a_403_page_in_russian() -> None:
     cases = FakeCases()
     cases.refuse["get_case"] = Refused(

@@ -150,7 +150,8 @@ async def test_a_comments_attachment_opens_too(running) -> None:
     )  # fmt: skip
     await running.intake.AddComment(comment, metadata=metadata())
     case = running.cases.by_number(acknowledgement.number)
-    (attachment,) = case.attachments
+    assert list(case.attachments) == []  # the comment's file is the comment's, as the case keeps it
+    ((attachment,),) = [c.attachments for c in case.comments]
     chunks = await _open(running, case.case_id, attachment.attachment_id)
     assert [c.data for c in chunks] == [b"%PDF-later"]
 

@@ -146,6 +146,7 @@ def comment_to_proto(comment: Comment) -> case_service_pb2.CommentView:
         public=comment.public,
         author=actor_to_proto(comment.author),
         at=to_timestamp(comment.at),
+        attachments=[attachment_to_proto(a) for a in comment.attachments],
     )
 
 

@@ -87,6 +87,10 @@ class HistoryItem:
     # Another case the line speaks of (a merge), linked from the line: its id and number.
     related_case: str = ""
     related_number: str = ""
+    # The files that came with a comment (a citizen's documents sent as asked), opened through
+    # the case's attachment route (case_id: the case they belong to).
+    files: tuple[AttachmentInfo, ...] = ()
+    case_id: str = ""
 
 
 @dataclass(frozen=True)

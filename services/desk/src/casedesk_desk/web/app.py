@@ -23,6 +23,7 @@ from casedesk_desk.application.live_queue import LiveQueue
 from casedesk_desk.application.presence import PresenceBoard
 from casedesk_desk.application.signin import SignIn
 from casedesk_desk.application.work import Work
+from casedesk_desk.domain.attachments import readable_size
 from casedesk_desk.domain.canned import CannedReply
 from casedesk_desk.domain.errors import RefusalKind, Refused, SignInFailed
 from casedesk_desk.domain.presence import Viewer
@@ -83,6 +84,7 @@ class Desk:
             category_label=lambda c: CATEGORY_LABELS.get(c, c),
             moscow=moscow,
             is_supervisor=is_supervisor,
+            readable_size=readable_size,
         )
         # One path segment, slashes included (Jinja's urlencode leaves "/" as it is).
         self.templates.env.filters["segment"] = lambda value: quote(str(value), safe="")

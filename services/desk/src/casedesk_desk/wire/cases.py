@@ -191,7 +191,10 @@ def _history_item(event: events_pb2.CaseEvent) -> HistoryItem:
         what = "Ответ гражданину" if c.public else "Внутренняя заметка"
         if event.meta.actor.kind == types_pb2.Actor.CITIZEN:
             what = "Сообщение гражданина"
-        return HistoryItem(at, actor, what, body=c.body, public=c.public)
+        files = tuple(attachment(a) for a in c.attachments)
+        return HistoryItem(
+            at, actor, what, body=c.body, public=c.public, files=files, case_id=event.meta.case_id
+        )
     if kind == "status_changed":
         s = event.status_changed
         to = status_label(types_pb2.Status.Name(s.to_status))

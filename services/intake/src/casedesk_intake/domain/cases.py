@@ -49,6 +49,7 @@ class CaseComment:
     public: bool
     author_kind: ActorKind | None
     at: datetime | None
+    attachments: tuple[StoredAttachment, ...] = ()  # the files that came with it
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ class Case:
     comments: tuple[CaseComment, ...] = ()
     registered_at: datetime | None = None
     updated_at: datetime | None = None
-    # The files intake keeps for the case (at creation and with comments), as the case records them.
+    # The case's own files, as the case records them (at creation, or added later); the files
+    # that came with a comment are the comment's (CaseComment.attachments).
     attachments: tuple[StoredAttachment, ...] = ()
     # The deadline policy has targets per category (2026.1: sign-in problems within 24 hours).
     category: Category | None = None
@@ -76,7 +78,9 @@ class Case:
     closed_unanswered: bool = False
 
     def attachment(self, attachment_id: str) -> StoredAttachment | None:
-        return next((a for a in self.attachments if a.attachment_id == attachment_id), None)
+        """One of the case's files: its own, or one that came with a comment."""
+        files = (*self.attachments, *(a for c in self.comments for a in c.attachments))
+        return next((a for a in files if a.attachment_id == attachment_id), None)
 
 
 @dataclass(frozen=True)

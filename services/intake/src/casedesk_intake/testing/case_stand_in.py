@@ -254,11 +254,12 @@ class CaseServiceStandIn(case_grpc.CaseServiceServicer):
                 public=request.public,
                 author=request.context.actor,
                 at=_now(),
+                attachments=request.attachments,  # on the comment, as the case service keeps them
             )
-            case.attachments.extend(request.attachments)
             commented = events_pb2.Commented(
-                comment_id=added.comment_id, body=request.body, public=request.public
-            )
+                comment_id=added.comment_id, body=request.body, public=request.public,
+                attachments=request.attachments,
+            )  # fmt: skip
             self._record(case, request.context.actor, commented=commented)
             return case
 

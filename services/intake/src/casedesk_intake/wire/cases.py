@@ -137,6 +137,7 @@ def case(view: case_pb2.CaseView) -> Case:
                 public=comment.public,
                 author_kind=from_proto(ActorKind, comment.author.kind),
                 at=optional_instant(comment, "at"),
+                attachments=stored_attachments(comment.attachments),
             )
             for comment in view.comments
         ),
