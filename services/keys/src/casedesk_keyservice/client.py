@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -123,6 +123,15 @@ class KeyClient:
         reply = await self._call(self._stub.ReopenSubject, request)
         return _checked(reply, subject, None)
 
+    async def erase_subjects(self, subjects: Sequence[str], reason: str) -> int:
+        """EraseCitizen for `subjects` (at most 100) as this service itself, with no person's
+        token (the key service journals `system:<caller>`; the access table says who may: the
+        case service's retention). How many were erased now, not before. A refusal raises the
+        call's AioRpcError (the caller retries at its next turn)."""
+        request = pb.EraseCitizenRequest(subjects=list(subjects), reason=reason)
+        reply = await self._stub.EraseCitizen(request, timeout=self._timeout_s)
+        return sum(1 for erased in reply.subjects if not erased.already_erased)
+
     async def _call(self, method: Callable[..., object], request: object) -> pb.DataKey:
         try:
             return await method(request, timeout=self._timeout_s)  # type: ignore[misc]
@@ -181,6 +190,61 @@ def _checked(reply: pb.DataKey, subject: SubjectId, generation: int | None) -> D
         raise KeyUnavailable(str(wrong)) from None
 
 
+@dataclass(frozen=True)
+class ErasureNotice:
+    """One erasure as the journal announces it: the subject, the generation erased (with every
+    older one) and its position in the journal."""
+
+    subject: SubjectId
+    generation: int
+    position: int
+
+
+class PositionUnknown(Exception):
+    """The key service's erasure journal does not know the position asked for: the caller's is
+    ahead of it (a restored backup, another installation)."""
+
+
+# The erasure journal as batches of (notices, the position to resume after): after a position, or
+# from now (None). What every follower of erasures reads: the key cache's (below), the case
+# index's and notify's store's.
+ErasureBatches = Callable[[int | None], AsyncIterator[tuple[list[ErasureNotice], int]]]
+
+
+def erasure_batches(channel: grpc.aio.Channel) -> ErasureBatches:
+    """WatchErasures over `channel`. The first batch comes at once (possibly empty, with the
+    position to resume from); the call ends when the iteration does. Raises PositionUnknown for a
+    refused position, the call's AioRpcError otherwise. A notice with a malformed subject is
+    skipped (logged)."""
+    stub = key_service_pb2_grpc.KeyServiceStub(channel)
+
+    async def batches(after: int | None) -> AsyncIterator[tuple[list[ErasureNotice], int]]:
+        if after is None:
+            request = pb.WatchErasuresRequest(from_now=True)
+        else:
+            request = pb.WatchErasuresRequest(after_position=after)
+        call = stub.WatchErasures(request)
+        try:
+            async for batch in call:
+                notices = []
+                for erasure in batch.erasures:
+                    try:
+                        subject = SubjectId.from_text(erasure.subject)
+                    except ValueError:
+                        log.error("erasure notice with a malformed subject skipped")
+                        continue
+                    notices.append(ErasureNotice(subject, erasure.generation, erasure.position))
+                yield notices, batch.position
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.INVALID_ARGUMENT and after:
+                raise PositionUnknown(error.details() or "") from None
+            raise
+        finally:
+            call.cancel()
+
+    return batches
+
+
 class ErasureFollower:
     """Forgets every erased subject in the cache as the key service announces it."""
 
@@ -190,25 +254,41 @@ class ErasureFollower:
         invalidate: Callable[[SubjectId], None],
         retry_s: tuple[float, ...] = RETRY_S,
     ) -> None:
-        self._stub = key_service_pb2_grpc.KeyServiceStub(channel)
+        self._batches = erasure_batches(channel)
         self._invalidate = invalidate
         self._retry_s = retry_s
         self.position: int | None = None  # the last position received; None before the first
         self.watching = asyncio.Event()  # set while a stream is open (its first message came)
         self._stopped = False
-        self._call: grpc.aio.UnaryStreamCall | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """Follow until `stop()`; a broken stream is watched again after a pause."""
+        self._task = asyncio.current_task()  # type: ignore[assignment]
         failures = 0
         while not self._stopped:
             try:
                 await self._follow()
                 failures = 0
+            except asyncio.CancelledError:
+                if self._stopped:  # stop() ended the stream's wait
+                    break
+                raise
+            except PositionUnknown as error:
+                # Our position is ahead of the journal: erasures after it may be lost to us, so
+                # start from now; keys fetched from now on are checked again against the key
+                # service, and the TTL ends the older ones.
+                log.error("erasure stream refused our position; following from now on: %s",
+                          error)  # fmt: skip
+                self.position = None
             except grpc.aio.AioRpcError as error:
                 if self._stopped:
                     break
-                self._on_refusal(error, failures)
+                if failures == 0 or error.code() not in _TRANSIENT:
+                    log.warning(
+                        "erasure stream broken (%s: %s): watching again; meanwhile cached keys "
+                        "end with their TTL", error.code().name, error.details(),
+                    )  # fmt: skip
                 failures += 1
             except Exception:  # a follower that died quietly would leave the TTL alone on guard
                 log.exception("erasure stream failed: watching again")
@@ -216,45 +296,25 @@ class ErasureFollower:
             finally:
                 self.watching.clear()
             if not self._stopped:
-                await asyncio.sleep(self._retry_s[min(failures, len(self._retry_s) - 1)])
+                try:
+                    await asyncio.sleep(self._retry_s[min(failures, len(self._retry_s) - 1)])
+                except asyncio.CancelledError:
+                    if self._stopped:
+                        break
+                    raise
 
     def stop(self) -> None:
         self._stopped = True
-        if self._call is not None:
-            self._call.cancel()
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
 
     async def _follow(self) -> None:
-        if self.position is None:
-            request = pb.WatchErasuresRequest(from_now=True)
-        else:
-            request = pb.WatchErasuresRequest(after_position=self.position)
-        self._call = self._stub.WatchErasures(request)
-        try:
-            async for batch in self._call:
-                for erasure in batch.erasures:
-                    try:
-                        self._invalidate(SubjectId.from_text(erasure.subject))
-                    except ValueError:
-                        log.error("erasure notice with a malformed subject skipped")
-                self.position = batch.position
+        async with contextlib.aclosing(self._batches(self.position)) as batches:
+            async for notices, position in batches:
+                for notice in notices:
+                    self._invalidate(notice.subject)
+                self.position = position
                 self.watching.set()
-        finally:
-            self._call = None
-
-    def _on_refusal(self, error: grpc.aio.AioRpcError, failures: int) -> None:
-        if error.code() == grpc.StatusCode.INVALID_ARGUMENT and self.position is not None:
-            # Our position is ahead of the journal (a restored backup, another installation):
-            # erasures after it may be lost to us, so start from now; keys fetched from now on
-            # are checked again against the key service, and the TTL ends the older ones.
-            log.error("erasure stream refused our position; following from now on: %s",
-                      error.details())  # fmt: skip
-            self.position = None
-            return
-        if failures == 0 or error.code() not in _TRANSIENT:
-            log.warning(
-                "erasure stream broken (%s: %s): watching again; meanwhile cached keys end "
-                "with their TTL", error.code().name, error.details(),
-            )  # fmt: skip
 
 
 @dataclass
@@ -307,11 +367,15 @@ def over(
 
 
 __all__ = [
+    "ErasureBatches",
     "ErasureFollower",
+    "ErasureNotice",
     "KeyClient",
     "KeyServiceRefused",
+    "PositionUnknown",
     "ServiceKeys",
     "connect",
+    "erasure_batches",
     "keys_error",
     "over",
 ]

@@ -108,33 +108,19 @@ class ErasedTerms:
 
 
 def key_service_erasures(channel: Any) -> Watch:
-    """WatchErasures of the key service over `channel` (the case service's mutual TLS)."""
-    import grpc
+    """WatchErasures of the key service over `channel` (the case service's mutual TLS), read
+    through its client (`erasure_batches`), as the index's erased keys."""
+    from casedesk_keyservice import client
 
-    from casedesk.keys.v1 import key_service_pb2 as pb
-    from casedesk.keys.v1 import key_service_pb2_grpc
-    from casedesk_keys import SubjectId
-
-    stub = key_service_pb2_grpc.KeyServiceStub(channel)
+    batches = client.erasure_batches(channel)
 
     async def watch(after: int) -> AsyncGenerator[tuple[Sequence[ErasedKey], int], None]:
-        call = stub.WatchErasures(pb.WatchErasuresRequest(after_position=after))
         try:
-            async for batch in call:
-                erasures = []
-                for erasure in batch.erasures:
-                    try:
-                        subject = str(SubjectId.from_text(erasure.subject))
-                    except ValueError:
-                        log.error("erasure notice with a malformed subject skipped")
-                        continue
-                    erasures.append(ErasedKey(subject, erasure.generation, erasure.position))
-                yield erasures, batch.position
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.INVALID_ARGUMENT and after > 0:
-                raise PositionUnknown(error.details() or "") from None
-            raise
-        finally:
-            call.cancel()
+            async with contextlib.aclosing(batches(after)) as stream:
+                async for notices, position in stream:
+                    erased = [ErasedKey(str(n.subject), n.generation, n.position) for n in notices]
+                    yield erased, position
+        except client.PositionUnknown as error:
+            raise PositionUnknown(str(error)) from None
 
     return watch

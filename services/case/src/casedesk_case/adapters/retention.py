@@ -137,14 +137,6 @@ class Retention:
 def key_service_eraser(channel: object, timeout_s: float = 10.0) -> Eraser:
     """EraseCitizen on the key service, without a person's token: the case service's own
     retention, journaled there as `system:case`."""
-    from casedesk.keys.v1 import key_service_pb2 as pb
-    from casedesk.keys.v1 import key_service_pb2_grpc
+    from casedesk_keyservice.client import KeyClient
 
-    stub = key_service_pb2_grpc.KeyServiceStub(channel)
-
-    async def erase(subjects: Sequence[str], reason: str) -> int:
-        request = pb.EraseCitizenRequest(subjects=list(subjects), reason=reason)
-        reply = await stub.EraseCitizen(request, timeout=timeout_s)
-        return sum(1 for erased in reply.subjects if not erased.already_erased)
-
-    return erase
+    return KeyClient(channel, timeout_s).erase_subjects  # type: ignore[arg-type]
