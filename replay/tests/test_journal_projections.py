@@ -53,6 +53,40 @@ def test_a_dead_lettered_notification_keeps_a_masked_error() -> None:
     assert "ivanov@" not in row["last_error"] and "example.ru" in row["last_error"]
 
 
+def test_notifys_own_decisions_are_states_of_their_own_and_never_failures() -> None:
+    held = ne.Held(reason="held: recipient limit of 2 notices per 60 s reached", attempt=0)
+    events = [
+        notification_event("n-1", T0, requested=ne.Requested()),
+        notification_event("n-1", T0 + MINUTE, held=held),
+        notification_event("n-1", T0 + 2 * MINUTE, sent=ne.Sent(attempt=1)),
+        notification_event("n-2", T0, held=held),
+        notification_event("n-2", T0 + MINUTE, superseded=ne.Superseded(reason="by n-3")),
+        notification_event("n-4", T0, merged=ne.Merged(reason="merged into n-5: ...")),
+        notification_event("n-6", T0, suppressed=ne.Suppressed(reason="citizen erased")),
+        notification_event("n-7", T0, held=held),
+    ]  # fmt: skip
+    rows = fold(Stream.NOTIFICATION, *events).notifications.notifications
+    assert {n: (r["state"], r["failures"], r["last_error"]) for n, r in rows.items()} == {
+        "n-1": ("SENT", 0, ""), "n-2": ("SUPERSEDED", 0, ""), "n-4": ("MERGED", 0, ""),
+        "n-6": ("SUPPRESSED", 0, ""), "n-7": ("HELD", 0, ""),
+    }  # fmt: skip
+
+
+def test_a_decision_an_older_notify_journaled_as_failed_is_read_as_the_decision() -> None:
+    old = [
+        ("n-1", "held: recipient limit of 2 notices per 60 s reached", "HELD"),
+        ("n-2", "merged into n-9: the status notice that followed ...", "MERGED"),
+        ("n-3", "citizen erased", "SUPPRESSED"),
+        ("n-4", "superseded by n-8: a later status notice of the same case", "SUPERSEDED"),
+        ("n-5", "421 try again later", "FAILED"),
+    ]
+    events = [notification_event(n, T0, failed=ne.Failed(attempt=1, error=e)) for n, e, _ in old]
+    rows = fold(Stream.NOTIFICATION, *events).notifications.notifications
+    assert [(rows[n]["state"], rows[n]["failures"]) for n, _, _ in old] == [
+        (state, 1 if state == "FAILED" else 0) for _, _, state in old
+    ]
+
+
 def decision(event_id: str, accepted: bool) -> ee.EscalationDecision:
     return ee.EscalationDecision(
         meta=envelope_pb2.EventMeta(event_id=event_id, case_id="case-1"),

@@ -196,7 +196,9 @@ async def test_an_erasure_blanks_his_rows_keeps_the_counts_and_leaves_others_alo
 
     entries = journal_of(store)
     added = entries[journaled_before:]
-    assert [(e.failed.error, e.failed.temporary) for e in added] == [("citizen erased", False)] * 2
+    assert [(e.WhichOneof("payload"), e.suppressed.reason) for e in added] == [
+        ("suppressed", "citizen erased")
+    ] * 2
     for entry in entries:  # what goes out of his cases now names no recipient, masked or not
         if entry.meta.case_id == "case-a":
             assert entry.recipient_masked == "[erased]"
@@ -303,8 +305,8 @@ async def test_a_notice_waiting_in_its_lane_is_dropped_and_journaled_once(
     for sender in senders:
         await sender.close()
     assert smtp_sink.snapshot() == [] and sms_sink.accepted == []
-    failed = [e.failed for e in journal_of(store) if e.WhichOneof("payload") == "failed"]
-    assert sorted(f.error for f in failed if not f.temporary) == ["citizen erased"] * 2
+    suppressed = [e for e in journal_of(store) if e.WhichOneof("payload") == "suppressed"]
+    assert [e.suppressed.reason for e in suppressed] == ["citizen erased"] * 2
 
 
 async def test_the_position_survives_a_restart_and_plain_cards_are_not_touched(

@@ -130,14 +130,15 @@ def sms_citizen(phone: str = PHONE):
     return a_citizen(phone=phone, preferred=ContactChannel.SMS)
 
 
-def failures(store: DeliveryStore) -> dict[str, list[tuple[bool, str]]]:
-    found: dict[str, list[tuple[bool, str]]] = {}
+def decisions(store: DeliveryStore) -> dict[str, list[tuple[str, str]]]:
+    """notify's own decisions journaled per notification: (payload, reason); no attempt failed."""
+    found: dict[str, list[tuple[str, str]]] = {}
     for _, entry in store.journal_batch(1000):
         event = journal_pb2.NotificationEvent.FromString(entry.value)
-        if event.WhichOneof("payload") == "failed":
-            found.setdefault(event.notification_id, []).append(
-                (event.failed.temporary, event.failed.error)
-            )
+        kind = event.WhichOneof("payload")
+        assert kind != "failed", event  # a decision is never journaled as a failure
+        if kind in ("held", "superseded", "suppressed", "merged"):
+            found.setdefault(event.notification_id, []).append((kind, getattr(event, kind).reason))
     return found
 
 
@@ -163,11 +164,11 @@ async def test_a_burst_for_one_recipient_is_held_and_a_held_status_notice_merged
     # Nothing vanished silently: the replaced notice says by what, the held one why it waited.
     assert store.state(waiting.notification_id) == (DeliveryState.SUPERSEDED, 0)
     assert store.state(ready.notification_id) == (DeliveryState.SENT, 1)
-    reasons = failures(store)
-    [(temporary, why)] = reasons[waiting.notification_id]
-    assert not temporary and "superseded" in why and ready.notification_id in why
-    [(temporary, why)] = reasons[ready.notification_id]
-    assert temporary and why.startswith("held: ") and "2 notices per 1 s" in why
+    reasons = decisions(store)
+    [(kind, why)] = reasons[waiting.notification_id]
+    assert kind == "superseded" and ready.notification_id in why
+    [(kind, why)] = reasons[ready.notification_id]
+    assert kind == "held" and "2 notices per 1 s" in why
     after = scrape()
 
     def delta(series: str) -> float:
@@ -219,8 +220,8 @@ async def test_beyond_the_cap_of_held_notices_they_are_suppressed_with_a_recorde
     assert store.state(held) == (DeliveryState.HELD, 0)  # resumed after a restart
     assert held in {d.notification_id for d in store.pending()}
     assert store.state(suppressed) == (DeliveryState.SUPPRESSED, 0)
-    [(temporary, why)] = failures(store)[suppressed]
-    assert not temporary and why.startswith("suppressed: ") and "1 held" in why
+    [(kind, why)] = decisions(store)[suppressed]
+    assert kind == "suppressed" and "1 held" in why
     assert parked.records == []  # a decision, not a failure: no dead letter
     name = "casedesk_notify_notifications_suppressed_total"
     assert scrape().value(name, channel="sms") - before.value(name, channel="sms") == 1

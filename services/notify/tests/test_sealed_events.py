@@ -218,11 +218,10 @@ async def test_an_erased_citizen_gets_nothing_and_the_notices_say_why(
 
     assert created == [] and planned.poisoned == []  # nothing to send, nothing dead-lettered
     assert planned.changes.offsets == {(events.TOPIC, 0): 3}  # read past, not retried
-    suppressed = [e for e in journal_of(store) if e.WhichOneof("payload") == "failed"]
-    assert len(suppressed) == 6  # acknowledgement, reply and answer, e-mail and SMS each
-    for entry in suppressed:
-        assert entry.failed.error == "citizen erased"
-        assert not entry.failed.temporary
+    kinds = [e.WhichOneof("payload") for e in journal_of(store)]
+    assert kinds == ["suppressed"] * 6  # acknowledgement, reply and answer, e-mail and SMS each
+    for entry in journal_of(store):
+        assert entry.suppressed.reason == "citizen erased"
     for delivery, _, reason in planned.changes.suppressed:
         assert store.state(delivery.notification_id) == (DeliveryState.SUPPRESSED, 0)
         assert reason == "citizen erased"
@@ -422,8 +421,9 @@ async def test_a_notice_pending_at_the_erasure_is_not_sent_and_says_why(
     assert smtp_sink.snapshot() == [] and sms_sink.accepted == []
     for delivery in created:
         assert store.state(delivery.notification_id) == (DeliveryState.SUPPRESSED, 0)
-    failed = [e.failed for e in journal_of(store) if e.WhichOneof("payload") == "failed"]
-    assert [(f.error, f.temporary) for f in failed] == [("citizen erased", False)] * 2
+    suppressed = [e for e in journal_of(store) if e.WhichOneof("payload") == "suppressed"]
+    assert [e.suppressed.reason for e in suppressed] == ["citizen erased"] * 2
+    assert [e for e in journal_of(store) if e.WhichOneof("payload") == "failed"] == []
     rows = store._db.execute(
         "SELECT recipient, subject, body_text, body_html, source_value FROM deliveries"
     ).fetchall()
@@ -480,11 +480,8 @@ async def test_an_erasure_during_a_retry_wait_stops_the_next_attempt(
     assert smtp_sink.snapshot() == [] and sms_sink.accepted == []
     for delivery in created:
         assert store.state(delivery.notification_id) == (DeliveryState.SUPPRESSED, 1)
-    failed = [e.failed for e in journal_of(store) if e.WhichOneof("payload") == "failed"]
-    assert (
-        sorted((f.error, f.temporary) for f in failed if not f.temporary)
-        == [("citizen erased", False)] * 2
-    )
+    suppressed = [e for e in journal_of(store) if e.WhichOneof("payload") == "suppressed"]
+    assert [e.suppressed.reason for e in suppressed] == ["citizen erased"] * 2
 
 
 async def test_a_sealed_card_read_without_a_key_service_sends_no_token(

@@ -1,7 +1,11 @@
 """The delivery journal: the fold of notification.events.v1 into one row per notification.
 
 A notification (one source event, one channel) is requested once, may fail and be retried, and
-ends sent or dead-lettered. Attempt numbers make the fold idempotent. Error texts come from
+ends sent or dead-lettered; or notify decides it itself (casedesk_vocabulary.notices): held for
+the recipient's window, then sent or superseded, suppressed, or merged into the status notice
+that followed it. A decision is not a failure (older journals carry one as `failed`, recognised
+by its words): `failures` counts only the gateways' refusals. Attempt numbers make the fold
+idempotent. Error texts come from
 gateways and may quote an address, so they are masked before they are kept, and a sealed field's
 token quoted in one (issue #18) is kept as `[sealed]` (`casedesk_replay.sealed`).
 """
@@ -13,16 +17,28 @@ from typing import Any
 from casedesk_replay.sealed import without_tokens
 from casedesk_replay.wire import DELIVERY_CHANNEL, micros
 from casedesk_runtime.masking import mask_text
+from casedesk_vocabulary.notices import legacy_decision
 
 Row = dict[str, Any]
 
 REQUESTED = "REQUESTED"
+HELD = "HELD"
 FAILED = "FAILED"
 SENT = "SENT"
 DEAD_LETTERED = "DEAD_LETTERED"
-# A later state never goes back to an earlier one, whatever order duplicates arrive in.
-_RANK = {REQUESTED: 0, FAILED: 1, DEAD_LETTERED: 2, SENT: 3}
+SUPERSEDED = "SUPERSEDED"
+SUPPRESSED = "SUPPRESSED"
+MERGED = "MERGED"
+# A later state never goes back to an earlier one, whatever order duplicates arrive in. The
+# ends without a message of its own rank with dead-lettering: a notification has one of them.
+_RANK = {
+    REQUESTED: 0, HELD: 1, FAILED: 2,
+    DEAD_LETTERED: 3, SUPERSEDED: 3, SUPPRESSED: 3, MERGED: 3,
+    SENT: 4,
+}  # fmt: skip
 STATES = tuple(_RANK)
+# notify's decisions (notification.events.v1 payloads) and the state each leaves.
+_DECIDED = {"held": HELD, "superseded": SUPERSEDED, "suppressed": SUPPRESSED, "merged": MERGED}
 
 
 def new_notification(event: Any, notification_id: str) -> Row:
@@ -58,6 +74,10 @@ class NotificationJournal:
             if sent.sms_segments:
                 row["sms_segments"] = sent.sms_segments
             _advance(row, SENT)
+        elif payload in _DECIDED:
+            _advance(row, _DECIDED[payload])
+        elif payload == "failed" and (decided := legacy_decision(event.failed.error)):
+            _advance(row, _DECIDED[decided])
         elif payload == "failed":
             failed = event.failed
             if failed.attempt > row["failures"]:

@@ -89,6 +89,44 @@ def test_a_providers_error_is_masked_before_it_is_kept() -> None:
     assert fact.error.startswith("550 <i***@example.ru>")
 
 
+def test_notifys_own_decisions_are_facts_of_their_kinds_not_failures() -> None:
+    held = notification(held=notification_events.Held(reason="held: recipient limit reached"))
+    merged = notification(
+        merged=notification_events.Merged(reason="merged into n-2: ...", into_notification_id="n-2")
+    )
+    superseded = notification(superseded=notification_events.Superseded(reason="superseded by n-3"))
+    suppressed = notification(suppressed=notification_events.Suppressed(reason="citizen erased"))
+    facts = [
+        notification_fact(event.SerializeToString())
+        for event in (held, merged, superseded, suppressed)
+    ]
+    assert [(f[1].kind, f[1].error) for f in facts if f is not None] == [
+        ("held", "held: recipient limit reached"),
+        ("merged", "merged into n-2: ..."),
+        ("superseded", "superseded by n-3"),
+        ("suppressed", "citizen erased"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        ("held: recipient limit of 2 notices per 60 s reached", "held"),
+        ("superseded by n-2: a later status notice of the same case, ...", "superseded"),
+        ("suppressed: recipient limit of 2 notices per 60 s reached and 5 held", "suppressed"),
+        ("citizen erased", "suppressed"),
+        ("merged into n-2: the status notice that followed this reply ...", "merged"),
+        ("SMTP 451 try again later", "failed"),
+    ],
+)  # fmt: skip
+def test_a_decision_an_older_notify_journaled_as_failed_is_read_as_the_decision(
+    error: str, kind: str
+) -> None:
+    old = notification(failed=notification_events.Failed(error=error, temporary=True))
+    _, fact = notification_fact(old.SerializeToString()) or ("", None)
+    assert fact is not None and (fact.kind, fact.error) == (kind, error)
+
+
 @pytest.mark.parametrize(
     ("value", "complaint"),
     [

@@ -81,6 +81,24 @@ def test_the_timeline_reads_in_russian_by_time_with_the_recipient_masked_as_noti
     )
 
 
+def test_notifys_own_decisions_read_as_what_they_are_not_as_failures() -> None:
+    said = {
+        "held": "Уведомление отложено (лимит сообщений получателю): SMS на +7***67",
+        "superseded": "Уведомление заменено более поздним о том же обращении: SMS на +7***67",
+        "suppressed": "Уведомление не отправлено по правилам рассылки: SMS на +7***67",
+        "merged": "Уведомление объединено со следующим о смене статуса: SMS на +7***67",
+    }
+    message = pb.CaseTimeline(
+        notifications=[
+            pb.NotificationFact(at=_ts(T0 + timedelta(minutes=n)), channel="SMS", kind=kind,
+                                recipient_masked="+7***67", error=f"{kind}: why")
+            for n, kind in enumerate(said)
+        ],
+    )  # fmt: skip
+    got = timeline.timeline(message)
+    assert [(i.what, i.body) for i in got.items] == [(said[k], f"{k}: why") for k in said]
+
+
 def test_the_current_clock_is_none_once_the_last_target_is_met_or_nothing_was_said() -> None:
     assert timeline.current_clock([]) == NO_CLOCK
     met = pb.SlaFact(kind="met", target="RESOLUTION", at=_ts(T0), late=False)

@@ -71,10 +71,10 @@ class NotificationFact:
     case_id: str
     at: datetime
     channel: str  # SMS or EMAIL
-    kind: str  # sent, failed, dead_lettered
+    kind: str  # casedesk_vocabulary.notices.REPORTED: sent, failed, dead_lettered, held, ...
     recipient_masked: str
     template: str
-    error: str = ""
+    error: str = ""  # failed, dead_lettered: notify's words; a decision: its reason
 
 
 @dataclass(frozen=True)

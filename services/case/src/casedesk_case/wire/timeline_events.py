@@ -2,7 +2,10 @@
 
 The SLA service's `SlaEvent` becomes a `SlaFact` (its payload's name is the fact's kind); notify's
 `NotificationEvent` becomes a `NotificationFact`, or nothing for `requested`, which says a notice
-is about to be sent, not that it was. A record this cannot read raises `UnreadableRecord`, whose
+is about to be sent, not that it was. notify's own decisions (held, superseded, suppressed,
+merged) are facts of their own kinds, also when an older journal carries one as `failed`
+(casedesk_vocabulary.notices): a specialist must not read «not delivered» for a notice that was
+only held, or carried by the next one. A record this cannot read raises `UnreadableRecord`, whose
 message names what is wrong and never quotes the payload.
 
 The error text notify journals is a provider's answer and may quote an address; it is masked
@@ -22,6 +25,7 @@ from casedesk_case.application.timeline import NotificationFact, SlaFact
 from casedesk_case.wire.timestamps import from_timestamp
 from casedesk_runtime.events import unreadable_as
 from casedesk_runtime.masking import mask_text
+from casedesk_vocabulary.notices import FAILED, legacy_decision
 
 # Notify's error texts are a provider's sentence; longer ones are cut (the case page shows it).
 ERROR_LIMIT = 500
@@ -81,6 +85,9 @@ def notification_fact(
             f"NotificationEvent.channel {event.channel} is not SMS, EMAIL or SOCIAL"
         )
     payload = getattr(event, kind)
+    said = getattr(payload, "error", "") or getattr(payload, "reason", "")
+    if kind == FAILED:
+        kind = legacy_decision(said) or kind
     # notify keys the topic by case id and names it in the envelope; the key is a fallback only.
     case_id = meta.case_id or (key or b"").decode(errors="replace")
     return _required(meta.event_id, "NotificationEvent.meta.event_id"), NotificationFact(
@@ -91,7 +98,7 @@ def notification_fact(
         kind=kind,
         recipient_masked=mask_text(event.recipient_masked),
         template=event.template,
-        error=mask_text(getattr(payload, "error", ""))[:ERROR_LIMIT],
+        error=mask_text(said)[:ERROR_LIMIT],
     )
 
 

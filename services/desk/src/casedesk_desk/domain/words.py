@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from casedesk_vocabulary import notices
 from casedesk_vocabulary.wording import (
     STATUS_LABELS,
     callback_purpose_label,
@@ -123,15 +124,24 @@ def sla_line(kind: str, target: str, due: datetime | None, late: bool = False) -
     return lines.get(kind, f"{what}: {kind}")
 
 
+# What became of a notice (casedesk_vocabulary.notices); anything else is a failed attempt.
+# notify's own decisions are not failures: the citizen was told, or will be.
+_NOTICE_LINES = {
+    notices.SENT: "Уведомление отправлено: {to}",
+    notices.DEAD_LETTERED: "Уведомление не отправлено, попытки исчерпаны: {to}",
+    notices.HELD: "Уведомление отложено (лимит сообщений получателю): {to}",
+    notices.SUPERSEDED: "Уведомление заменено более поздним о том же обращении: {to}",
+    notices.SUPPRESSED: "Уведомление не отправлено по правилам рассылки: {to}",
+    notices.MERGED: "Уведомление объединено со следующим о смене статуса: {to}",
+}
+
+
 def notification_line(kind: str, channel: str, recipient_masked: str) -> str:
     """One notice to the citizen: «Уведомление отправлено: SMS на +7***67»."""
     how = NOTIFICATION_CHANNELS.get(channel, channel)
     to = f"{how} на {recipient_masked}" if recipient_masked else how
-    if kind == "sent":
-        return f"Уведомление отправлено: {to}"
-    if kind == "dead_lettered":
-        return f"Уведомление не отправлено, попытки исчерпаны: {to}"
-    return f"Уведомление не доставлено: {to}"
+    line = _NOTICE_LINES.get(kind, "Уведомление не доставлено: {to}")
+    return line.format(to=to)
 
 
 def queue_announcements(number: str, status: str) -> dict[str, str]:

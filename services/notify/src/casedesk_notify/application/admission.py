@@ -98,7 +98,7 @@ class RecipientGate:
             f"superseded by {later.notification_id}: a later status notice of the same case, "
             "while this one waited for the recipient limit"
         )
-        await self._withdraw(delivery, DeliveryState.SUPERSEDED, reason)
+        await self._withdraw(delivery, DeliveryState.SUPERSEDED, reason, later.notification_id)
         return True
 
     def _window(self) -> str:
@@ -122,9 +122,12 @@ class RecipientGate:
             extra={"notification_id": delivery.notification_id, "due_in_s": round(wait, 1)},
         )
 
-    async def _withdraw(self, delivery: Delivery, state: DeliveryState, reason: str) -> None:
+    async def _withdraw(
+        self, delivery: Delivery, state: DeliveryState, reason: str, by: str = ""
+    ) -> None:
         now = datetime.now(UTC)
-        entry = self._journal.decided(delivery, state.value.capitalize(), reason, None, now)
+        decision = state.value.capitalize()
+        entry = self._journal.decided(delivery, decision, reason, None, now, other=by)
         await self._verdicts.record(_verdict(delivery, state, now, entry, reason))
         self._journal_written()
         log.warning(

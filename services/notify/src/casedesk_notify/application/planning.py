@@ -226,7 +226,9 @@ class BatchPlanner:
         for _, replies in taken:
             for reply in replies:
                 into = notification_id(event.event_id, reply.channel)
-                entry = self._journal.decided(reply, "Merged", _merged(into, self._window), None)
+                entry = self._journal.decided(
+                    reply, "Merged", _merged(into, self._window), None, other=into
+                )
                 changes.merged.append((reply, entry))
 
     def _stored_card(self, case_id: str) -> CaseCard | None:

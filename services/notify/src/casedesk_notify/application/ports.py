@@ -157,9 +157,11 @@ class NotificationJournal(Protocol):
         reason: str,
         retry_at: datetime | None,
         now: datetime | None = None,
+        other: str = "",
     ) -> JournalEntry:
         """A decision that is not a provider's answer: `Held` (due again at `retry_at`),
-        `Superseded` or `Suppressed` (final), with its reason."""
+        `Superseded` (by the notification `other`), `Suppressed`, or `Merged` (into the
+        notification `other`), with its reason."""
         ...
 
 

@@ -1,4 +1,5 @@
-"""Entries of the delivery journal (notification.events.v1): requested, sent, failed, dead.
+"""Entries of the delivery journal (notification.events.v1): requested, sent, failed, dead, and
+notify's own decisions (held, superseded, suppressed, merged).
 
 Entries are built here (this module is the application's `NotificationJournal`) and stored in the
 outbox in the same transaction as the state change they describe; `JournalRelay` publishes them.
@@ -116,20 +117,32 @@ def decided(
     reason: str,
     retry_at: datetime | None,
     now: datetime | None = None,
+    other: str = "",
 ) -> JournalEntry:
-    """A decision of notify's own (the recipient limit): `Held`, `Superseded`, `Suppressed`.
-
-    The topic has no payload for these yet, so they travel as `Failed` whose error starts with
-    the decision (`held: ...`); temporary while the delivery is still to be sent. The event id
-    derives from the decision, so it never collides with an attempt's `Failed`.
+    """A decision of notify's own: `Held` (due again at `retry_at`), `Superseded` (by the
+    notification `other`), `Suppressed`, or `Merged` (into the notification `other`), each its
+    own payload (casedesk_vocabulary.notices: none of them is a failure to deliver). The event
+    id derives from the decision, as when these travelled as `Failed`, so it never collides with
+    an attempt's entry and an entry re-published after a crash keeps its id.
     """
-    payload = events_pb2.Failed(
-        attempt=delivery.attempts, error=reason, temporary=retry_at is not None
-    )
-    if retry_at is not None:
-        payload.retry_at.CopyFrom(to_timestamp(retry_at))
+    attempt = delivery.attempts
+    payload: dict[str, object]
+    if decision == "Held":
+        held = events_pb2.Held(reason=reason, attempt=attempt)
+        if retry_at is not None:
+            held.retry_at.CopyFrom(to_timestamp(retry_at))
+        payload = {"held": held}
+    elif decision == "Superseded":
+        by = events_pb2.Superseded(reason=reason, by_notification_id=other, attempt=attempt)
+        payload = {"superseded": by}
+    elif decision == "Suppressed":
+        payload = {"suppressed": events_pb2.Suppressed(reason=reason, attempt=attempt)}
+    elif decision == "Merged":
+        payload = {"merged": events_pb2.Merged(reason=reason, into_notification_id=other)}
+    else:
+        raise ValueError(f"{decision!r} is not a decision of notify's (Held, Superseded, ...)")
     moment = now or datetime.now(UTC)
-    return _entry(delivery, "Failed", delivery.attempts, moment, id_stage=decision, failed=payload)
+    return _entry(delivery, decision, attempt, moment, id_stage=decision, **payload)
 
 
 def without_recipient(value: bytes) -> bytes:
