@@ -77,10 +77,11 @@ test-outage-long: proto ## the system through a 15-minute Kafka outage under loa
 chaos: proto ## the chaos run: faults on a schedule under load, nothing lost or doubled (~20 min)
 	CASEDESK_TEST_INFRA=$${CASEDESK_TEST_INFRA:-local} $(UV) run --frozen python tests/chaos/run.py
 
-lint: proto ## ruff, formatting, import contracts (.importlinter)
+lint: proto ## ruff, formatting, import contracts (.importlinter), types of the sources (mypy)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen lint-imports
+	$(UV) run --frozen mypy services/*/src libs/*/src replay/src
 
 bench: setup ## every benchmark; each figure printed as `BENCH <metric> <value> <unit>`
 	bash tools/bench.sh

@@ -298,8 +298,9 @@ class Publisher:
         # event loop logs as an ERROR with a traceback on every discard.
         sender = getattr(producer, "_sender", None)
         task = getattr(sender, "sender_task", None)
-        if task is not None and hasattr(sender, "_fail_all"):
-            task.remove_done_callback(sender._fail_all)
+        fail_all = getattr(sender, "_fail_all", None)
+        if task is not None and fail_all is not None:
+            task.remove_done_callback(fail_all)
         try:
             async with asyncio.timeout(_DISCARD_TIMEOUT_S):
                 await producer.stop()

@@ -129,7 +129,7 @@ S = TypeVar("S", bound=ServiceSettings)
 
 def load_settings(settings_class: type[S], **overrides: object) -> S:
     try:
-        return settings_class(**overrides)
+        return settings_class(**overrides)  # type: ignore[arg-type]  # pydantic validates
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -84,7 +84,8 @@ class CaseStoreReader(Application):
             if not page:
                 break
             if oldest is None:
-                oldest = self.mapper.to_domain_event(page[0]).timestamp.timestamp()
+                first: Any = self.mapper.to_domain_event(page[0])  # a case event: timestamped
+                oldest = first.timestamp.timestamp()
             count += len(page)
             start = page[-1].id
         return count, oldest

@@ -75,8 +75,9 @@ class PostgresKeyStore:
                 cursor.executemany(_SQL["add"], rows)
             # ON CONFLICT waited for a concurrent creator to commit: its row is visible now.
             found = [db.execute(_SQL["get"], (str(s), g)).fetchone() for s, g, _ in keys]
-        assert all(row is not None for row in found)
-        return [sql.stored_key(row) for row in found]
+        if any(row is None for row in found):
+            raise RuntimeError("a data key just added is missing from the key store")
+        return [sql.stored_key(row) for row in found if row is not None]
 
     def erase(
         self, subject: SubjectId, erased_at: datetime, erased_by: str, reason: str

@@ -135,11 +135,15 @@ class Sealer:
         return encrypt_field(self.key, value, FieldContext(self.case_id, field))
 
     def citizen(self, citizen: Citizen) -> Citizen:
-        sealed = {f: self.text(citizen_field(f), getattr(citizen, f)) for f in CITIZEN_FIELDS}
+        sealed: dict[str, Any] = {
+            f: self.text(citizen_field(f), getattr(citizen, f)) for f in CITIZEN_FIELDS
+        }
         return replace(citizen, **sealed)
 
     def content(self, content: CaseContent) -> CaseContent:
-        sealed = {f: self.text(content_field(f), getattr(content, f)) for f in CONTENT_FIELDS}
+        sealed: dict[str, Any] = {
+            f: self.text(content_field(f), getattr(content, f)) for f in CONTENT_FIELDS
+        }
         return replace(content, **sealed)
 
     def origin(self, origin: Origin) -> Origin:
@@ -301,8 +305,8 @@ class PersonalData:
         return _decrypt(key, value, case_id, field)
 
     def open_citizen(self, case_id: str, citizen: Citizen) -> Citizen:
-        opened = {f: self.open_text(case_id, citizen_field(f), getattr(citizen, f))
-                  for f in CITIZEN_FIELDS}  # fmt: skip
+        opened: dict[str, Any] = {f: self.open_text(case_id, citizen_field(f), getattr(citizen, f))
+                                  for f in CITIZEN_FIELDS}  # fmt: skip
         return replace(citizen, **opened)
 
     def open_origin(self, case_id: str, origin: Origin) -> Origin:

@@ -141,13 +141,13 @@ class CommandPipeline:
                 busy.add(decision.case.id)  # a new case, or the case a repeat opened
                 decided.append((item, decision))
         outcomes = self._app.save_groups([d.pending for _, d in decided]) if decided else []
-        for (item, decision), error in zip(decided, outcomes, strict=True):
-            if error is None:
+        for (item, decision), failure in zip(decided, outcomes, strict=True):
+            if failure is None:
                 results.append((item, self._finish(decision), None))
-            elif isinstance(error, IntegrityError):
+            elif isinstance(failure, IntegrityError):
                 self._run_alone(item)  # decided on a state another replica has moved on
             else:
-                results.append((item, None, error))
+                results.append((item, None, failure))
         if results:
             self._hand_back(results)
         return later
