@@ -1,4 +1,5 @@
-"""Notify follows the key service's erasure journal itself (adapters.erasure_watch): every erasure
+"""Notify follows the key service's erasure journal with the key client's one follower, the key
+cache's listener and the store's (adapters.erasure_watch.ErasedRows) attached: every erasure
 with its generation, forgotten in the key cache before the store, from the position the store
 applied last (its start for a new store), a broken stream resumed, a position the key service
 refuses as ahead of its journal read again from the start. A WatchErasures of the test's own,
@@ -17,7 +18,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from casedesk.keys.v1 import key_service_pb2 as pb
 from casedesk.keys.v1 import key_service_pb2_grpc
 from casedesk_keys import SubjectId
-from casedesk_notify.adapters.erasure_watch import ErasureWatch
+from casedesk_keyservice.client import CacheInvalidation, ErasureFollower, erasure_batches
+from casedesk_notify.adapters.erasure_watch import ErasedRows
 from casedesk_notify.application.deliveries import Delivery, JournalEntry
 from casedesk_notify.application.erasures import Erasure, ErasureSweep, Forgotten
 from casedesk_notify.wire import journal
@@ -110,6 +112,17 @@ async def until(condition: Callable[[], bool], what: str) -> None:
     assert condition(), what
 
 
+def follower(
+    channel: grpc.aio.Channel, forget_key: Callable[[SubjectId], None], store: Store
+) -> ErasureFollower:
+    """As notify's __main__ attaches them to the key client's follower (`over`/`connect`)."""
+    return ErasureFollower(
+        erasure_batches(channel),
+        [CacheInvalidation(forget_key), ErasedRows(ErasureSweep(store, journal))],
+        retry_s=(0.01,),
+    )
+
+
 def subject() -> SubjectId:
     return SubjectId(os.urandom(16))
 
@@ -128,13 +141,13 @@ async def test_every_erasure_reaches_the_cache_then_the_store_from_the_stored_po
         forgotten_keys.append(erased)
         assert len(store.applied) < len(forgotten_keys)  # the cache before the store
 
-    watch = ErasureWatch(channel, forget_key, ErasureSweep(store, journal), retry_s=(0.01,))
+    watch = follower(channel, forget_key, store)
     task = asyncio.create_task(watch.run())
     try:
         await until(lambda: store.position == 20, "the missed erasure")
         assert servicer.requests[0].after_position == 10 and not servicer.requests[0].from_now
         assert store.applied == [([Erasure(str(missed), 2)], 20)]
-        assert watch.caught_up.is_set()
+        assert watch.watching.is_set()
 
         servicer.append(later)  # 30: while it runs
         await until(lambda: store.position == 30, "the new erasure")
@@ -152,7 +165,7 @@ async def test_a_new_store_reads_the_journal_from_its_start(
     old = subject()
     servicer.append(old)
     store = Store(position=None)
-    watch = ErasureWatch(channel, lambda s: None, ErasureSweep(store, journal), retry_s=(0.01,))
+    watch = follower(channel, lambda s: None, store)
     task = asyncio.create_task(watch.run())
     try:
         await until(lambda: store.position == 10, "the erasure before notify's first start")
@@ -169,7 +182,7 @@ async def test_a_broken_stream_resumes_after_the_last_position_applied(
     store = Store(position=None)
     servicer.break_after = 1
     servicer.append(subject())
-    watch = ErasureWatch(channel, lambda s: None, ErasureSweep(store, journal), retry_s=(0.01,))
+    watch = follower(channel, lambda s: None, store)
     task = asyncio.create_task(watch.run())
     try:
         await until(lambda: len(servicer.requests) >= 2, "watching again")
@@ -190,7 +203,7 @@ async def test_a_position_ahead_of_the_journal_is_read_again_from_the_start(
     servicer, channel = key_service
     servicer.append(subject())
     store = Store(position=99)
-    watch = ErasureWatch(channel, lambda s: None, ErasureSweep(store, journal), retry_s=(0.01,))
+    watch = follower(channel, lambda s: None, store)
     task = asyncio.create_task(watch.run())
     try:
         await until(lambda: store.position == 10, "read again from the start")

@@ -19,7 +19,7 @@ from eventsourcing.utils import Environment
 
 from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk_case.adapters.auto_close import AutoCloser
-from casedesk_case.adapters.erased_terms import ErasedTerms, key_service_erasures
+from casedesk_case.adapters.erased_terms import ErasedTerms
 from casedesk_case.adapters.outbox.leased import Follower, LeasedFollower
 from casedesk_case.adapters.outbox.partitioning import CaseKeyPartitioner
 from casedesk_case.adapters.outbox.relay import OutboxRelay
@@ -109,10 +109,10 @@ async def serve(
         stoppers.append(index.stop)
         if keys is not None and search_terms is not None:
             # Not under the projector's lease: every replica's first worker deletes an erased
-            # citizen's search terms the moment it learns of the erasure (idempotent).
-            erased_terms = ErasedTerms(app.index, key_service_erasures(keys.channel))
-            followers.append(erased_terms.run())
-            stoppers.append(erased_terms.stop)
+            # citizen's search terms the moment it learns of the erasure (idempotent). On the
+            # key cache's stream: one WatchErasures per process, resumed after the index's
+            # position (keys.start() below; keys.aclose() stops it).
+            keys.follower.attach(ErasedTerms(app.index))
     if settings.relay_enabled:
         position = outbox_tracking_name(app.name, settings.case_events_topic)
         relay = _one_replica(app, "outbox relay", position, lambda: _relay(app, settings))
@@ -159,7 +159,7 @@ async def serve(
         access=CASE_ACCESS,
     )
     if keys is not None:
-        await keys.start()  # follows the key service's erasures into the key cache
+        await keys.start()  # follows the key service's erasures into the key cache (and index)
     await server.start()
     tune_garbage_collector()
     tasks = [asyncio.create_task(follower) for follower in followers]

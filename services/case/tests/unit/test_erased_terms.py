@@ -1,7 +1,7 @@
 """An erased citizen's search terms leave the case index when the key service announces the
 erasure (issue #18): `CaseIndex.forget_erased` on memory and SQLite, the projector's guard,
-`ErasedTerms` following the erasure journal from the position the index remembers, and the
-rebuild tool making the same terms with sealing on."""
+`ErasedTerms` on the key client's erasure follower (from the position the index remembers, one
+stream with the key cache's), and the rebuild tool making the same terms with sealing on."""
 
 from __future__ import annotations
 
@@ -10,20 +10,25 @@ import base64
 import os
 import socket
 import sqlite3
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 
+import grpc
 import pytest
 
-from casedesk_case.adapters.erased_terms import ErasedTerms, PositionUnknown
+from casedesk.keys.v1 import key_service_pb2 as keys_pb
+from casedesk.keys.v1 import key_service_pb2_grpc
+from casedesk_case.adapters.erased_terms import ErasedTerms
 from casedesk_case.adapters.readmodel.projector import CaseIndexProjector
+from casedesk_case.application.ports import CaseIndex
 from casedesk_case.application.search_terms import SearchTerms
 from casedesk_case.application.views import CaseFilter, ErasedKey
 from casedesk_case.cli import rebuild_index
 from casedesk_case.domain.values import Citizen
 from casedesk_case.testing import CaseApplication
-from casedesk_keys import Subjects
+from casedesk_keys import SubjectId, Subjects
 from casedesk_keys.normalise import IdentifierKind
+from casedesk_keyservice.client import ErasureFollower, PositionUnknown, over
 
 from ..conftest import Keys, create
 
@@ -221,12 +226,13 @@ class Journal:
 
     def __init__(self, erasures: list[ErasedKey]) -> None:
         self.erasures = erasures
-        self.asked: list[int] = []
+        self.asked: list[int | None] = []
         self.refuse_after: int | None = None  # answer PositionUnknown for positions above
         self.fail_once = False
 
-    async def watch(self, after: int) -> AsyncGenerator[tuple[Sequence[ErasedKey], int], None]:
+    async def watch(self, after: int | None) -> AsyncIterator[tuple[list[ErasedKey], int]]:
         self.asked.append(after)
+        after = after or 0
         if self.refuse_after is not None and after > self.refuse_after:
             raise PositionUnknown("after_position is ahead of the journal")
         if self.fail_once:
@@ -237,7 +243,16 @@ class Journal:
         await asyncio.Event().wait()  # no more: the stream stays open
 
 
-async def follow_until(follower: ErasedTerms, done: Callable[[], bool]) -> None:
+def following(journal: Journal, index: CaseIndex) -> ErasureFollower:
+    """The key client's follower with the index's listener, as __main__ attaches it."""
+    return ErasureFollower(
+        journal.watch,  # type: ignore[arg-type]  # ErasedKey reads as an ErasureNotice
+        [ErasedTerms(index)],
+        retry_s=(0.01,),
+    )
+
+
+async def follow_until(follower: ErasureFollower, done: Callable[[], bool]) -> None:
     task = asyncio.create_task(follower.run())
     try:
         async with asyncio.timeout(5):
@@ -257,7 +272,7 @@ async def test_the_follower_applies_the_journal_from_the_position_the_index_reme
     await asyncio.to_thread(CaseIndexProjector(terms_app, terms_app.index).catch_up)
     journal = Journal([ErasedKey("0" * 32, 1, 4), erase(keys, "ivanov.ii", position=9)])
     journal.fail_once = True  # a broken stream is watched again
-    follower = ErasedTerms(terms_app.index, journal.watch, retry_s=(0.01,))
+    follower = following(journal, terms_app.index)
     await follow_until(follower, lambda: follower.watching.is_set())
     assert journal.asked == [0, 0]
     assert found(terms_app, IVANOV) == [[], [], []]
@@ -265,7 +280,7 @@ async def test_the_follower_applies_the_journal_from_the_position_the_index_reme
 
     # Restarted: it resumes after the last erasure applied, and applies one it missed.
     journal.erasures.append(erase(keys, "petrov.pp", position=12))
-    again = ErasedTerms(terms_app.index, journal.watch, retry_s=(0.01,))
+    again = following(journal, terms_app.index)
     await follow_until(again, lambda: again.position == 12)
     assert journal.asked[-1] == 9
     assert found(terms_app, PETROV_LOOKUPS) == [[], [], []]
@@ -278,19 +293,83 @@ async def test_a_position_the_key_service_does_not_know_reads_its_journal_from_t
     app.index.forget_erased([ErasedKey("1" * 32, 1, 50)])
     journal = Journal([ErasedKey("2" * 32, 1, 3)])
     journal.refuse_after = 10  # another journal (a restored backup) ends at 10
-    follower = ErasedTerms(app.index, journal.watch, retry_s=(0.01,))
+    follower = following(journal, app.index)
     await follow_until(follower, lambda: follower.position == 3)
     assert journal.asked == [50, 0]
 
 
 async def test_stop_ends_a_follower_waiting_on_the_stream(app: CaseApplication) -> None:
-    journal = Journal([])
-    follower = ErasedTerms(app.index, journal.watch)
+    follower = following(Journal([]), app.index)
     task = asyncio.create_task(follower.run())
     await asyncio.wait_for(follower.watching.wait(), 5)
     follower.stop()
     await asyncio.wait_for(task, 5)
     assert task.done() and not task.cancelled()
+
+
+class KeyService(key_service_pb2_grpc.KeyServiceServicer):
+    """A key service over gRPC on loopback: GetKey hands out a key for any subject, and
+    WatchErasures streams `journal` after the position asked, then waits."""
+
+    def __init__(self, journal: list[ErasedKey]) -> None:
+        self.journal = journal
+        self.watches: list[keys_pb.WatchErasuresRequest] = []
+
+    async def GetKey(  # the generated servicer's name
+        self, request: keys_pb.GetKeyRequest, context: grpc.aio.ServicerContext
+    ) -> keys_pb.DataKey:
+        return keys_pb.DataKey(
+            subject=request.subject, generation=request.generation, key=bytes(32)
+        )
+
+    async def WatchErasures(
+        self, request: keys_pb.WatchErasuresRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[keys_pb.ErasureBatch]:
+        self.watches.append(request)
+        newer = [e for e in self.journal if e.position > request.after_position]
+        yield keys_pb.ErasureBatch(
+            erasures=[
+                keys_pb.Erasure(position=e.position, subject=e.subject, generation=e.generation)
+                for e in newer
+            ],
+            position=max([request.after_position, *(e.position for e in newer)]),
+        )
+        await asyncio.Event().wait()
+
+
+async def test_a_replica_follows_erasures_with_one_stream_for_its_key_cache_and_its_index(
+    terms_app: CaseApplication, keys: Keys
+) -> None:
+    """A case replica's first worker (__main__.serve): the key cache's follower and the index's
+    listener share one WatchErasures, resumed after the index's position; each erasure leaves
+    the cache and the index."""
+    await asyncio.to_thread(create, terms_app)
+    petrov = (await asyncio.to_thread(create, terms_app, citizen=PETROV)).case_id
+    await asyncio.to_thread(CaseIndexProjector(terms_app, terms_app.index).catch_up)
+    terms_app.index.forget_erased([ErasedKey("1" * 32, 1, 2)])  # applied before a restart
+    ivanov = erase(keys, "ivanov.ii", position=5)
+    service = KeyService([ErasedKey("1" * 32, 1, 2), ivanov])
+    server = grpc.aio.server()
+    key_service_pb2_grpc.add_KeyServiceServicer_to_server(service, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    keys_of_replica = over(grpc.aio.insecure_channel(f"127.0.0.1:{port}"), ttl_s=600)
+    subject = SubjectId.from_text(ivanov.subject)
+    try:
+        await keys_of_replica.cache.key(subject, 1)  # cached before the erasure comes
+        assert keys_of_replica.cache.held_key(subject, 1) is not None
+        keys_of_replica.follower.attach(ErasedTerms(terms_app.index))
+        await keys_of_replica.start()
+        async with asyncio.timeout(5):
+            await keys_of_replica.follower.watching.wait()
+        assert keys_of_replica.cache.held_key(subject, 1) is None
+        assert found(terms_app, IVANOV) == [[], [], []]
+        assert found(terms_app, PETROV_LOOKUPS) == [[petrov]] * 3
+        assert [(w.after_position, w.from_now) for w in service.watches] == [(2, False)]
+        assert terms_app.index.erasure_position() == 5
+    finally:
+        await keys_of_replica.aclose()
+        await server.stop(0)
 
 
 def test_the_rebuild_tool_with_sealing_on_stops_when_the_key_service_cannot_be_reached(

@@ -12,9 +12,12 @@
   time), NOT_FOUND -> KeyNotFound, DATA_LOSS -> WrappedKeyDamaged, UNAVAILABLE or a deadline ->
   KeyUnavailable (retry later), and a refusal that will not go away by retrying
   (PERMISSION_DENIED, INVALID_ARGUMENT, ...) -> KeyServiceRefused.
-- `ErasureFollower`: follows WatchErasures and forgets each erased subject in the KeyCache at
-  once (`invalidate`), resuming after the last position received when the stream breaks. The
-  cache's TTL bounds what it cannot cover: a replica that could not reach the stream.
+- `ErasureFollower` (erasure_follower.py): the process's one follower of WatchErasures. The
+  key cache's listener (`CacheInvalidation`) forgets each erased subject at once; a process
+  with a durable effect of its own (the case index's search terms, notify's rows) attaches its
+  listener before `start()`, and the one stream then resumes after the position that listener
+  keeps (`keys.follower.attach(listener)`, then `keys.start()`). The cache's TTL bounds what
+  the stream cannot cover: a replica that could not reach it.
 - `KeyCache` (casedesk_keys) in front of the client: keys kept at most `ttl_s`, erased answers
   remembered, one fetch per key at a time.
 """
@@ -23,8 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -43,19 +45,24 @@ from casedesk_keys import (
     WrappedKeyDamaged,
 )
 from casedesk_keys.cache import DEFAULT_MAX_ENTRIES, DEFAULT_TTL_S
+from casedesk_keyservice.erasure_follower import (
+    TRANSIENT,
+    CacheInvalidation,
+    ErasureBatches,
+    ErasureFollower,
+    ErasureListener,
+    ErasureNotice,
+    PositionUnknown,
+    erasure_batches,
+)
 from casedesk_keyservice.wire.erasures import tombstone_from
 from casedesk_keyservice.wire.keys import MAX_SUBJECTS_PER_CALL, data_key_from
 from casedesk_runtime.batching import Coalescer
 from casedesk_runtime.grpc_client import channel_for
 from casedesk_runtime.settings import ServiceSettings
 
-log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 5.0
-RETRY_S = (0.1, 0.5, 1.0, 2.0, 5.0)  # between attempts to watch again, the last one repeated
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
-_TRANSIENT = frozenset(
-    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
-)
 
 
 class KeyServiceRefused(KeysError):
@@ -168,7 +175,7 @@ def _error_for(code: grpc.StatusCode, message: str, erased: pb.Erasure | None) -
         return KeyNotFound(message)
     if code == grpc.StatusCode.DATA_LOSS:
         return WrappedKeyDamaged(message)
-    if code in _TRANSIENT:
+    if code in TRANSIENT:
         return KeyUnavailable(f"the key service cannot be reached: {code.name} {message}")
     return KeyServiceRefused(f"the key service refused: {code.name} {message}")
 
@@ -190,136 +197,10 @@ def _checked(reply: pb.DataKey, subject: SubjectId, generation: int | None) -> D
         raise KeyUnavailable(str(wrong)) from None
 
 
-@dataclass(frozen=True)
-class ErasureNotice:
-    """One erasure as the journal announces it: the subject, the generation erased (with every
-    older one) and its position in the journal."""
-
-    subject: SubjectId
-    generation: int
-    position: int
-
-
-class PositionUnknown(Exception):
-    """The key service's erasure journal does not know the position asked for: the caller's is
-    ahead of it (a restored backup, another installation)."""
-
-
-# The erasure journal as batches of (notices, the position to resume after): after a position, or
-# from now (None). What every follower of erasures reads: the key cache's (below), the case
-# index's and notify's store's.
-ErasureBatches = Callable[[int | None], AsyncIterator[tuple[list[ErasureNotice], int]]]
-
-
-def erasure_batches(channel: grpc.aio.Channel) -> ErasureBatches:
-    """WatchErasures over `channel`. The first batch comes at once (possibly empty, with the
-    position to resume from); the call ends when the iteration does. Raises PositionUnknown for a
-    refused position, the call's AioRpcError otherwise. A notice with a malformed subject is
-    skipped (logged)."""
-    stub = key_service_pb2_grpc.KeyServiceStub(channel)
-
-    async def batches(after: int | None) -> AsyncIterator[tuple[list[ErasureNotice], int]]:
-        if after is None:
-            request = pb.WatchErasuresRequest(from_now=True)
-        else:
-            request = pb.WatchErasuresRequest(after_position=after)
-        call = stub.WatchErasures(request)
-        try:
-            async for batch in call:
-                notices = []
-                for erasure in batch.erasures:
-                    try:
-                        subject = SubjectId.from_text(erasure.subject)
-                    except ValueError:
-                        log.error("erasure notice with a malformed subject skipped")
-                        continue
-                    notices.append(ErasureNotice(subject, erasure.generation, erasure.position))
-                yield notices, batch.position
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.INVALID_ARGUMENT and after:
-                raise PositionUnknown(error.details() or "") from None
-            raise
-        finally:
-            call.cancel()
-
-    return batches
-
-
-class ErasureFollower:
-    """Forgets every erased subject in the cache as the key service announces it."""
-
-    def __init__(
-        self,
-        channel: grpc.aio.Channel,
-        invalidate: Callable[[SubjectId], None],
-        retry_s: tuple[float, ...] = RETRY_S,
-    ) -> None:
-        self._batches = erasure_batches(channel)
-        self._invalidate = invalidate
-        self._retry_s = retry_s
-        self.position: int | None = None  # the last position received; None before the first
-        self.watching = asyncio.Event()  # set while a stream is open (its first message came)
-        self._stopped = False
-        self._task: asyncio.Task[None] | None = None
-
-    async def run(self) -> None:
-        """Follow until `stop()`; a broken stream is watched again after a pause."""
-        self._task = asyncio.current_task()  # type: ignore[assignment]
-        failures = 0
-        while not self._stopped:
-            try:
-                await self._follow()
-                failures = 0
-            except asyncio.CancelledError:
-                if self._stopped:  # stop() ended the stream's wait
-                    break
-                raise
-            except PositionUnknown as error:
-                # Our position is ahead of the journal: erasures after it may be lost to us, so
-                # start from now; keys fetched from now on are checked again against the key
-                # service, and the TTL ends the older ones.
-                log.error("erasure stream refused our position; following from now on: %s",
-                          error)  # fmt: skip
-                self.position = None
-            except grpc.aio.AioRpcError as error:
-                if self._stopped:
-                    break
-                if failures == 0 or error.code() not in _TRANSIENT:
-                    log.warning(
-                        "erasure stream broken (%s: %s): watching again; meanwhile cached keys "
-                        "end with their TTL", error.code().name, error.details(),
-                    )  # fmt: skip
-                failures += 1
-            except Exception:  # a follower that died quietly would leave the TTL alone on guard
-                log.exception("erasure stream failed: watching again")
-                failures += 1
-            finally:
-                self.watching.clear()
-            if not self._stopped:
-                try:
-                    await asyncio.sleep(self._retry_s[min(failures, len(self._retry_s) - 1)])
-                except asyncio.CancelledError:
-                    if self._stopped:
-                        break
-                    raise
-
-    def stop(self) -> None:
-        self._stopped = True
-        if self._task is not None and self._task is not asyncio.current_task():
-            self._task.cancel()
-
-    async def _follow(self) -> None:
-        async with contextlib.aclosing(self._batches(self.position)) as batches:
-            async for notices, position in batches:
-                for notice in notices:
-                    self._invalidate(notice.subject)
-                self.position = position
-                self.watching.set()
-
-
 @dataclass
 class ServiceKeys:
-    """A service's keys: the cache (the KeySource to use), its client, the erasure follower."""
+    """A service's keys: the cache (the KeySource to use), its client, the process's erasure
+    follower (the cache's listener attached; attach others before `start`)."""
 
     cache: KeyCache
     client: KeyClient
@@ -363,12 +244,15 @@ def over(
     """The same over a channel made elsewhere (tests, tools)."""
     client = KeyClient(channel, timeout_s)
     cache = KeyCache(client, ttl_s=ttl_s, max_entries=max_entries)
-    return ServiceKeys(cache, client, ErasureFollower(channel, cache.invalidate), channel)
+    follower = ErasureFollower(erasure_batches(channel), [CacheInvalidation(cache.invalidate)])
+    return ServiceKeys(cache, client, follower, channel)
 
 
 __all__ = [
+    "CacheInvalidation",
     "ErasureBatches",
     "ErasureFollower",
+    "ErasureListener",
     "ErasureNotice",
     "KeyClient",
     "KeyServiceRefused",

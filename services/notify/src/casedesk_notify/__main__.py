@@ -14,13 +14,12 @@ abandoned (the store keeps it for the next run).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
 from typing import Any
 
 from casedesk_notify.adapters.deadline_policy import deadline_estimator
-from casedesk_notify.adapters.erasure_watch import ErasureWatch
+from casedesk_notify.adapters.erasure_watch import ErasedRows
 from casedesk_notify.adapters.kafka.case_events import CaseEventConsumer
 from casedesk_notify.adapters.kafka.escalation_decisions import DecisionConsumer
 from casedesk_notify.adapters.kafka.journal_relay import JournalRelay
@@ -152,10 +151,11 @@ async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) ->
         else None
     )
     server = GrpcServer(settings, access=OPERATOR_ONLY)
-    erasures = erasure_watch(keys, store, dispatcher, relay)
-    # Follows the key service's erasures into the key cache and the store (in place of the key
-    # client's own follower, which only knows the cache): adapters.erasure_watch.
-    erasures_task = asyncio.create_task(erasures.run(), name="erasure-watch") if erasures else None
+    if keys is not None:
+        # One WatchErasures stream into the key cache, then the store (adapters.erasure_watch),
+        # resumed after the position the store applied last.
+        keys.follower.attach(erased_rows(store, dispatcher, relay))
+        await keys.start()
     await consumer.start()
     if decisions_consumer is not None:
         await decisions_consumer.start()
@@ -191,13 +191,8 @@ async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) ->
             await stop_consumer(decisions_consumer)
         for sender in senders:
             await sender.close()
-        if erasures is not None and erasures_task is not None:
-            erasures.stop()
-            erasures_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await erasures_task
         if keys is not None:
-            await keys.aclose()
+            await keys.aclose()  # the erasure follower first: no batch applied after this
         store.close()
 
     serving = asyncio.create_task(server.serve_until_signal(on_shutdown=shut_down), name="grpc")
@@ -229,12 +224,9 @@ def open_keys(settings: NotifySettings) -> tuple[Any, FieldOpener]:
     return keys, SealedFields(keys.cache)
 
 
-def erasure_watch(
-    keys: Any, store: DeliveryStore, dispatcher: Dispatcher, relay: JournalRelay
-) -> ErasureWatch | None:
-    """Without a key service there is nothing to follow (and no sealed row to forget)."""
-    if keys is None:
-        return None
+def erased_rows(store: DeliveryStore, dispatcher: Dispatcher, relay: JournalRelay) -> ErasedRows:
+    """The store's listener on the erasure journal (without a key service there is nothing to
+    follow, and no sealed row to forget)."""
     sweep = ErasureSweep(
         store,
         journal,
@@ -242,7 +234,7 @@ def erasure_watch(
         finished=dispatcher.finished_elsewhere,
         journal_written=relay.wake,
     )
-    return ErasureWatch(keys.channel, keys.cache.invalidate, sweep)
+    return ErasedRows(sweep)
 
 
 def decision_consumer(settings: NotifySettings) -> MeasuredConsumer | None:

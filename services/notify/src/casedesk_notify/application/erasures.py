@@ -1,10 +1,11 @@
 """Forgetting an erased citizen in notify's own store (issue #18).
 
 Crypto-shredding makes his tokens unreadable everywhere at once, but notify's rows are its own to
-clean: once the key service announces an erasure (its erasure journal, followed by
-`adapters.erasure_watch`), his case cards lose their contacts and ways back, his finished
-deliveries their masked recipient, and his open deliveries are finished `suppressed` («citizen
-erased», journaled) instead of waiting for their next attempt to find out. What is not his stays,
+clean: once the key service announces an erasure (its erasure journal, followed by the key
+client's follower for `adapters.erasure_watch.ErasedRows`), his case cards lose their contacts
+and ways back, his finished deliveries their masked recipient, and his open deliveries are
+finished `suppressed` («citizen erased», journaled) instead of waiting for their next attempt to
+find out. What is not his stays,
 so the counts hold: the case number, status, tier and deadlines; each delivery's channel, state,
 attempts, times and reason.
 
