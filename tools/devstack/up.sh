@@ -164,7 +164,10 @@ done
 # calls the case service as `desk` with each one's token.
 DESK_PORT="${CASEDESK_DEV_DESK_PORT:-8080}"
 DESK_URL="http://127.0.0.1:$DESK_PORT"
+DESK_METRICS_PORT=9457
+echo "desk http://127.0.0.1:$DESK_METRICS_PORT/metrics" >>"$STACK/metrics-urls"
 CASEDESK_DESK_HTTP_PORT="$DESK_PORT" CASEDESK_DESK_PUBLIC_URL="$DESK_URL" \
+  CASEDESK_METRICS_PORT="$DESK_METRICS_PORT" \
   CASEDESK_TLS_CERT_FILE="$PKI/desk.crt" CASEDESK_TLS_KEY_FILE="$PKI/desk.key" \
   CASEDESK_TLS_CA_FILE="$PKI/ca.crt" start desk $UV run --frozen python -m casedesk_desk
 
@@ -188,7 +191,7 @@ for name in "${running[@]}"; do
   printf '  %-14s grpc://127.0.0.1:%s   metrics http://127.0.0.1:%s/metrics   (log %s)\n' \
     "$name" "${PORTS[$name]}" "${METRICS_PORTS[$name]}" "$STACK/logs/$name.log"
 done
-echo "  desk           $DESK_URL   (sign in as a development user below; log $STACK/logs/desk.log)"
+echo "  desk           $DESK_URL   metrics http://127.0.0.1:$DESK_METRICS_PORT/metrics   (sign in as a development user below; log $STACK/logs/desk.log)"
 echo "  frontend token $DEV_TOKEN   (metadata: authorization: Bearer <token>, x-citizen-token: <portal token>)"
 echo "  keycloak       $KEYCLOAK_URL   (admin console: admin / ${CASEDESK_KEYCLOAK_ADMIN_PASSWORD:-admin}; log $STACK/keycloak/keycloak.log)"
 echo "    issuers      $CASEDESK_OIDC_ISSUER   (specialists; audience casedesk-case)"

@@ -56,14 +56,15 @@ def test_one_pod_replaced_never_surged(production: Release) -> None:
 
 def test_it_serves_http_probed_on_healthz(production: Release) -> None:
     container = production.container("desk")
-    assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    # And /metrics on the port named `metrics`: test_desk_metrics.py.
+    assert container["ports"][0] == {"name": "http", "containerPort": 8080, "protocol": "TCP"}
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
     service = production.get("Service", DESK)
-    assert service["spec"]["ports"] == [
-        {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP",
-         "appProtocol": "http"}
-    ]  # fmt: skip
+    assert service["spec"]["ports"][0] == {
+        "name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP",
+        "appProtocol": "http",
+    }  # fmt: skip
     assert production.value("desk", "CASEDESK_DESK_HTTP_HOST") == "0.0.0.0"
     assert production.value("desk", "CASEDESK_DESK_HTTP_PORT") == "8080"
     assert production.container("desk")["image"] == "registry.casedesk.internal/casedesk/desk:0.1.0"
@@ -163,7 +164,10 @@ def test_its_policy_admits_browsers_and_reaches_only_case_intake_dns_and_the_idp
     production: Release, render: Callable[..., Release]
 ) -> None:
     spec = production.get("NetworkPolicy", DESK)["spec"]
-    (ingress,) = spec["ingress"]
+    # Besides the metrics port's rule (test_desk_metrics.py).
+    (ingress,) = [
+        r for r in spec["ingress"] if r["ports"] != [{"port": "metrics", "protocol": "TCP"}]
+    ]
     assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
     assert ingress["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
@@ -180,7 +184,11 @@ def test_its_policy_admits_browsers_and_reaches_only_case_intake_dns_and_the_idp
     }
     ports = {p["port"] for rule in spec["egress"] for p in rule["ports"]}
     assert ports == {53, PORTS["case"], PORTS["intake"], 443, 8443}, "no Kafka, no PostgreSQL"
-    (anyone,) = with_desk(render).get("NetworkPolicy", DESK)["spec"]["ingress"]
+    (anyone,) = [
+        r
+        for r in with_desk(render).get("NetworkPolicy", DESK)["spec"]["ingress"]
+        if r["ports"] == [{"port": "http", "protocol": "TCP"}]
+    ]
     assert "from" not in anyone, "networkPolicy.deskFrom empty: any source"
 
 

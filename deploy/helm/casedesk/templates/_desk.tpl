@@ -37,6 +37,10 @@ the desk's (desk.yaml: shaped like a service's, casedesk.service). */}}
   value: {{ $desk.sessionIdleSeconds | quote }}
 - name: CASEDESK_DESK_LIVE_CHECK_S
   value: {{ $desk.liveCheckSeconds | quote }}
+# /metrics on its own port, on every interface like the HTTP listener (CASEDESK_METRICS_HOST
+# unset: the desk's HTTP host), as every service serves it.
+- name: CASEDESK_METRICS_PORT
+  value: {{ $values.monitoring.metricsPort | quote }}
 {{- if $desk.cannedReplies }}
 - name: CASEDESK_DESK_CANNED_REPLIES_FILE
   value: {{ printf "/etc/casedesk/files/%s" (include "casedesk.desk.cannedRepliesFile" .) | quote }}
@@ -63,8 +67,9 @@ the desk's (desk.yaml: shaped like a service's, casedesk.service). */}}
 {{ include "casedesk.oidcEnv" (dict "prefix" "CASEDESK_OIDC_" "kind" "staff" "provider" $values.identity.staff) }}
 {{- end -}}
 
-{{/* The desk's pod: one container serving HTTP, probed on /healthz, hardened like the services';
-it keeps nothing on disk (sessions are in memory), so only /tmp is writable. Context: the desk's. */}}
+{{/* The desk's pod: one container serving HTTP, probed on /healthz, and Prometheus' /metrics on
+the port named `metrics` (monitoring.metricsPort); hardened like the services'; it keeps nothing on
+disk (sessions are in memory), so only /tmp is writable. Context: the desk's. */}}
 {{- define "casedesk.desk.podSpec" -}}
 {{- $values := .root.Values -}}
 serviceAccountName: {{ include "casedesk.serviceAccountName" .root }}
@@ -99,6 +104,10 @@ containers:
     ports:
       - name: http
         containerPort: {{ .svc.port }}
+        protocol: TCP
+      # Plain HTTP, scraped by Prometheus (networkPolicy.metricsFrom): one process, one port.
+      - name: metrics
+        containerPort: {{ $values.monitoring.metricsPort }}
         protocol: TCP
     env:
       {{- include "casedesk.serviceEnv" . | nindent 6 }}
@@ -168,7 +177,8 @@ volumes:
 {{- end -}}
 
 {{/* The desk's NetworkPolicy: browsers (through the ingress controller, networkPolicy.deskFrom)
-to its HTTP port; out to DNS, the case service's and intake's gRPC ports and the staff's identity
+to its HTTP port, Prometheus (networkPolicy.metricsFrom, as for the services) to its metrics
+port; out to DNS, the case service's and intake's gRPC ports and the staff's identity
 provider (discovery, key set, token endpoint). Context: the desk's. */}}
 {{- define "casedesk.desk.networkPolicy" -}}
 {{- $root := .root -}}
@@ -193,6 +203,13 @@ spec:
       from:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+    - ports:
+        - port: metrics
+          protocol: TCP
+      {{- with $np.metricsFrom }}
+      from:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
   egress:
     {{- include "casedesk.egressRule" $np.dns | nindent 4 }}
     {{- range $callee, $_ := include "casedesk.desk.calls" . | fromYaml }}
@@ -211,6 +228,9 @@ spec:
 {{- define "casedesk.validateDesk" -}}
 {{- $desk := .Values.desk -}}
 {{- if $desk.enabled }}
+{{- if eq (int $desk.port) (int .Values.monitoring.metricsPort) }}
+{{- fail (printf "desk.port and monitoring.metricsPort are both %d: /metrics needs a port of its own" (int $desk.port)) }}
+{{- end }}
 {{- if not $desk.publicUrl }}
 {{- fail "desk.publicUrl is required while the desk is enabled: the address browsers reach it at, e.g. https://desk.casedesk.example.gov (the sign-in redirects to <publicUrl>/auth/callback)" }}
 {{- end }}

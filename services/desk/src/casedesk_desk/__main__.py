@@ -34,9 +34,11 @@ from casedesk_desk.web.app import Desk, Live
 from casedesk_desk.web.routes import build_app
 from casedesk_runtime.grpc_client import channel_for
 from casedesk_runtime.logs import configure_logging, get_logger
+from casedesk_runtime.metrics_endpoint import start_metrics_endpoint
 from casedesk_runtime.oidc import TokenVerifier
 from casedesk_runtime.oidc.fetch import tls_context
 from casedesk_runtime.settings import SettingsError, load_settings
+from casedesk_runtime.telemetry import configure_telemetry
 
 log = get_logger(__name__)
 
@@ -139,14 +141,25 @@ async def serve(settings: DeskSettings) -> None:
         settings.case_address,
         settings.intake_address,
     )
-    await server.serve()
+    # /metrics on a port of its own (CASEDESK_METRICS_PORT), as every service serves it: the
+    # desk's requests, sign-ins and live feeds (web/metrics.py), its gRPC calls (the runtime's).
+    metrics = start_metrics_endpoint(settings)
+    try:
+        await server.serve()
+    finally:
+        if metrics is not None:
+            metrics.close()
 
 
 def main() -> None:
     try:
         settings = load_settings(DeskSettings)
         configure_logging(settings.service_name, settings.log_level)
-        asyncio.run(serve(settings))
+        telemetry = configure_telemetry(settings.service_name, settings=settings)
+        try:
+            asyncio.run(serve(settings))
+        finally:
+            telemetry.shutdown()
     except SettingsError as exc:
         print(f"desk: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 
 from casedesk_runtime.oidc import OidcSettings
-from casedesk_runtime.settings import ServiceSettings
+from casedesk_runtime.settings import METRICS_PORT_OFFSET, ServiceSettings
 
 
 class DeskSettings(ServiceSettings, OidcSettings):
@@ -53,6 +53,17 @@ class DeskSettings(ServiceSettings, OidcSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
             raise ValueError("must be an http(s):// URL without a query")
         return value.rstrip("/")
+
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where /metrics listens (CASEDESK_METRICS_PORT, _HOST): the desk serves no gRPC, so an
+        unset port is its HTTP port + METRICS_PORT_OFFSET (9080) and an unset host its HTTP
+        host; 0, or an HTTP port picked at random, means none."""
+        port = self.metrics_port
+        if port is None and self.desk_http_port:
+            port = self.desk_http_port + METRICS_PORT_OFFSET
+        if not port or port > 65535:
+            return None
+        return (self.metrics_host or self.desk_http_host, port)
 
     @property
     def cookie_secure(self) -> bool:

@@ -30,10 +30,19 @@ class DeskUnderTest:
     board: PresenceBoard
 
 
-def desk_app(cases: Any, vault: Any = None, *, secure: bool = False) -> DeskUnderTest:
+def desk_app(
+    cases: Any,
+    vault: Any = None,
+    *,
+    secure: bool = False,
+    verifiers: tuple[FakeVerifier, FakeVerifier] | None = None,
+) -> DeskUnderTest:
+    """`verifiers`: the ID tokens' and the access tokens' (a test that signs in through the
+    callback gives them its tokens); unset: two that know none."""
     store = SessionStore(1800)
     routes = SignInRoutes("http://desk/auth/callback", "http://desk/auth/signed-out")
-    sign_in = SignIn(store, FakeProvider(), FakeVerifier(), FakeVerifier(), routes)  # type: ignore[arg-type]
+    ids, access = verifiers or (FakeVerifier(), FakeVerifier())
+    sign_in = SignIn(store, FakeProvider(), ids, access, routes)  # type: ignore[arg-type]
     follower = Follower(sign_in, store, check_every_s=0.05, retry_s=0.05)
     board = PresenceBoard(Presence(ttl_s=60))
     live = Live(LiveCase(cases, follower, board), LiveQueue(cases, follower), board)

@@ -25,11 +25,15 @@ class OidcProvider:
             reply.raise_for_status()
             found = reply.json()
             if found.get("issuer") != self._issuer:
-                raise SignInFailed("the discovery document names another issuer")
+                raise SignInFailed(
+                    "the discovery document names another issuer", reason="provider_broken"
+                )
             self._endpoints = found
         value = self._endpoints.get(name)
         if not isinstance(value, str):
-            raise SignInFailed(f"the identity provider publishes no {name}")
+            raise SignInFailed(
+                f"the identity provider publishes no {name}", reason="provider_broken"
+            )
         return value
 
     async def authorization_url(
@@ -84,17 +88,23 @@ class OidcProvider:
             reply = await self._http.post(await self._endpoint("token_endpoint"), data=form)
         except httpx.HTTPError as exc:
             raise SignInFailed(
-                f"the identity provider is unreachable: {type(exc).__name__}"
+                f"the identity provider is unreachable: {type(exc).__name__}",
+                reason="provider_unreachable",
             ) from None
         if reply.status_code != 200:
             try:
                 error = reply.json().get("error", "")
             except ValueError:
                 error = ""
-            raise SignInFailed(f"the token endpoint answered {reply.status_code} {error}".strip())
+            raise SignInFailed(
+                f"the token endpoint answered {reply.status_code} {error}".strip(),
+                reason="provider_refused",
+            )
         body = reply.json()
         if not isinstance(body.get("access_token"), str):
-            raise SignInFailed("the token endpoint returned no access token")
+            raise SignInFailed(
+                "the token endpoint returned no access token", reason="provider_broken"
+            )
         return TokenSet(
             access_token=body["access_token"],
             expires_in_s=float(body.get("expires_in", 0)),

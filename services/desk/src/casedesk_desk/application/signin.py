@@ -65,23 +65,27 @@ class SignIn:
         where to go. Raises SignInFailed (the pending request is spent either way)."""
         pending, session.pending = session.pending, None
         if pending is None or not same_secret(pending.state, state):
-            raise SignInFailed("state does not match a sign-in started in this browser")
+            raise SignInFailed(
+                "state does not match a sign-in started in this browser", reason="state"
+            )
         if not code:
-            raise SignInFailed("no authorization code")
+            raise SignInFailed("no authorization code", reason="no_code")
         tokens = await self._provider.exchange_code(
             code=code, code_verifier=pending.code_verifier, redirect_uri=self._routes.callback_url
         )
         if not tokens.id_token:
-            raise SignInFailed("the identity provider returned no ID token")
+            raise SignInFailed("the identity provider returned no ID token", reason="no_id_token")
         try:
             identity = await self._id_tokens.verify(tokens.id_token)
             access = await self._access_tokens.verify(tokens.access_token)
         except TokenRejected as exc:
-            raise SignInFailed(f"token rejected: {exc}") from None
+            raise SignInFailed(f"token rejected: {exc}", reason="token_rejected") from None
         if not same_secret(pending.nonce, identity.claims.get("nonce")):
-            raise SignInFailed("the ID token's nonce is not this sign-in's")
+            raise SignInFailed("the ID token's nonce is not this sign-in's", reason="nonce")
         if identity.subject != access.subject:
-            raise SignInFailed("the ID and access tokens name different people")
+            raise SignInFailed(
+                "the ID and access tokens name different people", reason="different_people"
+            )
         self._sessions.renew(session)
         session.person = Person(
             username=access.username or access.subject,

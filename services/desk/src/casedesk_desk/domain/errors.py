@@ -33,4 +33,14 @@ def with_service_words(refusal: Refused) -> Refused:
 
 
 class SignInFailed(Exception):
-    """The way back from the identity provider did not prove who is signing in."""
+    """The way back from the identity provider did not prove who is signing in.
+
+    `reason`: a fixed word for the metrics (web/metrics.py), never the message, which may quote
+    the provider or a token's claims: `state`, `no_code`, `no_id_token`, `token_rejected`,
+    `nonce`, `different_people`, `provider_refused`, `provider_unreachable`, `provider_broken`
+    (discovery, a reply without a token), `other` (a refresh's failures, seen only in logs).
+    """
+
+    def __init__(self, message: str, reason: str = "other") -> None:
+        super().__init__(message)
+        self.reason = reason

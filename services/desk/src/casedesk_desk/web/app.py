@@ -30,6 +30,7 @@ from casedesk_desk.domain.presence import Viewer
 from casedesk_desk.domain.security import same_secret
 from casedesk_desk.domain.sessions import Person, Session, SessionStore
 from casedesk_desk.domain.words import CATEGORY_LABELS, CHANNEL_LABELS, status_label
+from casedesk_desk.web import metrics
 from casedesk_desk.web.present import moscow
 from casedesk_runtime.logs import get_logger
 
@@ -168,8 +169,10 @@ class Desk:
     async def callback(self, request: Request) -> Response:
         session = self.session(request)
         if request.query_params.get("error"):
+            metrics.sign_in_refused("cancelled")
             return self.message(request, None, "Вход отменён поставщиком удостоверений.", 401)
         if session is None:
+            metrics.sign_in_refused("no_session")
             return self.message(request, None, "Сеанс входа истёк. Войдите снова.", 400)
         try:
             target = await self.sign_in.complete(
@@ -177,7 +180,9 @@ class Desk:
             )
         except SignInFailed as exc:
             log.warning("sign-in refused: %s", exc)
+            metrics.sign_in_refused(exc.reason)
             return self.message(request, None, "Вход не удался. Попробуйте войти снова.", 400)
+        metrics.signed_in()
         return self.set_cookie(RedirectResponse(target, status_code=303), session)
 
     async def logout(self, request: Request) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -12,6 +13,7 @@ from casedesk_desk.web.app import HERE, Desk
 from casedesk_desk.web.callbacks import CallbackPages
 from casedesk_desk.web.cases import CasePages
 from casedesk_desk.web.citizen_search import CitizenSearchPage
+from casedesk_desk.web.metrics import RequestMetrics
 from casedesk_desk.web.queue import QueuePages
 from casedesk_desk.web.supervisor import SupervisorPage
 
@@ -46,4 +48,6 @@ def build_app(desk: Desk) -> Starlette:
         Route("/cases/{case_id}/{action}", cases.act, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    return Starlette(routes=routes)
+    # Every request counted and timed by its route's template (web/metrics.py): the middleware
+    # matches the same routes as the router, before it, so a path's ids never reach a label.
+    return Starlette(routes=routes, middleware=[Middleware(RequestMetrics, routes=routes)])
