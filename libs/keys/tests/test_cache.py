@@ -153,6 +153,25 @@ async def test_an_erased_subject_is_remembered_and_never_gets_a_key(
     assert keyring.store.latest(s).wrapped is None  # type: ignore[union-attr]
 
 
+async def test_a_new_case_asks_again_for_a_subject_held_erased_and_finds_him_reopened(
+    cache: KeyCache, keyring: Keyring, source: RecordingSource
+) -> None:
+    s = subject()
+    old = await cache.current_key(s)
+    keyring.erase(s, "privacy.officer", "ПД-2026-24")
+    cache.invalidate(s)  # the erasure notice
+    with pytest.raises(KeyErased):
+        await cache.current_key(s)  # now held erased: no more calls for its TTL
+    fresh = keyring.reopen(s)  # the key owner lets him write again
+
+    cache.doubt_erasure(s)
+
+    assert await cache.current_key(s) == fresh and fresh.generation == old.generation + 1
+    with pytest.raises(KeyErased):
+        await cache.key(s, old.generation)  # what reads knew of the erasure stays
+    assert [what for what, _ in source.calls] == ["current", "current", "current"]
+
+
 async def test_a_fetch_under_way_at_an_invalidation_is_not_kept(
     cache: KeyCache, keyring: Keyring, source: RecordingSource
 ) -> None:

@@ -9,7 +9,7 @@ erasure that reaches every replica within seconds.
 - An erased subject is remembered as erased (for the TTL): reads answer KeyErased without asking
   again, and no key is ever asked for or made for it: `current_key` raises KeyErased. Whether
   an erased citizen may start afresh is the key owner's decision (Keyring.reopen), never a
-  side effect of a write.
+  side effect of a write; `doubt_erasure`, before a new case, asks the owner again.
 - KeyUnavailable is never cached and never answered from an expired key: a replica that cannot
   reach the key service fails the request (it may be retried) rather than use a key that may
   have been erased meanwhile.
@@ -123,6 +123,15 @@ class KeyCache:
         if current is not None and current.generation == generation:
             return current
         return entry.generations.get(generation)
+
+    def doubt_erasure(self, subject: SubjectId) -> None:
+        """Before a new case of the subject: forget that his newest key was erased, so that the
+        next `current_key` asks the key owner again, who may have given him a new generation
+        since (Keyring.reopen: a citizen erased before writes to support again). What reads
+        know of his erased generations stays."""
+        entry = self._entries.get(subject)
+        if entry is not None:
+            entry.current_erased = None
 
     def invalidate(self, subject: SubjectId) -> None:
         """Forget the subject now (an erasure notice); its next use asks the key service."""

@@ -36,7 +36,7 @@ from casedesk_case.domain.values import (
 )
 from casedesk_case.testing import CaseApplication
 from casedesk_case.wire.events import to_case_event
-from casedesk_keys import IndexKey, is_encrypted
+from casedesk_keys import IdentifierKind, IndexKey, Subjects, header_of, is_encrypted
 
 from ..conftest import CITIZEN, SPECIALIST, Keys, answer, citizen, create, meta
 
@@ -325,6 +325,46 @@ async def test_a_burst_of_new_citizens_gets_its_keys_on_the_loop_together(
     assert is_encrypted(token)
     field = citizen_field("account_login")
     assert await app.personal_data.open(views[3].case_id, field, token) == "citizen.3"  # type: ignore[union-attr]
+    app.close()
+
+
+async def test_an_erased_citizen_reopened_by_intake_opens_a_new_case_past_the_cached_erasure(
+    persistence_env: dict[str, str], keys: Keys
+) -> None:
+    """A citizen erased before writes again: intake has the key owner give him a new
+    generation (ReopenSubject). The replica's key cache learnt of his erasure when his first
+    attempt was refused and would answer «erased» for its TTL; a new case asks the key owner
+    again (KeyCache.doubt_erasure), so it is sealed with the new key at once."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from casedesk_case.application.pipeline import CommandPipeline
+    from casedesk_keys import KeyCache
+
+    loop = asyncio.get_running_loop()
+    cache = KeyCache(keys.source, ttl_s=600)
+    app = CaseApplication(env=persistence_env, personal_data=keys.personal_data(loop))
+    app.personal_data.keys = cache  # type: ignore[union-attr]
+    app.personal_data._bridge = type(app.personal_data._bridge)(cache, loop)  # type: ignore[union-attr]
+    executor = ThreadPoolExecutor(2)
+    pipeline = CommandPipeline(app, executor)
+    subject = Subjects(keys.index_key).of_identifier(IdentifierKind.LOGIN, "ivanov.ii")
+    try:
+        await pipeline.run(app.create_case, **_create_arguments("ivanov.ii"))
+        keys.erase("ivanov.ii")
+        cache.invalidate(subject)  # the erasure notice
+        with pytest.raises(CitizenErased):
+            await pipeline.run(app.create_case, **_create_arguments("ivanov.ii"))
+        await asyncio.to_thread(keys.keyring.reopen, subject)  # intake: he writes again
+
+        view = await pipeline.run(app.create_case, **_create_arguments("ivanov.ii"))
+    finally:
+        pipeline.stop()
+        executor.shutdown()
+    token = app.get_case(view.case_id).citizen.account_login
+    assert header_of(token).generation == 2
+    field = citizen_field("account_login")
+    assert await app.personal_data.open(view.case_id, field, token) == "ivanov.ii"  # type: ignore[union-attr]
     app.close()
 
 

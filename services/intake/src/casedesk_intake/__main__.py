@@ -282,7 +282,7 @@ async def citizen_keys_for(settings: IntakeSettings) -> AsyncIterator[CitizenKey
     )  # fmt: skip
     await keys.start()  # follows the key service's erasures into the key cache
     try:
-        yield CitizenKeys(keys.cache, index_key)
+        yield CitizenKeys(keys.cache, index_key, reopen=keys.reopen)
     finally:
         await keys.aclose()
 
@@ -341,6 +341,7 @@ async def _assembled(
             window_s=settings.link_window_hours * 3600, keyed_topics=citizen_keys is not None
         ),
         clock=lambda: datetime.now(UTC),
+        returning=citizen_keys,
     )
     mail = MailIntake(
         cases, follow_ups, registration, submissions, config=mail_intake_config(settings)

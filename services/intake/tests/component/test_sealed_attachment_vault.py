@@ -1,14 +1,16 @@
 """Attachments on citizens' data keys (CASEDESK_SEAL_PERSONAL_DATA, issue #18) over real gRPC:
 intake in-process with a keyring of the test's own standing in for the key service, a stand-in
 case service. Files kept by SubmitCase and AddComment are sealed with the citizen's key; after his
-erasure at the key owner a read answers FAILED_PRECONDITION ERASED, and an upload is refused the
-same way, with nothing kept and nothing sent to the case service."""
+erasure at the key owner a read answers FAILED_PRECONDITION ERASED, and an upload to his case is
+refused the same way, with nothing kept and nothing sent to the case service; a new case of his
+own is sealed with a new generation of his key (the key service's ReopenSubject)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from intake_messages import (
 )
 from intake_messages import upload as file_upload
 
+from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
 from casedesk.intake.v1 import attachment_vault_pb2 as vault_pb2
 from casedesk.intake.v1 import attachment_vault_pb2_grpc as vault_grpc
@@ -36,7 +39,7 @@ from casedesk_intake.__main__ import assembled, intake_server
 from casedesk_intake.adapters.citizen_keys import CitizenKeys
 from casedesk_intake.settings import IntakeSettings
 from casedesk_intake.testing.case_stand_in import CaseServiceStandIn
-from casedesk_keys import IdentifierKind, IndexKey, Keyring, LocalKeySource, Subjects
+from casedesk_keys import IdentifierKind, IndexKey, KeyErased, Keyring, LocalKeySource, Subjects
 from casedesk_keys.adapters.secret_file_kek import SecretFileKekProvider
 from casedesk_keys.adapters.sqlite_store import SqliteKeyStore
 
@@ -70,6 +73,8 @@ class SealingCases(CaseServiceStandIn):
     def __init__(self) -> None:
         super().__init__()
         self.erased: set[str] = set()
+        # The logins whose key the key owner holds erased now (None: creates are not checked).
+        self.erased_logins: Callable[[], set[str]] | None = None
 
     async def GetCase(self, request, context):  # type: ignore[no-untyped-def]
         if request.case_id in self.erased:
@@ -87,6 +92,33 @@ class SealingCases(CaseServiceStandIn):
                 )
             )
         return await super().GetCase(request, context)
+
+    async def CreateCases(self, request, context):  # type: ignore[no-untyped-def]
+        """A sealing case service refuses a new case of a citizen whose key is erased (its key
+        cache asks the key owner for his current key), as its CitizenErased is answered."""
+        if self.erased_logins is not None:
+            results = []
+            for item in request.cases:
+                if item.citizen.account_login in self.erased_logins():
+                    violation = error_details_pb2.PreconditionFailure.Violation(
+                        type="ERASED", subject="case/new", description="erased"
+                    )
+                    detail = any_pb2.Any()
+                    detail.Pack(error_details_pb2.PreconditionFailure(violations=[violation]))
+                    status = status_pb2.Status(
+                        code=code_pb2.FAILED_PRECONDITION, message="the citizen was erased",
+                        details=[detail],
+                    )  # fmt: skip
+                    refusal = case_pb2.CommandRefusal(
+                        code=code_pb2.FAILED_PRECONDITION, message=status.message,
+                        status_details=status.SerializeToString(),
+                    )  # fmt: skip
+                    results.append(case_pb2.CreateCaseResult(refusal=refusal))
+                else:
+                    one = case_pb2.CreateCasesRequest(cases=[item])
+                    results.extend((await super().CreateCases(one, context)).results)
+            return case_pb2.CreateCasesResponse(results=results)
+        return await super().CreateCases(request, context)
 
 
 @dataclass
@@ -110,7 +142,12 @@ async def running(tmp_path: Path, keys: Keys) -> AsyncIterator[Running]:
         citizen_rate_per_s=1000.0, citizen_burst=1000.0, shutdown_grace_s=0.0,
         grpc_insecure_dev=True, **identity_settings(),  # type: ignore[arg-type]
     )  # fmt: skip
-    citizen_keys = CitizenKeys(LocalKeySource(keys.keyring), keys.index_key)
+    # The key service's ReopenSubject, as intake's key client calls it for a new case.
+    citizen_keys = CitizenKeys(
+        LocalKeySource(keys.keyring),
+        keys.index_key,
+        reopen=lambda subject: asyncio.to_thread(keys.keyring.reopen, subject),
+    )
     case_channel = grpc.aio.insecure_channel(f"127.0.0.1:{case_port}")
     async with assembled(settings, case_channel, citizen_keys) as parts:
         server = intake_server(settings, parts)
@@ -180,19 +217,13 @@ async def test_files_are_sealed_with_the_citizens_key_and_erasure_makes_them_unr
     assert _erased_violations(refused.value) == ["ERASED"]
 
 
-async def test_an_upload_for_an_erased_citizen_is_refused_and_nothing_is_kept(
+async def test_an_upload_to_an_erased_citizens_case_is_refused_and_nothing_is_kept(
     running: Running, keys: Keys
 ) -> None:
-    _, _, number = await _submitted(running, b"%PDF-1.7 first")
+    case_id, _, number = await _submitted(running, b"%PDF-1.7 first")
     keys.erase(LOGIN)
+    running.cases.erased.add(case_id)
     before = len(running.cases.cases)
-
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await _submitted(running, b"%PDF-1.7 second")
-    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert (refused.value.details() or "").startswith("erased")
-    assert _erased_violations(refused.value) == ["ERASED"]
-    assert len(running.cases.cases) == before, "the case service was never asked"
 
     comment = intake_pb2.AddCommentRequest(
         idempotency_key="c-1", case_number=number, body="Дополняю",
@@ -203,6 +234,27 @@ async def test_an_upload_for_an_erased_citizen_is_refused_and_nothing_is_kept(
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert _erased_violations(refused.value) == ["ERASED"]
     assert len(_vault_files(running)) == 1, "only the file from before the erasure"
+    assert len(running.cases.cases) == before
+
+
+async def test_an_erased_citizen_who_writes_again_gets_a_new_key_and_his_old_files_stay_erased(
+    running: Running, keys: Keys
+) -> None:
+    # Erased at his request, or by retention after his case closed: he may still write to
+    # support. His new case and its file are sealed with a new generation of his key; the
+    # erased generation never seals anything again, and his old file stays unreadable.
+    old_case, [old_file], _ = await _submitted(running, b"%PDF-1.7 first")
+    keys.erase(LOGIN)
+    subject = Subjects(keys.index_key).of_identifier(IdentifierKind.LOGIN, LOGIN)
+
+    new_case, [new_file], number = await _submitted(running, b"%PDF-1.7 second")
+
+    assert number and new_case != old_case
+    assert keys.keyring.current_key(subject).generation == 2
+    assert await _open(running, new_case, new_file) == b"%PDF-1.7 second"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _open(running, old_case, old_file)
+    assert _erased_violations(refused.value) == ["ERASED"]
 
 
 def _stored(running: Running) -> bytes:
@@ -280,3 +332,28 @@ async def test_the_case_services_erased_answer_comes_through_as_it_came(
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert f"the citizen of case {case_id} was erased" in (refused.value.details() or "")
     assert _erased_violations(refused.value) == ["ERASED"]
+
+
+async def test_an_erased_citizens_new_case_without_files_is_reopened_when_the_case_service_refuses(
+    running: Running, keys: Keys
+) -> None:
+    # No file, so intake needs no key of his: the sealing case service is the one that finds him
+    # erased. Intake then has him reopened and sends the case again, once.
+    await _submitted(running)
+    keys.erase(LOGIN)
+    subject = Subjects(keys.index_key).of_identifier(IdentifierKind.LOGIN, LOGIN)
+
+    def erased_now() -> set[str]:
+        try:
+            keys.keyring.current_key(subject)
+        except KeyErased:
+            return {LOGIN}
+        return set()
+
+    running.cases.erased_logins = erased_now
+    before = len(running.cases.cases)
+
+    _, _, number = await _submitted(running)
+
+    assert number and len(running.cases.cases) == before + 1
+    assert keys.keyring.current_key(subject).generation == 2

@@ -211,6 +211,14 @@ class ServiceKeys:
     async def start(self) -> None:
         self._task = asyncio.create_task(self.follower.run(), name="erasure-follower")
 
+    async def reopen(self, subject: SubjectId) -> DataKey:
+        """A new generation for an erased subject (ReopenSubject: intake, for a citizen's new
+        case of his own), or a live one's current key; the cache forgets what it held of the
+        subject (his erasure included), so the next `current_key` is the new generation."""
+        key = await self.client.reopen(subject)
+        self.cache.invalidate(subject)
+        return key
+
     async def aclose(self) -> None:
         self.follower.stop()
         if self._task is not None:

@@ -188,3 +188,31 @@ async def test_a_citizen_erased_before_starts_afresh_only_when_intake_reopens(
     assert await intake.GetCurrentKey(pb.GetCurrentKeyRequest(subject=subject)) == fresh
     error = await refused(intake.GetKey(pb.GetKeyRequest(subject=subject, generation=1)))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_intakes_keys_reopen_an_erased_subject_past_the_cached_erasure(
+    key_service: RunningKeyService, idp: FakeIdentityProvider
+) -> None:
+    # Intake's cache knows the subject erased (it asked for a key to write with, and was
+    # refused); a new case of the citizen's own reopens him (ServiceKeys.reopen), and the very
+    # next write finds the new generation, not the erasure the cache held for its TTL.
+    subject = key_service.subjects.of_identifier(IdentifierKind.LOGIN, "ivanov.ii")
+    intake = over(key_service.channel_as("intake"), ttl_s=600)
+    try:
+        old = await intake.cache.current_key(subject)
+        await key_service.stub_as("operator").EraseCitizen(
+            pb.EraseCitizenRequest(identifiers=IVANOV, reason="ПД-2026-23"),
+            metadata=officer_token(idp),
+        )
+        intake.cache.invalidate(subject)  # as the erasure notice would
+        with pytest.raises(KeyErased):
+            await intake.cache.current_key(subject)  # the refusal is cached now
+
+        fresh = await intake.reopen(subject)
+
+        assert (fresh.generation, fresh.secret() != old.secret()) == (2, True)
+        assert await intake.cache.current_key(subject) == fresh
+        with pytest.raises(KeyErased):
+            await intake.cache.key(subject, 1)
+    finally:
+        await intake.aclose()

@@ -227,6 +227,10 @@ class PersonalData:
         where the command seals, and is reported there as it always was."""
         try:
             subject = self.subject_of(citizen)
+            if isinstance(self.keys, KeyCache):
+                # A new case: an erased citizen may have been given a new key since this cache
+                # learnt of his erasure (intake reopens him when he writes again).
+                self.keys.doubt_erasure(subject)
             await self.keys.current_key(subject)
         except Exception:  # reported by the sealing, see above
             return

@@ -32,7 +32,8 @@ from typing import TypeVar
 from urllib.parse import quote
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
+from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
@@ -267,4 +268,25 @@ def _size(value: object) -> int:
 
 
 def _refusal(code: grpc.StatusCode, message: str, trailing: object) -> CaseServiceError:
-    return CaseServiceError(code, message, trailing, nothing_done=code in _DEFINITE_REFUSALS)  # type: ignore[arg-type]
+    return CaseServiceError(
+        code, message, trailing,  # type: ignore[arg-type]
+        nothing_done=code in _DEFINITE_REFUSALS,
+        citizen_erased=code == grpc.StatusCode.FAILED_PRECONDITION and _erased(trailing),
+    )  # fmt: skip
+
+
+def _erased(trailing: object) -> bool:
+    """Whether the status details name an ERASED precondition (a sealing case service's
+    CitizenErased: the citizen's data key was destroyed)."""
+    for key, value in trailing or ():  # type: ignore[attr-defined]
+        if key != STATUS_DETAILS_KEY or not isinstance(value, bytes):
+            continue
+        try:
+            status = status_pb2.Status.FromString(value)
+        except DecodeError:
+            return False
+        for detail in status.details:
+            failure = error_details_pb2.PreconditionFailure()
+            if detail.Unpack(failure) and any(v.type == "ERASED" for v in failure.violations):
+                return True
+    return False

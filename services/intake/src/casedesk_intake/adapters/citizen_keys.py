@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
 
 from casedesk_intake.domain.citizens import Citizen
 from casedesk_intake.domain.errors import CitizenErased, InvalidRequest, KeyServiceUnavailable
@@ -48,11 +49,18 @@ class RecordUnreadable(Exception):
 
 
 class CitizenKeys:
-    """Subjects and keys for intake; one per process (`keys`: the key service's KeyCache)."""
+    """Subjects and keys for intake; one per process (`keys`: the key service's KeyCache;
+    `reopen`: the key service's ReopenSubject, through the client that also clears the cache)."""
 
-    def __init__(self, keys: KeySource, index_key: IndexKey) -> None:
+    def __init__(
+        self,
+        keys: KeySource,
+        index_key: IndexKey,
+        reopen: Callable[[SubjectId], Awaitable[DataKey]] | None = None,
+    ) -> None:
         self.keys = keys
         self._subjects = Subjects(index_key)
+        self._reopen = reopen
 
     def subject_of(self, citizen: Citizen) -> SubjectId:
         """The citizen's subject: the one his sealed fields name, else the one his identifiers
@@ -83,6 +91,21 @@ class CitizenKeys:
             return await self.keys.current_key(subject)
         except KeyErased as erased:
             raise CitizenErased(erased.erased_at) from None
+        except KeyUnavailable:
+            raise KeyServiceUnavailable() from None
+
+    async def welcome_back(self, citizen: Citizen) -> None:
+        """A new case of the citizen's own was refused because his data was erased (at his
+        request, or by retention after his last case closed): his subject gets a new
+        generation, so that he can write to support again. The new case and its files are
+        sealed with a key that never sealed anything erased; his erased cases stay unreadable,
+        and a follow-up to one of them stays refused (`current_key`). For a citizen who is not
+        erased (any more), his current key: nothing changes."""
+        if self._reopen is None:  # no key service to ask (tests): he stays erased
+            await self.current_key(citizen)
+            return
+        try:
+            await self._reopen(self.subject_of(citizen))
         except KeyUnavailable:
             raise KeyServiceUnavailable() from None
 

@@ -171,6 +171,14 @@ class RecordSealer(Protocol):
         """What is kept of a request's digest: only ever compared."""
 
 
+class ReturningCitizens(Protocol):
+    """With CASEDESK_SEAL_PERSONAL_DATA: a citizen whose data was erased may write again."""
+
+    async def welcome_back(self, citizen: Citizen) -> None:
+        """His new case was refused as erased: a new data key for him (nothing changes for a
+        citizen who is not erased); KeyServiceUnavailable."""
+
+
 class CodeDigests(Protocol):
     """Keyed hashes of one-time codes: six digits are too few for a plain hash to hide them."""
 

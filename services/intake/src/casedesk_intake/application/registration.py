@@ -13,9 +13,11 @@ from casedesk_intake.application.ports import (
     CitizenReferences,
     IntakeStore,
     RecentCase,
+    ReturningCitizens,
 )
 from casedesk_intake.domain.cases import Case, Command, NewCase, citizen_actor
 from casedesk_intake.domain.classification import Classifier
+from casedesk_intake.domain.errors import CaseServiceError, CitizenErased, IntakeError
 from casedesk_intake.domain.replies import Acknowledgement
 from casedesk_intake.domain.submissions import Submission
 from casedesk_vocabulary.enums import CaseType, Category
@@ -42,6 +44,7 @@ class CaseRegistration:
         acknowledgements: Acknowledgements,
         link_policy: LinkPolicy,
         clock: Callable[[], datetime],
+        returning: ReturningCitizens | None = None,
     ) -> None:
         self._cases = cases
         self._store = store
@@ -51,6 +54,7 @@ class CaseRegistration:
         self._acknowledgements = acknowledgements
         self._link_policy = link_policy
         self._clock = clock
+        self._returning = returning
 
     async def register(
         self, submission: Submission, key: str, *, identified_by: str = "", verified: bool = False
@@ -72,23 +76,35 @@ class CaseRegistration:
         if topic and self._link_policy.keyed_topics:
             topic = "keyed:" + self._references.of("service:" + topic)
         earlier = await self._earlier_case(reference, topic)
-        attachments = await self._keeper.keep(reference, key, submission.attachments, citizen)
-        created = await self._cases.create_case(
-            NewCase(
-                command=Command(
-                    key, citizen_actor(citizen.account_login, reference), identified_by
-                ),
-                channel=submission.channel,
-                case_type=CaseType(classification.case_type),
-                category=Category(classification.category),
-                queue=classification.queue,
-                citizen=citizen,
-                content=content,
-                provenance=submission.provenance,
-                attachments=attachments,
-                linked_to=earlier.case_id if earlier else "",
+
+        async def create() -> Case:
+            attachments = await self._keeper.keep(reference, key, submission.attachments, citizen)
+            return await self._cases.create_case(
+                NewCase(
+                    command=Command(
+                        key, citizen_actor(citizen.account_login, reference), identified_by
+                    ),
+                    channel=submission.channel,
+                    case_type=CaseType(classification.case_type),
+                    category=Category(classification.category),
+                    queue=classification.queue,
+                    citizen=citizen,
+                    content=content,
+                    provenance=submission.provenance,
+                    attachments=attachments,
+                    linked_to=earlier.case_id if earlier else "",
+                )
             )
-        )
+
+        try:
+            created = await create()
+        except (CitizenErased, CaseServiceError) as refused:
+            if self._returning is None or not _erased(refused):
+                raise
+            # His data was erased (at his request, or by retention after his last case): he
+            # may still write to support. Asked only now, so that no other case pays for it.
+            await self._returning.welcome_back(citizen)
+            created = await create()
         shown = earlier.case_number if earlier and verified else ""
         acknowledgement = self._acknowledgements.of(created, linked_to_number=shown)
         return acknowledgement, self._remembered(created, reference, topic)
@@ -104,3 +120,11 @@ class CaseRegistration:
             return None
         registered = created.registered_at or self._clock()
         return RecentCase(reference, topic, created.case_id, created.number, registered.timestamp())
+
+
+def _erased(refused: IntakeError) -> bool:
+    """Refused because the citizen's data key was destroyed: by intake's own keys (his files)
+    or by the case service (his case)."""
+    if isinstance(refused, CaseServiceError):
+        return refused.citizen_erased
+    return isinstance(refused, CitizenErased)

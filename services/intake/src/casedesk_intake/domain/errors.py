@@ -98,7 +98,8 @@ class CaseServiceError(IntakeError):
 
     `code` and `trailing` are the transport's (opaque here, read by grpc_api). `nothing_done`
     says the refusal is definite: the command was not carried out, so its idempotency key may
-    carry a corrected request.
+    carry a corrected request. `citizen_erased`: refused because the citizen's data key was
+    destroyed (a sealing case service).
     """
 
     def __init__(
@@ -107,11 +108,13 @@ class CaseServiceError(IntakeError):
         message: str,
         trailing: Iterable[tuple[str, object]] | None = None,
         nothing_done: bool = False,
+        citizen_erased: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.trailing = trailing
         self.nothing_done = nothing_done
+        self.citizen_erased = citizen_erased
 
 
 class AttachmentNotFound(IntakeError):
