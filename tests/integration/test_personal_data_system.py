@@ -16,7 +16,8 @@ ids in the same bytes, so the search itself works.
 A erased at the key service: reading A's case answers FAILED_PRECONDITION (ERASED) within
 seconds, on every call over fresh connections (each may reach either worker), B's case still
 opens, a new upload for A through intake is refused ERASED, and the replay export of the case
-topic still holds A's case.
+topic still holds A's case. A may still write to support: a new case of his is sealed with a new
+generation of his key and opens at the desk, while his old case stays erased.
 """
 
 from __future__ import annotations
@@ -376,6 +377,17 @@ async def test_personal_data_is_sealed_in_every_store_and_an_erased_citizen_stay
             replay_export, secure_kafka, system.topics.prefix, tmp_path / "replay"
         )
         assert {r["case_id"] for r in rows} == set(ids_list)
+
+        # A writes to support again: erased is not shut out. His new case is sealed with a new
+        # generation of his key (intake has the key service reopen him) and reads in clear at
+        # the desk; his old case stays erased.
+        again = await portal.SubmitCase(
+            a.submission(), metadata=system.frontend.acting_for(a.login)
+        )
+        fresh = await desk.GetCase(case_pb.GetCaseRequest(case_id=again.case_id))
+        assert (fresh.citizen.snils, fresh.citizen.email) == (a.snils_digits, a.citizen.email)
+        refusal = await refused(lambda: desk.GetCase(read_a), within_s=5)
+        assert violation_type(refusal) == "ERASED"
 
 
 async def answer(desk: case_grpc.CaseServiceStub, case_id: str, body: str) -> None:
