@@ -93,17 +93,14 @@ to see the relay's share).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import itertools
 import os
-import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -112,11 +109,11 @@ from pathlib import Path
 
 import grpc
 import psycopg
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk.common.v1 import types_pb2
+from casedesk_keyservice.testing.process import KeyService, running_key_service, wait_healthy
 from casedesk_runtime.oidc_grpc import PERSON_TOKEN_KEY
 from casedesk_runtime.pki import ensure_pki
 from casedesk_runtime.testing import calibration
@@ -330,83 +327,11 @@ def transports(pki: Path) -> tuple[Transport, Transport]:
     )
 
 
-def sealed_transport(tls: Transport, keys_dir: Path, key_service: str) -> Transport:
-    """The TLS transport to a service sealing personal data with keys from `key_service` (its
-    address), the index key made in `keys_dir` by running_key_service; the same callers."""
-    sealing = {
-        "CASEDESK_SEAL_PERSONAL_DATA": "true",
-        "CASEDESK_KEY_SERVICE_ADDRESS": key_service,
-        "CASEDESK_KEYS_INDEX_KEY_FILE": str(keys_dir / "index.key"),
-    }
+def sealed_transport(tls: Transport, key_service: KeyService) -> Transport:
+    """The TLS transport to a service sealing personal data with keys from `key_service`; the
+    same callers."""
+    sealing = key_service.sealing_env()
     return Transport("sealed", "_sealed", {**tls.service_env, **sealing}, tls.credentials)
-
-
-@dataclass(frozen=True)
-class KeyService:
-    """The key service the sealed case service fetches its data keys from."""
-
-    address: str
-    pid: int
-    metrics: str  # its Prometheus endpoint
-
-    def handed_out(self) -> dict[str, float]:
-        """casedesk_keys_keys_handed_out_total by RPC, all callers."""
-        with urllib.request.urlopen(self.metrics, timeout=5) as reply:
-            text = reply.read().decode()
-        counts: dict[str, float] = {}
-        for line in text.splitlines():
-            if line.startswith("casedesk_keys_keys_handed_out_total{"):
-                labels, value = line.rsplit(" ", 1)
-                rpc = labels.split('rpc="', 1)[1].split('"', 1)[0]
-                counts[rpc] = counts.get(rpc, 0.0) + float(value)
-        return counts
-
-
-@contextlib.contextmanager
-def running_key_service(
-    pki: Path, keys_dir: Path, store_url: str, log: Path
-) -> Iterator[KeyService]:
-    """`python -m casedesk_keyservice` until the block ends, as deployed with a Secret-file KEK:
-    the KEK (made at its first start) and the index key in `keys_dir`, the key store at
-    `store_url`, `keys`'s certificate of the bench's PKI (mutual TLS: the access table lets `case`
-    call GetCurrentKey, GetKey and WatchErasures)."""
-    (keys_dir / "kek").mkdir(parents=True)
-    (keys_dir / "index.key").write_text(base64.b64encode(secrets.token_bytes(32)).decode())
-    port, metrics_port = free_port(), free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CASEDESK_")},
-        "CASEDESK_GRPC_PORT": str(port),
-        "CASEDESK_METRICS_PORT": str(metrics_port),
-        "CASEDESK_LOG_LEVEL": "WARNING",
-        "CASEDESK_TLS_CERT_FILE": str(pki / "keys.crt"),
-        "CASEDESK_TLS_KEY_FILE": str(pki / "keys.key"),
-        "CASEDESK_TLS_CA_FILE": str(pki / "ca.crt"),
-        "CASEDESK_KEYS_KEK_PROVIDER": "secret-file",
-        "CASEDESK_KEYS_KEK_DIR": str(keys_dir / "kek"),
-        "CASEDESK_KEYS_KEK_CREATE": "true",
-        "CASEDESK_KEYS_STORE_URL": store_url,
-        "CASEDESK_KEYS_INDEX_KEY_FILE": str(keys_dir / "index.key"),
-    }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "casedesk_keyservice"], env=env,
-            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    try:
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=(pki / "ca.crt").read_bytes(),
-            private_key=(pki / "case.key").read_bytes(),
-            certificate_chain=(pki / "case.crt").read_bytes(),
-        )
-        address = f"127.0.0.1:{port}"
-        wait_healthy(grpc.secure_channel(address, credentials), "key service", process, log)
-        yield KeyService(address, process.pid, f"http://127.0.0.1:{metrics_port}/metrics")
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @dataclass
@@ -932,25 +857,6 @@ def wait_serving(
     wait_healthy(channel, f"case service ({transport.name})", process, log)
 
 
-def wait_healthy(
-    channel: grpc.Channel, name: str, process: subprocess.Popen[bytes], log: Path
-) -> None:
-    """Until the process behind `channel` answers SERVING (30 s at most); the channel closed."""
-    deadline = time.monotonic() + 30
-    with channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
-            try:
-                reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                time.sleep(0.2)
-    raise RuntimeError(f"{name} did not start within 30 s")
-
-
 def key_store_url(env: dict[str, str], schema: str, keys_dir: Path) -> str:
     """Where the key service keeps the data keys (KEY_STORE): its own schema's tables in the
     bench's PostgreSQL, or a SQLite file."""
@@ -1009,7 +915,7 @@ def main() -> int:
                     key_service = services.enter_context(
                         running_key_service(Path(pki), keys_dir, store, logs / "keys.log")
                     )
-                    sealed = sealed_transport(tls, keys_dir, key_service.address)
+                    sealed = sealed_transport(tls, key_service)
                     measured.append(sealed)
                     helpers[sealed.name] = {KEY_SERVICE: key_service.pid}
                 targets = []

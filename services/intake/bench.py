@@ -20,14 +20,15 @@ certificate, from a development PKI made in a temporary directory. The same four
 suffix `_plaintext` are the same workload over plaintext gRPC (CASEDESK_GRPC_INSECURE_DEV), and
   intake.tls_cost_cpu_pct        intake's and the case service's CPU per case over TLS, in % more
                                  than over plaintext (saturation phases, both runs of this process)
-Two stacks (case service + intake, each on its own schema) run side by side, one per transport;
-the cases are split into ROUNDS rounds per transport, taken in the order plaintext, TLS, TLS,
-plaintext, ... (every saturation round, SETTLE_S, every paced round) so that drift in a shared
-machine's speed falls on both alike. Throughputs are the median of the rounds, percentiles are
-over every paced case of the transport's rounds (as many as one run had before). Every
-connection (bench -> intake, intake -> case service) is made during the warm-up and reused
-throughout, as in production: the TLS handshakes are not in the figures (the bench checks that
-no connection was made during the rounds).
+Two stacks (case service + intake, each on its own schema) run side by side, one per transport
+(three with the sealed one, below); the cases are split into ROUNDS rounds per transport, taken
+in the order plaintext, TLS, TLS, plaintext, ... (every saturation round, SETTLE_S, every paced
+round) so that drift in a shared machine's speed falls on both alike. Throughputs are the median
+of the rounds, percentiles are over every paced case of the transport's rounds (as many as one
+run had before). Every connection (bench -> intake, intake -> case service, the sealed stack's to
+the key service) is made during the warm-up and reused throughout, as in production: the TLS
+handshakes are not in the figures (the bench checks that no connection was made during the
+rounds).
 
 The citizens are who the portal says, as in production (intake's README "Who the citizen is"):
 the cases are PERSONAL_ACCOUNT submissions, each carrying the signed-in citizen's portal token as
@@ -39,6 +40,25 @@ for TOKEN_LIFETIME_S; both intakes verify them against it (CASEDESK_CITIZEN_OIDC
 The verification of each call's token (signature, issuer, audience, expiry) is real production
 cost and is included in every figure (throughput, latencies, CPU per case); the key set is
 fetched once, during the warm-up. Both transports verify alike, so the TLS cost is TLS's alone.
+Sealed against unsealed (issue #18). A third stack, intake and the case service both with
+CASEDESK_SEAL_PERSONAL_DATA=true and mutual TLS as the TLS stack, on its own schema, takes part in
+the same rounds (plaintext, TLS, sealed, sealed, TLS, plaintext, ...: the TLS stack is the
+unsealed reference) and in the paced phase at the scaled rate. Both its services get their data
+keys from a key service this bench starts (casedesk_keyservice.testing.process: `python -m
+casedesk_keyservice` with a Secret-file KEK, the KEK and the index key made in the temporary
+directory, the key store a SQLite file there, `keys`'s certificate of the same PKI; its access
+table lets `intake` and `case` fetch keys), with the default key caches. Every case is a
+different citizen's (the warm-up's numbered apart from the rounds'), so each needs a new data key:
+a cache miss and a key made and stored by the key service, the worst case for sealing (a
+citizen's next case finds his key cached or stored). The case service asks for it to seal the
+case, intake for what it seals of its own (intake's README "Sealed personal data"; these
+submissions carry no attachments). The key service's CPU counts in the sealed stack's path; a
+comment line gives the keys it handed out, by RPC and by caller. The same four
+lines as above with the suffix `_sealed`, the figures relative to the machine below with
+`_sealed` (but for the scaled rate itself), `intake.cpu_ms_per_case_sealed.key_service`, and
+  intake.sealing_cost_cpu_pct    the path's CPU per case (every process, the key service
+                                 included) sealed, in % more than over TLS unsealed
+CASEDESK_BENCH_INTAKE_SEALED=0 leaves the sealed stack and the key service out.
 Relative to the machine (casedesk_runtime.testing.calibration; TLS stack):
   intake.cases_per_grpc_call     cases/s over a bare gRPC call's rate on this machine
                                  (machine.grpc_unary_rps, measured first or given by bench.sh)
@@ -60,9 +80,9 @@ at random: the bench keeps connections until every intake worker holds as many (
 each one is in /proc), as a frontend's many connections even out; and each intake worker holds
 one connection to the case service, so an intake whose two connections landed on one case worker
 is started again (up to WORKERS_STARTS times; the comment says how they fell).
-Knobs: CASEDESK_BENCH_INTAKE_{CASES,PACED_CASES} (per transport, split over the rounds),
-CASEDESK_BENCH_INTAKE_{RATE,IN_FLIGHT,ROUNDS}, CASEDESK_BENCH_INTAKE_WORKERS_{CASES,IN_FLIGHT}
-(CASES 0: no workers phase).
+Knobs: CASEDESK_BENCH_INTAKE_{CASES,PACED_CASES} (per stack, split over the rounds),
+CASEDESK_BENCH_INTAKE_{RATE,IN_FLIGHT,ROUNDS,SEALED}, CASEDESK_BENCH_INTAKE_WORKERS_{CASES,
+IN_FLIGHT} (CASES 0: no workers phase).
 """
 
 from __future__ import annotations
@@ -70,6 +90,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -95,6 +116,7 @@ from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
+from casedesk_keyservice.testing.process import KeyService, running_key_service
 from casedesk_runtime.collector import tune_garbage_collector
 from casedesk_runtime.oidc_grpc import CITIZEN_TOKEN_KEY
 from casedesk_runtime.pki import ensure_pki
@@ -121,6 +143,8 @@ PLAINTEXT = {"CASEDESK_GRPC_INSECURE_DEV": "true"}
 # Identities of the TLS run: intake serves frontends (its access table), the case service lets
 # intake create cases (its own).
 FRONTEND, INTAKE, CASE = "frontend", "intake", "case"
+# The sealed stack's key service: its certificate's name and the process's in the CPU figures.
+KEYS, KEY_SERVICE = "keys", "key service"
 # The portal's sign-in whose tokens prove citizens, and the audience intake requires (README).
 CITIZEN_REALM, CITIZEN_AUDIENCE = "portal", "casedesk-intake"
 # Every token is minted before the run and must outlive it (the portal's own are short-lived and
@@ -139,6 +163,8 @@ RATE = float(os.environ.get("CASEDESK_BENCH_INTAKE_RATE", "500"))
 IN_FLIGHT = int(os.environ.get("CASEDESK_BENCH_INTAKE_IN_FLIGHT", "32"))
 ROUNDS = max(1, int(os.environ.get("CASEDESK_BENCH_INTAKE_ROUNDS", "2")))
 TOKEN = "bench-" + uuid.uuid4().hex
+# The sealed stack (CASEDESK_SEAL_PERSONAL_DATA) and its key service in the rounds; 0: left out.
+SEALED = os.environ.get("CASEDESK_BENCH_INTAKE_SEALED", "1") not in ("0", "false", "")
 DEADLINE_S = 60.0
 # Between the saturation run and the paced one: the paced run measures the service at RATE, not
 # its recovery from the overload just before (followers' backlogs, the database's autovacuum).
@@ -162,8 +188,8 @@ def paced_numbers(round_number: int) -> range:
 
 
 def scaled_numbers() -> range:
-    """The paced cases at the machine's scaled rate (TLS stack only): as many seconds' worth as
-    the fixed rate's paced cases take."""
+    """The paced cases at the machine's scaled rate (TLS and sealed stacks): as many seconds'
+    worth as the fixed rate's paced cases take."""
     first = 9 * 10**6
     return range(first, first + max(1, PACED_CASES // ROUNDS))
 
@@ -208,6 +234,8 @@ class Transport:
     suffix: str  # appended to the metric names: the TLS figures keep the names they always had
     pki: Path | None  # the development PKI; None for plaintext
     credentials: grpc.ChannelCredentials | None  # the bench's (frontend's) certificate and the CA
+    # The sealed stack's: both services seal personal data with the key service's data keys.
+    sealing: dict[str, str] = field(default_factory=dict)
 
     def service_env(self, identity: str) -> dict[str, str]:
         """The settings that make a service speak this transport as `identity`."""
@@ -217,6 +245,7 @@ class Transport:
             "CASEDESK_TLS_CERT_FILE": str(self.pki / f"{identity}.crt"),
             "CASEDESK_TLS_KEY_FILE": str(self.pki / f"{identity}.key"),
             "CASEDESK_TLS_CA_FILE": str(self.pki / "ca.crt"),
+            **self.sealing,
         }
 
     def channel(self, address: str, own_connection: bool = False) -> grpc.aio.Channel:
@@ -230,7 +259,7 @@ class Transport:
 
 def transports(pki: Path) -> tuple[Transport, Transport]:
     """(TLS, plaintext), with a development PKI made in `pki`."""
-    ensure_pki(pki, [CASE, INTAKE, FRONTEND])
+    ensure_pki(pki, [CASE, INTAKE, FRONTEND, KEYS])
     credentials = grpc.ssl_channel_credentials(
         root_certificates=(pki / "ca.crt").read_bytes(),
         private_key=(pki / f"{FRONTEND}.key").read_bytes(),
@@ -242,15 +271,29 @@ def transports(pki: Path) -> tuple[Transport, Transport]:
     )
 
 
+def sealed_transport(tls: Transport, key_service: KeyService) -> Transport:
+    """The TLS transport, its services sealing personal data with `key_service`'s data keys."""
+    return dataclasses.replace(
+        tls, name="sealed", suffix="_sealed", sealing=key_service.sealing_env()
+    )
+
+
 def inherited_environment() -> dict[str, str]:
-    """This process's environment without any TLS, plaintext or identity-provider setting of the
-    caller's own: each service runs exactly as its transport says and trusts only the bench's
-    identity provider."""
+    """This process's environment without any TLS, plaintext, identity-provider or sealing
+    setting of the caller's own: each service runs exactly as its transport says, trusts only the
+    bench's identity provider and seals only when its transport says so."""
     return {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("CASEDESK_TLS_", "CASEDESK_OIDC_", "CASEDESK_CITIZEN_OIDC_"))
-        and k != "CASEDESK_GRPC_INSECURE_DEV"
+        if not k.startswith(
+            ("CASEDESK_TLS_", "CASEDESK_OIDC_", "CASEDESK_CITIZEN_OIDC_", "CASEDESK_KEYS_")
+        )
+        and k
+        not in (
+            "CASEDESK_GRPC_INSECURE_DEV",
+            "CASEDESK_SEAL_PERSONAL_DATA",
+            "CASEDESK_KEY_SERVICE_ADDRESS",
+        )
     }
 
 
@@ -440,6 +483,7 @@ class Stack:
     intake_address: str
     case_address: str
     pids: dict[str, int]
+    key_service_address: str | None = None  # the sealed stack's
 
 
 @dataclass
@@ -533,7 +577,12 @@ async def measure(
         ports = {
             f"{s.transport.name} {service}": int(address.rsplit(":", 1)[1])
             for s in stacks
-            for service, address in (("intake", s.intake_address), ("case", s.case_address))
+            for service, address in (
+                ("intake", s.intake_address),
+                ("case", s.case_address),
+                ("key service", s.key_service_address),
+            )
+            if address is not None
         }
         connected = {link: established(port) for link, port in ports.items()}
         # Every saturation round, then every paced one: one SETTLE_S between the two, as in a
@@ -557,9 +606,13 @@ async def measure(
         for number, stack in order:
             name = stack.transport.name
             await pace(stubs[name], arrivals, figures[name], paced_numbers(number), citizen_tokens)
-        # The load scaled to this machine, on the production configuration (TLS) only.
-        await asyncio.sleep(SETTLE_S)
-        await pace(stubs["tls"], arrivals, figures["tls"], scaled_numbers(), citizen_tokens, scaled)
+        # The load scaled to this machine, on the production configuration (TLS), then sealed.
+        for name in ("tls", "sealed"):
+            if name in stubs:
+                await asyncio.sleep(SETTLE_S)
+                await pace(
+                    stubs[name], arrivals, figures[name], scaled_numbers(), citizen_tokens, scaled
+                )
         for link, port in ports.items():
             new = established(port) - connected[link]
             if new:
@@ -601,17 +654,49 @@ def report(transport: Transport, figures: Figures) -> None:
     print(f"# {transport.name}: cases/s by round: {rounds}", file=sys.stderr)
 
 
-def report_machine(tls: Figures, machine_rps: float, scaled: float) -> None:
-    """The figures relative to this machine (calibration.py): they carry over to another one."""
-    cases_per_s = statistics.median(tls.cases_per_s)
-    print(f"BENCH intake.cases_per_grpc_call {cases_per_s / machine_rps:.3f} ratio")
-    print(f"BENCH intake.scaled_rate {scaled:.0f} cases/s")
-    print(f"BENCH intake.p99_ms_at_scaled_rate {percentile(tls.scaled_latencies_ms, 0.99):.1f} ms")
-    print(f"BENCH intake.capacity_to_scaled_rate {cases_per_s / scaled:.2f} ratio")
-    print(f"BENCH intake.path_cpu_ms_per_case {tls.path_cpu_ms_per_case():.2f} ms")
-    for name in tls.cpu_s:
+def report_machine(transport: Transport, found: Figures, machine_rps: float, scaled: float) -> None:
+    """The figures relative to this machine (calibration.py): they carry over to another one.
+    The TLS stack's without a suffix and with the scaled rate itself, the sealed one's with."""
+    suffix = transport.suffix
+    cases_per_s = statistics.median(found.cases_per_s)
+    print(f"BENCH intake.cases_per_grpc_call{suffix} {cases_per_s / machine_rps:.3f} ratio")
+    if not suffix:
+        print(f"BENCH intake.scaled_rate {scaled:.0f} cases/s")
+    p99_scaled = percentile(found.scaled_latencies_ms, 0.99)
+    print(f"BENCH intake.p99_ms_at_scaled_rate{suffix} {p99_scaled:.1f} ms")
+    print(f"BENCH intake.capacity_to_scaled_rate{suffix} {cases_per_s / scaled:.2f} ratio")
+    print(f"BENCH intake.path_cpu_ms_per_case{suffix} {found.path_cpu_ms_per_case():.2f} ms")
+    for name in found.cpu_s:
         key = name.lower().replace(" ", "_")
-        print(f"BENCH intake.cpu_ms_per_case.{key} {tls.cpu_ms_per_case(name):.3f} ms")
+        print(f"BENCH intake.cpu_ms_per_case{suffix}.{key} {found.cpu_ms_per_case(name):.3f} ms")
+
+
+def report_sealing(tls: Figures, sealed: Figures, handed_out: dict[str, dict[str, float]]) -> None:
+    """What sealing costs, from the TLS and the sealed stack's figures of this same run: the
+    whole path's CPU per case, the key service's included (it runs only for sealing)."""
+    path_ratio = sealed.path_cpu_ms_per_case() / tls.path_cpu_ms_per_case()
+    print(f"BENCH intake.sealing_cost_cpu_pct {(path_ratio - 1) * 100:.1f} %")
+    per_process = ", ".join(
+        f"{name} x{sealed.cpu_ms_per_case(name) / tls.cpu_ms_per_case(name):.2f}"
+        for name in tls.cpu_s
+    )
+    throughput = statistics.median(sealed.cases_per_s) / statistics.median(tls.cases_per_s)
+    p99 = percentile(sealed.latencies_ms, 0.99) / percentile(tls.latencies_ms, 0.99)
+    key_ms = sealed.cpu_ms_per_case(KEY_SERVICE)
+    print(
+        f"# sealed/TLS: cases/s x{throughput:.2f}, p99 at {RATE:.0f}/s x{p99:.2f}, path CPU per "
+        f"case x{path_ratio:.2f} ({per_process}; the key service {key_ms:.2f} ms more)",
+        file=sys.stderr,
+    )
+    by = "; ".join(
+        f"by {label}: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(counts.items()))
+        for label, counts in handed_out.items()
+    )
+    print(
+        f"# sealed: every case a new citizen's; keys handed out by the key service, warm-up "
+        f"included ({WARM_UP_CASES} cases), {by}",
+        file=sys.stderr,
+    )
 
 
 def report_cost(tls: Figures, plaintext: Figures) -> None:
@@ -807,7 +892,7 @@ def main() -> int:
     scaled = scaled_rate(machine_rps)
     database = postgres_env()
     # One schema per stack: they never share a store, an outbox or idempotency records.
-    stack_names = ["tls", "plaintext"]
+    stack_names = ["tls", "plaintext"] + (["sealed"] if SEALED else [])
     if WORKERS_CASES:
         stack_names += [f"workers_{w}" for w in WORKER_COUNTS]
     schemas = {name: f"bench_intake_{uuid.uuid4().hex[:10]}" for name in stack_names}
@@ -831,13 +916,22 @@ def main() -> int:
                 for n in every_number()
             }
             tls, plaintext = transports(logs / "pki")
-            order = (plaintext, tls)  # the first round is plaintext's
             stores = Stores(database, dsn, bootstrap, portal.issuer, logs)
-            case_specs = [
-                ("casedesk_case", stores.case_env(schemas[transport.name]), transport)
-                for transport in order
-            ]
-            with services(case_specs, logs) as cases:
+            with contextlib.ExitStack() as running:
+                order = [plaintext, tls]  # the first round is plaintext's
+                key_service = None
+                if SEALED:  # its key store a SQLite file, as one pod's (one fsync per commit)
+                    keys_dir = logs / "keys"
+                    store, log = str(keys_dir / "keys.sqlite"), logs / "keys.log"
+                    key_service = running.enter_context(
+                        running_key_service(logs / "pki", keys_dir, store, log, caller=INTAKE)
+                    )
+                    order.append(sealed_transport(tls, key_service))
+                case_specs = [
+                    ("casedesk_case", stores.case_env(schemas[transport.name]), transport)
+                    for transport in order
+                ]
+                cases = running.enter_context(services(case_specs, logs))
                 intake_specs = [
                     (
                         "casedesk_intake",
@@ -846,32 +940,38 @@ def main() -> int:
                     )
                     for transport, (case_address, _) in zip(order, cases, strict=True)
                 ]
-                with services(intake_specs, logs) as intakes:
-                    stacks = [
-                        Stack(
-                            transport,
-                            intake_address,
-                            case_address,
-                            {
-                                "intake": intake_pid,
-                                "case service": case_pid,
-                                **infrastructure_pids(),
-                                "load generator": os.getpid(),
-                            },
-                        )
-                        for transport, (case_address, case_pid), (
-                            intake_address,
-                            intake_pid,
-                        ) in zip(order, cases, intakes, strict=True)
-                    ]
-                    figures = asyncio.run(measure(stacks, bootstrap, citizen_tokens, scaled))
+                intakes = running.enter_context(services(intake_specs, logs))
+                stacks = []
+                for transport, (case_address, case_pid), (intake_address, intake_pid) in zip(
+                    order, cases, intakes, strict=True
+                ):
+                    sealing = key_service if transport.sealing else None
+                    helpers = {KEY_SERVICE: sealing.pid} if sealing else {}
+                    pids = {
+                        "intake": intake_pid,
+                        "case service": case_pid,
+                        **helpers,
+                        **infrastructure_pids(),
+                        "load generator": os.getpid(),
+                    }
+                    address = sealing.address if sealing else None
+                    stacks.append(Stack(transport, intake_address, case_address, pids, address))
+                figures = asyncio.run(measure(stacks, bootstrap, citizen_tokens, scaled))
+                handed_out = {}
+                if key_service is not None:
+                    handed_out = {by: key_service.handed_out(by) for by in ("rpc", "caller")}
             workers = None
             if WORKERS_CASES:  # once the two stacks above have stopped
                 workers = asyncio.run(measure_workers(tls, stores, schemas, citizen_tokens))
         report(tls, figures[tls.name])  # TLS on is the production configuration
         report(plaintext, figures[plaintext.name])
         report_cost(figures[tls.name], figures[plaintext.name])
-        report_machine(figures[tls.name], machine_rps, scaled)
+        report_machine(tls, figures[tls.name], machine_rps, scaled)
+        if SEALED:
+            sealed = order[-1]
+            report(sealed, figures[sealed.name])
+            report_machine(sealed, figures[sealed.name], machine_rps, scaled)
+            report_sealing(figures[tls.name], figures[sealed.name], handed_out)
         if workers is not None:
             report_workers(*workers)
     finally:

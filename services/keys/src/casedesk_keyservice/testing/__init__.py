@@ -1,0 +1,1 @@
+"""Test support for suites and benchmarks that run the key service as it is deployed."""
