@@ -12,15 +12,12 @@ the other citizen's still opens.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import grpc
 import psycopg
@@ -28,7 +25,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from support.key_service import softhsm_token_env, tls_env
+from support.sealing import email_case, fresh_schemas, sealing_case_env, start_key_service
 from support.services import ServiceLauncher
 
 from casedesk.case.v1 import case_service_pb2 as pb
@@ -76,41 +73,16 @@ def found_in(blob: bytes, texts: list[str]) -> list[str]:
 @pytest.fixture
 def schemas(postgres_dsn: str) -> Iterator[tuple[str, str]]:
     """Two fresh schemas: the case service's and the key service's."""
-    names = (f"case_seal_{uuid.uuid4().hex[:10]}", f"keys_seal_{uuid.uuid4().hex[:10]}")
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        for name in names:
-            connection.execute(f"CREATE SCHEMA {name}")
-    yield names
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        for name in names:
-            connection.execute(f"DROP SCHEMA {name} CASCADE")
-
-
-@pytest.fixture
-def token_env(tmp_path: Path) -> dict[str, str]:
-    """A SoftHSM2 token of its own, for the key service's process (which creates its KEK)."""
-    return {
-        **softhsm_token_env(tmp_path / "softhsm", TOKEN_LABEL),
-        "CASEDESK_KEYS_KEK_CREATE": "true",
-    }
+    with fresh_schemas(postgres_dsn, "case_seal", "keys_seal") as (case_schema, keys_schema):
+        yield case_schema, keys_schema
 
 
 def create_request(citizen: types_pb2.Citizen) -> pb.CreateCaseRequest:
-    return pb.CreateCaseRequest(
-        context=pb.CommandContext(
-            idempotency_key=str(uuid.uuid4()),
-            actor=types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="intake"),
-            correlation_id="corr-sealing",
-        ),
-        channel=types_pb2.EMAIL,
-        type=types_pb2.TECHNICAL,
-        category=types_pb2.REGISTRATION_SIGN_IN,
-        citizen=citizen,
-        content=types_pb2.CaseContent(
-            subject=f"Не могу войти: {citizen.full_name}",
-            description=f"Звоните {citizen.mobile_phone}",
-        ),
-        provenance=types_pb2.Provenance(email=types_pb2.EmailOrigin(from_address=citizen.email)),
+    return email_case(
+        citizen,
+        correlation_id="corr-sealing",
+        subject=f"Не могу войти: {citizen.full_name}",
+        description=f"Звоните {citizen.mobile_phone}",
     )
 
 
@@ -171,40 +143,22 @@ async def test_sealed_cases_leave_no_personal_data_in_kafka_or_postgres(
     postgres_env: dict[str, str],
     postgres_dsn: str,
     kafka_bootstrap: str,
-    token_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     case_schema, keys_schema = schemas
     await ensure_topics(kafka_bootstrap)
-    pki_dir = tmp_path / "pki"
-    pki.ensure_pki(pki_dir, ["keys", "case", "intake"])
-    (tmp_path / "index.key").write_text(base64.b64encode(os.urandom(32)).decode())
-    index_key = {"CASEDESK_KEYS_INDEX_KEY_FILE": str(tmp_path / "index.key")}
-    separator = "&" if "?" in postgres_dsn else "?"
-    keys = services(
-        "casedesk_keyservice",
-        {
-            **token_env, **tls_env(pki_dir, "keys"), **index_key,
-            "CASEDESK_KEYS_STORE_URL": f"{postgres_dsn}{separator}options="
-            + quote(f"-csearch_path={keys_schema}"),
-            "CASEDESK_KEYS_ERASURE_POLL_S": "0.5",
-            "CASEDESK_METRICS_PORT": "0",
-        },
+    keys = start_key_service(
+        services, postgres_dsn, keys_schema, tmp_path, token_label=TOKEN_LABEL,
+        certificates=["keys", "case", "intake"],
+        settings={"CASEDESK_KEYS_ERASURE_POLL_S": "0.5"},
     )  # fmt: skip
     case = services(
         "casedesk_case",
-        {
-            **postgres_env, **tls_env(pki_dir, "case"), **index_key,
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_SCHEMA": case_schema,
-            "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "CASEDESK_FOLLOW_IDLE_S": "0.1",
-            "CASEDESK_SHUTDOWN_GRACE_S": "1",
-            "CASEDESK_METRICS_PORT": "0",
-            "CASEDESK_SEAL_PERSONAL_DATA": "true",
-            "CASEDESK_KEY_SERVICE_ADDRESS": keys.address,
-        },
-    )  # fmt: skip
+        sealing_case_env(
+            keys, postgres_env, case_schema, {"CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+        ),
+    )
+    pki_dir = keys.pki_dir
     async with (
         grpc.aio.secure_channel(case.address, pki.client_credentials(pki_dir, "intake")) as intake,
         grpc.aio.secure_channel(keys.address, pki.client_credentials(pki_dir, "case")) as as_case,

@@ -16,22 +16,19 @@ or C's.
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import grpc
 import psycopg
-import pytest
-from support.key_service import softhsm_token_env, tls_env
+from support.sealing import email_case, sealing_case_env, start_key_service
 from support.services import ServiceLauncher
+from test_case_sealing import CITIZEN_A, CITIZEN_B, schemas  # noqa: F401 - fixture
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc
@@ -60,14 +57,7 @@ from casedesk_runtime import pki
 TOKEN_LABEL = "casedesk-search-erasure-it"
 PROMPTLY_S = 10.0  # the erasure stream delivers within CASEDESK_KEYS_ERASURE_POLL_S (0.5 s here)
 
-CITIZEN_A = types_pb2.Citizen(
-    full_name="Иванов Иван Иванович", snils="112-233-445 95", account_login="ivanov.ii",
-    mobile_phone="+79161234567", email="ivan.ivanov@example.ru",
-)  # fmt: skip
-CITIZEN_B = types_pb2.Citizen(
-    full_name="Петрова Анна Сергеевна", snils="12345678964", account_login="petrova.aa",
-    mobile_phone="+79035556677", email="anna.petrova@example.ru",
-)  # fmt: skip
+# Citizens A and B are test_case_sealing.py's; C is erased while the case service is down.
 CITIZEN_C = types_pb2.Citizen(
     full_name="Сидоров Семён Петрович", snils="200-333-444 00", account_login="sidorov.sp",
     mobile_phone="+79261112233", email="sidorov@example.ru",
@@ -85,32 +75,12 @@ def lookups(citizen: types_pb2.Citizen) -> list[pb.CitizenLookup]:
     ]
 
 
-@pytest.fixture
-def schemas(postgres_dsn: str) -> Iterator[tuple[str, str]]:
-    """Two fresh schemas: the case service's and the key service's."""
-    names = (f"case_serase_{uuid.uuid4().hex[:10]}", f"keys_serase_{uuid.uuid4().hex[:10]}")
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        for name in names:
-            connection.execute(f"CREATE SCHEMA {name}")
-    yield names
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        for name in names:
-            connection.execute(f"DROP SCHEMA {name} CASCADE")
-
-
 def create_request(citizen: types_pb2.Citizen) -> pb.CreateCaseRequest:
-    return pb.CreateCaseRequest(
-        context=pb.CommandContext(
-            idempotency_key=str(uuid.uuid4()),
-            actor=types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="intake"),
-            correlation_id="corr-search-erasure",
-        ),
-        channel=types_pb2.EMAIL,
-        type=types_pb2.TECHNICAL,
-        category=types_pb2.REGISTRATION_SIGN_IN,
-        citizen=citizen,
-        content=types_pb2.CaseContent(subject="Не могу войти", description="Не приходит код"),
-        provenance=types_pb2.Provenance(email=types_pb2.EmailOrigin(from_address=citizen.email)),
+    return email_case(
+        citizen,
+        correlation_id="corr-search-erasure",
+        subject="Не могу войти",
+        description="Не приходит код",
     )
 
 
@@ -150,43 +120,27 @@ def term_rows(postgres_dsn: str, schema: str) -> list[tuple[object, ...]]:
 
 async def test_an_erased_citizens_search_terms_leave_the_index_promptly_on_restart_and_rebuild(
     services: ServiceLauncher,
-    schemas: tuple[str, str],
+    schemas: tuple[str, str],  # noqa: F811
     postgres_env: dict[str, str],
     postgres_dsn: str,
     tmp_path: Path,
 ) -> None:
     case_schema, keys_schema = schemas
-    pki_dir = tmp_path / "pki"
-    pki.ensure_pki(pki_dir, ["keys", "case", "intake"])
-    (tmp_path / "index.key").write_text(base64.b64encode(os.urandom(32)).decode())
-    index_key = {"CASEDESK_KEYS_INDEX_KEY_FILE": str(tmp_path / "index.key")}
-    separator = "&" if "?" in postgres_dsn else "?"
-    keys = services(
-        "casedesk_keyservice",
+    keys = start_key_service(
+        services, postgres_dsn, keys_schema, tmp_path, token_label=TOKEN_LABEL,
+        certificates=["keys", "case", "intake"],
+        settings={"CASEDESK_KEYS_ERASURE_POLL_S": "0.5"},
+    )  # fmt: skip
+    pki_dir = keys.pki_dir
+    case_env = sealing_case_env(
+        keys, postgres_env, case_schema,
         {
-            **softhsm_token_env(tmp_path / "softhsm", TOKEN_LABEL), **tls_env(pki_dir, "keys"),
-            **index_key,
-            "CASEDESK_KEYS_KEK_CREATE": "true",
-            "CASEDESK_KEYS_STORE_URL": f"{postgres_dsn}{separator}options="
-            + quote(f"-csearch_path={keys_schema}"),
-            "CASEDESK_KEYS_ERASURE_POLL_S": "0.5",
-            "CASEDESK_METRICS_PORT": "0",
+            # No Kafka here: the relay and the timeline's consumer are not what this is about.
+            "CASEDESK_RELAY_ENABLED": "false",
+            "CASEDESK_RETENTION_ENABLED": "false",
+            "CASEDESK_WORKERS": "1",
         },
     )  # fmt: skip
-    case_env = {
-        **postgres_env, **tls_env(pki_dir, "case"), **index_key,
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_SCHEMA": case_schema,
-        # No Kafka here: the relay and the timeline's consumer are not what this is about.
-        "CASEDESK_RELAY_ENABLED": "false",
-        "CASEDESK_RETENTION_ENABLED": "false",
-        "CASEDESK_WORKERS": "1",
-        "CASEDESK_FOLLOW_IDLE_S": "0.1",
-        "CASEDESK_SHUTDOWN_GRACE_S": "1",
-        "CASEDESK_METRICS_PORT": "0",
-        "CASEDESK_SEAL_PERSONAL_DATA": "true",
-        "CASEDESK_KEY_SERVICE_ADDRESS": keys.address,
-    }  # fmt: skip
     # Two replicas: the index projector runs in the one holding its lease, the erased terms'
     # follower in both (deleting twice is harmless).
     first = services("casedesk_case", case_env)

@@ -19,128 +19,40 @@ table (application/timeline.py's contract) as the case timeline would record it.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import grpc
 import psycopg
 import pytest
-from support.desk import (
-    DeskProcess,
-    chromium,
-    new_page,
-    sign_in,
-    start_desk,
-    submit,
-    wait_until,
+from support.desk import chromium, new_page, sign_in, submit, wait_until
+from support.desk_stand import (
+    AXE_JS,
+    DeskStand,
+    axe_context,
+    axe_violations,
+    chat_case,
+    desk_stand,
+    open_page,
 )
-from support.people import as_person, case_oidc_env
-from support.services import ServiceProcess, start_service
+from support.people import as_person
 
 from casedesk.case.v1 import case_service_pb2 as pb
-from casedesk.case.v1 import case_service_pb2_grpc, events_pb2
+from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import types_pb2
-from casedesk_runtime import pki
 from casedesk_vocabulary.moscow import to_micros
 
-# axe-core, pinned in services/desk/tests/a11y/ and put in this cache by its install.sh.
-AXE_JS = Path(
-    os.environ.get("CASEDESK_AXE_JS")
-    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    / "casedesk/desk-a11y/node_modules/axe-core/axe.min.js"
-)
-# The impacts the check refuses (axe-core's four: minor, moderate, serious, critical).
-AXE_REFUSED = {"serious", "critical"}
 CALLERS = ["case", "intake", "escalation", "desk"]
 PHONE = "+79161234567"
 
 
 @pytest.fixture(scope="module")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pki")
-    pki.ensure_pki(out, CALLERS)
-    return out
-
-
-def _tls(pki_dir: Path, name: str) -> dict[str, str]:
-    return {
-        "CASEDESK_TLS_CERT_FILE": str(pki_dir / f"{name}.crt"),
-        "CASEDESK_TLS_KEY_FILE": str(pki_dir / f"{name}.key"),
-        "CASEDESK_TLS_CA_FILE": str(pki_dir / pki.CA_CERT),
-    }
-
-
-@pytest.fixture(scope="module")
-def case_schema() -> str:
-    return f"desk_{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture(scope="module")
-def case_service(
-    postgres_env: dict[str, str],
-    postgres_dsn: str,
-    case_schema: str,
-    pki_dir: Path,
-    keycloak: Any,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[ServiceProcess]:
-    schema = case_schema
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    env = {
-        **postgres_env,
-        **case_oidc_env(keycloak),
-        **_tls(pki_dir, "case"),
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_SCHEMA": schema,
-        "CASEDESK_RELAY_ENABLED": "false",
-        "CASEDESK_SHUTDOWN_GRACE_S": "1",
-    }
-    service = start_service("casedesk_case", env, log_dir=tmp_path_factory.mktemp("case-logs"))
-    yield service
-    service.terminate()
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture(scope="module")
-def desk(
-    case_service: ServiceProcess,
-    pki_dir: Path,
-    keycloak: Any,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[DeskProcess]:
-    env = {
-        **case_oidc_env(keycloak),
-        **_tls(pki_dir, "desk"),
-        "CASEDESK_CASE_ADDRESS": case_service.address,
-        "CASEDESK_DESK_COOKIE_SECURE": "false",  # plain http on loopback
-    }
-    process = start_desk(env, tmp_path_factory.mktemp("desk-logs"))
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def cases(case_service: ServiceProcess, pki_dir: Path) -> Iterator[Any]:
-    """The case service as intake and escalation reach it (by certificate)."""
-    channels: list[grpc.Channel] = []
-
-    def stub(name: str) -> case_service_pb2_grpc.CaseServiceStub:
-        credentials = pki.client_credentials(pki_dir, name)
-        channel = grpc.secure_channel(case_service.address, credentials)
-        channels.append(channel)
-        return case_service_pb2_grpc.CaseServiceStub(channel)
-
-    yield stub
-    for channel in channels:
-        channel.close()
+def stand(request: pytest.FixtureRequest) -> Iterator[DeskStand]:
+    with desk_stand(request, schema=f"desk_{uuid.uuid4().hex[:12]}", callers=CALLERS) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -164,14 +76,9 @@ def _context(kind: int, actor: str) -> pb.CommandContext:
 
 def register_case(cases: Any, subject: str, to_tier: int = types_pb2.L1) -> pb.CaseView:
     """A citizen's chat case as intake registers it, escalated by escalation up to `to_tier`."""
-    created = cases("intake").CreateCase(pb.CreateCaseRequest(
-        context=_context(types_pb2.Actor.CITIZEN, "ivanov.ii"),
-        channel=types_pb2.PORTAL_CHAT, type=types_pb2.TECHNICAL,
-        category=types_pb2.REGISTRATION_SIGN_IN,
-        citizen=types_pb2.Citizen(full_name="Иванов Иван Иванович", account_login="ivanov.ii",
-                                  mobile_phone=PHONE),
-        content=types_pb2.CaseContent(subject=subject, description="Жду код уже час"),
-    ))  # fmt: skip
+    citizen = types_pb2.Citizen(full_name="Иванов Иван Иванович", account_login="ivanov.ii",
+                                mobile_phone=PHONE)  # fmt: skip
+    created = cases("intake").CreateCase(chat_case(citizen, subject, "Жду код уже час"))
     for tier in range(types_pb2.L2, to_tier + 1):
         cases("escalation").Escalate(pb.EscalateRequest(
             context=_context(types_pb2.Actor.SYSTEM, "escalation"), case_id=created.case_id,
@@ -181,8 +88,9 @@ def register_case(cases: Any, subject: str, to_tier: int = types_pb2.L1) -> pb.C
 
 
 @pytest.fixture(scope="module")
-def set_clock(case_service: ServiceProcess, postgres_dsn: str, case_schema: str) -> Any:
+def set_clock(stand: DeskStand, postgres_dsn: str) -> Any:
     """Writes a case's SLA clock as the case timeline records what the SLA service said."""
+    case_schema = stand.schema
 
     def write(case_id: str, state: str, due: datetime, started: datetime) -> None:
         now = to_micros(datetime.now(UTC))
@@ -200,8 +108,9 @@ def set_clock(case_service: ServiceProcess, postgres_dsn: str, case_schema: str)
 
 
 def test_a_specialist_signs_in_takes_replies_and_readies_then_signs_out(
-    page: Any, desk: DeskProcess, keycloak: Any, cases: Any, set_clock: Any
+    page: Any, stand: DeskStand, keycloak: Any, set_clock: Any
 ) -> None:
+    desk, cases = stand.desk, stand.cases
     case = register_case(cases, f"Не приходит СМС-код {uuid.uuid4().hex[:6]}")
     now = datetime.now(UTC)
     set_clock(case.case_id, "running", now + timedelta(hours=4, minutes=30), now)
@@ -263,8 +172,9 @@ def test_a_specialist_signs_in_takes_replies_and_readies_then_signs_out(
 
 
 def test_an_l1_specialist_cannot_open_an_l3_case_nor_the_supervisors_overview(
-    page: Any, desk: DeskProcess, keycloak: Any, cases: Any
+    page: Any, stand: DeskStand, keycloak: Any
 ) -> None:
+    desk, cases = stand.desk, stand.cases
     case = register_case(cases, "Ошибка при подаче заявления", to_tier=types_pb2.L3)
     sign_in(page, desk, keycloak, "l1.ivanova", f"/cases/{case.case_id}")
     assert page.locator("#message").inner_text() == (
@@ -287,8 +197,9 @@ def test_an_l1_specialist_cannot_open_an_l3_case_nor_the_supervisors_overview(
 
 
 def test_a_citizens_comment_and_an_escalation_appear_on_the_open_case_page_without_reload(
-    page: Any, desk: DeskProcess, keycloak: Any, cases: Any
+    page: Any, stand: DeskStand, keycloak: Any
 ) -> None:
+    desk, cases = stand.desk, stand.cases
     case = register_case(cases, f"Не открывается заявление {uuid.uuid4().hex[:6]}")
     # An L2 specialist: he still reads the case once it has gone up to L2.
     sign_in(page, desk, keycloak, "l2.petrov", f"/cases/{case.case_id}")
@@ -318,8 +229,9 @@ def test_a_citizens_comment_and_an_escalation_appear_on_the_open_case_page_witho
 
 
 def test_a_specialist_escalates_with_a_reason_using_a_canned_reply_and_cannot_reassign(
-    page: Any, desk: DeskProcess, keycloak: Any, cases: Any
+    page: Any, stand: DeskStand, keycloak: Any
 ) -> None:
+    desk, cases = stand.desk, stand.cases
     case = register_case(cases, f"Ошибка оплаты пошлины {uuid.uuid4().hex[:6]}")
     sign_in(page, desk, keycloak, "l1.ivanova", f"/cases/{case.case_id}")
 
@@ -357,8 +269,9 @@ def test_a_specialist_escalates_with_a_reason_using_a_canned_reply_and_cannot_re
 
 
 def test_a_new_case_appears_in_the_open_queue_and_leaves_it_when_it_goes_up_a_tier(
-    page: Any, desk: DeskProcess, keycloak: Any, cases: Any
+    page: Any, stand: DeskStand, keycloak: Any
 ) -> None:
+    desk, cases = stand.desk, stand.cases
     sign_in(page, desk, keycloak, "l1.ivanova", "/queue?view=tier")
     page.evaluate("window.notReloaded = true")
     page.wait_for_selector("#queue[data-live-state='open']", state="attached")
@@ -404,8 +317,9 @@ def test_a_new_case_appears_in_the_open_queue_and_leaves_it_when_it_goes_up_a_ti
 
 
 def test_who_else_has_the_case_open_is_shown_and_kept_current(
-    browser: Any, page: Any, desk: DeskProcess, keycloak: Any, cases: Any
+    browser: Any, page: Any, stand: DeskStand, keycloak: Any
 ) -> None:
+    desk, cases = stand.desk, stand.cases
     case = register_case(cases, f"Не приходит письмо с кодом {uuid.uuid4().hex[:6]}")
     sign_in(page, desk, keycloak, "l1.ivanova", f"/cases/{case.case_id}")
     viewers = page.locator("#viewers")
@@ -431,15 +345,14 @@ def test_who_else_has_the_case_open_is_shown_and_kept_current(
 
 
 def test_the_supervisor_sees_the_overview_with_its_chart_accessible(
-    browser: Any, desk: DeskProcess, keycloak: Any, cases: Any
+    browser: Any, stand: DeskStand, keycloak: Any
 ) -> None:
+    desk, cases = stand.desk, stand.cases
     if not AXE_JS.exists():
         pytest.fail(f"axe-core is not installed at {AXE_JS} (services/desk/tests/a11y/install.sh)")
     register_case(cases, f"Нет ответа по заявлению {uuid.uuid4().hex[:6]}")
-    context = browser.new_context(locale="ru-RU", bypass_csp=True)  # for axe, as below
-    try:
-        page = context.new_page()
-        page.set_default_timeout(20_000)
+    with axe_context(browser) as context:  # for axe, as below
+        page = open_page(context)
         sign_in(page, desk, keycloak, "super.orlova", "/queue?view=unassigned")
         page.click("#nav-supervisor")
         page.wait_for_url(f"{desk.url}/supervisor")
@@ -452,43 +365,23 @@ def test_the_supervisor_sees_the_overview_with_its_chart_accessible(
         assert page.locator("#tiers tbody tr").count() >= 1
         open_l1 = page.locator("#tiers tbody tr", has_text="L1").locator("td").first
         assert int(open_l1.inner_text()) >= 1
-        assert _axe_violations(page) == []
-    finally:
-        context.close()
-
-
-def _axe_violations(page: Any) -> list[str]:
-    """axe-core's serious and critical violations of the page as it is now, one line each."""
-    page.add_script_tag(content=AXE_JS.read_text(encoding="utf-8"))
-    found = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
-            .map(v => ({id: v.id, impact: v.impact,
-                        nodes: v.nodes.map(n => n.target.join(" "))}))"""
-    )
-    return [
-        f"{v['impact']} {v['id']}: {', '.join(v['nodes'][:5])}"
-        for v in found
-        if v["impact"] in AXE_REFUSED
-    ]
+        assert axe_violations(page) == []
 
 
 def test_the_queue_and_case_pages_have_no_serious_or_critical_accessibility_violation(
-    browser: Any, desk: DeskProcess, keycloak: Any, cases: Any
+    browser: Any, stand: DeskStand, keycloak: Any
 ) -> None:
+    desk, cases = stand.desk, stand.cases
     if not AXE_JS.exists():
         pytest.fail(f"axe-core is not installed at {AXE_JS} (services/desk/tests/a11y/install.sh)")
     case = register_case(cases, f"Не приходит письмо {uuid.uuid4().hex[:6]}")
     # The desk's CSP (default-src 'self') refuses injected scripts; axe is the test's, not the
     # page's, so this one context lets it in.
-    context = browser.new_context(locale="ru-RU", bypass_csp=True)
-    try:
-        page = context.new_page()
-        page.set_default_timeout(20_000)
+    with axe_context(browser) as context:
+        page = open_page(context)
         sign_in(page, desk, keycloak, "l1.ivanova", "/queue?view=tier")
         assert page.locator(f"tr[data-case-id='{case.case_id}']").count() == 1
-        assert _axe_violations(page) == []
+        assert axe_violations(page) == []
         page.goto(f"{desk.url}/cases/{case.case_id}")  # its forms, escalation's included
         assert page.locator("#escalate-form").count() == 1
-        assert _axe_violations(page) == []
-    finally:
-        context.close()
+        assert axe_violations(page) == []

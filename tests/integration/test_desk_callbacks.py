@@ -10,38 +10,32 @@ confirmation; the two case pages then link to each other, and a specialist's for
 refused with the case service's reason in Russian. axe-core finds no serious or critical
 violation on the callback list and on the case pages with the new forms.
 
-The fixtures are those of test_desk_browser.py (a module of their own: the case service and the
-desk start once per module).
+The case service and the desk start once per module (support/desk_stand.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import grpc
-import psycopg
 import pytest
-from support.desk import DeskProcess, chromium, sign_in, start_desk, submit, wait_until
-from support.people import as_person, case_oidc_env
-from support.services import ServiceProcess, start_service
+from support.desk import chromium, sign_in, submit, wait_until
+from support.desk_stand import (
+    DeskStand,
+    axe_context,
+    axe_violations,
+    chat_case,
+    desk_stand,
+    open_page,
+)
+from support.people import as_person
 
 from casedesk.case.v1 import case_service_pb2 as pb
-from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk.common.v1 import types_pb2
-from casedesk_runtime import pki
 
-AXE_JS = Path(
-    os.environ.get("CASEDESK_AXE_JS")
-    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    / "casedesk/desk-a11y/node_modules/axe-core/axe.min.js"
-)
-AXE_REFUSED = {"serious", "critical"}
 CALLERS = ["case", "intake", "escalation", "desk"]
 SUPERVISOR_ONLY = (
     "Недостаточно прав: закрывать обращения как спам и объединять дубликаты может только "
@@ -55,78 +49,9 @@ EVERY_CHECK = [
 
 
 @pytest.fixture(scope="module")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pki")
-    pki.ensure_pki(out, CALLERS)
-    return out
-
-
-def _tls(pki_dir: Path, name: str) -> dict[str, str]:
-    return {
-        "CASEDESK_TLS_CERT_FILE": str(pki_dir / f"{name}.crt"),
-        "CASEDESK_TLS_KEY_FILE": str(pki_dir / f"{name}.key"),
-        "CASEDESK_TLS_CA_FILE": str(pki_dir / pki.CA_CERT),
-    }
-
-
-@pytest.fixture(scope="module")
-def case_service(
-    postgres_env: dict[str, str],
-    postgres_dsn: str,
-    pki_dir: Path,
-    keycloak: Any,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[ServiceProcess]:
-    schema = f"callbacks_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    env = {
-        **postgres_env,
-        **case_oidc_env(keycloak),
-        **_tls(pki_dir, "case"),
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_SCHEMA": schema,
-        "CASEDESK_RELAY_ENABLED": "false",
-        "CASEDESK_SHUTDOWN_GRACE_S": "1",
-    }
-    service = start_service("casedesk_case", env, log_dir=tmp_path_factory.mktemp("case-logs"))
-    yield service
-    service.terminate()
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture(scope="module")
-def desk(
-    case_service: ServiceProcess,
-    pki_dir: Path,
-    keycloak: Any,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[DeskProcess]:
-    env = {
-        **case_oidc_env(keycloak),
-        **_tls(pki_dir, "desk"),
-        "CASEDESK_CASE_ADDRESS": case_service.address,
-        "CASEDESK_DESK_COOKIE_SECURE": "false",  # plain http on loopback
-    }
-    process = start_desk(env, tmp_path_factory.mktemp("desk-logs"))
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def cases(case_service: ServiceProcess, pki_dir: Path) -> Iterator[Any]:
-    """The case service as intake and the desk reach it (by certificate)."""
-    channels: list[grpc.Channel] = []
-
-    def stub(name: str) -> case_service_pb2_grpc.CaseServiceStub:
-        channel = grpc.secure_channel(case_service.address, pki.client_credentials(pki_dir, name))
-        channels.append(channel)
-        return case_service_pb2_grpc.CaseServiceStub(channel)
-
-    yield stub
-    for channel in channels:
-        channel.close()
+def stand(request: pytest.FixtureRequest) -> Iterator[DeskStand]:
+    with desk_stand(request, schema=f"callbacks_{uuid.uuid4().hex[:12]}", callers=CALLERS) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -137,19 +62,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def context(browser: Any) -> Iterator[Any]:
-    """A fresh browser context (its own desk session) that lets axe-core in: the desk's CSP
-    refuses injected scripts, and axe is the test's, not the page's."""
-    opened = browser.new_context(locale="ru-RU", bypass_csp=True)
-    try:
+    with axe_context(browser) as opened:
         yield opened
-    finally:
-        opened.close()
-
-
-def _page(context: Any) -> Any:
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    return page
 
 
 def _citizen(login: str) -> types_pb2.Citizen:
@@ -178,39 +92,15 @@ def register_call(cases: Any, keycloak: Any, subject: str, login: str) -> pb.Cas
 def register_chat(cases: Any, subject: str, login: str) -> pb.CaseView:
     """A citizen's chat case as intake registers it."""
     return cases("intake").CreateCase(  # type: ignore[no-any-return]
-        pb.CreateCaseRequest(
-            context=pb.CommandContext(
-                idempotency_key=str(uuid.uuid4()),
-                actor=types_pb2.Actor(kind=types_pb2.Actor.CITIZEN, id=login),
-            ),
-            channel=types_pb2.PORTAL_CHAT, type=types_pb2.TECHNICAL,
-            category=types_pb2.REGISTRATION_SIGN_IN, citizen=_citizen(login),
-            content=types_pb2.CaseContent(subject=subject, description="Не приходит код"),
-        )
-    )  # fmt: skip
-
-
-def _axe_violations(page: Any) -> list[str]:
-    """axe-core's serious and critical violations of the page as it is now, one line each."""
-    if not AXE_JS.exists():
-        pytest.fail(f"axe-core is not installed at {AXE_JS} (services/desk/tests/a11y/install.sh)")
-    page.add_script_tag(content=AXE_JS.read_text(encoding="utf-8"))
-    found = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
-            .map(v => ({id: v.id, impact: v.impact,
-                        nodes: v.nodes.map(n => n.target.join(" "))}))"""
+        chat_case(_citizen(login), subject, "Не приходит код")
     )
-    return [
-        f"{v['impact']} {v['id']}: {', '.join(v['nodes'][:5])}"
-        for v in found
-        if v["impact"] in AXE_REFUSED
-    ]
 
 
 def test_a_phone_case_is_a_callback_task_until_a_call_reaches_the_citizen(
-    context: Any, desk: DeskProcess, keycloak: Any, cases: Any
+    context: Any, stand: DeskStand, keycloak: Any
 ) -> None:
-    tasks = _page(context)
+    desk, cases = stand.desk, stand.cases
+    tasks = open_page(context)
     sign_in(tasks, desk, keycloak, "l1.ivanova", "/callbacks")
     assert tasks.locator("#nav-callbacks").inner_text() == "Перезвонить"
     tasks.evaluate("window.notReloaded = true")
@@ -239,10 +129,10 @@ def test_a_phone_case_is_a_callback_task_until_a_call_reaches_the_citizen(
     assert row.get_attribute("class") == "urgency-ok"
     added = f"Новая задача: перезвонить по обращению № {case.number}."
     wait_until(tasks, "text => window.said.includes(text)", added)
-    assert _axe_violations(tasks) == []
+    assert axe_violations(tasks) == []
 
     # The case in another tab of the same session; the list stays open in the first.
-    work = _page(context)
+    work = open_page(context)
     work.goto(f"{desk.url}/cases/{case.case_id}")
     assert work.locator("#caller-checks").inner_text() == (
         "личность подтверждена: российский мобильный номер из личного кабинета; ФИО, дата "
@@ -254,7 +144,7 @@ def test_a_phone_case_is_a_callback_task_until_a_call_reaches_the_citizen(
         .inner_text()
         .startswith("Первый ответ: перезвонить гражданину до ")
     )
-    assert _axe_violations(work) == []
+    assert axe_violations(work) == []
 
     # Not reached: the task stays.
     work.check("#callback-missed")
@@ -281,8 +171,9 @@ def test_a_phone_case_is_a_callback_task_until_a_call_reaches_the_citizen(
 
 
 def test_a_supervisor_closes_spam_and_merges_a_duplicate_that_a_specialist_cannot(
-    browser: Any, context: Any, desk: DeskProcess, keycloak: Any, cases: Any
+    browser: Any, context: Any, stand: DeskStand, keycloak: Any
 ) -> None:
+    desk, cases = stand.desk, stand.cases
     login = f"sidorov.{uuid.uuid4().hex[:6]}"
     target = register_chat(cases, f"Не приходит СМС-код {uuid.uuid4().hex[:6]}", login)
     duplicate = register_chat(cases, "Снова не приходит СМС-код", login)
@@ -291,7 +182,7 @@ def test_a_supervisor_closes_spam_and_merges_a_duplicate_that_a_specialist_canno
     # A specialist sees no supervisor's form, and a forged merge is refused by the case service.
     specialist = browser.new_context(locale="ru-RU")
     try:
-        page = _page(specialist)
+        page = open_page(specialist)
         sign_in(page, desk, keycloak, "l1.ivanova", f"/cases/{duplicate.case_id}")
         for form in ("#spam-form", "#merge-form"):
             assert page.locator(form).count() == 0
@@ -305,9 +196,9 @@ def test_a_supervisor_closes_spam_and_merges_a_duplicate_that_a_specialist_canno
     finally:
         specialist.close()
 
-    page = _page(context)
+    page = open_page(context)
     sign_in(page, desk, keycloak, "super.orlova", f"/cases/{spam.case_id}")
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     page.fill("#spam-text", "Реклама, вопроса к поддержке нет")
     assert submit(page, "spam", spam.case_id).status == 303
     assert page.locator("#status").inner_text() == "Закрыта"
@@ -321,7 +212,7 @@ def test_a_supervisor_closes_spam_and_merges_a_duplicate_that_a_specialist_canno
     assert page.locator("h1").inner_text() == (
         f"Объединить обращение № {duplicate.number} с № {target.number}?"
     )
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     with page.expect_response(lambda r: r.request.method == "POST") as merged:
         page.click("#merge-confirm-form button")
     assert merged.value.status == 303

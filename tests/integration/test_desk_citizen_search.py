@@ -8,8 +8,8 @@ another citizen's; a malformed SNILS is refused by the case service and shown be
 Russian. The value never appears in the page's URL nor in the desk's or the case service's log.
 axe-core finds no serious or critical violation on the results and on the refusal.
 
-The fixtures are those of test_desk_callbacks.py (a module of their own: the case service and the
-desk start once per module).
+The case service and the desk start once per module (support/desk_stand.py), here with an index
+key.
 """
 
 from __future__ import annotations
@@ -20,27 +20,23 @@ import random
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import grpc
-import psycopg
 import pytest
-from support.desk import DeskProcess, chromium, sign_in, start_desk
-from support.people import as_person, case_oidc_env
-from support.services import ServiceProcess, start_service
+from support.desk import chromium, sign_in
+from support.desk_stand import (
+    DeskStand,
+    axe_context,
+    axe_violations,
+    chat_case,
+    desk_stand,
+    open_page,
+)
+from support.people import as_person
 
 from casedesk.case.v1 import case_service_pb2 as pb
-from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk.common.v1 import types_pb2
-from casedesk_runtime import pki
 
-AXE_JS = Path(
-    os.environ.get("CASEDESK_AXE_JS")
-    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    / "casedesk/desk-a11y/node_modules/axe-core/axe.min.js"
-)
-AXE_REFUSED = {"serious", "critical"}
 CALLERS = ["case", "intake", "desk"]
 INDEXED_WITHIN_S = 20.0
 
@@ -60,113 +56,36 @@ def _phone() -> str:
 
 
 @pytest.fixture(scope="module")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pki")
-    pki.ensure_pki(out, CALLERS)
-    return out
-
-
-def _tls(pki_dir: Path, name: str) -> dict[str, str]:
-    return {
-        "CASEDESK_TLS_CERT_FILE": str(pki_dir / f"{name}.crt"),
-        "CASEDESK_TLS_KEY_FILE": str(pki_dir / f"{name}.key"),
-        "CASEDESK_TLS_CA_FILE": str(pki_dir / pki.CA_CERT),
-    }
-
-
-@pytest.fixture(scope="module")
-def case_service(
-    postgres_env: dict[str, str],
-    postgres_dsn: str,
-    pki_dir: Path,
-    keycloak: Any,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[ServiceProcess]:
-    schema = f"citizen_search_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
+def stand(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DeskStand]:
     # Sealing stays off: the index key alone gives the search terms (the case README, "Search
     # without plaintext").
     index_key = tmp_path_factory.mktemp("keys") / "index.key"
     index_key.write_text(base64.b64encode(os.urandom(32)).decode())
-    env = {
-        **postgres_env,
-        **case_oidc_env(keycloak),
-        **_tls(pki_dir, "case"),
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_SCHEMA": schema,
-        "CASEDESK_RELAY_ENABLED": "false",
-        "CASEDESK_SHUTDOWN_GRACE_S": "1",
-        "CASEDESK_KEYS_INDEX_KEY_FILE": str(index_key),
-    }
-    service = start_service("casedesk_case", env, log_dir=tmp_path_factory.mktemp("case-logs"))
-    yield service
-    service.terminate()
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture(scope="module")
-def desk(
-    case_service: ServiceProcess,
-    pki_dir: Path,
-    keycloak: Any,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[DeskProcess]:
-    env = {
-        **case_oidc_env(keycloak),
-        **_tls(pki_dir, "desk"),
-        "CASEDESK_CASE_ADDRESS": case_service.address,
-        "CASEDESK_DESK_COOKIE_SECURE": "false",  # plain http on loopback
-    }
-    process = start_desk(env, tmp_path_factory.mktemp("desk-logs"))
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def cases(case_service: ServiceProcess, pki_dir: Path) -> Iterator[Any]:
-    """The case service as intake and the desk reach it (by certificate)."""
-    channels: list[grpc.Channel] = []
-
-    def stub(name: str) -> case_service_pb2_grpc.CaseServiceStub:
-        channel = grpc.secure_channel(case_service.address, pki.client_credentials(pki_dir, name))
-        channels.append(channel)
-        return case_service_pb2_grpc.CaseServiceStub(channel)
-
-    yield stub
-    for channel in channels:
-        channel.close()
+    with desk_stand(
+        request,
+        schema=f"citizen_search_{uuid.uuid4().hex[:12]}",
+        callers=CALLERS,
+        case_settings={"CASEDESK_KEYS_INDEX_KEY_FILE": str(index_key)},
+    ) as started:
+        yield started
 
 
 @pytest.fixture
 def context() -> Iterator[Any]:
-    """A fresh browser context (its own desk session) that lets axe-core in: the desk's CSP
-    refuses injected scripts, and axe is the test's, not the page's."""
-    with chromium() as browser:
-        opened = browser.new_context(locale="ru-RU", bypass_csp=True)
-        try:
-            yield opened
-        finally:
-            opened.close()
+    """A fresh browser context (its own desk session) that lets axe-core in."""
+    with chromium() as browser, axe_context(browser) as opened:
+        yield opened
 
 
 def register_chat(cases: Any, subject: str, snils: str, phone: str) -> pb.CaseView:
     """A citizen's chat case as intake registers it, with his SNILS and phone as typed."""
     login = f"citizen.{uuid.uuid4().hex[:8]}"
-    return cases("intake").CreateCase(  # type: ignore[no-any-return]
-        pb.CreateCaseRequest(
-            context=pb.CommandContext(
-                idempotency_key=str(uuid.uuid4()),
-                actor=types_pb2.Actor(kind=types_pb2.Actor.CITIZEN, id=login),
-            ),
-            channel=types_pb2.PORTAL_CHAT, type=types_pb2.TECHNICAL,
-            category=types_pb2.REGISTRATION_SIGN_IN,
-            citizen=types_pb2.Citizen(full_name="Смирнова Ольга Петровна", account_login=login,
-                                      snils=snils, mobile_phone=phone),
-            content=types_pb2.CaseContent(subject=subject, description="Не приходит код"),
-        )
-    )  # fmt: skip
+    citizen = types_pb2.Citizen(full_name="Смирнова Ольга Петровна", account_login=login,
+                                snils=snils, mobile_phone=phone)  # fmt: skip
+    created = cases("intake").CreateCase(chat_case(citizen, subject, "Не приходит код"))
+    return created  # type: ignore[no-any-return]
 
 
 def wait_indexed(cases: Any, keycloak: Any, snils: str, case_id: str) -> None:
@@ -184,23 +103,6 @@ def wait_indexed(cases: Any, keycloak: Any, snils: str, case_id: str) -> None:
         time.sleep(0.2)
 
 
-def _axe_violations(page: Any) -> list[str]:
-    """axe-core's serious and critical violations of the page as it is now, one line each."""
-    if not AXE_JS.exists():
-        pytest.fail(f"axe-core is not installed at {AXE_JS} (services/desk/tests/a11y/install.sh)")
-    page.add_script_tag(content=AXE_JS.read_text(encoding="utf-8"))
-    found = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
-            .map(v => ({id: v.id, impact: v.impact,
-                        nodes: v.nodes.map(n => n.target.join(" "))}))"""
-    )
-    return [
-        f"{v['impact']} {v['id']}: {', '.join(v['nodes'][:5])}"
-        for v in found
-        if v["impact"] in AXE_REFUSED
-    ]
-
-
 def _search(page: Any, kind: str, value: str) -> Any:
     """Fill the search form and send it; the response to its POST."""
     page.select_option("#citizen-kind", kind)
@@ -212,12 +114,9 @@ def _search(page: Any, kind: str, value: str) -> Any:
 
 
 def test_a_specialist_finds_a_citizens_case_by_snils_or_phone_in_another_spelling(
-    context: Any,
-    desk: DeskProcess,
-    case_service: ServiceProcess,
-    keycloak: Any,
-    cases: Any,
+    context: Any, stand: DeskStand, keycloak: Any
 ) -> None:
+    desk, case_service, cases = stand.desk, stand.case_service, stand.cases
     snils, phone = _snils(), _phone()
     other_snils = _snils()
     mine = register_chat(cases, f"Не приходит код {uuid.uuid4().hex[:6]}", snils, phone)
@@ -225,8 +124,7 @@ def test_a_specialist_finds_a_citizens_case_by_snils_or_phone_in_another_spellin
     wait_indexed(cases, keycloak, snils, mine.case_id)
     wait_indexed(cases, keycloak, other_snils, other.case_id)
 
-    page = context.new_page()
-    page.set_default_timeout(20_000)
+    page = open_page(context)
     sign_in(page, desk, keycloak, "l1.ivanova", "/queue")
 
     # Registered as «123-456-789 01», typed as eleven digits; the kind told from the value.
@@ -240,7 +138,7 @@ def test_a_specialist_finds_a_citizens_case_by_snils_or_phone_in_another_spellin
         == "Найдено по виду «СНИЛС»: 1 на этой странице."
     )
     assert rows.first.locator("td").first.inner_text() == mine.number
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
 
     # The phone, registered as +7916…, typed the Russian national way with brackets.
     national = f"8 ({phone[2:5]}) {phone[5:8]}-{phone[8:10]}-{phone[10:]}"
@@ -264,7 +162,7 @@ def test_a_specialist_finds_a_citizens_case_by_snils_or_phone_in_another_spellin
     assert page.locator("#citizen-value").input_value() == malformed
     assert page.locator("#citizen-value").get_attribute("aria-invalid") == "true"
     assert page.locator("#citizen-cases").count() == 0
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
 
     # Nobody wrote the values down.
     desk_log = desk.log_path.read_text(errors="replace")

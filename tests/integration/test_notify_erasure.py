@@ -16,22 +16,20 @@ erasure it missed. Neither log names the subjects, phones or addresses.
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote
 
 import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from support.key_service import tls_env
+from support.sealing import start_key_service, start_notify
 from support.services import ServiceLauncher, ServiceProcess
-from test_case_sealing import TOPIC, schemas, token_env  # noqa: F401 - fixtures
-from test_notify_service import group_at_end
+from test_case_sealing import TOKEN_LABEL, TOPIC, schemas  # noqa: F401 - fixtures
+from test_notify_service import group_at_end, sms, smtp  # noqa: F401 - fixtures
 
 from casedesk.case.v1 import events_pb2
 from casedesk.keys.v1 import key_service_pb2 as keys_pb
@@ -55,20 +53,6 @@ CONTACTS = {
     "b": ("+79035550022", "boris.b@example.ru", "<b-1@mail.example.ru>"),
 }
 WITHIN_S = 20.0  # the erasure journal is polled every second; a notice travels in less
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-async def sms() -> AsyncIterator[SmsSink]:
-    sink = await SmsSink(token="sms-token").start()
-    yield sink
-    await sink.stop()
 
 
 def created(case: CaseStream, who: str) -> events_pb2.CaseEvent:
@@ -158,51 +142,30 @@ async def test_notify_forgets_an_erased_citizens_rows_on_every_replica_and_after
     schemas: tuple[str, str],  # noqa: F811
     postgres_dsn: str,
     kafka_bootstrap: str,
-    token_env: dict[str, str],  # noqa: F811
-    smtp: SmtpSink,
-    sms: SmsSink,
+    smtp: SmtpSink,  # noqa: F811
+    sms: SmsSink,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     _, keys_schema = schemas
     await ensure_topics(kafka_bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
-    pki_dir = tmp_path / "pki"
-    pki.ensure_pki(pki_dir, ["keys", "case", "notify"])
-    (tmp_path / "index.key").write_text(base64.b64encode(os.urandom(32)).decode())
-    separator = "&" if "?" in postgres_dsn else "?"
-    keys = services(
-        "casedesk_keyservice",
-        {
-            **token_env, **tls_env(pki_dir, "keys"),
-            "CASEDESK_KEYS_INDEX_KEY_FILE": str(tmp_path / "index.key"),
-            "CASEDESK_KEYS_STORE_URL": f"{postgres_dsn}{separator}options="
-            + quote(f"-csearch_path={keys_schema}"),
-            "CASEDESK_METRICS_PORT": "0",
-        },
+    keys = start_key_service(
+        services, postgres_dsn, keys_schema, tmp_path, token_label=TOKEN_LABEL,
+        certificates=["keys", "case", "notify"],
     )  # fmt: skip
+    pki_dir = keys.pki_dir
 
     def notify(name: str) -> tuple[ServiceProcess, Store]:
         store = Store(tmp_path / f"notify-{name}.sqlite3")
-        process = services(
-            "casedesk_notify",
-            {
-                **tls_env(pki_dir, "notify"),
-                "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-                "CASEDESK_CONSUMER_GROUP": groups[name],
-                "CASEDESK_STORE_PATH": str(store.path),
-                "CASEDESK_SMTP_HOST": "127.0.0.1",
-                "CASEDESK_SMTP_PORT": str(smtp.port),
-                "CASEDESK_SMS_GATEWAY_URL": sms.url,
-                "CASEDESK_SMS_GATEWAY_TOKEN": "sms-token",
-                "CASEDESK_RECIPIENT_LIMIT": "0",
+        process = start_notify(
+            services, keys, kafka_bootstrap, group=groups[name], store_path=store.path,
+            smtp=smtp, sms=sms,
+            settings={
                 "CASEDESK_RETRY_BASE_S": "60",
                 "CASEDESK_RETRY_MAX_S": "60",
-                "CASEDESK_METRICS_PORT": "0",
-                "CASEDESK_KEY_SERVICE_ADDRESS": keys.address,
                 "CASEDESK_KEYS_CACHE_TTL_S": "300",  # the stream, not the TTL, is under test
             },
-            timeout=60,
         )  # fmt: skip
         return process, store
 
@@ -290,7 +253,8 @@ async def test_notify_forgets_an_erased_citizens_rows_on_every_replica_and_after
             published = await journal_of(kafka_bootstrap, cases["a"].case_id)
             suppressed = [
                 e for e in published
-                if e.WhichOneof("payload") == "failed" and e.failed.error == "citizen erased"
+                if e.WhichOneof("payload") == "suppressed"
+                and e.suppressed.reason == "citizen erased"
             ]  # fmt: skip
             assert len(suppressed) >= 2  # one per replica (the same event id from each)
             assert all(e.recipient_masked == "[erased]" for e in suppressed)

@@ -11,21 +11,17 @@ field name), reaches him in clear in the answer. No message holds a `cdk1.` toke
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from support.key_service import tls_env
+from support.sealing import email_case, sealing_case_env, start_key_service, start_notify
 from support.services import ServiceLauncher
-from test_case_sealing import TOPIC, schemas, token_env  # noqa: F401 - fixtures
-from test_notify_service import group_at_end
+from test_case_sealing import TOKEN_LABEL, TOPIC, schemas  # noqa: F401 - fixtures
+from test_notify_service import group_at_end, sms, smtp  # noqa: F401 - fixtures
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc, events_pb2
@@ -49,35 +45,13 @@ MESSAGE_ID = "<q-17@mail.example.ru>"
 ANSWER = "Пароль сброшен, войдите по ссылке из письма."
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-async def sms() -> AsyncIterator[SmsSink]:
-    sink = await SmsSink(token="sms-token").start()
-    yield sink
-    await sink.stop()
-
-
 def create_request() -> pb.CreateCaseRequest:
-    return pb.CreateCaseRequest(
-        context=pb.CommandContext(
-            idempotency_key=str(uuid.uuid4()),
-            actor=types_pb2.Actor(kind=types_pb2.Actor.SYSTEM, id="intake"),
-            correlation_id="corr-notify-sealed",
-        ),
-        channel=types_pb2.EMAIL,
-        type=types_pb2.TECHNICAL,
-        category=types_pb2.REGISTRATION_SIGN_IN,
-        citizen=CITIZEN,
-        content=types_pb2.CaseContent(subject="Не могу войти", description="Пароль не подходит"),
-        provenance=types_pb2.Provenance(
-            email=types_pb2.EmailOrigin(from_address=CITIZEN.email, message_id=MESSAGE_ID)
-        ),
+    return email_case(
+        CITIZEN,
+        correlation_id="corr-notify-sealed",
+        subject="Не могу войти",
+        description="Пароль не подходит",
+        message_id=MESSAGE_ID,
     )
 
 
@@ -113,9 +87,8 @@ async def test_notify_sends_the_plaintext_of_a_sealed_case_and_never_a_token(
     postgres_env: dict[str, str],
     postgres_dsn: str,
     kafka_bootstrap: str,
-    token_env: dict[str, str],  # noqa: F811
-    smtp: SmtpSink,
-    sms: SmsSink,
+    smtp: SmtpSink,  # noqa: F811
+    sms: SmsSink,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     case_schema, keys_schema = schemas
@@ -124,50 +97,20 @@ async def test_notify_sends_the_plaintext_of_a_sealed_case_and_never_a_token(
     await producer.start()
     group = f"notify-sealed-{uuid.uuid4().hex[:8]}"
     await group_at_end(kafka_bootstrap, producer, group)
-    pki_dir = tmp_path / "pki"
-    pki.ensure_pki(pki_dir, ["keys", "case", "intake", "notify"])
-    (tmp_path / "index.key").write_text(base64.b64encode(os.urandom(32)).decode())
-    index_key = {"CASEDESK_KEYS_INDEX_KEY_FILE": str(tmp_path / "index.key")}
-    separator = "&" if "?" in postgres_dsn else "?"
-    keys = services(
-        "casedesk_keyservice",
-        {
-            **token_env, **tls_env(pki_dir, "keys"), **index_key,
-            "CASEDESK_KEYS_STORE_URL": f"{postgres_dsn}{separator}options="
-            + quote(f"-csearch_path={keys_schema}"),
-            "CASEDESK_METRICS_PORT": "0",
-        },
+    keys = start_key_service(
+        services, postgres_dsn, keys_schema, tmp_path, token_label=TOKEN_LABEL,
+        certificates=["keys", "case", "intake", "notify"],
     )  # fmt: skip
+    pki_dir = keys.pki_dir
     case = services(
         "casedesk_case",
-        {
-            **postgres_env, **tls_env(pki_dir, "case"), **index_key,
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_SCHEMA": case_schema,
-            "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "CASEDESK_FOLLOW_IDLE_S": "0.1",
-            "CASEDESK_SHUTDOWN_GRACE_S": "1",
-            "CASEDESK_METRICS_PORT": "0",
-            "CASEDESK_SEAL_PERSONAL_DATA": "true",
-            "CASEDESK_KEY_SERVICE_ADDRESS": keys.address,
-        },
-    )  # fmt: skip
-    services(
-        "casedesk_notify",
-        {
-            **tls_env(pki_dir, "notify"),
-            "CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "CASEDESK_CONSUMER_GROUP": group,
-            "CASEDESK_STORE_PATH": str(tmp_path / "notify.sqlite3"),
-            "CASEDESK_SMTP_HOST": "127.0.0.1",
-            "CASEDESK_SMTP_PORT": str(smtp.port),
-            "CASEDESK_SMS_GATEWAY_URL": sms.url,
-            "CASEDESK_SMS_GATEWAY_TOKEN": "sms-token",
-            "CASEDESK_RECIPIENT_LIMIT": "0",
-            "CASEDESK_METRICS_PORT": "0",
-            "CASEDESK_KEY_SERVICE_ADDRESS": keys.address,
-        },
-        timeout=60,
+        sealing_case_env(
+            keys, postgres_env, case_schema, {"CASEDESK_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+        ),
+    )
+    start_notify(
+        services, keys, kafka_bootstrap, group=group, store_path=tmp_path / "notify.sqlite3",
+        smtp=smtp, sms=sms,
     )  # fmt: skip
     try:
         async with grpc.aio.secure_channel(

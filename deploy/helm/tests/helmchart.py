@@ -1,10 +1,14 @@
-"""The chart under test: where it lives, and the rendered release as a queryable list of dicts."""
+"""The chart under test: where it lives, the rendered release as a queryable list of dicts, what
+its NetworkPolicies let through, and helm's refusals."""
 
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 CHART = REPO / "deploy" / "helm" / "casedesk"
@@ -117,3 +121,69 @@ class Release:
         specs += [j["spec"]["template"]["spec"] for j in self.of_kind("Job")]
         specs += [p["spec"] for p in self.of_kind("Pod")]
         return specs
+
+
+# What a service's NetworkPolicy lets through.
+
+
+def policy(release: Release, service: str) -> Manifest:
+    found = release.get("NetworkPolicy", component_name(service))
+    assert found["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert found["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == service
+    return found
+
+
+def peer_components(peers: list[dict[str, Any]]) -> set[str]:
+    return {
+        p["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for p in peers
+        if "podSelector" in p and "namespaceSelector" not in p
+    }
+
+
+def ingress_on(release: Release, service: str, port: str) -> list[dict[str, Any]]:
+    """The ingress rules of the service's policy that open the named container port."""
+    rules = policy(release, service)["spec"]["ingress"]
+    return [r for r in rules if r["ports"] == [{"port": port, "protocol": "TCP"}]]
+
+
+def egress_ports(release: Release, service: str) -> set[int]:
+    return {
+        port["port"]
+        for rule in policy(release, service)["spec"]["egress"]
+        for port in rule["ports"]
+    }
+
+
+def egress_to(release: Release, service: str, peers: list[dict[str, Any]]) -> list[Any]:
+    """The ports of the service's egress rules towards exactly these peers."""
+    rules = policy(release, service)["spec"]["egress"]
+    return [rule["ports"] for rule in rules if rule.get("to") == peers]
+
+
+def egress_to_keys(release: Release, service: str) -> list[dict[str, Any]]:
+    """The service's egress rules towards the key service's pods (and nothing else)."""
+    return [
+        rule
+        for rule in policy(release, service)["spec"]["egress"]
+        if peer_components(rule.get("to", [])) == {"keys"}
+    ]
+
+
+# helm's refusals of values on top of ci/minimal-values.yaml.
+
+SCHEMA_REFUSAL = "don't meet the specifications of the schema"
+
+
+def refusal(render: Callable[..., Release], values: dict[str, Any]) -> str:
+    """helm's message refusing the minimal values with `values` on top (the render must fail)."""
+    with pytest.raises(RenderError) as refused:
+        render("minimal-values.yaml", values=values)
+    return str(refused.value)
+
+
+def schema_refusal(render: Callable[..., Release], values: dict[str, Any]) -> str:
+    """helm's message refusing `values` by values.schema.json (rather than by a template)."""
+    message = refusal(render, values)
+    assert SCHEMA_REFUSAL in message
+    return message

@@ -24,8 +24,8 @@ from helmchart import (
     Release,
     RenderError,
     component_name,
+    ingress_on,
 )
-from test_network_policy import ingress_on
 from test_settings_alignment import load_rendered
 
 SERVICE_MONITOR = "monitoring.coreos.com/v1/ServiceMonitor"

@@ -11,44 +11,19 @@ from helmchart import (
     KEY_CLIENTS,
     PORTS,
     SERVICES,
-    Manifest,
     Release,
     component_name,
+    egress_ports,
+    egress_to,
+    ingress_on,
+    peer_components,
+    policy,
 )
 
 
 def production_values() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((CI_VALUES / "production-values.yaml").read_text())
     return loaded
-
-
-def policy(release: Release, service: str) -> Manifest:
-    found = release.get("NetworkPolicy", component_name(service))
-    assert found["spec"]["policyTypes"] == ["Ingress", "Egress"]
-    assert found["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == service
-    return found
-
-
-def peer_components(peers: list[dict[str, Any]]) -> set[str]:
-    return {
-        p["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
-        for p in peers
-        if "podSelector" in p and "namespaceSelector" not in p
-    }
-
-
-def ingress_on(release: Release, service: str, port: str) -> list[dict[str, Any]]:
-    """The ingress rules of the service's policy that open the named container port."""
-    rules = policy(release, service)["spec"]["ingress"]
-    return [r for r in rules if r["ports"] == [{"port": port, "protocol": "TCP"}]]
-
-
-def egress_ports(release: Release, service: str) -> set[int]:
-    return {
-        port["port"]
-        for rule in policy(release, service)["spec"]["egress"]
-        for port in rule["ports"]
-    }
 
 
 def test_every_service_has_a_policy(release: Release) -> None:
@@ -155,12 +130,6 @@ def test_postgres_only_for_services_connected_to_it(production: Release, minimal
         # others through database.backend.
         assert reaches_postgres == (service in ("intake", "case", "escalation", "keys")), service
         assert 5432 not in egress_ports(minimal, service)
-
-
-def egress_to(release: Release, service: str, peers: list[dict[str, Any]]) -> list[Any]:
-    """The ports of the service's egress rules towards exactly these peers."""
-    rules = policy(release, service)["spec"]["egress"]
-    return [rule["ports"] for rule in rules if rule.get("to") == peers]
 
 
 def test_only_notify_and_intake_reach_smtp_and_the_sms_gateway(production: Release) -> None:

@@ -19,9 +19,9 @@ from helmchart import (
     Release,
     RenderError,
     component_name,
+    policy,
 )
 from test_monitoring import OPERATOR
-from test_network_policy import policy
 from test_settings_alignment import load_rendered
 
 from casedesk_runtime.workers import MAX_WORKERS, WorkerSettings

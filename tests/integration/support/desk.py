@@ -71,6 +71,8 @@ def start_desk(env: dict[str, str], log_dir: Path) -> DeskProcess:
         "PYTHONUNBUFFERED": "1",
         "CASEDESK_DESK_HTTP_PORT": str(port),
         "CASEDESK_DESK_PUBLIC_URL": url,
+        # No /metrics: its default (the HTTP port + 1000) is not a port this run reserved.
+        "CASEDESK_METRICS_PORT": "0",
         **env,
     }
     log_path = log_dir / f"desk-{port}.log"
