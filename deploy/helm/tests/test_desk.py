@@ -160,7 +160,7 @@ def test_no_ingress_unless_asked(render: Callable[..., Release]) -> None:
     assert "Ingress" not in desk_objects(with_desk(render))
 
 
-def test_its_policy_admits_browsers_and_reaches_only_case_intake_dns_and_the_idp(
+def test_its_policy_admits_browsers_and_reaches_only_case_intake_dns_the_idp_and_collector(
     production: Release, render: Callable[..., Release]
 ) -> None:
     spec = production.get("NetworkPolicy", DESK)["spec"]
@@ -183,7 +183,8 @@ def test_its_policy_admits_browsers_and_reaches_only_case_intake_dns_and_the_idp
         "intake": [{"port": PORTS["intake"], "protocol": "TCP"}],
     }
     ports = {p["port"] for rule in spec["egress"] for p in rule["ports"]}
-    assert ports == {53, PORTS["case"], PORTS["intake"], 443, 8443}, "no Kafka, no PostgreSQL"
+    # And the collector's OTLP port (production exports telemetry): no Kafka, no PostgreSQL.
+    assert ports == {53, PORTS["case"], PORTS["intake"], 443, 8443, 4317}
     (anyone,) = [
         r
         for r in with_desk(render).get("NetworkPolicy", DESK)["spec"]["ingress"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helmchart import SERVICES, Release, RenderError
+from helmchart import SERVICES, Release, RenderError, component_name
 from test_settings_alignment import load_rendered
 
 OTLP_CA_DIR = "/etc/casedesk/otlp-ca"
@@ -123,3 +123,32 @@ def test_endpoint_must_be_an_address(render: Callable[..., Release]) -> None:
     with pytest.raises(RenderError) as refused:
         render("minimal-values.yaml", values=telemetry(otlpEndpoint="grpc://otel"))
     assert "/telemetry/otlpEndpoint" in str(refused.value)
+
+
+def test_the_desk_exports_as_the_services_do(
+    production: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = production.env("desk")
+    assert env["CASEDESK_OTLP_ENDPOINT"]["value"] == "https://otel-collector.observability.svc:4317"
+    mount = production.mounts("desk")[OTLP_CA_DIR]
+    assert mount["readOnly"] is True
+    assert production.volumes("desk")[mount["name"]]["configMap"]["name"] == "casedesk-internal-ca"
+    settings = load_rendered(production, "desk", monkeypatch)
+    assert Path(settings.otlp_ca_file) == Path(OTLP_CA_DIR) / "ca.crt"
+    # Its NetworkPolicy lets it reach the collector by the rule a service's has.
+    egress = {
+        name: production.get("NetworkPolicy", component_name(name))["spec"]["egress"]
+        for name in ("desk", "case")
+    }
+    collector = [r for r in egress["case"] if r not in egress["desk"]]
+    otlp = [r for r in collector if any(p["port"] == 4317 for p in r["ports"])]
+    assert otlp == [] and any(any(p["port"] == 4317 for p in r["ports"]) for r in egress["desk"]), (
+        egress["desk"]
+    )
+
+
+def test_without_telemetry_the_desk_exports_nothing(render: Callable[..., Release]) -> None:
+    desk = {"desk": {"enabled": True, "publicUrl": "https://desk.example.gov"}}
+    released = render("minimal-values.yaml", values=desk)
+    assert not {name for name in released.env("desk") if name.startswith("CASEDESK_OTLP_")}
+    assert OTLP_CA_DIR not in released.mounts("desk")

@@ -65,6 +65,9 @@ the desk's (desk.yaml: shaped like a service's, casedesk.service). */}}
   value: {{ printf "%s/ca.crt" (include "casedesk.tlsDir" .) | quote }}
 {{- end }}
 {{ include "casedesk.oidcEnv" (dict "prefix" "CASEDESK_OIDC_" "kind" "staff" "provider" $values.identity.staff) }}
+{{- if $values.telemetry.otlpEndpoint }}
+{{ include "casedesk.otlpEnv" .root }}
+{{- end }}
 {{- end -}}
 
 {{/* The desk's pod: one container serving HTTP, probed on /healthz, and Prometheus' /metrics on
@@ -145,6 +148,11 @@ containers:
         mountPath: {{ include "casedesk.tlsDir" . }}
         readOnly: true
       {{- end }}
+      {{- if include "casedesk.otlpCaMounted" .root }}
+      - name: otlp-ca
+        mountPath: {{ include "casedesk.otlpCaDir" . }}
+        readOnly: true
+      {{- end }}
       {{- range include "casedesk.oidcCaKinds" . | fromJsonArray }}
       - name: oidc-{{ . }}-ca
         mountPath: {{ include "casedesk.oidcCaDir" . }}
@@ -166,6 +174,9 @@ volumes:
       # Readable by the desk's group (fsGroup) only: the private key is in it.
       defaultMode: 0440
   {{- end }}
+  {{- if include "casedesk.otlpCaMounted" .root }}
+  {{- include "casedesk.caVolume" (dict "name" "otlp-ca" "ca" $values.telemetry) | nindent 2 }}
+  {{- end }}
   {{- range include "casedesk.oidcCaKinds" . | fromJsonArray }}
   {{- include "casedesk.caVolume" (dict "name" (printf "oidc-%s-ca" .) "ca" (index $values.identity .)) | nindent 2 }}
   {{- end }}
@@ -178,8 +189,9 @@ volumes:
 
 {{/* The desk's NetworkPolicy: browsers (through the ingress controller, networkPolicy.deskFrom)
 to its HTTP port, Prometheus (networkPolicy.metricsFrom, as for the services) to its metrics
-port; out to DNS, the case service's and intake's gRPC ports and the staff's identity
-provider (discovery, key set, token endpoint). Context: the desk's. */}}
+port; out to DNS, the case service's and intake's gRPC ports, the staff's identity
+provider (discovery, key set, token endpoint) and, with telemetry.otlpEndpoint, the collector.
+Context: the desk's. */}}
 {{- define "casedesk.desk.networkPolicy" -}}
 {{- $root := .root -}}
 {{- $np := $root.Values.networkPolicy -}}
@@ -222,6 +234,9 @@ spec:
           protocol: TCP
     {{- end }}
     {{- include "casedesk.egressRule" $np.identityProvider | nindent 4 }}
+    {{- if $root.Values.telemetry.otlpEndpoint }}
+    {{- include "casedesk.egressRule" $np.otlp | nindent 4 }}
+    {{- end }}
 {{- end -}}
 
 {{/* The desk's values that only make sense together; context: root. */}}
