@@ -203,7 +203,8 @@ def test_release_lifecycle_under_restricted_pod_security(
         # Monitoring on a cluster serving the Prometheus Operator's CRDs: helm saw them among the
         # server's APIs, and the objects pass the CRDs' schemas (checked below as for the rest).
         monitors = [m for m in manifests if m["kind"] == "ServiceMonitor"]
-        assert len(monitors) == len(SERVICES)
+        assert len(monitors) == len(SERVICES) + 1  # and the desk's
+        assert f"{RELEASE}-desk" in {m["metadata"]["name"] for m in monitors}
         assert [m["kind"] for m in manifests].count("PrometheusRule") == 1
         assert f"{RELEASE}-dashboard" in {m["metadata"]["name"] for m in manifests}
         assert "ServiceMonitor: rendered" in notes and "PrometheusRule: rendered" in notes
