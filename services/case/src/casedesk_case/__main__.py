@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.utils import Environment
@@ -35,6 +36,7 @@ from casedesk_case.adapters.watch_feed import CaseEventFeed
 from casedesk_case.application import CaseApplication
 from casedesk_case.application.pipeline import CommandPipeline
 from casedesk_case.application.positions import index_tracking_name, outbox_tracking_name
+from casedesk_case.application.sealing_guard import SealingTurnedOff, check_sealing
 from casedesk_case.grpc_api.access import CASE_ACCESS
 from casedesk_case.grpc_api.people import People
 from casedesk_case.grpc_api.servicer import CaseServicer
@@ -95,6 +97,10 @@ async def serve(
         personal_data=personal,
         search_terms=search_terms,
     )
+    try:
+        check_sealing(app.index, settings.seal_personal_data, datetime.now(UTC))
+    except SealingTurnedOff as refused:
+        raise SettingsError(f"invalid configuration: {refused}") from None
     executor = ThreadPoolExecutor(settings.command_workers, thread_name_prefix="case-command")
     feed = CaseEventFeed(app, idle_s=settings.follow_idle_s)
     app.on_recorded(feed.ring)
@@ -377,6 +383,9 @@ def main() -> int:
         run_on(settings.event_loop, serve(settings, keys_config, plain_index_key))
     except RosterError as error:
         log.error("cannot start: %s", error)
+        return 2
+    except SettingsError as error:  # found once the stores are open (sealing_guard.py)
+        print(error, file=sys.stderr)
         return 2
     return 0
 

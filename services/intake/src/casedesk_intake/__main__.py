@@ -51,6 +51,7 @@ from casedesk_intake.application.intake import Intake, ReplyCodecs
 from casedesk_intake.application.mail_intake import MailIntake, MailIntakeConfig
 from casedesk_intake.application.ports import IntakeStore, RecordSealer
 from casedesk_intake.application.registration import CaseRegistration, LinkPolicy
+from casedesk_intake.application.sealing_guard import SealingTurnedOff, check_sealing
 from casedesk_intake.application.watching import CaseWatching
 from casedesk_intake.cli import erase as erase_cli
 from casedesk_intake.domain.access_codes import CodePolicy
@@ -313,6 +314,11 @@ async def _assembled(
     version = settings.deadline_policy_version
     policy = load_policy(version) if version else None
     store = await open_store(settings.resolved_database_url())
+    try:
+        await check_sealing(store, citizen_keys is not None, time.time())
+    except SealingTurnedOff as refused:
+        await store.close()
+        raise SettingsError(f"invalid configuration: {refused}") from None
     channel = case_channel or channel_for(settings, settings.case_address)
     vault = AttachmentVault(
         settings.resolved_attachments_dir(),
@@ -507,7 +513,11 @@ def main() -> int:
     except ValueError as error:  # casedesk_keys' KeysSettingsError
         print(f"invalid configuration: {error}", file=sys.stderr)
         return 2
-    run_on(settings.event_loop, serve(settings))
+    try:
+        run_on(settings.event_loop, serve(settings))
+    except SettingsError as error:  # found once the store is open (sealing_guard.py)
+        print(error, file=sys.stderr)
+        return 2
     return 0
 
 

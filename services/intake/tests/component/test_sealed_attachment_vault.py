@@ -42,6 +42,7 @@ from casedesk_intake.testing.case_stand_in import CaseServiceStandIn
 from casedesk_keys import IdentifierKind, IndexKey, KeyErased, Keyring, LocalKeySource, Subjects
 from casedesk_keys.adapters.secret_file_kek import SecretFileKekProvider
 from casedesk_keys.adapters.sqlite_store import SqliteKeyStore
+from casedesk_runtime.settings import SettingsError
 
 SPECIALIST = "specialist.jwt"
 LOGIN = "ivanov.ii"  # the portal login metadata() proves
@@ -357,3 +358,21 @@ async def test_an_erased_citizens_new_case_without_files_is_reopened_when_the_ca
 
     assert number and len(running.cases.cases) == before + 1
     assert keys.keyring.current_key(subject).generation == 2
+
+
+async def test_a_restart_with_sealing_off_is_refused_once_intake_kept_sealed_records(
+    running: Running, tmp_path: Path
+) -> None:
+    await _submitted(running, b"%PDF-1.7 sealed")  # the running intake seals: its store is marked
+    settings = IntakeSettings(
+        grpc_port=0, data_dir=running.data_dir, master_key=MASTER_KEY,
+        frontends=frontend_entries(), shutdown_grace_s=0.0, grpc_insecure_dev=True,
+        **identity_settings(),  # type: ignore[arg-type]
+    )  # fmt: skip
+    channel = grpc.aio.insecure_channel("127.0.0.1:1")
+    try:
+        with pytest.raises(SettingsError, match="CASEDESK_SEAL_PERSONAL_DATA is off"):
+            async with assembled(settings, channel, None):
+                pass
+    finally:
+        await channel.close()

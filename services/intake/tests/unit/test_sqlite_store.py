@@ -124,3 +124,23 @@ async def test_expired_codes_are_purged(store: IntakeStore) -> None:
     assert await store.use_code("2026-0000001", "hash-1", now=1.0, max_wrong=3)
     await store.purge(idempotency_before=0.0, recent_before=0.0, codes_before=150.0)
     assert not await store.use_code("2026-0000001", "hash-1", now=1.0, max_wrong=3)
+
+
+async def test_a_store_once_sealed_refuses_a_start_with_sealing_off(tmp_path: Path) -> None:
+    from casedesk_intake.application.sealing_guard import SealingTurnedOff, check_sealing
+
+    url = f"sqlite:///{tmp_path / 'sealed.sqlite3'}"
+    first = await open_store(url)
+    await check_sealing(first, False, 1_000.0)  # never sealed: starts as before
+    await check_sealing(first, True, 1_764_000_000.0)
+    await check_sealing(first, True, 1_764_999_999.0)  # the first mark stays
+    await first.close()
+    again = await open_store(url)
+    try:
+        with pytest.raises(SealingTurnedOff) as refused:
+            await check_sealing(again, False, 1_765_000_000.0)
+    finally:
+        await again.close()
+    assert refused.value.since == 1_764_000_000.0
+    assert "CASEDESK_SEAL_PERSONAL_DATA=true" in str(refused.value)
+    assert "sealed since 2025-11-24T16:00:00+00:00" in str(refused.value)

@@ -101,6 +101,16 @@ class CaseIndex(TrackingRecorder):
     def erasure_position(self) -> int:
         """The key service's erasure journal position of the last erasure remembered; 0: none."""
 
+    @abstractmethod
+    def sealed_since(self) -> datetime | None:
+        """Since when the events beside the index hold personal data sealed (a start with
+        CASEDESK_SEAL_PERSONAL_DATA on said so); None: never."""
+
+    @abstractmethod
+    def mark_sealed(self, since: datetime) -> None:
+        """Remember that the events hold sealed personal data from `since` on (the first mark
+        stays)."""
+
 
 class AccessJournal(Protocol):
     """The append-only journal of people's reads (domain/access_journal.py), in the same

@@ -84,6 +84,12 @@ class IntakeStore(Protocol):
         self, idempotency_before: float, recent_before: float, codes_before: float | None = None
     ) -> None: ...
 
+    async def sealed_since(self) -> float | None:
+        """Since when (epoch seconds) what is kept here is sealed; None: never sealed."""
+
+    async def mark_sealed(self, since: float) -> None:
+        """Remember that sealing is on from `since` (the first mark stays)."""
+
     async def close(self) -> None: ...
 
 

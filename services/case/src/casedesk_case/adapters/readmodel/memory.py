@@ -44,6 +44,7 @@ class InMemoryCaseIndex(POPOTrackingRecorder, CaseIndex):
         self._loads: dict[str, int] = {}
         self._terms: dict[str, dict[str, CaseTerm]] = {}  # search term -> case id -> term
         self._erased: dict[tuple[str, int], int] = {}  # (subject, generation) -> position
+        self._sealed_since: datetime | None = None
         self._clocks: CaseTimeline | None = None
 
     def read_clocks_from(self, timeline: CaseTimeline) -> None:
@@ -94,6 +95,13 @@ class InMemoryCaseIndex(POPOTrackingRecorder, CaseIndex):
     def erasure_position(self) -> int:
         with self._database_lock:
             return max(self._erased.values(), default=0)
+
+    def sealed_since(self) -> datetime | None:
+        return self._sealed_since
+
+    def mark_sealed(self, since: datetime) -> None:
+        with self._database_lock:
+            self._sealed_since = self._sealed_since or since
 
     def _covered(self, term: CaseTerm) -> bool:
         """An erasure remembered destroyed the key of the term's citizen (the SQL's guard)."""

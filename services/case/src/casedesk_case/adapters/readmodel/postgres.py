@@ -20,6 +20,7 @@ from casedesk_case.adapters.readmodel.queries import TERMS_TABLE
 from casedesk_case.adapters.readmodel.sql import (
     ADDED_COLUMNS,
     COLUMNS,
+    SEALING_TABLE,
     SqlCaseIndex,
     index_statements,
     row_values,
@@ -49,6 +50,7 @@ class PostgresCaseIndex(SqlCaseIndex, PostgresTrackingRecorder):
         self.sla_table = f'"{schema}".{SLA_TABLE}'
         self.terms_table = f'"{schema}".{TERMS_TABLE}'
         self.erased_table = f'"{schema}".{ERASED_TABLE}'
+        self.sealing_table = f'"{schema}".{SEALING_TABLE}'
         statements = [
             *schema_statements(
                 self.cases_table,
@@ -56,6 +58,7 @@ class PostgresCaseIndex(SqlCaseIndex, PostgresTrackingRecorder):
                 self.sla_table,
                 self.terms_table,
                 self.erased_table,
+                self.sealing_table,
             ),
             *(
                 _add_column(schema, "case_index", self.cases_table, name, definition)

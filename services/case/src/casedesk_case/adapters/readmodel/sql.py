@@ -78,8 +78,18 @@ CALLBACK_COLUMNS = {
 ADDED_COLUMNS = {"category": CATEGORY_COLUMN, **CALLBACK_COLUMNS}
 
 
+# Whether the events beside the index hold sealed personal data (since when): one row, written by
+# every start with CASEDESK_SEAL_PERSONAL_DATA on, read by a start with it off (sealing_guard.py).
+SEALING_TABLE = "case_sealing"
+
+
 def schema_statements(
-    cases: str, loads: str, sla: str, terms: str, erased: str = ERASED_TABLE
+    cases: str,
+    loads: str,
+    sla: str,
+    terms: str,
+    erased: str = ERASED_TABLE,
+    sealing: str = SEALING_TABLE,
 ) -> list[str]:
     """The tables (`cases` may lack the columns added since: see ADDED_COLUMNS; `terms` those of
     TERMS_ADDED_COLUMNS). The search terms' table is new in indexes made before it: it is
@@ -99,6 +109,8 @@ def schema_statements(
         f"kind TEXT NOT NULL, {', '.join(TERMS_ADDED_COLUMNS.values())}, "
         "PRIMARY KEY (term, case_id))",
         erased_table_statement(erased),
+        f"CREATE TABLE IF NOT EXISTS {sealing} (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "since_us BIGINT NOT NULL)",
         *sla_table_statements(sla),
     ]
 
@@ -137,6 +149,7 @@ class SqlCaseIndex(CaseIndex):
     loads_table = "case_specialist_load"
     terms_table = TERMS_TABLE
     erased_table = ERASED_TABLE
+    sealing_table = SEALING_TABLE
     sla_table = SLA_TABLE
     deadline_settings: tuple[str, ...] = ()  # run before the deadline order's queries
 
@@ -214,6 +227,18 @@ class SqlCaseIndex(CaseIndex):
     def erasure_position(self) -> int:
         found = self._select(erasure_position_statement(self.erased_table), [])
         return int(found[0]["position"]) if found else 0
+
+    def sealed_since(self) -> datetime | None:
+        found = self._select(f"SELECT since_us FROM {self.sealing_table} WHERE id = 1", [])
+        return from_micros(int(found[0]["since_us"])) if found else None
+
+    def mark_sealed(self, since: datetime) -> None:
+        statement = (
+            f"INSERT INTO {self.sealing_table} (id, since_us) VALUES (1, ?) "
+            "ON CONFLICT (id) DO NOTHING"
+        )
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(self._sql(statement), [to_micros(since)])
 
     def clocks(self, case_ids: Iterable[str]) -> dict[str, SlaClock]:
         ids = list(case_ids)

@@ -18,7 +18,13 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from casedesk_intake.adapters.persistence.schema import ISSUE_CODE, SCHEMA, USE_CODE
+from casedesk_intake.adapters.persistence.schema import (
+    ISSUE_CODE,
+    MARK_SEALED,
+    SCHEMA,
+    SEALED_SINCE,
+    USE_CODE,
+)
 from casedesk_intake.application.ports import RecentCase, RequestMismatch
 from casedesk_intake.domain.errors import StoreUnavailable
 from casedesk_runtime.batching import Coalescer
@@ -221,6 +227,16 @@ class PostgresStore:
             )
             row = await cursor.fetchone()
         return RecentCase(citizen_ref, service_key, *row) if row else None
+
+    async def sealed_since(self) -> float | None:
+        async with self._connection() as db:
+            cursor = await db.execute(SEALED_SINCE)
+            row = await cursor.fetchone()
+        return float(row[0]) if row else None
+
+    async def mark_sealed(self, since: float) -> None:
+        async with self._connection() as db:
+            await db.execute(MARK_SEALED.format(p="%s"), (since,))
 
     async def issue_code(self, case_number: str, code_hash: str, expires_at: float) -> None:
         async with self._connection() as db:

@@ -4,6 +4,7 @@ idempotency: one row per (frontend, key), with the request's digest and, once do
 recent cases: what a follow-up about the same service links to, by pseudonymous citizen.
 access codes: the current one-time code of a case (its keyed hash), until when, and how many
 wrong codes were tried against it.
+sealing: since when what intake keeps of citizens is sealed (one row; application/sealing_guard.py).
 """
 
 from __future__ import annotations
@@ -40,7 +41,16 @@ SCHEMA = (
         wrong_tries INTEGER NOT NULL DEFAULT 0
     )
     """,
+    """
+    CREATE TABLE IF NOT EXISTS intake_sealing (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        since DOUBLE PRECISION NOT NULL
+    )
+    """,
 )
+# The first start with sealing on marks the store; later ones keep its time.
+MARK_SEALED = "INSERT INTO intake_sealing (id, since) VALUES (1, {p}) ON CONFLICT (id) DO NOTHING"
+SEALED_SINCE = "SELECT since FROM intake_sealing WHERE id = 1"
 
 # A new code replaces the case's earlier one, and forgets its wrong tries.
 ISSUE_CODE = """

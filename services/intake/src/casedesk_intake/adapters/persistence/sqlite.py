@@ -14,7 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from casedesk_intake.adapters.persistence.schema import ISSUE_CODE, SCHEMA, USE_CODE
+from casedesk_intake.adapters.persistence.schema import (
+    ISSUE_CODE,
+    MARK_SEALED,
+    SCHEMA,
+    SEALED_SINCE,
+    USE_CODE,
+)
 from casedesk_intake.application.ports import RecentCase, RequestMismatch
 
 T = TypeVar("T")
@@ -121,6 +127,19 @@ class SqliteStore:
             return RecentCase(citizen_ref, service_key, *row) if row else None
 
         return await self._run(latest)
+
+    async def sealed_since(self) -> float | None:
+        def read(db: sqlite3.Connection) -> float | None:
+            row = db.execute(SEALED_SINCE).fetchone()
+            return float(row[0]) if row else None
+
+        return await self._run(read)
+
+    async def mark_sealed(self, since: float) -> None:
+        def mark(db: sqlite3.Connection) -> None:
+            db.execute(MARK_SEALED.format(p="?"), (since,))
+
+        await self._run(mark)
 
     async def issue_code(self, case_number: str, code_hash: str, expires_at: float) -> None:
         def issue(db: sqlite3.Connection) -> None:
