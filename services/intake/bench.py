@@ -671,23 +671,31 @@ def report_machine(transport: Transport, found: Figures, machine_rps: float, sca
         print(f"BENCH intake.cpu_ms_per_case{suffix}.{key} {found.cpu_ms_per_case(name):.3f} ms")
 
 
+def compared(
+    figures: Figures, reference: Figures, whole: float, what: str, cpu: str = "CPU"
+) -> str:
+    """A comment line: `figures` against `reference` of this same run (throughput, p99 at RATE,
+    CPU per case: `whole`, then each process)."""
+    per_process = ", ".join(
+        f"{name} x{figures.cpu_ms_per_case(name) / reference.cpu_ms_per_case(name):.2f}"
+        for name in reference.cpu_s
+    )
+    throughput = statistics.median(figures.cases_per_s) / statistics.median(reference.cases_per_s)
+    p99 = percentile(figures.latencies_ms, 0.99) / percentile(reference.latencies_ms, 0.99)
+    return (
+        f"# {what}: cases/s x{throughput:.2f}, p99 at {RATE:.0f}/s x{p99:.2f}, "
+        f"{cpu} per case x{whole:.2f} ({per_process}"
+    )
+
+
 def report_sealing(tls: Figures, sealed: Figures, handed_out: dict[str, dict[str, float]]) -> None:
     """What sealing costs, from the TLS and the sealed stack's figures of this same run: the
     whole path's CPU per case, the key service's included (it runs only for sealing)."""
     path_ratio = sealed.path_cpu_ms_per_case() / tls.path_cpu_ms_per_case()
     print(f"BENCH intake.sealing_cost_cpu_pct {(path_ratio - 1) * 100:.1f} %")
-    per_process = ", ".join(
-        f"{name} x{sealed.cpu_ms_per_case(name) / tls.cpu_ms_per_case(name):.2f}"
-        for name in tls.cpu_s
-    )
-    throughput = statistics.median(sealed.cases_per_s) / statistics.median(tls.cases_per_s)
-    p99 = percentile(sealed.latencies_ms, 0.99) / percentile(tls.latencies_ms, 0.99)
     key_ms = sealed.cpu_ms_per_case(KEY_SERVICE)
-    print(
-        f"# sealed/TLS: cases/s x{throughput:.2f}, p99 at {RATE:.0f}/s x{p99:.2f}, path CPU per "
-        f"case x{path_ratio:.2f} ({per_process}; the key service {key_ms:.2f} ms more)",
-        file=sys.stderr,
-    )
+    line = compared(sealed, tls, path_ratio, "sealed/TLS", cpu="path CPU")
+    print(f"{line}; the key service {key_ms:.2f} ms more)", file=sys.stderr)
     by = "; ".join(
         f"by {label}: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(counts.items()))
         for label, counts in handed_out.items()
@@ -703,17 +711,7 @@ def report_cost(tls: Figures, plaintext: Figures) -> None:
     """What TLS costs, from the two transports' figures of this same run."""
     cpu_ratio = tls.cpu_ms_per_case() / plaintext.cpu_ms_per_case()
     print(f"BENCH intake.tls_cost_cpu_pct {(cpu_ratio - 1) * 100:.1f} %")
-    per_process = ", ".join(
-        f"{name} x{tls.cpu_ms_per_case(name) / plaintext.cpu_ms_per_case(name):.2f}"
-        for name in tls.cpu_s
-    )
-    throughput = statistics.median(tls.cases_per_s) / statistics.median(plaintext.cases_per_s)
-    p99 = percentile(tls.latencies_ms, 0.99) / percentile(plaintext.latencies_ms, 0.99)
-    print(
-        f"# TLS/plaintext: cases/s x{throughput:.2f}, p99 at {RATE:.0f}/s x{p99:.2f}, "
-        f"CPU per case x{cpu_ratio:.2f} ({per_process})",
-        file=sys.stderr,
-    )
+    print(compared(tls, plaintext, cpu_ratio, "TLS/plaintext") + ")", file=sys.stderr)
     note = f"# latencies at {RATE:.0f} cases/s paced; throughput with {IN_FLIGHT} in flight"
     print(note, file=sys.stderr)
 
