@@ -36,6 +36,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler
 
+from casedesk_runtime.collector import watch_collector_pauses
 from casedesk_runtime.grpc_tls import configured_files, read_material
 from casedesk_runtime.metrics_endpoint import prometheus_reader
 from casedesk_runtime.settings import ServiceSettings, SettingsError, load_settings
@@ -96,6 +97,7 @@ def configure_telemetry(
     # Prometheus reads the same instruments, at every scrape of the metrics endpoint.
     readers.append(prometheus_reader())
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    watch_collector_pauses(meter_provider)  # every process's latency includes them
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
     return Telemetry(tracer_provider, meter_provider)
