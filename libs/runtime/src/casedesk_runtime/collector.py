@@ -12,8 +12,9 @@ Measured in the intake benchmark at 500-600 cases/s (2 cores): the case service'
 generation held 100,000-120,000 objects when it was collected (the cases its caches keep: an
 evicted old case lowers the collector's allocation count as a new one raises it, so the count
 reaches its threshold long after the objects do), and its collections paused 50-90 ms every
-15-20 s; intake's oldest-generation collections 80-100 ms. A pause during the paced phase delays
-every case in flight at once: it is most of the p99 at 500/s.
+15-20 s; intake's oldest-generation collections 80-100 ms. A pause delays every case in flight
+at once: spikes of 100-250 ms on top of the queueing of a path run at 85-90 % of its capacity,
+which alone held the median above 100 ms for seconds at a time in the same runs.
 """
 
 from __future__ import annotations
