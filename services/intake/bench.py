@@ -679,10 +679,15 @@ def report_machine(transport: Transport, found: Figures, machine_rps: float, sca
 
 
 def compared(
-    figures: Figures, reference: Figures, whole: float, what: str, cpu: str = "CPU"
+    figures: Figures,
+    reference: Figures,
+    whole: float,
+    what: str,
+    cpu: str = "CPU",
+    more: str = "",
 ) -> str:
     """A comment line: `figures` against `reference` of this same run (throughput, p99 at RATE,
-    CPU per case: `whole`, then each process)."""
+    CPU per case: `whole`, then each process, then `more` inside the same parentheses)."""
     per_process = ", ".join(
         f"{name} x{figures.cpu_ms_per_case(name) / reference.cpu_ms_per_case(name):.2f}"
         for name in reference.cpu_s
@@ -691,7 +696,7 @@ def compared(
     p99 = percentile(figures.latencies_ms, 0.99) / percentile(reference.latencies_ms, 0.99)
     return (
         f"# {what}: cases/s x{throughput:.2f}, p99 at {RATE:.0f}/s x{p99:.2f}, "
-        f"{cpu} per case x{whole:.2f} ({per_process}"
+        f"{cpu} per case x{whole:.2f} ({per_process}{more})"
     )
 
 
@@ -701,8 +706,8 @@ def report_sealing(tls: Figures, sealed: Figures, handed_out: dict[str, dict[str
     path_ratio = sealed.path_cpu_ms_per_case() / tls.path_cpu_ms_per_case()
     print(f"BENCH intake.sealing_cost_cpu_pct {(path_ratio - 1) * 100:.1f} %")
     key_ms = sealed.cpu_ms_per_case(KEY_SERVICE)
-    line = compared(sealed, tls, path_ratio, "sealed/TLS", cpu="path CPU")
-    print(f"{line}; the key service {key_ms:.2f} ms more)", file=sys.stderr)
+    more = f"; the key service {key_ms:.2f} ms more"
+    print(compared(sealed, tls, path_ratio, "sealed/TLS", "path CPU", more), file=sys.stderr)
     by = "; ".join(
         f"by {label}: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(counts.items()))
         for label, counts in handed_out.items()
@@ -718,7 +723,7 @@ def report_cost(tls: Figures, plaintext: Figures) -> None:
     """What TLS costs, from the two transports' figures of this same run."""
     cpu_ratio = tls.cpu_ms_per_case() / plaintext.cpu_ms_per_case()
     print(f"BENCH intake.tls_cost_cpu_pct {(cpu_ratio - 1) * 100:.1f} %")
-    print(compared(tls, plaintext, cpu_ratio, "TLS/plaintext") + ")", file=sys.stderr)
+    print(compared(tls, plaintext, cpu_ratio, "TLS/plaintext"), file=sys.stderr)
     note = f"# latencies at {RATE:.0f} cases/s paced; throughput with {IN_FLIGHT} in flight"
     print(note, file=sys.stderr)
 
