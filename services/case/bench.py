@@ -115,6 +115,7 @@ from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.case.v1 import case_service_pb2_grpc
 from casedesk.common.v1 import types_pb2
 from casedesk_keyservice.testing.process import KeyService, running_key_service, wait_healthy
+from casedesk_runtime.event_loop import run_on
 from casedesk_runtime.oidc_grpc import PERSON_TOKEN_KEY
 from casedesk_runtime.pki import ensure_pki
 from casedesk_runtime.testing import calibration
@@ -776,7 +777,7 @@ def run_workers_phase(
                 log = logs / f"case-workers-{workers}.log"
                 address, pid = services.enter_context(running_service(tls, env, log, workers))
                 targets.append((workers, address, pid))
-            figures = asyncio.run(measure_workers(targets, tls))
+            figures = run_on("uvloop", measure_workers(targets, tls))
     finally:
         with psycopg.connect(dsn(base), autocommit=True) as connection:
             for schema in schemas.values():
@@ -933,8 +934,9 @@ def main() -> int:
                         running_service(transport, service_env, log)
                     )
                     targets.append((transport, address, pid))
-                measured_grpc = asyncio.run(
-                    measure_grpc(targets, person_token, scaled, helpers, key_service)
+                # The load generator on the services' own event loop (as intake's bench).
+                measured_grpc = run_on(
+                    "uvloop", measure_grpc(targets, person_token, scaled, helpers, key_service)
                 )
                 figures = measured_grpc.figures
             workers_figures = None
