@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from email.message import EmailMessage
 
+import grpc
 import pytest
 from intake_messages import metadata, submission
 
@@ -15,6 +16,7 @@ from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk_intake.application.mail_intake import MailIntake, MailIntakeConfig
 from casedesk_intake.settings import IntakeSettings
+from casedesk_runtime.testing.metrics import scrape
 
 GATEWAY = metadata("mail-gateway", login=None)
 GATEWAY_ID = "mx.gov.example"
@@ -119,6 +121,37 @@ async def test_a_citizens_reply_still_becomes_his_comment(intake, headers) -> No
     reply = await _ingest(intake, headers)
     assert reply.WhichOneof("outcome") == "commented"
     assert len(intake.cases.of_type(case_pb2.AddCommentRequest)) == 1
+
+
+def _reply(number: str, key: str, headers: dict[str, str]) -> intake_pb2.IngestEmailRequest:
+    return intake_pb2.IngestEmailRequest(
+        idempotency_key=key, raw_message=reply_to_case(number, headers)
+    )
+
+
+@pytest.mark.parametrize("settings_overrides", [{"citizen_rate_per_s": 0.001, "citizen_burst": 2}])
+async def test_ignored_mail_does_not_spend_the_senders_rate_limit(intake) -> None:
+    """An out-of-office robot (or anyone writing as the citizen) answering over and over must
+    not get the citizen's own reply refused: ignored mail takes from the gateway's bucket only."""
+    case = await intake.stub.SubmitCase(submission(), metadata=metadata())
+    before = scrape()
+    for n in range(4):
+        robot = _reply(case.number, f"<auto-{n}@example.ru>", {"Auto-Submitted": "auto-replied"})
+        reply = await intake.stub.IngestEmail(robot, metadata=GATEWAY)
+        assert reply.WhichOneof("outcome") == "ignored"
+    ignored = scrape().value("intake_mail_ignored_total", reason="AUTOMATIC")
+    assert ignored - before.value("intake_mail_ignored_total", reason="AUTOMATIC") == 4
+    for n in range(2):  # his burst: his own replies still count
+        own = await intake.stub.IngestEmail(
+            _reply(case.number, f"<own-{n}@example.ru>", {}), metadata=GATEWAY
+        )
+        assert own.WhichOneof("outcome") == "commented"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await intake.stub.IngestEmail(
+            _reply(case.number, "<own-2@example.ru>", {}), metadata=GATEWAY
+        )
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert len(intake.cases.of_type(case_pb2.AddCommentRequest)) == 2
 
 
 @pytest.fixture

@@ -186,7 +186,11 @@ class Intake:
         caller.frontend.check_channel(Channel.EMAIL)
         mail = await self._mail.read(request.checked())  # off the event loop, within limits
         email = mail.email
-        self._admission.admit(caller, citizen_identity(email=email.from_address))
+        # Ignored mail (automatic, list, forged) is not the citizen's doing: it takes from the
+        # gateway's bucket only. Else a robot answering him, or anyone forging his address,
+        # would spend the citizen's own allowance and his real reply would be refused.
+        sender = citizen_identity(email=email.from_address) if mail.ignored is None else ""
+        self._admission.admit(caller, sender)
         if mail.ignored is None:  # an ignored message's text and files go nowhere: not checked
             found = Violations()
             found.text("raw_message", email.body, self._limits.comment)

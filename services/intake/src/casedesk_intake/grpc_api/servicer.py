@@ -68,6 +68,9 @@ class IntakeServicer(intake_grpc.IntakeServiceServicer):
         self._refusals = meter(__name__).create_counter(
             "intake.refusals", description="Calls refused, by RPC and status code"
         )
+        self._ignored_mail = meter(__name__).create_counter(
+            "intake.mail_ignored", description="Messages answered `ignored`, by reason"
+        )
 
     async def _caller(self, rpc: str) -> Caller:
         admitted = admitted_call()
@@ -160,8 +163,13 @@ class IntakeServicer(intake_grpc.IntakeServiceServicer):
     async def IngestEmail(
         self, request: intake_pb2.IngestEmailRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.IngestEmailResponse:
-        def call(caller: Caller) -> Awaitable[Any]:
-            return self._intake.ingest_email(caller, self._follow_ups.ingest_email(caller, request))
+        async def call(caller: Caller) -> Any:
+            outcome = await self._intake.ingest_email(
+                caller, self._follow_ups.ingest_email(caller, request)
+            )
+            if outcome.ignored is not None:  # a redelivery counts again: messages answered
+                self._ignored_mail.add(1, {"reason": outcome.ignored.reason.value})
+            return outcome
 
         return await self._serve("IngestEmail", context, call, replies.mail_outcome_message)
 
