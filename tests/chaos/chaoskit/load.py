@@ -81,7 +81,7 @@ class Ledger:
     comments: dict[str, str] = field(default_factory=dict)  # marker -> case id, acknowledged
     steps: Counter[str] = field(default_factory=Counter)  # step -> times answered
     failures: Counter[str] = field(default_factory=Counter)  # "RPC CODE" -> calls failed so
-    refused: Counter[str] = field(default_factory=Counter)  # "RPC CODE": a final refusal
+    refused: Counter[str] = field(default_factory=Counter)  # "RPC CODE (details)": a final refusal
     given_up: Counter[str] = field(default_factory=Counter)  # "RPC CODE": never answered
 
 
@@ -201,5 +201,8 @@ class Load:
         except GaveUp as gave_up:
             self.ledger.given_up[str(gave_up)] += 1
         except grpc.aio.AioRpcError as refused:
-            self.ledger.refused[f"{rpc} {refused.code().name}"] += 1
+            # With the refusal's own words (domain rules, no personal data: the load's citizens
+            # are made up), so that the report says which rule refused, not only the code.
+            why = (refused.details() or "")[:160]
+            self.ledger.refused[f"{rpc} {refused.code().name} ({why})"] += 1
         return None
