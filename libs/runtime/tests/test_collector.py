@@ -13,18 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from casedesk_runtime.collector import CollectorPauses, collector_pauses, watch_collector_pauses
 from casedesk_runtime.metrics_endpoint import prometheus_reader
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from casedesk_runtime.testing.clocks import ManualClock
 
 
 def test_a_pause_is_the_time_between_its_start_and_its_stop_by_generation() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     pauses = CollectorPauses(clock)
     pauses("start", {"generation": 1})
     clock.now += 0.075
@@ -38,7 +31,7 @@ def test_a_pause_is_the_time_between_its_start_and_its_stop_by_generation() -> N
 
 
 def test_the_longest_pause_is_the_longest_of_the_last_minute_only() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     pauses = CollectorPauses(clock)
     for length in (0.09, 0.01):
         pauses("start", {"generation": 0})

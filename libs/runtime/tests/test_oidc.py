@@ -37,6 +37,7 @@ from casedesk_runtime.oidc_grpc import (
     status_for,
 )
 from casedesk_runtime.settings import ServiceSettings, SettingsError, load_settings
+from casedesk_runtime.testing.clocks import ManualClock
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider, SigningKey
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -46,19 +47,6 @@ from oidc_tokens import hmac_with_public_key, unsigned, with_payload
 AUDIENCE = "casedesk-case"
 
 
-class Clock:
-    """The verifier's monotonic clock, moved by hand past its refetch interval."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def idp() -> Iterator[FakeIdentityProvider]:
     with FakeIdentityProvider(realm="casedesk", audience=AUDIENCE) as provider:
@@ -66,12 +54,12 @@ def idp() -> Iterator[FakeIdentityProvider]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def verifier(idp: FakeIdentityProvider, clock: Clock) -> TokenVerifier:
+def verifier(idp: FakeIdentityProvider, clock: ManualClock) -> TokenVerifier:
     return TokenVerifier(idp.issuer, AUDIENCE, refetch_interval_s=10, clock=clock)
 
 
@@ -134,7 +122,7 @@ async def test_a_token_with_padded_segments_is_accepted_and_junk_is_not(
 
 
 async def test_a_token_is_verified_once_and_remembered_until_it_expires(
-    idp: FakeIdentityProvider, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    idp: FakeIdentityProvider, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     verifier = TokenVerifier(idp.issuer, AUDIENCE, clock=clock, leeway_s=0)
     token = idp.mint("remembered-sub", expires_in=1)
@@ -273,7 +261,7 @@ async def test_the_checks_jwt_decode_made(
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
-async def test_keys_not_for_signatures_are_ignored(clock: Clock) -> None:
+async def test_keys_not_for_signatures_are_ignored(clock: ManualClock) -> None:
     # Keycloak publishes an RSA-OAEP encryption key beside its signing key; an HMAC secret or a
     # short RSA key in a key set must not become a way in either.
     encryption = SigningKey.generate(kid="enc-1")
@@ -298,7 +286,7 @@ async def test_keys_not_for_signatures_are_ignored(clock: Clock) -> None:
 
 
 async def test_a_rotated_key_is_picked_up_and_a_withdrawn_one_stops_working(
-    idp: FakeIdentityProvider, verifier: TokenVerifier, clock: Clock
+    idp: FakeIdentityProvider, verifier: TokenVerifier, clock: ManualClock
 ) -> None:
     old = idp.mint_specialist()
     await verifier.verify(old)
@@ -311,7 +299,7 @@ async def test_a_rotated_key_is_picked_up_and_a_withdrawn_one_stops_working(
 
 
 async def test_during_a_rollover_both_keys_verify(
-    idp: FakeIdentityProvider, verifier: TokenVerifier, clock: Clock
+    idp: FakeIdentityProvider, verifier: TokenVerifier, clock: ManualClock
 ) -> None:
     old = idp.mint()
     await verifier.verify(old)
@@ -323,7 +311,7 @@ async def test_during_a_rollover_both_keys_verify(
 
 
 async def test_unknown_key_ids_cost_at_most_one_fetch_per_interval(
-    idp: FakeIdentityProvider, verifier: TokenVerifier, clock: Clock
+    idp: FakeIdentityProvider, verifier: TokenVerifier, clock: ManualClock
 ) -> None:
     await verifier.verify(idp.mint())
     sprayed = [idp.mint(key=SigningKey.generate("ES256")) for _ in range(30)]
@@ -347,7 +335,7 @@ async def test_unknown_key_ids_cost_at_most_one_fetch_per_interval(
 
 
 async def test_keys_unreachable_at_first_use(
-    idp: FakeIdentityProvider, verifier: TokenVerifier, clock: Clock
+    idp: FakeIdentityProvider, verifier: TokenVerifier, clock: ManualClock
 ) -> None:
     idp.available = False
     token = idp.mint()
@@ -363,7 +351,7 @@ async def test_keys_unreachable_at_first_use(
     await verifier.verify(token)
 
 
-async def test_known_keys_outlive_an_outage(idp: FakeIdentityProvider, clock: Clock) -> None:
+async def test_known_keys_outlive_an_outage(idp: FakeIdentityProvider, clock: ManualClock) -> None:
     verifier = TokenVerifier(idp.issuer, AUDIENCE, max_key_age_s=60, clock=clock)
     await verifier.verify(idp.mint())
     idp.available = False
@@ -375,7 +363,7 @@ async def test_known_keys_outlive_an_outage(idp: FakeIdentityProvider, clock: Cl
 
 
 async def test_known_keys_do_not_wait_for_a_slow_refresh(
-    idp: FakeIdentityProvider, clock: Clock
+    idp: FakeIdentityProvider, clock: ManualClock
 ) -> None:
     verifier = TokenVerifier(idp.issuer, AUDIENCE, max_key_age_s=60, clock=clock)
     await verifier.verify(idp.mint())
@@ -390,7 +378,9 @@ async def test_known_keys_do_not_wait_for_a_slow_refresh(
     assert idp.jwks_requests == 2
 
 
-async def test_keys_are_refreshed_when_they_age(idp: FakeIdentityProvider, clock: Clock) -> None:
+async def test_keys_are_refreshed_when_they_age(
+    idp: FakeIdentityProvider, clock: ManualClock
+) -> None:
     verifier = TokenVerifier(idp.issuer, AUDIENCE, max_key_age_s=60, clock=clock)
     old = idp.mint()
     await verifier.verify(old)

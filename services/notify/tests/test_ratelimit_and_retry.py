@@ -6,18 +6,11 @@ import pytest
 
 from casedesk_notify.adapters.rate_limit import TokenBucket
 from casedesk_notify.domain.retry import RetryPolicy
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from casedesk_runtime.testing.clocks import ManualClock
 
 
 def test_bucket_lets_a_burst_through_then_paces_at_the_rate() -> None:
-    clock = FakeClock()
+    clock = ManualClock(100.0)
     bucket = TokenBucket(rate_per_s=4, burst=3, clock=clock)  # binary fractions: exact sums
     assert [bucket.try_take() for _ in range(3)] == [0.0, 0.0, 0.0]
     assert bucket.try_take() == 0.25

@@ -8,17 +8,10 @@ from typing import Any
 from casedesk_desk.application.presence import PresenceBoard, Viewers
 from casedesk_desk.domain.overview import DayCompliance, compliance_chart
 from casedesk_desk.domain.presence import Presence, Viewer
+from casedesk_runtime.testing.clocks import ManualClock
 
 IVANOVA = Viewer("l1.ivanova", "Иванова Анна", "L1")
 PETROV = Viewer("l2.petrov", "Петров Пётр", "L2")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_others_are_listed_once_by_name_without_oneself() -> None:
@@ -32,7 +25,7 @@ def test_others_are_listed_once_by_name_without_oneself() -> None:
 
 
 def test_a_page_not_touched_within_the_lifetime_is_swept_and_comes_back_when_touched() -> None:
-    clock = Clock()
+    clock = ManualClock(0.0)
     board = PresenceBoard(Presence(ttl_s=45, clock=clock))
     inboxes: list[asyncio.Queue[Any]] = [asyncio.Queue(), asyncio.Queue()]
     with (

@@ -3,18 +3,11 @@ from __future__ import annotations
 import pytest
 
 from casedesk_desk.domain.sessions import SessionStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from casedesk_runtime.testing.clocks import ManualClock
 
 
 def test_a_session_lives_while_used_and_ends_after_the_idle_time() -> None:
-    clock = Clock()
+    clock = ManualClock()
     store = SessionStore(idle_s=60, clock=clock)
     session = store.new()
     clock.now += 50
@@ -45,7 +38,7 @@ def test_an_ended_or_unknown_session_is_none() -> None:
 
 
 def test_idle_sessions_are_dropped_when_new_ones_start() -> None:
-    clock = Clock()
+    clock = ManualClock()
     store = SessionStore(idle_s=60, clock=clock)
     store.new()
     clock.now += 61

@@ -15,6 +15,7 @@ from casedesk_intake.domain.frontends import FrontendRegistry
 from casedesk_intake.grpc_api import edge as edge_module
 from casedesk_intake.grpc_api.access import INTAKE_SERVICE, VAULT_SERVICE
 from casedesk_intake.grpc_api.edge import CertificateService, FrontendEdge, admitted_call
+from casedesk_runtime.testing.clocks import ManualClock
 
 SUBMIT = f"/{INTAKE_SERVICE}/SubmitCase"
 OPEN = f"/{VAULT_SERVICE}/OpenAttachment"
@@ -55,14 +56,6 @@ class _Service:
         return grpc.unary_unary_rpc_method_handler(self.behaviour)
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _edge(clock: Callable[[], float] | None = None, **limits: int) -> FrontendEdge:
     return FrontendEdge(
         FrontendRegistry(frontend_entries()),
@@ -72,7 +65,7 @@ def _edge(clock: Callable[[], float] | None = None, **limits: int) -> FrontendEd
         certificate_services=[
             CertificateService(VAULT_SERVICE, limits.get("opens", 2), "CASEDESK_OPENS_SETTING")
         ],
-        clock=clock or _Clock(),
+        clock=clock or ManualClock(100.0),
     )
 
 
@@ -214,7 +207,7 @@ def test_the_edge_guards_every_intake_rpc_and_nothing_else() -> None:
 
 
 async def test_refusals_are_logged_once_per_rpc_and_code_every_few_seconds(caplog) -> None:
-    clock = _Clock()
+    clock = ManualClock(100.0)
     service, edge = _Service(), _edge(clock)
     stranger = _Details(SUBMIT, (("authorization", "Bearer nobody-token-123"),))
     with caplog.at_level(logging.INFO, logger=edge_module.__name__):

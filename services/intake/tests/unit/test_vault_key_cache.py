@@ -11,17 +11,10 @@ from casedesk_intake.adapters.keys import CitizenReferences, DataKeyCache
 from casedesk_intake.adapters.vault import AttachmentVault
 from casedesk_intake.domain.citizens import citizen_identity
 from casedesk_intake.domain.errors import AttachmentErased
+from casedesk_runtime.testing.clocks import ManualClock
 
 MASTER = os.urandom(32)
 CONTENT = b"%PDF-1.7 a citizen's scan"
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def ref(login: str) -> str:
