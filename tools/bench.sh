@@ -30,4 +30,8 @@ for bench in libs/*/bench.py services/*/bench.py tools/*/bench.py replay/bench.p
   echo "# $bench" >&2
   $UV run --frozen python "$bench" || { echo "# $bench failed" >&2; status=1; }
 done
+# The yardstick again, at the end: a shared machine's speed drifts by 10 % or more within
+# minutes, and a fixed-rate latency near a path's capacity passes or fails with it.
+$UV run --frozen python -m casedesk_runtime.testing.calibration \
+  | sed 's/^BENCH machine.grpc_unary_rps /BENCH machine.grpc_unary_rps_after /'
 exit $status
