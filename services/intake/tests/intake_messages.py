@@ -1,4 +1,5 @@
-"""Valid requests of every channel, to be spoiled one field at a time by the tests."""
+"""Valid requests of every channel, to be spoiled one field at a time by the tests, and the
+refusal a call ends with."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import functools
 import hashlib
 import os
 import uuid
+from collections.abc import Awaitable
+from typing import Any
+
+import grpc
+import pytest
 
 from casedesk.common.v1 import types_pb2
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
@@ -169,3 +175,10 @@ def upload(content: bytes = PDF, name: str = "заявление.pdf") -> intake
         content=content,
         sha256=hashlib.sha256(content).hexdigest(),
     )
+
+
+async def refusal(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
+    """The error `call` is refused with (the test fails if it is answered)."""
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await call
+    return refused.value

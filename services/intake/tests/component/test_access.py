@@ -7,18 +7,12 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from intake_messages import metadata, submission
+from intake_messages import metadata, refusal, submission
 
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
 from casedesk_intake.grpc_api.servicer import binding
 from casedesk_runtime.grpc_server import GrpcServer
-
-
-async def _refusal(call) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def]
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await call
-    return refused.value
 
 
 @pytest.mark.parametrize(
@@ -31,13 +25,13 @@ async def _refusal(call) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def
     ],
 )
 async def test_unknown_or_missing_tokens_are_unauthenticated(intake, pairs) -> None:
-    error = await _refusal(intake.stub.SubmitCase(submission(), metadata=pairs))
+    error = await refusal(intake.stub.SubmitCase(submission(), metadata=pairs))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert not intake.cases.commands
 
 
 async def test_a_frontend_submits_only_on_its_channels(intake) -> None:
-    error = await _refusal(
+    error = await refusal(
         intake.stub.SubmitCase(submission("MFC"), metadata=metadata("portal-chat"))
     )
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -46,7 +40,7 @@ async def test_a_frontend_submits_only_on_its_channels(intake) -> None:
 
 async def test_only_the_mail_gateway_ingests_mail(intake) -> None:
     request = intake_pb2.IngestEmailRequest(idempotency_key="k", raw_message=b"From: a@b.ru\r\n")
-    error = await _refusal(intake.stub.IngestEmail(request, metadata=metadata("portal-chat")))
+    error = await refusal(intake.stub.IngestEmail(request, metadata=metadata("portal-chat")))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
@@ -62,9 +56,7 @@ async def test_only_the_mail_gateway_ingests_mail(intake) -> None:
     ],
 )
 async def test_citizen_calls_need_a_proof_of_the_citizen(intake, rpc: str, request_message) -> None:
-    error = await _refusal(
-        getattr(intake.stub, rpc)(request_message, metadata=metadata(login=None))
-    )
+    error = await refusal(getattr(intake.stub, rpc)(request_message, metadata=metadata(login=None)))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "x-citizen-token" in error.details()
 
@@ -72,11 +64,11 @@ async def test_citizen_calls_need_a_proof_of_the_citizen(intake, rpc: str, reque
 async def test_a_citizen_reads_and_comments_only_his_own_cases(intake) -> None:
     mine = await intake.stub.SubmitCase(submission(), metadata=metadata(login="ivanov.ii"))
     foreign = metadata(login="petrov.pp")
-    read = await _refusal(
+    read = await refusal(
         intake.stub.GetCase(intake_pb2.GetCaseRequest(case_number=mine.number), metadata=foreign)
     )
     comment = intake_pb2.AddCommentRequest(idempotency_key="c1", case_number=mine.number, body="x")
-    commented = await _refusal(intake.stub.AddComment(comment, metadata=foreign))
+    commented = await refusal(intake.stub.AddComment(comment, metadata=foreign))
     assert read.code() == commented.code() == grpc.StatusCode.NOT_FOUND
     assert read.details() == commented.details() == "case not found"
     assert len(intake.cases.commands) == 1
@@ -86,7 +78,7 @@ async def test_a_citizen_reads_and_comments_only_his_own_cases(intake) -> None:
 async def test_a_citizen_over_his_rate_gets_resource_exhausted_with_retry_info(intake) -> None:
     for _ in range(2):
         await intake.stub.SubmitCase(submission(), metadata=metadata())
-    error = await _refusal(intake.stub.SubmitCase(submission(), metadata=metadata()))
+    error = await refusal(intake.stub.SubmitCase(submission(), metadata=metadata()))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     status = rpc_status.from_call(error)
     retry = error_details_pb2.RetryInfo()
@@ -101,7 +93,7 @@ async def test_a_citizen_over_his_rate_gets_resource_exhausted_with_retry_info(i
 )
 async def test_a_frontend_over_its_rate_is_limited(intake) -> None:
     await intake.stub.SubmitCase(submission(), metadata=metadata())
-    error = await _refusal(
+    error = await refusal(
         intake.stub.SubmitCase(submission(), metadata=metadata(login="petrov.pp"))
     )
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -115,7 +107,7 @@ async def test_without_the_edge_the_servicer_serves_nobody(intake) -> None:
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = intake_grpc.IntakeServiceStub(channel)
-            error = await _refusal(stub.SubmitCase(submission(), metadata=metadata()))
+            error = await refusal(stub.SubmitCase(submission(), metadata=metadata()))
     finally:
         await server.stop(0)
     assert error.code() == grpc.StatusCode.INTERNAL

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from intake_messages import frontend_only, metadata, submission, with_code
+from intake_messages import frontend_only, metadata, refusal, submission, with_code
 from mail_and_sms import MailSink, SmsSink, code_in
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
@@ -62,12 +62,6 @@ async def _read(intake, number: str, code: str, frontend: str = MAIL):  # type: 
     )
 
 
-async def _refusal(call) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def]
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await call
-    return refused.value
-
-
 async def test_an_email_citizen_follows_up_with_the_code_sent_to_him(intake, mail) -> None:
     case = await _email_case(intake)
     answer = await _ask(intake, case.number)
@@ -99,9 +93,9 @@ async def test_a_wrong_code_and_a_missing_case_answer_alike(intake, mail) -> Non
     code = mail.code_sent_to("ivanov@example.ru")
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     refusals = [
-        await _refusal(_read(intake, case.number, wrong)),
-        await _refusal(_read(intake, MISSING, code)),
-        await _refusal(_read(intake, MISSING, wrong)),
+        await refusal(_read(intake, case.number, wrong)),
+        await refusal(_read(intake, MISSING, code)),
+        await refusal(_read(intake, MISSING, wrong)),
     ]
     answers = {(r.code(), r.details()) for r in refusals}
     assert len(answers) == 1
@@ -117,10 +111,10 @@ async def test_the_tenth_wrong_code_locks_the_code_until_a_new_one_is_asked_for(
     code = mail.code_sent_to("ivanov@example.ru")
     wrong = [f"{(int(code) + n) % 1_000_000:06d}" for n in range(1, 11)]
     for guess in wrong[:9]:
-        await _refusal(_read(intake, case.number, guess))
+        await refusal(_read(intake, case.number, guess))
     assert (await _read(intake, case.number, code)).number == case.number, "9 wrong: still open"
-    await _refusal(_read(intake, case.number, wrong[9]))
-    locked = await _refusal(_read(intake, case.number, code))
+    await refusal(_read(intake, case.number, wrong[9]))
+    locked = await refusal(_read(intake, case.number, code))
     assert locked.code() == grpc.StatusCode.NOT_FOUND, "the right code is refused once locked"
     mail.messages.clear()
     await _ask(intake, case.number)
@@ -132,7 +126,7 @@ async def test_a_code_opens_only_its_own_case(intake, mail) -> None:
     first, second = await _email_case(intake), await _email_case(intake)
     await _ask(intake, first.number)
     code = mail.code_sent_to("ivanov@example.ru")
-    refused = await _refusal(_read(intake, second.number, code))
+    refused = await refusal(_read(intake, second.number, code))
     assert refused.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -157,20 +151,20 @@ async def test_a_frontend_gets_codes_only_for_its_channels_cases(intake, mail, s
 
 async def test_portal_frontends_neither_ask_for_nor_forward_codes(intake) -> None:
     request = intake_pb2.RequestAccessCodeRequest(case_number=MISSING)
-    asked = await _refusal(
+    asked = await refusal(
         intake.stub.RequestAccessCode(request, metadata=frontend_only("portal-chat"))
     )
-    forwarded = await _refusal(_read(intake, MISSING, "123456", "portal-chat"))
+    forwarded = await refusal(_read(intake, MISSING, "123456", "portal-chat"))
     assert asked.code() == forwarded.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "x-case-access-code" in forwarded.details()
 
 
 async def test_a_code_holder_does_not_list_cases_or_open_new_ones(intake) -> None:
-    listing = await _refusal(
+    listing = await refusal(
         intake.stub.ListMyCases(intake_pb2.ListMyCasesRequest(), metadata=with_code(MAIL, "1" * 6))
     )
     assert listing.code() == grpc.StatusCode.PERMISSION_DENIED
-    new = await _refusal(
+    new = await refusal(
         intake.stub.SubmitCase(submission("EMAIL"), metadata=with_code(MAIL, "123456"))
     )
     assert new.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -178,7 +172,7 @@ async def test_a_code_holder_does_not_list_cases_or_open_new_ones(intake) -> Non
 
 @pytest.mark.parametrize("code", ["12345", "1234567", "abcdef"])
 async def test_a_malformed_code_is_unauthenticated(intake, code: str) -> None:
-    error = await _refusal(_read(intake, MISSING, code))
+    error = await refusal(_read(intake, MISSING, code))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "six digits" in error.details()
 
@@ -188,7 +182,7 @@ async def test_requests_per_case_number_are_limited_alike_for_any_number(intake,
     for number in (case.number, MISSING):
         for _ in range(3):
             await _ask(intake, number)
-        limited = await _refusal(_ask(intake, number))
+        limited = await refusal(_ask(intake, number))
         assert limited.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "case number" in limited.details()
     assert len(mail.messages) == 3

@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from intake_messages import as_operator, frontend_only, metadata, submission, with_code
+from intake_messages import as_operator, frontend_only, metadata, refusal, submission, with_code
 from mail_and_sms import MailSink, code_in
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
@@ -50,12 +50,6 @@ def _rate(number: str, score: int = 5, comment: str = "Помогли", key: str
     return intake_pb2.RateAnswerRequest(
         idempotency_key=key, case_number=number, score=score, comment=comment
     )
-
-
-async def _refusal(call) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def]
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await call
-    return refused.value
 
 
 def _violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
@@ -128,7 +122,7 @@ async def test_an_email_citizen_rates_with_the_code_sent_to_him(intake, mail) ->
     assert sent.channel == types_pb2.EMAIL
     assert sent.context.actor.id.startswith("citizen-ref:"), "no login: his pseudonym"
     wrong = "000000" if code != "000000" else "111111"
-    refused = await _refusal(
+    refused = await refusal(
         intake.stub.ConfirmAnswer(_confirm(number), metadata=with_code(MAIL, wrong))
     )
     assert refused.code() == grpc.StatusCode.NOT_FOUND
@@ -147,14 +141,14 @@ async def test_an_operator_confirms_for_the_caller_and_is_recorded(intake) -> No
 async def test_another_citizens_case_answers_like_a_missing_one(intake, rpc: str) -> None:
     number = await _answered(intake)
     request = _confirm(number) if rpc == "ConfirmAnswer" else _rate(number)
-    refused = await _refusal(
+    refused = await refusal(
         getattr(intake.stub, rpc)(request, metadata=metadata(login="petrov.pp"))
     )
     assert (refused.code(), refused.details()) == (grpc.StatusCode.NOT_FOUND, "case not found")
     missing = type(request)()
     missing.CopyFrom(request)
     missing.case_number = "2026-0999999"
-    refused = await _refusal(getattr(intake.stub, rpc)(missing, metadata=metadata()))
+    refused = await refusal(getattr(intake.stub, rpc)(missing, metadata=metadata()))
     assert (refused.code(), refused.details()) == (grpc.StatusCode.NOT_FOUND, "case not found")
 
 
@@ -162,7 +156,7 @@ async def test_another_citizens_case_answers_like_a_missing_one(intake, rpc: str
 async def test_without_a_proof_of_the_citizen_it_is_unauthenticated(intake, rpc: str) -> None:
     number = await _answered(intake)
     request = _confirm(number) if rpc == "ConfirmAnswer" else _rate(number)
-    refused = await _refusal(getattr(intake.stub, rpc)(request, metadata=frontend_only("desk-all")))
+    refused = await refusal(getattr(intake.stub, rpc)(request, metadata=frontend_only("desk-all")))
     assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -180,7 +174,7 @@ async def test_a_bad_rating_is_refused_at_the_edge_naming_its_field(
     intake, score: int, comment: str, field: str, words: str
 ) -> None:
     number = await _answered(intake)
-    refused = await _refusal(
+    refused = await refusal(
         intake.stub.RateAnswer(_rate(number, score, comment), metadata=metadata())
     )
     assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -202,14 +196,14 @@ async def test_the_number_and_key_are_checked(intake, rpc: str) -> None:
         if rpc == "ConfirmAnswer"
         else intake_pb2.RateAnswerRequest(idempotency_key="", case_number="12", score=3)
     )
-    refused = await _refusal(getattr(intake.stub, rpc)(request, metadata=metadata()))
+    refused = await refusal(getattr(intake.stub, rpc)(request, metadata=metadata()))
     assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(_violations(refused)) == {"idempotency_key", "case_number"}
 
 
 async def test_confirming_a_case_not_at_answer_ready_is_explained(intake) -> None:
     case = await intake.stub.SubmitCase(submission(), metadata=metadata())
-    refused = await _refusal(intake.stub.ConfirmAnswer(_confirm(case.number), metadata=metadata()))
+    refused = await refusal(intake.stub.ConfirmAnswer(_confirm(case.number), metadata=metadata()))
     assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert refused.details().startswith("only an answer at ANSWER_READY («Ответ готов»)")
     assert "(the case service: the case is not at ANSWER_READY)" in refused.details()
@@ -218,7 +212,7 @@ async def test_confirming_a_case_not_at_answer_ready_is_explained(intake) -> Non
 async def test_a_second_rating_is_refused_and_its_details_stay_readable(intake) -> None:
     number = await _answered(intake)
     await intake.stub.RateAnswer(_rate(number, 5, key="first"), metadata=metadata())
-    refused = await _refusal(
+    refused = await refusal(
         intake.stub.RateAnswer(_rate(number, 1, key="second"), metadata=metadata())
     )
     assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -239,7 +233,7 @@ async def test_the_case_services_details_survive_intakes_wording(intake) -> None
             code=code_pb2.FAILED_PRECONDITION, message="closed already", details=[packed]
         )
     )
-    refused = await _refusal(intake.stub.ConfirmAnswer(_confirm(number), metadata=metadata()))
+    refused = await refusal(intake.stub.ConfirmAnswer(_confirm(number), metadata=metadata()))
     status = rpc_status.from_call(refused)  # type: ignore[arg-type]
     assert status is not None and status.message == refused.details()
     assert refused.details().endswith("(the case service: closed already)")
@@ -256,7 +250,7 @@ async def test_a_retry_returns_the_original_and_another_request_under_its_key_is
     again = await intake.stub.RateAnswer(_rate(number, 5, key="same"), metadata=metadata())
     assert again == first
     assert len(intake.cases.of_type(case_pb2.RateAnswerRequest)) == 1
-    refused = await _refusal(
+    refused = await refusal(
         intake.stub.RateAnswer(_rate(number, 3, key="same"), metadata=metadata())
     )
     assert refused.code() == grpc.StatusCode.ALREADY_EXISTS
@@ -267,7 +261,7 @@ async def test_a_retry_returns_the_original_and_another_request_under_its_key_is
 
 async def test_a_refused_call_leaves_its_key_unused(intake) -> None:
     case = await intake.stub.SubmitCase(submission(), metadata=metadata())
-    await _refusal(intake.stub.ConfirmAnswer(_confirm(case.number, "later"), metadata=metadata()))
+    await refusal(intake.stub.ConfirmAnswer(_confirm(case.number, "later"), metadata=metadata()))
     intake.cases.set_status(case.number, types_pb2.ANSWER_READY)
     reply = await intake.stub.ConfirmAnswer(_confirm(case.number, "later"), metadata=metadata())
     assert reply.status == types_pb2.CLOSED

@@ -15,6 +15,7 @@ from intake_messages import (
     frontend_only,
     metadata,
     portal,
+    refusal,
     staff,
     submission,
 )
@@ -28,12 +29,6 @@ from casedesk_runtime.testing.identity_provider import SigningKey
 
 MISSING = "2026-0999999"
 PORTAL_FRONTENDS = ("portal-chat", "personal-account", "desk-all")
-
-
-async def _refusal(call) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def]
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await call
-    return refused.value
 
 
 def _answer(error: grpc.aio.AioRpcError) -> tuple[object, ...]:
@@ -65,8 +60,8 @@ async def test_another_citizens_case_answers_exactly_like_a_missing_one(intake, 
     for (rpc, theirs), (_, missing) in zip(
         _follow_ups(case.number), _follow_ups(MISSING), strict=True
     ):
-        foreign = await _refusal(getattr(intake.stub, rpc)(theirs, metadata=as_ivanov))
-        absent = await _refusal(getattr(intake.stub, rpc)(missing, metadata=as_ivanov))
+        foreign = await refusal(getattr(intake.stub, rpc)(theirs, metadata=as_ivanov))
+        absent = await refusal(getattr(intake.stub, rpc)(missing, metadata=as_ivanov))
         assert foreign.code() == grpc.StatusCode.NOT_FOUND, rpc
         assert _answer(foreign) == _answer(absent), rpc
     assert len(intake.cases.commands) == commands, "nothing reached B's case"
@@ -95,7 +90,7 @@ async def test_the_owner_still_follows_up_his_case(intake) -> None:
 )
 async def test_a_token_that_proves_nothing_is_unauthenticated(intake, mint, reason) -> None:
     pairs = (*frontend_only("portal-chat"), ("x-citizen-token", mint()))
-    error = await _refusal(intake.stub.SubmitCase(submission("PORTAL_CHAT"), metadata=pairs))
+    error = await refusal(intake.stub.SubmitCase(submission("PORTAL_CHAT"), metadata=pairs))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert error.details().startswith("x-citizen-token rejected: ")
     assert reason in error.details()
@@ -105,7 +100,7 @@ async def test_a_token_that_proves_nothing_is_unauthenticated(intake, mint, reas
 async def test_an_unreachable_portal_is_unavailable_not_unauthenticated(intake) -> None:
     portal().available = False  # this intake has not fetched the portal's keys yet
     try:
-        error = await _refusal(intake.stub.SubmitCase(submission(), metadata=metadata()))
+        error = await refusal(intake.stub.SubmitCase(submission(), metadata=metadata()))
     finally:
         portal().available = True
     assert error.code() == grpc.StatusCode.UNAVAILABLE
@@ -114,14 +109,14 @@ async def test_an_unreachable_portal_is_unavailable_not_unauthenticated(intake) 
 
 async def test_the_header_login_is_refused(intake) -> None:
     pairs = (*metadata(), ("x-citizen-login", "ivanov.ii"))
-    error = await _refusal(intake.stub.SubmitCase(submission(), metadata=pairs))
+    error = await refusal(intake.stub.SubmitCase(submission(), metadata=pairs))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "x-citizen-login is no longer accepted" in error.details()
 
 
 async def test_a_citizen_token_only_comes_through_portal_frontends(intake) -> None:
     pairs = (*frontend_only("mail-gateway"), ("x-citizen-token", citizen_token("ivanov.ii")))
-    error = await _refusal(
+    error = await refusal(
         intake.stub.GetCase(intake_pb2.GetCaseRequest(case_number=MISSING), metadata=pairs)
     )
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -129,7 +124,7 @@ async def test_a_citizen_token_only_comes_through_portal_frontends(intake) -> No
 
 
 async def test_a_citizen_token_is_for_portal_cases_only(intake) -> None:
-    error = await _refusal(intake.stub.SubmitCase(submission("EMAIL"), metadata=metadata()))
+    error = await refusal(intake.stub.SubmitCase(submission("EMAIL"), metadata=metadata()))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "x-citizen-token is for PORTAL_CHAT and PERSONAL_ACCOUNT cases, not EMAIL" in (
         error.details()
@@ -139,7 +134,7 @@ async def test_a_citizen_token_is_for_portal_cases_only(intake) -> None:
 async def test_other_channels_cannot_plant_a_case_in_an_account(intake) -> None:
     request = submission("PHONE")
     request.citizen.account_login = "ivanov.ii"
-    error = await _refusal(intake.stub.SubmitCase(request, metadata=metadata("contact-centre")))
+    error = await refusal(intake.stub.SubmitCase(request, metadata=metadata("contact-centre")))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error.details().startswith("citizen.account_login may be named only")
     assert not intake.cases.commands
@@ -166,7 +161,7 @@ async def test_a_frontend_may_take_tokens_of_its_own_portal_client_only(intake) 
         ("authorization", "Bearer chat-2-token-0123456789"),
         ("x-citizen-token", citizen_token("ivanov.ii")),  # azp: casedesk-portal-frontend
     )
-    error = await _refusal(intake.stub.SubmitCase(submission("PORTAL_CHAT"), metadata=pairs))
+    error = await refusal(intake.stub.SubmitCase(submission("PORTAL_CHAT"), metadata=pairs))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "another portal client (azp)" in error.details() and PORTAL_CLIENT not in (
         error.details()
@@ -241,7 +236,7 @@ async def test_an_mfc_case_names_the_operator_of_the_token(intake) -> None:
     assert created.provenance.mfc.operator_id == "l2.petrov"
     request = submission("MFC")
     request.provenance.mfc.operator_id = "somebody-else"
-    error = await _refusal(
+    error = await refusal(
         intake.stub.SubmitCase(request, metadata=as_operator("mfc-desk", "l2.petrov"))
     )
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -251,7 +246,7 @@ async def test_an_mfc_case_names_the_operator_of_the_token(intake) -> None:
 async def test_an_operator_sees_only_his_channels_cases(intake) -> None:
     portal_case = await intake.stub.SubmitCase(submission(), metadata=metadata())
     for number in (portal_case.number, MISSING):
-        error = await _refusal(
+        error = await refusal(
             intake.stub.GetCase(
                 intake_pb2.GetCaseRequest(case_number=number), metadata=as_operator()
             )
@@ -272,13 +267,13 @@ async def test_an_operator_sees_only_his_channels_cases(intake) -> None:
 )
 async def test_who_may_act_as_an_operator(intake, frontend, token, expected) -> None:
     pairs = (*frontend_only(frontend), ("x-person-token", token()))
-    error = await _refusal(intake.stub.SubmitCase(submission("PHONE"), metadata=pairs))
+    error = await refusal(intake.stub.SubmitCase(submission("PHONE"), metadata=pairs))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     assert expected in error.details()
 
 
 async def test_one_proof_at_a_time(intake) -> None:
     pairs = (*metadata("desk-all"), ("x-person-token", staff().mint_specialist("l1.ivanova")))
-    error = await _refusal(intake.stub.SubmitCase(submission(), metadata=pairs))
+    error = await refusal(intake.stub.SubmitCase(submission(), metadata=pairs))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "not x-citizen-token and x-person-token" in error.details()

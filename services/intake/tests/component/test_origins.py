@@ -8,19 +8,13 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from intake_messages import ALL_CHECKS, as_operator, metadata, submission
+from intake_messages import ALL_CHECKS, as_operator, metadata, refusal, submission
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.common.v1 import types_pb2
 
 CHECKS = "provenance.phone.caller_checks"
 REFERENCE = "provenance.social.post_reference"
-
-
-async def _refusal(call) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def]
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await call
-    return refused.value
 
 
 def _violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
@@ -55,7 +49,7 @@ def _call(number: str, checks: list[int], from_abroad: bool = False):  # type: i
 async def test_a_call_from_abroad_without_every_check_is_refused_naming_the_missing(
     intake, checks: list[int], missing: str
 ) -> None:
-    refused = await _refusal(
+    refused = await refusal(
         intake.stub.SubmitCase(_call("+49 151 2345 6789", checks), metadata=as_operator())
     )
     description = _violations(refused)[CHECKS]
@@ -66,7 +60,7 @@ async def test_a_call_from_abroad_without_every_check_is_refused_naming_the_miss
 
 async def test_a_russian_number_on_the_international_line_needs_the_checks_too(intake) -> None:
     request = _call("+7 912 345-67-89", [], from_abroad=True)
-    refused = await _refusal(intake.stub.SubmitCase(request, metadata=as_operator()))
+    refused = await refusal(intake.stub.SubmitCase(request, metadata=as_operator()))
     assert CHECKS in _violations(refused)
 
 
@@ -91,7 +85,7 @@ async def test_a_call_from_russia_keeps_its_checks_as_given(intake) -> None:
 
 @pytest.mark.parametrize("check", [types_pb2.CALLER_CHECK_UNSPECIFIED, 42])
 async def test_an_unknown_check_is_refused(intake, check: int) -> None:
-    refused = await _refusal(
+    refused = await refusal(
         intake.stub.SubmitCase(_call("+7 912 345-67-89", [check]), metadata=as_operator())
     )
     assert _violations(refused)[CHECKS].startswith("[0] not a known check")
@@ -149,7 +143,7 @@ async def test_documented_references_are_taken_as_given(
 async def test_a_reference_not_in_its_networks_terms_is_refused_saying_why(
     intake, network: str, reference: str, private: bool, words: str
 ) -> None:
-    refused = await _refusal(
+    refused = await refusal(
         intake.stub.SubmitCase(
             _post(network, reference, private), metadata=metadata("social-moderation")
         )

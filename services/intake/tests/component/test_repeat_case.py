@@ -15,6 +15,7 @@ from intake_messages import (
     as_operator,
     metadata,
     provenance,
+    refusal,
     submission,
     upload,
 )
@@ -38,12 +39,6 @@ def _repeat(number: str, channel: str | None = None, key: str = "r1", **fields):
         if "provenance" not in fields:
             request.provenance.CopyFrom(provenance(channel))
     return request
-
-
-async def _refusal(call) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def]
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await call
-    return refused.value
 
 
 def _violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
@@ -76,7 +71,7 @@ async def test_a_case_neither_answered_nor_overdue_is_refused_clearly(intake) ->
         intake_pb2.GetCaseRequest(case_number=number), metadata=metadata()
     )
     assert not view.can_repeat
-    refused = await _refusal(intake.stub.RepeatCase(_repeat(number), metadata=metadata()))
+    refused = await refusal(intake.stub.RepeatCase(_repeat(number), metadata=metadata()))
     assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert refused.details().startswith(
         "the case cannot be repeated now: a repeat needs an answered case (ANSWER_READY or "
@@ -115,7 +110,7 @@ async def test_a_repeat_without_a_channel_keeps_the_originals(intake) -> None:
 async def test_a_channel_the_frontend_does_not_serve_is_permission_denied(intake) -> None:
     number = await _case(intake)
     intake.cases.set_status(number, types_pb2.ANSWER_READY)
-    refused = await _refusal(
+    refused = await refusal(
         intake.stub.RepeatCase(
             _repeat(number, "PERSONAL_ACCOUNT"), metadata=metadata("portal-chat")
         )
@@ -128,7 +123,7 @@ async def test_a_channel_the_frontend_does_not_serve_is_permission_denied(intake
 async def test_a_portal_citizen_repeats_only_through_portal_channels(intake) -> None:
     number = await _case(intake)
     intake.cases.set_status(number, types_pb2.ANSWER_READY)
-    refused = await _refusal(
+    refused = await refusal(
         intake.stub.RepeatCase(_repeat(number, "EMAIL"), metadata=metadata("desk-all"))
     )
     assert refused.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -148,7 +143,7 @@ async def test_an_operator_repeats_at_the_mfc_in_his_own_name(intake) -> None:
     assert sent.context.identified_by == "l1.ivanova"
     request = _repeat(number, "MFC", key="r2")
     request.provenance.mfc.operator_id = "someone.else"
-    refused = await _refusal(intake.stub.RepeatCase(request, metadata=as_operator("desk-all")))
+    refused = await refusal(intake.stub.RepeatCase(request, metadata=as_operator("desk-all")))
     assert refused.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
@@ -176,7 +171,7 @@ async def test_a_bad_repeat_names_its_field(intake, change, field: str, words: s
     intake.cases.set_status(number, types_pb2.ANSWER_READY)
     request = _repeat(number, "PERSONAL_ACCOUNT")
     change(request)
-    refused = await _refusal(intake.stub.RepeatCase(request, metadata=metadata("desk-all")))
+    refused = await refusal(intake.stub.RepeatCase(request, metadata=metadata("desk-all")))
     assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
     found = _violations(refused)
     assert field in found, found
@@ -189,9 +184,7 @@ async def test_a_repeat_of_a_call_from_abroad_needs_the_callers_checks(intake) -
     intake.cases.set_status(number, types_pb2.ANSWER_READY)
     request = _repeat(number, "PHONE")
     del request.provenance.phone.caller_checks[:]
-    refused = await _refusal(
-        intake.stub.RepeatCase(request, metadata=as_operator("contact-centre"))
-    )
+    refused = await refusal(intake.stub.RepeatCase(request, metadata=as_operator("contact-centre")))
     assert "provenance.phone.caller_checks" in _violations(refused)
     request.provenance.phone.caller_checks.extend(ALL_CHECKS)
     await intake.stub.RepeatCase(request, metadata=as_operator("contact-centre"))
