@@ -43,6 +43,26 @@ async def test_claim_complete_replay_and_mismatch(store: IntakeStore) -> None:
     assert latest == RecentCase("ref", "code:1", "c1", "2026-1", 5.0)
 
 
+async def test_a_remembered_case_links_but_not_for_its_own_calls_retry(
+    store: IntakeStore,
+) -> None:
+    """A new case the case service's receipt answers for (no reply kept): remembered together
+    with other writes, found by later calls, never by a retry of the call that made it."""
+    await asyncio.gather(
+        store.remember(RecentCase("ref", "s", "c1", "n1", 10.0, command_key="intake-k1")),
+        store.claim("chat", "other", "h"),
+        store.complete("chat", "done", "h", b"r", RecentCase("ref", "t", "c2", "n2", 11.0)),
+    )
+    assert await store.claim("chat", "k1", "h") is None  # no reply was kept with it
+    found = await store.latest_case("ref", "s", since=0.0)
+    assert found is not None and found.case_id == "c1"
+    assert await store.latest_case("ref", "s", since=0.0, other_than_key="intake-k1") is None
+    found = await store.latest_case("ref", "s", since=0.0, other_than_key="intake-k2")
+    assert found is not None and found.case_id == "c1"
+    linked = await store.latest_case("ref", "t", since=0.0, other_than_key="intake-k1")
+    assert linked is not None and linked.case_id == "c2"
+
+
 async def test_concurrent_first_claims_let_both_run_and_one_reply_stays(store: IntakeStore) -> None:
     first, second = await asyncio.gather(
         store.claim("chat", "race", "h"), store.claim("chat", "race", "h")

@@ -13,11 +13,33 @@ from casedesk_intake.application.idempotency import derived_key
 
 
 async def test_a_retry_returns_the_original_acknowledgement(intake) -> None:
+    """A new case without files has no record in intake: the case service's receipt answers
+    the retry, with the case the first attempt made (its earlier case is not itself)."""
     request = submission(key="retry-1")
     first = await intake.stub.SubmitCase(request, metadata=metadata())
     again = await intake.stub.SubmitCase(request, metadata=metadata())
     assert again == first
+    creates = intake.cases.of_type(case_pb2.CreateCaseRequest)
+    assert len(creates) == 2 and len(intake.cases.cases) == 1
+    assert creates[0] == creates[1]  # the same command, so the receipt answers it
+
+
+async def test_a_retry_with_files_is_answered_from_intakes_record(intake) -> None:
+    request = submission(key="retry-files")
+    request.attachments.add(file_name="scan.pdf", media_type="application/pdf", content=b"%PDF-1")
+    first = await intake.stub.SubmitCase(request, metadata=metadata())
+    again = await intake.stub.SubmitCase(request, metadata=metadata())
+    assert again == first
     assert len(intake.cases.of_type(case_pb2.CreateCaseRequest)) == 1
+
+
+async def test_a_later_case_about_the_same_service_still_links_to_the_first(intake) -> None:
+    first = await intake.stub.SubmitCase(submission(key="link-1"), metadata=metadata())
+    await intake.stub.SubmitCase(submission(key="link-1"), metadata=metadata())  # a retry
+    later = await intake.stub.SubmitCase(submission(key="link-2"), metadata=metadata())
+    creates = intake.cases.of_type(case_pb2.CreateCaseRequest)
+    assert [c.linked_to for c in creates] == ["", "", intake.cases.by_number(first.number).case_id]
+    assert later.number != first.number
 
 
 async def test_the_same_key_with_other_content_is_already_exists(intake) -> None:

@@ -3,6 +3,7 @@ tests/integration)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,36 @@ async def test_latest_case_within_the_window(store: IntakeStore) -> None:
     assert await store.latest_case("ref", "code:1", since=250.0) is None
     assert await store.latest_case("ref", "code:2", since=0.0) is None
     assert await store.latest_case("other", "code:1", since=0.0) is None
+
+
+async def test_a_remembered_case_links_but_not_for_its_own_calls_retry(store: IntakeStore) -> None:
+    await store.remember(RecentCase("ref", "s", "c1", "n1", 10.0, command_key="intake-k1"))
+    assert await store.claim("chat", "k1", "h") is None  # no reply was kept with it
+    found = await store.latest_case("ref", "s", since=0.0)
+    assert found is not None and found.case_id == "c1"
+    assert await store.latest_case("ref", "s", since=0.0, other_than_key="intake-k1") is None
+    found = await store.latest_case("ref", "s", since=0.0, other_than_key="intake-k2")
+    assert found is not None and found.case_id == "c1"
+
+
+async def test_a_store_from_before_command_keys_gets_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE intake_recent_cases (case_id TEXT PRIMARY KEY, citizen_ref TEXT NOT "
+            "NULL, service_key TEXT NOT NULL, case_number TEXT NOT NULL, registered_at REAL NOT "
+            "NULL)"
+        )
+        db.execute("INSERT INTO intake_recent_cases VALUES ('c0', 'ref', 's', 'n0', 5.0)")
+    opened = await open_store(f"sqlite:///{path}")
+    try:
+        old = await opened.latest_case("ref", "s", since=0.0, other_than_key="intake-k1")
+        assert old is not None and old.case_id == "c0"
+        await opened.remember(RecentCase("ref", "s", "c1", "n1", 10.0, command_key="intake-k1"))
+        found = await opened.latest_case("ref", "s", since=0.0, other_than_key="intake-k1")
+        assert found is not None and found.case_id == "c0"
+    finally:
+        await opened.close()
 
 
 async def test_purge_forgets_old_records(store: IntakeStore) -> None:

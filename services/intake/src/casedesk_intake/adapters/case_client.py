@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import grpc
@@ -50,7 +50,12 @@ from casedesk_intake.domain.cases import (
     NewComment,
     Repetition,
 )
-from casedesk_intake.domain.errors import CaseServiceError, InvalidRequest
+from casedesk_intake.domain.errors import (
+    CaseServiceError,
+    IdempotencyKeyReused,
+    IntakeError,
+    InvalidRequest,
+)
 from casedesk_intake.wire import cases as wire
 from casedesk_runtime.batching import Coalescer
 from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY
@@ -225,7 +230,7 @@ def _reading_for(person_token: str, purpose: str = OPERATOR_PURPOSE) -> list[tup
     return [(PERSON_TOKEN_KEY, person_token), (PURPOSE_KEY, quote(purpose))]
 
 
-def _outcome(result: case_pb2.CreateCaseResult) -> case_pb2.CaseView | CaseServiceError:
+def _outcome(result: case_pb2.CreateCaseResult) -> case_pb2.CaseView | IntakeError:
     if result.WhichOneof("outcome") == "created":
         return result.created
     refusal = result.refusal
@@ -267,26 +272,49 @@ def _size(value: object) -> int:
     return len(value) if isinstance(value, bytes) else 8
 
 
-def _refusal(code: grpc.StatusCode, message: str, trailing: object) -> CaseServiceError:
+def _refusal(code: grpc.StatusCode, message: str, trailing: object) -> IntakeError:
+    details = _status_details(trailing)
+    if code == grpc.StatusCode.INVALID_ARGUMENT and _key_reused(details):
+        # The frontend's key carried another request before: the case service's receipt of the
+        # first says so. Answered like intake's own record would (ALREADY_EXISTS), since a call
+        # the receipt answers has no record here (IdempotentCalls.run_on_receipt).
+        return IdempotencyKeyReused()
     return CaseServiceError(
         code, message, trailing,  # type: ignore[arg-type]
         nothing_done=code in _DEFINITE_REFUSALS,
-        citizen_erased=code == grpc.StatusCode.FAILED_PRECONDITION and _erased(trailing),
+        citizen_erased=code == grpc.StatusCode.FAILED_PRECONDITION and _erased(details),
     )  # fmt: skip
 
 
-def _erased(trailing: object) -> bool:
-    """Whether the status details name an ERASED precondition (a sealing case service's
-    CitizenErased: the citizen's data key was destroyed)."""
+def _status_details(trailing: object) -> list[Any]:
+    """The details (google.protobuf.Any) of a refusal's rich status, if it has one."""
     for key, value in trailing or ():  # type: ignore[attr-defined]
         if key != STATUS_DETAILS_KEY or not isinstance(value, bytes):
             continue
         try:
-            status = status_pb2.Status.FromString(value)
+            return list(status_pb2.Status.FromString(value).details)
         except DecodeError:
-            return False
-        for detail in status.details:
-            failure = error_details_pb2.PreconditionFailure()
-            if detail.Unpack(failure) and any(v.type == "ERASED" for v in failure.violations):
-                return True
+            return []
+    return []
+
+
+def _erased(details: list[Any]) -> bool:
+    """Whether the details name an ERASED precondition (a sealing case service's CitizenErased:
+    the citizen's data key was destroyed)."""
+    for detail in details:
+        failure = error_details_pb2.PreconditionFailure()
+        if detail.Unpack(failure) and any(v.type == "ERASED" for v in failure.violations):
+            return True
+    return False
+
+
+def _key_reused(details: list[Any]) -> bool:
+    """Whether the details name the command's idempotency key: the case service's
+    IdempotencyKeyReused (the only refusal that names that field)."""
+    for detail in details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad) and any(
+            v.field == "context.idempotency_key" for v in bad.field_violations
+        ):
+            return True
     return False

@@ -3,7 +3,9 @@
 A call runs at most once per (frontend, idempotency key) as far as the frontend can tell: a retry
 gets the stored reply, a different request under a used key is refused with
 IdempotencyKeyReused. The case service gets a key derived from the frontend's, which covers the
-window between the case service's commit and intake's record of the reply.
+window between the case service's commit and intake's record of the reply. A call that is one
+case-service command and nothing else needs no record here: the case service's receipt answers
+its retries (`run_on_receipt`; a new case without files).
 
 With a RecordSealer (CASEDESK_SEAL_PERSONAL_DATA), the reply of a call that acted on a case's
 citizen (`acting_on`, said by CaseAccess) is kept sealed with his data key, and the request's
@@ -91,6 +93,21 @@ class IdempotentCalls:
         if self._sealer is not None and owner.citizen is not None:
             kept = await self._sealer.seal(owner.citizen, place, kept)
         await self._store.complete(frontend, key, digest, kept, recent)
+        return reply
+
+    async def run_on_receipt(self, caller: Caller, request: Request[Any], work: Work[R]) -> R:
+        """A call whose one effect is one case-service command under the derived key: the
+        case service's receipt of that command is the call's record. A retry gets the
+        original case from it, another request under the key is refused there
+        (IdempotencyKeyReused), and a refused call leaves no receipt, so its key stays free.
+        Intake keeps no record of its own, which spares every such call a PostgreSQL
+        statement before it runs and its reply's storage (sealed: its sealing) after; only
+        the new case is kept for linking. Not for a call with effects of its own under the
+        key (files kept in the vault): another request under a used key would reach them
+        before the case service could refuse it."""
+        reply, recent = await work(derived_key(caller.frontend.name, request.idempotency_key))
+        if recent is not None:
+            await self._store.remember(recent)
         return reply
 
 

@@ -7,7 +7,7 @@ never uses up its idempotency key and a replayed reply goes only to whoever coul
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from casedesk_intake.application.admission import Admission
 from casedesk_intake.application.follow_ups import CaseAccess, FollowUps
 from casedesk_intake.application.idempotency import IdempotentCalls
 from casedesk_intake.application.mail_intake import MailIntake, email_uploads
-from casedesk_intake.application.ports import ReplyCodec
+from casedesk_intake.application.ports import RecentCase, ReplyCodec
 from casedesk_intake.application.registration import CaseRegistration
 from casedesk_intake.application.watching import CaseWatching
 from casedesk_intake.domain.access_codes import CodeRequested
@@ -89,14 +89,15 @@ class Intake:
         if given.channel is not None:
             caller.frontend.check_channel(given.channel)
         clean = request.checked()
-        return await self._calls.run(
-            caller,
-            request,
-            self._replies.acknowledgement,
-            lambda key: self._registration.register(
+
+        def register(key: str) -> Awaitable[tuple[Acknowledgement, RecentCase | None]]:
+            return self._registration.register(
                 clean, key, identified_by=caller.operator, verified=bool(caller.citizen_login)
-            ),
-        )
+            )
+
+        if clean.attachments:  # kept in the vault under the key before the case service sees it
+            return await self._calls.run(caller, request, self._replies.acknowledgement, register)
+        return await self._calls.run_on_receipt(caller, request, register)
 
     async def _follow_up(self, caller: Caller, request: Request[Any], number: str) -> None:
         """What every follow-up does first: whom it acts for, its rate, its checks, the code."""

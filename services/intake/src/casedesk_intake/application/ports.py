@@ -44,6 +44,9 @@ class RecentCase:
     case_id: str
     case_number: str
     registered_at: float  # epoch seconds
+    # The case service key of the call that registered it: a retry of that call (which the case
+    # service answers from its receipt) must not find its own case and link to it.
+    command_key: str = ""
 
 
 class IntakeStore(Protocol):
@@ -68,9 +71,15 @@ class IntakeStore(Protocol):
     async def release(self, frontend: str, key: str) -> None:
         """Forget an unfinished call that was refused, so its key may carry a corrected request."""
 
+    async def remember(self, recent: RecentCase) -> None:
+        """Keep a new case for linking, without a reply: a call the case service's receipt
+        answers on a retry (see IdempotentCalls.run_on_receipt)."""
+
     async def latest_case(
-        self, citizen_ref: str, service_key: str, since: float
-    ) -> RecentCase | None: ...
+        self, citizen_ref: str, service_key: str, since: float, other_than_key: str = ""
+    ) -> RecentCase | None:
+        """The citizen's latest case about the service since then, but for the one registered
+        under `other_than_key` (a retry's own)."""
 
     async def issue_code(self, case_number: str, code_hash: str, expires_at: float) -> None:
         """Keep the case's new code, replacing an earlier one and its count of wrong tries."""

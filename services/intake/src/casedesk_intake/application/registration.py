@@ -75,7 +75,7 @@ class CaseRegistration:
         topic = content.service_key()
         if topic and self._link_policy.keyed_topics:
             topic = "keyed:" + self._references.of("service:" + topic)
-        earlier = await self._earlier_case(reference, topic)
+        earlier = await self._earlier_case(reference, topic, key)
 
         async def create() -> Case:
             attachments = await self._keeper.keep(reference, key, submission.attachments, citizen)
@@ -107,19 +107,21 @@ class CaseRegistration:
             created = await create()
         shown = earlier.case_number if earlier and verified else ""
         acknowledgement = self._acknowledgements.of(created, linked_to_number=shown)
-        return acknowledgement, self._remembered(created, reference, topic)
+        return acknowledgement, self._remembered(created, reference, topic, key)
 
-    async def _earlier_case(self, reference: str, topic: str) -> RecentCase | None:
+    async def _earlier_case(self, reference: str, topic: str, key: str) -> RecentCase | None:
+        """The case the new one is linked to; never one this call made on an earlier attempt
+        (its retry must send the case service the same command)."""
         if not topic or self._link_policy.window_s <= 0:
             return None
         since = self._clock().timestamp() - self._link_policy.window_s
-        return await self._store.latest_case(reference, topic, since)
+        return await self._store.latest_case(reference, topic, since, other_than_key=key)
 
-    def _remembered(self, created: Case, reference: str, topic: str) -> RecentCase | None:
+    def _remembered(self, created: Case, reference: str, topic: str, key: str) -> RecentCase | None:
         if not topic:
             return None
-        registered = created.registered_at or self._clock()
-        return RecentCase(reference, topic, created.case_id, created.number, registered.timestamp())
+        registered = (created.registered_at or self._clock()).timestamp()
+        return RecentCase(reference, topic, created.case_id, created.number, registered, key)
 
 
 def _erased(refused: IntakeError) -> bool:

@@ -19,6 +19,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from casedesk_intake.adapters.persistence.schema import (
+    ADD_COMMAND_KEY,
     ISSUE_CODE,
     MARK_SEALED,
     SCHEMA,
@@ -45,7 +46,8 @@ from casedesk_runtime.batching import Coalescer
 # the grown table on every call).
 #
 # A completion stores the reply on its claim (an upsert: a claim purged meanwhile is written
-# afresh) and remembers the new case for linking. A claim inserts its key; the keys not inserted
+# afresh) and remembers the new case for linking; a call the case service's receipt answers for
+# only remembers its case (`remember`). A claim inserts its key; the keys not inserted
 # were used before. ON CONFLICT waits for a concurrent first attempt to commit, so the follow-up
 # read (_EARLIER) finds its record. Keys are inserted in order, so two replicas' statements do
 # not deadlock on each other's keys.
@@ -61,10 +63,10 @@ _COMPLETED = """
 """
 _REMEMBERED = """
     INSERT INTO intake_recent_cases
-        (case_id, citizen_ref, service_key, case_number, registered_at)
+        (case_id, citizen_ref, service_key, case_number, registered_at, command_key)
     SELECT * FROM unnest(
         %(case_ids)b::text[], %(citizen_refs)b::text[], %(service_keys)b::text[],
-        %(case_numbers)b::text[], %(registered_at)b::float8[]
+        %(case_numbers)b::text[], %(registered_at)b::float8[], %(command_keys)b::text[]
     )
     ON CONFLICT DO NOTHING
 """
@@ -120,12 +122,20 @@ class _Claim:
 
 
 @dataclass(frozen=True)
+class _Remembered:
+    recent: RecentCase
+
+
+@dataclass(frozen=True)
 class _Completion:
     frontend: str
     key: str
     request_hash: str
     response: bytes
     recent: RecentCase | None
+
+
+_Write = _Claim | _Completion | _Remembered
 
 
 async def _configure(connection: AsyncConnection) -> None:
@@ -139,7 +149,7 @@ async def _configure(connection: AsyncConnection) -> None:
 class PostgresStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
-        self._writes: Coalescer[_Claim | _Completion, bytes | None] = Coalescer(self._write_batch)
+        self._writes: Coalescer[_Write, bytes | None] = Coalescer(self._write_batch)
 
     @classmethod
     async def open(cls, url: str, max_size: int = 8) -> PostgresStore:
@@ -152,6 +162,7 @@ class PostgresStore:
             await db.execute("SELECT pg_advisory_xact_lock(hashtext('casedesk-intake-schema'))")
             for statement in SCHEMA:
                 await db.execute(statement.format(blob="BYTEA"))
+            await db.execute(ADD_COMMAND_KEY.format(if_not_exists="IF NOT EXISTS "))
         return cls(pool)
 
     @contextlib.asynccontextmanager
@@ -179,15 +190,17 @@ class PostgresStore:
     ) -> None:
         await self._writes(_Completion(frontend, key, request_hash, response, recent))
 
-    async def _write_batch(
-        self, writes: Sequence[_Claim | _Completion]
-    ) -> list[bytes | Exception | None]:
+    async def remember(self, recent: RecentCase) -> None:
+        await self._writes(_Remembered(recent))
+
+    async def _write_batch(self, writes: Sequence[_Write]) -> list[bytes | Exception | None]:
         claims = [w for w in writes if isinstance(w, _Claim)]
         completions = [w for w in writes if isinstance(w, _Completion)]
         # A key twice in one batch (a retry racing its first attempt) is claimed once; the second
         # caller is answered like a claim that found the first one unfinished.
         unique = list({(c.frontend, c.key): c for c in reversed(claims)}.values())
         recent = [c.recent for c in completions if c.recent is not None]
+        recent += [w.recent for w in writes if isinstance(w, _Remembered)]
         statement, parameters = _write(unique, completions, recent)
         async with self._connection() as db:
             cursor = await db.execute(statement, parameters)
@@ -216,14 +229,14 @@ class PostgresStore:
             )
 
     async def latest_case(
-        self, citizen_ref: str, service_key: str, since: float
+        self, citizen_ref: str, service_key: str, since: float, other_than_key: str = ""
     ) -> RecentCase | None:
         async with self._connection() as db:
             cursor = await db.execute(
                 "SELECT case_id, case_number, registered_at FROM intake_recent_cases "
                 "WHERE citizen_ref = %s AND service_key = %s AND registered_at >= %s "
-                "ORDER BY registered_at DESC LIMIT 1",
-                (citizen_ref, service_key, since),
+                "AND (%s = '' OR command_key <> %s) ORDER BY registered_at DESC LIMIT 1",
+                (citizen_ref, service_key, since, other_than_key, other_than_key),
             )
             row = await cursor.fetchone()
         return RecentCase(citizen_ref, service_key, *row) if row else None
@@ -293,6 +306,7 @@ def _write(
         parameters["service_keys"] = [r.service_key for r in recent]
         parameters["case_numbers"] = [r.case_number for r in recent]
         parameters["registered_at"] = [r.registered_at for r in recent]
+        parameters["command_keys"] = [r.command_key for r in recent]
     return _write_statement(bool(claims), bool(completions), bool(recent)), parameters
 
 

@@ -26,7 +26,8 @@ SCHEMA = (
         citizen_ref TEXT NOT NULL,
         service_key TEXT NOT NULL,
         case_number TEXT NOT NULL,
-        registered_at DOUBLE PRECISION NOT NULL
+        registered_at DOUBLE PRECISION NOT NULL,
+        command_key TEXT NOT NULL DEFAULT ''
     )
     """,
     """
@@ -48,6 +49,14 @@ SCHEMA = (
     )
     """,
 )
+# A store made before recent cases kept their command's key (the derived idempotency key, so a
+# retry of the call that registered a case does not link that case to itself) gets the column;
+# the cases it holds keep '' and expire with the link window.
+COMMAND_KEY_COLUMN = "command_key"
+ADD_COMMAND_KEY = (
+    "ALTER TABLE intake_recent_cases ADD COLUMN {if_not_exists}command_key TEXT NOT NULL DEFAULT ''"
+)
+
 # The first start with sealing on marks the store; later ones keep its time.
 MARK_SEALED = "INSERT INTO intake_sealing (id, since) VALUES (1, {p}) ON CONFLICT (id) DO NOTHING"
 SEALED_SINCE = "SELECT since FROM intake_sealing WHERE id = 1"

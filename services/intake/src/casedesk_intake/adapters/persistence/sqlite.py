@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from casedesk_intake.adapters.persistence.schema import (
+    ADD_COMMAND_KEY,
+    COMMAND_KEY_COLUMN,
     ISSUE_CODE,
     MARK_SEALED,
     SCHEMA,
@@ -44,6 +46,9 @@ class SqliteStore:
             db.execute("PRAGMA busy_timeout=5000")
             for statement in SCHEMA:
                 db.execute(statement.format(blob="BLOB"))
+            columns = {row[1] for row in db.execute("PRAGMA table_info(intake_recent_cases)")}
+            if COMMAND_KEY_COLUMN not in columns:
+                db.execute(ADD_COMMAND_KEY.format(if_not_exists=""))
             return db
 
         connection = await asyncio.get_running_loop().run_in_executor(worker, connect)
@@ -94,15 +99,16 @@ class SqliteStore:
                     (frontend, key, request_hash, response, time.time()),
                 )
                 if recent is not None:
-                    db.execute(
-                        "INSERT INTO intake_recent_cases (case_id, citizen_ref, service_key, "
-                        "case_number, registered_at) VALUES (?, ?, ?, ?, ?) "
-                        "ON CONFLICT DO NOTHING",
-                        (recent.case_id, recent.citizen_ref, recent.service_key,
-                         recent.case_number, recent.registered_at),
-                    )  # fmt: skip
+                    _remember(db, recent)
 
         await self._run(complete)
+
+    async def remember(self, recent: RecentCase) -> None:
+        def remember(db: sqlite3.Connection) -> None:
+            with db:
+                _remember(db, recent)
+
+        await self._run(remember)
 
     async def release(self, frontend: str, key: str) -> None:
         def release(db: sqlite3.Connection) -> None:
@@ -115,14 +121,14 @@ class SqliteStore:
         await self._run(release)
 
     async def latest_case(
-        self, citizen_ref: str, service_key: str, since: float
+        self, citizen_ref: str, service_key: str, since: float, other_than_key: str = ""
     ) -> RecentCase | None:
         def latest(db: sqlite3.Connection) -> RecentCase | None:
             row = db.execute(
                 "SELECT case_id, case_number, registered_at FROM intake_recent_cases "
                 "WHERE citizen_ref = ? AND service_key = ? AND registered_at >= ? "
-                "ORDER BY registered_at DESC LIMIT 1",
-                (citizen_ref, service_key, since),
+                "AND (? = '' OR command_key <> ?) ORDER BY registered_at DESC LIMIT 1",
+                (citizen_ref, service_key, since, other_than_key, other_than_key),
             ).fetchone()
             return RecentCase(citizen_ref, service_key, *row) if row else None
 
@@ -177,3 +183,13 @@ class SqliteStore:
     async def close(self) -> None:
         await self._run(lambda db: db.close())
         self._worker.shutdown(wait=True)
+
+
+def _remember(db: sqlite3.Connection, recent: RecentCase) -> None:
+    db.execute(
+        "INSERT INTO intake_recent_cases (case_id, citizen_ref, service_key, "
+        "case_number, registered_at, command_key) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        (recent.case_id, recent.citizen_ref, recent.service_key,
+         recent.case_number, recent.registered_at, recent.command_key),
+    )  # fmt: skip
