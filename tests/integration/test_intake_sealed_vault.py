@@ -5,7 +5,8 @@ TLS between them all and the test's clients (a frontend, the desk).
 A citizen's case with a file and a comment with a file go through intake: the raw vault files and
 every row of intake's PostgreSQL schema hold none of his identifiers, name or texts, while the
 desk still opens the files. Once he is erased at the key service, his files answer
-FAILED_PRECONDITION (ERASED) within seconds, a retried comment too, and a new upload is refused.
+FAILED_PRECONDITION (ERASED) within seconds, a retried comment too, and a new upload is refused;
+a retried case without files gets its acknowledgement (the case service's receipt answers it).
 """
 
 from __future__ import annotations
@@ -237,6 +238,13 @@ async def test_sealed_files_and_records_keep_nothing_in_clear_and_erasure_closes
                 attachments=[upload(SCAN, "скан.pdf")],
             )
             acknowledgement = await portal_stub.SubmitCase(submit, metadata=as_citizen)
+            # A case without files: no record of it in intake, the case service's receipt is
+            # its record (intake's README "Idempotency").
+            plain = intake_pb.SubmitCaseRequest()
+            plain.CopyFrom(submit)
+            plain.idempotency_key = str(uuid.uuid4())
+            del plain.attachments[:]
+            plain_acknowledgement = await portal_stub.SubmitCase(plain, metadata=as_citizen)
             comment = intake_pb.AddCommentRequest(
                 idempotency_key=str(uuid.uuid4()), case_number=acknowledgement.number,
                 body=COMMENT, attachments=[upload(LATER, "справка.pdf")],
@@ -290,6 +298,11 @@ async def test_sealed_files_and_records_keep_nothing_in_clear_and_erasure_closes
                 await portal_stub.AddComment(comment, metadata=as_citizen)
             assert retried.value.code() == grpc.StatusCode.FAILED_PRECONDITION
             assert erased_type(retried.value) == "ERASED"
+
+            # A retry of the case without files is answered from the case service's receipt
+            # as it was before his erasure: the acknowledgement holds nothing of him.
+            replayed = await portal_stub.SubmitCase(plain, metadata=as_citizen)
+            assert replayed == plain_acknowledgement
 
             again = intake_pb.AddCommentRequest(
                 idempotency_key=str(uuid.uuid4()), case_number=acknowledgement.number,
