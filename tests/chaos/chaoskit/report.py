@@ -94,6 +94,7 @@ class Report:
             "service_exits_unplanned": sum(not e.planned for e in self.exits),
             "service_starts_failed": len(self.restarts_failed),
             "commands_refused": sum(self.ledger.refused.values()),
+            "answers_overtaken_by_escalation": self.ledger.answers_overtaken,
             "commands_given_up": sum(self.ledger.given_up.values()),
             "lifecycles_cut_short": self.lifecycles_cut_short,
         }

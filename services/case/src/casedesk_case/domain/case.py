@@ -174,7 +174,7 @@ class Case(Aggregate):
     def change_status(self, to_status: Status, reason: str, context: EventContext) -> None:
         check_transition(self.number, self.status, to_status)
         if to_status is Status.ANSWER_READY and self.unanswered:
-            raise AnswerMissing(self.number, self.unanswered)
+            raise AnswerMissing(str(self.id), self.number, self.unanswered)
         closed_by = CloseReason.CLOSED_BY_SPECIALIST if to_status is Status.CLOSED else None
         self._status_changed(self.status, to_status, reason, context, closed_by)
 

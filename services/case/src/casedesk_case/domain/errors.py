@@ -48,12 +48,13 @@ class CaseClosed(PreconditionFailed):
 class AnswerMissing(PreconditionFailed):
     """«Ответ готов» asked for while the citizen has no answer to the latest question."""
 
-    def __init__(self, number: str, question: str) -> None:
+    def __init__(self, case_id: str, number: str, question: str) -> None:
         super().__init__(
             f"case {number} cannot be marked ANSWER_READY («Ответ готов»): there is no answer to "
             f"{question} yet; a specialist's public reply (AddComment with public=true; an "
             "internal note is not one) must come after it"
         )
+        self.case_id = case_id
         self.question = question
 
 

@@ -21,6 +21,7 @@ from casedesk_case.application.personal_fields import (
     PersonalDataUnreadable,
 )
 from casedesk_case.domain.errors import (
+    AnswerMissing,
     CaseNotFound,
     IdempotencyKeyReused,
     InvalidCommand,
@@ -60,6 +61,10 @@ def refusal_status(error: Exception) -> grpc.Status | None:
         return bad_request_status([("context.idempotency_key", str(error))])
     if isinstance(error, CitizenErased):
         return erased_status(error)
+    if isinstance(error, AnswerMissing):
+        # Typed, so that a desk (or a script) can tell "reply first" from other refusals of the
+        # status change: the usual cause is an escalation that came after the reply.
+        return precondition_status(error, "ANSWER_MISSING", f"case/{error.case_id}")
     for kind, code in (
         (CaseNotFound, grpc.StatusCode.NOT_FOUND),
         (VersionConflict, grpc.StatusCode.ABORTED),
@@ -78,8 +83,13 @@ def refusal_status(error: Exception) -> grpc.Status | None:
 def erased_status(error: CitizenErased) -> grpc.Status:
     """FAILED_PRECONDITION with a PreconditionFailure violation of type ERASED (as the key
     service and intake's vault answer an erased key): the case's citizen was erased."""
+    return precondition_status(error, "ERASED", f"case/{error.case_id}")
+
+
+def precondition_status(error: Exception, kind: str, subject: str) -> grpc.Status:
+    """FAILED_PRECONDITION with one PreconditionFailure violation of type `kind`."""
     violation = error_details_pb2.PreconditionFailure.Violation(
-        type="ERASED", subject=f"case/{error.case_id}", description=str(error)
+        type=kind, subject=subject, description=str(error)
     )
     detail = error_details_pb2.PreconditionFailure(violations=[violation])
     code = grpc.StatusCode.FAILED_PRECONDITION.value[0]
