@@ -22,14 +22,13 @@ from enum import Enum
 from typing import Any
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from support.system import Casedesk
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
 from casedesk.case.v1 import case_service_pb2_grpc as case_grpc
 from casedesk.intake.v1 import intake_service_pb2 as intake_pb2
 from casedesk.intake.v1 import intake_service_pb2_grpc as intake_grpc
+from casedesk_runtime.grpc_errors import precondition_types
 
 from .people import SPECIALIST, Citizen, Citizens
 from .retrying import CALL_TIMEOUT_S, GaveUp, until_answered
@@ -235,11 +234,6 @@ _OVERTAKEN = object()
 def _answer_missing(refused: grpc.aio.AioRpcError) -> bool:
     """«Ответ готов» refused for want of an answer to the latest question (the case service's
     PreconditionFailure of type ANSWER_MISSING): the case was escalated after the reply."""
-    if refused.code() is not grpc.StatusCode.FAILED_PRECONDITION:
-        return False
-    status = rpc_status.from_call(refused)
-    for detail in status.details if status is not None else ():
-        failure = error_details_pb2.PreconditionFailure()
-        if detail.Unpack(failure) and any(v.type == "ANSWER_MISSING" for v in failure.violations):
-            return True
-    return False
+    return refused.code() is grpc.StatusCode.FAILED_PRECONDITION and (
+        "ANSWER_MISSING" in precondition_types(refused)
+    )

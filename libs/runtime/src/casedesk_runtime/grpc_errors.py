@@ -1,4 +1,5 @@
-"""Rich gRPC errors: INVALID_ARGUMENT carrying google.rpc.BadRequest field violations.
+"""Rich gRPC errors: INVALID_ARGUMENT carrying google.rpc.BadRequest field violations, and the
+types of a FAILED_PRECONDITION's google.rpc.PreconditionFailure read on the client side.
 
 Frontends show the violation next to the field it names, so the message says what is wrong with
 the value and never repeats the value itself (it may be personal data).
@@ -51,4 +52,17 @@ def field_violations(error: grpc.aio.AioRpcError) -> list[FieldViolation]:
             bad_request = error_details_pb2.BadRequest()
             detail.Unpack(bad_request)
             found.extend((v.field, v.description) for v in bad_request.field_violations)
+    return found
+
+
+def precondition_types(error: grpc.aio.AioRpcError) -> set[str]:
+    """Client side: the types of the PreconditionFailure violations an error carries (ERASED,
+    ANSWER_MISSING, ...; empty if none): what a FAILED_PRECONDITION is about, told apart
+    without reading its words."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    found: set[str] = set()
+    for detail in status.details if status else []:
+        failure = error_details_pb2.PreconditionFailure()
+        if detail.Unpack(failure):
+            found.update(v.type for v in failure.violations)
     return found

@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from google.rpc import error_details_pb2, status_pb2
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.common.v1 import types_pb2
 from casedesk_desk.adapters.case_service import CaseService
 from casedesk_desk.application.ports import QueueQuery
+from casedesk_desk.domain.errors import RefusalKind
 from casedesk_desk.domain.queue import NO_CLOCK, Clock, SlaState
 from casedesk_desk.wire import cases, timeline
 
@@ -161,3 +164,32 @@ def test_the_current_clock_is_the_open_target_due_first_and_keeps_a_warning_over
     assert (resumed.state, resumed.due, resumed.started) == (
         SlaState.WARNING, T0 + timedelta(hours=39), T0,
     )  # fmt: skip
+
+
+def _precondition_error(details: str, *kinds: str) -> grpc.aio.AioRpcError:
+    """FAILED_PRECONDITION as the case service sends it, with PreconditionFailure violations."""
+    status = status_pb2.Status(code=grpc.StatusCode.FAILED_PRECONDITION.value[0], message=details)
+    if kinds:
+        failure = error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(type=k, subject="case/c-1")
+                for k in kinds
+            ]
+        )
+        status.details.add().Pack(failure)
+    trailing = grpc.aio.Metadata(("grpc-status-details-bin", status.SerializeToString()))
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.FAILED_PRECONDITION, grpc.aio.Metadata(), trailing, details=details
+    )
+
+
+def test_answer_ready_before_a_reply_says_to_reply_first_not_to_refresh() -> None:
+    missing = cases.refused(
+        _precondition_error("there is no answer to the escalation to L2 yet", "ANSWER_MISSING")
+    )
+    assert missing.kind is RefusalKind.CONFLICT
+    assert missing.message.startswith("«Ответ готов» можно отметить только после ответа")
+    assert "Обновите страницу" not in missing.message
+    assert missing.detail == "there is no answer to the escalation to L2 yet"
+    other = cases.refused(_precondition_error("IN_PROGRESS cannot become CLOSED"))
+    assert other.kind is RefusalKind.CONFLICT and "Обновите страницу" in other.message

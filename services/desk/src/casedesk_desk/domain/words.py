@@ -16,6 +16,7 @@ from casedesk_vocabulary.wording import (
 )
 
 __all__ = [
+    "ANSWER_MISSING_TEXT",
     "CALLER_CHECKS",
     "CATEGORY_LABELS",
     "CHANNEL_LABELS",
@@ -75,6 +76,13 @@ SUPERVISOR_ONLY = (
 )
 # A refusal whose rule the desk does not know by its words.
 GENERIC_FORBIDDEN = "Недостаточно прав для этого действия. Обратитесь к руководителю."
+# «Ответ готов» refused: no public reply after the latest question (most often an escalation
+# that came after his reply, which the new line must answer).
+ANSWER_MISSING_TEXT = (
+    "«Ответ готов» можно отметить только после ответа гражданину: после последнего вопроса или "
+    "эскалации обращения ещё нет публичного ответа (внутренняя заметка ответом не считается). "
+    "Ответьте гражданину и отметьте «Ответ готов» снова."
+)
 # The supervisors' overview refused to anybody else.
 _OVERSEE_RULE = re.compile(r"may not see the desk overview")
 

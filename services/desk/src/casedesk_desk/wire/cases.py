@@ -24,12 +24,14 @@ from casedesk_desk.domain.citizen_search import CitizenLookup
 from casedesk_desk.domain.errors import RefusalKind, Refused
 from casedesk_desk.domain.queue import Clock, QueueRow, SlaState
 from casedesk_desk.domain.words import (
+    ANSWER_MISSING_TEXT,
     CHANNEL_LABELS,
     ESCALATION_REASONS,
     close_reason_label,
     refusal_text,
     status_label,
 )
+from casedesk_runtime.grpc_errors import precondition_types
 
 SLA_STATES = {
     pb.SLA_STATE_UNSPECIFIED: SlaState.NONE,
@@ -270,6 +272,12 @@ def refused(error: grpc.aio.AioRpcError) -> Refused:
         return Refused(RefusalKind.FORBIDDEN, refusal_text(detail), detail)
     if code == grpc.StatusCode.NOT_FOUND:
         return Refused(RefusalKind.NOT_FOUND, "Обращение не найдено.", detail)
+    if code == grpc.StatusCode.FAILED_PRECONDITION and "ANSWER_MISSING" in precondition_types(
+        error
+    ):
+        # «Ответ готов» before a public reply to the latest question: usually the case was
+        # escalated after his reply. The status is fine, so "refresh the page" would mislead.
+        return Refused(RefusalKind.CONFLICT, ANSWER_MISSING_TEXT, detail)
     if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ABORTED):
         return Refused(
             RefusalKind.CONFLICT,
