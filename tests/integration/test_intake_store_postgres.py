@@ -56,11 +56,18 @@ async def test_a_remembered_case_links_but_not_for_its_own_calls_retry(
     assert await store.claim("chat", "k1", "h") is None  # no reply was kept with it
     found = await store.latest_case("ref", "s", since=0.0)
     assert found is not None and found.case_id == "c1"
-    assert await store.latest_case("ref", "s", since=0.0, other_than_key="intake-k1") is None
-    found = await store.latest_case("ref", "s", since=0.0, other_than_key="intake-k2")
+    assert await store.latest_case("ref", "s", since=0.0, call_key="intake-k1") is None
+    found = await store.latest_case("ref", "s", since=0.0, call_key="intake-k2")
     assert found is not None and found.case_id == "c1"
-    linked = await store.latest_case("ref", "t", since=0.0, other_than_key="intake-k1")
+    linked = await store.latest_case("ref", "t", since=0.0, call_key="intake-k1")
     assert linked is not None and linked.case_id == "c2"
+    # A later case (linked to c1): the retry of c1's call still sees none, c3's sees c1.
+    await store.remember(RecentCase("ref", "s", "c3", "n3", 20.0, command_key="intake-k3"))
+    assert await store.latest_case("ref", "s", since=0.0, call_key="intake-k1") is None
+    found = await store.latest_case("ref", "s", since=0.0, call_key="intake-k3")
+    assert found is not None and found.case_id == "c1"
+    found = await store.latest_case("ref", "s", since=0.0, call_key="intake-k4")
+    assert found is not None and found.case_id == "c3"
 
 
 async def test_concurrent_first_claims_let_both_run_and_one_reply_stays(store: IntakeStore) -> None:

@@ -33,13 +33,17 @@ async def test_a_retry_with_files_is_answered_from_intakes_record(intake) -> Non
     assert len(intake.cases.of_type(case_pb2.CreateCaseRequest)) == 1
 
 
-async def test_a_later_case_about_the_same_service_still_links_to_the_first(intake) -> None:
+async def test_a_retry_links_as_its_first_attempt_and_a_later_case_links_to_it(intake) -> None:
+    """Linking sees the cases before the call's own: a retry, even one after the citizen's next
+    case about the same service, sends the case service the command its first attempt sent."""
     first = await intake.stub.SubmitCase(submission(key="link-1"), metadata=metadata())
-    await intake.stub.SubmitCase(submission(key="link-1"), metadata=metadata())  # a retry
+    assert await intake.stub.SubmitCase(submission(key="link-1"), metadata=metadata()) == first
     later = await intake.stub.SubmitCase(submission(key="link-2"), metadata=metadata())
+    assert await intake.stub.SubmitCase(submission(key="link-1"), metadata=metadata()) == first
     creates = intake.cases.of_type(case_pb2.CreateCaseRequest)
-    assert [c.linked_to for c in creates] == ["", "", intake.cases.by_number(first.number).case_id]
-    assert later.number != first.number
+    first_id = intake.cases.by_number(first.number).case_id
+    assert [c.linked_to for c in creates] == ["", "", first_id, ""]
+    assert later.number != first.number and len(intake.cases.cases) == 2
 
 
 async def test_the_same_key_with_other_content_is_already_exists(intake) -> None:

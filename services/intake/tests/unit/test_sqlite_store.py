@@ -69,9 +69,16 @@ async def test_a_remembered_case_links_but_not_for_its_own_calls_retry(store: In
     assert await store.claim("chat", "k1", "h") is None  # no reply was kept with it
     found = await store.latest_case("ref", "s", since=0.0)
     assert found is not None and found.case_id == "c1"
-    assert await store.latest_case("ref", "s", since=0.0, other_than_key="intake-k1") is None
-    found = await store.latest_case("ref", "s", since=0.0, other_than_key="intake-k2")
+    assert await store.latest_case("ref", "s", since=0.0, call_key="intake-k1") is None
+    found = await store.latest_case("ref", "s", since=0.0, call_key="intake-k2")
     assert found is not None and found.case_id == "c1"
+    # A later case (linked to c1): the retry of c1's call still sees none, c2's sees c1.
+    await store.remember(RecentCase("ref", "s", "c2", "n2", 20.0, command_key="intake-k2"))
+    assert await store.latest_case("ref", "s", since=0.0, call_key="intake-k1") is None
+    found = await store.latest_case("ref", "s", since=0.0, call_key="intake-k2")
+    assert found is not None and found.case_id == "c1"
+    found = await store.latest_case("ref", "s", since=0.0, call_key="intake-k3")
+    assert found is not None and found.case_id == "c2"
 
 
 async def test_a_store_from_before_command_keys_gets_the_column(tmp_path: Path) -> None:
@@ -85,10 +92,10 @@ async def test_a_store_from_before_command_keys_gets_the_column(tmp_path: Path) 
         db.execute("INSERT INTO intake_recent_cases VALUES ('c0', 'ref', 's', 'n0', 5.0)")
     opened = await open_store(f"sqlite:///{path}")
     try:
-        old = await opened.latest_case("ref", "s", since=0.0, other_than_key="intake-k1")
+        old = await opened.latest_case("ref", "s", since=0.0, call_key="intake-k1")
         assert old is not None and old.case_id == "c0"
         await opened.remember(RecentCase("ref", "s", "c1", "n1", 10.0, command_key="intake-k1"))
-        found = await opened.latest_case("ref", "s", since=0.0, other_than_key="intake-k1")
+        found = await opened.latest_case("ref", "s", since=0.0, call_key="intake-k1")
         assert found is not None and found.case_id == "c0"
     finally:
         await opened.close()

@@ -76,10 +76,11 @@ class IntakeStore(Protocol):
         answers on a retry (see IdempotentCalls.run_on_receipt)."""
 
     async def latest_case(
-        self, citizen_ref: str, service_key: str, since: float, other_than_key: str = ""
+        self, citizen_ref: str, service_key: str, since: float, call_key: str = ""
     ) -> RecentCase | None:
-        """The citizen's latest case about the service since then, but for the one registered
-        under `other_than_key` (a retry's own)."""
+        """The citizen's latest case about the service since then, as the call registering a
+        case under `call_key` sees it: never that call's own case, nor one registered after it
+        (a retry links its case as its first attempt did, so it sends the same command)."""
 
     async def issue_code(self, case_number: str, code_hash: str, expires_at: float) -> None:
         """Keep the case's new code, replacing an earlier one and its count of wrong tries."""

@@ -110,12 +110,12 @@ class CaseRegistration:
         return acknowledgement, self._remembered(created, reference, topic, key)
 
     async def _earlier_case(self, reference: str, topic: str, key: str) -> RecentCase | None:
-        """The case the new one is linked to; never one this call made on an earlier attempt
-        (its retry must send the case service the same command)."""
+        """The case the new one is linked to, as on this call's first attempt (its retry must send
+        the case service the same command)."""
         if not topic or self._link_policy.window_s <= 0:
             return None
         since = self._clock().timestamp() - self._link_policy.window_s
-        return await self._store.latest_case(reference, topic, since, other_than_key=key)
+        return await self._store.latest_case(reference, topic, since, call_key=key)
 
     def _remembered(self, created: Case, reference: str, topic: str, key: str) -> RecentCase | None:
         if not topic:

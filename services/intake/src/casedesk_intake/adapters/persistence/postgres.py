@@ -25,6 +25,7 @@ from casedesk_intake.adapters.persistence.schema import (
     SCHEMA,
     SEALED_SINCE,
     USE_CODE,
+    latest_case_query,
 )
 from casedesk_intake.application.ports import RecentCase, RequestMismatch
 from casedesk_intake.domain.errors import StoreUnavailable
@@ -229,15 +230,13 @@ class PostgresStore:
             )
 
     async def latest_case(
-        self, citizen_ref: str, service_key: str, since: float, other_than_key: str = ""
+        self, citizen_ref: str, service_key: str, since: float, call_key: str = ""
     ) -> RecentCase | None:
         async with self._connection() as db:
-            cursor = await db.execute(
-                "SELECT case_id, case_number, registered_at FROM intake_recent_cases "
-                "WHERE citizen_ref = %s AND service_key = %s AND registered_at >= %s "
-                "AND (%s = '' OR command_key <> %s) ORDER BY registered_at DESC LIMIT 1",
-                (citizen_ref, service_key, since, other_than_key, other_than_key),
+            statement, parameters = latest_case_query(
+                citizen_ref, service_key, since, call_key, "%s"
             )
+            cursor = await db.execute(statement, parameters)
             row = await cursor.fetchone()
         return RecentCase(citizen_ref, service_key, *row) if row else None
 

@@ -57,6 +57,35 @@ ADD_COMMAND_KEY = (
     "ALTER TABLE intake_recent_cases ADD COLUMN {if_not_exists}command_key TEXT NOT NULL DEFAULT ''"
 )
 
+# The latest case about the service, as the call registering a case under `call_key` sees it:
+# not its own case, nor one registered after it (then this is a retry, which must link as its
+# first attempt did). Both lookups use the (citizen_ref, service_key, registered_at) index.
+LATEST_CASE = """
+    SELECT case_id, case_number, registered_at FROM intake_recent_cases
+    WHERE citizen_ref = {p} AND service_key = {p} AND registered_at >= {p}
+    ORDER BY registered_at DESC LIMIT 1
+"""
+LATEST_CASE_FOR_CALL = """
+    SELECT case_id, case_number, registered_at FROM intake_recent_cases
+    WHERE citizen_ref = {p} AND service_key = {p} AND registered_at >= {p} AND command_key <> {p}
+    AND registered_at < COALESCE((
+        SELECT min(registered_at) FROM intake_recent_cases
+        WHERE citizen_ref = {p} AND service_key = {p} AND command_key = {p}
+    ), 1e308)
+    ORDER BY registered_at DESC LIMIT 1
+"""
+
+
+def latest_case_query(
+    citizen_ref: str, service_key: str, since: float, call_key: str, p: str
+) -> tuple[str, tuple[object, ...]]:
+    """The statement (`p`: the driver's placeholder) and its parameters."""
+    if not call_key:
+        return LATEST_CASE.format(p=p), (citizen_ref, service_key, since)
+    parameters = (citizen_ref, service_key, since, call_key, citizen_ref, service_key, call_key)
+    return LATEST_CASE_FOR_CALL.format(p=p), parameters
+
+
 # The first start with sealing on marks the store; later ones keep its time.
 MARK_SEALED = "INSERT INTO intake_sealing (id, since) VALUES (1, {p}) ON CONFLICT (id) DO NOTHING"
 SEALED_SINCE = "SELECT since FROM intake_sealing WHERE id = 1"

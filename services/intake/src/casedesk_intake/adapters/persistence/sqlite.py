@@ -22,6 +22,7 @@ from casedesk_intake.adapters.persistence.schema import (
     SCHEMA,
     SEALED_SINCE,
     USE_CODE,
+    latest_case_query,
 )
 from casedesk_intake.application.ports import RecentCase, RequestMismatch
 
@@ -121,15 +122,13 @@ class SqliteStore:
         await self._run(release)
 
     async def latest_case(
-        self, citizen_ref: str, service_key: str, since: float, other_than_key: str = ""
+        self, citizen_ref: str, service_key: str, since: float, call_key: str = ""
     ) -> RecentCase | None:
         def latest(db: sqlite3.Connection) -> RecentCase | None:
-            row = db.execute(
-                "SELECT case_id, case_number, registered_at FROM intake_recent_cases "
-                "WHERE citizen_ref = ? AND service_key = ? AND registered_at >= ? "
-                "AND (? = '' OR command_key <> ?) ORDER BY registered_at DESC LIMIT 1",
-                (citizen_ref, service_key, since, other_than_key, other_than_key),
-            ).fetchone()
+            statement, parameters = latest_case_query(
+                citizen_ref, service_key, since, call_key, "?"
+            )
+            row = db.execute(statement, parameters).fetchone()
             return RecentCase(citizen_ref, service_key, *row) if row else None
 
         return await self._run(latest)
