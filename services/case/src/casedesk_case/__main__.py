@@ -79,7 +79,7 @@ async def serve(
     keys, personal, search_terms = None, None, None
     if keys_config is not None:  # CASEDESK_SEAL_PERSONAL_DATA
         from casedesk_case.application.personal_data import PersonalData
-        from casedesk_keyservice.client import connect
+        from casedesk_keyservice.client import CacheInvalidation, connect
 
         keys_settings, index_key = keys_config
         keys = connect(
@@ -87,6 +87,8 @@ async def serve(
             ttl_s=keys_settings.cache_ttl_s, max_entries=keys_settings.cache_max,
         )  # fmt: skip
         personal = PersonalData(keys.cache, index_key, asyncio.get_running_loop())
+        # What was just sealed for an erased citizen leaves memory with his keys.
+        keys.follower.attach(CacheInvalidation(personal.forget_erased))
         search_terms = _search_terms(index_key, personal)
     elif plain_index_key is not None:
         search_terms = _search_terms(plain_index_key, None)

@@ -47,6 +47,7 @@ from casedesk_case.application.personal_fields import (
     content_field,
     origin_field,
 )
+from casedesk_case.application.recently_sealed import RecentlySealed, Sealed
 from casedesk_case.domain.case import Case
 from casedesk_case.domain.errors import CaseError, InvalidCommand
 from casedesk_case.domain.values import (
@@ -107,6 +108,15 @@ class KeyBridge:
         held = self._held.held_key(subject, generation) if self._held is not None else None
         return held if held is not None else self._run(self._keys.key(subject, generation))
 
+    def holds(self, subject: SubjectId, generation: int) -> bool:
+        """Whether the key is held now, not erased: `key` would return it without a fetch."""
+        if self._held is None:
+            return False  # nothing to ask without a call: every opening takes the long way
+        try:
+            return self._held.held_key(subject, generation) is not None
+        except KeyErased:
+            return False
+
     def _run(self, call: Coroutine[Any, Any, T]) -> T:
         if self._loop is None:
             return asyncio.run(call)
@@ -128,11 +138,18 @@ class Sealer:
 
     key: DataKey
     case_id: str
+    recent: RecentlySealed | None = None
 
     def text(self, field: str, value: str) -> str:
         if not value:
             return value  # nothing to hide: an empty field stays empty
-        return encrypt_field(self.key, value, FieldContext(self.case_id, field))
+        token = encrypt_field(self.key, value, FieldContext(self.case_id, field))
+        if self.recent is not None:
+            key = self.key
+            self.recent.remember(
+                token, Sealed(value, self.case_id, field, key.subject, key.generation)
+            )
+        return token
 
     def citizen(self, citizen: Citizen) -> Citizen:
         sealed: dict[str, Any] = {
@@ -173,6 +190,8 @@ class PersonalData:
         self.keys = keys
         self._subjects = Subjects(index_key)
         self._bridge = KeyBridge(keys, loop)
+        # The texts just sealed, opened again at once by the reply and the index projector.
+        self._recent = RecentlySealed(self._bridge.holds)
 
     # -- who the citizen is -------------------------------------------------------------------
 
@@ -239,7 +258,8 @@ class PersonalData:
 
     def sealer(self, subject: SubjectId, case_id: str) -> Sealer:
         """A sealer for a case with the subject's current key (made on first use)."""
-        return Sealer(self._keys_call(case_id, self._bridge.current_key, subject), case_id)
+        key = self._keys_call(case_id, self._bridge.current_key, subject)
+        return Sealer(key, case_id, self._recent)
 
     def sealer_for(self, citizen: Citizen, case_id: str) -> Sealer:
         return self.sealer(self.subject_of(citizen), case_id)
@@ -304,9 +324,17 @@ class PersonalData:
         citizen again for the new case); a text not sealed as it is."""
         if not value or not is_encrypted(value):
             return value
+        recent = self._recent.text(value, case_id, field)
+        if recent is not None:
+            return recent
         header = _header(value)
         key = self._keys_call(case_id, self._bridge.key, header.subject, header.generation)
         return _decrypt(key, value, case_id, field)
+
+    def forget_erased(self, subject: SubjectId) -> None:
+        """An erasure announced: the texts of the subject's cases sealed here a moment ago are
+        dropped from memory (recently_sealed.py), as the key cache drops his keys."""
+        self._recent.forget(subject)
 
     def open_citizen(self, case_id: str, citizen: Citizen) -> Citizen:
         opened: dict[str, Any] = {f: self.open_text(case_id, citizen_field(f), getattr(citizen, f))
@@ -328,6 +356,9 @@ class PersonalData:
         edge); a text not sealed (stored with the setting off) as it is."""
         if not value or not is_encrypted(value):
             return value
+        recent = self._recent.text(value, case_id, field)
+        if recent is not None:
+            return recent
         header = _header(value)
         try:
             key = await self.keys.key(header.subject, header.generation)
