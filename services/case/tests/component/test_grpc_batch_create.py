@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.common.v1 import types_pb2
@@ -17,13 +16,7 @@ TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def violations_of(refusal: pb.CommandRefusal) -> set[str]:
-    status = status_pb2.Status.FromString(refusal.status_details)
-    fields = set()
-    for detail in status.details:
-        bad_request = error_details_pb2.BadRequest()
-        assert detail.Unpack(bad_request)
-        fields |= {violation.field for violation in bad_request.field_violations}
-    return fields
+    return {field for field, _ in field_violations(refusal.status_details)}
 
 
 async def test_each_item_gets_its_own_result_in_order(service: RunningService) -> None:

@@ -8,19 +8,17 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.common.v1 import types_pb2
 from casedesk_case.settings import CaseSettings
 from casedesk_case.wire.events import to_case_event
 from casedesk_case.wire.personal import ERASED
+from casedesk_runtime.grpc_errors import precondition_violations
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 
 from ..conftest import Keys
@@ -62,14 +60,6 @@ def leaked(blob: bytes) -> list[str]:
         for text in SECRETS
         if text.encode() in blob or json.dumps(text).strip('"').encode() in blob
     ]
-
-
-def erased_violation(error: grpc.aio.AioRpcError) -> Any:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None
-    detail = error_details_pb2.PreconditionFailure()
-    assert status.details[0].Unpack(detail)
-    return detail.violations[0]
 
 
 async def test_events_hold_tokens_and_the_reads_open_them(sealed: RunningService) -> None:
@@ -127,8 +117,7 @@ async def test_an_erased_citizen_answers_failed_precondition_erased(
         assert f"the citizen of case {created.case_id} was erased at" in str(
             refused.value.details()
         )
-        violation = erased_violation(refused.value)
-        assert (violation.type, violation.subject) == ("ERASED", f"case/{created.case_id}")
+        assert precondition_violations(refused.value) == [("ERASED", f"case/{created.case_id}")]
 
     # The list still shows and counts the case, its personal texts as erased.
     page = await sealed.stub.ListCases(pb.ListCasesRequest(status=types_pb2.REGISTERED))

@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.common.v1 import types_pb2
+from casedesk_runtime.grpc_errors import precondition_violations
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 
 from .conftest import RunningService
@@ -72,13 +71,7 @@ async def test_answer_ready_is_refused_until_a_public_reply(
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "there is no answer to the citizen's request yet" in (error.details() or "")
     # Typed for the desk and scripts: "reply first", told apart from other refusals.
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None
-    failure = error_details_pb2.PreconditionFailure()
-    assert status.details[0].Unpack(failure)
-    assert [(v.type, v.subject) for v in failure.violations] == [
-        ("ANSWER_MISSING", f"case/{case_id}")
-    ]
+    assert precondition_violations(error) == [("ANSWER_MISSING", f"case/{case_id}")]
     await service.stub.AddComment(comment(case_id, "Код отправлен повторно"), metadata=ivanova)
     view = await service.stub.ChangeStatus(
         action(case_id, pb.ANSWER_READY_ACTION), metadata=ivanova

@@ -30,7 +30,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
-from grpc_status import rpc_status
 
 from casedesk.keys.v1 import key_service_pb2 as pb
 from casedesk.keys.v1 import key_service_pb2_grpc
@@ -59,6 +58,7 @@ from casedesk_keyservice.wire.erasures import tombstone_from
 from casedesk_keyservice.wire.keys import MAX_SUBJECTS_PER_CALL, data_key_from
 from casedesk_runtime.batching import Coalescer
 from casedesk_runtime.grpc_client import channel_for
+from casedesk_runtime.grpc_errors import status_details
 from casedesk_runtime.settings import ServiceSettings
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -181,11 +181,9 @@ def _error_for(code: grpc.StatusCode, message: str, erased: pb.Erasure | None) -
 
 
 def _erasure_detail(error: grpc.aio.AioRpcError) -> pb.Erasure | None:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    for detail in status.details if status else []:
-        if detail.Is(pb.Erasure.DESCRIPTOR):
-            erasure = pb.Erasure()
-            detail.Unpack(erasure)
+    for detail in status_details(error):
+        erasure = pb.Erasure()
+        if detail.Unpack(erasure):
             return erasure
     return None
 

@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import quote
 
 import grpc
-from google.protobuf.message import DecodeError, Message
-from google.rpc import error_details_pb2, status_pb2
+from google.protobuf.message import Message
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from casedesk.case.v1 import case_service_pb2 as case_pb2
@@ -58,7 +57,12 @@ from casedesk_intake.domain.errors import (
 )
 from casedesk_intake.wire import cases as wire
 from casedesk_runtime.batching import Coalescer
-from casedesk_runtime.grpc_errors import STATUS_DETAILS_KEY
+from casedesk_runtime.grpc_errors import (
+    STATUS_DETAILS_KEY,
+    Metadata,
+    field_violations,
+    precondition_types,
+)
 
 T = TypeVar("T")
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
@@ -272,9 +276,8 @@ def _size(value: object) -> int:
     return len(value) if isinstance(value, bytes) else 8
 
 
-def _refusal(code: grpc.StatusCode, message: str, trailing: object) -> IntakeError:
-    details = _status_details(trailing)
-    if code == grpc.StatusCode.INVALID_ARGUMENT and _key_reused(details):
+def _refusal(code: grpc.StatusCode, message: str, trailing: Metadata | None) -> IntakeError:
+    if code == grpc.StatusCode.INVALID_ARGUMENT and _key_reused(trailing):
         # The frontend's key carried another request before: the case service's receipt of the
         # first says so. Answered like intake's own record would (ALREADY_EXISTS), since a call
         # the receipt answers has no record here (IdempotentCalls.run_on_receipt).
@@ -282,39 +285,17 @@ def _refusal(code: grpc.StatusCode, message: str, trailing: object) -> IntakeErr
     return CaseServiceError(
         code, message, trailing,  # type: ignore[arg-type]
         nothing_done=code in _DEFINITE_REFUSALS,
-        citizen_erased=code == grpc.StatusCode.FAILED_PRECONDITION and _erased(details),
+        citizen_erased=code == grpc.StatusCode.FAILED_PRECONDITION and _erased(trailing),
     )  # fmt: skip
 
 
-def _status_details(trailing: object) -> list[Any]:
-    """The details (google.protobuf.Any) of a refusal's rich status, if it has one."""
-    for key, value in trailing or ():  # type: ignore[attr-defined]
-        if key != STATUS_DETAILS_KEY or not isinstance(value, bytes):
-            continue
-        try:
-            return list(status_pb2.Status.FromString(value).details)
-        except DecodeError:
-            return []
-    return []
-
-
-def _erased(details: list[Any]) -> bool:
-    """Whether the details name an ERASED precondition (a sealing case service's CitizenErased:
+def _erased(trailing: Metadata | None) -> bool:
+    """Whether the refusal names an ERASED precondition (a sealing case service's CitizenErased:
     the citizen's data key was destroyed)."""
-    for detail in details:
-        failure = error_details_pb2.PreconditionFailure()
-        if detail.Unpack(failure) and any(v.type == "ERASED" for v in failure.violations):
-            return True
-    return False
+    return "ERASED" in precondition_types(trailing)
 
 
-def _key_reused(details: list[Any]) -> bool:
-    """Whether the details name the command's idempotency key: the case service's
+def _key_reused(trailing: Metadata | None) -> bool:
+    """Whether the refusal names the command's idempotency key: the case service's
     IdempotencyKeyReused (the only refusal that names that field)."""
-    for detail in details:
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad) and any(
-            v.field == "context.idempotency_key" for v in bad.field_violations
-        ):
-            return True
-    return False
+    return any(f == "context.idempotency_key" for f, _ in field_violations(trailing))
