@@ -22,6 +22,11 @@ CASEDESK_BENCH_KAFKA (tools/bench.sh starts both). Bounded: a fixed number of ca
 deadline. Must (DESIGN.md): >= 500 commands/s with p99 <= 50 ms, rebuild <= 1 ms.
 Throughput is measured closed loop with IN_FLIGHT calls at a time, where latency is only
 IN_FLIGHT / throughput by construction (printed as a comment, not as the p99).
+Each paced phase (at RATE, and at the scaled rate below) starts once the machine is quiet again
+(casedesk_runtime.testing.calibration.settle): what the closed-loop phase just before left to do
+(the index projector and the outbox relay catching up, PostgreSQL's writes) or another service's
+round over its capacity (the sealed one's on a slower machine) is not drained inside the paced
+phase's latencies. The waits are on each service's comment line.
 
 Who calls, as in production (README "People"): the cases are created by `intake`, acting for
 the citizen (CITIZEN <login>, as intake names him); the status changes come from the `desk`,
@@ -125,6 +130,7 @@ from casedesk_runtime.testing.calibration import (
     machine_ticks,
     percentile,
     scaled_rate,
+    settle,
 )
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 from casedesk_runtime.testing.sockets import (
@@ -357,6 +363,7 @@ class Figures:
     commands: int = 0  # the closed-loop commands that CPU was spent on
     creates: int = 0  # of which creates
     scaled_ms: list[float] = field(default_factory=list)  # creates at the machine's scaled rate
+    settled_s: list[float] = field(default_factory=list)  # waits for quiet before paced phases
 
     def at_rate_ms(self) -> list[float]:
         return self.creates_at_rate_ms + self.changes_at_rate_ms
@@ -415,6 +422,7 @@ async def measure_round(
         for c in case_ids[: paced_n - paced_n // 2]
         if laps % 2 == 1  # the walk left these cases WAITING_FOR_CITIZEN
     ]
+    figures.settled_s.append(await settle())  # the saturation's backlog drained first
     figures.creates_at_rate_ms += await paced(creates)
     figures.changes_at_rate_ms += await paced(paced_changes)
 
@@ -513,6 +521,7 @@ async def measure_grpc(
                 partial(callers[name].create, n)
                 for n in range(5 * 10**6, 5 * 10**6 + max(2, PACED // ROUNDS))
             ]
+            figures[name].settled_s.append(await settle())
             figures[name].scaled_ms = await paced(scaled_creates, scaled)
         handed_out, repeated = {}, {}
         if key_service is not None:
@@ -558,7 +567,8 @@ def report(transport: Transport, figures: Figures) -> None:
         f"at saturation ({IN_FLIGHT} in flight): p50 "
         f"{statistics.median(saturated):.1f} ms, p99 {percentile(saturated, 0.99):.1f} ms; "
         f"server CPU {figures.cpu_ms_per_command():.2f} ms per command; "
-        f"creates/status changes per s by round: {rounds}",
+        f"creates/status changes per s by round: {rounds}; the machine quiet again before "
+        f"each paced phase after {', '.join(f'{w:.1f}' for w in figures.settled_s)} s",
         file=sys.stderr,
     )
 

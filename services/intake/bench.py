@@ -22,13 +22,15 @@ suffix `_plaintext` are the same workload over plaintext gRPC (CASEDESK_GRPC_INS
                                  than over plaintext (saturation phases, both runs of this process)
 Two stacks (case service + intake, each on its own schema) run side by side, one per transport
 (three with the sealed one, below); the cases are split into ROUNDS rounds per transport, taken
-in the order plaintext, TLS, TLS, plaintext, ... (every saturation round, SETTLE_S, every paced
-round) so that drift in a shared machine's speed falls on both alike. Throughputs are the median
-of the rounds, percentiles are over every paced case of the transport's rounds (as many as one
-run had before). Every connection (bench -> intake, intake -> case service, the sealed stack's to
-the key service) is made during the warm-up and reused throughout, as in production: the TLS
-handshakes are not in the figures (the bench checks that no connection was made during the
-rounds).
+in the order plaintext, TLS, TLS, plaintext, ... (every saturation round, then every paced
+round) so that drift in a shared machine's speed falls on both alike. Each paced round starts
+once the machine is quiet again (casedesk_runtime.testing.calibration.settle: what the round
+before left to drain, a saturation's or a paced round's over its stack's capacity, is done; the
+waits are on the `cases/s by round` comment line). Throughputs are the median of the rounds,
+percentiles are over every paced case of the transport's rounds (as many as one run had before).
+Every connection (bench -> intake, intake -> case service, the sealed stack's to the key service)
+is made during the warm-up and reused throughout, as in production: the TLS handshakes are not in
+the figures (the bench checks that no connection was made during the rounds).
 
 The citizens are who the portal says, as in production (intake's README "Who the citizen is"):
 the cases are PERSONAL_ACCOUNT submissions, each carrying the signed-in citizen's portal token as
@@ -129,6 +131,7 @@ from casedesk_runtime.testing.calibration import (
     machine_ticks,
     percentile,
     scaled_rate,
+    settle,
 )
 from casedesk_runtime.testing.identity_provider import FakeIdentityProvider
 from casedesk_runtime.testing.sockets import (
@@ -168,9 +171,6 @@ TOKEN = "bench-" + uuid.uuid4().hex
 # The sealed stack (CASEDESK_SEAL_PERSONAL_DATA) and its key service in the rounds; 0: left out.
 SEALED = os.environ.get("CASEDESK_BENCH_INTAKE_SEALED", "1") not in ("0", "false", "")
 DEADLINE_S = 60.0
-# Between the saturation run and the paced one: the paced run measures the service at RATE, not
-# its recovery from the overload just before (followers' backlogs, the database's autovacuum).
-SETTLE_S = 2.0
 # Submissions are numbered, each by a citizen of its own (login(n)): the warm-up's, then each
 # round's saturation and paced cases (the same numbers on both stacks).
 # The warm-up brings each stack to the state a running service is in: its schema's tables hold
@@ -506,6 +506,7 @@ class Figures:
     missing: int = 0
     scaled_latencies_ms: list[float] = field(default_factory=list)  # paced at the scaled rate
     machine_busy: list[float] = field(default_factory=list)  # share of every core, per round
+    settled_s: list[float] = field(default_factory=list)  # waits for quiet before paced rounds
 
     def cpu_ms_per_case(self, name: str | None = None) -> float:
         """One process's CPU per case, or the services' (intake and the case service) together."""
@@ -593,8 +594,10 @@ async def measure(
             if address is not None
         }
         connected = {link: established(port) for link, port in ports.items()}
-        # Every saturation round, then every paced one: one SETTLE_S between the two, as in a
-        # single run, since the stacks share the machine and the database.
+        # Every saturation round, then every paced one. Each paced round starts on a quiet
+        # machine (`settle`): the stacks share it and the database, and a round at or over a
+        # stack's capacity (the sealed one's at 500/s on a slower machine) leaves a backlog that
+        # would otherwise be drained inside the next stack's paced round, in its latencies.
         order = [
             (number, stack)
             for number in range(ROUNDS)
@@ -610,14 +613,14 @@ async def measure(
                 saturation_numbers(number),
                 citizen_tokens,
             )
-        await asyncio.sleep(SETTLE_S)
         for number, stack in order:
             name = stack.transport.name
+            figures[name].settled_s.append(await settle())
             await pace(stubs[name], arrivals, figures[name], paced_numbers(number), citizen_tokens)
         # The load scaled to this machine, on the production configuration (TLS), then sealed.
         for name in ("tls", "sealed"):
             if name in stubs:
-                await asyncio.sleep(SETTLE_S)
+                figures[name].settled_s.append(await settle())
                 await pace(
                     stubs[name], arrivals, figures[name], scaled_numbers(), citizen_tokens, scaled
                 )
@@ -659,7 +662,12 @@ def report(transport: Transport, figures: Figures) -> None:
         per_case = figures.cpu_ms_per_case(name)
         print(f"# {transport.name}: {name}: {per_case:.2f} ms of CPU per case", file=sys.stderr)
     rounds = ", ".join(f"{r:.0f}" for r in figures.cases_per_s)
-    print(f"# {transport.name}: cases/s by round: {rounds}", file=sys.stderr)
+    waits = ", ".join(f"{w:.1f}" for w in figures.settled_s)
+    print(
+        f"# {transport.name}: cases/s by round: {rounds}; the machine quiet again before each "
+        f"paced round after {waits} s",
+        file=sys.stderr,
+    )
 
 
 def report_machine(transport: Transport, found: Figures, machine_rps: float, scaled: float) -> None:

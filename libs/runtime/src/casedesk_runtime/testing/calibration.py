@@ -39,6 +39,11 @@ SCALED_RATE_SHARE = 0.075
 ENV = "CASEDESK_BENCH_MACHINE_GRPC_RPS"
 MODULE = "casedesk_runtime.testing.calibration"  # the server child runs this module
 _TICKS = os.sysconf("SC_CLK_TCK")
+# `settle`: quiet is under a fifth of the machine busy over half a second (idle services, their
+# followers polling, PostgreSQL and Kafka at rest take a few per cent), waited for 30 s at most.
+QUIET_SHARE = 0.2
+QUIET_WINDOW_S = 0.5
+SETTLE_LIMIT_S = 30.0
 
 
 def scaled_rate(grpc_unary_rps: float) -> float:
@@ -145,6 +150,29 @@ def machine_ticks() -> tuple[int, int]:
     ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = ticks[3] + ticks[4]  # idle, iowait
     return sum(ticks) - idle, sum(ticks)
+
+
+async def settle(
+    quiet_share: float = QUIET_SHARE,
+    window_s: float = QUIET_WINDOW_S,
+    limit_s: float = SETTLE_LIMIT_S,
+) -> float:
+    """Wait until the machine is quiet: the busy share of all its cores over `window_s` below
+    `quiet_share`, i.e. what a phase at saturation left behind (an outbox relay or an index
+    projector catching up, PostgreSQL's writes, another service's backlog) is done. A paced
+    phase measures the latency at its rate from a steady state, not the drain of the phase
+    before it, however long that takes on this machine. Returns the seconds waited; after
+    `limit_s` (a machine busy with something else) it returns anyway."""
+    began = time.monotonic()
+    busy, every = machine_ticks()
+    while time.monotonic() - began < limit_s:
+        await asyncio.sleep(window_s)
+        busy_now, every_now = machine_ticks()
+        share = (busy_now - busy) / max(1, every_now - every)
+        if share < quiet_share:
+            break
+        busy, every = busy_now, every_now
+    return time.monotonic() - began
 
 
 def percentile(values: list[float], fraction: float) -> float:
