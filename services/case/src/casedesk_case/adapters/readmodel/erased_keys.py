@@ -50,6 +50,20 @@ def add_term_statement(terms: str, erased: str) -> str:
     )
 
 
+def add_terms_unnest_statement(terms: str, erased: str) -> str:
+    """PostgreSQL: a batch's terms in one statement, with the same guard as add_term_statement.
+    Parameters: five arrays of equal length (terms, case ids, kinds, subjects, generations)."""
+    return (
+        f"INSERT INTO {terms} (term, case_id, kind, subject, generation) "
+        "SELECT t.term, t.case_id, t.kind, t.subject, t.generation "
+        "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::int8[]) "
+        "AS t(term, case_id, kind, subject, generation) "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {erased} e WHERE e.subject = t.subject "
+        "AND e.subject <> '' AND e.generation >= t.generation) "
+        "ON CONFLICT (term, case_id) DO NOTHING"
+    )
+
+
 def remember_erasure_statement(erased: str) -> str:
     """Parameters: subject, generation, position."""
     return (
