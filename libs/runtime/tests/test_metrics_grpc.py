@@ -54,6 +54,9 @@ class _Edge(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if details.method.endswith("/Guarded"):  # type: ignore[attr-defined]
             return refusal(handler, grpc.StatusCode.UNAUTHENTICATED, "no frontend token")
+        metadata = dict(details.invocation_metadata or ())  # type: ignore[attr-defined]
+        if details.method.endswith("/Echo") and "x-refuse" in metadata:  # type: ignore[attr-defined]
+            return refusal(handler, grpc.StatusCode.UNAUTHENTICATED, "refused for this call")
         return handler
 
 
@@ -130,6 +133,27 @@ async def test_each_call_is_counted_by_code_on_both_sides(
     for side in ("server", "client"):
         histogram = f"casedesk_grpc_{side}_handling_seconds_count"
         assert _delta(before, after, histogram, **_method(method)) == 1
+
+
+async def test_an_edge_interceptor_still_decides_each_call_of_a_method_measured_before(
+    channel: grpc.aio.Channel,
+) -> None:
+    """The measured handler is kept per method, but the interceptors after metrics run for
+    every call: one refused by its metadata between two admitted ones is refused and counted."""
+    echo = channel.unary_unary(f"/{SERVICE}/Echo")
+    labels = _method("Echo", grpc_type="unary")
+    before = scrape()
+    assert await echo(b"x") == b"x"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await echo(b"x", metadata=(("x-refuse", "1"),))
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert await echo(b"x") == b"x"
+    deadline = asyncio.get_running_loop().time() + 10
+    while _delta(before, after := scrape(), SERVER, **labels) < 3:
+        assert asyncio.get_running_loop().time() < deadline, "the server did not count 3 calls"
+        await asyncio.sleep(0.01)
+    assert _delta(before, after, SERVER, **labels, grpc_code="OK") == 2
+    assert _delta(before, after, SERVER, **labels, grpc_code="UNAUTHENTICATED") == 1
 
 
 async def test_unary_calls_are_timed(channel: grpc.aio.Channel) -> None:

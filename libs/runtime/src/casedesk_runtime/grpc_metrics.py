@@ -83,6 +83,11 @@ def _code_of_error(error: BaseException | None) -> grpc.StatusCode:
 class MetricsServerInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
         self._instruments = _instruments("server", meter_provider)
+        # Each method's measured handler, kept with the handler it wraps: wrapping it anew cost
+        # every call a rebuild. The continuation still runs for every call, since an edge
+        # interceptor after this one decides per call (a refusal of its own is another handler,
+        # wrapped for its call).
+        self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -93,7 +98,12 @@ class MetricsServerInterceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method  # type: ignore[attr-defined]
         if handler is None or not _measured(method):
             return handler
-        return _wrap(handler, _method_attributes(method), self._instruments)
+        kept = self._handlers.get(method)
+        if kept is not None and kept[0] is handler:
+            return kept[1]
+        wrapped = _wrap(handler, _method_attributes(method), self._instruments)
+        self._handlers[method] = (handler, wrapped)
+        return wrapped
 
 
 def _wrap(handler: Any, method: Attributes, instruments: _Instruments) -> Any:
