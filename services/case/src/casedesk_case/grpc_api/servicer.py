@@ -101,6 +101,15 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
             trace_parent = carrier.get("traceparent", "")
         return requests.command_meta(check, context, str(uuid.uuid4()), trace_parent, acting)
 
+    async def _on_case(self, request: Any, context: Any) -> tuple[RequestCheck, CommandMeta]:
+        """What every command on one case starts with: who acts (a person's token verified),
+        then the request's context and case id checked; the command's own fields follow."""
+        acting = await self._people.acting(context)
+        check = RequestCheck()
+        meta = self._meta(check, request.context, acting)
+        check.case_id(request.case_id)
+        return check, meta
+
     # -- commands -----------------------------------------------------------------------------
 
     @rpc
@@ -144,10 +153,7 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
 
     @rpc
     async def AddComment(self, request: pb.AddCommentRequest, context: Any) -> pb.CaseView:
-        acting = await self._people.acting(context)
-        check = RequestCheck()
-        meta = self._meta(check, request.context, acting)
-        check.case_id(request.case_id)
+        check, meta = await self._on_case(request, context)
         check.require(bool(request.body.strip()), "body", "a comment needs text")
         attachments = requests.attachments(check, request.attachments, "attachments")
         return await self._command(
@@ -157,10 +163,7 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
 
     @rpc
     async def ChangeStatus(self, request: pb.ChangeStatusRequest, context: Any) -> pb.CaseView:
-        acting = await self._people.acting(context)
-        check = RequestCheck()
-        meta = self._meta(check, request.context, acting)
-        check.case_id(request.case_id)
+        check, meta = await self._on_case(request, context)
         target = requests.status_target(check, request.action)
         return await self._command(
             check,
@@ -173,10 +176,7 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
 
     @rpc
     async def RepeatCase(self, request: pb.RepeatCaseRequest, context: Any) -> pb.CaseView:
-        acting = await self._people.acting(context)
-        check = RequestCheck()
-        meta = self._meta(check, request.context, acting)
-        check.case_id(request.case_id)
+        check, meta = await self._on_case(request, context)
         arguments = requests.repeat_arguments(check, request)
         check.done()
         # Not through the pipeline: a repeat changes the original case under its lock.
@@ -188,10 +188,7 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
     async def RequestEscalation(
         self, request: pb.RequestEscalationRequest, context: Any
     ) -> pb.CaseView:
-        acting = await self._people.acting(context)
-        check = RequestCheck()
-        meta = self._meta(check, request.context, acting)
-        check.case_id(request.case_id)
+        check, meta = await self._on_case(request, context)
         reason = check.decode(
             lambda: from_proto(EscalationReason, request.reason, "reason", required=False)
         )
@@ -202,29 +199,20 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
 
     @rpc
     async def Escalate(self, request: pb.EscalateRequest, context: Any) -> pb.CaseView:
-        acting = await self._people.acting(context)
-        check = RequestCheck()
-        meta = self._meta(check, request.context, acting)
-        check.case_id(request.case_id)
+        check, meta = await self._on_case(request, context)
         arguments = requests.escalate_arguments(check, request)
         return await self._command(check, self._app.escalate, meta, request.case_id, **arguments)
 
     @rpc
     async def Assign(self, request: pb.AssignRequest, context: Any) -> pb.CaseView:
-        acting = await self._people.acting(context)
-        check = RequestCheck()
-        meta = self._meta(check, request.context, acting)
-        check.case_id(request.case_id)
+        check, meta = await self._on_case(request, context)
         return await self._command(
             check, self._app.assign, meta, request.case_id, specialist_id=request.specialist_id
         )
 
     @rpc
     async def AddAttachment(self, request: pb.AddAttachmentRequest, context: Any) -> pb.CaseView:
-        acting = await self._people.acting(context)
-        check = RequestCheck()
-        meta = self._meta(check, request.context, acting)
-        check.case_id(request.case_id)
+        check, meta = await self._on_case(request, context)
         check.require(request.HasField("attachment"), "attachment", "is required")
         attachment = requests.attachment(check, request.attachment, "attachment")
         return await self._command(
@@ -235,27 +223,18 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
 
     @rpc
     async def ConfirmAnswer(self, request: pb.ConfirmAnswerRequest, context: Any) -> pb.CaseView:
-        acting = await self._people.acting(context)
-        check = RequestCheck()
-        meta = self._meta(check, request.context, acting)
-        check.case_id(request.case_id)
+        check, meta = await self._on_case(request, context)
         return await self._command(check, self._app.confirm_answer, meta, request.case_id)
 
     @rpc
     async def RateAnswer(self, request: pb.RateAnswerRequest, context: Any) -> pb.CaseView:
-        acting = await self._people.acting(context)
-        check = RequestCheck()
-        meta = self._meta(check, request.context, acting)
-        check.case_id(request.case_id)
+        check, meta = await self._on_case(request, context)
         arguments = requests.rating_arguments(check, request)
         return await self._command(check, self._app.rate_answer, meta, request.case_id, **arguments)
 
     @rpc
     async def CloseCase(self, request: pb.CloseCaseRequest, context: Any) -> pb.CaseView:
-        acting = await self._people.acting(context)
-        check = RequestCheck()
-        meta = self._meta(check, request.context, acting)
-        check.case_id(request.case_id)
+        check, meta = await self._on_case(request, context)
         arguments = requests.close_arguments(check, request)
         return await self._command(check, self._app.close_case, meta, request.case_id, **arguments)
 
@@ -272,10 +251,7 @@ class CaseServicer(DeskReadRpcs, case_service_pb2_grpc.CaseServiceServicer):
 
     @rpc
     async def RecordCallback(self, request: pb.RecordCallbackRequest, context: Any) -> pb.CaseView:
-        acting = await self._people.acting(context)
-        check = RequestCheck()
-        meta = self._meta(check, request.context, acting)
-        check.case_id(request.case_id)
+        check, meta = await self._on_case(request, context)
         requests.text_limit(check, request.note, "note", MAX_STAFF_TEXT)
         return await self._command(
             check, self._app.record_callback, meta, request.case_id,
