@@ -40,18 +40,32 @@ class ServiceStartError(RuntimeError):
 _PORT_RANGE = (20000, 32000)
 
 
+# Every port handed out by this test process: a port is free when chosen but bound only later,
+# by the process it is meant for, so another choice meanwhile could give it again (a system's
+# metrics ports are chosen together at its start, each service's gRPC port when it starts: one
+# run saw intake's metrics endpoint take its own gRPC port). None is handed out twice; the record
+# starts afresh once most of the range has been used.
+_HANDED_OUT: set[int] = set()
+
+
 def free_ports(count: int) -> list[int]:
-    """Distinct loopback ports free right now; all are held open until every one is chosen."""
+    """Distinct loopback ports free right now and never handed out before by this process; all
+    are held open until every one is chosen."""
+    if len(_HANDED_OUT) > (_PORT_RANGE[1] - _PORT_RANGE[0]) // 2:
+        _HANDED_OUT.clear()
     chosen: list[int] = []
     with contextlib.ExitStack() as stack:
         while len(chosen) < count:
             port = random.randrange(*_PORT_RANGE)
+            if port in _HANDED_OUT:
+                continue
             sock = stack.enter_context(socket.socket())
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
             chosen.append(port)
+            _HANDED_OUT.add(port)
     return chosen
 
 

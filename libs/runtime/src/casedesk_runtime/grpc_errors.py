@@ -20,9 +20,8 @@ from grpc_status import rpc_status
 FieldViolation = tuple[str, str]
 # The trailer that carries a serialized google.rpc.Status with the error's details.
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
-Metadata: TypeAlias = Iterable[
-    tuple[str, str | bytes]
-]  # a call's trailing metadata, as grpc gives it
+# A call's trailing metadata, as grpc gives it.
+Metadata: TypeAlias = Iterable[tuple[str, str | bytes]]
 # Where a refusal's rich status is read from (status_details).
 StatusSource: TypeAlias = grpc.aio.AioRpcError | Metadata | bytes | None
 
