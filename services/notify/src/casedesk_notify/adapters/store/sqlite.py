@@ -121,6 +121,15 @@ class DeliveryStore:
         row = self._db.execute("SELECT * FROM case_cards WHERE case_id = ?", (case_id,)).fetchone()
         return rows.card_from(row) if row else None
 
+    def holds_sealed(self) -> bool:
+        """Whether any card or delivery was stored sealed (through the partial indexes on
+        `sealed_by`): the store was written by a notify with a key service."""
+        found = self._db.execute(
+            "SELECT EXISTS (SELECT 1 FROM case_cards WHERE sealed_by != '') "
+            "OR EXISTS (SELECT 1 FROM deliveries WHERE sealed_by != '')"
+        ).fetchone()
+        return bool(found[0])
+
     def commit_batch(self, batch: ConsumedBatch) -> list[Delivery]:
         """Commit a consumed batch; return the deliveries that are new (not seen before) and
         still to be sent (a reply notice merged in the same batch is not)."""
