@@ -18,12 +18,10 @@ export CASEDESK_BENCH_KAFKA="127.0.0.1:${CASEDESK_KAFKA_PORT}"
 export CASEDESK_BENCH_POSTGRES_HOST=127.0.0.1 CASEDESK_BENCH_POSTGRES_PORT="${CASEDESK_POSTGRES_PORT}"
 export CASEDESK_BENCH_POSTGRES_USER=casedesk CASEDESK_BENCH_POSTGRES_PASSWORD=casedesk
 export CASEDESK_BENCH_POSTGRES_DBNAME=casedesk
-# The machine's own yardstick first, with nothing else of ours running: every benchmark prints
-# its throughputs also relative to it (casedesk_runtime.testing.calibration).
-calibration="$($UV run --frozen python -m casedesk_runtime.testing.calibration)"
-echo "$calibration"
-CASEDESK_BENCH_MACHINE_GRPC_RPS="$(awk '/^BENCH machine.grpc_unary_rps/ {print $3}' <<<"$calibration")"
-export CASEDESK_BENCH_MACHINE_GRPC_RPS
+# The machine's own yardstick first, with nothing else of ours running; the intake and case
+# benchmarks measure theirs again right before they start, as the machine drifts meanwhile, and
+# print their throughputs also relative to it (casedesk_runtime.testing.calibration).
+$UV run --frozen python -m casedesk_runtime.testing.calibration
 status=0
 for bench in libs/*/bench.py services/*/bench.py tools/*/bench.py replay/bench.py; do
   [ -f "$bench" ] || continue

@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--fields", type=int, default=50_000, help="fields sealed per round")
     parser.add_argument("--unwraps", type=int, default=2_000, help="unwraps per round")
     args = parser.parse_args()
-    machine_grpc_unary_rps()
+    machine_grpc_unary_rps("keys")
     encrypt, decrypt = field_figures(args.fields)
     print(f"BENCH keys.encrypt_field_us {encrypt:.2f} us", flush=True)
     print(f"BENCH keys.decrypt_field_us {decrypt:.2f} us", flush=True)

@@ -72,8 +72,11 @@ follows as a comment line: after the rounds, CREATES creates per service closed 
 citizen (his key cached after the first), on the TLS and the sealed service in rounds T S S T:
 creates/s and the service's CPU per create of both.
 Relative to the machine (casedesk_runtime.testing.calibration; TLS):
-  case.creates_per_grpc_call          creates/s over a bare gRPC call's rate on this machine
-  case.scaled_rate                    0.075 x machine.grpc_unary_rps (500/s at 6,700 calls/s)
+  case.machine_grpc_unary_rps         the yardstick: a bare gRPC call's rate on this machine,
+                                      measured right before this bench starts anything (or
+                                      pinned by CASEDESK_BENCH_MACHINE_GRPC_RPS)
+  case.creates_per_grpc_call          creates/s over it
+  case.scaled_rate                    0.075 x the yardstick (500/s at 6,700 calls/s)
   case.p99_ms_at_scaled_rate          p99 of creates offered at that rate (must: <= 50 ms)
   case.capacity_to_scaled_rate        creates/s at saturation over the scaled rate (must: >= 2)
   case.path_cpu_ms_per_command        CPU of every process on the path per command
@@ -891,7 +894,7 @@ def key_store_url(env: dict[str, str], schema: str, keys_dir: Path) -> str:
 def main() -> int:
     base = postgres_env()
     kafka = os.environ.get("CASEDESK_BENCH_KAFKA", "127.0.0.1:9092")
-    machine_rps = machine_grpc_unary_rps()  # before anything of ours runs
+    machine_rps = machine_grpc_unary_rps("case")  # before anything of ours runs
     scaled = scaled_rate(machine_rps)
     # One schema per service: they never share a store, an outbox or a relay ("keys": the key
     # service's store, with KEY_STORE=postgresql).

@@ -62,9 +62,11 @@ lines as above with the suffix `_sealed`, the figures relative to the machine be
                                  included) sealed, in % more than over TLS unsealed
 CASEDESK_BENCH_INTAKE_SEALED=0 leaves the sealed stack and the key service out.
 Relative to the machine (casedesk_runtime.testing.calibration; TLS stack):
-  intake.cases_per_grpc_call     cases/s over a bare gRPC call's rate on this machine
-                                 (machine.grpc_unary_rps, measured first or given by bench.sh)
-  intake.scaled_rate             0.075 x machine.grpc_unary_rps (500/s at 6,700 calls/s)
+  intake.machine_grpc_unary_rps  the yardstick: a bare gRPC call's rate on this machine, measured
+                                 right before this bench starts anything (or pinned by
+                                 CASEDESK_BENCH_MACHINE_GRPC_RPS)
+  intake.cases_per_grpc_call     cases/s over it
+  intake.scaled_rate             0.075 x the yardstick (500/s at 6,700 calls/s)
   intake.p99_ms_at_scaled_rate   p99 submit-to-Kafka at that rate (must: <= 100 ms)
   intake.capacity_to_scaled_rate saturation throughput over the scaled rate (must: >= 2)
   intake.path_cpu_ms_per_case    CPU of every process on the path per case (saturation phases)
@@ -907,7 +909,7 @@ def report_workers(figures: dict[int, Figures], stacks: list[WorkersStack]) -> N
 
 def main() -> int:
     bootstrap = os.environ.get("CASEDESK_BENCH_KAFKA", "127.0.0.1:9092")
-    machine_rps = machine_grpc_unary_rps()  # before anything of ours runs
+    machine_rps = machine_grpc_unary_rps("intake")  # before anything of ours runs
     scaled = scaled_rate(machine_rps)
     database = postgres_env()
     # One schema per stack: they never share a store, an outbox or idempotency records.

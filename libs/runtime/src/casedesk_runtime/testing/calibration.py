@@ -6,9 +6,13 @@ call (the standard health check) between two processes on loopback, CALLS_IN_FLI
 Benchmarks print their throughputs also as a ratio to it (`<service>.<x>_per_grpc_call`) and offer
 a load scaled to it (`scaled_rate`), so that a figure carries over from one machine to another.
 
-`tools/bench.sh` measures it once before the benchmarks (`python -m
-casedesk_runtime.testing.calibration`, which prints `BENCH machine.grpc_unary_rps`) and passes it
-on as CASEDESK_BENCH_MACHINE_GRPC_RPS; a benchmark run alone measures it itself.
+`tools/bench.sh` measures it before the benchmarks and again after them (`python -m
+casedesk_runtime.testing.calibration`: `BENCH machine.grpc_unary_rps`, `..._after`), and each
+benchmark that relates figures to it measures its own right before it starts anything
+(`machine_grpc_unary_rps("intake")`: `BENCH intake.machine_grpc_unary_rps`): a shared machine's
+speed drifts by 10 % and more within minutes, and the benchmarks before it take minutes, so a
+figure is taken against the speed of its own minutes. CASEDESK_BENCH_MACHINE_GRPC_RPS pins the
+yardstick instead (to compare two builds on one figure).
 
 The CPU a process spends is read from /proc (the process and every descendant, living or
 reaped): PostgreSQL's work is done by the postmaster's children, Kafka's by one JVM.
@@ -51,13 +55,17 @@ def scaled_rate(grpc_unary_rps: float) -> float:
     return SCALED_RATE_SHARE * grpc_unary_rps
 
 
-def machine_grpc_unary_rps() -> float:
-    """This run's figure: from bench.sh when it measured it, else measured now (and printed)."""
+def machine_grpc_unary_rps(bench: str) -> float:
+    """The yardstick of `bench`'s figures: measured now and printed as `BENCH
+    <bench>.machine_grpc_unary_rps`, or CASEDESK_BENCH_MACHINE_GRPC_RPS where it is pinned."""
     given = os.environ.get(ENV, "")
     if given:
+        print(
+            f"# {bench}: the yardstick pinned by {ENV}: {float(given):.0f} calls/s", file=sys.stderr
+        )
         return float(given)
     rps = measure_grpc_unary_rps()
-    print(f"BENCH machine.grpc_unary_rps {rps:.0f} calls/s", flush=True)
+    print(f"BENCH {bench}.machine_grpc_unary_rps {rps:.0f} calls/s", flush=True)
     return rps
 
 
