@@ -31,6 +31,20 @@ def test_a_token_is_taken_back_at_its_place_while_its_key_opens() -> None:
     assert recent.text("cdk1.B", CASE, "citizen.full_name") is None  # never sealed here
     opens["now"] = False  # the key erased or no longer held
     assert recent.text("cdk1.A", CASE, "citizen.full_name") is None
+    assert len(recent) == 0  # dropped: of no more use
+    opens["now"] = True
+    assert recent.text("cdk1.A", CASE, "citizen.full_name") is None
+
+
+def test_a_text_sealed_as_its_citizen_is_erased_is_not_kept() -> None:
+    """The command thread sealed with a key the erasure notice then made the cache forget, and
+    `forget` ran before the sealer remembered: nothing of him stays behind."""
+    erased: set[SubjectId] = set()
+    recent = RecentlySealed(lambda subject, generation: subject not in erased)
+    erased.add(SUBJECT)  # the key cache's listener runs first
+    assert recent.forget(SUBJECT) == 0
+    recent.remember("cdk1.A", Sealed("Иванов", CASE, "citizen.full_name", SUBJECT, 1))
+    assert len(recent) == 0
 
 
 def test_an_erased_citizens_texts_are_dropped() -> None:

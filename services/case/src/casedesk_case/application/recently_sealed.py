@@ -63,7 +63,12 @@ class RecentlySealed:
         return len(self._tokens)
 
     def remember(self, token: str, sealed: Sealed) -> None:
+        """Keep the token's text, unless its key no longer opens: an erasure announced between
+        the seal and now (the key cache forgets the key before `forget` runs, and `forget` waits
+        for this lock) leaves nothing of the erased citizen behind."""
         with self._lock:
+            if not self._key_opens(sealed.subject, sealed.generation):
+                return
             self._tokens[token] = sealed
             if len(self._tokens) > self._capacity:
                 self._tokens.popitem(last=False)
@@ -83,5 +88,7 @@ class RecentlySealed:
         if sealed is None or sealed.case_id != case_id or sealed.field != field:
             return None
         if not self._key_opens(sealed.subject, sealed.generation):
+            with self._lock:  # erased or forgotten: its text is of no more use here
+                self._tokens.pop(token, None)
             return None
         return sealed.text
