@@ -9,13 +9,12 @@ one. So a decoder must return, or raise exactly its documented error:
 |---|---|---|
 | sla (case) | CaseEvent.FromString, case_fact, event_time | DecodeError, ValueError (1) |
 | escalation (case, sla) | wire.read_record | UndecodableRecord |
-| notify (case) | CaseEventDecoder.decode | PoisonRecord, KeysNotConfigured (3) |
+| notify (case) | CaseEventDecoder.decode | PoisonRecord |
 | case timeline (sla, notification) | sla_fact, notification_fact | UnreadableRecord (2) |
 | replay (every topic) | decode_many | UndecodableRecord |
 
 (1) its consumer dead-letters any Exception; these are the ones case_fact documents.
 (2) its consumer skips any Exception; UnreadableRecord is the one the module documents.
-(3) a text that reads as a sealed token to a notify without a key service: the batch waits.
 
 Inputs: random bytes, valid events of each kind (casedesk_runtime.testing's CaseStream) with
 fields replaced by random values (instants at the ends of int64, unknown enum numbers, empty
@@ -45,7 +44,7 @@ from casedesk.sla.v1 import events_pb2 as sla_events
 from casedesk_case.wire.timeline_events import UnreadableRecord, notification_fact, sla_fact
 from casedesk_escalation.wire import Topics, UndecodableRecord, read_record
 from casedesk_notify.adapters.deadline_policy import deadline_estimator
-from casedesk_notify.application.ports import KeysNotConfigured, PoisonRecord
+from casedesk_notify.application.ports import PoisonRecord
 from casedesk_notify.wire.case_events import CaseEventDecoder
 from casedesk_replay.topics import Stream
 from casedesk_replay.wire import UndecodableRecord as ReplayUndecodable
@@ -171,7 +170,7 @@ DECODERS = [
             (UndecodableRecord,), lambda: values(case_event_templates())),
     Decoder("escalation:sla.events.v1", lambda v: read_record(TOPICS, TOPICS.sla, v),
             (UndecodableRecord,), lambda: values(sla_event_templates())),
-    Decoder("notify:case.events.v1", NOTIFY.decode, (PoisonRecord, KeysNotConfigured),
+    Decoder("notify:case.events.v1", NOTIFY.decode, (PoisonRecord,),
             lambda: values(case_event_templates())),
     Decoder("case-timeline:sla.events.v1", sla_fact, (UnreadableRecord,),
             lambda: values(sla_event_templates())),

@@ -1,14 +1,12 @@
 """Case events whose personal fields are sealed (issue #18): notify opens what it sends with, on
 a key owner of the test's own (a keyring on SQLite, its KEK from a file), and never lets a token
-reach a citizen. An erased citizen gets nothing, recorded with the reason; a key service that
-cannot be reached, or none configured, holds the batch back (and a store written sealed is not
-opened without one)."""
+reach a citizen. An erased citizen gets nothing, recorded with the reason; a notify without a key
+service dead-letters a sealed event (and does not start on a store written sealed); a key service
+that cannot be reached holds the batch back."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import os
 import random
 import time
@@ -254,11 +252,9 @@ async def test_an_erasure_after_the_case_was_read_stops_its_later_notices(
     assert card.contacts.phone == "[erased]" and card.email_thread is None
 
 
-async def test_without_a_key_service_a_sealed_event_waits_naming_the_setting(
-    keys: Keys, store: DeliveryStore, caplog: pytest.LogCaptureFixture
+async def test_without_a_key_service_a_sealed_event_is_dead_lettered_with_the_setting(
+    keys: Keys, store: DeliveryStore
 ) -> None:
-    """A deployment error, not the record's: the batch waits (nothing committed, parked or
-    sent) until notify is restarted with the setting, then goes out as if nothing happened."""
     case = CaseStream("case-nokeys", number="2026-0000501")
     story = [sealed(event, keys.key()) for event in email_case_story(case)]
     parked: list[tuple[Any, Exception]] = []
@@ -269,29 +265,17 @@ async def test_without_a_key_service_a_sealed_event_waits_naming_the_setting(
 
     dispatcher = Dispatcher(store, {}, RETRY, _never_parked, journal=journal)
     handler = BatchHandler(
-        store, planner(store, PlainFields()), dispatcher, park, journal_written=lambda: None,
-        keys_retry_s=0.01,
-    )  # fmt: skip
-    caplog.set_level(logging.WARNING)
-    waiting = asyncio.create_task(handler.handle(records_of(story)))
-    await asyncio.sleep(0.3)
-    assert not waiting.done()  # no offset handed back to commit
-    waiting.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await waiting
-    assert parked == [] and store.pending() == [] and store.card(case.case_id) is None
-    waits = [
-        r for r in caplog.records if r.getMessage() == "key service unavailable: the batch waits"
-    ]
-    assert len(waits) >= 2  # tried again, with the setting named each time
-    assert all("CASEDESK_KEY_SERVICE_ADDRESS" in r.error for r in waits)  # type: ignore[attr-defined]
-    # Restarted with the key service: the same records are planned and committed.
-    again = BatchHandler(
-        store, planner(store, SealedFields(keys.source)), dispatcher, park,
-        journal_written=lambda: None,
-    )  # fmt: skip
-    assert await again.handle(records_of(story)) == {(events.TOPIC, 0): 3}
-    assert parked == [] and store.card(case.case_id) is not None
+        store, planner(store, PlainFields()), dispatcher, park, journal_written=lambda: None
+    )
+    offsets = await handler.handle(records_of(story))
+    assert offsets == {(events.TOPIC, 0): 3}
+    # The Created and the reply carry tokens notify must open: both parked, never sent.
+    assert [record.offset for record, _ in parked] == [0, 1]
+    for _, error in parked:
+        assert "CASEDESK_KEY_SERVICE_ADDRESS" in str(error)
+        assert "no key service is configured" in str(error)
+    assert store.pending() == []
+    assert TOKEN_PREFIX not in stored_text(store)
 
 
 class FlakyKeys:
@@ -456,12 +440,10 @@ async def test_a_notice_pending_at_the_erasure_is_not_sent_and_says_why(
     assert PHONE not in stored_text(store) and ADDRESS not in stored_text(store)
 
 
-async def test_a_sealed_delivery_without_a_key_service_waits_never_parked(
-    keys: Keys, store: DeliveryStore
+async def test_a_sealed_delivery_without_a_key_service_is_dead_lettered_never_sent(
+    keys: Keys, store: DeliveryStore, smtp_sink: SmtpSink, sms_sink: SmsSink
 ) -> None:
-    """A store written with a key service, read by a notify started without one (the start
-    guard refuses that start; this is what the dispatcher does were it to happen anyway): the
-    deliveries wait for the key service, nothing is parked or sent."""
+    """A store written with a key service, read by a notify started without one."""
     case = CaseStream("case-no-keys-later", number="2026-0001001")
     story = [sealed(event, keys.key()) for event in email_case_story(case)]
     await plan_and_commit(store, SealedFields(keys.source), records_of(story[:1]))
@@ -471,18 +453,11 @@ async def test_a_sealed_delivery_without_a_key_service_waits_never_parked(
         parked.append(error)
         return True
 
-    dispatcher = Dispatcher(
-        store, {}, RETRY, park, journal=journal, opener=PlainFields(), keys_retry_s=0.01
-    )
-    waiting = store.pending()
-    assert len(waiting) == 2
-    dispatcher.submit(waiting)
-    await asyncio.sleep(0.3)
-    await dispatcher.stop(grace_s=1.0)
-    assert parked == []
-    assert sorted(d.notification_id for d in store.pending()) == sorted(
-        d.notification_id for d in waiting
-    )
+    dispatcher = Dispatcher(store, {}, RETRY, park, journal=journal, opener=PlainFields())
+    dispatcher.submit(store.pending())
+    await asyncio.wait_for(dispatcher.wait_idle(), 10)
+    assert len(parked) == 2 and all("no key service is configured" in e for e in parked)
+    assert store.pending() == []
 
 
 async def test_notify_refuses_to_start_without_a_key_service_on_a_store_written_sealed(

@@ -94,8 +94,9 @@ async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) ->
     """`tokens`: the social networks' tokens by network (`social_tokens`)."""
     store = DeliveryStore(settings.store_path, settings.store_synchronous)
     if not settings.key_service_address and store.holds_sealed():
-        # Its deliveries could never be opened: they would wait forever (or, before this guard,
-        # be dead-lettered); a deployment that lost the setting stops here, saying which.
+        # Its deliveries could never be opened: each would be dead-lettered at its attempt, and
+        # every later event of its cases too; a deployment that lost the setting stops here,
+        # saying which, before it parks anything.
         store.close()
         print(
             "notify: invalid configuration: the delivery store holds sealed personal data "
@@ -221,10 +222,9 @@ async def run(settings: NotifySettings, tokens: dict[str, str] | None = None) ->
 
 def open_keys(settings: NotifySettings) -> tuple[Any, FieldOpener]:
     """The key service's client and the opener of sealed fields (wire.sealed); with no
-    `CASEDESK_KEY_SERVICE_ADDRESS`, none and `PlainFields` (a batch with a sealed field then
-    waits, naming the setting)."""
+    `CASEDESK_KEY_SERVICE_ADDRESS`, none and `PlainFields` (a sealed field is then poison)."""
     if not settings.key_service_address:
-        log.info("no key service: a case event with sealed fields will wait for one")
+        log.info("no key service: sealed fields in case events will be dead-lettered")
         return None, PlainFields()
     from casedesk_keyservice.client import connect
 

@@ -36,13 +36,6 @@ class KeysUnavailable(Exception):
     cannot be opened yet. Temporary: the batch is planned again later, nothing of it committed."""
 
 
-class KeysNotConfigured(KeysUnavailable):
-    """A sealed field met by a notify started without a key service: a deployment error, not
-    the record's. The batch waits as for an unreachable key service (nothing committed, nothing
-    dead-lettered), so that every notification goes out once the setting is made and notify
-    restarted, where a dead letter would have waited for an operator to replay it."""
-
-
 class CitizenErased(Exception):
     """The citizen's data key was destroyed (casedesk_keys KeyErased): his sealed fields never
     open again, and nothing is sent to him about this case."""

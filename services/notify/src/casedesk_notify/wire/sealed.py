@@ -20,10 +20,11 @@ The same keys seal notify's own store (application.sealing): `seal` with a key f
 the batch (a card and its new deliveries, written synchronously with the plan), `open_now` with
 one fetched at the moment (a stored delivery at its attempt, where the dispatcher may wait).
 
-`PlainFields`, when no key service is configured: plain events as before; a token stops the batch
-(`KeysNotConfigured`, naming the missing setting: it waits, retried with a growing pause, nothing
-committed or dead-lettered, never sent to a citizen) until notify is restarted with the setting.
-A notify whose own store holds sealed rows refuses to start without it (`__main__`).
+`PlainFields`, when no key service is configured: plain events as before; a token is a poisoned
+record naming the missing setting (dead-lettered, never sent to a citizen). Not a wait for the
+setting: in an installation that does not seal, a citizen's own text may begin like a token, and
+one record must not hold every notice back. What guards a sealed installation is the start: a
+notify whose store holds sealed rows refuses to start without a key service (`__main__`).
 """
 
 from __future__ import annotations
@@ -43,12 +44,7 @@ from casedesk_keys import (
     is_encrypted,
 )
 from casedesk_keyservice.client import KeyServiceRefused
-from casedesk_notify.application.ports import (
-    CitizenErased,
-    KeysNotConfigured,
-    KeysUnavailable,
-    PoisonRecord,
-)
+from casedesk_notify.application.ports import CitizenErased, KeysUnavailable, PoisonRecord
 
 __all__ = ["PlainFields", "SealedFields"]
 
@@ -157,7 +153,7 @@ class PlainFields:
 
     def open(self, case_id: str, field: str, value: str) -> str:
         if value and is_encrypted(value) and not self.collecting:
-            raise KeysNotConfigured(
+            raise PoisonRecord(
                 f"sealed field {field} (a casedesk_keys token) but no key service is "
                 "configured: set CASEDESK_KEY_SERVICE_ADDRESS"
             )
