@@ -12,7 +12,6 @@ the other citizen's still opens.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from support.sealing import email_case, fresh_schemas, sealing_case_env, start_key_service
+from support.postgres_schemas import found_in, fresh_schemas, schema_rows
+from support.sealing import email_case, sealing_case_env, start_key_service
 from support.services import ServiceLauncher
 
 from casedesk.case.v1 import case_service_pb2 as pb
@@ -56,18 +55,6 @@ def needles(citizen: types_pb2.Citizen) -> list[str]:
         citizen.full_name, citizen.full_name.split()[0], citizen.snils, digits,
         citizen.mobile_phone, citizen.mobile_phone[2:], citizen.email, citizen.account_login,
     ]  # fmt: skip
-
-
-def found_in(blob: bytes, texts: list[str]) -> list[str]:
-    """The texts present in `blob` as UTF-8 or JSON-escaped, either as is or in the hex
-    PostgreSQL prints a bytea in."""
-    lowered = blob.lower()
-
-    def forms(text: str) -> list[bytes]:
-        spelled = [text.encode(), json.dumps(text).strip('"').encode()]
-        return spelled + [form.hex().encode() for form in spelled]
-
-    return [t for t in texts if any(f in blob or f in lowered for f in forms(t))]
 
 
 @pytest.fixture
@@ -116,25 +103,6 @@ async def raw_records(bootstrap: str, case_ids: set[str], expected: int) -> list
     finally:
         await consumer.stop()
     return found
-
-
-def schema_rows(postgres_dsn: str, schema: str) -> bytes:
-    """Every row of every table of the schema, as PostgreSQL prints it (bytea in hex)."""
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                (schema,),
-            )
-        ]
-        assert tables, f"no tables in {schema}"
-        rows = [
-            str(row[0]).encode()
-            for table in tables
-            for row in connection.execute(f'SELECT t::text FROM {schema}."{table}" t')
-        ]
-    return b"\n".join(rows)
 
 
 async def test_sealed_cases_leave_no_personal_data_in_kafka_or_postgres(

@@ -20,12 +20,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import grpc
-import psycopg
 import pytest
 import pytest_asyncio
+from support.postgres_schemas import fresh_schemas, in_schema
 from support.provisioning import SecureKafka
 from support.system import Casedesk, start_casedesk
 
@@ -373,24 +372,20 @@ async def test_replicas_count_wrong_codes_together_on_postgresql(postgres_dsn: s
     """Two intake replicas' stores on one database: nine wrong tries at once, spread over both,
     leave the code open; the tenth, on either, locks it (each try is checked and counted in one
     statement, so none is lost to a race)."""
-    schema = f"intake_codes_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in postgres_dsn else "?"
-    url = f"{postgres_dsn}{separator}options=" + quote(f"-csearch_path={schema}")
-    replicas = [await PostgresStore.open(url), await PostgresStore.open(url)]
-    try:
-        await replicas[0].issue_code("2026-0000001", "right", expires_at=time.time() + 600)
-        tries = [
-            replicas[n % 2].use_code("2026-0000001", f"wrong-{n}", time.time(), 10)
-            for n in range(9)
-        ]
-        assert not any(await asyncio.gather(*tries))
-        assert await replicas[1].use_code("2026-0000001", "right", time.time(), 10)
-        assert not await replicas[0].use_code("2026-0000001", "wrong-9", time.time(), 10)
-        assert not await replicas[1].use_code("2026-0000001", "right", time.time(), 10), "locked"
-    finally:
-        for store in replicas:
-            await store.close()
-        with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_schemas(postgres_dsn, "intake_codes") as (schema,):
+        url = in_schema(postgres_dsn, schema)
+        replicas = [await PostgresStore.open(url), await PostgresStore.open(url)]
+        try:
+            await replicas[0].issue_code("2026-0000001", "right", expires_at=time.time() + 600)
+            tries = [
+                replicas[n % 2].use_code("2026-0000001", f"wrong-{n}", time.time(), 10)
+                for n in range(9)
+            ]
+            assert not any(await asyncio.gather(*tries))
+            assert await replicas[1].use_code("2026-0000001", "right", time.time(), 10)
+            assert not await replicas[0].use_code("2026-0000001", "wrong-9", time.time(), 10)
+            locked = not await replicas[1].use_code("2026-0000001", "right", time.time(), 10)
+            assert locked, "the tenth wrong try locked the code"
+        finally:
+            for store in replicas:
+                await store.close()

@@ -21,14 +21,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import grpc
-import psycopg
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from support.key_service import softhsm_token_env, tls_env
+from support.postgres_schemas import found_in, fresh_schemas, in_schema, schema_rows
 from support.services import ServiceLauncher
 
 from casedesk.case.v1 import case_service_pb2 as case_pb
@@ -64,28 +63,11 @@ def needles() -> list[str]:
     ]  # fmt: skip
 
 
-def found_in(blob: bytes, texts: list[str]) -> list[str]:
-    """The texts present as UTF-8 or JSON-escaped, either as is or in PostgreSQL's bytea hex."""
-    lowered = blob.lower()
-
-    def forms(text: str) -> list[bytes]:
-        spelled = [text.encode(), json.dumps(text).strip('"').encode()]
-        return spelled + [form.hex().encode() for form in spelled]
-
-    return [t for t in texts if any(f in blob or f in lowered for f in forms(t))]
-
-
 @pytest.fixture
-def schemas(postgres_dsn: str) -> Iterator[tuple[str, str, str]]:
+def schemas(postgres_dsn: str) -> Iterator[tuple[str, ...]]:
     """Fresh schemas: intake's, the case service's and the key service's."""
-    names = tuple(f"{kind}_{uuid.uuid4().hex[:10]}" for kind in ("intake_s", "case_s", "keys_s"))
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        for name in names:
-            connection.execute(f"CREATE SCHEMA {name}")
-    yield names  # type: ignore[misc]
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        for name in names:
-            connection.execute(f"DROP SCHEMA {name} CASCADE")
+    with fresh_schemas(postgres_dsn, "intake_s", "case_s", "keys_s") as names:
+        yield names
 
 
 @pytest.fixture
@@ -95,30 +77,6 @@ def token_env(tmp_path: Path) -> dict[str, str]:
         **softhsm_token_env(tmp_path / "softhsm", TOKEN_LABEL),
         "CASEDESK_KEYS_KEK_CREATE": "true",
     }
-
-
-def in_schema(postgres_dsn: str, schema: str) -> str:
-    separator = "&" if "?" in postgres_dsn else "?"
-    return f"{postgres_dsn}{separator}options=" + quote(f"-csearch_path={schema}")
-
-
-def schema_rows(postgres_dsn: str, schema: str) -> bytes:
-    """Every row of every table of the schema, as PostgreSQL prints it (bytea in hex)."""
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                (schema,),
-            )
-        ]
-        assert tables, f"no tables in {schema}"
-        rows = [
-            str(row[0]).encode()
-            for table in tables
-            for row in connection.execute(f'SELECT t::text FROM {schema}."{table}" t')
-        ]
-    return b"\n".join(rows)
 
 
 def upload(content: bytes, name: str) -> intake_pb.AttachmentUpload:
@@ -138,7 +96,7 @@ def erased_type(error: grpc.aio.AioRpcError) -> str:
 
 async def test_sealed_files_and_records_keep_nothing_in_clear_and_erasure_closes_them(
     services: ServiceLauncher,
-    schemas: tuple[str, str, str],
+    schemas: tuple[str, ...],
     postgres_env: dict[str, str],
     postgres_dsn: str,
     token_env: dict[str, str],

@@ -18,12 +18,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import grpc
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer
+from support.postgres_schemas import in_schema
 
 from casedesk.case.v1 import events_pb2
 from casedesk.common.v1 import types_pb2
@@ -109,13 +109,11 @@ def intake_service(
         "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
         "channels": list(CHANNELS),
     }
-    separator = "&" if "?" in postgres_dsn else "?"
     return services(
         "casedesk_intake",
         {
             "CASEDESK_CASE_ADDRESS": case_service.address,
-            "CASEDESK_DATABASE_URL": f"{postgres_dsn}{separator}options="
-            + quote(f"-csearch_path={schema}"),
+            "CASEDESK_DATABASE_URL": in_schema(postgres_dsn, schema),
             "CASEDESK_DATA_DIR": str(tmp_path / "intake"),
             "CASEDESK_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
             "CASEDESK_FRONTENDS": json.dumps([frontend]),

@@ -9,14 +9,13 @@ application_name is the test's)."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import quote
 
 import grpc
 import psycopg
 import pytest
 import pytest_asyncio
+from support.postgres_schemas import fresh_schemas, in_schema
 
 from casedesk_intake.adapters.persistence.postgres import PostgresStore
 from casedesk_intake.domain.errors import StoreUnavailable
@@ -27,20 +26,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="function"
 
 @pytest_asyncio.fixture
 async def store(postgres_dsn: str) -> AsyncIterator[tuple[PostgresStore, str]]:
-    schema = f"intake_outage_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in postgres_dsn else "?"
-    url = f"{postgres_dsn}{separator}application_name={schema}&options=" + quote(
-        f"-csearch_path={schema}"
-    )
-    opened = await PostgresStore.open(url)
-    try:
-        yield opened, schema
-    finally:
-        await opened.close()
-        with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_schemas(postgres_dsn, "intake_outage") as (schema,):
+        opened = await PostgresStore.open(in_schema(postgres_dsn, schema, application_name=schema))
+        try:
+            yield opened, schema
+        finally:
+            await opened.close()
 
 
 def cut_connections(postgres_dsn: str, application_name: str) -> int:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import quote
 
-import psycopg
 import pytest
+from support.postgres_schemas import fresh_schemas, in_schema
 
 from casedesk_intake.__main__ import open_store
 from casedesk_intake.application.ports import IntakeStore, RecentCase, RequestMismatch
@@ -16,17 +14,10 @@ from casedesk_intake.application.ports import IntakeStore, RecentCase, RequestMi
 
 @pytest.fixture
 async def store(postgres_dsn: str) -> AsyncIterator[IntakeStore]:
-    schema = f"intake_store_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in postgres_dsn else "?"
-    opened = await open_store(
-        f"{postgres_dsn}{separator}options=" + quote(f"-csearch_path={schema}")
-    )
-    yield opened
-    await opened.close()
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_schemas(postgres_dsn, "intake_store") as (schema,):
+        opened = await open_store(in_schema(postgres_dsn, schema))
+        yield opened
+        await opened.close()
 
 
 async def test_claim_complete_replay_and_mismatch(store: IntakeStore) -> None:

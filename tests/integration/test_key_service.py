@@ -13,15 +13,14 @@ import asyncio
 import base64
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import grpc
 import psycopg
 import pytest
 from support.key_service import softhsm_token_env
+from support.postgres_schemas import fresh_schemas, in_schema
 from support.services import ServiceLauncher, ServiceProcess
 
 from casedesk.keys.v1 import key_service_pb2 as pb
@@ -40,13 +39,8 @@ CITIZEN_B = CitizenIdentity(login="petrova.aa")
 @pytest.fixture
 def store_url(postgres_dsn: str) -> Iterator[str]:
     """A schema of its own: the key store and the erasure journal of this test only."""
-    schema = f"key_service_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in postgres_dsn else "?"
-    yield f"{postgres_dsn}{separator}options=" + quote(f"-csearch_path={schema}")
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_schemas(postgres_dsn, "key_service") as (schema,):
+        yield in_schema(postgres_dsn, schema)
 
 
 @pytest.fixture

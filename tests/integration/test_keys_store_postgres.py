@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
+from support.postgres_schemas import fresh_schemas, in_schema
 
 from casedesk_keys import (
     FieldCipher,
@@ -34,13 +33,8 @@ NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 @pytest.fixture
 def schema_url(postgres_dsn: str) -> Iterator[str]:
-    schema = f"keys_store_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in postgres_dsn else "?"
-    yield f"{postgres_dsn}{separator}options=" + quote(f"-csearch_path={schema}")
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_schemas(postgres_dsn, "keys_store") as (schema,):
+        yield in_schema(postgres_dsn, schema)
 
 
 @pytest.fixture

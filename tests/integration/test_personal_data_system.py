@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import os
 import random
 import subprocess
@@ -47,6 +46,7 @@ from grpc_status import rpc_status
 from support.endpoints import PostgresServer
 from support.key_service import tls_env
 from support.keycloak import Keycloak
+from support.postgres_schemas import found_in
 from support.provisioning import ADMIN, SecureKafka
 from support.services import ServiceLauncher
 from support.system import Casedesk, Record, read_topic, start_casedesk
@@ -143,16 +143,6 @@ def upload(content: bytes, name: str) -> intake_pb.AttachmentUpload:
         file_name=name, media_type="application/pdf", content=content,
         sha256=hashlib.sha256(content).hexdigest(),
     )  # fmt: skip
-
-
-def found_in(blob: bytes, texts: list[str]) -> list[str]:
-    """The texts present in `blob` as UTF-8 or JSON-escaped (ASCII case ignored)."""
-    lowered = blob.lower()
-
-    def forms(text: str) -> list[bytes]:
-        return [text.encode(), json.dumps(text).strip('"').encode()]
-
-    return [t for t in texts if any(f in blob or f.lower() in lowered for f in forms(t))]
 
 
 def container_bytes(container: str, pattern: str) -> bytes:

@@ -1,7 +1,7 @@
 """The sealed start (issue #18) the tests of sealed personal data share: a key service of the
 test's own (its KEK in a fresh SoftHSM2 token, its key store on PostgreSQL, an index key), and the
 settings of the case service sealing with its keys and of notify opening with them, all over the
-mutual TLS of one PKI.
+mutual TLS of one PKI. (`fresh_schemas`: support.postgres_schemas.)
 
     with fresh_schemas(postgres_dsn, "case_x", "keys_x") as (case_schema, keys_schema): ...
     keys = start_key_service(services, postgres_dsn, keys_schema, tmp_path,
@@ -17,13 +17,8 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
-
-import psycopg
 
 from casedesk.case.v1 import case_service_pb2 as pb
 from casedesk.common.v1 import types_pb2
@@ -31,20 +26,8 @@ from casedesk_notify.testing.sinks import SmsSink, SmtpSink
 from casedesk_runtime import pki
 
 from .key_service import softhsm_token_env, tls_env
+from .postgres_schemas import in_schema
 from .services import ServiceLauncher, ServiceProcess
-
-
-@contextmanager
-def fresh_schemas(postgres_dsn: str, *prefixes: str) -> Iterator[tuple[str, ...]]:
-    """A PostgreSQL schema per prefix, named `<prefix>_<random>`, dropped with all in it after."""
-    names = tuple(f"{prefix}_{uuid.uuid4().hex[:10]}" for prefix in prefixes)
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        for name in names:
-            connection.execute(f"CREATE SCHEMA {name}")
-    yield names
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        for name in names:
-            connection.execute(f"DROP SCHEMA {name} CASCADE")
 
 
 @dataclass(frozen=True)
@@ -75,15 +58,13 @@ def start_key_service(
     pki.ensure_pki(pki_dir, certificates)
     (directory / "index.key").write_text(base64.b64encode(os.urandom(32)).decode())
     index_key = {"CASEDESK_KEYS_INDEX_KEY_FILE": str(directory / "index.key")}
-    separator = "&" if "?" in postgres_dsn else "?"
     process = services(
         "casedesk_keyservice",
         {
             **softhsm_token_env(directory / "softhsm", token_label), **tls_env(pki_dir, "keys"),
             **index_key,
             "CASEDESK_KEYS_KEK_CREATE": "true",
-            "CASEDESK_KEYS_STORE_URL": f"{postgres_dsn}{separator}options="
-            + quote(f"-csearch_path={schema}"),
+            "CASEDESK_KEYS_STORE_URL": in_schema(postgres_dsn, schema),
             "CASEDESK_METRICS_PORT": "0",
             **(settings or {}),
         },
